@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+'use strict';
+// Entry point for the `sensor` command; the compiled CLI lives in dist/ (built by `npm install` / `npm run build`).
+require('../dist/cli/main.js').main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.stderr.write(`sensor: internal error: ${err && err.stack ? err.stack : err}\n`); process.exitCode = 70; },
+);

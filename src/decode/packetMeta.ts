@@ -1,0 +1,37 @@
+/** TCP flag bits as in the TCP header's flags byte. */
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+export const TCP_URG = 0x20;
+export const TCP_ECE = 0x40;
+export const TCP_CWR = 0x80;
+
+/**
+ * What the decoder extracts from one TCP/IP frame; the only thing the flow table sees.
+ * One instance is reused for every packet. Addresses stay as 32-bit words (network order values):
+ * IPv4 uses word 0 only, words 1..3 are 0; IPv6 uses all four.
+ */
+export class PacketMeta {
+  ts = 0;
+  ipVersion = 4;
+  /** Outermost VLAN ID, 0 when untagged. */
+  vlan = 0;
+  readonly src = new Uint32Array(4);
+  readonly dst = new Uint32Array(4);
+  srcPort = 0;
+  dstPort = 0;
+  /** TCP sequence number (unsigned 32-bit). */
+  seq = 0;
+  /** TCP acknowledgement number (unsigned 32-bit). */
+  ack = 0;
+  /** TCP flags byte (TCP_FIN | TCP_SYN | ...). */
+  flags = 0;
+  /** TCP window field (unscaled). */
+  window = 0;
+  /** TCP payload length from the IP header (SPEC.md), not from the captured bytes. */
+  payloadLen = 0;
+  /** IP-layer length of the packet (IPv4 total length / 40 + IPv6 payload length), for byte counters. */
+  ipLen = 0;
+}

@@ -1,0 +1,52 @@
+/** Why a flow record was written (SPEC.md "Flow end"). */
+export type EndReason = 'fin' | 'rst' | 'idle' | 'active' | 'eof' | 'shutdown' | 'evicted';
+
+export const END_REASONS: readonly EndReason[] = ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'];
+
+/**
+ * A finished (or interim, end_reason 'active') flow, as handed from the flow table to the classifier.
+ * Field names are the SQLite column names and the JSON-lines keys. Metadata only: no payload byte.
+ */
+export class FlowRecord {
+  constructor(
+    /** Capture file path or interface name. */
+    public source: string,
+    /** Unix seconds of the first and last packet. */
+    public first_ts: number,
+    public last_ts: number,
+    public ip_version: number,
+    public client_ip: string,
+    public client_port: number,
+    public server_ip: string,
+    public server_port: number,
+    /** Outermost VLAN ID, 0 untagged. */
+    public vlan: number,
+    public c2s_packets: number,
+    public s2c_packets: number,
+    /** IP-layer bytes per direction. */
+    public c2s_bytes: number,
+    public s2c_bytes: number,
+    /** TCP payload bytes per direction (every segment, retransmissions included). */
+    public c2s_payload_bytes: number,
+    public s2c_payload_bytes: number,
+    /** Entries in `lengths` that are non-zero (payload packets counted into the sequence). */
+    public payload_packets: number,
+    /** Payload segments skipped by the retransmission rule. */
+    public retrans_skipped: number,
+    /** The flow was first seen without a SYN. */
+    public midstream: boolean,
+    /** Zeek-style connection state (S0, S1, SF, REJ, ...). */
+    public conn_state: string,
+    /** Zeek-style history letters; upper case client, lower case server. */
+    public history: string,
+    /** Community ID v1 of the 5-tuple ("1:..."). */
+    public community_id: string,
+    public end_reason: EndReason,
+    /** Signed payload lengths: +client->server, -server->client, zero padded to the model length. */
+    public lengths: number[],
+  ) {}
+
+  get duration(): number {
+    return this.last_ts - this.first_ts;
+  }
+}

@@ -1,0 +1,255 @@
+import { describe, expect, it } from 'vitest';
+import { PacketMeta, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/decode/packetMeta';
+import { communityId } from '../../src/flow/communityId';
+import { FlowRecord } from '../../src/flow/flowRecord';
+import { DEFAULT_FLOW_OPTIONS, FlowTable, FlowTableOptions } from '../../src/flow/flowTable';
+
+function ip4(s: string): number {
+  return s.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
+}
+
+/** A table that collects its records. */
+function table(opts: Partial<FlowTableOptions> = {}): { t: FlowTable; out: FlowRecord[] } {
+  const out: FlowRecord[] = [];
+  const t = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, source: 'test', ...opts }, (r) => out.push(r));
+  return { t, out };
+}
+
+const meta = new PacketMeta();
+/** Feeds one IPv4 segment "a:ap > b:bp" to the table. */
+function seg(t: FlowTable, ts: number, from: string, to: string, flags: number, len = 0, seq = 0, extra: Partial<{ vlan: number; window: number }> = {}): void {
+  const [a, ap] = from.split(':');
+  const [b, bp] = to.split(':');
+  meta.ts = ts;
+  meta.ipVersion = 4;
+  meta.vlan = extra.vlan ?? 0;
+  meta.src.fill(0);
+  meta.dst.fill(0);
+  meta.src[0] = ip4(a!);
+  meta.dst[0] = ip4(b!);
+  meta.srcPort = Number(ap);
+  meta.dstPort = Number(bp);
+  meta.flags = flags;
+  meta.payloadLen = len;
+  meta.seq = seq >>> 0;
+  meta.ack = 0;
+  meta.window = extra.window ?? 65535;
+  meta.ipLen = 40 + len;
+  t.packet(meta);
+}
+
+const C = '10.0.0.1:40000';
+const S = '10.0.0.2:443';
+
+/** A complete connection: handshake, request, two response segments, FIN both ways. */
+function fullConnection(t: FlowTable, t0: number): void {
+  seg(t, t0, C, S, TCP_SYN, 0, 1000);
+  seg(t, t0 + 0.01, S, C, TCP_SYN | TCP_ACK, 0, 5000);
+  seg(t, t0 + 0.02, C, S, TCP_ACK, 0, 1001);
+  seg(t, t0 + 0.03, C, S, TCP_ACK | TCP_PSH, 100, 1001);
+  seg(t, t0 + 0.04, S, C, TCP_ACK, 1448, 5001);
+  seg(t, t0 + 0.05, S, C, TCP_ACK | TCP_PSH, 552, 6449);
+  seg(t, t0 + 0.06, C, S, TCP_ACK | TCP_FIN, 0, 1101);
+  seg(t, t0 + 0.07, S, C, TCP_ACK | TCP_FIN, 0, 7001);
+  seg(t, t0 + 0.08, C, S, TCP_ACK, 0, 1102);
+}
+
+describe('FlowTable', () => {
+  it('packet() follows a full connection and ends it fin after the grace period', () => {
+    const { t, out } = table();
+    fullConnection(t, 1000);
+    expect(out).toHaveLength(0); // still in the FIN grace period
+    t.advance(1000.08 + 5.01);
+    expect(out).toHaveLength(1);
+    const r = out[0]!;
+    expect(r.client_ip).toBe('10.0.0.1');
+    expect(r.client_port).toBe(40000);
+    expect(r.server_ip).toBe('10.0.0.2');
+    expect(r.server_port).toBe(443);
+    expect(r.lengths.slice(0, 4)).toEqual([100, -1448, -552, 0]);
+    expect(r.lengths).toHaveLength(30);
+    expect(r.payload_packets).toBe(3);
+    expect(r.end_reason).toBe('fin');
+    expect(r.conn_state).toBe('SF');
+    expect(r.history).toBe('ShADdFf'); // the server never sent a pure ACK: no 'a'
+    expect(r.c2s_packets).toBe(5);
+    expect(r.s2c_packets).toBe(4);
+    expect(r.c2s_payload_bytes).toBe(100);
+    expect(r.s2c_payload_bytes).toBe(2000);
+    expect(r.c2s_bytes).toBe(5 * 40 + 100);
+    expect(r.midstream).toBe(false);
+    expect(r.first_ts).toBe(1000);
+    expect(r.last_ts).toBeCloseTo(1000.08, 6);
+    expect(r.duration).toBeCloseTo(0.08, 6);
+    expect(r.community_id).toBe(communityId(4, [ip4('10.0.0.1')], 40000, [ip4('10.0.0.2')], 443));
+  });
+
+  it('packet() skips retransmitted payload by default and counts it', () => {
+    const { t, out } = table();
+    seg(t, 1, C, S, TCP_SYN, 0, 1);
+    seg(t, 2, C, S, TCP_ACK, 100, 2);
+    seg(t, 3, C, S, TCP_ACK, 100, 2); // retransmission: same sequence number
+    seg(t, 4, C, S, TCP_ACK, 50, 102);
+    t.flush('eof');
+    expect(out[0]!.lengths.slice(0, 3)).toEqual([100, 50, 0]);
+    expect(out[0]!.retrans_skipped).toBe(1);
+    expect(out[0]!.history).toContain('T');
+    expect(out[0]!.end_reason).toBe('eof');
+    expect(t.stats.retransSkipped).toBe(1);
+  });
+
+  it('packet() counts every payload segment when skipRetransmissions is off', () => {
+    const { t, out } = table({ skipRetransmissions: false });
+    seg(t, 1, C, S, TCP_SYN, 0, 1);
+    seg(t, 2, C, S, TCP_ACK, 100, 2);
+    seg(t, 3, C, S, TCP_ACK, 100, 2);
+    t.flush('eof');
+    expect(out[0]!.lengths.slice(0, 3)).toEqual([100, 100, 0]);
+    expect(out[0]!.retrans_skipped).toBe(0);
+  });
+
+  it('packet() treats sequence numbers modulo 2^32', () => {
+    const { t, out } = table();
+    seg(t, 1, C, S, TCP_ACK, 10, 0xfffffff0);
+    seg(t, 2, C, S, TCP_ACK, 10, 0xfffffffa); // after
+    seg(t, 3, C, S, TCP_ACK, 10, 0x00000004); // after, wrapped
+    seg(t, 4, C, S, TCP_ACK, 10, 0xfffffffa); // before: retransmission
+    t.flush('eof');
+    expect(out[0]!.lengths.slice(0, 4)).toEqual([10, 10, 10, 0]);
+  });
+
+  it('packet() makes the first sender the client of a flow first seen mid-stream', () => {
+    const { t, out } = table();
+    seg(t, 1, S, C, TCP_ACK, 500, 1);
+    seg(t, 2, C, S, TCP_ACK, 20, 1);
+    t.flush('shutdown');
+    const r = out[0]!;
+    expect(r.client_ip).toBe('10.0.0.2');
+    expect(r.client_port).toBe(443);
+    expect(r.midstream).toBe(true);
+    expect(r.lengths.slice(0, 2)).toEqual([500, -20]);
+    expect(r.conn_state).toBe('OTH');
+    expect(r.end_reason).toBe('shutdown');
+  });
+
+  it('packet() makes the receiver of a SYN+ACK the client when the SYN was not seen', () => {
+    const { t, out } = table();
+    seg(t, 1, S, C, TCP_SYN | TCP_ACK, 0, 1);
+    seg(t, 2, C, S, TCP_ACK, 30, 1);
+    t.flush('eof');
+    expect(out[0]!.client_ip).toBe('10.0.0.1');
+    expect(out[0]!.lengths[0]).toBe(30);
+    expect(out[0]!.midstream).toBe(false);
+  });
+
+  it('packet() starts a new flow for a SYN after the flow closed (port reuse)', () => {
+    const { t, out } = table();
+    fullConnection(t, 10);
+    seg(t, 11, C, S, TCP_SYN, 0, 90000); // within the grace period
+    seg(t, 11.1, C, S, TCP_ACK, 7, 90001);
+    t.flush('eof');
+    expect(out).toHaveLength(2);
+    expect(out[0]!.end_reason).toBe('fin');
+    expect(out[0]!.payload_packets).toBe(3);
+    expect(out[1]!.lengths[0]).toBe(7);
+    expect(out[1]!.end_reason).toBe('eof');
+  });
+
+  it('packet() ends a flow rst and marks a rejected attempt REJ', () => {
+    const { t, out } = table();
+    seg(t, 1, C, S, TCP_SYN, 0, 1);
+    seg(t, 1.1, S, C, TCP_RST | TCP_ACK, 0, 0);
+    t.advance(10);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.end_reason).toBe('rst');
+    expect(out[0]!.conn_state).toBe('REJ');
+    expect(out[0]!.history).toBe('Sr');
+  });
+
+  it('packet() ends a flow idle after the idle timeout and starts a mid-stream flow', () => {
+    const { t, out } = table();
+    seg(t, 1, C, S, TCP_SYN, 0, 1);
+    seg(t, 2, C, S, TCP_ACK, 10, 2);
+    seg(t, 200, C, S, TCP_ACK, 10, 12);
+    t.flush('eof');
+    expect(out.map((r) => r.end_reason)).toEqual(['idle', 'eof']);
+    expect(out[1]!.midstream).toBe(true);
+  });
+
+  it('advance() ends idle flows even when no packet arrives (live mode)', () => {
+    const { t, out } = table({ idleTimeout: 30 });
+    seg(t, 100, C, S, TCP_SYN, 0, 1);
+    t.advance(120);
+    expect(out).toHaveLength(0);
+    t.advance(131);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.end_reason).toBe('idle');
+    expect(out[0]!.conn_state).toBe('S0');
+    expect(t.size).toBe(0);
+  });
+
+  it('packet() writes an interim active record and keeps roles and sequence', () => {
+    const { t, out } = table({ activeTimeout: 100 });
+    seg(t, 0, C, S, TCP_SYN, 0, 1);
+    let seq = 2;
+    for (let ts = 10; ts <= 150; ts += 10) {
+      seg(t, ts, C, S, TCP_ACK, 10, seq);
+      seq += 10;
+    }
+    t.flush('eof');
+    expect(out.map((r) => r.end_reason)).toEqual(['active', 'eof']);
+    expect(out[0]!.payload_packets).toBe(10);
+    expect(out[1]!.payload_packets).toBe(15);
+    expect(out[1]!.client_ip).toBe('10.0.0.1');
+    expect(out[1]!.first_ts).toBe(0);
+  });
+
+  it('packet() evicts the least recently seen flow at the table limit', () => {
+    const { t, out } = table({ maxFlows: 2 });
+    seg(t, 1, '10.0.0.1:1', S, TCP_SYN);
+    seg(t, 2, '10.0.0.1:2', S, TCP_SYN);
+    seg(t, 3, '10.0.0.1:1', S, TCP_ACK, 5, 1); // flow 1 is now the most recent
+    seg(t, 4, '10.0.0.1:3', S, TCP_SYN);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.client_port).toBe(2);
+    expect(out[0]!.end_reason).toBe('evicted');
+    expect(t.size).toBe(2);
+  });
+
+  it('packet() keeps flows on different VLANs apart', () => {
+    const { t, out } = table();
+    seg(t, 1, C, S, TCP_ACK, 5, 1, { vlan: 10 });
+    seg(t, 1, C, S, TCP_ACK, 6, 1, { vlan: 20 });
+    t.flush('eof');
+    expect(out).toHaveLength(2);
+    expect(out.map((r) => r.vlan).sort()).toEqual([10, 20]);
+  });
+
+  it('packet() keeps only the first L entries and pads to L', () => {
+    const { t, out } = table({ length: 4 });
+    for (let i = 0; i < 6; i++) seg(t, i, C, S, TCP_ACK, 10 + i, 1 + i * 100);
+    t.flush('eof');
+    expect(out[0]!.lengths).toEqual([10, 11, 12, 13]);
+    const { t: t2, out: out2 } = table({ length: 4 });
+    seg(t2, 1, C, S, TCP_ACK, 9, 1);
+    t2.flush('eof');
+    expect(out2[0]!.lengths).toEqual([9, 0, 0, 0]);
+  });
+
+  it('packet() follows thousands of concurrent flows without mixing them', () => {
+    const { t, out } = table();
+    for (let i = 0; i < 5000; i++) seg(t, 1, `10.1.${i >> 8}.${i & 255}:${1024 + i}`, S, TCP_SYN, 0, 1);
+    for (let i = 0; i < 5000; i++) seg(t, 2, S, `10.1.${i >> 8}.${i & 255}:${1024 + i}`, TCP_ACK, i + 1, 1);
+    expect(t.size).toBe(5000);
+    t.flush('eof');
+    expect(out).toHaveLength(5000);
+    for (const r of out) expect(r.lengths[0]).toBe(-(r.client_port - 1024 + 1));
+  });
+});
+
+describe('communityId', () => {
+  it('communityId() matches the spec example for TCP', () => {
+    // community-id-spec baseline: 128.232.110.120:34855 -> 66.35.250.204:80, seed 0 (ordered lesser first).
+    expect(communityId(4, [ip4('66.35.250.204')], 80, [ip4('128.232.110.120')], 34855)).toBe('1:LQU9qZlK+B5F3KDmev6m5PMibrg=');
+  });
+});
