@@ -1,0 +1,242 @@
+import { performance } from 'node:perf_hooks';
+
+import type { FlowRecord } from '../flow/flowRecord';
+import type { Device, SessionLogger } from './deviceSession';
+import { LatencyWindow } from './latencyWindow';
+import type { ModelInfo } from './modelContract';
+import { openModel } from './openModel';
+import { ort, type OrtSession } from './ortBinding';
+import { verdictFromRow } from './topK';
+import { Verdict, type ClassifiedFlow } from './verdict';
+
+export { ModelContractError, type ModelInfo } from './modelContract';
+export { loadModelInfo } from './openModel';
+
+export interface ClassifierOptions {
+  modelPath: string;
+  device: Device;
+  /** Flows per inference call (default 256). */
+  batchSize: number;
+  /** A batch closes this long after its first flow even when not full (default 5 ms). */
+  batchDeadlineMs: number;
+  /** Below this top probability the label is 'unknown' (default 0.5). */
+  unknownThreshold: number;
+  /** Flows with fewer payload entries are labelled 'no-payload' without the model (default 1). */
+  minPayloadPackets: number;
+  /** Classes kept per verdict (default 3). */
+  topK: number;
+  intraOpThreads?: number;
+  logger?: SessionLogger;
+}
+
+/** Label for flows that the no-payload rule answers without the model. */
+export const NO_PAYLOAD = 'no-payload';
+/** Label for flows whose batch failed in onnxruntime; the record is still written. */
+export const CLASSIFY_ERROR = 'classify-error';
+
+interface Batch {
+  flows: FlowRecord[];
+  /** performance.now() when its first flow was queued. */
+  since: number;
+}
+
+const SILENT: SessionLogger = { warn() {}, info() {} };
+
+function check(ok: boolean, msg: string): void {
+  if (!ok) throw new RangeError(`Classifier: ${msg}`);
+}
+
+function validate(o: ClassifierOptions): void {
+  check(typeof o.modelPath === 'string' && o.modelPath !== '', 'modelPath must be the path of an .onnx file');
+  check(o.device === 'auto' || o.device === 'cpu' || o.device === 'cuda', `device must be 'auto', 'cpu' or 'cuda', not '${String(o.device)}'`);
+  check(Number.isInteger(o.batchSize) && o.batchSize >= 1, `batchSize must be an integer >= 1, not ${o.batchSize}`);
+  check(Number.isFinite(o.batchDeadlineMs) && o.batchDeadlineMs >= 0, `batchDeadlineMs must be a number >= 0, not ${o.batchDeadlineMs}`);
+  check(o.unknownThreshold >= 0 && o.unknownThreshold <= 1, `unknownThreshold must be from 0 to 1, not ${o.unknownThreshold}`);
+  check(Number.isInteger(o.minPayloadPackets) && o.minPayloadPackets >= 0, `minPayloadPackets must be an integer >= 0, not ${o.minPayloadPackets}`);
+  check(Number.isInteger(o.topK) && o.topK >= 1, `topK must be an integer >= 1, not ${o.topK}`);
+  if (o.intraOpThreads !== undefined) {
+    check(Number.isInteger(o.intraOpThreads) && o.intraOpThreads >= 1, `intraOpThreads must be an integer >= 1, not ${o.intraOpThreads}`);
+  }
+}
+
+/**
+ * Batched ONNX classification of finished flows. One inference runs at a time (ORT already spreads one run
+ * over its intra-op threads), over one input buffer allocated at load; batches queue behind it in order.
+ */
+export class Classifier {
+  /** Called once per batch with its verdicts, in submission order. Set it before the first submit(). */
+  onResult: (batch: ClassifiedFlow[]) => void = () => {};
+
+  readonly stats: { batches: number; flows: number; errors: number; latencyMs(): { p50: number; p99: number } };
+
+  private readonly L: number;
+  private readonly input: Float32Array;
+  private open: FlowRecord[] = [];
+  private openSince = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly closed: Batch[] = [];
+  private running: Promise<void> | null = null;
+  private pendingCount = 0;
+  private failure: unknown = null;
+  private isClosed = false;
+  private readonly latency = new LatencyWindow();
+
+  private constructor(
+    readonly modelInfo: ModelInfo,
+    private readonly session: OrtSession,
+    private readonly inputName: string,
+    private readonly outputName: string,
+    private readonly opts: ClassifierOptions,
+    private readonly logger: SessionLogger,
+  ) {
+    this.L = modelInfo.sequenceLength;
+    this.input = new Float32Array(opts.batchSize * this.L);
+    const latency = this.latency;
+    this.stats = { batches: 0, flows: 0, errors: 0, latencyMs: () => latency.percentiles() };
+  }
+
+  /** Loads and checks the model. Throws ModelContractError (one line) on a model that breaks the contract. */
+  static async load(opts: ClassifierOptions): Promise<Classifier> {
+    validate(opts);
+    const logger = opts.logger ?? SILENT;
+    const m = await openModel(opts.modelPath, opts.device, opts.intraOpThreads, logger);
+    logger.info(
+      `model ${m.info.path}: version ${m.info.version}, ${m.info.classes.length} classes, sequence length ${m.info.sequenceLength}, on ${m.info.device}`,
+    );
+    return new Classifier(m.info, m.session, m.inputName, m.outputName, opts, logger);
+  }
+
+  /** Flows queued or in flight. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  submit(flow: FlowRecord): void {
+    if (this.isClosed) throw new Error('Classifier.submit() after close(): create a new Classifier');
+    if (this.open.length === 0) {
+      this.openSince = performance.now();
+      this.timer = setTimeout(this.onDeadline, this.opts.batchDeadlineMs);
+    }
+    this.open.push(flow);
+    this.pendingCount++;
+    if (this.open.length >= this.opts.batchSize) this.closeBatch();
+  }
+
+  /** Runs every queued flow and waits for all inference in flight; rejects with the first onResult error. */
+  async drain(): Promise<void> {
+    if (this.open.length > 0) this.closeBatch();
+    while (this.running !== null) await this.running;
+    if (this.failure !== null) {
+      const e = this.failure;
+      this.failure = null;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    try {
+      await this.drain();
+    } finally {
+      this.isClosed = true;
+      await this.session.release();
+    }
+  }
+
+  private readonly onDeadline = (): void => {
+    this.timer = null;
+    if (this.open.length > 0) this.closeBatch();
+  };
+
+  private closeBatch(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.closed.push({ flows: this.open, since: this.openSince });
+    this.open = [];
+    if (this.running === null) this.running = this.pump();
+  }
+
+  /**
+   * Runs closed batches one after another. `running` is cleared in the same synchronous step that finds the
+   * queue empty, so a batch closed at any later moment starts a new pump instead of being stranded.
+   */
+  private async pump(): Promise<void> {
+    let batch = this.closed.shift();
+    while (batch !== undefined) {
+      await this.runBatch(batch);
+      batch = this.closed.shift();
+    }
+    this.running = null;
+  }
+
+  private async runBatch(batch: Batch): Promise<void> {
+    const { flows } = batch;
+    const { minPayloadPackets, topK, unknownThreshold } = this.opts;
+    const L = this.L;
+    const rowOf = new Int32Array(flows.length);
+    let rows = 0;
+    for (let i = 0; i < flows.length; i++) {
+      const flow = flows[i]!;
+      if (flow.payload_packets < minPayloadPackets) {
+        rowOf[i] = -1;
+        continue;
+      }
+      // The record's length may differ from the model's: copy what fits and zero the rest of the row.
+      const base = rows * L;
+      const lengths = flow.lengths;
+      const n = Math.min(L, lengths.length);
+      for (let j = 0; j < n; j++) this.input[base + j] = lengths[j]!;
+      this.input.fill(0, base + n, base + L);
+      rowOf[i] = rows++;
+    }
+
+    let probs: Float32Array | null = null;
+    if (rows > 0) probs = await this.infer(rows);
+    // Even a batch the model never sees is answered after a tick, so onResult never runs inside submit().
+    else await Promise.resolve();
+
+    const { classes, version } = this.modelInfo;
+    const K = classes.length;
+    const out: ClassifiedFlow[] = new Array(flows.length);
+    for (let i = 0; i < flows.length; i++) {
+      const row = rowOf[i]!;
+      let verdict: Verdict;
+      if (row < 0) verdict = new Verdict(NO_PAYLOAD, 0, [], '');
+      else if (probs === null) verdict = new Verdict(CLASSIFY_ERROR, 0, [], version);
+      else verdict = verdictFromRow(probs, row * K, classes, topK, unknownThreshold, version);
+      out[i] = { flow: flows[i]!, verdict };
+    }
+
+    this.stats.batches++;
+    this.stats.flows += flows.length;
+    this.pendingCount -= flows.length;
+    this.latency.add(performance.now() - batch.since);
+    try {
+      this.onResult(out);
+    } catch (e) {
+      // Keep classifying: the error is handed to the next drain() caller rather than lost or crashing the loop.
+      if (this.failure === null) this.failure = e;
+    }
+  }
+
+  /** One ORT run over the first `rows` rows of the input buffer; null (and a warning) when it fails. */
+  private async infer(rows: number): Promise<Float32Array | null> {
+    const K = this.modelInfo.classes.length;
+    try {
+      const feeds = { [this.inputName]: new ort.Tensor('float32', this.input.subarray(0, rows * this.L), [rows, this.L]) };
+      const result = await this.session.run(feeds);
+      const t = result[this.outputName];
+      if (t === undefined || t.type !== 'float32' || t.dims.length !== 2 || t.dims[0] !== rows || t.dims[1] !== K) {
+        throw new Error(`output '${this.outputName}' came back as [${t?.dims.join(', ') ?? ''}], expected [${rows}, ${K}]`);
+      }
+      return t.data as Float32Array;
+    } catch (e) {
+      this.stats.errors++;
+      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+      this.logger.warn(`model ${this.modelInfo.path}: inference failed for a batch of ${rows} flows, labelled '${CLASSIFY_ERROR}': ${msg}`);
+      return null;
+    }
+  }
+}

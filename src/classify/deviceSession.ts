@@ -1,0 +1,58 @@
+import { ort, type OrtSession } from './ortBinding';
+
+export type Device = 'auto' | 'cpu' | 'cuda';
+
+export interface SessionLogger {
+  warn(msg: string): void;
+  info(msg: string): void;
+}
+
+/** What to do when the CUDA execution provider cannot be loaded; printed once per model load. */
+export const CUDA_HOWTO =
+  'to use the GPU, reinstall onnxruntime-node with its CUDA 12 binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node) ' +
+  "on a host with the NVIDIA driver, CUDA 12 and cuDNN 9, or set classify.device to 'cpu' to silence this warning";
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!.trim();
+}
+
+function options(providers: string[], intraOpThreads: number | undefined): ort.InferenceSession.SessionOptions {
+  const opts: ort.InferenceSession.SessionOptions = {
+    executionProviders: providers,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  };
+  if (intraOpThreads !== undefined) opts.intraOpNumThreads = intraOpThreads;
+  return opts;
+}
+
+/**
+ * Creates an ORT session on the requested device. 'cuda' falls back to CPU with one warning that says how to
+ * enable CUDA; 'auto' tries CUDA and falls back to CPU with an info line. Errors on CPU are the model's own and
+ * are thrown as they are (the caller turns them into a contract error).
+ */
+export async function createDeviceSession(
+  model: Uint8Array,
+  device: Device,
+  intraOpThreads: number | undefined,
+  logger: SessionLogger,
+): Promise<{ session: OrtSession; device: 'cpu' | 'cuda' }> {
+  if (device !== 'cpu') {
+    try {
+      // 'cpu' after 'cuda' lets ORT place the few operators CUDA lacks on the CPU instead of failing.
+      const session = await ort.InferenceSession.create(model, options(['cuda', 'cpu'], intraOpThreads));
+      return { session, device: 'cuda' };
+    } catch (e) {
+      if (device === 'cuda') {
+        logger.warn(`CUDA execution provider not available (${firstLine(e)}); classifying on CPU: ${CUDA_HOWTO}`);
+      } else {
+        logger.info(`CUDA execution provider not available (${firstLine(e)}); classifying on CPU`);
+      }
+    }
+  }
+  const session = await ort.InferenceSession.create(model, options(['cpu'], intraOpThreads));
+  return { session, device: 'cpu' };
+}
+
+export { firstLine };

@@ -1,0 +1,178 @@
+import { readOnnxMetadata, OnnxFormatError } from './onnxMetadata';
+import { ort, type OrtSession } from './ortBinding';
+
+/**
+ * The model contract (SPEC.md "The model contract"), checked once when a model is loaded:
+ *
+ *  - metadata_props `classes` (JSON array of K distinct non-empty strings), `sequence_length` (positive
+ *    integer L), `model_version` and `training_data` (non-empty strings); no other keys are read;
+ *  - exactly one input, float32 [N, L] with a dynamic batch axis N;
+ *  - exactly one output, float32 [N, K], K = number of classes; a probe run of one zero row confirms K
+ *    (the only way to know it when the exporter left it symbolic) and that the row sums to 1.
+ *
+ * A model that breaks it is refused with a ModelContractError whose message is one line naming the file.
+ */
+export class ModelContractError extends Error {
+  override name = 'ModelContractError';
+}
+
+export interface ModelInfo {
+  path: string;
+  /** metadata 'model_version'; written into every verdict. */
+  version: string;
+  classes: string[];
+  sequenceLength: number;
+  device: 'cpu' | 'cuda';
+  trainingData: string;
+}
+
+/** A model that passed the contract, with the tensor names to run it by. */
+export interface CheckedModel {
+  info: ModelInfo;
+  inputName: string;
+  outputName: string;
+}
+
+const SEE = '(see models/README.md)';
+/** Longest sequence accepted; far above any PPI model, low enough that a typo cannot allocate gigabytes. */
+export const MAX_SEQUENCE_LENGTH = 4096;
+/** How far a probe row's probabilities may sum from 1 (float32 softmax rounding is ~1e-7 per class). */
+const PROBABILITY_SUM_TOLERANCE = 1e-3;
+
+function refuse(path: string, what: string): ModelContractError {
+  return new ModelContractError(`model ${path}: ${what} ${SEE}`);
+}
+
+function requiredProp(path: string, props: Map<string, string>, key: string): string {
+  const value = props.get(key);
+  if (value === undefined) throw refuse(path, `metadata '${key}' is missing`);
+  if (value.trim() === '') throw refuse(path, `metadata '${key}' is empty`);
+  return value;
+}
+
+function parseClasses(path: string, text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw refuse(path, `metadata 'classes' is not JSON (expected a list such as ["ssh","tls-web"])`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    throw refuse(path, `metadata 'classes' must be a non-empty JSON array of class names`);
+  }
+  const seen = new Set<string>();
+  for (const [i, name] of parsed.entries()) {
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw refuse(path, `metadata 'classes' entry ${i} is not a non-empty string`);
+    }
+    if (seen.has(name)) throw refuse(path, `metadata 'classes' names '${name}' twice`);
+    seen.add(name);
+  }
+  return parsed as string[];
+}
+
+function parseSequenceLength(path: string, text: string): number {
+  const t = text.trim();
+  const n = /^[0-9]+$/.test(t) ? Number(t) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SEQUENCE_LENGTH) {
+    throw refuse(path, `metadata 'sequence_length' is '${text}', not an integer from 1 to ${MAX_SEQUENCE_LENGTH}`);
+  }
+  return n;
+}
+
+function describeShape(shape: ReadonlyArray<number | string>): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Reads and checks the metadata; no ORT session needed. */
+export function checkMetadata(path: string, bytes: Uint8Array): Omit<ModelInfo, 'device'> {
+  let props: Map<string, string>;
+  try {
+    props = readOnnxMetadata(bytes).props;
+  } catch (e) {
+    if (e instanceof OnnxFormatError) throw refuse(path, `not a readable ONNX file: ${e.message}`);
+    throw e;
+  }
+  const classes = parseClasses(path, requiredProp(path, props, 'classes'));
+  const sequenceLength = parseSequenceLength(path, requiredProp(path, props, 'sequence_length'));
+  const version = requiredProp(path, props, 'model_version');
+  const trainingData = requiredProp(path, props, 'training_data');
+  return { path, version, classes, sequenceLength, trainingData };
+}
+
+function checkInput(path: string, session: OrtSession, L: number): string {
+  if (session.inputNames.length !== 1) {
+    throw refuse(path, `has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); the contract is one float32 input [N, ${L}]`);
+  }
+  const meta = session.inputMetadata[0];
+  const name = session.inputNames[0]!;
+  if (meta === undefined || !meta.isTensor || meta.type !== 'float32') {
+    const type = meta !== undefined && meta.isTensor ? meta.type : 'not a tensor';
+    throw refuse(path, `input '${name}' is ${type}; the contract is float32 [N, ${L}] of raw signed lengths`);
+  }
+  const shape = meta.shape;
+  if (shape.length !== 2) {
+    throw refuse(path, `input '${name}' has shape ${describeShape(shape)}; the contract is [N, ${L}]`);
+  }
+  if (typeof shape[0] === 'number') {
+    throw refuse(path, `input '${name}' has a fixed batch size ${shape[0]}; export it with a dynamic batch axis (e.g. dynamic_axes={'${name}': {0: 'N'}})`);
+  }
+  if (typeof shape[1] === 'number' && shape[1] !== L) {
+    throw refuse(path, `input '${name}' is ${shape[1]} wide but metadata 'sequence_length' is ${L}; they must be equal`);
+  }
+  return name;
+}
+
+function checkOutputDecl(path: string, session: OrtSession, K: number): string {
+  if (session.outputNames.length !== 1) {
+    throw refuse(path, `has ${session.outputNames.length} outputs (${session.outputNames.join(', ')}); the contract is one float32 output [N, ${K}] of probabilities`);
+  }
+  const meta = session.outputMetadata[0];
+  const name = session.outputNames[0]!;
+  if (meta === undefined || !meta.isTensor || meta.type !== 'float32') {
+    const type = meta !== undefined && meta.isTensor ? meta.type : 'not a tensor';
+    throw refuse(path, `output '${name}' is ${type}; the contract is float32 [N, ${K}] probabilities`);
+  }
+  if (meta.shape.length !== 0 && meta.shape.length !== 2) {
+    throw refuse(path, `output '${name}' has shape ${describeShape(meta.shape)}; the contract is [N, ${K}]`);
+  }
+  const width = meta.shape[1];
+  if (typeof width === 'number' && width !== K) {
+    throw refuse(path, `output '${name}' is ${width} wide but metadata 'classes' names ${K} classes; they must match`);
+  }
+  return name;
+}
+
+/** Runs one zero row: confirms the output width when it is symbolic, and that the output is probabilities. */
+async function probe(path: string, session: OrtSession, inputName: string, outputName: string, L: number, K: number): Promise<void> {
+  let out: ort.Tensor | undefined;
+  try {
+    const result = await session.run({ [inputName]: new ort.Tensor('float32', new Float32Array(L), [1, L]) });
+    out = result[outputName];
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    throw refuse(path, `fails on a [1, ${L}] zero input: ${msg}`);
+  }
+  if (out === undefined || out.type !== 'float32') throw refuse(path, `output '${outputName}' did not come back as float32`);
+  const dims = out.dims;
+  if (dims.length !== 2 || dims[0] !== 1) {
+    throw refuse(path, `output '${outputName}' has shape [${dims.join(', ')}] for one input row; the contract is [N, ${K}]`);
+  }
+  if (dims[1] !== K) {
+    throw refuse(path, `output '${outputName}' is ${dims[1]} wide but metadata 'classes' names ${K} classes; they must match`);
+  }
+  const data = out.data as Float32Array;
+  let sum = 0;
+  for (let i = 0; i < K; i++) sum += data[i]!;
+  if (!(Math.abs(sum - 1) <= PROBABILITY_SUM_TOLERANCE)) {
+    throw refuse(path, `output for a zero row sums to ${sum.toPrecision(4)}, not 1; the model must end with a softmax`);
+  }
+}
+
+/** Checks a model that ORT has loaded against the contract. */
+export async function checkModelContract(info: Omit<ModelInfo, 'device'>, session: OrtSession): Promise<{ inputName: string; outputName: string }> {
+  const inputName = checkInput(info.path, session, info.sequenceLength);
+  const outputName = checkOutputDecl(info.path, session, info.classes.length);
+  await probe(info.path, session, inputName, outputName, info.sequenceLength, info.classes.length);
+  return { inputName, outputName };
+}

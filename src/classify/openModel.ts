@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+
+import { createDeviceSession, firstLine, type Device, type SessionLogger } from './deviceSession';
+import { checkMetadata, checkModelContract, ModelContractError, type CheckedModel } from './modelContract';
+import type { OrtSession } from './ortBinding';
+
+const SILENT: SessionLogger = { warn() {}, info() {} };
+
+function readModel(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ModelContractError(`model ${path}: file not found (set classify.model to an .onnx file; see models/README.md)`);
+    throw new ModelContractError(`model ${path}: cannot read it (${code ?? firstLine(e)})`);
+  }
+}
+
+/**
+ * Reads a model file once, checks its metadata, creates its session on the device and checks the contract.
+ * The session is built from the same bytes the metadata came from, so a file replaced mid-load cannot mix
+ * one model's class names with another's weights. Throws ModelContractError (one line) on any refusal.
+ */
+export async function openModel(
+  path: string,
+  device: Device,
+  intraOpThreads: number | undefined,
+  logger: SessionLogger = SILENT,
+): Promise<CheckedModel & { session: OrtSession }> {
+  const bytes = readModel(path);
+  const meta = checkMetadata(path, bytes);
+  let created: Awaited<ReturnType<typeof createDeviceSession>>;
+  try {
+    created = await createDeviceSession(bytes, device, intraOpThreads, logger);
+  } catch (e) {
+    throw new ModelContractError(`model ${path}: onnxruntime cannot load it: ${firstLine(e)}`);
+  }
+  try {
+    const names = await checkModelContract(meta, created.session);
+    return { info: { ...meta, device: created.device }, ...names, session: created.session };
+  } catch (e) {
+    await created.session.release();
+    throw e;
+  }
+}
+
+/**
+ * Contract check only: loads the model on the CPU, checks it and releases it. `sensor` uses it to validate a
+ * model before swapping it in on reload. Throws ModelContractError (one line) when the model is refused.
+ */
+export async function loadModelInfo(path: string): Promise<CheckedModel['info']> {
+  const opened = await openModel(path, 'cpu', 1);
+  await opened.session.release();
+  return opened.info;
+}

@@ -1,0 +1,122 @@
+import yargs from 'yargs';
+import { ConfigError, defaultConfig, loadConfigFile, mergeConfig, SensorConfig } from '../config/config';
+
+/** What the command line asked for. */
+export type Command =
+  | { kind: 'run'; config: SensorConfig; progress: boolean }
+  | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
+  | { kind: 'eval'; csv: string; model: string }
+  | { kind: 'interfaces' }
+  | { kind: 'help'; text: string }
+  | { kind: 'version'; text: string };
+
+const EPILOG = `Exit codes: 0 all done; 1 some input was damaged (everything readable was processed and written); 2 usage or config error.
+Docs: README.md (install, queries, design notes); config/sensor.json (every option with its default).`;
+
+function parser(argv: string[]) {
+  return yargs(argv)
+    .scriptName('sensor')
+    .usage('Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv\n  sensor eval --csv labelled.csv\n  sensor interfaces')
+    .command('$0', 'Follow TCP flows in capture files (--pcap) or on an interface (--interface) and record them')
+    .command('export', 'Write the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N)', (y) =>
+      y
+        .option('db', { type: 'string', demandOption: true, describe: 'SQLite database written by the sensor' })
+        .option('format', { choices: ['csv'] as const, default: 'csv' as const, describe: 'output format' })
+        .option('out', { type: 'string', nargs: 1, default: '-', describe: 'output file, - for stdout' })
+        .option('label', { type: 'string', describe: 'use this app_service for every row (labelling lab captures)' })
+        .option('length', { type: 'number', default: 30, describe: 'number of tcp_len columns' }),
+    )
+    .command('eval', 'Score a model on labelled rows in the who\'s-talking CSV format', (y) =>
+      y
+        .option('csv', { type: 'string', demandOption: true, describe: 'labelled CSV (app_service,tcp_len_1..N)' })
+        .option('model', { type: 'string', describe: 'ONNX model (default: the bundled one)' }),
+    )
+    .command('interfaces', 'List the network interfaces live capture can open')
+    .option('pcap', { type: 'string', array: true, describe: 'capture file (.pcap, .pcapng, optionally gzipped) or directory of captures; repeatable' })
+    .option('rotated', { type: 'boolean', describe: 'treat the --pcap files as one rotated capture: flows carry over between files' })
+    .option('interface', { alias: 'i', type: 'string', describe: 'capture live on this interface (see `sensor interfaces`)' })
+    .option('db', { type: 'string', describe: 'SQLite database to write flows to' })
+    .option('jsonl', { type: 'string', nargs: 1, describe: 'write one JSON object per flow to this file (- for stdout)' })
+    .option('config', { alias: 'c', type: 'string', describe: 'JSON config file (see config/sensor.json); flags override it' })
+    .option('model', { type: 'string', describe: 'ONNX model file (default: models/sensor.onnx)' })
+    .option('device', { choices: ['auto', 'cpu', 'cuda'] as const, describe: 'inference device' })
+    .option('classify', { type: 'boolean', describe: 'classify flows with the model (--no-classify: record flows only)' })
+    .option('unknown-threshold', { type: 'number', describe: 'label flows below this top probability "unknown"' })
+    .option('keep-retransmissions', { type: 'boolean', describe: 'count every payload segment, retransmissions included' })
+    .option('idle-timeout', { type: 'number', describe: 'seconds without a packet before a flow ends (default 120)' })
+    .option('active-timeout', { type: 'number', describe: 'seconds before a long flow writes an interim record (default 1800)' })
+    .option('max-flows', { type: 'number', describe: 'flow table limit; the least recently seen flow is evicted (default 1000000)' })
+    .option('engine', { choices: ['auto', 'addon', 'cap'] as const, describe: 'live capture engine' })
+    .option('filter', { type: 'string', describe: 'BPF filter for live capture (default "tcp")' })
+    .option('snaplen', { type: 'number', describe: 'bytes captured per packet in live mode (default 128: headers only)' })
+    .option('buffer-size', { type: 'number', describe: 'kernel capture buffer in bytes (live mode)' })
+    .option('promisc', { type: 'boolean', describe: 'promiscuous mode (live mode, default on)' })
+    .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, describe: 'operational log level' })
+    .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)' })
+    .epilog(EPILOG)
+    .strict()
+    .help(false)
+    .version(false)
+    .option('help', { alias: 'h', type: 'boolean', describe: 'show this help' })
+    .option('version', { type: 'boolean', describe: 'show the version' })
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new ConfigError(err ? err.message : msg);
+    });
+}
+
+/** Parses argv into a Command; throws ConfigError (exit 2) for anything wrong. */
+export async function parseArgs(argv: string[], version: string): Promise<Command> {
+  const p = parser(argv);
+  const a = await p.parseAsync();
+  if (a.help) return { kind: 'help', text: await p.getHelp() };
+  if (a.version) return { kind: 'version', text: version };
+  const cmd = String(a._[0] ?? '');
+  if (a._.length > 1) throw new ConfigError(`Unexpected argument "${String(a._[1])}" (see sensor --help)`);
+  if (cmd === 'export') {
+    const length = a.length as number;
+    if (!Number.isInteger(length) || length < 1) throw new ConfigError('--length must be a positive integer');
+    return { kind: 'export', db: a.db as string, format: 'csv', out: a.out as string, label: (a.label as string | undefined) ?? null, length };
+  }
+  if (cmd === 'eval') {
+    return { kind: 'eval', csv: a.csv as string, model: (a.model as string | undefined) ?? defaultConfig().classify.model };
+  }
+  if (cmd === 'interfaces') return { kind: 'interfaces' };
+  if (cmd !== '') throw new ConfigError(`Unknown command "${cmd}" (commands: export, eval, interfaces; see sensor --help)`);
+
+  let cfg = a.config !== undefined ? loadConfigFile(a.config) : defaultConfig();
+  // Flags override the file: mapped onto the same schema so they get the same checks and messages.
+  const o: Record<string, Record<string, unknown>> = { capture: {}, flow: {}, classify: {}, output: {}, log: {} };
+  const set = (section: string, key: string, v: unknown): void => {
+    if (v !== undefined) o[section]![key] = v;
+  };
+  set('capture', 'pcap', a.pcap);
+  set('capture', 'rotated', a.rotated);
+  set('capture', 'interface', a.interface);
+  set('capture', 'engine', a.engine);
+  set('capture', 'filter', a.filter);
+  set('capture', 'snaplen', a.snaplen);
+  set('capture', 'bufferSize', a['buffer-size']);
+  set('capture', 'promisc', a.promisc);
+  set('output', 'db', a.db);
+  set('output', 'jsonl', a.jsonl);
+  set('classify', 'model', a.model);
+  set('classify', 'device', a.device);
+  set('classify', 'enabled', a.classify);
+  set('classify', 'unknownThreshold', a['unknown-threshold']);
+  if (a['keep-retransmissions'] !== undefined) set('flow', 'skipRetransmissions', !a['keep-retransmissions']);
+  set('flow', 'idleTimeout', a['idle-timeout']);
+  set('flow', 'activeTimeout', a['active-timeout']);
+  set('flow', 'maxFlows', a['max-flows']);
+  set('log', 'level', a['log-level']);
+  cfg = mergeConfig(cfg, o, 'command line');
+
+  const hasPcap = cfg.capture.pcap.length > 0;
+  if (hasPcap && cfg.capture.interface !== null) throw new ConfigError('Give either --pcap or --interface, not both');
+  if (!hasPcap && cfg.capture.interface === null) {
+    throw new ConfigError('Nothing to read: give --pcap FILE|DIR or --interface IF (see sensor --help)');
+  }
+  const progress = (a.progress as boolean | undefined) ?? (process.stderr.isTTY === true);
+  return { kind: 'run', config: cfg, progress };
+}

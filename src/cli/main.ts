@@ -1,0 +1,84 @@
+import { createWriteStream } from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError } from '../config/config';
+import { createLogger } from '../sink/log';
+import { parseArgs } from './args';
+import { runOffline } from './offline';
+
+/** Exit codes (README, `sensor --help`). */
+export const EXIT_OK = 0;
+export const EXIT_DAMAGED_INPUT = 1;
+export const EXIT_USAGE = 2;
+
+function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(path.resolve(__dirname, '..', '..', 'package.json')) as { version: string }).version;
+}
+
+/** Error classes whose message is a complete one-line answer for the user (exit 2, no stack trace). */
+const USER_ERRORS = new Set(['ConfigError', 'ModelContractError', 'OnnxFormatError', 'SinkError', 'CaptureError', 'LiveCaptureError']);
+
+function isUserError(e: unknown): e is Error {
+  return e instanceof Error && (USER_ERRORS.has(e.name) || (e as NodeJS.ErrnoException).code !== undefined);
+}
+
+/** The `sensor` command. Returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let cmd;
+  try {
+    cmd = await parseArgs(argv, packageVersion());
+  } catch (e) {
+    process.stderr.write(`sensor: ${(e as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    switch (cmd.kind) {
+      case 'help':
+        process.stdout.write(cmd.text + '\n');
+        return EXIT_OK;
+      case 'version':
+        process.stdout.write(cmd.text + '\n');
+        return EXIT_OK;
+      case 'export': {
+        const { exportCsv } = await import('../sink/exportCsv');
+        const out = cmd.out === '-' ? process.stdout : createWriteStream(cmd.out);
+        const rows = await exportCsv(cmd.db, out, { length: cmd.length, label: cmd.label });
+        if (out !== process.stdout) await new Promise<void>((res) => out.end(() => res()));
+        process.stderr.write(`sensor: exported ${rows} flows\n`);
+        return EXIT_OK;
+      }
+      case 'eval': {
+        const { evalCommand } = await import('./evalCommand');
+        return await evalCommand({ csv: cmd.csv, model: cmd.model, out: process.stdout });
+      }
+      case 'interfaces': {
+        const { listInterfaces } = await import('../capture/interfaces');
+        process.stdout.write(listInterfaces() + '\n');
+        return EXIT_OK;
+      }
+      case 'run': {
+        const cfg = cmd.config;
+        // JSON lines on stdout must stay clean: the operational log goes to stderr.
+        const log = createLogger({ level: cfg.log.level, format: cfg.log.format, stream: 'stderr' });
+        if (cfg.capture.interface !== null) {
+          const { runLive } = await import('../daemon/daemon');
+          const reload = async (): Promise<typeof cfg> => {
+            const again = await parseArgs(argv, packageVersion());
+            if (again.kind !== 'run') throw new Error('reload: the command line no longer describes a capture');
+            return again.config;
+          };
+          return await runLive(cfg, log, reload);
+        }
+        const { code } = await runOffline(cfg, log, cmd.progress);
+        await new Promise<void>((res) => log.on('finish', res).end());
+        return code;
+      }
+    }
+  } catch (e) {
+    if (isUserError(e)) {
+      process.stderr.write(`sensor: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,258 @@
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Classifier, CLASSIFY_ERROR, NO_PAYLOAD, type ClassifierOptions } from '../../src/classify/classifier';
+import type { ClassifiedFlow } from '../../src/classify/verdict';
+import { AMBIGUOUS, DOWNLOAD, INTERACTIVE, makeFlow, UPLOAD } from './makeFlow';
+
+const MODELS = path.resolve(__dirname, '../fixtures/model');
+const FIXTURE = path.join(MODELS, 'fixture.onnx');
+
+const open: Classifier[] = [];
+afterEach(async () => {
+  for (const c of open.splice(0)) await c.close();
+});
+
+function options(over: Partial<ClassifierOptions> = {}): ClassifierOptions {
+  return {
+    modelPath: FIXTURE,
+    device: 'cpu',
+    batchSize: 256,
+    batchDeadlineMs: 5,
+    unknownThreshold: 0.5,
+    minPayloadPackets: 1,
+    topK: 3,
+    intraOpThreads: 1,
+    ...over,
+  };
+}
+
+async function load(over: Partial<ClassifierOptions> = {}): Promise<{ c: Classifier; batches: ClassifiedFlow[][] }> {
+  const c = await Classifier.load(options(over));
+  open.push(c);
+  const batches: ClassifiedFlow[][] = [];
+  c.onResult = (b) => batches.push(b);
+  return { c, batches };
+}
+
+async function classify(lengths: number[][], over: Partial<ClassifierOptions> = {}): Promise<ClassifiedFlow[]> {
+  const { c, batches } = await load(over);
+  for (const l of lengths) c.submit(makeFlow(l));
+  await c.drain();
+  return batches.flat();
+}
+
+describe('Classifier verdicts', () => {
+  it('labels the fixture shapes as the fixture model defines them', async () => {
+    const out = await classify([UPLOAD, DOWNLOAD, INTERACTIVE]);
+    expect(out.map((r) => r.verdict.label)).toEqual(['bulk-upload', 'bulk-download', 'interactive']);
+    expect(out[0]!.verdict.confidence).toBeGreaterThan(0.99);
+    expect(out[0]!.verdict.model_version).toBe('fixture-1');
+  });
+
+  it('keeps the top-k classes, best first, with their probabilities', async () => {
+    const [r] = await classify([INTERACTIVE], { topK: 2 });
+    const topk = r!.verdict.topk;
+    expect(topk.map((s) => s.label)).toEqual(['interactive', expect.any(String)]);
+    expect(topk[0]!.p).toBe(r!.verdict.confidence);
+    expect(topk[0]!.p).toBeGreaterThan(topk[1]!.p);
+    const all = (await classify([INTERACTIVE], { topK: 10 }))[0]!.verdict.topk;
+    expect(all).toHaveLength(3); // k is capped at the number of classes
+    expect(all.reduce((s, x) => s + x.p, 0)).toBeCloseTo(1, 5);
+  });
+
+  it("labels 'unknown' below the threshold and keeps the top-k either way", async () => {
+    const [low] = await classify([AMBIGUOUS]);
+    expect(low!.verdict.label).toBe('unknown');
+    expect(low!.verdict.confidence).toBeCloseTo(0.484, 3);
+    expect(low!.verdict.topk.map((s) => s.label).sort()).toEqual(['bulk-download', 'bulk-upload', 'interactive']);
+    const [passes] = await classify([AMBIGUOUS], { unknownThreshold: 0.4 });
+    expect(['bulk-upload', 'bulk-download']).toContain(passes!.verdict.label);
+  });
+
+  it("answers 'no-payload' without the model below minPayloadPackets", async () => {
+    const out = await classify([[], [100], [100, -200, 300], UPLOAD], { minPayloadPackets: 3 });
+    // Three payload packets reach the model (small mean size: interactive); fewer do not.
+    expect(out.map((r) => r.verdict.label)).toEqual([NO_PAYLOAD, NO_PAYLOAD, 'interactive', 'bulk-upload']);
+    expect(out[0]!.verdict).toEqual({ label: NO_PAYLOAD, confidence: 0, topk: [], model_version: '' });
+  });
+
+  it('runs no model at all for a batch of no-payload flows, still answering asynchronously', async () => {
+    const { c, batches } = await load({ batchSize: 2 });
+    c.submit(makeFlow([]));
+    c.submit(makeFlow([]));
+    expect(batches).toHaveLength(0); // never inside submit()
+    await c.drain();
+    expect(batches.flat().map((r) => r.verdict.label)).toEqual([NO_PAYLOAD, NO_PAYLOAD]);
+  });
+
+  it("pads or truncates the record's lengths to the model's sequence length", async () => {
+    // The L = 20 model sees only the first 20 entries: 20 uploads then 10 big downloads reads as an upload.
+    const mixed = [...new Array<number>(20).fill(1448), ...new Array<number>(10).fill(-60000)];
+    const l20 = await classify([mixed], { modelPath: path.join(MODELS, 'fixture-l20.onnx') });
+    const l30 = await classify([mixed]);
+    expect(l20[0]!.verdict.label).toBe('bulk-upload');
+    expect(l30[0]!.verdict.label).toBe('bulk-download');
+    // A record shorter than the model's L (lengths of 5 entries) is zero padded.
+    const short = makeFlow(new Array<number>(5).fill(-1448));
+    short.lengths = short.lengths.slice(0, 5);
+    const { c, batches } = await load();
+    c.submit(short);
+    await c.drain();
+    expect(batches[0]![0]!.verdict.label).toBe('bulk-download');
+  });
+
+  it('classifies a flow the same whatever else is in its batch (no stale rows from the reused buffer)', async () => {
+    const alone = (await classify([INTERACTIVE]))[0]!.verdict;
+    const { c, batches } = await load({ batchSize: 4 });
+    for (const l of [UPLOAD, UPLOAD, UPLOAD, UPLOAD]) c.submit(makeFlow(l)); // fills every row with 1448s
+    await c.drain();
+    const short = makeFlow([50, -50]);
+    c.submit(makeFlow(INTERACTIVE));
+    c.submit(short);
+    await c.drain();
+    expect(batches[1]![0]!.verdict).toEqual(alone);
+    expect(batches[1]![1]!.verdict.label).toBe('interactive');
+  });
+});
+
+describe('Classifier batching', () => {
+  it('closes a batch when batchSize flows are queued, without waiting for the deadline', async () => {
+    const { c, batches } = await load({ batchSize: 4, batchDeadlineMs: 60_000 });
+    for (let i = 0; i < 8; i++) c.submit(makeFlow(UPLOAD));
+    expect(c.pending).toBe(8);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(batches.map((b) => b.length)).toEqual([4, 4]);
+    expect(c.pending).toBe(0);
+    c.submit(makeFlow(UPLOAD)); // the third batch waits for its (long) deadline or drain()
+    await new Promise((r) => setTimeout(r, 50));
+    expect(batches).toHaveLength(2);
+    expect(c.pending).toBe(1);
+    await c.drain();
+    expect(batches.map((b) => b.length)).toEqual([4, 4, 1]);
+  });
+
+  it('closes a batch on the deadline after its first flow', async () => {
+    const { c, batches } = await load({ batchSize: 1000, batchDeadlineMs: 20 });
+    c.submit(makeFlow(UPLOAD));
+    c.submit(makeFlow(DOWNLOAD));
+    await new Promise((r) => setTimeout(r, 5));
+    c.submit(makeFlow(INTERACTIVE));
+    expect(batches).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(batches.map((b) => b.map((r) => r.verdict.label))).toEqual([['bulk-upload', 'bulk-download', 'interactive']]);
+    expect(c.stats.batches).toBe(1);
+    expect(c.stats.latencyMs().p50).toBeGreaterThanOrEqual(19);
+  });
+
+  it('delivers verdicts in submission order across many batches, one onResult call per batch', async () => {
+    const { c, batches } = await load({ batchSize: 7, batchDeadlineMs: 1 });
+    const flows = Array.from({ length: 100 }, (_, i) => makeFlow(i % 3 === 0 ? UPLOAD : i % 3 === 1 ? DOWNLOAD : []));
+    for (const [i, f] of flows.entries()) {
+      c.submit(f);
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 2)); // let some deadlines fire mid-stream
+    }
+    await c.drain();
+    const out = batches.flat();
+    expect(out.map((r) => r.flow)).toEqual(flows);
+    expect(out.every((r, i) => r.flow === flows[i])).toBe(true);
+    expect(out.map((r) => r.verdict.label)).toEqual(flows.map((_, i) => ['bulk-upload', 'bulk-download', NO_PAYLOAD][i % 3]));
+    expect(batches.every((b) => b.length >= 1 && b.length <= 7)).toBe(true);
+    expect(c.stats.flows).toBe(100);
+    expect(c.stats.batches).toBe(batches.length);
+    const { p50, p99 } = c.stats.latencyMs();
+    expect(p99).toBeGreaterThanOrEqual(p50);
+  });
+
+  it('hands an onResult error to the next drain() and keeps classifying', async () => {
+    const { c } = await load({ batchSize: 1 });
+    const seen: string[] = [];
+    c.onResult = (b) => {
+      seen.push(b[0]!.verdict.label);
+      if (seen.length === 1) throw new Error('sink is full');
+    };
+    c.submit(makeFlow(UPLOAD));
+    c.submit(makeFlow(DOWNLOAD));
+    await expect(c.drain()).rejects.toThrow('sink is full');
+    expect(seen).toEqual(['bulk-upload', 'bulk-download']);
+    await expect(c.drain()).resolves.toBeUndefined();
+  });
+
+  it('refuses submit() after close() and close() drains first', async () => {
+    const { c, batches } = await load({ batchDeadlineMs: 60_000 });
+    c.submit(makeFlow(UPLOAD));
+    await c.close();
+    expect(batches.flat()).toHaveLength(1);
+    expect(() => c.submit(makeFlow(UPLOAD))).toThrow(/after close/);
+    await c.close(); // twice is harmless
+  });
+
+  it('validates its options with messages that name the option', async () => {
+    await expect(Classifier.load(options({ batchSize: 0 }))).rejects.toThrow('Classifier: batchSize must be an integer >= 1, not 0');
+    await expect(Classifier.load(options({ unknownThreshold: 2 }))).rejects.toThrow('unknownThreshold must be from 0 to 1');
+    await expect(Classifier.load(options({ device: 'gpu' as 'cpu' }))).rejects.toThrow("device must be 'auto', 'cpu' or 'cuda', not 'gpu'");
+  });
+});
+
+describe('Classifier devices', () => {
+  function recorder(): { warn: string[]; info: string[]; logger: { warn(m: string): void; info(m: string): void } } {
+    const warn: string[] = [];
+    const info: string[] = [];
+    return { warn, info, logger: { warn: (m) => warn.push(m), info: (m) => info.push(m) } };
+  }
+
+  it("device 'cuda' falls back to CPU with one warning that says how to enable CUDA", async () => {
+    const log = recorder();
+    const { c } = await load({ device: 'cuda', logger: log.logger });
+    if (c.modelInfo.device === 'cuda') {
+      // This host has a working CUDA provider: no fallback, no warning.
+      expect(log.warn).toEqual([]);
+      return;
+    }
+    expect(c.modelInfo.device).toBe('cpu');
+    expect(log.warn).toHaveLength(1);
+    expect(log.warn[0]).toMatch(/^CUDA execution provider not available \(.+\); classifying on CPU: /);
+    expect(log.warn[0]).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+    expect(log.warn[0]).toContain("set classify.device to 'cpu'");
+    c.submit(makeFlow(UPLOAD));
+    await c.drain();
+  });
+
+  it("device 'auto' falls back silently (info only)", async () => {
+    const log = recorder();
+    const { c } = await load({ device: 'auto', logger: log.logger });
+    expect(log.warn).toEqual([]);
+    if (c.modelInfo.device === 'cpu') expect(log.info.some((m) => m.includes('classifying on CPU'))).toBe(true);
+    expect(log.info.some((m) => m.includes('version fixture-1, 3 classes, sequence length 30'))).toBe(true);
+  });
+
+  it("device 'cpu' never tries CUDA", async () => {
+    const log = recorder();
+    const { c } = await load({ device: 'cpu', logger: log.logger });
+    expect(c.modelInfo.device).toBe('cpu');
+    expect(log.warn).toEqual([]);
+    expect(log.info.some((m) => m.includes('CUDA'))).toBe(false);
+  });
+});
+
+describe('Classifier inference failures', () => {
+  it("labels a failed batch 'classify-error', warns once per batch and keeps going", async () => {
+    // This model passes the one-row probe but returns [1, N*K] for N rows (a batch axis lost in export).
+    const warn: string[] = [];
+    const { c, batches } = await load({
+      modelPath: path.join(MODELS, 'broken/batch-one-only.onnx'),
+      batchSize: 2,
+      logger: { warn: (m) => warn.push(m), info() {} },
+    });
+    c.submit(makeFlow(UPLOAD));
+    c.submit(makeFlow(DOWNLOAD));
+    await c.drain();
+    c.submit(makeFlow(UPLOAD)); // a batch of one still works
+    await c.drain();
+    expect(batches.map((b) => b.map((r) => r.verdict.label))).toEqual([[CLASSIFY_ERROR, CLASSIFY_ERROR], ['bulk-upload']]);
+    expect(batches[0]![0]!.verdict.model_version).toBe('fixture-1');
+    expect(c.stats.errors).toBe(1);
+    expect(warn).toHaveLength(1);
+    expect(warn[0]).toMatch(/inference failed for a batch of 2 flows, labelled 'classify-error': output 'probabilities' came back as \[1, 6\], expected \[2, 3\]/);
+  });
+});

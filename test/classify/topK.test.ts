@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+
+import { LATENCY_WINDOW, LatencyWindow } from '../../src/classify/latencyWindow';
+import { verdictFromRow } from '../../src/classify/topK';
+
+const CLASSES = ['a', 'b', 'c', 'd'];
+
+describe('verdictFromRow()', () => {
+  it('reads its row at the offset and keeps the k best, best first', () => {
+    const probs = Float32Array.from([0.7, 0.1, 0.1, 0.1, /* row 2: */ 0.1, 0.2, 0.6, 0.1]);
+    const v = verdictFromRow(probs, 4, CLASSES, 2, 0.5, 'v1');
+    expect(v).toEqual({ label: 'c', confidence: 0.6, topk: [{ label: 'c', p: 0.6 }, { label: 'b', p: 0.2 }], model_version: 'v1' });
+  });
+
+  it('breaks ties by class order and caps k at the number of classes', () => {
+    const v = verdictFromRow(Float32Array.from([0.25, 0.25, 0.25, 0.25]), 0, CLASSES, 9, 0.2, 'v1');
+    expect(v.topk.map((s) => s.label)).toEqual(['a', 'b', 'c', 'd']);
+    expect(v.label).toBe('a');
+  });
+
+  it("is 'unknown' below the threshold, and at the threshold it is not", () => {
+    const probs = Float32Array.from([0.5, 0.25, 0.125, 0.125]);
+    expect(verdictFromRow(probs, 0, CLASSES, 1, 0.51, 'v1').label).toBe('unknown');
+    expect(verdictFromRow(probs, 0, CLASSES, 1, 0.5, 'v1').label).toBe('a');
+  });
+
+  it('ranks NaN last and never lets it pass the threshold', () => {
+    const v = verdictFromRow(Float32Array.from([NaN, 0.3, NaN, 0.2]), 0, CLASSES, 4, 0.1, 'v1');
+    expect(v.topk.map((s) => s.label)).toEqual(['b', 'd', 'a', 'c']);
+    expect(v.label).toBe('b');
+    const all = verdictFromRow(Float32Array.from([NaN, NaN, NaN, NaN]), 0, CLASSES, 1, 0, 'v1');
+    expect(all.label).toBe('unknown');
+    expect(all.confidence).toBe(0);
+  });
+
+  it('rounds probabilities to 6 decimals', () => {
+    const v = verdictFromRow(Float32Array.from([0.123456789, 0.876543211, 0, 0]), 0, CLASSES, 2, 0.5, 'v1');
+    expect(v.topk).toEqual([{ label: 'b', p: 0.876543 }, { label: 'a', p: 0.123457 }]);
+  });
+});
+
+describe('LatencyWindow', () => {
+  it('gives nearest-rank p50 and p99, and zeros when empty', () => {
+    const w = new LatencyWindow();
+    expect(w.percentiles()).toEqual({ p50: 0, p99: 0 });
+    for (let i = 100; i >= 1; i--) w.add(i);
+    expect(w.percentiles()).toEqual({ p50: 50, p99: 99 });
+  });
+
+  it('keeps only the last LATENCY_WINDOW values', () => {
+    const w = new LatencyWindow();
+    for (let i = 0; i < LATENCY_WINDOW; i++) w.add(1000);
+    for (let i = 0; i < LATENCY_WINDOW; i++) w.add(1);
+    expect(w.percentiles()).toEqual({ p50: 1, p99: 1 });
+  });
+});

@@ -1,0 +1,130 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { conversation, pcapBytes } from '../helpers/frames';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BIN = path.join(ROOT, 'bin/sensor.js');
+const FIXTURE_MODEL = path.join(ROOT, 'test/fixtures/model/fixture.onnx');
+const MARKER = 'TOP-SECRET-PAYLOAD-';
+
+function sensor(args: string[], cwd?: string): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: cwd ?? ROOT, timeout: 60000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir: string;
+let capture: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'sensor-cli-'));
+  capture = path.join(dir, 'three.pcap');
+  const frames = [
+    ...conversation(1700000000, '10.0.0.1', '10.0.0.2', 40001, 443, [[120, 1460], [0, 900]], MARKER),
+    ...conversation(1700000001, '10.0.0.3', '10.0.0.2', 40002, 22, [[40, 40], [80, 0]], MARKER),
+    ...conversation(1700000002, '10.0.0.4', '10.0.0.9', 40003, 80, [[300, 1200]], MARKER),
+  ].sort((a, b) => a.ts - b.ts);
+  writeFileSync(capture, pcapBytes(frames));
+});
+
+describe('sensor CLI', () => {
+  it('--help documents the options, the commands and the exit codes', () => {
+    const r = sensor(['--help']);
+    expect(r.code).toBe(0);
+    for (const word of ['--pcap', '--db', '--jsonl', '--config', '--rotated', 'export', 'eval', 'interfaces', 'Exit codes']) {
+      expect(r.stdout).toContain(word);
+    }
+  });
+
+  it('rejects an unknown option with one line and exit code 2', () => {
+    const r = sensor(['--pcap', capture, '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('bogus');
+  });
+
+  it('names a missing capture file and exits 2', () => {
+    const r = sensor(['--pcap', path.join(dir, 'nope.pcap'), '--no-classify']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('nope.pcap');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('writes every flow to SQLite and JSON lines with the same field names, and no payload byte anywhere', () => {
+    const db = path.join(dir, 'flows.db');
+    const jsonl = path.join(dir, 'flows.jsonl');
+    const r = sensor(['--pcap', capture, '--db', db, '--jsonl', jsonl, '--no-classify']);
+    expect(r.stderr).not.toContain('"level":"error"');
+    expect(r.code).toBe(0);
+    const conn = new Database(db, { readonly: true });
+    const rows = conn.prepare('SELECT * FROM flows ORDER BY first_ts').all() as Record<string, unknown>[];
+    conn.close();
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatchObject({ client_ip: '10.0.0.1', client_port: 40001, server_ip: '10.0.0.2', server_port: 443, end_reason: 'eof', conn_state: 'SF' });
+    expect(JSON.parse(rows[0]!.lengths as string).slice(0, 4)).toEqual([120, -1460, -900, 0]);
+    expect(JSON.parse(rows[1]!.lengths as string).slice(0, 4)).toEqual([40, -40, 80, 0]);
+    const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(3);
+    const cols = Object.keys(rows[0]!).filter((k) => k !== 'id').sort();
+    expect(Object.keys(lines[0]!).sort()).toEqual(cols);
+    for (const f of [db, jsonl]) expect(readFileSync(f).includes(Buffer.from('SECRET'))).toBe(false);
+    expect(r.stderr).not.toContain('SECRET');
+  });
+
+  it('classifies flows with the model given by --model', () => {
+    if (!existsSync(FIXTURE_MODEL)) throw new Error(`fixture model missing: ${FIXTURE_MODEL}`);
+    const r = sensor(['--pcap', capture, '--jsonl', '-', '--model', FIXTURE_MODEL]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; confidence: number; topk: unknown[]; model_version: string });
+    expect(lines).toHaveLength(3);
+    for (const l of lines) {
+      expect(l.label).not.toBe('unclassified');
+      expect(l.topk.length).toBeGreaterThan(0);
+      expect(l.model_version).not.toBe('');
+    }
+  });
+
+  it('processes everything readable from a damaged file, names it, and exits 1', () => {
+    const whole = readFileSync(capture);
+    const cut = path.join(dir, 'cut.pcap');
+    writeFileSync(cut, whole.subarray(0, whole.length - 30));
+    const r = sensor(['--pcap', cut, '--jsonl', '-', '--no-classify']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cut.pcap');
+    expect(r.stdout.trim().split('\n')).toHaveLength(3);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('reads a directory of captures in name order, each its own capture unless --rotated', () => {
+    const d = path.join(dir, 'rot');
+    mkdirSync(d);
+    const frames = conversation(1700000100, '10.0.0.1', '10.0.0.2', 41000, 443, [[10, 20], [30, 40], [50, 60]], MARKER);
+    writeFileSync(path.join(d, 'a.pcap'), pcapBytes(frames.slice(0, 6)));
+    writeFileSync(path.join(d, 'b.pcap'), pcapBytes(frames.slice(6)));
+    writeFileSync(path.join(d, 'notes.txt'), 'not a capture');
+    const split = sensor(['--pcap', d, '--jsonl', '-', '--no-classify']);
+    expect(split.code).toBe(0);
+    const a = split.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; source: string; lengths: number[] });
+    expect(a).toHaveLength(2);
+    expect(a.map((x) => x.end_reason)).toEqual(['eof', 'eof']);
+    const joined = sensor(['--pcap', d, '--rotated', '--jsonl', '-', '--no-classify']);
+    const b = joined.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; source: string; lengths: number[] });
+    expect(b).toHaveLength(1);
+    expect(b[0]!.lengths.slice(0, 7)).toEqual([10, -20, 30, -40, 50, -60, 0]);
+    expect(b[0]!.source).toBe(path.join(d, 'a.pcap'));
+  });
+
+  it('export writes the who\'s-talking CSV', () => {
+    const db = path.join(dir, 'export.db');
+    expect(sensor(['--pcap', capture, '--db', db, '--no-classify']).code).toBe(0);
+    const r = sensor(['export', '--db', db, '--format', 'csv', '--label', 'web']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe(['app_service', ...Array.from({ length: 30 }, (_, i) => `tcp_len_${i + 1}`)].join(','));
+    expect(lines).toHaveLength(4);
+    expect(lines[1]!.startsWith('web,120,-1460,-900,0,')).toBe(true);
+  });
+});

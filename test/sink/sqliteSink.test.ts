@@ -1,0 +1,178 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { FLOW_COLUMNS } from '../../src/sink/flowRow';
+import { MIGRATIONS, type Migration } from '../../src/sink/schema';
+import { Database } from '../../src/sink/sqliteBinding';
+import { SqliteSink } from '../../src/sink/sqliteSink';
+import { classified } from './classified';
+
+let dir: string;
+let dbPath: string;
+const sinks: SqliteSink[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'sqlite-sink-'));
+  dbPath = path.join(dir, 'flows.db');
+});
+afterEach(() => {
+  for (const s of sinks.splice(0)) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function openSink(opts: ConstructorParameters<typeof SqliteSink>[1] = {}): SqliteSink {
+  const s = new SqliteSink(dbPath, opts);
+  sinks.push(s);
+  return s;
+}
+
+describe('SqliteSink schema', () => {
+  it('creates the flows table with the record columns, the indexes, WAL and user_version', () => {
+    const { db } = openSink();
+    const cols = db.prepare('SELECT name, type, pk FROM pragma_table_info(?)').all('flows') as { name: string; type: string; pk: number }[];
+    expect(cols.map((c) => c.name)).toEqual(['id', ...FLOW_COLUMNS]);
+    expect(cols[0]).toEqual({ name: 'id', type: 'INTEGER', pk: 1 });
+    expect(cols.find((c) => c.name === 'first_ts')!.type).toBe('REAL');
+    const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").all() as { name: string; sql: string }[];
+    expect(indexes.map((i) => i.name)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server']);
+    expect(indexes.find((i) => i.name === 'flows_server')!.sql).toContain('(server_ip, server_port)');
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    expect(db.pragma('auto_vacuum', { simple: true })).toBe(2); // INCREMENTAL
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+  });
+
+  it('stores a record: lengths and topk as JSON text, midstream as 0/1, duration computed', () => {
+    const sink = openSink();
+    sink.write([classified(0), classified(1)]);
+    const rows = sink.db.prepare('SELECT * FROM flows ORDER BY id').all() as Record<string, unknown>[];
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({
+      id: 1, source: 'test.pcap', first_ts: 1700000000, last_ts: 1700000002.5, duration: 2.5, ip_version: 4,
+      client_ip: '192.0.2.10', client_port: 40000, server_ip: '198.51.100.7', server_port: 443, vlan: 0,
+      midstream: 1, conn_state: 'SF', history: 'ShADadFf', end_reason: 'fin', payload_packets: 5,
+      label: 'tls-web', confidence: 0.91, model_version: 'm-7',
+    });
+    expect(rows[1]!.midstream).toBe(0);
+    expect(JSON.parse(rows[0]!.lengths as string)).toEqual(classified(0).flow.lengths);
+    expect(JSON.parse(rows[0]!.topk as string)).toEqual([{ label: 'tls-web', p: 0.91 }, { label: 'other', p: 0.09 }]);
+    expect(sink.rows).toBe(2);
+  });
+
+  it('upgrades an older database in order, keeping its rows', () => {
+    const v1 = openSink();
+    v1.write([classified(0)]);
+    v1.close();
+    // A later release appends a migration; opening the version-1 file must apply just that one.
+    const addAsn: Migration = (db) => db.exec('ALTER TABLE flows ADD COLUMN server_asn INTEGER');
+    const v2 = openSink({ migrations: [...MIGRATIONS, addAsn] });
+    expect(v2.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length + 1);
+    expect(v2.db.prepare('SELECT label, server_asn FROM flows').all()).toEqual([{ label: 'tls-web', server_asn: null }]);
+    v2.write([classified(1)]); // the insert names its columns, so it still works with the extra one
+    expect(v2.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 2 });
+  });
+
+  it('refuses a database written by a newer sensor', () => {
+    const db = new Database(dbPath);
+    db.pragma(`user_version = ${MIGRATIONS.length + 3}`);
+    db.close();
+    expect(() => openSink()).toThrow(`database ${dbPath} has schema version ${MIGRATIONS.length + 3}, newer than this sensor's ${MIGRATIONS.length}: upgrade the sensor or write to another database`);
+  });
+
+  it('reports a path it cannot open in one line', () => {
+    expect(() => new SqliteSink(path.join(dir, 'no/such/dir/flows.db'))).toThrow(/^cannot open database .*no\/such\/dir\/flows\.db: .* \(check that its directory exists and is writable\)$/);
+  });
+});
+
+describe('SqliteSink with readers', () => {
+  it('lets another connection read while a write transaction is open', () => {
+    const sink = openSink();
+    sink.write([classified(0), classified(1)]);
+    const reader = new Database(dbPath, { readonly: true });
+    try {
+      sink.db.exec('BEGIN IMMEDIATE');
+      sink.db.prepare("UPDATE flows SET label = 'changing'").run();
+      // WAL: the reader sees the last committed state, without waiting for the writer.
+      expect(reader.prepare('SELECT label FROM flows ORDER BY id').all()).toEqual([{ label: 'tls-web' }, { label: 'ssh' }]);
+      sink.db.exec('COMMIT');
+      expect(reader.prepare('SELECT COUNT(*) AS n FROM flows WHERE label = ?').get('changing')).toEqual({ n: 2 });
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('lets a second process read while the sensor writes', () => {
+    const sink = openSink();
+    sink.write(Array.from({ length: 50 }, (_, i) => classified(i)));
+    const readerScript = `
+      const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const db = new Database(process.argv[1], { readonly: true });
+      process.stdout.write(JSON.stringify(db.prepare('SELECT COUNT(*) AS n FROM flows').get()));`;
+    sink.db.exec('BEGIN IMMEDIATE');
+    sink.write([classified(50)]); // uncommitted, inside the open transaction
+    const seen = JSON.parse(execFileSync(process.execPath, ['-e', readerScript, dbPath], { encoding: 'utf8', timeout: 20_000 }));
+    sink.db.exec('COMMIT');
+    expect(seen).toEqual({ n: 50 });
+    const after = JSON.parse(execFileSync(process.execPath, ['-e', readerScript, dbPath], { encoding: 'utf8', timeout: 20_000 }));
+    expect(after).toEqual({ n: 51 });
+  });
+});
+
+describe('SqliteSink retention', () => {
+  it('deleteOlderThan() removes flows that started before the cutoff, in batches', async () => {
+    const sink = openSink();
+    sink.write(Array.from({ length: 250 }, (_, i) => classified(i)));
+    const deleted = await sink.deleteOlderThan(1700000000 + 120, 50);
+    expect(deleted).toBe(120);
+    const left = sink.db.prepare('SELECT MIN(first_ts) AS min, COUNT(*) AS n FROM flows').get();
+    expect(left).toEqual({ min: 1700000120, n: 130 });
+    expect(await sink.deleteOlderThan(0, 50)).toBe(0);
+  });
+
+  it('trimToSize() deletes the oldest flows until the live pages fit, and shrinks the file', async () => {
+    const sink = openSink();
+    for (let b = 0; b < 20; b++) sink.write(Array.from({ length: 500 }, (_, i) => classified(b * 500 + i)));
+    const before = sink.usedBytes();
+    const pageCountBefore = sink.db.pragma('page_count', { simple: true }) as number;
+    const target = Math.floor(before / 3);
+    const deleted = await sink.trimToSize(target, 500);
+    expect(deleted).toBeGreaterThan(0);
+    expect(sink.usedBytes()).toBeLessThanOrEqual(target);
+    expect(sink.db.pragma('freelist_count', { simple: true })).toBe(0); // incremental_vacuum gave pages back
+    expect(sink.db.pragma('page_count', { simple: true }) as number).toBeLessThan(pageCountBefore);
+    // The newest flows are the ones kept.
+    const { max, n } = sink.db.prepare('SELECT MAX(first_ts) AS max, COUNT(*) AS n FROM flows').get() as { max: number; n: number };
+    expect(max).toBe(1700000000 + 9999);
+    expect(n).toBe(10000 - deleted);
+    expect(await sink.trimToSize(target, 500)).toBe(0);
+  });
+});
+
+describe('SqliteSink write speed', () => {
+  it('writes batches of 256 (reports rows/s; no timing assertion)', () => {
+    const sink = openSink();
+    const batch = Array.from({ length: 256 }, (_, i) => classified(i, 'tls-web', Array.from({ length: 30 }, (_, j) => (j % 2 ? -1448 : 517))));
+    const batches = 200;
+    const t0 = performance.now();
+    for (let b = 0; b < batches; b++) sink.write(batch);
+    const ms = performance.now() - t0;
+    const rate = Math.round((batches * batch.length) / (ms / 1000));
+    console.log(`SqliteSink: ${batches * batch.length} rows in ${ms.toFixed(0)} ms = ${rate} rows/s (batches of ${batch.length})`);
+    expect(sink.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: batches * batch.length });
+  });
+});
+
+describe('SqliteSink write failures', () => {
+  it('reports a failed write in one line and rolls back the whole batch', () => {
+    const sink = openSink();
+    sink.write([classified(0)]);
+    sink.db.exec("CREATE TRIGGER no_ssh BEFORE INSERT ON flows WHEN NEW.label = 'ssh' BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END");
+    expect(() => sink.write([classified(2), classified(1)])).toThrow(`writing 2 flows to database ${dbPath} failed: disk full (simulated)`);
+    expect(sink.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 1 });
+    expect(sink.rows).toBe(1);
+  });
+});
