@@ -51,6 +51,7 @@ function parser(argv: string[]) {
     .option('snaplen', { type: 'number', describe: 'bytes captured per packet in live mode (default 128: headers only)' })
     .option('buffer-size', { type: 'number', describe: 'kernel capture buffer in bytes (live mode)' })
     .option('promisc', { type: 'boolean', describe: 'promiscuous mode (live mode, default on)' })
+    .option('fanout-group', { type: 'number', describe: 'PACKET_FANOUT group: several sensors on one interface split the flows (addon engine)' })
     .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, describe: 'operational log level' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)' })
     .epilog(EPILOG)
@@ -99,6 +100,7 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
   set('capture', 'snaplen', a.snaplen);
   set('capture', 'bufferSize', a['buffer-size']);
   set('capture', 'promisc', a.promisc);
+  set('capture', 'fanoutGroup', a['fanout-group']);
   set('output', 'db', a.db);
   set('output', 'jsonl', a.jsonl);
   set('classify', 'model', a.model);

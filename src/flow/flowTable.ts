@@ -301,9 +301,15 @@ export class FlowTable {
     this.sweep();
   }
 
-  /** Write every open flow with the given reason (end of a capture file, or shutdown). */
+  /**
+   * Write every open flow with the given reason (end of a capture file, or shutdown). A flow that already closed
+   * (FIN both ways or RST) and was only waiting out its grace period keeps its real reason, `fin` or `rst`.
+   */
   flush(reason: 'eof' | 'shutdown'): void {
-    while (this.head !== null) this.end(this.head, reason);
+    while (this.head !== null) {
+      const f = this.head;
+      this.end(f, f.closed ? (f.closedByRst ? 'rst' : 'fin') : reason);
+    }
     this.closing = [];
     this.closingHead = 0;
   }

@@ -63,7 +63,7 @@ describe('sensor CLI', () => {
     const rows = conn.prepare('SELECT * FROM flows ORDER BY first_ts').all() as Record<string, unknown>[];
     conn.close();
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatchObject({ client_ip: '10.0.0.1', client_port: 40001, server_ip: '10.0.0.2', server_port: 443, end_reason: 'eof', conn_state: 'SF' });
+    expect(rows[0]).toMatchObject({ client_ip: '10.0.0.1', client_port: 40001, server_ip: '10.0.0.2', server_port: 443, end_reason: 'fin', conn_state: 'SF' });
     expect(JSON.parse(rows[0]!.lengths as string).slice(0, 4)).toEqual([120, -1460, -900, 0]);
     expect(JSON.parse(rows[1]!.lengths as string).slice(0, 4)).toEqual([40, -40, 80, 0]);
     const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -109,7 +109,8 @@ describe('sensor CLI', () => {
     expect(split.code).toBe(0);
     const a = split.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; source: string; lengths: number[] });
     expect(a).toHaveLength(2);
-    expect(a.map((x) => x.end_reason)).toEqual(['eof', 'eof']);
+    // a.pcap ends mid-connection; b.pcap's part (seen mid-stream) closes with FIN both ways.
+    expect(a.map((x) => x.end_reason)).toEqual(['eof', 'fin']);
     const joined = sensor(['--pcap', d, '--rotated', '--jsonl', '-', '--no-classify']);
     const b = joined.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; source: string; lengths: number[] });
     expect(b).toHaveLength(1);

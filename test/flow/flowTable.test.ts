@@ -155,6 +155,14 @@ describe('FlowTable', () => {
     expect(out[1]!.end_reason).toBe('eof');
   });
 
+  it('flush() keeps fin for a flow that closed and was waiting out its grace period', () => {
+    const { t, out } = table();
+    fullConnection(t, 10);
+    seg(t, 10.5, '10.0.0.7:5000', S, TCP_ACK, 5, 1);
+    t.flush('eof');
+    expect(out.map((r) => r.end_reason).sort()).toEqual(['eof', 'fin']);
+  });
+
   it('packet() ends a flow rst and marks a rejected attempt REJ', () => {
     const { t, out } = table();
     seg(t, 1, C, S, TCP_SYN, 0, 1);

@@ -1,0 +1,70 @@
+import { createServer } from 'node:http';
+import { Gauge, Registry } from 'prom-client';
+import type { StatsReport } from './statsReport';
+
+export interface MetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A Prometheus endpoint (GET /metrics) on a local address. Values are read from the stats report at scrape
+ * time, so nothing is updated per packet.
+ */
+export async function startMetricsServer(host: string, port: number, stats: () => StatsReport): Promise<MetricsServer> {
+  const registry = new Registry();
+  let current: StatsReport | null = null;
+  const gauge = (name: string, help: string, labelNames: string[], read: (s: StatsReport, g: Gauge) => void): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        if (current !== null) read(current, this);
+      },
+    });
+  };
+  gauge('sensor_packets_received_total', 'Packets delivered by the capture engine', [], (s, g) => g.set(s.packets_received));
+  gauge('sensor_kernel_drops_total', 'Packets dropped by the kernel (pcap_stats ps_drop; -1 unknown)', [], (s, g) => g.set(s.kernel_drops));
+  gauge('sensor_interface_drops_total', 'Packets dropped by the interface (ps_ifdrop; -1 unknown)', [], (s, g) => g.set(s.interface_drops));
+  gauge('sensor_tcp_packets_total', 'TCP segments decoded', [], (s, g) => g.set(s.tcp_packets));
+  gauge('sensor_anomalies_total', 'Packets skipped, by anomaly name', ['name'], (s, g) => {
+    for (const [k, v] of Object.entries(s.anomalies)) g.set({ name: k }, v);
+  });
+  gauge('sensor_flows_active', 'Flows in the flow table', [], (s, g) => g.set(s.flows_active));
+  gauge('sensor_flows_ended_total', 'Flow records written, by end reason', ['reason'], (s, g) => {
+    for (const [k, v] of Object.entries(s.flows_ended)) g.set({ reason: k }, v);
+  });
+  gauge('sensor_inference_batches_total', 'Inference batches run', [], (s, g) => g.set(s.inference_batches));
+  gauge('sensor_inference_latency_ms', 'Inference batch latency', ['quantile'], (s, g) => {
+    g.set({ quantile: '0.5' }, s.inference_latency_ms.p50);
+    g.set({ quantile: '0.99' }, s.inference_latency_ms.p99);
+  });
+  gauge('sensor_db_write_latency_ms', 'SQLite batch write latency', ['quantile'], (s, g) => {
+    if (s.db_write_latency_ms === null) return;
+    g.set({ quantile: '0.5' }, s.db_write_latency_ms.p50);
+    g.set({ quantile: '0.99' }, s.db_write_latency_ms.p99);
+  });
+  gauge('sensor_rss_bytes', 'Resident memory', [], (s, g) => g.set(s.rss_bytes));
+
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('see /metrics\n');
+      return;
+    }
+    current = stats();
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+      (e: Error) => res.writeHead(500).end(e.message),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new Error(`Cannot start the Prometheus endpoint on ${host}:${port}: ${e.message}`)));
+    server.listen(port, host, resolve);
+  });
+  return {
+    url: `http://${host}:${port}/metrics`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

@@ -1,0 +1,67 @@
+import type { Classifier } from '../classify/classifier';
+import type { Pipeline } from './pipeline';
+
+/** Capture counters as the live engines report them (-1 where an engine cannot tell). */
+export interface CaptureCounters {
+  received: number;
+  dropped: number;
+  ifDropped: number;
+}
+
+/** The stats object logged every N seconds and at exit, and exported to Prometheus. */
+export interface StatsReport {
+  uptime_s: number;
+  packets_received: number;
+  kernel_drops: number;
+  interface_drops: number;
+  frames_decoded: number;
+  tcp_packets: number;
+  anomalies: Record<string, number>;
+  flows_active: number;
+  flows_created: number;
+  flows_ended: Record<string, number>;
+  evictions: number;
+  flows_written: number;
+  inference_batches: number;
+  inference_latency_ms: { p50: number; p99: number };
+  db_write_latency_ms: { p50: number; p99: number } | null;
+  rss_bytes: number;
+  heap_used_bytes: number;
+}
+
+/** Anything that can report its write latency (the SQLite sink does). */
+export interface LatencySource {
+  latencyMs(): { p50: number; p99: number };
+}
+
+export function buildStats(
+  startedMs: number,
+  pipeline: Pipeline,
+  capture: CaptureCounters,
+  classifier: Classifier | null,
+  db: LatencySource | null,
+): StatsReport {
+  const anomalies: Record<string, number> = {};
+  for (const [k, v] of Object.entries(pipeline.anomalies)) if (v > 0) anomalies[k] = v;
+  const mem = process.memoryUsage();
+  const ended = { ...pipeline.table.stats.ended };
+  return {
+    uptime_s: Math.round((Date.now() - startedMs) / 1000),
+    packets_received: capture.received,
+    kernel_drops: capture.dropped,
+    interface_drops: capture.ifDropped,
+    frames_decoded: pipeline.decoder.stats.frames,
+    tcp_packets: pipeline.decoder.stats.tcp,
+    anomalies,
+    flows_active: pipeline.table.size,
+    flows_created: pipeline.table.stats.flowsCreated,
+    flows_ended: ended,
+    evictions: ended.evicted ?? 0,
+    flows_written: pipeline.written,
+    inference_batches: classifier?.stats.batches ?? 0,
+    inference_latency_ms: classifier?.stats.latencyMs() ?? { p50: 0, p99: 0 },
+    db_write_latency_ms: db?.latencyMs() ?? null,
+    rss_bytes: mem.rss,
+    heap_used_bytes: mem.heapUsed,
+  };
+}
