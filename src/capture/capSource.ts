@@ -138,7 +138,9 @@ export class CapSource implements CaptureEngine {
     if (handler === null) return;
     const f = this.frame;
     f.capLen = nbytes < this.snaplen ? nbytes : this.snaplen;
-    f.wireLen = nbytes;
+    // cap reports only the captured length. A packet shorter than the snaplen was captured whole; one that
+    // reached it may have been cut, and its wire length is unknown (0): the decoder then trusts the IP header.
+    f.wireLen = nbytes < this.snaplen ? nbytes : 0;
     f.ts = Date.now() / 1000;
     this.delivered++;
     handler(f);

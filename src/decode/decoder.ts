@@ -1,0 +1,183 @@
+import type { Frame } from '../capture/frame';
+import type { Anomalies } from './anomalies';
+import { decodeArcnet } from './arcnet';
+import { decodeChdlc } from './chdlc';
+import { DecodeContext } from './decodeContext';
+import { decodeEthernet } from './ethernet';
+import { decodeFddi } from './fddi';
+import { FragmentTable } from './fragments';
+import { decodeIpoib } from './ipoib';
+import {
+  LINKTYPE_ARCNET_LINUX,
+  LINKTYPE_C_HDLC,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_FDDI,
+  LINKTYPE_IEEE802_11_RADIOTAP,
+  LINKTYPE_IPOIB,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_LOOP,
+  LINKTYPE_MASK,
+  LINKTYPE_NFLOG,
+  LINKTYPE_NULL,
+  LINKTYPE_PPP,
+  LINKTYPE_PPP_HDLC,
+  LINKTYPE_RAW,
+  LINKTYPE_RAW_OLD12,
+  LINKTYPE_RAW_OLD14,
+} from './linkTypes';
+import { decodeNetwork } from './network';
+import { decodeNflog } from './nflog';
+import { decodeLoop, decodeNull } from './nullLoop';
+import type { PacketMeta } from './packetMeta';
+import { decodePpp, decodePppHdlc } from './ppp';
+import { decodeRadiotap } from './radiotap';
+import { decodeRawIp, RAW_ANY, RAW_IPV4_ONLY, RAW_IPV6_ONLY } from './rawIp';
+import { decodeSll } from './sll';
+import { decodeSll2 } from './sll2';
+
+export interface DecoderOptions {
+  /** Seconds a fragment set may wait for its missing fragments (default 30, like Linux ipfrag_time). */
+  fragmentTimeout?: number;
+  /** Memory bound of the fragment table in bytes (default 16 MiB). */
+  fragmentMemory?: number;
+}
+
+export const DEFAULT_FRAGMENT_TIMEOUT = 30;
+export const DEFAULT_FRAGMENT_MEMORY = 16 * 1024 * 1024;
+
+/** Decoder counters, for the stats line and the `--pcap` summary. */
+export class DecoderStats {
+  /** Frames handed to decode(). */
+  frames = 0;
+  /** Frames that produced a TCP segment (reassembled datagrams included). */
+  tcp = 0;
+  /** Frames that carried an IP fragment of a TCP datagram. */
+  fragments = 0;
+  /** Fragmented datagrams reassembled into one TCP segment. */
+  fragmentsReassembled = 0;
+  /** Fragment sets waiting for more fragments. */
+  fragmentsPending = 0;
+  /** Frames seen per link type (LINKTYPE_ number). */
+  readonly linkTypes = new Map<number, number>();
+}
+
+/**
+ * One frame in, one PacketMeta out (Zeek's packet_analysis in miniature): the link type picks a link-layer
+ * module, EtherTypes lead through VLAN/MPLS/PPPoE to IP, IP to TCP. Every module reads the frame's bytes
+ * in place after a bounds check; what cannot be used is counted in `anomalies` under a stable name.
+ */
+export class Decoder {
+  readonly stats = new DecoderStats();
+  private readonly ctx: DecodeContext;
+  private readonly fragments: FragmentTable;
+
+  constructor(
+    private readonly anomalies: Anomalies,
+    opts: DecoderOptions = {},
+  ) {
+    const timeout = opts.fragmentTimeout ?? DEFAULT_FRAGMENT_TIMEOUT;
+    const memory = opts.fragmentMemory ?? DEFAULT_FRAGMENT_MEMORY;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) {
+      throw new RangeError(`fragmentTimeout must be a positive number of seconds, got ${timeout}`);
+    }
+    if (!Number.isInteger(memory) || memory < 0) {
+      throw new RangeError(
+        `fragmentMemory must be a whole number of bytes >= 0 (0 disables reassembly), got ${memory}`,
+      );
+    }
+    this.fragments = new FragmentTable(anomalies, timeout, memory);
+    this.ctx = new DecodeContext(anomalies, this.fragments);
+  }
+
+  /**
+   * Decodes one frame. Returns true when `out` now describes a TCP segment (every field set), false when
+   * the frame was skipped, the reason counted in the anomalies. Never throws; allocates nothing except on
+   * the fragment path. `frame.wireLen` matters: IP lengths are capped at it (as tshark does) and taken from
+   * it where the IP header says 0 (offload); a source that cannot tell the wire length passes 0, and then
+   * IP header lengths are believed as they are.
+   */
+  decode(frame: Frame, out: PacketMeta): boolean {
+    const stats = this.stats;
+    stats.frames++;
+    const linkType = frame.linkType & LINKTYPE_MASK;
+    const perLink = stats.linkTypes;
+    perLink.set(linkType, (perLink.get(linkType) ?? 0) + 1);
+    const ctx = this.ctx;
+    ctx.begin(frame.buf, frame.off, frame.capLen, frame.wireLen, frame.ts, out);
+    let off = frame.off;
+    switch (linkType) {
+      case LINKTYPE_ETHERNET:
+        off = decodeEthernet(ctx, off);
+        break;
+      case LINKTYPE_LINUX_SLL:
+        off = decodeSll(ctx, off);
+        break;
+      case LINKTYPE_LINUX_SLL2:
+        off = decodeSll2(ctx, off);
+        break;
+      case LINKTYPE_RAW:
+      case LINKTYPE_RAW_OLD12:
+      case LINKTYPE_RAW_OLD14:
+        off = decodeRawIp(ctx, off, RAW_ANY);
+        break;
+      case LINKTYPE_IPV4:
+        off = decodeRawIp(ctx, off, RAW_IPV4_ONLY);
+        break;
+      case LINKTYPE_IPV6:
+        off = decodeRawIp(ctx, off, RAW_IPV6_ONLY);
+        break;
+      case LINKTYPE_NULL:
+        off = decodeNull(ctx, off);
+        break;
+      case LINKTYPE_LOOP:
+        off = decodeLoop(ctx, off);
+        break;
+      case LINKTYPE_PPP:
+        off = decodePpp(ctx, off);
+        break;
+      case LINKTYPE_PPP_HDLC:
+        off = decodePppHdlc(ctx, off);
+        break;
+      case LINKTYPE_NFLOG:
+        off = decodeNflog(ctx, off);
+        break;
+      case LINKTYPE_C_HDLC:
+        off = decodeChdlc(ctx, off);
+        break;
+      case LINKTYPE_FDDI:
+        off = decodeFddi(ctx, off);
+        break;
+      case LINKTYPE_IPOIB:
+        off = decodeIpoib(ctx, off);
+        break;
+      case LINKTYPE_ARCNET_LINUX:
+        off = decodeArcnet(ctx, off);
+        break;
+      case LINKTYPE_IEEE802_11_RADIOTAP:
+        off = decodeRadiotap(ctx, off);
+        break;
+      default:
+        this.anomalies.unsupported_link_type++;
+        return false;
+    }
+    const ok = off >= 0 && decodeNetwork(ctx, ctx.nextType, off);
+    const fragments = this.fragments;
+    stats.fragments = fragments.fragments;
+    stats.fragmentsReassembled = fragments.reassembled;
+    stats.fragmentsPending = fragments.pending;
+    if (!ok) return false;
+    out.ts = frame.ts;
+    out.vlan = ctx.vlan;
+    stats.tcp++;
+    return true;
+  }
+
+  /** Drops fragment sets older than the timeout relative to `now` (unix s); counted as fragment_timeout. */
+  expireFragments(now: number): void {
+    this.fragments.expire(now);
+    this.stats.fragmentsPending = this.fragments.pending;
+  }
+}

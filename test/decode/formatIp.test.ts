@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { formatIp } from '../../src/decode/formatIp';
+
+/** Words of an address written as 8 groups. */
+function words(groups: number[]): Uint32Array {
+  const w = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) w[i] = ((groups[2 * i]! << 16) | groups[2 * i + 1]!) >>> 0;
+  return w;
+}
+
+describe('formatIp()', () => {
+  it('formatIp() prints IPv4 in dotted decimal from word 0', () => {
+    expect(formatIp(4, new Uint32Array([0xc0a80001, 0, 0, 0]))).toBe('192.168.0.1');
+    expect(formatIp(4, new Uint32Array([0xffffffff, 0, 0, 0]))).toBe('255.255.255.255');
+    expect(formatIp(4, new Uint32Array([0, 0, 0, 0]))).toBe('0.0.0.0');
+  });
+
+  // Expected strings are glibc inet_ntop's (what tshark, and so the oracle, prints), checked with
+  // python3 socket.inet_ntop on Debian 12.
+  const CASES: Array<[number[], string]> = [
+    [[0, 0, 0, 0, 0, 0, 0, 0], '::'],
+    [[0, 0, 0, 0, 0, 0, 0, 1], '::1'],
+    [[0, 0, 0, 0, 0, 0, 0, 2], '::2'],
+    [[1, 0, 0, 0, 0, 0, 0, 0], '1::'],
+    [[0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], '2001:db8::1'],
+    [[1, 0, 0, 1, 0, 0, 0, 1], '1:0:0:1::1'],
+    [[1, 0, 1, 0, 1, 0, 1, 0], '1:0:1:0:1:0:1:0'],
+    [[0xfe80, 0, 0, 0, 1, 0, 0, 0], 'fe80::1:0:0:0'],
+    [[1, 2, 3, 4, 5, 6, 7, 8], '1:2:3:4:5:6:7:8'],
+    [[1, 2, 3, 4, 5, 6, 0, 0], '1:2:3:4:5:6::'],
+    [[0x2001, 0xdb8, 0, 0, 1, 0, 0, 1], '2001:db8::1:0:0:1'],
+    [[0xabcd, 0xef01, 0x2345, 0x6789, 0xabcd, 0xef01, 0x2345, 0x6789], 'abcd:ef01:2345:6789:abcd:ef01:2345:6789'],
+    [[0, 0, 0, 0, 0, 0xffff, 0x0102, 0x0304], '::ffff:1.2.3.4'],
+    [[0, 0, 0, 0, 0, 0xffff, 0, 0], '::ffff:0.0.0.0'],
+    [[0, 0, 0, 0, 0, 0, 0x0102, 0x0304], '::1.2.3.4'],
+    [[0, 0, 0, 0, 0, 0, 0xff, 1], '::0.255.0.1'],
+    [[0, 0, 0, 0, 0, 1, 0, 0], '::1:0:0'],
+    [[0, 0, 0, 0, 0, 0, 1, 0], '::0.1.0.0'],
+  ];
+
+  it.each(CASES)('formatIp() prints IPv6 %j as %s', (groups, text) => {
+    expect(formatIp(6, words(groups))).toBe(text);
+  });
+});
