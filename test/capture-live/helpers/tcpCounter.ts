@@ -13,7 +13,7 @@ export class TcpCounter {
   maxCapLen = 0;
   minTs = Infinity;
   maxTs = 0;
-  /** Frames whose capLen exceeds wireLen or runs past the buffer: must stay 0. */
+  /** Frames whose capLen exceeds a known wireLen (0 = unknown, cap engine) or runs past the buffer: must stay 0. */
   badLengths = 0;
   linkType = -1;
 
@@ -22,7 +22,7 @@ export class TcpCounter {
   readonly onFrame = (f: Frame): void => {
     this.frames++;
     this.linkType = f.linkType;
-    if (f.capLen > f.wireLen || f.off + f.capLen > f.buf.length) this.badLengths++;
+    if ((f.wireLen !== 0 && f.capLen > f.wireLen) || f.off + f.capLen > f.buf.length) this.badLengths++;
     if (f.capLen > this.maxCapLen) this.maxCapLen = f.capLen;
     if (f.ts < this.minTs) this.minTs = f.ts;
     if (f.ts > this.maxTs) this.maxTs = f.ts;
