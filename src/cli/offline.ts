@@ -5,6 +5,7 @@ import { Classifier } from '../classify/classifier';
 import { ConfigError, SensorConfig } from '../config/config';
 import { DAMAGE_ANOMALIES } from '../decode/anomalies';
 import { FlowSink, Pipeline } from '../daemon/pipeline';
+import { Pseudonymizer } from '../flow/pseudonymizer';
 import { JsonlSink } from '../sink/jsonlSink';
 import { SqliteSink } from '../sink/sqliteSink';
 
@@ -66,7 +67,8 @@ export async function runOffline(cfg: SensorConfig, log: Logger, progress: boole
   const classifier = await openClassifier(cfg, log);
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
   const sinks = openSinks(cfg);
-  const pipeline = new Pipeline({ ...cfg.flow, source: files[0] ?? '', length }, classifier, sinks);
+  const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
+  const pipeline = new Pipeline({ ...cfg.flow, source: files[0] ?? '', length }, classifier, sinks, pseudonymizer);
 
   let stopping: string | null = null;
   const onSignal = (sig: string): void => {

@@ -58,6 +58,10 @@ export interface SensorConfig {
     maxBytes: number | null;
     intervalSeconds: number;
   };
+  privacy: {
+    /** Secret for keyed-hash pseudonyms of addresses (at least 16 characters), or null to store addresses. */
+    pseudonymizeKey: string | null;
+  };
 }
 
 /** Thrown for usage and config errors; the CLI prints the message alone and exits 2. */
@@ -97,6 +101,7 @@ export function defaultConfig(): SensorConfig {
     log: { level: 'info', format: 'json' },
     stats: { intervalSeconds: 60, prometheusPort: null, prometheusHost: '127.0.0.1' },
     retention: { maxAgeDays: null, maxBytes: null, intervalSeconds: 60 },
+    privacy: { pseudonymizeKey: null },
   };
 }
 
@@ -145,6 +150,7 @@ const SCHEMA: Record<string, Record<string, { kind: Kind; min?: number; max?: nu
     maxBytes: { kind: 'int?', min: 4096 },
     intervalSeconds: { kind: 'num', min: 1 },
   },
+  privacy: { pseudonymizeKey: { kind: 'string?', min: 16 } },
 };
 
 /** Levenshtein distance, for "did you mean" hints on misspelled keys. */
@@ -190,6 +196,9 @@ function checkValue(where: string, spec: { kind: Kind; min?: number; max?: numbe
       return v;
     case 'string?':
       if (v !== null && (typeof v !== 'string' || v === '')) bad('a non-empty string or null');
+      if (typeof v === 'string' && spec.min !== undefined && v.length < spec.min) {
+        throw new ConfigError(`${where} must be at least ${spec.min} characters long`);
+      }
       return v;
     case 'strings':
       if (typeof v === 'string') return [v];

@@ -5,6 +5,7 @@ import type { SensorConfig } from '../config/config';
 import { openClassifier, openSinks } from '../cli/offline';
 import { SqliteSink } from '../sink/sqliteSink';
 import { startMetricsServer } from './metrics';
+import { Pseudonymizer } from '../flow/pseudonymizer';
 import { Pipeline } from './pipeline';
 import { buildStats, CaptureCounters, StatsReport } from './statsReport';
 
@@ -26,7 +27,8 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
   const sinks = openSinks(cfg);
   const db = sinks.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
-  const pipeline = new Pipeline({ ...cfg.flow, source: iface, length }, classifier, sinks);
+  const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
+  const pipeline = new Pipeline({ ...cfg.flow, source: iface, length }, classifier, sinks, pseudonymizer);
   const source = openLive({
     interface: iface,
     engine: cfg.capture.engine,
@@ -52,8 +54,6 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     pipeline.table.advance(Date.now() / 1000);
     void pipeline.settle();
   }, TICK_MS);
-  const statsTimer =
-    cfg.stats.intervalSeconds > 0 ? setInterval(() => log.info('stats', stats()), cfg.stats.intervalSeconds * 1000) : null;
   const metrics = cfg.stats.prometheusPort !== null ? await startMetricsServer(cfg.stats.prometheusHost, cfg.stats.prometheusPort, stats) : null;
   if (metrics !== null) log.info('prometheus endpoint listening', { url: metrics.url });
 
@@ -74,35 +74,61 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       retentionRunning = false;
     }
   };
-  const retentionTimer =
-    cfg.retention.maxAgeDays !== null || cfg.retention.maxBytes !== null
-      ? setInterval(() => void retention(), cfg.retention.intervalSeconds * 1000)
-      : null;
 
+  // (Re)started from cfg at start and after each reload, so that a new interval, or retention configured only
+  // in the reloaded file, takes effect without a restart.
+  let statsTimer: NodeJS.Timeout | null = null;
+  let retentionTimer: NodeJS.Timeout | null = null;
+  const stopTimers = (): void => {
+    if (statsTimer !== null) clearInterval(statsTimer);
+    if (retentionTimer !== null) clearInterval(retentionTimer);
+    statsTimer = retentionTimer = null;
+  };
+  const startTimers = (): void => {
+    stopTimers();
+    if (cfg.stats.intervalSeconds > 0) statsTimer = setInterval(() => log.info('stats', stats()), cfg.stats.intervalSeconds * 1000);
+    if (cfg.retention.maxAgeDays !== null || cfg.retention.maxBytes !== null) {
+      retentionTimer = setInterval(() => void retention(), cfg.retention.intervalSeconds * 1000);
+    }
+  };
+  startTimers();
+
+  const reloadOnce = async (): Promise<void> => {
+    let next: SensorConfig;
+    try {
+      next = await reload();
+      if (next.classify.enabled) await loadModelInfo(next.classify.model);
+    } catch (e) {
+      log.error(`reload refused, keeping the running config and model: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      // Turning classification on or off changes what the running pipeline is: that waits for a restart.
+      const fresh = next.classify.enabled && classifier !== null ? await openClassifier(next, log) : null;
+      if (fresh !== null) {
+        const old = await pipeline.swapClassifier(fresh);
+        classifier = fresh;
+        cfg.classify = next.classify;
+        if (old !== null) await old.close();
+      }
+      const waiting = restartOnlyChanges(cfg, next);
+      cfg.retention = next.retention;
+      cfg.stats = { ...next.stats, prometheusPort: cfg.stats.prometheusPort, prometheusHost: cfg.stats.prometheusHost };
+      startTimers();
+      if (waiting.length > 0) log.warn(`reload: ${waiting.join(', ')} changed; the running capture keeps the old values until the sensor is restarted (systemctl restart)`);
+      const running = classifier?.modelInfo ?? null;
+      log.info('reloaded', { model: running?.path ?? null, version: running?.version ?? null });
+    } catch (e) {
+      log.error(`reload refused, keeping the running model: ${(e as Error).message}`);
+    }
+  };
+  // One reload at a time: a second SIGHUP waits for the first, so two classifiers never race to be swapped in.
+  let reloading: Promise<void> = Promise.resolve();
+  let stopping = false;
+  // The listener stays until exit: without one, a SIGHUP during the shutdown flush would kill the process.
   const onHup = (): void => {
-    void (async () => {
-      let next: SensorConfig;
-      try {
-        next = await reload();
-        if (next.classify.enabled) await loadModelInfo(next.classify.model);
-      } catch (e) {
-        log.error(`reload refused, keeping the running config and model: ${(e as Error).message}`);
-        return;
-      }
-      try {
-        const fresh = next.classify.enabled ? await openClassifier(next, log) : null;
-        if (fresh !== null) {
-          const old = await pipeline.swapClassifier(fresh);
-          classifier = fresh;
-          if (old !== null) await old.close();
-        }
-        cfg.retention = next.retention;
-        cfg.stats = next.stats;
-        log.info('reloaded', { model: fresh?.modelInfo.path ?? null, version: fresh?.modelInfo.version ?? null });
-      } catch (e) {
-        log.error(`reload refused, keeping the running model: ${(e as Error).message}`);
-      }
-    })();
+    if (stopping) log.warn('SIGHUP ignored: the sensor is stopping');
+    else reloading = reloading.then(reloadOnce);
   };
   process.on('SIGHUP', onHup);
 
@@ -117,9 +143,11 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   log.info('stopping', { signal });
   source.stop();
   clearInterval(tick);
-  if (statsTimer !== null) clearInterval(statsTimer);
-  if (retentionTimer !== null) clearInterval(retentionTimer);
-  process.removeListener('SIGHUP', onHup);
+  stopTimers();
+  stopping = true;
+  // A reload in flight finishes first, so the flush below goes to the classifier that stays.
+  await reloading;
+  stopTimers();
   await pipeline.flush('shutdown');
   const final = stats();
   await pipeline.close();
@@ -128,4 +156,27 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   log.info('stopped', final);
   await new Promise<void>((res) => log.on('finish', res).end());
   return signal === 'capture-error' ? EXIT_CAPTURE_FAILED : 0;
+}
+
+/** Sections whose values the running capture, flow table and sinks were built with. */
+const RESTART_ONLY = ['capture', 'flow', 'output', 'log', 'privacy'] as const;
+
+/**
+ * Settings that differ between the running config and a reloaded one but only take effect at a restart, as
+ * "section.key" names: everything in RESTART_ONLY, the Prometheus address, and switching classification on/off.
+ */
+function restartOnlyChanges(running: SensorConfig, next: SensorConfig): string[] {
+  const changed: string[] = [];
+  const diff = (section: string, a: Record<string, unknown>, b: Record<string, unknown>, keys: string[]): void => {
+    for (const k of keys) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) changed.push(`${section}.${k}`);
+  };
+  for (const section of RESTART_ONLY) {
+    const a = (running as unknown as Record<string, Record<string, unknown> | undefined>)[section];
+    const b = (next as unknown as Record<string, Record<string, unknown> | undefined>)[section];
+    if (a === undefined || b === undefined) continue;
+    diff(section, a, b, Object.keys(a));
+  }
+  diff('stats', running.stats, next.stats, ['prometheusPort', 'prometheusHost']);
+  diff('classify', running.classify, next.classify, ['enabled']);
+  return changed;
 }

@@ -6,6 +6,7 @@ import { Decoder } from '../decode/decoder';
 import { PacketMeta } from '../decode/packetMeta';
 import type { FlowRecord } from '../flow/flowRecord';
 import { FlowTable, FlowTableOptions } from '../flow/flowTable';
+import type { Pseudonymizer } from '../flow/pseudonymizer';
 
 /** Where classified flows go (SQLite, JSON lines). */
 export interface FlowSink {
@@ -41,13 +42,15 @@ export class Pipeline {
   written = 0;
   private readonly meta = new PacketMeta();
   private classifier: Classifier | null;
+  private readonly pseudonymizer: Pseudonymizer | null;
   private readonly sinks: FlowSink[];
   private framesSinceExpiry = 0;
   /** Records waiting to be written when classification is off (written in batches, like classifier output). */
   private unclassified: ClassifiedFlow[] = [];
 
-  constructor(flowOpts: FlowTableOptions, classifier: Classifier | null, sinks: FlowSink[]) {
+  constructor(flowOpts: FlowTableOptions, classifier: Classifier | null, sinks: FlowSink[], pseudonymizer: Pseudonymizer | null = null) {
     this.classifier = classifier;
+    this.pseudonymizer = pseudonymizer;
     this.sinks = sinks;
     this.decoder = new Decoder(this.anomalies);
     this.table = new FlowTable(flowOpts, (r) => this.submit(r));
@@ -100,6 +103,7 @@ export class Pipeline {
   }
 
   private submit(r: FlowRecord): void {
+    if (this.pseudonymizer !== null) this.pseudonymizer.apply(r);
     if (this.classifier !== null) this.classifier.submit(r);
     else this.deliverUnclassified(r);
   }

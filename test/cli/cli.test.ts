@@ -118,6 +118,28 @@ describe('sensor CLI', () => {
     expect(b[0]!.source).toBe(path.join(d, 'a.pcap'));
   });
 
+  it('replaces addresses by keyed pseudonyms when privacy.pseudonymizeKey is set', () => {
+    const cfg = path.join(dir, 'private.json');
+    writeFileSync(cfg, JSON.stringify({ privacy: { pseudonymizeKey: 'a site secret of some length' } }));
+    const db = path.join(dir, 'private.db');
+    const r = sensor(['--config', cfg, '--pcap', capture, '--db', db, '--no-classify']);
+    expect(r.code).toBe(0);
+    const conn = new Database(db, { readonly: true });
+    const rows = conn.prepare('SELECT client_ip, server_ip, community_id FROM flows ORDER BY first_ts').all() as Record<string, string>[];
+    conn.close();
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row.client_ip).toMatch(/^anon:[0-9a-f]{16}$/);
+      expect(row.community_id).toBe('');
+    }
+    expect(rows[0]!.server_ip).toBe(rows[1]!.server_ip); // 10.0.0.2 both times: same pseudonym
+    expect(readFileSync(db).includes(Buffer.from('10.0.0.'))).toBe(false);
+    writeFileSync(cfg, JSON.stringify({ privacy: { pseudonymizeKey: 'short' } }));
+    const bad = sensor(['--config', cfg, '--pcap', capture, '--no-classify']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('privacy.pseudonymizeKey must be at least 16 characters long');
+  });
+
   it('export writes the who\'s-talking CSV', () => {
     const db = path.join(dir, 'export.db');
     expect(sensor(['--pcap', capture, '--db', db, '--no-classify']).code).toBe(0);
