@@ -219,8 +219,17 @@ Napi::Value LiveCapture::Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Delivers what the kernel still holds before closing, so a stop (SIGTERM) loses no packet that had already
+// arrived; bounded so that a flood cannot keep close() from returning.
+static constexpr int kMaxDrainRoundsOnClose = 64;
+
 Napi::Value LiveCapture::Close(const Napi::CallbackInfo& info) {
   bool wasStarted = started_;
+  for (int i = 0; wasStarted && pcap_ != nullptr && i < kMaxDrainRoundsOnClose; i++) {
+    uint64_t before = delivered_;
+    Drain();
+    if (delivered_ == before) break;
+  }
   Shutdown();
   if (wasStarted) Unref();
   return info.Env().Undefined();

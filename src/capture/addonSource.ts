@@ -40,9 +40,11 @@ export class AddonSource implements CaptureEngine {
     this.capture.start();
   }
 
+  /** Stops capture; packets already in the kernel buffer are still delivered (synchronously) before it returns. */
   stop(): void {
-    this.stopped = true;
+    if (this.stopped) return;
     this.capture.close();
+    this.stopped = true;
   }
 
   stats(): LiveStats {

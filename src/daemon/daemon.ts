@@ -4,15 +4,19 @@ import { Classifier, loadModelInfo } from '../classify/classifier';
 import type { SensorConfig } from '../config/config';
 import { openClassifier, openSinks } from '../cli/offline';
 import { SqliteSink } from '../sink/sqliteSink';
-import { startMetricsServer } from './metrics';
+import { MetricsServer, startMetricsServer } from './metrics';
 import { Pseudonymizer } from '../flow/pseudonymizer';
-import { Pipeline } from './pipeline';
+import { FlowSink, Pipeline } from './pipeline';
+import type { ClassifiedFlow } from '../classify/verdict';
 import { buildStats, CaptureCounters, StatsReport } from './statsReport';
 
 /** Wall-clock timer period: idle/grace timers advance even when no packet arrives (SPEC.md, live mode). */
 const TICK_MS = 1000;
-/** Exit code when the capture itself failed while running (interface gone): systemd restarts the unit. */
-const EXIT_CAPTURE_FAILED = 1;
+/**
+ * Exit code when the capture failed while running (interface gone) or flows could no longer be written (disk
+ * full): systemd's Restart=on-failure restarts the unit.
+ */
+const EXIT_FAILED = 1;
 /** Rows deleted per retention step; small so that one step never holds the write lock for long. */
 const RETENTION_BATCH_ROWS = 2000;
 
@@ -25,8 +29,19 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const iface = cfg.capture.interface!;
   let classifier = await openClassifier(cfg, log);
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-  const sinks = openSinks(cfg);
-  const db = sinks.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
+  const opened = openSinks(cfg);
+  const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
+
+  // Whatever ends the run (a signal, a capture or write failure) resolves `stopRequested`; the first one wins.
+  let requestStop: (why: string) => void = () => {};
+  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
+  const sinks = opened.map(
+    (s) =>
+      new GuardedSink(s, (e) => {
+        log.error(`${e.message}; stopping: free space or fix the output, then restart the sensor`);
+        requestStop('write-error');
+      }),
+  );
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
   const pipeline = new Pipeline({ ...cfg.flow, source: iface, length }, classifier, sinks, pseudonymizer);
   const source = openLive({
@@ -41,21 +56,40 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   });
   const started = Date.now();
   const captureCounters = (): CaptureCounters => source.stats();
-  const stats = (): StatsReport => buildStats(started, pipeline, captureCounters(), classifier, db);
+  // A record counts once however many sinks missed it (the same batches go to every sink).
+  const unwritten = (): number => sinks.reduce((n, s) => Math.max(n, s.lost), 0);
+  const stats = (): StatsReport => buildStats(started, pipeline, captureCounters(), classifier, db, unwritten());
 
+  // Before capture starts: a port in use then fails the start-up with one line (exit 2), and nothing is left
+  // running that would keep the process alive.
+  let metrics: MetricsServer | null = null;
+  if (cfg.stats.prometheusPort !== null) {
+    try {
+      metrics = await startMetricsServer(cfg.stats.prometheusHost, cfg.stats.prometheusPort, stats);
+    } catch (e) {
+      source.stop();
+      await pipeline.close();
+      if (classifier !== null) await classifier.close();
+      throw e;
+    }
+    log.info('prometheus endpoint listening', { url: metrics.url });
+  }
   // A capture that fails while running (interface removed) ends the run like a stop, with a non-zero exit so
   // systemd's Restart=on-failure brings the service back; open flows are still flushed and written.
-  let captureFailure: ((e: Error) => void) | null = null;
-  source.start(pipeline.onFrame, (e: Error) => captureFailure?.(e));
+  source.start(pipeline.onFrame, (e: Error) => {
+    log.error(e.message, { interface: iface });
+    requestStop('capture-error');
+  });
   if (source.warning) log.warn(source.warning);
   log.info('capture started', { interface: iface, engine: source.engine, link_type: source.linkType, filter: cfg.capture.filter, snaplen: cfg.capture.snaplen });
 
   const tick = setInterval(() => {
     pipeline.table.advance(Date.now() / 1000);
-    void pipeline.settle();
+    pipeline.settle().catch((e: Error) => {
+      log.error(`flow processing failed: ${e.message}; stopping`);
+      requestStop('internal-error');
+    });
   }, TICK_MS);
-  const metrics = cfg.stats.prometheusPort !== null ? await startMetricsServer(cfg.stats.prometheusHost, cfg.stats.prometheusPort, stats) : null;
-  if (metrics !== null) log.info('prometheus endpoint listening', { url: metrics.url });
 
   let retentionRunning = false;
   const retention = async (): Promise<void> => {
@@ -111,6 +145,9 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
         cfg.classify = next.classify;
         if (old !== null) await old.close();
       }
+      // The log level applies at once (turning debug on for a while is what a reload is often for).
+      log.level = next.log.level;
+      cfg.log = { ...cfg.log, level: next.log.level };
       const waiting = restartOnlyChanges(cfg, next);
       cfg.retention = next.retention;
       cfg.stats = { ...next.stats, prometheusPort: cfg.stats.prometheusPort, prometheusHost: cfg.stats.prometheusHost };
@@ -119,7 +156,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       const running = classifier?.modelInfo ?? null;
       log.info('reloaded', { model: running?.path ?? null, version: running?.version ?? null });
     } catch (e) {
-      log.error(`reload refused, keeping the running model: ${(e as Error).message}`);
+      log.error(`reload refused, keeping the running config and model: ${(e as Error).message}`);
     }
   };
   // One reload at a time: a second SIGHUP waits for the first, so two classifiers never race to be swapped in.
@@ -132,14 +169,9 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   };
   process.on('SIGHUP', onHup);
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-    captureFailure = (e) => {
-      log.error(e.message, { interface: iface });
-      resolve('capture-error');
-    };
-  });
+  process.once('SIGTERM', () => requestStop('SIGTERM'));
+  process.once('SIGINT', () => requestStop('SIGINT'));
+  const signal = await stopRequested;
   log.info('stopping', { signal });
   source.stop();
   clearInterval(tick);
@@ -153,9 +185,44 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   await pipeline.close();
   if (classifier !== null) await (classifier as Classifier).close();
   if (metrics !== null) await metrics.close();
+  if (final.flows_unwritten > 0) log.error(`${final.flows_unwritten} flow records could not be written (see the first error above)`);
   log.info('stopped', final);
   await new Promise<void>((res) => log.on('finish', res).end());
-  return signal === 'capture-error' ? EXIT_CAPTURE_FAILED : 0;
+  return signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : EXIT_FAILED;
+}
+
+/**
+ * A sink whose first failed write (disk full, database gone) stops the daemon through `onFail` instead of
+ * throwing into the capture callback or a timer; later batches are counted in `lost`, not retried, so the
+ * shutdown flush still finishes and says how many records could not be written.
+ */
+class GuardedSink implements FlowSink {
+  /** Flow records that did not reach this sink (the whole failed batch counts: its transaction rolled back). */
+  lost = 0;
+  private failed = false;
+
+  constructor(
+    private readonly inner: FlowSink,
+    private readonly onFail: (e: Error) => void,
+  ) {}
+
+  write(batch: ClassifiedFlow[]): void {
+    if (this.failed) {
+      this.lost += batch.length;
+      return;
+    }
+    try {
+      this.inner.write(batch);
+    } catch (e) {
+      this.failed = true;
+      this.lost += batch.length;
+      this.onFail(e as Error);
+    }
+  }
+
+  close(): void | Promise<void> {
+    return this.inner.close();
+  }
 }
 
 /** Sections whose values the running capture, flow table and sinks were built with. */

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { Gauge, Registry } from 'prom-client';
+import { ConfigError } from '../config/config';
 import type { StatsReport } from './statsReport';
 
 export interface MetricsServer {
@@ -36,6 +37,9 @@ export async function startMetricsServer(host: string, port: number, stats: () =
   gauge('sensor_flows_ended_total', 'Flow records written, by end reason', ['reason'], (s, g) => {
     for (const [k, v] of Object.entries(s.flows_ended)) g.set({ reason: k }, v);
   });
+  gauge('sensor_flows_unwritten_total', 'Flow records a sink failed to write (the sensor stops at the first failure)', [], (s, g) =>
+    g.set(s.flows_unwritten),
+  );
   gauge('sensor_inference_batches_total', 'Inference batches run', [], (s, g) => g.set(s.inference_batches));
   gauge('sensor_inference_latency_ms', 'Inference batch latency', ['quantile'], (s, g) => {
     g.set({ quantile: '0.5' }, s.inference_latency_ms.p50);
@@ -60,7 +64,10 @@ export async function startMetricsServer(host: string, port: number, stats: () =
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new Error(`Cannot start the Prometheus endpoint on ${host}:${port}: ${e.message}`)));
+    // A ConfigError: the CLI prints it as one line and exits 2 (the usual cause is a port already taken).
+    server.once('error', (e) =>
+      reject(new ConfigError(`Cannot start the Prometheus endpoint on ${host}:${port}: ${e.message} (set stats.prometheusPort to a free port)`)),
+    );
     server.listen(port, host, resolve);
   });
   return {

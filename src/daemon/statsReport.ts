@@ -22,6 +22,8 @@ export interface StatsReport {
   flows_ended: Record<string, number>;
   evictions: number;
   flows_written: number;
+  /** Flow records a sink failed to write (disk full, database gone): the daemon stops at the first failure. */
+  flows_unwritten: number;
   inference_batches: number;
   inference_latency_ms: { p50: number; p99: number };
   db_write_latency_ms: { p50: number; p99: number } | null;
@@ -40,6 +42,7 @@ export function buildStats(
   capture: CaptureCounters,
   classifier: Classifier | null,
   db: LatencySource | null,
+  unwritten = 0,
 ): StatsReport {
   const anomalies: Record<string, number> = {};
   for (const [k, v] of Object.entries(pipeline.anomalies)) if (v > 0) anomalies[k] = v;
@@ -57,7 +60,8 @@ export function buildStats(
     flows_created: pipeline.table.stats.flowsCreated,
     flows_ended: ended,
     evictions: ended.evicted ?? 0,
-    flows_written: pipeline.written,
+    flows_written: pipeline.written - unwritten,
+    flows_unwritten: unwritten,
     inference_batches: classifier?.stats.batches ?? 0,
     inference_latency_ms: classifier?.stats.latencyMs() ?? { p50: 0, p99: 0 },
     db_write_latency_ms: db?.latencyMs() ?? null,

@@ -1,0 +1,257 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../capture-live/helpers/netns';
+import { createTalkLab, createWireLab, labUnavailable, TalkLab } from './helpers/daemonLab';
+import { BIN, Daemon, NsProcess, openConnections, ROOT, startServer, until } from './helpers/daemonProcess';
+import { addEarlierFlows, EARLIER_RUN, peerLengths, readFlows } from './helpers/flowsDb';
+
+/**
+ * The daemon's running behaviour as a process: the periodic stats line and the Prometheus endpoint, flows that go
+ * quiet ended by the wall-clock idle timer, and retention deleting old rows while new ones are written.
+ */
+
+const PORT = 7002;
+const skipped = labUnavailable();
+if (skipped !== null) console.warn(`daemon operation tests skipped: ${skipped}`);
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (the daemon binds it next). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
+  let lab: TalkLab;
+  let server: NsProcess;
+  let dir = '';
+  const cleanup: { kill(): void }[] = [];
+
+  beforeAll(async () => {
+    lab = createTalkLab('o', 2);
+    dir = mkdtempSync(path.join(tmpdir(), 'sensor-daemon-ops-'));
+    server = await startServer(lab.server, lab.serverAddr, PORT);
+  });
+
+  afterAll(() => {
+    for (const c of cleanup) c.kill();
+    server?.kill();
+    lab?.destroy();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts the daemon with `config` written to a file; stats every second unless the config says otherwise. */
+  async function daemon(name: string, config: Record<string, Record<string, unknown>>, extra: string[] = []): Promise<{ d: Daemon; db: string }> {
+    const db = path.join(dir, `${name}.db`);
+    const cfg = path.join(dir, `${name}.json`);
+    writeFileSync(cfg, JSON.stringify({ ...config, stats: { intervalSeconds: 1, ...config.stats } }));
+    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, ...extra]);
+    cleanup.push(d);
+    await d.started();
+    return { d, db };
+  }
+
+  it('logs a stats line every interval and serves the same counters on /metrics', async () => {
+    const t0 = Date.now();
+    const port = await freePort();
+    const model = path.resolve(__dirname, '../fixtures/model/fixture.onnx');
+    const { d } = await daemon('stats', { flow: { finGrace: 0 }, stats: { prometheusPort: port } }, ['--model', model]);
+    const listening = d.messages('prometheus endpoint listening');
+    expect(listening).toHaveLength(1);
+    expect(listening[0]!.url).toBe(`http://127.0.0.1:${port}/metrics`);
+
+    const c = await openConnections(lab.client, lab.serverAddr, PORT, 3, 111, 'close');
+    c.kill();
+    // Written, not only ended: the line after inference finished for the three flows.
+    const line = await d.waitForLine((l) => l.message === 'stats' && l.flows_written === 3, 30000);
+    expect(line, d.logText()).toBeDefined();
+    const s = line!;
+    for (const key of ['packets_received', 'kernel_drops', 'interface_drops', 'tcp_packets', 'flows_active', 'flows_written', 'evictions', 'inference_batches', 'rss_bytes', 'uptime_s']) {
+      expect(typeof s[key], key).toBe('number');
+    }
+    expect(s.packets_received as number).toBeGreaterThanOrEqual(3 * 10);
+    expect(s.kernel_drops).toBe(0);
+    expect(s.flows_active).toBe(0);
+    expect(s.flows_ended).toMatchObject({ fin: 3, shutdown: 0 });
+    expect(s.inference_batches as number).toBeGreaterThanOrEqual(1);
+    expect(s.rss_bytes as number).toBeGreaterThan(10 * 1024 * 1024);
+    expect(s.anomalies).toEqual({});
+    for (const key of ['inference_latency_ms', 'db_write_latency_ms']) {
+      const q = s[key] as { p50: number; p99: number };
+      expect(q.p50, key).toBeGreaterThan(0);
+      expect(q.p99, key).toBeGreaterThanOrEqual(q.p50);
+    }
+    // Periodic: more lines keep coming at the interval.
+    const count = d.messages('stats').length;
+    await until(() => d.messages('stats').length >= count + 2, 15000);
+    expect(d.messages('stats').length).toBeGreaterThanOrEqual(count + 2);
+
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const value = (series: string): number => {
+      const m = new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+      return m === null ? NaN : Number(m[1]);
+    };
+    expect(value('sensor_packets_received_total')).toBeGreaterThanOrEqual(s.packets_received as number);
+    expect(value('sensor_kernel_drops_total')).toBe(0);
+    expect(value('sensor_flows_active')).toBe(0);
+    expect(value('sensor_flows_ended_total{reason="fin"}')).toBe(3);
+    expect(value('sensor_inference_batches_total')).toBeGreaterThanOrEqual(1);
+    expect(value('sensor_inference_latency_ms{quantile="0.99"}')).toBeGreaterThan(0);
+    expect(value('sensor_db_write_latency_ms{quantile="0.5"}')).toBeGreaterThan(0);
+    expect(value('sensor_rss_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(text).toContain('# TYPE sensor_packets_received_total');
+    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+
+    const exit = await d.stop('SIGTERM');
+    expect(exit.code, d.logText()).toBe(0);
+    // The final line carries the same fields.
+    const final = d.messages('stopped');
+    expect(final).toHaveLength(1);
+    expect(final[0]!.packets_received).toBeGreaterThanOrEqual(s.packets_received as number);
+    console.log(`daemon stats: ${JSON.stringify(final[0])}, test ${Date.now() - t0} ms`);
+  });
+
+  it('ends a connection that went quiet with end_reason idle on the wall clock, with no further packet', async () => {
+    const t0 = Date.now();
+    const { d, db } = await daemon('idle', { flow: { idleTimeout: 2 } }, ['--no-classify']);
+    const c = await openConnections(lab.client, lab.serverAddr, PORT, 2, 121, 'hold');
+    cleanup.push(c);
+    const packets = await d.packetsSettled(12, 1000, 20000);
+    const readyAt = Date.now();
+    // The held connections send nothing more (no keepalive): only the timer can end them.
+    await until(() => readFlows(db).length >= 2, 30000);
+    const idleAfterMs = Date.now() - readyAt;
+    const flows = readFlows(db);
+    expect(flows, d.logText()).toHaveLength(2);
+    for (const f of flows) {
+      expect(f.end_reason).toBe('idle');
+      expect(f.lengths).toEqual(peerLengths(121));
+      expect(f.client_ip).toBe(lab.clientAddr);
+    }
+    expect(d.lastStats()!.packets_received).toBe(packets);
+    const exit = await d.stop('SIGTERM');
+    c.kill();
+    expect(exit.code, d.logText()).toBe(0);
+    // Nothing was left to flush at shutdown.
+    expect(readFlows(db)).toHaveLength(2);
+    expect(d.messages('stopped')[0]!.flows_ended).toMatchObject({ idle: 2, shutdown: 0 });
+    console.log(`daemon idle: written ${idleAfterMs} ms after the last packet (idleTimeout 2 s), test ${Date.now() - t0} ms`);
+  });
+
+  it('retention deletes rows older than maxAgeDays in small batches and keeps the recent and new ones', async () => {
+    const t0 = Date.now();
+    const db = path.join(dir, 'retention.db');
+    const OLD = 5000;
+    const RECENT = 10;
+    const now = Date.now() / 1000;
+    addEarlierFlows(db, OLD, now - 10 * 86400);
+    addEarlierFlows(db, RECENT, now - 3600, 20000);
+
+    const cfg = path.join(dir, 'retention.json');
+    writeFileSync(cfg, JSON.stringify({ retention: { maxAgeDays: 1, intervalSeconds: 1 }, flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } }));
+    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
+    cleanup.push(d);
+    await d.started();
+    const c = await openConnections(lab.client, lab.serverAddr, PORT, 3, 131, 'close');
+    c.kill();
+    const cutoff = now - 86400;
+    await until(() => readFlows(db, 'first_ts < ?', [cutoff]).length === 0 && readFlows(db, 'source != ?', [EARLIER_RUN]).length >= 3, 30000);
+    expect(readFlows(db, 'first_ts < ?', [cutoff]), d.logText()).toHaveLength(0);
+    expect(readFlows(db, 'source = ?', [EARLIER_RUN])).toHaveLength(RECENT);
+    const fresh = readFlows(db, 'source != ?', [EARLIER_RUN]);
+    expect(fresh.map((f) => f.lengths)).toEqual(Array(3).fill(peerLengths(131)));
+    const deleted = d.messages('retention').reduce((n, l) => n + (l.deleted_rows as number), 0);
+    expect(deleted).toBe(OLD);
+
+    const exit = await d.stop('SIGTERM');
+    expect(exit.code, d.logText()).toBe(0);
+    expect(readFlows(db)).toHaveLength(RECENT + 3);
+    expect(d.lines.filter((l) => l.level === 'error')).toEqual([]);
+    console.log(`daemon retention: ${deleted} old rows deleted, ${RECENT} recent + 3 new kept, test ${Date.now() - t0} ms`);
+  });
+
+  it('a Prometheus port already in use fails the start with one line and exit 2, leaving nothing running', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const cfg = path.join(dir, 'busy.json');
+      writeFileSync(cfg, JSON.stringify({ stats: { prometheusPort: port } }));
+      const r = spawnSync(process.execPath, [BIN, '--interface', lab.captureIf, '--db', path.join(dir, 'busy.db'), '--config', cfg, '--no-classify'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30000,
+      });
+      // Exited by itself (no timeout kill), with the usage/config exit code and one line that says what to do.
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `sensor: Cannot start the Prometheus endpoint on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port} (set stats.prometheusPort to a free port)`,
+      ]);
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
+  });
+
+  it('a full disk stops the daemon at the first failed write: one error line, unwritten flows counted, exit 1', async () => {
+    const t0 = Date.now();
+    const mnt = path.join(dir, 'small');
+    mkdirSync(mnt);
+    try {
+      run('mount', ['-t', 'tmpfs', '-o', 'size=160k', 'tmpfs', mnt]);
+    } catch (e) {
+      console.warn(`full-disk test skipped: cannot mount a small tmpfs: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      const db = path.join(mnt, 'flows.db');
+      const cfg = path.join(dir, 'full.json');
+      writeFileSync(cfg, JSON.stringify({ flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } }));
+      const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
+      cleanup.push(d);
+      await d.started();
+      // Far more rows than 160 KiB holds.
+      const c = await openConnections(lab.client, lab.serverAddr, PORT, 800, 141, 'close');
+      c.kill();
+      const exit = await Promise.race([d.exited, new Promise<null>((r) => setTimeout(() => r(null), 30000))]);
+      expect(exit, d.logText()).not.toBeNull();
+      expect(exit!.code).toBe(1);
+      expect(d.other, 'no stack trace, only log lines').toEqual([]);
+      const errors = d.lines.filter((l) => l.level === 'error').map((l) => l.message);
+      expect(errors[0]).toMatch(new RegExp(`^writing \\d+ flows to database ${db} failed: database or disk is full; stopping: free space`));
+      expect(d.messages('stopping')[0]!.signal).toBe('write-error');
+      const final = d.messages('stopped')[0]!;
+      expect(final.flows_unwritten as number).toBeGreaterThan(0);
+      expect(errors[1]).toBe(`${final.flows_unwritten as number} flow records could not be written (see the first error above)`);
+      expect((final.flows_written as number) + (final.flows_unwritten as number)).toBe(800);
+      console.log(`daemon full disk: written ${final.flows_written}, unwritten ${final.flows_unwritten}, exit ${exit!.code}, test ${Date.now() - t0} ms`);
+    } finally {
+      run('umount', [mnt]);
+    }
+  });
+
+  it('an interface that disappears ends the run: error line naming it, final stats line, exit 1', async () => {
+    const wire = createWireLab('x');
+    cleanup.push({ kill: () => wire.destroy() });
+    const d = new Daemon(['--interface', wire.captureIf, '--db', path.join(dir, 'gone.db'), '--no-classify']);
+    cleanup.push(d);
+    await d.started();
+    run('ip', ['link', 'del', wire.captureIf]);
+    const exit = await Promise.race([d.exited, new Promise<null>((r) => setTimeout(() => r(null), 30000))]);
+    expect(exit, d.logText()).not.toBeNull();
+    expect(exit!.code).toBe(1);
+    expect(d.messages('stopping')[0]!.signal).toBe('capture-error');
+    const error = d.lines.find((l) => l.level === 'error');
+    expect(error?.interface).toBe(wire.captureIf);
+    expect(d.messages('stopped')).toHaveLength(1);
+    console.log(`daemon interface gone: ${error?.message}`);
+  });
+});

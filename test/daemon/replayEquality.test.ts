@@ -1,0 +1,158 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { availableEngines, createWireLab, labUnavailable, WireLab } from './helpers/daemonLab';
+import { BIN, Daemon, LogLine, ROOT } from './helpers/daemonProcess';
+import { DbFlow, flowKey, readFlows } from './helpers/flowsDb';
+import { ReplayCaptureSummary, writeReplayCapture } from './helpers/replayCapture';
+
+/**
+ * Issue 5's "done means": a capture replayed with tcpreplay into a veth pair while the daemon captures the other
+ * end gives the same flows and sequences as the offline run of the same file (>= 99% of the flows), and every
+ * packet the kernel handed to the capture is either decoded or reported as dropped.
+ *
+ * SENSOR_DAEMON_REPLAY_PACKETS sets the capture size (default 300000, the issue's figure);
+ * SENSOR_DAEMON_CAP_PPS the replay rate for the `cap` engine (default 50000; the addon replays at --topspeed).
+ * Rates, counters and the equality share are printed; only the equality and the drop accounting are asserted.
+ */
+
+const exec = promisify(execFile);
+const PACKETS = Number(process.env.SENSOR_DAEMON_REPLAY_PACKETS ?? 300000);
+const CAP_PPS = Number(process.env.SENSOR_DAEMON_CAP_PPS ?? 50000);
+const REQUIRED_SHARE = 0.99;
+
+const labReason = labUnavailable();
+const tcpreplayReason = spawnSync('tcpreplay', ['--version']).status === 0 ? null : 'tcpreplay is not installed (apt-get install tcpreplay)';
+const skipped = labReason ?? tcpreplayReason;
+if (skipped !== null) console.warn(`daemon replay equality skipped: ${skipped}`);
+const engines = availableEngines();
+
+function rxDropped(dev: string): number {
+  return Number(readFileSync(`/sys/class/net/${dev}/statistics/rx_dropped`, 'utf8').trim());
+}
+
+interface Comparison {
+  offline: number;
+  live: number;
+  /** Offline flows found live with the same key and the same lengths. */
+  equal: number;
+  /** Offline flows found live with other lengths. */
+  differ: number;
+  /** Offline flows not found live. */
+  missing: number;
+  /** Live flows with no offline counterpart. */
+  extra: number;
+}
+
+function compare(offline: DbFlow[], live: DbFlow[]): Comparison {
+  const byKey = new Map<string, DbFlow>();
+  for (const f of live) byKey.set(flowKey(f), f);
+  let equal = 0;
+  let differ = 0;
+  let missing = 0;
+  const offlineKeys = new Set<string>();
+  for (const f of offline) {
+    const k = flowKey(f);
+    offlineKeys.add(k);
+    const l = byKey.get(k);
+    if (l === undefined) missing++;
+    else if (JSON.stringify(l.lengths) === JSON.stringify(f.lengths)) equal++;
+    else differ++;
+  }
+  const extra = live.filter((f) => !offlineKeys.has(flowKey(f))).length;
+  return { offline: offline.length, live: live.length, equal, differ, missing, extra };
+}
+
+describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline run${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
+  let lab: WireLab;
+  let dir = '';
+  let file = '';
+  let synth: ReplayCaptureSummary;
+  let offline: DbFlow[] = [];
+  const cleanup: { kill(): void }[] = [];
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sensor-daemon-replay-'));
+    file = path.join(dir, 'replay.pcap');
+    let t = Date.now();
+    synth = writeReplayCapture(file, PACKETS);
+    const genMs = Date.now() - t;
+    t = Date.now();
+    const db = path.join(dir, 'offline.db');
+    const r = spawnSync(process.execPath, [BIN, '--pcap', file, '--db', db, '--no-classify'], { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
+    if (r.status !== 0) throw new Error(`offline run failed (exit ${r.status}): ${r.stderr}`);
+    offline = readFlows(db);
+    console.log(
+      `replay capture: ${synth.packets} packets, ${synth.flows} flows, ${(synth.bytes / 1e6).toFixed(1)} MB, generated in ${genMs} ms; ` +
+        `offline run ${Date.now() - t} ms, ${offline.length} flows`,
+    );
+    lab = createWireLab('w');
+  }, 180000);
+
+  afterAll(() => {
+    for (const c of cleanup) c.kill();
+    lab?.destroy();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the offline run has every flow of the capture', () => {
+    expect(offline).toHaveLength(synth.flows);
+  });
+
+  for (const engine of engines) {
+    const rate = engine === 'addon' ? 'top' : String(CAP_PPS);
+    it(`${engine} at ${rate === 'top' ? '--topspeed' : `--pps ${rate}`}: >= 99% of the flows have the offline sequences; drops are counted`, async () => {
+      const t0 = Date.now();
+      const db = path.join(dir, `live-${engine}.db`);
+      const cfg = path.join(dir, `live-${engine}.json`);
+      writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 1 } }));
+      const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify', '--engine', engine]);
+      cleanup.push(d);
+      await d.started();
+      const vethBefore = rxDropped(lab.captureIf);
+      const speed = rate === 'top' ? ['--topspeed'] : [`--pps=${rate}`];
+      const tr = Date.now();
+      const { stdout } = await exec('ip', ['netns', 'exec', lab.ns, 'tcpreplay', ...speed, '-i', lab.replayIf, file], { timeout: 120000 });
+      const replayMs = Date.now() - tr;
+      const sent = Number(/Actual: (\d+) packets/.exec(stdout)?.[1] ?? -1);
+      const pps = Number(/Rated: .*?, ([\d.]+) pps/.exec(stdout)?.[1] ?? -1);
+      // The counters stop rising once the kernel ring is drained: 2 s without change.
+      await d.packetsSettled(1, 2000, 60000);
+      const vethDropped = rxDropped(lab.captureIf) - vethBefore;
+      const exit = await d.stop('SIGTERM');
+      expect(exit.code, d.logText()).toBe(0);
+      const stopped = d.messages('stopped')[0];
+      expect(stopped, d.logText()).toBeDefined();
+      const final = stopped as LogLine & Record<'packets_received' | 'tcp_packets' | 'kernel_drops' | 'interface_drops', number>;
+
+      const c = compare(offline, readFlows(db));
+      const share = c.equal / c.offline;
+      console.log(
+        `replay ${engine}: rate=${rate} achieved=${Math.round(pps)} pps in ${replayMs} ms, sent=${sent}, ` +
+          `received=${final.packets_received} decoded=${final.tcp_packets} kernel_drops=${final.kernel_drops} ` +
+          `interface_drops=${final.interface_drops} veth_rx_dropped=${vethDropped}; flows offline=${c.offline} live=${c.live} ` +
+          `equal=${c.equal} (${(100 * share).toFixed(2)}%) differ=${c.differ} missing=${c.missing} extra=${c.extra}; ` +
+          `test ${Date.now() - t0} ms`,
+      );
+
+      expect(sent).toBe(synth.packets);
+      expect(share).toBeGreaterThanOrEqual(REQUIRED_SHARE);
+      expect(c.extra).toBe(0);
+      if (engine === 'addon') {
+        // Drops reported, zero or counted: every packet the kernel accepted was decoded or counted as dropped,
+        // and whatever the veth itself could not queue towards the socket makes up the rest of what was sent.
+        expect(final.packets_received).toBe(final.tcp_packets + final.kernel_drops);
+        expect(final.packets_received + vethDropped).toBe(sent);
+      } else {
+        // cap has no drop counter (-1): what it decoded is all it can say.
+        expect(final.kernel_drops).toBe(-1);
+        expect(final.tcp_packets).toBeLessThanOrEqual(sent);
+      }
+      // A flow that lost no packet must come out equal: differences only where something was dropped.
+      if (c.equal < c.offline) expect(sent - final.tcp_packets).toBeGreaterThan(0);
+    }, 120000);
+  }
+});

@@ -1,0 +1,219 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { availableEngines, createTalkLab, labUnavailable, TalkLab } from './helpers/daemonLab';
+import { Daemon, NsProcess, openConnections, ROOT, startServer, until } from './helpers/daemonProcess';
+import { addEarlierFlows, EARLIER_RUN, peerLengths, readFlows } from './helpers/flowsDb';
+
+/**
+ * The daemon as a process on a bridge port between two namespaces: SIGTERM/SIGINT flush every open connection
+ * with end_reason 'shutdown' and exit 0; SIGHUP reloads the config and model, refusing a model that breaks the
+ * contract while the running one carries on.
+ */
+
+const PORT = 7001;
+const HELD = 20;
+const MODEL = path.join(ROOT, 'test/fixtures/model/fixture.onnx');
+const BROKEN = path.join(ROOT, 'test/fixtures/model/broken/missing-classes.onnx');
+const BROKEN_WIDTH = path.join(ROOT, 'test/fixtures/model/broken/wrong-width.onnx');
+
+const skipped = labUnavailable();
+if (skipped !== null) console.warn(`daemon signal tests skipped: ${skipped}`);
+const engines = availableEngines();
+
+/**
+ * fixture.onnx with its model_version changed from fixture-1 to fixture-2 (same length, so the protobuf framing
+ * is untouched): a second valid model that SIGHUP can switch to and that the records can tell apart.
+ */
+function secondModel(dir: string): string {
+  const bytes = readFileSync(MODEL);
+  const at = bytes.indexOf('fixture-1');
+  if (at < 0 || bytes.indexOf('fixture-1', at + 1) >= 0) throw new Error(`${MODEL}: expected exactly one "fixture-1" (its model_version)`);
+  const out = path.join(dir, 'fixture-v2.onnx');
+  bytes.write('fixture-2', at, 'latin1');
+  writeFileSync(out, bytes);
+  return out;
+}
+
+describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
+  let lab: TalkLab;
+  let server: NsProcess;
+  let dir = '';
+  const cleanup: { kill(): void }[] = [];
+
+  beforeAll(async () => {
+    lab = createTalkLab('s', 1);
+    dir = mkdtempSync(path.join(tmpdir(), 'sensor-daemon-sig-'));
+    server = await startServer(lab.server, lab.serverAddr, PORT);
+  });
+
+  afterAll(() => {
+    for (const c of cleanup) c.kill();
+    server?.kill();
+    lab?.destroy();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  const stops: [NodeJS.Signals, number, 'addon' | 'cap'][] = [
+    ['SIGTERM', HELD, engines[0]!],
+    // SIGINT on the other engine where there is one, so both engines go through a shutdown flush.
+    ['SIGINT', 8, engines[engines.length - 1]!],
+  ];
+  for (const [signal, count, engine] of stops) {
+    it(`${signal} (${engine}): ${count} connections held open are all written with end_reason shutdown, exit 0`, async () => {
+      const t0 = Date.now();
+      const db = path.join(dir, `${signal}.db`);
+      const cfg = path.join(dir, `${signal}.json`);
+      writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 1 } }));
+      const req = signal === 'SIGTERM' ? 201 : 202;
+      const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--model', MODEL, '--engine', engine]);
+      cleanup.push(d);
+      await d.started();
+      const clients = await openConnections(lab.client, lab.serverAddr, PORT, count, req, 'hold');
+      cleanup.push(clients);
+      // Handshake, request, answer and their ACKs: at least 6 packets per connection, then quiet.
+      const seen = await d.packetsSettled(6 * count, 1500, 30000);
+      expect(seen, d.logText()).toBeGreaterThanOrEqual(6 * count);
+      expect(readFlows(db)).toHaveLength(0);
+
+      const exit = await d.stop(signal);
+      clients.kill();
+      console.log(`daemon ${signal} ${engine}: exit ${JSON.stringify(exit)}, ${count} held connections, test ${Date.now() - t0} ms`);
+      expect(exit.signal, d.logText()).toBeNull();
+      expect(exit.code, d.logText()).toBe(0);
+      // "Within a few seconds": a generous bound, far above the flush of a few flows.
+      expect(exit.ms).toBeLessThan(15000);
+
+      const flows = readFlows(db);
+      expect(flows).toHaveLength(count);
+      expect(new Set(flows.map((f) => f.client_port)).size).toBe(count);
+      for (const f of flows) {
+        expect(f.end_reason).toBe('shutdown');
+        expect(f.client_ip).toBe(lab.clientAddr);
+        expect(f.server_ip).toBe(lab.serverAddr);
+        expect(f.server_port).toBe(PORT);
+        expect(f.lengths).toEqual(peerLengths(req));
+        // Inference finished before exit: every record carries the model's verdict.
+        expect(f.model_version).toBe('fixture-1');
+      }
+      const stopping = d.messages('stopping');
+      expect(stopping).toHaveLength(1);
+      expect(stopping[0]!.signal).toBe(signal);
+      const final = d.messages('stopped');
+      expect(final, d.logText()).toHaveLength(1);
+      const ended = final[0]!.flows_ended as Record<string, number>;
+      expect(Object.entries(ended).filter(([, n]) => n > 0)).toEqual([['shutdown', count]]);
+      expect(final[0]!.flows_written).toBe(count);
+      expect(final[0]!.packets_received).toBeGreaterThanOrEqual(6 * count);
+      if (engine === 'addon') expect(final[0]!.kernel_drops).toBe(0);
+      expect(d.lines.filter((l) => l.level === 'error')).toEqual([]);
+    });
+  }
+
+  it('SIGHUP: a broken model is refused and the old one keeps classifying; a valid one is swapped in', async () => {
+    const t0 = Date.now();
+    const db = path.join(dir, 'hup.db');
+    const cfg = path.join(dir, 'hup.json');
+    const v2 = secondModel(dir);
+    // finGrace 0: a closed connection is written at the next tick, so each phase's flows land before the next reload.
+    const config = (model: string): string =>
+      JSON.stringify({ classify: { model }, flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } });
+    writeFileSync(cfg, config(MODEL));
+    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg]);
+    cleanup.push(d);
+    await d.started();
+
+    /** Opens and closes `n` connections with request size `req`; returns their records once all are written. */
+    const phase = async (req: number, n: number) => {
+      const c = await openConnections(lab.client, lab.serverAddr, PORT, n, req, 'close');
+      c.kill();
+      const mine = () => readFlows(db, "json_extract(lengths, '$[0]') = ?", [req]);
+      await until(() => mine().length >= n, 30000);
+      return mine();
+    };
+    const hup = async (configText: string, message: RegExp) => {
+      const before = d.lines.length;
+      writeFileSync(cfg, configText);
+      d.proc.kill('SIGHUP');
+      const line = await d.waitForLine((l) => d.lines.indexOf(l) >= before && message.test(l.message), 30000);
+      expect(line, d.logText()).toBeDefined();
+      return line!;
+    };
+
+    const first = await phase(301, 4);
+    expect(first.map((f) => [f.end_reason, f.model_version, f.lengths])).toEqual(Array(4).fill(['fin', 'fixture-1', peerLengths(301)]));
+
+    const refused = await hup(config(BROKEN), /^reload refused/);
+    expect(refused.level).toBe('error');
+    // The line names the file and what is wrong with it.
+    expect(refused.message).toContain('missing-classes.onnx');
+    expect(refused.message).toContain("metadata 'classes' is missing");
+    const refused2 = await hup(config(BROKEN_WIDTH), /^reload refused/);
+    expect(refused2.message).toContain('wrong-width.onnx');
+    expect(refused2.message).toMatch(/3 wide .* 2 classes/);
+    // A config file that no longer parses is refused the same way, naming the file.
+    const refused3 = await hup('{ "classify": ', /^reload refused/);
+    expect(refused3.message).toContain(`Config ${cfg} is not valid JSON`);
+    expect(d.exit).toBeNull();
+    const during = await phase(302, 4);
+    expect(during.map((f) => [f.model_version, f.label === 'classify-error'])).toEqual(Array(4).fill(['fixture-1', false]));
+
+    const reloaded = await hup(config(v2), /^reloaded$/);
+    expect(reloaded.model).toBe(v2);
+    expect(reloaded.version).toBe('fixture-2');
+    const after = await phase(303, 4);
+    expect(after.map((f) => [f.model_version, f.lengths])).toEqual(Array(4).fill(['fixture-2', peerLengths(303)]));
+
+    const exit = await d.stop('SIGTERM');
+    console.log(`daemon SIGHUP: exit ${JSON.stringify(exit)}, test ${Date.now() - t0} ms`);
+    expect(exit.code, d.logText()).toBe(0);
+    expect(readFlows(db)).toHaveLength(12);
+    // Only the three refusals are errors.
+    expect(d.lines.filter((l) => l.level === 'error')).toHaveLength(3);
+  });
+
+  it('SIGHUP applies new stats and retention settings, and names the settings that wait for a restart', async () => {
+    const t0 = Date.now();
+    const db = path.join(dir, 'hup-settings.db');
+    const cfg = path.join(dir, 'hup-settings.json');
+    const OLD = 50;
+    addEarlierFlows(db, OLD, Date.now() / 1000 - 30 * 86400);
+    // No stats lines and no retention at start.
+    writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 0 } }));
+    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
+    cleanup.push(d);
+    await d.started();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(d.messages('stats')).toHaveLength(0);
+    expect(readFlows(db, 'source = ?', [EARLIER_RUN])).toHaveLength(OLD);
+
+    const before = d.lines.length;
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        stats: { intervalSeconds: 1 },
+        retention: { maxAgeDays: 7, intervalSeconds: 1 },
+        flow: { idleTimeout: 30 },
+        capture: { filter: 'tcp port 7001' },
+      }),
+    );
+    d.proc.kill('SIGHUP');
+    const reloaded = await d.waitForLine((l) => d.lines.indexOf(l) >= before && l.message === 'reloaded', 30000);
+    expect(reloaded, d.logText()).toBeDefined();
+    // Settings the running capture and flow table cannot take are named, with what to do.
+    const later = d.lines.slice(before).filter((l) => l.level === 'warn');
+    expect(later.map((l) => l.message).join('\n')).toMatch(/capture\.filter.*flow\.idleTimeout.*restart/);
+    console.log(`daemon SIGHUP settings: ${later.map((l) => l.message).join(' | ')}`);
+
+    await until(() => readFlows(db, 'source = ?', [EARLIER_RUN]).length === 0 && d.messages('stats').length >= 2, 30000);
+    expect(readFlows(db, 'source = ?', [EARLIER_RUN]), d.logText()).toHaveLength(0);
+    expect(d.messages('retention')[0]?.deleted_rows).toBe(OLD);
+    expect(d.messages('stats').length).toBeGreaterThanOrEqual(2);
+
+    const exit = await d.stop('SIGTERM');
+    console.log(`daemon SIGHUP settings: exit ${JSON.stringify(exit)}, test ${Date.now() - t0} ms`);
+    expect(exit.code, d.logText()).toBe(0);
+    expect(d.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
