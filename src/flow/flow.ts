@@ -1,130 +1,58 @@
 /**
- * The per-connection state kept by the flow table. One object per tracked flow; every field is set in the
- * constructor so all flows share one hidden class.
+ * The per-connection state the flow table keeps, as named numbers: Zeek endpoint states, how the client was
+ * decided, and the flag bits of a flow (see flowLayout.ts for where each field lives).
  *
- * The key is stored in canonical order: endpoint A is the lesser (address bytes, then port), as in
+ * The key is stored in canonical order: endpoint A is the lesser (address words, then port), as in
  * Community ID v1, so both directions of a connection find the same flow. Counters are kept per endpoint
  * (A/B) and mapped to client/server when the record is written, because the client can be decided after
  * the first packet (SPEC.md: a SYN decides it).
+ *
+ * The per-packet code uses the `const enum`s: tsc writes their values in place, so the hot path loads no
+ * module property (each such load needs type feedback, and a first use after optimisation deoptimises).
  */
 
 /** Zeek endpoint states (base/protocols/conn). */
-export const EP_INACTIVE = 0;
-export const EP_SYN_SENT = 1;
-export const EP_SYN_ACK_SENT = 2;
-export const EP_PARTIAL = 3;
-export const EP_ESTABLISHED = 4;
-export const EP_CLOSED = 5;
-export const EP_RESET = 6;
+export const enum Ep {
+  Inactive = 0,
+  SynSent = 1,
+  SynAckSent = 2,
+  Partial = 3,
+  Established = 4,
+  Closed = 5,
+  Reset = 6,
+}
+/** The same states as plain constants, for connState.ts. */
+export const EP_INACTIVE = Ep.Inactive;
+export const EP_SYN_SENT = Ep.SynSent;
+export const EP_SYN_ACK_SENT = Ep.SynAckSent;
+export const EP_PARTIAL = Ep.Partial;
+export const EP_ESTABLISHED = Ep.Established;
+export const EP_CLOSED = Ep.Closed;
+export const EP_RESET = Ep.Reset;
 
 /** How the client was decided (SPEC.md "Client"). */
-export const ROLE_FIRST_PACKET = 0;
-export const ROLE_SYN_ACK = 1;
-export const ROLE_SYN = 2;
+export const enum Role {
+  /** The sender of the first packet seen (no SYN yet). */
+  FirstPacket = 0,
+  /** The receiver of a SYN+ACK. */
+  SynAck = 1,
+  /** The sender of a SYN without ACK. */
+  Syn = 2,
+}
 
-export class Flow {
-  // ---- key ----
-  ipVersion: number;
-  vlan: number;
-  a0: number;
-  a1: number;
-  a2: number;
-  a3: number;
-  b0: number;
-  b1: number;
-  b2: number;
-  b3: number;
-  portA: number;
-  portB: number;
-  hash: number;
-  /** Next flow in the same hash bucket. */
-  nextInBucket: Flow | null = null;
-  // ---- recency list (least recently seen first) ----
-  prev: Flow | null = null;
-  next: Flow | null = null;
-  /** False once the flow has been written out and removed; stale references (close queue) check it. */
-  alive = true;
-
-  source: string;
-  firstTs: number;
-  lastTs: number;
-  /** Start of the current active-timeout interval. */
-  activeStart: number;
-
-  // ---- roles ----
-  /** True when endpoint A is the client. */
-  clientIsA: boolean;
-  roleBy = ROLE_FIRST_PACKET;
+/** Flag bits of a flow (one byte per flow). */
+export const enum Fl {
+  /** Endpoint A is the client. */
+  ClientIsA = 1,
   /** The first packet carried no SYN: the flow was first seen mid-stream. */
-  midstream: boolean;
-
-  // ---- counters per endpoint (sender) ----
-  pktsA = 0;
-  pktsB = 0;
-  bytesA = 0;
-  bytesB = 0;
-  payA = 0;
-  payB = 0;
-
-  // ---- sequence ----
-  readonly lengths: number[] = [];
-  /** Highest sequence number counted per sending endpoint; -1 = none yet. */
-  hiSeqA = -1;
-  hiSeqB = -1;
-  retransSkipped = 0;
-
-  // ---- TCP state ----
-  stateA = EP_INACTIVE;
-  stateB = EP_INACTIVE;
-  finA = false;
-  finB = false;
+  Midstream = 2,
+  /** Endpoint A / B sent a FIN. */
+  FinA = 4,
+  FinB = 8,
   /** Both FINs or a RST seen: a pure SYN now starts a new flow, and the flow ends after the grace period. */
-  closed = false;
-  closedByRst = false;
-  /** Table clock when the flow closed, for the grace timer. */
-  closeClock = 0;
-  /** History letters seen, as bits (see flowTable HISTORY_*), upper = client side, separate per endpoint. */
-  histBitsA = 0;
-  histBitsB = 0;
-  history = '';
-
-  constructor(
-    source: string,
-    ts: number,
-    ipVersion: number,
-    vlan: number,
-    a0: number,
-    a1: number,
-    a2: number,
-    a3: number,
-    portA: number,
-    b0: number,
-    b1: number,
-    b2: number,
-    b3: number,
-    portB: number,
-    hash: number,
-    clientIsA: boolean,
-    midstream: boolean,
-  ) {
-    this.source = source;
-    this.firstTs = ts;
-    this.lastTs = ts;
-    this.activeStart = ts;
-    this.ipVersion = ipVersion;
-    this.vlan = vlan;
-    this.a0 = a0;
-    this.a1 = a1;
-    this.a2 = a2;
-    this.a3 = a3;
-    this.portA = portA;
-    this.b0 = b0;
-    this.b1 = b1;
-    this.b2 = b2;
-    this.b3 = b3;
-    this.portB = portB;
-    this.hash = hash;
-    this.clientIsA = clientIsA;
-    this.midstream = midstream;
-  }
+  Closed = 16,
+  ClosedByRst = 32,
+  /** A sequence number has been counted for endpoint A / B (the highest-counted field is meaningful). */
+  HasHiA = 64,
+  HasHiB = 128,
 }

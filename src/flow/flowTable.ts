@@ -1,21 +1,12 @@
-import { formatIp } from '../decode/formatIp';
 import { PacketMeta, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/packetMeta';
-import { communityId } from './communityId';
-import { connState } from './connState';
-import {
-  EP_CLOSED,
-  EP_ESTABLISHED,
-  EP_INACTIVE,
-  EP_PARTIAL,
-  EP_RESET,
-  EP_SYN_ACK_SENT,
-  EP_SYN_SENT,
-  Flow,
-  ROLE_FIRST_PACKET,
-  ROLE_SYN,
-  ROLE_SYN_ACK,
-} from './flow';
+import { CloseQueue } from './closeQueue';
+import { Fl, Role } from './flow';
+import { flowKeyHash } from './flowKey';
 import { END_REASONS, EndReason, FlowRecord } from './flowRecord';
+import { B, D, H, HISTORY_MAX, HOT_DIR_BITS, Shift, W } from './flowLayout';
+import { FlowStore, MAX_SLOTS } from './flowStore';
+import { slotRecord } from './slotRecord';
+import { Hist, HISTORY_LOWER, HISTORY_UPPER, historyBits, newPeer, newState, TRANSITIONS, transitionIndex } from './tcpTransitions';
 
 export interface FlowTableOptions {
   /** Capture file or interface name recorded with flows that start from now on. */
@@ -51,20 +42,29 @@ export interface FlowTableStats {
   retransSkipped: number;
 }
 
-// History letters (Zeek): bit per letter, upper case for the client, lower case for the server.
-const H_SYN = 1; // S: SYN without ACK
-const H_SYNACK = 2; // H: SYN+ACK
-const H_ACK = 4; // A: pure ACK
-const H_DATA = 8; // D: payload
-const H_FIN = 16; // F
-const H_RST = 32; // R
-const H_RETX = 64; // T: payload segment skipped as a retransmission
-const H_ZEROWIN = 128; // W: zero window advertised
-const HISTORY_UPPER = 'SHADFRTW';
-const HISTORY_LOWER = 'shadfrtw';
-
 /** How often (in table-clock seconds) the idle and grace timers are checked while packets flow. */
 const SWEEP_INTERVAL = 1;
+
+/**
+ * A flow moves to the tail of the recency list only when its newest timestamp is at least this many seconds
+ * past its last move. Moving touches two neighbours' records (random memory, a cache miss each with many
+ * flows), and doing it on every packet was a large part of the per-packet cost; a busy flow now moves about
+ * once a second. The list order is thus "least recently moved", and every flow's last-seen time is less than
+ * this bound after its move time. Idle expiry stays exact because the sweep checks the true last-seen time of
+ * each flow it looks at (see sweep()); eviction at the table limit takes the head, which is the least recently
+ * seen flow to within this bound.
+ */
+const RECENCY_MOVE_INTERVAL = 1;
+
+/**
+ * A flow's deadline (D.Deadline) is the earlier of its next recency move and its active timeout, brought this
+ * many seconds early for the active timeout so that floating-point rounding of "start + timeout" can never
+ * skip the exact test, which timers() makes. Packets in this last millisecond only cost a call each.
+ */
+const ACTIVE_DEADLINE_MARGIN = 1e-3;
+
+/** Largest sequence length the slot layout counts (a 16-bit entry counter). */
+const MAX_LENGTH = 0xffff;
 
 /** True when sequence number a is after b, modulo 2^32 (RFC 1982 serial arithmetic, as the oracle does). */
 function seqAfter(a: number, b: number): boolean {
@@ -78,26 +78,38 @@ function seqAfter(a: number, b: number): boolean {
  *
  * Time is traffic time: the table clock is the newest packet timestamp seen (offline), or whatever `advance()`
  * is given (live mode passes the wall clock so idle flows end even when no packet arrives).
+ *
+ * Flows live in the slots of a FlowStore (typed arrays, see flowStore.ts): per packet nothing is allocated.
+ * packet() keeps the per-packet work inline and calls out for what happens once per flow or once per timer
+ * (open(), timers()). `emit` must not call back into the table (records are handed over mid-sweep).
  */
 export class FlowTable {
   readonly opts: FlowTableOptions;
   readonly stats: FlowTableStats;
   private readonly emit: (rec: FlowRecord) => void;
-  private readonly buckets = new Map<number, Flow>();
-  private count = 0;
-  private head: Flow | null = null; // least recently seen
-  private tail: Flow | null = null; // most recently seen
-  /** Closed flows waiting out the grace period, in close order (the clock never goes back, so this is sorted). */
-  private closing: Flow[] = [];
-  private closingHead = 0;
+  private readonly store: FlowStore;
+  /** Flows at most (opts.maxFlows, within what the store can address). */
+  private readonly limit: number;
+  /** Closed flows waiting out the grace period, in close order. */
+  private readonly closing = new CloseQueue();
   private clock = -Infinity;
   private nextSweep = -Infinity;
-  private source: string;
+  /** Source names; a flow keeps the index of the one current when it started. */
+  private readonly sources: string[] = [];
+  private sourceIndex = 0;
+  /** History letter codes by bit number, for the client (upper) and server (lower) side. */
+  private readonly upperCodes = codes(HISTORY_UPPER);
+  private readonly lowerCodes = codes(HISTORY_LOWER);
 
   constructor(opts: FlowTableOptions, emit: (rec: FlowRecord) => void) {
+    if (!Number.isInteger(opts.length) || opts.length < 0 || opts.length > MAX_LENGTH) {
+      throw new RangeError(`flow table: sequence length ${opts.length} must be an integer from 0 to ${MAX_LENGTH}`);
+    }
     this.opts = opts;
-    this.source = opts.source;
     this.emit = emit;
+    this.limit = Math.max(1, Math.min(opts.maxFlows, MAX_SLOTS));
+    this.store = new FlowStore(opts.length, this.limit);
+    this.setSource(opts.source);
     const ended = {} as Record<EndReason, number>;
     for (const r of END_REASONS) ended[r] = 0;
     this.stats = { packets: 0, flowsCreated: 0, ended, retransSkipped: 0 };
@@ -105,12 +117,14 @@ export class FlowTable {
 
   /** Flows currently tracked. */
   get size(): number {
-    return this.count;
+    return this.store.count;
   }
 
   /** Source name for flows created from now on (next capture file of a rotated set). */
   setSource(source: string): void {
-    this.source = source;
+    let i = this.sources.indexOf(source);
+    if (i === -1) i = this.sources.push(source) - 1;
+    this.sourceIndex = i;
   }
 
   /** One decoded TCP segment. */
@@ -121,178 +135,131 @@ export class FlowTable {
     if (this.clock >= this.nextSweep) this.sweep();
 
     // Canonical order: A = the lesser (address words, then port), as Community ID orders them.
-    const s = p.src;
-    const d = p.dst;
+    const src = p.src;
+    const dst = p.dst;
     let cmp = 0;
     for (let i = 0; i < 4 && cmp === 0; i++) {
-      const x = s[i]!;
-      const y = d[i]!;
+      const x = src[i]!;
+      const y = dst[i]!;
       if (x !== y) cmp = x < y ? -1 : 1;
     }
     if (cmp === 0) cmp = p.srcPort < p.dstPort ? -1 : p.srcPort > p.dstPort ? 1 : 0;
     const srcIsA = cmp <= 0;
-    const A = srcIsA ? s : d;
-    const B = srcIsA ? d : s;
-    const portA = srcIsA ? p.srcPort : p.dstPort;
-    const portB = srcIsA ? p.dstPort : p.srcPort;
-    const a0 = A[0]! | 0, a1 = A[1]! | 0, a2 = A[2]! | 0, a3 = A[3]! | 0;
-    const b0 = B[0]! | 0, b1 = B[1]! | 0, b2 = B[2]! | 0, b3 = B[3]! | 0;
-
-    // FNV-1a style mix over the key words; kept to 31 bits so Map keys stay small integers.
-    let h = 0x811c9dc5 ^ p.ipVersion ^ (p.vlan << 8);
-    h = Math.imul(h ^ a0, 0x01000193);
-    h = Math.imul(h ^ a1, 0x01000193);
-    h = Math.imul(h ^ a2, 0x01000193);
-    h = Math.imul(h ^ a3, 0x01000193);
-    h = Math.imul(h ^ b0, 0x01000193);
-    h = Math.imul(h ^ b1, 0x01000193);
-    h = Math.imul(h ^ b2, 0x01000193);
-    h = Math.imul(h ^ b3, 0x01000193);
-    h = Math.imul(h ^ ((portA << 16) | portB), 0x01000193);
-    h = (h ^ (h >>> 15)) & 0x7fffffff;
-
-    let f = this.buckets.get(h) ?? null;
-    while (f !== null) {
-      if (
-        f.a0 === a0 && f.b0 === b0 && f.portA === portA && f.portB === portB && f.a1 === a1 && f.a2 === a2 &&
-        f.a3 === a3 && f.b1 === b1 && f.b2 === b2 && f.b3 === b3 && f.vlan === p.vlan && f.ipVersion === p.ipVersion
-      ) break;
-      f = f.nextInBucket;
-    }
+    const A = srcIsA ? src : dst;
+    const Bw = srcIsA ? dst : src;
+    const st = this.store;
+    const key = st.key;
+    key[0] = (p.ipVersion << 16) | (p.vlan & 0xffff);
+    key[1] = A[0]!;
+    key[2] = A[1]!;
+    key[3] = A[2]!;
+    key[4] = A[3]!;
+    key[5] = Bw[0]!;
+    key[6] = Bw[1]!;
+    key[7] = Bw[2]!;
+    key[8] = Bw[3]!;
+    key[9] = srcIsA ? (p.srcPort << 16) | p.dstPort : (p.dstPort << 16) | p.srcPort;
+    const h = flowKeyHash(key, 0);
+    let s = st.find(h);
 
     const flags = p.flags;
     const pureSyn = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
-    if (f !== null) {
-      if (ts - f.lastTs > this.opts.idleTimeout) {
-        this.end(f, 'idle');
-        f = null;
-      } else if (f.closed && pureSyn) {
-        // SPEC.md: a SYN for a key whose flow has closed starts a new flow (port reuse).
-        this.end(f, f.closedByRst ? 'rst' : 'fin');
-        f = null;
-      }
+    // A new key, an idle flow, or a SYN for a closed flow (SPEC.md: port reuse) opens a flow.
+    if (
+      s === -1 ||
+      ts - st.f64[(s << Shift.F64) + D.LastTs]! > this.opts.idleTimeout ||
+      (pureSyn && (st.u8[(s << Shift.U8) + B.Flags]! & Fl.Closed) !== 0)
+    ) {
+      s = this.open(s, h, ts, srcIsA, flags);
     }
-    if (f === null) {
-      if (this.count >= this.opts.maxFlows && this.head !== null) this.end(this.head, 'evicted');
-      // Until a SYN decides it, the sender of the first packet is the client.
-      f = new Flow(this.source, ts, p.ipVersion, p.vlan, a0, a1, a2, a3, portA, b0, b1, b2, b3, portB, h, srcIsA,
-        (flags & TCP_SYN) === 0);
-      const first = this.buckets.get(h);
-      if (first !== undefined) f.nextInBucket = first;
-      this.buckets.set(h, f);
-      this.count++;
-      this.stats.flowsCreated++;
-      // Append at the tail of the recency list.
-      f.prev = this.tail;
-      if (this.tail !== null) this.tail.next = f;
-      else this.head = f;
-      this.tail = f;
-    } else if (f !== this.tail) {
-      // Move to the tail of the recency list.
-      const pr = f.prev;
-      const nx = f.next;
-      if (pr !== null) pr.next = nx;
-      else this.head = nx;
-      if (nx !== null) nx.prev = pr;
-      f.prev = this.tail;
-      f.next = null;
-      this.tail!.next = f;
-      this.tail = f;
-    }
-    if (ts > f.lastTs) f.lastTs = ts;
+    // Loaded only now: open() may have grown the store.
+    const f64 = st.f64;
+    const u32 = st.u32;
+    const u8 = st.u8;
+    const d = s << Shift.F64;
+    const w = s << Shift.W32;
+    const b = s << Shift.U8;
+    if (ts > f64[d + D.LastTs]!) f64[d + D.LastTs] = ts;
 
     // Client decision (SPEC.md): the sender of a SYN without ACK; else the receiver of a SYN+ACK.
+    let fl = u8[b + B.Flags]!;
     if ((flags & TCP_SYN) !== 0) {
+      const role = u8[b + B.Role]!;
       if (pureSyn) {
-        if (f.roleBy !== ROLE_SYN) {
-          f.clientIsA = srcIsA;
-          f.roleBy = ROLE_SYN;
+        if (role !== Role.Syn) {
+          fl = srcIsA ? fl | Fl.ClientIsA : fl & ~Fl.ClientIsA;
+          u8[b + B.Role] = Role.Syn;
         }
-      } else if (f.roleBy === ROLE_FIRST_PACKET) {
-        f.clientIsA = !srcIsA;
-        f.roleBy = ROLE_SYN_ACK;
+      } else if (role === Role.FirstPacket) {
+        fl = srcIsA ? fl & ~Fl.ClientIsA : fl | Fl.ClientIsA;
+        u8[b + B.Role] = Role.SynAck;
       }
     }
-    const c2s = srcIsA === f.clientIsA;
+    const c2s = srcIsA === ((fl & Fl.ClientIsA) !== 0);
     const len = p.payloadLen;
 
-    // Counters per sending endpoint.
-    if (srcIsA) {
-      f.pktsA++;
-      f.bytesA += p.ipLen;
-      f.payA += len;
-    } else {
-      f.pktsB++;
-      f.bytesB += p.ipLen;
-      f.payB += len;
-    }
+    // Counters per sending endpoint (packets saturate at 2^32 - 1).
+    const pk = w + (srcIsA ? W.PktsA : W.PktsB);
+    const n = u32[pk]! + 1;
+    u32[pk] = n > 0xffffffff ? 0xffffffff : n;
+    const by = d + (srcIsA ? D.BytesA : D.BytesB);
+    f64[by] = f64[by]! + p.ipLen;
+    const pay = d + (srcIsA ? D.PayA : D.PayB);
+    f64[pay] = f64[pay]! + len;
 
     let hist = 0;
     if (len > 0) {
-      hist |= H_DATA;
-      const hi = srcIsA ? f.hiSeqA : f.hiSeqB;
-      if (this.opts.skipRetransmissions && hi !== -1 && !seqAfter(p.seq, hi)) {
-        f.retransSkipped++;
+      const hasHi = srcIsA ? Fl.HasHiA : Fl.HasHiB;
+      const hiAt = w + (srcIsA ? W.HiSeqA : W.HiSeqB);
+      if (this.opts.skipRetransmissions && (fl & hasHi) !== 0 && !seqAfter(p.seq, u32[hiAt]!)) {
+        const r = u32[w + W.Retrans]! + 1;
+        u32[w + W.Retrans] = r > 0xffffffff ? 0xffffffff : r;
         this.stats.retransSkipped++;
-        hist |= H_RETX;
+        hist |= Hist.Retx;
       } else {
-        if (srcIsA) f.hiSeqA = p.seq;
-        else f.hiSeqB = p.seq;
-        if (f.lengths.length < this.opts.length) f.lengths.push(c2s ? len : -len);
+        u32[hiAt] = p.seq;
+        fl |= hasHi;
+        const ci = (s << Shift.U16) + H.SeqCount;
+        const count = st.u16[ci]!;
+        if (count < st.seqLength) {
+          st.seq[s * st.seqLength + count] = len;
+          if (!c2s) {
+            if (count < HOT_DIR_BITS) {
+              u32[w + W.Dir] = u32[w + W.Dir]! | (1 << count);
+            } else {
+              const db = s * st.seqDirBytes + ((count - HOT_DIR_BITS) >> 3);
+              st.seqDir[db] = st.seqDir[db]! | (1 << ((count - HOT_DIR_BITS) & 7));
+            }
+          }
+          st.u16[ci] = count + 1;
+        }
       }
     }
 
-    // Zeek-style endpoint states and history.
-    let st = srcIsA ? f.stateA : f.stateB;
-    const peer = srcIsA ? f.stateB : f.stateA;
-    if ((flags & TCP_RST) !== 0) {
-      hist |= H_RST;
-      st = EP_RESET;
-      if (!f.closed) {
-        f.closed = true;
-        f.closedByRst = true;
-        f.closeClock = this.clock;
-        this.closing.push(f);
-      }
-    } else if ((flags & TCP_SYN) !== 0) {
-      if ((flags & TCP_ACK) === 0) {
-        hist |= H_SYN;
-        if (st === EP_INACTIVE) st = EP_SYN_SENT;
-      } else {
-        hist |= H_SYNACK;
-        if (st === EP_INACTIVE || st === EP_PARTIAL) st = EP_SYN_ACK_SENT;
-      }
-    } else if (st === EP_INACTIVE) {
-      st = EP_PARTIAL;
-    } else if ((st === EP_SYN_SENT || st === EP_SYN_ACK_SENT) && (peer === EP_SYN_ACK_SENT || peer === EP_SYN_SENT)) {
-      // The handshake completed: the side that sent the SYN now acknowledges the SYN+ACK.
-      st = EP_ESTABLISHED;
-      if (srcIsA) f.stateB = EP_ESTABLISHED;
-      else f.stateA = EP_ESTABLISHED;
+    // Zeek-style endpoint states and history (tcpTransitions.ts), FIN bits, and closing on FIN both ways or RST.
+    const stAt = b + (srcIsA ? B.StateA : B.StateB);
+    const peerAt = b + (srcIsA ? B.StateB : B.StateA);
+    const tr = TRANSITIONS[transitionIndex(flags, len > 0, u8[stAt]!, u8[peerAt]!)]!;
+    u8[stAt] = newState(tr);
+    u8[peerAt] = newPeer(tr);
+    hist |= historyBits(tr);
+    hist |= p.window === 0 && (flags & TCP_RST) === 0 ? Hist.ZeroWin : 0;
+    fl |= (flags & TCP_FIN) === 0 ? 0 : srcIsA ? Fl.FinA : Fl.FinB;
+    const rst = (flags & TCP_RST) !== 0;
+    if ((fl & Fl.Closed) === 0 && (rst || (fl & (Fl.FinA | Fl.FinB)) === (Fl.FinA | Fl.FinB))) {
+      fl |= rst ? Fl.Closed | Fl.ClosedByRst : Fl.Closed;
+      st.closeClock[s] = this.clock;
+      this.closing.push(s, st.gen[s]!);
     }
-    if ((flags & TCP_FIN) !== 0) {
-      hist |= H_FIN;
-      if (st !== EP_RESET) st = EP_CLOSED;
-      if (srcIsA) f.finA = true;
-      else f.finB = true;
-      if (f.finA && f.finB && !f.closed) {
-        f.closed = true;
-        f.closeClock = this.clock;
-        this.closing.push(f);
-      }
+    u8[b + B.Flags] = fl;
+    const hb = b + (srcIsA ? B.HistA : B.HistB);
+    const fresh = hist & ~u8[hb]!;
+    if (fresh !== 0) {
+      u8[hb] = u8[hb]! | fresh;
+      this.addHistory(s, c2s, fresh);
     }
-    if (srcIsA) f.stateA = st;
-    else f.stateB = st;
-    if ((flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 && len === 0 && (flags & TCP_ACK) !== 0) hist |= H_ACK;
-    if (p.window === 0 && (flags & TCP_RST) === 0) hist |= H_ZEROWIN;
-    const seen = srcIsA ? f.histBitsA : f.histBitsB;
-    if ((hist & ~seen) !== 0) this.addHistory(f, srcIsA, c2s, hist & ~seen);
 
-    if (ts - f.activeStart >= this.opts.activeTimeout) {
-      f.activeStart = ts;
-      this.stats.ended.active++;
-      this.emit(this.record(f, 'active'));
-    }
+    if (ts >= f64[d + D.Deadline]!) this.timers(s, ts);
   }
 
   /** Advance the table clock (live mode: wall clock) and end the flows whose timers ran out. */
@@ -306,99 +273,126 @@ export class FlowTable {
    * (FIN both ways or RST) and was only waiting out its grace period keeps its real reason, `fin` or `rst`.
    */
   flush(reason: 'eof' | 'shutdown'): void {
-    while (this.head !== null) {
-      const f = this.head;
-      this.end(f, f.closed ? (f.closedByRst ? 'rst' : 'fin') : reason);
-    }
-    this.closing = [];
-    this.closingHead = 0;
+    const st = this.store;
+    while (st.head !== -1) this.end(st.head, this.closedReason(st.head) ?? reason);
+    this.closing.clear();
   }
 
-  private addHistory(f: Flow, srcIsA: boolean, c2s: boolean, bits: number): void {
-    if (srcIsA) f.histBitsA |= bits;
-    else f.histBitsB |= bits;
-    const letters = c2s ? HISTORY_UPPER : HISTORY_LOWER;
-    for (let i = 0; i < letters.length; i++) if ((bits & (1 << i)) !== 0) f.history += letters[i]!;
+  /**
+   * A new flow for the packet's key (in the store's scratch key, hash h). `old` is the flow found for the key,
+   * if any: it ends first, `idle` when the packet comes after the idle timeout, else (a SYN after it closed)
+   * with its `fin` or `rst`. At the table limit the least recently moved flow is evicted.
+   */
+  private open(old: number, h: number, ts: number, srcIsA: boolean, flags: number): number {
+    const st = this.store;
+    if (old !== -1) {
+      if (ts - st.f64[(old << Shift.F64) + D.LastTs]! > this.opts.idleTimeout) this.end(old, 'idle');
+      else this.end(old, this.closedReason(old)!);
+    }
+    if (st.count >= this.limit && st.head !== -1) this.end(st.head, 'evicted');
+    const s = st.create(h);
+    st.f64[(s << Shift.F64) + D.LastTs] = ts;
+    st.firstTs[s] = ts;
+    st.lastMove[s] = ts;
+    st.activeStart[s] = ts;
+    st.source[s] = this.sourceIndex;
+    // Until a SYN decides it, the sender of the first packet is the client.
+    st.u8[(s << Shift.U8) + B.Flags] = (srcIsA ? Fl.ClientIsA : 0) | ((flags & TCP_SYN) === 0 ? Fl.Midstream : 0);
+    this.setDeadline(s);
+    this.stats.flowsCreated++;
+    return s;
+  }
+
+  /**
+   * Called when a packet's timestamp reaches the flow's deadline: moves the flow to the tail of the recency
+   * list once RECENCY_MOVE_INTERVAL has passed since its last move, and writes the interim `active` record
+   * when the flow has lasted the active timeout (then it keeps its roles and its sequence).
+   */
+  private timers(s: number, ts: number): void {
+    const st = this.store;
+    const last = st.f64[(s << Shift.F64) + D.LastTs]!;
+    if (last - st.lastMove[s]! >= RECENCY_MOVE_INTERVAL) {
+      st.lastMove[s] = last;
+      st.moveToTail(s);
+    }
+    if (ts - st.activeStart[s]! >= this.opts.activeTimeout) {
+      st.activeStart[s] = ts;
+      this.stats.ended.active++;
+      this.emit(this.record(s, 'active'));
+    }
+    this.setDeadline(s);
+  }
+
+  private setDeadline(s: number): void {
+    const st = this.store;
+    st.f64[(s << Shift.F64) + D.Deadline] = Math.min(
+      st.lastMove[s]! + RECENCY_MOVE_INTERVAL,
+      st.activeStart[s]! + this.opts.activeTimeout - ACTIVE_DEADLINE_MARGIN,
+    );
+  }
+
+  /** Appends the letters for the new history bits, in bit order, as the client's or the server's. */
+  private addHistory(s: number, c2s: boolean, bits: number): void {
+    const st = this.store;
+    const letters = c2s ? this.upperCodes : this.lowerCodes;
+    let n = st.histCount[s]!;
+    for (let i = 0; i < letters.length; i++) {
+      if ((bits & (1 << i)) !== 0) st.histLetters[s * HISTORY_MAX + n++] = letters[i]!;
+    }
+    st.histCount[s] = n;
+  }
+
+  /** `rst` or `fin` for a flow that closed, null for one that did not. */
+  private closedReason(s: number): 'rst' | 'fin' | null {
+    const fl = this.store.u8[(s << Shift.U8) + B.Flags]!;
+    if ((fl & Fl.Closed) === 0) return null;
+    return (fl & Fl.ClosedByRst) !== 0 ? 'rst' : 'fin';
   }
 
   private sweep(): void {
     const now = this.clock;
     this.nextSweep = now + SWEEP_INTERVAL;
+    const st = this.store;
     const idle = this.opts.idleTimeout;
-    while (this.head !== null && now - this.head.lastTs > idle) this.end(this.head, 'idle');
+    // The list is in order of move time, and a flow's move time is at most its last-seen time, so every idle
+    // flow is in the prefix of flows whose move time looks idle. Walk that prefix and end the flows whose true
+    // last-seen time is idle: exactly the flows with no packet for the idle timeout. The others stay in place
+    // (moving one to the tail with its older last-seen time would break the order and hide flows behind it);
+    // each was seen less than RECENCY_MOVE_INTERVAL after its last move, so it turns idle (or gets a packet
+    // that moves it) within that interval and is walked over at most a couple of times.
+    for (let s = st.head; s !== -1; ) {
+      if (!(now - st.lastMove[s]! > idle)) break;
+      const nx = st.next(s);
+      if (now - st.f64[(s << Shift.F64) + D.LastTs]! > idle) this.end(s, 'idle');
+      s = nx;
+    }
     const grace = this.opts.finGrace;
     const q = this.closing;
-    while (this.closingHead < q.length) {
-      const f = q[this.closingHead]!;
-      if (f.alive && now - f.closeClock <= grace) break;
-      this.closingHead++;
-      if (f.alive) this.end(f, f.closedByRst ? 'rst' : 'fin');
-    }
-    if (this.closingHead > 1024 && this.closingHead * 2 > q.length) {
-      this.closing = q.slice(this.closingHead);
-      this.closingHead = 0;
+    while (q.length > 0) {
+      const s = q.peekSlot();
+      const live = st.gen[s] === q.peekGen();
+      if (live && now - st.closeClock[s]! <= grace) break;
+      q.shift();
+      if (live) this.end(s, this.closedReason(s)!);
     }
   }
 
-  private end(f: Flow, reason: EndReason): void {
-    // Unlink from the hash chain.
-    const first = this.buckets.get(f.hash);
-    if (first === f) {
-      if (f.nextInBucket !== null) this.buckets.set(f.hash, f.nextInBucket);
-      else this.buckets.delete(f.hash);
-    } else {
-      let q = first ?? null;
-      while (q !== null && q.nextInBucket !== f) q = q.nextInBucket;
-      if (q !== null) q.nextInBucket = f.nextInBucket;
-    }
-    // Unlink from the recency list.
-    if (f.prev !== null) f.prev.next = f.next;
-    else this.head = f.next;
-    if (f.next !== null) f.next.prev = f.prev;
-    else this.tail = f.prev;
-    f.prev = f.next = f.nextInBucket = null;
-    f.alive = false;
-    this.count--;
+  /** Writes the flow in slot s and frees the slot. */
+  private end(s: number, reason: EndReason): void {
+    const rec = this.record(s, reason);
+    this.store.remove(s);
     this.stats.ended[reason]++;
-    this.emit(this.record(f, reason));
+    this.emit(rec);
   }
 
-  /** Builds the record; runs once per written flow, so formatting and hashing are fine here. */
-  private record(f: Flow, reason: EndReason): FlowRecord {
-    const aWords = [f.a0 >>> 0, f.a1 >>> 0, f.a2 >>> 0, f.a3 >>> 0];
-    const bWords = [f.b0 >>> 0, f.b1 >>> 0, f.b2 >>> 0, f.b3 >>> 0];
-    const aIp = formatIp(f.ipVersion, Uint32Array.from(aWords));
-    const bIp = formatIp(f.ipVersion, Uint32Array.from(bWords));
-    const cA = f.clientIsA;
-    const lengths = new Array<number>(this.opts.length).fill(0);
-    for (let i = 0; i < f.lengths.length; i++) lengths[i] = f.lengths[i]!;
-    const orig = cA ? f.stateA : f.stateB;
-    const resp = cA ? f.stateB : f.stateA;
-    return new FlowRecord(
-      f.source,
-      f.firstTs,
-      f.lastTs,
-      f.ipVersion,
-      cA ? aIp : bIp,
-      cA ? f.portA : f.portB,
-      cA ? bIp : aIp,
-      cA ? f.portB : f.portA,
-      f.vlan,
-      cA ? f.pktsA : f.pktsB,
-      cA ? f.pktsB : f.pktsA,
-      cA ? f.bytesA : f.bytesB,
-      cA ? f.bytesB : f.bytesA,
-      cA ? f.payA : f.payB,
-      cA ? f.payB : f.payA,
-      f.lengths.length,
-      f.retransSkipped,
-      f.midstream,
-      connState(orig, resp, f.history, f.payA + f.payB > 0),
-      f.history,
-      communityId(f.ipVersion, aWords, f.portA, bWords, f.portB),
-      reason,
-      lengths,
-    );
+  private record(s: number, reason: EndReason): FlowRecord {
+    return slotRecord(this.store, s, this.sources[this.store.source[s]!]!, reason);
   }
 }
 
+/** Char codes of a string, for the history letters. */
+function codes(letters: string): Uint8Array {
+  const out = new Uint8Array(letters.length);
+  for (let i = 0; i < letters.length; i++) out[i] = letters.charCodeAt(i);
+  return out;
+}
