@@ -1,0 +1,196 @@
+"""Databases and caches: postgresql, mysql (MariaDB), redis, memcached."""
+import os
+import random
+import subprocess
+import time
+
+from .base import Service, write
+
+
+def words(rng, n):
+    return " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "order", "user", "item", "x"]) for _ in range(n))
+
+
+class Postgres(Service):
+    name, port = "postgresql", 5432
+    concurrency = 6
+
+    def bindir(self):
+        import glob
+        return sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+
+    def prepare(self, ctx):
+        d = os.path.join(ctx.work, "pgdata")
+        if not os.path.exists(os.path.join(d, "PG_VERSION")):
+            os.makedirs(d, exist_ok=True)
+            subprocess.run(["chown", "-R", "postgres:postgres", ctx.work], check=True)
+            subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bindir(), "initdb"), "-D", d,
+                            "-A", "trust", "-U", "postgres"], check=True, stdout=subprocess.DEVNULL)
+            write(os.path.join(d, "pg_hba.conf"),
+                  "local all all trust\nhost all lab 10.77.0.0/16 scram-sha-256\nhost all all 10.77.0.0/16 trust\n")
+            subprocess.run(["chown", "-R", "postgres:postgres", d], check=True)
+        self.seeded = False
+
+    def server_options(self, rng):
+        return {"password_encryption": "scram-sha-256"}
+
+    def start(self, ctx, o):
+        d = os.path.join(ctx.work, "pgdata")
+        p = ctx.srv(["runuser", "-u", "postgres", "--", os.path.join(self.bindir(), "postgres"), "-D", d,
+                     "-c", f"listen_addresses={ctx.sip}", "-c", f"unix_socket_directories={ctx.work}", "-c", "ssl=off",
+                     "-c", "fsync=off"])
+        for _ in range(50):
+            if os.path.exists(os.path.join(ctx.work, ".s.PGSQL.5432")):
+                break
+            time.sleep(0.2)
+        psql = [os.path.join(self.bindir(), "psql"), "-q", "-h", ctx.work, "-U", "postgres", "-d", "postgres", "-c"]
+        ctx.srv_run(["runuser", "-u", "postgres", "--"] + psql +
+                    ["DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='lab') THEN "
+                     "CREATE ROLE lab LOGIN SUPERUSER PASSWORD 'labpw'; END IF; END$$;"
+                     "CREATE TABLE IF NOT EXISTS items(id serial primary key, name text, body text);"
+                     "INSERT INTO items(name, body) SELECT 'n'||g, repeat('b', (g*37)%2000) FROM generate_series(1,500) g "
+                     "WHERE (SELECT count(*) FROM items) < 500;"])
+        return [p]
+
+    def client(self, ctx, rng, o):
+        user = rng.choice(["postgres", "lab"])
+        q = rng.choice(["SELECT 1", "SELECT now()", f"SELECT * FROM items LIMIT {rng.randint(1, 200)}",
+                        f"SELECT name FROM items WHERE id < {rng.randint(1, 500)}", "SELECT version()",
+                        f"INSERT INTO items(name, body) VALUES ('{words(rng, 2)}', '{words(rng, rng.randint(1, 200))}')",
+                        "SELECT count(*) FROM items", "\\dt", "\\l", "BEGIN; SELECT 2; COMMIT;"])
+        env = [f"PGPASSWORD=labpw", f"PGSSLMODE={rng.choice(['disable', 'prefer', 'disable'])}",
+               f"PGAPPNAME={rng.choice(['psql', 'app', 'reporting-job', 'x'])}"]
+        u = rng.random()
+        if u < 0.5:
+            argv = ["psql", "-h", ctx.sip, "-U", user, "-d", "postgres", "-X", "-c", q]
+            for _ in range(rng.randint(0, 3)):
+                argv += ["-c", rng.choice(["SELECT 1", "SELECT * FROM items LIMIT 20", "SHOW server_version"])]
+            return ["env"] + env + argv
+        if u < 0.65:
+            return ["env"] + env + ["psql", "-h", ctx.sip, "-U", user, "-d", "postgres", "-X", "-A", "-t", "-c",
+                                    f"SELECT id, name FROM items ORDER BY random() LIMIT {rng.randint(1, 50)}"]
+        if u < 0.72:
+            return ["env"] + env + ["psql", "-h", ctx.sip, "-U", user, "-d", "postgres", "-X", "-l"]
+        if u < 0.8:
+            return [os.path.join(self.bindir(), "pg_isready"), "-h", ctx.sip, "-U", user, "-t", "20"]
+        return ["env"] + env + ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "pgc.py"), ctx.sip, user,
+                                str(rng.randint(0, 2**31))]
+
+
+class Mysql(Service):
+    name, port = "mysql", 3306
+    concurrency = 6
+
+    def prepare(self, ctx):
+        d = os.path.join(ctx.work, "data")
+        if not os.path.exists(os.path.join(d, "mysql")):
+            os.makedirs(d, exist_ok=True)
+            subprocess.run(["chown", "-R", "mysql:mysql", ctx.work], check=True)
+            subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={d}", "--user=mysql",
+                            "--auth-root-authentication-method=normal", "--skip-test-db"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.need_sql = True
+
+    def start(self, ctx, o):
+        d = os.path.join(ctx.work, "data")
+        sock = os.path.join(ctx.work, "mysqld.sock")
+        p = ctx.srv(["mariadbd", "--no-defaults", f"--datadir={d}", "--user=mysql", f"--bind-address={ctx.sip}",
+                     f"--port={self.port}", f"--socket={sock}", f"--pid-file={ctx.work}/mysqld.pid",
+                     "--skip-log-bin", "--innodb-buffer-pool-size=32M", "--skip-name-resolve"])
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        ctx.srv_run(["mariadb", "--no-defaults", "-S", sock, "-uroot", "-e",
+                     "CREATE USER IF NOT EXISTS 'lab'@'%' IDENTIFIED BY 'labpw'; GRANT ALL ON *.* TO 'lab'@'%';"
+                     "CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'another-longer-password';"
+                     "GRANT ALL ON *.* TO 'app'@'%'; CREATE DATABASE IF NOT EXISTS labdb;"
+                     "CREATE TABLE IF NOT EXISTS labdb.items(id int auto_increment primary key, name text, body text);"
+                     "INSERT INTO labdb.items(name, body) SELECT concat('n', seq), repeat('b', (seq*37)%2000) "
+                     "FROM seq_1_to_500 WHERE (SELECT count(*) FROM labdb.items) < 500;"])
+        return [p]
+
+    def client(self, ctx, rng, o):
+        user, pw = rng.choice([("lab", "labpw"), ("app", "another-longer-password")])
+        q = rng.choice(["SELECT 1", "SELECT NOW()", f"SELECT * FROM labdb.items LIMIT {rng.randint(1, 200)}",
+                        "SHOW DATABASES", "SHOW VARIABLES LIKE 'version%'", "SELECT COUNT(*) FROM labdb.items",
+                        f"INSERT INTO labdb.items(name, body) VALUES ('{words(rng, 2)}', '{words(rng, rng.randint(1, 200))}')",
+                        "SHOW PROCESSLIST", "SELECT @@version"])
+        u = rng.random()
+        base = ["mariadb", "--no-defaults", "-h", ctx.sip, "-u", user, f"-p{pw}", "--connect-timeout=20"]
+        if rng.random() < 0.3:
+            base.append("--compress")
+        if u < 0.55:
+            return base + ["-e", q + ";" + ";".join(rng.choice(["SELECT 1", "SELECT USER()", "SHOW TABLES FROM labdb"])
+                                                      for _ in range(rng.randint(0, 3)))]
+        if u < 0.7:
+            return ["mariadb-admin", "--no-defaults", "-h", ctx.sip, "-u", user, f"-p{pw}",
+                    rng.choice(["status", "ping", "version", "processlist", "variables"])]
+        if u < 0.8:
+            return ["mariadb-dump", "--no-defaults", "-h", ctx.sip, "-u", user, f"-p{pw}", "labdb", "--where",
+                    f"id < {rng.randint(1, 300)}"]
+        return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "myc.py"), ctx.sip, user, pw,
+                str(rng.randint(0, 2**31))]
+
+
+class Redis(Service):
+    name, port = "redis", 6379
+    concurrency = 8
+
+    def server_options(self, rng):
+        return {"password": rng.random() < 0.4}
+
+    def start(self, ctx, o):
+        argv = ["redis-server", "--port", str(self.port), "--bind", ctx.sip, "--save", "", "--appendonly", "no",
+                "--protected-mode", "no", "--dir", ctx.work, "--daemonize", "no"]
+        if o["password"]:
+            argv += ["--requirepass", "lab-redis-pw"]
+        return [ctx.srv(argv)]
+
+    def client(self, ctx, rng, o):
+        auth = ["-a", "lab-redis-pw", "--no-auth-warning"] if o["password"] else []
+        u = rng.random()
+        if u < 0.6:
+            key = f"k{rng.randrange(100)}"
+            cmd = rng.choice([["SET", key, "v" * rng.randint(1, 5000)], ["GET", key], ["INCR", "counter"],
+                              ["LPUSH", "list", "x" * rng.randint(1, 300)], ["LRANGE", "list", "0", str(rng.randint(0, 50))],
+                              ["HSET", "h", key, "y" * rng.randint(1, 100)], ["HGETALL", "h"], ["PING"], ["INFO"],
+                              ["KEYS", "*"], ["DBSIZE"], ["EXPIRE", key, "100"], ["MGET", "k1", "k2", "k3"]])
+            return ["redis-cli", "-h", ctx.sip, "-p", str(self.port)] + auth + cmd
+        if u < 0.75:
+            return ["redis-benchmark", "-h", ctx.sip, "-p", str(self.port)] + auth + [
+                "-c", "1", "-n", str(rng.randint(5, 40)), "-d", str(rng.randint(3, 2000)),
+                "-t", rng.choice(["set", "get", "incr", "lpush", "ping", "set,get"]), "-q"] + \
+                (["-P", str(rng.randint(2, 16))] if rng.random() < 0.3 else [])
+        return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "redisc.py"), ctx.sip, str(self.port),
+                "lab-redis-pw" if o["password"] else "", str(rng.randint(0, 2**31))]
+
+
+class Memcached(Service):
+    name, port = "memcached", 11211
+    concurrency = 8
+
+    def server_options(self, rng):
+        return {"mem_mb": rng.choice([16, 64]), "threads": rng.choice([1, 2, 4])}
+
+    def start(self, ctx, o):
+        return [ctx.srv(["memcached", "-u", "memcache", "-l", ctx.sip, "-p", str(self.port), "-U", "0",
+                         "-m", str(o["mem_mb"]), "-t", str(o["threads"])])]
+
+    def client(self, ctx, rng, o):
+        srv = f"--servers={ctx.sip}:{self.port}"
+        u = rng.random()
+        if u < 0.15:
+            return ["memcstat", srv]
+        if u < 0.25:
+            return ["memccat", srv] + [f"k{rng.randrange(50)}" for _ in range(rng.randint(1, 5))]
+        if u < 0.35:
+            f = os.path.join(ctx.work, f"val{rng.randrange(8)}")
+            if not os.path.exists(f):
+                write(f, "z" * random.Random(f).randint(1, 20000))
+            return ["memccp", srv, f]
+        if u < 0.45:
+            return ["memcping", srv]
+        return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "memc.py"), ctx.sip, str(self.port),
+                str(rng.randint(0, 2**31))]

@@ -1,0 +1,104 @@
+"""Held-out metrics and pictures: macro-F1, per-class table, top-3, confusion matrix, calibration."""
+import numpy as np
+
+
+def per_class(y, p, K):
+    out = []
+    for k in range(K):
+        tp = int(((p == k) & (y == k)).sum())
+        fp = int(((p == k) & (y != k)).sum())
+        fn = int(((p != k) & (y == k)).sum())
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        out.append({"precision": prec, "recall": rec, "f1": f1, "support": int((y == k).sum())})
+    return out
+
+
+def summarise(y, probs, classes):
+    K = len(classes)
+    pred = probs.argmax(1)
+    pc = per_class(y, pred, K)
+    present = [k for k in range(K) if pc[k]["support"] > 0]
+    top3 = np.argsort(-probs, axis=1)[:, :3]
+    return {
+        "flows": int(len(y)),
+        "accuracy": float((pred == y).mean()),
+        "macro_f1": float(np.mean([pc[k]["f1"] for k in present])),
+        "top3_accuracy": float((top3 == y[:, None]).any(1).mean()),
+        "ece": ece(y, probs),
+        "per_class": {classes[k]: pc[k] for k in range(K)},
+        "confusion": confusion(y, pred, K).tolist(),  # rows: true class, columns: predicted, in `classes` order
+    }
+
+
+def confusion(y, pred, K):
+    cm = np.zeros((K, K), dtype=np.int64)
+    np.add.at(cm, (y, pred), 1)
+    return cm
+
+
+def ece(y, probs, bins=15):
+    """Expected calibration error: |accuracy - confidence| averaged over confidence bins, weighted by size."""
+    conf = probs.max(1)
+    correct = (probs.argmax(1) == y).astype(np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            total += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(total)
+
+
+def confusion_png(y, pred, classes, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    K = len(classes)
+    cm = np.zeros((K, K), dtype=np.int64)
+    np.add.at(cm, (y, pred), 1)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(0.45 * K + 3, 0.45 * K + 2.5))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(K), classes, rotation=90)
+    ax.set_yticks(range(K), classes)
+    for i in range(K):
+        for j in range(K):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true (held-out lab runs)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return cm
+
+
+def reliability_png(y, probs, path, title, bins=15):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    conf = probs.max(1)
+    correct = probs.argmax(1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    xs, accs, ns = [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            xs.append(conf[m].mean())
+            accs.append(correct[m].mean())
+            ns.append(int(m.sum()))
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.plot(xs, accs, "o-")
+    for x, a, n in zip(xs, accs, ns):
+        ax.annotate(str(n), (x, a), fontsize=6, xytext=(2, -8), textcoords="offset points")
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,99 @@
+"""The classifier graph: raw signed lengths [N, L] in, class probabilities [N, K] out.
+
+Scaling and the engineered flow features are computed inside the graph, so the exported ONNX file takes
+exactly what the sensor computes (SPEC.md, "The model contract") and no preprocessing can drift between
+training and the sensor.
+"""
+import math
+
+import torch
+from torch import nn
+
+LOG_LEN = math.log1p(65535.0)  # largest possible payload length: log-scaled lengths stay within [0, 1]
+LOG_BYTES = math.log1p(65535.0 * 30)
+FULL_SEGMENT = 1200.0  # lengths at or above this are (near) full segments whatever the MTU/MSS
+N_GLOBAL = 16
+EXACT_POSITIONS = 8  # the first lengths also go in as exact values: handshakes and greetings have fixed sizes
+EXACT_MAX = 2047  # larger lengths share the last slot; they are segment-size-bound, not protocol constants
+EXACT_DIM = 8
+
+
+class Features(nn.Module):
+    """Per-position channels [N, C, L] and flow-level features [N, N_GLOBAL] from raw lengths."""
+
+    def forward(self, x):
+        L = x.shape[1]
+        c2s = (x > 0).float()
+        s2c = (x < 0).float()
+        present = c2s + s2c
+        mag = x.abs()
+        lmag = torch.log1p(mag) / LOG_LEN
+        pos = torch.arange(L, dtype=x.dtype, device=x.device).unsqueeze(0) / L
+        seq = torch.stack([c2s, s2c, lmag * c2s, lmag * s2c, torch.clamp(mag / 1500.0, max=4.0),
+                           (mag >= FULL_SEGMENT).float(), pos.expand_as(x) * present], dim=1)
+        n = present.sum(1)
+        n_c, n_s = c2s.sum(1), s2c.sum(1)
+        b_c, b_s = (mag * c2s).sum(1), (mag * s2c).sum(1)
+        sgn = c2s - s2c
+        switches = ((sgn[:, 1:] * sgn[:, :-1]) < 0).float().sum(1)
+        first_c = (mag * c2s * (torch.cumsum(c2s, 1) == 1).float()).sum(1)  # first request size
+        first_s = (mag * s2c * (torch.cumsum(s2c, 1) == 1).float()).sum(1)  # first response size
+        second_c = (mag * c2s * (torch.cumsum(c2s, 1) == 2).float()).sum(1)
+        second_s = (mag * s2c * (torch.cumsum(s2c, 1) == 2).float()).sum(1)
+        max_c, max_s = (mag * c2s).amax(1), (mag * s2c).amax(1)
+        full = (mag >= FULL_SEGMENT).float().sum(1)
+        g = torch.stack([
+            n / L, n_c / L, n_s / L,
+            torch.log1p(b_c) / LOG_BYTES, torch.log1p(b_s) / LOG_BYTES,
+            switches / L,
+            torch.log1p(first_c) / LOG_LEN, torch.log1p(first_s) / LOG_LEN,
+            torch.log1p(second_c) / LOG_LEN, torch.log1p(second_s) / LOG_LEN,
+            sgn[:, 0],  # who speaks first: +1 client, -1 server (banner protocols)
+            torch.log1p(max_c) / LOG_LEN, torch.log1p(max_s) / LOG_LEN,
+            torch.log1p(b_c / torch.clamp(n_c, min=1.0)) / LOG_LEN,
+            torch.log1p(b_s / torch.clamp(n_s, min=1.0)) / LOG_LEN,
+            full / L,
+        ], dim=1)
+        return seq, g
+
+
+class PpiNet(nn.Module):
+    """A small dilated 1D CNN over the positions, an MLP over the flow features and an embedding of the exact
+    first lengths; softmax at the end. (Without the exact-value embedding the network lost to the trees
+    baseline on held-out runs: 2-packet flows such as failed TLS handshakes, [+243, -7], are told apart by
+    exact sizes, which log-scaled channels blur.)
+
+    `temperature` is fitted on the validation runs after training (calibration) and divides the logits
+    inside the graph, so the exported probabilities are the calibrated ones.
+    """
+
+    def __init__(self, n_classes, width=96, hidden=192, dropout=0.15):
+        super().__init__()
+        self.features = Features()
+        c = 7
+        self.conv = nn.Sequential(
+            nn.Conv1d(c, width, 3, padding=1), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Conv1d(width, width, 3, padding=2, dilation=2), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Conv1d(width, width, 3, padding=4, dilation=4), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Conv1d(width, width, 3, padding=1), nn.BatchNorm1d(width), nn.ReLU(),
+        )
+        self.glob = nn.Sequential(nn.Linear(N_GLOBAL, 64), nn.ReLU())
+        # one table for both directions: slot = |len| (clamped) for client->server, + EXACT_MAX + 1 for server->client
+        self.exact = nn.Embedding(2 * (EXACT_MAX + 1), EXACT_DIM)
+        self.head = nn.Sequential(nn.Linear(2 * width + 64 + c * 6 + EXACT_POSITIONS * EXACT_DIM, hidden), nn.ReLU(),
+                                  nn.Dropout(dropout),
+                                  nn.Linear(hidden, n_classes))
+        self.register_buffer("temperature", torch.ones(1))
+
+    def logits(self, x):
+        seq, g = self.features(x)
+        h = self.conv(seq)
+        first = seq[:, :, :6].flatten(1)  # the first six packets verbatim: handshakes live there
+        head = x[:, :EXACT_POSITIONS]
+        slot = torch.clamp(head.abs(), max=float(EXACT_MAX)) + (head < 0).float() * float(EXACT_MAX + 1)
+        exact = self.exact(slot.long()).flatten(1)
+        z = torch.cat([h.amax(2), h.mean(2), self.glob(g), first, exact], dim=1)
+        return self.head(z)
+
+    def forward(self, x):
+        return torch.softmax(self.logits(x) / self.temperature, dim=1)

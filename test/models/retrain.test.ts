@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { openModel } from '../../src/classify/openModel';
+import { ort } from '../../src/classify/ortBinding';
+import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
+
+const REPO = path.resolve(__dirname, '../..');
+const PYTHON = '/usr/bin/python3';
+const TRAIN = path.join(REPO, 'models/train/train.py');
+const SAMPLE = path.join(REPO, 'models/lab/sample.csv');
+
+function torchMissing(): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx, sklearn, matplotlib'], { encoding: 'utf8' });
+  if (r.status !== 0) return `${PYTHON} lacks torch/onnx/sklearn/matplotlib (apt install python3-torch python3-onnx python3-sklearn python3-matplotlib)`;
+  return null;
+}
+
+const missing = torchMissing();
+if (missing !== null) process.stderr.write(`test/models/retrain: skipped: ${missing}\n`);
+
+describe.skipIf(missing !== null)('models/train/train.py retrains from a who\'s-talking CSV', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sensor-retrain-'));
+  const onnxPath = path.join(dir, 'model.onnx');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('train.py --quick on the committed sample writes an ONNX model that meets the contract', async () => {
+    const r = spawnSync(PYTHON, [TRAIN, '--csv', SAMPLE, '--quick', '--threads', '2', '--out', dir, '--export', onnxPath,
+      '--model-version', 'retrain-test'], { encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, `train.py failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(existsSync(onnxPath)).toBe(true);
+
+    const sample = await readWhoIsTalkingCsv(SAMPLE);
+    const labels = [...new Set(sample.rows.map((row) => row.label))].sort();
+    const model = await openModel(onnxPath, 'cpu', 1);
+    try {
+      expect(model.info.classes).toEqual(labels);
+      expect(model.info.sequenceLength).toBe(30);
+      expect(model.info.version).toBe('retrain-test');
+      expect(model.info.trainingData).toContain(`${sample.rows.length} flows of ${labels.length} classes`);
+
+      // Raw lengths in, one probability row per flow out.
+      const n = 8;
+      const input = new Float32Array(n * 30);
+      for (let i = 0; i < n; i++) sample.rows[i]!.lengths.forEach((v, j) => { input[i * 30 + j] = v; });
+      const out = await model.session.run({ [model.inputName]: new ort.Tensor('float32', input, [n, 30]) });
+      const probs = out[model.outputName]!.data as Float32Array;
+      expect(probs.length).toBe(n * labels.length);
+      for (let i = 0; i < n; i++) {
+        let sum = 0;
+        for (let k = 0; k < labels.length; k++) sum += probs[i * labels.length + k]!;
+        expect(sum).toBeCloseTo(1, 4);
+      }
+    } finally {
+      await model.session.release();
+    }
+
+    const metrics = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as {
+      flows: number; network?: { macro_f1: number };
+    };
+    expect(metrics.flows).toBe(sample.rows.length);
+    expect(typeof metrics.network?.macro_f1).toBe('number');
+  }, 300_000);
+});
