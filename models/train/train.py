@@ -37,6 +37,8 @@ def parse():
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--export", help="write the ONNX model here (e.g. models/sensor.onnx)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--width", type=int, default=96, help="channels of the convolutions (inference cost grows with its square)")
+    ap.add_argument("--hidden", type=int, default=192, help="units of the classifier head")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -71,7 +73,7 @@ def pick_device(name):
 def fit(X, y, K, idx_tr, idx_va, a, dev, log):
     """Trains a PpiNet; returns it (on the CPU, eval mode) with its validation-fitted temperature."""
     seed_all(a.seed)
-    model = PpiNet(K).to(dev)
+    model = PpiNet(K, width=a.width, hidden=a.hidden).to(dev)
     Xt = torch.from_numpy(X).to(dev)
     yt = torch.from_numpy(y).long().to(dev)
     counts = np.bincount(y[idx_tr], minlength=K).astype(np.float64)

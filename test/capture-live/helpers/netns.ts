@@ -65,16 +65,17 @@ export interface BridgeLab {
 }
 
 /**
- * Two namespaces (client 10.213.1.1, server 10.213.1.2) joined by a bridge in the root namespace that has no
- * address; the capture runs in the test process on the client's bridge port.
+ * Two namespaces (client <subnet>.1, server <subnet>.2) joined by a bridge in the root namespace that has no
+ * address; the capture runs on the client's bridge port. `prefix` names every link and namespace, so labs of
+ * other test files (the daemon tests use their own prefix and 10.214.x.x) never collide with these.
  */
-export function createBridgeLab(): BridgeLab {
-  const p = `snsr${process.pid}`;
+export function createBridgeLab(prefix = `snsr${process.pid}`, subnet = '10.213.1'): BridgeLab {
+  const p = prefix;
   const lab: BridgeLab = {
     client: `${p}a`,
     server: `${p}b`,
-    clientAddr: '10.213.1.1',
-    serverAddr: '10.213.1.2',
+    clientAddr: `${subnet}.1`,
+    serverAddr: `${subnet}.2`,
     captureIf: `${p}ca`,
     destroy() {
       tryRun('ip', ['netns', 'del', lab.client]);
@@ -122,10 +123,10 @@ export interface ReplayLab {
 
 /**
  * A veth pair: one end in a namespace of its own for tcpreplay, the other in the root namespace for capture.
- * `tag` (one letter) keeps several labs of one test process apart.
+ * `tag` (one letter) keeps several labs of one test process apart; `prefix` those of other test files.
  */
-export function createReplayLab(tag = 'r'): ReplayLab {
-  const p = `snsr${process.pid}`;
+export function createReplayLab(tag = 'r', prefix = `snsr${process.pid}`): ReplayLab {
+  const p = prefix;
   const lab: ReplayLab = {
     ns: `${p}${tag}`,
     replayIf: `${p}${tag}r`,

@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { ipChecksum, rng } from '../../helpers/synthBits';
 
 /**
  * A tiny classic-pcap writer for the replay tests: `flows` TCP connections between 10.213.9.x hosts,
@@ -18,26 +19,6 @@ const SYN = 0x02;
 const ACK = 0x10;
 const PSH = 0x08;
 const FIN = 0x01;
-
-/** xorshift32: deterministic sizes, so every run replays the same file. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
-function ipChecksum(b: Buffer, off: number): number {
-  let sum = 0;
-  for (let i = 0; i < IP; i += 2) sum += b.readUInt16BE(off + i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
 export function writeSynthCapture(file: string, packets: number, flows: number): SynthSummary {
   const next = rng(0x5e5507);

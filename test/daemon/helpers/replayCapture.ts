@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { ipChecksum, rng } from '../../helpers/synthBits';
 
 /**
  * A deterministic classic-pcap capture for the replay-equality test: Ethernet/IPv4/TCP connections between
@@ -30,26 +31,6 @@ const CLIENT_MAC = [0x02, 0x5d, 0, 0, 0, 0x01];
 const SERVER_MAC = [0x02, 0x5d, 0, 0, 0, 0x02];
 /** Frames buffered per write. */
 const CHUNK_FRAMES = 4096;
-
-/** xorshift32. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
-function ipChecksum(b: Buffer, off: number): number {
-  let sum = 0;
-  for (let i = 0; i < IP; i += 2) sum += b.readUInt16BE(off + i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
 interface OpenFlow {
   index: number;
