@@ -46,6 +46,7 @@ export async function openClassifier(cfg: SensorConfig, log: Logger): Promise<Cl
     unknownThreshold: c.unknownThreshold,
     minPayloadPackets: c.minPayloadPackets,
     topK: c.topK,
+    ...(c.intraOpThreads !== null ? { intraOpThreads: c.intraOpThreads } : {}),
     logger: { warn: (m) => log.warn(m), info: (m) => log.info(m) },
   });
   const m = classifier.modelInfo;

@@ -39,6 +39,8 @@ export interface SensorConfig {
     unknownThreshold: number;
     minPayloadPackets: number;
     topK: number;
+    /** onnxruntime intra-op threads; null = onnxruntime's default (one per core, spinning). */
+    intraOpThreads: number | null;
   };
   output: {
     db: string | null;
@@ -98,6 +100,9 @@ export function defaultConfig(): SensorConfig {
       unknownThreshold: 0.99,
       minPayloadPackets: 1,
       topK: 3,
+      // One inference thread beside the capture thread: on the 2-core bench the default (a spinning thread per
+      // core) used ~1.8x the CPU time for the same or a slower wall time (README "Performance").
+      intraOpThreads: 1,
     },
     output: { db: null, jsonl: null },
     log: { level: 'info', format: 'json' },
@@ -139,6 +144,7 @@ const SCHEMA: Record<string, Record<string, { kind: Kind; min?: number; max?: nu
     unknownThreshold: { kind: 'num', min: 0, max: 1 },
     minPayloadPackets: { kind: 'int', min: 0 },
     topK: { kind: 'int', min: 1 },
+    intraOpThreads: { kind: 'int?', min: 1, max: 256 },
   },
   output: { db: { kind: 'string?' }, jsonl: { kind: 'string?' } },
   log: { level: { kind: ['error', 'warn', 'info', 'debug'] }, format: { kind: ['json', 'text'] } },
