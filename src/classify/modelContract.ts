@@ -7,7 +7,7 @@ import { ort, type OrtSession } from './ortBinding';
  *  - metadata_props `classes` (JSON array of K distinct non-empty strings), `sequence_length` (positive
  *    integer L), `model_version` and `training_data` (non-empty strings); no other keys are read;
  *  - exactly one input, float32 [N, L] with a dynamic batch axis N;
- *  - exactly one output, float32 [N, K], K = number of classes; a probe run of one zero row confirms K
+ *  - exactly one output, float32 [N, K], K = number of classes; a probe run of two rows confirms K and one output row per input row
  *    (the only way to know it when the exporter left it symbolic) and that the row sums to 1.
  *
  * A model that breaks it is refused with a ModelContractError whose message is one line naming the file.
@@ -143,29 +143,45 @@ function checkOutputDecl(path: string, session: OrtSession, K: number): string {
   return name;
 }
 
-/** Runs one zero row: confirms the output width when it is symbolic, and that the output is probabilities. */
+/**
+ * Rows of the load-time probe. Two, not one: an export that baked in a batch size of 1 answers one row correctly
+ * and every real batch wrongly, and would otherwise pass (and be swapped in on SIGHUP).
+ */
+const PROBE_ROWS = 2;
+
+/**
+ * Runs PROBE_ROWS rows (all zeros, then a short request/response sequence): confirms the output width when it is
+ * symbolic, that each input row gets one output row, and that the outputs are probabilities.
+ */
 async function probe(path: string, session: OrtSession, inputName: string, outputName: string, L: number, K: number): Promise<void> {
+  const input = new Float32Array(PROBE_ROWS * L);
+  input.set([517, -1448, -1448, 80], L);
   let out: ort.Tensor | undefined;
   try {
-    const result = await session.run({ [inputName]: new ort.Tensor('float32', new Float32Array(L), [1, L]) });
+    const result = await session.run({ [inputName]: new ort.Tensor('float32', input, [PROBE_ROWS, L]) });
     out = result[outputName];
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    throw refuse(path, `fails on a [1, ${L}] zero input: ${msg}`);
+    throw refuse(path, `fails on a [${PROBE_ROWS}, ${L}] probe input: ${msg}`);
   }
   if (out === undefined || out.type !== 'float32') throw refuse(path, `output '${outputName}' did not come back as float32`);
   const dims = out.dims;
-  if (dims.length !== 2 || dims[0] !== 1) {
-    throw refuse(path, `output '${outputName}' has shape [${dims.join(', ')}] for one input row; the contract is [N, ${K}]`);
+  if (dims.length !== 2 || dims[0] !== PROBE_ROWS) {
+    throw refuse(
+      path,
+      `output '${outputName}' has shape [${dims.join(', ')}] for ${PROBE_ROWS} input rows; the contract is [N, ${K}] (a batch axis baked in at export?)`,
+    );
   }
   if (dims[1] !== K) {
     throw refuse(path, `output '${outputName}' is ${dims[1]} wide but metadata 'classes' names ${K} classes; they must match`);
   }
   const data = out.data as Float32Array;
-  let sum = 0;
-  for (let i = 0; i < K; i++) sum += data[i]!;
-  if (!(Math.abs(sum - 1) <= PROBABILITY_SUM_TOLERANCE)) {
-    throw refuse(path, `output for a zero row sums to ${sum.toPrecision(4)}, not 1; the model must end with a softmax`);
+  for (let row = 0; row < PROBE_ROWS; row++) {
+    let sum = 0;
+    for (let i = 0; i < K; i++) sum += data[row * K + i]!;
+    if (!(Math.abs(sum - 1) <= PROBABILITY_SUM_TOLERANCE)) {
+      throw refuse(path, `output for probe row ${row + 1} sums to ${sum.toPrecision(4)}, not 1; the model must end with a softmax`);
+    }
   }
 }
 

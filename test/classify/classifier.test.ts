@@ -237,22 +237,26 @@ describe('Classifier devices', () => {
 
 describe('Classifier inference failures', () => {
   it("labels a failed batch 'classify-error', warns once per batch and keeps going", async () => {
-    // This model passes the one-row probe but returns [1, N*K] for N rows (a batch axis lost in export).
+    // This model passes the two-row load probe but reshapes every output to [2, N*K/2] (a batch size of 2 baked in
+    // at export): a batch of 4 comes back [2, 6], a batch of 2 is fine.
     const warn: string[] = [];
     const { c, batches } = await load({
-      modelPath: path.join(MODELS, 'broken/batch-one-only.onnx'),
-      batchSize: 2,
+      modelPath: path.join(MODELS, 'broken/batch-two-only.onnx'),
+      batchSize: 4,
       logger: { warn: (m) => warn.push(m), info() {} },
     });
-    c.submit(makeFlow(UPLOAD));
+    for (const seq of [UPLOAD, DOWNLOAD, UPLOAD, DOWNLOAD]) c.submit(makeFlow(seq));
+    await c.drain();
+    c.submit(makeFlow(UPLOAD)); // a batch of two still works
     c.submit(makeFlow(DOWNLOAD));
     await c.drain();
-    c.submit(makeFlow(UPLOAD)); // a batch of one still works
-    await c.drain();
-    expect(batches.map((b) => b.map((r) => r.verdict.label))).toEqual([[CLASSIFY_ERROR, CLASSIFY_ERROR], ['bulk-upload']]);
+    expect(batches.map((b) => b.map((r) => r.verdict.label))).toEqual([
+      [CLASSIFY_ERROR, CLASSIFY_ERROR, CLASSIFY_ERROR, CLASSIFY_ERROR],
+      ['bulk-upload', 'bulk-download'],
+    ]);
     expect(batches[0]![0]!.verdict.model_version).toBe('fixture-1');
     expect(c.stats.errors).toBe(1);
     expect(warn).toHaveLength(1);
-    expect(warn[0]).toMatch(/inference failed for a batch of 2 flows, labelled 'classify-error': output 'probabilities' came back as \[1, 6\], expected \[2, 3\]/);
+    expect(warn[0]).toMatch(/inference failed for a batch of 4 flows, labelled 'classify-error': output 'probabilities' came back as \[2, 6\], expected \[4, 3\]/);
   });
 });

@@ -61,6 +61,7 @@ describe('loadModelInfo() refuses a model that breaks the contract, in one line'
     ['int-input.onnx', "input 'lengths' is int64; the contract is float32 [N, 30]"],
     ['two-inputs.onnx', 'has 2 inputs (lengths, unused)'],
     ['fixed-batch.onnx', "input 'lengths' has a fixed batch size 1; export it with a dynamic batch axis"],
+    ['batch-one-only.onnx', "output 'probabilities' has shape [1, 6] for 2 input rows; the contract is [N, 3]"],
   ])('%s', async (file, expected) => {
     const msg = await refusal(broken(file));
     expect(msg).toContain(expected);
