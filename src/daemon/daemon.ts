@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Logger } from 'winston';
 import { openLive } from '../capture/liveSource';
 import { Classifier, loadModelInfo } from '../classify/classifier';
@@ -17,6 +18,13 @@ const TICK_MS = 1000;
  * full): systemd's Restart=on-failure restarts the unit.
  */
 const EXIT_FAILED = 1;
+/** Linux lists every network device under /sys/class/net; elsewhere (or for the `any` pseudo-device) we cannot tell. */
+const SYS_NET = '/sys/class/net';
+
+function interfaceGone(iface: string): boolean {
+  return iface !== 'any' && existsSync(SYS_NET) && !existsSync(`${SYS_NET}/${iface}`);
+}
+
 /** Rows deleted per retention step; small so that one step never holds the write lock for long. */
 const RETENTION_BATCH_ROWS = 2000;
 
@@ -76,14 +84,21 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   }
   // A capture that fails while running (interface removed) ends the run like a stop, with a non-zero exit so
   // systemd's Restart=on-failure brings the service back; open flows are still flushed and written.
-  source.start(pipeline.onFrame, (e: Error) => {
+  let captureFailed = false;
+  const onCaptureError = (e: Error): void => {
+    if (captureFailed) return;
+    captureFailed = true;
     log.error(e.message, { interface: iface });
     requestStop('capture-error');
-  });
+  };
+  source.start(pipeline.onFrame, onCaptureError);
   if (source.warning) log.warn(source.warning);
   log.info('capture started', { interface: iface, engine: source.engine, link_type: source.linkType, filter: cfg.capture.filter, snaplen: cfg.capture.snaplen });
 
   const tick = setInterval(() => {
+    // A deleted interface first looks like a link going down (which a mirror port survives), and the packet
+    // socket may then report nothing more: check that the device still exists, once per tick.
+    if (interfaceGone(iface)) onCaptureError(new Error(`Capture on ${iface} stopped: the interface no longer exists`));
     pipeline.table.advance(Date.now() / 1000);
     pipeline.settle().catch((e: Error) => {
       log.error(`flow processing failed: ${e.message}; stopping`);
