@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { PcapWriter } from '../../../src/capture/pcapWriter';
 import { ipChecksum, rng } from '../../helpers/synthBits';
 
 /**
@@ -12,6 +12,7 @@ export interface SynthSummary {
   bytes: number;
 }
 
+const LINKTYPE_ETHERNET = 1;
 const ETH = 14;
 const IP = 20;
 const TCP = 20;
@@ -22,18 +23,10 @@ const FIN = 0x01;
 
 export function writeSynthCapture(file: string, packets: number, flows: number): SynthSummary {
   const next = rng(0x5e5507);
-  const fd = openSync(file, 'w');
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(65535, 16);
-  head.writeUInt32LE(1, 20);
-  writeSync(fd, head);
+  const out = new PcapWriter(file, LINKTYPE_ETHERNET, { snaplen: 65535 });
   // Per flow: packets sent so far and the sequence numbers of both sides.
   const state = Array.from({ length: flows }, (_, i) => ({ n: 0, cseq: 1000 + i, sseq: 9000 + i, done: false }));
   const perFlow = Math.ceil(packets / flows);
-  const chunk: Buffer[] = [];
   let written = 0;
   let bytes = 0;
   let ts = 1_700_000_000;
@@ -85,17 +78,10 @@ export function writeSynthCapture(file: string, packets: number, flows: number):
     else s.sseq += adv;
     s.n++;
     ts += 0.0001;
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(Math.floor(ts), 0);
-    rec.writeUInt32LE(Math.round((ts % 1) * 1e6) % 1000000, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    chunk.push(rec, frame);
+    out.write(ts, frame);
     written++;
     bytes += frame.length;
-    if (chunk.length >= 2048) writeSync(fd, Buffer.concat(chunk.splice(0)));
   }
-  if (chunk.length > 0) writeSync(fd, Buffer.concat(chunk));
-  closeSync(fd);
+  out.close();
   return { packets: written, flows, bytes };
 }

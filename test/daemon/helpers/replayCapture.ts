@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { PcapWriter } from '../../../src/capture/pcapWriter';
 import { ipChecksum, rng } from '../../helpers/synthBits';
 
 /**
@@ -16,6 +16,7 @@ export interface ReplayCaptureSummary {
   bytes: number;
 }
 
+const LINKTYPE_ETHERNET = 1;
 const ETH = 14;
 const IP = 20;
 const TCP = 20;
@@ -29,8 +30,6 @@ const SERVER_PORTS = [443, 80, 22, 8443, 993];
 /** Destination MACs that no interface has: the replayed frames are PACKET_OTHERHOST, never routed by the host. */
 const CLIENT_MAC = [0x02, 0x5d, 0, 0, 0, 0x01];
 const SERVER_MAC = [0x02, 0x5d, 0, 0, 0, 0x02];
-/** Frames buffered per write. */
-const CHUNK_FRAMES = 4096;
 
 interface OpenFlow {
   index: number;
@@ -44,14 +43,7 @@ interface OpenFlow {
 
 export function writeReplayCapture(file: string, packets: number, concurrency = 400): ReplayCaptureSummary {
   const next = rng(0x214);
-  const fd = openSync(file, 'w');
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(65535, 16);
-  head.writeUInt32LE(1, 20);
-  writeSync(fd, head);
+  const out = new PcapWriter(file, LINKTYPE_ETHERNET, { snaplen: 65535 });
 
   let flows = 0;
   /** Packets already promised to open flows (written or not), so that new flows stop at the budget. */
@@ -64,7 +56,6 @@ export function writeReplayCapture(file: string, packets: number, concurrency = 
   };
   while (open.length < concurrency && committed < packets) startFlow();
 
-  const chunk: Buffer[] = [];
   let written = 0;
   let bytes = 0;
   let usec = 0;
@@ -121,15 +112,9 @@ export function writeReplayCapture(file: string, packets: number, concurrency = 
 
     // 10 µs apart in traffic time: the whole file spans a few seconds, far below any timeout.
     usec += 10;
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(1_700_000_000 + Math.floor(usec / 1e6), 0);
-    rec.writeUInt32LE(usec % 1e6, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    chunk.push(rec, frame);
+    out.write(1_700_000_000 + usec / 1e6, frame);
     written++;
     bytes += frame.length;
-    if (chunk.length >= 2 * CHUNK_FRAMES) writeSync(fd, Buffer.concat(chunk.splice(0)));
 
     if (++s.sent === s.total) {
       open[slot] = open[open.length - 1]!;
@@ -137,7 +122,6 @@ export function writeReplayCapture(file: string, packets: number, concurrency = 
       if (committed < packets) startFlow();
     }
   }
-  if (chunk.length > 0) writeSync(fd, Buffer.concat(chunk));
-  closeSync(fd);
+  out.close();
   return { packets: written, flows, bytes };
 }
