@@ -97,11 +97,6 @@ export class Pipeline {
     return old;
   }
 
-  /** Flows queued for inference or in flight. */
-  get pendingFlows(): number {
-    return (this.classifier?.pending ?? 0) + this.unclassified.length;
-  }
-
   private submit(r: FlowRecord): void {
     if (this.pseudonymizer !== null) this.pseudonymizer.apply(r);
     if (this.classifier !== null) this.classifier.submit(r);
