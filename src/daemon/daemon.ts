@@ -4,6 +4,7 @@ import { openLive } from '../capture/liveSource';
 import { Classifier, loadModelInfo } from '../classify/classifier';
 import type { SensorConfig } from '../config/config';
 import { openClassifier, openSinks } from '../cli/offline';
+import { JsonlSink } from '../sink/jsonlSink';
 import { SqliteSink } from '../sink/sqliteSink';
 import { MetricsServer, startMetricsServer } from './metrics';
 import { Pseudonymizer } from '../flow/pseudonymizer';
@@ -178,9 +179,21 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   let reloading: Promise<void> = Promise.resolve();
   let stopping = false;
   // The listener stays until exit: without one, a SIGHUP during the shutdown flush would kill the process.
+  // logrotate's postrotate sends SIGHUP too: JSON-lines files are reopened at their path, so new records go to a
+  // fresh file instead of following the moved one.
+  const reopenOutputs = async (): Promise<void> => {
+    for (const s of opened) {
+      if (!(s instanceof JsonlSink)) continue;
+      try {
+        await s.reopen();
+      } catch (e) {
+        log.error(`cannot reopen ${s.path}: ${(e as Error).message}`);
+      }
+    }
+  };
   const onHup = (): void => {
     if (stopping) log.warn('SIGHUP ignored: the sensor is stopping');
-    else reloading = reloading.then(reloadOnce);
+    else reloading = reloading.then(reopenOutputs).then(reloadOnce);
   };
   process.on('SIGHUP', onHup);
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,11 +181,14 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
     addEarlierFlows(db, OLD, Date.now() / 1000 - 30 * 86400);
     // No stats lines and no retention at start.
     writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 0 } }));
-    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
+    const jsonl = path.join(dir, 'hup-settings.jsonl');
+    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--jsonl', jsonl, '--config', cfg, '--no-classify']);
     cleanup.push(d);
     await d.started();
     await new Promise((r) => setTimeout(r, 1500));
     expect(d.messages('stats')).toHaveLength(0);
+    // logrotate moves the JSON-lines file away before it sends SIGHUP.
+    renameSync(jsonl, `${jsonl}.1`);
     expect(readFlows(db, 'source = ?', [EARLIER_RUN])).toHaveLength(OLD);
 
     const before = d.lines.length;
@@ -201,6 +204,7 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
     d.proc.kill('SIGHUP');
     const reloaded = await d.waitForLine((l) => d.lines.indexOf(l) >= before && l.message === 'reloaded', 30000);
     expect(reloaded, d.logText()).toBeDefined();
+    expect(existsSync(jsonl), 'SIGHUP reopens the JSON-lines file at its path').toBe(true);
     // Settings the running capture and flow table cannot take are named, with what to do.
     const later = d.lines.slice(before).filter((l) => l.level === 'warn');
     expect(later.map((l) => l.message).join('\n')).toMatch(/capture\.filter.*flow\.idleTimeout.*restart/);
