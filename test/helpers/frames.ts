@@ -1,4 +1,7 @@
-/** Builds Ethernet/IPv4/TCP frames for tests (with a real payload, so tests can prove it never leaks). */
+import { pcapFile } from '../capture/captureBytes';
+import { ethernet, ipv4, tcp, vlanTag } from '../decode/frames';
+
+/** Ethernet/IPv4/TCP frames with a real payload, so tests can prove it never leaks into any output. */
 
 export interface TcpSpec {
   src: string;
@@ -13,64 +16,32 @@ export interface TcpSpec {
   vlan?: number;
 }
 
-function ip4(s: string): number[] {
-  return s.split('.').map(Number);
+function ip4(s: string): [number, number, number, number] {
+  const [a, b, c, d] = s.split('.').map(Number);
+  return [a!, b!, c!, d!];
 }
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_VLAN = 0x8100;
 
 /** One Ethernet II frame (optionally 802.1Q tagged) carrying IPv4 + TCP (20-byte header) + payload. */
 export function tcpFrame(t: TcpSpec): Buffer {
   const payload = typeof t.payload === 'string' ? Buffer.from(t.payload) : Buffer.from(t.payload ?? []);
-  const vlanLen = t.vlan !== undefined ? 4 : 0;
-  const buf = Buffer.alloc(14 + vlanLen + 20 + 20 + payload.length);
-  let o = 0;
-  buf.set([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6], 0);
-  o = 12;
-  if (t.vlan !== undefined) {
-    buf.writeUInt16BE(0x8100, o);
-    buf.writeUInt16BE(t.vlan & 0xfff, o + 2);
-    o += 4;
-  }
-  buf.writeUInt16BE(0x0800, o);
-  o += 2;
-  buf[o] = 0x45;
-  buf.writeUInt16BE(40 + payload.length, o + 2);
-  buf[o + 8] = 64;
-  buf[o + 9] = 6;
-  buf.set(ip4(t.src), o + 12);
-  buf.set(ip4(t.dst), o + 16);
-  o += 20;
-  buf.writeUInt16BE(t.sport, o);
-  buf.writeUInt16BE(t.dport, o + 2);
-  buf.writeUInt32BE(t.seq >>> 0, o + 4);
-  buf.writeUInt32BE((t.ack ?? 0) >>> 0, o + 8);
-  buf[o + 12] = 5 << 4;
-  buf[o + 13] = t.flags;
-  buf.writeUInt16BE(t.window ?? 65535, o + 14);
-  o += 20;
-  buf.set(payload, o);
-  return buf;
+  const segment = [...tcp({ sport: t.sport, dport: t.dport, seq: t.seq >>> 0, ack: (t.ack ?? 0) >>> 0, flags: t.flags, window: t.window ?? 65535 }), ...payload];
+  const packet = ipv4(segment, { src: ip4(t.src), dst: ip4(t.dst) });
+  const frame = t.vlan === undefined ? ethernet(ETHERTYPE_IPV4, packet) : ethernet(ETHERTYPE_VLAN, [...vlanTag(t.vlan, ETHERTYPE_IPV4), ...packet]);
+  return Buffer.from(frame);
 }
 
 /** Classic little-endian microsecond pcap of Ethernet frames, as bytes. */
 export function pcapBytes(frames: { ts: number; data: Buffer }[], linkType = 1): Buffer {
-  const parts: Buffer[] = [];
-  const h = Buffer.alloc(24);
-  h.writeUInt32LE(0xa1b2c3d4, 0);
-  h.writeUInt16LE(2, 4);
-  h.writeUInt16LE(4, 6);
-  h.writeUInt32LE(262144, 16);
-  h.writeUInt32LE(linkType, 20);
-  parts.push(h);
-  for (const f of frames) {
-    const r = Buffer.alloc(16);
-    const sec = Math.floor(f.ts);
-    r.writeUInt32LE(sec, 0);
-    r.writeUInt32LE(Math.round((f.ts - sec) * 1e6), 4);
-    r.writeUInt32LE(f.data.length, 8);
-    r.writeUInt32LE(f.data.length, 12);
-    parts.push(r, f.data);
-  }
-  return Buffer.concat(parts);
+  return pcapFile(
+    { linkTypeField: linkType, snaplen: 262144 },
+    frames.map((f) => {
+      const sec = Math.floor(f.ts);
+      return { sec, frac: Math.round((f.ts - sec) * 1e6), data: f.data };
+    }),
+  );
 }
 
 export const SYN = 0x02;
