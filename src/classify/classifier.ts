@@ -203,8 +203,8 @@ export class Classifier {
     for (let i = 0; i < flows.length; i++) {
       const row = rowOf[i]!;
       let verdict: Verdict;
-      if (row < 0) verdict = new Verdict(NO_PAYLOAD, 0, [], '');
-      else if (probs === null) verdict = new Verdict(CLASSIFY_ERROR, 0, [], version);
+      if (row < 0) verdict = new Verdict(NO_PAYLOAD, 0, [], '', 'no-payload');
+      else if (probs === null) verdict = new Verdict(CLASSIFY_ERROR, 0, [], version, 'classify-error');
       else verdict = verdictFromRow(probs, row * K, classes, topK, unknownThreshold, version);
       out[i] = { flow: flows[i]!, verdict };
     }

@@ -1,11 +1,12 @@
 import { readOnnxMetadata, OnnxFormatError } from './onnxMetadata';
 import { ort, type OrtSession } from './ortBinding';
+import { VERDICT_STATUSES } from './verdict';
 
 /**
  * The model contract (SPEC.md "The model contract"), checked once when a model is loaded:
  *
- *  - metadata_props `classes` (JSON array of K distinct non-empty strings), `sequence_length` (positive
- *    integer L), `model_version` and `training_data` (non-empty strings); no other keys are read;
+ *  - metadata_props `classes` (JSON array of K distinct non-empty strings, none of them a label the sensor
+ *    writes itself: unknown, no-payload, classify-error, unclassified), `sequence_length` (positive integer L), `model_version` and `training_data` (non-empty strings); no other keys are read;
  *  - exactly one input, float32 [N, L] with a dynamic batch axis N;
  *  - exactly one output, float32 [N, K], K = number of classes; a probe run of two rows confirms K and one output row per input row
  *    (the only way to know it when the exporter left it symbolic) and that the row sums to 1.
@@ -39,6 +40,9 @@ export const MAX_SEQUENCE_LENGTH = 4096;
 /** How far a probe row's probabilities may sum from 1 (float32 softmax rounding is ~1e-7 per class). */
 const PROBABILITY_SUM_TOLERANCE = 1e-3;
 
+/** Labels the sensor writes itself (verdict statuses other than `classified`): no model class may be called so. */
+const RESERVED_LABELS = VERDICT_STATUSES.filter((s) => s !== 'classified');
+
 function refuse(path: string, what: string): ModelContractError {
   return new ModelContractError(`model ${path}: ${what} ${SEE}`);
 }
@@ -66,6 +70,9 @@ function parseClasses(path: string, text: string): string[] {
       throw refuse(path, `metadata 'classes' entry ${i} is not a non-empty string`);
     }
     if (seen.has(name)) throw refuse(path, `metadata 'classes' names '${name}' twice`);
+    if ((RESERVED_LABELS as readonly string[]).includes(name)) {
+      throw refuse(path, `metadata 'classes' names '${name}', a label the sensor reserves for its own verdicts (${RESERVED_LABELS.join(', ')})`);
+    }
     seen.add(name);
   }
   return parsed as string[];

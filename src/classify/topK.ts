@@ -42,6 +42,6 @@ export function verdictFromRow(
   }
   const topk: ClassScore[] = idx.map((c) => ({ label: classes[c]!, p: round(probs[offset + c]!) }));
   const best = idx.length > 0 ? probs[offset + idx[0]!]! : NaN;
-  const label = best >= threshold ? classes[idx[0]!]! : 'unknown';
-  return new Verdict(label, best === best ? round(best) : 0, topk, modelVersion);
+  const known = best >= threshold;
+  return new Verdict(known ? classes[idx[0]!]! : 'unknown', best === best ? round(best) : 0, topk, modelVersion, known ? 'classified' : 'unknown');
 }

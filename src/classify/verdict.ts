@@ -4,6 +4,15 @@ export interface ClassScore {
   p: number;
 }
 
+/**
+ * What kind of answer a verdict is, apart from its label: `classified` (the label is an application the model
+ * named above the threshold), `unknown` (the model's best was below the threshold), `no-payload` (too few payload
+ * packets for the model), `classify-error` (inference failed for the batch), `unclassified` (classification off).
+ */
+export type VerdictStatus = 'classified' | 'unknown' | 'no-payload' | 'classify-error' | 'unclassified';
+
+export const VERDICT_STATUSES: readonly VerdictStatus[] = ['classified', 'unknown', 'no-payload', 'classify-error', 'unclassified'];
+
 /** The classifier's answer for one flow. */
 export class Verdict {
   constructor(
@@ -15,6 +24,8 @@ export class Verdict {
     public topk: ClassScore[],
     /** Version string of the model that produced it ('' for rule labels). */
     public model_version: string,
+    /** The kind of answer; the sentinel labels have the status of the same name. */
+    public status: VerdictStatus,
   ) {}
 }
 

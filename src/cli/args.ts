@@ -52,6 +52,7 @@ function parser(argv: string[]) {
     .option('buffer-size', { type: 'number', describe: 'kernel capture buffer in bytes (live mode)' })
     .option('promisc', { type: 'boolean', describe: 'promiscuous mode (live mode, default on)' })
     .option('fanout-group', { type: 'number', describe: 'PACKET_FANOUT group: several sensors on one interface split the flows (addon engine)' })
+    .option('sensor-name', { type: 'string', describe: 'name written in every record\'s `sensor` field (default: the host name)' })
     .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, describe: 'operational log level' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)' })
     .epilog(EPILOG)
@@ -88,10 +89,11 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
 
   let cfg = a.config !== undefined ? loadConfigFile(a.config) : defaultConfig();
   // Flags override the file: mapped onto the same schema so they get the same checks and messages.
-  const o: Record<string, Record<string, unknown>> = { capture: {}, flow: {}, classify: {}, output: {}, log: {} };
+  const o: Record<string, Record<string, unknown>> = { sensor: {}, capture: {}, flow: {}, classify: {}, output: {}, log: {} };
   const set = (section: string, key: string, v: unknown): void => {
     if (v !== undefined) o[section]![key] = v;
   };
+  set('sensor', 'name', a['sensor-name']);
   set('capture', 'pcap', a.pcap);
   set('capture', 'rotated', a.rotated);
   set('capture', 'interface', a.interface);

@@ -28,7 +28,7 @@ export interface OfflineSummary {
 /** Opens the sinks the config asks for; with neither --db nor --jsonl, JSON lines go to stdout. */
 export function openSinks(cfg: SensorConfig): FlowSink[] {
   const sinks: FlowSink[] = [];
-  if (cfg.output.db !== null) sinks.push(new SqliteSink(cfg.output.db));
+  if (cfg.output.db !== null) sinks.push(new SqliteSink(cfg.output.db, { sensorName: cfg.sensor.name }));
   if (cfg.output.jsonl !== null) sinks.push(new JsonlSink(cfg.output.jsonl));
   if (sinks.length === 0) sinks.push(new JsonlSink('-'));
   return sinks;
@@ -69,7 +69,10 @@ export async function runOffline(cfg: SensorConfig, log: Logger, progress: boole
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
   const sinks = openSinks(cfg);
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
-  const pipeline = new Pipeline({ ...cfg.flow, source: files[0] ?? '', length }, classifier, sinks, pseudonymizer);
+  const pipeline = new Pipeline({ ...cfg.flow, source: files[0] ?? '', length }, classifier, sinks, pseudonymizer, {
+    sensor: cfg.sensor.name,
+    live: false,
+  });
 
   let stopping: string | null = null;
   const onSignal = (sig: string): void => {

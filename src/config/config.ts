@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 
 /**
@@ -6,6 +7,10 @@ import * as path from 'node:path';
  * Everything is validated here, once, with messages that say what to do; the rest of the code trusts it.
  */
 export interface SensorConfig {
+  sensor: {
+    /** The name every record carries (`sensor` field) and its uid is derived from; null in a file = the host name. */
+    name: string;
+  };
   capture: {
     /** Capture files or directories (offline mode). */
     pcap: string[];
@@ -76,6 +81,7 @@ export const DEFAULT_MODEL = path.resolve(__dirname, '..', '..', 'models', 'sens
 
 export function defaultConfig(): SensorConfig {
   return {
+    sensor: { name: hostname() },
     capture: {
       pcap: [],
       rotated: false,
@@ -116,6 +122,7 @@ type Kind = 'string' | 'string?' | 'strings' | 'bool' | 'num' | 'int' | 'int?' |
 
 /** The schema: section -> key -> kind, with a lower bound for numbers where one matters. */
 const SCHEMA: Record<string, Record<string, { kind: Kind; min?: number; max?: number }>> = {
+  sensor: { name: { kind: 'string?' } },
   capture: {
     pcap: { kind: 'strings' },
     rotated: { kind: 'bool' },
@@ -249,6 +256,8 @@ export function mergeConfig(base: SensorConfig, input: unknown, origin: string):
       out[section]![key] = checkValue(`${origin}: ${section}.${key}`, spec, value);
     }
   }
+  // null asks for the default explicitly (config/sensor.json ships it that way).
+  if (out.sensor!.name === null) out.sensor!.name = hostname();
   return out as unknown as SensorConfig;
 }
 

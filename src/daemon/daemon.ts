@@ -52,7 +52,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       }),
   );
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
-  const pipeline = new Pipeline({ ...cfg.flow, source: iface, length }, classifier, sinks, pseudonymizer);
+  const pipeline = new Pipeline({ ...cfg.flow, source: iface, length }, classifier, sinks, pseudonymizer, { sensor: cfg.sensor.name, live: true });
   const source = openLive({
     interface: iface,
     engine: cfg.capture.engine,
@@ -254,7 +254,7 @@ class GuardedSink implements FlowSink {
 }
 
 /** Sections whose values the running capture, flow table and sinks were built with. */
-const RESTART_ONLY = ['capture', 'flow', 'output', 'log', 'privacy'] as const;
+const RESTART_ONLY = ['sensor', 'capture', 'flow', 'output', 'log', 'privacy'] as const;
 
 /**
  * Settings that differ between the running config and a reloaded one but only take effect at a restart, as

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Frame, FrameHandler } from '../capture/frame';
 import type { Classifier } from '../classify/classifier';
 import { ClassifiedFlow, Verdict } from '../classify/verdict';
@@ -6,6 +7,7 @@ import { Decoder } from '../decode/decoder';
 import { PacketMeta } from '../decode/packetMeta';
 import type { FlowRecord } from '../flow/flowRecord';
 import { FlowTable, FlowTableOptions } from '../flow/flowTable';
+import { flowUid } from '../flow/flowUid';
 import type { Pseudonymizer } from '../flow/pseudonymizer';
 
 /** Where classified flows go (SQLite, JSON lines). */
@@ -14,8 +16,16 @@ export interface FlowSink {
   close(): void | Promise<void>;
 }
 
+/** Where the records of one run come from (stamped on every record, see FlowRecord). */
+export interface RecordOrigin {
+  /** The sensor's name (config `sensor.name`). */
+  sensor: string;
+  /** Live capture (the flow table's source is an interface) rather than capture files. */
+  live: boolean;
+}
+
 /** Verdict for flows when classification is switched off. */
-const UNCLASSIFIED = new Verdict('unclassified', 0, [], '');
+const UNCLASSIFIED = new Verdict('unclassified', 0, [], '', 'unclassified');
 
 /**
  * Flows queued for inference before the capture loop waits for the classifier. Bounds memory when a capture
@@ -48,7 +58,13 @@ export class Pipeline {
   /** Records waiting to be written when classification is off (written in batches, like classifier output). */
   private unclassified: ClassifiedFlow[] = [];
 
-  constructor(flowOpts: FlowTableOptions, classifier: Classifier | null, sinks: FlowSink[], pseudonymizer: Pseudonymizer | null = null) {
+  constructor(
+    flowOpts: FlowTableOptions,
+    classifier: Classifier | null,
+    sinks: FlowSink[],
+    pseudonymizer: Pseudonymizer | null = null,
+    private readonly origin: RecordOrigin = { sensor: hostname(), live: false },
+  ) {
     this.classifier = classifier;
     this.pseudonymizer = pseudonymizer;
     this.sinks = sinks;
@@ -99,6 +115,11 @@ export class Pipeline {
 
   private submit(r: FlowRecord): void {
     if (this.pseudonymizer !== null) this.pseudonymizer.apply(r);
+    // After pseudonymisation: the uid is computed from the addresses as written, so it can be recomputed from
+    // the record alone.
+    r.sensor = this.origin.sensor;
+    r.live = this.origin.live;
+    r.uid = flowUid(r.sensor, r.ip_version, r.client_ip, r.client_port, r.server_ip, r.server_port, r.vlan, r.first_ts);
     if (this.classifier !== null) this.classifier.submit(r);
     else this.deliverUnclassified(r);
   }

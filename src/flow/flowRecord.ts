@@ -46,6 +46,15 @@ export class FlowRecord {
     public lengths: number[],
   ) {}
 
+  /**
+   * Where the record comes from, stamped by the pipeline when the flow leaves the flow stage (after
+   * pseudonymisation, see Pipeline): the sensor's name, whether `source` is a live interface (else a capture
+   * file), and the flow's stable uid (flowUid.ts), computed from the written addresses.
+   */
+  sensor = '';
+  live = false;
+  uid = '';
+
   get duration(): number {
     return this.last_ts - this.first_ts;
   }

@@ -2,12 +2,13 @@ import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:f
 import { once } from 'node:events';
 
 import type { ClassifiedFlow } from '../classify/verdict';
-import { flowToRow } from './flowRow';
+import { flowToRow, rowToJson } from './flowRow';
 import { SinkError } from './sinkError';
 
 /**
- * Flow records as JSON lines (one object per flow, keys = the SQLite column names, lengths/topk as arrays,
- * midstream as a boolean) for shipping to a log pipeline. '-' writes to stdout.
+ * Flow records as JSON lines (one object per flow, flowRow.ts's JSON_KEYS: `event_type: "flow"`, the SQLite
+ * column names less `source`, arrays as arrays, midstream as a boolean) for shipping to a log pipeline. '-'
+ * writes to stdout.
  *
  * Each write() turns its batch into one string and hands it to a Node stream, which buffers in memory and
  * writes in the background; write() returns false when that buffer is past its high-water mark, and the
@@ -29,7 +30,7 @@ export class JsonlSink {
     if (this.error !== null) throw this.error;
     if (batch.length === 0) return true;
     let text = '';
-    for (const cf of batch) text += JSON.stringify(flowToRow(cf)) + '\n';
+    for (const cf of batch) text += rowToJson(flowToRow(cf)) + '\n';
     this.rows += batch.length;
     return this.out.write(text);
   }

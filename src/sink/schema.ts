@@ -1,3 +1,6 @@
+import type { VerdictStatus } from '../classify/verdict';
+import { flowUid } from '../flow/flowUid';
+import { isoMicros } from './isoTime';
 import type { SqliteDatabase } from './sqliteBinding';
 
 /**
@@ -5,7 +8,39 @@ import type { SqliteDatabase } from './sqliteBinding';
  * applied; opening a database applies the missing ones in order, each in its own transaction, so a later
  * version adds a column by appending a migration (never by editing an old one).
  */
-export type Migration = (db: SqliteDatabase) => void;
+export type Migration = (db: SqliteDatabase, ctx: MigrationContext) => void;
+
+/** What a migration may need to backfill rows written before it. */
+export interface MigrationContext {
+  /** The name of the sensor opening the database (config `sensor.name`). */
+  sensorName: string;
+}
+
+/** The verdict status of a version-1 row, which only had its label (the sentinels are the statuses' names). */
+export function statusOfLabel(label: string): VerdictStatus {
+  return label === 'unknown' || label === 'no-payload' || label === 'classify-error' || label === 'unclassified' ? label : 'classified';
+}
+
+/**
+ * Whether a version-1 `source` names a capture file rather than a live interface: a Linux interface name has at
+ * most 15 characters and no '/', and capture files end in .pcap, .pcapng, .cap or .gz (the files `--pcap DIR`
+ * picks). Anything else is taken for an interface.
+ */
+export function sourceIsFile(source: string): boolean {
+  return source.includes('/') || source.length > 15 || /\.(pcap|pcapng|cap|gz)$/i.test(source);
+}
+
+/** topk_labels / topk_scores (JSON text) from a version-1 `topk` text `[{"label":..,"p":..},...]`. */
+function splitTopk(topk: string, field: 'label' | 'p'): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(topk);
+  } catch {
+    return '[]';
+  }
+  if (!Array.isArray(parsed)) return '[]';
+  return JSON.stringify(parsed.map((e: unknown) => (e !== null && typeof e === 'object' ? (e as Record<string, unknown>)[field] ?? null : null)));
+}
 
 export const MIGRATIONS: readonly Migration[] = [
   // 1: the flows table (columns are FlowRow's keys, see flowRow.ts) and the indexes the usual queries need.
@@ -49,6 +84,45 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX flows_community_id ON flows (community_id);
     `);
   },
+  // 2: the SIEM-ready record (README "Flow records"): uid, sensor, in_iface / pcap_filename, ISO 8601 start/end,
+  // proto, the verdict status, and topk split into two arrays (Elastic flattens an array of objects into noise).
+  // Rows written before are backfilled: `sensor` is the name of the sensor that upgrades the file, the uid is
+  // computed from it as for new rows, in_iface / pcap_filename follow sourceIsFile(), verdict statusOfLabel().
+  (db, ctx) => {
+    db.exec(`
+      ALTER TABLE flows ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+      ALTER TABLE flows ADD COLUMN sensor TEXT NOT NULL DEFAULT '';
+      ALTER TABLE flows ADD COLUMN in_iface TEXT;
+      ALTER TABLE flows ADD COLUMN pcap_filename TEXT;
+      ALTER TABLE flows ADD COLUMN start TEXT NOT NULL DEFAULT '';
+      ALTER TABLE flows ADD COLUMN "end" TEXT NOT NULL DEFAULT '';
+      ALTER TABLE flows ADD COLUMN proto TEXT NOT NULL DEFAULT 'tcp';
+      ALTER TABLE flows ADD COLUMN verdict TEXT NOT NULL DEFAULT '';
+      ALTER TABLE flows ADD COLUMN topk_labels TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE flows ADD COLUMN topk_scores TEXT NOT NULL DEFAULT '[]';
+    `);
+    const fn = { deterministic: true, directOnly: true } as const;
+    db.function('sensor_v2_iso', fn, (ts: unknown) => isoMicros(Number(ts)));
+    db.function('sensor_v2_is_file', fn, (source: unknown) => (sourceIsFile(String(source)) ? 1 : 0));
+    db.function('sensor_v2_status', fn, (label: unknown) => statusOfLabel(String(label)));
+    db.function('sensor_v2_topk', fn, (topk: unknown, field: unknown) => splitTopk(String(topk), field === 'p' ? 'p' : 'label'));
+    db.function('sensor_v2_uid', { ...fn, varargs: true }, (...a: unknown[]) =>
+      flowUid(String(a[0]), Number(a[1]), String(a[2]), Number(a[3]), String(a[4]), Number(a[5]), Number(a[6]), Number(a[7])),
+    );
+    db.prepare(`
+      UPDATE flows SET
+        sensor = @sensor,
+        in_iface = CASE sensor_v2_is_file(source) WHEN 1 THEN NULL ELSE source END,
+        pcap_filename = CASE sensor_v2_is_file(source) WHEN 1 THEN source ELSE NULL END,
+        start = sensor_v2_iso(first_ts),
+        "end" = sensor_v2_iso(last_ts),
+        verdict = sensor_v2_status(label),
+        topk_labels = sensor_v2_topk(topk, 'label'),
+        topk_scores = sensor_v2_topk(topk, 'p'),
+        uid = sensor_v2_uid(@sensor, ip_version, client_ip, client_port, server_ip, server_port, vlan, first_ts)
+    `).run({ sensor: ctx.sensorName });
+    db.exec('ALTER TABLE flows DROP COLUMN topk');
+  },
 ];
 
 /** The database was written by a newer sensor: refuse rather than write rows it does not expect. */
@@ -57,7 +131,7 @@ export class SchemaError extends Error {
 }
 
 /** Applies the migrations `db` lacks; returns the resulting schema version. */
-export function migrate(db: SqliteDatabase, path: string, migrations: readonly Migration[] = MIGRATIONS): number {
+export function migrate(db: SqliteDatabase, path: string, ctx: MigrationContext, migrations: readonly Migration[] = MIGRATIONS): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > migrations.length) {
     throw new SchemaError(
@@ -67,7 +141,7 @@ export function migrate(db: SqliteDatabase, path: string, migrations: readonly M
   for (let v = current; v < migrations.length; v++) {
     const step = migrations[v]!;
     db.transaction(() => {
-      step(db);
+      step(db, ctx);
       // PRAGMA takes no bound parameters; v is an integer we computed.
       db.pragma(`user_version = ${v + 1}`);
     })();

@@ -3,6 +3,7 @@ import { setImmediate as nextTick } from 'node:timers/promises';
 import type { ClassifiedFlow } from '../classify/verdict';
 import { FLOW_COLUMNS, flowToRow, type FlowRow } from './flowRow';
 import { SinkError } from './sinkError';
+import { hostname } from 'node:os';
 import { migrate, type Migration, MIGRATIONS } from './schema';
 import { Database, type SqliteDatabase, type SqliteStatement } from './sqliteBinding';
 import { LatencyWindow } from '../classify/latencyWindow';
@@ -12,6 +13,8 @@ export interface SqliteSinkOptions {
   batchRows?: number;
   /** Schema migrations to apply (tests pass a longer list to exercise upgrades). */
   migrations?: readonly Migration[];
+  /** The sensor's name, for backfilling rows of an older schema (default: the host name). */
+  sensorName?: string;
 }
 
 /** Rows per write transaction: big enough to amortise the commit, small enough to keep each lock short. */
@@ -21,13 +24,20 @@ export const BUSY_TIMEOUT_MS = 5000;
 /** Keep the WAL file from growing without bound between checkpoints (bytes it is truncated to when reset). */
 export const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
-/** FlowRow as bound to the INSERT: arrays as JSON text, booleans as 0/1 (SQLite has neither). */
-type SqliteParams = Omit<FlowRow, 'lengths' | 'topk' | 'midstream'> & { lengths: string; topk: string; midstream: 0 | 1 };
+/** FlowRow's FLOW_COLUMNS as bound to the INSERT, in column order: arrays as JSON text, booleans as 0/1. */
+type SqliteParams = (string | number | null)[];
 
-const INSERT_SQL = `INSERT INTO flows (${FLOW_COLUMNS.join(', ')}) VALUES (${FLOW_COLUMNS.map((c) => '@' + c).join(', ')})`;
+// Column names quoted: `end` is an SQL keyword.
+const INSERT_SQL = `INSERT INTO flows (${FLOW_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${FLOW_COLUMNS.map(() => '?').join(', ')})`;
 
-function toParams(row: FlowRow): SqliteParams {
-  return { ...row, lengths: JSON.stringify(row.lengths), topk: JSON.stringify(row.topk), midstream: row.midstream ? 1 : 0 };
+/** One record's INSERT parameters (SQLite has neither arrays nor booleans). */
+export function toParams(row: FlowRow): SqliteParams {
+  const p: SqliteParams = new Array(FLOW_COLUMNS.length);
+  for (let i = 0; i < FLOW_COLUMNS.length; i++) {
+    const v = row[FLOW_COLUMNS[i]!];
+    p[i] = Array.isArray(v) ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  }
+  return p;
 }
 
 function open(path: string): SqliteDatabase {
@@ -73,7 +83,7 @@ export class SqliteSink {
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
-      migrate(db, path, opts.migrations ?? MIGRATIONS);
+      migrate(db, path, { sensorName: opts.sensorName ?? hostname() }, opts.migrations ?? MIGRATIONS);
     } catch (e) {
       db.close();
       throw e;

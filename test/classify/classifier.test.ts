@@ -74,7 +74,7 @@ describe('Classifier verdicts', () => {
     const out = await classify([[], [100], [100, -200, 300], UPLOAD], { minPayloadPackets: 3 });
     // Three payload packets reach the model (small mean size: interactive); fewer do not.
     expect(out.map((r) => r.verdict.label)).toEqual([NO_PAYLOAD, NO_PAYLOAD, 'interactive', 'bulk-upload']);
-    expect(out[0]!.verdict).toEqual({ label: NO_PAYLOAD, confidence: 0, topk: [], model_version: '' });
+    expect(out[0]!.verdict).toEqual({ label: NO_PAYLOAD, confidence: 0, topk: [], model_version: '', status: 'no-payload' });
   });
 
   it('runs no model at all for a batch of no-payload flows, still answering asynchronously', async () => {

@@ -54,6 +54,7 @@ describe('loadModelInfo() refuses a model that breaks the contract, in one line'
     ['classes-not-json.onnx', "metadata 'classes' is not JSON"],
     ['classes-duplicate.onnx', "metadata 'classes' names 'a' twice"],
     ['classes-empty-name.onnx', "metadata 'classes' entry 1 is not a non-empty string"],
+    ['classes-reserved.onnx', "metadata 'classes' names 'unknown', a label the sensor reserves for its own verdicts"],
     ['wrong-width.onnx', "output 'probabilities' is 3 wide but metadata 'classes' names 2 classes"],
     ['wrong-width-symbolic.onnx', "output 'probabilities' is 3 wide but metadata 'classes' names 2 classes"],
     ['sequence-length-mismatch.onnx', "input 'lengths' is 30 wide but metadata 'sequence_length' is 20"],

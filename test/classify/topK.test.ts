@@ -9,7 +9,7 @@ describe('verdictFromRow()', () => {
   it('reads its row at the offset and keeps the k best, best first', () => {
     const probs = Float32Array.from([0.7, 0.1, 0.1, 0.1, /* row 2: */ 0.1, 0.2, 0.6, 0.1]);
     const v = verdictFromRow(probs, 4, CLASSES, 2, 0.5, 'v1');
-    expect(v).toEqual({ label: 'c', confidence: 0.6, topk: [{ label: 'c', p: 0.6 }, { label: 'b', p: 0.2 }], model_version: 'v1' });
+    expect(v).toEqual({ label: 'c', confidence: 0.6, topk: [{ label: 'c', p: 0.6 }, { label: 'b', p: 0.2 }], model_version: 'v1', status: 'classified' });
   });
 
   it('breaks ties by class order and caps k at the number of classes', () => {

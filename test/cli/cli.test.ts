@@ -56,7 +56,7 @@ describe('sensor CLI', () => {
   it('writes every flow to SQLite and JSON lines with the same field names, and no payload byte anywhere', () => {
     const db = path.join(dir, 'flows.db');
     const jsonl = path.join(dir, 'flows.jsonl');
-    const r = sensor(['--pcap', capture, '--db', db, '--jsonl', jsonl, '--no-classify']);
+    const r = sensor(['--pcap', capture, '--db', db, '--jsonl', jsonl, '--no-classify', '--sensor-name', 'tap-7']);
     expect(r.stderr).not.toContain('"level":"error"');
     expect(r.code).toBe(0);
     const conn = new Database(db, { readonly: true });
@@ -68,8 +68,18 @@ describe('sensor CLI', () => {
     expect(JSON.parse(rows[1]!.lengths as string).slice(0, 4)).toEqual([40, -40, 80, 0]);
     const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(3);
-    const cols = Object.keys(rows[0]!).filter((k) => k !== 'id').sort();
-    expect(Object.keys(lines[0]!).sort()).toEqual(cols);
+    // JSON lines: the SQLite columns less `source` (an object in ECS), plus event_type.
+    const cols = Object.keys(rows[0]!).filter((k) => k !== 'id' && k !== 'source');
+    expect(Object.keys(lines[0]!).sort()).toEqual([...cols, 'event_type'].sort());
+    const byUid = new Map(lines.map((l) => [l.uid, l]));
+    for (const row of rows) {
+      const line = byUid.get(row.uid)!;
+      expect(line).toMatchObject({ event_type: 'flow', sensor: 'tap-7', proto: 'tcp', verdict: 'unclassified', in_iface: null, pcap_filename: capture });
+      expect(row).toMatchObject({ source: capture, sensor: 'tap-7', pcap_filename: capture, in_iface: null, start: line.start, end: line.end });
+      expect(line.start).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+      expect(Date.parse(line.start as string) / 1000).toBeCloseTo(row.first_ts as number, 3);
+    }
+    expect(new Set(rows.map((r) => r.uid)).size).toBe(3);
     for (const f of [db, jsonl]) expect(readFileSync(f).includes(Buffer.from('SECRET'))).toBe(false);
     expect(r.stderr).not.toContain('SECRET');
   });
@@ -78,11 +88,13 @@ describe('sensor CLI', () => {
     if (!existsSync(FIXTURE_MODEL)) throw new Error(`fixture model missing: ${FIXTURE_MODEL}`);
     const r = sensor(['--pcap', capture, '--jsonl', '-', '--model', FIXTURE_MODEL]);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; confidence: number; topk: unknown[]; model_version: string });
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; verdict: string; confidence: number; topk_labels: unknown[]; topk_scores: unknown[]; model_version: string });
     expect(lines).toHaveLength(3);
     for (const l of lines) {
       expect(l.label).not.toBe('unclassified');
-      expect(l.topk.length).toBeGreaterThan(0);
+      expect(l.topk_labels.length).toBeGreaterThan(0);
+      expect(l.topk_scores.length).toBe(l.topk_labels.length);
+      expect(['classified', 'unknown']).toContain(l.verdict);
       expect(l.model_version).not.toBe('');
     }
   });
@@ -107,15 +119,15 @@ describe('sensor CLI', () => {
     writeFileSync(path.join(d, 'notes.txt'), 'not a capture');
     const split = sensor(['--pcap', d, '--jsonl', '-', '--no-classify']);
     expect(split.code).toBe(0);
-    const a = split.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; source: string; lengths: number[] });
+    const a = split.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; pcap_filename: string; lengths: number[] });
     expect(a).toHaveLength(2);
     // a.pcap ends mid-connection; b.pcap's part (seen mid-stream) closes with FIN both ways.
     expect(a.map((x) => x.end_reason)).toEqual(['eof', 'fin']);
     const joined = sensor(['--pcap', d, '--rotated', '--jsonl', '-', '--no-classify']);
-    const b = joined.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; source: string; lengths: number[] });
+    const b = joined.stdout.trim().split('\n').map((l) => JSON.parse(l) as { end_reason: string; pcap_filename: string; lengths: number[] });
     expect(b).toHaveLength(1);
     expect(b[0]!.lengths.slice(0, 7)).toEqual([10, -20, 30, -40, 50, -60, 0]);
-    expect(b[0]!.source).toBe(path.join(d, 'a.pcap'));
+    expect(b[0]!.pcap_filename).toBe(path.join(d, 'a.pcap'));
   });
 
   it('replaces addresses by keyed pseudonyms when privacy.pseudonymizeKey is set', () => {

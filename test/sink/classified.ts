@@ -9,6 +9,8 @@ export function classified(i: number, label = i % 2 === 0 ? 'tls-web' : 'ssh', l
     client_port: 40000 + (i % 20000),
     midstream: i % 3 === 0,
   });
-  const verdict = new Verdict(label, 0.91, [{ label, p: 0.91 }, { label: 'other', p: 0.09 }], 'm-7');
+  const verdict = new Verdict(label, 0.91, [{ label, p: 0.91 }, { label: 'other', p: 0.09 }], 'm-7', 'classified');
+  flow.sensor = 'test-sensor';
+  flow.uid = `Ctest${i}`;
   return { flow, verdict };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { FLOW_COLUMNS } from '../../src/sink/flowRow';
+import { FLOW_COLUMNS, JSON_KEYS } from '../../src/sink/flowRow';
 import { JsonlSink } from '../../src/sink/jsonlSink';
 import { SqliteSink } from '../../src/sink/sqliteSink';
 import { classified } from './classified';
@@ -28,17 +28,25 @@ describe('JsonlSink', () => {
     sink.write([classified(0), classified(1)]);
     await sink.close();
     const [a, b] = lines(file);
-    expect(Object.keys(a!)).toEqual([...FLOW_COLUMNS]);
+    expect(Object.keys(a!)).toEqual([...JSON_KEYS]);
 
+    // The SQLite columns less `source` (an object in ECS), plus event_type.
     const db = new SqliteSink(path.join(dir, 'flows.db'));
     const columns = (db.db.prepare('SELECT name FROM pragma_table_info(?)').all('flows') as { name: string }[]).map((c) => c.name);
     db.close();
-    expect(['id', ...Object.keys(a!)]).toEqual(columns);
+    expect(['id', 'source', ...Object.keys(a!).filter((k) => k !== 'event_type')].sort()).toEqual([...columns].sort());
+    expect(FLOW_COLUMNS).toContain('source');
+    expect(JSON_KEYS).not.toContain('source');
 
-    expect(a).toMatchObject({ midstream: true, duration: 2.5, label: 'tls-web', confidence: 0.91, end_reason: 'fin' });
+    expect(a).toMatchObject({
+      event_type: 'flow', uid: 'Ctest0', sensor: 'test-sensor', pcap_filename: 'test.pcap', in_iface: null, proto: 'tcp',
+      start: '2023-11-14T22:13:20.000000Z', end: '2023-11-14T22:13:22.500000Z', midstream: true, duration: 2.5,
+      label: 'tls-web', verdict: 'classified', confidence: 0.91, end_reason: 'fin',
+    });
     expect(b!.midstream).toBe(false);
     expect(a!.lengths).toEqual(classified(0).flow.lengths);
-    expect(a!.topk).toEqual([{ label: 'tls-web', p: 0.91 }, { label: 'other', p: 0.09 }]);
+    expect(a!.topk_labels).toEqual(['tls-web', 'other']);
+    expect(a!.topk_scores).toEqual([0.91, 0.09]);
   });
 
   it('appends to an existing file and reopens after logrotate moved it', async () => {

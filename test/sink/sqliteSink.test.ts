@@ -9,6 +9,7 @@ import { FLOW_COLUMNS } from '../../src/sink/flowRow';
 import { MIGRATIONS, type Migration } from '../../src/sink/schema';
 import { Database } from '../../src/sink/sqliteBinding';
 import { SqliteSink } from '../../src/sink/sqliteSink';
+import { flowUid } from '../../src/flow/flowUid';
 import { classified } from './classified';
 
 let dir: string;
@@ -46,7 +47,7 @@ describe('SqliteSink schema', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
   });
 
-  it('stores a record: lengths and topk as JSON text, midstream as 0/1, duration computed', () => {
+  it('stores a record: arrays as JSON text, midstream as 0/1, duration computed, times in ISO 8601', () => {
     const sink = openSink();
     sink.write([classified(0), classified(1)]);
     const rows = sink.db.prepare('SELECT * FROM flows ORDER BY id').all() as Record<string, unknown>[];
@@ -55,12 +56,51 @@ describe('SqliteSink schema', () => {
       id: 1, source: 'test.pcap', first_ts: 1700000000, last_ts: 1700000002.5, duration: 2.5, ip_version: 4,
       client_ip: '192.0.2.10', client_port: 40000, server_ip: '198.51.100.7', server_port: 443, vlan: 0,
       midstream: 1, conn_state: 'SF', history: 'ShADadFf', end_reason: 'fin', payload_packets: 5,
-      label: 'tls-web', confidence: 0.91, model_version: 'm-7',
+      label: 'tls-web', verdict: 'classified', confidence: 0.91, model_version: 'm-7',
+      uid: 'Ctest0', sensor: 'test-sensor', in_iface: null, pcap_filename: 'test.pcap', proto: 'tcp',
+      start: '2023-11-14T22:13:20.000000Z', end: '2023-11-14T22:13:22.500000Z',
     });
     expect(rows[1]!.midstream).toBe(0);
     expect(JSON.parse(rows[0]!.lengths as string)).toEqual(classified(0).flow.lengths);
-    expect(JSON.parse(rows[0]!.topk as string)).toEqual([{ label: 'tls-web', p: 0.91 }, { label: 'other', p: 0.09 }]);
+    expect(JSON.parse(rows[0]!.topk_labels as string)).toEqual(['tls-web', 'other']);
+    expect(JSON.parse(rows[0]!.topk_scores as string)).toEqual([0.91, 0.09]);
     expect(sink.rows).toBe(2);
+  });
+
+  it('upgrades a version-1 database in place to version 2, backfilling the new columns from the old ones', () => {
+    // A database as the sensor wrote it before version 2: the v1 table, one live and two offline rows.
+    const old = new Database(dbPath);
+    MIGRATIONS[0]!(old, { sensorName: 'unused' });
+    old.pragma('user_version = 1');
+    const insert = old.prepare(`INSERT INTO flows (source, first_ts, last_ts, duration, ip_version, client_ip, client_port, server_ip,
+      server_port, vlan, c2s_packets, s2c_packets, c2s_bytes, s2c_bytes, c2s_payload_bytes, s2c_payload_bytes, payload_packets,
+      retrans_skipped, midstream, conn_state, history, community_id, end_reason, lengths, label, confidence, topk, model_version)
+      VALUES (?, ?, ?, 2.5, 4, '192.0.2.10', ?, '198.51.100.7', 443, 0, 3, 3, 200, 200, 40, 40, 2, 0, 0, 'SF', 'ShADadFf', '1:x', 'fin',
+      '[40,-140]', ?, ?, ?, 'm-7')`);
+    insert.run('eth1', 1700000000.25, 1700000002.75, 40001, 'tls-web', 0.995, '[{"label":"tls-web","p":0.995},{"label":"ssh","p":0.004}]');
+    insert.run('/captures/a.pcap', 1700000001.000001, 1700000003.5, 40002, 'unknown', 0.6, '[{"label":"ssh","p":0.6}]');
+    insert.run('b.pcapng.gz', 1700000002, 1700000004.5, 40003, 'no-payload', 0, '[]');
+    old.close();
+
+    const sink = openSink({ sensorName: 'tap-7' });
+    expect(sink.db.pragma('user_version', { simple: true })).toBe(2);
+    const cols = (sink.db.prepare('SELECT name FROM pragma_table_info(?)').all('flows') as { name: string }[]).map((c) => c.name);
+    expect(cols).toEqual(['id', ...FLOW_COLUMNS]);
+    expect(cols).not.toContain('topk');
+    const rows = sink.db.prepare('SELECT * FROM flows ORDER BY id').all() as Record<string, unknown>[];
+    expect(rows.map((r) => [r.in_iface, r.pcap_filename])).toEqual([['eth1', null], [null, '/captures/a.pcap'], [null, 'b.pcapng.gz']]);
+    expect(rows.map((r) => r.verdict)).toEqual(['classified', 'unknown', 'no-payload']);
+    expect(rows.map((r) => r.start)).toEqual(['2023-11-14T22:13:20.250000Z', '2023-11-14T22:13:21.000001Z', '2023-11-14T22:13:22.000000Z']);
+    expect(rows[0]!.end).toBe('2023-11-14T22:13:22.750000Z');
+    expect(rows.map((r) => JSON.parse(r.topk_labels as string))).toEqual([['tls-web', 'ssh'], ['ssh'], []]);
+    expect(rows.map((r) => JSON.parse(r.topk_scores as string))).toEqual([[0.995, 0.004], [0.6], []]);
+    expect(rows.every((r) => r.sensor === 'tap-7' && r.proto === 'tcp')).toBe(true);
+    // The uid is the one a new record of the same flow gets.
+    expect(rows[0]!.uid).toBe(flowUid('tap-7', 4, '192.0.2.10', 40001, '198.51.100.7', 443, 0, 1700000000.25));
+    expect(new Set(rows.map((r) => r.uid)).size).toBe(3);
+    // And new rows go in after the old ones.
+    sink.write([classified(0)]);
+    expect(sink.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 4 });
   });
 
   it('upgrades an older database in order, keeping its rows', () => {

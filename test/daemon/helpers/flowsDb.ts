@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { FLOW_COLUMNS } from '../../../src/sink/flowRow';
+import { Verdict, type ClassifiedFlow } from '../../../src/classify/verdict';
 import { SqliteSink } from '../../../src/sink/sqliteSink';
+import { makeFlow } from '../../classify/makeFlow';
 
 /** The columns of a flow row the daemon tests look at (lengths parsed from its JSON text). */
 export interface DbFlow {
@@ -58,26 +59,24 @@ export const EARLIER_RUN = 'earlier-run';
 
 /**
  * Adds `count` flows as an earlier run would have written them, with first_ts from `firstTs` down by one second
- * each; the schema is created the way the daemon creates it when the file is new.
+ * each, through the sensor's own SQLite sink (the schema is created the way the daemon creates it).
  */
 export function addEarlierFlows(file: string, count: number, firstTs: number, firstPort = 10000): void {
-  new SqliteSink(file).close();
-  const db = new Database(file);
+  const sink = new SqliteSink(file);
   try {
-    const insert = db.prepare(`INSERT INTO flows (${FLOW_COLUMNS.join(', ')}) VALUES (${FLOW_COLUMNS.map((k) => '@' + k).join(', ')})`);
-    db.transaction(() => {
-      for (let i = 0; i < count; i++) {
-        const ts = firstTs - i;
-        insert.run({
-          source: EARLIER_RUN, first_ts: ts, last_ts: ts + 1, duration: 1, ip_version: 4, client_ip: '10.214.99.1',
-          client_port: firstPort + i, server_ip: '10.214.99.2', server_port: 443, vlan: 0, c2s_packets: 3, s2c_packets: 3,
-          c2s_bytes: 200, s2c_bytes: 200, c2s_payload_bytes: 40, s2c_payload_bytes: 40, payload_packets: 2, retrans_skipped: 0,
-          midstream: 0, conn_state: 'SF', history: 'ShADadFf', community_id: '1:x', end_reason: 'fin',
-          lengths: JSON.stringify(peerLengths(40)), label: 'unclassified', confidence: 0, topk: '[]', model_version: '',
-        });
-      }
-    })();
+    const batch: ClassifiedFlow[] = [];
+    for (let i = 0; i < count; i++) {
+      const ts = firstTs - i;
+      const flow = makeFlow(peerLengths(40).slice(0, 2), {
+        source: EARLIER_RUN, first_ts: ts, last_ts: ts + 1, client_ip: '10.214.99.1', client_port: firstPort + i,
+        server_ip: '10.214.99.2', c2s_packets: 3, s2c_packets: 3, c2s_bytes: 200, s2c_bytes: 200, community_id: '1:x',
+      });
+      flow.sensor = 'earlier';
+      flow.uid = `Cearlier${i}`;
+      batch.push({ flow, verdict: new Verdict('unclassified', 0, [], '', 'unclassified') });
+    }
+    sink.write(batch);
   } finally {
-    db.close();
+    sink.close();
   }
 }

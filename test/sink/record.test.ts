@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+
+import { Frame } from '../../src/capture/frame';
+import type { ClassifiedFlow } from '../../src/classify/verdict';
+import { Pipeline } from '../../src/daemon/pipeline';
+import { flowUid } from '../../src/flow/flowUid';
+import { DEFAULT_FLOW_OPTIONS } from '../../src/flow/flowTable';
+import { Pseudonymizer } from '../../src/flow/pseudonymizer';
+import { flowToRow, JSON_KEYS, rowToJson } from '../../src/sink/flowRow';
+import { isoMicros } from '../../src/sink/isoTime';
+import { ACK, conversation, PSH, tcpFrame } from '../helpers/frames';
+import { classified } from './classified';
+
+/** The uid as README "Flow records" documents it, computed the slow, obvious way (BigInt). */
+function documentedUid(fields: unknown[]): string {
+  const digest = createHash('sha256').update(JSON.stringify(fields), 'utf8').digest('hex');
+  let n = BigInt('0x' + digest.slice(0, 24));
+  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  let s = '';
+  for (let i = 0; i < 17; i++) {
+    s = alphabet[Number(n % 62n)]! + s;
+    n /= 62n;
+  }
+  return 'C' + s;
+}
+
+/** Runs frames through a pipeline (no model) and returns what reached the sink. */
+function run(frames: { ts: number; data: Buffer }[], origin: { sensor: string; live: boolean }, pseudonymizeKey: string | null = null, activeTimeout = 1800): ClassifiedFlow[] {
+  const out: ClassifiedFlow[] = [];
+  const sink = { write: (b: ClassifiedFlow[]) => void out.push(...b), close: () => {} };
+  const p = new Pipeline(
+    { ...DEFAULT_FLOW_OPTIONS, source: origin.live ? 'eth7' : 'x.pcap', activeTimeout },
+    null,
+    [sink],
+    pseudonymizeKey === null ? null : new Pseudonymizer(pseudonymizeKey),
+    origin,
+  );
+  const f = new Frame();
+  f.linkType = 1;
+  for (const fr of frames) {
+    f.buf = fr.data;
+    f.off = 0;
+    f.capLen = f.wireLen = fr.data.length;
+    f.ts = fr.ts;
+    p.onFrame(f);
+  }
+  p.table.flush('eof');
+  void p.settle();
+  return out;
+}
+
+describe('isoMicros()', () => {
+  it('writes ISO 8601 UTC with six fraction digits, rounded to the microsecond', () => {
+    expect(isoMicros(1700000000.25)).toBe('2023-11-14T22:13:20.250000Z');
+    expect(isoMicros(1700000000.123456)).toBe('2023-11-14T22:13:20.123456Z');
+    expect(isoMicros(1700000000.9999996)).toBe('2023-11-14T22:13:21.000000Z');
+    expect(isoMicros(0)).toBe('1970-01-01T00:00:00.000000Z');
+    expect(isoMicros(-1.5)).toBe('1969-12-31T23:59:58.500000Z');
+  });
+
+  it('never throws on a damaged capture\'s timestamps', () => {
+    expect(isoMicros(5.8e11)).toBe('+020349-06-20T23:06:40.000000Z');
+    expect(isoMicros(1e300)).toMatch(/^\+275760-09-13T00:00:00\.000000Z$/);
+    expect(isoMicros(Number.NaN)).toBe('1970-01-01T00:00:00.000000Z');
+  });
+});
+
+describe('flowUid()', () => {
+  it('is C + 17 base62 digits of the first 96 bits of SHA-256 over the documented JSON key', () => {
+    const uid = flowUid('tap-7', 4, '192.0.2.10', 51515, '198.51.100.7', 443, 0, 1700000000.25);
+    expect(uid).toMatch(/^C[0-9A-Za-z]{17}$/);
+    expect(flowUid('tap-7', 4, '192.0.2.10', 51515, '198.51.100.7', 443, 0, 1700000000.25)).toBe('C1Xr6NolW6FThVwmKb'); // README's example
+    expect(uid).toBe(documentedUid(['tap-7', 4, '192.0.2.10', 51515, '198.51.100.7', 443, 0, 1700000000250000]));
+    for (let i = 0; i < 200; i++) {
+      const f = ['s' + i, 6, `2001:db8::${i}`, 1000 + i, '2001:db8::1', 22, i % 5, 1600000000 + i * 0.001001];
+      expect(flowUid(f[0] as string, 6, f[2] as string, f[3] as number, '2001:db8::1', 22, f[6] as number, f[7] as number)).toBe(
+        documentedUid([f[0], 6, f[2], f[3], '2001:db8::1', 22, f[6], Math.round((f[7] as number) * 1e6)]),
+      );
+    }
+  });
+
+  it('changes with the sensor, the endpoints, the vlan and the first packet\'s time', () => {
+    const base = flowUid('a', 4, '10.0.0.1', 1, '10.0.0.2', 2, 0, 100);
+    expect(flowUid('b', 4, '10.0.0.1', 1, '10.0.0.2', 2, 0, 100)).not.toBe(base);
+    expect(flowUid('a', 4, '10.0.0.1', 3, '10.0.0.2', 2, 0, 100)).not.toBe(base);
+    expect(flowUid('a', 4, '10.0.0.1', 1, '10.0.0.2', 2, 7, 100)).not.toBe(base);
+    expect(flowUid('a', 4, '10.0.0.1', 1, '10.0.0.2', 2, 0, 100.000001)).not.toBe(base);
+    expect(flowUid('a', 4, '10.0.0.1', 1, '10.0.0.2', 2, 0, 100)).toBe(base);
+  });
+});
+
+describe('flow records from the pipeline', () => {
+  const conv = conversation(1700000000.5, '10.0.0.1', '10.0.0.2', 40001, 443, [[100, 200], [300, 400]]);
+
+  it('stamp sensor, origin and the uid of the written addresses; JSON lines say event_type flow and carry no source', () => {
+    const [offline] = run(conv, { sensor: 'tap-7', live: false });
+    const row = flowToRow(offline!);
+    expect(row).toMatchObject({ sensor: 'tap-7', pcap_filename: 'x.pcap', in_iface: null, source: 'x.pcap', proto: 'tcp', verdict: 'unclassified' });
+    expect(row.uid).toBe(flowUid('tap-7', 4, '10.0.0.1', 40001, '10.0.0.2', 443, 0, 1700000000.5));
+    const json = JSON.parse(rowToJson(row)) as Record<string, unknown>;
+    expect(Object.keys(json)).toEqual([...JSON_KEYS]);
+    expect(json.event_type).toBe('flow');
+    expect(json).not.toHaveProperty('source');
+
+    const [live] = run(conv, { sensor: 'tap-7', live: true });
+    expect(flowToRow(live!)).toMatchObject({ in_iface: 'eth7', pcap_filename: null, uid: row.uid });
+  });
+
+  it('computes the uid from pseudonyms when addresses are pseudonymised', () => {
+    const [r] = run(conv, { sensor: 'tap-7', live: false }, 'a site secret of some length');
+    const row = flowToRow(r!);
+    expect(row.client_ip).toMatch(/^anon:/);
+    expect(row.uid).toBe(flowUid('tap-7', 4, row.client_ip, 40001, row.server_ip, 443, 0, 1700000000.5));
+    expect(row.uid).not.toBe(flowUid('tap-7', 4, '10.0.0.1', 40001, '10.0.0.2', 443, 0, 1700000000.5));
+  });
+
+  it('gives an active interim record the uid of the flow\'s final record', () => {
+    // A connection that lasts past a 10 s active timeout: one interim record, then the final one.
+    const long = conversation(1700000000.5, '10.0.0.1', '10.0.0.2', 40002, 443, [[100, 200]]);
+    const late = { ts: 1700000015, data: tcpFrame({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40002, dport: 443, seq: 1101, ack: 50201, flags: ACK | PSH, payload: 'x'.repeat(50) }) };
+    const frames = [...long.slice(0, 5), late, ...long.slice(5)].map((f, i) => (i > 5 ? { ...f, ts: 1700000015 + i * 0.001 } : f));
+    const out = run(frames, { sensor: 's', live: false }, null, 10).map((c) => flowToRow(c));
+    expect(out.map((r) => r.end_reason)).toEqual(['active', 'fin']);
+    expect(out[0]!.uid).toBe(out[1]!.uid);
+    expect(out[0]!.start).toBe(out[1]!.start);
+  });
+
+  it('keeps the verdict status apart from the label', () => {
+    expect(flowToRow(classified(0)).verdict).toBe('classified');
+  });
+});
