@@ -1,4 +1,13 @@
-import { EP_CLOSED, EP_ESTABLISHED, EP_INACTIVE, EP_PARTIAL, EP_RESET, EP_SYN_ACK_SENT, EP_SYN_SENT } from './flow';
+import {
+  EP_CLOSED,
+  EP_ESTABLISHED,
+  EP_INACTIVE,
+  EP_PARTIAL,
+  EP_RESET,
+  EP_RESET_AFTER_CLOSE,
+  EP_SYN_ACK_SENT,
+  EP_SYN_SENT,
+} from './flow';
 
 /** Matches Zeek's RSTOS0 history test `^?S[^HAFGIQ]*R.*`: a SYN, then a RST from the originator, no handshake in between. */
 const RSTOS0_HISTORY = /^\^?S[^HAFGIQ]*R/;
@@ -10,11 +19,12 @@ const RSTOS0_HISTORY = /^\^?S[^HAFGIQ]*R/;
 export function connState(orig: number, resp: number, history: string, anyPayload: boolean): string {
   const oInactive = orig === EP_INACTIVE || orig === EP_PARTIAL;
   const rInactive = resp === EP_INACTIVE || resp === EP_PARTIAL;
-  if (resp === EP_RESET) {
-    if (orig === EP_SYN_SENT || orig === EP_SYN_ACK_SENT || (orig === EP_RESET && !anyPayload)) return 'REJ';
+  const oReset = orig === EP_RESET || orig === EP_RESET_AFTER_CLOSE;
+  if (resp === EP_RESET || resp === EP_RESET_AFTER_CLOSE) {
+    if (orig === EP_SYN_SENT || orig === EP_SYN_ACK_SENT || (oReset && !anyPayload)) return 'REJ';
     return oInactive ? 'RSTRH' : 'RSTR';
   }
-  if (orig === EP_RESET) {
+  if (oReset) {
     if (rInactive) return RSTOS0_HISTORY.test(history) ? 'RSTOS0' : 'OTH';
     return 'RSTO';
   }

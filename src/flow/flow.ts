@@ -20,6 +20,11 @@ export const enum Ep {
   Established = 4,
   Closed = 5,
   Reset = 6,
+  /**
+   * Reset after it had closed (a RST after its own FIN). Zeek keeps this as RESET with prev_state CLOSED, and a
+   * later FIN from the peer turns it back into CLOSED ("this was actually normal termination").
+   */
+  ResetAfterClose = 7,
 }
 /** The same states as plain constants, for connState.ts. */
 export const EP_INACTIVE = Ep.Inactive;
@@ -29,6 +34,7 @@ export const EP_PARTIAL = Ep.Partial;
 export const EP_ESTABLISHED = Ep.Established;
 export const EP_CLOSED = Ep.Closed;
 export const EP_RESET = Ep.Reset;
+export const EP_RESET_AFTER_CLOSE = Ep.ResetAfterClose;
 
 /** How the client was decided (SPEC.md "Client"). */
 export const enum Role {

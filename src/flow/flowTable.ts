@@ -1,6 +1,6 @@
 import { PacketMeta, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/packetMeta';
 import { CloseQueue } from './closeQueue';
-import { Fl, Role } from './flow';
+import { Ep, Fl, Role } from './flow';
 import { flowKeyHash } from './flowKey';
 import { END_REASONS, EndReason, FlowRecord } from './flowRecord';
 import { B, D, H, HISTORY_MAX, HOT_DIR_BITS, Shift, W } from './flowLayout';
@@ -239,11 +239,15 @@ export class FlowTable {
     // Zeek-style endpoint states and history (tcpTransitions.ts), FIN bits, and closing on FIN both ways or RST.
     const stAt = b + (srcIsA ? B.StateA : B.StateB);
     const peerAt = b + (srcIsA ? B.StateB : B.StateA);
-    const tr = TRANSITIONS[transitionIndex(flags, len > 0, u8[stAt]!, u8[peerAt]!)]!;
+    const state = u8[stAt]!;
+    const peer = u8[peerAt]!;
+    const tr = TRANSITIONS[transitionIndex(flags, len > 0, state, peer)]!;
     u8[stAt] = newState(tr);
     u8[peerAt] = newPeer(tr);
     hist |= historyBits(tr);
-    hist |= p.window === 0 && (flags & TCP_RST) === 0 ? Hist.ZeroWin : 0;
+    // Zeek's update_window(): a zero window counts unless it comes with or after the sender's RST, or after the
+    // peer's FIN (the states before this segment).
+    if (p.window === 0 && (flags & TCP_RST) === 0 && peer !== Ep.Closed && state < Ep.Reset) hist |= Hist.ZeroWin;
     fl |= (flags & TCP_FIN) === 0 ? 0 : srcIsA ? Fl.FinA : Fl.FinB;
     const rst = (flags & TCP_RST) !== 0;
     if ((fl & Fl.Closed) === 0 && (rst || (fl & (Fl.FinA | Fl.FinB)) === (Fl.FinA | Fl.FinB))) {

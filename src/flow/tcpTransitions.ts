@@ -1,7 +1,10 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/packetMeta';
 import { Ep } from './flow';
 
-/** History letters (Zeek): bit per letter, upper case for the client, lower case for the server. */
+/**
+ * History letters (Zeek): bit per letter, upper case for the client, lower case for the server. The bit order is
+ * the order in which Zeek adds the letters of one packet: flag letters, then W (update_window), then T.
+ */
 export const enum Hist {
   /** S: SYN without ACK */
   Syn = 1,
@@ -9,58 +12,109 @@ export const enum Hist {
   SynAck = 2,
   /** A: pure ACK */
   Ack = 4,
-  /** D: payload */
+  /** D: payload (in a segment without SYN, FIN or RST, as Zeek counts it) */
   Data = 8,
   /** F */
   Fin = 16,
   /** R */
   Rst = 32,
-  /** T: payload segment skipped as a retransmission */
-  Retx = 64,
   /** W: zero window advertised */
-  ZeroWin = 128,
+  ZeroWin = 64,
+  /** T: payload segment skipped as a retransmission */
+  Retx = 128,
 }
 
 /** The letters of the Hist bits, in bit order. */
-export const HISTORY_UPPER = 'SHADFRTW';
-export const HISTORY_LOWER = 'shadfrtw';
+export const HISTORY_UPPER = 'SHADFRWT';
+export const HISTORY_LOWER = 'shadfrwt';
 
 /** Bits of a transition entry: the sender's new state, the peer's new state, then the history bits. */
 const T_PEER_SHIFT = 3;
 const T_HIST_SHIFT = 6;
 
 /**
- * What one segment does to the Zeek endpoint states and which history letters it shows, given the sender's
- * state, its peer's state, the TCP flags and whether it carries payload. This is the reference logic; the
- * table below holds its result for every input, so the per-packet code makes one lookup instead of a dozen
- * branches (and has no rarely taken branch whose first use would cost a deoptimisation).
+ * The history letters of one segment, as Zeek's update_history() picks them: one letter per control flag
+ * (S or H, F, R) when the segment carries such a flag, else D for payload or A for a bare ACK. A segment with
+ * two or more of SYN, FIN and RST is Zeek's `Q` (or `I` for FIN+RST), letters the sensor does not keep; it
+ * shows each of its flags' letters instead.
+ */
+function historyOf(flags: number, payload: boolean): number {
+  let hist = 0;
+  if ((flags & TCP_SYN) !== 0) hist |= (flags & TCP_ACK) !== 0 ? Hist.SynAck : Hist.Syn;
+  if ((flags & TCP_FIN) !== 0) hist |= Hist.Fin;
+  if ((flags & TCP_RST) !== 0) hist |= Hist.Rst;
+  if (hist === 0) {
+    if (payload) hist = Hist.Data;
+    else if ((flags & TCP_ACK) !== 0) hist = Hist.Ack;
+  }
+  return hist;
+}
+
+/**
+ * What one segment does to the Zeek endpoint states, given the sender's state, its peer's state, the TCP flags
+ * and whether it carries payload: Zeek's TCPSessionAdapter::UpdateStateMachine (Inactive, SYN_Sent,
+ * Established/Partial, Closed and Reset cases), with the roles the sensor decides (SPEC.md "Client") in place
+ * of Zeek's orig/resp. Zeek asks "is the sender the originator?" in two places; here the peer's state answers
+ * it: a pure SYN or SYN+ACK answering a peer in SynSent comes from the server, and so does a bare ACK while the
+ * peer is in SynSent. A SYN+ACK to a silent peer (Zeek's "unsolicited SYN response", sent by the responder)
+ * puts the sender in SynAckSent, which counts as established once the peer answers with an ACK or a SYN (Zeek's
+ * SYN/SYN-ACK reversal), so both orders of a missed SYN end as Zeek's flipped connection does.
+ *
+ * This is the reference logic; the table below holds its result for every input, so the per-packet code makes
+ * one lookup instead of a dozen branches (and has no rarely taken branch whose first use would deoptimise).
  */
 function transition(flags: number, payload: boolean, state: number, peer: number): number {
-  let hist = payload ? Hist.Data : 0;
-  if ((flags & TCP_RST) !== 0) {
-    hist |= Hist.Rst;
-    state = Ep.Reset;
-  } else if ((flags & TCP_SYN) !== 0) {
-    if ((flags & TCP_ACK) === 0) {
-      hist |= Hist.Syn;
-      if (state === Ep.Inactive) state = Ep.SynSent;
-    } else {
-      hist |= Hist.SynAck;
-      if (state === Ep.Inactive || state === Ep.Partial) state = Ep.SynAckSent;
-    }
-  } else if (state === Ep.Inactive) {
-    state = Ep.Partial;
-  } else if ((state === Ep.SynSent || state === Ep.SynAckSent) && (peer === Ep.SynAckSent || peer === Ep.SynSent)) {
-    // The handshake completed: the side that sent the SYN now acknowledges the SYN+ACK.
-    state = Ep.Established;
-    peer = Ep.Established;
+  const syn = (flags & TCP_SYN) !== 0;
+  const ack = (flags & TCP_ACK) !== 0;
+  const fin = (flags & TCP_FIN) !== 0;
+  const rst = (flags & TCP_RST) !== 0;
+  switch (state) {
+    case Ep.Inactive:
+      if (syn) {
+        if (peer === Ep.SynSent || (!ack && peer === Ep.SynAckSent)) {
+          // The answer to the peer's SYN (SYN+ACK, or a simultaneous open), or a SYN answering a SYN+ACK seen
+          // first (Zeek's SYN/SYN-ACK reversal): both sides are established.
+          state = Ep.Established;
+          peer = Ep.Established;
+        } else if (!ack) state = Ep.SynSent;
+        else state = peer === Ep.Inactive ? Ep.SynAckSent : Ep.Established;
+      }
+      if (fin) state = Ep.Closed;
+      if (rst) state = state === Ep.Closed ? Ep.ResetAfterClose : Ep.Reset;
+      if (state === Ep.Inactive) {
+        if (!payload && peer === Ep.SynSent) {
+          // "Some eccentric TCP's will ack an initial SYN prior to sending a SYN reply": still inactive.
+        } else if (ack && (peer === Ep.Established || peer === Ep.SynAckSent)) {
+          // A SYN+ACK was seen and now an ACK: the SYN was missed, the connection is established.
+          state = Ep.Established;
+          peer = Ep.Established;
+        } else state = Ep.Partial;
+      }
+      break;
+    case Ep.SynSent:
+    case Ep.SynAckSent:
+      if (fin) state = Ep.Closed;
+      if (rst) state = state === Ep.Closed ? Ep.ResetAfterClose : Ep.Reset;
+      break;
+    case Ep.Established:
+    case Ep.Partial:
+      if (syn && !ack && state === Ep.Partial && peer === Ep.Inactive) state = Ep.SynSent;
+      if (fin && !rst) {
+        state = Ep.Closed;
+        // The peer sent a FIN and then a RST: this was a normal termination after all.
+        if (peer === Ep.ResetAfterClose) peer = Ep.Closed;
+      }
+      if (rst) state = Ep.Reset;
+      break;
+    case Ep.Closed:
+      // After a FIN exchange a RST changes nothing; after a one-sided FIN it resets.
+      if (rst && peer !== Ep.Closed) state = Ep.ResetAfterClose;
+      break;
+    default:
+      // Reset: nothing changes it.
+      break;
   }
-  if ((flags & TCP_FIN) !== 0) {
-    hist |= Hist.Fin;
-    if (state !== Ep.Reset) state = Ep.Closed;
-  }
-  if ((flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 && !payload && (flags & TCP_ACK) !== 0) hist |= Hist.Ack;
-  return state | (peer << T_PEER_SHIFT) | (hist << T_HIST_SHIFT);
+  return state | (peer << T_PEER_SHIFT) | (historyOf(flags, payload) << T_HIST_SHIFT);
 }
 
 /** The flag bits the transition depends on, packed into 4 bits: FIN, SYN, RST, ACK. */
