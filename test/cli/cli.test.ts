@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conversation, pcapBytes } from '../helpers/frames';
+import { KEY_1, KEY_2, PSEUDONYMS } from '../helpers/knownAnswers';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin/sensor.js');
@@ -130,22 +131,28 @@ describe('sensor CLI', () => {
     expect(b[0]!.pcap_filename).toBe(path.join(d, 'a.pcap'));
   });
 
-  it('replaces addresses by keyed pseudonyms when privacy.pseudonymizeKey is set', () => {
+  it('replaces addresses by keyed pseudonyms (HMAC-SHA256 of the site key) when privacy.pseudonymizeKey is set', () => {
     const cfg = path.join(dir, 'private.json');
-    writeFileSync(cfg, JSON.stringify({ privacy: { pseudonymizeKey: 'a site secret of some length' } }));
     const db = path.join(dir, 'private.db');
-    const r = sensor(['--config', cfg, '--pcap', capture, '--db', db, '--no-classify']);
-    expect(r.code).toBe(0);
-    const conn = new Database(db, { readonly: true });
-    const rows = conn.prepare('SELECT client_ip, server_ip, community_id FROM flows ORDER BY first_ts').all() as Record<string, string>[];
-    conn.close();
-    expect(rows).toHaveLength(3);
-    for (const row of rows) {
-      expect(row.client_ip).toMatch(/^anon:[0-9a-f]{16}$/);
-      expect(row.community_id).toBe('');
-    }
-    expect(rows[0]!.server_ip).toBe(rows[1]!.server_ip); // 10.0.0.2 both times: same pseudonym
-    expect(readFileSync(db).includes(Buffer.from('10.0.0.'))).toBe(false);
+    const rowsWith = (key: string): Record<string, string>[] => {
+      writeFileSync(cfg, JSON.stringify({ privacy: { pseudonymizeKey: key } }));
+      rmSync(db, { force: true });
+      const r = sensor(['--config', cfg, '--pcap', capture, '--db', db, '--no-classify']);
+      expect(r.code).toBe(0);
+      expect(readFileSync(db).includes(Buffer.from('10.0.0.'))).toBe(false);
+      const conn = new Database(db, { readonly: true });
+      const rows = conn.prepare('SELECT client_ip, server_ip, community_id FROM flows ORDER BY first_ts').all() as Record<string, string>[];
+      conn.close();
+      return rows;
+    };
+    const a = PSEUDONYMS[KEY_1]!;
+    expect(rowsWith(KEY_1)).toEqual([
+      { client_ip: a['10.0.0.1'], server_ip: a['10.0.0.2'], community_id: '' },
+      { client_ip: a['10.0.0.3'], server_ip: a['10.0.0.2'], community_id: '' },
+      { client_ip: a['10.0.0.4'], server_ip: a['10.0.0.9'], community_id: '' },
+    ]);
+    const b = PSEUDONYMS[KEY_2]!;
+    expect(rowsWith(KEY_2).slice(0, 1)).toEqual([{ client_ip: b['10.0.0.1'], server_ip: b['10.0.0.2'], community_id: '' }]);
     writeFileSync(cfg, JSON.stringify({ privacy: { pseudonymizeKey: 'short' } }));
     const bad = sensor(['--config', cfg, '--pcap', capture, '--no-classify']);
     expect(bad.code).toBe(2);

@@ -255,9 +255,3 @@ describe('FlowTable', () => {
   });
 });
 
-describe('communityId', () => {
-  it('communityId() matches the spec example for TCP', () => {
-    // community-id-spec baseline: 128.232.110.120:34855 -> 66.35.250.204:80, seed 0 (ordered lesser first).
-    expect(communityId(4, [ip4('66.35.250.204')], 80, [ip4('128.232.110.120')], 34855)).toBe('1:LQU9qZlK+B5F3KDmev6m5PMibrg=');
-  });
-});

@@ -1,7 +1,7 @@
 import { pcapFile } from '../capture/captureBytes';
-import { ethernet, ipv4, tcp, vlanTag } from '../decode/frames';
+import { ethernet, ipv4, ipv6, tcp, vlanTag } from '../decode/frames';
 
-/** Ethernet/IPv4/TCP frames with a real payload, so tests can prove it never leaks into any output. */
+/** Ethernet/IP/TCP frames with a real payload, so tests can prove it never leaks into any output. */
 
 export interface TcpSpec {
   src: string;
@@ -21,15 +21,30 @@ function ip4(s: string): [number, number, number, number] {
   return [a!, b!, c!, d!];
 }
 
+/** The 8 groups of an IPv6 address in text form (`::` expanded). */
+export function v6Groups(s: string): number[] {
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
+  const part = (x: string | undefined): number[] => (x ? x.split(':').map((g) => parseInt(g, 16)) : []);
+  const h = part(head);
+  const t = part(tail);
+  return tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+}
+
 const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
 
-/** One Ethernet II frame (optionally 802.1Q tagged) carrying IPv4 + TCP (20-byte header) + payload. */
+/**
+ * One Ethernet II frame (optionally 802.1Q tagged) carrying IPv4 (or IPv6, when the addresses contain ':') +
+ * TCP (20-byte header) + payload.
+ */
 export function tcpFrame(t: TcpSpec): Buffer {
   const payload = typeof t.payload === 'string' ? Buffer.from(t.payload) : Buffer.from(t.payload ?? []);
   const segment = [...tcp({ sport: t.sport, dport: t.dport, seq: t.seq >>> 0, ack: (t.ack ?? 0) >>> 0, flags: t.flags, window: t.window ?? 65535 }), ...payload];
-  const packet = ipv4(segment, { src: ip4(t.src), dst: ip4(t.dst) });
-  const frame = t.vlan === undefined ? ethernet(ETHERTYPE_IPV4, packet) : ethernet(ETHERTYPE_VLAN, [...vlanTag(t.vlan, ETHERTYPE_IPV4), ...packet]);
+  const v6 = t.src.includes(':');
+  const packet = v6 ? ipv6(segment, { src: v6Groups(t.src), dst: v6Groups(t.dst) }) : ipv4(segment, { src: ip4(t.src), dst: ip4(t.dst) });
+  const type = v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+  const frame = t.vlan === undefined ? ethernet(type, packet) : ethernet(ETHERTYPE_VLAN, [...vlanTag(t.vlan, type), ...packet]);
   return Buffer.from(frame);
 }
 
