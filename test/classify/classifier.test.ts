@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Classifier, CLASSIFY_ERROR, NO_PAYLOAD, type ClassifierOptions } from '../../src/classify/classifier';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
+import { KNOWN_FLOWS, SHIPPED_MODEL, UNKNOWN_THRESHOLD } from '../helpers/shippedModel';
 import { AMBIGUOUS, DOWNLOAD, INTERACTIVE, makeFlow, UPLOAD } from './makeFlow';
 
 const MODELS = path.resolve(__dirname, '../fixtures/model');
@@ -201,14 +202,10 @@ describe('Classifier devices', () => {
     return { warn, info, logger: { warn: (m) => warn.push(m), info: (m) => info.push(m) } };
   }
 
-  it("device 'cuda' falls back to CPU with one warning that says how to enable CUDA", async () => {
+  it("device 'cuda' falls back to CPU with one warning that says how to enable CUDA (where the host has no CUDA)", async (ctx) => {
     const log = recorder();
     const { c } = await load({ device: 'cuda', logger: log.logger });
-    if (c.modelInfo.device === 'cuda') {
-      // This host has a working CUDA provider: no fallback, no warning.
-      expect(log.warn).toEqual([]);
-      return;
-    }
+    if (c.modelInfo.device === 'cuda') ctx.skip('this host has a working CUDA execution provider: nothing to fall back from (the CUDA test below runs)');
     expect(c.modelInfo.device).toBe('cpu');
     expect(log.warn).toHaveLength(1);
     expect(log.warn[0]).toMatch(/^CUDA execution provider not available \(.+\); classifying on CPU: /);
@@ -224,6 +221,26 @@ describe('Classifier devices', () => {
     expect(log.warn).toEqual([]);
     if (c.modelInfo.device === 'cpu') expect(log.info.some((m) => m.includes('classifying on CPU'))).toBe(true);
     expect(log.info.some((m) => m.includes('version fixture-1, 3 classes, sequence length 30'))).toBe(true);
+  });
+
+  it("device 'cuda' runs the shipped model on the GPU with the CPU's verdicts on the known flows (where the host has CUDA)", async (ctx) => {
+    const log = recorder();
+    const opts = { modelPath: SHIPPED_MODEL, unknownThreshold: UNKNOWN_THRESHOLD, logger: log.logger };
+    const gpu = await load({ ...opts, device: 'cuda' });
+    if (gpu.c.modelInfo.device !== 'cuda') {
+      ctx.skip(`no CUDA execution provider on this host (${log.warn[0] ?? 'no warning'})`);
+    }
+    expect(log.warn).toEqual([]);
+    const cpu = await load({ ...opts, device: 'cpu' });
+    for (const { c } of [gpu, cpu]) {
+      for (const f of KNOWN_FLOWS) c.submit(makeFlow(f.lengths));
+      await c.drain();
+    }
+    const onGpu = gpu.batches.flat().map((r) => r.verdict);
+    const onCpu = cpu.batches.flat().map((r) => r.verdict);
+    console.log(`CUDA: ${onGpu.map((v, i) => `${KNOWN_FLOWS[i]!.label} -> ${v.label} ${v.confidence} (cpu ${onCpu[i]!.confidence})`).join('; ')}`);
+    expect(onGpu.map((v) => v.label)).toEqual(KNOWN_FLOWS.map((f) => f.label));
+    onGpu.forEach((v, i) => expect(v.confidence).toBeCloseTo(onCpu[i]!.confidence, 4));
   });
 
   it("device 'cpu' never tries CUDA", async () => {

@@ -95,7 +95,7 @@ function tsharkSegments(file: string): Map<number, string> {
   return m;
 }
 
-describe.skipIf(!HAVE_PCAPS)('Decoder on the shared captures', () => {
+describe.skipIf(!HAVE_PCAPS)(`Decoder on the shared captures${HAVE_PCAPS ? '' : ` (skipped: ${PCAPS} not found)`}`, () => {
   const files = HAVE_PCAPS ? captureFiles(PCAPS) : [];
 
   it('decode() handles every packet of every capture without throwing, counting every skip', () => {
@@ -163,7 +163,8 @@ describe.skipIf(!HAVE_PCAPS)('Decoder on the shared captures', () => {
     'zeek/vlan-qinqinq.pcap',
   ];
 
-  it.skipIf(!HAVE_TSHARK).each(COMPARED)('decode() finds the TCP segments and payload lengths tshark finds in %s', (rel) => {
+  const tsharkTitle = `decode() finds the TCP segments and payload lengths tshark finds in %s${HAVE_TSHARK ? '' : ' (skipped: tshark is not installed: apt-get install tshark)'}`;
+  it.skipIf(!HAVE_TSHARK).each(COMPARED)(tsharkTitle, (rel) => {
     const file = path.join(PCAPS, rel);
     const ours = decodeFile(file).tcp;
     const theirs = tsharkSegments(file);

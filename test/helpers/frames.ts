@@ -66,16 +66,17 @@ export const PSH = 0x08;
 export const RST = 0x04;
 
 /**
- * A complete TCP conversation: handshake, then `exchanges` of [client bytes, server bytes], then FIN both ways.
+ * A complete TCP session: handshake, one segment per entry of `lengths` (a signed payload-length sequence as
+ * SPEC.md writes it: `+n` client to server, `-n` server to client), then FIN both ways and the last ACK.
  * Payload bytes are filled with `marker` repeated, so tests can search the outputs for it.
  */
-export function conversation(
+export function session(
   t0: number,
   client: string,
   server: string,
   cport: number,
   sport: number,
-  exchanges: [number, number][],
+  lengths: number[],
   marker = 'PAYLOAD-MARKER-',
 ): { ts: number; data: Buffer }[] {
   const out: { ts: number; data: Buffer }[] = [];
@@ -96,12 +97,25 @@ export function conversation(
   c(SYN);
   s(SYN | ACK);
   c(ACK);
-  for (const [up, down] of exchanges) {
-    if (up > 0) c(ACK | PSH, up);
-    if (down > 0) s(ACK | PSH, down);
+  for (const len of lengths) {
+    if (len > 0) c(ACK | PSH, len);
+    else if (len < 0) s(ACK | PSH, -len);
   }
   c(FIN | ACK);
   s(FIN | ACK);
   c(ACK);
   return out;
+}
+
+/** session() from request/response pairs: `exchanges` of [client bytes, server bytes] (0 = no segment). */
+export function conversation(
+  t0: number,
+  client: string,
+  server: string,
+  cport: number,
+  sport: number,
+  exchanges: [number, number][],
+  marker = 'PAYLOAD-MARKER-',
+): { ts: number; data: Buffer }[] {
+  return session(t0, client, server, cport, sport, exchanges.flatMap(([up, down]) => [up, -down]), marker);
 }
