@@ -29,14 +29,18 @@ export async function startMetricsServer(host: string, port: number, stats: () =
   gauge('sensor_packets_received_total', 'Packets delivered by the capture engine', [], (s, g) => g.set(s.packets_received));
   gauge('sensor_kernel_drops_total', 'Packets dropped by the kernel (pcap_stats ps_drop; -1 unknown)', [], (s, g) => g.set(s.kernel_drops));
   gauge('sensor_interface_drops_total', 'Packets dropped by the interface (ps_ifdrop; -1 unknown)', [], (s, g) => g.set(s.interface_drops));
+  gauge('sensor_frames_decoded_total', 'Frames handed to the decoder', [], (s, g) => g.set(s.frames_decoded));
   gauge('sensor_tcp_packets_total', 'TCP segments decoded', [], (s, g) => g.set(s.tcp_packets));
   gauge('sensor_anomalies_total', 'Packets skipped, by anomaly name', ['name'], (s, g) => {
     for (const [k, v] of Object.entries(s.anomalies)) g.set({ name: k }, v);
   });
   gauge('sensor_flows_active', 'Flows in the flow table', [], (s, g) => g.set(s.flows_active));
+  gauge('sensor_flows_created_total', 'Flows created', [], (s, g) => g.set(s.flows_created));
   gauge('sensor_flows_ended_total', 'Flow records written, by end reason', ['reason'], (s, g) => {
     for (const [k, v] of Object.entries(s.flows_ended)) g.set({ reason: k }, v);
   });
+  gauge('sensor_evictions_total', 'Flows written early because the flow table was full', [], (s, g) => g.set(s.evictions));
+  gauge('sensor_flows_written_total', 'Flow records written by every sink', [], (s, g) => g.set(s.flows_written));
   gauge('sensor_flows_unwritten_total', 'Flow records a sink failed to write (the sensor stops at the first failure)', [], (s, g) =>
     g.set(s.flows_unwritten),
   );
@@ -51,6 +55,8 @@ export async function startMetricsServer(host: string, port: number, stats: () =
     g.set({ quantile: '0.99' }, s.db_write_latency_ms.p99);
   });
   gauge('sensor_rss_bytes', 'Resident memory', [], (s, g) => g.set(s.rss_bytes));
+  gauge('sensor_heap_used_bytes', 'V8 heap in use', [], (s, g) => g.set(s.heap_used_bytes));
+  gauge('sensor_uptime_seconds', 'Seconds since the sensor started', [], (s, g) => g.set(s.uptime_s));
 
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {

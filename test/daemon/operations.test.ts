@@ -8,6 +8,7 @@ import { run } from '../capture-live/helpers/netns';
 import { createTalkLab, createWireLab, labUnavailable, TalkLab } from './helpers/daemonLab';
 import { BIN, Daemon, NsProcess, openConnections, ROOT, startServer, until } from './helpers/daemonProcess';
 import { addEarlierFlows, EARLIER_RUN, peerLengths, readFlows } from './helpers/flowsDb';
+import { readmeMetrics } from './helpers/readmeMetrics';
 
 /**
  * The daemon's running behaviour as a process: the periodic stats line and the Prometheus endpoint, flows that go
@@ -72,7 +73,9 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     const line = await d.waitForLine((l) => l.message === 'stats' && l.flows_written === 3, 30000);
     expect(line, d.logText()).toBeDefined();
     const s = line!;
-    for (const key of ['packets_received', 'kernel_drops', 'interface_drops', 'tcp_packets', 'flows_active', 'flows_written', 'evictions', 'inference_batches', 'rss_bytes', 'uptime_s']) {
+    // Every field the README's table lists, and no other.
+    expect(Object.keys(s).filter((k) => !['message', 'level', 'timestamp'].includes(k)).sort()).toEqual(readmeMetrics().map((r) => r[2]).sort());
+    for (const key of ['packets_received', 'kernel_drops', 'interface_drops', 'frames_decoded', 'tcp_packets', 'flows_active', 'flows_created', 'flows_written', 'flows_unwritten', 'evictions', 'inference_batches', 'rss_bytes', 'heap_used_bytes', 'uptime_s']) {
       expect(typeof s[key], key).toBe('number');
     }
     expect(s.packets_received as number).toBeGreaterThanOrEqual(3 * 10);
