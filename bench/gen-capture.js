@@ -4,21 +4,28 @@
  * twice in one pass, once full (1514-byte frames dominate) and once cut at a 128-byte snaplen with the true wire
  * length kept, which is what a headers-only span-port capture looks like.
  *
- * Same parameters, same bytes: every random choice comes from one seeded mulberry32 stream. The files are
- * rewritten only when missing, when their size changed, or when the parameters (stored beside them in
- * bench-*.json) changed.
+ * Same parameters, same bytes: every random choice comes from one seeded mulberry32 stream; the frames are
+ * written by bench/synth.js, the repository's one capture generator (the tests' replay captures use it too).
+ * The files are rewritten only when missing, when their size changed, or when the parameters (stored beside them
+ * in bench-*.json) changed.
  *
  * Usage: node bench/gen-capture.js [--packets N] [--out DIR] [--force]
  */
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { mulberry32, payloadPool, pcapHeader, writeCaptures } = require('./synth');
 
 /**
- * Hash of this file: part of the stored parameters, so any change to the frame layout or traffic mix
- * regenerates the captures instead of benchmarking a stale file.
+ * Hash of this file and the frame writer: part of the stored parameters, so any change to the frame layout or
+ * traffic mix regenerates the captures instead of benchmarking a stale file.
  */
-const GENERATOR_HASH = crypto.createHash('sha256').update(fs.readFileSync(__filename)).digest('hex').slice(0, 16);
+const GENERATOR_HASH = crypto
+  .createHash('sha256')
+  .update(fs.readFileSync(__filename))
+  .update(fs.readFileSync(require.resolve('./synth')))
+  .digest('hex')
+  .slice(0, 16);
 
 const DEFAULTS = {
   seed: 20240603,
@@ -38,35 +45,10 @@ const DEFAULTS = {
   startSec: 1_700_000_000,
 };
 
-/** Bytes written per fs.writeSync call: big enough that the syscall count does not matter. */
-const CHUNK_BYTES = 32 * 1024 * 1024;
 /** Random bytes that payloads are cut from (payload content only matters to ndpiReader, which inspects it). */
 const PAYLOAD_POOL_BYTES = 4 * 1024 * 1024;
 const MSS4 = 1460;
 const MSS6 = 1440; // 1514-byte frames over IPv6 too
-const PCAP_HEADER = 24;
-const RECORD_HEADER = 16;
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function next() {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pcapHeader(snaplen) {
-  const h = Buffer.alloc(PCAP_HEADER);
-  h.writeUInt32LE(0xa1b2c3d4, 0);
-  h.writeUInt16LE(2, 4);
-  h.writeUInt16LE(4, 6);
-  h.writeUInt32LE(snaplen, 16);
-  h.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
-  return h;
-}
 
 // Application kinds: what the first payloads look like, so ndpiReader has real work (TLS and HTTP dissection),
 // and who sends the bulk data.
@@ -216,96 +198,6 @@ function flowScript(rand, kind, mss, packetsPerFlow, hostId) {
   return script;
 }
 
-/** SYN/SYN+ACK options (20 bytes): MSS, SACK permitted, timestamps, NOP, window scale. */
-function synOptions(buf, o, mss) {
-  buf[o] = 2; buf[o + 1] = 4; buf.writeUInt16BE(mss, o + 2);
-  buf[o + 4] = 4; buf[o + 5] = 2;
-  buf[o + 6] = 8; buf[o + 7] = 10; buf.writeUInt32BE(0x01020304, o + 8); buf.writeUInt32BE(0, o + 12);
-  buf[o + 16] = 1;
-  buf[o + 17] = 3; buf[o + 18] = 3; buf[o + 19] = 7;
-}
-
-function ipv4Checksum(buf, o) {
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += buf.readUInt16BE(o + i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/**
- * Writes one frame at buf[o] and returns its length. TCP checksums are left 0 (neither the sensor nor ndpiReader
- * verifies them; computing them would dominate generation time); IPv4 header checksums are correct.
- */
-function writeFrame(buf, o, flow, pkt, pool, rand) {
-  const start = o;
-  const c2s = pkt.fromClient;
-  // Ethernet
-  buf.writeUInt32BE(c2s ? 0x02000000 : 0x02000001, o); buf.writeUInt16BE(flow.id & 0xffff, o + 4);
-  buf.writeUInt32BE(c2s ? 0x02000001 : 0x02000000, o + 6); buf.writeUInt16BE(flow.id & 0xffff, o + 10);
-  o += 12;
-  if (flow.vlan !== 0) {
-    buf.writeUInt16BE(0x8100, o);
-    buf.writeUInt16BE(flow.vlan, o + 2);
-    o += 4;
-  }
-  buf.writeUInt16BE(flow.v6 ? 0x86dd : 0x0800, o);
-  o += 2;
-  const syn = (pkt.flags & 0x02) !== 0;
-  const tcpLen = syn ? 40 : 20;
-  const src = c2s ? flow.client : flow.server;
-  const dst = c2s ? flow.server : flow.client;
-  if (flow.v6) {
-    buf.writeUInt32BE(0x60000000, o);
-    buf.writeUInt16BE(tcpLen + pkt.len, o + 4);
-    buf[o + 6] = 6; buf[o + 7] = 64;
-    for (let i = 0; i < 4; i++) buf.writeUInt32BE(src[i], o + 8 + 4 * i);
-    for (let i = 0; i < 4; i++) buf.writeUInt32BE(dst[i], o + 24 + 4 * i);
-    o += 40;
-  } else {
-    buf[o] = 0x45; buf[o + 1] = 0;
-    buf.writeUInt16BE(20 + tcpLen + pkt.len, o + 2);
-    buf.writeUInt16BE(flow.ipId++ & 0xffff, o + 4);
-    buf.writeUInt16BE(0x4000, o + 6);
-    buf[o + 8] = 64; buf[o + 9] = 6;
-    buf.writeUInt16BE(0, o + 10);
-    buf.writeUInt32BE(src[0], o + 12);
-    buf.writeUInt32BE(dst[0], o + 16);
-    buf.writeUInt16BE(ipv4Checksum(buf, o), o + 10);
-    o += 20;
-  }
-  // TCP
-  buf.writeUInt16BE(c2s ? flow.cport : flow.sport, o);
-  buf.writeUInt16BE(c2s ? flow.sport : flow.cport, o + 2);
-  const seq = c2s ? flow.cseq : flow.sseq;
-  const ack = c2s ? flow.sseq : flow.cseq;
-  buf.writeUInt32BE(seq >>> 0, o + 4);
-  buf.writeUInt32BE((pkt.flags & 0x10) !== 0 ? ack >>> 0 : 0, o + 8);
-  buf[o + 12] = (tcpLen / 4) << 4;
-  buf[o + 13] = pkt.flags;
-  buf.writeUInt16BE(502, o + 14);
-  buf.writeUInt32BE(0, o + 16);
-  if (syn) synOptions(buf, o + 20, flow.mss);
-  o += tcpLen;
-  // Payload: the kind's prefix, then bytes cut from the random pool.
-  let left = pkt.len;
-  if (pkt.prefix !== null) {
-    const n = Math.min(left, pkt.prefix.length);
-    pkt.prefix.copy(buf, o, 0, n);
-    o += n;
-    left -= n;
-  }
-  if (left > 0) {
-    const from = (rand() * (pool.length - left)) | 0;
-    pool.copy(buf, o, from, from + left);
-    o += left;
-  }
-  // Sequence space: SYN and FIN take one number each.
-  const adv = pkt.len + (syn ? 1 : 0) + ((pkt.flags & 0x01) !== 0 ? 1 : 0);
-  if (c2s) flow.cseq = (flow.cseq + adv) >>> 0;
-  else flow.sseq = (flow.sseq + adv) >>> 0;
-  return o - start;
-}
-
 function newFlow(rand, id, p) {
   const v6 = rand() < p.ipv6Share;
   const vlan = rand() < p.vlanShare ? 100 + ((rand() * 3900) | 0) : 0;
@@ -388,71 +280,28 @@ function ensureCaptures(outDir, overrides = {}, force = false) {
 
 function generate(p, fullPath, snapPath) {
   const rand = mulberry32(p.seed);
-  const pool = Buffer.allocUnsafe(PAYLOAD_POOL_BYTES);
-  for (let i = 0; i < pool.length; i += 4) pool.writeUInt32LE((rand() * 4294967296) >>> 0, i);
-  const flowsTotal = Math.ceil(p.packets / p.packetsPerFlow);
-  const fullTmp = fullPath + '.tmp';
-  const snapTmp = snapPath + '.tmp';
-  const fdFull = fs.openSync(fullTmp, 'w');
-  const fdSnap = fs.openSync(snapTmp, 'w');
-  const full = Buffer.allocUnsafe(CHUNK_BYTES);
-  const snap = Buffer.allocUnsafe(CHUNK_BYTES);
-  let fo = 0, so = 0;
-  pcapHeader(65535).copy(full, 0); fo = PCAP_HEADER;
-  pcapHeader(p.snaplen).copy(snap, 0); so = PCAP_HEADER;
-  let fullBytes = 0, snapBytes = 0, wireBytes = 0, fullSize = 0;
+  const pool = payloadPool(rand, PAYLOAD_POOL_BYTES);
   const kinds = { tls: 0, http: 0, opaque: 0, 'tls-upload': 0 };
-  let v6 = 0, vlan = 0, maxConcurrent = 0;
-
-  const open = [];
-  let started = 0;
-  const start = () => {
-    const f = newFlow(rand, started++, p);
-    kinds[KIND_NAMES[f.kind]]++;
-    if (f.v6) v6++;
-    if (f.vlan !== 0) vlan++;
-    open.push(f);
-  };
-  while (open.length < p.concurrency && started < flowsTotal) start();
-  let tsUs = 0;
-  for (let n = 0; n < p.packets && open.length > 0; n++) {
-    if (open.length > maxConcurrent) maxConcurrent = open.length;
-    const i = (rand() * open.length) | 0;
-    const f = open[i];
-    const pkt = f.script[f.next++];
-    if (CHUNK_BYTES - fo < RECORD_HEADER + 1600) {
-      fs.writeSync(fdFull, full, 0, fo); fullBytes += fo; fo = 0;
-    }
-    if (CHUNK_BYTES - so < RECORD_HEADER + p.snaplen) {
-      fs.writeSync(fdSnap, snap, 0, so); snapBytes += so; so = 0;
-    }
-    tsUs += p.gapMinUs + ((rand() * (p.gapMaxUs - p.gapMinUs + 1)) | 0);
-    const sec = p.startSec + Math.floor(tsUs / 1e6);
-    const usec = tsUs % 1e6;
-    const len = writeFrame(full, fo + RECORD_HEADER, f, pkt, pool, rand);
-    full.writeUInt32LE(sec, fo); full.writeUInt32LE(usec, fo + 4);
-    full.writeUInt32LE(len, fo + 8); full.writeUInt32LE(len, fo + 12);
-    const cap = Math.min(len, p.snaplen);
-    snap.writeUInt32LE(sec, so); snap.writeUInt32LE(usec, so + 4);
-    snap.writeUInt32LE(cap, so + 8); snap.writeUInt32LE(len, so + 12);
-    full.copy(snap, so + RECORD_HEADER, fo + RECORD_HEADER, fo + RECORD_HEADER + cap);
-    fo += RECORD_HEADER + len;
-    so += RECORD_HEADER + cap;
-    wireBytes += len;
-    if (len >= 1514) fullSize++;
-    if (f.next === f.script.length) {
-      open[i] = open[open.length - 1];
-      open.pop();
-      if (started < flowsTotal) start();
-    }
-  }
-  fs.writeSync(fdFull, full, 0, fo); fullBytes += fo;
-  fs.writeSync(fdSnap, snap, 0, so); snapBytes += so;
-  fs.closeSync(fdFull);
-  fs.closeSync(fdSnap);
-  fs.renameSync(fullTmp, fullPath);
-  fs.renameSync(snapTmp, snapPath);
-  return { fullBytes, snapBytes, wireBytes, fullSize, kinds, v6, vlan, maxConcurrent, flows: started, trafficSeconds: tsUs / 1e6 };
+  let v6 = 0, vlan = 0;
+  const stats = writeCaptures({
+    rand,
+    pool,
+    packets: p.packets,
+    concurrency: p.concurrency,
+    newFlow: (id) => newFlow(rand, id, p),
+    onStart: (f) => {
+      kinds[KIND_NAMES[f.kind]]++;
+      if (f.v6) v6++;
+      if (f.vlan !== 0) vlan++;
+    },
+    startSec: p.startSec,
+    gapMinUs: p.gapMinUs,
+    gapMaxUs: p.gapMaxUs,
+    fullPath,
+    snapPath,
+    snaplen: p.snaplen,
+  });
+  return { ...stats, kinds, v6, vlan };
 }
 
 /** A capture with a file header and no packets: running the CLI on it measures start-up and shutdown alone. */

@@ -6,8 +6,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDON_PATH } from '../../src/capture/liveBinding';
 import { LiveSource } from '../../src/capture/liveSource';
+import { until } from '../helpers/until';
+import { writeSynthCapture } from '../helpers/synthCapture';
 import { createReplayLab, netnsUnavailable, ReplayLab, run } from './helpers/netns';
-import { writeSynthCapture } from './helpers/synthCapture';
 import { TcpCounter } from './helpers/tcpCounter';
 
 /**
@@ -23,10 +24,6 @@ const reason =
   (existsSync(ADDON_PATH) ? null : 'the addon is not built (npm run build:native)') ??
   (spawnSync('tcpreplay', ['--version']).status === 0 ? null : 'tcpreplay is not installed');
 if (reason !== null) console.warn(`link event tests skipped: ${reason}`);
-
-async function until(done: () => boolean, deadlineMs = 10000): Promise<void> {
-  for (const end = Date.now() + deadlineMs; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
-}
 
 describe.skipIf(reason !== null)(`addon capture across link events${reason ? ` (skipped: ${reason})` : ''}`, () => {
   let lab: ReplayLab;

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CaptureError } from '../../src/capture/captureError';
 import { listInterfaces } from '../../src/capture/interfaces';
 import { ADDON_PATH, LiveBinding, loadLiveBinding } from '../../src/capture/liveBinding';
+import { until } from '../helpers/until';
 import { thrown } from './helpers/thrown';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'sensor-binding-'));
@@ -121,7 +122,7 @@ describe.skipIf(!built)(`the addon's JS module${addonReason}`, () => {
           .on('close', () => server.close(() => resolve()));
       });
     });
-    for (let i = 0; i < 50 && batches.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await until(() => batches.length > 0, 2500);
     const stats = cap.stats();
     cap.close();
     cap.close();

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCap } from '../../src/capture/capSource';
 import { ADDON_PATH, LiveStats } from '../../src/capture/liveBinding';
 import { LiveSource } from '../../src/capture/liveSource';
+import { SynthSummary, writeSynthCapture } from '../helpers/synthCapture';
 import { createReplayLab, netnsUnavailable, ReplayLab } from './helpers/netns';
-import { SynthSummary, writeSynthCapture } from './helpers/synthCapture';
 import { TcpCounter } from './helpers/tcpCounter';
 
 /**

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCap } from '../../src/capture/capSource';
 import { ADDON_PATH } from '../../src/capture/liveBinding';
 import { LiveSource } from '../../src/capture/liveSource';
+import { until } from '../helpers/until';
 import { BridgeLab, createBridgeLab, netnsUnavailable } from './helpers/netns';
 import { TcpCounter } from './helpers/tcpCounter';
 
@@ -25,9 +26,6 @@ const skipped = nsReason ?? (engines.length === 0 ? 'neither capture engine is a
 if (skipped !== null) console.warn(`live capture on veth skipped: ${skipped}`);
 
 /** Waits (without asserting on time) until `done()` or the deadline; the assertions after it say what was missing. */
-async function until(done: () => boolean, deadlineMs = 15000): Promise<void> {
-  for (const end = Date.now() + deadlineMs; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
-}
 
 describe.skipIf(skipped !== null)(`live capture on a veth between namespaces${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
   let lab: BridgeLab;

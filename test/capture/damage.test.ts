@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { mulberry32 as rng } from '../../bench/synth';
 import { FileSource } from '../../src/capture/fileSource';
 import { bytesFrom, epb, idb, pcapFile, pcapHeader, pcapngBlock, pcapRecord, shb, spb } from './captureBytes';
 import { readBytes, tempDir } from './readAll';
@@ -108,18 +109,6 @@ describe('FileSource on damaged pcapng', () => {
 });
 
 describe('FileSource never throws on bad bytes', () => {
-  /** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   it('returns a result (frames + error line or null) for 400 mutated pcap and pcapng files', async () => {
     const seeds = [
       pcapFile({}, [...good, { sec: 3, frac: 5, data: bytesFrom(9, 33) }]),

@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../capture-live/helpers/netns';
-import { createTalkLab, createWireLab, labUnavailable, TalkLab } from './helpers/daemonLab';
-import { BIN, Daemon, NsProcess, openConnections, ROOT, startServer, until } from './helpers/daemonProcess';
+import { until } from '../helpers/until';
+import { createWireLab, labUnavailable, talkSuite } from './helpers/daemonLab';
+import { BIN, Daemon, openConnections, ROOT } from './helpers/daemonProcess';
 import { addEarlierFlows, EARLIER_RUN, peerLengths, readFlows } from './helpers/flowsDb';
 import { readmeMetrics } from './helpers/readmeMetrics';
 
@@ -29,31 +29,15 @@ async function freePort(): Promise<number> {
 }
 
 describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
-  let lab: TalkLab;
-  let server: NsProcess;
-  let dir = '';
-  const cleanup: { kill(): void }[] = [];
-
-  beforeAll(async () => {
-    lab = createTalkLab('o', 2);
-    dir = mkdtempSync(path.join(tmpdir(), 'sensor-daemon-ops-'));
-    server = await startServer(lab.server, lab.serverAddr, PORT);
-  });
-
-  afterAll(() => {
-    for (const c of cleanup) c.kill();
-    server?.kill();
-    lab?.destroy();
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = talkSuite('ops', 'o', 2, PORT);
 
   /** Starts the daemon with `config` written to a file; stats every second unless the config says otherwise. */
   async function daemon(name: string, config: Record<string, Record<string, unknown>>, extra: string[] = []): Promise<{ d: Daemon; db: string }> {
-    const db = path.join(dir, `${name}.db`);
-    const cfg = path.join(dir, `${name}.json`);
+    const db = path.join(suite.dir, `${name}.db`);
+    const cfg = path.join(suite.dir, `${name}.json`);
     writeFileSync(cfg, JSON.stringify({ ...config, stats: { intervalSeconds: 1, ...config.stats } }));
-    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, ...extra]);
-    cleanup.push(d);
+    const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, ...extra]);
+    suite.track(d);
     await d.started();
     return { d, db };
   }
@@ -67,7 +51,7 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     expect(listening).toHaveLength(1);
     expect(listening[0]!.url).toBe(`http://127.0.0.1:${port}/metrics`);
 
-    const c = await openConnections(lab.client, lab.serverAddr, PORT, 3, 111, 'close');
+    const c = await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, 3, 111, 'close');
     c.kill();
     // Written, not only ended: the line after inference finished for the three flows.
     const line = await d.waitForLine((l) => l.message === 'stats' && l.flows_written === 3, 30000);
@@ -125,8 +109,8 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
   it('ends a connection that went quiet with end_reason idle on the wall clock, with no further packet', async () => {
     const t0 = Date.now();
     const { d, db } = await daemon('idle', { flow: { idleTimeout: 2 } }, ['--no-classify']);
-    const c = await openConnections(lab.client, lab.serverAddr, PORT, 2, 121, 'hold');
-    cleanup.push(c);
+    const c = await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, 2, 121, 'hold');
+    suite.track(c);
     const packets = await d.packetsSettled(12, 1000, 20000);
     const readyAt = Date.now();
     // The held connections send nothing more (no keepalive): only the timer can end them.
@@ -137,7 +121,7 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     for (const f of flows) {
       expect(f.end_reason).toBe('idle');
       expect(f.lengths).toEqual(peerLengths(121));
-      expect(f.client_ip).toBe(lab.clientAddr);
+      expect(f.client_ip).toBe(suite.lab.clientAddr);
     }
     expect(d.lastStats()!.packets_received).toBe(packets);
     const exit = await d.stop('SIGTERM');
@@ -151,19 +135,19 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
 
   it('retention deletes rows older than maxAgeDays in small batches and keeps the recent and new ones', async () => {
     const t0 = Date.now();
-    const db = path.join(dir, 'retention.db');
+    const db = path.join(suite.dir, 'retention.db');
     const OLD = 5000;
     const RECENT = 10;
     const now = Date.now() / 1000;
     addEarlierFlows(db, OLD, now - 10 * 86400);
     addEarlierFlows(db, RECENT, now - 3600, 20000);
 
-    const cfg = path.join(dir, 'retention.json');
+    const cfg = path.join(suite.dir, 'retention.json');
     writeFileSync(cfg, JSON.stringify({ retention: { maxAgeDays: 1, intervalSeconds: 1 }, flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } }));
-    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
-    cleanup.push(d);
+    const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
+    suite.track(d);
     await d.started();
-    const c = await openConnections(lab.client, lab.serverAddr, PORT, 3, 131, 'close');
+    const c = await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, 3, 131, 'close');
     c.kill();
     const cutoff = now - 86400;
     await until(() => readFlows(db, 'first_ts < ?', [cutoff]).length === 0 && readFlows(db, 'source != ?', [EARLIER_RUN]).length >= 3, 30000);
@@ -186,9 +170,9 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     const port = (busy.address() as { port: number }).port;
     try {
-      const cfg = path.join(dir, 'busy.json');
+      const cfg = path.join(suite.dir, 'busy.json');
       writeFileSync(cfg, JSON.stringify({ stats: { prometheusPort: port } }));
-      const r = spawnSync(process.execPath, [BIN, '--interface', lab.captureIf, '--db', path.join(dir, 'busy.db'), '--config', cfg, '--no-classify'], {
+      const r = spawnSync(process.execPath, [BIN, '--interface', suite.lab.captureIf, '--db', path.join(suite.dir, 'busy.db'), '--config', cfg, '--no-classify'], {
         cwd: ROOT,
         encoding: 'utf8',
         timeout: 30000,
@@ -206,7 +190,7 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
 
   it('a full disk stops the daemon at the first failed write: one error line, unwritten flows counted, exit 1', async (ctx) => {
     const t0 = Date.now();
-    const mnt = path.join(dir, 'small');
+    const mnt = path.join(suite.dir, 'small');
     mkdirSync(mnt);
     try {
       run('mount', ['-t', 'tmpfs', '-o', 'size=160k', 'tmpfs', mnt]);
@@ -217,13 +201,13 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     }
     try {
       const db = path.join(mnt, 'flows.db');
-      const cfg = path.join(dir, 'full.json');
+      const cfg = path.join(suite.dir, 'full.json');
       writeFileSync(cfg, JSON.stringify({ flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } }));
-      const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
-      cleanup.push(d);
+      const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--no-classify']);
+      suite.track(d);
       await d.started();
       // Far more rows than 160 KiB holds.
-      const c = await openConnections(lab.client, lab.serverAddr, PORT, 800, 141, 'close');
+      const c = await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, 800, 141, 'close');
       c.kill();
       const exit = await Promise.race([d.exited, new Promise<null>((r) => setTimeout(() => r(null), 30000))]);
       expect(exit, d.logText()).not.toBeNull();
@@ -244,9 +228,9 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
 
   it('an interface that disappears ends the run: error line naming it, final stats line, exit 1', async () => {
     const wire = createWireLab('x');
-    cleanup.push({ kill: () => wire.destroy() });
-    const d = new Daemon(['--interface', wire.captureIf, '--db', path.join(dir, 'gone.db'), '--no-classify']);
-    cleanup.push(d);
+    suite.track({ kill: () => wire.destroy() });
+    const d = new Daemon(['--interface', wire.captureIf, '--db', path.join(suite.dir, 'gone.db'), '--no-classify']);
+    suite.track(d);
     await d.started();
     run('ip', ['link', 'del', wire.captureIf]);
     const exit = await Promise.race([d.exited, new Promise<null>((r) => setTimeout(() => r(null), 30000))]);

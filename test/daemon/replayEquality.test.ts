@@ -1,14 +1,14 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableEngines, createWireLab, labUnavailable, WireLab } from './helpers/daemonLab';
+import { describe, expect, it } from 'vitest';
 import { KNOWN_FLOWS, knownFlowClient, UNKNOWN_THRESHOLD, writeKnownFlowsCapture } from '../helpers/shippedModel';
-import { BIN, Daemon, LogLine, ROOT, until } from './helpers/daemonProcess';
+import { until } from '../helpers/until';
+import { availableEngines, createWireLab, daemonSuite, labUnavailable } from './helpers/daemonLab';
+import { BIN, Daemon, LogLine, ROOT } from './helpers/daemonProcess';
 import { DbFlow, flowKey, readFlows } from './helpers/flowsDb';
-import { ReplayCaptureSummary, writeReplayCapture } from './helpers/replayCapture';
+import { type SynthSummary, writeReplayCapture } from '../helpers/synthCapture';
 
 /**
  * README "Live capture": a capture replayed with tcpreplay into a veth pair while the daemon captures the other
@@ -17,7 +17,7 @@ import { ReplayCaptureSummary, writeReplayCapture } from './helpers/replayCaptur
  * flow is equal and there is no other; when something was, no more flows differ, are missing or are extra (a
  * flow whose first packets were lost can change sides) than packets were lost.
  *
- * SENSOR_DAEMON_REPLAY_PACKETS sets the capture size (default 300000: 300,043 packets in 5,029 flows, the README's
+ * SENSOR_DAEMON_REPLAY_PACKETS sets the capture size (default 300000: 300,061 packets in 4,992 flows, the README's
  * figures); SENSOR_DAEMON_CAP_PPS the replay rate for the `cap` engine (default 50000; the addon replays at
  * --topspeed). Rates and counters are printed.
  */
@@ -69,21 +69,16 @@ function compare(offline: DbFlow[], live: DbFlow[]): Comparison {
 }
 
 describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline run${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
-  let lab: WireLab;
-  let dir = '';
   let file = '';
-  let synth: ReplayCaptureSummary;
+  let synth: SynthSummary;
   let offline: DbFlow[] = [];
-  const cleanup: { kill(): void }[] = [];
-
-  beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'sensor-daemon-replay-'));
-    file = path.join(dir, 'replay.pcap');
+  const suite = daemonSuite('replay', () => createWireLab('w'), (s) => {
+    file = path.join(s.dir, 'replay.pcap');
     let t = Date.now();
     synth = writeReplayCapture(file, PACKETS);
     const genMs = Date.now() - t;
     t = Date.now();
-    const db = path.join(dir, 'offline.db');
+    const db = path.join(s.dir, 'offline.db');
     const r = spawnSync(process.execPath, [BIN, '--pcap', file, '--db', db, '--no-classify'], { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
     if (r.status !== 0) throw new Error(`offline run failed (exit ${r.status}): ${r.stderr}`);
     offline = readFlows(db);
@@ -91,40 +86,33 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
       `replay capture: ${synth.packets} packets, ${synth.flows} flows, ${(synth.bytes / 1e6).toFixed(1)} MB, generated in ${genMs} ms; ` +
         `offline run ${Date.now() - t} ms, ${offline.length} flows`,
     );
-    lab = createWireLab('w');
-  }, 180000);
-
-  afterAll(() => {
-    for (const c of cleanup) c.kill();
-    lab?.destroy();
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the offline run has every flow of the capture (300,043 packets, 5,029 flows at the default size)', () => {
+  it('the offline run has every flow of the capture (300,061 packets, 4,992 flows at the default size)', () => {
     expect(offline).toHaveLength(synth.flows);
-    if (PACKETS === 300000) expect([synth.packets, synth.flows]).toEqual([300043, 5029]);
+    if (PACKETS === 300000) expect([synth.packets, synth.flows]).toEqual([300061, 4992]);
   });
 
   for (const engine of engines) {
     const rate = engine === 'addon' ? 'top' : String(CAP_PPS);
     it(`${engine} at ${rate === 'top' ? '--topspeed' : `--pps ${rate}`}: the offline flows and sequences; every lost packet counted`, async () => {
       const t0 = Date.now();
-      const db = path.join(dir, `live-${engine}.db`);
-      const cfg = path.join(dir, `live-${engine}.json`);
+      const db = path.join(suite.dir, `live-${engine}.db`);
+      const cfg = path.join(suite.dir, `live-${engine}.json`);
       writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 1 } }));
-      const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--no-classify', '--engine', engine]);
-      cleanup.push(d);
+      const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--no-classify', '--engine', engine]);
+      suite.track(d);
       await d.started();
-      const vethBefore = rxDropped(lab.captureIf);
+      const vethBefore = rxDropped(suite.lab.captureIf);
       const speed = rate === 'top' ? ['--topspeed'] : [`--pps=${rate}`];
       const tr = Date.now();
-      const { stdout } = await exec('ip', ['netns', 'exec', lab.ns, 'tcpreplay', ...speed, '-i', lab.replayIf, file], { timeout: 120000 });
+      const { stdout } = await exec('ip', ['netns', 'exec', suite.lab.ns, 'tcpreplay', ...speed, '-i', suite.lab.replayIf, file], { timeout: 120000 });
       const replayMs = Date.now() - tr;
       const sent = Number(/Actual: (\d+) packets/.exec(stdout)?.[1] ?? -1);
       const pps = Number(/Rated: .*?, ([\d.]+) pps/.exec(stdout)?.[1] ?? -1);
       // The counters stop rising once the kernel ring is drained: 2 s without change.
       await d.packetsSettled(1, 2000, 60000);
-      const vethDropped = rxDropped(lab.captureIf) - vethBefore;
+      const vethDropped = rxDropped(suite.lab.captureIf) - vethBefore;
       const exit = await d.stop('SIGTERM');
       expect(exit.code, d.logText()).toBe(0);
       const stopped = d.messages('stopped')[0];
@@ -159,16 +147,16 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
     }, 120000);
   }
   it(`the shipped model names the known flows captured live (${KNOWN_FLOWS.map((f) => f.label).join(', ')}) above the unknown threshold`, async () => {
-    const known = path.join(dir, 'known.pcap');
+    const known = path.join(suite.dir, 'known.pcap');
     writeKnownFlowsCapture(known);
-    const db = path.join(dir, 'live-shipped.db');
-    const cfg = path.join(dir, 'live-shipped.json');
+    const db = path.join(suite.dir, 'live-shipped.db');
+    const cfg = path.join(suite.dir, 'live-shipped.json');
     writeFileSync(cfg, JSON.stringify({ flow: { finGrace: 0 } }));
     // No --model: the daemon loads models/sensor.onnx, as a default install does.
-    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--device', 'cpu', '--engine', engines[0]!]);
-    cleanup.push(d);
+    const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--device', 'cpu', '--engine', engines[0]!]);
+    suite.track(d);
     await d.started();
-    await exec('ip', ['netns', 'exec', lab.ns, 'tcpreplay', '--topspeed', '-i', lab.replayIf, known], { timeout: 60000 });
+    await exec('ip', ['netns', 'exec', suite.lab.ns, 'tcpreplay', '--topspeed', '-i', suite.lab.replayIf, known], { timeout: 60000 });
     await until(() => readFlows(db).length >= KNOWN_FLOWS.length, 30000);
     const exit = await d.stop('SIGTERM');
     expect(exit.code, d.logText()).toBe(0);

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableEngines, createTalkLab, labUnavailable, TalkLab } from './helpers/daemonLab';
-import { Daemon, NsProcess, openConnections, ROOT, startServer, until } from './helpers/daemonProcess';
+import { describe, expect, it } from 'vitest';
+import { until } from '../helpers/until';
+import { availableEngines, labUnavailable, talkSuite } from './helpers/daemonLab';
+import { Daemon, openConnections, ROOT } from './helpers/daemonProcess';
 import { addEarlierFlows, EARLIER_RUN, peerLengths, readFlows } from './helpers/flowsDb';
 
 /**
@@ -37,23 +37,7 @@ function secondModel(dir: string): string {
 }
 
 describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
-  let lab: TalkLab;
-  let server: NsProcess;
-  let dir = '';
-  const cleanup: { kill(): void }[] = [];
-
-  beforeAll(async () => {
-    lab = createTalkLab('s', 1);
-    dir = mkdtempSync(path.join(tmpdir(), 'sensor-daemon-sig-'));
-    server = await startServer(lab.server, lab.serverAddr, PORT);
-  });
-
-  afterAll(() => {
-    for (const c of cleanup) c.kill();
-    server?.kill();
-    lab?.destroy();
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = talkSuite('sig', 's', 1, PORT);
 
   const stops: [NodeJS.Signals, number, 'addon' | 'cap'][] = [
     ['SIGTERM', HELD, engines[0]!],
@@ -63,15 +47,15 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
   for (const [signal, count, engine] of stops) {
     it(`${signal} (${engine}): ${count} connections held open are all written with end_reason shutdown, exit 0`, async () => {
       const t0 = Date.now();
-      const db = path.join(dir, `${signal}.db`);
-      const cfg = path.join(dir, `${signal}.json`);
+      const db = path.join(suite.dir, `${signal}.db`);
+      const cfg = path.join(suite.dir, `${signal}.json`);
       writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 1 } }));
       const req = signal === 'SIGTERM' ? 201 : 202;
-      const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--model', MODEL, '--engine', engine]);
-      cleanup.push(d);
+      const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--model', MODEL, '--engine', engine]);
+      suite.track(d);
       await d.started();
-      const clients = await openConnections(lab.client, lab.serverAddr, PORT, count, req, 'hold');
-      cleanup.push(clients);
+      const clients = await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, count, req, 'hold');
+      suite.track(clients);
       // Handshake, request, answer and their ACKs: at least 6 packets per connection, then quiet.
       const seen = await d.packetsSettled(6 * count, 1500, 30000);
       expect(seen, d.logText()).toBeGreaterThanOrEqual(6 * count);
@@ -90,8 +74,8 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
       expect(new Set(flows.map((f) => f.client_port)).size).toBe(count);
       for (const f of flows) {
         expect(f.end_reason).toBe('shutdown');
-        expect(f.client_ip).toBe(lab.clientAddr);
-        expect(f.server_ip).toBe(lab.serverAddr);
+        expect(f.client_ip).toBe(suite.lab.clientAddr);
+        expect(f.server_ip).toBe(suite.lab.serverAddr);
         expect(f.server_port).toBe(PORT);
         expect(f.lengths).toEqual(peerLengths(req));
         // Inference finished before exit: every record carries the model's verdict.
@@ -113,20 +97,20 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
 
   it('SIGHUP: a broken model is refused and the old one keeps classifying; a valid one is swapped in', async () => {
     const t0 = Date.now();
-    const db = path.join(dir, 'hup.db');
-    const cfg = path.join(dir, 'hup.json');
-    const v2 = secondModel(dir);
+    const db = path.join(suite.dir, 'hup.db');
+    const cfg = path.join(suite.dir, 'hup.json');
+    const v2 = secondModel(suite.dir);
     // finGrace 0: a closed connection is written at the next tick, so each phase's flows land before the next reload.
     const config = (model: string): string =>
       JSON.stringify({ classify: { model }, flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } });
     writeFileSync(cfg, config(MODEL));
-    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg]);
-    cleanup.push(d);
+    const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg]);
+    suite.track(d);
     await d.started();
 
     /** Opens and closes `n` connections with request size `req`; returns their records once all are written. */
     const phase = async (req: number, n: number) => {
-      const c = await openConnections(lab.client, lab.serverAddr, PORT, n, req, 'close');
+      const c = await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, n, req, 'close');
       c.kill();
       const mine = () => readFlows(db, "json_extract(lengths, '$[0]') = ?", [req]);
       await until(() => mine().length >= n, 30000);
@@ -175,15 +159,15 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
 
   it('SIGHUP applies new stats and retention settings, and names the settings that wait for a restart', async () => {
     const t0 = Date.now();
-    const db = path.join(dir, 'hup-settings.db');
-    const cfg = path.join(dir, 'hup-settings.json');
+    const db = path.join(suite.dir, 'hup-settings.db');
+    const cfg = path.join(suite.dir, 'hup-settings.json');
     const OLD = 50;
     addEarlierFlows(db, OLD, Date.now() / 1000 - 30 * 86400);
     // No stats lines and no retention at start.
     writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 0 } }));
-    const jsonl = path.join(dir, 'hup-settings.jsonl');
-    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--jsonl', jsonl, '--config', cfg, '--no-classify']);
-    cleanup.push(d);
+    const jsonl = path.join(suite.dir, 'hup-settings.jsonl');
+    const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--jsonl', jsonl, '--config', cfg, '--no-classify']);
+    suite.track(d);
     await d.started();
     await new Promise((r) => setTimeout(r, 1500));
     expect(d.messages('stats')).toHaveLength(0);

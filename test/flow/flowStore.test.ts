@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as rng } from '../../bench/synth';
 import { flowKeyHash, K } from '../../src/flow/flowKey';
 import { FlowStore, INITIAL_SLOTS } from '../../src/flow/flowStore';
-
-/** A deterministic pseudo-random generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes key number n (distinct for distinct n) into the store's scratch key and returns its hash. */
 function setKey(st: FlowStore, n: number): number {

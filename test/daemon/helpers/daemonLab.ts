@@ -1,7 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { loadCap } from '../../../src/capture/capSource';
 import { ADDON_PATH } from '../../../src/capture/liveBinding';
 import { type BridgeLab, createBridgeLab, createReplayLab, netnsUnavailable, type ReplayLab } from '../../capture-live/helpers/netns';
+import { startServer } from './daemonProcess';
 
 /**
  * Namespaces and veth pairs for the daemon process tests: the labs of test/capture-live/helpers/netns.ts with a
@@ -39,4 +43,53 @@ export type WireLab = ReplayLab;
 /** A veth pair: one end in a namespace of its own for tcpreplay, the other in the root namespace for the daemon. */
 export function createWireLab(tag: string): WireLab {
   return createReplayLab('', `sd${process.pid}${tag}`);
+}
+
+/** What one describe block of daemon tests shares: its lab, a scratch directory, and what to kill at the end. */
+export interface DaemonSuite<L> {
+  /** The lab, made before the first test. */
+  readonly lab: L;
+  /** A scratch directory for databases, configs and captures, removed after the last test. */
+  readonly dir: string;
+  /** Kills `p` (a daemon, clients, a server, an extra lab) after the last test, newest first; returns it. */
+  track<T extends { kill(): void }>(p: T): T;
+}
+
+/**
+ * The set-up and teardown of a describe block of daemon tests (call it inside the describe): makes the lab and
+ * the scratch directory before the tests, then `ready` (start a server, write a capture); afterwards kills what
+ * was tracked, destroys the lab and removes the directory, whatever the tests left behind.
+ */
+export function daemonSuite<L extends { destroy(): void }>(
+  name: string,
+  makeLab: () => L,
+  ready: (s: DaemonSuite<L>) => void | Promise<void> = () => {},
+): DaemonSuite<L> {
+  const tracked: { kill(): void }[] = [];
+  const suite = {
+    lab: undefined as unknown as L,
+    dir: '',
+    track<T extends { kill(): void }>(p: T): T {
+      tracked.push(p);
+      return p;
+    },
+  };
+  beforeAll(async () => {
+    suite.dir = mkdtempSync(path.join(tmpdir(), `sensor-daemon-${name}-`));
+    suite.lab = makeLab();
+    await ready(suite);
+  }, 180000);
+  afterAll(() => {
+    for (const p of tracked.splice(0).reverse()) p.kill();
+    suite.lab?.destroy();
+    if (suite.dir !== '') rmSync(suite.dir, { recursive: true, force: true });
+  });
+  return suite;
+}
+
+/** daemonSuite() on a talk lab with the tcpPeer server listening on `port` in the server namespace. */
+export function talkSuite(name: string, tag: string, net: number, port: number): DaemonSuite<TalkLab> {
+  return daemonSuite(name, () => createTalkLab(tag, net), async (s) => {
+    s.track(await startServer(s.lab.server, s.lab.serverAddr, port));
+  });
 }

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { until } from '../../helpers/until';
 
 /**
  * `node bin/sensor.js --interface ...` as a child process: its operational log (JSON lines on stderr) parsed as it
@@ -47,13 +48,6 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-/** Waits until `done()` holds or `deadlineMs` passes; returns whether it held. */
-export async function until(done: () => boolean, deadlineMs: number, stepMs = 100): Promise<boolean> {
-  for (const end = Date.now() + deadlineMs; Date.now() < end; await new Promise((r) => setTimeout(r, stepMs))) {
-    if (done()) return true;
-  }
-  return done();
-}
 
 export class Daemon {
   readonly proc: ChildProcess;
