@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startMetricsServer } from '../../src/daemon/metrics';
 import type { StatsReport } from '../../src/daemon/statsReport';
+import { freePort } from './helpers/daemonProcess';
 import { readmeMetrics } from './helpers/readmeMetrics';
 
 /**
@@ -31,14 +31,6 @@ const REPORT: StatsReport = {
   rss_bytes: 35,
   heap_used_bytes: 36,
 };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** The samples of a Prometheus text exposition: "name{labels}" -> value. */
 function samples(text: string): Map<string, number> {

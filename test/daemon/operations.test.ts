@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../capture-live/helpers/netns';
 import { until } from '../helpers/until';
 import { createWireLab, labUnavailable, talkSuite } from './helpers/daemonLab';
-import { BIN, Daemon, openConnections, ROOT } from './helpers/daemonProcess';
+import { BIN, Daemon, freePort, openConnections, ROOT } from './helpers/daemonProcess';
 import { addEarlierFlows, EARLIER_RUN, peerLengths, readFlows } from './helpers/flowsDb';
 import { readmeMetrics } from './helpers/readmeMetrics';
 
@@ -18,15 +18,6 @@ import { readmeMetrics } from './helpers/readmeMetrics';
 const PORT = 7002;
 const skipped = labUnavailable();
 if (skipped !== null) console.warn(`daemon operation tests skipped: ${skipped}`);
-
-/** A TCP port that was free a moment ago on 127.0.0.1 (the daemon binds it next). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
   const suite = talkSuite('ops', 'o', 2, PORT);

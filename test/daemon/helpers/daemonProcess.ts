@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { until } from '../../helpers/until';
 
@@ -208,4 +209,13 @@ export async function openConnections(
   const p = new NsProcess(ns, [process.execPath, PEER, 'clients', addr, String(port), String(count), String(reqLen), mode]);
   await p.waitFor('ready', 30000);
   return p;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (the daemon or a metrics server binds it next). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
