@@ -23,7 +23,7 @@ function torchMissing(): string | null {
 const missing = torchMissing();
 if (missing !== null) process.stderr.write(`test/models/retrain: skipped: ${missing}\n`);
 
-describe.skipIf(missing !== null)('models/train/train.py retrains from a who\'s-talking CSV', () => {
+describe.skipIf(missing !== null)(`models/train/train.py retrains from a who's-talking CSV${missing ? ` (skipped: ${missing})` : ''}`, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-retrain-'));
   const onnxPath = path.join(dir, 'model.onnx');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
