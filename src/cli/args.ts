@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { checkClickHouseConfig, type ClickHouseConfig } from '../config/clickhouseConfig';
 import { ConfigError, defaultConfig, loadConfigFile, mergeConfig, SensorConfig } from '../config/config';
 
 /** What the command line asked for. */
@@ -7,6 +8,7 @@ export type Command =
   | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
   | { kind: 'eval'; csv: string; model: string }
   | { kind: 'interfaces' }
+  | { kind: 'clickhouse-schema'; clickhouse: ClickHouseConfig; cluster: string | null; onCluster: boolean; apply: string[] }
   | { kind: 'help'; text: string }
   | { kind: 'version'; text: string };
 
@@ -16,7 +18,7 @@ Docs: README.md (install, queries, design notes); config/sensor.json (every opti
 function parser(argv: string[]) {
   return yargs(argv)
     .scriptName('sensor')
-    .usage('Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv\n  sensor eval --csv labelled.csv\n  sensor interfaces')
+    .usage('Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv\n  sensor eval --csv labelled.csv\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]')
     .command('$0', 'Follow TCP flows in capture files (--pcap) or on an interface (--interface) and record them')
     .command('export', 'Write the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N)', (y) =>
       y
@@ -32,10 +34,19 @@ function parser(argv: string[]) {
         .option('model', { type: 'string', describe: 'ONNX model (default: the bundled one)' }),
     )
     .command('interfaces', 'List the network interfaces live capture can open')
+    .command('clickhouse-schema', 'Print (or, with --apply URL, run) the DDL of the ClickHouse flows table', (y) =>
+      y
+        .option('cluster', { type: 'string', describe: 'cluster name (remote_servers): a <table>_local table per shard and a Distributed <table> over them' })
+        .option('on-cluster', { type: 'boolean', describe: 'add ON CLUSTER to each statement (needs ClickHouse Keeper); else run it on every node' })
+        .option('apply', { type: 'string', array: true, describe: 'run the statements on this ClickHouse HTTP URL (repeatable: every node of the cluster)' })
+        .option('database', { type: 'string', describe: 'database (default: output.clickhouse.database, "sensor")' })
+        .option('table', { type: 'string', describe: 'table (default: output.clickhouse.table, "flows")' }),
+    )
     .option('pcap', { type: 'string', array: true, describe: 'capture file (.pcap, .pcapng, optionally gzipped) or directory of captures; repeatable' })
     .option('rotated', { type: 'boolean', describe: 'treat the --pcap files as one rotated capture: flows carry over between files' })
     .option('interface', { alias: 'i', type: 'string', describe: 'capture live on this interface (see `sensor interfaces`)' })
     .option('db', { type: 'string', describe: 'SQLite database to write flows to' })
+    .option('clickhouse', { type: 'string', nargs: 1, describe: 'insert flows into ClickHouse at this HTTP URL (e.g. http://127.0.0.1:8123; see output.clickhouse)' })
     .option('jsonl', { type: 'string', nargs: 1, describe: 'write one JSON object per flow to this file (- for stdout)' })
     .option('config', { alias: 'c', type: 'string', describe: 'JSON config file (see config/sensor.json); flags override it' })
     .option('model', { type: 'string', describe: 'ONNX model file (default: models/sensor.onnx)' })
@@ -85,7 +96,8 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
     return { kind: 'eval', csv: a.csv as string, model: (a.model as string | undefined) ?? defaultConfig().classify.model };
   }
   if (cmd === 'interfaces') return { kind: 'interfaces' };
-  if (cmd !== '') throw new ConfigError(`Unknown command "${cmd}" (commands: export, eval, interfaces; see sensor --help)`);
+  if (cmd === 'clickhouse-schema') return clickhouseSchemaCommand(a);
+  if (cmd !== '') throw new ConfigError(`Unknown command "${cmd}" (commands: export, eval, interfaces, clickhouse-schema; see sensor --help)`);
 
   let cfg = a.config !== undefined ? loadConfigFile(a.config) : defaultConfig();
   // Flags override the file: mapped onto the same schema so they get the same checks and messages.
@@ -105,6 +117,7 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
   set('capture', 'fanoutGroup', a['fanout-group']);
   set('output', 'db', a.db);
   set('output', 'jsonl', a.jsonl);
+  if (a.clickhouse !== undefined) set('output', 'clickhouse', { url: a.clickhouse });
   set('classify', 'model', a.model);
   set('classify', 'device', a.device);
   set('classify', 'enabled', a.classify);
@@ -116,6 +129,9 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
   set('log', 'level', a['log-level']);
   cfg = mergeConfig(cfg, o, 'command line');
 
+  if (cfg.output.clickhouse !== null && cfg.output.clickhouse.url.length === 0) {
+    throw new ConfigError('output.clickhouse has no url: give --clickhouse URL or set output.clickhouse.url (or set output.clickhouse to null)');
+  }
   const hasPcap = cfg.capture.pcap.length > 0;
   if (hasPcap && cfg.capture.interface !== null) throw new ConfigError('Give either --pcap or --interface, not both');
   if (!hasPcap && cfg.capture.interface === null) {
@@ -123,4 +139,19 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
   }
   const progress = (a.progress as boolean | undefined) ?? (process.stderr.isTTY === true);
   return { kind: 'run', config: cfg, progress };
+}
+
+/** `sensor clickhouse-schema`: names from the flags, else from the config file's output.clickhouse, else defaults. */
+function clickhouseSchemaCommand(a: Record<string, unknown>): Command {
+  const cfg = a.config !== undefined ? loadConfigFile(a.config as string) : defaultConfig();
+  const patch: Record<string, unknown> = {};
+  if (a.database !== undefined) patch.database = a.database;
+  if (a.table !== undefined) patch.table = a.table;
+  const clickhouse = checkClickHouseConfig('command line', patch, cfg.output.clickhouse)!;
+  const cluster = (a.cluster as string | undefined) ?? null;
+  if (cluster !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster)) throw new ConfigError(`--cluster must be a plain name (letters, digits, _), got "${cluster}"`);
+  const onCluster = (a['on-cluster'] as boolean | undefined) ?? false;
+  if (onCluster && cluster === null) throw new ConfigError('--on-cluster needs --cluster NAME');
+  const apply = ((a.apply as string[] | undefined) ?? []).map((u) => checkClickHouseConfig('--apply', { url: u }, null)!.url[0]!);
+  return { kind: 'clickhouse-schema', clickhouse, cluster, onCluster, apply };
 }

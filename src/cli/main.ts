@@ -51,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
         const { evalCommand } = await import('./evalCommand');
         return await evalCommand({ csv: cmd.csv, model: cmd.model, out: process.stdout });
       }
+      case 'clickhouse-schema': {
+        const { clickhouseSchemaCommand } = await import('./clickhouseSchemaCommand');
+        return await clickhouseSchemaCommand(cmd, process.stdout, process.stderr);
+      }
       case 'interfaces': {
         const { listInterfaces } = await import('../capture/interfaces');
         process.stdout.write(listInterfaces() + '\n');

@@ -6,6 +6,8 @@ import { ConfigError, SensorConfig } from '../config/config';
 import { DAMAGE_ANOMALIES } from '../decode/anomalies';
 import { FlowSink, Pipeline } from '../daemon/pipeline';
 import { Pseudonymizer } from '../flow/pseudonymizer';
+import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
+import { openClickHouseSink } from '../sink/clickhouse/openClickHouseSink';
 import { JsonlSink } from '../sink/jsonlSink';
 import { SqliteSink } from '../sink/sqliteSink';
 
@@ -25,11 +27,19 @@ export interface OfflineSummary {
   ended: Record<string, number>;
 }
 
-/** Opens the sinks the config asks for; with neither --db nor --jsonl, JSON lines go to stdout. */
-export function openSinks(cfg: SensorConfig): FlowSink[] {
+/** Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. */
+export function openSinks(cfg: SensorConfig, log: Logger): FlowSink[] {
   const sinks: FlowSink[] = [];
-  if (cfg.output.db !== null) sinks.push(new SqliteSink(cfg.output.db, { sensorName: cfg.sensor.name }));
-  if (cfg.output.jsonl !== null) sinks.push(new JsonlSink(cfg.output.jsonl));
+  try {
+    if (cfg.output.db !== null) sinks.push(new SqliteSink(cfg.output.db, { sensorName: cfg.sensor.name }));
+    if (cfg.output.jsonl !== null) sinks.push(new JsonlSink(cfg.output.jsonl));
+    const ch = cfg.output.clickhouse;
+    if (ch !== null && ch.url.length > 0) sinks.push(openClickHouseSink(cfg, ch, log.child({ component: 'clickhouse' })));
+  } catch (e) {
+    // One output that cannot open: close the ones already open (a spool lock, a database handle) before failing.
+    for (const s of sinks) void s.close();
+    throw e;
+  }
   if (sinks.length === 0) sinks.push(new JsonlSink('-'));
   return sinks;
 }
@@ -67,7 +77,8 @@ export async function runOffline(cfg: SensorConfig, log: Logger, progress: boole
   }
   const classifier = await openClassifier(cfg, log);
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-  const sinks = openSinks(cfg);
+  const sinks = openSinks(cfg, log);
+  const clickhouse = sinks.find((s): s is ClickHouseSink => s instanceof ClickHouseSink);
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
   const pipeline = new Pipeline({ ...cfg.flow, source: files[0] ?? '', length }, classifier, sinks, pseudonymizer, {
     sensor: cfg.sensor.name,
@@ -150,6 +161,7 @@ export async function runOffline(cfg: SensorConfig, log: Logger, progress: boole
     packets_per_second: Math.round(frames / Math.max(seconds, 1e-9)),
     damaged_packets: damagedPackets,
     stopped_by: stopping,
+    ...(clickhouse !== undefined ? { clickhouse: clickhouse.stats() } : {}),
   });
   return { code: damaged > 0 ? 1 : 0, summary };
 }

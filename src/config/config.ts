@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { checkClickHouseConfig, type ClickHouseConfig } from './clickhouseConfig';
 
 /**
  * The sensor's configuration: one JSON file (example in config/sensor.json) plus command-line overrides.
@@ -50,6 +51,8 @@ export interface SensorConfig {
   output: {
     db: string | null;
     jsonl: string | null;
+    /** Batched inserts into ClickHouse with an on-disk spool (src/sink/clickhouse), or null. */
+    clickhouse: ClickHouseConfig | null;
   };
   log: {
     level: 'error' | 'warn' | 'info' | 'debug';
@@ -110,7 +113,7 @@ export function defaultConfig(): SensorConfig {
       // core) used ~1.8x the CPU time for the same or a slower wall time (README "Performance").
       intraOpThreads: 1,
     },
-    output: { db: null, jsonl: null },
+    output: { db: null, jsonl: null, clickhouse: null },
     log: { level: 'info', format: 'json' },
     stats: { intervalSeconds: 60, prometheusPort: null, prometheusHost: '127.0.0.1' },
     retention: { maxAgeDays: null, maxBytes: null, intervalSeconds: 60 },
@@ -118,7 +121,7 @@ export function defaultConfig(): SensorConfig {
   };
 }
 
-type Kind = 'string' | 'string?' | 'strings' | 'bool' | 'num' | 'int' | 'int?' | 'num?' | readonly string[];
+type Kind = 'string' | 'string?' | 'strings' | 'bool' | 'num' | 'int' | 'int?' | 'num?' | 'clickhouse' | readonly string[];
 
 /** The schema: section -> key -> kind, with a lower bound for numbers where one matters. */
 const SCHEMA: Record<string, Record<string, { kind: Kind; min?: number; max?: number }>> = {
@@ -153,7 +156,7 @@ const SCHEMA: Record<string, Record<string, { kind: Kind; min?: number; max?: nu
     topK: { kind: 'int', min: 1 },
     intraOpThreads: { kind: 'int?', min: 1, max: 256 },
   },
-  output: { db: { kind: 'string?' }, jsonl: { kind: 'string?' } },
+  output: { db: { kind: 'string?' }, jsonl: { kind: 'string?' }, clickhouse: { kind: 'clickhouse' } },
   log: { level: { kind: ['error', 'warn', 'info', 'debug'] }, format: { kind: ['json', 'text'] } },
   stats: {
     intervalSeconds: { kind: 'num', min: 0 },
@@ -196,8 +199,9 @@ function suggest(name: string, options: string[]): string {
   return bestD <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean "${best}"?)` : ` (known: ${options.join(', ')})`;
 }
 
-function checkValue(where: string, spec: { kind: Kind; min?: number; max?: number }, v: unknown): unknown {
+function checkValue(where: string, spec: { kind: Kind; min?: number; max?: number }, v: unknown, current: unknown): unknown {
   const k = spec.kind;
+  if (k === 'clickhouse') return checkClickHouseConfig(where, v, current as ClickHouseConfig | null);
   const bad = (want: string): never => {
     throw new ConfigError(`${where} must be ${want}, got ${JSON.stringify(v)}`);
   };
@@ -253,7 +257,7 @@ export function mergeConfig(base: SensorConfig, input: unknown, origin: string):
       if (spec === undefined) {
         throw new ConfigError(`${origin}: unknown option "${section}.${key}"${suggest(key, Object.keys(schema))}`);
       }
-      out[section]![key] = checkValue(`${origin}: ${section}.${key}`, spec, value);
+      out[section]![key] = checkValue(`${origin}: ${section}.${key}`, spec, value, out[section]![key]);
     }
   }
   // null asks for the default explicitly (config/sensor.json ships it that way).

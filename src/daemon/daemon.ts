@@ -5,6 +5,7 @@ import { Classifier, loadModelInfo } from '../classify/classifier';
 import type { SensorConfig } from '../config/config';
 import { openClassifier, openSinks } from '../cli/offline';
 import { JsonlSink } from '../sink/jsonlSink';
+import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { SqliteSink } from '../sink/sqliteSink';
 import { MetricsServer, startMetricsServer } from './metrics';
 import { Pseudonymizer } from '../flow/pseudonymizer';
@@ -38,8 +39,9 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const iface = cfg.capture.interface!;
   let classifier = await openClassifier(cfg, log);
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-  const opened = openSinks(cfg);
+  const opened = openSinks(cfg, log);
   const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
+  const clickhouse = opened.find((s): s is ClickHouseSink => s instanceof ClickHouseSink) ?? null;
 
   // Whatever ends the run (a signal, a capture or write failure) resolves `stopRequested`; the first one wins.
   let requestStop: (why: string) => void = () => {};
@@ -67,7 +69,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const captureCounters = (): CaptureCounters => source.stats();
   // A record counts once however many sinks missed it (the same batches go to every sink).
   const unwritten = (): number => sinks.reduce((n, s) => Math.max(n, s.lost), 0);
-  const stats = (): StatsReport => buildStats(started, pipeline, captureCounters(), classifier, db, unwritten());
+  const stats = (): StatsReport => buildStats(started, pipeline, captureCounters(), classifier, db, unwritten(), clickhouse);
 
   // Before capture starts: a port in use then fails the start-up with one line (exit 2), and nothing is left
   // running that would keep the process alive.
@@ -193,7 +195,11 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   };
   const onHup = (): void => {
     if (stopping) log.warn('SIGHUP ignored: the sensor is stopping');
-    else reloading = reloading.then(reopenOutputs).then(reloadOnce);
+    else {
+      // A ClickHouse output stopped by a refusal tries again (the table may have been fixed meanwhile).
+      clickhouse?.resume();
+      reloading = reloading.then(reopenOutputs).then(reloadOnce);
+    }
   };
   process.on('SIGHUP', onHup);
 

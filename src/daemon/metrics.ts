@@ -54,6 +54,27 @@ export async function startMetricsServer(host: string, port: number, stats: () =
     g.set({ quantile: '0.5' }, s.db_write_latency_ms.p50);
     g.set({ quantile: '0.99' }, s.db_write_latency_ms.p99);
   });
+  gauge('sensor_clickhouse_spool_rows', 'Rows waiting in the ClickHouse spool on disk', [], (s, g) => {
+    if (s.clickhouse !== null) g.set(s.clickhouse.spool_rows);
+  });
+  gauge('sensor_clickhouse_spool_bytes', 'Bytes of the ClickHouse spool on disk', [], (s, g) => {
+    if (s.clickhouse !== null) g.set(s.clickhouse.spool_bytes);
+  });
+  gauge('sensor_clickhouse_queued_rows', 'Rows waiting in memory for the next ClickHouse insert', [], (s, g) => {
+    if (s.clickhouse !== null) g.set(s.clickhouse.queued_rows);
+  });
+  gauge('sensor_clickhouse_sent_rows_total', 'Rows ClickHouse accepted', [], (s, g) => {
+    if (s.clickhouse !== null) g.set(s.clickhouse.sent_rows);
+  });
+  gauge('sensor_clickhouse_retried_total', 'Failed ClickHouse inserts whose rows were spooled to be sent again', [], (s, g) => {
+    if (s.clickhouse !== null) g.set(s.clickhouse.retried);
+  });
+  gauge('sensor_clickhouse_dropped_rows_total', 'Rows dropped because the ClickHouse spool was full (oldest first)', [], (s, g) => {
+    if (s.clickhouse !== null) g.set(s.clickhouse.dropped_rows);
+  });
+  gauge('sensor_clickhouse_rejected', '1 while ClickHouse refuses the rows (schema mismatch, login): inserts wait for a reload', [], (s, g) => {
+    if (s.clickhouse !== null) g.set(s.clickhouse.rejected ? 1 : 0);
+  });
   gauge('sensor_rss_bytes', 'Resident memory', [], (s, g) => g.set(s.rss_bytes));
   gauge('sensor_heap_used_bytes', 'V8 heap in use', [], (s, g) => g.set(s.heap_used_bytes));
   gauge('sensor_uptime_seconds', 'Seconds since the sensor started', [], (s, g) => g.set(s.uptime_s));

@@ -1,4 +1,5 @@
 import type { Classifier } from '../classify/classifier';
+import type { ClickHouseStats } from '../sink/clickhouse/clickhouseSink';
 import type { Pipeline } from './pipeline';
 
 /** Capture counters as the live engines report them (-1 where an engine cannot tell). */
@@ -27,6 +28,8 @@ export interface StatsReport {
   inference_batches: number;
   inference_latency_ms: { p50: number; p99: number };
   db_write_latency_ms: { p50: number; p99: number } | null;
+  /** The ClickHouse output: spool depth, rows sent, retried attempts, dropped rows (null without one). */
+  clickhouse: ClickHouseStats | null;
   rss_bytes: number;
   heap_used_bytes: number;
 }
@@ -43,6 +46,7 @@ export function buildStats(
   classifier: Classifier | null,
   db: LatencySource | null,
   unwritten = 0,
+  clickhouse: { stats(): ClickHouseStats } | null = null,
 ): StatsReport {
   const anomalies: Record<string, number> = {};
   for (const [k, v] of Object.entries(pipeline.anomalies)) if (v > 0) anomalies[k] = v;
@@ -65,6 +69,7 @@ export function buildStats(
     inference_batches: classifier?.stats.batches ?? 0,
     inference_latency_ms: classifier?.stats.latencyMs() ?? { p50: 0, p99: 0 },
     db_write_latency_ms: db?.latencyMs() ?? null,
+    clickhouse: clickhouse?.stats() ?? null,
     rss_bytes: mem.rss,
     heap_used_bytes: mem.heapUsed,
   };

@@ -1,0 +1,53 @@
+import { CLICKHOUSE_COLUMNS } from './columns';
+
+export interface SchemaOptions {
+  database: string;
+  table: string;
+  /** Cluster name (remote_servers in the servers' config) for a sharded setup, or null for one server. */
+  cluster: string | null;
+  /** Add ON CLUSTER to every statement (needs ClickHouse Keeper/ZooKeeper for distributed DDL). */
+  onCluster: boolean;
+}
+
+/** Suffix of the per-shard table under a Distributed table of the configured name. */
+export const LOCAL_SUFFIX = '_local';
+
+/** A database or table name as ClickHouse takes it unquoted; anything else is refused by the config check. */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function quote(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * The DDL for the flows table, as statements to run in order (each is idempotent: IF NOT EXISTS).
+ *
+ * One server: `db.table`, a ReplacingMergeTree. Rows that share the sort key (sensor, start, uid) are folded in
+ * background merges, keeping the one with the latest `end`: a batch sent twice (a retry after a timeout whose
+ * insert did land) does not double count, and an `active` interim record is replaced by the flow's final one.
+ * Partitions are days (UTC), so retention is `ALTER TABLE ... DROP PARTITION`.
+ *
+ * A cluster: the same table as `db.table_local` on every shard, and `db.table` a Distributed table over them,
+ * sharded by the uid (all records of one flow land on one shard, where they can be folded). Sensors and queries
+ * both use `db.table`.
+ */
+export function schemaStatements(o: SchemaOptions): string[] {
+  const on = o.cluster !== null && o.onCluster ? ` ON CLUSTER ${o.cluster}` : '';
+  const local = o.cluster !== null ? o.table + LOCAL_SUFFIX : o.table;
+  const cols = CLICKHOUSE_COLUMNS.map((c) => `  \`${c.name}\` ${c.type}${c.comment !== '' ? ` COMMENT ${quote(c.comment)}` : ''}`).join(',\n');
+  const out = [
+    `CREATE DATABASE IF NOT EXISTS ${o.database}${on}`,
+    `CREATE TABLE IF NOT EXISTS ${o.database}.${local}${on}\n(\n${cols}\n)\nENGINE = ReplacingMergeTree(\`end\`)\nPARTITION BY toDate(start)\nORDER BY (sensor, start, uid)`,
+  ];
+  if (o.cluster !== null) {
+    out.push(
+      `CREATE TABLE IF NOT EXISTS ${o.database}.${o.table}${on} AS ${o.database}.${local}\nENGINE = Distributed(${o.cluster}, ${o.database}, ${local}, cityHash64(uid))`,
+    );
+  }
+  return out;
+}
+
+/** The statements as a script to paste into clickhouse-client (each ends with a semicolon). */
+export function schemaScript(o: SchemaOptions): string {
+  return schemaStatements(o).map((s) => s + ';\n').join('\n');
+}
