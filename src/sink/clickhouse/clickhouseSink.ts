@@ -42,8 +42,11 @@ export interface ClickHouseSinkOptions {
   closeDrainMs?: number;
 }
 
-/** Sealed batches held in memory while a send is in flight, in batches: past that ClickHouse counts as slow. */
-const MEMORY_BATCHES = 4;
+/**
+ * Sealed batches held in memory while an INSERT is in flight, in bytes (~90,000 rows): past that ClickHouse counts
+ * as slow, the INSERT is aborted and the batches go to the spool, so memory stays bounded whatever the server does.
+ */
+export const MEMORY_LIMIT_BYTES = 64 * 1024 * 1024;
 /** First pause after a failed insert; doubled per failure up to RETRY_MAX_MS. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
@@ -66,7 +69,7 @@ type Head = { kind: 'memory'; batch: Batch } | { kind: 'spool'; batch: SpooledBa
  * background loop, one INSERT at a time, strictly in order of a sequence number given at sealing.
  *
  * Nothing lost: when an INSERT fails for a transient reason (refused, reset, timed out, a 5xx) or ClickHouse is
- * slow (more than MEMORY_BATCHES batches waiting), the batch and everything behind it go to the on-disk spool,
+ * slow (more than MEMORY_LIMIT_BYTES waiting), the batch and everything behind it go to the on-disk spool,
  * and the loop retries with a growing pause (1 s to 30 s), trying the next configured URL each time; the spool
  * is sent first, in order, once an INSERT succeeds again. A batch that ClickHouse refuses because of its data
  * or the table (schema mismatch, unknown table, login) is not retried: one error line says why, the records go
@@ -88,6 +91,7 @@ export class ClickHouseSink {
   private pendingTimer: NodeJS.Timeout | null = null;
   private memory: Batch[] = [];
   private memoryRows = 0;
+  private memoryBytes = 0;
 
   private inflight: AbortController | null = null;
   /** Why the in-flight INSERT was aborted (slow server, close deadline), for its failure line. */
@@ -171,6 +175,8 @@ export class ClickHouseSink {
     if (this.closing) return this.loop;
     this.seal();
     this.closing = true;
+    // One more attempt now rather than after the pause: ClickHouse may be back. A failure then spools the rest.
+    this.retryAt = 0;
     const deadline = setTimeout(() => {
       this.giveUp = true;
       this.abort('the sensor is stopping');
@@ -200,7 +206,8 @@ export class ClickHouseSink {
     this.memory.push({ seq: this.seq++, rows, body: this.pending.join('') });
     this.pending = [];
     this.memoryRows += rows;
-    if (this.memory.length > MEMORY_BATCHES && this.inflight !== null) {
+    this.memoryBytes += this.memory[this.memory.length - 1]!.body.length;
+    if (this.memoryBytes > MEMORY_LIMIT_BYTES && this.inflight !== null) {
       this.abort(`ClickHouse is slow: ${this.memoryRows} rows waiting in memory`);
     }
     this.kick();
@@ -257,6 +264,7 @@ export class ClickHouseSink {
       }
       this.memory.shift();
       this.memoryRows -= b.rows;
+      this.memoryBytes -= b.body.length;
     }
   }
 
@@ -345,6 +353,7 @@ export class ClickHouseSink {
     if (head.kind === 'memory') {
       this.memory.shift();
       this.memoryRows -= rows;
+      this.memoryBytes -= head.batch.body.length;
     } else {
       await this.spool.remove(head.batch);
     }

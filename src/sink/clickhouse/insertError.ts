@@ -51,7 +51,11 @@ export function classifyInsertError(e: unknown): InsertFailure {
   const raw = e instanceof Error ? e.message : String(e);
   const code = exceptionCode(raw);
   // 18.x: "Code: 16, e.displayText() = DB::Exception: No such column x in table y, e.what() = DB::Exception"
-  let message = raw.replace(/, e\.what\(\) = DB::Exception\s*$/s, '').replace(/\s*\(version [^)]*\)\s*$/, '');
+  let message = raw
+    .replace(/, e\.what\(\) = DB::\w*Exception\s*$/s, '')
+    .replace(/\s*\(version [^)]*\)\s*$/, '')
+    .replace(/^\s*Code: \d+(, e\.displayText\(\) = |\. )(DB::\w*Exception: )?/, '')
+    .replace(/\. \([A-Z0-9_]+\)$/, '');
   message = message.replace(/\s+/g, ' ').trim();
   if (message === '') message = (e as { code?: string } | null)?.code ?? 'unknown error';
   return { permanent: code !== null && PERMANENT_CODES.has(code), message, code };
