@@ -215,8 +215,9 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   await reloading;
   stopTimers();
   await pipeline.flush('shutdown');
-  const final = stats();
+  // After close: the ClickHouse output has then sent or spooled its last batch, and the line says which.
   await pipeline.close();
+  const final = stats();
   if (classifier !== null) await (classifier as Classifier).close();
   if (metrics !== null) await metrics.close();
   if (final.flows_unwritten > 0) log.error(`${final.flows_unwritten} flow records could not be written (see the first error above)`);
