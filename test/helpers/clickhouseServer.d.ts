@@ -20,7 +20,7 @@ export interface ClickHouseCluster {
 export function findClickHouse(): string | null;
 export function whyMissing(): string;
 export function serverVersion(url: string): Promise<string>;
-export function startCluster(o: { root: string; shards?: number; cluster?: string }): Promise<ClickHouseCluster>;
+export function startCluster(o: { root: string; shards?: number; cluster?: string; cpus?: string | null }): Promise<ClickHouseCluster>;
 export function query(url: string, sql: string): Promise<string>;
 export function rows<T = Record<string, unknown>>(url: string, sql: string): Promise<T[]>;
 export function freePort(): Promise<number>;

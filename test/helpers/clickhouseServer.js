@@ -6,6 +6,7 @@
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
 
@@ -75,10 +76,28 @@ const USERS_XML = `<?xml version="1.0"?>
 </yandex>
 `;
 
+/**
+ * One HTTP request on a fresh connection (no keep-alive: a pooled socket that the server closed after its 3 s
+ * keep-alive timeout would fail the next request). Resolves { status, text }.
+ */
+function request(url, method, body, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent: false, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function ping(url) {
   try {
-    const r = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
-    return r.ok;
+    return (await request(`${url}/ping`, 'GET', undefined, 1000)).status === 200;
   } catch {
     return false;
   }
@@ -86,10 +105,9 @@ async function ping(url) {
 
 /** Runs `sql` over HTTP and returns the answer's text; rejects with the server's message. */
 async function query(url, sql) {
-  const r = await fetch(url + '/', { method: 'POST', body: sql, signal: AbortSignal.timeout(30_000) });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`ClickHouse ${url}: ${text.trim()}`);
-  return text;
+  const r = await request(url + '/', 'POST', sql, 60_000);
+  if (r.status !== 200) throw new Error(`ClickHouse ${url}: ${r.text.trim()}`);
+  return r.text;
 }
 
 /** JSONEachRow rows of `sql` (which must not carry a FORMAT clause). */
@@ -99,8 +117,9 @@ async function rows(url, sql) {
 }
 
 class Server {
-  constructor(bin, dir, http, tcp) {
+  constructor(bin, dir, http, tcp, cpus) {
     this.bin = bin;
+    this.cpus = cpus;
     this.dir = dir;
     this.http = http;
     this.tcp = tcp;
@@ -110,7 +129,10 @@ class Server {
 
   async start() {
     const out = fs.openSync(path.join(this.dir, 'stdout.log'), 'a');
-    this.proc = spawn(this.bin, [`--config-file=${path.join(this.dir, 'config.xml')}`], { cwd: this.dir, stdio: ['ignore', out, out] });
+    const argv = [this.bin, `--config-file=${path.join(this.dir, 'config.xml')}`];
+    // The bench pins the server to other CPUs than the sensor's, so the two do not take turns on one core.
+    if (this.cpus !== null) argv.unshift('taskset', '-c', this.cpus);
+    this.proc = spawn(argv[0], argv.slice(1), { cwd: this.dir, stdio: ['ignore', out, out] });
     fs.closeSync(out);
     const proc = this.proc;
     let exited = null;
@@ -147,10 +169,11 @@ class Server {
 }
 
 /**
- * Starts `shards` servers under `root` with a cluster `cluster` naming all of them (shard i = server i).
+ * Starts `shards` servers under `root` with a cluster `cluster` naming all of them (shard i = server i); `cpus`
+ * (a taskset list) pins them.
  * Returns { servers, bin, version, stop() }.
  */
-async function startCluster({ root, shards = 2, cluster = 'sensor_test' }) {
+async function startCluster({ root, shards = 2, cluster = 'sensor_test', cpus = null }) {
   const bin = findClickHouse();
   if (bin === null) throw new Error(whyMissing());
   const ports = [];
@@ -161,7 +184,7 @@ async function startCluster({ root, shards = 2, cluster = 'sensor_test' }) {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'config.xml'), configXml(dir, ports[i].http, ports[i].tcp, cluster, ports.map((p) => p.tcp)));
     fs.writeFileSync(path.join(dir, 'users.xml'), USERS_XML);
-    servers.push(new Server(bin, dir, ports[i].http, ports[i].tcp));
+    servers.push(new Server(bin, dir, ports[i].http, ports[i].tcp, cpus));
   }
   try {
     await Promise.all(servers.map((s) => s.start()));

@@ -1,6 +1,6 @@
 import type { ClassifiedFlow } from '../../classify/verdict';
 import type { ClickHouseConfig } from '../../config/clickhouseConfig';
-import { CLICKHOUSE_COLUMNS, encodeRow } from './columns';
+import { CLICKHOUSE_COLUMNS, rowEncoder } from './columns';
 import type { ClickHouseEndpoint } from './client';
 import { classifyInsertError, PERMANENT_CODES } from './insertError';
 import { Spool, type SpooledBatch } from './spool';
@@ -47,6 +47,8 @@ export interface ClickHouseSinkOptions {
  * as slow, the INSERT is aborted and the batches go to the spool, so memory stays bounded whatever the server does.
  */
 export const MEMORY_LIMIT_BYTES = 64 * 1024 * 1024;
+/** First size of the buffer a batch is encoded into; it doubles as needed and is kept for the next batch. */
+const INITIAL_BATCH_BYTES = 1024 * 1024;
 /** First pause after a failed insert; doubled per failure up to RETRY_MAX_MS. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
@@ -58,7 +60,7 @@ export const CLOSE_DRAIN_MS = 10_000;
 interface Batch {
   seq: number;
   rows: number;
-  body: string;
+  body: Buffer;
 }
 
 type Head = { kind: 'memory'; batch: Batch } | { kind: 'spool'; batch: SpooledBatch };
@@ -78,16 +80,19 @@ type Head = { kind: 'memory'; batch: Batch } | { kind: 'spool'; batch: SpooledBa
  */
 export class ClickHouseSink {
   private readonly cfg: ClickHouseConfig;
-  private readonly sensor: string;
   private readonly spool: Spool;
   private readonly endpoints: ClickHouseEndpoint[];
   private readonly log: SinkLog;
   private readonly closeDrainMs: number;
   private readonly insertQuery: string;
+  private readonly encode: (cf: ClassifiedFlow) => string;
   private current = 0;
   private seq: number;
 
-  private pending: string[] = [];
+  /** The batch being filled: encoded lines in a reused buffer, so each line string dies young (cheap GC). */
+  private pending: Buffer = Buffer.allocUnsafe(INITIAL_BATCH_BYTES);
+  private pendingBytes = 0;
+  private pendingRows = 0;
   private pendingTimer: NodeJS.Timeout | null = null;
   private memory: Batch[] = [];
   private memoryRows = 0;
@@ -115,12 +120,12 @@ export class ClickHouseSink {
   constructor(o: ClickHouseSinkOptions) {
     if (o.endpoints.length === 0) throw new RangeError('ClickHouseSink: at least one endpoint');
     this.cfg = o.config;
-    this.sensor = o.sensor;
     this.spool = o.spool;
     this.endpoints = o.endpoints;
     this.log = o.log;
     this.closeDrainMs = o.closeDrainMs ?? CLOSE_DRAIN_MS;
     this.seq = this.spool.nextSeq();
+    this.encode = rowEncoder(o.sensor);
     const cols = CLICKHOUSE_COLUMNS.map((c) => `\`${c.name}\``).join(', ');
     this.insertQuery = `INSERT INTO ${o.config.database}.${o.config.table} (${cols}) FORMAT JSONEachRow`;
     if (this.spool.batches > 0) {
@@ -137,10 +142,13 @@ export class ClickHouseSink {
   write(batch: readonly ClassifiedFlow[]): void {
     const size = this.cfg.batchSize;
     for (const cf of batch) {
-      this.pending.push(encodeRow(cf, this.sensor));
-      if (this.pending.length >= size) this.seal();
+      const line = this.encode(cf);
+      // Lines are ASCII except for non-ASCII names: 3 bytes per UTF-16 unit bounds the UTF-8 length.
+      if (this.pendingBytes + line.length * 3 > this.pending.length) this.grow(line.length * 3);
+      this.pendingBytes += this.pending.write(line, this.pendingBytes);
+      if (++this.pendingRows >= size) this.seal();
     }
-    if (this.pending.length > 0 && this.pendingTimer === null) {
+    if (this.pendingRows > 0 && this.pendingTimer === null) {
       this.pendingTimer = setTimeout(() => this.seal(), this.cfg.batchDeadlineMs);
       // An offline run ends on its own; close() seals what is left.
       this.pendingTimer.unref();
@@ -149,7 +157,7 @@ export class ClickHouseSink {
 
   stats(): ClickHouseStats {
     return {
-      queued_rows: this.memoryRows + this.pending.length,
+      queued_rows: this.memoryRows + this.pendingRows,
       spool_batches: this.spool.batches,
       spool_rows: this.spool.rows,
       spool_bytes: this.spool.bytes,
@@ -201,16 +209,26 @@ export class ClickHouseSink {
       clearTimeout(this.pendingTimer);
       this.pendingTimer = null;
     }
-    if (this.pending.length === 0) return;
-    const rows = this.pending.length;
-    this.memory.push({ seq: this.seq++, rows, body: this.pending.join('') });
-    this.pending = [];
+    if (this.pendingRows === 0) return;
+    const rows = this.pendingRows;
+    // A copy of the used part: the fill buffer is reused for the next batch.
+    this.memory.push({ seq: this.seq++, rows, body: Buffer.from(this.pending.subarray(0, this.pendingBytes)) });
+    this.pendingBytes = 0;
+    this.pendingRows = 0;
     this.memoryRows += rows;
     this.memoryBytes += this.memory[this.memory.length - 1]!.body.length;
     if (this.memoryBytes > MEMORY_LIMIT_BYTES && this.inflight !== null) {
       this.abort(`ClickHouse is slow: ${this.memoryRows} rows waiting in memory`);
     }
     this.kick();
+  }
+
+  private grow(need: number): void {
+    let size = this.pending.length * 2;
+    while (size < this.pendingBytes + need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.pending.copy(next, 0, 0, this.pendingBytes);
+    this.pending = next;
   }
 
   private abort(reason: string): void {
@@ -291,7 +309,7 @@ export class ClickHouseSink {
 
   private async attempt(head: Head): Promise<void> {
     const endpoint = this.endpoints[this.current]!;
-    let body: string;
+    let body: Buffer;
     try {
       body = head.kind === 'memory' ? head.batch.body : await this.spool.read(head.batch);
     } catch (e) {

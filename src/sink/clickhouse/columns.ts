@@ -61,57 +61,47 @@ function finite(p: number): number {
   return Number.isFinite(p) ? p : 0;
 }
 
+/** JSON text of a string (quotes and escapes). */
+const q = JSON.stringify;
+
 /**
- * One JSONEachRow line (with its newline) for a classified flow. Every key is set in CLICKHOUSE_COLUMNS order so
- * the objects share one shape; runs once per record, off the packet path.
+ * Returns the encoder of one JSONEachRow line (with its newline) per classified flow, keys in CLICKHOUSE_COLUMNS
+ * order. The line is concatenated from fixed key fragments rather than built as an object for JSON.stringify:
+ * about twice as fast (bench/clickhouse.js prints the encoding rate). Strings still go through JSON.stringify for
+ * their escapes; numbers print as JSON prints them. Runs once per record, off the packet path.
  */
+export function rowEncoder(sensor: string): (cf: ClassifiedFlow) => string {
+  const sensorJson = q(sensor);
+  return (cf) => {
+    const f = cf.flow;
+    const v = cf.verdict;
+    let labels = '';
+    let scores = '';
+    for (let i = 0; i < v.topk.length; i++) {
+      const t = v.topk[i]!;
+      if (i > 0) {
+        labels += ',';
+        scores += ',';
+      }
+      labels += q(t.label);
+      scores += finite(t.p);
+    }
+    return (
+      `{"uid":${q(flowUid(sensor, f))},"sensor":${sensorJson},"start":${Math.floor(f.first_ts)},"end":${Math.floor(f.last_ts)}` +
+      `,"source":${q(f.source)},"first_ts":${f.first_ts},"last_ts":${f.last_ts},"duration":${f.duration},"proto":"tcp"` +
+      `,"ip_version":${f.ip_version},"client_ip":${q(f.client_ip)},"client_port":${f.client_port},"server_ip":${q(f.server_ip)}` +
+      `,"server_port":${f.server_port},"vlan":${f.vlan},"c2s_packets":${f.c2s_packets},"s2c_packets":${f.s2c_packets}` +
+      `,"c2s_bytes":${f.c2s_bytes},"s2c_bytes":${f.s2c_bytes},"c2s_payload_bytes":${f.c2s_payload_bytes}` +
+      `,"s2c_payload_bytes":${f.s2c_payload_bytes},"payload_packets":${f.payload_packets},"retrans_skipped":${f.retrans_skipped}` +
+      `,"midstream":${f.midstream ? 1 : 0},"conn_state":${q(f.conn_state)},"history":${q(f.history)},"community_id":${q(f.community_id)}` +
+      `,"end_reason":${q(f.end_reason)},"lengths":[${f.lengths.join(',')}],"label":${q(v.label)}` +
+      `,"verdict":${q(SENTINELS.has(v.label) ? v.label : 'classified')},"confidence":${finite(v.confidence)}` +
+      `,"topk_labels":[${labels}],"topk_scores":[${scores}],"model_version":${q(v.model_version)}}\n`
+    );
+  };
+}
+
+/** One line for one flow (tests, tools); the sink keeps one rowEncoder() per sensor name. */
 export function encodeRow(cf: ClassifiedFlow, sensor: string): string {
-  const f = cf.flow;
-  const v = cf.verdict;
-  const k = v.topk.length;
-  const topkLabels = new Array<string>(k);
-  const topkScores = new Array<number>(k);
-  for (let i = 0; i < k; i++) {
-    topkLabels[i] = v.topk[i]!.label;
-    topkScores[i] = finite(v.topk[i]!.p);
-  }
-  return (
-    JSON.stringify({
-      uid: flowUid(sensor, f),
-      sensor,
-      start: Math.floor(f.first_ts),
-      end: Math.floor(f.last_ts),
-      source: f.source,
-      first_ts: f.first_ts,
-      last_ts: f.last_ts,
-      duration: f.duration,
-      proto: 'tcp',
-      ip_version: f.ip_version,
-      client_ip: f.client_ip,
-      client_port: f.client_port,
-      server_ip: f.server_ip,
-      server_port: f.server_port,
-      vlan: f.vlan,
-      c2s_packets: f.c2s_packets,
-      s2c_packets: f.s2c_packets,
-      c2s_bytes: f.c2s_bytes,
-      s2c_bytes: f.s2c_bytes,
-      c2s_payload_bytes: f.c2s_payload_bytes,
-      s2c_payload_bytes: f.s2c_payload_bytes,
-      payload_packets: f.payload_packets,
-      retrans_skipped: f.retrans_skipped,
-      midstream: f.midstream ? 1 : 0,
-      conn_state: f.conn_state,
-      history: f.history,
-      community_id: f.community_id,
-      end_reason: f.end_reason,
-      lengths: f.lengths,
-      label: v.label,
-      verdict: SENTINELS.has(v.label) ? v.label : 'classified',
-      confidence: finite(v.confidence),
-      topk_labels: topkLabels,
-      topk_scores: topkScores,
-      model_version: v.model_version,
-    }) + '\n'
-  );
+  return rowEncoder(sensor)(cf);
 }

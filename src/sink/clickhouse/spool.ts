@@ -105,7 +105,7 @@ export class Spool {
    * Writes a batch (synced before it is renamed into place), dropping the oldest batches while the spool would
    * exceed maxBytes. A batch larger than maxBytes on its own is dropped itself. Returns false when it was dropped.
    */
-  async add(seq: number, rows: number, body: string): Promise<boolean> {
+  async add(seq: number, rows: number, body: Buffer | string): Promise<boolean> {
     const bytes = Buffer.byteLength(body);
     if (bytes > this.maxBytes) {
       this.droppedBatches++;
@@ -133,8 +133,8 @@ export class Spool {
     return true;
   }
 
-  async read(b: SpooledBatch): Promise<string> {
-    return readFile(b.file, 'utf8');
+  async read(b: SpooledBatch): Promise<Buffer> {
+    return readFile(b.file);
   }
 
   /** Removes a batch that ClickHouse took. */

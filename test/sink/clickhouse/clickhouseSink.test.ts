@@ -31,12 +31,12 @@ class FakeEndpoint implements ClickHouseEndpoint {
   readonly bodies: string[] = [];
   attempts = 0;
   fail: ((n: number) => Error | null) | null = null;
-  async insert(_q: string, body: string): Promise<void> {
+  async insert(_q: string, body: Buffer): Promise<void> {
     const n = this.attempts++;
     const e = this.fail?.(n) ?? null;
     await new Promise((r) => setImmediate(r));
     if (e !== null) throw e;
-    this.bodies.push(body);
+    this.bodies.push(body.toString('utf8'));
   }
   async command(): Promise<void> {}
   async rows<T>(): Promise<T[]> {
@@ -98,6 +98,17 @@ describe('encodeRow()', () => {
     expect(row.proto).toBe('tcp');
   });
 
+  it('escapes strings as JSON does (quotes, backslashes, control characters, non-ASCII)', () => {
+    const cf = classified(2, 'we"ird\\app\n\u00e9');
+    cf.flow.source = 'C:\\caps\\"x".pcap';
+    const line = encodeRow(cf, 'site "a"');
+    expect(line.endsWith('}\n')).toBe(true);
+    const row = JSON.parse(line) as Record<string, unknown>;
+    expect(row.label).toBe('we"ird\\app\n\u00e9');
+    expect(row.source).toBe('C:\\caps\\"x".pcap');
+    expect(row.sensor).toBe('site "a"');
+  });
+
   it('keeps sentinels apart from application names and never writes null for a probability', () => {
     const cf = classified(1);
     cf.verdict = new Verdict('unknown', NaN, [{ label: 'ssh', p: NaN }], 'm-7');
@@ -109,12 +120,12 @@ describe('encodeRow()', () => {
 });
 
 describe('flowUid()', () => {
-  it('is C + 17 base62 digits, the same for an interim and a final record, different per sensor', () => {
+  it('is C + 18 base62 digits, the same for an interim and a final record, different per sensor', () => {
     const a = classified(5).flow;
     const interim = classified(5).flow;
     interim.end_reason = 'active';
     interim.last_ts = a.last_ts - 1;
-    expect(flowUid('s1', a)).toMatch(/^C[0-9A-Za-z]{17}$/);
+    expect(flowUid('s1', a)).toMatch(/^C[0-9A-Za-z]{18}$/);
     expect(flowUid('s1', interim)).toBe(flowUid('s1', a));
     expect(flowUid('s2', a)).not.toBe(flowUid('s1', a));
     expect(flowUid('s1', classified(6).flow)).not.toBe(flowUid('s1', a));
@@ -183,7 +194,7 @@ describe('Spool', () => {
     expect(again.rows).toBe(307);
     expect(again.nextSeq()).toBe(5);
     expect(readdirSync(dir).some((n) => n.endsWith('.tmp'))).toBe(false);
-    expect(await again.read(again.oldest()!)).toBe('late\n');
+    expect((await again.read(again.oldest()!)).toString()).toBe('late\n');
     again.close();
   });
 
