@@ -68,7 +68,19 @@ function records() {
   return pool;
 }
 
-async function sinkRound(url, rows, round) {
+/** CPU seconds (user + system) a process has used so far, from /proc (null where there is no /proc). */
+function cpuSecondsOf(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function sinkRound(url, rows, round, serverPid) {
   const { ClickHouseSink } = require(path.join(DIST, 'sink/clickhouse/clickhouseSink'));
   const { openEndpoint } = require(path.join(DIST, 'sink/clickhouse/client'));
   const { Spool } = require(path.join(DIST, 'sink/clickhouse/spool'));
@@ -83,6 +95,7 @@ async function sinkRound(url, rows, round) {
   const sink = new ClickHouseSink({ config: cfg, sensor: 'bench', spool: Spool.open(spoolDir, cfg.spoolMaxBytes), endpoints: [openEndpoint(url, cfg, undefined)], log });
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
+  const server0 = cpuSecondsOf(serverPid);
   for (let i = 0; i < rows; i += CHUNK) {
     const n = Math.min(CHUNK, rows - i);
     const chunk = new Array(n);
@@ -98,11 +111,25 @@ async function sinkRound(url, rows, round) {
   await sink.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const server1 = cpuSecondsOf(serverPid);
   fs.rmSync(spoolDir, { recursive: true, force: true });
   const counted = Number((await query(url, 'SELECT count() FROM sensor.flows')).trim());
   const st = sink.stats();
   if (counted !== rows || st.sent_rows !== rows) throw new Error(`sink round ${round}: ${rows} rows written, ${st.sent_rows} acknowledged, ${counted} in the table; ${warnings.join('; ')}`);
-  return { rows, seconds, rowsPerSecond: rows / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, batches: st.sent_batches, retried: st.retried };
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const serverCpuSeconds = server0 !== null && server1 !== null ? server1 - server0 : null;
+  return {
+    rows,
+    seconds,
+    rowsPerSecond: rows / seconds,
+    cpuSeconds,
+    serverCpuSeconds,
+    // What each side could do with a core to itself: rows per CPU second (the two run in parallel, pipelined).
+    rowsPerSinkCpuSecond: rows / cpuSeconds,
+    rowsPerServerCpuSecond: serverCpuSeconds !== null && serverCpuSeconds > 0 ? rows / serverCpuSeconds : null,
+    batches: st.sent_batches,
+    retried: st.retried,
+  };
 }
 
 function encodeRate(rows) {
@@ -175,11 +202,24 @@ async function main() {
       if (pin) execFileSync('taskset', ['-cp', opts.cpus, String(process.pid)], { stdio: 'ignore' });
       const enc = encodeRate(Math.min(opts.rows, 200_000));
       const rounds = [];
-      for (let r = 0; r < opts.runs; r++) rounds.push(await sinkRound(url, opts.rows, r));
+      for (let r = 0; r < opts.runs; r++) rounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid));
       results.sink = { rounds, medianRowsPerSecond: median(rounds.map((x) => x.rowsPerSecond)), encode: enc };
+      // What a row costs on disk once merged (MergeTree's default LZ4 compression).
+      await query(url, 'OPTIMIZE TABLE sensor.flows FINAL');
+      const disk = (await query(url, "SELECT sum(rows), sum(bytes) FROM system.parts WHERE active AND database = 'sensor' AND table = 'flows' FORMAT TSV")).trim().split('\t').map(Number);
+      results.sink.diskBytesPerRow = disk[1] / disk[0];
       console.log(`\nOne sensor's ClickHouse output into one server (${fmtInt(opts.rows)} rows, batches of 10,000, ${opts.runs} rounds)`);
-      console.log(table(['round', 'seconds', 'rows/s', 'CPU s (sink process)', 'INSERTs'], rounds.map((x, i) => [i + 1, fmtFixed(x.seconds, 2), fmtInt(x.rowsPerSecond), fmtFixed(x.cpuSeconds, 2), x.batches])));
-      console.log(`median ${fmtInt(results.sink.medianRowsPerSecond)} rows/s; encoding alone ${fmtInt(enc.rowsPerSecond)} rows/s, ${fmtInt(enc.bytesPerRow)} bytes/row`);
+      console.log(
+        table(
+          ['round', 'seconds', 'rows/s', 'sink CPU s', 'server CPU s', 'rows/sink CPU s', 'rows/server CPU s', 'INSERTs'],
+          rounds.map((x, i) => [i + 1, fmtFixed(x.seconds, 2), fmtInt(x.rowsPerSecond), fmtFixed(x.cpuSeconds, 2), fmtFixed(x.serverCpuSeconds, 2), fmtInt(x.rowsPerSinkCpuSecond), fmtInt(x.rowsPerServerCpuSecond), x.batches]),
+        ),
+      );
+      results.sink.medianRowsPerSinkCpuSecond = median(rounds.map((x) => x.rowsPerSinkCpuSecond));
+      results.sink.medianRowsPerServerCpuSecond = median(rounds.map((x) => x.rowsPerServerCpuSecond));
+      console.log(
+        `median ${fmtInt(results.sink.medianRowsPerSecond)} rows/s wall; ${fmtInt(results.sink.medianRowsPerSinkCpuSecond)} rows per sink CPU second, ${fmtInt(results.sink.medianRowsPerServerCpuSecond)} per server CPU second; encoding alone ${fmtInt(enc.rowsPerSecond)} rows/s, ${fmtInt(enc.bytesPerRow)} bytes/row sent, ${fmtFixed(results.sink.diskBytesPerRow, 1)} bytes/row on disk`,
+      );
       if (pin) execFileSync('taskset', ['-cp', os.cpus().map((_, i) => i).join(','), String(process.pid)], { stdio: 'ignore' });
     }
 
