@@ -62,8 +62,10 @@ function records() {
       'eth1', 1_800_000_000 + i, 1_800_000_002.5 + i, 4, `10.${i >> 8}.${i & 255}.7`, 40000 + (i % 20000), '192.0.2.80', 443, 0,
       14, 12, 4200, 17000, 3100, 15000, 12, 0, false, 'SF', 'ShADadFf', '1:LQU9qZlK+B5F3KDmev6m5PMibrg=', 'fin', lengths,
     );
+    flow.sensor = 'bench@eth1';
+    flow.live = true;
     const label = ['tls-web', 'ssh', 'video'][i % 3];
-    pool.push({ flow, verdict: new Verdict(label, 0.97, [{ label, p: 0.97 }, { label: 'other', p: 0.02 }, { label: 'x', p: 0.01 }], 'bench-1') });
+    pool.push({ flow, verdict: new Verdict(label, 0.97, [{ label, p: 0.97 }, { label: 'other', p: 0.02 }, { label: 'x', p: 0.01 }], 'bench-1', 'classified') });
   }
   return pool;
 }
@@ -78,6 +80,11 @@ function cpuSecondsOf(pid) {
   } catch {
     return null;
   }
+}
+
+/** A distinct uid of the usual length per row (the pipeline computes real ones before the sinks; not timed here). */
+function uidOf(n) {
+  return 'C' + n.toString(36).padStart(17, '0');
 }
 
 async function sinkRound(url, rows, round, serverPid) {
@@ -102,6 +109,7 @@ async function sinkRound(url, rows, round, serverPid) {
     for (let j = 0; j < n; j++) {
       const cf = pool[(i + j) % POOL];
       cf.flow.first_ts = 1_800_000_000 + (i + j) * 0.001;
+      cf.flow.uid = uidOf(i + j);
       chunk[j] = cf;
     }
     sink.write(chunk);
@@ -140,7 +148,8 @@ function encodeRate(rows) {
   for (let i = 0; i < rows; i++) {
     const cf = pool[i % POOL];
     cf.flow.first_ts = 1_800_000_000 + i * 0.001;
-    bytes += encodeRow(cf, 'bench').length;
+    cf.flow.uid = uidOf(i);
+    bytes += encodeRow(cf).length;
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { rowsPerSecond: rows / seconds, bytesPerRow: bytes / rows };

@@ -32,8 +32,6 @@ export interface SinkLog {
 
 export interface ClickHouseSinkOptions {
   config: ClickHouseConfig;
-  /** The sensor name every row carries. */
-  sensor: string;
   spool: Spool;
   /** One per configured URL, in order. */
   endpoints: ClickHouseEndpoint[];
@@ -125,7 +123,7 @@ export class ClickHouseSink {
     this.log = o.log;
     this.closeDrainMs = o.closeDrainMs ?? CLOSE_DRAIN_MS;
     this.seq = this.spool.nextSeq();
-    this.encode = rowEncoder(o.sensor);
+    this.encode = rowEncoder();
     const cols = CLICKHOUSE_COLUMNS.map((c) => `\`${c.name}\``).join(', ');
     this.insertQuery = `INSERT INTO ${o.config.database}.${o.config.table} (${cols}) FORMAT JSONEachRow`;
     if (this.spool.batches > 0) {

@@ -1,10 +1,9 @@
 import type { ClassifiedFlow } from '../../classify/verdict';
-import { flowUid } from '../../flow/flowUid';
 
 /**
- * The ClickHouse table's columns, in insert order: the SQLite/JSON-lines field names (src/sink/flowRow.ts) plus
- * `uid` and `sensor`, with `start`/`end` as DateTime for partitioning and the sort key, the verdict's status
- * apart from its label, and the top-k as two parallel arrays (ClickHouse 18.16 has no JSON or Map type).
+ * The ClickHouse table's columns, in insert order: the SQLite field names (src/sink/flowRow.ts), with `start`/`end`
+ * as DateTime (whole seconds, for partitioning and the sort key; `first_ts`/`last_ts` keep the fraction) and
+ * `in_iface`/`pcap_filename` as '' where SQLite has NULL (ClickHouse advises against Nullable columns).
  *
  * Types are chosen to be accepted by every ClickHouse release from 18.16 (Debian 12) to current ones: no
  * DateTime64, Bool, LowCardinality or Map. Addresses stay String because pseudonymised ones are `anon:...`.
@@ -21,6 +20,8 @@ export const CLICKHOUSE_COLUMNS: readonly ClickHouseColumn[] = [
   { name: 'start', type: "DateTime('UTC')", comment: 'first packet, whole seconds (first_ts has the fraction)' },
   { name: 'end', type: "DateTime('UTC')", comment: 'last packet, whole seconds (last_ts has the fraction)' },
   { name: 'source', type: 'String', comment: 'capture file or interface' },
+  { name: 'in_iface', type: 'String', comment: "live capture's interface ('' offline)" },
+  { name: 'pcap_filename', type: 'String', comment: "capture file ('' live)" },
   { name: 'first_ts', type: 'Float64', comment: 'unix seconds of the first packet' },
   { name: 'last_ts', type: 'Float64', comment: 'unix seconds of the last packet' },
   { name: 'duration', type: 'Float64', comment: 'seconds' },
@@ -53,9 +54,6 @@ export const CLICKHOUSE_COLUMNS: readonly ClickHouseColumn[] = [
   { name: 'model_version', type: 'String', comment: '' },
 ];
 
-/** Labels that are a status rather than an application name (they are their own verdict). */
-const SENTINELS = new Set(['unknown', 'no-payload', 'classify-error', 'unclassified']);
-
 /** A probability as JSON can carry it: NaN/Infinity (a broken model output) would be `null`, which ClickHouse refuses. */
 function finite(p: number): number {
   return Number.isFinite(p) ? p : 0;
@@ -70,11 +68,17 @@ const q = JSON.stringify;
  * about twice as fast (bench/clickhouse.js prints the encoding rate). Strings still go through JSON.stringify for
  * their escapes; numbers print as JSON prints them. Runs once per record, off the packet path.
  */
-export function rowEncoder(sensor: string): (cf: ClassifiedFlow) => string {
-  const sensorJson = q(sensor);
+export function rowEncoder(): (cf: ClassifiedFlow) => string {
+  // One sensor name per run: its JSON text is kept rather than escaped per row.
+  let sensor = '';
+  let sensorJson = '""';
   return (cf) => {
     const f = cf.flow;
     const v = cf.verdict;
+    if (f.sensor !== sensor) {
+      sensor = f.sensor;
+      sensorJson = q(sensor);
+    }
     let labels = '';
     let scores = '';
     for (let i = 0; i < v.topk.length; i++) {
@@ -87,21 +91,22 @@ export function rowEncoder(sensor: string): (cf: ClassifiedFlow) => string {
       scores += finite(t.p);
     }
     return (
-      `{"uid":${q(flowUid(sensor, f))},"sensor":${sensorJson},"start":${Math.floor(f.first_ts)},"end":${Math.floor(f.last_ts)}` +
-      `,"source":${q(f.source)},"first_ts":${f.first_ts},"last_ts":${f.last_ts},"duration":${f.duration},"proto":"tcp"` +
+      `{"uid":${q(f.uid)},"sensor":${sensorJson},"start":${Math.floor(f.first_ts)},"end":${Math.floor(f.last_ts)}` +
+      `,"source":${q(f.source)},"in_iface":${f.live ? q(f.source) : '""'},"pcap_filename":${f.live ? '""' : q(f.source)}` +
+      `,"first_ts":${f.first_ts},"last_ts":${f.last_ts},"duration":${f.duration},"proto":"tcp"` +
       `,"ip_version":${f.ip_version},"client_ip":${q(f.client_ip)},"client_port":${f.client_port},"server_ip":${q(f.server_ip)}` +
       `,"server_port":${f.server_port},"vlan":${f.vlan},"c2s_packets":${f.c2s_packets},"s2c_packets":${f.s2c_packets}` +
       `,"c2s_bytes":${f.c2s_bytes},"s2c_bytes":${f.s2c_bytes},"c2s_payload_bytes":${f.c2s_payload_bytes}` +
       `,"s2c_payload_bytes":${f.s2c_payload_bytes},"payload_packets":${f.payload_packets},"retrans_skipped":${f.retrans_skipped}` +
       `,"midstream":${f.midstream ? 1 : 0},"conn_state":${q(f.conn_state)},"history":${q(f.history)},"community_id":${q(f.community_id)}` +
       `,"end_reason":${q(f.end_reason)},"lengths":[${f.lengths.join(',')}],"label":${q(v.label)}` +
-      `,"verdict":${q(SENTINELS.has(v.label) ? v.label : 'classified')},"confidence":${finite(v.confidence)}` +
+      `,"verdict":"${v.status}","confidence":${finite(v.confidence)}` +
       `,"topk_labels":[${labels}],"topk_scores":[${scores}],"model_version":${q(v.model_version)}}\n`
     );
   };
 }
 
-/** One line for one flow (tests, tools); the sink keeps one rowEncoder() per sensor name. */
-export function encodeRow(cf: ClassifiedFlow, sensor: string): string {
-  return rowEncoder(sensor)(cf);
+/** One line for one flow (tests, tools); the sink keeps one rowEncoder(). */
+export function encodeRow(cf: ClassifiedFlow): string {
+  return rowEncoder()(cf);
 }

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import * as path from 'node:path';
 
 import type { ClickHouseConfig } from '../../config/clickhouseConfig';
@@ -6,11 +5,6 @@ import type { SensorConfig } from '../../config/config';
 import { clickHousePassword, openEndpoint } from './client';
 import { ClickHouseSink, type SinkLog } from './clickhouseSink';
 import { Spool } from './spool';
-
-/** The name records carry: sensor.name, else the host name. */
-export function sensorName(cfg: SensorConfig): string {
-  return cfg.sensor.name ?? hostname();
-}
 
 /** output.clickhouse.spoolDir, else `<database>.clickhouse-spool` beside the SQLite file, else ./clickhouse-spool. */
 export function spoolDirFor(cfg: SensorConfig, ch: ClickHouseConfig): string {
@@ -25,7 +19,7 @@ export function openClickHouseSink(cfg: SensorConfig, ch: ClickHouseConfig, log:
   const spool = Spool.open(spoolDirFor(cfg, ch), ch.spoolMaxBytes);
   try {
     const endpoints = ch.url.map((u) => openEndpoint(u, ch, password));
-    return new ClickHouseSink({ config: ch, sensor: sensorName(cfg), spool, endpoints, log });
+    return new ClickHouseSink({ config: ch, spool, endpoints, log });
   } catch (e) {
     spool.close();
     throw e;

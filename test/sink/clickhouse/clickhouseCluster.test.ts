@@ -133,21 +133,26 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
         const l = local[i]!;
         const r = remote[i]!;
         expect(r.sensor).toBe(name);
-        for (const k of ['source', 'client_ip', 'server_ip', 'conn_state', 'history', 'community_id', 'end_reason', 'label', 'model_version']) {
+        for (const k of ['uid', 'sensor', 'source', 'client_ip', 'server_ip', 'conn_state', 'history', 'community_id', 'end_reason', 'label',
+          'verdict', 'proto', 'model_version']) {
           expect(r[k], `${k} of flow ${i}`).toBe(l[k]);
         }
+        // SQLite's NULL is '' in ClickHouse.
+        expect(r.pcap_filename).toBe(l.pcap_filename ?? '');
+        expect(r.in_iface).toBe(l.in_iface ?? '');
         for (const k of ['ip_version', 'client_port', 'server_port', 'vlan', 'c2s_packets', 's2c_packets', 'c2s_bytes', 's2c_bytes',
           'c2s_payload_bytes', 's2c_payload_bytes', 'payload_packets', 'retrans_skipped', 'midstream']) {
           // ClickHouse quotes 64-bit integers in JSON output.
           expect(Number(r[k]), `${k} of flow ${i}`).toBe(l[k]);
         }
         for (const k of ['first_ts', 'last_ts', 'duration', 'confidence']) expect(r[k] as number).toBeCloseTo(l[k] as number, 6);
-        expect(Number(r.start)).toBeNaN(); // DateTime comes back as text
-        expect(r.start).toBe(new Date(Math.floor(l.first_ts as number) * 1000).toISOString().slice(0, 19).replace('T', ' '));
+        // DateTime comes back as 'YYYY-MM-DD hh:mm:ss' (UTC): SQLite's ISO 8601 start/end cut to whole seconds.
+        expect(r.start).toBe((l.start as string).slice(0, 19).replace('T', ' '));
+        expect(r.end).toBe((l.end as string).slice(0, 19).replace('T', ' '));
         expect(r.lengths).toEqual(JSON.parse(l.lengths as string));
-        const topk = JSON.parse(l.topk as string) as { label: string; p: number }[];
-        expect(r.topk_labels).toEqual(topk.map((t) => t.label));
-        (r.topk_scores as number[]).forEach((p, j) => expect(p).toBeCloseTo(topk[j]!.p, 6));
+        expect(r.topk_labels).toEqual(JSON.parse(l.topk_labels as string));
+        const scores = JSON.parse(l.topk_scores as string) as number[];
+        (r.topk_scores as number[]).forEach((p, j) => expect(p).toBeCloseTo(scores[j]!, 6));
       }
     }
     // Sharded by uid: each shard holds part of each sensor's flows.
@@ -158,8 +163,16 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
     }
   });
 
+  /** `n` records of sensor `name` from classified(from) on: distinct uids, client ports 40000 + i. */
+  const records = (name: string, from: number, n: number): ReturnType<typeof classified>[] =>
+    Array.from({ length: n }, (_, j) => {
+      const cf = classified(from + j);
+      cf.flow.sensor = name;
+      return cf;
+    });
+
   const sinkFor = (name: string, clickhouse: Record<string, unknown>): ClickHouseSink => {
-    const cfg = mergeConfig(defaultConfig(), { sensor: { name }, output: { clickhouse: { batchSize: 50, batchDeadlineMs: 100, spoolDir: path.join(dir, `${name}.spool`), ...clickhouse } } }, 'test');
+    const cfg = mergeConfig(defaultConfig(), { output: { clickhouse: { batchSize: 50, batchDeadlineMs: 100, spoolDir: path.join(dir, `${name}.spool`), ...clickhouse } } }, 'test');
     return openClickHouseSink(cfg, cfg.output.clickhouse!, { info: () => {}, warn: () => {}, error: () => {} });
   };
 
@@ -170,7 +183,7 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
     for (let i = 0; i < total; i += 50) {
       if (i === 500) await ch.servers[0]!.kill();
       if (i === 1300) await ch.servers[0]!.start();
-      s.write(Array.from({ length: 50 }, (_, j) => classified(i + j)));
+      s.write(records('mid-run', i, 50));
       await new Promise((r) => setTimeout(r, 40));
       spooledMax = Math.max(spooledMax, s.stats().spool_rows);
     }
@@ -194,7 +207,7 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
     const s = sinkFor('full-spool', { url: url2, table: 'flows_local', spoolMaxBytes: 1024 * 1024 });
     const total = 6000;
     for (let i = 0; i < total; i += 500) {
-      s.write(Array.from({ length: 500 }, (_, j) => classified(i + j)));
+      s.write(records('full-spool', i, 500));
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(await until(() => s.stats().spool_rows + s.stats().dropped_rows === total, 30_000)).toBe(true);

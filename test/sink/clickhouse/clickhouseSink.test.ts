@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkClickHouseConfig, defaultClickHouseConfig, type ClickHouseConfig } from '../../../src/config/clickhouseConfig';
 import { ConfigError, defaultConfig, mergeConfig } from '../../../src/config/config';
 import { Verdict } from '../../../src/classify/verdict';
-import { flowUid } from '../../../src/flow/flowUid';
 import { ClickHouseSink, type SinkLog } from '../../../src/sink/clickhouse/clickhouseSink';
 import type { ClickHouseEndpoint } from '../../../src/sink/clickhouse/client';
 import { CLICKHOUSE_COLUMNS, encodeRow } from '../../../src/sink/clickhouse/columns';
@@ -68,7 +67,7 @@ function config(over: Partial<ClickHouseConfig> = {}): ClickHouseConfig {
 
 function sink(ep: FakeEndpoint, dir: string, over: Partial<ClickHouseConfig> = {}, log = new Lines()): ClickHouseSink {
   const cfg = config(over);
-  return new ClickHouseSink({ config: cfg, sensor: 'lab@eth1', spool: Spool.open(dir, cfg.spoolMaxBytes), endpoints: [ep], log, closeDrainMs: 2000 });
+  return new ClickHouseSink({ config: cfg, spool: Spool.open(dir, cfg.spoolMaxBytes), endpoints: [ep], log, closeDrainMs: 2000 });
 }
 
 const until = async (done: () => boolean, ms = 10_000): Promise<boolean> => {
@@ -81,12 +80,15 @@ const NO_COLUMN = (): Error =>
   new Error('Code: 16, e.displayText() = DB::Exception: No such column verdict in table sensor.flows, e.what() = DB::Exception\n');
 
 describe('encodeRow()', () => {
-  it('writes every ClickHouse column, in order, with the SQLite/JSON-lines names plus uid and sensor', () => {
+  it('writes every ClickHouse column, in order, with the SQLite names', () => {
     const cf = classified(3);
-    const row = JSON.parse(encodeRow(cf, 'lab@eth1')) as Record<string, unknown>;
+    const row = JSON.parse(encodeRow(cf)) as Record<string, unknown>;
     expect(Object.keys(row)).toEqual(CLICKHOUSE_COLUMNS.map((c) => c.name));
-    expect(row.uid).toBe(flowUid('lab@eth1', cf.flow));
-    expect(row.sensor).toBe('lab@eth1');
+    expect(row.uid).toBe('Ctest3');
+    expect(row.sensor).toBe('test-sensor');
+    expect(row.source).toBe('test.pcap');
+    expect(row.pcap_filename).toBe('test.pcap');
+    expect(row.in_iface).toBe('');
     expect(row.start).toBe(1700000003);
     expect(row.end).toBe(1700000005);
     expect(row.first_ts).toBe(1700000003);
@@ -101,7 +103,8 @@ describe('encodeRow()', () => {
   it('escapes strings as JSON does (quotes, backslashes, control characters, non-ASCII)', () => {
     const cf = classified(2, 'we"ird\\app\n\u00e9');
     cf.flow.source = 'C:\\caps\\"x".pcap';
-    const line = encodeRow(cf, 'site "a"');
+    cf.flow.sensor = 'site "a"';
+    const line = encodeRow(cf);
     expect(line.endsWith('}\n')).toBe(true);
     const row = JSON.parse(line) as Record<string, unknown>;
     expect(row.label).toBe('we"ird\\app\n\u00e9');
@@ -111,24 +114,11 @@ describe('encodeRow()', () => {
 
   it('keeps sentinels apart from application names and never writes null for a probability', () => {
     const cf = classified(1);
-    cf.verdict = new Verdict('unknown', NaN, [{ label: 'ssh', p: NaN }], 'm-7');
-    const row = JSON.parse(encodeRow(cf, 's')) as Record<string, unknown>;
+    cf.verdict = new Verdict('unknown', NaN, [{ label: 'ssh', p: NaN }], 'm-7', 'unknown');
+    const row = JSON.parse(encodeRow(cf)) as Record<string, unknown>;
     expect(row.verdict).toBe('unknown');
     expect(row.confidence).toBe(0);
     expect(row.topk_scores).toEqual([0]);
-  });
-});
-
-describe('flowUid()', () => {
-  it('is C + 18 base62 digits, the same for an interim and a final record, different per sensor', () => {
-    const a = classified(5).flow;
-    const interim = classified(5).flow;
-    interim.end_reason = 'active';
-    interim.last_ts = a.last_ts - 1;
-    expect(flowUid('s1', a)).toMatch(/^C[0-9A-Za-z]{18}$/);
-    expect(flowUid('s1', interim)).toBe(flowUid('s1', a));
-    expect(flowUid('s2', a)).not.toBe(flowUid('s1', a));
-    expect(flowUid('s1', classified(6).flow)).not.toBe(flowUid('s1', a));
   });
 });
 
