@@ -110,6 +110,9 @@ export class ClickHouseSink {
   private giveUp = false;
   private wake: (() => void) | null = null;
   private readonly loop: Promise<void>;
+  /** Rows dropped because the send loop itself failed (a bug, not ClickHouse): counted, never silently lost. */
+  private lostRows = 0;
+  private dead = false;
 
   private sentRows = 0;
   private sentBatches = 0;
@@ -133,11 +136,19 @@ export class ClickHouseSink {
         rows: this.spool.rows,
       });
     }
-    this.loop = this.run();
+    this.loop = this.run().catch((e: Error) => {
+      this.dead = true;
+      this.lostRows += this.memoryRows + this.pendingRows;
+      this.log.error(`ClickHouse output stopped: ${e.message}; later records are counted as dropped (restart the sensor)`);
+    });
   }
 
   /** Encodes the batch and queues it; never waits and never throws for ClickHouse's sake. */
   write(batch: readonly ClassifiedFlow[]): void {
+    if (this.dead) {
+      this.lostRows += batch.length;
+      return;
+    }
     const size = this.cfg.batchSize;
     for (const cf of batch) {
       const line = this.encode(cf);
@@ -162,7 +173,7 @@ export class ClickHouseSink {
       sent_rows: this.sentRows,
       sent_batches: this.sentBatches,
       retried: this.retried,
-      dropped_rows: this.spool.droppedRows,
+      dropped_rows: this.spool.droppedRows + this.lostRows,
       dropped_batches: this.spool.droppedBatches,
       rejected: this.rejected !== null,
     };
@@ -394,7 +405,7 @@ export class ClickHouseSink {
     if (now - this.lastDropWarn < WARN_EVERY_MS) return;
     this.lastDropWarn = now;
     this.log.warn(`ClickHouse spool ${this.spool.dir} is full (output.clickhouse.spoolMaxBytes ${this.spool.maxBytes}): oldest batches dropped`, {
-      dropped_rows: this.spool.droppedRows,
+      dropped_rows: this.spool.droppedRows + this.lostRows,
       dropped_batches: this.spool.droppedBatches,
     });
   }

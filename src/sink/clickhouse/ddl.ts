@@ -12,9 +12,6 @@ export interface SchemaOptions {
 /** Suffix of the per-shard table under a Distributed table of the configured name. */
 export const LOCAL_SUFFIX = '_local';
 
-/** A database or table name as ClickHouse takes it unquoted; anything else is refused by the config check. */
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 function quote(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
