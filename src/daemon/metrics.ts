@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { Gauge, Registry } from 'prom-client';
 import { ConfigError } from '../config/config';
+import type { ClickHouseStats } from '../sink/clickhouse/clickhouseSink';
 import type { StatsReport } from './statsReport';
 
 export interface MetricsServer {
@@ -54,27 +55,21 @@ export async function startMetricsServer(host: string, port: number, stats: () =
     g.set({ quantile: '0.5' }, s.db_write_latency_ms.p50);
     g.set({ quantile: '0.99' }, s.db_write_latency_ms.p99);
   });
-  gauge('sensor_clickhouse_spool_rows', 'Rows waiting in the ClickHouse spool on disk', [], (s, g) => {
-    if (s.clickhouse !== null) g.set(s.clickhouse.spool_rows);
-  });
-  gauge('sensor_clickhouse_spool_bytes', 'Bytes of the ClickHouse spool on disk', [], (s, g) => {
-    if (s.clickhouse !== null) g.set(s.clickhouse.spool_bytes);
-  });
-  gauge('sensor_clickhouse_queued_rows', 'Rows waiting in memory for the next ClickHouse insert', [], (s, g) => {
-    if (s.clickhouse !== null) g.set(s.clickhouse.queued_rows);
-  });
-  gauge('sensor_clickhouse_sent_rows_total', 'Rows ClickHouse accepted', [], (s, g) => {
-    if (s.clickhouse !== null) g.set(s.clickhouse.sent_rows);
-  });
-  gauge('sensor_clickhouse_retried_total', 'Failed ClickHouse inserts whose rows were spooled to be sent again', [], (s, g) => {
-    if (s.clickhouse !== null) g.set(s.clickhouse.retried);
-  });
-  gauge('sensor_clickhouse_dropped_rows_total', 'Rows dropped because the ClickHouse spool was full (oldest first)', [], (s, g) => {
-    if (s.clickhouse !== null) g.set(s.clickhouse.dropped_rows);
-  });
-  gauge('sensor_clickhouse_rejected', '1 while ClickHouse refuses the rows (schema mismatch, login): inserts wait for a reload', [], (s, g) => {
-    if (s.clickhouse !== null) g.set(s.clickhouse.rejected ? 1 : 0);
-  });
+  // The ClickHouse output (README "A fleet of sensors"): served only when the sensor has one.
+  const clickhouse = (name: string, help: string, read: (c: ClickHouseStats) => number): void =>
+    gauge(name, help, [], (s, g) => {
+      if (s.clickhouse !== null) g.set(read(s.clickhouse));
+    });
+  clickhouse('sensor_clickhouse_queued_rows', 'Rows waiting in memory for the next ClickHouse insert', (c) => c.queued_rows);
+  clickhouse('sensor_clickhouse_spool_batches', 'Batches waiting in the ClickHouse spool on disk', (c) => c.spool_batches);
+  clickhouse('sensor_clickhouse_spool_rows', 'Rows waiting in the ClickHouse spool on disk', (c) => c.spool_rows);
+  clickhouse('sensor_clickhouse_spool_bytes', 'Bytes of the ClickHouse spool on disk', (c) => c.spool_bytes);
+  clickhouse('sensor_clickhouse_sent_rows_total', 'Rows ClickHouse accepted', (c) => c.sent_rows);
+  clickhouse('sensor_clickhouse_sent_batches_total', 'INSERTs ClickHouse accepted', (c) => c.sent_batches);
+  clickhouse('sensor_clickhouse_retried_total', 'Failed ClickHouse inserts whose rows were spooled to be sent again', (c) => c.retried);
+  clickhouse('sensor_clickhouse_dropped_rows_total', 'Rows dropped because the ClickHouse spool was full (oldest first)', (c) => c.dropped_rows);
+  clickhouse('sensor_clickhouse_dropped_batches_total', 'Batches dropped because the ClickHouse spool was full', (c) => c.dropped_batches);
+  clickhouse('sensor_clickhouse_rejected', '1 while ClickHouse refuses the rows (schema mismatch, login): inserts wait for a reload', (c) => (c.rejected ? 1 : 0));
   gauge('sensor_rss_bytes', 'Resident memory', [], (s, g) => g.set(s.rss_bytes));
   gauge('sensor_heap_used_bytes', 'V8 heap in use', [], (s, g) => g.set(s.heap_used_bytes));
   gauge('sensor_uptime_seconds', 'Seconds since the sensor started', [], (s, g) => g.set(s.uptime_s));

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { findClickHouse, freePort, query, startCluster, whyMissing, type ClickHouseCluster } from '../helpers/clickhouseServer';
-import { createTalkLab, labUnavailable, type TalkLab } from './helpers/daemonLab';
-import { Daemon, type LogLine, NsProcess, openConnections, ROOT, startServer } from './helpers/daemonProcess';
+import { findClickHouse, query, startCluster, whyMissing, type ClickHouseCluster } from '../helpers/clickhouseServer';
+import { labUnavailable, talkSuite } from './helpers/daemonLab';
+import { Daemon, freePort, type LogLine, openConnections, ROOT } from './helpers/daemonProcess';
 import { readFlows } from './helpers/flowsDb';
 
 /**
@@ -23,26 +22,16 @@ if (skipped !== null) console.warn(`daemon ClickHouse tests skipped: ${skipped}`
 type Ch = { spool_rows: number; sent_rows: number; retried: number; dropped_rows: number; queued_rows: number; rejected: boolean };
 
 describe.skipIf(skipped !== null)(`sensor daemon with a ClickHouse output${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
-  let lab: TalkLab;
-  let server: NsProcess;
+  const suite = talkSuite('ch', 'c', 3, PORT);
   let ch: ClickHouseCluster;
-  let dir = '';
-  const cleanup: { kill(): void }[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'sensor-daemon-ch-'));
-    lab = createTalkLab('c', 3);
-    server = await startServer(lab.server, lab.serverAddr, PORT);
-    ch = await startCluster({ root: path.join(dir, 'ch'), shards: 1 });
-    await query(ch.servers[0]!.url, 'CREATE DATABASE sensor');
+    ch = await startCluster({ root: path.join(suite.dir, 'ch'), shards: 1 });
   });
 
+  // Registered after the suite's own afterAll, so it runs before the scratch directory is removed.
   afterAll(async () => {
-    for (const c of cleanup) c.kill();
-    server?.kill();
-    lab?.destroy();
     await ch?.stop();
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
   it('spools while ClickHouse is down, sends when it is back, and spools what is in flight at SIGTERM', async () => {
@@ -53,8 +42,8 @@ describe.skipIf(skipped !== null)(`sensor daemon with a ClickHouse output${skipp
     });
     expect(applied).toBe(0);
     const port = await freePort();
-    const db = path.join(dir, 'live.db');
-    const cfg = path.join(dir, 'live.json');
+    const db = path.join(suite.dir, 'live.db');
+    const cfg = path.join(suite.dir, 'live.json');
     writeFileSync(
       cfg,
       JSON.stringify({
@@ -65,13 +54,12 @@ describe.skipIf(skipped !== null)(`sensor daemon with a ClickHouse output${skipp
       }),
     );
     await ch.servers[0]!.kill();
-    const d = new Daemon(['--interface', lab.captureIf, '--db', db, '--config', cfg, '--model', MODEL]);
-    cleanup.push(d);
+    const d = suite.track(new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--model', MODEL]));
     await d.started();
     const chOf = (l: LogLine | undefined): Ch | undefined => l?.clickhouse as Ch | undefined;
 
     // 1. ClickHouse down: four finished connections go to the spool, the stats line and /metrics show it.
-    (await openConnections(lab.client, lab.serverAddr, PORT, 4, 120, 'close')).kill();
+    (await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, 4, 120, 'close')).kill();
     const spooled = await d.waitForLine((l) => l.message === 'stats' && chOf(l)?.spool_rows === 4, 30000);
     expect(spooled, d.logText()).toBeDefined();
     expect(chOf(spooled)!.retried).toBeGreaterThanOrEqual(1);
@@ -90,8 +78,7 @@ describe.skipIf(skipped !== null)(`sensor daemon with a ClickHouse output${skipp
     expect((await query(url, "SELECT count() FROM sensor.flows WHERE sensor = 'live@bridge'")).trim()).toBe('4');
 
     // 3. Down again with three connections held open: SIGTERM flushes them (end_reason shutdown) into the spool.
-    const held = await openConnections(lab.client, lab.serverAddr, PORT, 3, 121, 'hold');
-    cleanup.push(held);
+    suite.track(await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, 3, 121, 'hold'));
     await d.packetsSettled(4 * 10 + 3 * 6, 1500, 30000);
     await ch.servers[0]!.kill();
     const exit = await d.stop('SIGTERM');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startMetricsServer } from '../../src/daemon/metrics';
 import type { StatsReport } from '../../src/daemon/statsReport';
 import { freePort } from './helpers/daemonProcess';
-import { readmeMetrics } from './helpers/readmeMetrics';
+import { readmeFields, readmeMetrics } from './helpers/readmeMetrics';
 
 /**
  * README "Live capture" lists the numbers of the `stats` line and their Prometheus metrics in one table: every
@@ -30,6 +30,18 @@ const REPORT: StatsReport = {
   db_write_latency_ms: { p50: 33, p99: 34 },
   rss_bytes: 35,
   heap_used_bytes: 36,
+  clickhouse: {
+    queued_rows: 37,
+    spool_batches: 38,
+    spool_rows: 39,
+    spool_bytes: 40,
+    sent_rows: 41,
+    sent_batches: 42,
+    retried: 43,
+    dropped_rows: 44,
+    dropped_batches: 45,
+    rejected: true,
+  },
 };
 
 /** The samples of a Prometheus text exposition: "name{labels}" -> value. */
@@ -45,8 +57,10 @@ function samples(text: string): Map<string, number> {
 
 describe('metrics: the README table, the stats report and /metrics agree', () => {
   it('the README table names every field of the stats report once', () => {
-    const fields = readmeMetrics().map((r) => r[2]);
-    expect([...fields].sort()).toEqual(Object.keys(REPORT).sort());
+    expect(readmeFields().sort()).toEqual(Object.keys(REPORT).sort());
+    // ... and every field of the objects it names by a dotted path.
+    const dotted = readmeMetrics().map((r) => r[2]).filter((f) => f.includes('.'));
+    expect(dotted.sort()).toEqual(Object.keys(REPORT.clickhouse!).map((k) => `clickhouse.${k}`).sort());
   });
 
   it('/metrics serves exactly the README\'s metrics, each with the value of its stats field', async () => {
@@ -60,8 +74,10 @@ describe('metrics: the README table, the stats report and /metrics agree', () =>
       const got = samples(text);
       const want = new Map<string, number>();
       for (const [metric, label, field] of rows) {
-        const v = REPORT[field as keyof StatsReport];
-        if (typeof v === 'number') want.set(metric, v);
+        const [top, sub] = field.split('.') as [keyof StatsReport, string | undefined];
+        const v = sub === undefined ? REPORT[top] : (REPORT[top] as unknown as Record<string, number | boolean>)[sub];
+        if (typeof v === 'boolean') want.set(metric, v ? 1 : 0);
+        else if (typeof v === 'number') want.set(metric, v);
         else if (label === 'quantile') {
           const q = v as { p50: number; p99: number };
           want.set(`${metric}{quantile="0.5"}`, q.p50);

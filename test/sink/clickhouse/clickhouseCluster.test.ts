@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, mergeConfig } from '../../../src/config/config';
 import type { ClickHouseSink } from '../../../src/sink/clickhouse/clickhouseSink';
 import { openClickHouseSink } from '../../../src/sink/clickhouse/openClickHouseSink';
-import { writeSynthCapture } from '../../capture-live/helpers/synthCapture';
+import { writeSynthCapture } from '../../helpers/synthCapture';
 import { findClickHouse, rows, query, startCluster, whyMissing, type ClickHouseCluster } from '../../helpers/clickhouseServer';
 import { classified } from '../classified';
 
