@@ -7,7 +7,7 @@ import type { ModelInfo } from './modelContract';
 import { openModel } from './openModel';
 import { ort, type OrtSession } from './ortBinding';
 import { verdictFromRow } from './topK';
-import { Verdict, type ClassifiedFlow } from './verdict';
+import { Verdict, type Classified } from './verdict';
 
 export { ModelContractError, type ModelInfo } from './modelContract';
 export { loadModelInfo } from './openModel';
@@ -34,8 +34,14 @@ export const NO_PAYLOAD = 'no-payload';
 /** Label for flows whose batch failed in onnxruntime; the record is still written. */
 export const CLASSIFY_ERROR = 'classify-error';
 
-interface Batch {
-  flows: FlowRecord[];
+/**
+ * What the classifier reads from an item: its sequence and how many entries are payload. A FlowRecord from the
+ * flow table is one; `sensor serve` submits sequences posted to it (src/serve) through the same rule.
+ */
+export type Classifiable = Pick<FlowRecord, 'lengths' | 'payload_packets'>;
+
+interface Batch<T> {
+  flows: T[];
   /** performance.now() when its first flow was queued. */
   since: number;
 }
@@ -63,18 +69,18 @@ function validate(o: ClassifierOptions): void {
  * Batched ONNX classification of finished flows. One inference runs at a time (ORT already spreads one run
  * over its intra-op threads), over one input buffer allocated at load; batches queue behind it in order.
  */
-export class Classifier {
+export class Classifier<T extends Classifiable = FlowRecord> {
   /** Called once per batch with its verdicts, in submission order. Set it before the first submit(). */
-  onResult: (batch: ClassifiedFlow[]) => void = () => {};
+  onResult: (batch: Classified<T>[]) => void = () => {};
 
   readonly stats: { batches: number; flows: number; errors: number; latencyMs(): { p50: number; p99: number } };
 
   private readonly L: number;
   private readonly input: Float32Array;
-  private open: FlowRecord[] = [];
+  private open: T[] = [];
   private openSince = 0;
   private timer: NodeJS.Timeout | null = null;
-  private readonly closed: Batch[] = [];
+  private readonly closed: Batch<T>[] = [];
   private running: Promise<void> | null = null;
   private pendingCount = 0;
   private failure: unknown = null;
@@ -96,14 +102,14 @@ export class Classifier {
   }
 
   /** Loads and checks the model. Throws ModelContractError (one line) on a model that breaks the contract. */
-  static async load(opts: ClassifierOptions): Promise<Classifier> {
+  static async load<T extends Classifiable = FlowRecord>(opts: ClassifierOptions): Promise<Classifier<T>> {
     validate(opts);
     const logger = opts.logger ?? SILENT;
     const m = await openModel(opts.modelPath, opts.device, opts.intraOpThreads, logger);
     logger.info(
       `model ${m.info.path}: version ${m.info.version}, ${m.info.classes.length} classes, sequence length ${m.info.sequenceLength}, on ${m.info.device}`,
     );
-    return new Classifier(m.info, m.session, m.inputName, m.outputName, opts, logger);
+    return new Classifier<T>(m.info, m.session, m.inputName, m.outputName, opts, logger);
   }
 
   /** Flows queued or in flight. */
@@ -111,7 +117,7 @@ export class Classifier {
     return this.pendingCount;
   }
 
-  submit(flow: FlowRecord): void {
+  submit(flow: T): void {
     if (this.isClosed) throw new Error('Classifier.submit() after close(): create a new Classifier');
     if (this.open.length === 0) {
       this.openSince = performance.now();
@@ -171,7 +177,7 @@ export class Classifier {
     this.running = null;
   }
 
-  private async runBatch(batch: Batch): Promise<void> {
+  private async runBatch(batch: Batch<T>): Promise<void> {
     const { flows } = batch;
     const { minPayloadPackets, topK, unknownThreshold } = this.opts;
     const L = this.L;
@@ -199,7 +205,7 @@ export class Classifier {
 
     const { classes, version } = this.modelInfo;
     const K = classes.length;
-    const out: ClassifiedFlow[] = new Array(flows.length);
+    const out: Classified<T>[] = new Array(flows.length);
     for (let i = 0; i < flows.length; i++) {
       const row = rowOf[i]!;
       let verdict: Verdict;

@@ -29,8 +29,11 @@ export class Verdict {
   ) {}
 }
 
-/** What the sinks receive: a flow and its verdict. */
-export interface ClassifiedFlow {
-  flow: import('../flow/flowRecord').FlowRecord;
+/** An item handed to the classifier and its verdict. */
+export interface Classified<T> {
+  flow: T;
   verdict: Verdict;
 }
+
+/** What the sinks receive: a flow and its verdict. */
+export type ClassifiedFlow = Classified<import('../flow/flowRecord').FlowRecord>;

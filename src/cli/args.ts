@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { checkClickHouseConfig, type ClickHouseConfig } from '../config/clickhouseConfig';
 import { ConfigError, defaultConfig, loadConfigFile, mergeConfig, SensorConfig } from '../config/config';
+import { parseTime } from '../serve/timeParam';
 
 /** What the command line asked for. */
 export type Command =
@@ -9,8 +10,13 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | { kind: 'interfaces' }
   | { kind: 'clickhouse-schema'; clickhouse: ClickHouseConfig; cluster: string | null; onCluster: boolean; apply: string[] }
+  | { kind: 'serve'; config: SensorConfig }
+  | { kind: 'report'; db: string; out: string; from: number | null; to: number | null }
   | { kind: 'help'; text: string }
   | { kind: 'version'; text: string };
+
+/** Where `sensor serve` listens without --listen (or serve.listen in the config). */
+export const DEFAULT_LISTEN = '127.0.0.1:8080';
 
 const EPILOG = `Exit codes: 0 all done; 1 some input was damaged (everything readable was processed and written); 2 usage or config error.
 Docs: README.md (install, queries, design notes); config/sensor.json (every option with its default).`;
@@ -18,7 +24,7 @@ Docs: README.md (install, queries, design notes); config/sensor.json (every opti
 function parser(argv: string[]) {
   return yargs(argv)
     .scriptName('sensor')
-    .usage('Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv\n  sensor eval --csv labelled.csv\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]')
+    .usage('Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv\n  sensor eval --csv labelled.csv\n  sensor serve --db flows.db [--listen 127.0.0.1:8080]\n  sensor report --db flows.db --out report.html\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]')
     .command('$0', 'Follow TCP flows in capture files (--pcap) or on an interface (--interface) and record them')
     .command('export', 'Write the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N)', (y) =>
       y
@@ -32,6 +38,18 @@ function parser(argv: string[]) {
       y
         .option('csv', { type: 'string', demandOption: true, describe: 'labelled CSV (app_service,tcp_len_1..N)' })
         .option('model', { type: 'string', describe: 'ONNX model (default: the bundled one)' }),
+    )
+    .command('serve', 'HTTP API (flows, summary, classification as a service) and web view over a database the sensor writes', (y) =>
+      y
+        .option('db', { type: 'string', demandOption: true, describe: 'SQLite database written by the sensor (opened read-only)' })
+        .option('listen', { type: 'string', describe: 'address to serve on, HOST:PORT (default 127.0.0.1:8080)' }),
+    )
+    .command('report', 'Write the web view of a database as one self-contained HTML file', (y) =>
+      y
+        .option('db', { type: 'string', demandOption: true, describe: 'SQLite database written by the sensor' })
+        .option('out', { type: 'string', default: 'report.html', describe: 'HTML file to write' })
+        .option('from', { type: 'string', describe: 'first flow time: Unix seconds or ISO 8601 (default: the first in the database)' })
+        .option('to', { type: 'string', describe: 'end time, exclusive (default: after the last flow)' }),
     )
     .command('interfaces', 'List the network interfaces live capture can open')
     .command('clickhouse-schema', 'Print (or, with --apply URL, run) the DDL of the ClickHouse flows table', (y) =>
@@ -64,6 +82,9 @@ function parser(argv: string[]) {
     .option('promisc', { type: 'boolean', describe: 'promiscuous mode (live mode, default on)' })
     .option('fanout-group', { type: 'number', describe: 'PACKET_FANOUT group: several sensors on one interface split the flows (addon engine)' })
     .option('sensor-name', { type: 'string', describe: 'name written in every record\'s `sensor` field (default: the host name)' })
+    .option('serve', { type: 'string', describe: 'also serve the HTTP API and web view on HOST:PORT while running (loopback unless --allow-remote)' })
+    .option('allow-remote', { type: 'boolean', describe: 'allow serving on a non-loopback address (needs a bearer token: --token-file or $SENSOR_API_TOKEN)' })
+    .option('token-file', { type: 'string', describe: 'file holding the bearer token the HTTP API requires' })
     .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, describe: 'operational log level' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)' })
     .epilog(EPILOG)
@@ -96,8 +117,22 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
     return { kind: 'eval', csv: a.csv as string, model: (a.model as string | undefined) ?? defaultConfig().classify.model };
   }
   if (cmd === 'interfaces') return { kind: 'interfaces' };
+  if (cmd === 'report') {
+    const time = (name: 'from' | 'to'): number | null => {
+      const v = a[name] as string | undefined;
+      if (v === undefined) return null;
+      try {
+        return parseTime(v, `--${name}`);
+      } catch (e) {
+        throw new ConfigError((e as Error).message);
+      }
+    };
+    return { kind: 'report', db: a.db as string, out: a.out as string, from: time('from'), to: time('to') };
+  }
   if (cmd === 'clickhouse-schema') return clickhouseSchemaCommand(a);
-  if (cmd !== '') throw new ConfigError(`Unknown command "${cmd}" (commands: export, eval, interfaces, clickhouse-schema; see sensor --help)`);
+  if (cmd !== '' && cmd !== 'serve') {
+    throw new ConfigError(`Unknown command "${cmd}" (commands: export, eval, serve, report, interfaces, clickhouse-schema; see sensor --help)`);
+  }
 
   let cfg = a.config !== undefined ? loadConfigFile(a.config) : defaultConfig();
   // Flags override the file: mapped onto the same schema so they get the same checks and messages.
@@ -127,11 +162,21 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
   set('flow', 'activeTimeout', a['active-timeout']);
   set('flow', 'maxFlows', a['max-flows']);
   set('log', 'level', a['log-level']);
+  o.serve = {};
+  set('serve', 'listen', cmd === 'serve' ? a.listen : a.serve);
+  set('serve', 'allowRemote', a['allow-remote']);
+  set('serve', 'tokenFile', a['token-file']);
   cfg = mergeConfig(cfg, o, 'command line');
 
   if (cfg.output.clickhouse !== null && cfg.output.clickhouse.url.length === 0) {
     throw new ConfigError('output.clickhouse has no url: give --clickhouse URL or set output.clickhouse.url (or set output.clickhouse to null)');
   }
+
+  if (cmd === 'serve') {
+    if (cfg.serve.listen === null) cfg.serve.listen = DEFAULT_LISTEN;
+    return { kind: 'serve', config: cfg };
+  }
+
   const hasPcap = cfg.capture.pcap.length > 0;
   if (hasPcap && cfg.capture.interface !== null) throw new ConfigError('Give either --pcap or --interface, not both');
   if (!hasPcap && cfg.capture.interface === null) {

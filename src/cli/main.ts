@@ -16,7 +16,7 @@ function packageVersion(): string {
 }
 
 /** Error classes whose message is a complete one-line answer for the user (exit 2, no stack trace). */
-const USER_ERRORS = new Set(['ConfigError', 'ModelContractError', 'OnnxFormatError', 'SinkError', 'CaptureError', 'LiveCaptureError']);
+const USER_ERRORS = new Set(['ConfigError', 'ModelContractError', 'OnnxFormatError', 'SinkError', 'CaptureError', 'LiveCaptureError', 'ServeError', 'FlowDbError']);
 
 function isUserError(e: unknown): e is Error {
   return e instanceof Error && (USER_ERRORS.has(e.name) || (e as NodeJS.ErrnoException).code !== undefined);
@@ -55,6 +55,20 @@ export async function main(argv: string[]): Promise<number> {
         const { clickhouseSchemaCommand } = await import('./clickhouseSchemaCommand');
         return await clickhouseSchemaCommand(cmd, process.stdout, process.stderr);
       }
+      case 'serve': {
+        const cfg = cmd.config;
+        const log = createLogger({ level: cfg.log.level, format: cfg.log.format, stream: 'stderr' });
+        const { serveCommand } = await import('../serve/run');
+        const code = await serveCommand(cfg, log);
+        await new Promise<void>((res) => log.on('finish', res).end());
+        return code;
+      }
+      case 'report': {
+        const { writeReport } = await import('../report/report');
+        const r = writeReport({ db: cmd.db, out: cmd.out, ...(cmd.from !== null ? { from: cmd.from } : {}), ...(cmd.to !== null ? { to: cmd.to } : {}) });
+        process.stderr.write(`sensor: wrote ${cmd.out} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.flows} latest flows in its table)\n`);
+        return EXIT_OK;
+      }
       case 'interfaces': {
         const { listInterfaces } = await import('../capture/interfaces');
         process.stdout.write(listInterfaces() + '\n');
@@ -73,7 +87,23 @@ export async function main(argv: string[]): Promise<number> {
           };
           return await runLive(cfg, log, reload);
         }
-        const { code } = await runOffline(cfg, log, cmd.progress);
+        let server = null;
+        if (cfg.serve.listen !== null) {
+          const { startConfiguredServer } = await import('../serve/run');
+          server = await startConfiguredServer(cfg, log);
+        }
+        let code: number;
+        try {
+          ({ code } = await runOffline(cfg, log, cmd.progress));
+          if (server !== null) {
+            // The point of --serve on a capture file: look at the result. Serve until asked to stop.
+            const { untilStopSignal } = await import('../serve/run');
+            log.info('capture done; still serving until SIGINT/SIGTERM', { url: server.url });
+            await untilStopSignal();
+          }
+        } finally {
+          if (server !== null) await server.close();
+        }
         await new Promise<void>((res) => log.on('finish', res).end());
         return code;
       }

@@ -2,6 +2,7 @@ import type { Logger } from 'winston';
 import { FileSource } from '../capture/fileSource';
 import { listCaptures } from '../capture/listCaptures';
 import { Classifier } from '../classify/classifier';
+import { classifierOptions } from '../classify/fromConfig';
 import { ConfigError, SensorConfig } from '../config/config';
 import { DAMAGE_ANOMALIES } from '../decode/anomalies';
 import { FlowSink, Pipeline } from '../daemon/pipeline';
@@ -47,18 +48,7 @@ export function openSinks(cfg: SensorConfig, log: Logger): FlowSink[] {
 /** Loads the model the config names, or null when classification is off. */
 export async function openClassifier(cfg: SensorConfig, log: Logger): Promise<Classifier | null> {
   if (!cfg.classify.enabled) return null;
-  const c = cfg.classify;
-  const classifier = await Classifier.load({
-    modelPath: c.model,
-    device: c.device,
-    batchSize: c.batchSize,
-    batchDeadlineMs: c.batchDeadlineMs,
-    unknownThreshold: c.unknownThreshold,
-    minPayloadPackets: c.minPayloadPackets,
-    topK: c.topK,
-    ...(c.intraOpThreads !== null ? { intraOpThreads: c.intraOpThreads } : {}),
-    logger: { warn: (m) => log.warn(m), info: (m) => log.info(m) },
-  });
+  const classifier = await Classifier.load(classifierOptions(cfg.classify, { warn: (m) => log.warn(m), info: (m) => log.info(m) }));
   const m = classifier.modelInfo;
   log.info('model loaded', { model: m.path, version: m.version, classes: m.classes.length, device: m.device });
   return classifier;

@@ -72,6 +72,14 @@ export interface SensorConfig {
     /** Secret for keyed-hash pseudonyms of addresses (at least 16 characters), or null to store addresses. */
     pseudonymizeKey: string | null;
   };
+  serve: {
+    /** HTTP API and web view address (HOST:PORT) while the sensor runs, or null for none. */
+    listen: string | null;
+    /** Listening beyond the loopback is refused unless this is true (and a token is set). */
+    allowRemote: boolean;
+    /** File holding the API's bearer token (else $SENSOR_API_TOKEN); never on the command line. */
+    tokenFile: string | null;
+  };
 }
 
 /** Thrown for usage and config errors; the CLI prints the message alone and exits 2. */
@@ -118,6 +126,7 @@ export function defaultConfig(): SensorConfig {
     stats: { intervalSeconds: 60, prometheusPort: null, prometheusHost: '127.0.0.1' },
     retention: { maxAgeDays: null, maxBytes: null, intervalSeconds: 60 },
     privacy: { pseudonymizeKey: null },
+    serve: { listen: null, allowRemote: false, tokenFile: null },
   };
 }
 
@@ -169,6 +178,7 @@ const SCHEMA: Record<string, Record<string, { kind: Kind; min?: number; max?: nu
     intervalSeconds: { kind: 'num', min: 1 },
   },
   privacy: { pseudonymizeKey: { kind: 'string?', min: 16 } },
+  serve: { listen: { kind: 'string?' }, allowRemote: { kind: 'bool' }, tokenFile: { kind: 'string?' } },
 };
 
 /** Levenshtein distance, for "did you mean" hints on misspelled keys. */

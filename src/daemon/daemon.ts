@@ -7,7 +7,9 @@ import { openClassifier, openSinks } from '../cli/offline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { SqliteSink } from '../sink/sqliteSink';
-import { MetricsServer, startMetricsServer } from './metrics';
+import { MetricsServer, sensorMetrics, startMetricsServer } from './metrics';
+import { serveClassifierOptions, startConfiguredServer } from '../serve/run';
+import type { SensorServer } from '../serve/server';
 import { Pseudonymizer } from '../flow/pseudonymizer';
 import { FlowSink, Pipeline } from './pipeline';
 import type { ClassifiedFlow } from '../classify/verdict';
@@ -84,6 +86,20 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       throw e;
     }
     log.info('prometheus endpoint listening', { url: metrics.url });
+  }
+  // The HTTP API and web view (--serve): its /metrics carries the same numbers as the Prometheus endpoint.
+  let server: SensorServer | null = null;
+  if (cfg.serve.listen !== null) {
+    const own = sensorMetrics(stats);
+    try {
+      server = await startConfiguredServer(cfg, log, () => own.text());
+    } catch (e) {
+      source.stop();
+      await pipeline.close();
+      if (classifier !== null) await classifier.close();
+      if (metrics !== null) await metrics.close();
+      throw e;
+    }
   }
   // A capture that fails while running (interface removed) ends the run like a stop, with a non-zero exit so
   // systemd's Restart=on-failure brings the service back; open flows are still flushed and written.
@@ -162,6 +178,12 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
         classifier = fresh;
         cfg.classify = next.classify;
         if (old !== null) await old.close();
+        // The API classifies with the model the sensor runs.
+        if (server !== null && server.classify !== null) {
+          await server.classify.reload(serveClassifierOptions(next.classify, log)).catch((e: Error) =>
+            log.error(`reload: the HTTP API keeps its previous model: ${e.message}`),
+          );
+        }
       }
       // The log level applies at once (turning debug on for a while is what a reload is often for).
       log.level = next.log.level;
@@ -220,6 +242,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const final = stats();
   if (classifier !== null) await (classifier as Classifier).close();
   if (metrics !== null) await metrics.close();
+  if (server !== null) await server.close();
   if (final.flows_unwritten > 0) log.error(`${final.flows_unwritten} flow records could not be written (see the first error above)`);
   log.info('stopped', final);
   await new Promise<void>((res) => log.on('finish', res).end());
@@ -261,7 +284,7 @@ class GuardedSink implements FlowSink {
 }
 
 /** Sections whose values the running capture, flow table and sinks were built with. */
-const RESTART_ONLY = ['sensor', 'capture', 'flow', 'output', 'log', 'privacy'] as const;
+const RESTART_ONLY = ['sensor', 'capture', 'flow', 'output', 'log', 'privacy', 'serve'] as const;
 
 /**
  * Settings that differ between the running config and a reloaded one but only take effect at a restart, as

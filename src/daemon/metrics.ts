@@ -14,6 +14,35 @@ export interface MetricsServer {
  * time, so nothing is updated per packet.
  */
 export async function startMetricsServer(host: string, port: number, stats: () => StatsReport): Promise<MetricsServer> {
+  const metrics = sensorMetrics(stats);
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('see /metrics\n');
+      return;
+    }
+    metrics.text().then(
+      (text) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(text),
+      (e: Error) => res.writeHead(500).end(e.message),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    // A ConfigError: the CLI prints it as one line and exits 2 (the usual cause is a port already taken).
+    server.once('error', (e) =>
+      reject(new ConfigError(`Cannot start the Prometheus endpoint on ${host}:${port}: ${e.message} (set stats.prometheusPort to a free port)`)),
+    );
+    server.listen(port, host, resolve);
+  });
+  return {
+    url: `http://${host}:${port}/metrics`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * The sensor's Prometheus numbers as text, read from the stats report at scrape time. Served by the endpoint
+ * above and appended to the HTTP API's /metrics (`--serve`).
+ */
+export function sensorMetrics(stats: () => StatsReport): { contentType: string; text(): Promise<string> } {
   const registry = new Registry();
   let current: StatsReport | null = null;
   const gauge = (name: string, help: string, labelNames: string[], read: (s: StatsReport, g: Gauge) => void): void => {
@@ -74,26 +103,11 @@ export async function startMetricsServer(host: string, port: number, stats: () =
   gauge('sensor_heap_used_bytes', 'V8 heap in use', [], (s, g) => g.set(s.heap_used_bytes));
   gauge('sensor_uptime_seconds', 'Seconds since the sensor started', [], (s, g) => g.set(s.uptime_s));
 
-  const server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end('see /metrics\n');
-      return;
-    }
-    current = stats();
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
-      (e: Error) => res.writeHead(500).end(e.message),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    // A ConfigError: the CLI prints it as one line and exits 2 (the usual cause is a port already taken).
-    server.once('error', (e) =>
-      reject(new ConfigError(`Cannot start the Prometheus endpoint on ${host}:${port}: ${e.message} (set stats.prometheusPort to a free port)`)),
-    );
-    server.listen(port, host, resolve);
-  });
   return {
-    url: `http://${host}:${port}/metrics`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    contentType: registry.contentType,
+    text: () => {
+      current = stats();
+      return registry.metrics();
+    },
   };
 }
