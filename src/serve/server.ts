@@ -245,6 +245,8 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
       });
     }
 
+    // JSON and CSV only: fastify's default text/plain parser would hand a string to the schema.
+    api.removeContentTypeParser('text/plain');
     const L = classify?.modelInfo.sequenceLength ?? 30;
     api.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
       try {

@@ -1,0 +1,292 @@
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
+import { buildFlowsDb, MODEL, START, type FlowsDb } from './helpers/flowsDb';
+import { FlowDb } from '../../src/serve/flowDb';
+import { startServer, type SensorServer } from '../../src/serve/server';
+import { chartJsPath } from '../../src/serve/webAssets';
+import { SqliteSink } from '../../src/sink/sqliteSink';
+import { makeFlow } from '../classify/makeFlow';
+import { Verdict } from '../../src/classify/verdict';
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+interface Row {
+  id: number;
+  first_ts: number;
+  client_ip: string;
+  client_port: number;
+  server_ip: string;
+  server_port: number;
+  c2s_bytes: number;
+  s2c_bytes: number;
+  conn_state: string;
+  end_reason: string;
+  label: string;
+  lengths: string;
+}
+
+describe('sensor serve: flows, summary, model, metrics and the page over a database made by the pipeline', () => {
+  let fx: FlowsDb;
+  let server: SensorServer;
+  let rows: Row[];
+  const get = async (p: string): Promise<{ status: number; body: any; headers: Headers }> => {
+    const res = await fetch(server.url + p);
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON (the page, assets, metrics)
+    }
+    return { status: res.status, body, headers: res.headers };
+  };
+
+  beforeAll(async () => {
+    fx = await buildFlowsDb('sensor-serve-api-');
+    const db = new Database(fx.db, { readonly: true });
+    rows = db.prepare('SELECT * FROM flows ORDER BY id').all() as Row[];
+    db.close();
+    server = await startServer({
+      listen: { host: '127.0.0.1', port: 0, loopback: true },
+      dbPath: fx.db,
+      classify: { ...DEFAULT_CLASSIFIER_OPTIONS, modelPath: MODEL },
+      token: null,
+      logger: quiet,
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    if (fx !== undefined) rmSync(fx.dir, { recursive: true, force: true });
+  });
+
+  it('the database holds every connection of the capture', () => {
+    expect(rows).toHaveLength(fx.expected.length);
+  });
+
+  it('GET /v1/flows pages through every flow once, latest first, each as the capture made it', async () => {
+    const seen: any[] = [];
+    let before: number | null = null;
+    for (let pages = 0; pages < 20; pages++) {
+      const r = await get(`/v1/flows?limit=50${before !== null ? `&before=${before}` : ''}`);
+      expect(r.status).toBe(200);
+      seen.push(...r.body.flows);
+      before = r.body.next;
+      if (before === null) break;
+    }
+    expect(seen.map((f) => f.id)).toEqual(rows.map((r) => r.id).reverse());
+    const byPort = new Map(seen.map((f) => [f.client_port, f]));
+    for (const e of fx.expected) {
+      const f = byPort.get(e.client_port);
+      expect(f, `flow from port ${e.client_port}`).toBeDefined();
+      expect([f.client_ip, f.server_ip, f.server_port, f.conn_state]).toEqual([e.client_ip, e.server_ip, e.server_port, e.conn_state]);
+      expect(f.lengths).toEqual([...e.lengths, ...new Array<number>(30 - e.lengths.length).fill(0)].slice(0, 30));
+      expect(f.first_ts).toBeCloseTo(e.first_ts, 5);
+      expect(f.topk_labels.length).toBe(f.topk_scores.length);
+      expect(typeof f.midstream).toBe('boolean');
+      if (e.label === 'no-payload') expect([f.label, f.verdict]).toEqual(['no-payload', 'no-payload']);
+    }
+  });
+
+  it('GET /v1/flows filters by label, verdict, address, port, conn_state, end_reason and time', async () => {
+    const count = (pred: (r: Row) => boolean): number => rows.filter(pred).length;
+    const tlsClient = rows.find((r) => r.label === 'tls')!.client_ip;
+    const cases: [string, (r: Row) => boolean][] = [
+      ['label=ssh', (r) => r.label === 'ssh'],
+      ['verdict=unknown', (r) => r.label === 'unknown'],
+      ['verdict=classified', (r) => !['unknown', 'no-payload'].includes(r.label)],
+      ['address=10.1.0.3', (r) => r.client_ip === '10.1.0.3' || r.server_ip === '10.1.0.3'],
+      ['port=22', (r) => r.client_port === 22 || r.server_port === 22],
+      ['conn_state=REJ', (r) => r.conn_state === 'REJ'],
+      ['end_reason=idle', (r) => r.end_reason === 'idle'],
+      [`from=${START + 1800}&to=2026-11-29T13:00:00Z`, (r) => r.first_ts >= START + 1800 && r.first_ts < START + 3600],
+      [`label=tls&address=${tlsClient}`, (r) => r.label === 'tls' && (r.client_ip === tlsClient || r.server_ip === tlsClient)],
+    ];
+    for (const [q, pred] of cases) {
+      const r = await get(`/v1/flows?limit=1000&${q}`);
+      expect(r.status, q).toBe(200);
+      expect(r.body.flows.length, q).toBe(count(pred));
+      expect(r.body.flows.length, `${q} matches something`).toBeGreaterThan(0);
+    }
+    expect(count((r) => r.conn_state === 'REJ')).toBe(fx.expected.filter((e) => e.conn_state === 'REJ').length);
+  });
+
+  it('GET /v1/summary counts every flow once: by application over time, unknown share, confidence, top talkers and services', async () => {
+    const r = await get('/v1/summary');
+    expect(r.status).toBe(200);
+    const s = r.body;
+    const finals = rows.filter((x) => x.end_reason !== 'active');
+    expect(s.totals.flows).toBe(finals.length);
+    expect(s.totals.bytes).toBe(finals.reduce((a, x) => a + x.c2s_bytes + x.s2c_bytes, 0));
+    expect(s.from).toBe(Math.min(...finals.map((x) => x.first_ts)));
+    expect(s.buckets.length).toBeGreaterThan(10);
+    expect(s.buckets.length).toBeLessThanOrEqual(61);
+    for (const l of s.labels) expect(l.flows).toHaveLength(s.buckets.length);
+    expect(s.labels.reduce((a: number, l: any) => a + l.total_flows, 0)).toBe(finals.length);
+    // Per bucket, the series add up to the flows that started in it.
+    for (let b = 0; b < s.buckets.length; b++) {
+      const inBucket = finals.filter((x) => x.first_ts >= s.buckets[b] && x.first_ts < s.buckets[b] + s.bucket_seconds).length;
+      expect(s.labels.reduce((a: number, l: any) => a + l.flows[b], 0)).toBe(inBucket);
+    }
+    const unknown = finals.filter((x) => x.label === 'unknown').length;
+    const scored = finals.filter((x) => x.label !== 'no-payload').length;
+    expect(s.totals.scored_flows).toBe(scored);
+    expect(s.totals.unknown_share).toBeCloseTo(unknown / scored, 12);
+    expect(s.confidence.counts.reduce((a: number, b: number) => a + b, 0)).toBe(scored);
+    expect(s.labels.map((l: any) => l.label)).toContain('unknown');
+
+    const hostBytes = new Map<string, number>();
+    for (const x of finals) {
+      for (const ip of [x.client_ip, x.server_ip]) hostBytes.set(ip, (hostBytes.get(ip) ?? 0) + x.c2s_bytes + x.s2c_bytes);
+    }
+    const top = [...hostBytes.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10);
+    expect(s.top_talkers.map((t: any) => [t.ip, t.bytes])).toEqual(top);
+    // The rejected connections all went to one port: it is the top service.
+    expect(s.top_services[0]).toMatchObject({ server_ip: '10.2.1.1', server_port: 8080, label: 'no-payload', flows: rows.filter((x) => x.conn_state === 'REJ').length });
+  });
+
+  it('GET /v1/summary of a time range counts only that range', async () => {
+    const from = START + 3600;
+    const r = await get(`/v1/summary?from=${from}&to=${from + 1800}&buckets=6`);
+    expect(r.status).toBe(200);
+    expect(r.body.totals.flows).toBe(rows.filter((x) => x.first_ts >= from && x.first_ts < from + 1800).length);
+    expect(r.body.bucket_seconds).toBe(300);
+    expect(r.body.buckets).toHaveLength(6);
+  });
+
+  it('GET /v1/model names the contract, classes, version, rules and the card facts of the model file', async () => {
+    const r = await get('/v1/model');
+    expect(r.status).toBe(200);
+    expect(r.body.classes).toHaveLength(22);
+    expect(r.body.sequence_length).toBe(30);
+    expect(r.body.version).toMatch(/^ppi-/);
+    expect(r.body.rules).toMatchObject({ unknown_threshold: DEFAULT_CLASSIFIER_OPTIONS.unknownThreshold, min_payload_packets: 1, top_k: 3 });
+    expect(r.body.metadata.training_data).toBe(r.body.training_data);
+    expect(r.body.contract.input).toContain('[N, 30]');
+  });
+
+  it('serves its OpenAPI description, generated from the route schemas', async () => {
+    const r = await get('/v1/openapi.json');
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toMatch(/^3\./);
+    const paths = r.body.paths;
+    expect(Object.keys(paths).sort()).toEqual(['/v1/classify', '/v1/flows', '/v1/model', '/v1/monitor', '/v1/summary']);
+    expect(paths['/v1/classify'].post.requestBody.content['application/json'].schema.items.minItems).toBe(30);
+    const params = paths['/v1/flows'].get.parameters.map((p: any) => p.name).sort();
+    expect(params).toEqual(['address', 'before', 'conn_state', 'end_reason', 'from', 'label', 'limit', 'port', 'to', 'verdict']);
+    expect(paths['/v1/summary'].get.responses['200'].content['application/json'].schema.properties.top_talkers).toBeDefined();
+  });
+
+  it('serves /metrics in the Prometheus text format, counting requests by route and status', async () => {
+    await get('/v1/flows?limit=1');
+    await get('/v1/flows?limit=0');
+    const r = await get('/metrics');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toContain('text/plain');
+    expect(r.body).toMatch(/sensor_api_requests_total\{route="\/v1\/flows",status="200"\} \d+/);
+    expect(r.body).toMatch(/sensor_api_requests_total\{route="\/v1\/flows",status="400"\} \d+/);
+    expect(r.body).toContain('sensor_api_request_duration_seconds_bucket');
+  });
+
+  it('serves the page with a strict content policy and the chart library from the package, nothing else from disk', async () => {
+    const page = await get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.body).toContain('/assets/chart.umd.min.js');
+    const res = await fetch(`${server.url}/assets/chart.umd.min.js`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(chartJsPath()))).toBe(true);
+    for (const p of ['/assets/..%2Fpackage.json', '/assets/../../package.json', '/assets/index.html', '/web/app.js']) {
+      expect((await get(p)).status, p).toBe(404);
+    }
+  });
+
+  it('shows monitor tables once the database has them, and new flow columns as they are added', async () => {
+    expect((await get('/v1/monitor')).body).toEqual({ tables: [] });
+    const w = new Database(fx.db);
+    w.exec(`CREATE TABLE monitor_drift (window_start REAL, psi REAL, unknown_share REAL);
+            INSERT INTO monitor_drift VALUES (${START}, 0.02, 0.04), (${START + 3600}, 0.31, 0.12);
+            ALTER TABLE flows ADD COLUMN anomaly_score REAL;`);
+    w.close();
+    const m = (await get('/v1/monitor')).body;
+    expect(m.tables).toHaveLength(1);
+    expect(m.tables[0].name).toBe('monitor_drift');
+    expect(m.tables[0].rows[0]).toEqual({ window_start: START + 3600, psi: 0.31, unknown_share: 0.12 });
+    const f = (await get('/v1/flows?limit=1')).body.flows[0];
+    expect(f).toHaveProperty('anomaly_score', null);
+  });
+
+  it('reads while the sensor writes (WAL) and never writes itself', async () => {
+    const before = (await get('/v1/summary')).body.totals.flows;
+    const sink = new SqliteSink(fx.db);
+    const flow = makeFlow([100, -200], { first_ts: START + 60, last_ts: START + 61 });
+    sink.write([{ flow, verdict: new Verdict('ssh', 0.999, [{ label: 'ssh', p: 0.999 }], 'test') }]);
+    const after = (await get('/v1/summary')).body.totals.flows;
+    sink.close();
+    expect(after).toBe(before + 1);
+    const reader = new FlowDb(fx.db);
+    expect(() => reader.db.exec('DELETE FROM flows')).toThrow(/readonly|read-only/i);
+    reader.close();
+  });
+
+  it('puts no request value into SQL text: hostile filters are bound values that match nothing', async () => {
+    const calls: string[] = [];
+    const realPrepare = FlowDb.prototype.prepare;
+    FlowDb.prototype.prepare = function (key: string, sql: string) {
+      calls.push(key, sql);
+      return realPrepare.call(this, key, sql);
+    };
+    try {
+      const hostile = ["x' OR '1'='1", 'ssh"; DROP TABLE flows; --', '10.1.0.3) OR (1=1', "');--"];
+      for (const h of hostile) {
+        for (const k of ['label', 'address']) {
+          const r = await get(`/v1/flows?${k}=${encodeURIComponent(h)}`);
+          expect(r.status, `${k}=${h}`).toBe(200);
+          expect(r.body.flows).toEqual([]);
+        }
+        const c = await get(`/v1/flows?conn_state=${encodeURIComponent(h)}`);
+        expect([200, 400]).toContain(c.status);
+        if (c.status === 200) expect(c.body.flows).toEqual([]);
+      }
+      expect(calls.length).toBeGreaterThan(0);
+      for (const text of calls) for (const h of hostile) expect(text).not.toContain(h);
+    } finally {
+      FlowDb.prototype.prepare = realPrepare;
+    }
+    const db = new Database(fx.db, { readonly: true });
+    expect((await get('/v1/summary')).body.totals.flows).toBe((db.prepare('SELECT count(*) AS n FROM flows').get() as { n: number }).n);
+    db.close();
+  });
+
+  it('reads databases of the planned record shape (verdict, topk_labels/topk_scores columns)', async () => {
+    const copy = path.join(fx.dir, 'v2.db');
+    const src = new Database(fx.db);
+    src.pragma('wal_checkpoint(TRUNCATE)');
+    src.close();
+    copyFileSync(fx.db, copy);
+    const w = new Database(copy);
+    w.exec(`ALTER TABLE flows ADD COLUMN verdict TEXT; ALTER TABLE flows ADD COLUMN topk_labels TEXT; ALTER TABLE flows ADD COLUMN topk_scores TEXT;
+            UPDATE flows SET verdict = CASE WHEN label IN ('unknown','no-payload') THEN label ELSE 'classified' END,
+              topk_labels = (SELECT json_group_array(json_extract(value, '$.label')) FROM json_each(flows.topk)),
+              topk_scores = (SELECT json_group_array(json_extract(value, '$.p')) FROM json_each(flows.topk));
+            UPDATE flows SET verdict = 'classify-error' WHERE id = 1;`);
+    w.close();
+    const s2 = await startServer({ listen: { host: '127.0.0.1', port: 0, loopback: true }, dbPath: copy, classify: null, token: null, logger: quiet });
+    try {
+      const r = (await (await fetch(`${s2.url}/v1/flows?verdict=classify-error`)).json()) as any;
+      expect(r.flows.map((f: any) => f.id)).toEqual([1]);
+      const all = (await (await fetch(`${s2.url}/v1/flows?label=ssh&limit=1`)).json()) as any;
+      expect(all.flows[0].topk_labels[0]).toBe('ssh');
+      expect(all.flows[0]).not.toHaveProperty('topk');
+      const model = await fetch(`${s2.url}/v1/model`);
+      expect(model.status).toBe(503);
+      expect(((await model.json()) as any).error).toContain('classification is off');
+    } finally {
+      await s2.close();
+    }
+  });
+});
