@@ -107,6 +107,9 @@
     return { flows: flows.slice(0, PAGE), next: flows.length > PAGE ? flows[PAGE - 1].id : null };
   }
 
+  /** Series that are not an application: the rest, and the verdict statuses. */
+  const STATUS = new Set(['other', 'unknown', 'no-payload', 'classify-error', 'unclassified']);
+
   // ---- charts ---------------------------------------------------------------------------------------------
   Chart.defaults.animation = false;
   Chart.defaults.font.size = 11;
@@ -145,7 +148,7 @@
       ['flows', count(t.flows)],
       ['bytes', bytes(t.bytes)],
       ['unknown', pct(t.unknown_share)],
-      ['applications', String(s.labels.filter((l) => l.label !== 'other').length)],
+      ['applications', String(s.labels.filter((l) => !STATUS.has(l.label)).length + (s.labels.some((l) => l.label === 'other') ? '+' : ''))],
       ['range', s.from === null ? 'empty' : `${utc(s.from)} - ${utc(s.to)} UTC`],
     ];
     $('#facts').replaceChildren(...facts.map(([k, v]) => {
@@ -252,10 +255,23 @@
         const v = timeCol ? r[timeCol.name] : i;
         return typeof v === 'number' && v > 1e8 ? utc(v) : String(v);
       });
+      // Shares and scores (every value within 0..1) on the left axis, counts and the like on the right.
+      const isShare = (c) => rows.every((r) => typeof r[c.name] !== 'number' || (r[c.name] >= 0 && r[c.name] <= 1));
+      const series = numeric.slice(0, 8);
+      const anyCount = series.some((c) => !isShare(c));
       draw(`monitor:${table.name}`, {
         type: 'line',
-        data: { labels: x, datasets: numeric.slice(0, 8).map((c) => ({ label: c.name, data: rows.map((r) => r[c.name]), borderColor: colour(c.name), pointRadius: 1 })) },
-        options: { scales: { x: { ticks: { maxRotation: 0, autoSkipPadding: 12 } } } },
+        data: {
+          labels: x,
+          datasets: series.map((c) => ({ label: c.name, data: rows.map((r) => r[c.name]), borderColor: colour(c.name), backgroundColor: colour(c.name), pointRadius: 1, yAxisID: isShare(c) ? 'y' : 'y1' })),
+        },
+        options: {
+          scales: {
+            x: { ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+            y: { position: 'left', beginAtZero: true, display: series.some(isShare) },
+            y1: { position: 'right', beginAtZero: true, display: anyCount, grid: { drawOnChartArea: false } },
+          },
+        },
       });
     }
   }
