@@ -3,6 +3,7 @@ import type { Logger } from 'winston';
 import type { ClassifierOptions } from '../classify/classifier';
 import { classifierOptions } from '../classify/fromConfig';
 import { ConfigError, type SensorConfig } from '../config/config';
+import { FlowDb } from './flowDb';
 import { parseListen, resolveToken } from './listen';
 import { startServer, type SensorServer } from './server';
 
@@ -59,6 +60,8 @@ export function untilStopSignal(): Promise<string> {
 
 /** `sensor serve --db flows.db [--listen 127.0.0.1:8080]`: serves until SIGINT/SIGTERM; returns the exit code. */
 export async function serveCommand(cfg: SensorConfig, log: Logger): Promise<number> {
+  // A database that is not there (yet) is fine for a running sensor's --serve, not for a standalone server.
+  if (cfg.output.db !== null) new FlowDb(cfg.output.db).close();
   const server = await startConfiguredServer(cfg, log);
   const signal = await untilStopSignal();
   log.info('stopping', { signal });
