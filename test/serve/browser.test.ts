@@ -19,6 +19,19 @@ const ARTIFACTS = path.join(REPO, 'artifacts');
 const CHARTS = ['apps', 'talkers', 'services', 'unknown', 'confidence'];
 const quiet = { info() {}, warn() {}, error() {} };
 
+/** The few browser globals the page-side callbacks below touch (they run in Chromium, not in Node). */
+interface Canvas {
+  width: number;
+  height: number;
+  dataset: Record<string, string>;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
+declare const document: {
+  body: { dataset: Record<string, string> };
+  querySelectorAll<T = { dataset: Record<string, string> }>(selector: string): ArrayLike<T>;
+};
+declare const window: unknown;
+
 if (CHROMIUM === undefined) {
   console.warn('SKIPPED browser tests: no chromium (apt-get install chromium, or set SENSOR_CHROMIUM to a Chromium binary)');
 }
@@ -35,8 +48,8 @@ interface ChartState {
 /** What each chart on the page holds and whether it drew. */
 async function chartStates(page: Page): Promise<ChartState[]> {
   return page.evaluate(() => {
-    const Chart = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: { data: (number | null)[] }[] } } | undefined } }).Chart;
-    return [...document.querySelectorAll<HTMLCanvasElement>('canvas[data-chart]')].map((c) => {
+    const Chart = (window as { Chart: { getChart(c: Canvas): { data: { datasets: { data: (number | null)[] }[] } } | undefined } }).Chart;
+    return Array.from(document.querySelectorAll<Canvas>('canvas[data-chart]')).map((c) => {
       const chart = Chart.getChart(c);
       const ds = chart?.data.datasets ?? [];
       const values = ds.flatMap((d) => d.data).filter((v): v is number => typeof v === 'number');
@@ -49,7 +62,7 @@ async function chartStates(page: Page): Promise<ChartState[]> {
 }
 
 async function tableIds(page: Page): Promise<number[]> {
-  return page.$$eval('#flows tbody tr', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.id)));
+  return page.$$eval('#flows tbody tr', (trs) => trs.map((tr) => Number((tr as unknown as { dataset: Record<string, string> }).dataset.id)));
 }
 
 async function filterBy(page: Page, field: string, value: string): Promise<void> {
