@@ -177,13 +177,16 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err instanceof ClassifierBusyError ? 503 : (err.statusCode ?? 500);
-    if (status >= 500 && !(err instanceof ClassifierBusyError) && !(err instanceof FlowDbError) && err.statusCode !== 503) {
+    if (status === 503) {
+      // Busy, or nothing to serve yet (no database, classification off): the message says which.
+      void reply.code(503).header('Retry-After', '1').send({ error: oneLine(err.message) });
+    } else if (status >= 500) {
+      // A fault of ours: logged in full here, never shown to the client.
       log.error(`serve: ${req.method} ${req.url.slice(0, 200)} failed: ${oneLine(err.message)}`);
       void reply.code(500).send({ error: 'internal error (see the sensor log)' });
-      return;
+    } else {
+      void reply.code(status).send({ error: oneLine(err.message) });
     }
-    if (status === 503) void reply.header('Retry-After', '1');
-    void reply.code(status).send({ error: oneLine(err.message) });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 100)} (see /v1/openapi.json)` });

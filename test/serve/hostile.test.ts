@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
@@ -9,7 +10,8 @@ import { buildFlowsDb, MODEL, type FlowsDb } from './helpers/flowsDb';
 import { BODY_LIMIT, MAX_BATCH } from '../../src/serve/schemas';
 import { MAX_CONNECTIONS, startServer, type SensorServer } from '../../src/serve/server';
 
-const quiet = { info() {}, warn() {}, error() {} };
+const logged: string[] = [];
+const quiet = { info() {}, warn() {}, error: (m: string) => logged.push(m) };
 const ZEROS = new Array<number>(28).fill(0).join(',');
 const ROW = `[517,-1448,${ZEROS}]`;
 const FLOOD = path.join(__dirname, 'helpers/connFlood.js');
@@ -158,6 +160,23 @@ describe('hostile input: every bad request is a 4xx with one line, and the serve
     expect((await send('GET', '/v1/flows?limit=1')).status).toBe(200);
     expect((await send('POST', '/v1/classify', `[${ROW}]`)).status).toBe(200);
   }, 120_000);
+
+  it('answers a fault of its own (the flows table gone under it) with a one-line 500, and logs the reason', async () => {
+    expect((await send('GET', '/v1/flows?limit=1')).status).toBe(200);
+    const w = new Database(fx.db);
+    w.exec('ALTER TABLE flows RENAME TO flows_gone');
+    w.close();
+    try {
+      const r = await send('GET', '/v1/flows?limit=1');
+      expectRefusal(r, 500, /^internal error \(see the sensor log\)$/);
+      expect(logged.at(-1)).toMatch(/^serve: GET \/v1\/flows\?limit=1 failed: no such table: flows/);
+    } finally {
+      const back = new Database(fx.db);
+      back.exec('ALTER TABLE flows_gone RENAME TO flows');
+      back.close();
+    }
+    expect((await send('GET', '/v1/flows?limit=1')).status).toBe(200);
+  });
 
   function connections(): Promise<number> {
     return new Promise<number>((resolve) => server.app.server.getConnections((_e, n) => resolve(n)));
