@@ -10,12 +10,11 @@ import type { ClassifierOptions } from '../classify/classifier';
 import { readOnnxMetadata } from '../classify/onnxMetadata';
 import { ClassifierBusyError, ClassifyService } from './classifyService';
 import { CsvBodyError, csvLabels, parseCsvBody } from './csvBody';
-import { FlowDb, FlowDbError } from './flowDb';
-import { queryFlows, type FlowFilter } from './flowQuery';
+import type { FlowFilter } from './flowQuery';
 import type { ListenAddress } from './listen';
-import { monitorTables } from './monitorTables';
+import { QueryError, QueryRunner } from './queryRunner';
 import { BODY_LIMIT, classifySchema, flowsSchema, modelSchema, monitorSchema, summarySchema } from './schemas';
-import { summarize } from './summary';
+import type { SummaryQuery } from './summary';
 import { parseTime } from './timeParam';
 import { verdictOfLabel } from './verdictSql';
 import { loadWebAssets } from './webAssets';
@@ -217,18 +216,17 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
     },
   });
 
-  let db: FlowDb | null = null;
-  const flowDb = (): FlowDb => {
-    if (opts.dbPath === null) throw httpError(503, 'this sensor writes no database: flows are served when it runs with --db');
-    if (db === null) {
-      try {
-        db = new FlowDb(opts.dbPath);
-      } catch (e) {
-        if (e instanceof FlowDbError) throw httpError(503, e.message);
-        throw e;
-      }
+  // Database work runs in a worker thread: a long summary never stalls classification or the sensor's capture.
+  const runner = opts.dbPath !== null ? new QueryRunner(opts.dbPath) : null;
+  const query = async <T>(q: (r: QueryRunner) => Promise<T>): Promise<T> => {
+    if (runner === null) throw httpError(503, 'this sensor writes no database: flows are served when it runs with --db');
+    try {
+      return await q(runner);
+    } catch (e) {
+      // Not there yet or not a sensor database: the client may retry; anything else is a fault of ours (500).
+      if (e instanceof QueryError && e.name === 'FlowDbError') throw httpError(503, e.message);
+      throw e;
     }
-    return db;
   };
   const service = (): ClassifyService => {
     if (classify === null) throw httpError(503, 'classification is off in this sensor (--no-classify)');
@@ -288,20 +286,21 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
       for (const k of ['label', 'verdict', 'address', 'conn_state', 'end_reason'] as const) if (q[k] !== undefined) f[k] = String(q[k]);
       if (q.port !== undefined) f.port = q.port as number;
       if (q.before !== undefined) f.before = q.before as number;
-      return queryFlows(flowDb(), f);
+      return query((r) => r.flows(f));
     });
 
     api.get('/v1/summary', { schema: summarySchema }, async (req) => {
       const q = req.query as { from?: string; to?: string; buckets: number; top: number };
-      return summarize(flowDb(), {
+      const sq: SummaryQuery = {
         ...(q.from !== undefined ? { from: parseTime(q.from, 'from') } : {}),
         ...(q.to !== undefined ? { to: parseTime(q.to, 'to') } : {}),
         buckets: q.buckets,
         top: q.top,
-      });
+      };
+      return query((r) => r.summary(sq));
     });
 
-    api.get('/v1/monitor', { schema: monitorSchema }, async () => ({ tables: monitorTables(flowDb()) }));
+    api.get('/v1/monitor', { schema: monitorSchema }, async () => query((r) => r.monitor()));
 
     api.get('/v1/model', { schema: modelSchema }, async () => {
       const s = service();
@@ -339,7 +338,7 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
     close: async () => {
       await app.close();
       if (classify !== null) await classify.close();
-      if (db !== null) db.close();
+      if (runner !== null) await runner.close();
     },
   };
 }
