@@ -136,7 +136,7 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
 
   let cfg = a.config !== undefined ? loadConfigFile(a.config) : defaultConfig();
   // Flags override the file: mapped onto the same schema so they get the same checks and messages.
-  const o: Record<string, Record<string, unknown>> = { sensor: {}, capture: {}, flow: {}, classify: {}, output: {}, log: {} };
+  const o: Record<string, Record<string, unknown>> = { sensor: {}, capture: {}, flow: {}, classify: {}, output: {}, log: {}, serve: {} };
   const set = (section: string, key: string, v: unknown): void => {
     if (v !== undefined) o[section]![key] = v;
   };
@@ -162,7 +162,6 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
   set('flow', 'activeTimeout', a['active-timeout']);
   set('flow', 'maxFlows', a['max-flows']);
   set('log', 'level', a['log-level']);
-  o.serve = {};
   set('serve', 'listen', cmd === 'serve' ? a.listen : a.serve);
   set('serve', 'allowRemote', a['allow-remote']);
   set('serve', 'tokenFile', a['token-file']);

@@ -103,7 +103,11 @@ const flowItem = {
   properties: nullable({
     id: { type: 'integer' },
     uid: { type: 'string' },
+    sensor: { type: 'string' },
     source: { type: 'string' },
+    in_iface: { type: 'string' },
+    pcap_filename: { type: 'string' },
+    proto: { type: 'string' },
     first_ts: { type: 'number' },
     last_ts: { type: 'number' },
     start: { type: 'string' },

@@ -16,7 +16,6 @@ import { QueryError, QueryRunner } from './queryRunner';
 import { BODY_LIMIT, classifySchema, flowsSchema, modelSchema, monitorSchema, summarySchema } from './schemas';
 import type { SummaryQuery } from './summary';
 import { parseTime } from './timeParam';
-import { verdictOfLabel } from './verdictSql';
 import { loadWebAssets } from './webAssets';
 
 /** Open connections at most; more are closed at once by the HTTP server (counted in /metrics) so that a flood cannot exhaust file descriptors. */
@@ -267,7 +266,7 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
         const v = verdicts[i]!;
         const r: Record<string, unknown> = {
           label: v.label,
-          verdict: verdictOfLabel(v.label),
+          verdict: v.status,
           confidence: v.confidence,
           topk_labels: v.topk.map((t) => t.label),
           topk_scores: v.topk.map((t) => t.p),

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -11,6 +11,7 @@ import { queryFlows } from '../../src/serve/flowQuery';
 import { summarize } from '../../src/serve/summary';
 import { startServer, type SensorServer } from '../../src/serve/server';
 import { chartJsPath } from '../../src/serve/webAssets';
+import { MIGRATIONS } from '../../src/sink/schema';
 import { SqliteSink } from '../../src/sink/sqliteSink';
 import { makeFlow } from '../classify/makeFlow';
 import { Verdict } from '../../src/classify/verdict';
@@ -226,7 +227,7 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
     const before = (await get('/v1/summary')).body.totals.flows;
     const sink = new SqliteSink(fx.db);
     const flow = makeFlow([100, -200], { first_ts: START + 60, last_ts: START + 61 });
-    sink.write([{ flow, verdict: new Verdict('ssh', 0.999, [{ label: 'ssh', p: 0.999 }], 'test') }]);
+    sink.write([{ flow, verdict: new Verdict('ssh', 0.999, [{ label: 'ssh', p: 0.999 }], 'test', 'classified') }]);
     const after = (await get('/v1/summary')).body.totals.flows;
     sink.close();
     expect(after).toBe(before + 1);
@@ -272,26 +273,32 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
     db.close();
   });
 
-  it('reads databases of the planned record shape (verdict, topk_labels/topk_scores columns)', async () => {
-    const copy = path.join(fx.dir, 'v2.db');
-    const src = new Database(fx.db);
-    src.pragma('wal_checkpoint(TRUNCATE)');
-    src.close();
-    copyFileSync(fx.db, copy);
-    const w = new Database(copy);
-    w.exec(`ALTER TABLE flows ADD COLUMN verdict TEXT; ALTER TABLE flows ADD COLUMN topk_labels TEXT; ALTER TABLE flows ADD COLUMN topk_scores TEXT;
-            UPDATE flows SET verdict = CASE WHEN label IN ('unknown','no-payload') THEN label ELSE 'classified' END,
-              topk_labels = (SELECT json_group_array(json_extract(value, '$.label')) FROM json_each(flows.topk)),
-              topk_scores = (SELECT json_group_array(json_extract(value, '$.p')) FROM json_each(flows.topk));
-            UPDATE flows SET verdict = 'classify-error' WHERE id = 1;`);
+  it('reads version-1 databases of older sensors read-only (verdict from the label, top-k from the topk column)', async () => {
+    const v1 = path.join(fx.dir, 'v1.db');
+    const w = new Database(v1);
+    MIGRATIONS[0]!(w, { sensorName: 'test' });
+    w.pragma('user_version = 1');
+    w.exec(`ATTACH '${fx.db}' AS v2`);
+    const cols = (w.prepare("SELECT name FROM pragma_table_info('flows') WHERE name NOT IN ('id', 'topk')").pluck().all() as string[]).join(', ');
+    w.exec(`INSERT INTO flows (id, ${cols}, topk) SELECT id, ${cols},
+              (SELECT json_group_array(json_object('label', l.value, 'p', json_extract(v2.flows.topk_scores, '$[' || l.key || ']')))
+               FROM json_each(v2.flows.topk_labels) l) FROM v2.flows`);
+    w.exec("UPDATE flows SET label = 'classify-error', topk = '[]' WHERE id = 1");
     w.close();
-    const s2 = await startServer({ listen: { host: '127.0.0.1', port: 0, loopback: true }, dbPath: copy, classify: null, token: null, logger: quiet });
+    const s2 = await startServer({ listen: { host: '127.0.0.1', port: 0, loopback: true }, dbPath: v1, classify: null, token: null, logger: quiet });
     try {
       const r = (await (await fetch(`${s2.url}/v1/flows?verdict=classify-error`)).json()) as any;
-      expect(r.flows.map((f: any) => f.id)).toEqual([1]);
-      const all = (await (await fetch(`${s2.url}/v1/flows?label=ssh&limit=1`)).json()) as any;
-      expect(all.flows[0].topk_labels[0]).toBe('ssh');
-      expect(all.flows[0]).not.toHaveProperty('topk');
+      expect(r.flows.map((f: any) => [f.id, f.verdict])).toEqual([[1, 'classify-error']]);
+      const ssh = (await (await fetch(`${s2.url}/v1/flows?label=ssh&limit=1`)).json()) as any;
+      const src = new Database(fx.db, { readonly: true });
+      const row = src.prepare('SELECT topk_labels, topk_scores FROM flows WHERE id = ?').get(ssh.flows[0].id) as { topk_labels: string; topk_scores: string };
+      src.close();
+      expect(ssh.flows[0].topk_labels).toEqual(JSON.parse(row.topk_labels));
+      expect(ssh.flows[0].topk_scores).toEqual(JSON.parse(row.topk_scores));
+      expect(ssh.flows[0].verdict).toBe('classified');
+      expect(ssh.flows[0]).not.toHaveProperty('topk');
+      const sum = (await (await fetch(`${s2.url}/v1/summary`)).json()) as any;
+      expect(sum.totals.verdicts['classify-error']).toBe(1);
       const model = await fetch(`${s2.url}/v1/model`);
       expect(model.status).toBe(503);
       expect(((await model.json()) as any).error).toContain('classification is off');
