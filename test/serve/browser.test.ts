@@ -32,9 +32,8 @@ declare const document: {
 };
 declare const window: unknown;
 
-if (CHROMIUM === undefined) {
-  console.warn('SKIPPED browser tests: no chromium (apt-get install chromium, or set SENSOR_CHROMIUM to a Chromium binary)');
-}
+const NO_CHROMIUM = 'no chromium (apt-get install chromium, or set SENSOR_CHROMIUM to a Chromium binary)';
+if (CHROMIUM === undefined) process.stderr.write(`test/serve/browser: skipped: ${NO_CHROMIUM}\n`);
 
 interface ChartState {
   name: string;
@@ -74,7 +73,7 @@ async function filterBy(page: Page, field: string, value: string): Promise<void>
   await page.click('#filters button[type=submit]');
 }
 
-describe.skipIf(CHROMIUM === undefined)('web view and report in Chromium', () => {
+describe.skipIf(CHROMIUM === undefined)(`web view and report in Chromium${CHROMIUM === undefined ? ` (skipped: ${NO_CHROMIUM})` : ''}`, () => {
   let fx: FlowsDb;
   let server: SensorServer;
   let browser: Browser;

@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createTalkLab, labUnavailable, type TalkLab } from '../daemon/helpers/daemonLab';
-import { Daemon, NsProcess, openConnections, ROOT, startServer } from '../daemon/helpers/daemonProcess';
+import { Daemon, freePort, NsProcess, openConnections, ROOT, startServer } from '../daemon/helpers/daemonProcess';
 
 /** `sensor --interface IF --serve ADDR`: the API of a live sensor, in a network namespace lab of its own. */
 const PEER_PORT = 7012;
@@ -14,13 +13,6 @@ const MODEL = path.join(ROOT, 'test/fixtures/model/fixture.onnx');
 const skipped = labUnavailable();
 if (skipped !== null) console.warn(`live --serve test skipped: ${skipped}`);
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe.skipIf(skipped !== null)(`live sensor with --serve${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
   let lab: TalkLab;

@@ -6,7 +6,7 @@ import { runOffline } from '../../../src/cli/offline';
 import { defaultConfig } from '../../../src/config/config';
 import { createLogger } from '../../../src/sink/log';
 import { readWhoIsTalkingCsv } from '../../../src/sink/readWhoIsTalkingCsv';
-import { rng } from '../../helpers/synthBits';
+import { mulberry32 } from '../../../bench/synth';
 import { writeSequenceCapture, type ExpectedFlow } from '../../helpers/sequenceCapture';
 
 export const REPO = path.resolve(__dirname, '../../..');
@@ -32,9 +32,9 @@ export interface FlowsDb {
 export async function buildFlowsDb(prefix: string): Promise<FlowsDb> {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const { rows } = await readWhoIsTalkingCsv(SAMPLE);
-  const next = rng(0x5e7e);
+  const next = mulberry32(0x5e7e);
   for (let i = rows.length - 1; i > 0; i--) {
-    const j = next() % (i + 1);
+    const j = Math.floor(next() * (i + 1));
     [rows[i], rows[j]] = [rows[j]!, rows[i]!];
   }
   const pcap = path.join(dir, 'sequences.pcap');
