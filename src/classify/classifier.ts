@@ -73,6 +73,9 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   /** Called once per batch with its verdicts, in submission order. Set it before the first submit(). */
   onResult: (batch: Classified<T>[]) => void = () => {};
 
+  /** Why CUDA was not used when it was tried (device 'auto' or 'cuda' on a host without it), else null. */
+  cudaError: string | null = null;
+
   readonly stats: { batches: number; flows: number; errors: number; latencyMs(): { p50: number; p99: number } };
 
   private readonly L: number;
@@ -106,10 +109,9 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     validate(opts);
     const logger = opts.logger ?? SILENT;
     const m = await openModel(opts.modelPath, opts.device, opts.intraOpThreads, logger);
-    logger.info(
-      `model ${m.info.path}: version ${m.info.version}, ${m.info.classes.length} classes, sequence length ${m.info.sequenceLength}, on ${m.info.device}`,
-    );
-    return new Classifier<T>(m.info, m.session, m.inputName, m.outputName, opts, logger);
+    const c = new Classifier<T>(m.info, m.session, m.inputName, m.outputName, opts, logger);
+    c.cudaError = m.cudaError;
+    return c;
   }
 
   /** Flows queued or in flight. */

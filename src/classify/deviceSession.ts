@@ -29,30 +29,29 @@ function options(providers: string[], intraOpThreads: number | undefined): ort.I
 
 /**
  * Creates an ORT session on the requested device. 'cuda' falls back to CPU with one warning that says how to
- * enable CUDA; 'auto' tries CUDA and falls back to CPU with an info line. Errors on CPU are the model's own and
- * are thrown as they are (the caller turns them into a contract error).
+ * enable CUDA; 'auto' tries CUDA and falls back to CPU quietly (the reason comes back in `cudaError`, and the
+ * caller's one "model loaded" line says `cuda: not available`): a CPU-only host is the normal case, not an error.
+ * Errors on CPU are the model's own and are thrown as they are (the caller turns them into a contract error).
  */
 export async function createDeviceSession(
   model: Uint8Array,
   device: Device,
   intraOpThreads: number | undefined,
   logger: SessionLogger,
-): Promise<{ session: OrtSession; device: 'cpu' | 'cuda' }> {
+): Promise<{ session: OrtSession; device: 'cpu' | 'cuda'; cudaError: string | null }> {
+  let cudaError: string | null = null;
   if (device !== 'cpu') {
     try {
       // 'cpu' after 'cuda' lets ORT place the few operators CUDA lacks on the CPU instead of failing.
       const session = await ort.InferenceSession.create(model, options(['cuda', 'cpu'], intraOpThreads));
-      return { session, device: 'cuda' };
+      return { session, device: 'cuda', cudaError: null };
     } catch (e) {
-      if (device === 'cuda') {
-        logger.warn(`CUDA execution provider not available (${firstLine(e)}); classifying on CPU: ${CUDA_HOWTO}`);
-      } else {
-        logger.info(`CUDA execution provider not available (${firstLine(e)}); classifying on CPU`);
-      }
+      cudaError = firstLine(e);
+      if (device === 'cuda') logger.warn(`CUDA execution provider not available (${cudaError}); classifying on CPU: ${CUDA_HOWTO}`);
     }
   }
   const session = await ort.InferenceSession.create(model, options(['cpu'], intraOpThreads));
-  return { session, device: 'cpu' };
+  return { session, device: 'cpu', cudaError };
 }
 
 export { firstLine };

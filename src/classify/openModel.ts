@@ -26,7 +26,7 @@ export async function openModel(
   device: Device,
   intraOpThreads: number | undefined,
   logger: SessionLogger = SILENT,
-): Promise<CheckedModel & { session: OrtSession }> {
+): Promise<CheckedModel & { session: OrtSession; cudaError: string | null }> {
   const bytes = readModel(path);
   const meta = checkMetadata(path, bytes);
   let created: Awaited<ReturnType<typeof createDeviceSession>>;
@@ -37,7 +37,7 @@ export async function openModel(
   }
   try {
     const names = await checkModelContract(meta, created.session);
-    return { info: { ...meta, device: created.device }, ...names, session: created.session };
+    return { info: { ...meta, device: created.device }, ...names, session: created.session, cudaError: created.cudaError };
   } catch (e) {
     await created.session.release();
     throw e;

@@ -1,11 +1,22 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { checkClickHouseConfig, type ClickHouseConfig } from '../config/clickhouseConfig';
-import { ConfigError, defaultConfig, loadConfigFile, mergeConfig, SensorConfig } from '../config/config';
+import {
+  applyEnv,
+  checkRelations,
+  closest,
+  ConfigError,
+  defaultConfig,
+  loadConfigFile,
+  mergeConfig,
+  SensorConfig,
+  show,
+  textValue,
+} from '../config/config';
 import { parseTime } from '../serve/timeParam';
 
 /** What the command line asked for. */
 export type Command =
-  | { kind: 'run'; config: SensorConfig; progress: boolean }
+  | { kind: 'run'; config: SensorConfig; progress: boolean; summary: boolean }
   | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
   | { kind: 'eval'; csv: string; model: string }
   | { kind: 'interfaces' }
@@ -18,108 +29,246 @@ export type Command =
 /** Where `sensor serve` listens without --listen (or serve.listen in the config). */
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
 
-const EPILOG = `Exit codes: 0 all done; 1 some input was damaged (everything readable was processed and written); 2 usage or config error.
-Docs: README.md (install, queries, design notes); config/sensor.json (every option with its default).`;
+const EPILOG = `Every option can also be set in the config file (--config) or as an environment variable
+SENSOR_<SECTION>__<KEY> (e.g. SENSOR_CLASSIFY__DEVICE=cpu); flags win over variables, variables over the file.
+Exit codes: 0 all done; 1 some input was damaged (everything readable was processed and written); 2 usage or config error.
+Docs: README.md (install, queries, record fields), docs/ (flow key, sequence, end reasons, records, model contract, config).`;
 
-function parser(argv: string[]) {
-  return yargs(argv)
-    .scriptName('sensor')
-    .usage('Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv\n  sensor eval --csv labelled.csv\n  sensor serve --db flows.db [--listen 127.0.0.1:8080]\n  sensor report --db flows.db --out report.html\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]')
-    .command('$0', 'Follow TCP flows in capture files (--pcap) or on an interface (--interface) and record them')
-    .command('export', 'Write the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N)', (y) =>
-      y
-        .option('db', { type: 'string', demandOption: true, describe: 'SQLite database written by the sensor' })
-        .option('format', { choices: ['csv'] as const, default: 'csv' as const, describe: 'output format' })
-        .option('out', { type: 'string', nargs: 1, default: '-', describe: 'output file, - for stdout' })
-        .option('label', { type: 'string', describe: 'use this app_service for every row (labelling lab captures)' })
-        .option('length', { type: 'number', default: 30, describe: 'number of tcp_len columns' }),
-    )
-    .command('eval', 'Score a model on labelled rows in the who\'s-talking CSV format', (y) =>
-      y
-        .option('csv', { type: 'string', demandOption: true, describe: 'labelled CSV (app_service,tcp_len_1..N)' })
-        .option('model', { type: 'string', describe: 'ONNX model (default: the bundled one)' }),
-    )
-    .command('serve', 'HTTP API (flows, summary, classification as a service) and web view over a database the sensor writes', (y) =>
-      y
-        .option('db', { type: 'string', demandOption: true, describe: 'SQLite database written by the sensor (opened read-only)' })
-        .option('listen', { type: 'string', describe: 'address to serve on, HOST:PORT (default 127.0.0.1:8080)' }),
-    )
-    .command('report', 'Write the web view of a database as one self-contained HTML file', (y) =>
-      y
-        .option('db', { type: 'string', demandOption: true, describe: 'SQLite database written by the sensor' })
-        .option('out', { type: 'string', default: 'report.html', describe: 'HTML file to write' })
-        .option('from', { type: 'string', describe: 'first flow time: Unix seconds or ISO 8601 (default: the first in the database)' })
-        .option('to', { type: 'string', describe: 'end time, exclusive (default: after the last flow)' }),
-    )
-    .command('interfaces', 'List the network interfaces live capture can open')
-    .command('clickhouse-schema', 'Print (or, with --apply URL, run) the DDL of the ClickHouse flows table', (y) =>
-      y
-        .option('cluster', { type: 'string', describe: 'cluster name (remote_servers): a <table>_local table per shard and a Distributed <table> over them' })
-        .option('on-cluster', { type: 'boolean', describe: 'add ON CLUSTER to each statement (needs ClickHouse Keeper); else run it on every node' })
-        .option('apply', { type: 'string', array: true, describe: 'run the statements on this ClickHouse HTTP URL (repeatable: every node of the cluster)' })
-        .option('database', { type: 'string', describe: 'database (default: output.clickhouse.database, "sensor")' })
-        .option('table', { type: 'string', describe: 'table (default: output.clickhouse.table, "flows")' }),
-    )
-    .option('pcap', { type: 'string', array: true, describe: 'capture file (.pcap, .pcapng, optionally gzipped) or directory of captures; repeatable' })
-    .option('rotated', { type: 'boolean', describe: 'treat the --pcap files as one rotated capture: flows carry over between files' })
-    .option('interface', { alias: 'i', type: 'string', describe: 'capture live on this interface (see `sensor interfaces`)' })
-    .option('db', { type: 'string', describe: 'SQLite database to write flows to' })
-    .option('clickhouse', { type: 'string', nargs: 1, describe: 'insert flows into ClickHouse at this HTTP URL (e.g. http://127.0.0.1:8123; see output.clickhouse)' })
-    .option('jsonl', { type: 'string', nargs: 1, describe: 'write one JSON object per flow to this file (- for stdout)' })
-    .option('config', { alias: 'c', type: 'string', describe: 'JSON config file (see config/sensor.json); flags override it' })
-    .option('model', { type: 'string', describe: 'ONNX model file (default: models/sensor.onnx)' })
-    .option('device', { choices: ['auto', 'cpu', 'cuda'] as const, describe: 'inference device' })
-    .option('classify', { type: 'boolean', describe: 'classify flows with the model (--no-classify: record flows only)' })
-    .option('unknown-threshold', { type: 'number', describe: 'label flows below this top probability "unknown"' })
-    .option('keep-retransmissions', { type: 'boolean', describe: 'count every payload segment, retransmissions included' })
-    .option('idle-timeout', { type: 'number', describe: 'seconds without a packet before a flow ends (default 120)' })
-    .option('active-timeout', { type: 'number', describe: 'seconds before a long flow writes an interim record (default 1800)' })
-    .option('max-flows', { type: 'number', describe: 'flow table limit; the least recently seen flow is evicted (default 1000000)' })
-    .option('engine', { choices: ['auto', 'addon', 'cap'] as const, describe: 'live capture engine' })
-    .option('filter', { type: 'string', describe: 'BPF filter for live capture (default "tcp")' })
-    .option('snaplen', { type: 'number', describe: 'bytes captured per packet in live mode (default 128: headers only)' })
-    .option('buffer-size', { type: 'number', describe: 'kernel capture buffer in bytes (live mode)' })
-    .option('promisc', { type: 'boolean', describe: 'promiscuous mode (live mode, default on)' })
-    .option('fanout-group', { type: 'number', describe: 'PACKET_FANOUT group: several sensors on one interface split the flows (addon engine)' })
-    .option('sensor-name', { type: 'string', describe: 'name written in every record\'s `sensor` field (default: the host name)' })
-    .option('serve', { type: 'string', describe: 'also serve the HTTP API and web view on HOST:PORT while running (loopback unless --allow-remote)' })
-    .option('allow-remote', { type: 'boolean', describe: 'allow serving on a non-loopback address (needs a bearer token: --token-file or $SENSOR_API_TOKEN)' })
-    .option('token-file', { type: 'string', describe: 'file holding the bearer token the HTTP API requires' })
-    .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, describe: 'operational log level' })
-    .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)' })
-    .epilog(EPILOG)
-    .strict()
+/** A flag that sets one config key; its value is checked by the config schema, so messages name the flag. */
+interface ConfigFlag {
+  flag: string;
+  section: keyof SensorConfig;
+  key: string;
+  describe: string;
+  kind: 'value' | 'boolean' | 'list';
+  alias?: string;
+  /** The flag's boolean is the key's negation (--keep-retransmissions = !flow.skipRetransmissions). */
+  invert?: boolean;
+}
+
+/** The run flags, in help order. */
+export const CONFIG_FLAGS: readonly ConfigFlag[] = [
+  { flag: 'pcap', section: 'capture', key: 'pcap', kind: 'list', describe: 'capture file (.pcap, .pcapng, optionally gzipped) or directory of captures; repeatable' },
+  { flag: 'rotated', section: 'capture', key: 'rotated', kind: 'boolean', describe: 'treat the --pcap files as one rotated capture: flows carry over between files' },
+  { flag: 'interface', alias: 'i', section: 'capture', key: 'interface', kind: 'value', describe: 'capture live on this interface (see `sensor interfaces`)' },
+  { flag: 'db', section: 'output', key: 'db', kind: 'value', describe: 'SQLite database to write flows to' },
+  { flag: 'jsonl', section: 'output', key: 'jsonl', kind: 'value', describe: 'write one JSON object per flow to this file (- for stdout)' },
+  { flag: 'clickhouse', section: 'output', key: 'clickhouse', kind: 'value', describe: 'insert flows into ClickHouse at this HTTP URL (e.g. http://127.0.0.1:8123; see output.clickhouse)' },
+  { flag: 'sensor-name', section: 'sensor', key: 'name', kind: 'value', describe: "name in every record's `sensor` field and its uid (default: the host name)" },
+  { flag: 'model', section: 'classify', key: 'model', kind: 'value', describe: 'ONNX model file (default: the bundled models/sensor.onnx)' },
+  { flag: 'device', section: 'classify', key: 'device', kind: 'value', describe: 'inference device: auto, cpu or cuda (default auto: CUDA when it loads, else CPU)' },
+  { flag: 'classify', section: 'classify', key: 'enabled', kind: 'boolean', describe: 'classify flows with the model (--no-classify: record flows only)' },
+  { flag: 'unknown-threshold', section: 'classify', key: 'unknownThreshold', kind: 'value', describe: 'label flows below this top probability "unknown" (default 0.99)' },
+  { flag: 'keep-retransmissions', section: 'flow', key: 'skipRetransmissions', kind: 'boolean', invert: true, describe: 'count every payload segment, retransmissions included' },
+  { flag: 'idle-timeout', section: 'flow', key: 'idleTimeout', kind: 'value', describe: 'seconds without a packet before a flow ends (default 120)' },
+  { flag: 'active-timeout', section: 'flow', key: 'activeTimeout', kind: 'value', describe: 'seconds before a long flow writes an interim record (default 1800)' },
+  { flag: 'fin-grace', section: 'flow', key: 'finGrace', kind: 'value', describe: 'seconds a closed connection waits for its last ACK (default 5)' },
+  { flag: 'max-flows', section: 'flow', key: 'maxFlows', kind: 'value', describe: 'flow table limit; the least recently seen flow is evicted (default 1000000)' },
+  { flag: 'engine', section: 'capture', key: 'engine', kind: 'value', describe: 'live capture engine: auto, addon or cap' },
+  { flag: 'filter', section: 'capture', key: 'filter', kind: 'value', describe: 'BPF filter for live capture (default "tcp")' },
+  { flag: 'snaplen', section: 'capture', key: 'snaplen', kind: 'value', describe: 'bytes captured per packet in live mode (default 128: headers only)' },
+  { flag: 'buffer-size', section: 'capture', key: 'bufferSize', kind: 'value', describe: 'kernel capture buffer in bytes (live mode, default 64 MiB)' },
+  { flag: 'promisc', section: 'capture', key: 'promisc', kind: 'boolean', describe: 'promiscuous mode (live mode, default on; --no-promisc)' },
+  { flag: 'fanout-group', section: 'capture', key: 'fanoutGroup', kind: 'value', describe: 'PACKET_FANOUT group: several sensors on one interface split the flows' },
+  { flag: 'prometheus-port', section: 'stats', key: 'prometheusPort', kind: 'value', describe: 'serve Prometheus metrics on this port (live mode)' },
+  { flag: 'serve', section: 'serve', key: 'listen', kind: 'value', describe: 'also serve the HTTP API and web view on HOST:PORT while running (loopback unless --allow-remote)' },
+  { flag: 'allow-remote', section: 'serve', key: 'allowRemote', kind: 'boolean', describe: 'allow serving on a non-loopback address (needs a bearer token: --token-file or $SENSOR_API_TOKEN)' },
+  { flag: 'token-file', section: 'serve', key: 'tokenFile', kind: 'value', describe: 'file holding the bearer token the HTTP API requires' },
+  { flag: 'log-level', section: 'log', key: 'level', kind: 'value', describe: 'operational log level: error, warn, info, debug (default info)' },
+  { flag: 'log-format', section: 'log', key: 'format', kind: 'value', describe: 'operational log on stderr: pretty, json or auto (default auto: pretty on a terminal, else json)' },
+];
+
+/** The flags of the subcommands, checked here rather than by yargs so that `--help` works without them. */
+interface CommandFlag {
+  flag: string;
+  describe: string;
+  required?: boolean;
+}
+const EXPORT_FLAGS: readonly CommandFlag[] = [
+  { flag: 'db', describe: 'SQLite database written by the sensor', required: true },
+  { flag: 'format', describe: 'output format: csv (the only one)' },
+  { flag: 'out', describe: 'output file, - for stdout (default -)' },
+  { flag: 'label', describe: 'use this app_service for every row (labelling lab captures)' },
+  { flag: 'length', describe: 'number of tcp_len columns (default 30)' },
+];
+const EVAL_FLAGS: readonly CommandFlag[] = [
+  { flag: 'csv', describe: 'labelled CSV (app_service,tcp_len_1..N)', required: true },
+  { flag: 'model', describe: 'ONNX model (default: the bundled one)' },
+];
+const REPORT_FLAGS: readonly CommandFlag[] = [
+  { flag: 'db', describe: 'SQLite database written by the sensor', required: true },
+  { flag: 'out', describe: 'HTML file to write (default report.html)' },
+  { flag: 'from', describe: 'first flow time: Unix seconds or ISO 8601 (default: the first in the database)' },
+  { flag: 'to', describe: 'end time, exclusive (default: after the last flow)' },
+];
+const CLICKHOUSE_SCHEMA_FLAGS: readonly CommandFlag[] = [
+  { flag: 'cluster', describe: 'cluster name (remote_servers): a <table>_local table per shard and a Distributed <table> over them' },
+  { flag: 'database', describe: 'database (default: output.clickhouse.database, "sensor")' },
+  { flag: 'table', describe: 'table (default: output.clickhouse.table, "flows")' },
+  { flag: 'config', describe: 'JSON config file whose output.clickhouse names the database and table' },
+];
+
+/** Flags that are not config keys. */
+const RUN_FLAGS: readonly CommandFlag[] = [
+  { flag: 'config', describe: 'JSON config file (see config/sensor.json and docs/config.md); flags override it' },
+  { flag: 'progress', describe: 'progress line on stderr (default: when stderr is a terminal)' },
+  { flag: 'summary', describe: 'human summary table at the end of an offline run (default on; --no-summary)' },
+];
+
+export const COMMANDS = ['export', 'eval', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
+
+function common(y: Argv): Argv {
+  return y
     .help(false)
     .version(false)
     .option('help', { alias: 'h', type: 'boolean', describe: 'show this help' })
     .option('version', { type: 'boolean', describe: 'show the version' })
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw new ConfigError(err ? err.message : msg);
-    });
+    .strict()
+    // Flags keep their one spelling (--log-level): no camelCase twin to report twice or to accept silently.
+    .parserConfiguration({ 'camel-case-expansion': false })
+    .wrap(Math.min(110, process.stdout.columns || 100));
 }
 
-/** Parses argv into a Command; throws ConfigError (exit 2) for anything wrong. */
-export async function parseArgs(argv: string[], version: string): Promise<Command> {
-  const p = parser(argv);
-  const a = await p.parseAsync();
-  if (a.help) return { kind: 'help', text: await p.getHelp() };
-  if (a.version) return { kind: 'version', text: version };
-  const cmd = String(a._[0] ?? '');
-  if (a._.length > 1) throw new ConfigError(`Unexpected argument "${String(a._[1])}" (see sensor --help)`);
-  if (cmd === 'export') {
-    const length = a.length as number;
-    if (!Number.isInteger(length) || length < 1) throw new ConfigError('--length must be a positive integer');
-    return { kind: 'export', db: a.db as string, format: 'csv', out: a.out as string, label: (a.label as string | undefined) ?? null, length };
+function runOptions(y: Argv): Argv {
+  for (const f of CONFIG_FLAGS) {
+    y = y.option(f.flag, {
+      type: f.kind === 'boolean' ? 'boolean' : 'string',
+      ...(f.kind === 'list' ? { array: true } : { nargs: f.kind === 'value' ? 1 : 0 }),
+      ...(f.alias !== undefined ? { alias: f.alias } : {}),
+      describe: f.describe,
+    });
   }
-  if (cmd === 'eval') {
-    return { kind: 'eval', csv: a.csv as string, model: (a.model as string | undefined) ?? defaultConfig().classify.model };
+  y = y.option('config', { alias: 'c', type: 'string', nargs: 1, describe: RUN_FLAGS[0]!.describe });
+  y = y.option('progress', { type: 'boolean', describe: RUN_FLAGS[1]!.describe });
+  return y.option('summary', { type: 'boolean', describe: RUN_FLAGS[2]!.describe });
+}
+
+function commandOptions(y: Argv, flags: readonly CommandFlag[]): Argv {
+  for (const f of flags) y = y.option(f.flag, { type: 'string', nargs: 1, describe: f.describe + (f.required === true ? ' [required]' : '') });
+  return y;
+}
+
+function parser(argv: string[], command: string) {
+  const usage =
+    command === 'export'
+      ? 'Usage: sensor export --db flows.db [--format csv] [--out FILE] [--label NAME] [--length N]\n\nWrite the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N).'
+      : command === 'eval'
+        ? 'Usage: sensor eval --csv labelled.csv [--model FILE]\n\nScore a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class).'
+        : command === 'serve'
+          ? 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.'
+          : command === 'report'
+            ? 'Usage: sensor report --db flows.db [--out report.html] [--from T] [--to T]\n\nWrite the web view of a database as one self-contained HTML file.'
+            : command === 'interfaces'
+          ? 'Usage: sensor interfaces\n\nList the network interfaces live capture can open.'
+          : command === 'clickhouse-schema'
+            ? 'Usage: sensor clickhouse-schema [--cluster NAME [--on-cluster]] [--apply URL ...] [--database DB] [--table T]\n\nPrint (or, with --apply URL, run) the DDL of the ClickHouse flows table.'
+          : 'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv      (sensor export --help)\n  sensor eval --csv labelled.csv               (sensor eval --help)\n  sensor interfaces';
+  let y = common(yargs(argv).scriptName('sensor').usage(usage));
+  if (command === 'export') y = commandOptions(y, EXPORT_FLAGS);
+  else if (command === 'eval') y = commandOptions(y, EVAL_FLAGS);
+  else if (command === 'clickhouse-schema') {
+    y = commandOptions(y, CLICKHOUSE_SCHEMA_FLAGS)
+      .option('on-cluster', { type: 'boolean', describe: 'add ON CLUSTER to each statement (needs ClickHouse Keeper); else run it on every node' })
+      .option('apply', { type: 'string', array: true, describe: 'run the statements on this ClickHouse HTTP URL (repeatable: every node of the cluster)' });
   }
-  if (cmd === 'interfaces') return { kind: 'interfaces' };
-  if (cmd === 'report') {
+  else if (command === 'report') y = commandOptions(y, REPORT_FLAGS);
+  else if (command === 'serve') y = runOptions(y).option('listen', { type: 'string', nargs: 1, describe: `address to serve on, HOST:PORT (default ${DEFAULT_LISTEN})` }).epilog(EPILOG);
+  else if (command === '') y = runOptions(y).epilog(EPILOG);
+  return y.exitProcess(false).fail((msg, err) => {
+    throw new ConfigError(oneLine(err ? err.message : msg, command));
+  });
+}
+
+/** Every flag a command knows, for suggestions. */
+function knownFlags(command: string): string[] {
+  const list =
+    command === 'export'
+      ? EXPORT_FLAGS.map((f) => f.flag)
+      : command === 'eval'
+        ? EVAL_FLAGS.map((f) => f.flag)
+        : command === 'report'
+          ? REPORT_FLAGS.map((f) => f.flag)
+          : command === '' || command === 'serve'
+          ? [...CONFIG_FLAGS.map((f) => f.flag), ...RUN_FLAGS.map((f) => f.flag), ...(command === 'serve' ? ['listen'] : [])]
+          : command === 'clickhouse-schema'
+            ? [...CLICKHOUSE_SCHEMA_FLAGS.map((f) => f.flag), 'on-cluster', 'apply']
+            : [];
+  return [...list, 'help', 'version'];
+}
+
+/** yargs' messages, made one line each, with a did-you-mean for unknown flags. */
+function oneLine(msg: string, command: string): string {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (unknown !== null) {
+    const flags = knownFlags(command);
+    return unknown[1]!
+      .split(', ')
+      .map((name) => {
+        const dashed = (name.length === 1 ? '-' : '--') + name;
+        if (command === '' && !name.startsWith('-') && /^[a-z]+$/.test(name) && closest(name, COMMANDS) !== null) {
+          return `Unknown command "${name}" (did you mean "${closest(name, COMMANDS)}"?)`;
+        }
+        const near = closest(name, flags);
+        const where = command === '' ? 'sensor --help' : `sensor ${command} --help`;
+        return `Unknown option ${dashed}${near !== null ? ` (did you mean --${near}?)` : ''}; see ${where}`;
+      })
+      .join('; ');
+  }
+  const missing = /^Not enough arguments following: (.+)$/.exec(msg);
+  if (missing !== null) return `${missing[1]!.length === 1 ? '-' : '--'}${missing[1]!} needs a value`;
+  return msg.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** The subcommand named on the command line ('' for a capture run). */
+function commandOf(argv: string[]): string {
+  const first = argv[0];
+  return first !== undefined && (COMMANDS as readonly string[]).includes(first) ? first : '';
+}
+
+/** Reads one subcommand flag as a single string (repeated flags are an error, not a silent pick). */
+function single(a: Record<string, unknown>, flag: string): string | undefined {
+  const v = a[flag];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new ConfigError(`--${flag} is given ${v.length} times; give it once`);
+  return String(v);
+}
+
+function required(a: Record<string, unknown>, flag: string, command: string): string {
+  const v = single(a, flag);
+  if (v === undefined || v === '') throw new ConfigError(`sensor ${command} needs --${flag} (see sensor ${command} --help)`);
+  return v;
+}
+
+/** Parses argv into a Command; throws ConfigError (exit 2) for anything wrong. `env` supplies SENSOR_* overrides. */
+export async function parseArgs(argv: string[], version: string, env: NodeJS.ProcessEnv = process.env): Promise<Command> {
+  const command = commandOf(argv);
+  const p = parser(command === '' ? argv : argv.slice(1), command);
+  const a = (await p.parseAsync()) as Record<string, unknown> & { _: (string | number)[] };
+  if (a.help === true) return { kind: 'help', text: await p.getHelp() };
+  if (a.version === true) return { kind: 'version', text: version };
+  if (a._.length > 0) {
+    const extra = String(a._[0]);
+    const near = command === '' ? closest(extra, COMMANDS) : null;
+    if (near !== null) throw new ConfigError(`Unknown command "${extra}" (did you mean "${near}"?)`);
+    throw new ConfigError(`Unexpected argument "${extra}" (${command === '' ? `commands: ${COMMANDS.join(', ')}; ` : ''}see sensor ${command === '' ? '' : command + ' '}--help)`);
+  }
+  if (command === 'export') {
+    const db = required(a, 'db', 'export');
+    const format = single(a, 'format') ?? 'csv';
+    if (format !== 'csv') throw new ConfigError(`--format must be "csv", got ${show(format)}`);
+    const lengthText = single(a, 'length') ?? '30';
+    const length = Number(lengthText);
+    if (!/^\s*\d+\s*$/.test(lengthText) || !Number.isInteger(length) || length < 1) throw new ConfigError(`--length must be a positive integer, got ${show(lengthText)}`);
+    return { kind: 'export', db, format: 'csv', out: single(a, 'out') ?? '-', label: single(a, 'label') ?? null, length };
+  }
+  if (command === 'eval') {
+    return { kind: 'eval', csv: required(a, 'csv', 'eval'), model: single(a, 'model') ?? defaultConfig().classify.model };
+  }
+  if (command === 'interfaces') return { kind: 'interfaces' };
+  if (command === 'clickhouse-schema') return clickhouseSchemaCommand(a);
+  if (command === 'report') {
     const time = (name: 'from' | 'to'): number | null => {
-      const v = a[name] as string | undefined;
+      const v = single(a, name);
       if (v === undefined) return null;
       try {
         return parseTime(v, `--${name}`);
@@ -127,72 +276,64 @@ export async function parseArgs(argv: string[], version: string): Promise<Comman
         throw new ConfigError((e as Error).message);
       }
     };
-    return { kind: 'report', db: a.db as string, out: a.out as string, from: time('from'), to: time('to') };
-  }
-  if (cmd === 'clickhouse-schema') return clickhouseSchemaCommand(a);
-  if (cmd !== '' && cmd !== 'serve') {
-    throw new ConfigError(`Unknown command "${cmd}" (commands: export, eval, serve, report, interfaces, clickhouse-schema; see sensor --help)`);
+    return { kind: 'report', db: required(a, 'db', 'report'), out: single(a, 'out') ?? 'report.html', from: time('from'), to: time('to') };
   }
 
-  let cfg = a.config !== undefined ? loadConfigFile(a.config) : defaultConfig();
-  // Flags override the file: mapped onto the same schema so they get the same checks and messages.
-  const o: Record<string, Record<string, unknown>> = { sensor: {}, capture: {}, flow: {}, classify: {}, output: {}, log: {}, serve: {} };
-  const set = (section: string, key: string, v: unknown): void => {
-    if (v !== undefined) o[section]![key] = v;
-  };
-  set('sensor', 'name', a['sensor-name']);
-  set('capture', 'pcap', a.pcap);
-  set('capture', 'rotated', a.rotated);
-  set('capture', 'interface', a.interface);
-  set('capture', 'engine', a.engine);
-  set('capture', 'filter', a.filter);
-  set('capture', 'snaplen', a.snaplen);
-  set('capture', 'bufferSize', a['buffer-size']);
-  set('capture', 'promisc', a.promisc);
-  set('capture', 'fanoutGroup', a['fanout-group']);
-  set('output', 'db', a.db);
-  set('output', 'jsonl', a.jsonl);
-  if (a.clickhouse !== undefined) set('output', 'clickhouse', { url: a.clickhouse });
-  set('classify', 'model', a.model);
-  set('classify', 'device', a.device);
-  set('classify', 'enabled', a.classify);
-  set('classify', 'unknownThreshold', a['unknown-threshold']);
-  if (a['keep-retransmissions'] !== undefined) set('flow', 'skipRetransmissions', !a['keep-retransmissions']);
-  set('flow', 'idleTimeout', a['idle-timeout']);
-  set('flow', 'activeTimeout', a['active-timeout']);
-  set('flow', 'maxFlows', a['max-flows']);
-  set('log', 'level', a['log-level']);
-  set('serve', 'listen', cmd === 'serve' ? a.listen : a.serve);
-  set('serve', 'allowRemote', a['allow-remote']);
-  set('serve', 'tokenFile', a['token-file']);
+  // Defaults < config file < SENSOR_* variables < flags, each layer checked with the same schema.
+  const configFile = single(a, 'config');
+  let cfg = configFile !== undefined ? loadConfigFile(configFile) : defaultConfig();
+  cfg = applyEnv(cfg, env);
+  const o: Record<string, Record<string, unknown>> = {};
+  for (const f of CONFIG_FLAGS) {
+    const v = a[f.flag];
+    if (v === undefined) continue;
+    let value: unknown;
+    if (f.kind === 'boolean') {
+      value = f.invert === true ? !v : v;
+    } else if (f.kind === 'list') {
+      value = (v as unknown[]).map(String);
+    } else {
+      if (Array.isArray(v)) throw new ConfigError(`--${f.flag} is given ${v.length} times; give it once`);
+      value = textValue(f.section, f.key, String(v), `--${f.flag}`);
+    }
+    (o[f.section] ??= {})[f.key] = value;
+  }
+  if (command === 'serve') {
+    const listen = single(a, 'listen');
+    if (listen !== undefined) (o.serve ??= {}).listen = listen;
+  }
   cfg = mergeConfig(cfg, o, 'command line');
-
+  checkRelations(cfg);
   if (cfg.output.clickhouse !== null && cfg.output.clickhouse.url.length === 0) {
     throw new ConfigError('output.clickhouse has no url: give --clickhouse URL or set output.clickhouse.url (or set output.clickhouse to null)');
   }
 
-  if (cmd === 'serve') {
+  if (command === 'serve') {
+    if (cfg.output.db === null) throw new ConfigError('sensor serve needs --db (see sensor serve --help)');
     if (cfg.serve.listen === null) cfg.serve.listen = DEFAULT_LISTEN;
     return { kind: 'serve', config: cfg };
   }
-
   const hasPcap = cfg.capture.pcap.length > 0;
   if (hasPcap && cfg.capture.interface !== null) throw new ConfigError('Give either --pcap or --interface, not both');
   if (!hasPcap && cfg.capture.interface === null) {
     throw new ConfigError('Nothing to read: give --pcap FILE|DIR or --interface IF (see sensor --help)');
   }
-  const progress = (a.progress as boolean | undefined) ?? (process.stderr.isTTY === true);
-  return { kind: 'run', config: cfg, progress };
+  const progress = (a.progress as boolean | undefined) ?? process.stderr.isTTY === true;
+  const summary = (a.summary as boolean | undefined) ?? true;
+  return { kind: 'run', config: cfg, progress, summary };
 }
 
 /** `sensor clickhouse-schema`: names from the flags, else from the config file's output.clickhouse, else defaults. */
 function clickhouseSchemaCommand(a: Record<string, unknown>): Command {
-  const cfg = a.config !== undefined ? loadConfigFile(a.config as string) : defaultConfig();
+  const configFile = single(a, 'config');
+  const cfg = configFile !== undefined ? loadConfigFile(configFile) : defaultConfig();
   const patch: Record<string, unknown> = {};
-  if (a.database !== undefined) patch.database = a.database;
-  if (a.table !== undefined) patch.table = a.table;
+  const database = single(a, 'database');
+  const table = single(a, 'table');
+  if (database !== undefined) patch.database = database;
+  if (table !== undefined) patch.table = table;
   const clickhouse = checkClickHouseConfig('command line', patch, cfg.output.clickhouse)!;
-  const cluster = (a.cluster as string | undefined) ?? null;
+  const cluster = single(a, 'cluster') ?? null;
   if (cluster !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster)) throw new ConfigError(`--cluster must be a plain name (letters, digits, _), got "${cluster}"`);
   const onCluster = (a['on-cluster'] as boolean | undefined) ?? false;
   if (onCluster && cluster === null) throw new ConfigError('--on-cluster needs --cluster NAME');

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../config/config';
-import { createLogger } from '../sink/log';
+import { createLogger, resolveLogFormat } from '../sink/log';
 import { parseArgs } from './args';
 import { runOffline } from './offline';
 
@@ -57,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'serve': {
         const cfg = cmd.config;
-        const log = createLogger({ level: cfg.log.level, format: cfg.log.format, stream: 'stderr' });
+        const tty = process.stderr.isTTY === true;
+        const log = createLogger({ level: cfg.log.level, format: resolveLogFormat(cfg.log.format, tty), stream: 'stderr', color: tty });
         const { serveCommand } = await import('../serve/run');
         const code = await serveCommand(cfg, log);
         await new Promise<void>((res) => log.on('finish', res).end());
@@ -77,7 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': {
         const cfg = cmd.config;
         // JSON lines on stdout must stay clean: the operational log goes to stderr.
-        const log = createLogger({ level: cfg.log.level, format: cfg.log.format, stream: 'stderr' });
+        const tty = process.stderr.isTTY === true;
+        const log = createLogger({ level: cfg.log.level, format: resolveLogFormat(cfg.log.format, tty), stream: 'stderr', color: tty });
         if (cfg.capture.interface !== null) {
           const { runLive } = await import('../daemon/daemon');
           const reload = async (): Promise<typeof cfg> => {
@@ -94,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         let code: number;
         try {
-          ({ code } = await runOffline(cfg, log, cmd.progress));
+          ({ code } = await runOffline(cfg, log, cmd.progress, { summary: cmd.summary }));
           if (server !== null) {
             // The point of --serve on a capture file: look at the result. Serve until asked to stop.
             const { untilStopSignal } = await import('../serve/run');

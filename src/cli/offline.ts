@@ -11,6 +11,7 @@ import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { openClickHouseSink } from '../sink/clickhouse/openClickHouseSink';
 import { JsonlSink } from '../sink/jsonlSink';
 import { SqliteSink } from '../sink/sqliteSink';
+import { RunSummary } from './runSummary';
 
 /** Seconds between progress-line updates on a terminal. */
 const PROGRESS_EVERY_MS = 500;
@@ -26,6 +27,11 @@ export interface OfflineSummary {
   seconds: number;
   anomalies: Record<string, number>;
   ended: Record<string, number>;
+}
+
+/** Whether flow records go to stdout (`--jsonl -`, or no output at all): then stdout is not free. */
+export function recordsOnStdout(cfg: SensorConfig): boolean {
+  return cfg.output.jsonl === '-' || (cfg.output.db === null && cfg.output.jsonl === null && cfg.output.clickhouse === null);
 }
 
 /** Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. */
@@ -48,9 +54,19 @@ export function openSinks(cfg: SensorConfig, log: Logger): FlowSink[] {
 /** Loads the model the config names, or null when classification is off. */
 export async function openClassifier(cfg: SensorConfig, log: Logger): Promise<Classifier | null> {
   if (!cfg.classify.enabled) return null;
-  const classifier = await Classifier.load(classifierOptions(cfg.classify, { warn: (m) => log.warn(m), info: (m) => log.info(m) }));
+  const c = cfg.classify;
+  const classifier = await Classifier.load(classifierOptions(c, { warn: (m) => log.warn(m), info: (m) => log.info(m) }));
   const m = classifier.modelInfo;
-  log.info('model loaded', { model: m.path, version: m.version, classes: m.classes.length, device: m.device });
+  // One line, whatever the host: a CPU-only host is normal, so device 'auto' only notes that CUDA was not there.
+  const cuda = c.device === 'auto' && classifier.cudaError !== null ? { cuda: 'not available' } : {};
+  log.info('model loaded', { model: m.path, version: m.version, classes: m.classes.length, sequence_length: m.sequenceLength, device: m.device, ...cuda });
+  if (classifier.cudaError !== null && c.device === 'auto') log.debug(`CUDA execution provider not loaded: ${classifier.cudaError}`);
+  if (c.minPayloadPackets > m.sequenceLength) {
+    await classifier.close();
+    throw new ConfigError(
+      `classify.minPayloadPackets (${c.minPayloadPackets}) is larger than the model's sequence length (${m.sequenceLength}): every flow would be labelled no-payload`,
+    );
+  }
   return classifier;
 }
 
@@ -58,7 +74,12 @@ export async function openClassifier(cfg: SensorConfig, log: Logger): Promise<Cl
  * `sensor --pcap ...`: reads every capture, writes every flow, returns the exit code (0 clean, 1 damaged input).
  * Each file is its own capture (flows end `eof` at its end) unless capture.rotated is set.
  */
-export async function runOffline(cfg: SensorConfig, log: Logger, progress: boolean): Promise<{ code: number; summary: OfflineSummary }> {
+export async function runOffline(
+  cfg: SensorConfig,
+  log: Logger,
+  progress: boolean,
+  opts: { summary?: boolean } = {},
+): Promise<{ code: number; summary: OfflineSummary }> {
   let files: string[];
   try {
     files = listCaptures(cfg.capture.pcap);
@@ -69,6 +90,9 @@ export async function runOffline(cfg: SensorConfig, log: Logger, progress: boole
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
   const sinks = openSinks(cfg, log);
   const clickhouse = sinks.find((s): s is ClickHouseSink => s instanceof ClickHouseSink);
+  // The human summary table sees every record like the other sinks (counters only).
+  const table = opts.summary === false ? null : new RunSummary();
+  if (table !== null) sinks.push(table);
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
   const pipeline = new Pipeline({ ...cfg.flow, source: files[0] ?? '', length }, classifier, sinks, pseudonymizer, {
     sensor: cfg.sensor.name,
@@ -153,6 +177,11 @@ export async function runOffline(cfg: SensorConfig, log: Logger, progress: boole
     stopped_by: stopping,
     ...(clickhouse !== undefined ? { clickhouse: clickhouse.stats() } : {}),
   });
+  if (table !== null) {
+    // On stdout when it is free; next to the log on stderr when the records themselves go to stdout.
+    const text = table.render({ files: files.length, seconds, packets: frames });
+    await new Promise<void>((resolve) => (recordsOnStdout(cfg) ? process.stderr : process.stdout).write(text, () => resolve()));
+  }
   return { code: damaged > 0 ? 1 : 0, summary };
 }
 

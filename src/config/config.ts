@@ -1,86 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { checkClickHouseConfig, type ClickHouseConfig } from './clickhouseConfig';
 
 /**
- * The sensor's configuration: one JSON file (example in config/sensor.json) plus command-line overrides.
- * Everything is validated here, once, with messages that say what to do; the rest of the code trusts it.
+ * The sensor's configuration: defaults, then one JSON file (example with every key in config/sensor.json), then
+ * environment variables `SENSOR_<SECTION>__<KEY>`, then command-line flags. Every layer is validated here, once,
+ * against one zod schema, with messages that name the key (or the variable, or the flag), what it must be and
+ * what it got; then the relations between settings are checked. The rest of the code trusts the result.
+ * docs/config.md documents every key.
  */
-export interface SensorConfig {
-  sensor: {
-    /** The name every record carries (`sensor` field) and its uid is derived from; null in a file = the host name. */
-    name: string;
-  };
-  capture: {
-    /** Capture files or directories (offline mode). */
-    pcap: string[];
-    /** Treat the files as one rotated capture: flows carry over from file to file. */
-    rotated: boolean;
-    /** Interface for live capture (null: offline). */
-    interface: string | null;
-    engine: 'auto' | 'addon' | 'cap';
-    filter: string;
-    snaplen: number;
-    bufferSize: number;
-    promisc: boolean;
-    /** How long the kernel may hold packets before delivering a batch (ms). */
-    timeoutMs: number;
-    /** PACKET_FANOUT group id shared by several sensor processes on one interface (addon engine), or null. */
-    fanoutGroup: number | null;
-  };
-  flow: {
-    skipRetransmissions: boolean;
-    idleTimeout: number;
-    activeTimeout: number;
-    finGrace: number;
-    maxFlows: number;
-  };
-  classify: {
-    enabled: boolean;
-    model: string;
-    device: 'auto' | 'cpu' | 'cuda';
-    batchSize: number;
-    batchDeadlineMs: number;
-    unknownThreshold: number;
-    minPayloadPackets: number;
-    topK: number;
-    /** onnxruntime intra-op threads; null = onnxruntime's default (one per core, spinning). */
-    intraOpThreads: number | null;
-  };
-  output: {
-    db: string | null;
-    jsonl: string | null;
-    /** Batched inserts into ClickHouse with an on-disk spool (src/sink/clickhouse), or null. */
-    clickhouse: ClickHouseConfig | null;
-  };
-  log: {
-    level: 'error' | 'warn' | 'info' | 'debug';
-    format: 'json' | 'text';
-  };
-  stats: {
-    intervalSeconds: number;
-    prometheusPort: number | null;
-    prometheusHost: string;
-  };
-  retention: {
-    maxAgeDays: number | null;
-    maxBytes: number | null;
-    intervalSeconds: number;
-  };
-  privacy: {
-    /** Secret for keyed-hash pseudonyms of addresses (at least 16 characters), or null to store addresses. */
-    pseudonymizeKey: string | null;
-  };
-  serve: {
-    /** HTTP API and web view address (HOST:PORT) while the sensor runs, or null for none. */
-    listen: string | null;
-    /** Listening beyond the loopback is refused unless this is true (and a token is set). */
-    allowRemote: boolean;
-    /** File holding the API's bearer token (else $SENSOR_API_TOKEN); never on the command line. */
-    tokenFile: string | null;
-  };
-}
 
 /** Thrown for usage and config errors; the CLI prints the message alone and exits 2. */
 export class ConfigError extends Error {
@@ -89,6 +19,115 @@ export class ConfigError extends Error {
 
 /** Default bundled model, relative to the package root. */
 export const DEFAULT_MODEL = path.resolve(__dirname, '..', '..', 'models', 'sensor.onnx');
+
+// Each check's wording is what the messages say after "must be": `flow.maxFlows must be at least 1, got 0`.
+function number(o: { int?: boolean; min?: number; max?: number } = {}) {
+  const kind = o.int === true ? 'an integer' : 'a number';
+  let s = z.number({ error: kind });
+  if (o.int === true) s = s.int({ error: kind });
+  if (o.min !== undefined) s = s.gte(o.min, { error: `at least ${o.min}` });
+  if (o.max !== undefined) s = s.lte(o.max, { error: `at most ${o.max}` });
+  return s;
+}
+function orNull<T extends z.ZodType>(s: T) {
+  return s.nullable();
+}
+const text = (): z.ZodString => z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' });
+const flag = (): z.ZodBoolean => z.boolean({ error: 'true or false' });
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `one of ${values.map((v) => `"${v}"`).join(', ')}` });
+}
+const paths = () =>
+  z.union([text().transform((p) => [p]), z.array(text(), { error: 'a list of paths' })], { error: 'a path or a list of paths' });
+
+/**
+ * The schema: section -> key -> check. Keys are the JSON names; `SENSOR_<SECTION>__<KEY>` variables name them in
+ * upper case with or without underscores between words (SENSOR_FLOW__IDLE_TIMEOUT, SENSOR_FLOW__IDLETIMEOUT).
+ */
+export const CONFIG_SCHEMA = z.strictObject({
+  sensor: z.strictObject({
+    /** Written in every record's `sensor` field and part of its uid; null (the default) = the host name. */
+    name: orNull(text()).transform((v) => v ?? hostname()),
+  }),
+  capture: z.strictObject({
+    /** Capture files or directories (offline mode). */
+    pcap: paths(),
+    /** Treat the files as one rotated capture: flows carry over from file to file. */
+    rotated: flag(),
+    /** Interface for live capture (null: offline). */
+    interface: orNull(text()),
+    engine: oneOf(['auto', 'addon', 'cap']),
+    filter: z.string({ error: 'a string' }),
+    snaplen: number({ int: true, min: 64, max: 262144 }),
+    bufferSize: number({ int: true, min: 65536, max: 2147483647 }),
+    promisc: flag(),
+    /** How long the kernel may hold packets before delivering a batch (ms). */
+    timeoutMs: number({ int: true, min: 1, max: 10000 }),
+    /** PACKET_FANOUT group id shared by several sensor processes on one interface, or null. */
+    fanoutGroup: orNull(number({ int: true, min: 0, max: 65535 })),
+  }),
+  flow: z.strictObject({
+    skipRetransmissions: flag(),
+    idleTimeout: number({ min: 0.001 }),
+    activeTimeout: number({ min: 0.001 }),
+    finGrace: number({ min: 0 }),
+    maxFlows: number({ int: true, min: 1 }),
+  }),
+  classify: z.strictObject({
+    enabled: flag(),
+    /** null (as config/sensor.json has it) = the bundled model. */
+    model: orNull(text()).transform((v) => v ?? DEFAULT_MODEL),
+    device: oneOf(['auto', 'cpu', 'cuda']),
+    batchSize: number({ int: true, min: 1, max: 65536 }),
+    batchDeadlineMs: number({ min: 0 }),
+    unknownThreshold: number({ min: 0, max: 1 }),
+    minPayloadPackets: number({ int: true, min: 0 }),
+    topK: number({ int: true, min: 1 }),
+    /** onnxruntime intra-op threads; null = onnxruntime's default (one per core, spinning). */
+    intraOpThreads: orNull(number({ int: true, min: 1, max: 256 })),
+  }),
+  output: z.strictObject({
+    db: orNull(text()),
+    jsonl: orNull(text()),
+    /** Batched inserts into ClickHouse with an on-disk spool (src/sink/clickhouse), or null; checked by CUSTOM. */
+    clickhouse: z.custom<ClickHouseConfig | null>(),
+  }),
+  log: z.strictObject({
+    level: oneOf(['error', 'warn', 'info', 'debug']),
+    /** `auto`: pretty on a terminal, JSON lines otherwise (journald, files, pipes). */
+    format: oneOf(['auto', 'pretty', 'json']),
+  }),
+  stats: z.strictObject({
+    intervalSeconds: number({ min: 0 }),
+    prometheusPort: orNull(number({ int: true, min: 1, max: 65535 })),
+    prometheusHost: text(),
+  }),
+  retention: z.strictObject({
+    maxAgeDays: orNull(number({ min: 0 })),
+    maxBytes: orNull(number({ int: true, min: 4096 })),
+    intervalSeconds: number({ min: 1 }),
+  }),
+  serve: z.strictObject({
+    /** HTTP API and web view address (HOST:PORT) while the sensor runs, or null for none. */
+    listen: orNull(text()),
+    /** Listening beyond the loopback is refused unless this is true (and a token is set). */
+    allowRemote: flag(),
+    /** File holding the API's bearer token (else $SENSOR_API_TOKEN); never on the command line. */
+    tokenFile: orNull(text()),
+  }),
+  privacy: z.strictObject({
+    /** Secret for keyed-hash pseudonyms of addresses (at least 16 characters), or null to store addresses. */
+    pseudonymizeKey: orNull(z.string({ error: 'a string' }).min(16, { error: 'a string of at least 16 characters' })),
+  }),
+});
+
+export type SensorConfig = z.output<typeof CONFIG_SCHEMA>;
+export type ConfigSection = keyof SensorConfig;
+
+/** The schema's sections and keys, for suggestions, environment variables and docs checks. */
+export const CONFIG_KEYS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.entries(CONFIG_SCHEMA.shape).map(([section, obj]) => [section, Object.keys(obj.shape)]),
+);
 
 export function defaultConfig(): SensorConfig {
   return {
@@ -122,66 +161,15 @@ export function defaultConfig(): SensorConfig {
       intraOpThreads: 1,
     },
     output: { db: null, jsonl: null, clickhouse: null },
-    log: { level: 'info', format: 'json' },
+    log: { level: 'info', format: 'auto' },
     stats: { intervalSeconds: 60, prometheusPort: null, prometheusHost: '127.0.0.1' },
     retention: { maxAgeDays: null, maxBytes: null, intervalSeconds: 60 },
-    privacy: { pseudonymizeKey: null },
     serve: { listen: null, allowRemote: false, tokenFile: null },
+    privacy: { pseudonymizeKey: null },
   };
 }
 
-type Kind = 'string' | 'string?' | 'strings' | 'bool' | 'num' | 'int' | 'int?' | 'num?' | 'clickhouse' | readonly string[];
-
-/** The schema: section -> key -> kind, with a lower bound for numbers where one matters. */
-const SCHEMA: Record<string, Record<string, { kind: Kind; min?: number; max?: number }>> = {
-  sensor: { name: { kind: 'string?' } },
-  capture: {
-    pcap: { kind: 'strings' },
-    rotated: { kind: 'bool' },
-    interface: { kind: 'string?' },
-    engine: { kind: ['auto', 'addon', 'cap'] },
-    filter: { kind: 'string' },
-    snaplen: { kind: 'int', min: 64, max: 262144 },
-    bufferSize: { kind: 'int', min: 65536, max: 2147483647 },
-    promisc: { kind: 'bool' },
-    timeoutMs: { kind: 'int', min: 1, max: 10000 },
-    fanoutGroup: { kind: 'int?', min: 0, max: 65535 },
-  },
-  flow: {
-    skipRetransmissions: { kind: 'bool' },
-    idleTimeout: { kind: 'num', min: 0.001 },
-    activeTimeout: { kind: 'num', min: 0.001 },
-    finGrace: { kind: 'num', min: 0 },
-    maxFlows: { kind: 'int', min: 1 },
-  },
-  classify: {
-    enabled: { kind: 'bool' },
-    model: { kind: 'string' },
-    device: { kind: ['auto', 'cpu', 'cuda'] },
-    batchSize: { kind: 'int', min: 1, max: 65536 },
-    batchDeadlineMs: { kind: 'num', min: 0 },
-    unknownThreshold: { kind: 'num', min: 0, max: 1 },
-    minPayloadPackets: { kind: 'int', min: 0 },
-    topK: { kind: 'int', min: 1 },
-    intraOpThreads: { kind: 'int?', min: 1, max: 256 },
-  },
-  output: { db: { kind: 'string?' }, jsonl: { kind: 'string?' }, clickhouse: { kind: 'clickhouse' } },
-  log: { level: { kind: ['error', 'warn', 'info', 'debug'] }, format: { kind: ['json', 'text'] } },
-  stats: {
-    intervalSeconds: { kind: 'num', min: 0 },
-    prometheusPort: { kind: 'int?', min: 1, max: 65535 },
-    prometheusHost: { kind: 'string' },
-  },
-  retention: {
-    maxAgeDays: { kind: 'num?', min: 0 },
-    maxBytes: { kind: 'int?', min: 4096 },
-    intervalSeconds: { kind: 'num', min: 1 },
-  },
-  privacy: { pseudonymizeKey: { kind: 'string?', min: 16 } },
-  serve: { listen: { kind: 'string?' }, allowRemote: { kind: 'bool' }, tokenFile: { kind: 'string?' } },
-};
-
-/** Levenshtein distance, for "did you mean" hints on misspelled keys. */
+/** Levenshtein distance, for "did you mean" hints on misspelled keys and flags. */
 function distance(a: string, b: string): number {
   const d: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -196,8 +184,9 @@ function distance(a: string, b: string): number {
   return d[b.length]!;
 }
 
-function suggest(name: string, options: string[]): string {
-  let best = '';
+/** The closest of `options` to `name`, or null when none is close enough to be a likely typo. */
+export function closest(name: string, options: readonly string[]): string | null {
+  let best: string | null = null;
   let bestD = Infinity;
   for (const o of options) {
     const dd = distance(name, o);
@@ -206,89 +195,168 @@ function suggest(name: string, options: string[]): string {
       best = o;
     }
   }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean "${best}"?)` : ` (known: ${options.join(', ')})`;
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
 }
 
-function checkValue(where: string, spec: { kind: Kind; min?: number; max?: number }, v: unknown, current: unknown): unknown {
-  const k = spec.kind;
-  if (k === 'clickhouse') return checkClickHouseConfig(where, v, current as ClickHouseConfig | null);
-  const bad = (want: string): never => {
-    throw new ConfigError(`${where} must be ${want}, got ${JSON.stringify(v)}`);
-  };
-  if (Array.isArray(k)) {
-    if (typeof v !== 'string' || !k.includes(v)) bad(`one of ${k.map((x) => `"${x}"`).join(', ')}`);
-    return v;
-  }
-  switch (k) {
-    case 'string':
-      if (typeof v !== 'string' || v === '') bad('a non-empty string');
-      return v;
-    case 'string?':
-      if (v !== null && (typeof v !== 'string' || v === '')) bad('a non-empty string or null');
-      if (typeof v === 'string' && spec.min !== undefined && v.length < spec.min) {
-        throw new ConfigError(`${where} must be at least ${spec.min} characters long`);
-      }
-      return v;
-    case 'strings':
-      if (typeof v === 'string') return [v];
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) bad('a list of paths');
-      return v;
-    case 'bool':
-      if (typeof v !== 'boolean') bad('true or false');
-      return v;
-    default: {
-      if (v === null && (k === 'int?' || k === 'num?')) return null;
-      const isInt = k === 'int' || k === 'int?';
-      if (typeof v !== 'number' || !Number.isFinite(v) || (isInt && !Number.isInteger(v))) bad(isInt ? 'an integer' : 'a number');
-      const n = v as number;
-      if (spec.min !== undefined && n < spec.min) bad(`at least ${spec.min}`);
-      if (spec.max !== undefined && n > spec.max) bad(`at most ${spec.max}`);
-      return n;
-    }
-  }
+function suggest(name: string, options: readonly string[]): string {
+  const c = closest(name, options);
+  return c !== null ? ` (did you mean "${c}"?)` : ` (known: ${options.join(', ')})`;
 }
 
-/** Merges a partial, untrusted config object (from JSON or flags) into `base`, validating every key. */
+/** A value as the messages show it: strings quoted, NaN and Infinity by name (JSON would say null). */
+export function show(v: unknown): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (v === undefined) return 'nothing';
+  return JSON.stringify(v) ?? String(v);
+}
+
+/**
+ * Options with a checker of their own instead of a zod type: nested objects merged key by key over the value
+ * they already have (an earlier layer's, or the defaults).
+ */
+const CUSTOM: Record<string, (where: string, value: unknown, current: unknown) => unknown> = {
+  'output.clickhouse': (where, value, current) => checkClickHouseConfig(where, value, current as ClickHouseConfig | null),
+};
+
+/** Options whose values never appear in a message. */
+const SECRETS = new Set(['privacy.pseudonymizeKey']);
+
+function sectionSchema(section: string): z.ZodObject | undefined {
+  return (CONFIG_SCHEMA.shape as Record<string, z.ZodObject>)[section];
+}
+
+/**
+ * Checks one value against the schema of `section.key`; returns the parsed value or throws a ConfigError
+ * `<where> must be <what>, got <value>`.
+ */
+export function checkOption(section: string, key: string, value: unknown, where: string, current: unknown = null): unknown {
+  const custom = CUSTOM[`${section}.${key}`];
+  if (custom !== undefined) return custom(where, value, current);
+  const schema = sectionSchema(section)?.shape[key] as z.ZodType | undefined;
+  if (schema === undefined) throw new ConfigError(`${where}: no such option`);
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  // The first issue is the one that matters (a union reports its own summary first).
+  let want = r.error.issues[0]?.message ?? 'valid';
+  if (value !== null && schema.safeParse(null).success && !want.endsWith('or null')) want += ' or null';
+  // A secret is never echoed, even a wrong one: its length is what the user needs to know.
+  const got = SECRETS.has(`${section}.${key}`) && typeof value === 'string' ? `${value.length} characters` : show(value);
+  throw new ConfigError(`${where} must be ${want}, got ${got}`);
+}
+
+/** Merges a partial, untrusted config object (from JSON) into `base`, validating every key. */
 export function mergeConfig(base: SensorConfig, input: unknown, origin: string): SensorConfig {
+  const sections = Object.keys(CONFIG_KEYS);
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ConfigError(`${origin}: the config must be a JSON object with sections ${Object.keys(SCHEMA).join(', ')}`);
+    throw new ConfigError(`${origin}: the config must be a JSON object with sections ${sections.join(', ')}`);
   }
   const out = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
   for (const [section, body] of Object.entries(input as Record<string, unknown>)) {
-    const schema = SCHEMA[section];
-    if (schema === undefined) {
-      throw new ConfigError(`${origin}: unknown section "${section}"${suggest(section, Object.keys(SCHEMA))}`);
-    }
+    const keys = CONFIG_KEYS[section];
+    if (keys === undefined) throw new ConfigError(`${origin}: unknown section "${section}"${suggest(section, sections)}`);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new ConfigError(`${origin}: section "${section}" must be an object`);
     }
     for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-      const spec = schema[key];
-      if (spec === undefined) {
-        throw new ConfigError(`${origin}: unknown option "${section}.${key}"${suggest(key, Object.keys(schema))}`);
-      }
-      out[section]![key] = checkValue(`${origin}: ${section}.${key}`, spec, value, out[section]![key]);
+      if (!keys.includes(key)) throw new ConfigError(`${origin}: unknown option "${section}.${key}"${suggest(key, keys)}`);
+      out[section]![key] = checkOption(section, key, value, `${origin}: ${section}.${key}`, out[section]![key]);
     }
   }
-  // null asks for the default explicitly (config/sensor.json ships it that way).
-  if (out.sensor!.name === null) out.sensor!.name = hostname();
   return out as unknown as SensorConfig;
 }
 
-/** Reads and validates a JSON config file on top of the defaults. Relative paths inside stay relative to the cwd. */
+/** Reads and validates a JSON config file on top of `base`. Relative paths inside stay relative to the cwd. */
 export function loadConfigFile(file: string, base: SensorConfig = defaultConfig()): SensorConfig {
-  let text: string;
+  let textBody: string;
   try {
-    text = readFileSync(file, 'utf8');
+    textBody = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError(`Cannot read config ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(textBody);
   } catch (e) {
     throw new ConfigError(`Config ${file} is not valid JSON: ${(e as Error).message}`);
   }
   return mergeConfig(base, json, file);
+}
+
+/**
+ * A value given as text (an environment variable, a flag): JSON when it parses and fits the option (numbers,
+ * true/false, null, lists), else the text itself (`cpu`, `eth1`, a path).
+ */
+export function textValue(section: string, key: string, raw: string, where: string, current: unknown = null): unknown {
+  let json: unknown;
+  let isJson = true;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    isJson = false;
+  }
+  if (isJson) {
+    try {
+      return checkOption(section, key, json, where, current);
+    } catch {
+      // Not as JSON: the text itself is checked below, and its message is the one shown.
+    }
+  }
+  return checkOption(section, key, raw, where, current);
+}
+
+/** Environment variables that configure the sensor: SENSOR_<SECTION>__<KEY>. */
+export const ENV_PREFIX = 'SENSOR_';
+
+const squash = (s: string): string => s.replace(/_/g, '').toLowerCase();
+
+/**
+ * Applies `SENSOR_<SECTION>__<KEY>=value` variables (e.g. SENSOR_CLASSIFY__DEVICE=cpu) on top of `base`. A
+ * variable with the prefix and a double underscore that names no option is an error with a suggestion (a
+ * typo should not be silently ignored); other SENSOR_* variables are not the config's.
+ */
+export function applyEnv(base: SensorConfig, env: NodeJS.ProcessEnv): SensorConfig {
+  const sections = Object.keys(CONFIG_KEYS);
+  const input: Record<string, Record<string, unknown>> = {};
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX) || !name.includes('__')) continue;
+    const raw = env[name];
+    if (raw === undefined) continue;
+    const [sectionPart, keyPart, ...rest] = name.slice(ENV_PREFIX.length).split('__');
+    const section = sections.find((s) => squash(s) === squash(sectionPart ?? ''));
+    if (section === undefined || rest.length > 0) {
+      const near = closest(squash(sectionPart ?? ''), sections);
+      throw new ConfigError(
+        `environment ${name}: no config section "${sectionPart ?? ''}"${near !== null ? ` (did you mean SENSOR_${near.toUpperCase()}__...?)` : ''}; variables are SENSOR_<SECTION>__<KEY>, sections ${sections.join(', ')}`,
+      );
+    }
+    const keys = CONFIG_KEYS[section]!;
+    const key = keys.find((k) => squash(k) === squash(keyPart ?? ''));
+    if (key === undefined) {
+      const near = closest(squash(keyPart ?? ''), keys);
+      throw new ConfigError(
+        `environment ${name}: no option "${section}.${keyPart ?? ''}"${near !== null ? ` (did you mean ${ENV_PREFIX}${section.toUpperCase()}__${near.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()}?)` : ` (known: ${keys.join(', ')})`}`,
+      );
+    }
+    (input[section] ??= {})[key] = textValue(section, key, raw, `environment ${name}`, (base as unknown as Record<string, Record<string, unknown>>)[section]![key]);
+  }
+  const out = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
+  for (const [section, body] of Object.entries(input)) Object.assign(out[section]!, body);
+  return out as unknown as SensorConfig;
+}
+
+/**
+ * Relations between settings that each pass on their own but together would record something wrong. Throws a
+ * ConfigError naming both settings and what to do. (The model's own relation, minPayloadPackets against its
+ * sequence length, is checked when the model is loaded.)
+ */
+export function checkRelations(cfg: SensorConfig): void {
+  const f = cfg.flow;
+  if (!(f.idleTimeout > f.finGrace)) {
+    // After FIN both ways a flow waits finGrace for its last ACK; an idle timer that fires first would cut the
+    // grace short and turn the late ACK into a new mid-stream flow.
+    throw new ConfigError(
+      `flow.idleTimeout (${f.idleTimeout} s, --idle-timeout) must be longer than flow.finGrace (${f.finGrace} s): a closed connection waits finGrace for its last ACK before it is written; raise the idle timeout or lower the grace`,
+    );
+  }
 }

@@ -284,14 +284,14 @@ export class FlowTable {
 
   /**
    * A new flow for the packet's key (in the store's scratch key, hash h). `old` is the flow found for the key,
-   * if any: it ends first, `idle` when the packet comes after the idle timeout, else (a SYN after it closed)
-   * with its `fin` or `rst`. At the table limit the least recently moved flow is evicted.
+   * if any: it ends first, with its `fin` or `rst` when it had closed, else `idle` (the packet came after the
+   * idle timeout). At the table limit the least recently moved flow is evicted.
    */
   private open(old: number, h: number, ts: number, srcIsA: boolean, flags: number): number {
     const st = this.store;
     if (old !== -1) {
-      if (ts - st.f64[(old << Shift.F64) + D.LastTs]! > this.opts.idleTimeout) this.end(old, 'idle');
-      else this.end(old, this.closedReason(old)!);
+      // Closed flows keep `fin` / `rst` even when the packet comes after the idle timeout.
+      this.end(old, this.closedReason(old) ?? 'idle');
     }
     if (st.count >= this.limit && st.head !== -1) this.end(st.head, 'evicted');
     const s = st.create(h);
@@ -367,7 +367,9 @@ export class FlowTable {
     for (let s = st.head; s !== -1; ) {
       if (!(now - st.lastMove[s]! > idle)) break;
       const nx = st.next(s);
-      if (now - st.f64[(s << Shift.F64) + D.LastTs]! > idle) this.end(s, 'idle');
+      // A flow that closed (FIN both ways, RST) keeps its real reason when the idle timer reaches it before its
+      // grace ran out, as after a gap in a capture longer than the idle timeout.
+      if (now - st.f64[(s << Shift.F64) + D.LastTs]! > idle) this.end(s, this.closedReason(s) ?? 'idle');
       s = nx;
     }
     const grace = this.opts.finGrace;

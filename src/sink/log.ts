@@ -2,8 +2,16 @@ import * as winston from 'winston';
 
 export interface LogOptions {
   level: string;
-  format: 'json' | 'text';
+  /** `pretty`: one readable line per message (colours when `color`); `json`: one JSON object per line. */
+  format: 'json' | 'pretty';
   stream: 'stdout' | 'stderr';
+  /** Colour the level in pretty lines (a terminal). */
+  color?: boolean;
+}
+
+/** `auto` resolved: pretty on a terminal, JSON lines for journald, files and pipes. */
+export function resolveLogFormat(format: 'auto' | 'json' | 'pretty', isTTY: boolean): 'json' | 'pretty' {
+  return format === 'auto' ? (isTTY ? 'pretty' : 'json') : format;
 }
 
 export type Logger = winston.Logger;
@@ -30,7 +38,9 @@ export function createLogger(opts: LogOptions): Logger {
   const format =
     opts.format === 'json'
       ? winston.format.combine(winston.format.timestamp(), winston.format.json())
-      : winston.format.combine(winston.format.timestamp(), textLine);
+      : opts.color === true
+        ? winston.format.combine(winston.format.timestamp(), winston.format.colorize({ level: true }), textLine)
+        : winston.format.combine(winston.format.timestamp(), textLine);
   return winston.createLogger({
     level: opts.level,
     levels: winston.config.npm.levels,

@@ -99,7 +99,7 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
 
   it('ends a connection that went quiet with end_reason idle on the wall clock, with no further packet', async () => {
     const t0 = Date.now();
-    const { d, db } = await daemon('idle', { flow: { idleTimeout: 2 } }, ['--no-classify']);
+    const { d, db } = await daemon('idle', { flow: { idleTimeout: 2, finGrace: 1 } }, ['--no-classify']);
     const c = await openConnections(suite.lab.client, suite.lab.serverAddr, PORT, 2, 121, 'hold');
     suite.track(c);
     const packets = await d.packetsSettled(12, 1000, 20000);
@@ -147,7 +147,7 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     const fresh = readFlows(db, 'source != ?', [EARLIER_RUN]);
     expect(fresh.map((f) => f.lengths)).toEqual(Array(3).fill(peerLengths(131)));
     const deleted = d.messages('retention').reduce((n, l) => n + (l.deleted_rows as number), 0);
-    expect(deleted).toBe(OLD);
+    expect(deleted, d.logText()).toBe(OLD);
 
     const exit = await d.stop('SIGTERM');
     expect(exit.code, d.logText()).toBe(0);

@@ -163,6 +163,25 @@ describe('FlowTable', () => {
     expect(out.map((r) => r.end_reason).sort()).toEqual(['eof', 'fin']);
   });
 
+  it('keeps fin / rst for a closed flow that the idle timer reaches first (a gap in the capture, or idleTimeout <= finGrace)', () => {
+    // Issue 9 item 9: the flow closed cleanly, but the next packet (or tick) comes after the idle timeout.
+    const gap = table();
+    fullConnection(gap.t, 10);
+    seg(gap.t, 300, '10.0.0.7:5000', S, TCP_SYN, 0, 1);
+    expect(gap.out.map((r) => r.end_reason)).toEqual(['fin']);
+    const live = table({ idleTimeout: 2, finGrace: 5 });
+    fullConnection(live.t, 10);
+    seg(live.t, 10.1, '10.0.0.8:5000', S, TCP_SYN, 0, 1);
+    seg(live.t, 10.2, '10.0.0.8:5000', S, TCP_RST, 0, 2);
+    live.t.advance(20);
+    expect(live.out.map((r) => r.end_reason).sort()).toEqual(['fin', 'rst']);
+    // Port reuse after the idle timeout: the closed flow still ends fin.
+    const reuse = table({ idleTimeout: 2, finGrace: 5 });
+    fullConnection(reuse.t, 10);
+    seg(reuse.t, 14, C, S, TCP_SYN, 0, 90000);
+    expect(reuse.out.map((r) => r.end_reason)).toEqual(['fin']);
+  });
+
   it('packet() ends a flow rst and marks a rejected attempt REJ', () => {
     const { t, out } = table();
     seg(t, 1, C, S, TCP_SYN, 0, 1);

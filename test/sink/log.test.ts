@@ -38,8 +38,8 @@ describe('createLogger()', () => {
     expect(lines[1]).toMatchObject({ level: 'warn', message: 'drops', component: 'capture' });
   });
 
-  it('writes readable text lines to stdout when asked', () => {
-    const { stdout, stderr } = run("{ level: 'debug', format: 'text', stream: 'stdout' }", "log.debug('tick', { flows: 12, iface: 'eth1' });");
+  it('writes readable pretty lines to stdout when asked', () => {
+    const { stdout, stderr } = run("{ level: 'debug', format: 'pretty', stream: 'stdout' }", "log.debug('tick', { flows: 12, iface: 'eth1' });");
     expect(stderr).toBe('');
     expect(stdout.trim()).toMatch(/^\d{4}-\d\d-\d\dT\S+ debug tick flows=12 iface=eth1$/);
   });
