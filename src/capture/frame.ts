@@ -12,7 +12,7 @@ export class Frame {
   off = 0;
   /** Bytes captured (may be less than wireLen when the capture used a snaplen). */
   capLen = 0;
-  /** Length of the frame on the wire; 0 when the engine cannot tell (cap), and the IP header is trusted. */
+  /** Length of the frame on the wire; 0 when the source cannot tell, and the IP header is trusted. */
   wireLen = 0;
   /** Capture timestamp, unix seconds (fraction to the µs; ns precision is rounded by the double). */
   ts = 0;

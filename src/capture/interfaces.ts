@@ -1,14 +1,11 @@
 import { CaptureError } from './captureError';
-import { capInterfaces, loadCap } from './capSource';
 import { ADDON_FIX, InterfaceInfo, liveBinding } from './liveBinding';
 
-/** The devices live capture can open, from the addon when it loaded, else from `cap`. */
+/** The devices live capture can open, as the addon (libpcap) lists them. */
 export function interfaceList(): InterfaceInfo[] {
   const addon = liveBinding();
   if (!(addon instanceof Error)) return addon.listInterfaces();
-  const cap = loadCap();
-  if (!(cap instanceof Error)) return capInterfaces(cap);
-  throw new CaptureError(`Cannot list interfaces: no capture engine is available: ${ADDON_FIX}`);
+  throw new CaptureError(`Cannot list interfaces: the capture addon is not available: ${ADDON_FIX}`);
 }
 
 function state(i: InterfaceInfo): string {

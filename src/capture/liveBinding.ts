@@ -24,7 +24,7 @@ export interface LiveStats {
   ifDropped: number;
   /** Packets handed to the frame handler. */
   delivered: number;
-  /** JS callbacks that delivered them (the addon batches; `cap` calls once per packet). */
+  /** JS callbacks that delivered them (the addon batches packets). */
   batches: number;
   /** Times the interface went down and capture carried on when it came back (link flaps); -1 where unknown. */
   linkDowns: number;
@@ -37,7 +37,7 @@ export interface InterfaceInfo {
   /** IPv4/IPv6 addresses as text. */
   addresses: string[];
   loopback: boolean;
-  /** null where the engine cannot tell (cap). */
+  /** null where libpcap cannot tell. */
   up: boolean | null;
   running: boolean | null;
 }

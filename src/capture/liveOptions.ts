@@ -6,8 +6,11 @@ import { CaptureError } from './captureError';
  * path it takes, before any native code runs.
  */
 
-/** Which capture engine: the project's addon (batches, kernel drop counters), the `cap` package, or the best loaded. */
-export type LiveEngine = 'auto' | 'addon' | 'cap';
+/**
+ * Which capture engine: the project's addon ('auto' is the same). The `cap` package was the fallback engine and is
+ * gone (README design notes): it built a second native module on every install and aborted on link-down.
+ */
+export type LiveEngine = 'auto' | 'addon';
 
 export interface LiveOptions {
   /** Interface name as `sensor interfaces` lists it. */
@@ -31,7 +34,7 @@ export interface LiveOptions {
    * gets a share of the flows, whole flows in both directions (kernel flow hash). null: a socket of its own.
    */
   fanoutGroup?: number | null;
-  /** Engine; LiveSource takes 'addon' or 'cap', openLive() also 'auto'. */
+  /** Engine: 'addon' ('auto' is the same). */
   engine?: LiveEngine;
 }
 
@@ -136,7 +139,8 @@ export function resolveLiveOptions(opts: unknown): ResolvedLiveOptions {
   }
   const iface = checkInterfaceName(o.interface);
   const engine = pick(o, 'engine');
-  if (engine !== 'auto' && engine !== 'addon' && engine !== 'cap') throw invalid('engine', "'auto', 'addon' or 'cap'", engine);
+  if (engine === 'cap') throw invalid('engine', "'auto' or 'addon' (the cap engine was removed: see the README's design notes)", engine);
+  if (engine !== 'auto' && engine !== 'addon') throw invalid('engine', "'auto' or 'addon'", engine);
   const filter = pick(o, 'filter');
   if (typeof filter !== 'string' || filter.length > 65536 || filter.includes('\0')) {
     throw invalid('filter', "a BPF filter string (man 7 pcap-filter; '' for all packets)", filter);

@@ -1,8 +1,6 @@
 import { AddonSource } from './addonSource';
-import { CaptureError } from './captureError';
-import { CAP_FIX, CapSource, loadCap } from './capSource';
 import type { FrameHandler } from './frame';
-import { ADDON_FIX, liveBinding, LiveStats } from './liveBinding';
+import { liveBinding, type LiveStats } from './liveBinding';
 import { LiveOptions, resolveLiveOptions, ResolvedLiveOptions } from './liveOptions';
 
 /** What an engine provides; LiveSource adds the engine choice and the checks. */
@@ -27,33 +25,24 @@ function rethrow(err: Error): void {
 export class LiveSource {
   /** The interface name. */
   readonly name: string;
-  readonly engine: 'addon' | 'cap';
+  readonly engine: 'addon';
   /** LINKTYPE_ of the interface. */
   readonly linkType: number;
-  /** Something to log once at start (libpcap's warning, the limits of the cap engine, a fallback), or ''. */
+  /** Something to log once at start (libpcap's warning), or ''. */
   readonly warning: string;
   readonly options: ResolvedLiveOptions;
   private readonly impl: CaptureEngine;
 
-  constructor(opts: LiveOptions & { engine: 'addon' | 'cap' }, note = '') {
+  constructor(opts: LiveOptions) {
     const o = resolveLiveOptions(opts);
-    if (o.engine === 'auto') {
-      throw new CaptureError("LiveSource needs engine 'addon' or 'cap'; openLive() picks one for 'auto'");
-    }
     this.options = o;
     this.name = o.interface;
-    this.engine = o.engine;
-    if (o.engine === 'addon') {
-      const binding = liveBinding();
-      if (binding instanceof Error) throw binding;
-      this.impl = new AddonSource(o, binding);
-    } else {
-      const cap = loadCap();
-      if (cap instanceof Error) throw cap;
-      this.impl = new CapSource(o, cap);
-    }
+    this.engine = 'addon';
+    const binding = liveBinding();
+    if (binding instanceof Error) throw binding;
+    this.impl = new AddonSource(o, binding);
     this.linkType = this.impl.linkType;
-    this.warning = [note, this.impl.warning].filter((s) => s !== '').join('; ');
+    this.warning = this.impl.warning;
   }
 
   /** Delivers every captured frame to onFrame; onError gets a failure while running (the capture has stopped). */
@@ -72,21 +61,7 @@ export class LiveSource {
   }
 }
 
-/**
- * Opens a live capture with the configured engine: 'auto' is the addon when it loaded, else `cap`, else a
- * CaptureError that says what to install.
- */
+/** Opens a live capture (the addon); a CaptureError that says what to install when it is not built. */
 export function openLive(opts: LiveOptions): LiveSource {
-  const o = resolveLiveOptions(opts);
-  if (o.engine !== 'auto') return new LiveSource({ ...opts, engine: o.engine });
-  const addon = liveBinding();
-  if (!(addon instanceof Error)) return new LiveSource({ ...opts, engine: 'addon' });
-  const cap = loadCap();
-  if (!(cap instanceof Error)) {
-    return new LiveSource({ ...opts, engine: 'cap' }, `using engine 'cap' because the addon is unavailable (${ADDON_FIX})`);
-  }
-  throw new CaptureError(
-    `Cannot capture on ${o.interface}: no capture engine is available (the native addon is not built and the 'cap' package did not load): ` +
-      `${ADDON_FIX}; or ${CAP_FIX}`,
-  );
+  return new LiveSource(opts);
 }

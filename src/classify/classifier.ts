@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { FlowRecord } from '../flow/flowRecord';
 import type { Device, SessionLogger } from './deviceSession';
-import { LatencyWindow } from './latencyWindow';
+import { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ModelInfo } from './modelContract';
 import { openModel } from './openModel';
 import { ort, type OrtSession } from './ortBinding';
@@ -27,6 +27,18 @@ export interface ClassifierOptions {
   topK: number;
   intraOpThreads?: number;
   logger?: SessionLogger;
+  /**
+   * Where batch latencies go (seconds from a batch's first flow to its verdicts). The daemon passes one that
+   * outlives a model reload and is registered with its Prometheus endpoint; by default the classifier has its own.
+   */
+  latency?: LatencyHistogram;
+}
+
+/** Name of the inference latency histogram (Prometheus). */
+export const INFERENCE_LATENCY_METRIC = 'sensor_inference_batch_duration_seconds';
+
+export function inferenceLatencyHistogram(): LatencyHistogram {
+  return new LatencyHistogram(INFERENCE_LATENCY_METRIC, 'Seconds from an inference batch\'s first flow to its verdicts (batch deadline and inference)');
 }
 
 /** Label for flows that the no-payload rule answers without the model. */
@@ -76,7 +88,9 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   /** Why CUDA was not used when it was tried (device 'auto' or 'cuda' on a host without it), else null. */
   cudaError: string | null = null;
 
-  readonly stats: { batches: number; flows: number; errors: number; latencyMs(): { p50: number; p99: number } };
+  readonly stats: { batches: number; flows: number; errors: number };
+  /** Batch latencies (seconds), one observation per batch. */
+  readonly latency: LatencyHistogram;
 
   private readonly L: number;
   private readonly input: Float32Array;
@@ -88,7 +102,6 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   private pendingCount = 0;
   private failure: unknown = null;
   private isClosed = false;
-  private readonly latency = new LatencyWindow();
 
   private constructor(
     readonly modelInfo: ModelInfo,
@@ -100,8 +113,8 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   ) {
     this.L = modelInfo.sequenceLength;
     this.input = new Float32Array(opts.batchSize * this.L);
-    const latency = this.latency;
-    this.stats = { batches: 0, flows: 0, errors: 0, latencyMs: () => latency.percentiles() };
+    this.stats = { batches: 0, flows: 0, errors: 0 };
+    this.latency = opts.latency ?? inferenceLatencyHistogram();
   }
 
   /** Loads and checks the model. Throws ModelContractError (one line) on a model that breaks the contract. */
@@ -220,7 +233,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     this.stats.batches++;
     this.stats.flows += flows.length;
     this.pendingCount -= flows.length;
-    this.latency.add(performance.now() - batch.since);
+    this.latency.observe((performance.now() - batch.since) / 1000);
     try {
       this.onResult(out);
     } catch (e) {

@@ -64,7 +64,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'active-timeout', section: 'flow', key: 'activeTimeout', kind: 'value', describe: 'seconds before a long flow writes an interim record (default 1800)' },
   { flag: 'fin-grace', section: 'flow', key: 'finGrace', kind: 'value', describe: 'seconds a closed connection waits for its last ACK (default 5)' },
   { flag: 'max-flows', section: 'flow', key: 'maxFlows', kind: 'value', describe: 'flow table limit; the least recently seen flow is evicted (default 1000000)' },
-  { flag: 'engine', section: 'capture', key: 'engine', kind: 'value', describe: 'live capture engine: auto, addon or cap' },
+  { flag: 'engine', section: 'capture', key: 'engine', kind: 'value', describe: 'live capture engine: addon (auto is the same)' },
   { flag: 'filter', section: 'capture', key: 'filter', kind: 'value', describe: 'BPF filter for live capture (default "tcp")' },
   { flag: 'snaplen', section: 'capture', key: 'snaplen', kind: 'value', describe: 'bytes captured per packet in live mode (default 128: headers only)' },
   { flag: 'buffer-size', section: 'capture', key: 'bufferSize', kind: 'value', describe: 'kernel capture buffer in bytes (live mode, default 64 MiB)' },

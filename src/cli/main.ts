@@ -87,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
             if (again.kind !== 'run') throw new Error('reload: the command line no longer describes a capture');
             return again.config;
           };
-          return await runLive(cfg, log, reload);
+          return await runLive(cfg, log, reload, packageVersion());
         }
         let server = null;
         if (cfg.serve.listen !== null) {

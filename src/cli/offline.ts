@@ -11,6 +11,7 @@ import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { openClickHouseSink } from '../sink/clickhouse/openClickHouseSink';
 import { JsonlSink } from '../sink/jsonlSink';
 import { SqliteSink } from '../sink/sqliteSink';
+import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import { RunSummary } from './runSummary';
 
 /** Seconds between progress-line updates on a terminal. */
@@ -52,10 +53,13 @@ export function openSinks(cfg: SensorConfig, log: Logger): FlowSink[] {
 }
 
 /** Loads the model the config names, or null when classification is off. */
-export async function openClassifier(cfg: SensorConfig, log: Logger): Promise<Classifier | null> {
+export async function openClassifier(cfg: SensorConfig, log: Logger, latency?: LatencyHistogram): Promise<Classifier | null> {
   if (!cfg.classify.enabled) return null;
   const c = cfg.classify;
-  const classifier = await Classifier.load(classifierOptions(c, { warn: (m) => log.warn(m), info: (m) => log.info(m) }));
+  const classifier = await Classifier.load({
+    ...classifierOptions(c, { warn: (m) => log.warn(m), info: (m) => log.info(m) }),
+    ...(latency !== undefined ? { latency } : {}),
+  });
   const m = classifier.modelInfo;
   // One line, whatever the host: a CPU-only host is normal, so device 'auto' only notes that CUDA was not there.
   const cuda = c.device === 'auto' && classifier.cudaError !== null ? { cuda: 'not available' } : {};

@@ -56,7 +56,7 @@ export const CONFIG_SCHEMA = z.strictObject({
     rotated: flag(),
     /** Interface for live capture (null: offline). */
     interface: orNull(text()),
-    engine: oneOf(['auto', 'addon', 'cap']),
+    engine: oneOf(['auto', 'addon']),
     filter: z.string({ error: 'a string' }),
     snaplen: number({ int: true, min: 64, max: 262144 }),
     bufferSize: number({ int: true, min: 65536, max: 2147483647 }),

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'winston';
 import { openLive } from '../capture/liveSource';
-import { Classifier, loadModelInfo } from '../classify/classifier';
+import { Classifier, inferenceLatencyHistogram, loadModelInfo } from '../classify/classifier';
 import type { SensorConfig } from '../config/config';
 import { openClassifier, openSinks } from '../cli/offline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { SqliteSink } from '../sink/sqliteSink';
-import { MetricsServer, sensorMetrics, startMetricsServer } from './metrics';
+import { type MetricsServer, type MetricsSources, sensorMetrics, startMetricsServer } from './metrics';
 import { serveClassifierOptions, startConfiguredServer } from '../serve/run';
 import type { SensorServer } from '../serve/server';
 import { Pseudonymizer } from '../flow/pseudonymizer';
@@ -37,9 +37,11 @@ const RETENTION_BATCH_ROWS = 2000;
  * finishes inference, commits and returns 0. SIGHUP reloads the config and the model; a model that fails its
  * contract check is refused and the running one stays.
  */
-export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Promise<SensorConfig>): Promise<number> {
+export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Promise<SensorConfig>, version = ''): Promise<number> {
   const iface = cfg.capture.interface!;
-  let classifier = await openClassifier(cfg, log);
+  // One inference histogram for the whole run: a reloaded model's batches go on counting in the same series.
+  const inferenceLatency = inferenceLatencyHistogram();
+  let classifier = await openClassifier(cfg, log, inferenceLatency);
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
   const opened = openSinks(cfg, log);
   const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
@@ -71,14 +73,22 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const captureCounters = (): CaptureCounters => source.stats();
   // A record counts once however many sinks missed it (the same batches go to every sink).
   const unwritten = (): number => sinks.reduce((n, s) => Math.max(n, s.lost), 0);
-  const stats = (): StatsReport => buildStats(started, pipeline, captureCounters(), classifier, db, unwritten(), clickhouse);
+  const stats = (): Promise<StatsReport> => buildStats(started, pipeline, captureCounters(), classifier, db, unwritten(), clickhouse);
 
   // Before capture starts: a port in use then fails the start-up with one line (exit 2), and nothing is left
   // running that would keep the process alive.
   let metrics: MetricsServer | null = null;
+  const metricsSources: MetricsSources = {
+    stats,
+    iface,
+    histograms: [...(classifier !== null ? [inferenceLatency] : []), ...(db !== null ? [db.latency] : [])],
+    classifying: classifier !== null,
+    clickhouse: clickhouse !== null,
+    info: { version, sensor: cfg.sensor.name, modelVersion: () => classifier?.modelInfo.version ?? null },
+  };
   if (cfg.stats.prometheusPort !== null) {
     try {
-      metrics = await startMetricsServer(cfg.stats.prometheusHost, cfg.stats.prometheusPort, stats);
+      metrics = await startMetricsServer(cfg.stats.prometheusHost, cfg.stats.prometheusPort, metricsSources);
     } catch (e) {
       source.stop();
       await pipeline.close();
@@ -90,7 +100,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // The HTTP API and web view (--serve): its /metrics carries the same numbers as the Prometheus endpoint.
   let server: SensorServer | null = null;
   if (cfg.serve.listen !== null) {
-    const own = sensorMetrics(stats);
+    const own = sensorMetrics(metricsSources);
     try {
       server = await startConfiguredServer(cfg, log, () => own.text());
     } catch (e) {
@@ -154,7 +164,9 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   };
   const startTimers = (): void => {
     stopTimers();
-    if (cfg.stats.intervalSeconds > 0) statsTimer = setInterval(() => log.info('stats', stats()), cfg.stats.intervalSeconds * 1000);
+    if (cfg.stats.intervalSeconds > 0) {
+      statsTimer = setInterval(() => void stats().then((s) => log.info('stats', s)), cfg.stats.intervalSeconds * 1000);
+    }
     if (cfg.retention.maxAgeDays !== null || cfg.retention.maxBytes !== null) {
       retentionTimer = setInterval(() => void retention(), cfg.retention.intervalSeconds * 1000);
     }
@@ -172,7 +184,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     }
     try {
       // Turning classification on or off changes what the running pipeline is: that waits for a restart.
-      const fresh = next.classify.enabled && classifier !== null ? await openClassifier(next, log) : null;
+      const fresh = next.classify.enabled && classifier !== null ? await openClassifier(next, log, inferenceLatency) : null;
       if (fresh !== null) {
         const old = await pipeline.swapClassifier(fresh);
         classifier = fresh;
@@ -239,7 +251,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   await pipeline.flush('shutdown');
   // After close: the ClickHouse output has then sent or spooled its last batch, and the line says which.
   await pipeline.close();
-  const final = stats();
+  const final = await stats();
   if (classifier !== null) await (classifier as Classifier).close();
   if (metrics !== null) await metrics.close();
   if (server !== null) await server.close();

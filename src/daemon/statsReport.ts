@@ -1,8 +1,9 @@
 import type { Classifier } from '../classify/classifier';
+import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ClickHouseStats } from '../sink/clickhouse/clickhouseSink';
 import type { Pipeline } from './pipeline';
 
-/** Capture counters as the live engines report them (-1 where an engine cannot tell). */
+/** Capture counters as the capture addon reports them. */
 export interface CaptureCounters {
   received: number;
   dropped: number;
@@ -26,6 +27,9 @@ export interface StatsReport {
   /** Flow records a sink failed to write (disk full, database gone): the daemon stops at the first failure. */
   flows_unwritten: number;
   inference_batches: number;
+  /** Batches whose inference failed (their flows were written `classify-error`). */
+  inference_errors: number;
+  /** p50/p99 since start, estimated from the Prometheus histogram's buckets (as histogram_quantile() would). */
   inference_latency_ms: { p50: number; p99: number };
   db_write_latency_ms: { p50: number; p99: number } | null;
   /** The ClickHouse output: spool depth, rows sent, retried attempts, dropped rows (null without one). */
@@ -34,12 +38,12 @@ export interface StatsReport {
   heap_used_bytes: number;
 }
 
-/** Anything that can report its write latency (the SQLite sink does). */
+/** Anything with a write-latency histogram (the SQLite sink). */
 export interface LatencySource {
-  latencyMs(): { p50: number; p99: number };
+  readonly latency: LatencyHistogram;
 }
 
-export function buildStats(
+export async function buildStats(
   startedMs: number,
   pipeline: Pipeline,
   capture: CaptureCounters,
@@ -47,7 +51,7 @@ export function buildStats(
   db: LatencySource | null,
   unwritten = 0,
   clickhouse: { stats(): ClickHouseStats } | null = null,
-): StatsReport {
+): Promise<StatsReport> {
   const anomalies: Record<string, number> = {};
   for (const [k, v] of Object.entries(pipeline.anomalies)) if (v > 0) anomalies[k] = v;
   const mem = process.memoryUsage();
@@ -67,8 +71,9 @@ export function buildStats(
     flows_written: pipeline.written - unwritten,
     flows_unwritten: unwritten,
     inference_batches: classifier?.stats.batches ?? 0,
-    inference_latency_ms: classifier?.stats.latencyMs() ?? { p50: 0, p99: 0 },
-    db_write_latency_ms: db?.latencyMs() ?? null,
+    inference_errors: classifier?.stats.errors ?? 0,
+    inference_latency_ms: classifier !== null ? await classifier.latency.percentilesMs() : { p50: 0, p99: 0 },
+    db_write_latency_ms: db !== null ? await db.latency.percentilesMs() : null,
     clickhouse: clickhouse?.stats() ?? null,
     rss_bytes: mem.rss,
     heap_used_bytes: mem.heapUsed,

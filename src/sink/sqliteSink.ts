@@ -6,7 +6,7 @@ import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
 import { migrate, type Migration, MIGRATIONS } from './schema';
 import { Database, type SqliteDatabase, type SqliteStatement } from './sqliteBinding';
-import { LatencyWindow } from '../classify/latencyWindow';
+import { LatencyHistogram } from '../metrics/latencyHistogram';
 
 export interface SqliteSinkOptions {
   /** Most rows per write transaction (default 1000); larger classifier batches are split. */
@@ -60,7 +60,8 @@ export class SqliteSink {
   /** Rows written since open. */
   rows = 0;
   private readonly batchRows: number;
-  private readonly latency = new LatencyWindow();
+  /** Seconds per write() call (its transactions), one observation per batch. */
+  readonly latency = new LatencyHistogram('sensor_db_write_duration_seconds', 'Seconds to write one batch of flow records to SQLite (its transactions)');
   private readonly insert: SqliteStatement<[SqliteParams]>;
   private readonly insertMany: (batch: readonly ClassifiedFlow[], from: number, to: number) => void;
   private readonly deleteOldest: SqliteStatement<[number]>;
@@ -112,12 +113,7 @@ export class SqliteSink {
       }
       this.rows += to - from;
     }
-    this.latency.add(performance.now() - started);
-  }
-
-  /** p50/p99 of the last write() calls, in milliseconds (stats line, Prometheus). */
-  latencyMs(): { p50: number; p99: number } {
-    return this.latency.percentiles();
+    this.latency.observe((performance.now() - started) / 1000);
   }
 
   /**

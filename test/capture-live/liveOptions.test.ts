@@ -21,8 +21,8 @@ describe('resolveLiveOptions()', () => {
   });
 
   it('keeps given values, including an empty filter (all packets)', () => {
-    const o = resolveLiveOptions({ interface: 'eth1', snaplen: 96, promisc: false, filter: '', engine: 'cap', immediate: true });
-    expect(o).toMatchObject({ snaplen: 96, promisc: false, filter: '', engine: 'cap', immediate: true });
+    const o = resolveLiveOptions({ interface: 'eth1', snaplen: 96, promisc: false, filter: '', engine: 'addon', immediate: true });
+    expect(o).toMatchObject({ snaplen: 96, promisc: false, filter: '', engine: 'addon', immediate: true });
   });
 
   const bad: [string, unknown, string][] = [
@@ -39,7 +39,8 @@ describe('resolveLiveOptions()', () => {
     ['promisc as string', { interface: 'eth1', promisc: 'yes' }, 'Invalid live capture option promisc: expected true or false, got "yes"'],
     ['filter not a string', { interface: 'eth1', filter: 6 }, "Invalid live capture option filter: expected a BPF filter string (man 7 pcap-filter; '' for all packets), got 6"],
     ['timeoutMs zero', { interface: 'eth1', timeoutMs: 0 }, 'Invalid live capture option timeoutMs: expected an integer from 1 to 60000, got 0'],
-    ['unknown engine', { interface: 'eth1', engine: 'pcap' }, `Invalid live capture option engine: expected 'auto', 'addon' or 'cap', got "pcap"`],
+    ['unknown engine', { interface: 'eth1', engine: 'pcap' }, `Invalid live capture option engine: expected 'auto' or 'addon', got "pcap"`],
+    ['removed engine', { interface: 'eth1', engine: 'cap' }, `Invalid live capture option engine: expected 'auto' or 'addon' (the cap engine was removed: see the README's design notes), got "cap"`],
     ['fanoutGroup out of range', { interface: 'eth1', fanoutGroup: 70000 }, 'Invalid live capture option fanoutGroup: expected null or an integer from 0 to 65535, got 70000'],
     ['misspelled key', { interface: 'eth1', snapLen: 128 }, 'Unknown live capture option "snapLen" (did you mean "snaplen"?)'],
     [

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 
-import { LATENCY_WINDOW, LatencyWindow } from '../../src/classify/latencyWindow';
 import { verdictFromRow } from '../../src/classify/topK';
 
 const CLASSES = ['a', 'b', 'c', 'd'];
@@ -36,21 +35,5 @@ describe('verdictFromRow()', () => {
   it('rounds probabilities to 6 decimals', () => {
     const v = verdictFromRow(Float32Array.from([0.123456789, 0.876543211, 0, 0]), 0, CLASSES, 2, 0.5, 'v1');
     expect(v.topk).toEqual([{ label: 'b', p: 0.876543 }, { label: 'a', p: 0.123457 }]);
-  });
-});
-
-describe('LatencyWindow', () => {
-  it('gives nearest-rank p50 and p99, and zeros when empty', () => {
-    const w = new LatencyWindow();
-    expect(w.percentiles()).toEqual({ p50: 0, p99: 0 });
-    for (let i = 100; i >= 1; i--) w.add(i);
-    expect(w.percentiles()).toEqual({ p50: 50, p99: 99 });
-  });
-
-  it('keeps only the last LATENCY_WINDOW values', () => {
-    const w = new LatencyWindow();
-    for (let i = 0; i < LATENCY_WINDOW; i++) w.add(1000);
-    for (let i = 0; i < LATENCY_WINDOW; i++) w.add(1);
-    expect(w.percentiles()).toEqual({ p50: 1, p99: 1 });
   });
 });

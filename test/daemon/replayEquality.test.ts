@@ -13,18 +13,16 @@ import { type SynthSummary, writeReplayCapture } from '../helpers/synthCapture';
 /**
  * README "Live capture": a capture replayed with tcpreplay into a veth pair while the daemon captures the other
  * end gives the same flows and sequences as the offline run of the same file. Asserted: every packet sent is
- * decoded or counted as lost (kernel drops, veth drops, or for `cap` the shortfall); when nothing was lost every
+ * decoded or counted as lost (kernel drops, veth drops); when nothing was lost every
  * flow is equal and there is no other; when something was, no more flows differ, are missing or are extra (a
  * flow whose first packets were lost can change sides) than packets were lost.
  *
  * SENSOR_DAEMON_REPLAY_PACKETS sets the capture size (default 300000: 300,061 packets in 4,992 flows, the README's
- * figures); SENSOR_DAEMON_CAP_PPS the replay rate for the `cap` engine (default 50000; the addon replays at
- * --topspeed). Rates and counters are printed.
+ * figures); the replay runs at --topspeed. Rates and counters are printed.
  */
 
 const exec = promisify(execFile);
 const PACKETS = Number(process.env.SENSOR_DAEMON_REPLAY_PACKETS ?? 300000);
-const CAP_PPS = Number(process.env.SENSOR_DAEMON_CAP_PPS ?? 50000);
 
 const labReason = labUnavailable();
 const tcpreplayReason = spawnSync('tcpreplay', ['--version']).status === 0 ? null : 'tcpreplay is not installed (apt-get install tcpreplay)';
@@ -94,8 +92,7 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
   });
 
   for (const engine of engines) {
-    const rate = engine === 'addon' ? 'top' : String(CAP_PPS);
-    it(`${engine} at ${rate === 'top' ? '--topspeed' : `--pps ${rate}`}: the offline flows and sequences; every lost packet counted`, async () => {
+    it(`${engine} at --topspeed: the offline flows and sequences; every lost packet counted`, async () => {
       const t0 = Date.now();
       const db = path.join(suite.dir, `live-${engine}.db`);
       const cfg = path.join(suite.dir, `live-${engine}.json`);
@@ -104,7 +101,7 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
       suite.track(d);
       await d.started();
       const vethBefore = rxDropped(suite.lab.captureIf);
-      const speed = rate === 'top' ? ['--topspeed'] : [`--pps=${rate}`];
+      const speed = ['--topspeed'];
       const tr = Date.now();
       const { stdout } = await exec('ip', ['netns', 'exec', suite.lab.ns, 'tcpreplay', ...speed, '-i', suite.lab.replayIf, file], { timeout: 120000 });
       const replayMs = Date.now() - tr;
@@ -122,7 +119,7 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
       const c = compare(offline, readFlows(db));
       const share = c.equal / c.offline;
       console.log(
-        `replay ${engine}: rate=${rate} achieved=${Math.round(pps)} pps in ${replayMs} ms, sent=${sent}, ` +
+        `replay ${engine}: rate=top achieved=${Math.round(pps)} pps in ${replayMs} ms, sent=${sent}, ` +
           `received=${final.packets_received} decoded=${final.tcp_packets} kernel_drops=${final.kernel_drops} ` +
           `interface_drops=${final.interface_drops} veth_rx_dropped=${vethDropped}; flows offline=${c.offline} live=${c.live} ` +
           `equal=${c.equal} (${(100 * share).toFixed(2)}%) differ=${c.differ} missing=${c.missing} extra=${c.extra}; ` +
@@ -130,16 +127,10 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
       );
 
       expect(sent).toBe(synth.packets);
-      if (engine === 'addon') {
-        // Drops reported, zero or counted: every packet the kernel accepted was decoded or counted as dropped,
-        // and whatever the veth itself could not queue towards the socket makes up the rest of what was sent.
-        expect(final.packets_received).toBe(final.tcp_packets + final.kernel_drops);
-        expect(final.packets_received + vethDropped).toBe(sent);
-      } else {
-        // cap has no drop counter (-1): what it decoded is all it can say.
-        expect(final.kernel_drops).toBe(-1);
-        expect(final.tcp_packets).toBeLessThanOrEqual(sent);
-      }
+      // Drops reported, zero or counted: every packet the kernel accepted was decoded or counted as dropped,
+      // and whatever the veth itself could not queue towards the socket makes up the rest of what was sent.
+      expect(final.packets_received).toBe(final.tcp_packets + final.kernel_drops);
+      expect(final.packets_received + vethDropped).toBe(sent);
       // Nothing lost: every flow equal. Something lost: each lost packet spoils at most one flow.
       const lost = sent - final.tcp_packets;
       if (lost === 0) expect(c).toMatchObject({ equal: c.offline, live: c.offline, differ: 0, missing: 0, extra: 0 });

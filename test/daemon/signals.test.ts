@@ -39,7 +39,7 @@ function secondModel(dir: string): string {
 describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
   const suite = talkSuite('sig', 's', 1, PORT);
 
-  const stops: [NodeJS.Signals, number, 'addon' | 'cap'][] = [
+  const stops: [NodeJS.Signals, number, 'addon'][] = [
     ['SIGTERM', HELD, engines[0]!],
     // SIGINT on the other engine where there is one, so both engines go through a shutdown flush.
     ['SIGINT', 8, engines[engines.length - 1]!],

@@ -59,7 +59,7 @@ describe.skipIf(skipped !== null)(`live sensor with --serve${skipped ? ` (skippe
     expect(flows.map((f) => f.model_version)).toEqual(['fixture-1', 'fixture-1', 'fixture-1']);
 
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/sensor_packets_received_total \d+/);
+    expect(metrics).toMatch(/sensor_packets_received_total\{interface="[^"]+"\} \d+/);
     expect(metrics).toMatch(/sensor_flows_ended_total\{reason="fin"\} 3/);
     expect(metrics).toContain('sensor_api_requests_total');
 

@@ -13,7 +13,7 @@ export class TcpCounter {
   maxCapLen = 0;
   minTs = Infinity;
   maxTs = 0;
-  /** Frames whose capLen exceeds a known wireLen (0 = unknown, cap engine) or runs past the buffer: must stay 0. */
+  /** Frames whose capLen exceeds a known wireLen (0 = unknown) or runs past the buffer: must stay 0. */
   badLengths = 0;
   linkType = -1;
 

@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { loadCap } from '../../../src/capture/capSource';
 import { ADDON_PATH } from '../../../src/capture/liveBinding';
 import { type BridgeLab, createBridgeLab, createReplayLab, netnsUnavailable, type ReplayLab } from '../../capture-live/helpers/netns';
 import { startServer } from './daemonProcess';
@@ -13,16 +12,16 @@ import { startServer } from './daemonProcess';
  * capture-live ones running in another fork.
  */
 
-/** Engines the daemon can use here: the addon when it is built, `cap` when it loads. */
-export function availableEngines(): ('addon' | 'cap')[] {
-  return (['addon', 'cap'] as const).filter((e) => (e === 'addon' ? existsSync(ADDON_PATH) : !(loadCap() instanceof Error)));
+/** Engines the daemon can use here: the addon when it is built. */
+export function availableEngines(): 'addon'[] {
+  return (['addon'] as const).filter(() => existsSync(ADDON_PATH));
 }
 
 /** Why the daemon lab tests cannot run here (one line for the skip message), or null. */
 export function labUnavailable(): string | null {
   const ns = netnsUnavailable();
   if (ns !== null) return ns;
-  if (availableEngines().length === 0) return 'neither capture engine is available (npm run build:native, or npm rebuild cap)';
+  if (availableEngines().length === 0) return 'the capture addon is not built (npm run build:native)';
   return null;
 }
 

@@ -61,9 +61,10 @@ export class Daemon {
   exit: Exit | null = null;
   private partial = '';
 
-  constructor(args: string[]) {
+  /** `env` is added to this process's environment (SENSOR_* overrides). */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
     checkDist();
-    this.proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stderr!.on('data', (chunk: string) => {
       const parts = (this.partial + chunk).split('\n');
