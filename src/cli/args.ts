@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { checkClickHouseConfig, type ClickHouseConfig } from '../config/clickhouseConfig';
 import {
@@ -16,7 +17,7 @@ import { parseTime } from '../serve/timeParam';
 
 /** What the command line asked for. */
 export type Command =
-  | { kind: 'run'; config: SensorConfig; progress: boolean; summary: boolean }
+  | { kind: 'run'; config: SensorConfig; progress: boolean; summary: boolean; replaceDb: boolean }
   | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
   | { kind: 'eval'; csv: string; model: string }
   | { kind: 'interfaces' }
@@ -115,7 +116,12 @@ const RUN_FLAGS: readonly CommandFlag[] = [
   { flag: 'summary', describe: 'human summary table at the end of an offline run (default on; --no-summary)' },
 ];
 
-export const COMMANDS = ['export', 'eval', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
+export const COMMANDS = ['demo', 'export', 'eval', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
+
+/** The capture `sensor demo` reads (made by scripts/make-demo.js, shipped with the package). */
+export const DEMO_CAPTURE = path.resolve(__dirname, '..', '..', 'demo', 'demo.pcap.gz');
+/** Where `sensor demo` writes when no output is given. */
+export const DEMO_DB = 'sensor-demo.db';
 
 function common(y: Argv): Argv {
   return y
@@ -149,20 +155,21 @@ function commandOptions(y: Argv, flags: readonly CommandFlag[]): Argv {
 }
 
 function parser(argv: string[], command: string) {
-  const usage =
-    command === 'export'
-      ? 'Usage: sensor export --db flows.db [--format csv] [--out FILE] [--label NAME] [--length N]\n\nWrite the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N).'
-      : command === 'eval'
-        ? 'Usage: sensor eval --csv labelled.csv [--model FILE]\n\nScore a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class).'
-        : command === 'serve'
-          ? 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.'
-          : command === 'report'
-            ? 'Usage: sensor report --db flows.db [--out report.html] [--from T] [--to T]\n\nWrite the web view of a database as one self-contained HTML file.'
-            : command === 'interfaces'
-          ? 'Usage: sensor interfaces\n\nList the network interfaces live capture can open.'
-          : command === 'clickhouse-schema'
-            ? 'Usage: sensor clickhouse-schema [--cluster NAME [--on-cluster]] [--apply URL ...] [--database DB] [--table T]\n\nPrint (or, with --apply URL, run) the DDL of the ClickHouse flows table.'
-          : 'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor export --db flows.db --format csv      (sensor export --help)\n  sensor eval --csv labelled.csv               (sensor eval --help)\n  sensor interfaces';
+  const usages: Record<string, string> = {
+    export: 'Usage: sensor export --db flows.db [--format csv] [--out FILE] [--label NAME] [--length N]\n\nWrite the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N).',
+    eval: 'Usage: sensor eval --csv labelled.csv [--model FILE]\n\nScore a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class).',
+    demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
+    serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
+    report: 'Usage: sensor report --db flows.db [--out report.html] [--from T] [--to T]\n\nWrite the web view of a database as one self-contained HTML file.',
+    interfaces: 'Usage: sensor interfaces\n\nList the network interfaces live capture can open.',
+    'clickhouse-schema':
+      'Usage: sensor clickhouse-schema [--cluster NAME [--on-cluster]] [--apply URL ...] [--database DB] [--table T]\n\nPrint (or, with --apply URL, run) the DDL of the ClickHouse flows table.',
+    '':
+      'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor demo                                   (the bundled capture; sensor demo --help)\n' +
+      '  sensor export --db flows.db --format csv      (sensor export --help)\n  sensor eval --csv labelled.csv               (sensor eval --help)\n' +
+      '  sensor serve --db flows.db [--listen 127.0.0.1:8080]\n  sensor report --db flows.db --out report.html\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]',
+  };
+  const usage = usages[command] ?? usages['']!;
   let y = common(yargs(argv).scriptName('sensor').usage(usage));
   if (command === 'export') y = commandOptions(y, EXPORT_FLAGS);
   else if (command === 'eval') y = commandOptions(y, EVAL_FLAGS);
@@ -173,7 +180,7 @@ function parser(argv: string[], command: string) {
   }
   else if (command === 'report') y = commandOptions(y, REPORT_FLAGS);
   else if (command === 'serve') y = runOptions(y).option('listen', { type: 'string', nargs: 1, describe: `address to serve on, HOST:PORT (default ${DEFAULT_LISTEN})` }).epilog(EPILOG);
-  else if (command === '') y = runOptions(y).epilog(EPILOG);
+  else if (command === '' || command === 'demo') y = runOptions(y).epilog(EPILOG);
   return y.exitProcess(false).fail((msg, err) => {
     throw new ConfigError(oneLine(err ? err.message : msg, command));
   });
@@ -188,7 +195,7 @@ function knownFlags(command: string): string[] {
         ? EVAL_FLAGS.map((f) => f.flag)
         : command === 'report'
           ? REPORT_FLAGS.map((f) => f.flag)
-          : command === '' || command === 'serve'
+          : command === '' || command === 'demo' || command === 'serve'
           ? [...CONFIG_FLAGS.map((f) => f.flag), ...RUN_FLAGS.map((f) => f.flag), ...(command === 'serve' ? ['listen'] : [])]
           : command === 'clickhouse-schema'
             ? [...CLICKHOUSE_SCHEMA_FLAGS.map((f) => f.flag), 'on-cluster', 'apply']
@@ -302,6 +309,17 @@ export async function parseArgs(argv: string[], version: string, env: NodeJS.Pro
     const listen = single(a, 'listen');
     if (listen !== undefined) (o.serve ??= {}).listen = listen;
   }
+  let replaceDb = false;
+  if (command === 'demo') {
+    // The demo capture unless --pcap names others; a database in the current directory unless an output is set.
+    const output = o.output ?? {};
+    if (cfg.capture.pcap.length === 0 && o.capture?.pcap === undefined) (o.capture ??= {}).pcap = [DEMO_CAPTURE];
+    if (cfg.output.db === null && cfg.output.jsonl === null && output.db === undefined && output.jsonl === undefined) {
+      (o.output ??= {}).db = DEMO_DB;
+      // Each demo run starts its own database, so the README's queries count one run's flows.
+      replaceDb = true;
+    }
+  }
   cfg = mergeConfig(cfg, o, 'command line');
   checkRelations(cfg);
   if (cfg.output.clickhouse !== null && cfg.output.clickhouse.url.length === 0) {
@@ -320,7 +338,7 @@ export async function parseArgs(argv: string[], version: string, env: NodeJS.Pro
   }
   const progress = (a.progress as boolean | undefined) ?? process.stderr.isTTY === true;
   const summary = (a.summary as boolean | undefined) ?? true;
-  return { kind: 'run', config: cfg, progress, summary };
+  return { kind: 'run', config: cfg, progress, summary, replaceDb };
 }
 
 /** `sensor clickhouse-schema`: names from the flags, else from the config file's output.clickhouse, else defaults. */

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../config/config';
 import { createLogger, resolveLogFormat } from '../sink/log';
@@ -89,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
           };
           return await runLive(cfg, log, reload, packageVersion());
         }
+        if (cmd.replaceDb && cfg.output.db !== null) for (const suffix of ['', '-wal', '-shm']) rmSync(cfg.output.db + suffix, { force: true });
         let server = null;
         if (cfg.serve.listen !== null) {
           const { startConfiguredServer } = await import('../serve/run');

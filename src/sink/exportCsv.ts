@@ -1,11 +1,14 @@
 import { once } from 'node:events';
 
-import { csvField } from './csvField';
+import { stringify } from 'csv-stringify/sync';
 import { SinkError } from './sinkError';
 import { Database } from './sqliteBinding';
 
 /** The sequence length of the public "who's talking" dataset (SPEC.md "The payload-length sequence"). */
 export const CSV_DEFAULT_LENGTH = 30;
+
+/** Rows formatted per csv-stringify call. */
+const EXPORT_BATCH = 1000;
 
 /** `app_service,tcp_len_1,...,tcp_len_N` */
 export function whoIsTalkingHeader(length: number): string {
@@ -39,13 +42,24 @@ export async function exportCsv(
   try {
     const stmt = db.prepare<[], { label: string; lengths: string }>('SELECT label, lengths FROM flows ORDER BY id');
     if (!out.write(whoIsTalkingHeader(length) + '\n')) await once(out, 'drain');
+    // csv-stringify quotes what RFC 4180 needs quoted (a label with a comma, quote or line break); rows are
+    // formatted EXPORT_BATCH at a time, and the output's back-pressure is honoured between batches.
+    let batch: (string | number)[][] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const text = stringify(batch, { record_delimiter: 'unix' });
+      batch = [];
+      if (!out.write(text)) await once(out, 'drain');
+    };
     for (const row of stmt.iterate()) {
       const lengths = JSON.parse(row.lengths) as number[];
-      let line = csvField(fixedLabel ?? row.label);
-      for (let i = 0; i < length; i++) line += ',' + String(lengths[i] ?? 0);
+      const record: (string | number)[] = [fixedLabel ?? row.label];
+      for (let i = 0; i < length; i++) record.push(lengths[i] ?? 0);
+      batch.push(record);
       rows++;
-      if (!out.write(line + '\n')) await once(out, 'drain');
+      if (batch.length >= EXPORT_BATCH) await flush();
     }
+    await flush();
   } finally {
     db.close();
   }

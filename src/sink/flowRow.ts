@@ -106,7 +106,8 @@ export function flowToRow(cf: ClassifiedFlow): FlowRow {
     end: isoMicros(f.last_ts),
     first_ts: f.first_ts,
     last_ts: f.last_ts,
-    duration: f.duration,
+    // Rounded to the microsecond, the timestamps' precision (the difference of two doubles has float noise).
+    duration: Math.round(f.duration * 1e6) / 1e6,
     proto: 'tcp',
     ip_version: f.ip_version,
     vlan: f.vlan,

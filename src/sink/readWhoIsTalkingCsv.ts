@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { CsvError, parse } from 'csv-parse';
 
 /** One labelled sequence from a "who's talking" CSV. */
 export interface LabelledSequence {
@@ -9,80 +10,6 @@ export interface LabelledSequence {
 /** The file is not "who's talking" CSV; the message gives file:line and what was expected. */
 export class CsvFormatError extends Error {
   override name = 'CsvFormatError';
-}
-
-/**
- * Splits CSV text into records of fields (RFC 4180: quoted fields may hold commas, doubled quotes and line
- * breaks; CRLF or LF line ends). Fed chunk by chunk; calls `onRecord(fields, line)` for each complete record.
- */
-class CsvParser {
-  private field = '';
-  private fields: string[] = [];
-  private quoted = false;
-  private afterQuote = false;
-  private line = 1;
-  private recordLine = 1;
-
-  constructor(
-    private readonly file: string,
-    private readonly onRecord: (fields: string[], line: number) => void,
-  ) {}
-
-  push(chunk: string): void {
-    for (let i = 0; i < chunk.length; i++) {
-      const c = chunk[i]!;
-      if (this.quoted) {
-        if (c === '"') {
-          this.quoted = false;
-          this.afterQuote = true;
-        } else {
-          if (c === '\n') this.line++;
-          this.field += c;
-        }
-        continue;
-      }
-      if (c === '"') {
-        if (this.afterQuote) {
-          this.field += '"'; // "" inside a quoted field
-          this.quoted = true;
-          this.afterQuote = false;
-        } else if (this.field === '') {
-          this.quoted = true;
-        } else {
-          throw new CsvFormatError(`${this.file}:${this.line}: a quote inside an unquoted field (quote the whole field)`);
-        }
-      } else if (c === ',') {
-        this.endField();
-      } else if (c === '\n') {
-        this.endRecord();
-        this.line++;
-        this.recordLine = this.line;
-      } else if (c !== '\r') {
-        if (this.afterQuote) throw new CsvFormatError(`${this.file}:${this.line}: text after a closing quote`);
-        this.field += c;
-      }
-    }
-  }
-
-  end(): void {
-    if (this.quoted) throw new CsvFormatError(`${this.file}:${this.recordLine}: a quoted field is never closed`);
-    if (this.field !== '' || this.fields.length > 0 || this.afterQuote) this.endRecord();
-  }
-
-  private endField(): void {
-    this.fields.push(this.field);
-    this.field = '';
-    this.afterQuote = false;
-  }
-
-  private endRecord(): void {
-    this.endField();
-    const fields = this.fields;
-    this.fields = [];
-    // A blank line (one empty field) is not a record.
-    if (fields.length === 1 && fields[0] === '') return;
-    this.onRecord(fields, this.recordLine);
-  }
 }
 
 function parseHeader(file: string, fields: string[]): number {
@@ -105,26 +32,39 @@ function parseHeader(file: string, fields: string[]): number {
 export async function readWhoIsTalkingCsv(path: string): Promise<{ length: number; rows: LabelledSequence[] }> {
   let length = -1;
   const rows: LabelledSequence[] = [];
-  const parser = new CsvParser(path, (fields, line) => {
-    if (length < 0) {
-      length = parseHeader(path, fields);
-      return;
+  // csv-parse does RFC 4180 (quoted fields with commas, doubled quotes and line breaks; CRLF or LF); rows are
+  // checked here. `info.lines` is the line a record ends on, which is what the messages name.
+  const parser = createReadStream(path, { encoding: 'utf8' }).pipe(parse({ relax_column_count: true, skip_empty_lines: true, info: true }));
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      const line = info.lines;
+      if (length < 0) {
+        length = parseHeader(path, record);
+        continue;
+      }
+      if (record.length !== length + 1) throw new CsvFormatError(`${path}:${line}: ${record.length} fields, the header has ${length + 1}`);
+      const lengths = new Array<number>(length);
+      for (let i = 0; i < length; i++) {
+        const text = record[i + 1]!.trim();
+        const v = text === '' ? NaN : Number(text);
+        if (!Number.isInteger(v)) throw new CsvFormatError(`${path}:${line}: tcp_len_${i + 1} is '${record[i + 1]}', not an integer`);
+        lengths[i] = v;
+      }
+      rows.push({ label: record[0]!, lengths });
     }
-    if (fields.length !== length + 1) {
-      throw new CsvFormatError(`${path}:${line}: ${fields.length} fields, the header has ${length + 1}`);
-    }
-    const lengths = new Array<number>(length);
-    for (let i = 0; i < length; i++) {
-      const text = fields[i + 1]!.trim();
-      const v = text === '' ? NaN : Number(text);
-      if (!Number.isInteger(v)) throw new CsvFormatError(`${path}:${line}: tcp_len_${i + 1} is '${fields[i + 1]}', not an integer`);
-      lengths[i] = v;
-    }
-    rows.push({ label: fields[0]!, lengths });
-  });
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  for await (const chunk of stream) parser.push(chunk as string);
-  parser.end();
+  } catch (e) {
+    if (e instanceof CsvError) throw new CsvFormatError(`${path}:${(e as CsvError & { lines?: number }).lines ?? '?'}: ${CSV_ERRORS[e.code] ?? e.message}`);
+    throw e;
+  } finally {
+    parser.destroy();
+  }
   if (length < 0) throw new CsvFormatError(`${path}:1: empty file, expected the header app_service,tcp_len_1,...`);
   return { length, rows };
 }
+
+/** csv-parse's error codes in this file's words. */
+const CSV_ERRORS: Record<string, string> = {
+  CSV_QUOTE_NOT_CLOSED: 'a quoted field is never closed',
+  INVALID_OPENING_QUOTE: 'a quote inside an unquoted field (quote the whole field)',
+  CSV_INVALID_CLOSING_QUOTE: 'text after a closing quote',
+};

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { csvField } from '../../src/sink/csvField';
 import { exportCsv, whoIsTalkingHeader } from '../../src/sink/exportCsv';
 import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
 import { SqliteSink } from '../../src/sink/sqliteSink';
@@ -109,17 +108,9 @@ describe('readWhoIsTalkingCsv()', () => {
     ['an empty length', 'app_service,tcp_len_1\nx,\n', /in\.csv:2: tcp_len_1 is '', not an integer/],
     ['an unclosed quote', 'app_service,tcp_len_1\n"x,1\n', /in\.csv:2: a quoted field is never closed/],
     ['a stray quote', 'app_service,tcp_len_1\nx"y,1\n', /in\.csv:2: a quote inside an unquoted field/],
+    ['text after a closing quote', 'app_service,tcp_len_1\n"x"y,1\n', /in\.csv:2: text after a closing quote/],
     ['an empty file', '', /in\.csv:1: empty file/],
   ])('refuses %s with file:line', async (_name, text, expected) => {
     await expect(readWhoIsTalkingCsv(csv(text))).rejects.toThrow(expected);
-  });
-});
-
-describe('csvField()', () => {
-  it('quotes only what needs quoting', () => {
-    expect(csvField('ssh')).toBe('ssh');
-    expect(csvField('a,b')).toBe('"a,b"');
-    expect(csvField('say "hi"')).toBe('"say ""hi"""');
-    expect(csvField('two\nlines')).toBe('"two\nlines"');
   });
 });
