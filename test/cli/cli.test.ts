@@ -40,6 +40,38 @@ describe('sensor CLI', () => {
     }
   });
 
+  it('export --help and eval --help document their flags without asking for them', () => {
+    for (const [cmd, flags] of [['export', ['--db', '--format', '--out', '--label', '--length']], ['eval', ['--csv', '--model']]] as const) {
+      const r = sensor([cmd, '--help']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Usage: sensor ${cmd}`);
+      for (const f of flags) expect(r.stdout).toContain(f);
+    }
+  });
+
+  // Issue 9 item 7: these printed two lines, or said "got null".
+  it('says what is wrong with a flag value in one line, exit 2', () => {
+    for (const [args, msg] of [
+      [['--device', 'tpu'], 'sensor: --device must be one of "auto", "cpu", "cuda", got "tpu"'],
+      [['--idle-timeout', 'abc'], 'sensor: --idle-timeout must be a number, got "abc"'],
+      [['--idle-timeout', '3'], 'sensor: flow.idleTimeout (3 s, --idle-timeout) must be longer than flow.finGrace (5 s)'],
+      [['--pcapp', 'x'], 'sensor: Unknown option --pcapp (did you mean --pcap?); see sensor --help'],
+    ] as const) {
+      const r = sensor(['--pcap', capture, ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(msg);
+    }
+  });
+
+  it('--log-format pretty writes readable lines, json one object per line', () => {
+    const pretty = sensor(['--pcap', capture, '--no-classify', '--db', path.join(dir, 'pretty.db'), '--log-format', 'pretty']);
+    expect(pretty.code).toBe(0);
+    expect(pretty.stderr).toMatch(/^\d{4}-\d\d-\d\dT\S+Z info capture done files=1 /m);
+    const json = sensor(['--pcap', capture, '--no-classify', '--db', path.join(dir, 'json.db'), '--log-format', 'json']);
+    for (const l of json.stderr.trim().split('\n')) expect(() => JSON.parse(l) as unknown).not.toThrow();
+  });
+
   it('rejects an unknown option with one line and exit code 2', () => {
     const r = sensor(['--pcap', capture, '--bogus']);
     expect(r.code).toBe(2);
