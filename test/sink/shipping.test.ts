@@ -78,3 +78,18 @@ describe.skipIf(skip !== null)(`rsyslog recipe (config/rsyslog-sensor.conf)${ski
     await new Promise((r) => rsyslog!.once('exit', r));
   }, 90000);
 });
+
+const LOGROTATE = ['/usr/sbin/logrotate', '/sbin/logrotate'].find((p) => existsSync(p)) ?? null;
+describe.skipIf(LOGROTATE === null)(`logrotate snippet (config/logrotate-sensor)${LOGROTATE === null ? ' (skipped: logrotate is not installed)' : ''}`, () => {
+  it('rotates the JSON-lines files it names and runs its postrotate without failing', () => {
+    const logDir = path.join(dir, 'rotate');
+    mkdirSync(logDir);
+    writeFileSync(path.join(logDir, 'flows.jsonl'), '{"event_type":"flow"}\n');
+    const conf = path.join(dir, 'logrotate.conf');
+    writeFileSync(conf, readFileSync(path.join(ROOT, 'config/logrotate-sensor'), 'utf8').replaceAll('/var/log/sensor/', `${logDir}/`));
+    const r = spawnSync(LOGROTATE!, ['-f', '-s', path.join(dir, 'logrotate.state'), conf], { encoding: 'utf8', timeout: 30000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(path.join(logDir, 'flows.jsonl.1'))).toBe(true);
+    expect(readFileSync(path.join(logDir, 'flows.jsonl.1'), 'utf8')).toBe('{"event_type":"flow"}\n');
+  });
+});
