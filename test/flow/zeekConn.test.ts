@@ -143,7 +143,7 @@ describe.skipIf(!HAVE_REFERENCE)(`conn_state and history equal Zeek's conn.log o
 type Step = ['c' | 's', number, number?];
 
 /**
- * One case per conn_state of the README's list (SPEC.md "Flow end"), on frames made here, for the states no
+ * One case per conn_state of the list in docs/records.md (docs/flows.md), on frames made here, for the states no
  * public trace with a Zeek reference has (REJ, S2, RSTOS0, SHR) and for the others too. Each expectation is
  * what Zeek's TCP analyzer (TCPSessionAdapter::UpdateStateMachine, update_history) and conn/main.zeek's
  * conn_state() make of the same packets.
@@ -168,14 +168,14 @@ const STATE_CASES: [state: string, history: string, why: string, steps: Step[]][
   ['OTH', 'Dd', 'no SYN seen, mid-stream traffic', [['c', ACK | PSH, 10], ['s', ACK | PSH, 20]]],
 ];
 
-describe('conn_state: every state of the README\'s list, on hand-made frames', () => {
+describe('conn_state: every state of the list in docs/records.md, on hand-made frames', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-connstate-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('the cases cover every state the README lists', () => {
-    const readme = readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
-    const listedStates = /`conn_state`, `history` \| Zeek's connection state \(([^)]*)\)/.exec(readme);
-    expect(listedStates, 'the README flow-record table names the conn_state values').not.toBeNull();
+  it('the cases cover every state docs/records.md lists', () => {
+    const doc = readFileSync(path.join(__dirname, '../../docs/records.md'), 'utf8');
+    const listedStates = /\| `conn_state` \|[^|]*\|[^|]*\| Zeek's connection state \(([^)]*)\)/.exec(doc);
+    expect(listedStates, 'the docs/records.md field table names the conn_state values').not.toBeNull();
     const all = listedStates![1]!.split(', ');
     expect(all).toHaveLength(13);
     expect(new Set(STATE_CASES.map((c) => c[0]))).toEqual(new Set(all));
