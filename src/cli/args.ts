@@ -150,6 +150,8 @@ function runOptions(y: Argv): Argv {
 }
 
 function commandOptions(y: Argv, flags: readonly CommandFlag[]): Argv {
+  // --no-progress is taken (and means nothing) everywhere, so scripts can pass it to any command.
+  y = y.option('progress', { type: 'boolean', hidden: true });
   for (const f of flags) y = y.option(f.flag, { type: 'string', nargs: 1, describe: f.describe + (f.required === true ? ' [required]' : '') });
   return y;
 }
@@ -226,10 +228,30 @@ function oneLine(msg: string, command: string): string {
   return msg.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-/** The subcommand named on the command line ('' for a capture run). */
-function commandOf(argv: string[]): string {
-  const first = argv[0];
-  return first !== undefined && (COMMANDS as readonly string[]).includes(first) ? first : '';
+/** Flags that take a value (the next word is theirs, not a command). */
+const VALUE_FLAGS = new Set([
+  ...CONFIG_FLAGS.filter((f) => f.kind !== 'boolean').flatMap((f) => [`--${f.flag}`, ...(f.alias !== undefined ? [`-${f.alias}`] : [])]),
+  '--config',
+  '-c',
+]);
+
+/**
+ * The subcommand named on the command line ('' for a capture run) and the arguments without it. Like yargs, the
+ * command may come after options (`sensor --no-progress clickhouse-schema ...`): it is the first word that is
+ * neither a flag nor a flag's value.
+ */
+function commandOf(argv: string[]): { command: string; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (t === '--') break;
+    if (t.startsWith('-')) {
+      if (!t.includes('=') && VALUE_FLAGS.has(t)) i++;
+      continue;
+    }
+    if ((COMMANDS as readonly string[]).includes(t)) return { command: t, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+    break;
+  }
+  return { command: '', rest: argv };
 }
 
 /** Reads one subcommand flag as a single string (repeated flags are an error, not a silent pick). */
@@ -248,8 +270,8 @@ function required(a: Record<string, unknown>, flag: string, command: string): st
 
 /** Parses argv into a Command; throws ConfigError (exit 2) for anything wrong. `env` supplies SENSOR_* overrides. */
 export async function parseArgs(argv: string[], version: string, env: NodeJS.ProcessEnv = process.env): Promise<Command> {
-  const command = commandOf(argv);
-  const p = parser(command === '' ? argv : argv.slice(1), command);
+  const { command, rest } = commandOf(argv);
+  const p = parser(rest, command);
   const a = (await p.parseAsync()) as Record<string, unknown> & { _: (string | number)[] };
   if (a.help === true) return { kind: 'help', text: await p.getHelp() };
   if (a.version === true) return { kind: 'version', text: version };
