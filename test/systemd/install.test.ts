@@ -38,7 +38,7 @@ describe('the installed package', () => {
   });
 
   it('holds what running needs, and no tests, sources or lab', () => {
-    for (const f of ['bin/sensor.js', 'dist/cli/main.js', 'models/sensor.onnx', 'config/sensor.json', 'config/rsyslog-sensor.conf', 'systemd/sensor@.service', 'systemd/sensor.service', 'demo/demo.pcap.gz', 'demo/conn.log', 'docs/records.md', 'native/binding.gyp', 'scripts/build-native.js', 'README.md']) {
+    for (const f of ['bin/sensor.js', 'dist/cli/main.js', 'models/sensor.onnx', 'config/sensor.json', 'config/rsyslog-sensor.conf', 'systemd/sensor@.service', 'systemd/sensor.service', 'demo/demo.pcap.gz', 'demo/conn.log', 'web/index.html', 'web/app.js', 'web/app.css', 'docs/records.md', 'native/binding.gyp', 'scripts/build-native.js', 'README.md']) {
       expect(files, f).toContain(f);
     }
     for (const prefix of ['test/', 'src/', 'bench/', 'models/train/', 'models/lab/services/', '.ci/']) expect(files.filter((f) => f.startsWith(prefix)), prefix).toEqual([]);
@@ -76,6 +76,14 @@ describe('the installed package', () => {
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('94 flows');
+    // The web view's files come from the package too (sensor report inlines them).
+    const report = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(installed, 'bin/sensor.js'), 'report', '--db', path.join(state, 'demo.db'), '--out', path.join(state, 'r.html')],
+      { cwd: state, encoding: 'utf8', timeout: 120000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    );
+    expect(report.status, report.stderr).toBe(0);
+    expect(readFileSync(path.join(state, 'r.html'), 'utf8')).toContain('<html');
     expect(installed.startsWith('/home') || installed.startsWith('/root')).toBe(false);
   });
 });
