@@ -1,15 +1,20 @@
 /**
- * Where a FileSource's bytes come from: the file itself or its gunzip output. Either way the bytes
- * are written into the reader's own buffer, so the parsers see one kind of input.
+ * Where a FileSource's bytes come from: a file read in place, a stream (stdin, a FIFO) or gunzip output. Either
+ * way the bytes are written into the reader's own buffer, so the parsers see one kind of input.
  */
 export interface ByteInput {
   /**
-   * Writes up to `len` bytes into buf[off, off + len) and returns how many; fewer than `len` only at
-   * the end of the input. Rejects/throws on a read or decompression error.
+   * Writes up to `len` bytes into buf[off, off + len) and returns how many. Fewer than `len` means the input
+   * ended: at its end, at a read or decompression error (`failure` then says which; everything before it was
+   * delivered first), or because abort() was called. Never rejects.
    */
   fill(buf: Buffer, off: number, len: number): Promise<number> | number;
-  /** Bytes of the file on disk read so far (compressed bytes for gzip), for progress. */
+  /** The error that ended the input early, or null. */
+  readonly failure: Error | null;
+  /** Bytes of the file (or stream) read so far (compressed bytes for gzip), for progress. */
   readonly fileBytesRead: number;
+  /** Makes a fill() that is waiting for data (a FIFO with no writer yet) return at once with what it has. */
+  abort(): void;
   /** Releases the file descriptor / streams; safe to call once at the end, whatever happened. */
   close(): void;
 }

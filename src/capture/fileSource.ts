@@ -1,20 +1,43 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { CaptureError } from './captureError';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ByteInput } from './byteInput';
 import type { CaptureParser } from './captureParser';
 import { MAGIC_BYTES, captureKind, formatMagic, magicNumber } from './captureMagic';
 import { FdInput } from './fdInput';
 import { Frame, type FrameHandler } from './frame';
-import { GunzipInput } from './gunzipInput';
+import { gunzipInput } from './gunzipInput';
 import { PcapParser } from './pcapReader';
 import { PcapngParser } from './pcapngReader';
+import { StreamInput } from './streamInput';
 
 /**
- * Default read buffer. Large enough that a syscall and a `between()` await cost nothing per packet
- * (~40k small packets per chunk), small enough to stay in memory for any file size.
+ * Default read buffer. Large enough that a syscall costs nothing per packet (~40k small packets per chunk),
+ * small enough to stay in memory for any file size.
  */
 const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 /** Smallest accepted chunkSize (tests use tiny chunks to make records straddle chunk ends). */
 const MIN_CHUNK_SIZE = 16;
+/**
+ * Records are parsed in windows of this many bytes (~1,000 minimum-size packets), and `between()` runs after
+ * each window: that is where the pipeline waits for the classifier and the sinks, so what one window can end
+ * (evictions, port reuse) bounds the records queued between two waits.
+ */
+const PARSE_WINDOW = 64 * 1024;
+/**
+ * Longest the reader works without letting the event loop turn. Reading a file never waits on anything, so
+ * without these turns a signal (SIGTERM, SIGINT), a timer or a stream callback would only run at the end of
+ * the input.
+ */
+const YIELD_EVERY_MS = 20;
+
+/** Read size for a compressed file: large reads, few syscalls. */
+const COMPRESSED_READ_SIZE = 1024 * 1024;
+
+/** The path that names standard input. */
+export const STDIN_PATH = '-';
 
 /** Outcome of reading one capture file. */
 export interface FileReadResult {
@@ -24,114 +47,179 @@ export interface FileReadResult {
   bytes: number;
   /** One line naming the file and what is wrong, or null. */
   error: string | null;
+  /** stop() ended the read before the end of the input. */
+  stopped: boolean;
 }
 
 /**
- * Reads one offline capture (classic pcap, pcapng, either one gzipped) in chunks into one reused
- * buffer and hands out every packet as a view into it: no copy, no allocation per packet.
+ * Reads one offline capture (classic pcap, pcapng, either one gzipped) in chunks into one reused buffer and
+ * hands out every packet as a view into it: no copy, no allocation per packet. A regular file is read with
+ * positioned reads; standard input (`-`), a FIFO or a socket is read as a stream, in order, as it arrives (so
+ * `tcpdump -w - | sensor --pcap -` works).
  */
 export class FileSource {
   readonly path: string;
+  /** The path as messages name it (`stdin` for `-`). */
+  readonly label: string;
   private readonly chunkSize: number;
   private readonly frame = new Frame();
   private consumed = 0;
   private fileSize = 0;
   private input: ByteInput | null = null;
+  private stopRequested = false;
+  /** The input is gzip: offsets in messages are offsets into the decompressed data. */
+  private compressed = false;
+  /** A stream whose first bytes open() is waiting for. */
+  private opening: Readable | null = null;
 
   constructor(path: string, opts?: { chunkSize?: number }) {
     this.path = path;
+    this.label = path === STDIN_PATH ? 'stdin' : path;
     this.chunkSize = Math.max(MIN_CHUNK_SIZE, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE));
   }
 
   /** Bytes of the file consumed so far (compressed bytes read, for a gzip file). */
   get bytesRead(): number {
-    return this.input instanceof GunzipInput ? this.input.fileBytesRead : this.consumed;
+    return this.input instanceof StreamInput ? this.input.fileBytesRead : this.consumed;
   }
 
-  /** Size of the file on disk (0 until run() opened it). */
+  /** Size of the file on disk (0 until run() opened it, and for a stream). */
   get size(): number {
     return this.fileSize;
   }
 
   /**
-   * Reads the whole file, calling onFrame for every packet (one reused Frame). Between chunks it
-   * awaits `between()` if given. Damaged input never throws: reading stops at the damage and the
-   * result's `error` says where. Throws only when the path cannot be opened.
+   * Ends run() early: the frames of the window being parsed are still delivered, then run() returns with
+   * `stopped` set. Also ends a wait for data (a FIFO with no writer yet). Safe to call at any time.
+   */
+  stop(): void {
+    this.stopRequested = true;
+    this.input?.abort();
+    // Still opening: a stream waited on for its first bytes (no writer yet) is closed, which ends the wait.
+    this.opening?.destroy();
+  }
+
+  /**
+   * Reads the whole input, calling onFrame for every packet (one reused Frame). Between windows of records it
+   * awaits `between()` if given, and it lets the event loop turn at least every YIELD_EVERY_MS. Damaged input
+   * never throws: reading stops at the damage and the result's `error` says where. Throws only when the path
+   * cannot be opened.
    */
   async run(onFrame: FrameHandler, between?: () => Promise<void> | void): Promise<FileReadResult> {
-    const input = this.open();
+    const input = await this.open();
     this.input = input;
     try {
+      if (this.stopRequested) return { frames: 0, bytes: 0, error: null, stopped: true };
       return await this.pump(input, onFrame, between);
     } finally {
       input.close();
     }
   }
 
-  /** Opens the file and picks the plain or gunzip input by its first two bytes. */
-  private open(): ByteInput {
+  /**
+   * Opens the input: a regular file by descriptor (gzip or not, by its first two bytes), anything that can only
+   * be read in order (stdin, FIFO, socket) as a stream. A FIFO is opened without blocking, so that a FIFO with
+   * no writer yet never freezes the process (the read waits instead, and stop() ends that wait).
+   */
+  private async open(): Promise<ByteInput> {
+    if (this.path === STDIN_PATH) {
+      if (process.stdin.isTTY === true) {
+        throw new CaptureError('Cannot read capture from standard input: it is a terminal (pipe a capture into it, e.g. tcpdump -w - | sensor --pcap -)');
+      }
+      return this.openStream(process.stdin);
+    }
     let fd: number;
     try {
-      fd = openSync(this.path, 'r');
+      fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
-      throw new Error(`Cannot read capture ${this.path}: ${describeOpenError(err)}`);
+      throw new CaptureError(`Cannot read capture ${this.label}: ${describeOpenError(err)}`);
     }
     const stat = fstatSync(fd);
-    if (stat.isDirectory()) {
+    if (stat.isFIFO() || stat.isSocket()) return this.openStream(new Socket({ fd, readable: true, writable: false }));
+    if (!stat.isFile()) {
       closeSync(fd);
-      throw new Error(`Cannot read capture ${this.path}: it is a directory (expand it with listCaptures first)`);
+      const what = stat.isDirectory() ? 'a directory (expand it with listCaptures first)' : 'not a regular file, FIFO or socket';
+      throw new CaptureError(`Cannot read capture ${this.label}: it is ${what}`);
     }
     this.fileSize = stat.size;
     const head = Buffer.alloc(2);
     if (readSync(fd, head, 0, 2, 0) === 2 && captureKind(head, 2) === 'gzip') {
-      closeSync(fd);
-      return new GunzipInput(this.path);
+      this.compressed = true;
+      return gunzipInput(createReadStream('', { fd, highWaterMark: COMPRESSED_READ_SIZE }));
     }
     return new FdInput(fd);
   }
 
-  /** Fill, parse, keep the unfinished tail, repeat; stops at end of input or at damage. */
+  /** A stream input, through gunzip when its first two bytes say so (they are put back for the parser). */
+  private async openStream(stream: Readable): Promise<ByteInput> {
+    this.opening = stream;
+    let head: Buffer;
+    try {
+      head = await peek(stream, 2);
+    } finally {
+      this.opening = null;
+    }
+    if (captureKind(head, head.length) === 'gzip') {
+      this.compressed = true;
+      return gunzipInput(stream);
+    }
+    return new StreamInput(stream);
+  }
+
+  /** Fill, parse window by window, keep the unfinished tail, repeat; stops at end of input, damage or stop(). */
   private async pump(input: ByteInput, onFrame: FrameHandler, between?: () => Promise<void> | void): Promise<FileReadResult> {
-    const gzip = input instanceof GunzipInput;
+    const gzip = this.compressed;
     const where = gzip ? ' of the decompressed data' : '';
-    const subject = gzip ? 'decompressed data' : 'file';
+    const subject = gzip ? 'decompressed data' : input instanceof FdInput ? 'file' : 'input';
     const frame = this.frame;
     let buf = Buffer.allocUnsafe(this.chunkSize);
     let base = 0; // capture offset of buf[0]
     let end = 0; // bytes of buf filled
     let pos = 0; // first byte not yet parsed
-    let eof = false;
     let parser: CaptureParser | null = null;
+    let lastYield = performance.now();
     for (;;) {
       const want = buf.length - end;
-      let got: number;
-      try {
-        got = await input.fill(buf, end, want);
-      } catch (err) {
-        return this.result(parser, base + pos, `${this.path}: ${describeInputError(err)} at byte ${base + end}${where}`);
-      }
+      const got = await input.fill(buf, end, want);
       end += got;
-      eof = got < want;
+      const eof = got < want;
+      if (this.stopRequested) return this.result(parser, base + pos, null, true);
       if (parser === null) {
         if (end < MAGIC_BYTES) {
-          return this.result(null, 0, `${this.path}: ${subject} is ${end} bytes, too short to be a pcap or pcapng file`);
+          if (input.failure !== null) return this.result(null, 0, `${this.label}: ${describeInputError(input.failure)} at byte ${end}${where}`);
+          return this.result(null, 0, `${this.label}: ${subject} is ${end} bytes, too short to be a pcap or pcapng file`);
         }
         const kind = captureKind(buf, end);
         if (kind === 'pcap') parser = new PcapParser();
         else if (kind === 'pcapng') parser = new PcapngParser();
         else {
           const what = gzip ? 'gzip content is not a pcap or pcapng file' : 'not a pcap or pcapng file';
-          return this.result(null, 0, `${this.path}: ${what} (magic ${formatMagic(magicNumber(buf))})`);
+          return this.result(null, 0, `${this.label}: ${what} (magic ${formatMagic(magicNumber(buf))})`);
         }
       }
-      pos = parser.parse(buf, pos, end, frame, onFrame);
-      this.consumed = base + pos;
-      if (parser.damage !== null) {
-        return this.result(parser, base + pos, `${this.path}: damaged ${parser.unit} at byte ${base + pos}${where}: ${parser.damage}`);
+      for (;;) {
+        const before = pos;
+        const stop = Math.min(end, pos + Math.max(PARSE_WINDOW, parser.need));
+        pos = parser.parse(buf, pos, stop, frame, onFrame);
+        this.consumed = base + pos;
+        if (parser.damage !== null) {
+          return this.result(parser, base + pos, `${this.label}: damaged ${parser.unit} at byte ${base + pos}${where}: ${parser.damage}`);
+        }
+        if (between !== undefined) await between();
+        if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        }
+        if (this.stopRequested) return this.result(parser, base + pos, null, true);
+        // Done with this chunk when the window reached its end, or when the next record is not all there yet.
+        if (stop === end || (pos === before && parser.need > end - pos)) break;
       }
       if (eof) {
+        if (input.failure !== null) {
+          return this.result(parser, base + pos, `${this.label}: ${describeInputError(input.failure)} at byte ${base + end}${where}`);
+        }
         if (pos === end) return this.result(parser, base + pos, null);
-        return this.result(parser, base + pos, cutMessage(this.path, parser, base + pos, base + end, gzip));
+        return this.result(parser, base + pos, cutMessage(this.label, parser, base + pos, base + end, subject));
       }
       // Keep the unfinished record: move it to the front, then make room for the rest of it.
       if (pos > 0) {
@@ -146,18 +234,16 @@ export class FileSource {
         buf.copy(grown, 0, 0, end);
         buf = grown;
       }
-      if (between !== undefined) await between();
     }
   }
 
-  private result(parser: CaptureParser | null, bytes: number, error: string | null): FileReadResult {
-    return { frames: parser === null ? 0 : parser.frames, bytes, error };
+  private result(parser: CaptureParser | null, bytes: number, error: string | null, stopped = false): FileReadResult {
+    return { frames: parser === null ? 0 : parser.frames, bytes, error, stopped };
   }
 }
 
 /** The message for a file that ends in the middle of something. */
-function cutMessage(path: string, parser: CaptureParser, at: number, total: number, gzip: boolean): string {
-  const subject = gzip ? 'decompressed data' : 'file';
+function cutMessage(path: string, parser: CaptureParser, at: number, total: number, subject: string): string {
   if (parser.unit === 'file header') {
     return `${path}: ${subject} is ${total} bytes, shorter than the 24-byte pcap file header (truncated capture)`;
   }
@@ -176,4 +262,33 @@ function describeInputError(err: unknown): string {
   if (code === 'Z_BUF_ERROR') return 'gzip data ends early (truncated file)';
   if (code === 'Z_DATA_ERROR') return `gzip data is damaged (${(err as Error).message})`;
   return `read error (${err instanceof Error ? err.message : String(err)})`;
+}
+
+/**
+ * Waits until `stream` has `n` bytes buffered (or ended, or failed) and returns a copy of its first bytes
+ * (fewer at an early end) without consuming them: the next read() starts at the first byte again.
+ */
+async function peek(stream: Readable, n: number): Promise<Buffer> {
+  for (;;) {
+    const got = stream.read() as Buffer | null;
+    if (got !== null) {
+      stream.unshift(got);
+      if (got.length >= n || stream.readableEnded) return Buffer.from(got.subarray(0, n));
+      // Fewer than n bytes so far: wait for more (rare; a pipe's first write is nearly always bigger).
+    }
+    if (stream.readableEnded || stream.destroyed || stream.errored !== null) return Buffer.alloc(0);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        stream.off('readable', done);
+        stream.off('end', done);
+        stream.off('error', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('readable', done);
+      stream.on('end', done);
+      stream.on('error', done);
+      stream.on('close', done);
+    });
+  }
 }

@@ -49,7 +49,7 @@ interface ConfigFlag {
 
 /** The run flags, in help order. */
 export const CONFIG_FLAGS: readonly ConfigFlag[] = [
-  { flag: 'pcap', section: 'capture', key: 'pcap', kind: 'list', describe: 'capture file (.pcap, .pcapng, optionally gzipped) or directory of captures; repeatable' },
+  { flag: 'pcap', section: 'capture', key: 'pcap', kind: 'list', describe: 'capture file (.pcap, .pcapng, optionally gzipped), directory of captures, FIFO, or - for stdin; repeatable' },
   { flag: 'rotated', section: 'capture', key: 'rotated', kind: 'boolean', describe: 'treat the --pcap files as one rotated capture: flows carry over between files' },
   { flag: 'interface', alias: 'i', section: 'capture', key: 'interface', kind: 'value', describe: 'capture live on this interface (see `sensor interfaces`)' },
   { flag: 'db', section: 'output', key: 'db', kind: 'value', describe: 'SQLite database to write flows to' },
@@ -268,9 +268,24 @@ function required(a: Record<string, unknown>, flag: string, command: string): st
   return v;
 }
 
+/**
+ * `--pcap -` (standard input) as `--pcap=-`: yargs takes a lone `-` after an array option for a positional
+ * argument (which is then refused), while the joined form reaches the option as the value `-`.
+ */
+function joinStdinPcap(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--pcap' && argv[i + 1] === '-') {
+      out.push('--pcap=-');
+      i++;
+    } else out.push(argv[i]!);
+  }
+  return out;
+}
+
 /** Parses argv into a Command; throws ConfigError (exit 2) for anything wrong. `env` supplies SENSOR_* overrides. */
 export async function parseArgs(argv: string[], version: string, env: NodeJS.ProcessEnv = process.env): Promise<Command> {
-  const { command, rest } = commandOf(argv);
+  const { command, rest } = commandOf(joinStdinPcap(argv));
   const p = parser(rest, command);
   const a = (await p.parseAsync()) as Record<string, unknown> & { _: (string | number)[] };
   if (a.help === true) return { kind: 'help', text: await p.getHelp() };

@@ -111,7 +111,7 @@ describe('FileSource on classic pcap', () => {
         await Promise.resolve();
       },
     );
-    expect(r).toEqual({ frames: 100, bytes: bytes.length, error: null });
+    expect(r).toEqual({ frames: 100, bytes: bytes.length, error: null, stopped: false });
     expect(src.size).toBe(bytes.length);
     expect(src.bytesRead).toBe(bytes.length);
     expect(framesAtBetween).toBeGreaterThanOrEqual(10);
