@@ -4,6 +4,7 @@
  */
 export const ANOMALY_NAMES = [
   'unsupported_link_type', // frame on a link type the decoder does not handle
+  'bad_wire_length', // frame whose length on the wire (pcap original length) no link can carry
   'truncated_link', // link-layer header cut short
   'unsupported_ethertype', // Ethernet/SLL/etc. payload that is not IPv4/IPv6 (ARP, LLDP, ...); not an error
   'truncated_vlan', // 802.1Q/802.1ad tag cut short
@@ -39,6 +40,7 @@ export function newAnomalies(): Anomalies {
 
 /** Anomalies that describe damaged or hostile input (as opposed to traffic we simply do not follow). */
 export const DAMAGE_ANOMALIES: ReadonlySet<AnomalyName> = new Set<AnomalyName>([
+  'bad_wire_length',
   'truncated_link',
   'truncated_vlan',
   'truncated_mpls',

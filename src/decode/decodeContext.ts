@@ -5,6 +5,14 @@ import { PacketMeta } from './packetMeta';
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Longest packet a frame or an IP length may claim: twice the largest super-packet Linux builds by GRO/GSO
+ * (BIG TCP, 512 KiB), which a capture taken on a host can contain. A length past it (a pcap original length
+ * of 0xffffffff, a fuzzed jumbo payload option) cannot have been on a wire; it is counted, never turned into a
+ * multi-gigabyte payload length.
+ */
+export const MAX_WIRE_LENGTH = 1024 * 1024;
+
+/**
  * The state one frame's decoding shares between the protocol modules, reused for every frame (like the
  * `Packet` Zeek's analyzers pass along). Each module reads `buf` between its offset and `capEnd`, writes
  * what it found into `out`, and, for link and encapsulation layers, leaves the next layer's EtherType in

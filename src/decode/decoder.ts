@@ -2,7 +2,7 @@ import type { Frame } from '../capture/frame';
 import type { Anomalies } from './anomalies';
 import { decodeArcnet } from './arcnet';
 import { decodeChdlc } from './chdlc';
-import { DecodeContext } from './decodeContext';
+import { DecodeContext, MAX_WIRE_LENGTH } from './decodeContext';
 import { decodeEthernet } from './ethernet';
 import { decodeFddi } from './fddi';
 import { FragmentTable } from './fragments';
@@ -105,6 +105,10 @@ export class Decoder {
     const linkType = frame.linkType & LINKTYPE_MASK;
     const perLink = stats.linkTypes;
     perLink.set(linkType, (perLink.get(linkType) ?? 0) + 1);
+    if (frame.wireLen > MAX_WIRE_LENGTH) {
+      this.anomalies.bad_wire_length++;
+      return false;
+    }
     const ctx = this.ctx;
     ctx.begin(frame.buf, frame.off, frame.capLen, frame.wireLen, frame.ts, out);
     let off = frame.off;

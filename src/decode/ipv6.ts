@@ -1,5 +1,5 @@
 import { u16, u32 } from './bytes';
-import type { DecodeContext } from './decodeContext';
+import { MAX_WIRE_LENGTH, type DecodeContext } from './decodeContext';
 import { IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_TCP, isTunnel } from './ipProtocols';
 import { jumboPayloadLength, skipIpv6Extensions } from './ipv6Extensions';
 import { decodeTcpHeader } from './tcp';
@@ -39,6 +39,11 @@ export function decodeIpv6(ctx: DecodeContext, off: number): boolean {
   if (payloadLen === 0 && next === IPPROTO_HOPOPTS) payloadLen = jumboPayloadLength(ctx, start);
   const onWire = ctx.wireEnd - start;
   if (payloadLen <= 0 || (payloadLen > onWire && ctx.wireKnown)) payloadLen = onWire;
+  if (payloadLen > MAX_WIRE_LENGTH) {
+    // A jumbo length no link carries, on a frame whose wire length is unknown (nothing capped it above).
+    anomalies.bad_ip_total_length++;
+    return false;
+  }
   let p = start;
   for (;;) {
     p = skipIpv6Extensions(ctx, next, p, ctx.capEnd);
