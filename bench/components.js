@@ -4,7 +4,7 @@
  *   read    FileSource.run with an empty callback
  *   decode  + Decoder.decode into one reused PacketMeta
  *   flow    + FlowTable.packet, flows flushed `eof` at the end and turned into FlowRecords (no classify, no sink)
- * The per-frame code mirrors src/daemon/pipeline.ts (decode, then table.packet; fragment expiry every 65536 frames).
+ * The per-frame code mirrors src/pipeline/pipeline.ts (decode, then table.packet; fragment expiry every 65536 frames).
  * Times the stage inside the process (module loading and node start-up excluded) and prints one JSON object.
  *
  * Usage: node bench/components.js read|decode|flow FILE

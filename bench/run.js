@@ -70,7 +70,7 @@ function availability() {
     reader: has('capture/fileSource.js'),
     decoder: has('decode/decoder.js'),
     flowTable: has('flow/flowTable.js') && has('decode/packetMeta.js'),
-    cli: has('cli/main.js') && has('cli/offline.js') && has('daemon/pipeline.js') && has('sink/sqliteSink.js'),
+    cli: has('cli/main.js') && has('cli/offline.js') && has('pipeline/pipeline.js') && has('sink/sqliteSink.js'),
   };
 }
 

@@ -56,3 +56,4 @@ export function payloadPool(rand: () => number, n: number): Buffer;
 export function pcapHeader(snaplen: number): Buffer;
 export function writeCaptures(o: WriteCapturesOptions): WriteCapturesResult;
 export const PCAP_HEADER: number;
+export function writeFlood(file: string, packets: number, opts?: { kind?: 'syn' | 'ack' | 'data'; gapUs?: number }): WriteCapturesResult;

@@ -229,4 +229,46 @@ function writeCaptures(o) {
   return { frames: n, flows: started, fullBytes, snapBytes, wireBytes, fullSize, maxConcurrent, trafficSeconds: tsUs / 1e6 };
 }
 
-module.exports = { mulberry32, payloadPool, pcapHeader, writeCaptures, writeFrame, PCAP_HEADER };
+/** Payload bytes of each packet of a 'data' flood. */
+const FLOOD_DATA_BYTES = 100;
+
+/**
+ * A flood (issue 9's reliability campaign): `packets` frames, each a connection of its own from 10.x.y.z:1024-1279
+ * (x.y.z from the connection number) to 10.99.0.1:80, `gapUs` of traffic time apart (default 10: 100k packets/s,
+ * all within the idle timeout). `syn` (default): bare SYNs, what the campaign fed the sensor (at the default table
+ * size the second million evicts); `ack`: bare ACKs (midstream flows); `data`: PSH+ACK with 100 payload bytes, so
+ * every flow has a sequence entry and goes through the model. Same arguments, same bytes.
+ */
+function writeFlood(file, packets, opts = {}) {
+  const kind = opts.kind ?? 'syn';
+  const gapUs = opts.gapUs ?? 10;
+  const rand = mulberry32(0xf100d);
+  const flags = kind === 'syn' ? 0x02 : kind === 'ack' ? 0x10 : 0x18;
+  const len = kind === 'data' ? FLOOD_DATA_BYTES : 0;
+  return writeCaptures({
+    rand,
+    pool: payloadPool(rand, 4096),
+    packets,
+    concurrency: 1,
+    newFlow: (id) => ({
+      id,
+      v6: false,
+      vlan: 0,
+      client: [(0x0a000000 + (id >>> 8)) >>> 0, 0, 0, 0],
+      server: [0x0a630001, 0, 0, 0],
+      cport: 1024 + (id & 0xff),
+      sport: 80,
+      mss: 1460,
+      cseq: (rand() * 0x100000000) >>> 0,
+      sseq: 0,
+      ipId: id & 0xffff,
+      script: [{ fromClient: true, flags, len, prefix: null }],
+    }),
+    startSec: 1_700_000_000,
+    gapMinUs: gapUs,
+    gapMaxUs: gapUs,
+    fullPath: file,
+  });
+}
+
+module.exports = { mulberry32, payloadPool, pcapHeader, writeCaptures, writeFlood, writeFrame, PCAP_HEADER };

@@ -32,7 +32,8 @@ export const DEFAULT_LISTEN = '127.0.0.1:8080';
 
 const EPILOG = `Every option can also be set in the config file (--config) or as an environment variable
 SENSOR_<SECTION>__<KEY> (e.g. SENSOR_CLASSIFY__DEVICE=cpu); flags win over variables, variables over the file.
-Exit codes: 0 all done; 1 some input was damaged (everything readable was processed and written); 2 usage or config error.
+Exit codes: 0 all done (also when stopped by SIGTERM/SIGINT); 1 some input was damaged (everything readable was processed and written)
+or an output failed (flows_unwritten says how many records); 2 usage, config or output error at start.
 Docs: README.md (install, queries, record fields), docs/ (flow key, sequence, end reasons, records, model contract, config).`;
 
 /** A flag that sets one config key; its value is checked by the config schema, so messages name the flag. */

@@ -1,18 +1,19 @@
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'winston';
 import { openLive } from '../capture/liveSource';
 import { Classifier, inferenceLatencyHistogram, loadModelInfo } from '../classify/classifier';
 import type { SensorConfig } from '../config/config';
-import { openClassifier, openSinks } from '../cli/offline';
+import { Pseudonymizer } from '../flow/pseudonymizer';
+import { GuardedSink } from '../pipeline/flowSink';
+import { openClassifier, openSinks } from '../pipeline/open';
+import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { SqliteSink } from '../sink/sqliteSink';
 import { type MetricsServer, type MetricsSources, sensorMetrics, startMetricsServer } from './metrics';
 import { serveClassifierOptions, startConfiguredServer } from '../serve/run';
 import type { SensorServer } from '../serve/server';
-import { Pseudonymizer } from '../flow/pseudonymizer';
-import { FlowSink, Pipeline } from './pipeline';
-import type { ClassifiedFlow } from '../classify/verdict';
 import { buildStats, CaptureCounters, StatsReport } from './statsReport';
 
 /** Wall-clock timer period: idle/grace timers advance even when no packet arrives (SPEC.md, live mode). */
@@ -29,6 +30,35 @@ function interfaceGone(iface: string): boolean {
   return iface !== 'any' && existsSync(SYS_NET) && !existsSync(`${SYS_NET}/${iface}`);
 }
 
+/**
+ * How long the shutdown flush may classify flows; flows ended after that are written with label `unclassified`.
+ * The unit's TimeoutStopSec (systemd/sensor@.service) leaves room for this plus writing a full table
+ * (README "Reliability" has the measured stop times).
+ */
+const SHUTDOWN_CLASSIFY_MS = 10_000;
+
+/**
+ * How long the shutdown flush makes a record of every flow; after that, flows without payload (a flood's half-open
+ * connections) end without one (counted in flows_shed_at_stop), so that the flows worth keeping are written before
+ * the stop timeout.
+ */
+const SHUTDOWN_SHED_AFTER_MS = 5_000;
+
+/**
+ * The shutdown flush's last resort: after this, every flow still open ends without a record (counted in
+ * flows_shed_at_stop), so that the stop ends inside the unit's TimeoutStopSec=30 with the loss counted, instead of
+ * being killed with the records in flight. Writing a full table of flows with payload takes longer than this on a
+ * busy 2-core host (README "Reliability").
+ */
+const SHUTDOWN_DROP_AFTER_MS = 20_000;
+
+/**
+ * Share of the wall time SQLite writes may take before the database sheds records of flows without payload
+ * (counted in the stats as db_rows_shed). Writes run on the capture thread: at half of it, capture still has the
+ * other half, and a flood of SYNs cannot starve it into dropping the packets of every flow.
+ */
+const DB_SHED_ABOVE = 0.5;
+
 /** Rows deleted per retention step; small so that one step never holds the write lock for long. */
 const RETENTION_BATCH_ROWS = 2000;
 
@@ -43,7 +73,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const inferenceLatency = inferenceLatencyHistogram();
   let classifier = await openClassifier(cfg, log, inferenceLatency);
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-  const opened = openSinks(cfg, log);
+  const opened = openSinks(cfg, log, { shedAbove: DB_SHED_ABOVE });
   const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
   const clickhouse = opened.find((s): s is ClickHouseSink => s instanceof ClickHouseSink) ?? null;
 
@@ -124,15 +154,21 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   if (source.warning) log.warn(source.warning);
   log.info('capture started', { interface: iface, engine: source.engine, link_type: source.linkType, filter: cfg.capture.filter, snaplen: cfg.capture.snaplen });
 
+  // One timer step at a time: a step that ends many flows waits for their records (bounded queues), and the
+  // next tick must not start a second sweep beside it.
+  let ticking: Promise<void> | null = null;
   const tick = setInterval(() => {
     // A deleted interface first looks like a link going down (which a mirror port survives), and the packet
     // socket may then report nothing more: check that the device still exists, once per tick.
     if (interfaceGone(iface)) onCaptureError(new Error(`Capture on ${iface} stopped: the interface no longer exists`));
-    pipeline.table.advance(Date.now() / 1000);
-    pipeline.settle().catch((e: Error) => {
-      log.error(`flow processing failed: ${e.message}; stopping`);
-      requestStop('internal-error');
-    });
+    if (ticking !== null) return;
+    ticking = pipeline
+      .tick(Date.now() / 1000)
+      .catch((e: Error) => {
+        log.error(`flow processing failed: ${e.message}; stopping`);
+        requestStop('internal-error');
+      })
+      .finally(() => (ticking = null));
   }, TICK_MS);
 
   let retentionRunning = false;
@@ -240,59 +276,48 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   process.once('SIGTERM', () => requestStop('SIGTERM'));
   process.once('SIGINT', () => requestStop('SIGINT'));
   const signal = await stopRequested;
-  log.info('stopping', { signal });
+  const stopStarted = performance.now();
+  log.info('stopping', { signal, flows_active: pipeline.table.size });
   source.stop();
   clearInterval(tick);
+  // A timer step in flight finishes first: the shutdown flush must not run beside it.
+  if (ticking !== null) await ticking;
   stopTimers();
   stopping = true;
   // A reload in flight finishes first, so the flush below goes to the classifier that stays.
   await reloading;
   stopTimers();
-  await pipeline.flush('shutdown');
-  // After close: the ClickHouse output has then sent or spooled its last batch, and the line says which.
+  const skippedBefore = pipeline.skippedInference;
+  const cpuBefore = process.cpuUsage();
+  await pipeline.flush('shutdown', {
+    classifyUntil: stopStarted + SHUTDOWN_CLASSIFY_MS,
+    shedAfter: stopStarted + SHUTDOWN_SHED_AFTER_MS,
+    dropAfter: stopStarted + SHUTDOWN_DROP_AFTER_MS,
+  });
+  const stopCpu = process.cpuUsage(cpuBefore);
+  const shedAtStop = pipeline.table.stats.shed;
+  if (shedAtStop > 0) {
+    log.error(
+      `${shedAtStop} flows were ended without a record to stop in time (flows without payload after ${SHUTDOWN_SHED_AFTER_MS / 1000} s, ` +
+        `all after ${SHUTDOWN_DROP_AFTER_MS / 1000} s; the unit's TimeoutStopSec would have killed the flush)`,
+    );
+  }
+  const unclassified = pipeline.skippedInference - skippedBefore;
+  if (unclassified > 0) {
+    log.warn(
+      `${unclassified} flows were written with label 'unclassified': classifying the shutdown flush would have outlasted ${SHUTDOWN_CLASSIFY_MS / 1000} s`,
+    );
+  }
   await pipeline.close();
+  // After close: the ClickHouse output has then sent or spooled its last batch, and the line says which.
   const final = await stats();
   if (classifier !== null) await (classifier as Classifier).close();
   if (metrics !== null) await metrics.close();
   if (server !== null) await server.close();
   if (final.flows_unwritten > 0) log.error(`${final.flows_unwritten} flow records could not be written (see the first error above)`);
-  log.info('stopped', final);
+  log.info('stopped', { ...final, stop_seconds: Math.round(performance.now() - stopStarted) / 1000, flows_unclassified_at_stop: unclassified, flows_shed_at_stop: shedAtStop, stop_cpu_seconds: Math.round((stopCpu.user + stopCpu.system) / 1e3) / 1e3 });
   await new Promise<void>((res) => log.on('finish', res).end());
   return signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : EXIT_FAILED;
-}
-
-/**
- * A sink whose first failed write (disk full, database gone) stops the daemon through `onFail` instead of
- * throwing into the capture callback or a timer; later batches are counted in `lost`, not retried, so the
- * shutdown flush still finishes and says how many records could not be written.
- */
-class GuardedSink implements FlowSink {
-  /** Flow records that did not reach this sink (the whole failed batch counts: its transaction rolled back). */
-  lost = 0;
-  private failed = false;
-
-  constructor(
-    private readonly inner: FlowSink,
-    private readonly onFail: (e: Error) => void,
-  ) {}
-
-  write(batch: ClassifiedFlow[]): void {
-    if (this.failed) {
-      this.lost += batch.length;
-      return;
-    }
-    try {
-      this.inner.write(batch);
-    } catch (e) {
-      this.failed = true;
-      this.lost += batch.length;
-      this.onFail(e as Error);
-    }
-  }
-
-  close(): void | Promise<void> {
-    return this.inner.close();
-  }
 }
 
 /** Sections whose values the running capture, flow table and sinks were built with. */

@@ -34,6 +34,7 @@ export const SENSOR_METRICS = [
   'sensor_packets_received_total',
   'sensor_kernel_drops_total',
   'sensor_interface_drops_total',
+  'sensor_packets_unread',
   'sensor_frames_decoded_total',
   'sensor_tcp_packets_total',
   'sensor_anomalies_total',
@@ -45,8 +46,10 @@ export const SENSOR_METRICS = [
   'sensor_flows_unwritten_total',
   'sensor_inference_batches_total',
   'sensor_inference_errors_total',
+  'sensor_inference_skipped_total',
   'sensor_inference_batch_duration_seconds',
   'sensor_db_write_duration_seconds',
+  'sensor_db_rows_shed_total',
 ] as const;
 
 /** The ClickHouse output's metrics (README "A fleet of sensors"), served when the sensor has one. */
@@ -148,7 +151,19 @@ export function sensorMetrics(src: MetricsSources): { contentType: string; text(
   if (src.classifying) {
     counter('sensor_inference_batches_total', 'Inference batches run', [], (s) => s.inference_batches);
     counter('sensor_inference_errors_total', 'Inference batches that failed (their flows are written classify-error)', [], (s) => s.inference_errors);
+    counter('sensor_inference_skipped_total', 'Flows written without the model (unclassified) because its queue was full: a flood outran inference', [], (s) => s.inference_skipped);
   }
+  counter('sensor_db_rows_shed_total', 'Records of flows without payload SQLite did not store while writes took more than half the time', [], (s) => s.db_rows_shed);
+  new Gauge({
+    name: 'sensor_packets_unread',
+    help: 'Packets the kernel accepted that the sensor has not read (after a stop: left in the capture buffer)',
+    labelNames: ['interface'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (current !== null && current.packets_unread >= 0) this.set({ interface: src.iface }, current.packets_unread);
+    },
+  });
   if (src.clickhouse === true) {
     const chCounter = (name: string, help: string, read: (c: ClickHouseStats) => number): void =>
       counter(name, help, [], (s) => (s.clickhouse !== null ? read(s.clickhouse) : -1));

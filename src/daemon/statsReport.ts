@@ -1,13 +1,15 @@
 import type { Classifier } from '../classify/classifier';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ClickHouseStats } from '../sink/clickhouse/clickhouseSink';
-import type { Pipeline } from './pipeline';
+import type { Pipeline } from '../pipeline/pipeline';
 
 /** Capture counters as the capture addon reports them. */
 export interface CaptureCounters {
   received: number;
   dropped: number;
   ifDropped: number;
+  /** Packets the engine handed to the pipeline. */
+  delivered: number;
 }
 
 /** The stats object logged every N seconds and at exit, and exported to Prometheus. */
@@ -15,6 +17,13 @@ export interface StatsReport {
   uptime_s: number;
   packets_received: number;
   kernel_drops: number;
+  /**
+   * Packets the kernel accepted (and did not drop) that the sensor has not read: waiting in the capture buffer
+   * while running; after a stop, the ones that arrived after the last read before capture closed (a stop under
+   * load leaves some). packets_received = kernel_drops + packets_unread + frames_decoded; -1 where the engine
+   * cannot tell (cap).
+   */
+  packets_unread: number;
   interface_drops: number;
   frames_decoded: number;
   tcp_packets: number;
@@ -29,9 +38,16 @@ export interface StatsReport {
   inference_batches: number;
   /** Batches whose inference failed (their flows were written `classify-error`). */
   inference_errors: number;
+  /** Flows written without the model (label `unclassified`) because its queue was full: a flood outran inference. */
+  inference_skipped: number;
   /** p50/p99 since start, estimated from the Prometheus histogram's buckets (as histogram_quantile() would). */
   inference_latency_ms: { p50: number; p99: number };
   db_write_latency_ms: { p50: number; p99: number } | null;
+  /**
+   * Records of flows without payload the database did not store because writing was over its share of the time
+   * (a flood); they still went to JSON lines. 0 without a database.
+   */
+  db_rows_shed: number;
   /** The ClickHouse output: spool depth, rows sent, retried attempts, dropped rows (null without one). */
   clickhouse: ClickHouseStats | null;
   rss_bytes: number;
@@ -41,6 +57,7 @@ export interface StatsReport {
 /** Anything with a write-latency histogram (the SQLite sink). */
 export interface LatencySource {
   readonly latency: LatencyHistogram;
+  readonly shed: number;
 }
 
 export async function buildStats(
@@ -60,6 +77,7 @@ export async function buildStats(
     uptime_s: Math.round((Date.now() - startedMs) / 1000),
     packets_received: capture.received,
     kernel_drops: capture.dropped,
+    packets_unread: capture.received < 0 || capture.dropped < 0 ? -1 : Math.max(0, capture.received - capture.dropped - capture.delivered),
     interface_drops: capture.ifDropped,
     frames_decoded: pipeline.decoder.stats.frames,
     tcp_packets: pipeline.decoder.stats.tcp,
@@ -72,8 +90,10 @@ export async function buildStats(
     flows_unwritten: unwritten,
     inference_batches: classifier?.stats.batches ?? 0,
     inference_errors: classifier?.stats.errors ?? 0,
+    inference_skipped: pipeline.skippedInference,
     inference_latency_ms: classifier !== null ? await classifier.latency.percentilesMs() : { p50: 0, p99: 0 },
     db_write_latency_ms: db !== null ? await db.latency.percentilesMs() : null,
+    db_rows_shed: db?.shed ?? 0,
     clickhouse: clickhouse?.stats() ?? null,
     rss_bytes: mem.rss,
     heap_used_bytes: mem.heapUsed,

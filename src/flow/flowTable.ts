@@ -40,6 +40,11 @@ export interface FlowTableStats {
   ended: Record<EndReason, number>;
   /** Payload segments skipped by the retransmission rule, all flows. */
   retransSkipped: number;
+  /**
+   * Flows ended by a flush that sheds flows without payload: no record was made for them (a shutdown with a table
+   * full of a flood, short of time). They are counted in `ended` too.
+   */
+  shed: number;
 }
 
 /** How often (in table-clock seconds) the idle and grace timers are checked while packets flow. */
@@ -94,6 +99,13 @@ export class FlowTable {
   private readonly closing = new CloseQueue();
   private clock = -Infinity;
   private nextSweep = -Infinity;
+  /**
+   * Flows the timers (idle, FIN/RST grace) may still end before the owner calls allowEnds() again. Unlimited by
+   * default; the pipeline hands out a budget per input window so that a clock jump that makes a million flows idle
+   * at once cannot queue a million records in one go (README "Reliability": bounded queues).
+   */
+  private endBudget = Infinity;
+  private timersBehind = false;
   /** Source names; a flow keeps the index of the one current when it started. */
   private readonly sources: string[] = [];
   private sourceIndex = 0;
@@ -112,12 +124,25 @@ export class FlowTable {
     this.setSource(opts.source);
     const ended = {} as Record<EndReason, number>;
     for (const r of END_REASONS) ended[r] = 0;
-    this.stats = { packets: 0, flowsCreated: 0, ended, retransSkipped: 0 };
+    this.stats = { packets: 0, flowsCreated: 0, ended, retransSkipped: 0, shed: 0 };
   }
 
   /** Flows currently tracked. */
   get size(): number {
     return this.store.count;
+  }
+
+  /**
+   * True when the idle or grace timers stopped at the end budget with more flows due: the owner should let the
+   * records drain, then call allowEnds() (the next packet or advance() carries on where the sweep stopped).
+   */
+  get behind(): boolean {
+    return this.timersBehind;
+  }
+
+  /** Lets the timers end up to `n` more flows (Infinity: no limit) before they wait for the next allowEnds(). */
+  allowEnds(n: number): void {
+    this.endBudget = n;
   }
 
   /** Source name for flows created from now on (next capture file of a rotated set). */
@@ -273,13 +298,29 @@ export class FlowTable {
   }
 
   /**
-   * Write every open flow with the given reason (end of a capture file, or shutdown). A flow that already closed
-   * (FIN both ways or RST) and was only waiting out its grace period keeps its real reason, `fin` or `rst`.
+   * Writes open flows with the given reason (end of a capture file, or shutdown), least recently seen first, at
+   * most `max` of them (so a caller can let the records drain between steps); returns how many are still open.
+   * A flow that already closed (FIN both ways or RST) and was only waiting out its grace period keeps its real
+   * reason, `fin` or `rst`. `shed` ends flows without a record (counted in stats.shed): `no-payload` those without
+   * a sequence entry, `all` every one; a shutdown short of time keeps the flows worth its remaining seconds and
+   * then finishes before the service manager kills it.
    */
-  flush(reason: 'eof' | 'shutdown'): void {
+  flush(reason: 'eof' | 'shutdown', max = Infinity, shed: 'none' | 'no-payload' | 'all' = 'none'): number {
     const st = this.store;
-    while (st.head !== -1) this.end(st.head, this.closedReason(st.head) ?? reason);
-    this.closing.clear();
+    for (let n = 0; st.head !== -1 && n < max; n++) {
+      const s = st.head;
+      const why = this.closedReason(s) ?? reason;
+      if (shed === 'all' || (shed === 'no-payload' && st.u16[(s << Shift.U16) + H.SeqCount] === 0)) {
+        st.remove(s);
+        this.stats.ended[why]++;
+        this.stats.shed++;
+      } else this.end(s, why);
+    }
+    if (st.head === -1) {
+      this.closing.clear();
+      this.timersBehind = false;
+    }
+    return st.count;
   }
 
   /**
@@ -356,6 +397,8 @@ export class FlowTable {
   private sweep(): void {
     const now = this.clock;
     this.nextSweep = now + SWEEP_INTERVAL;
+    this.timersBehind = false;
+    let budget = this.endBudget;
     const st = this.store;
     const idle = this.opts.idleTimeout;
     // The list is in order of move time, and a flow's move time is at most its last-seen time, so every idle
@@ -364,12 +407,18 @@ export class FlowTable {
     // (moving one to the tail with its older last-seen time would break the order and hide flows behind it);
     // each was seen less than RECENCY_MOVE_INTERVAL after its last move, so it turns idle (or gets a packet
     // that moves it) within that interval and is walked over at most a couple of times.
+    // With the end budget spent, the sweep stops where it is and runs again at the next packet (or advance())
+    // after allowEnds(): nothing due is skipped, it is only written a little later.
     for (let s = st.head; s !== -1; ) {
       if (!(now - st.lastMove[s]! > idle)) break;
       const nx = st.next(s);
       // A flow that closed (FIN both ways, RST) keeps its real reason when the idle timer reaches it before its
       // grace ran out, as after a gap in a capture longer than the idle timeout.
-      if (now - st.f64[(s << Shift.F64) + D.LastTs]! > idle) this.end(s, this.closedReason(s) ?? 'idle');
+      if (now - st.f64[(s << Shift.F64) + D.LastTs]! > idle) {
+        if (budget <= 0) return this.stopSweep(budget);
+        this.end(s, this.closedReason(s) ?? 'idle');
+        budget--;
+      }
       s = nx;
     }
     const grace = this.opts.finGrace;
@@ -378,9 +427,21 @@ export class FlowTable {
       const s = q.peekSlot();
       const live = st.gen[s] === q.peekGen();
       if (live && now - st.closeClock[s]! <= grace) break;
+      if (live && budget <= 0) return this.stopSweep(budget);
       q.shift();
-      if (live) this.end(s, this.closedReason(s)!);
+      if (live) {
+        this.end(s, this.closedReason(s)!);
+        budget--;
+      }
     }
+    this.endBudget = budget;
+  }
+
+  /** The sweep ran out of end budget with flows still due: sweep again as soon as the budget is refilled. */
+  private stopSweep(budget: number): void {
+    this.endBudget = budget;
+    this.timersBehind = true;
+    this.nextSweep = -Infinity;
   }
 
   /** Writes the flow in slot s and frees the slot. */

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Frame, FrameHandler } from '../capture/frame';
 import type { Classifier } from '../classify/classifier';
 import { ClassifiedFlow, Verdict } from '../classify/verdict';
@@ -9,12 +10,9 @@ import type { FlowRecord } from '../flow/flowRecord';
 import { FlowTable, FlowTableOptions } from '../flow/flowTable';
 import { flowUid } from '../flow/flowUid';
 import type { Pseudonymizer } from '../flow/pseudonymizer';
+import type { FlowSink } from './flowSink';
 
-/** Where classified flows go (SQLite, JSON lines). */
-export interface FlowSink {
-  write(batch: ClassifiedFlow[]): void;
-  close(): void | Promise<void>;
-}
+export type { FlowSink } from './flowSink';
 
 /** Where the records of one run come from (stamped on every record, see FlowRecord). */
 export interface RecordOrigin {
@@ -28,35 +26,72 @@ export interface RecordOrigin {
 const UNCLASSIFIED = new Verdict('unclassified', 0, [], '', 'unclassified');
 
 /**
- * Flows queued for inference before the capture loop waits for the classifier. Bounds memory when a capture
- * ends many flows at once; a few batches keep onnxruntime busy while the reader goes on.
+ * Flows queued for inference before the pipeline waits for the classifier. Together with END_BUDGET and
+ * FLUSH_STEP it bounds the records held in memory besides the flow table (README "Reliability"); a few batches
+ * keep onnxruntime busy while the reader goes on.
  */
-const MAX_PENDING_FLOWS = 8192;
+export const MAX_PENDING_FLOWS = 8192;
 
-/** Sink batch size when classification is off: one SQLite transaction per this many flows. */
-const UNCLASSIFIED_BATCH = 256;
+/**
+ * Flows the flow table's timers (idle, FIN grace) may end between two settle() calls. A clock jump can make
+ * every flow idle at once; the budget turns that into steps of this size with the records drained in between.
+ */
+export const END_BUDGET = 4096;
+
+/**
+ * Most flows queued for the model at any time. Offline runs never reach it (settle() after every window keeps the
+ * queue near MAX_PENDING_FLOWS); live capture cannot wait for inference, so under a flood of flows with payload
+ * that outruns the model, flows past this bound are written without it (label `unclassified`, counted in
+ * `skippedInference`) rather than queued without bound or dropped with their packets.
+ */
+export const MAX_QUEUED_FOR_MODEL = 4 * MAX_PENDING_FLOWS;
+
+/** Flows ended per step of an end-of-file or shutdown flush, with the records drained between steps. */
+export const FLUSH_STEP = 4096;
+
+/**
+ * Records gathered into one sink write (one SQLite transaction). With five indexes on random keys every
+ * transaction rewrites the index pages it touches, so rows per transaction decide SQLite's cost under a flood:
+ * 16,384 instead of 256 cut the bytes written per row ~6x (README "Reliability").
+ */
+export const SINK_BATCH = 16384;
+
+/**
+ * Longest a record waits in a partly filled sink batch. Bounds what a kill -9 can lose besides the flows still
+ * open, and how stale the database looks to a reader on a quiet network.
+ */
+export const SINK_DELAY_MS = 500;
 
 /** How often (in frames) the decoder's fragment table is checked for timeouts. */
 const FRAGMENT_EXPIRY_EVERY = 65536;
 
 /**
- * capture -> decode -> flow -> classify -> sinks, for one run of the sensor (offline or live).
- * `onFrame` is the per-packet entry point: it allocates nothing and never throws on bad input.
+ * capture -> decode -> flow -> classify -> sinks, for one run of the sensor (offline or live): the one place
+ * where the stages are joined, used by the CLI's offline run and by the daemon.
+ *
+ * `onFrame` is the per-packet entry point: it allocates nothing and never throws on bad input. The owner calls
+ * settle() between chunks of input (a file window, a timer tick): it waits while the classifier or a sink is
+ * behind, which is what keeps memory bounded by the flow table plus MAX_PENDING_FLOWS and the records of one
+ * chunk.
  */
 export class Pipeline {
   readonly anomalies: Anomalies = newAnomalies();
   readonly decoder: Decoder;
   readonly table: FlowTable;
   readonly onFrame: FrameHandler;
-  /** Flow records written to the sinks. */
+  /** Flow records handed to the sinks. */
   written = 0;
   private readonly meta = new PacketMeta();
   private classifier: Classifier | null;
   private readonly pseudonymizer: Pseudonymizer | null;
   private readonly sinks: FlowSink[];
   private framesSinceExpiry = 0;
-  /** Records waiting to be written when classification is off (written in batches, like classifier output). */
-  private unclassified: ClassifiedFlow[] = [];
+  /** Classified records waiting for the next sink write (at most SINK_BATCH, for at most SINK_DELAY_MS). */
+  private outgoing: ClassifiedFlow[] = [];
+  private outTimer: NodeJS.Timeout | null = null;
+  /** Set while a shutdown flush is past its classification deadline. */
+  private skipModel = false;
+  private unclassifiedCount = 0;
 
   constructor(
     flowOpts: FlowTableOptions,
@@ -70,6 +105,7 @@ export class Pipeline {
     this.sinks = sinks;
     this.decoder = new Decoder(this.anomalies);
     this.table = new FlowTable(flowOpts, (r) => this.submit(r));
+    this.table.allowEnds(END_BUDGET);
     if (classifier !== null) classifier.onResult = (batch) => this.deliver(batch);
     const meta = this.meta;
     const decoder = this.decoder;
@@ -83,21 +119,77 @@ export class Pipeline {
     };
   }
 
-  /** Called between chunks of input: waits for inference when too many flows are queued. */
+  /**
+   * Called between chunks of input: waits for inference when too many flows are queued and for sinks whose
+   * buffers are full, then gives the flow table's timers their next budget.
+   */
   async settle(): Promise<void> {
     if (this.classifier !== null && this.classifier.pending > MAX_PENDING_FLOWS) await this.classifier.drain();
-    this.flushUnclassified();
+    for (const s of this.sinks) if (s.drained !== undefined) await s.drained();
+    this.table.allowEnds(END_BUDGET);
   }
 
-  /** Ends every open flow with `reason` and waits until all of them reached the sinks. */
-  async flush(reason: 'eof' | 'shutdown'): Promise<void> {
-    this.table.flush(reason);
+  /**
+   * Live mode's timer: advances the table clock to `now` (wall clock) and ends the flows whose timers ran out,
+   * in budgeted steps with the records drained in between (capture callbacks run between the steps).
+   */
+  async tick(now: number): Promise<void> {
+    this.table.advance(now);
+    await this.settle();
+    while (this.table.behind) {
+      // Capture callbacks run between the steps: settle() alone may never leave the microtask queue.
+      await yieldToEventLoop();
+      this.table.advance(now);
+      await this.settle();
+    }
+  }
+
+  /**
+   * Ends every open flow with `reason` in steps of FLUSH_STEP (the records of each step drain before the next
+   * one is made) and waits until all of them reached the sinks. A shutdown with a full table must finish inside
+   * the service manager's stop timeout, and a counted loss beats being killed with everything in flight; the
+   * deadlines (performance.now() times) trade records for time in order of their value: flows ended after
+   * `classifyUntil` skip the model (label `unclassified`); after `shedAfter`, flows without payload end without a
+   * record; after `dropAfter`, every remaining flow does (both counted in table.stats.shed).
+   */
+  async flush(reason: 'eof' | 'shutdown', deadlines: { classifyUntil?: number; shedAfter?: number; dropAfter?: number } = {}): Promise<void> {
+    const classifyUntil = deadlines.classifyUntil ?? Infinity;
+    const shedAfter = deadlines.shedAfter ?? Infinity;
+    const dropAfter = deadlines.dropAfter ?? Infinity;
+    for (const s of this.sinks) s.holdCommits?.(true);
+    try {
+      for (;;) {
+        const now = performance.now();
+        if (now >= classifyUntil) this.skipModel = true;
+        const shed = now >= dropAfter ? 'all' : now >= shedAfter ? 'no-payload' : 'none';
+        if (this.table.flush(reason, FLUSH_STEP, shed) === 0) break;
+        await this.settle();
+      }
+      await this.drain();
+    } finally {
+      this.skipModel = false;
+      for (const s of this.sinks) s.holdCommits?.(false);
+    }
+  }
+
+  /**
+   * Records written without the model (label `unclassified`) although classification is on: the model's queue
+   * was full (MAX_QUEUED_FOR_MODEL), or a shutdown flush ran out of time.
+   */
+  get skippedInference(): number {
+    return this.unclassifiedCount;
+  }
+
+  /** Waits until every flow handed to the classifier has reached the sinks, and the sinks' buffers drained. */
+  async drain(): Promise<void> {
     if (this.classifier !== null) await this.classifier.drain();
-    this.flushUnclassified();
+    this.writeOut();
+    for (const s of this.sinks) if (s.drained !== undefined) await s.drained();
   }
 
-  /** Closes the sinks (after flush). */
+  /** Writes what is still batched and closes the sinks (after flush). */
   async close(): Promise<void> {
+    this.writeOut();
     for (const s of this.sinks) await s.close();
   }
 
@@ -120,24 +212,34 @@ export class Pipeline {
     r.sensor = this.origin.sensor;
     r.live = this.origin.live;
     r.uid = flowUid(r.sensor, r.ip_version, r.client_ip, r.client_port, r.server_ip, r.server_port, r.vlan, r.first_ts);
-    if (this.classifier !== null) this.classifier.submit(r);
-    else this.deliverUnclassified(r);
-  }
-
-  private deliverUnclassified(r: FlowRecord): void {
-    this.unclassified.push({ flow: r, verdict: UNCLASSIFIED });
-    if (this.unclassified.length >= UNCLASSIFIED_BATCH) this.flushUnclassified();
-  }
-
-  private flushUnclassified(): void {
-    if (this.unclassified.length === 0) return;
-    const batch = this.unclassified;
-    this.unclassified = [];
-    this.deliver(batch);
+    if (this.classifier === null) this.queueOut({ flow: r, verdict: UNCLASSIFIED });
+    else if (!this.skipModel && this.classifier.pending < MAX_QUEUED_FOR_MODEL) this.classifier.submit(r);
+    else {
+      this.unclassifiedCount++;
+      this.queueOut({ flow: r, verdict: UNCLASSIFIED });
+    }
   }
 
   private deliver(batch: ClassifiedFlow[]): void {
+    for (const cf of batch) this.queueOut(cf);
+  }
+
+  private queueOut(cf: ClassifiedFlow): void {
+    this.outgoing.push(cf);
+    if (this.outgoing.length >= SINK_BATCH) this.writeOut();
+    else if (this.outTimer === null) this.outTimer = setTimeout(this.writeOut, SINK_DELAY_MS).unref();
+  }
+
+  /** Hands the batched records to every sink. */
+  private readonly writeOut = (): void => {
+    if (this.outTimer !== null) {
+      clearTimeout(this.outTimer);
+      this.outTimer = null;
+    }
+    if (this.outgoing.length === 0) return;
+    const batch = this.outgoing;
+    this.outgoing = [];
     for (const s of this.sinks) s.write(batch);
     this.written += batch.length;
-  }
+  };
 }

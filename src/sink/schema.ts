@@ -125,6 +125,34 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/**
+ * The secondary indexes of the flows table, as the migrations leave them (migration 1 created these; a later
+ * migration that adds or changes an index updates this list too). A bulk offline run into an empty database
+ * drops them while it writes and builds them at the end (SqliteSink `deferIndexes`), and every open creates any
+ * that are missing, so a bulk run that was killed leaves a database that heals at its next open.
+ */
+export const SECONDARY_INDEXES: readonly { name: string; columns: string }[] = [
+  { name: 'flows_first_ts', columns: 'first_ts' },
+  { name: 'flows_label', columns: 'label' },
+  { name: 'flows_client_ip', columns: 'client_ip' },
+  { name: 'flows_server', columns: 'server_ip, server_port' },
+  { name: 'flows_community_id', columns: 'community_id' },
+];
+
+/** Creates the secondary indexes that are missing (all of them after a bulk run, none normally). */
+export function createIndexes(db: SqliteDatabase): void {
+  db.transaction(() => {
+    for (const i of SECONDARY_INDEXES) db.exec(`CREATE INDEX IF NOT EXISTS ${i.name} ON flows (${i.columns})`);
+  })();
+}
+
+/** Drops the secondary indexes (bulk offline run into an empty table; createIndexes() restores them). */
+export function dropIndexes(db: SqliteDatabase): void {
+  db.transaction(() => {
+    for (const i of SECONDARY_INDEXES) db.exec(`DROP INDEX IF EXISTS ${i.name}`);
+  })();
+}
+
 /** The database was written by a newer sensor: refuse rather than write rows it does not expect. */
 export class SchemaError extends Error {
   override name = 'SchemaError';

@@ -4,21 +4,56 @@ import type { ClassifiedFlow } from '../classify/verdict';
 import { FLOW_COLUMNS, flowToRow, type FlowRow } from './flowRow';
 import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
-import { migrate, type Migration, MIGRATIONS } from './schema';
+import { createIndexes, dropIndexes, migrate, type Migration, MIGRATIONS, SchemaError } from './schema';
 import { Database, type SqliteDatabase, type SqliteStatement } from './sqliteBinding';
 import { LatencyHistogram } from '../metrics/latencyHistogram';
 
 export interface SqliteSinkOptions {
-  /** Most rows per write transaction (default 1000); larger classifier batches are split. */
+  /** Most rows per write transaction (default 16384); larger batches are split. */
   batchRows?: number;
   /** Schema migrations to apply (tests pass a longer list to exercise upgrades). */
   migrations?: readonly Migration[];
   /** The sensor's name, for backfilling rows of an older schema (default: the host name). */
   sensorName?: string;
+  /**
+   * Bulk load (an offline run): when the flows table is empty at open, drop the secondary indexes and build them
+   * in close(). Maintaining five indexes on random keys row by row made SQLite the bottleneck of a flood (README
+   * "Reliability"); building them once at the end sorts instead. Readers during the run see no indexes.
+   */
+  deferIndexes?: boolean;
+  /**
+   * Live mode: once writing has taken more than this share of the wall time (over the last ~WRITE_WINDOW_MS),
+   * records of flows without payload (a SYN or ACK flood, a scan, half-open connections) are counted in `shed`
+   * instead of inserted, until the share falls below it again. Under a flood the index maintenance of millions of
+   * such rows would otherwise hold the capture thread and make the kernel drop packets of every flow. Default:
+   * never shed.
+   */
+  shedAbove?: number;
 }
 
-/** Rows per write transaction: big enough to amortise the commit, small enough to keep each lock short. */
-export const DEFAULT_BATCH_ROWS = 1000;
+/**
+ * While commits are held (holdCommits(true): the shutdown or end-of-file flush), the open transaction is committed
+ * once it is this old: a flush of a full table writes a few large transactions instead of sixty 16,384-row ones,
+ * each rewriting the index pages it touched, and a kill during the flush loses at most this much.
+ */
+export const HELD_COMMIT_MS = 5000;
+
+/** Time constant (ms) of the decaying measure of how busy writing is, for `shedAbove`. */
+export const WRITE_WINDOW_MS = 2000;
+
+/**
+ * Most rows per write transaction. A transaction writes every index page it touches once, and with indexes on
+ * random keys (client_ip, community_id) nearly every row touches pages of its own, so bigger transactions write
+ * far fewer pages per row (README "Reliability"); a 16,384-row transaction still holds the write lock well under
+ * a second.
+ */
+export const DEFAULT_BATCH_ROWS = 16384;
+/**
+ * SQLite page cache in KiB (PRAGMA cache_size takes negative KiB). The default 2 MiB cannot hold the index pages
+ * a big transaction touches, which are then read back from the file for every row; 64 MiB is part of the
+ * sensor's stated memory bound.
+ */
+export const CACHE_KIB = 64 * 1024;
 /** How long a writer or reader waits for the other's lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 /** Keep the WAL file from growing without bound between checkpoints (bytes it is truncated to when reset). */
@@ -35,18 +70,48 @@ export function toParams(row: FlowRow): SqliteParams {
   const p: SqliteParams = new Array(FLOW_COLUMNS.length);
   for (let i = 0; i < FLOW_COLUMNS.length; i++) {
     const v = row[FLOW_COLUMNS[i]!];
-    p[i] = Array.isArray(v) ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    p[i] = Array.isArray(v) ? arrayText(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v;
   }
   return p;
+}
+
+/** The sequence of a flow without payload, as stored: most rows of a flood, so the text is made once per length. */
+const ZERO_ARRAYS = new Map<number, string>();
+
+/** JSON text of an array column; all-zero arrays (the lengths of a flow without payload) come from a cache. */
+function arrayText(v: readonly unknown[]): string {
+  for (const x of v) if (x !== 0) return JSON.stringify(v);
+  let text = ZERO_ARRAYS.get(v.length);
+  if (text === undefined) {
+    text = JSON.stringify(v);
+    ZERO_ARRAYS.set(v.length, text);
+  }
+  return text;
 }
 
 function open(path: string): SqliteDatabase {
   try {
     return new Database(path);
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new SinkError(`cannot open database ${path}: ${msg} (check that its directory exists and is writable)`);
+    throw openError(path, e);
   }
+}
+
+/**
+ * One line naming the database and what to do, for any failure while opening it: a file that is not a database,
+ * a read-only location, a schema written by a newer sensor or by something else.
+ */
+function openError(path: string, e: unknown): SinkError {
+  if (e instanceof SchemaError) return new SinkError(e.message);
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown }).code;
+  let hint = 'check that its directory exists and is writable';
+  if (code === 'SQLITE_NOTADB') hint = 'the file is not a SQLite database: give another --db path';
+  else if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR_SHMOPEN') {
+    hint = 'the sensor needs write access to the file and its directory (WAL mode adds -wal and -shm files beside it)';
+  } else if (/already exists/.test(msg)) hint = 'the database holds tables the sensor did not create: give another --db path';
+  else if (code === 'SQLITE_FULL') hint = 'the disk is full';
+  return new SinkError(`cannot open database ${path}: ${msg} (${hint})`, { cause: e });
 }
 
 /**
@@ -66,6 +131,18 @@ export class SqliteSink {
   private readonly insertMany: (batch: readonly ClassifiedFlow[], from: number, to: number) => void;
   private readonly deleteOldest: SqliteStatement<[number]>;
   private readonly deleteBefore: SqliteStatement<[number, number]>;
+  /** The secondary indexes were dropped at open (bulk load) and are built in close(). */
+  private indexesDeferred = false;
+  /** Records of flows without payload not inserted because writing was over its time share (`shedAbove`). */
+  shed = 0;
+  private readonly shedAbove: number;
+  /** Milliseconds spent writing, decayed with time constant WRITE_WINDOW_MS, and when it was last decayed. */
+  private busyMs = 0;
+  private busyAt = performance.now();
+  /** holdCommits(true) is in effect; the held transaction's start time and rows (BEGIN happens at the first write). */
+  private holding = false;
+  private heldSince = 0;
+  private heldRows = 0;
 
   constructor(
     readonly path: string,
@@ -74,6 +151,8 @@ export class SqliteSink {
     const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
     if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`SqliteSink: batchRows must be an integer >= 1, not ${batchRows}`);
     this.batchRows = batchRows;
+    this.shedAbove = opts.shedAbove ?? Infinity;
+    if (!(this.shedAbove > 0)) throw new RangeError(`SqliteSink: shedAbove must be a share above 0, not ${opts.shedAbove}`);
     const db = open(path);
     this.db = db;
     try {
@@ -84,36 +163,93 @@ export class SqliteSink {
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
-      migrate(db, path, { sensorName: opts.sensorName ?? hostname() }, opts.migrations ?? MIGRATIONS);
+      db.pragma(`cache_size = -${CACHE_KIB}`);
+      const version = migrate(db, path, { sensorName: opts.sensorName ?? hostname() }, opts.migrations ?? MIGRATIONS);
+      // A write now, so that a database SQLite could only open read-only (a read-only mount with -wal and -shm
+      // files beside it) is refused here with the path, not at the first batch of flows.
+      db.pragma(`user_version = ${version}`);
+      createIndexes(db);
+      if (opts.deferIndexes === true && db.prepare('SELECT 1 FROM flows LIMIT 1').get() === undefined) {
+        dropIndexes(db);
+        this.indexesDeferred = true;
+      }
+      // Prepared here too: a flows table with other columns (same user_version, other program) fails now.
+      this.insert = db.prepare<[SqliteParams]>(INSERT_SQL);
+      this.deleteOldest = db.prepare<[number]>('DELETE FROM flows WHERE id IN (SELECT id FROM flows ORDER BY id LIMIT ?)');
+      this.deleteBefore = db.prepare<[number, number]>(
+        'DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE first_ts < ? ORDER BY first_ts LIMIT ?)',
+      );
     } catch (e) {
       db.close();
-      throw e;
+      throw openError(path, e);
     }
-    this.insert = db.prepare<[SqliteParams]>(INSERT_SQL);
     this.insertMany = db.transaction((batch: readonly ClassifiedFlow[], from: number, to: number) => {
       for (let i = from; i < to; i++) this.insert.run(toParams(flowToRow(batch[i]!)));
     });
-    this.deleteOldest = db.prepare<[number]>('DELETE FROM flows WHERE id IN (SELECT id FROM flows ORDER BY id LIMIT ?)');
-    this.deleteBefore = db.prepare<[number, number]>(
-      'DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE first_ts < ? ORDER BY first_ts LIMIT ?)',
-    );
   }
 
   /** Writes a batch of classified flows, one transaction per batchRows rows. */
-  write(batch: readonly ClassifiedFlow[]): void {
+  write(all: readonly ClassifiedFlow[]): void {
     const started = performance.now();
+    this.busyMs *= Math.exp(-(started - this.busyAt) / WRITE_WINDOW_MS);
+    this.busyAt = started;
+    let batch = all;
+    if (this.busyMs / WRITE_WINDOW_MS > this.shedAbove) {
+      batch = all.filter((cf) => cf.flow.payload_packets > 0);
+      this.shed += all.length - batch.length;
+    }
+    if (this.holding && !this.db.inTransaction) {
+      this.db.exec('BEGIN');
+      this.heldSince = started;
+      this.heldRows = 0;
+    }
     for (let from = 0; from < batch.length; from += this.batchRows) {
       const to = Math.min(batch.length, from + this.batchRows);
       try {
         this.insertMany(batch, from, to);
       } catch (e) {
-        // One transaction per batch: a failure (disk full, file removed) rolls back whole batches only.
+        // One transaction per batch: a failure (disk full, file removed) rolls back whole batches only, and the
+        // held transaction of a flush with them.
+        let held = 0;
+        if (this.db.inTransaction) {
+          this.db.exec('ROLLBACK');
+          held = this.heldRows;
+          this.rows -= held;
+          this.heldRows = 0;
+        }
         const msg = e instanceof Error ? e.message : String(e);
-        throw new SinkError(`writing ${to - from} flows to database ${this.path} failed: ${msg}`, { cause: e });
+        throw new SinkError(`writing ${held + to - from} flows to database ${this.path} failed: ${msg}`, { cause: e }, held + batch.length - from);
       }
       this.rows += to - from;
+      if (this.db.inTransaction) this.heldRows += to - from;
     }
-    this.latency.observe((performance.now() - started) / 1000);
+    if (this.db.inTransaction && performance.now() - this.heldSince >= HELD_COMMIT_MS) this.commitHeld();
+    const took = performance.now() - started;
+    this.busyMs += took;
+    this.latency.observe(took / 1000);
+  }
+
+  /**
+   * With `on`, write() calls share one transaction (committed every HELD_COMMIT_MS) until holdCommits(false),
+   * which commits it. Throws SinkError (with the rows lost) when that commit fails.
+   */
+  holdCommits(on: boolean): void {
+    this.holding = on;
+    if (!on) this.commitHeld();
+  }
+
+  private commitHeld(): void {
+    if (!this.db.open || !this.db.inTransaction) return;
+    const rows = this.heldRows;
+    this.heldRows = 0;
+    try {
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.rows -= rows;
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new SinkError(`writing ${rows} flows to database ${this.path} failed: ${msg}`, { cause: e }, rows);
+    }
   }
 
   /**
@@ -159,10 +295,37 @@ export class SqliteSink {
     return total;
   }
 
+  /**
+   * Builds the indexes a bulk load deferred and closes the database. Throws SinkError when the indexes cannot be
+   * built (disk full); the database is closed either way and the next open builds them.
+   */
   close(): void {
     if (!this.db.open) return;
-    // SQLite's advice for long-lived connections: refresh the planner's statistics before closing.
-    this.db.pragma('optimize');
-    this.db.close();
+    this.holding = false;
+    try {
+      this.commitHeld();
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+    if (this.indexesDeferred) {
+      this.indexesDeferred = false;
+      try {
+        createIndexes(this.db);
+      } catch (e) {
+        this.db.close();
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new SinkError(`building the indexes of database ${this.path} failed: ${msg} (the next run that opens it builds them)`, { cause: e });
+      }
+    }
+    try {
+      // SQLite's advice for long-lived connections: refresh the planner's statistics before closing. Advisory:
+      // every row is already committed, and on a full disk this fails again, which must not hide the first error.
+      this.db.pragma('optimize');
+    } catch {
+      // the statistics stay as they were
+    } finally {
+      this.db.close();
+    }
   }
 }

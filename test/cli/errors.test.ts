@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/sink/schema';
 import { conversation, pcapBytes } from '../helpers/frames';
 
 /**
@@ -46,7 +47,7 @@ describe('sensor output errors', () => {
     conn.close();
     const r = sensor(['--pcap', capture, '--db', db, '--no-classify']);
     expect(r.code).toBe(2);
-    expect(oneLine(r)).toBe(`sensor: database ${db} has schema version 99, newer than this sensor's 1: upgrade the sensor or write to another database`);
+    expect(oneLine(r)).toBe(`sensor: database ${db} has schema version 99, newer than this sensor's ${MIGRATIONS.length}: upgrade the sensor or write to another database`);
   });
 
   it('names a file that is not a database, exit 2', () => {

@@ -19,6 +19,7 @@ function report(over: Partial<StatsReport> = {}): StatsReport {
     packets_received: 1000,
     kernel_drops: 3,
     interface_drops: 0,
+    packets_unread: 2,
     frames_decoded: 997,
     tcp_packets: 990,
     anomalies: { truncated_tcp: 4, not_tcp: 3 },
@@ -30,8 +31,10 @@ function report(over: Partial<StatsReport> = {}): StatsReport {
     flows_unwritten: 0,
     inference_batches: 5,
     inference_errors: 0,
+    inference_skipped: 6,
     inference_latency_ms: { p50: 3, p99: 9 },
     db_write_latency_ms: { p50: 1, p99: 2 },
+    db_rows_shed: 8,
     rss_bytes: 100e6,
     heap_used_bytes: 20e6,
     clickhouse: {

@@ -274,3 +274,72 @@ describe('FlowTable', () => {
   });
 });
 
+describe('FlowTable end budget and stepped flush (bounded queues)', () => {
+  /** `n` half-open connections from distinct client ports, one packet each, at time t0. */
+  function synFlood(t: FlowTable, n: number, t0: number): void {
+    for (let i = 0; i < n; i++) seg(t, t0 + i * 1e-6, `10.1.${(i >> 8) & 255}.${i & 255}:${1024 + (i % 1000)}`, S, TCP_SYN, 0, i);
+  }
+
+  it('advance() past the idle timeout ends at most the budget, says it is behind, and goes on after allowEnds()', () => {
+    const { t, out } = table();
+    synFlood(t, 1000, 100);
+    t.allowEnds(300);
+    t.advance(100 + DEFAULT_FLOW_OPTIONS.idleTimeout + 10);
+    expect(out).toHaveLength(300);
+    expect(t.behind).toBe(true);
+    // Without a new budget nothing more ends, however often the clock moves.
+    t.advance(100 + DEFAULT_FLOW_OPTIONS.idleTimeout + 20);
+    expect(out).toHaveLength(300);
+    t.allowEnds(300);
+    t.advance(100 + DEFAULT_FLOW_OPTIONS.idleTimeout + 20);
+    expect(out).toHaveLength(600);
+    t.allowEnds(Infinity);
+    t.advance(100 + DEFAULT_FLOW_OPTIONS.idleTimeout + 21);
+    expect(out).toHaveLength(1000);
+    expect(t.behind).toBe(false);
+    expect(out.every((r) => r.end_reason === 'idle')).toBe(true);
+    expect(t.size).toBe(0);
+  });
+
+  it('a packet after a clock jump sweeps within the budget; the rest follow at later packets once allowed', () => {
+    const { t, out } = table();
+    synFlood(t, 500, 100);
+    t.allowEnds(100);
+    seg(t, 100 + DEFAULT_FLOW_OPTIONS.idleTimeout + 5, C, S, TCP_SYN, 0, 1);
+    expect(out).toHaveLength(100);
+    t.allowEnds(1000);
+    seg(t, 100 + DEFAULT_FLOW_OPTIONS.idleTimeout + 5.1, C, S, TCP_ACK, 0, 2);
+    expect(out).toHaveLength(500);
+    expect(t.size).toBe(1);
+  });
+
+  it('flush(reason, max) ends at most max flows per call, least recently seen first, and returns what is left', () => {
+    const { t, out } = table();
+    synFlood(t, 250, 100);
+    expect(t.flush('eof', 100)).toBe(150);
+    expect(out.map((r) => r.client_port)).toEqual(Array.from({ length: 100 }, (_, i) => 1024 + i));
+    expect(t.flush('eof', 100)).toBe(50);
+    expect(t.flush('eof', 100)).toBe(0);
+    expect(out).toHaveLength(250);
+    expect(t.stats.ended.eof).toBe(250);
+  });
+
+  it('flush(reason, max, shed) ends flows without payload (or all) without a record and counts them', () => {
+    const { t, out } = table();
+    synFlood(t, 10, 100);
+    fullConnection(t, 200); // closed by FIN, waiting out its grace: keeps its reason
+    seg(t, 201, '10.0.0.9:5000', S, TCP_ACK | TCP_PSH, 300, 1);
+    expect(t.flush('shutdown', Infinity, 'no-payload')).toBe(0);
+    expect(out.map((r) => [r.end_reason, r.payload_packets])).toEqual([
+      ['fin', 3],
+      ['shutdown', 1],
+    ]);
+    expect(t.stats.shed).toBe(10);
+    expect(t.stats.ended).toMatchObject({ shutdown: 11, fin: 1 });
+    synFlood(t, 5, 300);
+    seg(t, 301, '10.0.0.9:5001', S, TCP_ACK | TCP_PSH, 300, 1);
+    expect(t.flush('shutdown', Infinity, 'all')).toBe(0);
+    expect(out).toHaveLength(2);
+    expect(t.stats.shed).toBe(16);
+  });
+});

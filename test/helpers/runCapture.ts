@@ -1,6 +1,6 @@
 import { FileSource } from '../../src/capture/fileSource';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
-import { Pipeline } from '../../src/daemon/pipeline';
+import { Pipeline } from '../../src/pipeline/pipeline';
 import type { FlowRecord } from '../../src/flow/flowRecord';
 import { DEFAULT_FLOW_OPTIONS, FlowTableOptions } from '../../src/flow/flowTable';
 

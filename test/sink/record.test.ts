@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Frame } from '../../src/capture/frame';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
-import { Pipeline } from '../../src/daemon/pipeline';
+import { Pipeline } from '../../src/pipeline/pipeline';
 import { flowUid } from '../../src/flow/flowUid';
 import { DEFAULT_FLOW_OPTIONS } from '../../src/flow/flowTable';
 import { Pseudonymizer } from '../../src/flow/pseudonymizer';

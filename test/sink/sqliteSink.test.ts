@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FLOW_COLUMNS } from '../../src/sink/flowRow';
 import { MIGRATIONS, type Migration } from '../../src/sink/schema';
 import { Database } from '../../src/sink/sqliteBinding';
+import { SinkError } from '../../src/sink/sinkError';
 import { SqliteSink } from '../../src/sink/sqliteSink';
 import { flowUid } from '../../src/flow/flowUid';
 import { classified } from './classified';
@@ -214,5 +215,75 @@ describe('SqliteSink write failures', () => {
     expect(() => sink.write([classified(2), classified(1)])).toThrow(`writing 2 flows to database ${dbPath} failed: disk full (simulated)`);
     expect(sink.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 1 });
     expect(sink.rows).toBe(1);
+  });
+});
+
+describe('SqliteSink under floods', () => {
+  const indexNames = (db: Database.Database): string[] =>
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+
+  it('deferIndexes: an empty table loses its secondary indexes while writing and gets them back at close()', () => {
+    const sink = new SqliteSink(dbPath, { deferIndexes: true });
+    expect(indexNames(sink.db)).toEqual([]);
+    sink.write(Array.from({ length: 100 }, (_, i) => classified(i)));
+    sink.close();
+    const db = new Database(dbPath, { readonly: true });
+    expect(indexNames(db)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server']);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 100 });
+    db.close();
+    // A table with rows keeps its indexes: rebuilding them would cost more than the bulk load saves.
+    const again = openSink({ deferIndexes: true });
+    expect(indexNames(again.db)).toHaveLength(5);
+  });
+
+  it('a bulk load that was killed (no close) leaves a database whose next open builds the indexes', () => {
+    const sink = new SqliteSink(dbPath, { deferIndexes: true });
+    sink.write([classified(0), classified(1)]);
+    // As if the process died here: the connection goes away without close().
+    (sink.db as unknown as { close(): void }).close();
+    const reopened = openSink();
+    expect(indexNames(reopened.db)).toHaveLength(5);
+    expect(reopened.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 2 });
+  });
+
+  it('shedAbove: while writing is over its time share, records of flows without payload are counted, not stored', () => {
+    // A share this small is exceeded by any write at all: every write after the first sheds.
+    const sink = openSink({ shedAbove: 1e-9 });
+    const empty = (i: number): ReturnType<typeof classified> => classified(i, 'no-payload', []);
+    sink.write([classified(0), empty(1)]);
+    expect(sink.shed).toBe(0);
+    sink.write([classified(2), empty(3), empty(4)]);
+    expect(sink.shed).toBe(2);
+    const rows = sink.db.prepare('SELECT client_port, payload_packets FROM flows ORDER BY id').all();
+    expect(rows).toEqual([
+      { client_port: 40000, payload_packets: 5 },
+      { client_port: 40001, payload_packets: 0 },
+      { client_port: 40002, payload_packets: 5 },
+    ]);
+  });
+
+  it('holdCommits: the writes of a flush share one transaction, committed when released; a failure loses it all and says so', () => {
+    const sink = openSink();
+    const count = (): number => (new Database(dbPath, { readonly: true }).prepare('SELECT COUNT(*) AS n FROM flows').get() as { n: number }).n;
+    sink.holdCommits(true);
+    sink.write([classified(0), classified(1)]);
+    sink.write([classified(2)]);
+    expect(count()).toBe(0);
+    sink.holdCommits(false);
+    expect(count()).toBe(3);
+    sink.holdCommits(true);
+    sink.write([classified(3), classified(4)]);
+    sink.db.exec("CREATE TEMP TRIGGER no_ssh BEFORE INSERT ON flows WHEN NEW.label = 'ssh' BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END");
+    let lost = -1;
+    try {
+      sink.write([classified(6), classified(5)]);
+    } catch (e) {
+      lost = (e as SinkError).rowsLost ?? -1;
+      expect((e as Error).message).toBe(`writing 4 flows to database ${dbPath} failed: disk full (simulated)`);
+    }
+    expect(lost).toBe(4);
+    sink.holdCommits(false);
+    expect(count()).toBe(3);
+    expect(sink.rows).toBe(3);
   });
 });

@@ -1,0 +1,79 @@
+import type { ClassifiedFlow } from '../classify/verdict';
+import { SinkError } from '../sink/sinkError';
+
+/**
+ * Where classified flows go (SQLite, JSON lines). A sink takes whole batches; one that buffers (a stream)
+ * offers drained() so that the pipeline can wait for it instead of growing its buffer without bound.
+ */
+export interface FlowSink {
+  write(batch: ClassifiedFlow[]): unknown;
+  /** Resolves when the sink's buffer has room again; absent for sinks that write synchronously. */
+  drained?(): Promise<void>;
+  /** With `on`, the writes of a flush may share larger transactions; off commits them (SqliteSink). */
+  holdCommits?(on: boolean): void;
+  close(): void | Promise<void>;
+}
+
+/**
+ * A sink whose first failed write (disk full, database gone) is reported once through `onFail` instead of
+ * throwing into the capture callback, the classifier or a timer; later batches are counted in `lost`, not
+ * retried, so a flush still finishes and says how many records could not be written. close() never throws:
+ * after a failure the sink's own error on close (SQLite's PRAGMA optimize failing again on a full disk) would
+ * only mask the first one, so it goes to `onFail` too, which ignores repeats.
+ */
+export class GuardedSink implements FlowSink {
+  /** Flow records that did not reach this sink (the whole failed batch counts: its transaction rolled back). */
+  lost = 0;
+  private failed = false;
+
+  constructor(
+    readonly inner: FlowSink,
+    private readonly onFail: (e: Error) => void,
+  ) {}
+
+  write(batch: ClassifiedFlow[]): void {
+    if (this.failed) {
+      this.lost += batch.length;
+      return;
+    }
+    try {
+      this.inner.write(batch);
+    } catch (e) {
+      this.lost += e instanceof SinkError && e.rowsLost !== undefined ? e.rowsLost : batch.length;
+      this.fail(e);
+    }
+  }
+
+  async drained(): Promise<void> {
+    if (this.failed || this.inner.drained === undefined) return;
+    try {
+      await this.inner.drained();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  holdCommits(on: boolean): void {
+    if (this.failed || this.inner.holdCommits === undefined) return;
+    try {
+      this.inner.holdCommits(on);
+    } catch (e) {
+      this.lost += e instanceof SinkError && e.rowsLost !== undefined ? e.rowsLost : 0;
+      this.fail(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.inner.close();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.onFail(e instanceof Error ? e : new Error(String(e)));
+  }
+}

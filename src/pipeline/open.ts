@@ -1,0 +1,61 @@
+import type { Logger } from 'winston';
+import { Classifier } from '../classify/classifier';
+import { classifierOptions } from '../classify/fromConfig';
+import { ConfigError, type SensorConfig } from '../config/config';
+import type { LatencyHistogram } from '../metrics/latencyHistogram';
+import { openClickHouseSink } from '../sink/clickhouse/openClickHouseSink';
+import { JsonlSink } from '../sink/jsonlSink';
+import { SqliteSink } from '../sink/sqliteSink';
+import type { FlowSink } from './flowSink';
+
+/**
+ * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. `bulk` (offline
+ * runs): a new database gets its secondary indexes at the end of the run instead of row by row. `shedAbove`
+ * (live mode): the database sheds records of flows without payload while writing takes more than this share
+ * of the time (SqliteSink).
+ */
+export function openSinks(cfg: SensorConfig, log: Logger, opts: { bulk?: boolean; shedAbove?: number } = {}): FlowSink[] {
+  const sinks: FlowSink[] = [];
+  try {
+    if (cfg.output.db !== null) {
+      sinks.push(
+        new SqliteSink(cfg.output.db, {
+          sensorName: cfg.sensor.name,
+          deferIndexes: opts.bulk === true,
+          ...(opts.shedAbove !== undefined ? { shedAbove: opts.shedAbove } : {}),
+        }),
+      );
+    }
+    if (cfg.output.jsonl !== null) sinks.push(new JsonlSink(cfg.output.jsonl));
+    const ch = cfg.output.clickhouse;
+    if (ch !== null && ch.url.length > 0) sinks.push(openClickHouseSink(cfg, ch, log.child({ component: 'clickhouse' })));
+  } catch (e) {
+    // One output that cannot open: close the ones already open (a spool lock, a database handle) before failing.
+    for (const s of sinks) void s.close();
+    throw e;
+  }
+  if (sinks.length === 0) sinks.push(new JsonlSink('-'));
+  return sinks;
+}
+
+/** Loads the model the config names, or null when classification is off. */
+export async function openClassifier(cfg: SensorConfig, log: Logger, latency?: LatencyHistogram): Promise<Classifier | null> {
+  if (!cfg.classify.enabled) return null;
+  const c = cfg.classify;
+  const classifier = await Classifier.load({
+    ...classifierOptions(c, { warn: (m) => log.warn(m), info: (m) => log.info(m) }),
+    ...(latency !== undefined ? { latency } : {}),
+  });
+  const m = classifier.modelInfo;
+  // One line, whatever the host: a CPU-only host is normal, so device 'auto' only notes that CUDA was not there.
+  const cuda = c.device === 'auto' && classifier.cudaError !== null ? { cuda: 'not available' } : {};
+  log.info('model loaded', { model: m.path, version: m.version, classes: m.classes.length, sequence_length: m.sequenceLength, device: m.device, ...cuda });
+  if (classifier.cudaError !== null && c.device === 'auto') log.debug(`CUDA execution provider not loaded: ${classifier.cudaError}`);
+  if (c.minPayloadPackets > m.sequenceLength) {
+    await classifier.close();
+    throw new ConfigError(
+      `classify.minPayloadPackets (${c.minPayloadPackets}) is larger than the model's sequence length (${m.sequenceLength}): every flow would be labelled no-payload`,
+    );
+  }
+  return classifier;
+}
