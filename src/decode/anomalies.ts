@@ -4,7 +4,7 @@
  */
 export const ANOMALY_NAMES = [
   'unsupported_link_type', // frame on a link type the decoder does not handle
-  'bad_wire_length', // frame whose length on the wire (pcap original length) no link can carry
+  'bad_wire_length', // frame whose length on the wire (pcap original length) no link carries; decoded as if unknown
   'truncated_link', // link-layer header cut short
   'unsupported_ethertype', // Ethernet/SLL/etc. payload that is not IPv4/IPv6 (ARP, LLDP, ...); not an error
   'truncated_vlan', // 802.1Q/802.1ad tag cut short

@@ -105,12 +105,16 @@ export class Decoder {
     const linkType = frame.linkType & LINKTYPE_MASK;
     const perLink = stats.linkTypes;
     perLink.set(linkType, (perLink.get(linkType) ?? 0) + 1);
-    if (frame.wireLen > MAX_WIRE_LENGTH) {
+    // A wire length no link carries (a fuzzed pcap original length) is counted and then treated as unknown, as for
+    // a source that cannot tell: the IP header's lengths are believed, and an offload length of 0 takes the captured
+    // bytes, never the bogus wire length (which gave 4 GB payloads). tshark also reads such frames.
+    let wireLen = frame.wireLen;
+    if (wireLen > MAX_WIRE_LENGTH) {
       this.anomalies.bad_wire_length++;
-      return false;
+      wireLen = 0;
     }
     const ctx = this.ctx;
-    ctx.begin(frame.buf, frame.off, frame.capLen, frame.wireLen, frame.ts, out);
+    ctx.begin(frame.buf, frame.off, frame.capLen, wireLen, frame.ts, out);
     let off = frame.off;
     switch (linkType) {
       case LINKTYPE_ETHERNET:

@@ -88,11 +88,12 @@ describe('sensor output errors', () => {
 });
 
 describe('sensor on impossible lengths', () => {
-  it('counts a record whose original length no wire carries as bad_wire_length, not a 4 GB payload', () => {
+  it('counts a record whose original length no wire carries as bad_wire_length and never makes a 4 GB payload of it', () => {
     const frames = conversation(1700000000, '10.0.0.1', '10.0.0.2', 40001, 443, [[120, 1460]]);
     const bytes = pcapBytes(frames);
-    // The 4th frame is the 120-byte request: set its IPv4 total length to 0 (offload: "length from the frame")
-    // and its pcap original length to 0xffffffff, as a fuzzed capture does.
+    // The 4th frame is the 120-byte request: set its IPv4 total length to 0 (offload: "the length comes from the
+    // frame") and its pcap original length to 0xffffffff, as a fuzzed capture does. The wire length is then treated
+    // as unknown, so the payload length comes from the captured bytes (as tshark reads it), not from 4 GB.
     let off = 24;
     for (let i = 0; i < 3; i++) off += 16 + bytes.readUInt32LE(off + 8);
     bytes.writeUInt32LE(0xffffffff, off + 12);
@@ -101,10 +102,11 @@ describe('sensor on impossible lengths', () => {
     writeFileSync(file, bytes);
     const r = sensor(['--pcap', file, '--jsonl', '-', '--no-classify']);
     expect(r.code).toBe(0);
-    const flows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { lengths: number[]; c2s_payload_bytes: number });
+    const flows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { lengths: number[]; c2s_payload_bytes: number; c2s_bytes: number });
     expect(flows).toHaveLength(1);
-    expect(flows[0]!.lengths.slice(0, 3)).toEqual([-1460, 0, 0]);
-    expect(flows[0]!.c2s_payload_bytes).toBe(0);
+    expect(flows[0]!.lengths.slice(0, 3)).toEqual([120, -1460, 0]);
+    expect(flows[0]!.c2s_payload_bytes).toBe(120);
+    expect(flows[0]!.c2s_bytes).toBeLessThan(1000);
     const done = r.stderr.split('\n').find((l) => l.includes('"capture done"'))!;
     expect(JSON.parse(done).anomalies).toEqual({ bad_wire_length: 1 });
   });

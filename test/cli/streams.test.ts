@@ -48,7 +48,7 @@ function runSensor(args: string[], feed?: (stdin: NodeJS.WritableStream) => void
   };
 }
 
-/** JSON-lines records without `source` (a file, stdin and a FIFO name it differently). */
+/** JSON-lines records without where they were read (a file, stdin and a FIFO name it differently). */
 function records(stdout: string): Record<string, unknown>[] {
   return stdout
     .trim()
@@ -57,6 +57,7 @@ function records(stdout: string): Record<string, unknown>[] {
     .map((l) => {
       const r = JSON.parse(l) as Record<string, unknown>;
       delete r.source;
+      delete r.pcap_filename;
       return r;
     });
 }

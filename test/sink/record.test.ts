@@ -26,7 +26,7 @@ function documentedUid(fields: unknown[]): string {
 }
 
 /** Runs frames through a pipeline (no model) and returns what reached the sink. */
-function run(frames: { ts: number; data: Buffer }[], origin: { sensor: string; live: boolean }, pseudonymizeKey: string | null = null, activeTimeout = 1800): ClassifiedFlow[] {
+async function run(frames: { ts: number; data: Buffer }[], origin: { sensor: string; live: boolean }, pseudonymizeKey: string | null = null, activeTimeout = 1800): Promise<ClassifiedFlow[]> {
   const out: ClassifiedFlow[] = [];
   const sink = { write: (b: ClassifiedFlow[]) => void out.push(...b), close: () => {} };
   const p = new Pipeline(
@@ -45,8 +45,7 @@ function run(frames: { ts: number; data: Buffer }[], origin: { sensor: string; l
     f.ts = fr.ts;
     p.onFrame(f);
   }
-  p.table.flush('eof');
-  void p.settle();
+  await p.flush('eof');
   return out;
 }
 
@@ -93,8 +92,8 @@ describe('flowUid()', () => {
 describe('flow records from the pipeline', () => {
   const conv = conversation(1700000000.5, '10.0.0.1', '10.0.0.2', 40001, 443, [[100, 200], [300, 400]]);
 
-  it('stamp sensor, origin and the uid of the written addresses; JSON lines say event_type flow and carry no source', () => {
-    const [offline] = run(conv, { sensor: 'tap-7', live: false });
+  it('stamp sensor, origin and the uid of the written addresses; JSON lines say event_type flow and carry no source', async () => {
+    const [offline] = await run(conv, { sensor: 'tap-7', live: false });
     const row = flowToRow(offline!);
     expect(row).toMatchObject({ sensor: 'tap-7', pcap_filename: 'x.pcap', in_iface: null, source: 'x.pcap', proto: 'tcp', verdict: 'unclassified' });
     expect(row.uid).toBe(flowUid('tap-7', 4, '10.0.0.1', 40001, '10.0.0.2', 443, 0, 1700000000.5));
@@ -103,24 +102,24 @@ describe('flow records from the pipeline', () => {
     expect(json.event_type).toBe('flow');
     expect(json).not.toHaveProperty('source');
 
-    const [live] = run(conv, { sensor: 'tap-7', live: true });
+    const [live] = await run(conv, { sensor: 'tap-7', live: true });
     expect(flowToRow(live!)).toMatchObject({ in_iface: 'eth7', pcap_filename: null, uid: row.uid });
   });
 
-  it('computes the uid from pseudonyms when addresses are pseudonymised', () => {
-    const [r] = run(conv, { sensor: 'tap-7', live: false }, 'a site secret of some length');
+  it('computes the uid from pseudonyms when addresses are pseudonymised', async () => {
+    const [r] = await run(conv, { sensor: 'tap-7', live: false }, 'a site secret of some length');
     const row = flowToRow(r!);
     expect(row.client_ip).toMatch(/^anon:/);
     expect(row.uid).toBe(flowUid('tap-7', 4, row.client_ip, 40001, row.server_ip, 443, 0, 1700000000.5));
     expect(row.uid).not.toBe(flowUid('tap-7', 4, '10.0.0.1', 40001, '10.0.0.2', 443, 0, 1700000000.5));
   });
 
-  it('gives an active interim record the uid of the flow\'s final record', () => {
+  it('gives an active interim record the uid of the flow\'s final record', async () => {
     // A connection that lasts past a 10 s active timeout: one interim record, then the final one.
     const long = conversation(1700000000.5, '10.0.0.1', '10.0.0.2', 40002, 443, [[100, 200]]);
     const late = { ts: 1700000015, data: tcpFrame({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40002, dport: 443, seq: 1101, ack: 50201, flags: ACK | PSH, payload: 'x'.repeat(50) }) };
     const frames = [...long.slice(0, 5), late, ...long.slice(5)].map((f, i) => (i > 5 ? { ...f, ts: 1700000015 + i * 0.001 } : f));
-    const out = run(frames, { sensor: 's', live: false }, null, 10).map((c) => flowToRow(c));
+    const out = (await run(frames, { sensor: 's', live: false }, null, 10)).map((c) => flowToRow(c));
     expect(out.map((r) => r.end_reason)).toEqual(['active', 'fin']);
     expect(out[0]!.uid).toBe(out[1]!.uid);
     expect(out[0]!.start).toBe(out[1]!.start);
