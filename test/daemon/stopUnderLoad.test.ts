@@ -25,8 +25,11 @@ const exec = promisify(execFile);
 const FULL = process.env.SENSOR_FLOOD_FULL === '1';
 const MAX_FLOWS = FULL ? 1_000_000 : 200_000;
 const FLOOD_PACKETS = Math.round(MAX_FLOWS * 1.1);
-/** Seconds a stop may take: the unit's TimeoutStopSec (30) less a third of margin. */
-const STOP_BUDGET_S = 20;
+/**
+ * Seconds a stop may take: the daemon gives up writing after 60 s (SHUTDOWN_DROP_AFTER_MS), and the unit's
+ * TimeoutStopSec is 90; the step in flight at 60 s must end well before that.
+ */
+const STOP_BUDGET_S = 75;
 
 const labReason = labUnavailable();
 const tcpreplayReason = spawnSync('tcpreplay', ['--version']).status === 0 ? null : 'tcpreplay is not installed (apt-get install tcpreplay)';
