@@ -23,7 +23,7 @@ const FULL = process.env.SENSOR_FLOOD_FULL === '1';
 const PACKETS = FULL ? 2_000_000 : 400_000;
 const MAX_FLOWS = FULL ? 1_000_000 : 200_000;
 /** Runtime, model, SQLite page cache (64 MiB) and the bounded queues of records. */
-const RSS_BASE = 380e6;
+const RSS_BASE = 400e6;
 /** The flow table per flow of its limit (slots of ~300 bytes, grown by doubling) and the V8 heap's slack. */
 const RSS_PER_FLOW = 350;
 const RSS_BOUND = RSS_BASE + RSS_PER_FLOW * MAX_FLOWS;
