@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
-"""Turns the lab's captures into the labelled corpus, with the sensor itself computing every sequence.
+"""Turns the lab's captures into a labelled corpus version, with the sensor itself computing every sequence.
 
-  /usr/bin/python3 models/lab/build_corpus.py [--out models/lab/out] [--backend sensor|oracle] [--jobs 2]
+  /usr/bin/python3 models/lab/build_corpus.py --captures /work/data/lab/captures/b0 [--captures B1 ...] \
+      --out /work/data/lab/v0 [--backend sensor|oracle] [--jobs 2] [--publish]
 
-For each capture OUT/captures/CLASS/RUN.pcap with its RUN.json: the sensor reads it
-(`sensor --pcap RUN.pcap --db RUN.db --no-classify`, then `sensor export --format csv --label CLASS`), and
-its rows become the corpus. The capture filter already kept only the class's server port, so every flow in
-a run is that class. Flows without any payload carry no sequence and are left out. Runs whose server did
-not start or where most client sessions failed are skipped and listed. Writes:
-  OUT/corpus.csv          app_service,tcp_len_1..tcp_len_30 (the "who's talking" format)
-  OUT/corpus.runs         the lab run of each corpus row, line by line (training splits by run)
-  OUT/class_counts.json   flows and runs per class, skipped runs
+Each --captures directory is one lab batch (`lab.py --out DIR`); its runs are DIR/captures/CLASS/RUN.pcap
+with RUN.json beside it. For each capture the sensor reads it (`sensor --pcap RUN.pcap --db RUN.db
+--no-classify`, then `sensor export --format csv --label LABEL`), and its rows become the corpus. The capture
+filter kept only the class's server port, so every flow of a run is that run's label (a class, or
+`other:NAME` for the background protocols). Flows without any payload carry no sequence and are left out.
+Runs whose server did not start or where most client sessions failed are skipped and listed. Writes, in --out:
+  corpus.csv          app_service,tcp_len_1..tcp_len_30, then the run's attributes: run,client,server,stack,
+                      capture,offload,mtu,mss,nagle (see /work/data/lab/README.md and models/lab/README.md)
+  corpus.lengths.csv  the same rows in the plain "who's talking" format (app_service,tcp_len_1..tcp_len_30)
+  corpus.runs         the run of each row, line by line (train.py --runs)
+  class_counts.json   flows and runs per label, per client, per server; skipped runs
 --backend oracle uses /work/shared/tools/ppi-oracle instead (same rules; for developing without the sensor).
 --publish also writes the committed summary: models/lab/class_counts.json and models/lab/sample.csv (a few
-rows per class, drawn with a fixed seed, for the retrain test).
+rows per label, drawn with a fixed seed, for the retrain test).
 """
 import argparse
 import csv
@@ -67,10 +71,39 @@ def oracle_rows(pcap, label, port):
     return out
 
 
-def one(args, pcap):
-    meta_path = pcap[:-5] + ".json"
-    meta = json.load(open(meta_path))
-    label, run = meta["class"], meta["run"]
+# servers of the first lab (its RUN.json files do not name them)
+FIRST_LAB_SERVERS = {
+    "http": "nginx", "tls": "nginx", "ssh": "openssh", "postgresql": "postgresql", "mysql": "mariadb", "redis": "redis",
+    "memcached": "memcached", "ftp": "vsftpd", "git": "git-daemon", "rsync": "rsyncd", "dns": "bind9",
+    "smtp": "aiosmtpd", "smtps": "aiosmtpd", "imap": "dovecot", "imaps": "dovecot", "pop3": "dovecot",
+    "pop3s": "dovecot", "ldap": "slapd", "ldaps": "slapd", "mqtt": "mosquitto", "mqtts": "mosquitto", "xmpp": "prosody",
+}
+ATTRS = ["run", "client", "server", "stack", "capture", "offload", "mtu", "mss", "nagle"]
+
+
+def run_attrs(batch, meta):
+    """The run-level attributes written next to every row of the run (one client program per run since b1)."""
+    cond = meta["conditions"]
+    programs = meta.get("programs", {})
+    client = meta.get("client") or ("mixed:" + "+".join(sorted(programs)) if len(programs) != 1 else next(iter(programs)))
+    mss = "/".join(str(cond[s]["advmss"] or "auto") for s in ("client", "server"))
+    return {
+        "run": f"{batch}/{meta['run']}",
+        "client": client,
+        "server": meta.get("server") or FIRST_LAB_SERVERS.get(meta["class"], "?"),
+        "stack": meta.get("stack") or "mixed",
+        "capture": cond["capture_side"],
+        "offload": "on" if cond.get("offload") else "off",
+        "mtu": str(cond["mtu"]),
+        "mss": mss,
+        "nagle": meta.get("nagle") or "app-default",
+    }
+
+
+def one(args, item):
+    batch, pcap = item
+    meta = json.load(open(pcap[:-5] + ".json"))
+    label = meta.get("label") or meta["class"]
     cache = pcap[:-5] + f".{args.backend}.csv"
     if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap):
         rows = [[int(v) for v in line.split(",")] for line in open(cache).read().splitlines() if line]
@@ -78,7 +111,7 @@ def one(args, pcap):
         rows = sensor_rows(pcap, label) if args.backend == "sensor" else oracle_rows(pcap, label, meta["server_port"])
         with open(cache, "w") as f:
             f.write("".join(",".join(map(str, r)) + "\n" for r in rows))
-    return label, run, [r for r in rows if any(r)]
+    return label, run_attrs(batch, meta), [r for r in rows if any(r)]
 
 
 def publish(a, summary, results):
@@ -86,7 +119,7 @@ def publish(a, summary, results):
     json.dump(summary, open(os.path.join(HERE, "class_counts.json"), "w"), indent=1)
     rng = random.Random(1)
     by_class = {}
-    for label, run, rows in results:
+    for label, _attrs, rows in results:
         by_class.setdefault(label, []).extend(rows)
     with open(os.path.join(HERE, "sample.csv"), "w") as f:
         f.write("app_service," + ",".join(f"tcp_len_{i}" for i in range(1, L + 1)) + "\n")
@@ -96,44 +129,74 @@ def publish(a, summary, results):
                 f.write(label + "," + ",".join(map(str, r)) + "\n")
 
 
+def runs_of(batch_dir):
+    """(pcaps to use, skipped runs) of one batch directory."""
+    pcaps, skipped = [], []
+    batch = os.path.basename(os.path.normpath(batch_dir))
+    for p in sorted(glob.glob(os.path.join(batch_dir, "captures", "*", "*.pcap"))):
+        mp = p[:-5] + ".json"
+        if not os.path.exists(mp):
+            skipped.append({"run": f"{batch}/{os.path.basename(p)}", "why": "no conditions file (run still going or cut)"})
+            continue
+        m = json.load(open(mp))
+        name = f"{batch}/{m['run']}"
+        limit = MAX_FAILED_SHARE_BY_CLASS.get(m.get("label") or m["class"], MAX_FAILED_SHARE)
+        if "error" in m or not m.get("sessions"):
+            skipped.append({"run": name, "why": m.get("error", "no sessions")})
+        elif m["failed_sessions"] > m.get("max_failed_share", limit) * m["sessions"]:
+            skipped.append({"run": name, "why": f"{m['failed_sessions']}/{m['sessions']} sessions failed"})
+        else:
+            pcaps.append((batch, p))
+    return pcaps, skipped
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--captures", action="append", help="a lab batch directory (lab.py --out); repeat for several")
+    ap.add_argument("--out", default=os.path.join(HERE, "out"), help="where the corpus files go")
     ap.add_argument("--backend", choices=["sensor", "oracle"], default="sensor")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--publish", action="store_true", help="write models/lab/class_counts.json and sample.csv")
     ap.add_argument("--sample-per-class", type=int, default=15)
     a = ap.parse_args()
+    batches = a.captures or [a.out]
     pcaps, skipped = [], []
-    for p in sorted(glob.glob(os.path.join(a.out, "captures", "*", "*.pcap"))):
-        mp = p[:-5] + ".json"
-        if not os.path.exists(mp):
-            skipped.append({"run": os.path.basename(p), "why": "no conditions file (run still going or cut)"})
-            continue
-        m = json.load(open(mp))
-        if "error" in m or not m.get("sessions"):
-            skipped.append({"run": m["run"], "why": m.get("error", "no sessions")})
-        elif m["failed_sessions"] > MAX_FAILED_SHARE_BY_CLASS.get(m["class"], MAX_FAILED_SHARE) * m["sessions"]:
-            skipped.append({"run": m["run"], "why": f"{m['failed_sessions']}/{m['sessions']} sessions failed"})
-        else:
-            pcaps.append(p)
+    for b in batches:
+        p, s = runs_of(b)
+        pcaps += p
+        skipped += s
     with ThreadPoolExecutor(a.jobs) as pool:
-        results = list(pool.map(lambda p: one(a, p), pcaps))
-    counts = {}
-    with open(os.path.join(a.out, "corpus.csv"), "w") as f, open(os.path.join(a.out, "corpus.runs"), "w") as g:
-        f.write("app_service," + ",".join(f"tcp_len_{i}" for i in range(1, L + 1)) + "\n")
-        for label, run, rows in results:
+        results = list(pool.map(lambda item: one(a, item), pcaps))
+    os.makedirs(a.out, exist_ok=True)
+    counts, by_client, by_server = {}, {}, {}
+    header = "app_service," + ",".join(f"tcp_len_{i}" for i in range(1, L + 1))
+    with open(os.path.join(a.out, "corpus.csv"), "w") as f, open(os.path.join(a.out, "corpus.lengths.csv"), "w") as h, \
+            open(os.path.join(a.out, "corpus.runs"), "w") as g:
+        f.write(header + "," + ",".join(ATTRS) + "\n")
+        h.write(header + "\n")
+        for label, attrs, rows in results:
             c = counts.setdefault(label, {"flows": 0, "runs": 0})
             c["runs"] += 1
             c["flows"] += len(rows)
+            for key, table in (("client", by_client), ("server", by_server)):
+                e = table.setdefault(label, {}).setdefault(attrs[key], {"flows": 0, "runs": 0})
+                e["runs"] += 1
+                e["flows"] += len(rows)
+            tail = "," + ",".join(attrs[k] for k in ATTRS)
             for r in rows:
-                f.write(label + "," + ",".join(map(str, r)) + "\n")
-                g.write(run + "\n")
-    summary = {"backend": a.backend, "classes": dict(sorted(counts.items())),
+                line = label + "," + ",".join(map(str, r))
+                f.write(line + tail + "\n")
+                h.write(line + "\n")
+                g.write(attrs["run"] + "\n")
+    summary = {"backend": a.backend, "batches": [os.path.basename(os.path.normpath(b)) for b in batches],
+               "classes": dict(sorted(counts.items())),
                "total_flows": sum(c["flows"] for c in counts.values()),
-               "total_runs": sum(c["runs"] for c in counts.values()), "skipped_runs": skipped}
+               "total_runs": sum(c["runs"] for c in counts.values()),
+               "clients": {k: dict(sorted(v.items())) for k, v in sorted(by_client.items())},
+               "servers": {k: dict(sorted(v.items())) for k, v in sorted(by_server.items())},
+               "skipped_runs": skipped}
     json.dump(summary, open(os.path.join(a.out, "class_counts.json"), "w"), indent=1)
-    print(json.dumps({k: v for k, v in summary.items() if k != "skipped_runs"}, indent=1))
+    print(json.dumps({k: summary[k] for k in ("batches", "classes", "total_flows", "total_runs")}, indent=1))
     if a.publish:
         publish(a, summary, results)
     print(f"{len(skipped)} runs skipped (see class_counts.json)", file=sys.stderr)

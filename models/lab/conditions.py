@@ -13,6 +13,8 @@ def tcp_side(rng):
         "ecn": rng.choice([0, 2, 2, 1]),
         # most paths leave the MSS alone; VPNs, PPPoE and firewalls clamp it
         "advmss": 0 if rng.random() < 0.7 else rng.choice([1360, 1400, 1220, 1410, 536 + rng.randrange(0, 800)]),
+        # the kernel holds back small writes while earlier data still sits in the qdisc/device queue (default 1)
+        "autocork": 1 if rng.random() < 0.8 else 0,
     }
 
 
@@ -38,3 +40,21 @@ def draw(rng):
         },
         "capture_side": rng.choice(["client", "server"]),
     }
+
+
+def draw_v2(rng):
+    """Conditions of the diverse lab (batches b1 on): draw() plus the capture point and Nagle.
+
+    offload: the capture is taken on an end host with segmentation offload on (TSO/GSO on the sender, GRO on
+    the receiver): the client and server veths keep their offloads and are joined by a kernel bridge instead of
+    the userspace relay (which forwards wire-sized frames only), so the capture sees coalesced super-segments as
+    tcpdump on a busy server does. The relay's impairments are then off; the MTU and MSS draws stay.
+    nagle: "app-default" leaves TCP_NODELAY to each program; "nodelay" and "nagle" force it on or off for every
+    socket of the client and server programs that load the preload shim (nagle.c)."""
+    c = draw(rng)
+    c["offload"] = rng.random() < 0.25
+    if c["offload"]:
+        c["relay"] = {"delay_ms": 0.0, "jitter_ms": 0.0, "loss": 0.0, "reorder": 0.0, "rate_mbit": 0.0}
+    u = rng.random()
+    c["nagle"] = "app-default" if u < 0.6 else ("nodelay" if u < 0.8 else "nagle")
+    return c

@@ -25,11 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from conditions import draw  # noqa: E402
+from conditions import draw, draw_v2  # noqa: E402
 from netns import Slot, sh  # noqa: E402
 from pki import ensure_pki  # noqa: E402
 from services import REGISTRY  # noqa: E402
+from services.base import program_name  # noqa: E402
 
+BINDIR = [""]
 SESSION_TIMEOUT_S = 40  # one client session; a stuck client is killed and counted as failed
 RUN_LIMIT_S = 300  # whole run, whatever the sessions do
 
@@ -37,12 +39,16 @@ RUN_LIMIT_S = 300  # whole run, whatever the sessions do
 class Ctx:
     """What a service needs to start its server and build client commands for one slot."""
 
-    def __init__(self, slot, work, pki, out):
+    def __init__(self, slot, work, pki, out, env=None):
         self.slot, self.work, self.pki, self.out = slot, work, pki, out
         self.sip, self.cip = slot.sip, slot.cip
         self.lab = HERE
+        self.env = env or {}  # added to the server's and the clients' environment (the Nagle shim)
+        self.bindir = BINDIR[0]  # helper programs built by Service.tools()
 
     def srv(self, argv, **kw):
+        if self.env:
+            kw.setdefault("env", dict(os.environ, **self.env))
         kw.setdefault("stdout", subprocess.DEVNULL)
         kw.setdefault("stderr", open(os.path.join(self.work, "server.log"), "ab"))
         return subprocess.Popen(slot_exec(self.slot.sns) + argv, **kw)
@@ -90,21 +96,36 @@ def run_session(slot, argv, env):
 
 def one_run(slot, svc, run_id, seed, args, pki):
     rng = random.Random(seed)
-    cond = draw(rng)
+    cond = draw(rng) if args.conditions == "v1" else draw_v2(rng)
     cls_dir = os.path.join(args.out, "captures", svc.name)
     os.makedirs(cls_dir, exist_ok=True)
     base = os.path.join(cls_dir, f"{svc.name}-{run_id}")
     work = os.path.join(args.work, f"slot{slot.k}", svc.name)
     os.makedirs(work, exist_ok=True)
-    ctx = Ctx(slot, work, pki, args.out)
+    nagle = cond.get("nagle", "app-default")
+    shim = {} if nagle == "app-default" else {"LD_PRELOAD": args.nagle_so,
+                                              "SENSOR_LAB_NODELAY": "1" if nagle == "nodelay" else "0"}
+    ctx = Ctx(slot, work, pki, args.out, shim)
     if not getattr(svc, f"_prepared_{slot.k}", False):
         svc.prepare(ctx)
         setattr(svc, f"_prepared_{slot.k}", True)
     slot.apply(cond, seed)
     server_opts = svc.server_options(rng)
+    if args.conditions != "v1":
+        server_opts["server"] = svc.pick_server(rng)
+        prog = svc.pick_program(rng, server_opts)
+        if args.server:
+            server_opts["server"] = args.server
+        if args.program:
+            prog = args.program
+    else:
+        prog = ""
     procs = svc.start(ctx, server_opts)
-    meta = {"class": svc.name, "run": f"{svc.name}-{run_id}", "seed": seed, "server_port": svc.port,
-            "server_ip": slot.sip, "client_ip": slot.cip, "conditions": cond, "server_options": server_opts}
+    meta = {"class": svc.name, "label": svc.label or svc.name, "run": f"{svc.name}-{run_id}", "seed": seed,
+            "server_port": svc.port, "server_ip": slot.sip, "client_ip": slot.cip, "conditions": cond,
+            "server_options": server_opts, "server": server_opts.get("server", ""), "client": prog,
+            "stack": svc.programs[prog][0] if prog else "", "nagle": nagle,
+            "max_failed_share": svc.max_failed_share}
     try:
         if not wait_listen(slot, svc.port):
             meta["error"] = "server did not listen"
@@ -114,9 +135,16 @@ def one_run(slot, svc, run_id, seed, args, pki):
                                                 base + ".pcap", f"tcp port {svc.port} and host {slot.sip}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.6)
-        sessions = [svc.client(ctx, rng, server_opts) for _ in range(args.sessions)]
+        n = svc.session_count(prog, args.sessions)
+        drawn = [svc.session(ctx, rng, server_opts, prog) for _ in range(n)]
+        # a session is an argv, or (argv, kind) where the service tells interactive/scripted/bulk/idle apart
+        sessions = [d[0] if isinstance(d, tuple) else d for d in drawn]
+        kinds = {}
+        for d in drawn:
+            k = d[1] if isinstance(d, tuple) else "default"
+            kinds[k] = kinds.get(k, 0) + 1
         gaps = [rng.expovariate(1 / 0.15) for _ in sessions]
-        env = dict(os.environ, HOME=os.path.join(work, "home"))
+        env = dict(os.environ, HOME=os.path.join(work, "home"), **ctx.env)
         os.makedirs(env["HOME"], exist_ok=True)
         results = []
         deadline = time.monotonic() + RUN_LIMIT_S
@@ -140,6 +168,7 @@ def one_run(slot, svc, run_id, seed, args, pki):
         meta["failed_sessions"] = len(fails)
         meta["failure_samples"] = sorted({r[2].strip().splitlines()[-1] if r[2].strip() else f"rc={r[0]}" for r in fails})[:5]
         meta["programs"] = count_programs(sessions)
+        meta["session_kinds"] = kinds
         meta["concurrency"] = conc
         meta["duration_s"] = round(sum(r[1] for r in results), 2)
         return meta
@@ -152,24 +181,6 @@ def one_run(slot, svc, run_id, seed, args, pki):
             json.dump(meta, f, indent=1, sort_keys=True)
 
 
-def program_name(argv):
-    """The client program of a session: past `env VAR=...` and interpreters, into `sh -c` pipelines."""
-    i = 0
-    if os.path.basename(argv[0]) == "env":
-        i = 1
-        while i < len(argv) and "=" in argv[i]:
-            i += 1
-    name = os.path.basename(argv[i])
-    if name.startswith("python"):
-        return os.path.basename(argv[i + 1])
-    if name == "sh" and argv[i + 1] == "-c":
-        words = argv[i + 2].replace("(", " ").replace("|", " | ").split()
-        for w in words:  # the first known client after a pipe or at the start
-            if w in ("ssh", "git", "openssl", "curl"):
-                return f"{w} (scripted)"
-    return name
-
-
 def count_programs(sessions):
     c = {}
     for argv in sessions:
@@ -179,7 +190,7 @@ def count_programs(sessions):
 
 
 def worker(k, jobs, args, pki, log, stop_all):
-    slot = Slot(k + 1)
+    slot = Slot(args.first_slot + k)
     try:
         slot.create()
         while not stop_all.is_set():
@@ -209,6 +220,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--work", default="/tmp/sensor-lab")
+    ap.add_argument("--conditions", choices=["v1", "v2"], default="v2",
+                    help="v1: the first lab (relay only, client programs mixed in a run); v2: offload and Nagle "
+                         "draws, one server and one client program per run")
+    ap.add_argument("--server", help="force this server implementation (testing one combination)")
+    ap.add_argument("--program", help="force this client program (testing one combination)")
+    ap.add_argument("--first-slot", type=int, default=1, help="slot number of the first slot (namespaces labKc/r/s)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("lab.py needs root (network namespaces, tcpdump): run it with sudo")
@@ -218,6 +235,14 @@ def main():
         sys.exit(f"unknown classes {unknown}; known: {','.join(REGISTRY)}")
     os.makedirs(args.out, exist_ok=True)
     pki = ensure_pki(os.path.join(args.out, "pki"))
+    os.makedirs(args.work, exist_ok=True)
+    args.nagle_so = os.path.join(args.work, "nagle.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", args.nagle_so, os.path.join(HERE, "nagle.c"), "-ldl"],
+                   check=True)
+    BINDIR[0] = os.path.join(args.work, "bin")
+    os.makedirs(BINDIR[0], exist_ok=True)
+    for n in names:
+        REGISTRY[n].tools(BINDIR[0])
     jobs = queue.Queue()
     for r in range(args.first_run, args.first_run + args.runs):
         for n in names:  # round robin, so a cut-short lab still has every class

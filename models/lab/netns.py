@@ -4,7 +4,9 @@
        10.77.K.2                                         10.77.K.1
 
 Only addresses inside these namespaces are used. Offloads are off on every veth end so that captured
-segments have wire sizes and the relay forwards frames with complete checksums.
+segments have wire sizes and the relay forwards frames with complete checksums. A run drawn with
+`offload` instead joins r0 and r1 with a kernel bridge and turns TSO/GSO/GRO and checksum offload on at
+both ends: a capture on c0 or s0 then sees what tcpdump sees on a real end host with offloads on.
 """
 import os
 import signal
@@ -45,9 +47,26 @@ class Slot:
         sh(*self.ns_exec(self.cns), "ip", "addr", "add", f"{self.cip}/24", "dev", "c0")
         sh(*self.ns_exec(self.sns), "ip", "addr", "add", f"{self.sip}/24", "dev", "s0")
 
+    def set_offload(self, on):
+        flag = "on" if on else "off"
+        for ns, ifs in ((self.cns, ["c0"]), (self.rns, ["r0", "r1"]), (self.sns, ["s0"])):
+            for i in ifs:
+                sh(*self.ns_exec(ns), "ethtool", "-K", i, "tx", flag, "rx", flag, "tso", flag, "gso", flag, "gro", flag,
+                   check=False)
+        have = "br0" in sh(*self.ns_exec(self.rns), "ip", "-o", "link", "show", check=False).stdout
+        if on and not have:
+            sh(*self.ns_exec(self.rns), "ip", "link", "add", "br0", "type", "bridge", "forward_delay", "0", "stp_state", "0")
+            for i in ("r0", "r1"):
+                sh(*self.ns_exec(self.rns), "ip", "link", "set", i, "master", "br0")
+            sh(*self.ns_exec(self.rns), "ip", "link", "set", "br0", "up")
+        elif not on and have:
+            sh(*self.ns_exec(self.rns), "ip", "link", "del", "br0")
+
     def apply(self, cond, seed):
-        """Set MTU, MSS, TCP sysctls and restart the relay with this run's impairments."""
+        """Set MTU, MSS, TCP sysctls and restart the relay with this run's impairments (or bridge, see above)."""
         self.stop_relay()
+        offload = bool(cond.get("offload"))
+        self.set_offload(offload)
         mtu = str(cond["mtu"])
         for ns, ifs in ((self.cns, ["c0"]), (self.rns, ["r0", "r1"]), (self.sns, ["s0"])):
             for i in ifs:
@@ -60,12 +79,16 @@ class Slot:
                f"net.ipv4.tcp_rmem=4096 {t['rmem']} {max(t['rmem'], 6291456)}",
                f"net.ipv4.tcp_wmem=4096 {t['wmem']} {max(t['wmem'], 4194304)}",
                f"net.ipv4.tcp_slow_start_after_idle={t['ssai']}",
-               f"net.ipv4.tcp_ecn={t['ecn']}")
+               f"net.ipv4.tcp_ecn={t['ecn']}", f"net.ipv4.tcp_autocorking={t.get('autocork', 1)}")
             subnet = f"10.77.{self.k}.0/24"
             route = ["ip", "route", "replace", subnet, "dev", dev, "proto", "kernel", "scope", "link"]
             if t["advmss"]:
                 route += ["advmss", str(t["advmss"])]
             sh(*self.ns_exec(ns), *route)
+        if offload:
+            for ns, i in ((self.rns, "br0"),):
+                sh(*self.ns_exec(ns), "ip", "link", "set", i, "mtu", mtu, check=False)
+            return
         r = cond["relay"]
         self.relay = subprocess.Popen(
             self.ns_exec(self.rns) + [sys.executable, os.path.join(HERE, "relay.py"), "--a", "r0", "--b", "r1",

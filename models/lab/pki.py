@@ -33,7 +33,8 @@ def ensure_pki(d):
             run("openssl", "req", "-new", *newkey, "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={cn}")
             ext = os.path.join(d, f"{kind}.ext")
             with open(ext, "w") as f:
-                f.write(f"subjectAltName=DNS:{cn},IP:10.77.1.1\n")
+                # every slot's server address, so that clients that verify (Firefox with the lab CA) accept it
+                f.write(f"subjectAltName=DNS:{cn}," + ",".join(f"IP:10.77.{k}.1" for k in range(10)) + "\n")
             run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
                 "-out", leaf, "-days", "3650", "-extfile", ext)
             with open(chain, "w") as f:

@@ -2,10 +2,59 @@
 import os
 
 
+def program_name(argv):
+    """The client program of a session: past `env VAR=...` and interpreters, into `sh -c` pipelines."""
+    i = 0
+    if os.path.basename(argv[0]) == "env":
+        i = 1
+        while i < len(argv) and "=" in argv[i]:
+            i += 1
+    name = os.path.basename(argv[i])
+    if name.startswith("python"):
+        return os.path.basename(argv[i + 1])
+    if name == "sh" and argv[i + 1] == "-c":
+        words = argv[i + 2].replace("(", " ").replace("|", " | ").split()
+        for w in words:  # the first known client after a pipe or at the start
+            if w in ("ssh", "git", "openssl", "curl"):
+                return f"{w} (scripted)"
+    return name
+
+
 class Service:
     name = ""
+    label = ""  # corpus label when it is not the name (background protocols: "other:NAME")
     port = 0
     concurrency = 6  # upper bound; each run draws its own number of parallel client sessions
+    max_failed_share = 0.5  # a run where more sessions failed measured a broken setup (build_corpus skips it)
+    sessions_cap = 0  # at most this many sessions per run (0: --sessions); for slow clients (browsers)
+    # One server implementation and one client program per run (since batch b1), so that every row names its
+    # client and server and a trainer can leave whole programs out. servers: {name: what it is};
+    # programs: {program: (TLS/protocol stack, [program_name() values of the sessions it makes])}.
+    servers = {}
+    programs = {}
+
+    def tools(self, bindir):
+        """Once per lab process, before any run: build helper programs (Go, Java clients) into bindir."""
+
+    def session_count(self, prog, n):
+        return min(n, self.sessions_cap) if self.sessions_cap else n
+
+    def pick_server(self, rng):
+        return rng.choice(sorted(self.servers)) if self.servers else ""
+
+    def pick_program(self, rng, opts):
+        return rng.choice(sorted(self.programs)) if self.programs else ""
+
+    def session(self, ctx, rng, opts, prog):
+        """One session of program prog: by default client() drawn until it picks one of prog's commands."""
+        if not prog:
+            return self.client(ctx, rng, opts)
+        names = self.programs[prog][1]
+        for _ in range(500):
+            argv = self.client(ctx, rng, opts)
+            if program_name(argv) in names:
+                return argv
+        raise RuntimeError(f"{self.name}: client() never chose {prog}")
 
     def prepare(self, ctx):
         """Once per slot: data directories, databases, content (slow steps that need not repeat per run)."""

@@ -11,8 +11,22 @@ def words(rng, n):
     return " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "order", "user", "item", "x"]) for _ in range(n))
 
 
+def java_jdbc(ctx, rng, url, user, pw, jar):
+    return ["java", "-XX:TieredStopAtLevel=1", "-cp", f"{ctx.bindir}:{jar}", "JdbcC", url, user, pw, str(rng.randint(0, 2**31))]
+
+
+def build_jdbc(bindir):
+    if not os.path.exists(os.path.join(bindir, "JdbcC.class")):
+        src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "clients", "JdbcC.java")
+        subprocess.run(["javac", "-d", bindir, src], check=True)
+
+
 class Postgres(Service):
     name, port = "postgresql", 5432
+    programs = {"psql": ("libpq 15 (psql, pg_isready)", ["psql", "pg_isready"]),
+                "psycopg2": ("libpq 15 via psycopg2", ["pgc.py"]), "pg8000": ("pg8000 1.10 (pure Python)", []),
+                "jdbc": ("PostgreSQL JDBC 42.5 (Java)", [])}
+    servers = {"postgresql": "PostgreSQL 15"}
     concurrency = 6
 
     def bindir(self):
@@ -52,6 +66,19 @@ class Postgres(Service):
                      "WHERE (SELECT count(*) FROM items) < 500;"])
         return [p]
 
+    def tools(self, bindir):
+        build_jdbc(bindir)
+
+    def session(self, ctx, rng, o, prog):
+        if prog == "pg8000":
+            return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "pg8000c.py"), ctx.sip, "postgres", "",
+                    str(rng.randint(0, 2**31))]
+        if prog == "jdbc":
+            ssl = rng.choice(["", "&sslmode=disable", "&sslmode=prefer"])
+            return java_jdbc(ctx, rng, f"jdbc:postgresql://{ctx.sip}:5432/postgres?ApplicationName=jdbc{ssl}", "lab", "labpw",
+                             "/usr/share/java/postgresql.jar")
+        return super().session(ctx, rng, o, prog)
+
     def client(self, ctx, rng, o):
         user = rng.choice(["postgres", "lab"])
         q = rng.choice(["SELECT 1", "SELECT now()", f"SELECT * FROM items LIMIT {rng.randint(1, 200)}",
@@ -79,6 +106,9 @@ class Postgres(Service):
 
 class Mysql(Service):
     name, port = "mysql", 3306
+    programs = {"mariadb-cli": ("libmariadb (mariadb, mariadb-admin, mariadb-dump)", ["mariadb", "mariadb-admin", "mariadb-dump"]),
+                "pymysql": ("PyMySQL (pure Python)", ["myc.py"]), "jdbc": ("MariaDB Connector/J 2.7 (Java)", [])}
+    servers = {"mariadb": "MariaDB 10.11"}
     concurrency = 6
 
     def prepare(self, ctx):
@@ -111,6 +141,16 @@ class Mysql(Service):
                      "FROM seq_1_to_500 WHERE (SELECT count(*) FROM labdb.items) < 500;"])
         return [p]
 
+    def tools(self, bindir):
+        build_jdbc(bindir)
+
+    def session(self, ctx, rng, o, prog):
+        if prog == "jdbc":
+            user, pw = rng.choice([("lab", "labpw"), ("app", "another-longer-password")])
+            return java_jdbc(ctx, rng, f"jdbc:mariadb://{ctx.sip}:3306/labdb" + rng.choice(["", "?useCompression=true"]),
+                             user, pw, "/usr/share/java/mariadb-java-client.jar")
+        return super().session(ctx, rng, o, prog)
+
     def client(self, ctx, rng, o):
         user, pw = rng.choice([("lab", "labpw"), ("app", "another-longer-password")])
         q = rng.choice(["SELECT 1", "SELECT NOW()", f"SELECT * FROM labdb.items LIMIT {rng.randint(1, 200)}",
@@ -136,6 +176,9 @@ class Mysql(Service):
 
 class Redis(Service):
     name, port = "redis", 6379
+    programs = {"redis-cli": ("hiredis (redis-cli, redis-benchmark)", ["redis-cli", "redis-benchmark"]),
+                "redis-py": ("redis-py (Python)", ["redisc.py"]), "perl-redis": ("Redis.pm (Perl)", [])}
+    servers = {"redis": "Redis 7.0"}
     concurrency = 8
 
     def server_options(self, rng):
@@ -147,6 +190,19 @@ class Redis(Service):
         if o["password"]:
             argv += ["--requirepass", "lab-redis-pw"]
         return [ctx.srv(argv)]
+
+    def session(self, ctx, rng, o, prog):
+        if prog == "perl-redis":
+            ops = []
+            for _ in range(rng.randint(1, 10)):
+                k = f"k{rng.randrange(100)}"
+                ops.append(rng.choice([f"$r->set('{k}', 'p' x {rng.randint(1, 5000)});", f"$r->get('{k}');",
+                                       "$r->incr('counter');", f"$r->lpush('list', 'x' x {rng.randint(1, 300)});",
+                                       "$r->ping;", "$r->info;", "$r->keys('*');", f"$r->hgetall('h');"]))
+            auth = "$r->auth('lab-redis-pw');" if o["password"] else ""
+            return ["perl", "-MRedis", "-e", f"my $r = Redis->new(server => '{ctx.sip}:{self.port}', reconnect => 0, "
+                    f"cnx_timeout => 10); {auth} {' '.join(ops)} $r->quit;"]
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         auth = ["-a", "lab-redis-pw", "--no-auth-warning"] if o["password"] else []
@@ -169,6 +225,11 @@ class Redis(Service):
 
 class Memcached(Service):
     name, port = "memcached", 11211
+    programs = {"libmemcached": ("libmemcached (memcstat, memccat, memccp, memcping)", ["memcstat", "memccat", "memccp", "memcping"]),
+                "pymemcache": ("pymemcache (Python)", ["memc.py"]),
+                "python-memcached": ("python-memcached (pure Python)", []),
+                "perl-cache-memcached": ("Cache::Memcached (Perl)", [])}
+    servers = {"memcached": "memcached 1.6"}
     concurrency = 8
 
     def server_options(self, rng):
@@ -177,6 +238,18 @@ class Memcached(Service):
     def start(self, ctx, o):
         return [ctx.srv(["memcached", "-u", "memcache", "-l", ctx.sip, "-p", str(self.port), "-U", "0",
                          "-m", str(o["mem_mb"]), "-t", str(o["threads"])])]
+
+    def session(self, ctx, rng, o, prog):
+        if prog == "python-memcached":
+            return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "memc2.py"), ctx.sip, str(self.port),
+                    str(rng.randint(0, 2**31))]
+        if prog == "perl-cache-memcached":
+            ops = " ".join(rng.choice([f"$m->set('cm{rng.randrange(50)}', 'c' x {rng.randint(1, 6000)});",
+                                       f"$m->get('cm{rng.randrange(50)}');", "$m->get_multi(map {\"cm$_\"} 1..8);",
+                                       "$m->incr('counter');", "$m->stats();"]) for _ in range(rng.randint(1, 10)))
+            return ["perl", "-MCache::Memcached", "-e", f"my $m = Cache::Memcached->new({{servers => ['{ctx.sip}:{self.port}']}});"
+                    f" {ops} $m->disconnect_all;"]
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         srv = f"--servers={ctx.sip}:{self.port}"

@@ -11,6 +11,9 @@ BASE = "dc=lab,dc=test"
 
 class Slapd(Service):
     concurrency = 6
+    programs = {"openldap-tools": ("OpenLDAP libldap (ldapsearch, ldapwhoami, ldapcompare)", ["ldapsearch", "ldapwhoami", "ldapcompare"]),
+                "ldap3": ("ldap3 (pure Python)", ["ldapc.py"])}
+    servers = {"slapd": "OpenLDAP slapd 2.5"}
 
     def prepare(self, ctx):
         w = ctx.work
@@ -100,6 +103,9 @@ class Ldaps(Slapd):
 
 class Mosquitto(Service):
     concurrency = 8
+    programs = {"mosquitto-clients": ("libmosquitto (mosquitto_pub, mosquitto_sub)", ["mosquitto_pub", "mosquitto_sub"]),
+                "paho": ("Eclipse Paho (Python)", ["mqttc.py"])}
+    servers = {"mosquitto": "Mosquitto 2.0"}
 
     def server_options(self, rng):
         o = tls_opts(rng)
@@ -150,6 +156,8 @@ class Xmpp(Service):
     name, port = "xmpp", 5222
     concurrency = 4
     users = [("alice", "alicepw"), ("bob", "bobpw-longer"), ("carol", "c")]
+    programs = {"slixmpp": ("slixmpp (Python)", ["xmppc.py"])}
+    servers = {"prosody": "Prosody 0.12"}
 
     def server_options(self, rng):
         o = tls_opts(rng)

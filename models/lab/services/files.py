@@ -24,6 +24,9 @@ def make_data(d, seed, n=12):
 
 class Ftp(Service):
     name, port = "ftp", 21
+    programs = {"curl": ("libcurl", ["curl"]), "wget": ("wget", ["wget"]), "lftp": ("lftp", ["lftp"]),
+                "python-ftplib": ("Python ftplib", ["ftpc.py"])}
+    servers = {"vsftpd": "vsftpd 3.0"}
     concurrency = 6
 
     def prepare(self, ctx):
@@ -31,7 +34,7 @@ class Ftp(Service):
         self.names = make_data(os.path.join(root, "pub"), 11)
         up = os.path.join(root, "incoming")
         os.makedirs(up, exist_ok=True)
-        shutil.chown(up, "ftp", "ftp")
+        shutil.chown(up, "ftp")  # the ftp user's group differs between Debian packages (ftp, nogroup)
 
     def server_options(self, rng):
         return {"banner": rng.choice(BANNERS), "pasv": rng.random() < 0.8, "anon_upload": rng.random() < 0.5}
@@ -83,6 +86,8 @@ connect_from_port_20=NO
 
 class Git(Service):
     name, port = "git", 9418
+    programs = {"git": ("git 2.39", ["git", "git (scripted)"])}
+    servers = {"git-daemon": "git daemon 2.39"}
     concurrency = 4
 
     def prepare(self, ctx):
@@ -137,6 +142,8 @@ class Git(Service):
 
 class Rsync(Service):
     name, port = "rsync", 873
+    programs = {"rsync": ("rsync 3.2", ["rsync"])}
+    servers = {"rsyncd": "rsync 3.2 daemon"}
     concurrency = 4
 
     def prepare(self, ctx):
@@ -192,6 +199,10 @@ read only = no
 
 class Dns(Service):
     name, port = "dns", 53
+    programs = {"bind9-dig": ("BIND 9 libs (dig, host, nslookup)", ["dig", "host", "nslookup"]),
+                "kdig": ("Knot DNS libs (kdig)", ["kdig"]), "dnspython": ("dnspython 2.3 (Python)", []),
+                "drill": ("ldns (drill)", [])}
+    servers = {"bind9": "BIND 9.18", "knot": "Knot DNS 3.2", "dnsmasq": "dnsmasq 2.89 (host records)"}
     concurrency = 8
 
     def prepare(self, ctx):
@@ -216,6 +227,43 @@ class Dns(Service):
 
     def start(self, ctx, o):
         w = ctx.work
+        srv = o.get("server") or "bind9"
+        if srv == "knot":
+            os.makedirs(os.path.join(w, "knot"), exist_ok=True)
+            write(os.path.join(w, "knot.conf"), f"""server:
+  listen: {ctx.sip}@{self.port}
+  rundir: {w}/knot
+  tcp-max-clients: 200
+database:
+  storage: {w}/knot
+acl:
+  - id: all
+    address: 0.0.0.0/0
+    action: transfer
+template:
+  - id: default
+    storage: {w}
+    acl: all
+zone:
+  - domain: lab.test
+    file: lab.test.zone
+  - domain: corp.internal
+    file: corp.internal.zone
+""")
+            return [ctx.srv(["knotd", "-c", os.path.join(w, "knot.conf")])]
+        if srv == "dnsmasq":
+            hosts = os.path.join(w, "dnsmasq.hosts")
+            if not os.path.exists(hosts):
+                lines = []
+                for z in ("lab.test", "corp.internal"):
+                    for line in open(os.path.join(w, f"{z}.zone")).read().splitlines():
+                        f = line.split()
+                        if len(f) >= 4 and f[1] == "IN" and f[2] in ("A", "AAAA") and not f[0].startswith(("@", "_")):
+                            lines.append(f"{f[3]} {f[0]}.{z}")
+                write(hosts, "\n".join(lines) + "\n")
+            return [ctx.srv(["dnsmasq", "-k", "--no-resolv", "--no-hosts", "--addn-hosts=" + hosts, f"--listen-address={ctx.sip}",
+                             "--bind-interfaces", "-p", str(self.port), "--user=root", "--pid-file=" + os.path.join(w, "dnsmasq.pid"),
+                             "--mx-host=lab.test,mail.lab.test,10", "--txt-record=lab.test,v=spf1 -all", "--log-facility=-"])]
         conf = f"""options {{ directory "{w}"; listen-on port {self.port} {{ {ctx.sip}; }}; listen-on-v6 {{ none; }};
  recursion no; allow-transfer {{ any; }}; pid-file "{w}/named.pid"; dnssec-validation no; }};
 zone "lab.test" {{ type primary; file "{w}/lab.test.zone"; }};
@@ -223,6 +271,19 @@ zone "corp.internal" {{ type primary; file "{w}/corp.internal.zone"; }};
 """
         write(os.path.join(w, "named.conf"), conf)
         return [ctx.srv(["named", "-g", "-4", "-n", "1", "-c", os.path.join(w, "named.conf")])]
+
+    def session(self, ctx, rng, o, prog):
+        if prog in ("dnspython", "drill"):
+            zone = rng.choice(["lab.test", "corp.internal"])
+            qs = []
+            for _ in range(rng.choice([1, 1, 1, 2, 3, 6])):
+                qs += [f"{rng.choice(self.names + ['nosuch', 'www'])}.{zone}", rng.choice(["A", "A", "AAAA", "TXT", "MX", "SRV"])]
+            if prog == "dnspython":
+                return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "dnsc.py"), ctx.sip, str(rng.randint(0, 2**31))] + qs
+            if rng.random() < 0.1:
+                return ["drill", "-t", "-a", "axfr", zone, f"@{ctx.sip}"]
+            return ["drill", "-t"] + (["-D"] if rng.random() < 0.2 else []) + [qs[0], qs[1], f"@{ctx.sip}"]
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         zone = rng.choice(["lab.test", "corp.internal"])

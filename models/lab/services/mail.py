@@ -18,6 +18,8 @@ def message(rng, n):
 
 class Dovecot(Service):
     concurrency = 6
+    programs = {"curl": ("libcurl (OpenSSL)", ["curl"]), "python-imaplib-poplib": ("Python imaplib/poplib", ["mailc.py"])}
+    servers = {"dovecot": "Dovecot 2.3"}
 
     def prepare(self, ctx):
         rng = random.Random(17)
@@ -130,6 +132,9 @@ class Pop3s(Dovecot):
 
 class Smtpd(Service):
     concurrency = 6
+    programs = {"swaks": ("swaks (Perl, Net::SSLeay)", ["swaks"]), "curl": ("libcurl (OpenSSL)", ["curl"]),
+                "python-smtplib": ("Python smtplib", ["smtpc.py"])}
+    servers = {"aiosmtpd": "aiosmtpd 1.4 (Python)"}
 
     def prepare(self, ctx):
         rng = random.Random(23)
