@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""paho-mqtt session: mqttc.py HOST PORT TLS SEED (connect, subscribe, publish telemetry, disconnect)."""
+"""paho-mqtt session: mqttc.py HOST PORT TLS SEED [USER PASSWORD [V311]] (connect, subscribe, publish, disconnect)."""
 import random
 import ssl
 import sys
@@ -10,7 +10,9 @@ import paho.mqtt.client as mqtt
 host, port, tls, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
 rng = random.Random(seed)
 c = mqtt.Client(client_id=f"py-{rng.randrange(10**6)}", clean_session=rng.random() < 0.7,
-                protocol=rng.choice([mqtt.MQTTv311, mqtt.MQTTv31]))
+                protocol=rng.choice([mqtt.MQTTv311, mqtt.MQTTv31]) if len(sys.argv) < 8 else mqtt.MQTTv311)
+if len(sys.argv) >= 7:
+    c.username_pw_set(sys.argv[5], sys.argv[6])
 if tls:
     c.tls_set(cert_reqs=ssl.CERT_NONE)
     c.tls_insecure_set(True)

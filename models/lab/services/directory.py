@@ -9,10 +9,61 @@ from .base import Service, cert, tls_opts, write
 BASE = "dc=lab,dc=test"
 
 
+def start_ejabberd(ctx, o, listeners, users):
+    """ejabberd (Erlang) with the given listeners (XMPP c2s, MQTT, MQTT over TLS); registers the users."""
+    import time
+    w = os.path.join(ctx.work, "ejabberd")
+    spool, logs = os.path.join(w, "spool"), os.path.join(w, "logs")
+    for d in (spool, logs):
+        os.makedirs(d, exist_ok=True)
+    key, crt = cert(ctx, o)
+    write(os.path.join(w, "cert.pem"), open(key).read() + open(crt).read(), 0o600)
+    lst = "".join(f"  -\n    port: {port}\n    ip: \"{ctx.sip}\"\n    module: {mod}\n" + "".join(f"    {k}: {v}\n" for k, v in extra.items())
+                  for port, mod, extra in listeners)
+    write(os.path.join(w, "ejabberd.yml"), f"""hosts:
+  - lab.test
+loglevel: warning
+certfiles:
+  - {w}/cert.pem
+listen:
+{lst}auth_method: internal
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+modules:
+  mod_roster: {{}}
+  mod_disco: {{}}
+  mod_ping: {{}}
+  mod_mqtt:
+    access_publish:
+      "#":
+        - allow
+    access_subscribe:
+      "#":
+        - allow
+""")
+    subprocess.run(["chown", "-R", "ejabberd:ejabberd", w], check=True)  # ejabberdctl runs the node as user ejabberd
+    base = ["ejabberdctl", "-n", f"ejlab{ctx.slot.k}@localhost", "-s", spool, "-l", logs, "-f", os.path.join(w, "ejabberd.yml"),
+            "-c", "/dev/null"]
+    p = ctx.srv(base + ["foreground"])
+    for _ in range(40):
+        if ctx.srv_run(base + ["status"]).returncode == 0:
+            break
+        time.sleep(1)
+    for u, pw in users:
+        ctx.srv_run(base + ["register", u, "lab.test", pw])
+    return [p]
+
+
 class Slapd(Service):
     concurrency = 6
     programs = {"openldap-tools": ("OpenLDAP libldap (ldapsearch, ldapwhoami, ldapcompare)", ["ldapsearch", "ldapwhoami", "ldapcompare"]),
-                "ldap3": ("ldap3 (pure Python)", ["ldapc.py"])}
+                "ldap3": ("ldap3 (pure Python)", ["ldapc.py"]), "perl-net-ldap": ("Net::LDAP (Perl, IO::Socket::SSL)", [])}
     servers = {"slapd": "OpenLDAP slapd 2.5"}
 
     def prepare(self, ctx):
@@ -70,6 +121,24 @@ access to * by * read
         url = f"ldaps://{ctx.sip}/" if self.tls else f"ldap://{ctx.sip}/"
         return [ctx.srv(["slapd", "-d", "0", "-f", self.conf_path, "-h", url])]
 
+    def session(self, ctx, rng, o, prog):
+        if prog == "perl-net-ldap":
+            url = f"{'ldaps' if self.tls else 'ldap'}://{ctx.sip}"
+            bind = rng.choice(["$l->bind;", f"$l->bind('cn=admin,{BASE}', password => 'adminpw');",
+                               f"$l->bind('uid=user{rng.randrange(300)},ou=people,{BASE}', password => 'wrong');"])
+            tls = "$l->start_tls(verify => 'none');" if not self.tls and rng.random() < 0.15 else ""
+            ops = []
+            for _ in range(rng.randint(1, 4)):
+                ops.append(rng.choice([
+                    f"$l->search(base => '{BASE}', filter => '(uid=user{rng.randrange(400)})', attrs => ['cn', 'mail']);",
+                    f"$l->search(base => 'ou=people,{BASE}', scope => 'one', filter => '(objectClass=*)', sizelimit => {rng.choice([1, 10, 100])});",
+                    f"$l->search(base => '{BASE}', filter => '(objectClass=groupOfNames)');",
+                    f"$l->compare('uid=user{rng.randrange(300)},ou=people,{BASE}', attr => 'mail', value => 'user{rng.randrange(300)}@lab.test');",
+                    "$l->root_dse;"]))
+            return ["perl", "-MNet::LDAP", "-e", f"my $l = Net::LDAP->new('{url}', timeout => 20, verify => 'none') or die; "
+                    f"{tls} {bind} {' '.join(ops)} $l->unbind;"]
+        return super().session(ctx, rng, o, prog)
+
     def client(self, ctx, rng, o):
         url = f"{'ldaps' if self.tls else 'ldap'}://{ctx.sip}"
         env = ["env", "LDAPTLS_REQCERT=never"]
@@ -104,8 +173,9 @@ class Ldaps(Slapd):
 class Mosquitto(Service):
     concurrency = 8
     programs = {"mosquitto-clients": ("libmosquitto (mosquitto_pub, mosquitto_sub)", ["mosquitto_pub", "mosquitto_sub"]),
-                "paho": ("Eclipse Paho (Python)", ["mqttc.py"])}
-    servers = {"mosquitto": "Mosquitto 2.0"}
+                "paho": ("Eclipse Paho (Python)", ["mqttc.py"]), "paho-c": ("Eclipse Paho C 1.3 (paho_c_pub, paho_c_sub)", []),
+                "mqtt.js": ("MQTT.js 4 (Node.js)", [])}
+    servers = {"mosquitto": "Mosquitto 2.0", "ejabberd": "ejabberd 23.01 mod_mqtt"}
 
     def server_options(self, rng):
         o = tls_opts(rng)
@@ -113,6 +183,8 @@ class Mosquitto(Service):
         return o
 
     def start(self, ctx, o):
+        if o.get("server") == "ejabberd":
+            return self.start_server(ctx, o)
         w = ctx.work
         lines = [f"listener {self.port} {ctx.sip}", "allow_anonymous true", "persistence false", "log_dest stderr"]
         if self.tls:
@@ -122,6 +194,43 @@ class Mosquitto(Service):
                 lines.append(f"tls_version {o['tls_version']}")
         write(os.path.join(w, "mosquitto.conf"), "\n".join(lines) + "\n")
         return [ctx.srv(["mosquitto", "-c", os.path.join(w, "mosquitto.conf")])]
+
+    MQTT_USER = ("sensor", "sensor-mqtt-pw")
+
+    def session(self, ctx, rng, o, prog):
+        """ejabberd's MQTT needs a login (a registered user) and MQTT 3.1.1 or 5; Mosquitto takes both."""
+        ej = o.get("server") == "ejabberd"
+        creds = ej or rng.random() < 0.4
+        argv = self.session_argv(ctx, rng, o, prog, creds)
+        u, p = self.MQTT_USER
+        name = os.path.basename(argv[0]) if argv[0] != "timeout" else argv[2]
+        if creds and name in ("mosquitto_pub", "mosquitto_sub"):
+            argv = argv[:1] + ["-u", u, "-P", p] + argv[1:]
+        if ej and name in ("mosquitto_pub", "mosquitto_sub"):
+            argv = ["mqttv311" if a == "mqttv31" else a for a in argv]
+        if creds and argv[0] == "/usr/bin/python3":
+            argv = argv + [u, p] + (["v311"] if ej else [])
+        return argv
+
+    def session_argv(self, ctx, rng, o, prog, creds):
+        u, p = self.MQTT_USER
+        if prog == "mqtt.js":
+            return ["node", os.path.join(ctx.lab, "clients", "mqttc.js"), f"{'mqtts' if self.tls else 'mqtt'}://{ctx.sip}:{self.port}",
+                    str(rng.randint(0, 2**31))] + ([u, p] if creds else [])
+        if prog == "paho-c":
+            conn = ["-c", f"ssl://{ctx.sip}:{self.port}", "--insecure"] if self.tls else ["-h", ctx.sip, "-p", str(self.port)]
+            common = conn + (["-u", u, "-P", p] if creds else []) + \
+                ["-q", str(rng.choice([0, 0, 1, 2])), "-V", rng.choice(["311", "311", "5"] + ([] if creds else ["31"])),
+                             "-i", f"paho-{rng.randrange(10**6)}", "-k", str(rng.choice([10, 30, 60])), "--quiet"]
+            topic = rng.choice(["home/temp", "plant/line1/status", "devices/abc/telemetry", "t"])
+            if rng.random() < 0.6:
+                return ["timeout", "20", "paho_c_pub"] + common + ["-t", topic, "-m", rng.choice(["21.5", "on", "x" * rng.randint(1, 3000)])] + \
+                    (["-r"] if rng.random() < 0.2 else [])
+            return ["sh", "-c", "timeout " + str(rng.randint(1, 4)) + " paho_c_sub " + " ".join(common) + f" -t '{rng.choice([topic, '#'])}'; exit 0"]
+        return super().session(ctx, rng, o, prog)
+
+    def start_server(self, ctx, o):
+        return start_ejabberd(ctx, o, [(self.port, "mod_mqtt", {"tls": "true"} if self.tls else {})], [self.MQTT_USER])
 
     def client(self, ctx, rng, o):
         common = ["-h", ctx.sip, "-p", str(self.port), "-q", str(rng.choice([0, 0, 1, 2])),
@@ -156,8 +265,9 @@ class Xmpp(Service):
     name, port = "xmpp", 5222
     concurrency = 4
     users = [("alice", "alicepw"), ("bob", "bobpw-longer"), ("carol", "c")]
-    programs = {"slixmpp": ("slixmpp (Python)", ["xmppc.py"])}
-    servers = {"prosody": "Prosody 0.12"}
+    programs = {"slixmpp": ("slixmpp 1.8 (Python)", ["xmppc.py"]), "sendxmpp": ("sendxmpp 1.24 (Perl Net::XMPP)", []),
+                "python-raw": ("hand-written Python XMPP client", [])}
+    servers = {"prosody": "Prosody 0.12", "ejabberd": "ejabberd 23.01"}
 
     def server_options(self, rng):
         o = tls_opts(rng)
@@ -165,6 +275,10 @@ class Xmpp(Service):
         return o
 
     def start(self, ctx, o):
+        if o.get("server") == "ejabberd":
+            return start_ejabberd(ctx, o, [(self.port, "ejabberd_c2s", {"starttls": "true",
+                                                                         "starttls_required": str(o["require_encryption"]).lower()})],
+                                  self.users)
         w = ctx.work
         key, crt = cert(ctx, o)
         os.makedirs(os.path.join(w, "data"), exist_ok=True)
@@ -191,6 +305,18 @@ VirtualHost "lab.test"
             subprocess.run(["prosodyctl", "--config", cfg, "register", u, "lab.test", p], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
         return [ctx.srv(["prosody", "--config", cfg, "-F"])]
+
+    def session(self, ctx, rng, o, prog):
+        u, p = rng.choice(self.users)
+        if prog == "python-raw":
+            return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "xmppraw.py"), ctx.sip, str(self.port), u, p,
+                    str(rng.randint(0, 2**31))]
+        if prog == "sendxmpp":
+            to = [f"{rng.choice(['alice', 'bob', 'carol'])}@lab.test" for _ in range(rng.choice([1, 1, 2]))]
+            msg = rng.choice(["backup finished", "disk 91% full on web-01", "x" * rng.randint(1, 900)])
+            return ["sh", "-c", f"echo {msg!r} | timeout 25 sendxmpp -u {u} -p {p} -j {ctx.sip}:{self.port} -o lab.test "
+                    f"-t -n -r sx{rng.randrange(99)} {' '.join(to)}"]
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         u, p = rng.choice(self.users)

@@ -7,7 +7,7 @@ from .ssh import PASSWORD, USER, ensure_user
 
 IMPACKET = "/usr/share/doc/python3-impacket/examples"
 REALM = "LAB.TEST"
-KRB_USERS = [("alice", "alice-pw-1"), ("bob", "a much longer kerberos password"), ("svc-backup", "Bk!2024")]
+KRB_USERS = [("alice", "alice-pw-1"), ("bob", "a-much-longer-kerberos-password"), ("svc-backup", "Bk!2024")]
 
 
 class Smb(Service):
@@ -104,7 +104,7 @@ class Smb(Service):
             write(script, "\n".join(cmds) + "\nexit\n")
             target = f"{USER}:{PASSWORD}@{ctx.sip}" if not guest else f"guest:@{ctx.sip}"
             return ["sh", "-c", f"mkdir -p {tmp} && cd {tmp} && /usr/bin/python3 {IMPACKET}/smbclient.py -port {self.port} "
-                    f"-inputfile {script} {target} >/dev/null 2>&1; rc=$?; rm -rf {tmp}; exit $rc"], kind
+                    f"-file {script} {target} >/dev/null 2>&1; rc=$?; rm -rf {tmp}; exit $rc"], kind
         code = ("import smbc,sys\n"
                 f"c=smbc.Context(auth_fn=lambda *a: ('WORKGROUP', '{USER if not guest else 'guest'}', '{PASSWORD if not guest else ''}'))\n"
                 f"u='smb://{ctx.sip}/share/'\n"
@@ -166,7 +166,7 @@ class Kerberos(Service):
             subprocess.run(["kdb5_util", "-r", REALM, "create", "-s", "-P", "lab-master-pw"], env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for u, p in KRB_USERS:
-                subprocess.run(["kadmin.local", "-r", REALM, "-q", f"addprinc -pw '{p}' {u}"], env=env, check=True,
+                subprocess.run(["kadmin.local", "-r", REALM, "-q", f"addprinc -pw {p} {u}"], env=env, check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for svc in ("host/server.lab.test", "HTTP/web.lab.test", "cifs/files.lab.test"):
                 subprocess.run(["kadmin.local", "-r", REALM, "-q", f"addprinc -randkey {svc}"], env=env, check=True,

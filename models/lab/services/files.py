@@ -25,8 +25,8 @@ def make_data(d, seed, n=12):
 class Ftp(Service):
     name, port = "ftp", 21
     programs = {"curl": ("libcurl", ["curl"]), "wget": ("wget", ["wget"]), "lftp": ("lftp", ["lftp"]),
-                "python-ftplib": ("Python ftplib", ["ftpc.py"])}
-    servers = {"vsftpd": "vsftpd 3.0"}
+                "python-ftplib": ("Python ftplib", ["ftpc.py"]), "busybox-ftpget": ("BusyBox 1.35 ftpget/ftpput", [])}
+    servers = {"vsftpd": "vsftpd 3.0", "pyftpdlib": "pyftpdlib 1.5 (Python)"}
     concurrency = 6
 
     def prepare(self, ctx):
@@ -40,6 +40,10 @@ class Ftp(Service):
         return {"banner": rng.choice(BANNERS), "pasv": rng.random() < 0.8, "anon_upload": rng.random() < 0.5}
 
     def start(self, ctx, o):
+        if o.get("server") == "pyftpdlib":
+            o["pasv"] = True  # pyftpdlib serves both; the clients' choice follows
+            return [ctx.srv(["/usr/bin/python3", "-m", "pyftpdlib", "-i", ctx.sip, "-p", str(self.port), "-d",
+                             os.path.join(ctx.work, "root")] + (["-w"] if o["anon_upload"] else []))]
         conf = f"""listen=YES
 listen_address={ctx.sip}
 listen_port={self.port}
@@ -61,6 +65,15 @@ connect_from_port_20=NO
 """
         write(os.path.join(ctx.work, "vsftpd.conf"), conf)
         return [ctx.srv(["vsftpd", os.path.join(ctx.work, "vsftpd.conf")])]
+
+    def session(self, ctx, rng, o, prog):
+        if prog == "busybox-ftpget":
+            f = rng.choice(self.names)
+            if o["anon_upload"] and rng.random() < 0.3:
+                return ["busybox", "ftpput", "-u", "anonymous", "-p", "lab@x", ctx.sip, f"incoming/u{rng.randrange(10**6)}.bin",
+                        os.path.join(ctx.work, "root", "pub", f)]
+            return ["busybox", "ftpget", "-u", "anonymous", "-p", "lab@x", ctx.sip, "/dev/null", f"pub/{f}"]
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         f = rng.choice(self.names)
@@ -86,8 +99,9 @@ connect_from_port_20=NO
 
 class Git(Service):
     name, port = "git", 9418
-    programs = {"git": ("git 2.39", ["git", "git (scripted)"])}
-    servers = {"git-daemon": "git daemon 2.39"}
+    programs = {"git": ("git 2.39", ["git", "git (scripted)"]), "dulwich": ("Dulwich 0.21 (pure Python)", []),
+                "pygit2": ("libgit2 1.5 via pygit2", [])}
+    servers = {"git-daemon": "git daemon 2.39", "dulwich": "Dulwich 0.21 daemon (Python)"}
     concurrency = 4
 
     def prepare(self, ctx):
@@ -118,12 +132,27 @@ class Git(Service):
         subprocess.run(["chown", "-R", "nobody:nogroup", repos], check=True)
 
     def start(self, ctx, o):
+        if o.get("server") == "dulwich":
+            return [ctx.srv(["dulwich", "daemon", "-l", ctx.sip, "-p", str(self.port), f"{ctx.work}/repos"])]
         return [ctx.srv(["git", "daemon", "--reuseaddr", f"--listen={ctx.sip}", f"--port={self.port}",
                          f"--base-path={ctx.work}/repos", "--export-all", "--enable=upload-archive",
                          "--user=nobody", "--group=nogroup", f"{ctx.work}/repos"])]
 
     def stop(self, ctx):
         shutil.rmtree(os.path.join(ctx.work, "clones"), ignore_errors=True)
+
+    def session(self, ctx, rng, o, prog):
+        repo = f"git://{ctx.sip}/{rng.choice(self.repos)}"
+        dest = os.path.join(ctx.work, "clones", f"c{rng.randrange(10**9)}")
+        if prog == "dulwich":
+            if rng.random() < 0.5:
+                return ["sh", "-c", f"dulwich clone {repo} {dest} >/dev/null 2>&1; rc=$?; rm -rf {dest}; exit $rc"]
+            return ["dulwich", "ls-remote", repo]
+        if prog == "pygit2":
+            code = (f"import pygit2,shutil\nr=pygit2.clone_repository('{repo}','{dest}',bare={rng.random() < 0.3})\n"
+                    f"shutil.rmtree('{dest}')\n")
+            return ["/usr/bin/python3", "-c", code]
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         repo = f"git://{ctx.sip}/{rng.choice(self.repos)}"

@@ -18,7 +18,8 @@ def message(rng, n):
 
 class Dovecot(Service):
     concurrency = 6
-    programs = {"curl": ("libcurl (OpenSSL)", ["curl"]), "python-imaplib-poplib": ("Python imaplib/poplib", ["mailc.py"])}
+    programs = {"curl": ("libcurl (OpenSSL)", ["curl"]), "python-imaplib-poplib": ("Python imaplib/poplib", ["mailc.py"]),
+                "fetchmail": ("fetchmail 6.4 (OpenSSL)", []), "perl": ("Perl Mail::IMAPClient / Net::POP3 (IO::Socket::SSL)", [])}
     servers = {"dovecot": "Dovecot 2.3"}
 
     def prepare(self, ctx):
@@ -92,6 +93,40 @@ service pop3-login {{
         write(os.path.join(w, "dovecot.conf"), conf)
         return [ctx.srv(["dovecot", "-F", "-c", os.path.join(w, "dovecot.conf")])]
 
+    def session(self, ctx, rng, o, prog):
+        u, p = rng.choice(USERS)
+        if prog == "fetchmail":
+            d = os.path.join(ctx.work, "fm", f"f{rng.randrange(10**9)}")
+            rc = os.path.join(d, "rc")
+            ssl = "ssl sslcertck no" if self.tls else rng.choice(["sslproto ''", "sslcertck no"])  # plain, or STARTTLS if offered
+            mode = rng.choice(["keep", "keep fetchall", "keep limit 20000"])
+            proto = "IMAP" if self.proto == "imap" else "POP3"
+            line = (f"poll {ctx.sip} proto {proto} port {self.port} user \"{u}\" password \"{p}\" {ssl} {mode} "
+                    f"mda \"/bin/cat > /dev/null\"")
+            check = " -c" if rng.random() < 0.3 else ""
+            return ["sh", "-c", f"mkdir -p {d} && printf '%s\\n' {line!r} > {rc} && chmod 600 {rc} && "
+                    f"HOME={d} FETCHMAILHOME={d} timeout 25 fetchmail --nosyslog -s{check} -f {rc} --pidfile {d}/pid -i {d}/ids; rc=$?; rm -rf {d}; "
+                    "[ $rc -le 1 ] && exit 0 || exit $rc"]
+        ssl = f"SSL => 1, SSL_verify_mode => 0," if self.tls else ""
+        if self.proto == "imap":
+            ops = rng.sample(["$c->folders;", "$c->select('INBOX'); my @m = $c->search('ALL'); $c->fetch_hash(@m[0..($#m<4?$#m:4)], 'RFC822.SIZE') if @m;",
+                              "$c->examine('INBOX'); $c->message_count('INBOX');", "$c->select('INBOX'); my @m = $c->messages; $c->message_string($m[0]) if @m;"],
+                             rng.randint(1, 3))
+            tls = "Ssl => [SSL_verify_mode => 0]," if self.tls else ("Starttls => [SSL_verify_mode => 0]," if rng.random() < 0.2 else "")
+            code = (f"use Mail::IMAPClient; my $c = Mail::IMAPClient->new(Server => '{ctx.sip}', Port => {self.port}, {tls} "
+                    f"User => '{u}', Password => '{p}', Timeout => 20) or die; {' '.join(ops)} $c->logout;")
+        else:
+            ops = rng.sample(["$c->list;", "$c->uidl;", "my ($n) = $c->popstat; $c->get(1) if $n;", "$c->top(1, 5);"], rng.randint(1, 3))
+            code = (f"use Net::POP3; my $c = Net::POP3->new('{ctx.sip}', Port => {self.port}, {ssl} Timeout => 20) or die; "
+                    + ("$c->starttls(SSL_verify_mode => 0); " if not self.tls and rng.random() < 0.2 else "")
+                    + f"$c->login('{u}', '{p}') or die; {' '.join(ops)} $c->quit;")
+        if prog == "perl":
+            return ["perl", "-e", code]
+        return super().session(ctx, rng, o, prog)
+
+    def stop(self, ctx):
+        shutil.rmtree(os.path.join(ctx.work, "fm"), ignore_errors=True)
+
     def client(self, ctx, rng, o):
         u, p = rng.choice(USERS)
         scheme = self.proto + ("s" if self.tls else "")
@@ -133,7 +168,7 @@ class Pop3s(Dovecot):
 class Smtpd(Service):
     concurrency = 6
     programs = {"swaks": ("swaks (Perl, Net::SSLeay)", ["swaks"]), "curl": ("libcurl (OpenSSL)", ["curl"]),
-                "python-smtplib": ("Python smtplib", ["smtpc.py"])}
+                "python-smtplib": ("Python smtplib", ["smtpc.py"]), "msmtp": ("msmtp 1.8 (GnuTLS)", [])}
     servers = {"aiosmtpd": "aiosmtpd 1.4 (Python)"}
 
     def prepare(self, ctx):
@@ -160,6 +195,16 @@ class Smtpd(Service):
         argv += ["--smtpscert", crt, "--smtpskey", key] if self.tls else \
             ["--tlscert", crt, "--tlskey", key, "--no-requiretls"]
         return [ctx.srv(argv)]
+
+    def session(self, ctx, rng, o, prog):
+        if prog == "msmtp":
+            frm = f"{rng.choice(['alerts', 'noreply', 'cron'])}@{rng.choice(['example.org', 'lab.test'])}"
+            to = [f"user{rng.randrange(50)}@lab.test" for _ in range(rng.choice([1, 1, 2, 4]))]
+            tls = ["--tls=on", "--tls-starttls=off"] if self.tls else (["--tls=on", "--tls-starttls=on"] if rng.random() < 0.3 else ["--tls=off"])
+            return ["sh", "-c", f"timeout 25 msmtp --host={ctx.sip} --port={self.port} --from={frm} --auth=off "
+                    f"--tls-certcheck=off {' '.join(tls)} --domain={rng.choice(['client.lab.test', 'localhost', 'mx1'])} "
+                    f"{' '.join(to)} < {rng.choice(self.msgs)}"]
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         n = int(rng.choice([100, 500, 2000, 10000, 80000, 400000]) * rng.uniform(0.5, 1.5))

@@ -109,6 +109,7 @@ protocol bgp lab {{
   neighbor {ctx.sip} as {SERVER_AS};
   hold time {hold};
   connect retry time 1;
+  connect delay time 1;
   ipv4 {{ import all; export all; }};
 }}
 """)
@@ -146,6 +147,7 @@ router bgp {CLIENT_AS}
 """)
             add = " ".join(f"gobgp -p 50052 global rib add {p} -a ipv4 >/dev/null 2>&1;" for p in routes[:20])
             cmd = f"gobgpd -f {conf} --api-hosts 127.0.0.1:50052 -l warn"
+            up += 6  # GoBGP waits about 6 s before its first connect
             return ["sh", "-c", f"{cmd} & pid=$!; sleep 0.3; {add} sleep {up:.1f}; kill $pid; wait $pid; exit 0"], kind
         else:
             conf = os.path.join(w, f"{tag}.exa")
