@@ -84,11 +84,11 @@ def stop_procs(procs):
             p.wait()
 
 
-def run_session(slot, argv, env):
+def run_session(slot, argv, env, limit=SESSION_TIMEOUT_S):
     t0 = time.monotonic()
     try:
         r = subprocess.run(slot_exec(slot.cns) + argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           timeout=SESSION_TIMEOUT_S, env=env)
+                           timeout=limit, env=env)
         return r.returncode, time.monotonic() - t0, r.stderr[-300:].decode("utf-8", "replace")
     except subprocess.TimeoutExpired:
         return -9, time.monotonic() - t0, "timeout"
@@ -154,7 +154,7 @@ def one_run(slot, svc, run_id, seed, args, pki):
             for argv, gap in zip(sessions, gaps):
                 if time.monotonic() > deadline:
                     break
-                futs.append(pool.submit(run_session, slot, argv, env))
+                futs.append(pool.submit(run_session, slot, argv, env, svc.session_timeout(prog)))
                 time.sleep(min(gap, 1.0))
             results = [f.result() for f in futs]
         time.sleep(0.5 + 3 * cond["relay"]["delay_ms"] / 1000)

@@ -12,7 +12,7 @@ const c = mqtt.connect(url, {
   ...(username ? { username, password } : {}),
 });
 const timer = setTimeout(() => process.exit(1), 25000);
-c.on('error', () => process.exit(1));
+c.on('error', (e) => { console.error(String(e)); process.exit(1); });
 c.on('connect', async () => {
   const topic = pick(['home/temp', 'plant/line1/status', 'devices/abc/telemetry', 'js/t']);
   if (rnd() < 0.4) c.subscribe(pick([topic, '#', 'home/#']), { qos: pick([0, 1]) });

@@ -3,6 +3,7 @@
 
 KIND: command (one exec), interactive (a shell on a pty, commands typed with pauses), bulk (SFTP get/put),
 idle (log in, wait with keepalives, one command)."""
+import io
 import random
 import sys
 import time
@@ -41,7 +42,7 @@ def run_paramiko():
         if rng.random() < 0.5:
             s.put(datafile, f"/tmp/up-{rng.randrange(10**6)}")
         else:
-            s.get(datafile, "/dev/null")
+            s.getfo(datafile, io.BytesIO())
         s.close()
     else:
         t.set_keepalive(1)

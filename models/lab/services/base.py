@@ -36,6 +36,10 @@ class Service:
     def tools(self, bindir):
         """Once per lab process, before any run: build helper programs (Go, Java clients) into bindir."""
 
+    def session_timeout(self, prog):
+        """Seconds one session may take before it is killed and counted as failed."""
+        return 40
+
     def session_count(self, prog, n):
         return min(n, self.sessions_cap) if self.sessions_cap else n
 

@@ -215,10 +215,13 @@ class Mosquitto(Service):
     def session_argv(self, ctx, rng, o, prog, creds):
         u, p = self.MQTT_USER
         if prog == "mqtt.js":
-            return ["node", os.path.join(ctx.lab, "clients", "mqttc.js"), f"{'mqtts' if self.tls else 'mqtt'}://{ctx.sip}:{self.port}",
+            # /usr/bin/node is not Debian's build: point it at Debian's node modules (node-mqtt and its dependencies)
+            return ["env", "NODE_PATH=/usr/share/nodejs", "node", os.path.join(ctx.lab, "clients", "mqttc.js"), f"{'mqtts' if self.tls else 'mqtt'}://{ctx.sip}:{self.port}",
                     str(rng.randint(0, 2**31))] + ([u, p] if creds else [])
         if prog == "paho-c":
-            conn = ["-c", f"ssl://{ctx.sip}:{self.port}", "--insecure"] if self.tls else ["-h", ctx.sip, "-p", str(self.port)]
+            ca = os.path.join(os.path.dirname(ctx.pki["rsa2048"]["key"]), "ca.crt")  # Paho C always verifies the chain
+            conn = ["-c", f"ssl://{ctx.sip}:{self.port}", "--cafile", ca, "--insecure"] if self.tls else \
+                ["-h", ctx.sip, "-p", str(self.port)]
             common = conn + (["-u", u, "-P", p] if creds else []) + \
                 ["-q", str(rng.choice([0, 0, 1, 2])), "-V", rng.choice(["311", "311", "5"] + ([] if creds else ["31"])),
                              "-i", f"paho-{rng.randrange(10**6)}", "-k", str(rng.choice([10, 30, 60])), "--quiet"]

@@ -101,7 +101,7 @@ class Git(Service):
     name, port = "git", 9418
     programs = {"git": ("git 2.39", ["git", "git (scripted)"]), "dulwich": ("Dulwich 0.21 (pure Python)", []),
                 "pygit2": ("libgit2 1.5 via pygit2", [])}
-    servers = {"git-daemon": "git daemon 2.39", "dulwich": "Dulwich 0.21 daemon (Python)"}
+    servers = {"git-daemon": "git daemon 2.39"}  # Dulwich's daemon hung up on every client in the lab
     concurrency = 4
 
     def prepare(self, ctx):
@@ -146,10 +146,12 @@ class Git(Service):
         dest = os.path.join(ctx.work, "clones", f"c{rng.randrange(10**9)}")
         if prog == "dulwich":
             if rng.random() < 0.5:
-                return ["sh", "-c", f"dulwich clone {repo} {dest} >/dev/null 2>&1; rc=$?; rm -rf {dest}; exit $rc"]
+                return ["sh", "-c", f"mkdir -p {os.path.dirname(dest)} && dulwich clone {repo} {dest} >/dev/null 2>&1; rc=$?; "
+                        f"rm -rf {dest}; exit $rc"]
             return ["dulwich", "ls-remote", repo]
         if prog == "pygit2":
-            code = (f"import pygit2,shutil\nr=pygit2.clone_repository('{repo}','{dest}',bare={rng.random() < 0.3})\n"
+            code = (f"import os,pygit2,shutil\nos.makedirs('{os.path.dirname(dest)}',exist_ok=True)\n"
+                    f"r=pygit2.clone_repository('{repo}','{dest}',bare={rng.random() < 0.3})\n"
                     f"shutil.rmtree('{dest}')\n")
             return ["/usr/bin/python3", "-c", code]
         return super().session(ctx, rng, o, prog)

@@ -8,14 +8,19 @@ from .base import Service, write
 
 KEYS = ["ed25519", "rsa", "ecdsa"]
 USER, PASSWORD = "sensorlab", "lab-ssh-pw-1"
+HOME = "/var/lib/sensorlab-home"  # one home for every slot and batch: Dropbear reads ~/.ssh/authorized_keys
 
 
-def ensure_user(home):
-    """A login user for the SSH servers (Dropbear reads ~/.ssh/authorized_keys; no root logins needed)."""
+def ensure_user(_home=None):
+    """A login user for the SSH, telnet and SMB servers (password and key logins; no root logins needed)."""
     try:
         pwd.getpwnam(USER)
     except KeyError:
-        subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", USER], check=True)
+        subprocess.run(["useradd", "-M", "-d", HOME, "-s", "/bin/sh", USER], check=False)  # another slot may win
+    if pwd.getpwnam(USER).pw_dir != HOME:
+        subprocess.run(["usermod", "-d", HOME, USER], check=True)
+    os.makedirs(os.path.join(HOME, ".ssh"), exist_ok=True)
+    subprocess.run(["chown", "-R", f"{USER}:{USER}", HOME], check=True)
     subprocess.run(["chpasswd"], input=f"{USER}:{PASSWORD}\n", text=True, check=True)
 
 
@@ -29,9 +34,7 @@ class Ssh(Service):
 
     def prepare(self, ctx):
         w = ctx.work
-        home = os.path.join(w, "home")
-        os.makedirs(os.path.join(home, ".ssh"), exist_ok=True)
-        ensure_user(home)
+        ensure_user()
         for k in KEYS:
             for who in ("host", "user"):
                 p = os.path.join(w, f"{who}_{k}")
@@ -49,7 +52,9 @@ class Ssh(Service):
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         keys = "".join(open(os.path.join(w, f"user_{k}.pub")).read() for k in KEYS)
         write(os.path.join(w, "authorized_keys"), keys)
-        write(os.path.join(home, ".ssh", "authorized_keys"), keys, 0o600)
+        ak = os.path.join(HOME, ".ssh", "authorized_keys")  # shared by all slots: add this slot's keys
+        have = open(ak).read() if os.path.exists(ak) else ""
+        write(ak, have + "".join(k + "\n" for k in keys.splitlines() if k and k not in have), 0o600)
         self.fp = {}
         for k in KEYS:
             out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", os.path.join(w, f"host_{k}.pub")],
@@ -62,7 +67,7 @@ class Ssh(Service):
             if not os.path.exists(p):
                 with open(p, "wb") as f:
                     f.write(os.urandom(n))
-        subprocess.run(["chown", "-R", f"{USER}:{USER}", home, data], check=True)
+        subprocess.run(["chown", "-R", f"{USER}:{USER}", HOME, data], check=True)
         for d in (w, os.path.dirname(w)):
             os.chmod(d, 0o755)
         os.makedirs("/run/sshd", exist_ok=True)
