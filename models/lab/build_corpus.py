@@ -146,10 +146,11 @@ def runs_of(batch_dir):
             continue
         m = json.load(open(mp))
         name = f"{batch}/{m['run']}"
-        limit = MAX_FAILED_SHARE_BY_CLASS.get(m["class"], MAX_FAILED_SHARE)
+        # the table here wins over the run's own max_failed_share (it can correct runs already made)
+        limit = MAX_FAILED_SHARE_BY_CLASS.get(m["class"], m.get("max_failed_share", MAX_FAILED_SHARE))
         if "error" in m or not m.get("sessions"):
             skipped.append({"run": name, "why": m.get("error", "no sessions")})
-        elif m["failed_sessions"] > m.get("max_failed_share", limit) * m["sessions"]:
+        elif m["failed_sessions"] > limit * m["sessions"]:
             skipped.append({"run": name, "why": f"{m['failed_sessions']}/{m['sessions']} sessions failed"})
         else:
             pcaps.append((batch, p))

@@ -2,6 +2,7 @@
 from .background import Finger, Iperf3, Modbus, Portmap, Socks
 from .db import Memcached, Mysql, Postgres, Redis
 from .directory import Ldap, Ldaps, Mqtt, Mqtts, Xmpp
+from .desktop import Vnc
 from .enterprise import Kerberos, Smb
 from .legacy import Irc, Telnet
 from .routing import Bgp
@@ -14,6 +15,6 @@ REGISTRY = {}
 for _cls in (Http, Tls, Ssh, Postgres, Mysql, Redis, Memcached, Ftp, Git, Rsync, Dns,
              Smtp, Smtps, Imap, Imaps, Pop3, Pop3s,
              Ldap, Ldaps, Mqtt, Mqtts, Xmpp, H2c,
-             Telnet, Irc, Smb, Kerberos, Bgp,
+             Telnet, Irc, Smb, Kerberos, Bgp, Vnc,
              Socks, Finger, Portmap, Modbus, Iperf3):
     REGISTRY[_cls.name] = _cls()

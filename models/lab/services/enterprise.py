@@ -16,7 +16,6 @@ class Smb(Service):
     max_failed_share = 0.7  # guest access refused by some server settings: still complete exchanges
     servers = {"samba": "Samba 4.17 smbd", "impacket": "Impacket 0.10 SimpleSMBServer (Python)"}
     programs = {"smbclient": ("Samba 4.17 libsmbclient (smbclient)", []),
-                "rpcclient": ("Samba 4.17 (DCE/RPC over SMB named pipes)", []),
                 "impacket": ("Impacket 0.10 smbclient.py (Python)", []),
                 "pysmbc": ("Samba libsmbclient via python3-smbc", [])}
 
