@@ -189,7 +189,9 @@ def main():
                 e = table.setdefault(label, {}).setdefault(attrs[key], {"flows": 0, "runs": 0})
                 e["runs"] += 1
                 e["flows"] += len(rows)
-            tail = "," + ",".join(attrs[k] for k in ATTRS)
+            # attribute values never contain commas (stacks like "BIND 9 libs (dig, host, nslookup)" get ";"), so
+            # the file stays plain comma-separated for any reader
+            tail = "," + ",".join(attrs[k].replace(",", ";") for k in ATTRS)
             for r in rows:
                 line = label + "," + ",".join(map(str, r))
                 f.write(line + tail + "\n")
