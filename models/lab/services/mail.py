@@ -19,7 +19,9 @@ def message(rng, n):
 class Dovecot(Service):
     concurrency = 6
     programs = {"curl": ("libcurl (OpenSSL)", ["curl"]), "python-imaplib-poplib": ("Python imaplib/poplib", ["mailc.py"]),
-                "fetchmail": ("fetchmail 6.4 (OpenSSL)", []), "perl": ("Perl Mail::IMAPClient / Net::POP3 (IO::Socket::SSL)", [])}
+                "perl": ("Perl Mail::IMAPClient / Net::POP3 (IO::Socket::SSL)", [])}
+    # fetchmail 6.4 was tried: every session ended "socket error while fetching" in the lab (runs skipped); its
+    # session code stays below for a later look
     servers = {"dovecot": "Dovecot 2.3"}
 
     def prepare(self, ctx):
