@@ -2,7 +2,7 @@
 'use strict';
 /**
  * Writes demo/demo.pcap.gz, the capture `sensor demo` runs on, and demo/conn.log beside it: real TCP connections (handshake, data, FIN) whose
- * payload lengths are the first four rows of each application in models/lab/sample.csv (the bundled model's
+ * payload lengths are the first four rows of each application in models/sensor.sample.csv (the bundled model's
  * lab traffic, so it has something to name), plus a small port scan that gets no answer but RSTs. Headers
  * only: every frame is cut after its TCP header (snaplen 54) and keeps its true length in the IP header, as a
  * span-port capture with a small snaplen does, so the file carries no payload and stays small.
@@ -125,7 +125,7 @@ function frame(src, dst, sport, dport, seq, ack, flags, len) {
 }
 
 function readSample() {
-  const lines = readFileSync(path.join(ROOT, 'models/lab/sample.csv'), 'utf8').trim().split('\n').slice(1);
+  const lines = readFileSync(path.join(ROOT, 'models/sensor.sample.csv'), 'utf8').trim().split('\n').slice(1);
   const byClass = new Map();
   for (const line of lines) {
     const [label, ...rest] = line.split(',');

@@ -4,7 +4,7 @@ import { ACK, pcapBytes, RST, session, SYN, tcpFrame } from './frames';
 
 /**
  * A deterministic capture whose TCP connections carry given payload-length sequences (e.g. the labelled rows of
- * test/fixtures/model/bundled-sample.csv, so the bundled model has something to name): one session() per flow (handshake, one
+ * models/sensor.sample.csv, so the bundled model has something to name): one session() per flow (handshake, one
  * segment per non-zero length, FIN exchange), evenly spaced in time, with rejected (SYN, RST) and unanswered
  * (SYN only) connections mixed in for conn_state variety.
  */

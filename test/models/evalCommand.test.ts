@@ -10,7 +10,7 @@ const REPO = path.resolve(__dirname, '../..');
 const MODEL = path.join(REPO, 'models/sensor.onnx');
 // Rows from the corpus the bundled model was trained on (models/lab/sample.csv follows the newest lab corpus,
 // which has classes and programs the bundled model may not know yet): refresh together with models/sensor.onnx.
-const SAMPLE = path.join(REPO, 'test/fixtures/model/bundled-sample.csv');
+const SAMPLE = path.join(REPO, 'models/sensor.sample.csv');
 
 function sink(): { stream: Writable; text: () => string } {
   let buf = '';

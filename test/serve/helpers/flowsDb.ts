@@ -13,7 +13,7 @@ export const REPO = path.resolve(__dirname, '../../..');
 export const MODEL = path.join(REPO, 'models/sensor.onnx');
 /** Rows from the bundled model's own training corpus (models/lab/sample.csv follows the newest lab corpus, whose
  * classes and programs the bundled model may not know yet): refreshed together with models/sensor.onnx. */
-export const SAMPLE = path.join(REPO, 'test/fixtures/model/bundled-sample.csv');
+export const SAMPLE = path.join(REPO, 'models/sensor.sample.csv');
 /** 2026-11-29 12:00 UTC: the generated capture's first packet. */
 export const START = Date.UTC(2026, 10, 29, 12) / 1000;
 export const SPAN_SECONDS = 7200;
