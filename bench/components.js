@@ -4,10 +4,12 @@
  *   read    FileSource.run with an empty callback
  *   decode  + Decoder.decode into one reused PacketMeta
  *   flow    + FlowTable.packet, flows flushed `eof` at the end and turned into FlowRecords (no classify, no sink)
+ *   learn   the flow stage with the learn labeller installed (sensor learn, monitor.groundTruth): payload of the
+ *           first packets read, TLS/HTTP/banners parsed, each flow named with the shipped rules
  * The per-frame code mirrors src/pipeline/pipeline.ts (decode, then table.packet; fragment expiry every 65536 frames).
  * Times the stage inside the process (module loading and node start-up excluded) and prints one JSON object.
  *
- * Usage: node bench/components.js read|decode|flow FILE
+ * Usage: node bench/components.js read|decode|flow|learn FILE
  */
 const path = require('node:path');
 
@@ -38,7 +40,16 @@ const STAGES = {
     };
     return { onFrame, finish: () => ({ tcpPackets: tcp, anomalies: nonZero(anomalies) }) };
   },
-  flow(file) {
+  learn(file) {
+    const { HandshakeInspector } = require(path.join(dist, 'learn', 'handshakeInspector.js'));
+    const { Labeller } = require(path.join(dist, 'learn', 'labeller.js'));
+    const { loadRules } = require(path.join(dist, 'learn', 'rules.js'));
+    const inspector = new HandshakeInspector(new Labeller(loadRules()));
+    const s = STAGES.flow(file, inspector);
+    const finish = s.finish;
+    return { ...s, finish: () => ({ ...finish(), labelled: inspector.stats.labelled, names: inspector.stats.names }) };
+  },
+  flow(file, inspector = null) {
     const { Decoder } = require(path.join(dist, 'decode', 'decoder.js'));
     const { PacketMeta } = require(path.join(dist, 'decode', 'packetMeta.js'));
     const { newAnomalies } = require(path.join(dist, 'decode', 'anomalies.js'));
@@ -51,9 +62,10 @@ const STAGES = {
     const table = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, source: file }, (r) => {
       records++;
       payloadEntries += r.payload_packets;
-    });
+    }, inspector);
     let n = 0;
     const onFrame = (frame) => {
+      if (inspector !== null) inspector.buf = frame.buf;
       if (decoder.decode(frame, meta)) table.packet(meta);
       if (++n === FRAGMENT_EXPIRY_EVERY) {
         n = 0;

@@ -10,8 +10,9 @@ import { parseArgs } from '../src/cli/args';
  * The README's commands and queries, taken from the README itself so they cannot drift:
  *  - every ```sh block (no other word after `sh`) runs line by line, as written, in a scratch directory that
  *    looks like a checkout (`npx sensor` finds the package's bin; demo/, config/, models/ are the repo's);
- *  - every ```sql statement (untagged: ```sql clickhouse is ClickHouse SQL) then runs with the sqlite3 shell on
- *    the demo database and must return rows;
+ *  - every ```sql statement (untagged: ```sql clickhouse is ClickHouse SQL, ```sql monitor the model monitor's
+ *    tables, run by test/monitor/drift.test.ts) then runs with the sqlite3 shell on the demo database and must
+ *    return rows;
  *  - blocks that need root, an interface or systemd (```sh install / live / root) cannot run here: each is
  *    checked with `bash -n`, and every sensor command line in them must parse (flags and values valid).
  */
@@ -108,7 +109,7 @@ describe('README', () => {
         if (m === null) continue;
         const argv = m[1]!.trim().split(/\s+/).filter(Boolean);
         const cmd = await parseArgs(argv, '0', {});
-        expect(['run', 'interfaces', 'help', 'export', 'eval', 'clickhouse-schema', 'serve', 'report'], line).toContain(cmd.kind);
+        expect(['run', 'interfaces', 'help', 'export', 'eval', 'clickhouse-schema', 'serve', 'report', 'learn'], line).toContain(cmd.kind);
         parsed++;
       }
     }

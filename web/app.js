@@ -235,7 +235,8 @@
     for (const table of m.tables) {
       const rows = table.rows.slice().reverse();
       const timeCol = table.columns.find((c) => TIME_COLUMN.test(c.name));
-      const numeric = table.columns.filter((c) => c !== timeCol && rows.some((r) => typeof r[c.name] === 'number') && !/(^id$|_id$|count$|^n_)/.test(c.name));
+      // Other time columns (window_end) are not series.
+      const numeric = table.columns.filter((c) => c !== timeCol && !TIME_COLUMN.test(c.name) && rows.some((r) => typeof r[c.name] === 'number') && !/(^id$|_id$|count$|^n_)/.test(c.name));
       const card = document.createElement('div');
       const h = document.createElement('h2');
       h.textContent = table.name;

@@ -25,6 +25,8 @@ export interface ModelInfo {
   sequenceLength: number;
   device: 'cpu' | 'cuda';
   trainingData: string;
+  /** metadata 'input_reference' (JSON, drift monitoring; src/monitor/inputReference.ts), or null when absent. */
+  inputReference: string | null;
 }
 
 /** A model that passed the contract, with the tensor names to run it by. */
@@ -104,7 +106,9 @@ export function checkMetadata(path: string, bytes: Uint8Array): Omit<ModelInfo, 
   const sequenceLength = parseSequenceLength(path, requiredProp(path, props, 'sequence_length'));
   const version = requiredProp(path, props, 'model_version');
   const trainingData = requiredProp(path, props, 'training_data');
-  return { path, version, classes, sequenceLength, trainingData };
+  // Optional: a model without it still loads; the monitor then scores no drift (one info line).
+  const inputReference = props.get('input_reference') ?? null;
+  return { path, version, classes, sequenceLength, trainingData, inputReference };
 }
 
 function checkInput(path: string, session: OrtSession, L: number): string {

@@ -13,6 +13,9 @@ import {
   show,
   textValue,
 } from '../config/config';
+import { DEFAULT_INSPECT_PACKETS } from '../learn/handshakeInspector';
+import { LEARN_SNAPLEN, type LearnOptions } from '../learn/learnRun';
+import { DEFAULT_RULES } from '../learn/rules';
 import { parseTime } from '../serve/timeParam';
 
 /** What the command line asked for. */
@@ -20,6 +23,7 @@ export type Command =
   | { kind: 'run'; config: SensorConfig; progress: boolean; summary: boolean; replaceDb: boolean }
   | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
   | { kind: 'eval'; csv: string; model: string }
+  | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
   | { kind: 'interfaces' }
   | { kind: 'clickhouse-schema'; clickhouse: ClickHouseConfig; cluster: string | null; onCluster: boolean; apply: string[] }
   | { kind: 'serve'; config: SensorConfig }
@@ -76,6 +80,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'serve', section: 'serve', key: 'listen', kind: 'value', describe: 'also serve the HTTP API and web view on HOST:PORT while running (loopback unless --allow-remote)' },
   { flag: 'allow-remote', section: 'serve', key: 'allowRemote', kind: 'boolean', describe: 'allow serving on a non-loopback address (needs a bearer token: --token-file or $SENSOR_API_TOKEN)' },
   { flag: 'token-file', section: 'serve', key: 'tokenFile', kind: 'value', describe: 'file holding the bearer token the HTTP API requires' },
+  { flag: 'ground-truth', section: 'monitor', key: 'groundTruth', kind: 'boolean', describe: 'score the model against flows whose handshake names their service (monitor.groundTruth; needs whole packets)' },
   { flag: 'log-level', section: 'log', key: 'level', kind: 'value', describe: 'operational log level: error, warn, info, debug (default info)' },
   { flag: 'log-format', section: 'log', key: 'format', kind: 'value', describe: 'operational log on stderr: pretty, json or auto (default auto: pretty on a terminal, else json)' },
 ];
@@ -103,6 +108,26 @@ const REPORT_FLAGS: readonly CommandFlag[] = [
   { flag: 'from', describe: 'first flow time: Unix seconds or ISO 8601 (default: the first in the database)' },
   { flag: 'to', describe: 'end time, exclusive (default: after the last flow)' },
 ];
+/** `sensor learn`'s own flags; its capture flags are the run's (LEARN_CONFIG_FLAGS). */
+const LEARN_FLAGS: readonly CommandFlag[] = [
+  { flag: 'out', describe: 'rows CSV to write (also writes OUT.runs and OUT.flows.csv beside it)', required: true },
+  { flag: 'rules', describe: 'rules file: ordered domain/protocol/banner patterns -> app name (default config/learn-rules.json)' },
+  { flag: 'min-payload-packets', describe: 'rows need at least this many payload packets (default 1)' },
+  { flag: 'length', describe: 'sequence length, the number of tcp_len columns (default 30)' },
+  { flag: 'inspect-packets', describe: `payload packets of each flow read for its handshake (default ${DEFAULT_INSPECT_PACKETS})` },
+  { flag: 'duration', describe: 'live mode: stop after this many seconds (default: at Ctrl-C / SIGTERM)' },
+];
+/** Booleans of `sensor learn`. */
+const LEARN_SWITCHES: readonly CommandFlag[] = [
+  { flag: 'keep-names', describe: "also write each flow's TLS SNI / HTTP Host in OUT.flows.csv" },
+  { flag: 'include-midstream', describe: 'also write flows first seen without their SYN' },
+];
+/** The run flags that apply to `sensor learn` (it writes rows to --out and runs no model). */
+const LEARN_CONFIG_FLAGS = new Set([
+  'pcap', 'rotated', 'interface', 'sensor-name', 'keep-retransmissions', 'idle-timeout', 'active-timeout', 'fin-grace', 'max-flows',
+  'engine', 'filter', 'snaplen', 'buffer-size', 'promisc', 'fanout-group', 'log-level', 'log-format',
+]);
+
 const CLICKHOUSE_SCHEMA_FLAGS: readonly CommandFlag[] = [
   { flag: 'cluster', describe: 'cluster name (remote_servers): a <table>_local table per shard and a Distributed <table> over them' },
   { flag: 'database', describe: 'database (default: output.clickhouse.database, "sensor")' },
@@ -117,7 +142,7 @@ const RUN_FLAGS: readonly CommandFlag[] = [
   { flag: 'summary', describe: 'human summary table at the end of an offline run (default on; --no-summary)' },
 ];
 
-export const COMMANDS = ['demo', 'export', 'eval', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
+export const COMMANDS = ['demo', 'learn', 'export', 'eval', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
 
 /** The capture `sensor demo` reads (made by scripts/make-demo.js, shipped with the package). */
 export const DEMO_CAPTURE = path.resolve(__dirname, '..', '..', 'demo', 'demo.pcap.gz');
@@ -136,8 +161,9 @@ function common(y: Argv): Argv {
     .wrap(Math.min(110, process.stdout.columns || 100));
 }
 
-function runOptions(y: Argv): Argv {
+function runOptions(y: Argv, only: ReadonlySet<string> | null = null): Argv {
   for (const f of CONFIG_FLAGS) {
+    if (only !== null && !only.has(f.flag)) continue;
     y = y.option(f.flag, {
       type: f.kind === 'boolean' ? 'boolean' : 'string',
       ...(f.kind === 'list' ? { array: true } : { nargs: f.kind === 'value' ? 1 : 0 }),
@@ -160,6 +186,9 @@ function commandOptions(y: Argv, flags: readonly CommandFlag[]): Argv {
 function parser(argv: string[], command: string) {
   const usages: Record<string, string> = {
     export: 'Usage: sensor export --db flows.db [--format csv] [--out FILE] [--label NAME] [--length N]\n\nWrite the flows of a database as the "who\'s talking" CSV (app_service,tcp_len_1..N).',
+    learn:
+      'Usage: sensor learn --pcap FILE|DIR [--pcap ...] | --interface IF --out rows.csv [--rules FILE] [--keep-names]\n\n' +
+      "Label each TCP flow from its handshake (TLS SNI/ALPN, HTTP Host, banners) and write who's-talking training rows (README \"Learn the applications of your network\").",
     eval: 'Usage: sensor eval --csv labelled.csv [--model FILE]\n\nScore a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -169,6 +198,7 @@ function parser(argv: string[], command: string) {
       'Usage: sensor clickhouse-schema [--cluster NAME [--on-cluster]] [--apply URL ...] [--database DB] [--table T]\n\nPrint (or, with --apply URL, run) the DDL of the ClickHouse flows table.',
     '':
       'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor demo                                   (the bundled capture; sensor demo --help)\n' +
+      '  sensor learn --pcap FILE|DIR --out rows.csv  (training rows labelled from handshakes; sensor learn --help)\n' +
       '  sensor export --db flows.db --format csv      (sensor export --help)\n  sensor eval --csv labelled.csv               (sensor eval --help)\n' +
       '  sensor serve --db flows.db [--listen 127.0.0.1:8080]\n  sensor report --db flows.db --out report.html\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]',
   };
@@ -182,6 +212,10 @@ function parser(argv: string[], command: string) {
       .option('apply', { type: 'string', array: true, describe: 'run the statements on this ClickHouse HTTP URL (repeatable: every node of the cluster)' });
   }
   else if (command === 'report') y = commandOptions(y, REPORT_FLAGS);
+  else if (command === 'learn') {
+    y = commandOptions(runOptions(y, LEARN_CONFIG_FLAGS), LEARN_FLAGS);
+    for (const f of LEARN_SWITCHES) y = y.option(f.flag, { type: 'boolean', describe: f.describe });
+  }
   else if (command === 'serve') y = runOptions(y).option('listen', { type: 'string', nargs: 1, describe: `address to serve on, HOST:PORT (default ${DEFAULT_LISTEN})` }).epilog(EPILOG);
   else if (command === '' || command === 'demo') y = runOptions(y).epilog(EPILOG);
   return y.exitProcess(false).fail((msg, err) => {
@@ -198,6 +232,8 @@ function knownFlags(command: string): string[] {
         ? EVAL_FLAGS.map((f) => f.flag)
         : command === 'report'
           ? REPORT_FLAGS.map((f) => f.flag)
+          : command === 'learn'
+          ? [...LEARN_CONFIG_FLAGS, ...LEARN_FLAGS.map((f) => f.flag), ...LEARN_SWITCHES.map((f) => f.flag), 'config']
           : command === '' || command === 'demo' || command === 'serve'
           ? [...CONFIG_FLAGS.map((f) => f.flag), ...RUN_FLAGS.map((f) => f.flag), ...(command === 'serve' ? ['listen'] : [])]
           : command === 'clickhouse-schema'
@@ -324,7 +360,67 @@ export async function parseArgs(argv: string[], version: string, env: NodeJS.Pro
     return { kind: 'report', db: required(a, 'db', 'report'), out: single(a, 'out') ?? 'report.html', from: time('from'), to: time('to') };
   }
 
-  // Defaults < config file < SENSOR_* variables < flags, each layer checked with the same schema.
+  if (command === 'learn') return learnCommand(a, env);
+  const { cfg, replaceDb } = runConfig(a, command, env);
+
+  if (command === 'serve') {
+    if (cfg.output.db === null) throw new ConfigError('sensor serve needs --db (see sensor serve --help)');
+    if (cfg.serve.listen === null) cfg.serve.listen = DEFAULT_LISTEN;
+    return { kind: 'serve', config: cfg };
+  }
+  requireSource(cfg);
+  const progress = (a.progress as boolean | undefined) ?? process.stderr.isTTY === true;
+  const summary = (a.summary as boolean | undefined) ?? true;
+  return { kind: 'run', config: cfg, progress, summary, replaceDb };
+}
+
+/** Capture runs read exactly one source: files or an interface. */
+function requireSource(cfg: SensorConfig): void {
+  const hasPcap = cfg.capture.pcap.length > 0;
+  if (hasPcap && cfg.capture.interface !== null) throw new ConfigError('Give either --pcap or --interface, not both');
+  if (!hasPcap && cfg.capture.interface === null) {
+    throw new ConfigError('Nothing to read: give --pcap FILE|DIR or --interface IF (see sensor --help)');
+  }
+}
+
+function positiveInt(a: Record<string, unknown>, flag: string, fallback: number): number {
+  const text = single(a, flag);
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isInteger(v) || v < 1) throw new ConfigError(`--${flag} must be a positive integer, got ${show(text)}`);
+  return v;
+}
+
+/** `sensor learn`: the capture options of a run (whole packets in live mode) plus the learn options. */
+function learnCommand(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Command {
+  const out = required(a, 'out', 'learn');
+  const { cfg } = runConfig(a, 'learn', env);
+  // A config made for the daemon says snaplen 128 (headers only); learning needs whole packets, so only an explicit
+  // --snaplen changes learn's.
+  if (a.snaplen === undefined) cfg.capture.snaplen = LEARN_SNAPLEN;
+  requireSource(cfg);
+  const durationText = single(a, 'duration');
+  const duration = durationText === undefined ? null : Number(durationText);
+  if (duration !== null && !(duration > 0)) throw new ConfigError(`--duration must be a number of seconds > 0, got ${show(durationText)}`);
+  if (duration !== null && cfg.capture.interface === null) throw new ConfigError('--duration applies to live capture (--interface) only');
+  return {
+    kind: 'learn',
+    config: cfg,
+    learn: {
+      out,
+      rules: single(a, 'rules') ?? DEFAULT_RULES,
+      keepNames: a['keep-names'] === true,
+      minPayloadPackets: positiveInt(a, 'min-payload-packets', 1),
+      includeMidstream: a['include-midstream'] === true,
+      length: positiveInt(a, 'length', 30),
+      inspectPackets: positiveInt(a, 'inspect-packets', DEFAULT_INSPECT_PACKETS),
+      durationSeconds: duration,
+    },
+  };
+}
+
+/** Defaults < config file < SENSOR_* variables < flags, each layer checked with the same schema. */
+function runConfig(a: Record<string, unknown>, command: string, env: NodeJS.ProcessEnv): { cfg: SensorConfig; replaceDb: boolean } {
   const configFile = single(a, 'config');
   let cfg = configFile !== undefined ? loadConfigFile(configFile) : defaultConfig();
   cfg = applyEnv(cfg, env);
@@ -363,20 +459,7 @@ export async function parseArgs(argv: string[], version: string, env: NodeJS.Pro
   if (cfg.output.clickhouse !== null && cfg.output.clickhouse.url.length === 0) {
     throw new ConfigError('output.clickhouse has no url: give --clickhouse URL or set output.clickhouse.url (or set output.clickhouse to null)');
   }
-
-  if (command === 'serve') {
-    if (cfg.output.db === null) throw new ConfigError('sensor serve needs --db (see sensor serve --help)');
-    if (cfg.serve.listen === null) cfg.serve.listen = DEFAULT_LISTEN;
-    return { kind: 'serve', config: cfg };
-  }
-  const hasPcap = cfg.capture.pcap.length > 0;
-  if (hasPcap && cfg.capture.interface !== null) throw new ConfigError('Give either --pcap or --interface, not both');
-  if (!hasPcap && cfg.capture.interface === null) {
-    throw new ConfigError('Nothing to read: give --pcap FILE|DIR or --interface IF (see sensor --help)');
-  }
-  const progress = (a.progress as boolean | undefined) ?? process.stderr.isTTY === true;
-  const summary = (a.summary as boolean | undefined) ?? true;
-  return { kind: 'run', config: cfg, progress, summary, replaceDb };
+  return { cfg, replaceDb };
 }
 
 /** `sensor clickhouse-schema`: names from the flags, else from the config file's output.clickhouse, else defaults. */

@@ -16,7 +16,7 @@ function packageVersion(): string {
 }
 
 /** Error classes whose message is a complete one-line answer for the user (exit 2, no stack trace). */
-const USER_ERRORS = new Set(['ConfigError', 'ModelContractError', 'OnnxFormatError', 'SinkError', 'CaptureError', 'LiveCaptureError', 'ServeError', 'FlowDbError']);
+const USER_ERRORS = new Set(['ConfigError', 'RulesError', 'ModelContractError', 'OnnxFormatError', 'SinkError', 'CaptureError', 'LiveCaptureError', 'ServeError', 'FlowDbError']);
 
 function isUserError(e: unknown): e is Error {
   return e instanceof Error && (USER_ERRORS.has(e.name) || (e as NodeJS.ErrnoException).code !== undefined);
@@ -70,6 +70,15 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`sensor: wrote ${cmd.out} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.flows} latest flows in its table)\n`);
         return EXIT_OK;
       }
+      case 'learn': {
+        const tty = process.stderr.isTTY === true;
+        const log = createLogger({ level: cmd.config.log.level, format: resolveLogFormat(cmd.config.log.format, tty), stream: 'stderr', color: tty });
+        const { runLearn } = await import('../learn/learnRun');
+        const { code, summary } = await runLearn(cmd.config, cmd.learn, log);
+        await new Promise<void>((res) => log.on('finish', res).end());
+        process.stderr.write(learnReport(summary));
+        return code;
+      }
       case 'interfaces': {
         const { listInterfaces } = await import('../capture/interfaces');
         process.stdout.write(listInterfaces() + '\n');
@@ -118,4 +127,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+/** The human end of `sensor learn`: rows per label and what was left out. */
+function learnReport(s: import('../learn/learnRun').LearnSummary): string {
+  const lines = [`sensor learn: ${s.rows} rows from ${s.flows} flows -> ${s.outputs.csv} (+ ${s.outputs.runs}, ${s.outputs.flows})`];
+  const labels = Object.entries(s.labels);
+  for (const [label, n] of labels.slice(0, 20)) lines.push(`  ${String(n).padStart(8)}  ${label}`);
+  if (labels.length > 20) lines.push(`  ... ${labels.length - 20} more labels`);
+  lines.push(
+    `  not written: ${s.unlabelled} unlabelled, ${s.midstream_skipped} mid-stream, ${s.few_payload_skipped} with too few payload packets; ` +
+      `${s.handshake_cut_by_snaplen} of ${s.inspected} inspected flows had their handshake cut by the snaplen`,
+  );
+  return lines.join('\n') + '\n';
 }

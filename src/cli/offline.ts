@@ -7,7 +7,10 @@ import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
 import { openClassifier, openSinks } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
+import { openMonitor } from '../monitor/openMonitor';
+import type { MonitorReport } from '../monitor/monitor';
 import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
+import { SqliteSink } from '../sink/sqliteSink';
 import { RunSummary } from './runSummary';
 
 /** Seconds between progress-line updates on a terminal. */
@@ -34,6 +37,8 @@ export interface OfflineSummary {
   stopped_by: string | null;
   /** Highest resident memory of the process during the run (README "Reliability" states the bound). */
   peak_rss_bytes: number;
+  /** The model monitor's figures (null when it did not run). */
+  monitor: MonitorReport | null;
 }
 
 /** Whether flow records go to stdout (`--jsonl -`, or no output at all): then stdout is not free. */
@@ -87,10 +92,20 @@ export async function runOffline(
   // The human summary table sees every record like the other sinks (counters only).
   const table = opts.summary === false ? null : new RunSummary();
   if (table !== null) sinks.push(new GuardedSink(table, () => undefined));
-  const pipeline = new Pipeline({ ...cfg.flow, source: files[0] ?? '', length }, classifier, sinks, pseudonymizer, {
-    sensor: cfg.sensor.name,
-    live: false,
-  });
+  // The model monitor (README "Watching the model") and, with monitor.groundTruth, the handshake labeller. It goes
+  // first, so that it closes (writing its last window) before the database does; a failure of its own is logged and
+  // does not stop the run or count flow records as unwritten.
+  const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
+  const { monitor, inspector } = openMonitor(cfg, classifier, db?.db ?? null, log);
+  const monitorSinks = monitor !== null ? [new GuardedSink(monitor, (e) => log.error(`model monitor: ${e.message}`))] : [];
+  const pipeline = new Pipeline(
+    { ...cfg.flow, source: files[0] ?? '', length },
+    classifier,
+    [...monitorSinks, ...sinks],
+    pseudonymizer,
+    { sensor: cfg.sensor.name, live: false },
+    inspector,
+  );
 
   const onSigint = (): void => requestStop('SIGINT');
   const onSigterm = (): void => requestStop('SIGTERM');
@@ -162,6 +177,7 @@ export async function runOffline(
     ended: { ...pipeline.table.stats.ended },
     stopped_by: stopping,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    monitor: monitor?.report() ?? null,
   };
   if (unwritten > 0) log.error(`${unwritten} flow records could not be written (see the first error above)`);
   log.info('capture done', {

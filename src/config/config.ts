@@ -119,6 +119,19 @@ export const CONFIG_SCHEMA = z.strictObject({
     /** Secret for keyed-hash pseudonyms of addresses (at least 16 characters), or null to store addresses. */
     pseudonymizeKey: orNull(z.string({ error: 'a string' }).min(16, { error: 'a string of at least 16 characters' })),
   }),
+  /** Watching the model: drift against its input_reference, class mix, unknown share, ground truth (src/monitor). */
+  monitor: z.strictObject({
+    /** Monitor windows at all (it runs when classification is on). */
+    enabled: flag(),
+    /** Score flows whose handshake names their service against the verdict (needs a snaplen that sees handshakes). */
+    groundTruth: flag(),
+    /** Rules file of the handshake labeller (null: config/learn-rules.json). */
+    rules: orNull(text()),
+    windowSeconds: number({ min: 1 }),
+    minFlows: number({ int: true, min: 1 }),
+    driftThreshold: number({ min: 0 }),
+    unknownSurge: number({ min: 0, max: 1 }),
+  }),
 });
 
 export type SensorConfig = z.output<typeof CONFIG_SCHEMA>;
@@ -166,6 +179,9 @@ export function defaultConfig(): SensorConfig {
     retention: { maxAgeDays: null, maxBytes: null, intervalSeconds: 60 },
     serve: { listen: null, allowRemote: false, tokenFile: null },
     privacy: { pseudonymizeKey: null },
+    // Thresholds: README "Watching the model". PSI > 0.25 is the conventional "large shift"; below minFlows
+    // classified flows a window's PSI is mostly sampling noise (about (bins - 1) / flows per position).
+    monitor: { enabled: true, groundTruth: false, rules: null, windowSeconds: 3600, minFlows: 200, driftThreshold: 0.25, unknownSurge: 0.2 },
   };
 }
 

@@ -7,6 +7,7 @@ import type { SensorConfig } from '../config/config';
 import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
 import { openClassifier, openSinks } from '../pipeline/open';
+import { openMonitor } from '../monitor/openMonitor';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
@@ -87,8 +88,20 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
         requestStop('write-error');
       }),
   );
+  // The model monitor (README "Watching the model") and, with monitor.groundTruth, the handshake labeller. It goes
+  // first, so that it closes (writing its last window) before the database does; a failure of its own is logged and
+  // neither stops capture nor counts flow records as unwritten.
+  const { monitor, inspector } = openMonitor(cfg, classifier, db?.db ?? null, log);
+  const monitorSinks = monitor !== null ? [new GuardedSink(monitor, (e) => log.error(`model monitor: ${e.message}`))] : [];
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
-  const pipeline = new Pipeline({ ...cfg.flow, source: iface, length }, classifier, sinks, pseudonymizer, { sensor: cfg.sensor.name, live: true });
+  const pipeline = new Pipeline(
+    { ...cfg.flow, source: iface, length },
+    classifier,
+    [...monitorSinks, ...sinks],
+    pseudonymizer,
+    { sensor: cfg.sensor.name, live: true },
+    inspector,
+  );
   const source = openLive({
     interface: iface,
     engine: cfg.capture.engine,
@@ -103,7 +116,11 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const captureCounters = (): CaptureCounters => source.stats();
   // A record counts once however many sinks missed it (the same batches go to every sink).
   const unwritten = (): number => sinks.reduce((n, s) => Math.max(n, s.lost), 0);
-  const stats = (): Promise<StatsReport> => buildStats(started, pipeline, captureCounters(), classifier, db, unwritten(), clickhouse);
+  const stats = async (): Promise<StatsReport> => {
+    const s = await buildStats(started, pipeline, captureCounters(), classifier, db, unwritten(), clickhouse);
+    if (monitor !== null) s.monitor = monitor.report();
+    return s;
+  };
 
   // Before capture starts: a port in use then fails the start-up with one line (exit 2), and nothing is left
   // running that would keep the process alive.
@@ -115,6 +132,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     classifying: classifier !== null,
     clickhouse: clickhouse !== null,
     info: { version, sensor: cfg.sensor.name, modelVersion: () => classifier?.modelInfo.version ?? null },
+    more: monitor !== null ? monitor.exported : [],
   };
   if (cfg.stats.prometheusPort !== null) {
     try {
@@ -161,6 +179,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     // A deleted interface first looks like a link going down (which a mirror port survives), and the packet
     // socket may then report nothing more: check that the device still exists, once per tick.
     if (interfaceGone(iface)) onCaptureError(new Error(`Capture on ${iface} stopped: the interface no longer exists`));
+    if (monitor !== null) monitor.tick(Date.now() / 1000);
     if (ticking !== null) return;
     ticking = pipeline
       .tick(Date.now() / 1000)
@@ -224,6 +243,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       if (fresh !== null) {
         const old = await pipeline.swapClassifier(fresh);
         classifier = fresh;
+        if (monitor !== null) monitor.setModel(fresh.modelInfo);
         cfg.classify = next.classify;
         if (old !== null) await old.close();
         // The API classifies with the model the sensor runs.
@@ -321,7 +341,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
 }
 
 /** Sections whose values the running capture, flow table and sinks were built with. */
-const RESTART_ONLY = ['sensor', 'capture', 'flow', 'output', 'log', 'privacy', 'serve'] as const;
+const RESTART_ONLY = ['sensor', 'capture', 'flow', 'output', 'log', 'privacy', 'serve', 'monitor'] as const;
 
 /**
  * Settings that differ between the running config and a reloaded one but only take effect at a restart, as

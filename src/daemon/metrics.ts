@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from 'prom-client';
 import { ConfigError } from '../config/config';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ClickHouseStats } from '../sink/clickhouse/clickhouseSink';
@@ -22,6 +22,8 @@ export interface MetricsSources {
   /** Whether a ClickHouse output runs (its metrics are served only then). */
   clickhouse?: boolean;
   info: { version: string; sensor: string; modelVersion: () => string | null };
+  /** Metrics other parts keep (the model monitor's), served on the same page. */
+  more?: readonly Metric[];
 }
 
 /** Default prom-client metrics left out because they break the exposition conventions promtool checks. */
@@ -97,8 +99,10 @@ export async function startMetricsServer(host: string, port: number, src: Metric
     );
     server.listen(port, host, resolve);
   });
+  const address = server.address();
+  const bound = address !== null && typeof address === 'object' ? address.port : port;
   return {
-    url: `http://${host}:${port}/metrics`,
+    url: `http://${host}:${bound}/metrics`,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -218,6 +222,7 @@ export function sensorMetrics(src: MetricsSources): { contentType: string; text(
     },
   });
   for (const h of src.histograms) registry.registerMetric(h.metric);
+  for (const m of src.more ?? []) registry.registerMetric(m);
 
   return {
     contentType: registry.contentType,

@@ -52,6 +52,8 @@ export interface StatsReport {
   clickhouse: ClickHouseStats | null;
   rss_bytes: number;
   heap_used_bytes: number;
+  /** The model monitor (drift, unknown share, ground truth), when it runs. */
+  monitor?: import('../monitor/monitor').MonitorReport;
 }
 
 /** Anything with a write-latency histogram (the SQLite sink). */

@@ -7,6 +7,8 @@ export const ETHERTYPE_QINQ_OLD = 0x9100; // pre-standard QinQ S-tag
 export const ETHERTYPE_MPLS_UNICAST = 0x8847;
 export const ETHERTYPE_MPLS_MULTICAST = 0x8848;
 export const ETHERTYPE_PPPOE_SESSION = 0x8864;
+/** Cisco MetaData: a Security Group Tag, then the inner EtherType (cmd.ts). */
+export const ETHERTYPE_CMD = 0x8909;
 /** Transparent Ethernet Bridging: an Ethernet frame follows (MPLS pseudowires use it here). */
 export const ETHERTYPE_TEB = 0x6558;
 /** Smallest EtherType; an Ethernet type/length field below it is an 802.3 length and LLC follows. */

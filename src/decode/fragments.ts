@@ -193,6 +193,10 @@ export class FragmentTable {
         const out = ctx.out;
         const header = set.tcpHeader;
         if (!decodeTcpHeader(header, 0, header.length, set.total - set.extLen, out, a)) return false;
+        // The payload is spread over the fragments, not in the frame's buffer: the labeller gets no bytes
+        // (payloadOff -1 says why, so it is not mistaken for a cut by the snaplen).
+        out.payloadOff = -1;
+        out.payloadCap = 0;
         out.ipLen = set.ipHeaderLen + set.total;
         this.reassembled++;
         return true;

@@ -1,6 +1,8 @@
+import { decodeCmd } from './cmd';
 import type { DecodeContext } from './decodeContext';
 import { decodeEthernet } from './ethernet';
 import {
+  ETHERTYPE_CMD,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
   ETHERTYPE_MPLS_MULTICAST,
@@ -19,7 +21,7 @@ import { decodeVlan } from './vlan';
 
 /**
  * The EtherType dispatch: from the layer a link-layer module found, through any number of VLAN tags,
- * MPLS stacks, PPPoE sessions and pseudowire Ethernet frames, to IPv4 or IPv6. A flat loop rather than
+ * MPLS stacks, PPPoE sessions, Cisco MetaData tags and pseudowire Ethernet frames, to IPv4 or IPv6. A flat loop rather than
  * modules calling each other, so nesting depth never grows the stack; it ends because every layer moves
  * the offset forward and the offset is bounded by the captured bytes.
  */
@@ -44,6 +46,9 @@ export function decodeNetwork(ctx: DecodeContext, type: number, off: number): bo
         break;
       case ETHERTYPE_TEB:
         off = decodeEthernet(ctx, off);
+        break;
+      case ETHERTYPE_CMD:
+        off = decodeCmd(ctx, off);
         break;
       default:
         ctx.anomalies.unsupported_ethertype++;

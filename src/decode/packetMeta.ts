@@ -34,4 +34,12 @@ export class PacketMeta {
   payloadLen = 0;
   /** IP-layer length of the packet (IPv4 total length / 40 + IPv6 payload length), for byte counters. */
   ipLen = 0;
+  /**
+   * Where the TCP payload starts in the frame's buffer (Frame.buf), and how many of its bytes were captured
+   * (at most payloadLen; 0 when a snaplen cut them, and payloadOff -1 when the segment was reassembled from IP
+   * fragments, whose bytes are not in one frame). Only the
+   * learn labeller reads the bytes, during the packet's callback (src/learn); nothing else looks at them.
+   */
+  payloadOff = 0;
+  payloadCap = 0;
 }

@@ -12,7 +12,8 @@ const TCP_MIN_HEADER_LEN = 20;
  * The fixed 20-byte header must be captured (`truncated_tcp` otherwise): it holds every field PacketMeta
  * needs. Options may be cut (a SYN cut inside its options by a 68-byte snaplen is still a SYN; tshark
  * reads it too). The data offset must be >= 5 and fit the IP payload (`bad_tcp_header_length`). Shared by
- * the normal path and the fragment reassembly, which passes its copy of the fixed header.
+ * the normal path and the fragment reassembly, which passes its copy of the fixed header. payloadOff/payloadCap
+ * say where the captured payload bytes are in `buf` (the fragment path clears payloadCap: its `buf` is a copy).
  */
 export function decodeTcpHeader(
   buf: Uint8Array,
@@ -37,6 +38,11 @@ export function decodeTcpHeader(
   out.ack = u32(buf, off + 8);
   out.flags = buf[off + 13]!;
   out.window = u16(buf, off + 14);
-  out.payloadLen = ipPayloadLen - headerLen;
+  const payloadLen = ipPayloadLen - headerLen;
+  out.payloadLen = payloadLen;
+  const payloadOff = off + headerLen;
+  const captured = end - payloadOff;
+  out.payloadOff = payloadOff;
+  out.payloadCap = captured <= 0 ? 0 : captured < payloadLen ? captured : payloadLen;
   return true;
 }

@@ -4,6 +4,24 @@ export type EndReason = 'fin' | 'rst' | 'idle' | 'active' | 'eof' | 'shutdown' |
 export const END_REASONS: readonly EndReason[] = ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'];
 
 /**
+ * What the learn labeller (src/learn) read from a flow's first packets: the label it gives the flow, the
+ * protocol it recognised, the server name (TLS SNI or HTTP Host) and the ALPN offer. Kept in memory only; the
+ * sinks never write it (`sensor learn` writes the label, and the name only with --keep-names).
+ */
+export interface Learned {
+  /** Application label (rules file, else the name's registrable domain), or null when nothing names the flow. */
+  label: string | null;
+  /** Protocol seen in cleartext ('tls', 'http', 'ssh', 'smtp', ..., implicit-TLS ports as 'imaps' etc.), or null. */
+  protocol: string | null;
+  /** TLS SNI or HTTP Host (lower case, no port), or null. */
+  name: string | null;
+  /** ALPN protocols the client offered, comma separated ('' when none). */
+  alpn: string;
+  /** What decided the label: 'rule:<n>' (1-based rule number), 'domain', or '' when unlabelled. */
+  evidence: string;
+}
+
+/**
  * A finished (or interim, end_reason 'active') flow, as handed from the flow table to the classifier.
  * Field names are the SQLite column names and the JSON-lines keys. Metadata only: no payload byte.
  */
@@ -54,6 +72,9 @@ export class FlowRecord {
   sensor = '';
   live = false;
   uid = '';
+
+  /** Set by the learn labeller when it runs (learn mode, monitor.groundTruth); never written by the sinks. */
+  learned: Learned | null = null;
 
   get duration(): number {
     return this.last_ts - this.first_ts;

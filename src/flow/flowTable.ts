@@ -5,6 +5,7 @@ import { flowKeyHash } from './flowKey';
 import { END_REASONS, EndReason, FlowRecord } from './flowRecord';
 import { B, D, H, HISTORY_MAX, HOT_DIR_BITS, Shift, W } from './flowLayout';
 import { FlowStore, MAX_SLOTS } from './flowStore';
+import type { PayloadInspector } from './payloadInspector';
 import { slotRecord } from './slotRecord';
 import { Hist, HISTORY_LOWER, HISTORY_UPPER, historyBits, newPeer, newState, TRANSITIONS, transitionIndex } from './tcpTransitions';
 
@@ -112,13 +113,18 @@ export class FlowTable {
   /** History letter codes by bit number, for the client (upper) and server (lower) side. */
   private readonly upperCodes = codes(HISTORY_UPPER);
   private readonly lowerCodes = codes(HISTORY_LOWER);
+  /** Learn mode's labeller, or null; `inspectPackets` is 0 without one, so packet() never calls it. */
+  private readonly inspector: PayloadInspector | null;
+  private readonly inspectPackets: number;
 
-  constructor(opts: FlowTableOptions, emit: (rec: FlowRecord) => void) {
+  constructor(opts: FlowTableOptions, emit: (rec: FlowRecord) => void, inspector: PayloadInspector | null = null) {
     if (!Number.isInteger(opts.length) || opts.length < 0 || opts.length > MAX_LENGTH) {
       throw new RangeError(`flow table: sequence length ${opts.length} must be an integer from 0 to ${MAX_LENGTH}`);
     }
     this.opts = opts;
     this.emit = emit;
+    this.inspector = inspector;
+    this.inspectPackets = inspector === null ? 0 : Math.min(inspector.packets, opts.length);
     this.limit = Math.max(1, Math.min(opts.maxFlows, MAX_SLOTS));
     this.store = new FlowStore(opts.length, this.limit);
     this.setSource(opts.source);
@@ -257,6 +263,7 @@ export class FlowTable {
             }
           }
           st.u16[ci] = count + 1;
+          if (count < this.inspectPackets) this.inspector!.payload(s, count, c2s, p);
         }
       }
     }
@@ -345,6 +352,7 @@ export class FlowTable {
     st.u8[(s << Shift.U8) + B.Flags] = (srcIsA ? Fl.ClientIsA : 0) | ((flags & TCP_SYN) === 0 ? Fl.Midstream : 0);
     this.setDeadline(s);
     this.stats.flowsCreated++;
+    if (this.inspector !== null) this.inspector.open(s);
     return s;
   }
 
@@ -453,7 +461,9 @@ export class FlowTable {
   }
 
   private record(s: number, reason: EndReason): FlowRecord {
-    return slotRecord(this.store, s, this.sources[this.store.source[s]!]!, reason);
+    const rec = slotRecord(this.store, s, this.sources[this.store.source[s]!]!, reason);
+    if (this.inspector !== null) this.inspector.record(s, rec, reason !== 'active');
+    return rec;
   }
 }
 

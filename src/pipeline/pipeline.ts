@@ -9,6 +9,7 @@ import { PacketMeta } from '../decode/packetMeta';
 import type { FlowRecord } from '../flow/flowRecord';
 import { FlowTable, FlowTableOptions } from '../flow/flowTable';
 import { flowUid } from '../flow/flowUid';
+import type { PayloadInspector } from '../flow/payloadInspector';
 import type { Pseudonymizer } from '../flow/pseudonymizer';
 import type { FlowSink } from './flowSink';
 
@@ -93,30 +94,45 @@ export class Pipeline {
   private skipModel = false;
   private unclassifiedCount = 0;
 
+  /**
+   * `inspector` (learn mode, monitor.groundTruth) sees the first payload bytes of each flow and names it; without
+   * one the per-packet path is the plain decode -> flow table below.
+   */
   constructor(
     flowOpts: FlowTableOptions,
     classifier: Classifier | null,
     sinks: FlowSink[],
     pseudonymizer: Pseudonymizer | null = null,
     private readonly origin: RecordOrigin = { sensor: hostname(), live: false },
+    inspector: PayloadInspector | null = null,
   ) {
     this.classifier = classifier;
     this.pseudonymizer = pseudonymizer;
     this.sinks = sinks;
     this.decoder = new Decoder(this.anomalies);
-    this.table = new FlowTable(flowOpts, (r) => this.submit(r));
+    this.table = new FlowTable(flowOpts, (r) => this.submit(r), inspector);
     this.table.allowEnds(END_BUDGET);
     if (classifier !== null) classifier.onResult = (batch) => this.deliver(batch);
     const meta = this.meta;
     const decoder = this.decoder;
     const table = this.table;
-    this.onFrame = (frame: Frame): void => {
-      if (decoder.decode(frame, meta)) table.packet(meta);
-      if (++this.framesSinceExpiry === FRAGMENT_EXPIRY_EVERY) {
-        this.framesSinceExpiry = 0;
-        decoder.expireFragments(frame.ts);
-      }
-    };
+    this.onFrame =
+      inspector === null
+        ? (frame: Frame): void => {
+            if (decoder.decode(frame, meta)) table.packet(meta);
+            if (++this.framesSinceExpiry === FRAGMENT_EXPIRY_EVERY) {
+              this.framesSinceExpiry = 0;
+              decoder.expireFragments(frame.ts);
+            }
+          }
+        : (frame: Frame): void => {
+            inspector.buf = frame.buf;
+            if (decoder.decode(frame, meta)) table.packet(meta);
+            if (++this.framesSinceExpiry === FRAGMENT_EXPIRY_EVERY) {
+              this.framesSinceExpiry = 0;
+              decoder.expireFragments(frame.ts);
+            }
+          };
   }
 
   /**

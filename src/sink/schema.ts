@@ -123,6 +123,50 @@ export const MIGRATIONS: readonly Migration[] = [
     `).run({ sensor: ctx.sensorName });
     db.exec('ALTER TABLE flows DROP COLUMN topk');
   },
+  // 3: the model monitor (src/monitor): one row per window (inputs and verdicts against the model's reference,
+  // ground-truth totals, alerts) and per-class ground-truth counts per window. README "Watching the model".
+  (db) => {
+    db.exec(`
+      CREATE TABLE monitor_windows (
+        id INTEGER PRIMARY KEY,
+        window_start REAL NOT NULL,
+        window_end REAL NOT NULL,
+        complete INTEGER NOT NULL,
+        model_version TEXT NOT NULL,
+        flows INTEGER NOT NULL,
+        classified INTEGER NOT NULL,
+        unknown INTEGER NOT NULL,
+        unknown_share REAL,
+        reference_unknown_share REAL,
+        label_counts TEXT NOT NULL,
+        class_counts TEXT NOT NULL,
+        input_psi REAL,
+        input_psi_max REAL,
+        input_psi_positions TEXT,
+        payload_psi REAL,
+        class_psi REAL,
+        confidence_psi REAL,
+        gt_scored INTEGER NOT NULL,
+        gt_correct INTEGER NOT NULL,
+        gt_accuracy REAL,
+        alerts TEXT NOT NULL
+      );
+      CREATE INDEX monitor_windows_start ON monitor_windows (window_start);
+      CREATE TABLE monitor_accuracy (
+        id INTEGER PRIMARY KEY,
+        window_start REAL NOT NULL,
+        window_end REAL NOT NULL,
+        model_version TEXT NOT NULL,
+        class TEXT NOT NULL,
+        support INTEGER NOT NULL,
+        predicted INTEGER NOT NULL,
+        correct INTEGER NOT NULL,
+        recall REAL,
+        precision REAL
+      );
+      CREATE INDEX monitor_accuracy_start ON monitor_accuracy (window_start);
+    `);
+  },
 ];
 
 /**

@@ -33,6 +33,7 @@ describe('loadModelInfo() accepts models that keep the contract', () => {
       sequenceLength: 30,
       device: 'cpu',
       trainingData: 'none: fixed weights over in-graph volume and mean-size features (test fixture)',
+      inputReference: null,
     });
   });
 

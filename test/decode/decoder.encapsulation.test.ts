@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeOne } from './decodeHarness';
-import { ethernet, ipv4, ipv6, MAC_DST, MAC_SRC, mplsLabel, pppoeSession, tcp, u16be, vlanTag, zeros } from './frames';
+import { decodeOne, Harness } from './decodeHarness';
+import { ethernet, ipv4, ipv6, MAC_DST, MAC_SRC, makeFrame, mplsLabel, pppoeSession, tcp, u16be, vlanTag, zeros } from './frames';
 
 const V4 = ipv4(tcp({ payload: 5 }));
 const V6 = ipv6(tcp({ payload: 5 }));
@@ -155,5 +155,34 @@ describe('Decoder.decode() Ethernet', () => {
   it('decode() counts an IPv4 EtherType with a version 6 header as bad_ip_version', () => {
     expect(decodeOne(1, ethernet(0x0800, V6)).counted).toEqual({ bad_ip_version: 1 });
     expect(decodeOne(1, ethernet(0x86dd, V4)).counted).toEqual({ bad_ip_version: 1 });
+  });
+});
+
+describe('Decoder.decode() Cisco MetaData', () => {
+  // Version 1, length 1, option SGT (type 1), SGT 2, then IPv4: as TrustSec switches tag frames (mercury/tls_sgt.pcap).
+  const CMD = [0x01, 0x01, 0x00, 0x01, 0x00, 0x02];
+
+  it('decode() steps over a Cisco MetaData tag (EtherType 0x8909) to the IP packet', () => {
+    const { ok, meta } = decodeOne(1, ethernet(0x8909, [...CMD, ...u16be(0x0800), ...V4]));
+    expect(ok).toBe(true);
+    expect(meta.payloadLen).toBe(5);
+    expect(decodeOne(1, ethernet(0x8100, [...vlanTag(9, 0x8909), ...CMD, ...u16be(0x86dd), ...V6])).meta.ipVersion).toBe(6);
+  });
+
+  it('decode() counts a tag cut short as truncated_link', () => {
+    expect(decodeOne(1, ethernet(0x8909, CMD)).counted).toEqual({ truncated_link: 1 });
+  });
+});
+
+describe('Decoder.decode() payload position', () => {
+  it('decode() says where the TCP payload is in the frame and how much of it was captured', () => {
+    const bytes = ethernet(0x0800, ipv4(tcp({ payload: 5 })));
+    const h = new Harness();
+    const frame = makeFrame(1, bytes);
+    expect(h.decoder.decode(frame, h.meta)).toBe(true);
+    expect(h.meta.payloadOff).toBe(frame.off + 14 + 20 + 20);
+    expect(h.meta.payloadCap).toBe(5);
+    expect(decodeOne(1, bytes.slice(0, bytes.length - 2)).meta.payloadCap).toBe(3);
+    expect(decodeOne(1, bytes.slice(0, bytes.length - 5)).meta.payloadCap).toBe(0);
   });
 });

@@ -44,6 +44,9 @@ describe('FragmentTable (via Decoder.decode())', () => {
     expect(h.meta.flags).toBe(TCP_SYN);
     expect(h.meta.payloadLen).toBe(1000);
     expect(h.meta.ipLen).toBe(20 + 24 + 1000);
+    // The payload is not in one frame: no bytes for the learn labeller, and not mistaken for a snaplen cut.
+    expect(h.meta.payloadOff).toBe(-1);
+    expect(h.meta.payloadCap).toBe(0);
     expect(h.counted()).toEqual({});
     expect(h.decoder.stats.fragments).toBe(2);
     expect(h.decoder.stats.fragmentsReassembled).toBe(1);

@@ -38,7 +38,7 @@ describe('SqliteSink schema', () => {
     expect(cols.map((c) => c.name)).toEqual(['id', ...FLOW_COLUMNS]);
     expect(cols[0]).toEqual({ name: 'id', type: 'INTEGER', pk: 1 });
     expect(cols.find((c) => c.name === 'first_ts')!.type).toBe('REAL');
-    const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").all() as { name: string; sql: string }[];
+    const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows' ORDER BY name").all() as { name: string; sql: string }[];
     expect(indexes.map((i) => i.name)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server']);
     expect(indexes.find((i) => i.name === 'flows_server')!.sql).toContain('(server_ip, server_port)');
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -68,7 +68,7 @@ describe('SqliteSink schema', () => {
     expect(sink.rows).toBe(2);
   });
 
-  it('upgrades a version-1 database in place to version 2, backfilling the new columns from the old ones', () => {
+  it('upgrades a version-1 database in place to the current version, backfilling the new columns from the old ones', () => {
     // A database as the sensor wrote it before version 2: the v1 table, one live and two offline rows.
     const old = new Database(dbPath);
     MIGRATIONS[0]!(old, { sensorName: 'unused' });
@@ -84,7 +84,9 @@ describe('SqliteSink schema', () => {
     old.close();
 
     const sink = openSink({ sensorName: 'tap-7' });
-    expect(sink.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(sink.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    // Version 3's monitor tables are created on the way.
+    expect(sink.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('monitor_windows', 'monitor_accuracy')").get()).toEqual({ n: 2 });
     const cols = (sink.db.prepare('SELECT name FROM pragma_table_info(?)').all('flows') as { name: string }[]).map((c) => c.name);
     expect(cols).toEqual(['id', ...FLOW_COLUMNS]);
     expect(cols).not.toContain('topk');

@@ -1,0 +1,42 @@
+import type { Logger } from 'winston';
+import type { Classifier } from '../classify/classifier';
+import type { SensorConfig } from '../config/config';
+import { HandshakeInspector } from '../learn/handshakeInspector';
+import { Labeller } from '../learn/labeller';
+import { LEARN_MIN_SNAPLEN } from '../learn/learnRun';
+import { DEFAULT_RULES, loadRules } from '../learn/rules';
+import type { SqliteDatabase } from '../sink/sqliteBinding';
+import { Monitor } from './monitor';
+
+/**
+ * The monitor and, with monitor.groundTruth, the handshake labeller the pipeline needs for it: built once, the same
+ * way for `sensor --pcap` and the daemon. Nothing is built when classification or the monitor is off.
+ */
+export function openMonitor(
+  cfg: SensorConfig,
+  classifier: Classifier | null,
+  db: SqliteDatabase | null,
+  log: Logger,
+): { monitor: Monitor | null; inspector: HandshakeInspector | null } {
+  const m = cfg.monitor;
+  if (classifier === null || !m.enabled) {
+    if (m.groundTruth) log.warn('monitor.groundTruth needs classification and the monitor on: ground truth is not scored');
+    return { monitor: null, inspector: null };
+  }
+  let inspector: HandshakeInspector | null = null;
+  if (m.groundTruth) {
+    inspector = new HandshakeInspector(new Labeller(loadRules(m.rules ?? DEFAULT_RULES)));
+    if (cfg.capture.interface !== null && cfg.capture.snaplen < LEARN_MIN_SNAPLEN) {
+      log.warn(
+        `monitor.groundTruth reads handshakes, which a snaplen of ${cfg.capture.snaplen} cuts: most flows will have no truth (set capture.snaplen to ${LEARN_MIN_SNAPLEN} or more)`,
+      );
+    }
+  }
+  const monitor = new Monitor(
+    classifier.modelInfo,
+    { groundTruth: m.groundTruth, windowSeconds: m.windowSeconds, minFlows: m.minFlows, driftThreshold: m.driftThreshold, unknownSurge: m.unknownSurge },
+    db,
+    log,
+  );
+  return { monitor, inspector };
+}
