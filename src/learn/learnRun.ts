@@ -152,9 +152,14 @@ export async function runLearn(cfg: SensorConfig, o: LearnOptions, log: Logger):
     });
     if (source.warning) log.warn(source.warning);
     log.info('capture started', { interface: live, engine: source.engine, snaplen: cfg.capture.snaplen, filter: cfg.capture.filter });
+    // One timer step at a time (the pipeline ends idle flows in budgeted steps), as the daemon does.
+    let ticking: Promise<void> | null = null;
     const tick = setInterval(() => {
-      pipeline.table.advance(Date.now() / 1000);
-      pipeline.settle().catch((e: Error) => requestStop(`error: ${e.message}`));
+      if (ticking !== null) return;
+      ticking = pipeline
+        .tick(Date.now() / 1000)
+        .catch((e: Error) => requestStop(`error: ${e.message}`))
+        .finally(() => (ticking = null));
     }, TICK_MS);
     const timer = o.durationSeconds !== null ? setTimeout(() => requestStop('duration'), o.durationSeconds * 1000) : null;
     const onInt = (): void => requestStop('SIGINT');
@@ -165,6 +170,7 @@ export async function runLearn(cfg: SensorConfig, o: LearnOptions, log: Logger):
     log.info('stopping', { reason: why });
     source.stop();
     clearInterval(tick);
+    if (ticking !== null) await ticking;
     if (timer !== null) clearTimeout(timer);
     process.removeListener('SIGINT', onInt);
     process.removeListener('SIGTERM', onTerm);
