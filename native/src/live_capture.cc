@@ -1,11 +1,13 @@
 #include "live_capture.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #ifdef __linux__
 #include <linux/if_packet.h>
 #endif
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "open_error.h"
@@ -123,6 +125,8 @@ bool LiveCapture::Open(Napi::Env env, const std::string& iface, Napi::Object opt
   std::string filter = filterValue.As<Napi::String>().Utf8Value();
 
   snaplen_ = static_cast<uint32_t>(snaplen);
+  timeoutMs_ = timeoutMs;
+  immediate_ = immediate;
   const uint32_t recordMax = kRecordHeaderBytes + Align4(snaplen_);
   if (batchCap_ < recordMax) {
     Napi::RangeError::New(env, "LiveCapture: batch buffer is smaller than one record").ThrowAsJavaScriptException();
@@ -223,16 +227,50 @@ Napi::Value LiveCapture::Start(const Napi::CallbackInfo& info) {
 // arrived; bounded so that a flood cannot keep close() from returning.
 static constexpr int kMaxDrainRoundsOnClose = 64;
 
+// Beyond two block timeouts, the wait for the last block allows this much for the kernel timer and the wake-up.
+static constexpr int kRetireSlackMs = 50;
+
 Napi::Value LiveCapture::Close(const Napi::CallbackInfo& info) {
   bool wasStarted = started_;
   for (int i = 0; wasStarted && pcap_ != nullptr && i < kMaxDrainRoundsOnClose; i++) {
-    uint64_t before = delivered_;
+    double before = delivered_;
     Drain();
     if (delivered_ == before) break;
   }
+  if (wasStarted) DrainHeldBlock();
+  // A capture that failed during the drain (Fail) has already shut down and dropped its reference.
+  bool stillStarted = started_;
   Shutdown();
-  if (wasStarted) Unref();
+  if (stillStarted) Unref();
   return info.Env().Undefined();
+}
+
+// Outside immediate mode libpcap reads a TPACKET_V3 ring, and the kernel hands over a partly filled block only when
+// its retire timer fires (every timeoutMs; a block is retired at the first expiry that finds it unchanged since the
+// one before, so up to two timeouts after its first packet). Packets that arrived within that time before a stop
+// are counted by the kernel (pcap_stats) but not yet readable. When the counters say packets are held, this waits
+// (poll(2), blocking: the process is stopping) until that block is handed over or two timeouts have passed, and
+// reads it. Packets that arrive during the wait may come along; nothing before the stop is left behind.
+void LiveCapture::DrainHeldBlock() {
+  if (immediate_ || pcap_ == nullptr) return;
+  FoldStats();
+  if (static_cast<double>(received_ - dropped_) <= delivered_) return;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(2 * timeoutMs_ + kRetireSlackMs);
+  while (pcap_ != nullptr) {
+    long long left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return;
+    struct pollfd pfd = {pcap_get_selectable_fd(pcap_), POLLIN, 0};
+    int r = poll(&pfd, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;
+    for (int i = 0; pcap_ != nullptr && i < kMaxDrainRoundsOnClose; i++) {
+      double before = delivered_;
+      Drain();
+      if (delivered_ == before) break;
+    }
+    return;
+  }
 }
 
 // Stops polling and closes the handle; the last pcap_stats are folded in first so stats() stays valid after.

@@ -34,6 +34,7 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   static void OnReadable(uv_poll_t* poll, int status, int events);
   static void OnPacket(u_char* user, const struct pcap_pkthdr* hdr, const u_char* bytes);
   void Drain();
+  void DrainHeldBlock();
   void Fail(const std::string& message);
   void OnSocketError();
   void Shutdown();
@@ -52,6 +53,8 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   uint32_t count_ = 0;
   uint32_t snaplen_ = 0;
   int maxPerBatch_ = 0;
+  int timeoutMs_ = 0;
+  bool immediate_ = false;
 
   Napi::FunctionReference onBatch_;
   Napi::FunctionReference onError_;
