@@ -11,6 +11,19 @@ import { DriftScores, OTHER_CLASS, WindowStats } from './window';
 /** Windows remembered for the unknown-share baseline when the model has no reference. */
 const BASELINE_WINDOWS = 24;
 
+/**
+ * A flow end further than this from the monitor's clock (either way) is a time outlier: a damaged or hostile
+ * capture record (a timestamp of 1.8e13 would otherwise move the window clock half a million years ahead and keep
+ * every later flow in that window). Consecutive flows end within the idle timeout of each other in any capture
+ * without a gap; a day leaves room for long idle timeouts and for clock steps of a live sensor.
+ */
+const CLOCK_JUMP_S = 86400;
+/**
+ * Consecutive outliers within CLOCK_JUMP_S of each other that make a real jump (the next file of a run taken
+ * weeks later, a live clock set right): the clock moves to them. One bad record, or two, never does.
+ */
+const CLOCK_JUMP_CONFIRM = 3;
+
 export interface MonitorOptions {
   /** Score flows whose handshake names their service against the verdict (needs the labeller in the pipeline). */
   groundTruth: boolean;
@@ -33,6 +46,8 @@ export interface MonitorReport {
   window_start: number | null;
   window_flows: number;
   windows_written: number;
+  /** Flows whose end time was too far from the window clock to move it (counted in the window in progress). */
+  time_outliers: number;
   alerts: Record<string, number>;
   last: {
     window_start: number;
@@ -64,6 +79,9 @@ export class Monitor implements FlowSink {
   private reference: InputReference | null = null;
   private window: WindowStats | null = null;
   private clock = -Infinity;
+  /** Outliers in a row that agree with each other: a jump of the clock, once CLOCK_JUMP_CONFIRM of them agree. */
+  private jump: { first: number; newest: number; count: number } | null = null;
+  private timeOutliers = 0;
   private written = 0;
   private last: (WindowRow & { drift: DriftScores }) | null = null;
   private readonly alertCounts: Record<string, number> = {};
@@ -76,6 +94,7 @@ export class Monitor implements FlowSink {
     gtFlows: Counter<'class' | 'result'>;
     gtPredicted: Counter<'class'>;
     alerts: Counter<'kind'>;
+    timeOutliers: Counter;
   };
 
   constructor(
@@ -115,8 +134,13 @@ export class Monitor implements FlowSink {
       gtFlows: new Counter({ name: 'sensor_ground_truth_flows_total', help: 'Handshake-labelled flows scored, by truth class and result', labelNames: ['class', 'result'], registers: r }),
       gtPredicted: new Counter({ name: 'sensor_ground_truth_predicted_total', help: 'Handshake-labelled flows scored, by the model\'s label', labelNames: ['class'], registers: r }),
       alerts: new Counter({ name: 'sensor_monitor_alerts_total', help: 'Monitor alerts raised, by kind', labelNames: ['kind'], registers: r }),
+      timeOutliers: new Counter({
+        name: 'sensor_monitor_time_outliers_total',
+        help: 'Flows whose end time was too far from the monitor window clock to move it (damaged or hostile timestamps)',
+        registers: r,
+      }),
     };
-    this.exported.push(this.metrics.gtFlows, this.metrics.gtPredicted, this.metrics.alerts);
+    this.exported.push(this.metrics.gtFlows, this.metrics.gtPredicted, this.metrics.alerts, this.metrics.timeOutliers);
   }
 
   /** A new model (SIGHUP reload): the current window ends and the next ones compare with its reference. */
@@ -131,15 +155,16 @@ export class Monitor implements FlowSink {
   write(batch: ClassifiedFlow[]): void {
     for (const { flow, verdict } of batch) {
       if (flow.end_reason === 'active') continue;
-      this.advance(flow.last_ts);
-      const w = this.window!;
+      this.flowEnded(flow.last_ts);
+      // null only when the very first flows are time outliers: no clock to place them by yet (counted, not windowed).
+      const w = this.window;
       // The model answered (a class or unknown); no-payload, classify-error and unclassified flows are counted only.
       const modelRan = verdict.status === 'classified' || verdict.status === 'unknown';
-      w.addVerdict(verdict.label, modelRan, verdict.topk[0]?.label ?? null, verdict.confidence, flow.lengths, flow.payload_packets);
+      w?.addVerdict(verdict.label, modelRan, verdict.topk[0]?.label ?? null, verdict.confidence, flow.lengths, flow.payload_packets);
       if (this.opts.groundTruth && modelRan && flow.learned !== null) {
         const truth = this.truthOf(flow.learned.label, flow.learned.protocol);
         if (truth !== null) {
-          w.addTruth(truth, verdict.label);
+          w?.addTruth(truth, verdict.label);
           const ok = truth === OTHER_CLASS ? verdict.label === 'unknown' : verdict.label === truth;
           this.gtScored++;
           if (ok) this.gtCorrect++;
@@ -157,6 +182,7 @@ export class Monitor implements FlowSink {
 
   /** Writes the window in progress (marked incomplete) at the end of the run. */
   close(): void {
+    this.dropJump();
     this.finishWindow(false);
   }
 
@@ -167,6 +193,7 @@ export class Monitor implements FlowSink {
       window_start: this.window?.start ?? null,
       window_flows: this.window?.flows ?? 0,
       windows_written: this.written,
+      time_outliers: this.timeOutliers,
       alerts: { ...this.alertCounts },
       last:
         l === null
@@ -205,6 +232,51 @@ export class Monitor implements FlowSink {
     const r = parseInputReference(model.inputReference, model.sequenceLength, model.classes);
     if (typeof r === 'string') this.log.warn(`model ${model.path}: ${r}; drift is not scored`);
     else this.reference = r;
+  }
+
+  /**
+   * Moves the window clock by a flow's end time, unless that time is an outlier (not a positive number, or further
+   * than CLOCK_JUMP_S from the clock): an outlier joins the window in progress and moves nothing, unless it is the
+   * CLOCK_JUMP_CONFIRM-th in a row of outliers that agree with each other, which is a real jump.
+   */
+  private flowEnded(ts: number): void {
+    if (!(ts > 0) || ts === Infinity) {
+      this.outliers(1);
+      return;
+    }
+    if (this.clock === -Infinity || Math.abs(ts - this.clock) <= CLOCK_JUMP_S) {
+      this.dropJump();
+      this.advance(ts);
+      return;
+    }
+    const j = this.jump;
+    if (j !== null && Math.abs(ts - j.first) <= CLOCK_JUMP_S) {
+      j.count++;
+      if (ts > j.newest) j.newest = ts;
+    } else {
+      this.dropJump();
+      this.jump = { first: ts, newest: ts, count: 1 };
+    }
+    const confirmed = this.jump!;
+    if (confirmed.count < CLOCK_JUMP_CONFIRM) return;
+    this.jump = null;
+    const W = this.opts.windowSeconds;
+    const forward = confirmed.newest > this.clock;
+    this.clock = confirmed.newest;
+    if (this.window !== null && Math.floor(this.clock / W) * W !== this.window.start) this.finishWindow(forward);
+    this.advance(this.clock);
+  }
+
+  /** Outliers in a row that never made a jump: counted as what they were. */
+  private dropJump(): void {
+    if (this.jump === null) return;
+    this.outliers(this.jump.count);
+    this.jump = null;
+  }
+
+  private outliers(n: number): void {
+    this.timeOutliers += n;
+    this.metrics.timeOutliers.inc(n);
   }
 
   private advance(ts: number): void {
