@@ -11,6 +11,8 @@ export interface FlowFilter {
   port?: number;
   conn_state?: string;
   end_reason?: string;
+  /** Every record of one flow (its `active` records and the final one), by the index flows_uid. */
+  uid?: string;
   /** Paging cursor: only flows with a smaller id (the `next` of the previous page). */
   before?: number;
   limit: number;
@@ -32,11 +34,13 @@ function fragments(db: FlowDb): Record<FilterKey, string> {
     port: '(client_port = @port OR server_port = @port)',
     conn_state: 'conn_state = @conn_state',
     end_reason: 'end_reason = @end_reason',
+    // A version-1 database (before the uid column) has no record with a uid.
+    uid: db.has('uid') ? 'uid = @uid' : '(@uid IS NULL AND 0)',
     before: 'id < @before',
   };
 }
 
-const FILTER_KEYS: readonly FilterKey[] = ['from', 'to', 'label', 'verdict', 'address', 'port', 'conn_state', 'end_reason', 'before'];
+const FILTER_KEYS: readonly FilterKey[] = ['from', 'to', 'label', 'verdict', 'address', 'port', 'conn_state', 'end_reason', 'uid', 'before'];
 
 /** Columns stored as JSON text. */
 const JSON_COLUMNS = ['lengths', 'topk', 'topk_labels', 'topk_scores'] as const;

@@ -154,6 +154,7 @@ export const flowsSchema = {
       port: { type: 'integer', minimum: 0, maximum: 65535, description: 'client or server port' },
       conn_state: { type: 'string', maxLength: 10, description: 'Zeek conn_state (SF, S0, REJ, ...)' },
       end_reason: { type: 'string', enum: ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'] },
+      uid: { type: 'string', maxLength: 32, description: 'every record of one flow (its interim active records and the final one)' },
       before: { type: 'integer', minimum: 1, description: 'paging: the `next` of the previous page' },
       limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
     },

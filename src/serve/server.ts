@@ -282,7 +282,7 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
       const f: FlowFilter = { limit: q.limit as number };
       if (q.from !== undefined) f.from = parseTime(String(q.from), 'from');
       if (q.to !== undefined) f.to = parseTime(String(q.to), 'to');
-      for (const k of ['label', 'verdict', 'address', 'conn_state', 'end_reason'] as const) if (q[k] !== undefined) f[k] = String(q[k]);
+      for (const k of ['label', 'verdict', 'address', 'conn_state', 'end_reason', 'uid'] as const) if (q[k] !== undefined) f[k] = String(q[k]);
       if (q.port !== undefined) f.port = q.port as number;
       if (q.before !== undefined) f.before = q.before as number;
       return query((r) => r.flows(f));

@@ -167,10 +167,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX monitor_accuracy_start ON monitor_accuracy (window_start);
     `);
   },
+  // 4: an index on the flow uid: all records of one flow (the `active` ones and the final one), a flow named in a
+  // SIEM, GET /v1/flows?uid=. IF NOT EXISTS: a bulk run's createIndexes() may have made it already.
+  (db) => {
+    db.exec('CREATE INDEX IF NOT EXISTS flows_uid ON flows (uid)');
+  },
 ];
 
 /**
- * The secondary indexes of the flows table, as the migrations leave them (migration 1 created these; a later
+ * The secondary indexes of the flows table, as the migrations leave them (migrations 1 and 4 created these; a later
  * migration that adds or changes an index updates this list too). A bulk offline run into an empty database
  * drops them while it writes and builds them at the end (SqliteSink `deferIndexes`), and every open creates any
  * that are missing, so a bulk run that was killed leaves a database that heals at its next open.
@@ -181,6 +186,7 @@ export const SECONDARY_INDEXES: readonly { name: string; columns: string }[] = [
   { name: 'flows_client_ip', columns: 'client_ip' },
   { name: 'flows_server', columns: 'server_ip, server_port' },
   { name: 'flows_community_id', columns: 'community_id' },
+  { name: 'flows_uid', columns: 'uid' },
 ];
 
 /** Creates the secondary indexes that are missing (all of them after a bulk run, none normally). */

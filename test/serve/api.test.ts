@@ -118,6 +118,24 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
     expect(count((r) => r.conn_state === 'REJ')).toBe(fx.expected.filter((e) => e.conn_state === 'REJ').length);
   });
 
+  it('GET /v1/flows?uid= returns every record of that flow (its active records and the final one), by the index', async () => {
+    const db = new Database(fx.db, { readonly: true });
+    const all = db.prepare('SELECT id, uid, end_reason FROM flows ORDER BY id DESC').all() as { id: number; uid: string; end_reason: string }[];
+    const plan = (db.prepare('EXPLAIN QUERY PLAN SELECT * FROM flows WHERE uid = ?').all('x') as { detail: string }[]).map((p) => p.detail).join('; ');
+    db.close();
+    expect(plan).toContain('flows_uid');
+    // The flow with the most records (an active one and its final record where the fixture has them).
+    const per = new Map<string, number>();
+    for (const r of all) per.set(r.uid, (per.get(r.uid) ?? 0) + 1);
+    const uid = [...per].sort((a, b) => b[1] - a[1])[0]![0];
+    const r = await get(`/v1/flows?uid=${uid}`);
+    expect(r.status).toBe(200);
+    expect(r.body.flows.map((f: { id: number }) => f.id)).toEqual(all.filter((x) => x.uid === uid).map((x) => x.id));
+    expect(r.body.flows.every((f: { uid: string }) => f.uid === uid)).toBe(true);
+    expect((await get('/v1/flows?uid=Cnosuchflow')).body.flows).toEqual([]);
+    expect((await get(`/v1/flows?uid=${'C'.repeat(40)}`)).status).toBe(400);
+  });
+
   it('GET /v1/summary counts every flow once: by application over time, unknown share, confidence, top talkers and services', async () => {
     const r = await get('/v1/summary');
     expect(r.status).toBe(200);
@@ -180,7 +198,7 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
     expect(Object.keys(paths).sort()).toEqual(['/v1/classify', '/v1/flows', '/v1/model', '/v1/monitor', '/v1/summary']);
     expect(paths['/v1/classify'].post.requestBody.content['application/json'].schema.items.minItems).toBe(30);
     const params = paths['/v1/flows'].get.parameters.map((p: any) => p.name).sort();
-    expect(params).toEqual(['address', 'before', 'conn_state', 'end_reason', 'from', 'label', 'limit', 'port', 'to', 'verdict']);
+    expect(params).toEqual(['address', 'before', 'conn_state', 'end_reason', 'from', 'label', 'limit', 'port', 'to', 'uid', 'verdict']);
     expect(paths['/v1/summary'].get.responses['200'].content['application/json'].schema.properties.top_talkers).toBeDefined();
   });
 
@@ -295,6 +313,10 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
     try {
       const r = (await (await fetch(`${s2.url}/v1/flows?verdict=classify-error`)).json()) as any;
       expect(r.flows.map((f: any) => [f.id, f.verdict])).toEqual([[1, 'classify-error']]);
+      // No uid column before version 2: no record has one.
+      const byUid = await fetch(`${s2.url}/v1/flows?uid=C123`);
+      expect(byUid.status).toBe(200);
+      expect(((await byUid.json()) as any).flows).toEqual([]);
       const ssh = (await (await fetch(`${s2.url}/v1/flows?label=ssh&limit=1`)).json()) as any;
       const src = new Database(fx.db, { readonly: true });
       const row = src.prepare('SELECT topk_labels, topk_scores FROM flows WHERE id = ?').get(ssh.flows[0].id) as { topk_labels: string; topk_scores: string };

@@ -39,7 +39,7 @@ describe('SqliteSink schema', () => {
     expect(cols[0]).toEqual({ name: 'id', type: 'INTEGER', pk: 1 });
     expect(cols.find((c) => c.name === 'first_ts')!.type).toBe('REAL');
     const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows' ORDER BY name").all() as { name: string; sql: string }[];
-    expect(indexes.map((i) => i.name)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server']);
+    expect(indexes.map((i) => i.name)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server', 'flows_uid']);
     expect(indexes.find((i) => i.name === 'flows_server')!.sql).toContain('(server_ip, server_port)');
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
@@ -101,6 +101,9 @@ describe('SqliteSink schema', () => {
     // The uid is the one a new record of the same flow gets.
     expect(rows[0]!.uid).toBe(flowUid('tap-7', 4, '192.0.2.10', 40001, '198.51.100.7', 443, 0, 1700000000.25));
     expect(new Set(rows.map((r) => r.uid)).size).toBe(3);
+    // Version 4's index on the uid is made on the way, and a look-up by uid uses it.
+    const plan = sink.db.prepare('EXPLAIN QUERY PLAN SELECT * FROM flows WHERE uid = ?').all(rows[0]!.uid) as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('; ')).toContain('USING INDEX flows_uid (uid=?)');
     // And new rows go in after the old ones.
     sink.write([classified(0)]);
     expect(sink.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 4 });
@@ -230,12 +233,12 @@ describe('SqliteSink under floods', () => {
     sink.write(Array.from({ length: 100 }, (_, i) => classified(i)));
     sink.close();
     const db = new Database(dbPath, { readonly: true });
-    expect(indexNames(db)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server']);
+    expect(indexNames(db)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server', 'flows_uid']);
     expect(db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 100 });
     db.close();
     // A table with rows keeps its indexes: rebuilding them would cost more than the bulk load saves.
     const again = openSink({ deferIndexes: true });
-    expect(indexNames(again.db)).toHaveLength(5);
+    expect(indexNames(again.db)).toHaveLength(6);
   });
 
   it('a bulk load that was killed (no close) leaves a database whose next open builds the indexes', () => {
@@ -244,7 +247,7 @@ describe('SqliteSink under floods', () => {
     // As if the process died here: the connection goes away without close().
     (sink.db as unknown as { close(): void }).close();
     const reopened = openSink();
-    expect(indexNames(reopened.db)).toHaveLength(5);
+    expect(indexNames(reopened.db)).toHaveLength(6);
     expect(reopened.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 2 });
   });
 
