@@ -5,8 +5,12 @@
  * wrote to disk. With --compare DIR the sensor checked out in DIR (its bin/sensor.js and dist/, e.g. the previous
  * commit) runs in alternating rounds on the same file, and the report gives medians and per-round ratios.
  *
+ * With --into-existing each run writes into a database that already holds one flow (made by the same sensor from
+ * a one-packet capture), so the secondary indexes are kept up to date row by row, as in a live sensor, instead of
+ * being built once at the end of a bulk load into an empty database.
+ *
  * Usage: node bench/flood.js [--packets 2000000] [--max-flows N] [--rounds 3] [--output db|jsonl]
- *                            [--compare DIR] [--out bench/out]
+ *                            [--into-existing] [--compare DIR] [--out bench/out]
  * Needs dist/ (npm run build). Writes bench/out/flood.json. The flood is bench/synth.js's writeFlood().
  */
 const fs = require('node:fs');
@@ -18,7 +22,7 @@ const { median, fmtFixed, table } = require('./report');
 const ROOT = path.resolve(__dirname, '..');
 
 function args() {
-  const a = { packets: 2_000_000, maxFlows: null, rounds: 3, output: 'db', compare: null, out: path.join(ROOT, 'bench', 'out') };
+  const a = { packets: 2_000_000, maxFlows: null, rounds: 3, output: 'db', intoExisting: false, compare: null, out: path.join(ROOT, 'bench', 'out') };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
@@ -27,6 +31,7 @@ function args() {
       case '--max-flows': a.maxFlows = Number(v); i++; break;
       case '--rounds': a.rounds = Number(v); i++; break;
       case '--output': a.output = v; i++; break;
+      case '--into-existing': a.intoExisting = true; break;
       case '--compare': a.compare = path.resolve(v); i++; break;
       case '--out': a.out = path.resolve(v); i++; break;
       default: throw new Error(`unknown argument ${argv[i]} (see the comment at the top of bench/flood.js)`);
@@ -55,6 +60,7 @@ async function runOnce(label, root, a, file, round) {
   const dir = path.join(a.out, 'flood');
   const target = path.join(dir, `${label}-${round}.${a.output === 'db' ? 'db' : 'jsonl'}`);
   for (const s of ['', '-wal', '-shm']) fs.rmSync(target + s, { force: true });
+  if (a.intoExisting) fs.copyFileSync(seedDb(label, root, a), target);
   const argv = [path.join(root, 'bin', 'sensor.js'), '--pcap', file, a.output === 'db' ? '--db' : '--jsonl', target];
   if (a.maxFlows !== null) argv.push('--max-flows', String(a.maxFlows));
   // The child's pid is known only inside measure(): find it by its unique output path.
@@ -79,6 +85,24 @@ async function runOnce(label, root, a, file, round) {
   return { wall: m.wallSeconds, cpu: (m.userSeconds ?? NaN) + (m.sysSeconds ?? NaN), rssMB: (m.maxRssKB * 1024) / 1e6, writtenMB: written / 1e6, outputMB: size / 1e6 };
 }
 
+/** A database holding one flow, written by the sensor in `root` (its own schema version), made once per sensor. */
+function seedDb(label, root, a) {
+  const dir = path.join(a.out, 'flood');
+  const seed = path.join(dir, `seed-${label}.db`);
+  if (fs.existsSync(seed)) return seed;
+  const one = path.join(dir, 'syn-1.pcap');
+  if (!fs.existsSync(one)) writeFlood(one, 1);
+  const r = require('node:child_process').spawnSync(process.execPath, [path.join(root, 'bin', 'sensor.js'), '--pcap', one, '--db', seed], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`making ${seed} failed: ${r.stderr}`);
+  // One file, no WAL beside it, so that a copy is the whole database.
+  const Database = require(path.join(ROOT, 'node_modules', 'better-sqlite3'));
+  const db = new Database(seed);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.pragma('journal_mode = DELETE');
+  db.close();
+  return seed;
+}
+
 async function main() {
   const a = args();
   const dir = path.join(a.out, 'flood');
@@ -99,7 +123,7 @@ async function main() {
     const xs = results[label];
     return [label, fmtFixed(median(xs.map((x) => x.wall)), 1), fmtFixed(median(xs.map((x) => x.cpu)), 1), fmtFixed(median(xs.map((x) => x.rssMB)), 0), fmtFixed(median(xs.map((x) => x.writtenMB)), 0)];
   });
-  console.log(`\n${a.packets} SYNs, ${a.output}, model on, ${a.rounds} rounds, load average before: ${load}`);
+  console.log(`\n${a.packets} SYNs, ${a.output}${a.intoExisting ? ' (into a database with rows: indexes kept row by row)' : ''}, model on, ${a.rounds} rounds, load average before: ${load}`);
   console.log(table(['sensor', 'wall s', 'CPU s', 'peak RSS MB', 'disk writes MB'], rows));
   if (a.compare !== null) {
     const ratio = (k) => median(results.this.map((x, i) => results.compare[i][k] / x[k]));

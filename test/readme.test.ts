@@ -89,7 +89,7 @@ describe('README', () => {
       .split(/;\s*\n/)
       .map((s) => s.trim())
       .filter(Boolean);
-    expect(statements.length).toBe(5);
+    expect(statements.length).toBe(6);
     for (const stmt of statements) {
       const r = spawnSync('sqlite3', ['-bail', 'sensor-demo.db', stmt], { cwd: sandbox, encoding: 'utf8', timeout: 30000 });
       expect(r.status, `${stmt}\n${r.stderr}`).toBe(0);

@@ -4,11 +4,14 @@
  */
 export interface ByteInput {
   /**
-   * Writes up to `len` bytes into buf[off, off + len) and returns how many. Fewer than `len` means the input
-   * ended: at its end, at a read or decompression error (`failure` then says which; everything before it was
-   * delivered first), or because abort() was called. Never rejects.
+   * Writes up to `len` bytes into buf[off, off + len) and returns how many. A stream returns what has arrived
+   * once it has some (a live pipe must not wait for a full buffer), so fewer than `len` means the input ended
+   * only when `done` is set: at its end, at a read or decompression error (`failure` then says which; everything
+   * before it was delivered first), or because abort() was called and nothing more had arrived. Never rejects.
    */
   fill(buf: Buffer, off: number, len: number): Promise<number> | number;
+  /** No more bytes will come (end, failure, or abort() with nothing left): set by the fill() that found it. */
+  readonly done: boolean;
   /** The error that ended the input early, or null. */
   readonly failure: Error | null;
   /** Bytes of the file (or stream) read so far (compressed bytes for gzip), for progress. */

@@ -5,6 +5,7 @@ import type { ByteInput } from './byteInput';
 export class FdInput implements ByteInput {
   fileBytesRead = 0;
   failure: Error | null = null;
+  done = false;
 
   constructor(private readonly fd: number) {}
 
@@ -17,9 +18,13 @@ export class FdInput implements ByteInput {
       } catch (e) {
         // EIO on a failing disk, a file on a network mount that went away: the input ends here.
         this.failure = e instanceof Error ? e : new Error(String(e));
+        this.done = true;
         break;
       }
-      if (got === 0) break;
+      if (got === 0) {
+        this.done = true;
+        break;
+      }
       n += got;
       this.fileBytesRead += got;
     }

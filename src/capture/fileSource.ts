@@ -170,7 +170,8 @@ export class FileSource {
   private async pump(input: ByteInput, onFrame: FrameHandler, between?: () => Promise<void> | void): Promise<FileReadResult> {
     const gzip = this.compressed;
     const where = gzip ? ' of the decompressed data' : '';
-    const subject = gzip ? 'decompressed data' : input instanceof FdInput ? 'file' : 'input';
+    const file = input instanceof FdInput;
+    const subject = gzip ? 'decompressed data' : file ? 'file' : 'input';
     const frame = this.frame;
     let buf = Buffer.allocUnsafe(this.chunkSize);
     let base = 0; // capture offset of buf[0]
@@ -182,9 +183,14 @@ export class FileSource {
       const want = buf.length - end;
       const got = await input.fill(buf, end, want);
       end += got;
-      const eof = got < want;
-      if (this.stopRequested) return this.result(parser, base + pos, null, true);
+      const eof = got < want && input.done;
+      // A stop leaves a file where it is; bytes taken from a pipe, stdin or gunzip cannot be read again, so the
+      // ones this fill() got are parsed first (what a stream had buffered: small, as fill() does not wait for more).
+      const final = this.stopRequested;
+      if (final && file) return this.result(parser, base + pos, null, true);
       if (parser === null) {
+        if (end < MAGIC_BYTES && !eof && !final) continue;
+        if (end < MAGIC_BYTES && final) return this.result(null, 0, null, true);
         if (end < MAGIC_BYTES) {
           if (input.failure !== null) return this.result(null, 0, `${this.label}: ${describeInputError(input.failure)} at byte ${end}${where}`);
           return this.result(null, 0, `${this.label}: ${subject} is ${end} bytes, too short to be a pcap or pcapng file`);
@@ -210,10 +216,11 @@ export class FileSource {
           await yieldToEventLoop();
           lastYield = performance.now();
         }
-        if (this.stopRequested) return this.result(parser, base + pos, null, true);
+        if (this.stopRequested && file) return this.result(parser, base + pos, null, true);
         // Done with this chunk when the window reached its end, or when the next record is not all there yet.
         if (stop === end || (pos === before && parser.need > end - pos)) break;
       }
+      if (final) return this.result(parser, base + pos, null, true);
       if (eof) {
         if (input.failure !== null) {
           return this.result(parser, base + pos, `${this.label}: ${describeInputError(input.failure)} at byte ${base + end}${where}`);

@@ -9,6 +9,7 @@ import type { ByteInput } from './byteInput';
  */
 export class StreamInput implements ByteInput {
   failure: Error | null = null;
+  done = false;
   private ended = false;
   private aborted = false;
   private piece: Buffer | null = null;
@@ -45,11 +46,17 @@ export class StreamInput implements ByteInput {
 
   async fill(buf: Buffer, off: number, len: number): Promise<number> {
     let n = 0;
-    while (n < len && !this.aborted) {
+    while (n < len) {
       if (this.piece === null) {
         const next = this.stream.read() as Buffer | null;
         if (next === null) {
-          if (this.ended || this.failure !== null || this.stream.destroyed) break;
+          // After abort() what has arrived is still handed over (a pipe's bytes cannot be read again); no waiting.
+          if (this.ended || this.failure !== null || this.stream.destroyed || this.aborted) {
+            this.done = true;
+            break;
+          }
+          // A live pipe (tcpdump -U -w - | sensor --pcap -): what arrived is parsed now, not when a chunk is full.
+          if (n > 0) break;
           await new Promise<void>((resolve) => (this.wake = resolve));
           continue;
         }

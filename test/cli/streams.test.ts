@@ -117,6 +117,20 @@ describe('sensor --pcap on streams', () => {
     expect(summary(r.stderr)).toMatchObject({ files: 1, frames: frameCount, bytes: bytes.length });
   });
 
+  it('--pcap - from a live writer that keeps the pipe open (tcpdump -U -w - | sensor --pcap -): frames are read as they come, and SIGINT keeps them', async () => {
+    // The flows' first packets: each record's sequence then holds what was read before the stop.
+    const run = runSensor(['--pcap', '-', '--jsonl', '-', '--no-classify'], (stdin) => stdin.write(bytes));
+    // Far less than the reader's 4 MiB chunk: read at once, not when a chunk is full or the writer closes.
+    await new Promise((r) => setTimeout(r, 2000));
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(summary(r.stderr)).toMatchObject({ files: 1, frames: frameCount, bytes: bytes.length, stopped_by: 'SIGINT' });
+    const got = records(r.stdout);
+    expect(got).toHaveLength(3);
+    expect(got.map((f) => f.lengths)).toEqual(expected.map((f) => f.lengths));
+  });
+
   it('--pcap - reads a gzipped capture from standard input', async () => {
     const run = runSensor(['--pcap', '-', '--jsonl', '-', '--no-classify'], (stdin) => stdin.end(gzipSync(bytes)));
     const r = await run.done;
