@@ -24,6 +24,8 @@ export type Command =
   | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
   | { kind: 'eval'; csv: string; model: string }
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null }
+  | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'interfaces' }
   | { kind: 'clickhouse-schema'; clickhouse: ClickHouseConfig; cluster: string | null; onCluster: boolean; apply: string[] }
   | { kind: 'serve'; config: SensorConfig }
@@ -65,6 +67,12 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'device', section: 'classify', key: 'device', kind: 'value', describe: 'inference device: auto, cpu or cuda (default auto: CUDA when it loads, else CPU)' },
   { flag: 'classify', section: 'classify', key: 'enabled', kind: 'boolean', describe: 'classify flows with the model (--no-classify: record flows only)' },
   { flag: 'unknown-threshold', section: 'classify', key: 'unknownThreshold', kind: 'value', describe: 'label flows below this top probability "unknown" (default 0.99)' },
+  { flag: 'anomaly', section: 'anomaly', key: 'enabled', kind: 'boolean', describe: 'score every flow with the anomaly model (default on; --no-anomaly: no score)' },
+  { flag: 'anomaly-model', section: 'anomaly', key: 'model', kind: 'value', describe: 'anomaly model file (default: the bundled models/anomaly.onnx; see sensor anomaly-fit)' },
+  { flag: 'anomaly-fpr', section: 'anomaly', key: 'falsePositiveRate', kind: 'value', describe: "false-positive rate whose threshold flags flows (default: the model's, 0.01)" },
+  { flag: 'hosts', section: 'hosts', key: 'enabled', kind: 'boolean', describe: 'keep host profiles in the database (default on; --no-hosts: none)' },
+  { flag: 'host-window', section: 'hosts', key: 'windowSeconds', kind: 'value', describe: 'host profile window in seconds (default 3600)' },
+  { flag: 'host-groups', section: 'hosts', key: 'groups', kind: 'value', describe: 'behaviour groups file (default: the bundled models/host-groups.json; see sensor hosts-fit); none: no groups' },
   { flag: 'keep-retransmissions', section: 'flow', key: 'skipRetransmissions', kind: 'boolean', invert: true, describe: 'count every payload segment, retransmissions included' },
   { flag: 'idle-timeout', section: 'flow', key: 'idleTimeout', kind: 'value', describe: 'seconds without a packet before a flow ends (default 120)' },
   { flag: 'active-timeout', section: 'flow', key: 'activeTimeout', kind: 'value', describe: 'seconds before a long flow writes an interim record (default 1800)' },
@@ -101,6 +109,25 @@ const EXPORT_FLAGS: readonly CommandFlag[] = [
 const EVAL_FLAGS: readonly CommandFlag[] = [
   { flag: 'csv', describe: 'labelled CSV (app_service,tcp_len_1..N)', required: true },
   { flag: 'model', describe: 'ONNX model (default: the bundled one)' },
+];
+const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
+  { flag: 'db', describe: 'SQLite database written by the sensor (its finished flows are the normal traffic)', required: true },
+  { flag: 'out', describe: 'ONNX file to write (then set anomaly.model or --anomaly-model)', required: true },
+  { flag: 'fpr', describe: 'default false-positive rate on normal traffic, whose threshold sets the anomaly flag (default 0.01)' },
+  { flag: 'since', describe: 'only flows that started at or after this time (Unix seconds or ISO 8601)' },
+  { flag: 'until', describe: 'only flows that started before this time (Unix seconds or ISO 8601)' },
+  { flag: 'seed', describe: 'random seed of the training (default 1)' },
+  { flag: 'epochs', describe: "training epochs (default: fit.py's, 60)" },
+  { flag: 'python', describe: 'Python 3 with torch and onnx (default python3)' },
+  { flag: 'report', describe: "write the fit's figures (thresholds, calibration) to this JSON file" },
+];
+const HOSTS_FIT_FLAGS: readonly CommandFlag[] = [
+  { flag: 'out', describe: 'groups file to write (then set hosts.groups or --host-groups)', required: true },
+  { flag: 'k', describe: 'number of groups (default: --min-k to --max-k, the best silhouette)' },
+  { flag: 'min-k', describe: 'smallest number of groups tried (default 4)' },
+  { flag: 'max-k', describe: 'largest number of groups tried (default 8)' },
+  { flag: 'seed', describe: 'k-means++ seed (default 1)' },
+  { flag: 'since', describe: 'only windows that started at or after this time (Unix seconds or ISO 8601)' },
 ];
 const REPORT_FLAGS: readonly CommandFlag[] = [
   { flag: 'db', describe: 'SQLite database written by the sensor', required: true },
@@ -142,7 +169,7 @@ const RUN_FLAGS: readonly CommandFlag[] = [
   { flag: 'summary', describe: 'human summary table at the end of an offline run (default on; --no-summary)' },
 ];
 
-export const COMMANDS = ['demo', 'learn', 'export', 'eval', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
+export const COMMANDS = ['demo', 'learn', 'export', 'eval', 'anomaly-fit', 'hosts-fit', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
 
 /** The capture `sensor demo` reads (made by scripts/make-demo.js, shipped with the package). */
 export const DEMO_CAPTURE = path.resolve(__dirname, '..', '..', 'demo', 'demo.pcap.gz');
@@ -191,6 +218,10 @@ function parser(argv: string[], command: string) {
       "Label each TCP flow from its handshake (TLS SNI/ALPN, HTTP Host, banners) and write who's-talking training rows (README \"Learn the applications of your network\").",
     eval: 'Usage: sensor eval --csv labelled.csv [--model FILE]\n\nScore a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
+    'anomaly-fit':
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--fpr 0.01] [--since T] [--until T] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+    'hosts-fit':
+      'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
     report: 'Usage: sensor report --db flows.db [--out report.html] [--from T] [--to T]\n\nWrite the web view of a database as one self-contained HTML file.',
     interfaces: 'Usage: sensor interfaces\n\nList the network interfaces live capture can open.',
@@ -200,12 +231,17 @@ function parser(argv: string[], command: string) {
       'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor demo                                   (the bundled capture; sensor demo --help)\n' +
       '  sensor learn --pcap FILE|DIR --out rows.csv  (training rows labelled from handshakes; sensor learn --help)\n' +
       '  sensor export --db flows.db --format csv      (sensor export --help)\n  sensor eval --csv labelled.csv               (sensor eval --help)\n' +
+      '  sensor anomaly-fit --db flows.db --out anomaly.onnx\n  sensor hosts-fit --db flows.db --out groups.json\n' +
       '  sensor serve --db flows.db [--listen 127.0.0.1:8080]\n  sensor report --db flows.db --out report.html\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]',
   };
   const usage = usages[command] ?? usages['']!;
   let y = common(yargs(argv).scriptName('sensor').usage(usage));
   if (command === 'export') y = commandOptions(y, EXPORT_FLAGS);
   else if (command === 'eval') y = commandOptions(y, EVAL_FLAGS);
+  else if (command === 'anomaly-fit') y = commandOptions(y, ANOMALY_FIT_FLAGS);
+  else if (command === 'hosts-fit') {
+    y = commandOptions(y, HOSTS_FIT_FLAGS).option('db', { type: 'string', array: true, describe: 'SQLite database written by the sensor with host profiles (repeatable: fitted together) [required]' });
+  }
   else if (command === 'clickhouse-schema') {
     y = commandOptions(y, CLICKHOUSE_SCHEMA_FLAGS)
       .option('on-cluster', { type: 'boolean', describe: 'add ON CLUSTER to each statement (needs ClickHouse Keeper); else run it on every node' })
@@ -230,6 +266,10 @@ function knownFlags(command: string): string[] {
       ? EXPORT_FLAGS.map((f) => f.flag)
       : command === 'eval'
         ? EVAL_FLAGS.map((f) => f.flag)
+        : command === 'anomaly-fit'
+        ? ANOMALY_FIT_FLAGS.map((f) => f.flag)
+        : command === 'hosts-fit'
+        ? [...HOSTS_FIT_FLAGS.map((f) => f.flag), 'db']
         : command === 'report'
           ? REPORT_FLAGS.map((f) => f.flag)
           : command === 'learn'
@@ -345,6 +385,8 @@ export async function parseArgs(argv: string[], version: string, env: NodeJS.Pro
   if (command === 'eval') {
     return { kind: 'eval', csv: required(a, 'csv', 'eval'), model: single(a, 'model') ?? defaultConfig().classify.model };
   }
+  if (command === 'anomaly-fit') return anomalyFitCommand(a);
+  if (command === 'hosts-fit') return hostsFitCommand(a);
   if (command === 'interfaces') return { kind: 'interfaces' };
   if (command === 'clickhouse-schema') return clickhouseSchemaCommand(a);
   if (command === 'report') {
@@ -478,4 +520,57 @@ function clickhouseSchemaCommand(a: Record<string, unknown>): Command {
   if (onCluster && cluster === null) throw new ConfigError('--on-cluster needs --cluster NAME');
   const apply = ((a.apply as string[] | undefined) ?? []).map((u) => checkClickHouseConfig('--apply', { url: u }, null)!.url[0]!);
   return { kind: 'clickhouse-schema', clickhouse, cluster, onCluster, apply };
+}
+
+/** A time flag (Unix seconds or ISO 8601), or null when not given. */
+function optionalTime(a: Record<string, unknown>, flag: string): number | null {
+  const v = single(a, flag);
+  if (v === undefined) return null;
+  try {
+    return parseTime(v, `--${flag}`);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+}
+
+/** An integer flag within bounds, or `def` when not given. */
+function integer(a: Record<string, unknown>, flag: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = single(a, flag);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`--${flag} must be an integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `of at least ${min}`}, got ${show(v)}`);
+  }
+  return n;
+}
+
+/** `sensor anomaly-fit`: fits an anomaly model on a database's flows (src/anomaly/fitCommand.ts). */
+function anomalyFitCommand(a: Record<string, unknown>): Command {
+  const fprText = single(a, 'fpr') ?? '0.01';
+  const fpr = Number(fprText);
+  if (!(fpr > 0 && fpr < 0.5)) throw new ConfigError(`--fpr must be a rate between 0 and 0.5 (e.g. 0.01), got ${show(fprText)}`);
+  const epochs = single(a, 'epochs') !== undefined ? integer(a, 'epochs', 0, 1, 100_000) : null;
+  return {
+    kind: 'anomaly-fit',
+    db: required(a, 'db', 'anomaly-fit'),
+    out: required(a, 'out', 'anomaly-fit'),
+    fpr,
+    since: optionalTime(a, 'since'),
+    until: optionalTime(a, 'until'),
+    seed: integer(a, 'seed', 1, 0),
+    epochs,
+    python: single(a, 'python') ?? 'python3',
+    report: single(a, 'report') ?? null,
+  };
+}
+
+/** `sensor hosts-fit`: fits behaviour groups on host profiles (src/hosts/fitCommand.ts). */
+function hostsFitCommand(a: Record<string, unknown>): Command {
+  const db = ((a.db as string[] | undefined) ?? []).map(String).filter((d) => d !== '');
+  if (db.length === 0) throw new ConfigError('sensor hosts-fit needs --db (see sensor hosts-fit --help)');
+  const maxK = integer(a, 'max-k', 8, 2, 64);
+  const minK = integer(a, 'min-k', 4, 2, 64);
+  if (minK > maxK) throw new ConfigError(`--min-k (${minK}) must not be larger than --max-k (${maxK})`);
+  const k = single(a, 'k') !== undefined ? integer(a, 'k', 0, 1, 64) : null;
+  return { kind: 'hosts-fit', db, out: required(a, 'out', 'hosts-fit'), k, minK, maxK, seed: integer(a, 'seed', 1, 0), since: optionalTime(a, 'since') };
 }

@@ -79,6 +79,19 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(learnReport(summary));
         return code;
       }
+      case 'anomaly-fit': {
+        const { anomalyFit } = await import('../anomaly/fitCommand');
+        const r = await anomalyFit({ ...cmd, sequenceLength: 30, log: (line) => process.stderr.write(`fit: ${line}\n`) });
+        const t = r.thresholds.map((x) => `${x.fpr}: ${x.threshold}`).join(', ');
+        process.stderr.write(`sensor: fitted ${cmd.out} (${r.version}) on ${r.flows} flows; thresholds by false-positive rate ${t}\n`);
+        return EXIT_OK;
+      }
+      case 'hosts-fit': {
+        const { hostsFit } = await import('../hosts/fitCommand');
+        const m = hostsFit(cmd);
+        process.stderr.write(`sensor: fitted ${cmd.out}: ${m.groups.length} groups on ${m.profiles} profiles (silhouette ${m.silhouette}): ${m.groups.map((g) => `${g.name} (${g.size})`).join('; ')}\n`);
+        return EXIT_OK;
+      }
       case 'interfaces': {
         const { listInterfaces } = await import('../capture/interfaces');
         process.stdout.write(listInterfaces() + '\n');

@@ -5,7 +5,9 @@ import { ConfigError, SensorConfig } from '../config/config';
 import { DAMAGE_ANOMALIES } from '../decode/anomalies';
 import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
-import { openClassifier, openSinks } from '../pipeline/open';
+import type { AnomalyScorer } from '../anomaly/scorer';
+import { HostProfiles } from '../hosts/hostProfiles';
+import { openClassifier, openScorer, openSinks } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { openMonitor } from '../monitor/openMonitor';
 import type { MonitorReport } from '../monitor/monitor';
@@ -39,6 +41,10 @@ export interface OfflineSummary {
   peak_rss_bytes: number;
   /** The model monitor's figures (null when it did not run). */
   monitor: MonitorReport | null;
+  /** Flows the anomaly model flagged (null when it is off). */
+  anomalous_flows: number | null;
+  /** Host profile counters (null without host profiles). */
+  hosts: HostProfiles['stats'] | null;
 }
 
 /** Whether flow records go to stdout (`--jsonl -`, or no output at all): then stdout is not free. */
@@ -65,6 +71,13 @@ export async function runOffline(
     throw new ConfigError((e as Error).message);
   }
   const classifier = await openClassifier(cfg, log);
+  let scorer: AnomalyScorer | null;
+  try {
+    scorer = await openScorer(cfg, log);
+  } catch (e) {
+    if (classifier !== null) await classifier.close();
+    throw e;
+  }
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
 
   let stopping: string | null = null;
@@ -78,8 +91,10 @@ export async function runOffline(
     opened = openSinks(cfg, log, { bulk: true });
   } catch (e) {
     if (classifier !== null) await classifier.close();
+    if (scorer !== null) await scorer.close();
     throw e;
   }
+  const hosts = opened.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
   const sinks = opened.map(
     (s) =>
       new GuardedSink(s, (e) => {
@@ -105,6 +120,7 @@ export async function runOffline(
     pseudonymizer,
     { sensor: cfg.sensor.name, live: false },
     inspector,
+    scorer,
   );
 
   const onSigint = (): void => requestStop('SIGINT');
@@ -153,6 +169,7 @@ export async function runOffline(
     if (progress) process.stderr.write('\r\x1b[K');
     await pipeline.close();
     if (classifier !== null) await classifier.close();
+    if (scorer !== null) await scorer.close();
   }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -178,6 +195,8 @@ export async function runOffline(
     stopped_by: stopping,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     monitor: monitor?.report() ?? null,
+    anomalous_flows: scorer !== null ? scorer.stats.anomalies : null,
+    hosts: hosts !== null ? { ...hosts.stats } : null,
   };
   if (unwritten > 0) log.error(`${unwritten} flow records could not be written (see the first error above)`);
   log.info('capture done', {

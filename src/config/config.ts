@@ -19,6 +19,12 @@ export class ConfigError extends Error {
 
 /** Default bundled model, relative to the package root. */
 export const DEFAULT_MODEL = path.resolve(__dirname, '..', '..', 'models', 'sensor.onnx');
+/** Default bundled anomaly model (models/ANOMALY.md). */
+export const DEFAULT_ANOMALY_MODEL = path.resolve(__dirname, '..', '..', 'models', 'anomaly.onnx');
+/** Default bundled behaviour groups (README "Host profiles"). */
+export const DEFAULT_HOST_GROUPS = path.resolve(__dirname, '..', '..', 'models', 'host-groups.json');
+/** hosts.groups value for host profiles without behaviour groups. */
+export const NO_GROUPS = 'none';
 
 // Each check's wording is what the messages say after "must be": `flow.maxFlows must be at least 1, got 0`.
 function number(o: { int?: boolean; min?: number; max?: number } = {}) {
@@ -85,6 +91,24 @@ export const CONFIG_SCHEMA = z.strictObject({
     topK: number({ int: true, min: 1 }),
     /** onnxruntime intra-op threads; null = onnxruntime's default (one per core, spinning). */
     intraOpThreads: orNull(number({ int: true, min: 1, max: 256 })),
+  }),
+  anomaly: z.strictObject({
+    /** Score every flow with the anomaly model (models/ANOMALY.md). */
+    enabled: flag(),
+    /** null (as config/sensor.json has it) = the bundled model. */
+    model: orNull(text()).transform((v) => v ?? DEFAULT_ANOMALY_MODEL),
+    /** False-positive rate on normal traffic whose threshold sets the `anomaly` flag; null = the model's default. */
+    falsePositiveRate: orNull(number({ min: 1e-6, max: 0.5 })),
+  }),
+  hosts: z.strictObject({
+    /** Host profiles in table `hosts` (needs output.db). */
+    enabled: flag(),
+    windowSeconds: number({ int: true, min: 60, max: 7 * 86400 }),
+    maxHosts: number({ int: true, min: 1 }),
+    longFlowSeconds: number({ min: 0 }),
+    lateSeconds: number({ min: 0 }),
+    /** Behaviour groups file (sensor hosts-fit); null = the bundled one; "none" = profiles without groups. */
+    groups: orNull(text()).transform((v) => v ?? DEFAULT_HOST_GROUPS),
   }),
   output: z.strictObject({
     db: orNull(text()),
@@ -173,6 +197,8 @@ export function defaultConfig(): SensorConfig {
       // core) used ~1.8x the CPU time for the same or a slower wall time (README "Performance").
       intraOpThreads: 1,
     },
+    anomaly: { enabled: true, model: DEFAULT_ANOMALY_MODEL, falsePositiveRate: null },
+    hosts: { enabled: true, windowSeconds: 3600, maxHosts: 100_000, longFlowSeconds: 600, lateSeconds: 300, groups: DEFAULT_HOST_GROUPS },
     output: { db: null, jsonl: null, clickhouse: null },
     log: { level: 'info', format: 'auto' },
     stats: { intervalSeconds: 60, prometheusPort: null, prometheusHost: '127.0.0.1' },

@@ -6,8 +6,11 @@ import { Classifier, inferenceLatencyHistogram, loadModelInfo } from '../classif
 import type { SensorConfig } from '../config/config';
 import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
-import { openClassifier, openSinks } from '../pipeline/open';
 import { openMonitor } from '../monitor/openMonitor';
+import { loadAnomalyModelInfo } from '../anomaly/anomalyModel';
+import type { AnomalyScorer } from '../anomaly/scorer';
+import { HostProfiles } from '../hosts/hostProfiles';
+import { loadHostGroups, openClassifier, openScorer, openSinks } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
@@ -73,9 +76,24 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // One inference histogram for the whole run: a reloaded model's batches go on counting in the same series.
   const inferenceLatency = inferenceLatencyHistogram();
   let classifier = await openClassifier(cfg, log, inferenceLatency);
+  let scorer: AnomalyScorer | null;
+  try {
+    scorer = await openScorer(cfg, log);
+  } catch (e) {
+    if (classifier !== null) await classifier.close();
+    throw e;
+  }
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-  const opened = openSinks(cfg, log, { shedAbove: DB_SHED_ABOVE });
+  let opened;
+  try {
+    opened = openSinks(cfg, log, { shedAbove: DB_SHED_ABOVE });
+  } catch (e) {
+    if (classifier !== null) await classifier.close();
+    if (scorer !== null) await scorer.close();
+    throw e;
+  }
   const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
+  const hosts = opened.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
   const clickhouse = opened.find((s): s is ClickHouseSink => s instanceof ClickHouseSink) ?? null;
 
   // Whatever ends the run (a signal, a capture or write failure) resolves `stopRequested`; the first one wins.
@@ -101,6 +119,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     pseudonymizer,
     { sensor: cfg.sensor.name, live: true },
     inspector,
+    scorer,
   );
   const source = openLive({
     interface: iface,
@@ -117,7 +136,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // A record counts once however many sinks missed it (the same batches go to every sink).
   const unwritten = (): number => sinks.reduce((n, s) => Math.max(n, s.lost), 0);
   const stats = async (): Promise<StatsReport> => {
-    const s = await buildStats(started, pipeline, captureCounters(), classifier, db, unwritten(), clickhouse);
+    const s = await buildStats(started, pipeline, captureCounters(), classifier, db, unwritten(), clickhouse, scorer, hosts);
     if (monitor !== null) s.monitor = monitor.report();
     return s;
   };
@@ -141,6 +160,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       source.stop();
       await pipeline.close();
       if (classifier !== null) await classifier.close();
+      if (scorer !== null) await scorer.close();
       throw e;
     }
     log.info('prometheus endpoint listening', { url: metrics.url });
@@ -155,6 +175,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       source.stop();
       await pipeline.close();
       if (classifier !== null) await classifier.close();
+      if (scorer !== null) await scorer.close();
       if (metrics !== null) await metrics.close();
       throw e;
     }
@@ -181,6 +202,15 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     if (interfaceGone(iface)) onCaptureError(new Error(`Capture on ${iface} stopped: the interface no longer exists`));
     if (monitor !== null) monitor.tick(Date.now() / 1000);
     if (ticking !== null) return;
+    // Profile windows close on the wall clock too, so a quiet network still gets its hours closed and grouped.
+    if (hosts !== null) {
+      try {
+        hosts.advance(Date.now() / 1000);
+      } catch (e) {
+        log.error(`host profiles could not be written: ${(e as Error).message}; stopping`);
+        requestStop('write-error');
+      }
+    }
     ticking = pipeline
       .tick(Date.now() / 1000)
       .catch((e: Error) => {
@@ -233,6 +263,8 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     try {
       next = await reload();
       if (next.classify.enabled) await loadModelInfo(next.classify.model);
+      if (next.anomaly.enabled) await loadAnomalyModelInfo(next.anomaly.model);
+      if (next.hosts.enabled) loadHostGroups(next);
     } catch (e) {
       log.error(`reload refused, keeping the running config and model: ${(e as Error).message}`);
       return;
@@ -253,6 +285,17 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
           );
         }
       }
+      const freshScorer = next.anomaly.enabled && scorer !== null ? await openScorer(next, log) : null;
+      if (freshScorer !== null) {
+        const old = await pipeline.swapScorer(freshScorer);
+        scorer = freshScorer;
+        cfg.anomaly = next.anomaly;
+        if (old !== null) await old.close();
+      }
+      if (hosts !== null && next.hosts.enabled) {
+        hosts.setGroups(loadHostGroups(next));
+        cfg.hosts = { ...cfg.hosts, groups: next.hosts.groups };
+      }
       // The log level applies at once (turning debug on for a while is what a reload is often for).
       log.level = next.log.level;
       cfg.log = { ...cfg.log, level: next.log.level };
@@ -262,7 +305,13 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
       startTimers();
       if (waiting.length > 0) log.warn(`reload: ${waiting.join(', ')} changed; the running capture keeps the old values until the sensor is restarted (systemctl restart)`);
       const running = classifier?.modelInfo ?? null;
-      log.info('reloaded', { model: running?.path ?? null, version: running?.version ?? null });
+      log.info('reloaded', {
+        model: running?.path ?? null,
+        version: running?.version ?? null,
+        anomaly_model: scorer?.modelInfo.path ?? null,
+        anomaly_version: scorer?.modelInfo.version ?? null,
+        host_groups: cfg.hosts.enabled ? cfg.hosts.groups : null,
+      });
     } catch (e) {
       log.error(`reload refused, keeping the running config and model: ${(e as Error).message}`);
     }
@@ -332,6 +381,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // After close: the ClickHouse output has then sent or spooled its last batch, and the line says which.
   const final = await stats();
   if (classifier !== null) await (classifier as Classifier).close();
+  if (scorer !== null) await (scorer as AnomalyScorer).close();
   if (metrics !== null) await metrics.close();
   if (server !== null) await server.close();
   if (final.flows_unwritten > 0) log.error(`${final.flows_unwritten} flow records could not be written (see the first error above)`);
@@ -342,6 +392,8 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
 
 /** Sections whose values the running capture, flow table and sinks were built with. */
 const RESTART_ONLY = ['sensor', 'capture', 'flow', 'output', 'log', 'privacy', 'serve', 'monitor'] as const;
+/** Host-profile settings the running profiler was built with (hosts.groups reloads). */
+const HOSTS_RESTART_ONLY = ['enabled', 'windowSeconds', 'maxHosts', 'longFlowSeconds', 'lateSeconds'];
 
 /**
  * Settings that differ between the running config and a reloaded one but only take effect at a restart, as
@@ -360,5 +412,7 @@ function restartOnlyChanges(running: SensorConfig, next: SensorConfig): string[]
   }
   diff('stats', running.stats, next.stats, ['prometheusPort', 'prometheusHost']);
   diff('classify', running.classify, next.classify, ['enabled']);
+  diff('anomaly', running.anomaly, next.anomaly, ['enabled']);
+  diff('hosts', running.hosts, next.hosts, HOSTS_RESTART_ONLY);
   return changed;
 }

@@ -52,6 +52,12 @@ export const SENSOR_METRICS = [
   'sensor_inference_batch_duration_seconds',
   'sensor_db_write_duration_seconds',
   'sensor_db_rows_shed_total',
+  'sensor_flows_anomalous_total',
+  'sensor_flows_unscored_total',
+  'sensor_hosts_profiled',
+  'sensor_hosts_over_cap_total',
+  'sensor_hosts_late_flows_total',
+  'sensor_host_events_total',
 ] as const;
 
 /** The ClickHouse output's metrics (README "A fleet of sensors"), served when the sensor has one. */
@@ -158,6 +164,19 @@ export function sensorMetrics(src: MetricsSources): { contentType: string; text(
     counter('sensor_inference_skipped_total', 'Flows written without the model (unclassified) because its queue was full: a flood outran inference', [], (s) => s.inference_skipped);
   }
   counter('sensor_db_rows_shed_total', 'Records of flows without payload SQLite did not store while writes took more than half the time', [], (s) => s.db_rows_shed);
+  counter('sensor_flows_anomalous_total', 'Flows the anomaly model flagged', [], (s) => s.flows_anomalous);
+  counter('sensor_flows_unscored_total', 'Flows written without an anomaly score because its queue was full or a shutdown ran out of time', [], (s) => s.flows_unscored);
+  counter('sensor_hosts_over_cap_total', 'Flow sides not profiled because their window already had hosts.maxHosts hosts', [], (s) => s.hosts_over_cap);
+  counter('sensor_hosts_late_flows_total', 'Flows that ended in a host profile window already closed', [], (s) => s.hosts_late_flows);
+  counter('sensor_host_events_total', 'Hosts whose behaviour group changed', [], (s) => s.host_events);
+  new Gauge({
+    name: 'sensor_hosts_profiled',
+    help: 'Hosts with a profile in the open windows',
+    registers: [registry],
+    collect() {
+      if (current !== null) this.set(current.hosts_profiled);
+    },
+  });
   new Gauge({
     name: 'sensor_packets_unread',
     help: 'Packets the kernel accepted that the sensor has not read (after a stop: left in the capture buffer)',

@@ -1,4 +1,6 @@
+import type { AnomalyScorer } from '../anomaly/scorer';
 import type { Classifier } from '../classify/classifier';
+import type { HostProfiles } from '../hosts/hostProfiles';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ClickHouseStats } from '../sink/clickhouse/clickhouseSink';
 import type { Pipeline } from '../pipeline/pipeline';
@@ -50,6 +52,18 @@ export interface StatsReport {
   db_rows_shed: number;
   /** The ClickHouse output: spool depth, rows sent, retried attempts, dropped rows (null without one). */
   clickhouse: ClickHouseStats | null;
+  /** Flows the anomaly model flagged (0 when it is off). */
+  flows_anomalous: number;
+  /** Flows written without an anomaly score although scoring is on: its queue was full, or a shutdown ran out of time. */
+  flows_unscored: number;
+  /** Hosts with a profile in the open windows. */
+  hosts_profiled: number;
+  /** Flow sides not profiled because their window already had hosts.maxHosts hosts. */
+  hosts_over_cap: number;
+  /** Flows that ended in a profile window already closed. */
+  hosts_late_flows: number;
+  /** Hosts whose behaviour group changed (rows added to host_events). */
+  host_events: number;
   rss_bytes: number;
   heap_used_bytes: number;
   /** The model monitor (drift, unknown share, ground truth), when it runs. */
@@ -70,6 +84,8 @@ export async function buildStats(
   db: LatencySource | null,
   unwritten = 0,
   clickhouse: { stats(): ClickHouseStats } | null = null,
+  scorer: AnomalyScorer | null = null,
+  hosts: HostProfiles | null = null,
 ): Promise<StatsReport> {
   const anomalies: Record<string, number> = {};
   for (const [k, v] of Object.entries(pipeline.anomalies)) if (v > 0) anomalies[k] = v;
@@ -97,6 +113,12 @@ export async function buildStats(
     db_write_latency_ms: db !== null ? await db.latency.percentilesMs() : null,
     db_rows_shed: db?.shed ?? 0,
     clickhouse: clickhouse?.stats() ?? null,
+    flows_anomalous: scorer?.stats.anomalies ?? 0,
+    flows_unscored: pipeline.skippedScoring,
+    hosts_profiled: hosts?.openHosts ?? 0,
+    hosts_over_cap: hosts?.stats.hosts_over_cap ?? 0,
+    hosts_late_flows: hosts?.stats.hosts_late_flows ?? 0,
+    host_events: hosts?.stats.host_events ?? 0,
     rss_bytes: mem.rss,
     heap_used_bytes: mem.heapUsed,
   };

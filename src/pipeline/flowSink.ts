@@ -1,12 +1,12 @@
-import type { ClassifiedFlow } from '../classify/verdict';
+import type { ScoredFlow } from '../anomaly/scoredFlow';
 import { SinkError } from '../sink/sinkError';
 
 /**
- * Where classified flows go (SQLite, JSON lines). A sink takes whole batches; one that buffers (a stream)
+ * Where classified and scored flows go (SQLite, JSON lines, host profiles). A sink takes whole batches; one that buffers (a stream)
  * offers drained() so that the pipeline can wait for it instead of growing its buffer without bound.
  */
 export interface FlowSink {
-  write(batch: ClassifiedFlow[]): unknown;
+  write(batch: ScoredFlow[]): unknown;
   /** Resolves when the sink's buffer has room again; absent for sinks that write synchronously. */
   drained?(): Promise<void>;
   /** With `on`, the writes of a flush may share larger transactions; off commits them (SqliteSink). */
@@ -31,7 +31,7 @@ export class GuardedSink implements FlowSink {
     private readonly onFail: (e: Error) => void,
   ) {}
 
-  write(batch: ClassifiedFlow[]): void {
+  write(batch: ScoredFlow[]): void {
     if (this.failed) {
       this.lost += batch.length;
       return;

@@ -1,7 +1,10 @@
 import type { Logger } from 'winston';
+import { AnomalyScorer } from '../anomaly/scorer';
 import { Classifier } from '../classify/classifier';
 import { classifierOptions } from '../classify/fromConfig';
-import { ConfigError, type SensorConfig } from '../config/config';
+import { ConfigError, NO_GROUPS, type SensorConfig } from '../config/config';
+import { loadGroupModel, type GroupModel } from '../hosts/behaviourGroups';
+import { HostProfiles } from '../hosts/hostProfiles';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import { openClickHouseSink } from '../sink/clickhouse/openClickHouseSink';
 import { JsonlSink } from '../sink/jsonlSink';
@@ -12,26 +15,26 @@ import type { FlowSink } from './flowSink';
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. `bulk` (offline
  * runs): a new database gets its secondary indexes at the end of the run instead of row by row. `shedAbove`
  * (live mode): the database sheds records of flows without payload while writing takes more than this share
- * of the time (SqliteSink).
+ * of the time (SqliteSink). Host profiles (hosts.enabled) go into the flows database, right after it.
  */
 export function openSinks(cfg: SensorConfig, log: Logger, opts: { bulk?: boolean; shedAbove?: number } = {}): FlowSink[] {
   const sinks: FlowSink[] = [];
   try {
     if (cfg.output.db !== null) {
-      sinks.push(
-        new SqliteSink(cfg.output.db, {
-          sensorName: cfg.sensor.name,
-          deferIndexes: opts.bulk === true,
-          ...(opts.shedAbove !== undefined ? { shedAbove: opts.shedAbove } : {}),
-        }),
-      );
+      const db = new SqliteSink(cfg.output.db, {
+        sensorName: cfg.sensor.name,
+        deferIndexes: opts.bulk === true,
+        ...(opts.shedAbove !== undefined ? { shedAbove: opts.shedAbove } : {}),
+      });
+      sinks.push(db);
+      if (cfg.hosts.enabled) sinks.push(openHostProfiles(cfg, db, log));
     }
     if (cfg.output.jsonl !== null) sinks.push(new JsonlSink(cfg.output.jsonl));
     const ch = cfg.output.clickhouse;
     if (ch !== null && ch.url.length > 0) sinks.push(openClickHouseSink(cfg, ch, log.child({ component: 'clickhouse' })));
   } catch (e) {
     // One output that cannot open: close the ones already open (a spool lock, a database handle) before failing.
-    for (const s of sinks) void s.close();
+    for (const s of sinks.reverse()) void s.close();
     throw e;
   }
   if (sinks.length === 0) sinks.push(new JsonlSink('-'));
@@ -58,4 +61,46 @@ export async function openClassifier(cfg: SensorConfig, log: Logger, latency?: L
     );
   }
   return classifier;
+}
+
+/** The behaviour groups the config names (hosts.groups), or null for "none". Throws ConfigError (one line). */
+export function loadHostGroups(cfg: SensorConfig): GroupModel | null {
+  if (cfg.hosts.groups === NO_GROUPS) return null;
+  try {
+    return loadGroupModel(cfg.hosts.groups);
+  } catch (e) {
+    throw new ConfigError(`hosts.groups: ${(e as Error).message}`);
+  }
+}
+
+/** Host profiles in the database of `db`, with the behaviour groups the config names; group changes are logged. */
+export function openHostProfiles(cfg: SensorConfig, db: SqliteSink, log: Logger | null): HostProfiles {
+  const h = cfg.hosts;
+  return new HostProfiles(db.db, {
+    sensor: cfg.sensor.name,
+    windowSeconds: h.windowSeconds,
+    maxHosts: h.maxHosts,
+    longFlowSeconds: h.longFlowSeconds,
+    lateSeconds: h.lateSeconds,
+    groups: loadHostGroups(cfg),
+    flushEveryMs: 10_000,
+    onEvent: (e) => log?.info('host changed group', { ...e }),
+  });
+}
+
+/** Loads the anomaly model the config names, or null when anomaly scoring is off. */
+export async function openScorer(cfg: SensorConfig, log: Logger): Promise<AnomalyScorer | null> {
+  if (!cfg.anomaly.enabled) return null;
+  const c = cfg.classify;
+  const scorer = await AnomalyScorer.load({
+    modelPath: cfg.anomaly.model,
+    device: c.device,
+    batchSize: c.batchSize,
+    falsePositiveRate: cfg.anomaly.falsePositiveRate,
+    ...(c.intraOpThreads !== null ? { intraOpThreads: c.intraOpThreads } : {}),
+    logger: { warn: (m) => log.warn(m), info: (m) => log.debug(m) },
+  });
+  const m = scorer.modelInfo;
+  log.info('anomaly model loaded', { model: m.path, version: m.version, false_positive_rate: scorer.fpr, threshold: scorer.threshold, device: m.device });
+  return scorer;
 }

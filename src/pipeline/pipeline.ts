@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { AnomalyScorer } from '../anomaly/scorer';
+import type { ScoredFlow } from '../anomaly/scoredFlow';
 import type { Frame, FrameHandler } from '../capture/frame';
 import type { Classifier } from '../classify/classifier';
 import { ClassifiedFlow, Verdict } from '../classify/verdict';
@@ -63,11 +65,15 @@ export const SINK_BATCH = 16384;
  */
 export const SINK_DELAY_MS = 500;
 
+/** Classified flows gathered into one anomaly-scoring call, and the longest the first of them waits for more. */
+const SCORE_BATCH = 256;
+const SCORE_DELAY_MS = 5;
+
 /** How often (in frames) the decoder's fragment table is checked for timeouts. */
 const FRAGMENT_EXPIRY_EVERY = 65536;
 
 /**
- * capture -> decode -> flow -> classify -> sinks, for one run of the sensor (offline or live): the one place
+ * capture -> decode -> flow -> classify -> anomaly -> sinks, for one run of the sensor (offline or live): the one place
  * where the stages are joined, used by the CLI's offline run and by the daemon.
  *
  * `onFrame` is the per-packet entry point: it allocates nothing and never throws on bad input. The owner calls
@@ -84,11 +90,16 @@ export class Pipeline {
   written = 0;
   private readonly meta = new PacketMeta();
   private classifier: Classifier | null;
+  private scorer: AnomalyScorer | null;
+  /** Classified flows waiting for the next anomaly-scoring call (at most SCORE_BATCH, for at most SCORE_DELAY_MS). */
+  private toScore: ClassifiedFlow[] = [];
+  private scoreTimer: NodeJS.Timeout | null = null;
+  private unscoredCount = 0;
   private readonly pseudonymizer: Pseudonymizer | null;
   private readonly sinks: FlowSink[];
   private framesSinceExpiry = 0;
   /** Classified records waiting for the next sink write (at most SINK_BATCH, for at most SINK_DELAY_MS). */
-  private outgoing: ClassifiedFlow[] = [];
+  private outgoing: ScoredFlow[] = [];
   private outTimer: NodeJS.Timeout | null = null;
   /** Set while a shutdown flush is past its classification deadline. */
   private skipModel = false;
@@ -105,8 +116,11 @@ export class Pipeline {
     pseudonymizer: Pseudonymizer | null = null,
     private readonly origin: RecordOrigin = { sensor: hostname(), live: false },
     inspector: PayloadInspector | null = null,
+    scorer: AnomalyScorer | null = null,
   ) {
     this.classifier = classifier;
+    this.scorer = scorer;
+    if (scorer !== null) scorer.onResult = (batch) => this.deliverScored(batch);
     this.pseudonymizer = pseudonymizer;
     this.sinks = sinks;
     this.decoder = new Decoder(this.anomalies);
@@ -141,6 +155,7 @@ export class Pipeline {
    */
   async settle(): Promise<void> {
     if (this.classifier !== null && this.classifier.pending > MAX_PENDING_FLOWS) await this.classifier.drain();
+    if (this.scorer !== null && this.scorer.pending > MAX_PENDING_FLOWS) await this.scorer.drain();
     for (const s of this.sinks) if (s.drained !== undefined) await s.drained();
     this.table.allowEnds(END_BUDGET);
   }
@@ -196,17 +211,32 @@ export class Pipeline {
     return this.unclassifiedCount;
   }
 
+  /**
+   * Records written without an anomaly score although scoring is on: its queue was full (MAX_QUEUED_FOR_MODEL)
+   * or a shutdown flush ran out of time.
+   */
+  get skippedScoring(): number {
+    return this.unscoredCount;
+  }
+
   /** Waits until every flow handed to the classifier has reached the sinks, and the sinks' buffers drained. */
   async drain(): Promise<void> {
     if (this.classifier !== null) await this.classifier.drain();
+    if (this.scorer !== null) {
+      this.submitScoring();
+      await this.scorer.drain();
+    }
     this.writeOut();
     for (const s of this.sinks) if (s.drained !== undefined) await s.drained();
   }
 
-  /** Writes what is still batched and closes the sinks (after flush). */
+  /**
+   * Writes what is still batched and closes the sinks (after flush), last first: a sink may use one opened before
+   * it (host profiles write into the database of the SQLite sink).
+   */
   async close(): Promise<void> {
     this.writeOut();
-    for (const s of this.sinks) await s.close();
+    for (let i = this.sinks.length - 1; i >= 0; i--) await this.sinks[i]!.close();
   }
 
   /**
@@ -218,6 +248,18 @@ export class Pipeline {
     if (old !== null) await old.drain();
     next.onResult = (batch) => this.deliver(batch);
     this.classifier = next;
+    return old;
+  }
+
+  /** Swaps in another anomaly model (SIGHUP reload), like swapClassifier(). Returns the old one to close. */
+  async swapScorer(next: AnomalyScorer): Promise<AnomalyScorer | null> {
+    const old = this.scorer;
+    if (old !== null) {
+      this.submitScoring();
+      await old.drain();
+    }
+    next.onResult = (batch) => this.deliverScored(batch);
+    this.scorer = next;
     return old;
   }
 
@@ -240,7 +282,38 @@ export class Pipeline {
     for (const cf of batch) this.queueOut(cf);
   }
 
+  /**
+   * A classified flow goes to the anomaly model (gathered into batches of SCORE_BATCH), or straight on without a
+   * score when there is none, when a shutdown flush is out of time, or when the model's queue is full.
+   */
   private queueOut(cf: ClassifiedFlow): void {
+    const scorer = this.scorer;
+    if (scorer === null) return this.queueScored({ flow: cf.flow, verdict: cf.verdict, anomaly: null });
+    if (this.skipModel || scorer.pending + this.toScore.length >= MAX_QUEUED_FOR_MODEL) {
+      this.unscoredCount++;
+      return this.queueScored({ flow: cf.flow, verdict: cf.verdict, anomaly: null });
+    }
+    this.toScore.push(cf);
+    if (this.toScore.length >= SCORE_BATCH) this.submitScoring();
+    else if (this.scoreTimer === null) this.scoreTimer = setTimeout(this.submitScoring, SCORE_DELAY_MS).unref();
+  }
+
+  private readonly submitScoring = (): void => {
+    if (this.scoreTimer !== null) {
+      clearTimeout(this.scoreTimer);
+      this.scoreTimer = null;
+    }
+    if (this.toScore.length === 0 || this.scorer === null) return;
+    const batch = this.toScore;
+    this.toScore = [];
+    this.scorer.submit(batch);
+  };
+
+  private deliverScored(batch: ScoredFlow[]): void {
+    for (const sf of batch) this.queueScored(sf);
+  }
+
+  private queueScored(cf: ScoredFlow): void {
     this.outgoing.push(cf);
     if (this.outgoing.length >= SINK_BATCH) this.writeOut();
     else if (this.outTimer === null) this.outTimer = setTimeout(this.writeOut, SINK_DELAY_MS).unref();

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import type { FlowFilter } from './flowQuery';
+import type { AnomalyFilter, HostEventFilter, HostFilter } from './hostQuery';
 import type { MonitorTable } from './monitorTables';
 import type { QueryReply, QueryRequest } from './queryWorker';
 import type { Summary, SummaryQuery } from './summary';
@@ -45,6 +46,18 @@ export class QueryRunner {
 
   monitor(): Promise<{ tables: MonitorTable[] }> {
     return this.run({ id: 0, kind: 'monitor', args: null }) as Promise<{ tables: MonitorTable[] }>;
+  }
+
+  hosts(f: HostFilter): Promise<{ hosts: Record<string, unknown>[]; next: number | null }> {
+    return this.run({ id: 0, kind: 'hosts', args: f }) as Promise<{ hosts: Record<string, unknown>[]; next: number | null }>;
+  }
+
+  hostEvents(f: HostEventFilter): Promise<{ events: Record<string, unknown>[]; next: number | null }> {
+    return this.run({ id: 0, kind: 'host-events', args: f }) as Promise<{ events: Record<string, unknown>[]; next: number | null }>;
+  }
+
+  anomalies(f: AnomalyFilter): Promise<{ flows: Record<string, unknown>[] }> {
+    return this.run({ id: 0, kind: 'anomalies', args: f }) as Promise<{ flows: Record<string, unknown>[] }>;
   }
 
   async close(): Promise<void> {

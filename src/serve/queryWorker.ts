@@ -7,13 +7,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { FlowDb } from './flowDb';
 import { queryFlows, type FlowFilter } from './flowQuery';
+import { queryAnomalies, queryHostEvents, queryHosts, type AnomalyFilter, type HostEventFilter, type HostFilter } from './hostQuery';
 import { monitorTables } from './monitorTables';
 import { summarize, type SummaryQuery } from './summary';
 
 export type QueryRequest =
   | { id: number; kind: 'flows'; args: FlowFilter }
   | { id: number; kind: 'summary'; args: SummaryQuery }
-  | { id: number; kind: 'monitor'; args: null };
+  | { id: number; kind: 'monitor'; args: null }
+  | { id: number; kind: 'hosts'; args: HostFilter }
+  | { id: number; kind: 'host-events'; args: HostEventFilter }
+  | { id: number; kind: 'anomalies'; args: AnomalyFilter };
 
 export type QueryReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; name: string; message: string };
 
@@ -30,6 +34,12 @@ function answer(req: QueryRequest): unknown {
       return summarize(db, req.args);
     case 'monitor':
       return { tables: monitorTables(db) };
+    case 'hosts':
+      return queryHosts(db, req.args);
+    case 'host-events':
+      return queryHostEvents(db, req.args);
+    case 'anomalies':
+      return queryAnomalies(db, req.args);
   }
 }
 

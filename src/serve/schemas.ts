@@ -136,6 +136,9 @@ const flowItem = {
     topk_labels: { type: 'array', items: { type: 'string' } },
     topk_scores: { type: 'array', items: { type: 'number' } },
     model_version: { type: 'string' },
+    anomaly_score: { type: 'number' },
+    anomaly: { type: 'boolean' },
+    anomaly_fpr: { type: 'number' },
   }),
 } as const;
 
@@ -155,6 +158,8 @@ export const flowsSchema = {
       conn_state: { type: 'string', maxLength: 10, description: 'Zeek conn_state (SF, S0, REJ, ...)' },
       end_reason: { type: 'string', enum: ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'] },
       uid: { type: 'string', maxLength: 32, description: 'every record of one flow (its interim active records and the final one)' },
+      anomaly: { type: 'boolean', description: 'only flows the anomaly model flagged (true) or did not flag (false)' },
+      min_score: { type: 'number', description: 'only flows whose anomaly_score is at least this' },
       before: { type: 'integer', minimum: 1, description: 'paging: the `next` of the previous page' },
       limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
     },
@@ -290,6 +295,136 @@ export const monitorSchema = {
         },
       },
     },
+    ...errorResponses,
+    503: { description: 'no database to read', ...errorBody },
+  },
+} as const;
+
+const hostItem = {
+  type: 'object',
+  description: 'A host profile: one host in one time window (README "Host profiles"); columns a newer sensor adds appear too',
+  additionalProperties: true,
+  properties: nullable({
+    id: { type: 'integer' },
+    sensor: { type: 'string' },
+    host: { type: 'string' },
+    window_start: { type: 'number' },
+    window_seconds: { type: 'integer' },
+    start: { type: 'string' },
+    final: { type: 'integer' },
+    flows_client: { type: 'integer' },
+    flows_server: { type: 'integer' },
+    peers: { type: 'integer' },
+    server_ports: { type: 'integer' },
+    distinct_exact: { type: 'integer' },
+    failed_client: { type: 'integer' },
+    failed_server: { type: 'integer' },
+    reset_flows: { type: 'integer' },
+    bytes_sent: { type: 'integer' },
+    bytes_received: { type: 'integer' },
+    duration_mean: { type: 'number' },
+    duration_max: { type: 'number' },
+    long_flows: { type: 'integer' },
+    label_entropy: { type: 'number' },
+    unknown_share: { type: 'number' },
+    top_peer: { type: 'string' },
+    top_peer_flows: { type: 'integer' },
+    top_peer_interval_cv: { type: 'number' },
+    anomalous_flows: { type: 'integer' },
+    anomaly_max: { type: 'number' },
+    behaviour_group: { type: 'string' },
+    group_distance: { type: 'number' },
+  }),
+} as const;
+
+const eventItem = {
+  type: 'object',
+  description: 'A host whose behaviour group differs from its previous window\'s',
+  additionalProperties: true,
+  properties: nullable({
+    id: { type: 'integer' },
+    ts: { type: 'number', description: 'end of the window the change was seen in (Unix seconds)' },
+    time: { type: 'string' },
+    sensor: { type: 'string' },
+    host: { type: 'string' },
+    window_start: { type: 'number' },
+    old_group: { type: 'string' },
+    new_group: { type: 'string' },
+    reason: { type: 'string', description: 'the three profile features that moved furthest, old -> new' },
+  }),
+} as const;
+
+const paging = {
+  before: { type: 'integer', minimum: 1, description: 'paging: the `next` of the previous page' },
+  limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
+} as const;
+
+export const hostsSchema = {
+  summary: 'Host profiles: per host and time window, flows, peers, ports, failures, bytes, durations, label mix, anomalies and behaviour group',
+  description: 'Latest written first. Rows of the open window are updated as flows arrive (final = 0) and written final with their group when it closes.',
+  tags: ['hosts'],
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      from: { ...time, description: `windows starting at or after this time; ${time.description}` },
+      to: { ...time, description: `windows starting before this time; ${time.description}` },
+      host: { type: 'string', maxLength: MAX_TEXT, description: 'address as written in the flows (a pseudonym when pseudonymisation is on)' },
+      group: { type: 'string', maxLength: 200, description: 'behaviour group name' },
+      ...paging,
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: { hosts: { type: 'array', items: hostItem }, next: { type: ['integer', 'null'] } },
+      required: ['hosts', 'next'],
+    },
+    ...errorResponses,
+    503: { description: 'no database to read', ...errorBody },
+  },
+} as const;
+
+export const hostEventsSchema = {
+  summary: 'Hosts that changed behaviour group, latest first',
+  tags: ['hosts'],
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      from: { ...time, description: `changes seen at or after this time (window end); ${time.description}` },
+      to: { ...time, description: `changes seen before this time; ${time.description}` },
+      host: { type: 'string', maxLength: MAX_TEXT },
+      ...paging,
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: { events: { type: 'array', items: eventItem }, next: { type: ['integer', 'null'] } },
+      required: ['events', 'next'],
+    },
+    ...errorResponses,
+    503: { description: 'no database to read', ...errorBody },
+  },
+} as const;
+
+export const anomaliesSchema = {
+  summary: 'The most anomalous flows of a time range, highest anomaly score first',
+  description: 'Interim records (end_reason active) are left out. anomaly_fpr says which false-positive rate the anomaly flag was set for.',
+  tags: ['flows'],
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      from: { ...time, description: `first packet at or after this time; ${time.description}` },
+      to: { ...time, description: `first packet before this time; ${time.description}` },
+      flagged: { type: 'boolean', description: 'only flows above the model\'s threshold (anomaly true)' },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
+    },
+  },
+  response: {
+    200: { type: 'object', properties: { flows: { type: 'array', items: flowItem } }, required: ['flows'] },
     ...errorResponses,
     503: { description: 'no database to read', ...errorBody },
   },

@@ -13,7 +13,8 @@ import { CsvBodyError, csvLabels, parseCsvBody } from './csvBody';
 import type { FlowFilter } from './flowQuery';
 import type { ListenAddress } from './listen';
 import { QueryError, QueryRunner } from './queryRunner';
-import { BODY_LIMIT, classifySchema, flowsSchema, modelSchema, monitorSchema, summarySchema } from './schemas';
+import type { AnomalyFilter, HostEventFilter, HostFilter } from './hostQuery';
+import { anomaliesSchema, BODY_LIMIT, classifySchema, flowsSchema, hostEventsSchema, hostsSchema, modelSchema, monitorSchema, summarySchema } from './schemas';
 import type { SummaryQuery } from './summary';
 import { parseTime } from './timeParam';
 import { loadWebAssets } from './webAssets';
@@ -283,6 +284,8 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
       if (q.from !== undefined) f.from = parseTime(String(q.from), 'from');
       if (q.to !== undefined) f.to = parseTime(String(q.to), 'to');
       for (const k of ['label', 'verdict', 'address', 'conn_state', 'end_reason', 'uid'] as const) if (q[k] !== undefined) f[k] = String(q[k]);
+      if (q.anomaly !== undefined) f.anomaly = q.anomaly as unknown as boolean;
+      if (q.min_score !== undefined) f.min_score = q.min_score as number;
       if (q.port !== undefined) f.port = q.port as number;
       if (q.before !== undefined) f.before = q.before as number;
       return query((r) => r.flows(f));
@@ -300,6 +303,36 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
     });
 
     api.get('/v1/monitor', { schema: monitorSchema }, async () => query((r) => r.monitor()));
+
+    api.get('/v1/anomalies', { schema: anomaliesSchema }, async (req) => {
+      const q = req.query as { from?: string; to?: string; flagged?: boolean; limit: number };
+      const f: AnomalyFilter = { limit: q.limit };
+      if (q.from !== undefined) f.from = parseTime(q.from, 'from');
+      if (q.to !== undefined) f.to = parseTime(q.to, 'to');
+      if (q.flagged !== undefined) f.flagged = q.flagged;
+      return query((r) => r.anomalies(f));
+    });
+
+    api.get('/v1/hosts', { schema: hostsSchema }, async (req) => {
+      const q = req.query as { from?: string; to?: string; host?: string; group?: string; before?: number; limit: number };
+      const f: HostFilter = { limit: q.limit };
+      if (q.from !== undefined) f.from = parseTime(q.from, 'from');
+      if (q.to !== undefined) f.to = parseTime(q.to, 'to');
+      if (q.host !== undefined) f.host = q.host;
+      if (q.group !== undefined) f.group = q.group;
+      if (q.before !== undefined) f.before = q.before;
+      return query((r) => r.hosts(f));
+    });
+
+    api.get('/v1/host-events', { schema: hostEventsSchema }, async (req) => {
+      const q = req.query as { from?: string; to?: string; host?: string; before?: number; limit: number };
+      const f: HostEventFilter = { limit: q.limit };
+      if (q.from !== undefined) f.from = parseTime(q.from, 'from');
+      if (q.to !== undefined) f.to = parseTime(q.to, 'to');
+      if (q.host !== undefined) f.host = q.host;
+      if (q.before !== undefined) f.before = q.before;
+      return query((r) => r.hostEvents(f));
+    });
 
     api.get('/v1/model', { schema: modelSchema }, async () => {
       const s = service();

@@ -1,4 +1,5 @@
-import type { ClassifiedFlow, VerdictStatus } from '../classify/verdict';
+import type { ScoredFlow } from '../anomaly/scoredFlow';
+import type { VerdictStatus } from '../classify/verdict';
 import type { EndReason } from '../flow/flowRecord';
 import { isoMicros } from './isoTime';
 
@@ -61,11 +62,17 @@ export interface FlowRow {
   model_version: string;
   /** The signed payload-length sequence, zero padded. */
   lengths: number[];
+  /** The anomaly model's score (higher = less like normal traffic); null without an anomaly model. */
+  anomaly_score: number | null;
+  /** The score is above the threshold for `anomaly_fpr`; null without an anomaly model. */
+  anomaly: boolean | null;
+  /** The false-positive rate on normal traffic that the anomaly threshold was set for; null without a model. */
+  anomaly_fpr: number | null;
 }
 
 /**
  * The SQLite columns of table `flows` in table order (the table adds `id INTEGER PRIMARY KEY` in front): the
- * version-1 columns, then those schema version 2 appended (src/sink/schema.ts).
+ * version-1 columns, then those schema versions 2 and 3 appended (src/sink/schema.ts).
  */
 export const FLOW_COLUMNS: readonly (keyof FlowRow)[] = [
   'source', 'first_ts', 'last_ts', 'duration', 'ip_version', 'client_ip', 'client_port', 'server_ip', 'server_port',
@@ -73,6 +80,7 @@ export const FLOW_COLUMNS: readonly (keyof FlowRow)[] = [
   'payload_packets', 'retrans_skipped', 'midstream', 'conn_state', 'history', 'community_id', 'end_reason', 'lengths',
   'label', 'confidence', 'model_version',
   'uid', 'sensor', 'in_iface', 'pcap_filename', 'start', 'end', 'proto', 'verdict', 'topk_labels', 'topk_scores',
+  'anomaly_score', 'anomaly', 'anomaly_fpr',
 ];
 
 /** The keys of a JSON-lines record, in the order they are written. */
@@ -81,13 +89,14 @@ export const JSON_KEYS: readonly (keyof FlowRow)[] = [
   'ip_version', 'vlan', 'client_ip', 'client_port', 'server_ip', 'server_port', 'c2s_packets', 's2c_packets',
   'c2s_bytes', 's2c_bytes', 'c2s_payload_bytes', 's2c_payload_bytes', 'payload_packets', 'retrans_skipped', 'midstream',
   'conn_state', 'history', 'community_id', 'end_reason', 'label', 'verdict', 'confidence', 'topk_labels',
-  'topk_scores', 'model_version', 'lengths',
+  'topk_scores', 'model_version', 'anomaly_score', 'anomaly', 'anomaly_fpr', 'lengths',
 ];
 
 /** Builds the record with every field set in one order, so all rows share one shape. */
-export function flowToRow(cf: ClassifiedFlow): FlowRow {
+export function flowToRow(cf: ScoredFlow): FlowRow {
   const f = cf.flow;
   const v = cf.verdict;
+  const a = cf.anomaly ?? null;
   const topk = v.topk;
   const topkLabels = new Array<string>(topk.length);
   const topkScores = new Array<number>(topk.length);
@@ -135,6 +144,9 @@ export function flowToRow(cf: ClassifiedFlow): FlowRow {
     topk_scores: topkScores,
     model_version: v.model_version,
     lengths: f.lengths,
+    anomaly_score: a !== null ? a.score : null,
+    anomaly: a !== null ? a.anomaly : null,
+    anomaly_fpr: a !== null ? a.fpr : null,
   };
 }
 
@@ -180,6 +192,9 @@ export function rowToJson(r: FlowRow): string {
     topk_labels: r.topk_labels,
     topk_scores: r.topk_scores,
     model_version: r.model_version,
+    anomaly_score: r.anomaly_score,
+    anomaly: r.anomaly,
+    anomaly_fpr: r.anomaly_fpr,
     lengths: r.lengths,
   } satisfies Record<Exclude<keyof FlowRow, 'source'>, unknown>);
 }

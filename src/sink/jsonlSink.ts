@@ -1,7 +1,7 @@
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 
-import type { ClassifiedFlow } from '../classify/verdict';
+import type { ScoredFlow } from '../anomaly/scoredFlow';
 import { flowToRow, rowToJson } from './flowRow';
 import { SinkError } from './sinkError';
 
@@ -26,7 +26,7 @@ export class JsonlSink {
   }
 
   /** Queues a batch; false means the stream's buffer is full (await drained() before the next batch). */
-  write(batch: readonly ClassifiedFlow[]): boolean {
+  write(batch: readonly ScoredFlow[]): boolean {
     if (this.error !== null) throw this.error;
     if (batch.length === 0) return true;
     let text = '';

@@ -172,6 +172,66 @@ export const MIGRATIONS: readonly Migration[] = [
   (db) => {
     db.exec('CREATE INDEX IF NOT EXISTS flows_uid ON flows (uid)');
   },
+  // 5: the anomaly score of every flow (models/ANOMALY.md): the score, the flag, and the false-positive rate on
+  // normal traffic that the flag's threshold was set for. Rows written before have none (NULL).
+  (db) => {
+    db.exec(`
+      ALTER TABLE flows ADD COLUMN anomaly_score REAL;
+      ALTER TABLE flows ADD COLUMN anomaly INTEGER;
+      ALTER TABLE flows ADD COLUMN anomaly_fpr REAL;
+    `);
+  },
+  // 6: host profiles (src/hosts): one row per sensor, host and time window, kept up to date as flows are written
+  // (README "Host profiles"), and an event row whenever a host's behaviour group differs from its previous window's.
+  (db) => {
+    db.exec(`
+      CREATE TABLE hosts (
+        id INTEGER PRIMARY KEY,
+        sensor TEXT NOT NULL,
+        host TEXT NOT NULL,
+        window_start REAL NOT NULL,
+        window_seconds INTEGER NOT NULL,
+        start TEXT NOT NULL,
+        final INTEGER NOT NULL,
+        flows_client INTEGER NOT NULL,
+        flows_server INTEGER NOT NULL,
+        peers INTEGER NOT NULL,
+        server_ports INTEGER NOT NULL,
+        distinct_exact INTEGER NOT NULL,
+        failed_client INTEGER NOT NULL,
+        failed_server INTEGER NOT NULL,
+        reset_flows INTEGER NOT NULL,
+        bytes_sent INTEGER NOT NULL,
+        bytes_received INTEGER NOT NULL,
+        duration_mean REAL NOT NULL,
+        duration_max REAL NOT NULL,
+        long_flows INTEGER NOT NULL,
+        label_entropy REAL NOT NULL,
+        unknown_share REAL NOT NULL,
+        top_peer TEXT NOT NULL,
+        top_peer_flows INTEGER NOT NULL,
+        top_peer_interval_cv REAL,
+        anomalous_flows INTEGER NOT NULL,
+        anomaly_max REAL,
+        behaviour_group TEXT,
+        group_distance REAL,
+        UNIQUE (sensor, host, window_start)
+      );
+      CREATE INDEX hosts_window_start ON hosts (window_start);
+      CREATE TABLE host_events (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        time TEXT NOT NULL,
+        sensor TEXT NOT NULL,
+        host TEXT NOT NULL,
+        window_start REAL NOT NULL,
+        old_group TEXT NOT NULL,
+        new_group TEXT NOT NULL,
+        reason TEXT NOT NULL
+      );
+      CREATE INDEX host_events_ts ON host_events (ts);
+    `);
+  },
 ];
 
 /**

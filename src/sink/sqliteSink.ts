@@ -1,6 +1,6 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 
-import type { ClassifiedFlow } from '../classify/verdict';
+import type { ScoredFlow } from '../anomaly/scoredFlow';
 import { FLOW_COLUMNS, flowToRow, type FlowRow } from './flowRow';
 import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
@@ -128,7 +128,7 @@ export class SqliteSink {
   /** Seconds per write() call (its transactions), one observation per batch. */
   readonly latency = new LatencyHistogram('sensor_db_write_duration_seconds', 'Seconds to write one batch of flow records to SQLite (its transactions)');
   private readonly insert: SqliteStatement<[SqliteParams]>;
-  private readonly insertMany: (batch: readonly ClassifiedFlow[], from: number, to: number) => void;
+  private readonly insertMany: (batch: readonly ScoredFlow[], from: number, to: number) => void;
   private readonly deleteOldest: SqliteStatement<[number]>;
   private readonly deleteBefore: SqliteStatement<[number, number]>;
   /** The secondary indexes were dropped at open (bulk load) and are built in close(). */
@@ -183,13 +183,13 @@ export class SqliteSink {
       db.close();
       throw openError(path, e);
     }
-    this.insertMany = db.transaction((batch: readonly ClassifiedFlow[], from: number, to: number) => {
+    this.insertMany = db.transaction((batch: readonly ScoredFlow[], from: number, to: number) => {
       for (let i = from; i < to; i++) this.insert.run(toParams(flowToRow(batch[i]!)));
     });
   }
 
   /** Writes a batch of classified flows, one transaction per batchRows rows. */
-  write(all: readonly ClassifiedFlow[]): void {
+  write(all: readonly ScoredFlow[]): void {
     const started = performance.now();
     this.busyMs *= Math.exp(-(started - this.busyAt) / WRITE_WINDOW_MS);
     this.busyAt = started;

@@ -35,6 +35,12 @@ function report(over: Partial<StatsReport> = {}): StatsReport {
     inference_latency_ms: { p50: 3, p99: 9 },
     db_write_latency_ms: { p50: 1, p99: 2 },
     db_rows_shed: 8,
+    flows_anomalous: 46,
+    flows_unscored: 47,
+    hosts_profiled: 48,
+    hosts_over_cap: 49,
+    hosts_late_flows: 50,
+    host_events: 51,
     rss_bytes: 100e6,
     heap_used_bytes: 20e6,
     clickhouse: {

@@ -206,7 +206,7 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     try {
       const cfg = path.join(suite.dir, 'busy.json');
       writeFileSync(cfg, JSON.stringify({ stats: { prometheusPort: port } }));
-      const r = spawnSync(process.execPath, [BIN, '--interface', suite.lab.captureIf, '--db', path.join(suite.dir, 'busy.db'), '--config', cfg, '--no-classify'], {
+      const r = spawnSync(process.execPath, [BIN, '--interface', suite.lab.captureIf, '--db', path.join(suite.dir, 'busy.db'), '--config', cfg, '--no-classify', '--no-anomaly'], {
         cwd: ROOT,
         encoding: 'utf8',
         timeout: 30000,

@@ -17,6 +17,9 @@ const HELD = 20;
 const MODEL = path.join(ROOT, 'test/fixtures/model/fixture.onnx');
 const BROKEN = path.join(ROOT, 'test/fixtures/model/broken/missing-classes.onnx');
 const BROKEN_WIDTH = path.join(ROOT, 'test/fixtures/model/broken/wrong-width.onnx');
+const ANOMALY = path.join(ROOT, 'test/fixtures/anomaly/fixture.onnx');
+const ANOMALY_BROKEN = path.join(ROOT, 'test/fixtures/anomaly/broken/no-counters.onnx');
+const ANOMALY_BUNDLED = path.join(ROOT, 'models/anomaly.onnx');
 
 const skipped = labUnavailable();
 if (skipped !== null) console.warn(`daemon signal tests skipped: ${skipped}`);
@@ -95,14 +98,14 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
     });
   }
 
-  it('SIGHUP: a broken model is refused and the old one keeps classifying; a valid one is swapped in', async () => {
+  it('SIGHUP: a broken model is refused and the old one keeps classifying; a valid one is swapped in (classifier and anomaly model)', async () => {
     const t0 = Date.now();
     const db = path.join(suite.dir, 'hup.db');
     const cfg = path.join(suite.dir, 'hup.json');
     const v2 = secondModel(suite.dir);
     // finGrace 0: a closed connection is written at the next tick, so each phase's flows land before the next reload.
-    const config = (model: string): string =>
-      JSON.stringify({ classify: { model }, flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } });
+    const config = (model: string, anomaly = ANOMALY): string =>
+      JSON.stringify({ classify: { model }, anomaly: { model: anomaly }, flow: { finGrace: 0 }, stats: { intervalSeconds: 1 } });
     writeFileSync(cfg, config(MODEL));
     const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg]);
     suite.track(d);
@@ -148,13 +151,22 @@ describe.skipIf(skipped !== null)(`sensor daemon signals${skipped ? ` (skipped: 
     expect(reloaded.version).toBe('fixture-2');
     const after = await phase(303, 4);
     expect(after.map((f) => [f.model_version, f.lengths])).toEqual(Array(4).fill(['fixture-2', peerLengths(303)]));
+    // The fixture anomaly model scored them: 10 * REJ + earlier flows of the same shape + log(1 + |first length|) / 100.
+    expect(after.every((f) => f.anomaly_score !== null && f.anomaly_score >= Math.log(304) / 100 - 1e-6)).toBe(true);
+
+    // The anomaly model reloads the same way: a broken one is refused, a valid one swapped in.
+    const refused4 = await hup(config(v2, ANOMALY_BROKEN), /^reload refused/);
+    expect(refused4.message).toContain("no-counters.onnx: metadata 'anomaly_counters' is missing");
+    const swapped = await hup(config(v2, ANOMALY_BUNDLED), /^reloaded$/);
+    expect(swapped.anomaly_model).toBe(ANOMALY_BUNDLED);
+    expect(swapped.anomaly_version).toMatch(/^anomaly-ae-/);
 
     const exit = await d.stop('SIGTERM');
     console.log(`daemon SIGHUP: exit ${JSON.stringify(exit)}, test ${Date.now() - t0} ms`);
     expect(exit.code, d.logText()).toBe(0);
     expect(readFlows(db)).toHaveLength(12);
-    // Only the three refusals are errors.
-    expect(d.lines.filter((l) => l.level === 'error')).toHaveLength(3);
+    // Only the four refusals are errors.
+    expect(d.lines.filter((l) => l.level === 'error')).toHaveLength(4);
   });
 
   it('SIGHUP applies new stats and retention settings, and names the settings that wait for a restart', async () => {

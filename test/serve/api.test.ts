@@ -195,10 +195,10 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
     expect(r.status).toBe(200);
     expect(r.body.openapi).toMatch(/^3\./);
     const paths = r.body.paths;
-    expect(Object.keys(paths).sort()).toEqual(['/v1/classify', '/v1/flows', '/v1/model', '/v1/monitor', '/v1/summary']);
+    expect(Object.keys(paths).sort()).toEqual(['/v1/anomalies', '/v1/classify', '/v1/flows', '/v1/host-events', '/v1/hosts', '/v1/model', '/v1/monitor', '/v1/summary']);
     expect(paths['/v1/classify'].post.requestBody.content['application/json'].schema.items.minItems).toBe(30);
     const params = paths['/v1/flows'].get.parameters.map((p: any) => p.name).sort();
-    expect(params).toEqual(['address', 'before', 'conn_state', 'end_reason', 'from', 'label', 'limit', 'port', 'to', 'uid', 'verdict']);
+    expect(params).toEqual(['address', 'anomaly', 'before', 'conn_state', 'end_reason', 'from', 'label', 'limit', 'min_score', 'port', 'to', 'uid', 'verdict']);
     expect(paths['/v1/summary'].get.responses['200'].content['application/json'].schema.properties.top_talkers).toBeDefined();
   });
 
@@ -237,14 +237,14 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
     const w = new Database(fx.db);
     w.exec(`CREATE TABLE monitor_drift (window_start REAL, psi REAL, unknown_share REAL);
             INSERT INTO monitor_drift VALUES (${START}, 0.02, 0.04), (${START + 3600}, 0.31, 0.12);
-            ALTER TABLE flows ADD COLUMN anomaly_score REAL;`);
+            ALTER TABLE flows ADD COLUMN server_asn INTEGER;`);
     w.close();
     const m = (await get('/v1/monitor')).body;
     expect(m.tables).toHaveLength(3);
     const drift = m.tables.find((t: { name: string }) => t.name === 'monitor_drift');
     expect(drift.rows[0]).toEqual({ window_start: START + 3600, psi: 0.31, unknown_share: 0.12 });
     const f = (await get('/v1/flows?limit=1')).body.flows[0];
-    expect(f).toHaveProperty('anomaly_score', null);
+    expect(f).toHaveProperty('server_asn', null);
   });
 
   it('reads while the sensor writes (WAL) and never writes itself', async () => {

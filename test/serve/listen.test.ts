@@ -61,7 +61,7 @@ describe('bearer token', () => {
     const token = 't0ken-'.repeat(5);
     const server = await startServer({ listen: { host: '127.0.0.1', port: 0, loopback: true }, dbPath: null, classify: null, token, logger: quiet });
     try {
-      for (const p of ['/v1/flows', '/v1/summary', '/v1/model', '/v1/monitor', '/v1/openapi.json', '/metrics']) {
+      for (const p of ['/v1/flows', '/v1/summary', '/v1/model', '/v1/monitor', '/v1/anomalies', '/v1/hosts', '/v1/host-events', '/v1/openapi.json', '/metrics']) {
         for (const auth of [undefined, 'Bearer wrong-token-wrong-token', `Basic ${token}`, `Bearer ${token}x`, 'Bearer ']) {
           const res = await fetch(server.url + p, auth !== undefined ? { headers: { authorization: auth } } : {});
           expect(res.status, `${p} with ${auth}`).toBe(401);

@@ -68,7 +68,7 @@ describe('SqliteSink schema', () => {
     expect(sink.rows).toBe(2);
   });
 
-  it('upgrades a version-1 database in place to the current version, backfilling the new columns from the old ones', () => {
+  it('upgrades a version-1 database in place to the current version, backfilling the version-2 columns from the old ones', () => {
     // A database as the sensor wrote it before version 2: the v1 table, one live and two offline rows.
     const old = new Database(dbPath);
     MIGRATIONS[0]!(old, { sensorName: 'unused' });
@@ -107,6 +107,25 @@ describe('SqliteSink schema', () => {
     // And new rows go in after the old ones.
     sink.write([classified(0)]);
     expect(sink.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 4 });
+  });
+
+  it('upgrades a version-2 database to version 4: rows without an anomaly score (NULL), empty host tables', () => {
+    const old = new Database(dbPath);
+    MIGRATIONS[0]!(old, { sensorName: 'x' });
+    MIGRATIONS[1]!(old, { sensorName: 'x' });
+    old.pragma('user_version = 2');
+    old.close();
+    const v2 = new Database(dbPath);
+    v2.exec(`INSERT INTO flows (source, first_ts, last_ts, duration, ip_version, client_ip, client_port, server_ip, server_port, vlan,
+      c2s_packets, s2c_packets, c2s_bytes, s2c_bytes, c2s_payload_bytes, s2c_payload_bytes, payload_packets, retrans_skipped, midstream,
+      conn_state, history, community_id, end_reason, lengths, label, confidence, model_version)
+      VALUES ('eth1', 1, 2, 1, 4, 'a', 1, 'b', 2, 0, 1, 1, 40, 40, 0, 0, 0, 0, 0, 'SF', 'ShAFf', '', 'fin', '[]', 'no-payload', 0, '')`);
+    v2.close();
+    const sink = openSink();
+    expect(sink.db.pragma('user_version', { simple: true })).toBe(4);
+    expect(sink.db.prepare('SELECT anomaly_score, anomaly, anomaly_fpr FROM flows').all()).toEqual([{ anomaly_score: null, anomaly: null, anomaly_fpr: null }]);
+    expect(sink.db.prepare('SELECT count(*) AS n FROM hosts').get()).toEqual({ n: 0 });
+    expect(sink.db.prepare('SELECT count(*) AS n FROM host_events').get()).toEqual({ n: 0 });
   });
 
   it('upgrades an older database in order, keeping its rows', () => {

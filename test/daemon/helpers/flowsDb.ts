@@ -16,6 +16,8 @@ export interface DbFlow {
   label: string;
   confidence: number;
   model_version: string;
+  /** NULL (no anomaly model) in databases written without one. */
+  anomaly_score: number | null;
 }
 
 /**
@@ -29,7 +31,7 @@ export function readFlows(file: string, where = '1', params: unknown[] = []): Db
     db.pragma('busy_timeout = 5000');
     const rows = db
       .prepare(
-        `SELECT first_ts, client_ip, client_port, server_ip, server_port, end_reason, lengths, label, confidence, model_version FROM flows WHERE ${where} ORDER BY id`,
+        `SELECT first_ts, client_ip, client_port, server_ip, server_port, end_reason, lengths, label, confidence, model_version, anomaly_score FROM flows WHERE ${where} ORDER BY id`,
       )
       .all(...params) as (Omit<DbFlow, 'lengths'> & { lengths: string })[];
     return rows.map((r) => ({ ...r, lengths: JSON.parse(r.lengths) as number[] }));

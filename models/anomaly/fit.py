@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Fits the anomaly model on the feature rows `sensor anomaly-fit` exported, and writes it as ONNX.
+
+  python3 models/anomaly/fit.py --features DIR --out anomaly.onnx [--fpr 0.01] [--seed 1]
+
+Normally run by `sensor anomaly-fit`, which reads a flows database through the sensor's own feature code
+(src/anomaly/features.ts, context.ts) and writes DIR/features.f32 (float32 rows, little endian) and
+DIR/features.json ({"rows", "width", "sequence_length", "counters", "training_data"}).
+
+The model (models/ANOMALY.md "Method"): an ensemble of MEMBERS autoencoders that learn to reproduce normal flows.
+Inside the graph each row is transformed (lengths: sign(x) * log1p(|x|); counters: log1p(max(x, 0))),
+standardised with the rows' mean and standard deviation (floored at --std-floor, so that a counter constant in
+normal traffic, such as conn_state=REJ in a network without rejected connections, weighs heavily when it moves)
+and clipped to +-CLIP. Each autoencoder reconstructs the flow's own features through a narrow code and predicts
+its context counters from that code (it never sees them, so it cannot copy them). A model's score is the squared
+error, sequence, own counters and context weighted 1/3 each; the ensemble's score is the mean of its models'.
+
+Calibration, so that the stated false-positive rate holds on traffic the model has not seen: the rows are cut into
+blocks of BLOCK consecutive flows (consecutive flows are alike: one client's session, one lab run); each autoencoder
+is trained on a seeded BAG share of the blocks (bagging). A row's out-of-bag score is the mean over the
+autoencoders that did not see its block, i.e. the ensemble's answer to traffic it has not seen; the threshold for a
+rate r is the (1 - r) quantile of the out-of-bag scores of all rows. (It averages about 40% of the members where the
+shipped ensemble averages all of them, so the rate flagged on new normal traffic is, if anything, a little lower.)
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+DEFAULT_RATES = [0.001, 0.005, 0.01, 0.02, 0.05]
+MEMBERS = 10
+BAG = 0.6
+BLOCK = 256
+CLIP = 8.0
+
+
+class Transform(nn.Module):
+    def __init__(self, L, mean, std):
+        super().__init__()
+        self.L = L
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+    def forward(self, x):
+        seq = x[:, : self.L]
+        cnt = x[:, self.L:]
+        seq = torch.sign(seq) * torch.log1p(torch.abs(seq))
+        cnt = torch.log1p(torch.relu(cnt))
+        return torch.clamp((torch.cat([seq, cnt], dim=1) - self.mean) / self.std, -CLIP, CLIP)
+
+
+class AutoEncoder(nn.Module):
+    """Reconstructs the flow's own features (sequence and counters) through a narrow code, and predicts its
+    context counters from that code: the context is an output only, so the model cannot copy it and must learn
+    which context goes with which kind of flow (many identical DNS queries are normal, many identical HTTP
+    requests answered 401 are not)."""
+
+    def __init__(self, width, hidden, code, n_ctx=0):
+        super().__init__()
+        self.n_own = width - n_ctx
+        self.enc = nn.Sequential(nn.Linear(self.n_own, hidden), nn.ReLU(), nn.Linear(hidden, code), nn.ReLU())
+        self.dec = nn.Sequential(nn.Linear(code, hidden), nn.ReLU(), nn.Linear(hidden, width))
+
+    def forward(self, z):
+        return self.dec(self.enc(z[:, : self.n_own]))
+
+
+class Scorer(nn.Module):
+    """Raw feature rows in, one score per row out: what the sensor runs (the mean over the ensemble's models of
+    each one's weighted squared reconstruction error; the weights sum to 1)."""
+
+    def __init__(self, transform, aes, weights):
+        super().__init__()
+        self.t = transform
+        self.aes = nn.ModuleList(aes)
+        self.register_buffer("w", torch.tensor(weights, dtype=torch.float32))
+
+    def one(self, k, z):
+        return torch.sum(self.w * (self.aes[k](z) - z) ** 2, dim=1)
+
+    def forward(self, x):
+        z = self.t(x)
+        return torch.stack([self.one(k, z) for k in range(len(self.aes))], dim=0).mean(dim=0)
+
+
+def group_weights(L, counters):
+    """Equal weight for the three kinds of feature (sequence, the flow's own counters, its context counters),
+    shared equally within each: otherwise the 30 sequence positions outvote a context counter 30 to 1, and
+    password guessing (flows each ordinary, unusual only together) goes unseen."""
+    ctx = [c.startswith("ctx_") for c in counters]
+    groups = [L, len(ctx) - sum(ctx), sum(ctx)]
+    share = 1.0 / sum(1 for g in groups if g > 0)
+    w = [share / L] * L + [share / (groups[2] if c else groups[1]) for c in ctx]
+    return np.array(w)
+
+
+def folds_of(n, seed, folds=5, block=BLOCK):
+    """Fold of each row: blocks of `block` consecutive rows dealt at random (seeded) into `folds` folds."""
+    blocks = np.arange(n) // block
+    nb = int(blocks[-1]) + 1
+    rng = np.random.default_rng(seed)
+    deal = rng.permutation(nb) % folds
+    return deal[blocks]
+
+
+def transform_np(x, L):
+    seq = np.sign(x[:, :L]) * np.log1p(np.abs(x[:, :L]))
+    cnt = np.log1p(np.maximum(x[:, L:], 0))
+    return np.concatenate([seq, cnt], axis=1)
+
+
+def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floor=0.05, members=MEMBERS, bag=BAG,
+                 block=BLOCK, log=None):
+    """Returns (Scorer averaging `members` autoencoders, the out-of-bag score of every row). Each autoencoder is
+    trained on a seeded share `bag` of the blocks of `block` consecutive rows; a row's out-of-bag score is the mean
+    over the autoencoders that never saw its block, which is how the ensemble scores traffic it has not seen."""
+    n, W = x.shape
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    blocks = np.arange(n) // block
+    nb = int(blocks[-1]) + 1
+    z = transform_np(x, L)
+    t = Transform(L, z.mean(axis=0), np.maximum(z.std(axis=0), std_floor))
+    n_ctx = sum(c.startswith("ctx_") for c in counters)
+    aes = [AutoEncoder(W, hidden, code, n_ctx) for _ in range(members)]
+    model = Scorer(t, aes, group_weights(L, counters))
+    with torch.no_grad():
+        z_all = t(torch.tensor(x, dtype=torch.float32))
+    oob_sum = np.zeros(n)
+    oob_n = np.zeros(n)
+    for k in range(members):
+        inbag = np.isin(blocks, rng.permutation(nb)[: max(1, int(round(bag * nb)))])
+        tr = torch.tensor(np.flatnonzero(inbag))
+        te = np.flatnonzero(~inbag)
+        opt = torch.optim.Adam(aes[k].parameters(), lr=2e-3, weight_decay=1e-5)
+        for epoch in range(epochs):
+            perm = tr[torch.randperm(len(tr))]
+            for i in range(0, len(perm), 256):
+                loss = model.one(k, z_all[perm[i:i + 256]]).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            s_te = model.one(k, z_all[te]).numpy()
+            oob_sum[te] += s_te
+            oob_n[te] += 1
+            if log:
+                log(f"model {k + 1}/{members}: mean score {model.one(k, z_all[tr]).mean().item():.4f} on its {len(tr)} training "
+                    f"flows, {s_te.mean():.4f} on the {len(te)} it did not see")
+    model.eval()
+    seen = oob_n > 0
+    if not seen.all():
+        # A row every member trained on (possible with few blocks) has no out-of-bag score: it is left out.
+        if log:
+            log(f"{int((~seen).sum())} flows were in every member's bag and are not used for the threshold")
+    return model, oob_sum[seen] / oob_n[seen]
+
+
+def rate_key(r):
+    return format(r, "g")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--features", required=True, help="directory with features.f32 and features.json")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--fpr", type=float, default=0.01, help="default false-positive rate (its threshold sets the flag)")
+    ap.add_argument("--rates", default=",".join(map(str, DEFAULT_RATES)), help="rates to store thresholds for")
+    ap.add_argument("--std-floor", type=float, default=0.05)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--code", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--version", default=None)
+    ap.add_argument("--report", default=None, help="write the fit's figures here (JSON)")
+    a = ap.parse_args()
+
+    meta = json.load(open(os.path.join(a.features, "features.json")))
+    n, W, L = meta["rows"], meta["width"], meta["sequence_length"]
+    x = np.fromfile(os.path.join(a.features, "features.f32"), dtype="<f4").reshape(n, W).astype(np.float64)
+    rates = sorted({float(r) for r in a.rates.split(",")} | {a.fpr})
+    min_rows = 200
+    if n < min_rows:
+        sys.exit(f"fit.py: {n} flows are too few to fit an anomaly model (at least {min_rows})")
+    model, cal = fit_ensemble(x, L, meta["counters"], seed=a.seed, hidden=a.hidden, code=a.code, epochs=a.epochs,
+                              std_floor=a.std_floor, log=lambda m: print(m, file=sys.stderr, flush=True))
+    thresholds = {rate_key(r): float(np.float32(np.quantile(cal, 1 - r, method="higher"))) for r in rates}
+
+    tmp = a.out + ".tmp"
+    sample = torch.tensor(x[:2], dtype=torch.float32)
+    torch.onnx.export(model, sample, tmp, input_names=["features"], output_names=["score"],
+                      dynamic_axes={"features": {0: "N"}, "score": {0: "N"}}, opset_version=13)
+    m = onnx.load(tmp)
+    version = a.version or "anomaly-ae-" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
+    n_ctx = sum(c.startswith("ctx_") for c in meta["counters"])
+    props = {
+        "sequence_length": str(L),
+        "anomaly_counters": json.dumps(meta["counters"]),
+        "anomaly_thresholds": json.dumps(thresholds),
+        "anomaly_default_fpr": rate_key(a.fpr),
+        "anomaly_method": f"mean of {MEMBERS} autoencoders ({W - n_ctx}-{a.hidden}-{a.code}-{a.hidden}-{W}, ReLU; the {n_ctx} "
+                          f"context counters are predicted, not read); score = squared error of standardised features, "
+                          f"sequence, counters and context weighted 1/3 each; each trained on {round(100 * BAG)}% of the blocks of "
+                          f"{BLOCK} consecutive flows; thresholds = quantiles of the out-of-bag scores of {len(cal)} flows",
+        "model_version": version,
+        "training_data": f"{meta.get('training_data', 'flows')}",
+    }
+    del m.metadata_props[:]
+    for k, v in props.items():
+        e = m.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.checker.check_model(m)
+    onnx.save(m, a.out)
+    os.remove(tmp)
+    with torch.no_grad():
+        full = model(torch.tensor(x, dtype=torch.float32)).numpy()
+    report = {"rows": n, "members": MEMBERS, "bag": BAG, "block": BLOCK, "calibration_rows": len(cal), "thresholds": thresholds,
+              "default_fpr": a.fpr, "version": version,
+              "calibration_score_quantiles": {str(q): float(np.quantile(cal, q)) for q in (0.5, 0.9, 0.99)},
+              "ensemble_share_above_threshold_on_fitting_rows": {rate_key(r): float((full > thresholds[rate_key(r)]).mean()) for r in rates},
+              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed")}}
+    if a.report:
+        with open(a.report, "w") as f:
+            json.dump(report, f, indent=1)
+    print(json.dumps({"model": a.out, "version": version, "rows": n, "thresholds": thresholds}))
+
+
+if __name__ == "__main__":
+    main()

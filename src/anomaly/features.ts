@@ -1,0 +1,139 @@
+/**
+ * What an anomaly model reads of a flow: its signed payload-length sequence and named counters
+ * (models/ANOMALY.md, "Model contract"). One input row is the sequence (L values, zero padded) followed by the
+ * model's counters in the order its metadata `anomaly_counters` lists them, all raw: any scaling happens inside
+ * the graph. The same extractor fills rows when the sensor scores flows and when `sensor anomaly-fit` reads a
+ * database, so a model is fitted on exactly what it will see.
+ */
+
+import { CONTEXT_COUNTERS, type ContextSource } from './context';
+
+/** The fields of a flow record the features are made from (a FlowRecord, or a `flows` row read back). */
+export interface FeatureSource extends ContextSource {
+  duration: number;
+  c2s_packets: number;
+  s2c_packets: number;
+  c2s_bytes: number;
+  s2c_bytes: number;
+  c2s_payload_bytes: number;
+  s2c_payload_bytes: number;
+  payload_packets: number;
+  retrans_skipped: number;
+  /** A boolean in a FlowRecord, 0/1 in SQLite. */
+  midstream: boolean | number;
+  conn_state: string;
+  history: string;
+  end_reason: string;
+  lengths: readonly number[];
+}
+
+/** Numeric fields a counter may name directly. */
+const NUMERIC = [
+  'duration',
+  'c2s_packets',
+  's2c_packets',
+  'c2s_bytes',
+  's2c_bytes',
+  'c2s_payload_bytes',
+  's2c_payload_bytes',
+  'payload_packets',
+  'retrans_skipped',
+  'midstream',
+] as const;
+type NumericField = (typeof NUMERIC)[number];
+
+/** Zeek connection states (README "Flow records"): `conn_state=S0` is 1 for an S0 flow, else 0. */
+export const CONN_STATES = ['S0', 'S1', 'SF', 'REJ', 'S2', 'S3', 'RSTO', 'RSTR', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH'] as const;
+/** History letters the sensor writes: `history:R` is 1 when the history contains R. */
+const HISTORY_LETTERS = 'ShADadFfRrTtWw';
+const END_REASONS = ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'];
+
+/**
+ * The counters `sensor anomaly-fit` gives a new model: the record's volume and timing counters and its
+ * connection state, one indicator per state.
+ */
+export const DEFAULT_COUNTERS: readonly string[] = [
+  'duration',
+  'c2s_packets',
+  's2c_packets',
+  'c2s_bytes',
+  's2c_bytes',
+  'c2s_payload_bytes',
+  's2c_payload_bytes',
+  'payload_packets',
+  'retrans_skipped',
+  'midstream',
+  ...CONN_STATES.map((s) => `conn_state=${s}`),
+  ...CONTEXT_COUNTERS,
+];
+
+/** A counter name no extractor knows; the message lists what is known. */
+export class FeatureError extends Error {
+  override name = 'FeatureError';
+}
+
+type Getter = (f: FeatureSource, ctx: Float64Array) => number;
+
+function getter(name: string): Getter | null {
+  const c = (CONTEXT_COUNTERS as readonly string[]).indexOf(name);
+  if (c >= 0) return (_f, ctx) => ctx[c]!;
+  if ((NUMERIC as readonly string[]).includes(name)) {
+    const field = name as NumericField;
+    if (field === 'midstream') return (f) => (f.midstream === true || f.midstream === 1 ? 1 : 0);
+    return (f) => f[field] as number;
+  }
+  const eq = name.indexOf('=');
+  if (eq > 0) {
+    const field = name.slice(0, eq);
+    const value = name.slice(eq + 1);
+    if (field === 'conn_state' && (CONN_STATES as readonly string[]).includes(value)) return (f) => (f.conn_state === value ? 1 : 0);
+    if (field === 'end_reason' && END_REASONS.includes(value)) return (f) => (f.end_reason === value ? 1 : 0);
+    return null;
+  }
+  if (name.startsWith('history:') && name.length === 9 && HISTORY_LETTERS.includes(name[8]!)) {
+    const letter = name[8]!;
+    return (f) => (f.history.includes(letter) ? 1 : 0);
+  }
+  return null;
+}
+
+/** The counter names a model may list, as a one-line description for error messages. */
+export const KNOWN_COUNTERS =
+  `${NUMERIC.join(', ')}, ${CONTEXT_COUNTERS.join(', ')}, conn_state=STATE (${CONN_STATES.join(' ')}), end_reason=REASON (${END_REASONS.join(' ')}), history:LETTER (${HISTORY_LETTERS.split('').join(' ')})`;
+
+/**
+ * Fills input rows for one model: `L` sequence values, then the counters in the model's order. Built once per
+ * model (the counter names are resolved here, not per flow).
+ */
+export class FeatureExtractor {
+  readonly width: number;
+  /** Whether a counter reads the flow's context (context.ts): the caller must then pass it to fill(). */
+  readonly needsContext: boolean;
+  private readonly getters: Getter[];
+
+  constructor(
+    readonly sequenceLength: number,
+    readonly counters: readonly string[],
+  ) {
+    const getters: Getter[] = [];
+    for (const name of counters) {
+      const g = getter(name);
+      if (g === null) throw new FeatureError(`unknown counter '${name}' (known: ${KNOWN_COUNTERS})`);
+      getters.push(g);
+    }
+    this.getters = getters;
+    this.width = sequenceLength + counters.length;
+    this.needsContext = counters.some((n) => (CONTEXT_COUNTERS as readonly string[]).includes(n));
+  }
+
+  /** Writes the row of `f` at `out[offset .. offset + width)`; `ctx` holds its context counters (context.ts). */
+  fill(f: FeatureSource, ctx: Float64Array, out: Float32Array, offset: number): void {
+    const L = this.sequenceLength;
+    const lengths = f.lengths;
+    const n = Math.min(L, lengths.length);
+    for (let j = 0; j < n; j++) out[offset + j] = lengths[j]!;
+    out.fill(0, offset + n, offset + L);
+    const g = this.getters;
+    for (let i = 0; i < g.length; i++) out[offset + L + i] = g[i]!(f, ctx);
+  }
+}

@@ -1,0 +1,181 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { ConfigError } from '../config/config';
+import { SinkError } from '../sink/sinkError';
+import { Database } from '../sink/sqliteBinding';
+import { loadAnomalyModelInfo } from './anomalyModel';
+import { CONTEXT_COUNTERS, FlowContext } from './context';
+import { DEFAULT_COUNTERS, FeatureExtractor, type FeatureSource } from './features';
+
+/** The fitting script, shipped with the package (models/anomaly/fit.py). */
+export const FIT_SCRIPT = path.resolve(__dirname, '..', '..', 'models', 'anomaly', 'fit.py');
+/** Rows exported per write: bounds the buffer whatever the database size. */
+const CHUNK_ROWS = 4096;
+
+export interface AnomalyFitOptions {
+  db: string;
+  out: string;
+  /** Default false-positive rate of the new model. */
+  fpr: number;
+  /** Only flows whose first packet is at or after this Unix time (null = all). */
+  since: number | null;
+  until: number | null;
+  sequenceLength: number;
+  seed: number;
+  epochs: number | null;
+  python: string;
+  /** fit.py writes its figures (calibration, thresholds) here as JSON; null = nowhere. */
+  report: string | null;
+  /** Where fit.py's progress goes. */
+  log: (line: string) => void;
+}
+
+type Row = Omit<FeatureSource, 'lengths'> & { id: number; pcap_filename: string | null; lengths: string };
+
+/** What exportFeatures() wrote. */
+export interface ExportedFeatures {
+  rows: number;
+  width: number;
+  /** One line per row when asked for: id, client_ip, server_ip, server_port, pcap_filename (tab-separated). */
+  withRows: boolean;
+}
+
+/**
+ * Writes the feature rows of a database's finished flows to `dir`: features.f32 (float32 rows, little endian),
+ * features.json (rows, width, sequence_length, counters, training_data) and, with `withRows`, rows.tsv (which
+ * flow each row is). Rows are made by the sensor's own extractor and context (features.ts, context.ts), records
+ * taken in write order as the sensor scores them; interim `active` records go through the context but get no row.
+ */
+export function exportFeatures(
+  dbPath: string,
+  dir: string,
+  o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean },
+): ExportedFeatures {
+  let db: InstanceType<typeof Database>;
+  try {
+    db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new SinkError(`cannot open database ${dbPath}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const fx = new FeatureExtractor(o.sequenceLength, DEFAULT_COUNTERS);
+  let rows = 0;
+  try {
+    const where: string[] = ['1'];
+    const params: number[] = [];
+    if (o.since !== null) {
+      where.push('first_ts >= ?');
+      params.push(o.since);
+    }
+    if (o.until !== null) {
+      where.push('first_ts < ?');
+      params.push(o.until);
+    }
+    let stmt;
+    try {
+      stmt = db.prepare<number[], Row>(
+        'SELECT id, pcap_filename, client_ip, server_ip, server_port, first_ts, duration, c2s_packets, s2c_packets, c2s_bytes, ' +
+          's2c_bytes, c2s_payload_bytes, s2c_payload_bytes, payload_packets, retrans_skipped, midstream, conn_state, history, end_reason, ' +
+          `lengths FROM flows WHERE ${where.join(' AND ')} ORDER BY id`,
+      );
+    } catch (e) {
+      throw new SinkError(`database ${dbPath} has no sensor flows table (${(e as Error).message})`);
+    }
+    const fd = openSync(path.join(dir, 'features.f32'), 'w');
+    const ids = o.withRows ? openSync(path.join(dir, 'rows.tsv'), 'w') : -1;
+    const buf = new Float32Array(CHUNK_ROWS * fx.width);
+    const context = new FlowContext();
+    const ctx = new Float64Array(CONTEXT_COUNTERS.length);
+    let inBuf = 0;
+    let lines = '';
+    const flush = (): void => {
+      if (inBuf > 0) writeSync(fd, new Uint8Array(buf.buffer, 0, inBuf * fx.width * 4));
+      if (ids >= 0 && lines !== '') writeSync(ids, lines);
+      inBuf = 0;
+      lines = '';
+    };
+    try {
+      for (const r of stmt.iterate(...params)) {
+        let lengths: number[];
+        try {
+          lengths = JSON.parse(r.lengths) as number[];
+        } catch {
+          continue;
+        }
+        const f = { ...r, lengths };
+        context.observe(f, ctx);
+        if (r.end_reason === 'active') continue;
+        fx.fill(f, ctx, buf, inBuf * fx.width);
+        if (ids >= 0) lines += `${r.id}\t${r.client_ip}\t${r.server_ip}\t${r.server_port}\t${r.pcap_filename ?? ''}\n`;
+        rows++;
+        if (++inBuf === CHUNK_ROWS) flush();
+      }
+      flush();
+    } finally {
+      closeSync(fd);
+      if (ids >= 0) closeSync(ids);
+    }
+    const span = o.since !== null || o.until !== null ? ` (first_ts ${o.since ?? '-inf'} to ${o.until ?? 'now'})` : '';
+    writeFileSync(
+      path.join(dir, 'features.json'),
+      JSON.stringify({
+        rows,
+        width: fx.width,
+        sequence_length: o.sequenceLength,
+        counters: DEFAULT_COUNTERS,
+        training_data: `${rows} finished flows of ${path.basename(dbPath)}${span}`,
+      }),
+    );
+  } finally {
+    db.close();
+  }
+  return { rows, width: fx.width, withRows: o.withRows };
+}
+
+/**
+ * `sensor anomaly-fit`: reads the finished flows of a database through the sensor's own feature extractor (the
+ * rows a model sees when it scores), hands them to models/anomaly/fit.py (Python 3 with torch and onnx, as the
+ * classifier's training uses), and checks the model it writes against the contract. Returns the number of flows
+ * it was fitted on.
+ */
+export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number; version: string; thresholds: { fpr: number; threshold: number }[] }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sensor-anomaly-fit-'));
+  let rows: number;
+  try {
+    rows = exportFeatures(o.db, dir, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false }).rows;
+    if (rows < 200) throw new ConfigError(`database ${o.db} has ${rows} finished flows; an anomaly model needs at least 200`);
+    const args = [FIT_SCRIPT, '--features', dir, '--out', o.out, '--fpr', String(o.fpr), '--seed', String(o.seed)];
+    if (o.epochs !== null) args.push('--epochs', String(o.epochs));
+    if (o.report !== null) args.push('--report', o.report);
+    await runPython(o.python, args, o.log);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const info = await loadAnomalyModelInfo(o.out);
+  return { flows: rows, version: info.version, thresholds: info.thresholds };
+}
+
+function runPython(python: string, args: string[], log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const onData = (d: Buffer): void => {
+      const text = d.toString('utf8');
+      tail = (tail + text).slice(-2000);
+      for (const line of text.split('\n')) if (line.trim() !== '') log(line);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (e) =>
+      reject(new ConfigError(`cannot run ${python} (${e.message}): anomaly-fit needs Python 3 with torch and onnx (Debian: apt-get install python3-torch python3-onnx)`)),
+    );
+    child.on('close', (code) => {
+      if (code === 0) return resolve();
+      const last = tail.trim().split('\n').pop() ?? '';
+      const hint = /No module named '(torch|onnx|numpy)'/.test(tail) ? ' (Debian: apt-get install python3-torch python3-onnx)' : '';
+      reject(new ConfigError(`models/anomaly/fit.py failed (exit ${code}): ${last}${hint}`));
+    });
+  });
+}

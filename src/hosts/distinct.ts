@@ -1,0 +1,87 @@
+/**
+ * Counts distinct strings (a host's peers, the server ports it contacted) in bounded memory: exactly while there
+ * are at most EXACT_LIMIT of them, then as a HyperLogLog estimate (Flajolet et al. 2007, with the linear-counting
+ * correction for small ranges) in HLL_REGISTERS one-byte registers, standard error 1.04 / sqrt(1024) = 3.3%.
+ * A host with a few peers (most hosts) is counted exactly; a scanner touching 60,000 ports costs 1 KiB.
+ *
+ * Not the HyperLogLog of the `bloom-filters` package: measured here, it took 1.5 ms per update (200,000 updates in
+ * 295 s) and counts 5 distinct values as 4.0 (README "Design notes").
+ */
+
+/** Distinct values kept exactly before switching to the estimate. */
+export const EXACT_LIMIT = 64;
+const HLL_BITS = 10;
+export const HLL_REGISTERS = 1 << HLL_BITS;
+/** alpha_m for m = 1024 (Flajolet et al.): 0.7213 / (1 + 1.079 / m). */
+const ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS);
+
+/**
+ * cyrb53-style 53-bit string hash (two 32-bit multiply-xorshift lanes, mixed at the end): well spread in every
+ * bit, which HyperLogLog needs, and cheap on short strings such as addresses.
+ */
+export function hash53(s: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+export class DistinctCounter {
+  private exact: Set<string> | null = new Set();
+  private registers: Uint8Array | null = null;
+
+  add(value: string): void {
+    const exact = this.exact;
+    if (exact !== null) {
+      exact.add(value);
+      if (exact.size <= EXACT_LIMIT) return;
+      this.registers = new Uint8Array(HLL_REGISTERS);
+      for (const v of exact) this.addHashed(v);
+      this.exact = null;
+      return;
+    }
+    this.addHashed(value);
+  }
+
+  /** Whether count() is exact (at most EXACT_LIMIT values were seen). */
+  get isExact(): boolean {
+    return this.exact !== null;
+  }
+
+  count(): number {
+    if (this.exact !== null) return this.exact.size;
+    const r = this.registers!;
+    let sum = 0;
+    let zeros = 0;
+    for (let i = 0; i < HLL_REGISTERS; i++) {
+      sum += 2 ** -r[i]!;
+      if (r[i] === 0) zeros++;
+    }
+    const raw = (ALPHA * HLL_REGISTERS * HLL_REGISTERS) / sum;
+    // Small range: linear counting over the empty registers is the better estimate (53-bit hashes make the
+    // large-range correction unnecessary).
+    const est = raw <= 2.5 * HLL_REGISTERS && zeros > 0 ? HLL_REGISTERS * Math.log(HLL_REGISTERS / zeros) : raw;
+    return Math.round(Math.max(est, EXACT_LIMIT + 1));
+  }
+
+  private addHashed(value: string): void {
+    const h = hash53(value);
+    const idx = h % HLL_REGISTERS;
+    // The remaining 43 bits: rank = position of the first 1 bit, counted from 1.
+    let w = Math.floor(h / HLL_REGISTERS);
+    let rank = 1;
+    const maxRank = 53 - HLL_BITS + 1;
+    while ((w & 1) === 0 && rank < maxRank) {
+      w = Math.floor(w / 2);
+      rank++;
+    }
+    const r = this.registers!;
+    if (rank > r[idx]!) r[idx] = rank;
+  }
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+
+import { FlowContext, shapeOf, type ContextSource } from '../../src/anomaly/context';
+
+function flow(t: number, lengths: number[], o: Partial<ContextSource> = {}): ContextSource {
+  return { client_ip: '10.0.0.1', server_ip: '10.0.0.9', server_port: 80, first_ts: t, end_reason: 'fin', lengths, ...o };
+}
+
+function observe(c: FlowContext, f: ContextSource): [number, number] {
+  const out = new Float64Array(2);
+  c.observe(f, out);
+  return [out[0]!, out[1]!];
+}
+
+describe('shapeOf()', () => {
+  it('bins each length to a half octave with its direction, up to the zero padding', () => {
+    expect(shapeOf([171, -179, 0, 0])).toBe(shapeOf([168, -175])); // 2^7.5 = 181 is the next bin edge
+    expect(shapeOf([171, -179])).not.toBe(shapeOf([171, -190]));
+    expect(shapeOf([171, -179])).not.toBe(shapeOf([171, 179]));
+    expect(shapeOf([171, -179])).not.toBe(shapeOf([73, -179]));
+    expect(shapeOf([171, -179])).not.toBe(shapeOf([171, -179, 40]));
+    expect(shapeOf([])).toBe('');
+  });
+});
+
+describe('FlowContext', () => {
+  it('counts earlier flows of the same client and service, and those of the same shape, before adding the flow', () => {
+    const c = new FlowContext();
+    expect(observe(c, flow(100, [171, -179]))).toEqual([0, 0]);
+    // The same shape one second later: each earlier flow weighs exp(-1/60) and exp(-1/300).
+    const [pair, shape] = observe(c, flow(101, [170, -179]));
+    expect(pair).toBeCloseTo(Math.exp(-1 / 60), 9);
+    expect(shape).toBeCloseTo(Math.exp(-1 / 300), 9);
+    // Another shape: the pair counts both, the shape none.
+    expect(observe(c, flow(101, [517, -1448, -900]))[1]).toBe(0);
+    // Another service or client: nothing.
+    expect(observe(c, flow(101, [170, -179], { server_port: 8080 }))).toEqual([0, 0]);
+    expect(observe(c, flow(101, [170, -179], { client_ip: '10.0.0.2' }))).toEqual([0, 0]);
+  });
+
+  it('lets a password guesser\'s identical attempts add up, and forgets them with time', () => {
+    const c = new FlowContext();
+    let last: [number, number] = [0, 0];
+    for (let i = 0; i < 300; i++) last = observe(c, flow(1000 + i * 0.1, [171, -179]));
+    expect(last[1]).toBeGreaterThan(250);
+    // An hour later the count has decayed to almost nothing.
+    expect(observe(c, flow(4600, [171, -179]))[1]).toBeLessThan(0.01);
+  });
+
+  it('weighs flows written out of time order by their distance in time, either way', () => {
+    const c = new FlowContext();
+    observe(c, flow(10_000, [171, -179]));
+    // A flow from an hour earlier (another capture file read later) barely sees it.
+    expect(observe(c, flow(6400, [171, -179]))[1]).toBeLessThan(1e-5);
+    // And is added with the weight it has at the latest start, not as a fresh count.
+    expect(observe(c, flow(10_000, [171, -179]))[1]).toBeCloseTo(1, 4);
+  });
+
+  it('does not count interim active records (the final record counts the flow once)', () => {
+    const c = new FlowContext();
+    observe(c, flow(100, [171, -179], { end_reason: 'active' }));
+    expect(observe(c, flow(100, [171, -179]))).toEqual([0, 0]);
+  });
+
+  it('keeps at most maxKeys keys per counter, dropping the least recently updated', () => {
+    const c = new FlowContext(3);
+    for (let i = 0; i < 5; i++) observe(c, flow(100, [10], { client_ip: `10.0.0.${i}` }));
+    expect(c.evicted).toBe(4); // two pair keys and two shape keys
+    expect(observe(c, flow(100, [10], { client_ip: '10.0.0.0' }))).toEqual([0, 0]);
+    expect(observe(c, flow(100, [10], { client_ip: '10.0.0.4' }))[0]).toBe(1);
+  });
+});

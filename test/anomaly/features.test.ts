@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+
+import { CONTEXT_COUNTERS } from '../../src/anomaly/context';
+import { DEFAULT_COUNTERS, FeatureError, FeatureExtractor } from '../../src/anomaly/features';
+import { makeFlow } from '../classify/makeFlow';
+
+describe('FeatureExtractor', () => {
+  it('fills the sequence (zero padded, cut to L) and then the counters in the model\'s order', () => {
+    const fx = new FeatureExtractor(4, ['duration', 's2c_bytes', 'midstream', 'conn_state=REJ', 'conn_state=SF', 'history:F', 'end_reason=fin', 'ctx_pair_same_shape']);
+    expect(fx.width).toBe(12);
+    expect(fx.needsContext).toBe(true);
+    const out = new Float32Array(2 * fx.width).fill(-1);
+    const f = makeFlow([517, -1448, 80, -310, 99], { midstream: true });
+    const ctx = new Float64Array([3, 7]);
+    fx.fill(f, ctx, out, fx.width);
+    expect([...out.subarray(0, fx.width)]).toEqual(new Array(fx.width).fill(-1)); // the row before is untouched
+    expect([...out.subarray(fx.width)]).toEqual([517, -1448, 80, -310, 3.5, f.s2c_bytes, 1, 0, 1, 1, 1, 7]);
+    const short = makeFlow([40, -91]);
+    fx.fill(short, ctx, out, 0);
+    expect([...out.subarray(0, 4)]).toEqual([40, -91, 0, 0]);
+  });
+
+  it('reads midstream as a boolean (FlowRecord) or 0/1 (a database row)', () => {
+    const fx = new FeatureExtractor(0, ['midstream']);
+    const out = new Float32Array(1);
+    const f = makeFlow([1]);
+    fx.fill({ ...f, duration: f.duration, midstream: 1 }, new Float64Array(2), out, 0);
+    expect(out[0]).toBe(1);
+    fx.fill({ ...f, duration: f.duration, midstream: 0 }, new Float64Array(2), out, 0);
+    expect(out[0]).toBe(0);
+  });
+
+  it('refuses a counter it does not know, naming the ones it does', () => {
+    expect(() => new FeatureExtractor(30, ['duration', 'flux'])).toThrow(FeatureError);
+    expect(() => new FeatureExtractor(30, ['conn_state=XX'])).toThrow(/unknown counter 'conn_state=XX' \(known: duration, .*conn_state=STATE/);
+    expect(() => new FeatureExtractor(30, ['history:Q'])).toThrow(/unknown counter 'history:Q'/);
+  });
+
+  it('gives new models the flow counters, one indicator per connection state and the context counters', () => {
+    expect(DEFAULT_COUNTERS).toContain('c2s_bytes');
+    expect(DEFAULT_COUNTERS).toContain('conn_state=S0');
+    expect(DEFAULT_COUNTERS.slice(-CONTEXT_COUNTERS.length)).toEqual([...CONTEXT_COUNTERS]);
+    expect(new FeatureExtractor(30, DEFAULT_COUNTERS).width).toBe(30 + DEFAULT_COUNTERS.length);
+    expect(new FeatureExtractor(30, ['duration']).needsContext).toBe(false);
+  });
+});

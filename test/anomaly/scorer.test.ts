@@ -1,0 +1,88 @@
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { AnomalyScorer } from '../../src/anomaly/scorer';
+import type { ScoredFlow } from '../../src/anomaly/scoredFlow';
+import { Verdict, type ClassifiedFlow } from '../../src/classify/verdict';
+import { makeFlow } from '../classify/makeFlow';
+
+const MODEL = path.resolve(__dirname, '../fixtures/anomaly/fixture.onnx');
+const V = new Verdict('http', 0.99, [], 'm', 'classified');
+
+function cf(lengths: number[], o: Record<string, unknown> = {}): ClassifiedFlow {
+  return { flow: makeFlow(lengths, o), verdict: V };
+}
+
+async function scorer(fpr: number | null = null, batchSize = 256): Promise<{ s: AnomalyScorer; out: ScoredFlow[][] }> {
+  const s = await AnomalyScorer.load({ modelPath: MODEL, device: 'cpu', batchSize, falsePositiveRate: fpr });
+  const out: ScoredFlow[][] = [];
+  s.onResult = (b) => out.push(b);
+  return { s, out };
+}
+
+describe('AnomalyScorer', () => {
+  it('scores every flow with the model, flags those above the threshold of the rate, and records the rate', async () => {
+    const { s, out } = await scorer();
+    const plain = cf([517, -1448]);
+    const rejected = cf([], { conn_state: 'REJ' });
+    s.submit([plain, rejected]);
+    await s.drain();
+    expect(out).toHaveLength(1);
+    const [a, b] = out[0]!;
+    expect(a!.flow).toBe(plain.flow);
+    expect(a!.verdict).toBe(V);
+    // fixture score = 10 * REJ + same-shape count + log(1 + |first length|) / 100
+    expect(a!.anomaly!.score).toBeCloseTo(Math.log(518) / 100, 5);
+    expect(a!.anomaly).toMatchObject({ anomaly: false, fpr: 0.01 });
+    expect(b!.anomaly).toMatchObject({ score: 10, anomaly: true, fpr: 0.01 });
+    expect(s.stats).toMatchObject({ batches: 1, flows: 2, anomalies: 1, errors: 0 });
+    expect(s.threshold).toBe(5);
+    await s.close();
+  });
+
+  it('feeds the model the context of the flows scored before (repetitions of one shape add up)', async () => {
+    const { s, out } = await scorer();
+    const batch = Array.from({ length: 12 }, (_, i) => cf([171, -179], { first_ts: 1700000000 + i * 0.01 }));
+    s.submit(batch.slice(0, 5));
+    s.submit(batch.slice(5));
+    await s.drain();
+    const scores = out.flat().map((x) => x.anomaly!.score);
+    expect(scores[0]).toBeLessThan(0.1);
+    expect(scores[11]).toBeGreaterThan(10.5);
+    expect(scores.every((x, i) => i === 0 || x > scores[i - 1]!)).toBe(true);
+    // Flagged once more than 5 earlier flows had the same shape (threshold 5 at the default 1%).
+    expect(out.flat().map((x) => x.anomaly!.anomaly)).toEqual(scores.map((x) => x > 5));
+    await s.close();
+  });
+
+  it('uses the threshold of another stored rate when asked, and refuses a rate the model has none for', async () => {
+    const { s, out } = await scorer(0.05);
+    s.submit([cf([], { first_ts: 1, client_ip: 'a' }), ...Array.from({ length: 4 }, () => cf([40], { client_ip: 'b' }))]);
+    await s.drain();
+    expect(s.fpr).toBe(0.05);
+    // b's flows score 0, 1, 2, 3 (+0.04): above the 5% threshold of 2 from the third one.
+    expect(out[0]!.map((x) => [x.anomaly!.anomaly, x.anomaly!.fpr])).toEqual([[false, 0.05], [false, 0.05], [false, 0.05], [true, 0.05], [true, 0.05]]);
+    await s.close();
+    await expect(scorer(0.03)).rejects.toThrow(/anomaly.falsePositiveRate 0.03 is not one of them/);
+  });
+
+  it('splits a batch larger than its buffer into several inference calls, keeping the order', async () => {
+    const { s, out } = await scorer(null, 3);
+    const batch = Array.from({ length: 8 }, (_, i) => cf([i + 1], { client_ip: `10.0.0.${i}` }));
+    s.submit(batch);
+    await s.drain();
+    expect(out).toHaveLength(1);
+    expect(out[0]!.map((x) => x.flow)).toEqual(batch.map((x) => x.flow));
+    expect(out[0]!.map((x) => x.anomaly!.score)).toEqual(batch.map((_, i) => Number((Math.log(i + 2) / 100).toPrecision(6))));
+    await s.close();
+  });
+
+  it('hands on an empty batch, and refuses work after close()', async () => {
+    const { s, out } = await scorer();
+    s.submit([]);
+    await s.drain();
+    expect(out).toEqual([[]]);
+    await s.close();
+    expect(() => s.submit([cf([1])])).toThrow(/after close/);
+  });
+});

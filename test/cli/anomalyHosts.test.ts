@@ -1,0 +1,202 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadAnomalyModelInfo } from '../../src/anomaly/anomalyModel';
+import { loadGroupModel } from '../../src/hosts/behaviourGroups';
+import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
+import { ACK, pcapBytes, RST, session, SYN, tcpFrame } from '../helpers/frames';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BIN = path.join(ROOT, 'bin/sensor.js');
+const PYTHON = '/usr/bin/python3';
+
+function sensor(args: string[], timeout = 120_000): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, timeout });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The README's SQL statement that follows the comment line `-- ${title}` (one line). */
+function readmeQuery(title: string): string {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf(`-- ${title}\n`);
+  if (at < 0) throw new Error(`README has no query "-- ${title}"`);
+  return readme.slice(at).split('\n')[1]!;
+}
+
+function pythonMissing(): string | null {
+  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0) return `${PYTHON} lacks torch/onnx (apt install python3-torch python3-onnx)`;
+  return null;
+}
+const noPython = pythonMissing();
+
+/**
+ * A capture of the last two hours: six clients using the lab's applications (the labelled sequences of
+ * models/lab/sample.csv) in the first forty minutes, then 10.1.0.1 scans 300 ports of one server thirty minutes ago.
+ * The sensor runs on it with its defaults: the bundled classifier, anomaly model and behaviour groups, host profiles
+ * in one-hour windows.
+ */
+describe('anomaly scores and host profiles through the CLI', () => {
+  let dir: string;
+  let capture: string;
+  let db: string;
+  let jsonl: string;
+  let run: { code: number; stdout: string; stderr: string };
+  let scanStart: number;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sensor-anomaly-'));
+    capture = path.join(dir, 'two-hours.pcap');
+    db = path.join(dir, 'flows.db');
+    jsonl = path.join(dir, 'flows.jsonl');
+    const now = Math.floor(Date.now() / 1000);
+    const start = now - 7200;
+    const { rows } = await readWhoIsTalkingCsv(path.join(ROOT, 'models/lab/sample.csv'));
+    const frames: { ts: number; data: Buffer }[] = [];
+    rows.forEach((r, i) => {
+      const end = r.lengths.indexOf(0);
+      const lengths = end < 0 ? r.lengths : r.lengths.slice(0, end);
+      frames.push(...session(start + (i * 2400) / rows.length, `10.1.0.${1 + (i % 6)}`, `10.2.0.${1 + (i % 4)}`, 40000 + i, 443, lengths));
+    });
+    scanStart = now - 1800;
+    for (let p = 1; p <= 300; p++) {
+      const ts = scanStart + p * 0.01;
+      frames.push({ ts, data: tcpFrame({ src: '10.1.0.1', dst: '10.2.1.1', sport: 50000, dport: p, seq: 1000, flags: SYN }) });
+      frames.push({ ts: ts + 0.001, data: tcpFrame({ src: '10.2.1.1', dst: '10.1.0.1', sport: p, dport: 50000, seq: 0, ack: 1001, flags: RST | ACK }) });
+    }
+    frames.sort((a, b) => a.ts - b.ts);
+    writeFileSync(capture, pcapBytes(frames));
+    run = sensor(['--pcap', capture, '--db', db, '--jsonl', jsonl, '--sensor-name', 'tap-1']);
+  }, 180_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes a score, a flag and the stated false-positive rate into every record, in SQLite and JSON lines', () => {
+    expect(run.code, run.stderr).toBe(0);
+    const d = new Database(db, { readonly: true });
+    const rows = d.prepare('SELECT client_ip, conn_state, anomaly_score, anomaly, anomaly_fpr FROM flows').all() as {
+      client_ip: string;
+      conn_state: string;
+      anomaly_score: number;
+      anomaly: number;
+      anomaly_fpr: number;
+    }[];
+    d.close();
+    expect(rows.length).toBeGreaterThan(300);
+    for (const r of rows) {
+      expect(Number.isFinite(r.anomaly_score)).toBe(true);
+      expect([0, 1]).toContain(r.anomaly);
+      expect(r.anomaly_fpr).toBe(0.01);
+    }
+    const scan = rows.filter((r) => r.conn_state === 'REJ');
+    expect(scan).toHaveLength(300);
+    expect(scan.filter((r) => r.anomaly === 1).length).toBeGreaterThanOrEqual(270);
+    const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(rows.length);
+    for (const l of lines) {
+      expect(typeof l.anomaly_score).toBe('number');
+      expect(typeof l.anomaly).toBe('boolean');
+      expect(l.anomaly_fpr).toBe(0.01);
+    }
+    // The summary line counts the flagged flows and the host profile counters.
+    expect(run.stderr).toMatch(/"anomalous_flows":\d+/);
+  });
+
+  it('keeps host profiles per one-hour window and records the scanning host\'s change of group, with a log line', () => {
+    const d = new Database(db, { readonly: true });
+    const scanner = d.prepare("SELECT * FROM hosts WHERE host = '10.1.0.1' ORDER BY window_start").all() as Record<string, any>[];
+    const events = d.prepare("SELECT * FROM host_events WHERE host = '10.1.0.1'").all() as Record<string, any>[];
+    d.close();
+    expect(scanner.length).toBeGreaterThanOrEqual(2);
+    expect(scanner.every((r) => r.final === 1 && r.window_seconds === 3600 && r.sensor === 'tap-1')).toBe(true);
+    const last = scanner[scanner.length - 1]!;
+    expect(last).toMatchObject({ failed_client: 300, server_ports: 300, distinct_exact: 0 });
+    expect(last.behaviour_group).toMatch(/^scanner-like/);
+    expect(scanner[0]!.behaviour_group).not.toMatch(/^scanner-like/);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ old_group: scanner[scanner.length - 2]!.behaviour_group, new_group: last.behaviour_group });
+    expect(run.stderr).toContain('"message":"host changed group"');
+  });
+
+  it('answers the README\'s two questions in one statement each', () => {
+    const d = new Database(db, { readonly: true });
+    const changed = d.prepare(readmeQuery('which hosts changed behaviour today')).all() as Record<string, any>[];
+    const top = d.prepare(readmeQuery('the most anomalous flows of the last hour')).all() as Record<string, any>[];
+    d.close();
+    expect(changed.map((r) => r.host)).toContain('10.1.0.1');
+    expect(changed.find((r) => r.host === '10.1.0.1')!.new_group).toMatch(/^scanner-like/);
+    expect(top).toHaveLength(20);
+    expect(top.every((r) => r.client_ip === '10.1.0.1' && r.anomaly === 1)).toBe(true);
+  });
+
+  it('takes another stored false-positive rate, and refuses one the model has no threshold for', () => {
+    const other = path.join(dir, 'fpr.db');
+    const r = sensor(['--pcap', capture, '--db', other, '--anomaly-fpr', '0.05', '--no-hosts']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = new Database(other, { readonly: true });
+    expect(d.prepare('SELECT DISTINCT anomaly_fpr FROM flows').all()).toEqual([{ anomaly_fpr: 0.05 }]);
+    d.close();
+    const bad = sensor(['--pcap', capture, '--anomaly-fpr', '0.03', '--log-level', 'warn']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/has thresholds for false-positive rates 0.001, 0.005, 0.01, 0.02, 0.05; anomaly.falsePositiveRate 0.03 is not one of them/);
+  });
+
+  it('says in one line what is wrong with a missing anomaly model or groups file, and runs without either', () => {
+    const m = sensor(['--pcap', capture, '--anomaly-model', path.join(dir, 'none.onnx'), '--log-level', 'warn']);
+    expect(m.code).toBe(2);
+    expect(m.stderr.trim().split('\n')).toHaveLength(1);
+    expect(m.stderr).toContain('file not found');
+    const g = sensor(['--pcap', capture, '--db', path.join(dir, 'g.db'), '--host-groups', path.join(dir, 'none.json')]);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/hosts.groups: behaviour groups .*none.json: file not found/);
+    const plain = path.join(dir, 'plain.db');
+    expect(sensor(['--pcap', capture, '--db', plain, '--no-anomaly', '--host-groups', 'none']).code).toBe(0);
+    const d = new Database(plain, { readonly: true });
+    expect(d.prepare('SELECT count(*) AS n FROM flows WHERE anomaly_score IS NOT NULL').get()).toEqual({ n: 0 });
+    expect(d.prepare('SELECT count(*) AS n FROM hosts WHERE behaviour_group IS NOT NULL').get()).toEqual({ n: 0 });
+    expect((d.prepare('SELECT count(*) AS n FROM hosts').get() as { n: number }).n).toBeGreaterThan(0);
+    d.close();
+  });
+
+  it('sensor hosts-fit fits behaviour groups on a database\'s profiles, and the sensor uses them', () => {
+    const out = path.join(dir, 'groups.json');
+    const r = sensor(['hosts-fit', '--db', db, '--out', out, '--k', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/fitted .*groups.json: 3 groups on \d+ profiles/);
+    const model = loadGroupModel(out);
+    expect(model.groups).toHaveLength(3);
+    const again = path.join(dir, 'again.db');
+    expect(sensor(['--pcap', capture, '--db', again, '--host-groups', out]).code).toBe(0);
+    const d = new Database(again, { readonly: true });
+    const groups = (d.prepare('SELECT DISTINCT behaviour_group AS g FROM hosts').all() as { g: string }[]).map((x) => x.g);
+    d.close();
+    expect(groups.every((g) => model.groups.some((m) => m.name === g))).toBe(true);
+    expect(sensor(['hosts-fit', '--db', path.join(dir, 'fpr.db'), '--out', out]).stderr).toMatch(/has no host profiles|too few/);
+  });
+
+  it.skipIf(noPython !== null)(`sensor anomaly-fit fits a model on a database that the sensor then loads${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
+    const out = path.join(dir, 'own.onnx');
+    const report = path.join(dir, 'fit.json');
+    const r = sensor(['anomaly-fit', '--db', db, '--out', out, '--epochs', '3', '--python', PYTHON, '--report', report], 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/sensor: fitted .*own.onnx \(anomaly-ae-\d+\) on \d+ flows; thresholds by false-positive rate 0.001: /);
+    const info = await loadAnomalyModelInfo(out);
+    expect(info.defaultFpr).toBe(0.01);
+    expect(info.thresholds.map((t) => t.fpr)).toEqual([0.001, 0.005, 0.01, 0.02, 0.05]);
+    expect(info.trainingData).toMatch(/finished flows of flows.db/);
+    expect(JSON.parse(readFileSync(report, 'utf8')).calibration_rows).toBeGreaterThan(0);
+    const scored = path.join(dir, 'own.db');
+    expect(sensor(['--pcap', capture, '--db', scored, '--anomaly-model', out, '--no-hosts']).code).toBe(0);
+    const d = new Database(scored, { readonly: true });
+    expect(d.prepare('SELECT count(*) AS n FROM flows WHERE anomaly_score IS NULL').get()).toEqual({ n: 0 });
+    d.close();
+    const few = sensor(['anomaly-fit', '--db', db, '--out', out, '--since', String(Math.floor(Date.now() / 1000) + 86400), '--python', PYTHON]);
+    expect(few.code).toBe(2);
+    expect(few.stderr).toMatch(/has 0 finished flows; an anomaly model needs at least 200/);
+  }, 320_000);
+});
