@@ -71,13 +71,6 @@ export async function runOffline(
     throw new ConfigError((e as Error).message);
   }
   const classifier = await openClassifier(cfg, log);
-  let scorer: AnomalyScorer | null;
-  try {
-    scorer = await openScorer(cfg, log);
-  } catch (e) {
-    if (classifier !== null) await classifier.close();
-    throw e;
-  }
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
 
   let stopping: string | null = null;
@@ -91,7 +84,15 @@ export async function runOffline(
     opened = openSinks(cfg, log, { bulk: true });
   } catch (e) {
     if (classifier !== null) await classifier.close();
-    if (scorer !== null) await scorer.close();
+    throw e;
+  }
+  // After the outputs: a database that cannot be opened is then the one line the user sees.
+  let scorer: AnomalyScorer | null;
+  try {
+    scorer = await openScorer(cfg, log);
+  } catch (e) {
+    for (const s of [...opened].reverse()) await s.close();
+    if (classifier !== null) await classifier.close();
     throw e;
   }
   const hosts = opened.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;

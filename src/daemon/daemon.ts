@@ -76,20 +76,21 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // One inference histogram for the whole run: a reloaded model's batches go on counting in the same series.
   const inferenceLatency = inferenceLatencyHistogram();
   let classifier = await openClassifier(cfg, log, inferenceLatency);
-  let scorer: AnomalyScorer | null;
-  try {
-    scorer = await openScorer(cfg, log);
-  } catch (e) {
-    if (classifier !== null) await classifier.close();
-    throw e;
-  }
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
   let opened;
   try {
     opened = openSinks(cfg, log, { shedAbove: DB_SHED_ABOVE });
   } catch (e) {
     if (classifier !== null) await classifier.close();
-    if (scorer !== null) await scorer.close();
+    throw e;
+  }
+  // After the outputs: a database that cannot be opened is then the one line the user sees.
+  let scorer: AnomalyScorer | null;
+  try {
+    scorer = await openScorer(cfg, log);
+  } catch (e) {
+    for (const s of [...opened].reverse()) await s.close();
+    if (classifier !== null) await classifier.close();
     throw e;
   }
   const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;

@@ -37,7 +37,8 @@ const noPython = pythonMissing();
 
 /**
  * A capture of the last two hours: six clients using the lab's applications (the labelled sequences of
- * models/lab/sample.csv) in the first forty minutes, then 10.1.0.1 scans 300 ports of one server thirty minutes ago.
+ * models/lab/sample.csv) for forty minutes, ending in the hour before the one in which 10.1.0.1, thirty minutes ago,
+ * scans 300 ports of one server.
  * The sensor runs on it with its defaults: the bundled classifier, anomaly model and behaviour groups, host profiles
  * in one-hour windows.
  */
@@ -55,7 +56,10 @@ describe('anomaly scores and host profiles through the CLI', () => {
     db = path.join(dir, 'flows.db');
     jsonl = path.join(dir, 'flows.jsonl');
     const now = Math.floor(Date.now() / 1000);
-    const start = now - 7200;
+    scanStart = now - 1800;
+    // The normal sessions end ten minutes before the one-hour window the scan falls in, whatever the time of day.
+    const scanWindow = Math.floor(scanStart / 3600) * 3600;
+    const start = scanWindow - 3000;
     const { rows } = await readWhoIsTalkingCsv(path.join(ROOT, 'models/lab/sample.csv'));
     const frames: { ts: number; data: Buffer }[] = [];
     rows.forEach((r, i) => {
@@ -63,7 +67,6 @@ describe('anomaly scores and host profiles through the CLI', () => {
       const lengths = end < 0 ? r.lengths : r.lengths.slice(0, end);
       frames.push(...session(start + (i * 2400) / rows.length, `10.1.0.${1 + (i % 6)}`, `10.2.0.${1 + (i % 4)}`, 40000 + i, 443, lengths));
     });
-    scanStart = now - 1800;
     for (let p = 1; p <= 300; p++) {
       const ts = scanStart + p * 0.01;
       frames.push({ ts, data: tcpFrame({ src: '10.1.0.1', dst: '10.2.1.1', sport: 50000, dport: p, seq: 1000, flags: SYN }) });

@@ -179,7 +179,7 @@ describe.skipIf(skipped !== null)(`sensor daemon operations${skipped ? ` (skippe
     const first = new Daemon(['--interface', suite.lab.captureIf, '--db', path.join(suite.dir, 'shared-a.db'), '--config', cfg, '--no-classify']);
     suite.track(first);
     await first.started();
-    const clash = spawnSync(process.execPath, [BIN, '--interface', suite.lab.captureIf, '--db', path.join(suite.dir, 'shared-b.db'), '--config', cfg, '--no-classify'], {
+    const clash = spawnSync(process.execPath, [BIN, '--interface', suite.lab.captureIf, '--db', path.join(suite.dir, 'shared-b.db'), '--config', cfg, '--no-classify', '--no-anomaly'], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 30000,

@@ -243,6 +243,7 @@ describe('SqliteSink write failures', () => {
 });
 
 describe('SqliteSink under floods', () => {
+  // The flows table's indexes (the host tables keep theirs: they are small and written by upsert).
   const indexNames = (db: Database.Database): string[] =>
     (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
 
