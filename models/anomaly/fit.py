@@ -12,8 +12,10 @@ Inside the graph each row is transformed (lengths: sign(x) * log1p(|x|); counter
 standardised with the rows' mean and standard deviation (floored at --std-floor, so that a counter constant in
 normal traffic, such as conn_state=REJ in a network without rejected connections, weighs heavily when it moves)
 and clipped to +-CLIP. Each autoencoder reconstructs the flow's own features through a narrow code and predicts
-its context counters from that code (it never sees them, so it cannot copy them). A model's score is the squared
-error, sequence, own counters and context weighted 1/3 each; the ensemble's score is the mean of its models'.
+its context counters from that code (it never sees them, so it cannot copy them). The squared error is
+summed per part (sequence, own counters, context; weighted 1/3 each) and averaged over the ensemble; the score is the
+sum of the parts, or the counters' part alone scaled to the sum's 99.9th percentile where that is larger (so that a
+connection state normal traffic never had is not outvoted by an ordinary sequence and context).
 
 Calibration, so that the stated false-positive rate holds on traffic the model has not seen: the rows are cut into
 blocks of BLOCK consecutive flows (consecutive flows are alike: one client's session, one lab run); each autoencoder
@@ -72,21 +74,36 @@ class AutoEncoder(nn.Module):
 
 
 class Scorer(nn.Module):
-    """Raw feature rows in, one score per row out: what the sensor runs (the mean over the ensemble's models of
-    each one's weighted squared reconstruction error; the weights sum to 1)."""
+    """Raw feature rows in, one score per row out: what the sensor runs. Each autoencoder's weighted squared
+    reconstruction error is summed per part (sequence, the flow's own counters, its context; the weights sum to 1)
+    and the parts are averaged over the ensemble. The score is the sum of the three parts, or `counter_gain` times the
+    counters' part where that is larger: a flow whose own counters alone are as unusual as the rarest 0.1% of normal
+    flows' counters (a connection state normal traffic never had) is not outvoted by an ordinary sequence and
+    context."""
 
-    def __init__(self, transform, aes, weights):
+    def __init__(self, transform, aes, weights, parts):
         super().__init__()
         self.t = transform
         self.aes = nn.ModuleList(aes)
         self.register_buffer("w", torch.tensor(weights, dtype=torch.float32))
+        # parts[i] = 0 (sequence), 1 (own counters) or 2 (context): a one-hot [W, 3] matrix sums a row's errors by part.
+        self.register_buffer("part", torch.tensor(np.eye(3)[np.asarray(parts)], dtype=torch.float32))
+        self.register_buffer("counter_gain", torch.tensor(0.0))
 
     def one(self, k, z):
         return torch.sum(self.w * (self.aes[k](z) - z) ** 2, dim=1)
 
+    def parts_of(self, k, z):
+        """[N, 3]: autoencoder k's weighted squared error of each row by part."""
+        return ((self.w * (self.aes[k](z) - z) ** 2) @ self.part)
+
+    def combine(self, p):
+        return torch.maximum(p.sum(dim=1), self.counter_gain * p[:, 1])
+
     def forward(self, x):
         z = self.t(x)
-        return torch.stack([self.one(k, z) for k in range(len(self.aes))], dim=0).mean(dim=0)
+        p = torch.stack([self.parts_of(k, z) for k in range(len(self.aes))], dim=0).mean(dim=0)
+        return self.combine(p)
 
 
 def group_weights(L, counters):
@@ -98,6 +115,16 @@ def group_weights(L, counters):
     share = 1.0 / sum(1 for g in groups if g > 0)
     w = [share / L] * L + [share / (groups[2] if c else groups[1]) for c in ctx]
     return np.array(w)
+
+
+def parts_of_counters(L, counters):
+    """Part of each feature column: 0 for the sequence, 1 for the flow's own counters, 2 for its context."""
+    return [0] * L + [2 if c.startswith("ctx_") else 1 for c in counters]
+
+
+# The counters' part alone flags a flow when it exceeds its (1 - COUNTER_QUANTILE_RATE) out-of-bag quantile scaled to the
+# summed score's quantile of the same rate (Scorer).
+COUNTER_QUANTILE_RATE = 0.001
 
 
 def folds_of(n, seed, folds=5, block=BLOCK):
@@ -129,10 +156,10 @@ def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floo
     t = Transform(L, z.mean(axis=0), np.maximum(z.std(axis=0), std_floor))
     n_ctx = sum(c.startswith("ctx_") for c in counters)
     aes = [AutoEncoder(W, hidden, code, n_ctx) for _ in range(members)]
-    model = Scorer(t, aes, group_weights(L, counters))
+    model = Scorer(t, aes, group_weights(L, counters), parts_of_counters(L, counters))
     with torch.no_grad():
         z_all = t(torch.tensor(x, dtype=torch.float32))
-    oob_sum = np.zeros(n)
+    oob_sum = np.zeros((n, 3))
     oob_n = np.zeros(n)
     for k in range(members):
         inbag = np.isin(blocks, rng.permutation(nb)[: max(1, int(round(bag * nb)))])
@@ -147,8 +174,9 @@ def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floo
                 loss.backward()
                 opt.step()
         with torch.no_grad():
-            s_te = model.one(k, z_all[te]).numpy()
-            oob_sum[te] += s_te
+            p_te = model.parts_of(k, z_all[te]).numpy()
+            s_te = p_te.sum(axis=1)
+            oob_sum[te] += p_te
             oob_n[te] += 1
             if log:
                 log(f"model {k + 1}/{members}: mean score {model.one(k, z_all[tr]).mean().item():.4f} on its {len(tr)} training "
@@ -159,7 +187,13 @@ def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floo
         # A row every member trained on (possible with few blocks) has no out-of-bag score: it is left out.
         if log:
             log(f"{int((~seen).sum())} flows were in every member's bag and are not used for the threshold")
-    return model, oob_sum[seen] / oob_n[seen]
+    oob = oob_sum[seen] / oob_n[seen][:, None]
+    q_sum = np.quantile(oob.sum(axis=1), 1 - COUNTER_QUANTILE_RATE)
+    q_cnt = np.quantile(oob[:, 1], 1 - COUNTER_QUANTILE_RATE)
+    model.counter_gain.fill_(float(q_sum / q_cnt) if q_cnt > 0 else 0.0)
+    with torch.no_grad():
+        cal = model.combine(torch.tensor(oob, dtype=torch.float32)).numpy()
+    return model, cal
 
 
 def rate_key(r):
@@ -206,7 +240,8 @@ def main():
         "anomaly_default_fpr": rate_key(a.fpr),
         "anomaly_method": f"mean of {MEMBERS} autoencoders ({W - n_ctx}-{a.hidden}-{a.code}-{a.hidden}-{W}, ReLU; the {n_ctx} "
                           f"context counters are predicted, not read); score = squared error of standardised features, "
-                          f"sequence, counters and context weighted 1/3 each; each trained on {round(100 * BAG)}% of the blocks of "
+                          f"sequence, counters and context weighted 1/3 each, or the counters' part alone scaled by "
+                          f"{model.counter_gain.item():.3g} where larger; each trained on {round(100 * BAG)}% of the blocks of "
                           f"{BLOCK} consecutive flows; thresholds = quantiles of the out-of-bag scores of {len(cal)} flows",
         "model_version": version,
         "training_data": f"{meta.get('training_data', 'flows')}",
@@ -224,6 +259,7 @@ def main():
               "default_fpr": a.fpr, "version": version,
               "calibration_score_quantiles": {str(q): float(np.quantile(cal, q)) for q in (0.5, 0.9, 0.99)},
               "ensemble_share_above_threshold_on_fitting_rows": {rate_key(r): float((full > thresholds[rate_key(r)]).mean()) for r in rates},
+              "counter_gain": model.counter_gain.item(), "counter_quantile_rate": COUNTER_QUANTILE_RATE,
               "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed")}}
     if a.report:
         with open(a.report, "w") as f:

@@ -8,17 +8,22 @@
  *  - ctx_pair_flows: flows from this client to the same server address and port (tau 60 s);
  *  - ctx_pair_same_shape: those of them whose sequence had the same shape: each length rounded to a half-octave
  *    bin with its direction (tau 300 s); a password guesser repeats one shape hundreds of times, where a normal
- *    client of most services varies its requests (the model learns for which services repetition is normal).
+ *    client of most services varies its requests (the model learns for which services repetition is normal);
+ *  - ctx_pair_same_answer: those of them whose server sent exactly as many payload bytes as this flow's server did
+ *    (tau 300 s): failed logins, whatever the guessed password, get the same refusal, and a slowloris or beacon
+ *    client gets the same (or no) answer every time, where the answers of normal work differ in size. It reads
+ *    no packet order, so it still counts where two packets that crossed on the wire swap places in the sequence.
  *
  * Records are taken in the order they are written (the order `sensor anomaly-fit` replays a database in), and
- * interim `active` records are not counted. Memory is bounded: at most maxKeys keys per counter, the least
+ * interim `active` records are not counted. Memory is bounded: at most maxKeys keys per counter (three maps), the least
  * recently updated dropped first (counted in `evicted`).
  */
-export const CONTEXT_COUNTERS = ['ctx_pair_flows', 'ctx_pair_same_shape'] as const;
+export const CONTEXT_COUNTERS = ['ctx_pair_flows', 'ctx_pair_same_shape', 'ctx_pair_same_answer'] as const;
 export type ContextCounter = (typeof CONTEXT_COUNTERS)[number];
 
 const TAU_PAIR = 60;
 const TAU_SHAPE = 300;
+const TAU_ANSWER = 300;
 /** Keys kept per counter (about 150 bytes each). */
 export const DEFAULT_CONTEXT_KEYS = 200_000;
 
@@ -29,6 +34,7 @@ export interface ContextSource {
   server_port: number;
   first_ts: number;
   end_reason: string;
+  s2c_payload_bytes: number;
   lengths: readonly number[];
 }
 
@@ -105,15 +111,17 @@ export function shapeOf(lengths: readonly number[]): string {
 export class FlowContext {
   private readonly pair: Lru<Decayed>;
   private readonly shape: Lru<Decayed>;
+  private readonly answer: Lru<Decayed>;
 
   constructor(maxKeys = DEFAULT_CONTEXT_KEYS) {
     this.pair = new Lru(maxKeys);
     this.shape = new Lru(maxKeys);
+    this.answer = new Lru(maxKeys);
   }
 
   /** Keys dropped to keep memory bounded. */
   get evicted(): number {
-    return this.pair.evicted + this.shape.evicted;
+    return this.pair.evicted + this.shape.evicted + this.answer.evicted;
   }
 
   /**
@@ -124,13 +132,17 @@ export class FlowContext {
     const t = f.first_ts;
     const pairKey = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
     const shapeKey = `${pairKey} ${shapeOf(f.lengths)}`;
+    const answerKey = `${pairKey} ${f.s2c_payload_bytes}`;
     const p = this.pair.get(pairKey);
     const s = this.shape.get(shapeKey);
+    const a = this.answer.get(answerKey);
     out[0] = p !== undefined ? p.at(t, TAU_PAIR) : 0;
     out[1] = s !== undefined ? s.at(t, TAU_SHAPE) : 0;
+    out[2] = a !== undefined ? a.at(t, TAU_ANSWER) : 0;
     if (f.end_reason === 'active') return;
     this.bump(this.pair, pairKey, p, t, TAU_PAIR);
     this.bump(this.shape, shapeKey, s, t, TAU_SHAPE);
+    this.bump(this.answer, answerKey, a, t, TAU_ANSWER);
   }
 
   private bump(m: Lru<Decayed>, k: string, d: Decayed | undefined, t: number, tau: number): void {

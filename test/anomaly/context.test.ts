@@ -3,13 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { FlowContext, shapeOf, type ContextSource } from '../../src/anomaly/context';
 
 function flow(t: number, lengths: number[], o: Partial<ContextSource> = {}): ContextSource {
-  return { client_ip: '10.0.0.1', server_ip: '10.0.0.9', server_port: 80, first_ts: t, end_reason: 'fin', lengths, ...o };
+  return { client_ip: '10.0.0.1', server_ip: '10.0.0.9', server_port: 80, first_ts: t, end_reason: 'fin', s2c_payload_bytes: 179, lengths, ...o };
 }
 
 function observe(c: FlowContext, f: ContextSource): [number, number] {
-  const out = new Float64Array(2);
+  return observe3(c, f).slice(0, 2) as [number, number];
+}
+
+function observe3(c: FlowContext, f: ContextSource): [number, number, number] {
+  const out = new Float64Array(3);
   c.observe(f, out);
-  return [out[0]!, out[1]!];
+  return [out[0]!, out[1]!, out[2]!];
 }
 
 describe('shapeOf()', () => {
@@ -36,6 +40,18 @@ describe('FlowContext', () => {
     // Another service or client: nothing.
     expect(observe(c, flow(101, [170, -179], { server_port: 8080 }))).toEqual([0, 0]);
     expect(observe(c, flow(101, [170, -179], { client_ip: '10.0.0.2' }))).toEqual([0, 0]);
+  });
+
+  it('counts earlier flows of the same client and service whose server sent as many payload bytes, in any packet order', () => {
+    const c = new FlowContext();
+    expect(observe3(c, flow(100, [23, -41, 84, -76], { s2c_payload_bytes: 2229 }))[2]).toBe(0);
+    // The same refusal with two packets swapped on the wire: another shape, the same answer.
+    const [, shape, answer] = observe3(c, flow(101, [-41, 23, 84, -76], { s2c_payload_bytes: 2229 }));
+    expect(shape).toBe(0);
+    expect(answer).toBeCloseTo(Math.exp(-1 / 300), 9);
+    // Another answer size, or the same size from another service: nothing.
+    expect(observe3(c, flow(101, [23, -41, 84, -76], { s2c_payload_bytes: 2230 }))[2]).toBe(0);
+    expect(observe3(c, flow(101, [23, -41, 84, -76], { s2c_payload_bytes: 2229, server_port: 2222 }))[2]).toBe(0);
   });
 
   it('lets a password guesser\'s identical attempts add up, and forgets them with time', () => {
@@ -65,7 +81,7 @@ describe('FlowContext', () => {
   it('keeps at most maxKeys keys per counter, dropping the least recently updated', () => {
     const c = new FlowContext(3);
     for (let i = 0; i < 5; i++) observe(c, flow(100, [10], { client_ip: `10.0.0.${i}` }));
-    expect(c.evicted).toBe(4); // two pair keys and two shape keys
+    expect(c.evicted).toBe(6); // two pair keys, two shape keys and two answer keys
     expect(observe(c, flow(100, [10], { client_ip: '10.0.0.0' }))).toEqual([0, 0]);
     expect(observe(c, flow(100, [10], { client_ip: '10.0.0.4' }))[0]).toBe(1);
   });
