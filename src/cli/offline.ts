@@ -91,7 +91,7 @@ export async function runOffline(
   try {
     scorer = await openScorer(cfg, log);
   } catch (e) {
-    for (const s of [...opened].reverse()) await s.close();
+    for (const s of opened) await s.close();
     if (classifier !== null) await classifier.close();
     throw e;
   }

@@ -89,7 +89,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   try {
     scorer = await openScorer(cfg, log);
   } catch (e) {
-    for (const s of [...opened].reverse()) await s.close();
+    for (const s of opened) await s.close();
     if (classifier !== null) await classifier.close();
     throw e;
   }

@@ -15,7 +15,7 @@ import type { FlowSink } from './flowSink';
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. `bulk` (offline
  * runs): a new database gets its secondary indexes at the end of the run instead of row by row. `shedAbove`
  * (live mode): the database sheds records of flows without payload while writing takes more than this share
- * of the time (SqliteSink). Host profiles (hosts.enabled) go into the flows database, right after it.
+ * of the time (SqliteSink). Host profiles (hosts.enabled) go into the flows database, and come right before it.
  */
 export function openSinks(cfg: SensorConfig, log: Logger, opts: { bulk?: boolean; shedAbove?: number } = {}): FlowSink[] {
   const sinks: FlowSink[] = [];
@@ -27,7 +27,9 @@ export function openSinks(cfg: SensorConfig, log: Logger, opts: { bulk?: boolean
         ...(opts.shedAbove !== undefined ? { shedAbove: opts.shedAbove } : {}),
       });
       sinks.push(db);
-      if (cfg.hosts.enabled) sinks.push(openHostProfiles(cfg, db, log));
+      // Before the database in the list: sinks close in list order, and the profiles write their open windows
+      // into the database as they close.
+      if (cfg.hosts.enabled) sinks.splice(sinks.length - 1, 0, openHostProfiles(cfg, db, log));
     }
     if (cfg.output.jsonl !== null) sinks.push(new JsonlSink(cfg.output.jsonl));
     const ch = cfg.output.clickhouse;

@@ -231,12 +231,12 @@ export class Pipeline {
   }
 
   /**
-   * Writes what is still batched and closes the sinks (after flush), last first: a sink may use one opened before
-   * it (host profiles write into the database of the SQLite sink).
+   * Writes what is still batched and closes the sinks (after flush) in list order: a sink that writes into another's
+   * database (the model monitor, host profiles) comes before that sink in the list.
    */
   async close(): Promise<void> {
     this.writeOut();
-    for (let i = this.sinks.length - 1; i >= 0; i--) await this.sinks[i]!.close();
+    for (const s of this.sinks) await s.close();
   }
 
   /**
