@@ -70,19 +70,36 @@ export async function runOffline(
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const classifier = await openClassifier(cfg, log);
-  const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-
   let stopping: string | null = null;
   let source: FileSource | null = null;
   const requestStop = (why: string): void => {
     if (stopping === null) stopping = why;
     source?.stop();
   };
+  // From the start: loading the models takes a while (seconds on a loaded machine), and a signal meanwhile stops
+  // the run before its first file rather than killing the process.
+  const onSigint = (): void => requestStop('SIGINT');
+  const onSigterm = (): void => requestStop('SIGTERM');
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
+  const detach = (): void => {
+    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigterm);
+  };
+  let classifier;
+  try {
+    classifier = await openClassifier(cfg, log);
+  } catch (e) {
+    detach();
+    throw e;
+  }
+  const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
+
   let opened;
   try {
     opened = openSinks(cfg, log, { bulk: true });
   } catch (e) {
+    detach();
     if (classifier !== null) await classifier.close();
     throw e;
   }
@@ -91,6 +108,7 @@ export async function runOffline(
   try {
     scorer = await openScorer(cfg, log);
   } catch (e) {
+    detach();
     for (const s of opened) await s.close();
     if (classifier !== null) await classifier.close();
     throw e;
@@ -123,11 +141,6 @@ export async function runOffline(
     inspector,
     scorer,
   );
-
-  const onSigint = (): void => requestStop('SIGINT');
-  const onSigterm = (): void => requestStop('SIGTERM');
-  process.once('SIGINT', onSigint);
-  process.once('SIGTERM', onSigterm);
 
   const started = process.hrtime.bigint();
   let frames = 0;
@@ -165,8 +178,7 @@ export async function runOffline(
     if (stopping !== null) log.info('stopping', { reason: stopping });
     await pipeline.flush(stopping !== null ? 'shutdown' : 'eof');
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    process.removeListener('SIGTERM', onSigterm);
+    detach();
     if (progress) process.stderr.write('\r\x1b[K');
     await pipeline.close();
     if (classifier !== null) await classifier.close();
