@@ -122,7 +122,7 @@ describe('SqliteSink schema', () => {
       VALUES ('eth1', 1, 2, 1, 4, 'a', 1, 'b', 2, 0, 1, 1, 40, 40, 0, 0, 0, 0, 0, 'SF', 'ShAFf', '', 'fin', '[]', 'no-payload', 0, '')`);
     v2.close();
     const sink = openSink();
-    expect(sink.db.pragma('user_version', { simple: true })).toBe(5);
+    expect(sink.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(sink.db.prepare('SELECT count(*) AS n FROM monitor_windows').get()).toEqual({ n: 0 });
     expect(sink.db.prepare('SELECT anomaly_score, anomaly, anomaly_fpr FROM flows').all()).toEqual([{ anomaly_score: null, anomaly: null, anomaly_fpr: null }]);
     expect(sink.db.prepare('SELECT count(*) AS n FROM hosts').get()).toEqual({ n: 0 });
