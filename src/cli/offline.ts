@@ -7,7 +7,7 @@ import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
 import type { AnomalyScorer } from '../anomaly/scorer';
 import { HostProfiles } from '../hosts/hostProfiles';
-import { openClassifier, openScorer, openSinks } from '../pipeline/open';
+import { guardSinks, openClassifier, openScorer, openSinks, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { openMonitor } from '../monitor/openMonitor';
 import type { MonitorReport } from '../monitor/monitor';
@@ -114,13 +114,10 @@ export async function runOffline(
     throw e;
   }
   const hosts = opened.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
-  const sinks = opened.map(
-    (s) =>
-      new GuardedSink(s, (e) => {
-        log.error(`${e.message}; stopping: free space or fix the output, then run again`);
-        requestStop('write-error');
-      }),
-  );
+  const sinks = guardSinks(opened, (e) => {
+    if (!(e instanceof QuietSinkError)) log.error(`${e.message}; stopping: free space or fix the output, then run again`);
+    requestStop('write-error');
+  });
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
   const clickhouse = opened.find((s): s is ClickHouseSink => s instanceof ClickHouseSink);
   // The human summary table sees every record like the other sinks (counters only).

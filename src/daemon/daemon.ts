@@ -10,7 +10,7 @@ import { openMonitor } from '../monitor/openMonitor';
 import { loadAnomalyModelInfo } from '../anomaly/anomalyModel';
 import type { AnomalyScorer } from '../anomaly/scorer';
 import { HostProfiles } from '../hosts/hostProfiles';
-import { loadHostGroups, openClassifier, openScorer, openSinks } from '../pipeline/open';
+import { guardSinks, loadHostGroups, openClassifier, openScorer, openSinks, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
@@ -100,13 +100,10 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // Whatever ends the run (a signal, a capture or write failure) resolves `stopRequested`; the first one wins.
   let requestStop: (why: string) => void = () => {};
   const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
-  const sinks = opened.map(
-    (s) =>
-      new GuardedSink(s, (e) => {
-        log.error(`${e.message}; stopping: free space or fix the output, then restart the sensor`);
-        requestStop('write-error');
-      }),
-  );
+  const sinks = guardSinks(opened, (e) => {
+    if (!(e instanceof QuietSinkError)) log.error(`${e.message}; stopping: free space or fix the output, then restart the sensor`);
+    requestStop('write-error');
+  });
   // The model monitor (README "Watching the model") and, with monitor.groundTruth, the handshake labeller. It goes
   // first, so that it closes (writing its last window) before the database does; a failure of its own is logged and
   // neither stops capture nor counts flow records as unwritten.

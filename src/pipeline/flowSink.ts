@@ -71,6 +71,11 @@ export class GuardedSink implements FlowSink {
     }
   }
 
+  /** Whether a write, drain or close of this sink has failed (it then writes nothing more). */
+  get hasFailed(): boolean {
+    return this.failed;
+  }
+
   private fail(e: unknown): void {
     if (this.failed) return;
     this.failed = true;

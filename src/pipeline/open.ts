@@ -9,7 +9,7 @@ import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import { openClickHouseSink } from '../sink/clickhouse/openClickHouseSink';
 import { JsonlSink } from '../sink/jsonlSink';
 import { SqliteSink } from '../sink/sqliteSink';
-import type { FlowSink } from './flowSink';
+import { GuardedSink, type FlowSink } from './flowSink';
 
 /**
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. `bulk` (offline
@@ -76,6 +76,28 @@ export function loadHostGroups(cfg: SensorConfig): GroupModel | null {
 }
 
 /** Host profiles in the database of `db`, with the behaviour groups the config names; group changes are logged. */
+/**
+ * Guards the opened sinks with `onFail` (one error line and a stop, by the caller), except that host profiles, which
+ * write into the flows database, report a failure of their own with a `host profiles:` prefix and stay silent once
+ * the database's own sink has failed (a full disk is then one error line, not two).
+ */
+export function guardSinks(opened: FlowSink[], onFail: (e: Error) => void): GuardedSink[] {
+  let db: GuardedSink | null = null;
+  return opened.map((s) => {
+    const g =
+      s instanceof HostProfiles
+        ? new GuardedSink(s, (e) => onFail(db?.hasFailed === true ? new QuietSinkError(e.message) : new Error(`host profiles: ${e.message}`)))
+        : new GuardedSink(s, onFail);
+    if (s instanceof SqliteSink) db = g;
+    return g;
+  });
+}
+
+/** A sink failure that follows from another already reported (the caller stops without a second line). */
+export class QuietSinkError extends Error {
+  override name = 'QuietSinkError';
+}
+
 export function openHostProfiles(cfg: SensorConfig, db: SqliteSink, log: Logger | null): HostProfiles {
   const h = cfg.hosts;
   return new HostProfiles(db.db, {
