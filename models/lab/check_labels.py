@@ -22,7 +22,8 @@ TLS_PORTS = {993: "imaps", 636: "ldaps", 8883: "mqtts", 995: "pop3s", 465: "smtp
 TOKENS = {"pop": "pop3", "pgsql": "postgresql", "resp": "redis", "memcache": "memcached", "jabber": "xmpp",
           "smb2": "smb", "nbss": "smb"}
 CLASSES = {"dns", "ftp", "git", "http", "imap", "ldap", "memcached", "mqtt", "mysql", "pop3", "postgresql", "redis",
-           "rsync", "smtp", "ssh", "xmpp", "tls", "smb", "kerberos", "irc", "telnet", "bgp", "vnc"}
+           "rsync", "smtp", "ssh", "xmpp", "tls", "smb", "kerberos", "irc", "telnet", "bgp", "vnc", "rdp",
+           "dcerpc"}
 
 
 def tshark_labels(pcap, port):

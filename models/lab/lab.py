@@ -51,6 +51,9 @@ class Ctx:
             kw.setdefault("env", dict(os.environ, **self.env))
         kw.setdefault("stdout", subprocess.DEVNULL)
         kw.setdefault("stderr", open(os.path.join(self.work, "server.log"), "ab"))
+        # each server in its own session and process group: Samba's smbd answers SIGTERM with kill(0, SIGTERM), which
+        # without this reached the whole lab (the lab process itself, tcpdump, the relays and sessions of every slot)
+        kw.setdefault("start_new_session", True)
         return subprocess.Popen(slot_exec(self.slot.sns) + argv, **kw)
 
     def srv_run(self, argv, **kw):
@@ -118,6 +121,7 @@ def one_run(slot, svc, run_id, seed, args, pki):
             server_opts["server"] = args.server
         if args.program:
             prog = args.program
+        svc.adjust_options(prog, server_opts)
     else:
         prog = ""
     procs = svc.start(ctx, server_opts)

@@ -7,6 +7,7 @@ from .enterprise import Kerberos, Smb
 from .legacy import Irc, Telnet
 from .routing import Bgp
 from .files import Dns, Ftp, Git, Rsync
+from .remote import Dcerpc, Rdp
 from .mail import Imap, Imaps, Pop3, Pop3s, Smtp, Smtps
 from .ssh import Ssh
 from .web import H2c, Http, Tls
@@ -15,6 +16,6 @@ REGISTRY = {}
 for _cls in (Http, Tls, Ssh, Postgres, Mysql, Redis, Memcached, Ftp, Git, Rsync, Dns,
              Smtp, Smtps, Imap, Imaps, Pop3, Pop3s,
              Ldap, Ldaps, Mqtt, Mqtts, Xmpp, H2c,
-             Telnet, Irc, Smb, Kerberos, Bgp, Vnc,
+             Telnet, Irc, Smb, Kerberos, Bgp, Vnc, Rdp, Dcerpc,
              Socks, Finger, Portmap, Modbus, Iperf3):
     REGISTRY[_cls.name] = _cls()

@@ -49,6 +49,9 @@ class Service:
     def pick_program(self, rng, opts):
         return rng.choice(sorted(self.programs)) if self.programs else ""
 
+    def adjust_options(self, prog, opts):
+        """After the run's program is known: server options that program needs (recorded in RUN.json)."""
+
     def session(self, ctx, rng, opts, prog):
         """One session of program prog: by default client() drawn until it picks one of prog's commands."""
         if not prog:

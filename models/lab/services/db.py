@@ -26,7 +26,7 @@ class Postgres(Service):
     programs = {"psql": ("libpq 15 (psql, pg_isready)", ["psql", "pg_isready"]),
                 "psycopg2": ("libpq 15 via psycopg2", ["pgc.py"]), "pg8000": ("pg8000 1.10 (pure Python)", []),
                 "jdbc": ("PostgreSQL JDBC 42.5 (Java)", [])}
-    servers = {"postgresql": "PostgreSQL 15"}
+    servers = {"postgresql": "PostgreSQL 15", "pgbouncer": "PgBouncer 1.18 in front of PostgreSQL 15"}
     concurrency = 6
 
     def bindir(self):
@@ -46,25 +46,74 @@ class Postgres(Service):
         self.seeded = False
 
     def server_options(self, rng):
-        return {"password_encryption": "scram-sha-256"}
+        from .base import tls_opts
+        o = tls_opts(rng)
+        o.update({"password_encryption": "scram-sha-256", "pool_mode": rng.choice(["session", "session", "transaction"]),
+                  "pool_size": rng.choice([2, 5, 20]), "bouncer_tls": rng.choice(["disable", "allow", "prefer"])})
+        return o
 
     def start(self, ctx, o):
         d = os.path.join(ctx.work, "pgdata")
+        bouncer = o.get("server") == "pgbouncer"
+        pgport = 5433 if bouncer else self.port  # behind pgbouncer, PostgreSQL listens on the server's loopback only
+        write(os.path.join(d, "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+              "host all lab 10.77.0.0/16 scram-sha-256\nhost all all 10.77.0.0/16 trust\n")
+        subprocess.run(["chown", "postgres:postgres", os.path.join(d, "pg_hba.conf")], check=True)
         p = ctx.srv(["runuser", "-u", "postgres", "--", os.path.join(self.bindir(), "postgres"), "-D", d,
-                     "-c", f"listen_addresses={ctx.sip}", "-c", f"unix_socket_directories={ctx.work}", "-c", "ssl=off",
-                     "-c", "fsync=off"])
+                     "-c", f"listen_addresses={'127.0.0.1' if bouncer else ctx.sip}", "-c", f"port={pgport}",
+                     "-c", f"unix_socket_directories={ctx.work}", "-c", "ssl=off", "-c", "fsync=off"])
         for _ in range(50):
-            if os.path.exists(os.path.join(ctx.work, ".s.PGSQL.5432")):
+            if os.path.exists(os.path.join(ctx.work, f".s.PGSQL.{pgport}")):
                 break
             time.sleep(0.2)
-        psql = [os.path.join(self.bindir(), "psql"), "-q", "-h", ctx.work, "-U", "postgres", "-d", "postgres", "-c"]
+        psql = [os.path.join(self.bindir(), "psql"), "-q", "-h", ctx.work, "-p", str(pgport), "-U", "postgres", "-d", "postgres", "-c"]
         ctx.srv_run(["runuser", "-u", "postgres", "--"] + psql +
                     ["DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='lab') THEN "
                      "CREATE ROLE lab LOGIN SUPERUSER PASSWORD 'labpw'; END IF; END$$;"
                      "CREATE TABLE IF NOT EXISTS items(id serial primary key, name text, body text);"
                      "INSERT INTO items(name, body) SELECT 'n'||g, repeat('b', (g*37)%2000) FROM generate_series(1,500) g "
                      "WHERE (SELECT count(*) FROM items) < 500;"])
-        return [p]
+        if not bouncer:
+            return [p]
+        return [p, self.start_pgbouncer(ctx, o)]
+
+    def start_pgbouncer(self, ctx, o):
+        """PgBouncer 1.18 on the server address in front of PostgreSQL, as connection poolers are deployed."""
+        w = os.path.join(ctx.work, "pgbouncer")
+        os.makedirs(w, exist_ok=True)
+        write(os.path.join(w, "userlist.txt"), '"lab" "labpw"\n"postgres" ""\n')
+        write(os.path.join(w, "hba.conf"), "host all lab 0.0.0.0/0 scram-sha-256\nhost all all 0.0.0.0/0 trust\n")
+        from .base import cert
+        key, crt = cert(ctx, o)
+        tls = (f"client_tls_sslmode = {o['bouncer_tls']}\nclient_tls_key_file = {key}\nclient_tls_cert_file = {crt}\n"
+               if o["bouncer_tls"] != "disable" else "client_tls_sslmode = disable\n")
+        write(os.path.join(w, "pgbouncer.ini"), f"""[databases]
+postgres = host=127.0.0.1 port=5433 dbname=postgres
+* = host=127.0.0.1 port=5433
+[pgbouncer]
+listen_addr = {ctx.sip}
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = hba
+auth_hba_file = {w}/hba.conf
+auth_file = {w}/userlist.txt
+pool_mode = {o['pool_mode']}
+max_client_conn = 200
+default_pool_size = {o['pool_size']}
+ignore_startup_parameters = extra_float_digits,options
+server_reset_query = DISCARD ALL
+logfile = {w}/pgbouncer.log
+pidfile = {w}/pgbouncer.pid
+admin_users = postgres
+{tls}""")
+        subprocess.run(["chown", "-R", "postgres:postgres", w], check=True)
+        return ctx.srv(["runuser", "-u", "postgres", "--", "pgbouncer", os.path.join(w, "pgbouncer.ini")])
+
+    def adjust_options(self, prog, opts):
+        if opts.get("server") == "pgbouncer" and prog == "pg8000":
+            # pg8000 names its server-side prepared statements, which transaction pooling hands between clients
+            # ("prepared statement already exists"): the combination is deployed with session pooling
+            opts["pool_mode"] = "session"
 
     def tools(self, bindir):
         build_jdbc(bindir)

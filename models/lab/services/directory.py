@@ -64,7 +64,8 @@ class Slapd(Service):
     concurrency = 6
     programs = {"openldap-tools": ("OpenLDAP libldap (ldapsearch, ldapwhoami, ldapcompare)", ["ldapsearch", "ldapwhoami", "ldapcompare"]),
                 "ldap3": ("ldap3 (pure Python)", ["ldapc.py"]), "perl-net-ldap": ("Net::LDAP (Perl, IO::Socket::SSL)", [])}
-    servers = {"slapd": "OpenLDAP slapd 2.5"}
+    servers = {"slapd": "OpenLDAP slapd 2.5", "389-ds": "389 Directory Server 2.3 (ns-slapd; its own self-signed CA)"}
+    DS_PW = "adminpw-389"
 
     def prepare(self, ctx):
         w = ctx.work
@@ -116,7 +117,83 @@ access to * by * read
     def server_options(self, rng):
         return tls_opts(rng)
 
+    def ensure_389(self, ctx):
+        """One 389-ds instance per slot (`lab<K>`, made once with dscreate inside the server namespace, then filled with
+        the same entries as slapd's database); ldap and ldaps runs of the slot share it."""
+        import fcntl
+        name = f"lab{ctx.slot.k}"
+        conf = f"/etc/dirsrv/slapd-{name}"
+        if not os.path.exists(os.path.join(conf, "lab-created")):
+            subprocess.run(["dsctl", name, "remove", "--do-it"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shim = os.path.join(ctx.work, "sysd")
+            os.makedirs(shim, exist_ok=True)
+            shutil.copy(os.path.join(ctx.lab, "clients", "systemctl-dirsrv.sh"), os.path.join(shim, "systemctl"))
+            os.chmod(os.path.join(shim, "systemctl"), 0o755)
+            inf = os.path.join(ctx.work, "ds.inf")
+            write(inf, f"""[general]
+full_machine_name = ldap.lab.test
+start = False
+strict_host_checking = False
+systemd = False
+selinux = False
+[slapd]
+instance_name = {name}
+port = 389
+secure_port = 636
+root_dn = cn=Directory Manager
+root_password = {self.DS_PW}
+self_sign_cert = True
+[backend-userroot]
+suffix = {BASE}
+sample_entries = no
+create_suffix_entry = no
+""")
+            with open("/run/lock/sensorlab-dscreate.lock", "w") as lock:  # slots share /etc/dirsrv/ssca
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                r = ctx.srv_run(["env", f"PATH={shim}:{os.environ.get('PATH', '/usr/bin:/bin')}", "dscreate", "from-file", inf])
+            if r.returncode != 0:
+                ctx.srv_run([os.path.join(shim, "systemctl"), "stop", f"dirsrv@{name}"])
+                raise RuntimeError("dscreate failed: " + r.stdout[-500:])
+            write(os.path.join(conf, "lab-created"), "ok\n")
+        return name, conf
+
+    def start_389(self, ctx, o):
+        import time
+        name, conf = self.ensure_389(ctx)
+        os.makedirs("/run/dirsrv", exist_ok=True)
+        os.makedirs(f"/run/lock/dirsrv/slapd-{name}", exist_ok=True)
+        subprocess.run(["chown", "dirsrv:dirsrv", "/run/dirsrv", f"/run/lock/dirsrv/slapd-{name}"], check=False)
+        p = ctx.srv(["/usr/sbin/ns-slapd", "-D", conf, "-i", f"/run/dirsrv/slapd-{name}.pid", "-d", "0"])
+        marker = os.path.join(conf, "lab-populated")
+        if not os.path.exists(marker):
+            for _ in range(150):
+                if ctx.srv_run(["ss", "-Htln", "sport = :389"]).stdout.strip():
+                    break
+                time.sleep(0.2)
+            time.sleep(1)
+            entries = []
+            for e in open(os.path.join(ctx.work, "data.ldif")).read().split("\n\n"):
+                lines = e.strip().splitlines()  # 389-ds refuses repeated values (slapd's random groups have some)
+                entries.append("\n".join(dict.fromkeys(lines)))
+            entries.append(f"dn: cn=admin,{BASE}\nobjectClass: person\ncn: admin\nsn: admin\nuserPassword: adminpw")
+            ldif = os.path.join(ctx.work, "data389.ldif")
+            write(ldif, "\n\n".join(entries) + "\n")
+            aci = os.path.join(ctx.work, "aci389.ldif")
+            write(aci, f'dn: {BASE}\nchangetype: modify\nadd: aci\naci: (targetattr="*")(version 3.0; acl "lab anonymous read"; '
+                  'allow (read,search,compare) userdn="ldap:///anyone";)\n')
+            dm = ["-x", "-c", "-H", "ldap://127.0.0.1", "-D", "cn=Directory Manager", "-w", self.DS_PW]
+            ctx.srv_run(["ldapadd"] + dm + ["-f", ldif])  # -c: entries already there from an earlier try are fine
+            ctx.srv_run(["ldapmodify"] + dm + ["-f", aci])
+            r = ctx.srv_run(["ldapsearch", "-x", "-H", "ldap://127.0.0.1", "-b", BASE, "-LLL", "(uid=user1*)", "dn"])
+            if r.stdout.count("dn:") >= 100:
+                write(marker, "ok\n")
+            else:
+                raise RuntimeError("389-ds: loading the lab entries failed: " + r.stdout[-300:])
+        return [p]
+
     def start(self, ctx, o):
+        if o.get("server") == "389-ds":
+            return self.start_389(ctx, o)
         self.write_conf(ctx, o)
         url = f"ldaps://{ctx.sip}/" if self.tls else f"ldap://{ctx.sip}/"
         return [ctx.srv(["slapd", "-d", "0", "-f", self.conf_path, "-h", url])]

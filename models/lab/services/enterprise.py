@@ -6,6 +6,10 @@ from .base import Service, write
 from .ssh import PASSWORD, USER, ensure_user
 
 IMPACKET = "/usr/share/doc/python3-impacket/examples"
+# Heimdal's KDC and clients conflict with MIT's packages (krb5-kdc, and heimdal-clients would take over kinit):
+# the lab runs them unpacked (apt-get download heimdal-kdc heimdal-clients; dpkg -x into these folders)
+HEIMDAL_KDC = "/opt/sensorlab/heimdal-kdc"
+HEIMDAL_CLIENTS = "/opt/sensorlab/heimdal-clients/usr/bin"
 REALM = "LAB.TEST"
 KRB_USERS = [("alice", "alice-pw-1"), ("bob", "a-much-longer-kerberos-password"), ("svc-backup", "Bk!2024")]
 
@@ -17,7 +21,13 @@ class Smb(Service):
     servers = {"samba": "Samba 4.17 smbd", "impacket": "Impacket 0.10 SimpleSMBServer (Python)"}
     programs = {"smbclient": ("Samba 4.17 libsmbclient (smbclient)", []),
                 "impacket": ("Impacket 0.10 smbclient.py (Python)", []),
-                "pysmbc": ("Samba libsmbclient via python3-smbc", [])}
+                "pysmbc": ("Samba libsmbclient via python3-smbc", []),
+                "node-smb2": ("v9u-smb2 1.0.6 (JavaScript, SMB 2.0.2, NTLMv2; npm, in /opt/sensorlab/node)", [])}
+
+    def adjust_options(self, prog, opts):
+        if prog == "node-smb2":
+            # it speaks dialect 2.0.2 only and does not sign: the server must allow that (as many NAS boxes do)
+            opts.update({"min_protocol": "SMB2_02", "signing": "auto", "encrypt": "off"})
 
     def prepare(self, ctx):
         w = ctx.work
@@ -104,6 +114,10 @@ class Smb(Service):
             target = f"{USER}:{PASSWORD}@{ctx.sip}" if not guest else f"guest:@{ctx.sip}"
             return ["sh", "-c", f"mkdir -p {tmp} && cd {tmp} && /usr/bin/python3 {IMPACKET}/smbclient.py -port {self.port} "
                     f"-file {script} {target} >/dev/null 2>&1; rc=$?; rm -rf {tmp}; exit $rc"], kind
+        if prog == "node-smb2":
+            u, p = ("guest", "") if guest else (USER, PASSWORD)
+            return ["node", "--openssl-legacy-provider", os.path.join(ctx.lab, "clients", "smbc.js"), ctx.sip, "share", u, p, kind,
+                    str(rng.randint(0, 2**31))] + self.files, kind
         code = ("import smbc,sys\n"
                 f"c=smbc.Context(auth_fn=lambda *a: ('WORKGROUP', '{USER if not guest else 'guest'}', '{PASSWORD if not guest else ''}'))\n"
                 f"u='smb://{ctx.sip}/share/'\n"
@@ -119,9 +133,9 @@ class Kerberos(Service):
     name, port = "kerberos", 88
     concurrency = 4
     max_failed_share = 0.7  # wrong passwords and unknown users on purpose
-    servers = {"mit-krb5kdc": "MIT krb5kdc 1.20"}
+    servers = {"mit-krb5kdc": "MIT krb5kdc 1.20", "heimdal-kdc": "Heimdal 7.8 kdc"}
     programs = {"mit-kinit": ("MIT krb5 1.20 (kinit, kvno)", []), "impacket": ("Impacket 0.10 getTGT/getST (Python)", []),
-                "java": ("OpenJDK 17 Krb5LoginModule", [])}
+                "java": ("OpenJDK 17 Krb5LoginModule", []), "heimdal-kinit": ("Heimdal 7.8 (kinit, kgetcred)", [])}
 
     def env(self, ctx):
         d = os.path.join(ctx.work, "krb")
@@ -170,11 +184,56 @@ class Kerberos(Service):
             for svc in ("host/server.lab.test", "HTTP/web.lab.test", "cifs/files.lab.test"):
                 subprocess.run(["kadmin.local", "-r", REALM, "-q", f"addprinc -randkey {svc}"], env=env, check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.prepare_heimdal(ctx)
+
+    def heimdal_conf(self, ctx, preauth=True):
+        """Heimdal's client and KDC configuration (one file); `tcp/` makes Heimdal's clients use TCP."""
+        d = os.path.join(ctx.work, "heimdal")
+        path = os.path.join(d, "krb5.conf")
+        write(path, f"""[libdefaults]
+  default_realm = {REALM}
+  dns_lookup_kdc = false
+  dns_lookup_realm = false
+[realms]
+  {REALM} = {{
+    kdc = tcp/{ctx.sip}:{self.port}
+  }}
+[kdc]
+  database = {{
+    dbname = {d}/heimdal
+    realm = {REALM}
+    mkey_file = {d}/m-key
+    log_file = {d}/kadm.log
+  }}
+  require-preauth = {'true' if preauth else 'false'}
+[logging]
+  kdc = FILE:{d}/kdc.log
+""")
+        return path
+
+    def prepare_heimdal(self, ctx):
+        d = os.path.join(ctx.work, "heimdal")
+        if os.path.exists(os.path.join(d, "heimdal.db")):
+            return
+        os.makedirs(d, exist_ok=True)
+        env = dict(os.environ, KRB5_CONFIG=self.heimdal_conf(ctx))
+        adm = [os.path.join(HEIMDAL_CLIENTS, "kadmin.heimdal"), "-l"]
+        quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run([os.path.join(HEIMDAL_KDC, "usr/sbin/kstash"), "--random-key", f"--key-file={d}/m-key"], **quiet)
+        subprocess.run(adm + ["init", "--realm-max-ticket-life=unlimited", "--realm-max-renewable-life=unlimited", REALM], **quiet)
+        for u, p in KRB_USERS:
+            subprocess.run(adm + ["add", f"--password={p}", "--use-defaults", u], **quiet)
+        for svc in ("host/server.lab.test", "HTTP/web.lab.test", "cifs/files.lab.test"):
+            subprocess.run(adm + ["add", "--random-key", "--use-defaults", svc], **quiet)
 
     def server_options(self, rng):
         return {"preauth": rng.random() < 0.7}
 
     def start(self, ctx, o):
+        if o.get("server") == "heimdal-kdc":
+            conf = self.heimdal_conf(ctx, o["preauth"])
+            return [ctx.srv([os.path.join(HEIMDAL_KDC, "usr/lib/heimdal-servers/kdc"), f"--config-file={conf}",
+                             f"--addresses={ctx.sip}", f"--ports={self.port}"])]
         env = dict(os.environ, **self.env(ctx))
         flag = "+requires_preauth" if o["preauth"] else "-requires_preauth"
         for u, _ in KRB_USERS:
@@ -198,6 +257,14 @@ class Kerberos(Service):
             if kind == "tgt+service":
                 cmd += f" && kvno {svc}@{REALM} >/dev/null"
             return ["sh", "-c", f"export KRB5_CONFIG={e['KRB5_CONFIG']} KRB5CCNAME=FILE:{cc}; {cmd}; rc=$?; rm -f {cc}; exit $rc"], kind
+        if prog == "heimdal-kinit":
+            opts = rng.choice(["", "-f", "-r 7d", "-l 1h", "-f -p", "--enctypes=aes128-cts-hmac-sha1-96"])
+            hc = HEIMDAL_CLIENTS
+            cmd = f"echo '{p}' | {hc}/kinit.heimdal --password-file=STDIN {opts} {u}@{REALM}"
+            if kind == "tgt+service":
+                cmd += f" && {hc}/kgetcred {svc}@{REALM}"
+            return ["sh", "-c", f"export KRB5_CONFIG={os.path.join(ctx.work, 'heimdal', 'krb5.conf')} KRB5CCNAME=FILE:{cc}; "
+                    f"{cmd} >/dev/null 2>&1; rc=$?; rm -f {cc}; exit $rc"], kind
         if prog == "impacket":
             tmp = cc + ".d"
             cmd = f"/usr/bin/python3 {IMPACKET}/getTGT.py -dc-ip {ctx.sip} '{REALM}/{u}:{p}'"

@@ -101,8 +101,16 @@ class Git(Service):
     name, port = "git", 9418
     programs = {"git": ("git 2.39", ["git", "git (scripted)"]), "dulwich": ("Dulwich 0.21 (pure Python)", []),
                 "pygit2": ("libgit2 1.5 via pygit2", [])}
-    servers = {"git-daemon": "git daemon 2.39"}  # Dulwich's daemon hung up on every client in the lab
+    servers = {"git-daemon": "git daemon 2.39", "jgit": "Eclipse JGit 4.11 Daemon (Java)",
+               "dulwich": "Dulwich 0.21 TCPGitServer (Python; clients/dulwichd.py works around `dulwich daemon`'s path bug)"}
     concurrency = 4
+    JGIT_CP = ":".join(f"/usr/share/java/{j}.jar" for j in ("org.eclipse.jgit", "javaewah", "jsch", "jzlib", "slf4j-api",
+                                                            "slf4j-nop"))
+
+    def tools(self, bindir):
+        if not os.path.exists(os.path.join(bindir, "JGitDaemon.class")):
+            src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "clients", "JGitDaemon.java")
+            subprocess.run(["javac", "-cp", self.JGIT_CP, "-d", bindir, src], check=True)
 
     def prepare(self, ctx):
         import random
@@ -133,7 +141,11 @@ class Git(Service):
 
     def start(self, ctx, o):
         if o.get("server") == "dulwich":
-            return [ctx.srv(["dulwich", "daemon", "-l", ctx.sip, "-p", str(self.port), f"{ctx.work}/repos"])]
+            return [ctx.srv(["/usr/bin/python3", os.path.join(ctx.lab, "clients", "dulwichd.py"), ctx.sip, str(self.port),
+                             f"{ctx.work}/repos"])]
+        if o.get("server") == "jgit":
+            return [ctx.srv(["java", "-XX:TieredStopAtLevel=1", "-cp", f"{self.JGIT_CP}:{ctx.bindir}", "JGitDaemon", ctx.sip,
+                             str(self.port), f"{ctx.work}/repos"])]
         return [ctx.srv(["git", "daemon", "--reuseaddr", f"--listen={ctx.sip}", f"--port={self.port}",
                          f"--base-path={ctx.work}/repos", "--export-all", "--enable=upload-archive",
                          "--user=nobody", "--group=nogroup", f"{ctx.work}/repos"])]
@@ -166,14 +178,16 @@ class Git(Service):
                 (["--bare"] if rng.random() < 0.2 else []) + [repo, dest]
         if u < 0.75:
             return ["git"] + proto + ["ls-remote"] + (["--tags"] if rng.random() < 0.3 else []) + [repo]
-        if u < 0.85:
+        if u < 0.85 and o.get("server", "git-daemon") == "git-daemon":  # the others have no upload-archive
             return ["sh", "-c", f"git archive --remote={repo} --format=tar HEAD > /dev/null"]
         return ["sh", "-c", f"git init -q {dest} && git -C {dest} fetch -q {repo} main"]
 
 
 class Rsync(Service):
     name, port = "rsync", 873
-    programs = {"rsync": ("rsync 3.2", ["rsync"])}
+    # Debian 12 has one rsync implementation (rsync itself; no openrsync, no library that speaks the daemon
+    # protocol): the second client is the lab's own daemon-protocol client (clients/rsyncc.py)
+    programs = {"rsync": ("rsync 3.2", ["rsync"]), "python-raw": ("hand-written Python rsync daemon-protocol client", [])}
     servers = {"rsyncd": "rsync 3.2 daemon"}
     concurrency = 4
 
@@ -208,6 +222,20 @@ read only = no
 
     def stop(self, ctx):
         shutil.rmtree(os.path.join(ctx.work, "dl"), ignore_errors=True)
+
+    def session(self, ctx, rng, o, prog):
+        if prog == "python-raw":
+            u = rng.random()
+            if u < 0.3:
+                mod = ["#list"]
+            elif u < 0.85:
+                mod = ["data"] + rng.sample(self.names, rng.randint(0, 3))
+            else:
+                mod = ["up"]
+            auth = "1" if o["auth"] and mod[0] == "data" else "0"
+            return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "rsyncc.py"), ctx.sip, str(self.port), "lab",
+                    "labpw", str(rng.randint(0, 2**31)), auth] + mod
+        return super().session(ctx, rng, o, prog)
 
     def client(self, ctx, rng, o):
         user = "lab@" if o["auth"] else ""

@@ -7,6 +7,19 @@ import subprocess
 from .base import Service, cert, tls_opts, write
 
 USERS = [("alice", "alicepw"), ("bob", "a-much-longer-password-for-bob"), ("carol", "c4r0l")]
+# Cyrus IMAP conflicts with Dovecot's packages (imap-server, pop3-server): the lab runs it unpacked
+# (apt-get download cyrus-common cyrus-imapd cyrus-pop3d; dpkg -x each into CYRUS/<package>)
+CYRUS = "/opt/sensorlab"
+SERVERNAMES = ["imap.lab.test", "mail.corp.internal", "mx1"]
+
+
+def ensure_cyrus_user():
+    import pwd
+    try:
+        pwd.getpwnam("cyrus")
+    except KeyError:
+        subprocess.run(["useradd", "-r", "-M", "-d", "/var/lib/cyrus", "-g", "mail", "-s", "/usr/sbin/nologin", "cyrus"],
+                       check=False)  # another slot may win
 
 
 def message(rng, n):
@@ -22,7 +35,7 @@ class Dovecot(Service):
                 "perl": ("Perl Mail::IMAPClient / Net::POP3 (IO::Socket::SSL)", [])}
     # fetchmail 6.4 was tried: every session ended "socket error while fetching" in the lab (runs skipped); its
     # session code stays below for a later look
-    servers = {"dovecot": "Dovecot 2.3"}
+    servers = {"dovecot": "Dovecot 2.3", "cyrus": "Cyrus IMAP 3.6 (imapd, pop3d)"}
 
     def prepare(self, ctx):
         rng = random.Random(17)
@@ -43,9 +56,93 @@ class Dovecot(Service):
         o = tls_opts(rng)
         o["greeting"] = rng.choice(["Dovecot ready.", "Lab mail server ready.", "IMAP/POP3 service"])
         o["protocols"] = rng.choice(["TLSv1.2", "TLSv1.3"])
+        o["servername"] = rng.choice(SERVERNAMES)
+        o["serverinfo"] = rng.choice(["on", "min", "off"])
         return o
 
+    def start_cyrus(self, ctx, o):
+        """Cyrus IMAP 3.6 unpacked (it conflicts with Dovecot's packages): master (as root, drops to user cyrus)
+        with the class's listener on the server address, plus a loopback IMAP listener that fills the mailboxes
+        once per slot with the same messages as Dovecot's Maildirs (not captured: tcpdump watches s0/c0)."""
+        key, crt = cert(ctx, o)
+        w = os.path.join(ctx.work, "cyrus")
+        conf = os.path.join(w, "conf")
+        for d in ("db", "socket", "proc", "lock", "log", "sieve", "quota", "user", "msg", "ptclient", "sync"):
+            os.makedirs(os.path.join(conf, d), exist_ok=True)
+        os.makedirs(os.path.join(w, "spool"), exist_ok=True)
+        os.makedirs(os.path.join(w, "run"), exist_ok=True)
+        ensure_cyrus_user()
+        tls = {"TLSv1.2": "tls1_2 tls1_3", "TLSv1.3": "tls1_3"}[o["protocols"]]
+        write(os.path.join(w, "imapd.conf"), f"""configdirectory: {conf}
+partition-default: {w}/spool
+admins: cyrus
+cyrus_user: cyrus
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: {w}/sasldb2
+sasl_mech_list: PLAIN LOGIN
+allowplaintext: yes
+unixhierarchysep: yes
+autocreate_quota: 0
+autocreate_inbox_folders: Sent | Drafts | Trash
+tls_server_cert: {crt}
+tls_server_key: {key}
+tls_versions: {tls}
+servername: {o['servername']}
+serverinfo: {o['serverinfo']}
+syslog_prefix: cyruslab
+""")
+        flag = " -s" if self.tls else ""
+        binary = (f"{CYRUS}/cyrus-imapd/usr/lib/cyrus/bin/imapd" if self.proto == "imap" else
+                  f"{CYRUS}/cyrus-pop3d/usr/lib/cyrus/bin/pop3d")
+        cf = os.path.join(w, "imapd.conf")
+        write(os.path.join(w, "cyrus.conf"), f"""START {{
+  recover cmd="{CYRUS}/cyrus-common/usr/lib/cyrus/bin/ctl_cyrusdb -r -C {cf}"
+}}
+SERVICES {{
+  lab cmd="{binary}{flag} -C {cf}" listen="{ctx.sip}:{self.port}" prefork=1
+  setup cmd="{CYRUS}/cyrus-imapd/usr/lib/cyrus/bin/imapd -C {cf}" listen="127.0.0.1:143" prefork=0
+}}
+EVENTS {{
+}}
+DAEMON {{
+}}
+""")
+        sasldb = os.path.join(w, "sasldb2")
+        if not os.path.exists(sasldb):
+            for realm in SERVERNAMES:  # Cyrus looks users up in the realm of its servername (drawn per run)
+                for u, p in USERS:
+                    subprocess.run(["saslpasswd2", "-p", "-c", "-f", sasldb, "-u", realm, u], input=p + "\n", text=True,
+                                   check=True)
+        subprocess.run(["chown", "-R", "cyrus:mail", w], check=True)
+        os.chmod(sasldb, 0o640)
+        env = {"LD_LIBRARY_PATH": f"{CYRUS}/cyrus-common/usr/lib/x86_64-linux-gnu"}
+        p = ctx.srv([f"{CYRUS}/cyrus-common/usr/lib/cyrus/bin/master", "-C", cf, "-M", os.path.join(w, "cyrus.conf"),
+                     "-p", os.path.join(w, "run", "master.pid")], env=dict(os.environ, **ctx.env, **env))
+        marker = os.path.join(w, "populated")
+        if not os.path.exists(marker):
+            import time
+            for _ in range(150):
+                if "127.0.0.1:143" in ctx.srv_run(["ss", "-Htln", "sport = :143"]).stdout:
+                    break
+                time.sleep(0.2)
+            code = ("import imaplib,os,sys\n"
+                    "for u,p in [" + ",".join(f"({u!r},{p!r})" for u, p in USERS) + "]:\n"
+                    " c=imaplib.IMAP4('127.0.0.1',143); c.login(u,p); c.select('INBOX')\n"
+                    f" d=os.path.join({ctx.work!r},'mail',u,'Maildir','cur')\n"
+                    " for f in sorted(os.listdir(d)): c.append('INBOX','(\\\\Seen)' if hash(f)%2 else None,None,open(os.path.join(d,f),'rb').read())\n"
+                    " c.logout()\n")
+            r = ctx.srv_run(["/usr/bin/python3", "-c", code])
+            if r.returncode == 0:
+                write(marker, "ok\n")
+            else:
+                with open(os.path.join(ctx.work, "server.log"), "a") as f:
+                    f.write("cyrus mailbox setup failed: " + r.stdout[-1000:] + "\n")
+        return [p]
+
     def start(self, ctx, o):
+        if o.get("server") == "cyrus":
+            return self.start_cyrus(ctx, o)
         w = ctx.work
         key, crt = cert(ctx, o)
         for d in ("run", "state"):
@@ -171,7 +268,7 @@ class Smtpd(Service):
     concurrency = 6
     programs = {"swaks": ("swaks (Perl, Net::SSLeay)", ["swaks"]), "curl": ("libcurl (OpenSSL)", ["curl"]),
                 "python-smtplib": ("Python smtplib", ["smtpc.py"]), "msmtp": ("msmtp 1.8 (GnuTLS)", [])}
-    servers = {"aiosmtpd": "aiosmtpd 1.4 (Python)"}
+    servers = {"aiosmtpd": "aiosmtpd 1.4 (Python)", "postfix": "Postfix 3.7 (own config directory, discard transport)"}
 
     def prepare(self, ctx):
         rng = random.Random(23)
@@ -186,9 +283,68 @@ class Smtpd(Service):
         o = tls_opts(rng)
         o["size"] = rng.choice([10_000_000, 33_554_432, 52_428_800])
         o["smtputf8"] = rng.random() < 0.5
+        o["banner"] = rng.choice(["$myhostname ESMTP", "$myhostname ESMTP Postfix (Debian/GNU)", "mx.lab.test ready"])
+        o["helo_required"] = rng.random() < 0.3
         return o
 
+    def start_postfix(self, ctx, o):
+        """Postfix with its own config, queue and data directories; accepts mail from the lab nets, discards it."""
+        key, crt = cert(ctx, o)
+        w = os.path.join(ctx.work, "postfix")
+        conf, queue, data = (os.path.join(w, d) for d in ("conf", "queue", "data"))
+        for d in (conf, queue, data):
+            os.makedirs(d, exist_ok=True)
+        shutil.chown(data, "postfix")
+        listen = (f"{ctx.sip}:{self.port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt"
+                  if self.tls else f"{ctx.sip}:{self.port} inet n - n - - smtpd")
+        services = ["pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup", "qmgr unix n - n 300 1 qmgr",
+                    "tlsmgr unix - - n 1000? 1 tlsmgr", "rewrite unix - - n - - trivial-rewrite", "bounce unix - - n - 0 bounce",
+                    "defer unix - - n - 0 bounce", "trace unix - - n - 0 bounce", "verify unix - - n - 1 verify",
+                    "flush unix n - n 1000? 0 flush", "proxymap unix - - n - - proxymap", "showq unix n - n - - showq",
+                    "error unix - - n - - error", "retry unix - - n - - error", "discard unix - - n - - discard",
+                    "anvil unix - - n - 1 anvil", "scache unix - - n - 1 scache", "postlog unix-dgram n - n - 1 postlogd"]
+        write(os.path.join(conf, "master.cf"), "\n".join([listen] + services) + "\n")
+        write(os.path.join(conf, "main.cf"), f"""compatibility_level = 3.6
+myhostname = mx.lab.test
+mydomain = lab.test
+mydestination =
+queue_directory = {queue}
+data_directory = {data}
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = {ctx.sip}
+inet_protocols = ipv4
+mynetworks = 10.77.0.0/16 127.0.0.0/8
+relay_domains =
+default_transport = discard:lab sink
+local_transport = discard:lab sink
+relay_transport = discard:lab sink
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_tls_cert_file = {crt}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+smtpd_banner = {o['banner']}
+smtpd_helo_required = {'yes' if o['helo_required'] else 'no'}
+message_size_limit = {o['size']}
+smtputf8_enable = {'yes' if o['smtputf8'] else 'no'}
+maillog_file_prefixes = /tmp
+maillog_file = {w}/maillog
+biff = no
+alias_maps =
+alias_database =
+""")
+        subprocess.run(["postfix", "-c", conf, "set-permissions"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ctx.srv_run(["postfix", "-c", conf, "check"])
+        return [ctx.srv(["postfix", "-c", conf, "start-fg"])]
+
+    def stop(self, ctx):
+        conf = os.path.join(ctx.work, "postfix", "conf")
+        if os.path.exists(os.path.join(conf, "main.cf")):
+            ctx.srv_run(["postfix", "-c", conf, "stop"])
+
     def start(self, ctx, o):
+        if o.get("server") == "postfix":
+            return self.start_postfix(ctx, o)
         key, crt = cert(ctx, o)
         argv = ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l",
                 f"{ctx.sip}:{self.port}", "-s", str(o["size"])]
