@@ -116,9 +116,9 @@ def one_run(slot, svc, run_id, seed, args, pki):
     server_opts = svc.server_options(rng)
     if args.conditions != "v1":
         server_opts["server"] = svc.pick_server(rng)
-        prog = svc.pick_program(rng, server_opts)
-        if args.server:
+        if args.server:  # before the program is drawn: some programs do not work with every server (rdesktop)
             server_opts["server"] = args.server
+        prog = svc.pick_program(rng, server_opts)
         if args.program:
             prog = args.program
         svc.adjust_options(prog, server_opts)

@@ -56,8 +56,11 @@ class Rdp(Service):
                                   "-depth", str(o["depth"]), "-desktop", "lab", "-nolisten", "tcp",
                                   "-SecurityTypes", "VncAuth", "-rfbauth", self.pwfile, "-AlwaysShared"]))
         time.sleep(1.5)
-        if o["desktop_load"] != "blank" and shutil.which(o["desktop_load"]):
-            procs.append(ctx.srv(["env", f"DISPLAY={disp}", o["desktop_load"]]))
+        if o["desktop_load"] != "blank":
+            if shutil.which(o["desktop_load"]):  # x11-apps
+                procs.append(ctx.srv(["env", f"DISPLAY={disp}", o["desktop_load"]]))
+            else:
+                o["desktop_load"] = f"blank ({o['desktop_load']} missing)"
         if o.get("server") == "freerdp-shadow":
             home = os.path.join(w, "shadow-home")
             os.makedirs(home, exist_ok=True)
