@@ -135,8 +135,9 @@ def one_run(slot, svc, run_id, seed, args, pki):
             meta["error"] = "server did not listen"
             return meta
         ns, dev = (slot.cns, "c0") if cond["capture_side"] == "client" else (slot.sns, "s0")
+        meta["capture_filter"] = svc.capture_filter(slot)
         cap = subprocess.Popen(slot_exec(ns) + ["tcpdump", "-i", dev, "-s", "128", "-Z", "root", "-U", "-w",
-                                                base + ".pcap", f"tcp port {svc.port} and host {slot.sip}"],
+                                                base + ".pcap", meta["capture_filter"]],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.6)
         n = svc.session_count(prog, args.sessions)

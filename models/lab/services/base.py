@@ -49,6 +49,10 @@ class Service:
     def pick_program(self, rng, opts):
         return rng.choice(sorted(self.programs)) if self.programs else ""
 
+    def capture_filter(self, slot):
+        """tcpdump's filter for the run: the server port (every captured flow is the class's)."""
+        return f"tcp port {self.port} and host {slot.sip}"
+
     def adjust_options(self, prog, opts):
         """After the run's program is known: server options that program needs (recorded in RUN.json)."""
 

@@ -140,8 +140,8 @@ port=5910
 
 
 class Dcerpc(Service):
-    """Endpoint-mapper connections on TCP 135 (the only port captured): lookups, management calls, and the map
-    requests that clients make before they connect to an interface's dynamic port."""
+    """Endpoint-mapper connections on TCP 135 (lookups, management calls, the map requests that clients make
+    before they connect to an interface's dynamic port) and, since batch b13, those interface connections."""
     name, port = "dcerpc", 135
     concurrency = 4
     max_failed_share = 0.7  # wrong passwords and interfaces the server does not offer, on purpose
@@ -149,6 +149,14 @@ class Dcerpc(Service):
     programs = {"impacket": ("Impacket 0.10 (rpcdump.py, rpcmap.py, DCERPC transport)", []),
                 "rpcclient": ("Samba 4.17 rpcclient (source3 client library)", []),
                 "samba-python": ("Samba 4.17 Python bindings (source4 librpc)", [])}
+
+    def capture_filter(self, slot):
+        """Since batch b13 also the interface connections that follow a map on 135: to the server's dynamic RPC
+        ports (49152-65535), as in real captures (half of the outside set's DCE/RPC flows are on such ports). Only
+        the server's side of the port range counts, so a client's ephemeral port never pulls in another flow."""
+        s = slot.sip
+        return (f"tcp and host {s} and (port {self.port} or (src host {s} and src portrange 49152-65535) or "
+                f"(dst host {s} and dst portrange 49152-65535))")
 
     def prepare(self, ctx):
         ensure_user()
