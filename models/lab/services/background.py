@@ -2,8 +2,8 @@
 protocol token), so that a trainer can fit and check an open-set rule on flows that are neither a class nor noise.
 
 other:socks (microsocks, SOCKS4/5 to an HTTP server behind it), other:finger (efingerd), other:rpc (rpcbind
-portmapper over TCP), other:mbtcp (Modbus/TCP: pymodbus server; mbpoll and pymodbus clients), other:iperf3
-(iperf3 control and data connections; tshark 4.0 has no dissector for it)."""
+portmapper over TCP: rpcinfo and a hand-written Python client), other:mbtcp (Modbus/TCP: pymodbus server; mbpoll
+and pymodbus clients), other:iperf3 (iperf3 control and data connections; tshark 4.0 has no dissector for it)."""
 import os
 
 from .base import Service, write
@@ -61,17 +61,18 @@ class Portmap(Service):
     name, label, port = "bg-rpc", "other:rpc", 111
     concurrency = 4
     servers = {"rpcbind": "rpcbind 1.2"}
-    programs = {"rpcinfo": ("libtirpc rpcinfo", [])}
+    programs = {"rpcinfo": ("libtirpc rpcinfo", []),
+                "python-raw": ("hand-written Python ONC RPC (clients/oncrpcc.py)", [])}
 
     def start(self, ctx, o):
         return [ctx.srv(["rpcbind", "-f", "-w", "-h", ctx.sip])]
 
     def session(self, ctx, rng, o, prog):
+        if prog == "python-raw":
+            return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "oncrpcc.py"), ctx.sip, str(self.port),
+                    str(rng.randint(0, 2**31))]
         return ["rpcinfo"] + rng.choice([["-p", ctx.sip], ["-T", "tcp", ctx.sip, "100000"], ["-T", "tcp", ctx.sip, "100000", "3"],
                                          ["-s", ctx.sip], ["-m", ctx.sip], ["-T", "tcp", "-a", f"{ctx.sip}.0.111", "100000", "2"]])
-
-    def pick_program(self, rng, opts):
-        return "rpcinfo"
 
 
 class Modbus(Service):

@@ -186,8 +186,11 @@ class Git(Service):
 class Rsync(Service):
     name, port = "rsync", 873
     # Debian 12 has one rsync implementation (rsync itself; no openrsync, no library that speaks the daemon
-    # protocol): the second client is the lab's own daemon-protocol client (clients/rsyncc.py)
-    programs = {"rsync": ("rsync 3.2", ["rsync"]), "python-raw": ("hand-written Python rsync daemon-protocol client", [])}
+    # protocol): the second client is the lab's own daemon-protocol client (clients/rsyncc.py), the third BackupPC 4's
+    # rsync_bpc (package backuppc-rsync: a fork of rsync 3.1.3 that writes into a BackupPC pool), run the way
+    # BackupPC runs it against an rsync daemon (its default RsyncArgs; full backups, then incrementals)
+    programs = {"rsync": ("rsync 3.2", ["rsync"]), "python-raw": ("hand-written Python rsync daemon-protocol client", []),
+                "backuppc-rsync": ("rsync_bpc 3.1.3 (BackupPC 4 fork of rsync 3.1)", [])}
     servers = {"rsyncd": "rsync 3.2 daemon"}
     concurrency = 4
 
@@ -235,7 +238,32 @@ read only = no
             auth = "1" if o["auth"] and mod[0] == "data" else "0"
             return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "rsyncc.py"), ctx.sip, str(self.port), "lab",
                     "labpw", str(rng.randint(0, 2**31)), auth] + mod
+        if prog == "backuppc-rsync":
+            return ["sh", "-c", self.bpc_backups(ctx, rng, o)]
         return super().session(ctx, rng, o, prog)
+
+    BPC = "/usr/libexec/backuppc-rsync/rsync_bpc"
+    # BackupPC 4.4's default $Conf{RsyncArgs} (config.pl); fulls add $Conf{RsyncFullArgsExtra} (--checksum)
+    BPC_ARGS = ["--super", "--recursive", "--protect-args", "--numeric-ids", "--perms", "--owner", "--group", "-D",
+                "--times", "--links", "--hard-links", "--delete", "--delete-excluded", "--one-file-system", "--partial",
+                "'--log-format=log: %o %i %B %8U,%8G %9l %f%L'", "--stats"]
+
+    def bpc_backups(self, ctx, rng, o):
+        """One BackupPC host's backups of module `data` into a fresh pool: a full, then 0-2 incrementals (one
+        connection each), as BackupPC's rsyncd transfer method runs rsync_bpc."""
+        top = os.path.join(ctx.work, "bpc", f"t{rng.randrange(10**9)}")
+        user = "lab@" if o["auth"] else ""
+        cmds = [f"rm -rf {top}", f"mkdir -p {top}/pool {top}/cpool {top}/pc/h"]
+        comp = rng.choice([0, 3])
+        for n in range(1 + rng.choice([0, 0, 1, 2])):
+            args = [self.BPC, f"--bpc-top-dir={top}", "--bpc-host-name=h", "--bpc-share-name=data",
+                    f"--bpc-bkup-num={n}", f"--bpc-bkup-comp={comp}", f"--bpc-bkup-prevnum={n - 1}",
+                    f"--bpc-bkup-prevcomp={comp if n else -1}", f"--bpc-bkup-inode0={1 + 100 * n}", "--bpc-attrib-new",
+                    "--bpc-log-level=0"] + self.BPC_ARGS + (["--checksum"] if n == 0 else []) + \
+                ([f"--timeout={rng.choice([30, 72000])}"] if rng.random() < 0.5 else []) + \
+                [f"rsync://{user}{ctx.sip}:{self.port}/data/", "/"]
+            cmds.append("RSYNC_PASSWORD=labpw timeout 60 " + " ".join(args) + " >/dev/null 2>&1")
+        return "; ".join(cmds[:2]) + "; " + " && ".join(cmds[2:]) + f"; rc=$?; rm -rf {top}; exit $rc"
 
     def client(self, ctx, rng, o):
         user = "lab@" if o["auth"] else ""
