@@ -65,7 +65,10 @@ class Portmap(Service):
                 "python-raw": ("hand-written Python ONC RPC (clients/oncrpcc.py)", [])}
 
     def start(self, ctx, o):
-        return [ctx.srv(["rpcbind", "-f", "-w", "-h", ctx.sip])]
+        # rpcbind keeps its lock and socket in /run (/run/rpcbind.lock, /run/rpcbind.sock), shared by every slot: a
+        # second slot's rpcbind exited at once ("server did not listen"). `ip netns exec` gives each server a private
+        # (slave) mount namespace, so a tmpfs over /run there is that rpcbind's own and never seen by the host.
+        return [ctx.srv(["sh", "-c", f"mount -t tmpfs tmpfs /run && mkdir -p /run/rpcbind && exec rpcbind -f -w -h {ctx.sip}"])]
 
     def session(self, ctx, rng, o, prog):
         if prog == "python-raw":
