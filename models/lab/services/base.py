@@ -1,5 +1,16 @@
 """What every lab class provides: a server started in the server namespace and randomised client sessions."""
 import os
+import time
+
+
+def wait_x(disp, limit=30.0):
+    """Waits until the X server of display `disp` (":N") has made its socket (a fixed 1.5 s was too short on a
+    loaded machine: freerdp-shadow and x11vnc then found no display and the run failed)."""
+    path = f"/tmp/.X11-unix/X{disp.lstrip(':')}"
+    end = time.monotonic() + limit
+    while time.monotonic() < end and not os.path.exists(path):
+        time.sleep(0.2)
+    time.sleep(0.3)
 
 
 def program_name(argv):

@@ -3,7 +3,7 @@ xtightvncviewer (under xvfb-run), and a hand-written Python RFB client."""
 import os
 import subprocess
 
-from .base import Service, write
+from .base import Service, wait_x, write
 
 VNC_PASSWORD = "lab-vnc"
 
@@ -30,8 +30,7 @@ class Vnc(Service):
             return [ctx.srv(["Xvnc", disp, "-rfbport", str(self.port), "-interface", ctx.sip, "-geometry", o["geometry"],
                              "-depth", str(o["depth"]), "-desktop", "lab", "-nolisten", "tcp", "-AlwaysShared"] + sec)]
         xvfb = ctx.srv(["Xvfb", disp, "-screen", "0", f"{o['geometry']}x{o['depth']}", "-nolisten", "tcp"])
-        import time
-        time.sleep(1.5)
+        wait_x(disp)
         auth = ["-rfbauth", self.pwfile] if o["auth"] else ["-nopw"]
         return [xvfb, ctx.srv(["x11vnc", "-display", disp, "-rfbport", str(self.port), "-listen", ctx.sip, "-forever",
                                "-shared", "-quiet", "-noxdamage"] + auth)]

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import time
 
-from .base import Service, cert, tls_opts, write
+from .base import Service, cert, tls_opts, wait_x, write
 from .ssh import PASSWORD, USER, ensure_user
 
 IMPACKET = "/usr/share/doc/python3-impacket/examples"
@@ -55,7 +55,7 @@ class Rdp(Service):
             procs.append(ctx.srv(["Xvnc", disp, "-rfbport", "5910", "-interface", "127.0.0.1", "-geometry", o["geometry"],
                                   "-depth", str(o["depth"]), "-desktop", "lab", "-nolisten", "tcp",
                                   "-SecurityTypes", "VncAuth", "-rfbauth", self.pwfile, "-AlwaysShared"]))
-        time.sleep(1.5)
+        wait_x(disp)
         if o["desktop_load"] != "blank":
             if shutil.which(o["desktop_load"]):  # x11-apps
                 procs.append(ctx.srv(["env", f"DISPLAY={disp}", o["desktop_load"]]))
