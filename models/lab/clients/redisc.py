@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""redis-py session: redisc.py HOST PORT PASSWORD SEED (commands, sometimes a pipeline)."""
+"""redis-py session: redisc.py HOST PORT PASSWORD SEED [notx] (commands, sometimes a pipeline; `notx`: pipelines
+without MULTI/EXEC, as used behind Twemproxy, which rejects transactions)."""
 import random
 import sys
 
@@ -9,7 +10,7 @@ host, port, pw, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None, int(s
 rng = random.Random(seed)
 r = redis.Redis(host=host, port=port, password=pw, socket_timeout=20)
 ops = rng.randint(1, 20)
-p = r.pipeline() if rng.random() < 0.3 else r
+p = r.pipeline(transaction=sys.argv[5:] != ["notx"]) if rng.random() < 0.3 else r
 for i in range(ops):
     k = f"py{rng.randrange(200)}"
     op = rng.random()

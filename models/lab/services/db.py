@@ -7,6 +7,30 @@ import time
 from .base import Service, write
 
 
+def twemproxy(ctx, rng_opts, pool, redis, backends, auth=None):
+    """Twemproxy (nutcracker 0.5) on the class's port in front of backends on the server namespace's loopback (not
+    captured): the proxy, not the store, answers the client (it rejects commands it cannot shard, e.g. INFO, KEYS,
+    stats, by closing the connection, as deployed twemproxies do)."""
+    o = rng_opts
+    lines = [f"{pool}:", f"  listen: {ctx.sip}:{backends['port']}", f"  hash: {o['tw_hash']}",
+             f"  distribution: {o['tw_distribution']}", f"  redis: {'true' if redis else 'false'}",
+             f"  preconnect: {'true' if o['tw_preconnect'] else 'false'}", "  auto_eject_hosts: false",
+             f"  server_connections: {o['tw_server_connections']}", "  timeout: 10000", "  servers:"]
+    if auth:
+        lines.insert(2, f"  redis_auth: {auth}")
+    lines += [f"   - 127.0.0.1:{p}:1 s{i}" for i, p in enumerate(backends["ports"])]
+    conf = os.path.join(ctx.work, "nutcracker.yml")
+    write(conf, "\n".join(lines) + "\n")
+    return ctx.srv(["nutcracker", "-c", conf, "-s", "22222", "-a", "127.0.0.1", "-p", os.path.join(ctx.work, "nutcracker.pid"),
+                    "-o", os.path.join(ctx.work, "nutcracker.log")])
+
+
+def twemproxy_options(rng):
+    return {"tw_backends": rng.randint(1, 3), "tw_hash": rng.choice(["fnv1a_64", "murmur", "md5", "crc32a", "one_at_a_time"]),
+            "tw_distribution": rng.choice(["ketama", "modula", "random"]), "tw_preconnect": rng.random() < 0.5,
+            "tw_server_connections": rng.choice([1, 1, 2])}
+
+
 def words(rng, n):
     return " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "order", "user", "item", "x"]) for _ in range(n))
 
@@ -227,27 +251,50 @@ class Redis(Service):
     name, port = "redis", 6379
     programs = {"redis-cli": ("hiredis (redis-cli, redis-benchmark)", ["redis-cli", "redis-benchmark"]),
                 "redis-py": ("redis-py (Python)", ["redisc.py"]), "perl-redis": ("Redis.pm (Perl)", [])}
-    servers = {"redis": "Redis 7.0"}
+    servers = {"redis": "Redis 7.0", "nutcracker": "Twemproxy 0.5 (nutcracker) in front of 1-3 Redis 7.0"}
     concurrency = 8
+    # commands Twemproxy cannot shard: it closes the connection (a failed session); under it most draws avoid them
+    NOT_PROXIED = ("INFO", "KEYS", "DBSIZE", "$r->info;", "$r->keys('*');")
 
     def server_options(self, rng):
-        return {"password": rng.random() < 0.4}
+        return dict({"password": rng.random() < 0.4}, **twemproxy_options(rng))
 
     def start(self, ctx, o):
-        argv = ["redis-server", "--port", str(self.port), "--bind", ctx.sip, "--save", "", "--appendonly", "no",
-                "--protected-mode", "no", "--dir", ctx.work, "--daemonize", "no"]
-        if o["password"]:
-            argv += ["--requirepass", "lab-redis-pw"]
-        return [ctx.srv(argv)]
+        proxy = o.get("server") == "nutcracker"
+        ports = [6380 + i for i in range(o["tw_backends"])] if proxy else [self.port]
+        procs = []
+        for port in ports:
+            argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1" if proxy else ctx.sip, "--save", "",
+                    "--appendonly", "no", "--protected-mode", "no", "--dir", ctx.work, "--daemonize", "no",
+                    "--dbfilename", f"dump{port}.rdb"]
+            if o["password"]:
+                argv += ["--requirepass", "lab-redis-pw"]
+            procs.append(ctx.srv(argv))
+        if proxy:
+            time.sleep(0.5)
+            procs.append(twemproxy(ctx, o, "lab", True, {"port": self.port, "ports": ports},
+                                   "lab-redis-pw" if o["password"] else None))
+        return procs
+
+    def proxied(self, o, rng, draw):
+        """draw() again (up to 20 times) while it gives a command Twemproxy rejects, for 85% of sessions under it."""
+        x = draw()
+        if o.get("server") == "nutcracker" and rng.random() < 0.85:
+            for _ in range(20):
+                if not any(c in self.NOT_PROXIED for c in (x if isinstance(x, list) else [x])):
+                    break
+                x = draw()
+        return x
 
     def session(self, ctx, rng, o, prog):
         if prog == "perl-redis":
             ops = []
             for _ in range(rng.randint(1, 10)):
                 k = f"k{rng.randrange(100)}"
-                ops.append(rng.choice([f"$r->set('{k}', 'p' x {rng.randint(1, 5000)});", f"$r->get('{k}');",
-                                       "$r->incr('counter');", f"$r->lpush('list', 'x' x {rng.randint(1, 300)});",
-                                       "$r->ping;", "$r->info;", "$r->keys('*');", f"$r->hgetall('h');"]))
+                ops.append(self.proxied(o, rng, lambda: rng.choice([
+                    f"$r->set('{k}', 'p' x {rng.randint(1, 5000)});", f"$r->get('{k}');", "$r->incr('counter');",
+                    f"$r->lpush('list', 'x' x {rng.randint(1, 300)});", "$r->ping;", "$r->info;", "$r->keys('*');",
+                    f"$r->hgetall('h');"])))
             auth = "$r->auth('lab-redis-pw');" if o["password"] else ""
             return ["perl", "-MRedis", "-e", f"my $r = Redis->new(server => '{ctx.sip}:{self.port}', reconnect => 0, "
                     f"cnx_timeout => 10); {auth} {' '.join(ops)} $r->quit;"]
@@ -258,10 +305,11 @@ class Redis(Service):
         u = rng.random()
         if u < 0.6:
             key = f"k{rng.randrange(100)}"
-            cmd = rng.choice([["SET", key, "v" * rng.randint(1, 5000)], ["GET", key], ["INCR", "counter"],
-                              ["LPUSH", "list", "x" * rng.randint(1, 300)], ["LRANGE", "list", "0", str(rng.randint(0, 50))],
-                              ["HSET", "h", key, "y" * rng.randint(1, 100)], ["HGETALL", "h"], ["PING"], ["INFO"],
-                              ["KEYS", "*"], ["DBSIZE"], ["EXPIRE", key, "100"], ["MGET", "k1", "k2", "k3"]])
+            cmd = self.proxied(o, rng, lambda: rng.choice([
+                ["SET", key, "v" * rng.randint(1, 5000)], ["GET", key], ["INCR", "counter"],
+                ["LPUSH", "list", "x" * rng.randint(1, 300)], ["LRANGE", "list", "0", str(rng.randint(0, 50))],
+                ["HSET", "h", key, "y" * rng.randint(1, 100)], ["HGETALL", "h"], ["PING"], ["INFO"],
+                ["KEYS", "*"], ["DBSIZE"], ["EXPIRE", key, "100"], ["MGET", "k1", "k2", "k3"]]))
             return ["redis-cli", "-h", ctx.sip, "-p", str(self.port)] + auth + cmd
         if u < 0.75:
             return ["redis-benchmark", "-h", ctx.sip, "-p", str(self.port)] + auth + [
@@ -269,7 +317,8 @@ class Redis(Service):
                 "-t", rng.choice(["set", "get", "incr", "lpush", "ping", "set,get"]), "-q"] + \
                 (["-P", str(rng.randint(2, 16))] if rng.random() < 0.3 else [])
         return ["/usr/bin/python3", os.path.join(ctx.lab, "clients", "redisc.py"), ctx.sip, str(self.port),
-                "lab-redis-pw" if o["password"] else "", str(rng.randint(0, 2**31))]
+                "lab-redis-pw" if o["password"] else "", str(rng.randint(0, 2**31))] + \
+            (["notx"] if o.get("server") == "nutcracker" else [])
 
 
 class Memcached(Service):
@@ -278,15 +327,21 @@ class Memcached(Service):
                 "pymemcache": ("pymemcache (Python)", ["memc.py"]),
                 "python-memcached": ("python-memcached (pure Python)", []),
                 "perl-cache-memcached": ("Cache::Memcached (Perl)", [])}
-    servers = {"memcached": "memcached 1.6"}
+    servers = {"memcached": "memcached 1.6", "nutcracker": "Twemproxy 0.5 (nutcracker) in front of 1-3 memcached 1.6"}
     concurrency = 8
 
     def server_options(self, rng):
-        return {"mem_mb": rng.choice([16, 64]), "threads": rng.choice([1, 2, 4])}
+        return dict({"mem_mb": rng.choice([16, 64]), "threads": rng.choice([1, 2, 4])}, **twemproxy_options(rng))
 
     def start(self, ctx, o):
-        return [ctx.srv(["memcached", "-u", "memcache", "-l", ctx.sip, "-p", str(self.port), "-U", "0",
-                         "-m", str(o["mem_mb"]), "-t", str(o["threads"])])]
+        proxy = o.get("server") == "nutcracker"
+        ports = [11212 + i for i in range(o["tw_backends"])] if proxy else [self.port]
+        procs = [ctx.srv(["memcached", "-u", "memcache", "-l", "127.0.0.1" if proxy else ctx.sip, "-p", str(port), "-U", "0",
+                          "-m", str(o["mem_mb"]), "-t", str(o["threads"])]) for port in ports]
+        if proxy:
+            time.sleep(0.5)
+            procs.append(twemproxy(ctx, o, "lab", False, {"port": self.port, "ports": ports}))
+        return procs
 
     def session(self, ctx, rng, o, prog):
         if prog == "python-memcached":
