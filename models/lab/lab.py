@@ -238,6 +238,10 @@ def main():
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         sys.exit(f"unknown classes {unknown}; known: {','.join(REGISTRY)}")
+    for flag, attr in ((args.program, "programs"), (args.server, "servers")):
+        lacking = [n for n in names if flag and flag not in getattr(REGISTRY[n], attr)]
+        if lacking:
+            sys.exit(f"{flag!r} is not one of the {attr} of {lacking}")
     os.makedirs(args.out, exist_ok=True)
     pki = ensure_pki(os.path.join(args.out, "pki"))
     os.makedirs(args.work, exist_ok=True)
