@@ -3,13 +3,38 @@ import os
 import time
 
 
+def free_x(disp, limit=15.0):
+    """Before an X server starts on display `disp` (":N"): waits until the previous run's server of that display has
+    gone (its lock file), then removes a socket it may have left behind (killed servers leave both)."""
+    n = disp.lstrip(":")
+    lock, sock = f"/tmp/.X{n}-lock", f"/tmp/.X11-unix/X{n}"
+    end = time.monotonic() + limit
+    while time.monotonic() < end and os.path.exists(lock):
+        try:
+            os.kill(int(open(lock).read().strip() or 0), 0)
+        except (ProcessLookupError, ValueError, FileNotFoundError):
+            break  # a stale lock: the X server itself replaces it
+        time.sleep(0.2)
+    if not os.path.exists(lock) and os.path.exists(sock):
+        os.unlink(sock)
+
+
 def wait_x(disp, limit=30.0):
-    """Waits until the X server of display `disp` (":N") has made its socket (a fixed 1.5 s was too short on a
-    loaded machine: freerdp-shadow and x11vnc then found no display and the run failed)."""
+    """Waits until the X server of display `disp` accepts connections on its socket (a fixed 1.5 s was too short on
+    a loaded machine, and a socket file left by the previous run's server answered nothing: freerdp-shadow and x11vnc
+    then found no display and the run failed)."""
+    import socket
     path = f"/tmp/.X11-unix/X{disp.lstrip(':')}"
     end = time.monotonic() + limit
-    while time.monotonic() < end and not os.path.exists(path):
-        time.sleep(0.2)
+    while time.monotonic() < end:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            break
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            s.close()
     time.sleep(0.3)
 
 

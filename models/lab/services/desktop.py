@@ -3,7 +3,7 @@ xtightvncviewer (under xvfb-run), and a hand-written Python RFB client."""
 import os
 import subprocess
 
-from .base import Service, wait_x, write
+from .base import Service, free_x, wait_x, write
 
 VNC_PASSWORD = "lab-vnc"
 
@@ -25,6 +25,7 @@ class Vnc(Service):
 
     def start(self, ctx, o):
         disp = f":{20 + ctx.slot.k}"  # X sockets live in the shared /tmp: one display number per slot
+        free_x(disp)
         if (o.get("server") or "tigervnc") == "tigervnc":
             sec = ["-SecurityTypes", "VncAuth", "-rfbauth", self.pwfile] if o["auth"] else ["-SecurityTypes", "None"]
             return [ctx.srv(["Xvnc", disp, "-rfbport", str(self.port), "-interface", ctx.sip, "-geometry", o["geometry"],

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import time
 
-from .base import Service, cert, tls_opts, wait_x, write
+from .base import Service, cert, free_x, tls_opts, wait_x, write
 from .ssh import PASSWORD, USER, ensure_user
 
 IMPACKET = "/usr/share/doc/python3-impacket/examples"
@@ -47,6 +47,7 @@ class Rdp(Service):
     def start(self, ctx, o):
         w = ctx.work
         disp = f":{40 + ctx.slot.k}"  # X sockets live in the shared /tmp: one display number per slot
+        free_x(disp)
         procs = []
         if o.get("server") == "freerdp-shadow":
             o["depth"] = 24  # the shadow server's X11 back end takes 24/32-bit displays only
