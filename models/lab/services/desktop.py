@@ -30,7 +30,7 @@ class Vnc(Service):
             sec = ["-SecurityTypes", "VncAuth", "-rfbauth", self.pwfile] if o["auth"] else ["-SecurityTypes", "None"]
             return [ctx.srv(["Xvnc", disp, "-rfbport", str(self.port), "-interface", ctx.sip, "-geometry", o["geometry"],
                              "-depth", str(o["depth"]), "-desktop", "lab", "-nolisten", "tcp", "-AlwaysShared"] + sec)]
-        xvfb = ctx.srv(["Xvfb", disp, "-screen", "0", f"{o['geometry']}x{o['depth']}", "-nolisten", "tcp"])
+        xvfb = ctx.srv(["Xvfb", disp, "-screen", "0", f"{o['geometry']}x{o['depth']}", "-nolisten", "tcp", "-noreset"])
         wait_x(disp)
         auth = ["-rfbauth", self.pwfile] if o["auth"] else ["-nopw"]
         return [xvfb, ctx.srv(["x11vnc", "-display", disp, "-rfbport", str(self.port), "-listen", ctx.sip, "-forever",

@@ -51,7 +51,7 @@ class Rdp(Service):
         procs = []
         if o.get("server") == "freerdp-shadow":
             o["depth"] = 24  # the shadow server's X11 back end takes 24/32-bit displays only
-            procs.append(ctx.srv(["Xvfb", disp, "-screen", "0", f"{o['geometry']}x{o['depth']}", "-nolisten", "tcp"]))
+            procs.append(ctx.srv(["Xvfb", disp, "-screen", "0", f"{o['geometry']}x{o['depth']}", "-nolisten", "tcp", "-noreset"]))
         else:
             procs.append(ctx.srv(["Xvnc", disp, "-rfbport", "5910", "-interface", "127.0.0.1", "-geometry", o["geometry"],
                                   "-depth", str(o["depth"]), "-desktop", "lab", "-nolisten", "tcp",
