@@ -11,10 +11,13 @@
  *     CLI on a capture without packets (start-up and shutdown alone).
  *  4. Flow-table memory per tracked flow: 1M concurrent flows with one sequence entry each, and a quarter as many
  *     with full 30-entry sequences (flow-memory.js).
+ *  5. Model inference alone (model-speed.js): the shipped model in onnxruntime-node with the sensor's session
+ *     options, one intra-op thread, batches of 256 real rows, pinned like the rest; flows/s against the
+ *     100,000 flows/s floor (issue 8).
  * Prints tables and writes bench/out/results.json with every number.
  *
  * Options: --runs N (3)  --packets N (1000000)  --cpus LIST|all (0: both tools pinned to CPU 0 with taskset)
- *          --mem-flows N (1000000)  --skip e2e,ndpi,components,memory
+ *          --mem-flows N (1000000)  --skip e2e,ndpi,components,memory,model
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -33,6 +36,9 @@ const DB = path.join(OUT, 'bench.db');
 const WARMUP_CHUNK = 16 * 1024 * 1024;
 /** Sequence entries of a flow that has reached the default length L = 30 (the worst case for memory). */
 const FULL_SEQUENCE = 30;
+/** Flows per second the shipped model must classify on one core at batch 256 (issue 8). */
+const MODEL_FLOOR = 100_000;
+const MODEL_BATCH = 256;
 
 function parseOptions(argv) {
   const o = { runs: 3, packets: 1_000_000, cpus: '0', memFlows: 1_000_000, skip: new Set() };
@@ -47,7 +53,7 @@ function parseOptions(argv) {
     else usage(`unknown option ${a}`);
     i++;
   }
-  for (const s of o.skip) if (!['e2e', 'ndpi', 'components', 'memory'].includes(s)) usage(`--skip takes e2e,ndpi,components,memory (got ${s})`);
+  for (const s of o.skip) if (!['e2e', 'ndpi', 'components', 'memory', 'model'].includes(s)) usage(`--skip takes e2e,ndpi,components,memory,model (got ${s})`);
   if (o.cpus !== null && !/^[0-9,-]+$/.test(o.cpus)) usage(`--cpus takes a CPU list such as 0 or 0,1, or all (got ${o.cpus})`);
   return o;
 }
@@ -59,7 +65,7 @@ function positiveInt(name, v) {
 }
 
 function usage(msg) {
-  process.stderr.write(`bench: ${msg}\noptions: --runs N  --packets N  --cpus LIST|all  --mem-flows N  --skip e2e,ndpi,components,memory\n`);
+  process.stderr.write(`bench: ${msg}\noptions: --runs N  --packets N  --cpus LIST|all  --mem-flows N  --skip e2e,ndpi,components,memory,model\n`);
   process.exit(2);
 }
 
@@ -313,6 +319,15 @@ async function flowMemory(opts, flows, entries) {
   return { ...JSON.parse(fs.readFileSync(stdout, 'utf8')), processMaxRssMB: m.maxRssKB / 1024 };
 }
 
+async function modelSpeed(opts, model) {
+  const stdout = path.join(LOGS, 'model-speed.out');
+  const stderr = path.join(LOGS, 'model-speed.err');
+  const args = [path.join(__dirname, 'model-speed.js'), '--model', model.path, '--batch', String(MODEL_BATCH), '--threads', '1', '--rounds', String(Math.max(3, opts.runs))];
+  const m = await measure(process.execPath, args, { cpus: opts.cpus, stdout, stderr, cwd: ROOT });
+  if (m.code !== 0) throw new Error(`model-speed failed; see ${stderr}:\n${tail(stderr, 5)}`);
+  return { ...JSON.parse(fs.readFileSync(stdout, 'utf8')), floor: MODEL_FLOOR };
+}
+
 function printReport(results) {
   const lines = [];
   const pin = results.settings.cpus === null ? 'not pinned' : `both pinned to CPU ${results.settings.cpus}`;
@@ -383,6 +398,13 @@ function printReport(results) {
       ],
     ));
   }
+  const ms = results.modelSpeed;
+  if (ms !== undefined) {
+    lines.push('');
+    const verdict = ms.flowsPerSecond >= ms.floor ? 'meets' : 'BELOW';
+    lines.push(`Model inference: ${ms.model} (${ms.version}), ${ms.runtime}, ${ms.intraOpThreads} intra-op thread, batch ${ms.batch}, ${results.settings.cpus === null ? 'not pinned' : `pinned to CPU ${results.settings.cpus}`}`);
+    lines.push(`  ${fmtInt(ms.flowsPerSecond)} flows/s (median of ${ms.rounds.length} rounds: ${ms.rounds.map(fmtInt).join(', ')}); floor ${fmtInt(ms.floor)} flows/s: ${verdict} (${(ms.flowsPerSecond / ms.floor).toFixed(2)}x); 1-min load average ${ms.loadAverage1m}`);
+  }
   for (const s of results.skipped) lines.push(`skipped: ${s}`);
   lines.push('');
   lines.push(`Every number: ${path.relative(ROOT, path.join(OUT, 'results.json'))}; logs of each run: ${path.relative(ROOT, LOGS)}/`);
@@ -452,6 +474,16 @@ async function main() {
       const fullFlows = Math.max(1, Math.round(opts.memFlows / 4));
       process.stderr.write(`bench: flow-table memory with ${fmtInt(fullFlows)} flows of ${FULL_SEQUENCE} entries\n`);
       results.flowMemoryFullSequence = await flowMemory(opts, fullFlows, FULL_SEQUENCE);
+    }
+  }
+  if (!opts.skip.has('model')) {
+    const model = pickModel();
+    const err = loads('classify/deviceSession.js');
+    if (model === null) skipped.push('model inference: neither models/sensor.onnx nor test/fixtures/model/fixture.onnx exists');
+    else if (err !== null) skipped.push(`model inference: ${err}`);
+    else {
+      process.stderr.write(`bench: model inference (${model.rel}, batch ${MODEL_BATCH}, one thread)\n`);
+      results.modelSpeed = await modelSpeed(opts, model);
     }
   }
   results.benchSeconds = (Date.now() - started) / 1000;

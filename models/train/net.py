@@ -97,3 +97,84 @@ class PpiNet(nn.Module):
 
     def forward(self, x):
         return torch.softmax(self.logits(x) / self.temperature, dim=1)
+
+
+RUNS = 10  # direction runs ("messages") summarised by the MLP
+BUCKETS_PER_OCTAVE = 4  # length buckets for the embedding: quarter octaves (~19% wide), 0..64 per direction
+N_BUCKETS = 16 * BUCKETS_PER_OCTAVE + 1
+
+
+class RunFeatures(nn.Module):
+    """Direction runs: maximal stretches of consecutive payload packets in one direction, which is what an
+    application message becomes on the wire whatever the MSS or segmentation offload does to it. For the first
+    RUNS runs: log bytes, packets, and the run's direction (+1 client, -1 server, 0 absent). [N, 3 * RUNS]."""
+
+    def __init__(self, runs=RUNS):
+        super().__init__()
+        self.runs = runs
+
+    def forward(self, x):
+        sgn = torch.sign(x)
+        present = (x != 0).float()
+        prev = torch.cat([sgn[:, :1], sgn[:, :-1]], dim=1)
+        switch = ((sgn != prev) & (x != 0)).float()
+        run_id = torch.cumsum(switch, 1)  # 0 for the first run
+        onehot = (run_id.unsqueeze(2) == torch.arange(self.runs, dtype=x.dtype, device=x.device)).float() \
+            * present.unsqueeze(2)  # [N, L, R]
+        mag = x.abs()
+        run_bytes = torch.matmul(mag.unsqueeze(1), onehot).squeeze(1)  # [N, R]
+        run_pkts = onehot.sum(1)
+        run_dir = torch.matmul(sgn.unsqueeze(1), onehot).squeeze(1) / torch.clamp(run_pkts, min=1.0)
+        return torch.cat([torch.log1p(run_bytes) / LOG_BYTES, run_pkts / 8.0, run_dir], dim=1), run_bytes, run_dir
+
+
+def length_bucket(v):
+    """Signed length -> embedding slot: quarter-octave bucket of |v| (0 for padding), server->client shifted."""
+    b = torch.clamp(torch.round(torch.log2(1.0 + v.abs()) * BUCKETS_PER_OCTAVE), max=float(N_BUCKETS - 1))
+    return b + (v < 0).float() * float(N_BUCKETS)
+
+
+class PpiMlp(nn.Module):
+    """An MLP over flow-level features, per-position channels, direction-run (message) sizes and embeddings of
+    the first lengths (quarter-octave buckets, optionally exact values). No convolutions: ~10x cheaper to run
+    than the CNN, which the speed floor needs (models/README.md, candidates)."""
+
+    def __init__(self, n_classes, hidden=256, hidden2=128, dropout=0.15, exact=False, buckets=True, runs=RUNS,
+                 positions=True, bucket_positions=EXACT_POSITIONS, run_buckets=6):
+        super().__init__()
+        self.features = Features()
+        self.run_features = RunFeatures(runs)
+        self.use_exact, self.use_buckets, self.use_positions = exact, buckets, positions
+        self.bucket_positions, self.run_buckets = bucket_positions, run_buckets
+        d = N_GLOBAL + 3 * runs + (6 * 30 if positions else 0)
+        if exact:
+            self.exact = nn.Embedding(2 * (EXACT_MAX + 1), EXACT_DIM)
+            d += EXACT_POSITIONS * EXACT_DIM
+        if buckets:
+            self.bucket = nn.Embedding(2 * N_BUCKETS, 6)
+            d += (bucket_positions + run_buckets) * 6
+        self.net = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, hidden2), nn.ReLU(), nn.Linear(hidden2, n_classes))
+        self.register_buffer("temperature", torch.ones(1))
+
+    def embed(self, x):
+        seq, g = self.features(x)
+        runs, run_bytes, run_dir = self.run_features(x)
+        z = [g, runs]
+        if self.use_positions:
+            z.append(seq[:, :6].flatten(1))
+        if self.use_exact:
+            head = x[:, :EXACT_POSITIONS]
+            slot = torch.clamp(head.abs(), max=float(EXACT_MAX)) + (head < 0).float() * float(EXACT_MAX + 1)
+            z.append(self.exact(slot.long()).flatten(1))
+        if self.use_buckets:
+            z.append(self.bucket(length_bucket(x[:, :self.bucket_positions]).long()).flatten(1))
+            rb = run_bytes[:, :self.run_buckets] * torch.sign(run_dir[:, :self.run_buckets])
+            z.append(self.bucket(length_bucket(rb).long()).flatten(1))
+        return torch.cat(z, dim=1)
+
+    def logits(self, x):
+        return self.net(self.embed(x))
+
+    def forward(self, x):
+        return torch.softmax(self.logits(x) / self.temperature, dim=1)

@@ -38,7 +38,7 @@ async function main() {
   const input = session.inputNames[0];
   const result = { model: modelPath, bytes: fs.statSync(modelPath).size, runtime: `onnxruntime-node ${require('onnxruntime-node/package.json').version}`,
     cpu: os.cpus()[0].model, cores: os.cpus().length, load_average_1m_before: +os.loadavg()[0].toFixed(2), intra_op_threads: threadsArg ? Number(threadsArg) : 'default', batches: {} };
-  for (const batch of [1, 1024]) {
+  for (const batch of (process.env.BATCHES || "1,1024").split(",").map(Number)) {
     const data = new Float32Array(batch * L);
     for (let i = 0; i < batch; i++) data.set(rows[i % rows.length], i * L);
     const feeds = { [input]: new ort.Tensor('float32', data, [batch, L]) };

@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
-"""Trains the sensor's classifier on a "who's talking" CSV and exports it as one ONNX file.
+"""Trains the sensor's classifier on lab rows (and out-of-lab rows) and exports it as one ONNX file.
 
-  /usr/bin/python3 models/train/train.py --csv models/lab/out/corpus.csv --runs models/lab/out/corpus.runs \
-      --export models/sensor.onnx
+  /usr/bin/python3 models/train/train.py --csv LAB/corpus.csv --runs LAB/corpus.runs \
+      --outside models/train/out --export models/sensor.onnx
 
-Retraining on your own labelled rows (app_service,tcp_len_1..tcp_len_30) is the same command with your CSV;
-without --runs the held-out split takes blocks of consecutive rows instead of whole lab runs.
-Writes to --out (default models/train/out): metrics.json (network, trees baseline, unknown threshold),
-confusion.png, reliability.png, report.md. Seeded; uses CUDA when present (--device cpu to force the CPU).
---quick trains briefly and skips the baseline and the leave-two-out experiment (for tests).
+Data:
+  --csv/--runs   "who's talking" rows (app_service,tcp_len_1..tcp_len_L) and the group (lab run) of each row.
+                 Labels `other:*` are background protocols: they train the background class (--background).
+  --outside DIR  out-of-lab rows from models/train/outside.py (outside.csv, .groups, .meta): tshark labels,
+                 grouped by capture file. Known labels train their class, `other:*` the background class.
+Held-out figures:
+  in-lab         ~20% of each class's lab runs held out (test), ~10% validation (temperature), never split a run.
+  out-of-lab     grouped k-fold over the outside file groups (--folds): each fold is predicted by a model trained
+                 on the lab's training runs and the other folds, so every outside figure is out-of-fold.
+  open set       the unknown threshold is chosen on the out-of-fold predictions (openset.py): the most coverage
+                 at which the labels given keep precision >= --min-precision.
+The exported model is trained on the lab's training runs plus ALL outside rows (the out-of-fold figures are the
+estimate for it). Writes to --out: metrics.json, oof.npz, test.csv, confusion.png, reliability.png.
+--quick trains briefly without folds (tests). Seeded; CUDA when torch sees a device (--device cpu to force CPU).
 """
 import argparse
 import json
@@ -23,37 +32,52 @@ from torch import nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import augment  # noqa: E402
+import openset  # noqa: E402
+import reference  # noqa: E402
 from data import pseudo_groups, read_csv, split_by_group  # noqa: E402
 from metrics import confusion_png, reliability_png, summarise  # noqa: E402
-from net import Features, PpiNet  # noqa: E402
+from net import PpiMlp, PpiNet  # noqa: E402
 
-MODEL_VERSION_PREFIX = "ppi-cnn"
+MODEL_VERSION_PREFIX = "ppi"
 
 
-def parse():
+def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--csv", required=True)
-    ap.add_argument("--runs", help="file with the lab run of each CSV row (split by run)")
+    ap.add_argument("--runs", help="file with the group (lab run) of each CSV row (split by run)")
+    ap.add_argument("--outside", help="folder with outside.csv/.groups/.meta (models/train/outside.py)")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--export", help="write the ONNX model here (e.g. models/sensor.onnx)")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--width", type=int, default=96, help="channels of the convolutions (inference cost grows with its square)")
-    ap.add_argument("--hidden", type=int, default=192, help="units of the classifier head")
+    ap.add_argument("--arch", default="mlp", choices=["mlp", "cnn"])
+    ap.add_argument("--width", type=int, default=96, help="cnn: channels of the convolutions")
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--hidden2", type=int, default=128, help="mlp: second hidden layer")
+    ap.add_argument("--exact", action="store_true", help="mlp: embed the exact values of the first 8 lengths")
+    ap.add_argument("--no-buckets", action="store_true", help="mlp: no quarter-octave length embeddings")
+    ap.add_argument("--no-positions", action="store_true", help="mlp: no per-position channels")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    ap.add_argument("--leave-out", default="auto",
-                    help="two classes left out to choose the unknown threshold ('auto': the two with most runs; 'none')")
-    ap.add_argument("--max-known-loss", type=float, default=0.02,
-                    help="unknown threshold: largest share of correctly classified known flows it may turn into unknown")
+    ap.add_argument("--background", default="other",
+                    help="name of the background class trained on other:* rows ('none': drop those rows)")
+    ap.add_argument("--no-outside-background", action="store_true",
+                    help="do not train the background class on the outside other:* rows (ablation)")
+    ap.add_argument("--outside-weight", type=float, default=3.0, help="weight of an outside row relative to a lab row")
+    ap.add_argument("--no-outside-train", action="store_true", help="train on lab rows only (ablation)")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--min-class-flows", type=int, default=20, help="lab classes with fewer rows are dropped")
+    ap.add_argument("--drop-classes", default="", help="comma-separated lab classes to leave out")
+    ap.add_argument("--min-precision", type=float, default=0.95)
     ap.add_argument("--model-version", default=None)
-    ap.add_argument("--quick", action="store_true", help="short training, no baseline, no leave-out (tests)")
+    ap.add_argument("--quick", action="store_true", help="short training, no folds (tests)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    ap.add_argument("--augment", type=float, default=0.0,
-                    help="share of training rows whose lengths are scaled by a random factor in [0.8, 1.25] per "
-                         "packet (other implementations send other sizes; 0 = off)")
-    return ap.parse_args()
+    ap.add_argument("--augment", type=float, default=0.5, help="share of training rows re-cut per epoch (augment.py)")
+    ap.add_argument("--augment-mech", default="mss,coalesce,split")
+    ap.add_argument("--tag", default="", help="free text stored in metrics.json (candidate name)")
+    return ap.parse_args(argv)
 
 
 def seed_all(seed):
@@ -70,55 +94,61 @@ def pick_device(name):
     return torch.device("cpu")
 
 
-def fit(X, y, K, idx_tr, idx_va, a, dev, log):
-    """Trains a PpiNet; returns it (on the CPU, eval mode) with its validation-fitted temperature."""
+def make_model(a, K):
+    if a.arch == "cnn":
+        return PpiNet(K, width=a.width, hidden=a.hidden)
+    return PpiMlp(K, hidden=a.hidden, hidden2=a.hidden2, exact=a.exact, buckets=not a.no_buckets,
+                  positions=not a.no_positions)
+
+
+def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what=""):
+    """Trains a model on rows idx_tr (weights w_row); returns it on the CPU in eval mode, temperature fitted on
+    idx_va."""
     seed_all(a.seed)
-    model = PpiNet(K, width=a.width, hidden=a.hidden).to(dev)
-    Xt = torch.from_numpy(X).to(dev)
-    yt = torch.from_numpy(y).long().to(dev)
-    counts = np.bincount(y[idx_tr], minlength=K).astype(np.float64)
-    w = torch.tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / K, 0.0), dtype=torch.float32,
-                     device=dev)
-    lossf = nn.CrossEntropyLoss(weight=w)
+    model = make_model(a, K).to(dev)
+    counts = np.bincount(y[idx_tr], weights=w_row[idx_tr], minlength=K)
+    cw = np.where(counts > 0, counts.sum() / np.maximum(counts, 1e-9) / max(1, (counts > 0).sum()), 0.0)
+    sample_w = torch.tensor((cw[y] * w_row).astype(np.float32))
+    yt = torch.from_numpy(y).long()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = a.epochs * max(1, (len(idx_tr) + a.batch - 1) // a.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps)
     g = torch.Generator().manual_seed(a.seed)
-    tr = torch.from_numpy(idx_tr)
+    rng = np.random.default_rng(a.seed)
+    mech = tuple(m for m in a.augment_mech.split(",") if m)
+    Xtr = X[idx_tr]
     for ep in range(a.epochs):
         model.train()
-        perm = tr[torch.randperm(len(tr), generator=g)]
+        Xe = torch.from_numpy(augment.augment_rows(Xtr, rng, a.augment, mech) if a.augment > 0 else Xtr)
+        perm = torch.randperm(len(idx_tr), generator=g)
         tot = 0.0
         for i in range(0, len(perm), a.batch):
-            b = perm[i:i + a.batch].to(dev)
+            b = perm[i:i + a.batch]
             if len(b) < 2:
                 continue
+            rows = torch.from_numpy(idx_tr)[b]
             opt.zero_grad()
-            xb = Xt[b]
-            if a.augment > 0:
-                pick = (torch.rand(len(b), 1, generator=g) < a.augment).to(dev)
-                scale = torch.exp(torch.empty(xb.shape).uniform_(-0.223, 0.223, generator=g)).to(dev)
-                xb = torch.where(pick, torch.round(xb * scale), xb)
-            loss = lossf(model.logits(xb), yt[b])
+            loss_each = nn.functional.cross_entropy(model.logits(Xe[b].to(dev)), yt[rows].to(dev), reduction="none")
+            wb = sample_w[rows].to(dev)
+            loss = (loss_each * wb).sum() / wb.sum()
             loss.backward()
             opt.step()
             sched.step()
             tot += loss.item() * len(b)
-        if ep == a.epochs - 1 or ep % 5 == 0:
-            msg = f"epoch {ep + 1}/{a.epochs} loss {tot / max(1, len(perm)):.4f}"
+        if ep == a.epochs - 1 or ep % 10 == 0:
+            msg = f"{what}epoch {ep + 1}/{a.epochs} loss {tot / max(1, len(perm)):.4f}"
             if len(idx_va):
-                pv = predict(model, X[idx_va], dev)
+                pv = predict(model, X[idx_va])
                 msg += f" val acc {(pv.argmax(1) == y[idx_va]).mean():.4f}"
             log(msg)
     model.eval()
     if len(idx_va):
-        fit_temperature(model, Xt[torch.from_numpy(idx_va).to(dev)], yt[torch.from_numpy(idx_va).to(dev)])
+        fit_temperature(model, torch.from_numpy(X[idx_va]).to(dev), yt[torch.from_numpy(idx_va)].to(dev))
     return model.cpu()
 
 
 @torch.no_grad()
-def predict(model, X, dev=None, batch=8192):
-    """Probabilities for rows X on the model's own device (fit() returns models on the CPU)."""
+def predict(model, X, batch=8192):
     model.eval()
     dev = next(model.parameters()).device
     out = []
@@ -130,82 +160,61 @@ def predict(model, X, dev=None, batch=8192):
 def fit_temperature(model, Xv, yv):
     """Temperature scaling (Guo et al. 2017): one scalar fitted by NLL on the validation runs."""
     with torch.no_grad():
-        logits = model.logits(Xv)
+        logits = model.logits(Xv).cpu()
     t = torch.zeros(1, requires_grad=True)
     opt = torch.optim.LBFGS([t], lr=0.1, max_iter=100)
-    lg = logits.cpu()
     yc = yv.cpu()
 
     def closure():
         opt.zero_grad()
-        loss = nn.functional.cross_entropy(lg / torch.exp(t), yc)
+        loss = nn.functional.cross_entropy(logits / torch.exp(t), yc)
         loss.backward()
         return loss
     opt.step(closure)
     model.temperature.fill_(float(torch.exp(t).clamp(0.05, 20.0)))
 
 
-def engineered(X):
-    """The graph's flow features plus the raw lengths, as numpy, for the trees baseline."""
-    with torch.no_grad():
-        _, g = Features()(torch.from_numpy(X))
-    return np.concatenate([g.numpy(), X], axis=1)
+def read_outside(folder):
+    X, labels, groups = read_csv(os.path.join(folder, "outside.csv"), os.path.join(folder, "outside.groups"))
+    meta = [json.loads(line) for line in open(os.path.join(folder, "outside.meta"))]
+    if len(meta) != len(labels):
+        raise SystemExit(f"{folder}/outside.meta: {len(meta)} lines for {len(labels)} rows")
+    return X, labels, groups, meta
 
 
-def baseline(X, y, idx_tr, idx_te, seed, log):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    t0 = time.time()
-    clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, early_stopping=True,
-                                         validation_fraction=0.1, random_state=seed, class_weight="balanced")
-    clf.fit(engineered(X[idx_tr]), y[idx_tr])
-    log(f"trees baseline trained in {time.time() - t0:.1f}s ({clf.n_iter_} iterations)")
-    probs_part = clf.predict_proba(engineered(X[idx_te]))
-    probs = np.zeros((len(idx_te), int(y.max()) + 1), dtype=np.float64)
-    probs[:, clf.classes_] = probs_part
-    return probs
+def outside_class(label, classes, background):
+    """Model class index an outside tshark label trains, or -1 (not used for training)."""
+    if label in classes:
+        return classes.index(label)
+    tok = openset.token_of(label)
+    if label.startswith("other:") and tok in classes:
+        return classes.index(tok)
+    if label.startswith("other:") and background in classes:
+        return classes.index(background)
+    return -1
 
 
-def unknown_threshold(X, y, classes, idx_tr, idx_va, idx_te, left_out, a, dev, log):
-    """Trains without two classes; on held-out runs measures how many flows of the left-out classes fall below
-    each threshold, and how many correctly classified known flows would be lost to `unknown`."""
-    K = len(classes)
-    lo = [classes.index(c) for c in left_out]
-    keep = [k for k in range(K) if k not in lo]
-    remap = -np.ones(K, dtype=np.int64)
-    remap[keep] = np.arange(len(keep))
-    known = lambda idx: idx[np.isin(y[idx], keep)]  # noqa: E731
-    y2 = remap[y]
-    model = fit(X, np.where(y2 < 0, 0, y2), len(keep), known(idx_tr), known(idx_va), a, dev, log)
-    te_known, te_unknown = known(idx_te), idx_te[np.isin(y[idx_te], lo)]
-    # the left-out classes' flows from every run (none were trained on): more evidence than their test runs
-    all_unknown = np.where(np.isin(y, lo))[0]
-    pk = predict(model, X[te_known], dev)
-    pu = predict(model, X[all_unknown], dev)
-    correct = pk.argmax(1) == y2[te_known]
-    conf_k, conf_u = pk.max(1), pu.max(1)
-    curve = []
-    for t in np.round(np.arange(0.30, 0.996, 0.01), 2):
-        curve.append({"threshold": float(t),
-                      "known_correct_lost": float((correct & (conf_k < t)).sum() / max(1, correct.sum())),
-                      "known_accuracy_after": float((correct & (conf_k >= t)).mean()),
-                      "left_out_caught": float((conf_u < t).mean())})
-    ok = [c for c in curve if c["known_correct_lost"] <= a.max_known_loss]
-    chosen = max(ok, key=lambda c: c["threshold"]) if ok else curve[0]
-    per_class = {classes[k]: float((conf_u[y[all_unknown] == k] < chosen["threshold"]).mean()) for k in lo}
-    called = {}
-    for k in lo:
-        m = y[all_unknown] == k
-        if m.any():
-            top = np.bincount(pu[m].argmax(1), minlength=len(keep))
-            called[classes[k]] = {classes[keep[j]]: int(top[j]) for j in np.argsort(-top)[:3] if top[j]}
-    return {"left_out": left_out, "known_test_flows": int(len(te_known)), "left_out_flows": int(len(all_unknown)),
-            "known_accuracy_without_threshold": float(correct.mean()), "chosen": chosen,
-            "left_out_caught_per_class": per_class, "left_out_top_predictions": called,
-            "rule": f"highest threshold that turns at most {a.max_known_loss:.0%} of correctly classified known flows "
-                    f"into unknown", "curve": curve}
+def fold_of_groups(groups, y, k, seed):
+    """Assigns each group to one of k folds, greedily balancing the rows of each class (largest groups first)."""
+    rng = np.random.default_rng(seed)
+    uniq = sorted(set(groups))
+    rng.shuffle(uniq)
+    K = int(y.max()) + 1 if len(y) else 1
+    per_group = {g: np.zeros(K) for g in uniq}
+    for g, c in zip(groups, y):
+        per_group[g][max(c, 0)] += 1
+    load = np.zeros((k, K))
+    fold = {}
+    for g in sorted(uniq, key=lambda g: -per_group[g].sum()):
+        v = per_group[g]
+        cost = [(load[f] + v)[v > 0].max() + 1e-3 * load[f].sum() for f in range(k)]
+        f = int(np.argmin(cost))
+        fold[g] = f
+        load[f] += v
+    return np.array([fold[g] for g in groups])
 
 
-def export(model, classes, path, L, version, summary):
+def export(model, classes, path, L, version, summary, extra):
     import onnx
     model.eval()
     x = torch.zeros(2, L)
@@ -214,8 +223,9 @@ def export(model, classes, path, L, version, summary):
                       dynamic_axes={"ppi": {0: "N"}, "probabilities": {0: "N"}}, opset_version=17)
     m = onnx.load(tmp)
     del m.metadata_props[:]
-    for k, v in (("classes", json.dumps(classes)), ("sequence_length", str(L)), ("model_version", version),
-                 ("training_data", summary)):
+    props = [("classes", json.dumps(classes)), ("sequence_length", str(L)), ("model_version", version),
+             ("training_data", summary)] + list(extra)
+    for k, v in props:
         p = m.metadata_props.add()
         p.key, p.value = k, v
     onnx.checker.check_model(m)
@@ -223,8 +233,8 @@ def export(model, classes, path, L, version, summary):
     os.remove(tmp)
 
 
-def main():
-    a = parse()
+def main(argv=None):
+    a = parse(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.quick:
@@ -236,79 +246,155 @@ def main():
         print(f"[{time.time() - t_start:7.1f}s] {msg}", flush=True)
 
     dev = pick_device(a.device)
-    X, labels, groups = read_csv(a.csv, a.runs)
-    L = X.shape[1]
-    classes = sorted(set(labels))
+    background = None if a.background == "none" else a.background
+    X_lab, labels_lab, groups_lab = read_csv(a.csv, a.runs)
+    L = X_lab.shape[1]
+    drop = {c for c in a.drop_classes.split(",") if c}
+    # lab rows: application classes, and other:* rows for the background class
+    lab_counts = {}
+    for c in labels_lab:
+        lab_counts[c] = lab_counts.get(c, 0) + 1
+    app = sorted(c for c, n in lab_counts.items()
+                 if not c.startswith("other:") and c not in drop and (n >= a.min_class_flows or a.quick))
+    has_bg_lab = any(c.startswith("other:") for c in labels_lab)
+    outside = read_outside(a.outside) if a.outside else None
+    use_bg = background is not None and (has_bg_lab or (outside is not None and not a.no_outside_background))
+    classes = app + ([background] if use_bg else [])
     if len(classes) < 2:
         raise SystemExit(f"{a.csv}: needs at least two classes, found {classes}")
-    y = np.array([classes.index(c) for c in labels], dtype=np.int64)
     split_note = "whole lab runs"
-    if groups is None:
-        groups, size = pseudo_groups(len(y), len(classes))
+    if groups_lab is None:
+        groups_lab, size = pseudo_groups(len(labels_lab), len(app))
         split_note = f"blocks of {size} consecutive rows (no --runs file)"
-    idx_tr, idx_va, idx_te = split_by_group(labels, groups, a.seed)
-    log(f"{len(y)} flows, {len(classes)} classes, L={L}, device {dev}; split by {split_note}: "
-        f"train {len(idx_tr)} / val {len(idx_va)} / test {len(idx_te)}")
 
+    def lab_class(c):
+        if c in classes:
+            return classes.index(c)
+        if c.startswith("other:") and use_bg:
+            return classes.index(background)
+        return -1
+    y_lab = np.array([lab_class(c) for c in labels_lab], dtype=np.int64)
+    keep = y_lab >= 0
+    X_lab, y_lab = X_lab[keep], y_lab[keep]
+    labels_lab = [c for c, k in zip(labels_lab, keep) if k]
+    groups_lab = [g for g, k in zip(groups_lab, keep) if k]
+    split_labels = [classes[k] for k in y_lab]
+    lab_tr, lab_va, lab_te = split_by_group(split_labels, groups_lab, a.seed)
+    n_lab = len(y_lab)
+
+    # one matrix: lab rows first, then outside rows (indices >= n_lab)
+    if outside is not None:
+        X_out, raw_out, groups_out, meta_out = outside
+        y_out = np.array([outside_class(c, classes, background if use_bg else None) for c in raw_out], dtype=np.int64)
+        if a.no_outside_background and use_bg:
+            y_out[np.array([c.startswith("other:") for c in raw_out]) & (y_out == classes.index(background))] = -1
+        X = np.concatenate([X_lab, X_out]).astype(np.float32)
+        y = np.concatenate([y_lab, np.where(y_out < 0, 0, y_out)])
+        w_row = np.concatenate([np.ones(n_lab), np.where(y_out < 0, 0.0, a.outside_weight)]).astype(np.float64)
+        out_idx = np.arange(n_lab, n_lab + len(y_out))
+        out_train = out_idx[y_out >= 0] if not a.no_outside_train else np.array([], dtype=np.int64)
+    else:
+        X, y, w_row = X_lab.astype(np.float32), y_lab, np.ones(n_lab)
+        out_idx = out_train = np.array([], dtype=np.int64)
+    log(f"{n_lab} lab rows, {len(out_idx)} outside rows, classes {classes}, L={L}, device {dev}; lab split by "
+        f"{split_note}: train {len(lab_tr)} / val {len(lab_va)} / test {len(lab_te)}")
+
+    result = {"tag": a.tag, "csv": os.path.basename(a.csv), "flows": int(n_lab), "classes": classes,
+              "background": background if use_bg else None, "sequence_length": L, "split": split_note,
+              "seed": a.seed, "arch": a.arch, "args": {k: v for k, v in vars(a).items()},
+              "lab_flows": {c: int((y_lab == k).sum()) for k, c in enumerate(classes)},
+              "train_flows": int(len(lab_tr)), "val_flows": int(len(lab_va)), "test_flows": int(len(lab_te)),
+              "groups": {"train": len({groups_lab[i] for i in lab_tr}), "val": len({groups_lab[i] for i in lab_va}),
+                         "test": len({groups_lab[i] for i in lab_te})}}
+
+    # out-of-fold predictions for the outside rows
+    if outside is not None and not a.quick and a.folds > 1:
+        folds = fold_of_groups([groups_out[i] for i in range(len(y_out))], y_out, a.folds, a.seed)
+        oof = np.zeros((len(y_out), len(classes)), dtype=np.float32)
+        for f in range(a.folds):
+            tr = np.concatenate([lab_tr, out_train[folds[out_train - n_lab] != f]])
+            m = fit(X, y, w_row, len(classes), tr, lab_va, a, dev, log, what=f"fold {f + 1}/{a.folds} ")
+            oof[folds == f] = predict(m, X[out_idx[folds == f]])
+        np.savez_compressed(os.path.join(a.out, "oof.npz"), probs=oof, folds=folds)
+        pp = [mm["payload_packets"] for mm in meta_out]
+        bgset = {background} if use_bg else set()
+        pts = openset.curve(raw_out, pp, oof, classes, bgset)
+        chosen = openset.choose(pts, a.min_precision)
+        pred = openset.predicted_labels(oof, classes, bgset, chosen["threshold"])
+        score = openset.outside_score(raw_out, pp, pred)
+        top1 = openset.outside_score(raw_out, pp, openset.predicted_labels(oof, classes, set(), 0.0))
+        result["outside_oof"] = {"folds": a.folds, "rows": int(len(y_out)), "curve": pts, "chosen": chosen,
+                                 "score": score, "top1_no_rule": top1}
+        log(f"outside OOF at threshold {chosen['threshold']}: macro-F1 {score['macro_f1']:.4f} acc "
+            f"{score['accuracy']:.4f} coverage {score['coverage']:.3f} precision {score['precision_labelled']:.3f} "
+            f"other unknown {score['other_unknown']:.3f}; top-1 only macro-F1 {top1['macro_f1']:.4f}")
+        for c, v in score["per_class"].items():
+            log(f"   {c:11s} n={v['n']:4d} P={v['precision']:.2f} R={v['recall']:.2f} F1={v['f1']:.2f} "
+                f"unknown={v['unknown']:.2f} {v['called']}")
+        threshold = chosen["threshold"]
+    else:
+        threshold = 0.5
+
+    # the model to ship: lab training runs + every outside row
     t0 = time.time()
-    model = fit(X, y, len(classes), idx_tr, idx_va, a, dev, log)
-    train_s = time.time() - t0
-    probs = predict(model, X[idx_te], torch.device("cpu")) if len(idx_te) else None
-    result = {"csv": os.path.basename(a.csv), "flows": int(len(y)), "classes": classes, "sequence_length": L,
-              "split": split_note, "seed": a.seed, "epochs": a.epochs, "augment": a.augment, "device": str(dev),
-              "train_seconds": round(train_s, 1), "temperature": float(model.temperature),
-              "train_flows": int(len(idx_tr)), "val_flows": int(len(idx_va)), "test_flows": int(len(idx_te)),
-              "groups": {"train": len({groups[i] for i in idx_tr}), "val": len({groups[i] for i in idx_va}),
-                         "test": len({groups[i] for i in idx_te})},
-              "class_flows": {c: int((y == k).sum()) for k, c in enumerate(classes)}}
-    if len(idx_te):
-        # the held-out rows, so that `sensor eval --csv OUT/test.csv --model M` can recheck the numbers through ONNX
+    model = fit(X, y, w_row, len(classes), np.concatenate([lab_tr, out_train]), lab_va, a, dev, log, what="final ")
+    result["train_seconds"] = round(time.time() - t0, 1)
+    result["temperature"] = float(model.temperature)
+    result["unknown_threshold"] = threshold
+    probs = predict(model, X[lab_te]) if len(lab_te) else None
+    if len(lab_te):
         with open(os.path.join(a.out, "test.csv"), "w") as f:
             f.write("app_service," + ",".join(f"tcp_len_{i}" for i in range(1, L + 1)) + "\n")
-            for i in idx_te:
-                f.write(labels[i] + "," + ",".join(str(int(v)) for v in X[i]) + "\n")
+            for i in lab_te:
+                f.write(labels_lab[i] + "," + ",".join(str(int(v)) for v in X_lab[i]) + "\n")
     if probs is not None and len(probs):
-        yt = y[idx_te]
+        yt = y_lab[lab_te]
         result["network"] = summarise(yt, probs, classes)
-        log(f"network held-out: macro-F1 {result['network']['macro_f1']:.4f} acc {result['network']['accuracy']:.4f} "
-            f"top-3 {result['network']['top3_accuracy']:.4f} ECE {result['network']['ece']:.4f}")
+        app_rows = np.array([classes[k] != background for k in yt]) if use_bg else np.ones(len(yt), bool)
+        result["network_apps"] = summarise(yt[app_rows], probs[app_rows], classes)
+        log(f"in-lab held-out: macro-F1 {result['network']['macro_f1']:.4f} acc {result['network']['accuracy']:.4f} "
+            f"ECE {result['network']['ece']:.4f}")
         confusion_png(yt, probs.argmax(1), classes, os.path.join(a.out, "confusion.png"),
-                      f"network on held-out runs: macro-F1 {result['network']['macro_f1']:.3f}")
+                      f"held-out lab runs: macro-F1 {result['network']['macro_f1']:.3f}")
         reliability_png(yt, probs, os.path.join(a.out, "reliability.png"),
                         f"reliability (T={float(model.temperature):.2f}), ECE {result['network']['ece']:.3f}")
-        if not a.quick:
-            pb = baseline(X, y, idx_tr, idx_te, a.seed, log)
-            result["baseline_trees"] = summarise(yt, pb, classes)
-            log(f"trees held-out: macro-F1 {result['baseline_trees']['macro_f1']:.4f} "
-                f"acc {result['baseline_trees']['accuracy']:.4f}")
-            confusion_png(yt, pb.argmax(1), classes, os.path.join(a.out, "confusion_trees.png"),
-                          f"trees baseline on held-out runs: macro-F1 {result['baseline_trees']['macro_f1']:.3f}")
-    if not a.quick and a.leave_out != "none":
-        if a.leave_out == "auto":
-            runs_per = {c: len({groups[i] for i in np.where(y == k)[0]}) for k, c in enumerate(classes)}
-            left = sorted(classes, key=lambda c: (-runs_per[c], c))[:2]
-        else:
-            left = a.leave_out.split(",")
-        bad = [c for c in left if c not in classes]
-        if bad or len(left) != 2:
-            raise SystemExit(f"--leave-out needs two class names from the CSV, got {left}")
-        log(f"unknown threshold: training without {left}")
-        result["unknown"] = unknown_threshold(X, y, classes, idx_tr, idx_va, idx_te, left, a, dev, log)
-        ch = result["unknown"]["chosen"]
-        log(f"unknown threshold {ch['threshold']:.2f}: left-out flows caught {ch['left_out_caught']:.3f}, "
-            f"known correct lost {ch['known_correct_lost']:.3f}")
+        bgset = {background} if use_bg else set()
+        lab_pred = openset.predicted_labels(probs, classes, bgset, threshold)
+        result["network_rule"] = {
+            "threshold": threshold,
+            "unknown_share": float(np.mean([p == openset.UNKNOWN for p in lab_pred])),
+            "accuracy": float(np.mean([p == classes[t] for p, t in zip(lab_pred, yt)])),
+        }
+
     if a.export:
-        version = a.model_version or f"{MODEL_VERSION_PREFIX}-{time.strftime('%Y%m%d')}-s{a.seed}"
-        summary = (f"{len(y)} flows of {len(classes)} classes from {os.path.basename(a.csv)}"
-                   + (f" ({len(set(groups))} lab runs)" if a.runs else "")
-                   + (f"; held-out macro-F1 {result['network']['macro_f1']:.4f} on {len(idx_te)} flows split by "
-                      f"{split_note}" if "network" in result else ""))
-        export(model, classes, a.export, L, version, summary)
+        version = a.model_version or f"{MODEL_VERSION_PREFIX}-{a.arch}-{time.strftime('%Y%m%d')}-s{a.seed}"
+        summary = (f"{n_lab} flows of {len(app)} classes from {os.path.basename(a.csv)}"
+                   + (f" ({len(set(groups_lab))} lab runs)" if a.runs else "")
+                   + (f" + {len(out_train)} out-of-lab flows ({len({groups_out[i - n_lab] for i in out_train})} "
+                      f"capture-file groups)" if len(out_train) else "")
+                   + (f"; held-out lab macro-F1 {result['network']['macro_f1']:.4f}" if "network" in result else "")
+                   + (f"; out-of-lab out-of-fold macro-F1 {result['outside_oof']['score']['macro_f1']:.4f}"
+                      if "outside_oof" in result else ""))
+        extra = [("unknown_threshold", repr(float(threshold)))]
+        if use_bg:
+            extra.append(("background_classes", json.dumps([background])))
+        # drift reference: training inputs; held-out outputs (lab test rows + outside out-of-fold rows)
+        ref_X = X[np.concatenate([lab_tr, out_train])]
+        held = [probs] if probs is not None else []
+        if "outside_oof" in result:
+            held.append(np.load(os.path.join(a.out, "oof.npz"))["probs"])
+        held_p = np.concatenate(held) if held else np.zeros((0, len(classes)), np.float32)
+        bgset = {background} if use_bg else set()
+        unk = np.array([p == openset.UNKNOWN for p in openset.predicted_labels(held_p, classes, bgset, threshold)])
+        ref = reference.build(ref_X, held_p, classes, unk)
+        extra.append(("input_reference", reference.dumps(ref)))
+        export(model, classes, a.export, L, version, summary, extra)
         result["export"] = {"path": a.export, "bytes": os.path.getsize(a.export), "model_version": version,
                             "training_data": summary}
         log(f"exported {a.export} ({os.path.getsize(a.export)} bytes, version {version})")
     json.dump(result, open(os.path.join(a.out, "metrics.json"), "w"), indent=1)
     log(f"wrote {os.path.join(a.out, 'metrics.json')}")
+    return result
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ export interface ClassifierOptions {
   batchSize: number;
   /** A batch closes this long after its first flow even when not full (default 5 ms). */
   batchDeadlineMs: number;
-  /** Below this top probability the label is 'unknown' (default 0.5). */
-  unknownThreshold: number;
+  /**
+   * Below this top probability the label is 'unknown'; null: the model's own `unknown_threshold` metadata, or
+   * DEFAULT_UNKNOWN_THRESHOLD for a model without one.
+   */
+  unknownThreshold: number | null;
   /** Flows with fewer payload entries are labelled 'no-payload' without the model (default 1). */
   minPayloadPackets: number;
   /** Classes kept per verdict (default 3). */
@@ -40,6 +43,9 @@ export const INFERENCE_LATENCY_METRIC = 'sensor_inference_batch_duration_seconds
 export function inferenceLatencyHistogram(): LatencyHistogram {
   return new LatencyHistogram(INFERENCE_LATENCY_METRIC, 'Seconds from an inference batch\'s first flow to its verdicts (batch deadline and inference)');
 }
+
+/** Threshold for a model without `unknown_threshold` metadata when the config sets none. */
+export const DEFAULT_UNKNOWN_THRESHOLD = 0.5;
 
 /** Label for flows that the no-payload rule answers without the model. */
 export const NO_PAYLOAD = 'no-payload';
@@ -69,7 +75,7 @@ function validate(o: ClassifierOptions): void {
   check(o.device === 'auto' || o.device === 'cpu' || o.device === 'cuda', `device must be 'auto', 'cpu' or 'cuda', not '${String(o.device)}'`);
   check(Number.isInteger(o.batchSize) && o.batchSize >= 1, `batchSize must be an integer >= 1, not ${o.batchSize}`);
   check(Number.isFinite(o.batchDeadlineMs) && o.batchDeadlineMs >= 0, `batchDeadlineMs must be a number >= 0, not ${o.batchDeadlineMs}`);
-  check(o.unknownThreshold >= 0 && o.unknownThreshold <= 1, `unknownThreshold must be from 0 to 1, not ${o.unknownThreshold}`);
+  check(o.unknownThreshold === null || (o.unknownThreshold >= 0 && o.unknownThreshold <= 1), `unknownThreshold must be from 0 to 1 or null, not ${o.unknownThreshold}`);
   check(Number.isInteger(o.minPayloadPackets) && o.minPayloadPackets >= 0, `minPayloadPackets must be an integer >= 0, not ${o.minPayloadPackets}`);
   check(Number.isInteger(o.topK) && o.topK >= 1, `topK must be an integer >= 1, not ${o.topK}`);
   if (o.intraOpThreads !== undefined) {
@@ -92,6 +98,9 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   /** Batch latencies (seconds), one observation per batch. */
   readonly latency: LatencyHistogram;
 
+  /** The unknown rule in force: the threshold, and a 1 for each background class. */
+  readonly unknownThreshold: number;
+  private readonly background: Uint8Array | null;
   private readonly L: number;
   private readonly input: Float32Array;
   private open: T[] = [];
@@ -115,6 +124,13 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     this.input = new Float32Array(opts.batchSize * this.L);
     this.stats = { batches: 0, flows: 0, errors: 0 };
     this.latency = opts.latency ?? inferenceLatencyHistogram();
+    this.unknownThreshold = opts.unknownThreshold ?? modelInfo.unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD;
+    if (modelInfo.backgroundClasses.length > 0) {
+      this.background = new Uint8Array(modelInfo.classes.length);
+      for (const c of modelInfo.backgroundClasses) this.background[modelInfo.classes.indexOf(c)] = 1;
+    } else {
+      this.background = null;
+    }
   }
 
   /** Loads and checks the model. Throws ModelContractError (one line) on a model that breaks the contract. */
@@ -194,7 +210,8 @@ export class Classifier<T extends Classifiable = FlowRecord> {
 
   private async runBatch(batch: Batch<T>): Promise<void> {
     const { flows } = batch;
-    const { minPayloadPackets, topK, unknownThreshold } = this.opts;
+    const { minPayloadPackets, topK } = this.opts;
+    const { unknownThreshold, background } = this;
     const L = this.L;
     const rowOf = new Int32Array(flows.length);
     let rows = 0;
@@ -226,7 +243,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       let verdict: Verdict;
       if (row < 0) verdict = new Verdict(NO_PAYLOAD, 0, [], '', 'no-payload');
       else if (probs === null) verdict = new Verdict(CLASSIFY_ERROR, 0, [], version, 'classify-error');
-      else verdict = verdictFromRow(probs, row * K, classes, topK, unknownThreshold, version);
+      else verdict = verdictFromRow(probs, row * K, classes, topK, unknownThreshold, version, background);
       out[i] = { flow: flows[i]!, verdict };
     }
 

@@ -6,7 +6,13 @@ import { VERDICT_STATUSES } from './verdict';
  * The model contract (SPEC.md "The model contract"), checked once when a model is loaded:
  *
  *  - metadata_props `classes` (JSON array of K distinct non-empty strings, none of them a label the sensor
- *    writes itself: unknown, no-payload, classify-error, unclassified), `sequence_length` (positive integer L), `model_version` and `training_data` (non-empty strings); no other keys are read;
+ *    writes itself: unknown, no-payload, classify-error, unclassified), `sequence_length` (positive integer L),
+ *    `model_version` and `training_data` (non-empty strings);
+ *  - optional metadata_props of the unknown rule: `background_classes` (JSON array of some of the classes, not
+ *    all: classes that name no application, e.g. one trained on other protocols' flows; a flow whose top class
+ *    is one of them is `unknown`) and `unknown_threshold` (a number from 0 to 1: the threshold the model was
+ *    tuned for, used unless `classify.unknownThreshold` is set); other keys (e.g. `input_reference`) are not
+ *    checked here;
  *  - exactly one input, float32 [N, L] with a dynamic batch axis N;
  *  - exactly one output, float32 [N, K], K = number of classes; a probe run of two rows confirms K and one output row per input row
  *    (the only way to know it when the exporter left it symbolic) and that the row sums to 1.
@@ -27,6 +33,10 @@ export interface ModelInfo {
   trainingData: string;
   /** metadata 'input_reference' (JSON, drift monitoring; src/monitor/inputReference.ts), or null when absent. */
   inputReference: string | null;
+  /** metadata 'background_classes': classes that name no application (top class one of them -> 'unknown'). */
+  backgroundClasses: string[];
+  /** metadata 'unknown_threshold': the model's own threshold, or null when the file has none. */
+  unknownThreshold: number | null;
 }
 
 /** A model that passed the contract, with the tensor names to run it by. */
@@ -89,6 +99,36 @@ function parseSequenceLength(path: string, text: string): number {
   return n;
 }
 
+function parseBackground(path: string, text: string | undefined, classes: readonly string[]): string[] {
+  if (text === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw refuse(path, `metadata 'background_classes' is not JSON (expected a list of class names such as ["other"])`);
+  }
+  if (!Array.isArray(parsed)) throw refuse(path, `metadata 'background_classes' must be a JSON array of class names`);
+  const out: string[] = [];
+  for (const [i, name] of parsed.entries()) {
+    if (typeof name !== 'string' || !classes.includes(name)) {
+      throw refuse(path, `metadata 'background_classes' entry ${i} (${JSON.stringify(name)}) is not one of the model's classes`);
+    }
+    if (!out.includes(name)) out.push(name);
+  }
+  if (out.length >= classes.length) {
+    throw refuse(path, `metadata 'background_classes' names every class; at least one must name an application`);
+  }
+  return out;
+}
+
+function parseThreshold(path: string, text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const t = text.trim();
+  const v = t === '' ? NaN : Number(t);
+  if (!(v >= 0 && v <= 1)) throw refuse(path, `metadata 'unknown_threshold' is '${text}', not a number from 0 to 1`);
+  return v;
+}
+
 function describeShape(shape: ReadonlyArray<number | string>): string {
   return `[${shape.join(', ')}]`;
 }
@@ -108,7 +148,9 @@ export function checkMetadata(path: string, bytes: Uint8Array): Omit<ModelInfo, 
   const trainingData = requiredProp(path, props, 'training_data');
   // Optional: a model without it still loads; the monitor then scores no drift (one info line).
   const inputReference = props.get('input_reference') ?? null;
-  return { path, version, classes, sequenceLength, trainingData, inputReference };
+  const backgroundClasses = parseBackground(path, props.get('background_classes'), classes);
+  const unknownThreshold = parseThreshold(path, props.get('unknown_threshold'));
+  return { path, version, classes, sequenceLength, trainingData, inputReference, backgroundClasses, unknownThreshold };
 }
 
 function checkInput(path: string, session: OrtSession, L: number): string {

@@ -12,7 +12,8 @@ function round(p: number): number {
 
 /**
  * The verdict for one output row `probs[offset .. offset + classes.length)`: the k best classes, best first,
- * and 'unknown' when the best probability is below `threshold`. NaN ranks last and never passes the threshold.
+ * and 'unknown' when the best probability is below `threshold` or the best class is a background class
+ * (`background[c] === 1`: a class that names no application). NaN ranks last and never passes the threshold.
  */
 export function verdictFromRow(
   probs: Float32Array,
@@ -21,6 +22,7 @@ export function verdictFromRow(
   k: number,
   threshold: number,
   modelVersion: string,
+  background: Uint8Array | null = null,
 ): Verdict {
   const K = classes.length;
   const n = Math.min(k, K);
@@ -42,6 +44,7 @@ export function verdictFromRow(
   }
   const topk: ClassScore[] = idx.map((c) => ({ label: classes[c]!, p: round(probs[offset + c]!) }));
   const best = idx.length > 0 ? probs[offset + idx[0]!]! : NaN;
-  const known = best >= threshold;
-  return new Verdict(known ? classes[idx[0]!]! : 'unknown', best === best ? round(best) : 0, topk, modelVersion, known ? 'classified' : 'unknown');
+  const top = idx.length > 0 ? idx[0]! : -1;
+  const known = best >= threshold && (background === null || background[top] !== 1);
+  return new Verdict(known ? classes[top]! : 'unknown', best === best ? round(best) : 0, topk, modelVersion, known ? 'classified' : 'unknown');
 }

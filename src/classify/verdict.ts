@@ -6,7 +6,7 @@ export interface ClassScore {
 
 /**
  * What kind of answer a verdict is, apart from its label: `classified` (the label is an application the model
- * named above the threshold), `unknown` (the model's best was below the threshold), `no-payload` (too few payload
+ * named above the threshold), `unknown` (the model's best was below the threshold or a background class), `no-payload` (too few payload
  * packets for the model), `classify-error` (inference failed for the batch), `unclassified` (classification off).
  */
 export type VerdictStatus = 'classified' | 'unknown' | 'no-payload' | 'classify-error' | 'unclassified';
@@ -16,7 +16,7 @@ export const VERDICT_STATUSES: readonly VerdictStatus[] = ['classified', 'unknow
 /** The classifier's answer for one flow. */
 export class Verdict {
   constructor(
-    /** Top class, or 'unknown' below the threshold, or a rule label such as 'no-payload'. */
+    /** Top class, or 'unknown' (below the threshold, or a background class on top), or a rule label such as 'no-payload'. */
     public label: string,
     /** Probability of the top class (0 for rule labels). */
     public confidence: number,

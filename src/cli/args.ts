@@ -23,6 +23,16 @@ export type Command =
   | { kind: 'run'; config: SensorConfig; progress: boolean; summary: boolean; replaceDb: boolean }
   | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
   | { kind: 'eval'; csv: string; model: string }
+  | {
+      kind: 'eval-labels';
+      db: string | null;
+      pcap: string[];
+      labels: string;
+      model: string;
+      minPayload: number;
+      minClass: number;
+      threshold: number | null;
+    }
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
   | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
@@ -107,8 +117,14 @@ const EXPORT_FLAGS: readonly CommandFlag[] = [
   { flag: 'length', describe: 'number of tcp_len columns (default 30)' },
 ];
 const EVAL_FLAGS: readonly CommandFlag[] = [
-  { flag: 'csv', describe: 'labelled CSV (app_service,tcp_len_1..N)', required: true },
+  { flag: 'csv', describe: 'labelled CSV (app_service,tcp_len_1..N): score the model on its rows' },
+  { flag: 'db', describe: 'or: SQLite database written by the sensor, scored against --labels' },
+  { flag: 'pcap', describe: 'or: capture file or directory (repeatable), read by the sensor and scored against --labels' },
+  { flag: 'labels', describe: 'labels CSV for --db/--pcap: client_ip,client_port,server_ip,server_port,first_ts,label[,file]' },
   { flag: 'model', describe: 'ONNX model (default: the bundled one)' },
+  { flag: 'min-payload', describe: 'with --labels: score flows with at least this many payload packets (default 4)' },
+  { flag: 'min-class', describe: 'with --labels: classes with fewer flows stay out of macro-F1 (default 5)' },
+  { flag: 'unknown-threshold', describe: "with --labels: threshold of the unknown rule (default: the model's own)" },
 ];
 const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'db', describe: 'SQLite database written by the sensor (its finished flows are the normal traffic)', required: true },
@@ -216,7 +232,10 @@ function parser(argv: string[], command: string) {
     learn:
       'Usage: sensor learn --pcap FILE|DIR [--pcap ...] | --interface IF --out rows.csv [--rules FILE] [--keep-names]\n\n' +
       "Label each TCP flow from its handshake (TLS SNI/ALPN, HTTP Host, banners) and write who's-talking training rows (README \"Learn the applications of your network\").",
-    eval: 'Usage: sensor eval --csv labelled.csv [--model FILE]\n\nScore a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class).',
+    eval:
+      'Usage: sensor eval --csv labelled.csv [--model FILE]\n       sensor eval --db flows.db|--pcap FILE|DIR --labels labels.csv [--model FILE]\n\n' +
+      'Score a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class), or on the flows of a database or captures matched to a labels file ' +
+      '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
       'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--fpr 0.01] [--since T] [--until T] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
@@ -231,6 +250,7 @@ function parser(argv: string[], command: string) {
       'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor demo                                   (the bundled capture; sensor demo --help)\n' +
       '  sensor learn --pcap FILE|DIR --out rows.csv  (training rows labelled from handshakes; sensor learn --help)\n' +
       '  sensor export --db flows.db --format csv      (sensor export --help)\n  sensor eval --csv labelled.csv               (sensor eval --help)\n' +
+      '  sensor eval --db flows.db|--pcap DIR --labels labels.csv\n' +
       '  sensor anomaly-fit --db flows.db --out anomaly.onnx\n  sensor hosts-fit --db flows.db --out groups.json\n' +
       '  sensor serve --db flows.db [--listen 127.0.0.1:8080]\n  sensor report --db flows.db --out report.html\n  sensor interfaces\n  sensor clickhouse-schema [--cluster NAME] [--apply URL]',
   };
@@ -360,6 +380,33 @@ function joinStdinPcap(argv: string[]): string[] {
   return out;
 }
 
+/** `sensor eval`: --csv rows, or --db / --pcap flows scored against --labels. */
+function evalCommandOf(a: Record<string, unknown>): Command {
+  const model = single(a, 'model') ?? defaultConfig().classify.model;
+  const csv = single(a, 'csv');
+  const labels = single(a, 'labels');
+  const db = single(a, 'db');
+  const raw = a.pcap;
+  const pcap = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+  const sources = (csv !== undefined ? 1 : 0) + (db !== undefined ? 1 : 0) + (pcap.length > 0 ? 1 : 0);
+  if (sources !== 1) throw new ConfigError('sensor eval takes one of --csv FILE, --db FILE or --pcap FILE|DIR (see sensor eval --help)');
+  if (csv !== undefined) {
+    if (labels !== undefined) throw new ConfigError('--labels goes with --db or --pcap; a --csv file carries its labels');
+    return { kind: 'eval', csv, model };
+  }
+  if (labels === undefined) throw new ConfigError(`--${db !== undefined ? 'db' : 'pcap'} needs --labels FILE (the labelled flows to score against)`);
+  const int = (flag: string, dflt: number): number => {
+    const t = single(a, flag);
+    const v = t === undefined ? dflt : Number(t);
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`--${flag} must be an integer >= 1, got ${show(t ?? '')}`);
+    return v;
+  };
+  const tt = single(a, 'unknown-threshold');
+  const t = tt === undefined ? null : Number(tt);
+  if (t !== null && !(t >= 0 && t <= 1)) throw new ConfigError(`--unknown-threshold must be from 0 to 1, got ${show(tt ?? '')}`);
+  return { kind: 'eval-labels', db: db ?? null, pcap, labels, model, minPayload: int('min-payload', 4), minClass: int('min-class', 5), threshold: t };
+}
+
 /** Parses argv into a Command; throws ConfigError (exit 2) for anything wrong. `env` supplies SENSOR_* overrides. */
 export async function parseArgs(argv: string[], version: string, env: NodeJS.ProcessEnv = process.env): Promise<Command> {
   const { command, rest } = commandOf(joinStdinPcap(argv));
@@ -382,9 +429,7 @@ export async function parseArgs(argv: string[], version: string, env: NodeJS.Pro
     if (!/^\s*\d+\s*$/.test(lengthText) || !Number.isInteger(length) || length < 1) throw new ConfigError(`--length must be a positive integer, got ${show(lengthText)}`);
     return { kind: 'export', db, format: 'csv', out: single(a, 'out') ?? '-', label: single(a, 'label') ?? null, length };
   }
-  if (command === 'eval') {
-    return { kind: 'eval', csv: required(a, 'csv', 'eval'), model: single(a, 'model') ?? defaultConfig().classify.model };
-  }
+  if (command === 'eval') return evalCommandOf(a);
   if (command === 'anomaly-fit') return anomalyFitCommand(a);
   if (command === 'hosts-fit') return hostsFitCommand(a);
   if (command === 'interfaces') return { kind: 'interfaces' };

@@ -1,7 +1,18 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { DEFAULT_UNKNOWN_THRESHOLD } from '../classify/classifier';
 import { openModel } from '../classify/openModel';
 import { ModelContractError } from '../classify/modelContract';
 import { ort } from '../classify/ortBinding';
+import { ConfigError, defaultConfig } from '../config/config';
+import { Labels, LabelsError, type FlowForEval } from '../eval/labels';
+import { CURVE_THRESHOLDS, score, type ScoredFlow } from '../eval/score';
+import { createLogger } from '../sink/log';
 import { CsvFormatError, readWhoIsTalkingCsv, type LabelledSequence } from '../sink/readWhoIsTalkingCsv';
+import { Database } from '../sink/sqliteBinding';
+import { runOffline } from './offline';
 
 /** Rows per inference call: large enough to amortise the call, small enough to keep one tensor a few MB. */
 const EVAL_BATCH = 1024;
@@ -131,4 +142,169 @@ export async function evalCommand(opts: { csv: string; model: string; out: NodeJ
   }
   opts.out.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** Options of `sensor eval --db/--pcap ... --labels FILE`. */
+export interface EvalLabelsOptions {
+  db: string | null;
+  pcap: string[];
+  labels: string;
+  model: string;
+  /** Flows with fewer payload packets are not scored (default 4, as the model card's out-of-lab figures). */
+  minPayload: number;
+  /** Classes with fewer known flows stay out of macro-F1 (default 5). */
+  minClass: number;
+  /** null: the model's own threshold (metadata), else DEFAULT_UNKNOWN_THRESHOLD. */
+  threshold: number | null;
+  out: NodeJS.WritableStream;
+}
+
+function readFlows(dbPath: string): FlowForEval[] {
+  let db: InstanceType<typeof Database>;
+  try {
+    db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new LabelsError(`cannot open database ${dbPath}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    type Row = { source: string; client_ip: string; client_port: number; server_ip: string; server_port: number; first_ts: number; payload_packets: number; lengths: string };
+    const rows = db
+      .prepare<[], Row>(
+        "SELECT source, client_ip, client_port, server_ip, server_port, first_ts, payload_packets, lengths FROM flows WHERE end_reason != 'active' ORDER BY id",
+      )
+      .all();
+    return rows.map((r) => ({
+      source: r.source,
+      clientIp: r.client_ip,
+      clientPort: r.client_port,
+      serverIp: r.server_ip,
+      serverPort: r.server_port,
+      firstTs: r.first_ts,
+      payloadPackets: r.payload_packets,
+      lengths: JSON.parse(r.lengths) as number[],
+    }));
+  } catch (e) {
+    throw new LabelsError(`database ${dbPath}: cannot read its flows table: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs the sensor over the captures into a temporary database (no classification); returns its exit code. */
+async function captureToDb(pcap: string[], dbPath: string): Promise<number> {
+  const cfg = defaultConfig();
+  cfg.capture.pcap = pcap;
+  cfg.output.db = dbPath;
+  cfg.classify.enabled = false;
+  const log = createLogger({ level: 'warn', format: 'pretty', stream: 'stderr' });
+  const { code } = await runOffline(cfg, log, false, { summary: false });
+  await new Promise<void>((res) => log.on('finish', res).end());
+  return code;
+}
+
+function pad(v: string | number, n: number, left = false): string {
+  const s = String(v);
+  return left ? s.padEnd(n) : s.padStart(n);
+}
+
+/**
+ * `sensor eval --db flows.db --labels labels.csv` / `sensor eval --pcap X --labels labels.csv`: matches the flows
+ * to the labelled ones (same file when the labels name files, same endpoints, first_ts within 1 ms), runs the
+ * model on their sequences under the sensor's unknown rule and prints per-class precision/recall/F1, macro-F1,
+ * the share of other protocols' flows labelled unknown, and coverage/precision by threshold. Returns the exit
+ * code: 0, 1 when a capture was damaged (everything readable was still scored), 2 for bad input.
+ */
+export async function evalLabelsCommand(o: EvalLabelsOptions): Promise<number> {
+  let labels: Labels;
+  let flows: FlowForEval[];
+  let code = 0;
+  const fail = (msg: string): number => {
+    process.stderr.write(`sensor eval: ${msg}\n`);
+    return 2;
+  };
+  try {
+    labels = Labels.read(o.labels);
+    if (o.db !== null) {
+      flows = readFlows(o.db);
+    } else {
+      const dir = mkdtempSync(path.join(tmpdir(), 'sensor-eval-'));
+      try {
+        const db = path.join(dir, 'flows.db');
+        code = await captureToDb(o.pcap, db);
+        flows = readFlows(db);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  } catch (e) {
+    if (e instanceof LabelsError || e instanceof ConfigError || (e as Error).name === 'SinkError') return fail((e as Error).message);
+    throw e;
+  }
+  const matched: { flow: FlowForEval; truth: string }[] = [];
+  for (const flow of flows) {
+    const truth = labels.match(flow);
+    if (truth !== null) matched.push({ flow, truth });
+  }
+  const scored = matched.filter((m) => m.flow.payloadPackets >= o.minPayload);
+  let model;
+  try {
+    model = await openModel(o.model, 'cpu', undefined);
+  } catch (e) {
+    if (e instanceof ModelContractError) return fail(e.message);
+    throw e;
+  }
+  const { classes, sequenceLength: L, version, backgroundClasses } = model.info;
+  const K = classes.length;
+  const background = new Uint8Array(K);
+  for (const c of backgroundClasses) background[classes.indexOf(c)] = 1;
+  const threshold = o.threshold ?? model.info.unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD;
+  const from = o.threshold !== null ? '--unknown-threshold' : model.info.unknownThreshold !== null ? 'the model' : 'default';
+  const results: ScoredFlow[] = [];
+  const input = new Float32Array(EVAL_BATCH * L);
+  try {
+    for (let start = 0; start < scored.length; start += EVAL_BATCH) {
+      const n = Math.min(EVAL_BATCH, scored.length - start);
+      for (let i = 0; i < n; i++) fillRow(input, i * L, { label: '', lengths: scored[start + i]!.flow.lengths }, L);
+      const result = await model.session.run({ [model.inputName]: new ort.Tensor('float32', input.subarray(0, n * L), [n, L]) });
+      const probs = result[model.outputName]!.data as Float32Array;
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < K; c++) if (probs[i * K + c]! > probs[i * K + best]!) best = c;
+        results.push({ truth: scored[start + i]!.truth, top: best, p: probs[i * K + best]! });
+      }
+    }
+  } finally {
+    await model.session.release();
+  }
+  const s = score(results, classes, background, threshold, o.minClass);
+  const lines: string[] = [];
+  const bg = backgroundClasses.length > 0 ? ` or top class ${backgroundClasses.join('/')}` : '';
+  lines.push(`model ${o.model} (version ${version}, ${K} classes, sequence length ${L}); unknown: top probability below ${threshold} (${from})${bg}`);
+  lines.push(
+    `labels ${o.labels}: ${labels.rows} rows; ${o.db !== null ? `database ${o.db}` : `captures ${o.pcap.join(' ')}`}: ${flows.length} flows, ${matched.length} matched a label, ${scored.length} with >= ${o.minPayload} payload packets scored (${s.known} of the model's classes, ${s.other} of other protocols)`,
+  );
+  lines.push(
+    `known-class flows: accuracy ${fixed(s.accuracy)}  macro-F1 ${fixed(s.macroF1)} over ${s.macroClasses.length} classes with >= ${o.minClass} flows  coverage ${fixed(s.coverage)}  precision of labels given ${fixed(s.precisionLabelled)}`,
+  );
+  const w = Math.max(5, ...s.perClass.map((c) => c.name.length));
+  lines.push(`${pad('class', w, true)}  support  precision  recall      f1  unknown`);
+  for (const c of s.perClass) {
+    const mark = c.support >= o.minClass ? '' : '  (not in macro-F1)';
+    lines.push(`${pad(c.name, w, true)}  ${pad(c.support, 7)}  ${pad(fixed(c.precision), 9)}  ${pad(fixed(c.recall), 6)}  ${fixed(c.f1)}  ${pad(fixed(c.unknown), 7)}${mark}`);
+  }
+  lines.push(
+    `other-protocol flows: ${s.other}, labelled unknown ${fixed(s.otherUnknown)}` +
+      (s.otherCalled.length > 0 ? `; called ${s.otherCalled.map(([l, n]) => `${l} (${n})`).join(', ')}` : ''),
+  );
+  for (const [t, n, u] of s.otherByLabel.slice(0, 12)) lines.push(`  ${pad(t, Math.max(w, 20), true)} ${pad(n, 6)}  unknown ${fixed(u)}`);
+  if (s.otherByLabel.length > 12) lines.push(`  ... ${s.otherByLabel.length - 12} more labels`);
+  lines.push('coverage and precision by threshold (known-class flows), other protocols labelled unknown:');
+  lines.push('threshold  coverage  precision  macro-F1  other-unknown');
+  const ths = [...new Set([...CURVE_THRESHOLDS, threshold])].sort((a, b) => a - b);
+  for (const t of ths) {
+    const c = score(results, classes, background, t, o.minClass);
+    lines.push(`${pad(t.toFixed(3), 9)}  ${pad(fixed(c.coverage), 8)}  ${pad(fixed(c.precisionLabelled), 9)}  ${pad(fixed(c.macroF1), 8)}  ${pad(fixed(c.otherUnknown), 13)}${t === threshold ? '  <- rule' : ''}`);
+  }
+  o.out.write(lines.join('\n') + '\n');
+  return code;
 }

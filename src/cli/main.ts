@@ -92,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`sensor: fitted ${cmd.out}: ${m.groups.length} groups on ${m.profiles} profiles (silhouette ${m.silhouette}): ${m.groups.map((g) => `${g.name} (${g.size})`).join('; ')}\n`);
         return EXIT_OK;
       }
+      case 'eval-labels': {
+        const { evalLabelsCommand } = await import('./evalCommand');
+        return await evalLabelsCommand({ ...cmd, out: process.stdout });
+      }
       case 'interfaces': {
         const { listInterfaces } = await import('../capture/interfaces');
         process.stdout.write(listInterfaces() + '\n');

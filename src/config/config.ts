@@ -86,7 +86,8 @@ export const CONFIG_SCHEMA = z.strictObject({
     device: oneOf(['auto', 'cpu', 'cuda']),
     batchSize: number({ int: true, min: 1, max: 65536 }),
     batchDeadlineMs: number({ min: 0 }),
-    unknownThreshold: number({ min: 0, max: 1 }),
+    /** null = the model's own `unknown_threshold` metadata (0.5 for a model without one). */
+    unknownThreshold: orNull(number({ min: 0, max: 1 })),
     minPayloadPackets: number({ int: true, min: 0 }),
     topK: number({ int: true, min: 1 }),
     /** onnxruntime intra-op threads; null = onnxruntime's default (one per core, spinning). */
@@ -188,9 +189,9 @@ export function defaultConfig(): SensorConfig {
       device: 'auto',
       batchSize: 256,
       batchDeadlineMs: 5,
-      // Chosen for the bundled model by its leave-two-classes-out test (models/README.md): the highest threshold
-      // that turns at most 2% of correctly classified known flows into `unknown`.
-      unknownThreshold: 0.99,
+      // null: the threshold stored in the model (metadata `unknown_threshold`), which the bundled model's card
+      // chose on out-of-lab flows (models/README.md, "The unknown rule").
+      unknownThreshold: null,
       minPayloadPackets: 1,
       topK: 3,
       // One inference thread beside the capture thread: on the 2-core bench the default (a spinning thread per

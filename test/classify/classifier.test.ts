@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Classifier, CLASSIFY_ERROR, NO_PAYLOAD, type ClassifierOptions } from '../../src/classify/classifier';
+import { Classifier, CLASSIFY_ERROR, DEFAULT_UNKNOWN_THRESHOLD, NO_PAYLOAD, type ClassifierOptions } from '../../src/classify/classifier';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
 import { KNOWN_FLOWS, SHIPPED_MODEL, UNKNOWN_THRESHOLD } from '../helpers/shippedModel';
 import { AMBIGUOUS, DOWNLOAD, INTERACTIVE, makeFlow, UPLOAD } from './makeFlow';
@@ -69,6 +69,22 @@ describe('Classifier verdicts', () => {
     expect(low!.verdict.topk.map((s) => s.label).sort()).toEqual(['bulk-download', 'bulk-upload', 'interactive']);
     const [passes] = await classify([AMBIGUOUS], { unknownThreshold: 0.4 });
     expect(['bulk-upload', 'bulk-download']).toContain(passes!.verdict.label);
+  });
+
+  it("applies the model's unknown rule: its background classes, and its own threshold unless the config sets one", async () => {
+    const BG = path.join(MODELS, 'fixture-background.onnx');
+    // `interactive` is a background class there: its flows are 'unknown' with the class kept in top-k
+    const { c } = await load({ modelPath: BG, unknownThreshold: null });
+    expect(c.unknownThreshold).toBe(0.3);
+    const out = await classify([UPLOAD, INTERACTIVE, AMBIGUOUS], { modelPath: BG, unknownThreshold: null });
+    expect(out.map((r) => r.verdict.label)).toEqual(['bulk-upload', 'unknown', expect.stringMatching(/^bulk-/)]);
+    expect(out[1]!.verdict.topk[0]!.label).toBe('interactive');
+    // the config's threshold wins over the model's: 0.5 turns the ambiguous flow (top p ~0.48) unknown again
+    const strict = await classify([AMBIGUOUS], { modelPath: BG, unknownThreshold: 0.5 });
+    expect(strict[0]!.verdict.label).toBe('unknown');
+    // a model without the key, and no config value: the default
+    const { c: plain } = await load({ unknownThreshold: null });
+    expect(plain.unknownThreshold).toBe(DEFAULT_UNKNOWN_THRESHOLD);
   });
 
   it("answers 'no-payload' without the model below minPayloadPackets", async () => {

@@ -34,7 +34,15 @@ describe('loadModelInfo() accepts models that keep the contract', () => {
       device: 'cpu',
       trainingData: 'none: fixed weights over in-graph volume and mean-size features (test fixture)',
       inputReference: null,
+      backgroundClasses: [],
+      unknownThreshold: null,
     });
+  });
+
+  it('reads the optional unknown-rule keys: background classes and the model\'s own threshold', async () => {
+    const info = await loadModelInfo(path.join(MODELS, 'fixture-background.onnx'));
+    expect(info.backgroundClasses).toEqual(['interactive']);
+    expect(info.unknownThreshold).toBe(0.3);
   });
 
   it('takes the sequence length from the model (L = 20)', async () => {
@@ -64,6 +72,10 @@ describe('loadModelInfo() refuses a model that breaks the contract, in one line'
     ['two-inputs.onnx', 'has 2 inputs (lengths, unused)'],
     ['fixed-batch.onnx', "input 'lengths' has a fixed batch size 1; export it with a dynamic batch axis"],
     ['batch-one-only.onnx', "output 'probabilities' has shape [1, 6] for 2 input rows; the contract is [N, 3]"],
+    ['background-not-a-class.onnx', `metadata 'background_classes' entry 0 ("other") is not one of the model's classes`],
+    ['background-every-class.onnx', "metadata 'background_classes' names every class; at least one must name an application"],
+    ['background-not-json.onnx', "metadata 'background_classes' is not JSON"],
+    ['threshold-out-of-range.onnx', "metadata 'unknown_threshold' is '1.5', not a number from 0 to 1"],
   ])('%s', async (file, expected) => {
     const msg = await refusal(broken(file));
     expect(msg).toContain(expected);

@@ -23,6 +23,17 @@ describe('verdictFromRow()', () => {
     expect(verdictFromRow(probs, 0, CLASSES, 1, 0.5, 'v1').label).toBe('a');
   });
 
+  it("is 'unknown' when the top class is a background class, however probable, and keeps its top-k", () => {
+    const probs = Float32Array.from([0.1, 0.8, 0.05, 0.05]);
+    const bg = Uint8Array.from([0, 1, 0, 0]);
+    const v = verdictFromRow(probs, 0, CLASSES, 2, 0.5, 'v1', bg);
+    expect(v.label).toBe('unknown');
+    expect(v.confidence).toBeCloseTo(0.8, 6);
+    expect(v.topk.map((s) => s.label)).toEqual(['b', 'a']);
+    // a background class in second place changes nothing
+    expect(verdictFromRow(Float32Array.from([0.8, 0.1, 0.05, 0.05]), 0, CLASSES, 2, 0.5, 'v1', bg).label).toBe('a');
+  });
+
   it('ranks NaN last and never lets it pass the threshold', () => {
     const v = verdictFromRow(Float32Array.from([NaN, 0.3, NaN, 0.2]), 0, CLASSES, 4, 0.1, 'v1');
     expect(v.topk.map((s) => s.label)).toEqual(['b', 'd', 'a', 'c']);

@@ -1,0 +1,74 @@
+'use strict';
+/**
+ * Inference speed of one model as the sensor runs it: the sensor's own session options (dist/classify,
+ * CPU, one intra-op thread, sequential execution, all graph optimisations), batches of B real rows from a
+ * who's-talking CSV (default models/lab/sample.csv, cycled), the input tensor built once per call as the
+ * classifier does. Each round runs for --ms milliseconds after a warm-up; prints one JSON object with
+ * flows/s per round and their median.
+ *
+ * Usage: node bench/model-speed.js [--model models/sensor.onnx] [--rows CSV] [--batch 256] [--threads 1]
+ *                                  [--rounds 5] [--ms 1500]
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const dist = path.join(ROOT, 'dist');
+
+function args(argv) {
+  const o = { model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, threads: 1, rounds: 5, ms: 1500 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i].replace(/^--/, '');
+    if (!(k in o)) throw new Error(`unknown option ${argv[i]}`);
+    o[k] = typeof o[k] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+  }
+  return o;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function main() {
+  const o = args(process.argv.slice(2));
+  const { createDeviceSession } = require(path.join(dist, 'classify', 'deviceSession.js'));
+  const { checkMetadata } = require(path.join(dist, 'classify', 'modelContract.js'));
+  const { ort } = require(path.join(dist, 'classify', 'ortBinding.js'));
+  const bytes = fs.readFileSync(o.model);
+  const info = checkMetadata(o.model, bytes);
+  const L = info.sequenceLength;
+  const rows = fs.readFileSync(o.rows, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(1, L + 1).map(Number));
+  const silent = { warn() {}, info() {} };
+  const { session } = await createDeviceSession(bytes, 'cpu', o.threads, silent);
+  const input = new Float32Array(o.batch * L);
+  for (let i = 0; i < o.batch; i++) input.set(rows[i % rows.length].slice(0, L), i * L);
+  const name = session.inputNames[0];
+  const run = () => session.run({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
+  for (let i = 0; i < 50; i++) await run();
+  const rounds = [];
+  for (let r = 0; r < o.rounds; r++) {
+    let calls = 0;
+    const t0 = process.hrtime.bigint();
+    let ms = 0;
+    while (ms < o.ms) {
+      await run();
+      calls++;
+      ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+    rounds.push((calls * o.batch) / (ms / 1000));
+  }
+  await session.release();
+  process.stdout.write(JSON.stringify({
+    model: path.relative(ROOT, o.model), version: info.version, bytes: bytes.length, classes: info.classes.length,
+    batch: o.batch, intraOpThreads: o.threads, rounds: rounds.map(Math.round), flowsPerSecond: Math.round(median(rounds)),
+    runtime: `onnxruntime-node ${require('onnxruntime-node/package.json').version}`, loadAverage1m: +os.loadavg()[0].toFixed(2),
+  }) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`model-speed: ${e && e.message ? e.message : e}\n`);
+  process.exit(1);
+});

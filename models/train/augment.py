@@ -1,0 +1,112 @@
+"""Length-sequence augmentation by mechanisms that change lengths on real networks, not by noise.
+
+A signed length sequence is a list of TCP segments. What the application sent is a list of messages, and
+the network and the capture point decide how messages become segments:
+
+- `mss`: another MSS (other MTU, clamping, tunnels, TCP options) re-cuts every stretch of full-size segments:
+  a direction run that holds full segments is re-segmented at the new MSS (its bytes are kept).
+- `coalesce`: captures on an end host with segmentation offload (TSO/GSO on send, GRO/LRO on receive) see
+  back-to-back segments of one direction as one super-segment of up to 64 KiB.
+- `split`: an application that writes a message in two parts (header then body, Nagle off) or a smaller
+  window sends one message as two segments.
+
+Each function takes and returns a list of non-zero signed lengths; `augment_rows` applies a random mechanism
+to a share of the rows and re-pads them to L. Everything is seeded by the caller's numpy Generator.
+"""
+import numpy as np
+
+MSS_CHOICES = np.array([536, 1200, 1220, 1360, 1380, 1400, 1420, 1440, 1448, 1460, 8948])
+FULL = 1200  # a segment this large is taken to be MSS-bound
+MAX_SUPER = 65535
+
+
+def runs_of(seq):
+    """[(sign, [lengths...]), ...]: maximal stretches of one direction."""
+    out = []
+    for v in seq:
+        s = 1 if v > 0 else -1
+        if out and out[-1][0] == s:
+            out[-1][1].append(abs(v))
+        else:
+            out.append((s, [abs(v)]))
+    return out
+
+
+def mss(seq, rng, new=None):
+    new = int(new if new is not None else rng.choice(MSS_CHOICES))
+    out = []
+    for s, lens in runs_of(seq):
+        i = 0
+        while i < len(lens):
+            if lens[i] >= FULL:
+                # a stretch of full segments plus the remainder that closes it is one message
+                j = i
+                while j < len(lens) and lens[j] >= FULL:
+                    j += 1
+                if j < len(lens):
+                    j += 1
+                total = sum(lens[i:j])
+                while total > 0:
+                    n = min(new, total)
+                    out.append(s * n)
+                    total -= n
+                i = j
+            else:
+                out.append(s * lens[i])
+                i += 1
+    return out
+
+
+def coalesce(seq, rng):
+    out = []
+    for s, lens in runs_of(seq):
+        i = 0
+        while i < len(lens):
+            k = int(rng.integers(2, 46))  # segments one offload burst merges
+            total = 0
+            j = i
+            while j < len(lens) and j < i + k and total + lens[j] <= MAX_SUPER:
+                total += lens[j]
+                j += 1
+            if j == i:  # a single segment larger than the cap stays as it is
+                total, j = lens[i], i + 1
+            out.append(s * total)
+            i = j
+    return out
+
+
+def split(seq, rng):
+    out = list(seq)
+    cand = [i for i, v in enumerate(out) if abs(v) >= 8]
+    if not cand:
+        return out
+    for i in sorted(rng.choice(cand, size=min(len(cand), int(rng.integers(1, 3))), replace=False), reverse=True):
+        v = out[i]
+        a = abs(v)
+        # header-sized first parts are the common case (e.g. a 5-byte TLS record header, an HTTP header block)
+        first = int(rng.integers(1, min(a - 1, 600) + 1)) if rng.random() < 0.5 else int(rng.integers(1, a))
+        s = 1 if v > 0 else -1
+        out[i:i + 1] = [s * first, s * (a - first)]
+    return out
+
+
+MECHANISMS = {"mss": mss, "coalesce": coalesce, "split": split}
+
+
+def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split")):
+    """Copy of X [N, L] where about `share` of the rows went through one randomly chosen mechanism."""
+    X = np.array(X, copy=True)
+    if share <= 0 or not mechanisms:
+        return X
+    L = X.shape[1]
+    pick = np.where(rng.random(len(X)) < share)[0]
+    fns = [MECHANISMS[m] for m in mechanisms]
+    choice = rng.integers(0, len(fns), size=len(pick))
+    for i, c in zip(pick, choice):
+        seq = [int(v) for v in X[i] if v != 0]
+        if not seq:
+            continue
+        new = fns[c](seq, rng)[:L]
+        X[i] = 0
+        X[i, :len(new)] = new
+    return X
