@@ -9,6 +9,8 @@ the network and the capture point decide how messages become segments:
   back-to-back segments of one direction as one super-segment of up to 64 KiB.
 - `split`: an application that writes a message in two parts (header then body, Nagle off) or a smaller
   window sends one message as two segments.
+- `midstream` (optional): the capture started after the connection, so its first packets are missing.
+- `oneway` (optional): asymmetric routing, the tap sees one direction only.
 
 Each function takes and returns a list of non-zero signed lengths; `augment_rows` applies a random mechanism
 to a share of the rows and re-pads them to L. Everything is seeded by the caller's numpy Generator.
@@ -90,7 +92,26 @@ def split(seq, rng):
     return out
 
 
-MECHANISMS = {"mss": mss, "coalesce": coalesce, "split": split}
+def midstream(seq, rng):
+    """The capture (or the flow table) started after the connection: the first packets are missing. Without the
+    handshake the sensor takes the first sender as the client (SPEC.md), so the signs follow the first packet kept
+    unless the SYN+ACK was still seen (half the time)."""
+    if len(seq) < 3:
+        return list(seq)
+    out = list(seq[int(rng.integers(1, min(6, len(seq) - 1) + 1)):])
+    if out[0] < 0 and rng.random() < 0.5:
+        out = [-v for v in out]
+    return out
+
+
+def oneway(seq, rng):
+    """Asymmetric routing: the tap sees one direction of the connection only."""
+    keep = 1 if rng.random() < 0.5 else -1
+    out = [v for v in seq if (v > 0) == (keep > 0)]
+    return out if out else list(seq)
+
+
+MECHANISMS = {"mss": mss, "coalesce": coalesce, "split": split, "midstream": midstream, "oneway": oneway}
 
 
 def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split")):

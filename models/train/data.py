@@ -1,31 +1,41 @@
-"""Reads a "who's talking" CSV (app_service,tcp_len_1..tcp_len_N) and splits it by lab run."""
+"""Reads a "who's talking" CSV (app_service,tcp_len_1..tcp_len_N[, extra columns]) and splits it by lab run."""
 import csv
 
 import numpy as np
 
 
-def read_csv(path, runs_path=None):
-    """Returns (X float32 [N, L], labels list[str], groups list[str] | None)."""
+def read_csv(path, runs_path=None, with_meta=False):
+    """Returns (X float32 [N, L], labels list[str], groups list[str] | None[, meta list[dict]]).
+
+    Columns after tcp_len_L (the lab corpus adds run, client, server, stack, capture, offload, mtu, mss, nagle)
+    are kept per row in `meta`; a `run` column gives the groups when no runs file is named."""
     with open(path, newline="") as f:
         r = csv.reader(f)
-        header = next(r)
-        if header[0].strip() != "app_service" or any(h.strip() != f"tcp_len_{i}" for i, h in enumerate(header[1:], 1)):
+        header = [h.strip() for h in next(r)]
+        L = 0
+        while L + 1 < len(header) and header[L + 1] == f"tcp_len_{L + 1}":
+            L += 1
+        if header[0] != "app_service" or L == 0:
             raise SystemExit(f"{path}: header must be app_service,tcp_len_1,...,tcp_len_N (got {','.join(header[:3])}...)")
-        labels, rows = [], []
+        extra = header[L + 1:]
+        labels, rows, meta = [], [], []
         for line, row in enumerate(r, 2):
             if not row:
                 continue
             if len(row) != len(header):
                 raise SystemExit(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
             labels.append(row[0])
-            rows.append([float(v) for v in row[1:]])
-    X = np.asarray(rows, dtype=np.float32).reshape(-1, len(header) - 1)
+            rows.append([float(v) for v in row[1:L + 1]])
+            meta.append(dict(zip(extra, row[L + 1:])))
+    X = np.asarray(rows, dtype=np.float32).reshape(-1, L)
     groups = None
     if runs_path:
         groups = [g.strip() for g in open(runs_path).read().splitlines()]
         if len(groups) != len(labels):
             raise SystemExit(f"{runs_path}: {len(groups)} lines for {len(labels)} rows in {path}")
-    return X, labels, groups
+    elif "run" in extra:
+        groups = [m["run"] for m in meta]
+    return (X, labels, groups, meta) if with_meta else (X, labels, groups)
 
 
 def split_by_group(labels, groups, seed, test_frac=0.2, val_frac=0.1):

@@ -102,3 +102,28 @@ def reliability_png(y, probs, path, title, bins=15):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def coverage_png(points, chosen, path, title):
+    """Coverage of known-class flows against the precision of the labels given, one point per threshold, and the
+    share of other protocols' flows labelled unknown on a second axis."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    th = [p["threshold"] for p in points]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(th, [p["coverage"] for p in points], "o-", ms=3, label="coverage (known-class flows labelled)")
+    ax.plot(th, [p["precision"] for p in points], "s-", ms=3, label="precision of the labels given")
+    ax.plot(th, [p["macro_f1"] for p in points], "^-", ms=3, label="macro-F1 (unknown counted wrong)")
+    ax.plot(th, [p["other_unknown"] for p in points], "d--", ms=3, label="other protocols labelled unknown")
+    ax.axvline(chosen["threshold"], color="k", lw=0.8, ls=":")
+    ax.annotate(f"rule: {chosen['threshold']}", (chosen["threshold"], 0.02), fontsize=7, xytext=(3, 0),
+                textcoords="offset points")
+    ax.set_xlabel("threshold on the top probability")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

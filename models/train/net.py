@@ -157,24 +157,37 @@ class PpiMlp(nn.Module):
                                  nn.Linear(hidden, hidden2), nn.ReLU(), nn.Linear(hidden2, n_classes))
         self.register_buffer("temperature", torch.ones(1))
 
-    def embed(self, x):
+    def inputs(self, x):
+        """The parameter-free part: dense features [N, D] and embedding slots [N, S] (float, whole numbers).
+        Training computes it once per input version (train.py); the exported graph runs it on every call."""
         seq, g = self.features(x)
         runs, run_bytes, run_dir = self.run_features(x)
         z = [g, runs]
         if self.use_positions:
             z.append(seq[:, :6].flatten(1))
+        slots = []
         if self.use_exact:
             head = x[:, :EXACT_POSITIONS]
-            slot = torch.clamp(head.abs(), max=float(EXACT_MAX)) + (head < 0).float() * float(EXACT_MAX + 1)
-            z.append(self.exact(slot.long()).flatten(1))
+            slots.append(torch.clamp(head.abs(), max=float(EXACT_MAX)) + (head < 0).float() * float(EXACT_MAX + 1))
         if self.use_buckets:
-            z.append(self.bucket(length_bucket(x[:, :self.bucket_positions]).long()).flatten(1))
+            slots.append(length_bucket(x[:, :self.bucket_positions]))
             rb = run_bytes[:, :self.run_buckets] * torch.sign(run_dir[:, :self.run_buckets])
-            z.append(self.bucket(length_bucket(rb).long()).flatten(1))
-        return torch.cat(z, dim=1)
+            slots.append(length_bucket(rb))
+        dense = torch.cat(z, dim=1)
+        return dense, (torch.cat(slots, dim=1) if slots else dense[:, :0])
+
+    def head(self, dense, slots):
+        z = [dense]
+        at = 0
+        if self.use_exact:
+            z.append(self.exact(slots[:, :EXACT_POSITIONS].long()).flatten(1))
+            at = EXACT_POSITIONS
+        if self.use_buckets:
+            z.append(self.bucket(slots[:, at:].long()).flatten(1))
+        return self.net(torch.cat(z, dim=1))
 
     def logits(self, x):
-        return self.net(self.embed(x))
+        return self.head(*self.inputs(x))
 
     def forward(self, x):
         return torch.softmax(self.logits(x) / self.temperature, dim=1)

@@ -85,6 +85,17 @@ def curve(truth, payload, probs, classes, background, min_payload=4, min_class=5
     return out
 
 
+def choose_f1(points, other_target=0.8):
+    """Highest known-class macro-F1 among the thresholds whose share of other protocols' flows labelled unknown
+    reaches other_target (ties: lower threshold); if none reaches it, the threshold with the most unknowns."""
+    ok = [p for p in points if p["other_unknown"] >= other_target]
+    if ok:
+        best = max(ok, key=lambda p: (round(p["macro_f1"], 6), -p["threshold"]))
+        return dict(best, rule=f"highest macro-F1 with other protocols labelled unknown >= {other_target}")
+    best = max(points, key=lambda p: (p["other_unknown"], -p["threshold"]))
+    return dict(best, rule=f"no threshold reaches other-unknown {other_target}: the one with the most unknowns")
+
+
 def choose(points, min_precision=0.95):
     """Most coverage at which the precision of the labels given stays >= min_precision (ties: lower threshold);
     if no threshold reaches it, the one with the highest precision."""

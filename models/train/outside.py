@@ -11,6 +11,7 @@ endpoints and first_ts within 1 ms. Flows with at least one payload packet becom
   outside.csv     app_service,tcp_len_1..tcp_len_30 with the tshark label (known classes, or other:<token>)
   outside.groups  the file group of each row, line by line (grouped k-fold never splits a group)
   outside.meta    JSON lines: file, group, server_port, payload_packets, midstream and the flow key per row
+  outside.db      the sensor's database of every flow (without --db), for `sensor eval --db ... --labels`
 
 File groups: test suites reuse traces (suricata-verify variants of one capture, zeek traces cut from others),
 so files that share a flow key (endpoints, ports and first_ts within 1 ms) or an identical sequence of at least
@@ -25,7 +26,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,17 +119,18 @@ def group_files(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--outside", default=DEFAULT_OUTSIDE)
-    ap.add_argument("--db", help="a sensor database made from OUTSIDE/pcaps (default: run the sensor now)")
+    ap.add_argument("--db", help="a sensor database made from OUTSIDE/pcaps (default: run the sensor now into "
+                                 "OUT/outside.db)")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    if a.db:
-        rows = load(a.outside, a.db)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = os.path.join(tmp, "outside.db")
-            run_sensor(a.outside, db)
-            rows = load(a.outside, db)
+    db = a.db
+    if not db:
+        db = os.path.join(a.out, "outside.db")
+        if os.path.exists(db):
+            os.remove(db)
+        run_sensor(a.outside, db)
+    rows = load(a.outside, db)
     groups = group_files(rows)
     rows.sort(key=lambda r: (groups[r["file"]], r["file"], r["first_ts"], r["client_port"]))
     with open(os.path.join(a.out, "outside.csv"), "w") as f, open(os.path.join(a.out, "outside.groups"), "w") as g, \

@@ -36,7 +36,7 @@ import augment  # noqa: E402
 import openset  # noqa: E402
 import reference  # noqa: E402
 from data import pseudo_groups, read_csv, split_by_group  # noqa: E402
-from metrics import confusion_png, reliability_png, summarise  # noqa: E402
+from metrics import confusion_png, coverage_png, reliability_png, summarise  # noqa: E402
 from net import PpiMlp, PpiNet  # noqa: E402
 
 MODEL_VERSION_PREFIX = "ppi"
@@ -57,7 +57,7 @@ def parse(argv=None):
     ap.add_argument("--exact", action="store_true", help="mlp: embed the exact values of the first 8 lengths")
     ap.add_argument("--no-buckets", action="store_true", help="mlp: no quarter-octave length embeddings")
     ap.add_argument("--no-positions", action="store_true", help="mlp: no per-position channels")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -68,8 +68,16 @@ def parse(argv=None):
     ap.add_argument("--outside-weight", type=float, default=3.0, help="weight of an outside row relative to a lab row")
     ap.add_argument("--no-outside-train", action="store_true", help="train on lab rows only (ablation)")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--cap-per-run", type=int, default=0,
+                    help="use at most this many flows of each lab run (random, seeded; 0 = all): runs, not flows, "
+                         "carry the diversity, and training time grows with rows")
     ap.add_argument("--min-class-flows", type=int, default=20, help="lab classes with fewer rows are dropped")
     ap.add_argument("--drop-classes", default="", help="comma-separated lab classes to leave out")
+    ap.add_argument("--rule", default="f1-other", choices=["f1-other", "precision"],
+                    help="how the unknown threshold is chosen on the out-of-fold curve: 'f1-other' = highest macro-F1 "
+                         "with >= --other-target of other protocols' flows unknown; 'precision' = most coverage with "
+                         "precision of the labels given >= --min-precision")
+    ap.add_argument("--other-target", type=float, default=0.8)
     ap.add_argument("--min-precision", type=float, default=0.95)
     ap.add_argument("--model-version", default=None)
     ap.add_argument("--quick", action="store_true", help="short training, no folds (tests)")
@@ -101,9 +109,49 @@ def make_model(a, K):
                   positions=not a.no_positions)
 
 
-def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what=""):
+AUG_COPIES = 4
+
+
+def augmented_pool(X, a):
+    """AUG_COPIES re-cut copies of every row (one random mechanism each), made once and shared by all fits;
+    each epoch a row is replaced by one of its copies with probability --augment."""
+    mech = tuple(m for m in a.augment_mech.split(",") if m)
+    if a.augment <= 0 or not mech:
+        return None
+    rng = np.random.default_rng(a.seed + 1)
+    return np.stack([augment.augment_rows(X, rng, 1.0, mech) for _ in range(AUG_COPIES)])
+
+
+class Inputs:
+    """What one epoch feeds the model for each row: the raw rows (CNN), or for the MLP its parameter-free inputs
+    (dense features and embedding slots) computed once for X and for every augmented copy, which makes an MLP
+    epoch several times cheaper than recomputing them."""
+
+    def __init__(self, X, pool, a, K):
+        self.mlp = a.arch == "mlp"
+        mats = [X] + (list(pool) if pool is not None else [])
+        if not self.mlp:
+            self.tensors = [torch.from_numpy(np.stack(mats))]  # [V, N, L]
+        else:
+            probe = make_model(a, K)
+            with torch.no_grad():
+                def conv(M):
+                    parts = [probe.inputs(torch.from_numpy(M[i:i + 8192])) for i in range(0, len(M), 8192)]
+                    return torch.cat([d for d, _ in parts]), torch.cat([s for _, s in parts])
+                done = [conv(M) for M in mats]
+            self.tensors = [torch.stack([d for d, _ in done]), torch.stack([s for _, s in done])]  # [V, N, D], [V, N, S]
+        self.copies = len(mats) - 1
+
+    def batch(self, version, rows):
+        """Row rows[i] in its version version[i] (0 = as captured, 1.. = augmented copies)."""
+        return [t[version, rows] for t in self.tensors]
+
+
+def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None):
     """Trains a model on rows idx_tr (weights w_row); returns it on the CPU in eval mode, temperature fitted on
-    idx_va."""
+    idx_va. `inputs`: an Inputs over X and its augmented copies (made here without augmentation if None)."""
+    if inputs is None:
+        inputs = Inputs(X, None, a, K)
     seed_all(a.seed)
     model = make_model(a, K).to(dev)
     counts = np.bincount(y[idx_tr], weights=w_row[idx_tr], minlength=K)
@@ -115,20 +163,27 @@ def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what=""):
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps)
     g = torch.Generator().manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    mech = tuple(m for m in a.augment_mech.split(",") if m)
-    Xtr = X[idx_tr]
+    n_copies = inputs.copies
+    tr_t = torch.from_numpy(idx_tr)
     for ep in range(a.epochs):
         model.train()
-        Xe = torch.from_numpy(augment.augment_rows(Xtr, rng, a.augment, mech) if a.augment > 0 else Xtr)
+        # per row and epoch: the original (version 0) or, with probability --augment, one of its re-cut copies
+        ver = np.zeros(len(idx_tr), dtype=np.int64)
+        if n_copies:
+            use = rng.random(len(idx_tr)) < a.augment
+            ver[use] = rng.integers(1, n_copies + 1, int(use.sum()))
+        ver_t = torch.from_numpy(ver)
         perm = torch.randperm(len(idx_tr), generator=g)
         tot = 0.0
         for i in range(0, len(perm), a.batch):
             b = perm[i:i + a.batch]
             if len(b) < 2:
                 continue
-            rows = torch.from_numpy(idx_tr)[b]
+            rows = tr_t[b]
+            feats = [t.to(dev) for t in inputs.batch(ver_t[b], rows)]
             opt.zero_grad()
-            loss_each = nn.functional.cross_entropy(model.logits(Xe[b].to(dev)), yt[rows].to(dev), reduction="none")
+            out = model.head(*feats) if inputs.mlp else model.logits(feats[0])
+            loss_each = nn.functional.cross_entropy(out, yt[rows].to(dev), reduction="none")
             wb = sample_w[rows].to(dev)
             loss = (loss_each * wb).sum() / wb.sum()
             loss.backward()
@@ -275,6 +330,14 @@ def main(argv=None):
         return -1
     y_lab = np.array([lab_class(c) for c in labels_lab], dtype=np.int64)
     keep = y_lab >= 0
+    if a.cap_per_run > 0:
+        rng_cap = np.random.default_rng(a.seed + 2)
+        by_run = {}
+        for i, g in enumerate(groups_lab):
+            by_run.setdefault(g, []).append(i)
+        for g, idx in by_run.items():
+            if len(idx) > a.cap_per_run:
+                keep[rng_cap.choice(idx, size=len(idx) - a.cap_per_run, replace=False)] = False
     X_lab, y_lab = X_lab[keep], y_lab[keep]
     labels_lab = [c for c, k in zip(labels_lab, keep) if k]
     groups_lab = [g for g, k in zip(groups_lab, keep) if k]
@@ -296,6 +359,7 @@ def main(argv=None):
     else:
         X, y, w_row = X_lab.astype(np.float32), y_lab, np.ones(n_lab)
         out_idx = out_train = np.array([], dtype=np.int64)
+    inputs = Inputs(X, augmented_pool(X, a), a, len(classes))
     log(f"{n_lab} lab rows, {len(out_idx)} outside rows, classes {classes}, L={L}, device {dev}; lab split by "
         f"{split_note}: train {len(lab_tr)} / val {len(lab_va)} / test {len(lab_te)}")
 
@@ -313,13 +377,16 @@ def main(argv=None):
         oof = np.zeros((len(y_out), len(classes)), dtype=np.float32)
         for f in range(a.folds):
             tr = np.concatenate([lab_tr, out_train[folds[out_train - n_lab] != f]])
-            m = fit(X, y, w_row, len(classes), tr, lab_va, a, dev, log, what=f"fold {f + 1}/{a.folds} ")
+            m = fit(X, y, w_row, len(classes), tr, lab_va, a, dev, log, what=f"fold {f + 1}/{a.folds} ", inputs=inputs)
             oof[folds == f] = predict(m, X[out_idx[folds == f]])
         np.savez_compressed(os.path.join(a.out, "oof.npz"), probs=oof, folds=folds)
         pp = [mm["payload_packets"] for mm in meta_out]
         bgset = {background} if use_bg else set()
         pts = openset.curve(raw_out, pp, oof, classes, bgset)
-        chosen = openset.choose(pts, a.min_precision)
+        chosen = (openset.choose_f1(pts, a.other_target) if a.rule == "f1-other"
+                  else openset.choose(pts, a.min_precision))
+        result["rule_alternatives"] = {"precision": openset.choose(pts, a.min_precision),
+                                       "f1-other": openset.choose_f1(pts, a.other_target)}
         pred = openset.predicted_labels(oof, classes, bgset, chosen["threshold"])
         score = openset.outside_score(raw_out, pp, pred)
         top1 = openset.outside_score(raw_out, pp, openset.predicted_labels(oof, classes, set(), 0.0))
@@ -332,12 +399,15 @@ def main(argv=None):
             log(f"   {c:11s} n={v['n']:4d} P={v['precision']:.2f} R={v['recall']:.2f} F1={v['f1']:.2f} "
                 f"unknown={v['unknown']:.2f} {v['called']}")
         threshold = chosen["threshold"]
+        coverage_png(pts, chosen, os.path.join(a.out, "coverage.png"),
+                     f"out-of-lab flows, out-of-fold ({a.folds} folds by capture-file group)")
     else:
         threshold = 0.5
 
     # the model to ship: lab training runs + every outside row
     t0 = time.time()
-    model = fit(X, y, w_row, len(classes), np.concatenate([lab_tr, out_train]), lab_va, a, dev, log, what="final ")
+    model = fit(X, y, w_row, len(classes), np.concatenate([lab_tr, out_train]), lab_va, a, dev, log, what="final ",
+                inputs=inputs)
     result["train_seconds"] = round(time.time() - t0, 1)
     result["temperature"] = float(model.temperature)
     result["unknown_threshold"] = threshold

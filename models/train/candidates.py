@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Trains and measures the candidate models side by side: accuracy in the lab, out of the lab (out-of-fold),
+the unknown rule's effect, and inference speed as the sensor runs it (bench/model-speed.js: one intra-op
+thread, batch 256).
+
+  /usr/bin/python3 models/train/candidates.py --csv LAB/corpus.csv --outside models/train/out \
+      [--only NAME,...] [--out models/train/out/candidates]
+
+Each candidate is one train.py command line (CANDIDATES below); its metrics.json and model.onnx land in
+OUT/NAME/. `baseline-cnn-2026-11` is the model shipped before this work, scored as it is (it never saw the
+outside captures, so every outside figure of it is out-of-sample). Writes OUT/candidates.json, which card.py reads.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+
+# name -> (what it tests, extra train.py arguments)
+CANDIDATES = {
+    "mlp": ("MLP, lab + outside rows, background class, re-cut augmentation (mss, coalesce, split)", []),
+    "mlp-lab-only": ("the same trained on lab rows only: what the outside rows bought", ["--no-outside-train"]),
+    "mlp-no-augment": ("the same without augmentation: what re-cutting bought", ["--augment", "0"]),
+    "mlp-capture-aug": ("the same plus capture-point augmentation (midstream start, one direction only)",
+                        ["--augment-mech", "mss,coalesce,split,midstream,oneway"]),
+    "mlp-no-background": ("no background class: unknowns from the threshold alone", ["--background", "none"]),
+    "mlp-exact": ("plus an embedding of the exact first 8 lengths (the previous CNN's lab-fitting input)", ["--exact"]),
+    "mlp-small": ("narrower MLP (128/64)", ["--hidden", "128", "--hidden2", "64"]),
+    "cnn": ("the previous CNN architecture (width 96) on the same data and recipe", ["--arch", "cnn"]),
+}
+BASELINE = "baseline-cnn-2026-11"
+BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx
+
+
+def speed(model, rows):
+    r = subprocess.run(["node", os.path.join(REPO, "bench", "model-speed.js"), "--model", model, "--rows", rows,
+                        "--batch", "256", "--threads", "1", "--rounds", "5"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+    if r.returncode != 0:
+        raise SystemExit(f"model-speed failed for {model}: {r.stderr.strip()[-300:]}")
+    return json.loads(r.stdout)
+
+
+def sensor_eval(args):
+    r = subprocess.run(["node", os.path.join(REPO, "bin", "sensor.js"), "eval"] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=900)
+    if r.returncode != 0:
+        raise SystemExit(f"sensor eval {' '.join(args)} failed: {r.stderr.strip()[-300:]}")
+    return r.stdout
+
+
+def baseline(model, test_csv, outside_db, labels):
+    """The model shipped before (trained on the first lab only, so every outside flow is out-of-sample for it),
+    scored through the sensor: top-1 on the lab test rows, and on the outside flows under its 0.99 threshold."""
+    import re
+    lab = sensor_eval(["--csv", test_csv, "--model", model])
+    out = sensor_eval(["--db", outside_db, "--labels", labels, "--model", model, "--unknown-threshold", "0.99"])
+    top1 = sensor_eval(["--db", outside_db, "--labels", labels, "--model", model, "--unknown-threshold", "0"])
+    known = re.search(r"known-class flows: accuracy ([0-9.]+)  macro-F1 ([0-9.]+).*coverage ([0-9.]+)  precision of labels given ([0-9.]+)", out)
+    other = re.search(r"other-protocol flows: \d+, labelled unknown ([0-9.]+)", out)
+    return {"lab_macro_f1": float(re.search(r"macro-F1 ([0-9.]+)", lab).group(1)),
+            "outside_macro_f1": float(known.group(2)), "outside_accuracy": float(known.group(1)),
+            "outside_coverage": float(known.group(3)), "outside_precision": float(known.group(4)),
+            "outside_other_unknown": float(other.group(1)),
+            "outside_top1_macro_f1": float(re.search(r"macro-F1 ([0-9.]+)", top1.split("\n")[2]).group(1)),
+            "threshold": 0.99, "lab_eval": lab, "outside_eval": out}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--csv", required=True)
+    ap.add_argument("--outside", required=True)
+    ap.add_argument("--out", default=os.path.join(HERE, "out", "candidates"))
+    ap.add_argument("--only", default="")
+    ap.add_argument("--labels", default=os.path.join(os.path.dirname(REPO), "shared", "outside", "labels.csv"))
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--extra", default="", help="extra train.py arguments for every candidate (space-separated)")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    names = [n for n in CANDIDATES if not a.only or n in a.only.split(",")]
+    path = os.path.join(a.out, "candidates.json")
+    results = json.load(open(path)) if os.path.exists(path) else {}
+    rows = os.path.join(REPO, "models", "lab", "sample.csv")
+    base_model = os.path.join(a.out, "baseline.onnx")
+    if not os.path.exists(base_model):
+        with open(base_model, "wb") as f:
+            f.write(subprocess.run(["git", "-C", REPO, "show", f"{BASELINE_COMMIT}:models/sensor.onnx"],
+                                   stdout=subprocess.PIPE, check=True).stdout)
+    for name in names:
+        what, extra = CANDIDATES[name]
+        d = os.path.join(a.out, name)
+        os.makedirs(d, exist_ok=True)
+        cmd = [sys.executable, os.path.join(HERE, "train.py"), "--csv", a.csv, "--outside", a.outside, "--out", d,
+               "--export", os.path.join(d, "model.onnx"), "--threads", a.threads, "--tag", name,
+               "--model-version", f"candidate-{name}"] + extra + [x for x in a.extra.split() if x]
+        t0 = time.time()
+        with open(os.path.join(d, "train.log"), "w") as log:
+            r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise SystemExit(f"{name}: train.py failed, see {d}/train.log")
+        m = json.load(open(os.path.join(d, "metrics.json")))
+        sp = speed(os.path.join(d, "model.onnx"), rows)
+        oof = m.get("outside_oof", {})
+        results[name] = {
+            "what": what, "args": extra, "wall_seconds": round(time.time() - t0, 1),
+            "lab_macro_f1": m["network"]["macro_f1"], "lab_macro_f1_apps": m["network_apps"]["macro_f1"],
+            "outside_macro_f1": oof.get("score", {}).get("macro_f1"),
+            "outside_accuracy": oof.get("score", {}).get("accuracy"),
+            "outside_other_unknown": oof.get("score", {}).get("other_unknown"),
+            "outside_coverage": oof.get("score", {}).get("coverage"),
+            "outside_precision": oof.get("score", {}).get("precision_labelled"),
+            "outside_top1_macro_f1": oof.get("top1_no_rule", {}).get("macro_f1"),
+            "threshold": m.get("unknown_threshold"),
+            "flows_per_second": sp["flowsPerSecond"], "speed": sp, "bytes": sp["bytes"],
+        }
+        json.dump(results, open(path, "w"), indent=1)
+        if name == "mlp" or BASELINE not in results:
+            test_csv = os.path.join(a.out, "mlp", "test.csv")
+            if os.path.exists(test_csv):
+                b = baseline(base_model, test_csv, os.path.join(a.outside, "outside.db"), a.labels)
+                sp = speed(base_model, rows)
+                b.update({"what": "the model shipped before this work (CNN, first lab only), as it was", "args": [],
+                          "flows_per_second": sp["flowsPerSecond"], "speed": sp, "bytes": sp["bytes"]})
+                results[BASELINE] = b
+                json.dump(results, open(path, "w"), indent=1)
+        print(f"{name}: lab {results[name]['lab_macro_f1']:.4f} outside {results[name]['outside_macro_f1']} "
+              f"other-unknown {results[name]['outside_other_unknown']} flows/s {sp['flowsPerSecond']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
