@@ -21,6 +21,7 @@ estimate for it). Writes to --out: metrics.json, oof.npz, test.csv, confusion.pn
 """
 import argparse
 import json
+from collections import Counter
 import os
 import sys
 import time
@@ -65,12 +66,23 @@ def parse(argv=None):
                     help="name of the background class trained on other:* rows ('none': drop those rows)")
     ap.add_argument("--no-outside-background", action="store_true",
                     help="do not train the background class on the outside other:* rows (ablation)")
-    ap.add_argument("--outside-weight", type=float, default=3.0, help="weight of an outside row relative to a lab row")
+    ap.add_argument("--outside-weight", type=float, default=3.0,
+                    help="--balance class: weight of an outside row relative to a lab row")
+    ap.add_argument("--balance", default="class", choices=["class", "per-source"],
+                    help="class: classes balanced over all rows (outside rows weighted --outside-weight); per-source: "
+                         "classes balanced within the lab rows and within the outside rows, the outside rows carrying "
+                         "--outside-share of the total weight (a rare class's few real flows count as much as a "
+                         "common one's many); no row above 30x the median weight")
+    ap.add_argument("--outside-share", type=float, default=0.4)
     ap.add_argument("--no-outside-train", action="store_true", help="train on lab rows only (ablation)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cap-per-run", type=int, default=0,
                     help="use at most this many flows of each lab run (random, seeded; 0 = all): runs, not flows, "
                          "carry the diversity, and training time grows with rows")
+    ap.add_argument("--holdout-programs", default="",
+                    help="leave client programs out of training entirely and score them apart: 'CLASS=PROGRAM,...', or "
+                         "'auto' (per class with two or more single-program clients, the least common one with >= 20 "
+                         "flows); needs the corpus's client column")
     ap.add_argument("--min-class-flows", type=int, default=20, help="lab classes with fewer rows are dropped")
     ap.add_argument("--drop-classes", default="", help="comma-separated lab classes to leave out")
     ap.add_argument("--rule", default="f1-other", choices=["f1-other", "precision"],
@@ -147,16 +159,34 @@ class Inputs:
         return [t[version, rows] for t in self.tensors]
 
 
-def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None):
+def row_weights(y, w_row, src, idx_tr, K, a):
+    """Per-row loss weights for the training rows idx_tr (mean 1 over them)."""
+    sw = np.zeros(len(y))
+    if a.balance == "per-source" and src is not None and (src[idx_tr] == 1).any():
+        for s_, share in ((0, 1.0 - a.outside_share), (1, a.outside_share)):
+            rows = idx_tr[(src[idx_tr] == s_) & (w_row[idx_tr] > 0)]
+            if not len(rows):
+                continue
+            cnt = np.bincount(y[rows], minlength=K)
+            per_row = share / max(1, (cnt > 0).sum()) / np.maximum(cnt, 1)
+            sw[rows] = per_row[y[rows]]
+        med = np.median(sw[idx_tr][sw[idx_tr] > 0])
+        sw = np.minimum(sw, 30 * med)
+    else:
+        counts = np.bincount(y[idx_tr], weights=w_row[idx_tr], minlength=K)
+        cw = np.where(counts > 0, counts.sum() / np.maximum(counts, 1e-9) / max(1, (counts > 0).sum()), 0.0)
+        sw = cw[y] * w_row
+    return sw / max(1e-12, sw[idx_tr].mean())
+
+
+def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=None):
     """Trains a model on rows idx_tr (weights w_row); returns it on the CPU in eval mode, temperature fitted on
     idx_va. `inputs`: an Inputs over X and its augmented copies (made here without augmentation if None)."""
     if inputs is None:
         inputs = Inputs(X, None, a, K)
     seed_all(a.seed)
     model = make_model(a, K).to(dev)
-    counts = np.bincount(y[idx_tr], weights=w_row[idx_tr], minlength=K)
-    cw = np.where(counts > 0, counts.sum() / np.maximum(counts, 1e-9) / max(1, (counts > 0).sum()), 0.0)
-    sample_w = torch.tensor((cw[y] * w_row).astype(np.float32))
+    sample_w = torch.tensor(row_weights(y, w_row, src, idx_tr, K, a).astype(np.float32))
     yt = torch.from_numpy(y).long()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = a.epochs * max(1, (len(idx_tr) + a.batch - 1) // a.batch)
@@ -302,7 +332,7 @@ def main(argv=None):
 
     dev = pick_device(a.device)
     background = None if a.background == "none" else a.background
-    X_lab, labels_lab, groups_lab = read_csv(a.csv, a.runs)
+    X_lab, labels_lab, groups_lab, meta_lab = read_csv(a.csv, a.runs, with_meta=True)
     L = X_lab.shape[1]
     drop = {c for c in a.drop_classes.split(",") if c}
     # lab rows: application classes, and other:* rows for the background class
@@ -330,6 +360,25 @@ def main(argv=None):
         return -1
     y_lab = np.array([lab_class(c) for c in labels_lab], dtype=np.int64)
     keep = y_lab >= 0
+    holdout = {}
+    if a.holdout_programs == "auto":
+        progs = {}
+        for c, mm in zip(labels_lab, meta_lab):
+            p = mm.get("client", "")
+            if c in app and p and not p.startswith("mixed:"):
+                progs.setdefault(c, Counter())[p] += 1
+        for c, cnt in sorted(progs.items()):
+            ok = [(n, p) for p, n in cnt.items() if n >= 20]
+            if len(ok) >= 2:
+                holdout[c] = min(ok)[1]
+    elif a.holdout_programs:
+        holdout = dict(x.split("=", 1) for x in a.holdout_programs.split(","))
+    novel = np.array([c in holdout and holdout[c] == mm.get("client") for c, mm in zip(labels_lab, meta_lab)],
+                     dtype=bool)
+    novel_rows = np.where(novel & keep)[0]
+    novel_X, novel_y = X_lab[novel_rows], y_lab[novel_rows]
+    novel_prog = [meta_lab[i].get("client") for i in novel_rows]
+    keep &= ~novel
     if a.cap_per_run > 0:
         rng_cap = np.random.default_rng(a.seed + 2)
         by_run = {}
@@ -356,8 +405,10 @@ def main(argv=None):
         w_row = np.concatenate([np.ones(n_lab), np.where(y_out < 0, 0.0, a.outside_weight)]).astype(np.float64)
         out_idx = np.arange(n_lab, n_lab + len(y_out))
         out_train = out_idx[y_out >= 0] if not a.no_outside_train else np.array([], dtype=np.int64)
+        src = np.concatenate([np.zeros(n_lab, np.int64), np.ones(len(y_out), np.int64)])
     else:
         X, y, w_row = X_lab.astype(np.float32), y_lab, np.ones(n_lab)
+        src = np.zeros(n_lab, np.int64)
         out_idx = out_train = np.array([], dtype=np.int64)
     inputs = Inputs(X, augmented_pool(X, a), a, len(classes))
     log(f"{n_lab} lab rows, {len(out_idx)} outside rows, classes {classes}, L={L}, device {dev}; lab split by "
@@ -377,7 +428,8 @@ def main(argv=None):
         oof = np.zeros((len(y_out), len(classes)), dtype=np.float32)
         for f in range(a.folds):
             tr = np.concatenate([lab_tr, out_train[folds[out_train - n_lab] != f]])
-            m = fit(X, y, w_row, len(classes), tr, lab_va, a, dev, log, what=f"fold {f + 1}/{a.folds} ", inputs=inputs)
+            m = fit(X, y, w_row, len(classes), tr, lab_va, a, dev, log, what=f"fold {f + 1}/{a.folds} ", inputs=inputs,
+                    src=src)
             oof[folds == f] = predict(m, X[out_idx[folds == f]])
         np.savez_compressed(os.path.join(a.out, "oof.npz"), probs=oof, folds=folds)
         pp = [mm["payload_packets"] for mm in meta_out]
@@ -407,7 +459,7 @@ def main(argv=None):
     # the model to ship: lab training runs + every outside row
     t0 = time.time()
     model = fit(X, y, w_row, len(classes), np.concatenate([lab_tr, out_train]), lab_va, a, dev, log, what="final ",
-                inputs=inputs)
+                inputs=inputs, src=src)
     result["train_seconds"] = round(time.time() - t0, 1)
     result["temperature"] = float(model.temperature)
     result["unknown_threshold"] = threshold
@@ -436,6 +488,25 @@ def main(argv=None):
             "accuracy": float(np.mean([p == classes[t] for p, t in zip(lab_pred, yt)])),
         }
 
+    if len(novel_rows):
+        pn = predict(model, novel_X)
+        bgset = {background} if use_bg else set()
+        rule = openset.predicted_labels(pn, classes, bgset, threshold)
+        res = {}
+        for c, prog in holdout.items():
+            mk = np.array([classes[k] == c for k in novel_y])
+            if not mk.any():
+                continue
+            top = pn[mk].argmax(1)
+            rl = [r for r, k in zip(rule, mk) if k]
+            res[c] = {"program": prog, "flows": int(mk.sum()),
+                      "recall_top1": float(np.mean([classes[t] == c for t in top])),
+                      "recall_rule": float(np.mean([r == c for r in rl])),
+                      "unknown": float(np.mean([r == openset.UNKNOWN for r in rl])),
+                      "called": Counter(rl).most_common(3)}
+        result["novel_programs"] = res
+        log("held-out client programs: " + "; ".join(f"{c}/{v['program']} {v['flows']} flows recall {v['recall_rule']:.2f} "
+                                                    f"(top-1 {v['recall_top1']:.2f})" for c, v in res.items()))
     if a.export:
         version = a.model_version or f"{MODEL_VERSION_PREFIX}-{a.arch}-{time.strftime('%Y%m%d')}-s{a.seed}"
         summary = (f"{n_lab} flows of {len(app)} classes from {os.path.basename(a.csv)}"
