@@ -1,4 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { DEFAULT_UNKNOWN_THRESHOLD } from '../../src/classify/classifier';
+import { checkMetadata } from '../../src/classify/modelContract';
 import { DEFAULT_MODEL, defaultConfig } from '../../src/config/config';
 import { pcapBytes, session } from './frames';
 
@@ -14,8 +16,12 @@ import { pcapBytes, session } from './frames';
  */
 
 export const SHIPPED_MODEL = DEFAULT_MODEL;
-/** The default `classify.unknownThreshold`: a known flow must be named with at least this probability. */
-export const UNKNOWN_THRESHOLD = defaultConfig().classify.unknownThreshold;
+/**
+ * The threshold the sensor applies by default: `classify.unknownThreshold` when the default config sets one, else the
+ * shipped model's own (metadata `unknown_threshold`); a known flow must be named with at least this probability.
+ */
+export const UNKNOWN_THRESHOLD =
+  defaultConfig().classify.unknownThreshold ?? checkMetadata(DEFAULT_MODEL, readFileSync(DEFAULT_MODEL)).unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD;
 
 export interface KnownFlow {
   label: string;
