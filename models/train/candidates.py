@@ -24,15 +24,25 @@ sys.path.insert(0, HERE)
 
 # name -> (what it tests, extra train.py arguments)
 CANDIDATES = {
-    "mlp": ("MLP, lab + outside rows, background class, re-cut augmentation (mss, coalesce, split)", []),
+    "mlp": ("MLP, lab + outside rows balanced per source, background class, re-cut augmentation (mss, coalesce, "
+            "split)", []),
+    "mlp-class-balance": ("the same with classes balanced over all rows, an outside row weighing 3 lab rows",
+                          ["--balance", "class"]),
     "mlp-lab-only": ("the same trained on lab rows only: what the outside rows bought", ["--no-outside-train"]),
     "mlp-no-augment": ("the same without augmentation: what re-cutting bought", ["--augment", "0"]),
     "mlp-capture-aug": ("the same plus capture-point augmentation (midstream start, one direction only)",
                         ["--augment-mech", "mss,coalesce,split,midstream,oneway"]),
     "mlp-no-background": ("no background class: unknowns from the threshold alone", ["--background", "none"]),
-    "mlp-exact": ("plus an embedding of the exact first 8 lengths (the previous CNN's lab-fitting input)", ["--exact"]),
+    "mlp-no-exact": ("without the embedding of the exact first 8 lengths (quarter-octave buckets only)",
+                     ["--no-exact"]),
+    "mlp-20-epochs": ("trained 20 epochs instead of 40", ["--epochs", "20"]),
     "mlp-small": ("narrower MLP (128/64)", ["--hidden", "128", "--hidden2", "64"]),
     "cnn": ("the previous CNN architecture (width 96) on the same data and recipe", ["--arch", "cnn"]),
+    "mlp-lab-b0": ("the shipped recipe with the first lab's runs only (batch b0: one server and mixed programs per "
+                   "class): what the diverse lab batches bought", ["--lab-batches", "b0"]),
+    "mlp-leave-programs-out": ("the shipped recipe without one client program per class (the least common with >= 20 "
+                               "flows), scored on that program's flows: a program it never saw",
+                               ["--holdout-programs", "auto", "--folds", "0"]),
 }
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx
@@ -99,6 +109,8 @@ def main():
         cmd = [sys.executable, os.path.join(HERE, "train.py"), "--csv", a.csv, "--outside", a.outside, "--out", d,
                "--export", os.path.join(d, "model.onnx"), "--threads", a.threads, "--tag", name,
                "--model-version", f"candidate-{name}"] + extra + [x for x in a.extra.split() if x]
+        if "--folds" in extra and results.get("mlp", {}).get("threshold") is not None:
+            cmd += ["--threshold", str(results["mlp"]["threshold"])]  # the shipped recipe's rule
         t0 = time.time()
         with open(os.path.join(d, "train.log"), "w") as log:
             r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -110,6 +122,7 @@ def main():
         results[name] = {
             "what": what, "args": extra, "wall_seconds": round(time.time() - t0, 1),
             "lab_macro_f1": m["network"]["macro_f1"], "lab_macro_f1_apps": m["network_apps"]["macro_f1"],
+            "lab_classes": len(m["classes"]),
             "outside_macro_f1": oof.get("score", {}).get("macro_f1"),
             "outside_accuracy": oof.get("score", {}).get("accuracy"),
             "outside_other_unknown": oof.get("score", {}).get("other_unknown"),
@@ -117,6 +130,7 @@ def main():
             "outside_precision": oof.get("score", {}).get("precision_labelled"),
             "outside_top1_macro_f1": oof.get("top1_no_rule", {}).get("macro_f1"),
             "threshold": m.get("unknown_threshold"),
+            "novel_programs": m.get("novel_programs"),
             "flows_per_second": sp["flowsPerSecond"], "flows_per_cpu_second": sp["flowsPerCpuSecond"], "speed": sp,
             "bytes": sp["bytes"],
         }

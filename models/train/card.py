@@ -146,8 +146,9 @@ def main():
           "one direction. A message keeps its size whatever the MSS, the segmentation offload or the capture point does to "
           "its segments, which is what other networks change;")
         w("- learned embeddings of quarter-octave buckets (~19% wide) of the first 8 lengths and of the first 6 run sizes"
-          + (", and of the exact first 8 lengths." if args.get("exact") else ". Exact lengths are not embedded: they "
-             "identify the lab's programs rather than the protocols (see the candidates)."))
+          + (", and of the exact values of the first 8 lengths (handshakes and greetings have fixed sizes; "
+             "`mlp-no-exact` in the candidates shows what this input does in and out of the lab)." if args.get("exact")
+             else ". Exact lengths are not embedded (see `mlp-exact` in the candidates)."))
     else:
         w("A 1D CNN over the packet positions with in-graph features (`models/train/net.py`, `PpiNet`).")
     w(f"\nInput float32 `[N, {m['sequence_length']}]`, output float32 `[N, {len(classes)}]` probabilities (softmax, "
@@ -283,8 +284,11 @@ def main():
     for k, n in outs["labels"].most_common(24):
         w(f"| `{k}` | {n} | {outs['scored'].get(k, 0)} |")
     w("")
-    w("Training: class-balanced cross-entropy, an outside row weighing "
-      f"{args.get('outside_weight')} lab rows, {m['args'].get('epochs')} epochs, AdamW with a one-cycle schedule, seed "
+    bal = ("classes balanced within the lab rows and within the outside rows, the outside rows carrying "
+           f"{args.get('outside_share')} of the weight (so a rare class's few real flows count as much as a common "
+           "one's many; no row above 30x the median weight)" if args.get("balance") == "per-source" else
+           f"class-balanced, an outside row weighing {args.get('outside_weight')} lab rows")
+    w(f"Training: weighted cross-entropy ({bal}), {m['args'].get('epochs')} epochs, AdamW with a one-cycle schedule, seed "
       f"{m['seed']}. **Augmentation** (`models/train/augment.py`), on {args.get('augment')} of the rows each epoch, one "
       f"mechanism per row from `{args.get('augment_mech')}`: `mss` re-cuts every stretch of full-size segments at "
       "another MSS (536 to 8948), `coalesce` merges back-to-back segments of one direction into super-segments as "
@@ -358,13 +362,15 @@ REFERENCE_DOC = """{"version": 1,
 
 def SHIP_ARGS(args):
     keys = [("cap_per_run", "--cap-per-run", 0), ("augment_mech", "--augment-mech", "mss,coalesce,split"),
-            ("outside_weight", "--outside-weight", 3.0), ("exact", "--exact", False), ("rule", "--rule", "f1-other"),
-            ("epochs", "--epochs", 20), ("hidden", "--hidden", 256), ("hidden2", "--hidden2", 128)]
+            ("balance", "--balance", "per-source"), ("outside_share", "--outside-share", 0.5),
+            ("drop_classes", "--drop-classes", ""),
+            ("outside_weight", "--outside-weight", 3.0), ("exact", "--no-exact", True), ("rule", "--rule", "f1-other"),
+            ("epochs", "--epochs", 40), ("hidden", "--hidden", 256), ("hidden2", "--hidden2", 128)]
     out = []
     for k, flag, default in keys:
         v = args.get(k, default)
         if v != default:
-            out.append(flag if isinstance(v, bool) else f"{flag} {v}")
+            out.append(flag if isinstance(v, bool) else f"{flag} {v}")  # a bool differs from its default: the flag
     return " ".join(out)
 
 

@@ -55,10 +55,11 @@ def parse(argv=None):
     ap.add_argument("--width", type=int, default=96, help="cnn: channels of the convolutions")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--hidden2", type=int, default=128, help="mlp: second hidden layer")
-    ap.add_argument("--exact", action="store_true", help="mlp: embed the exact values of the first 8 lengths")
+    ap.add_argument("--exact", action=argparse.BooleanOptionalAction, default=True,
+                    help="mlp: embed the exact values of the first 8 lengths (--no-exact: buckets only)")
     ap.add_argument("--no-buckets", action="store_true", help="mlp: no quarter-octave length embeddings")
     ap.add_argument("--no-positions", action="store_true", help="mlp: no per-position channels")
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -68,12 +69,12 @@ def parse(argv=None):
                     help="do not train the background class on the outside other:* rows (ablation)")
     ap.add_argument("--outside-weight", type=float, default=3.0,
                     help="--balance class: weight of an outside row relative to a lab row")
-    ap.add_argument("--balance", default="class", choices=["class", "per-source"],
+    ap.add_argument("--balance", default="per-source", choices=["class", "per-source"],
                     help="class: classes balanced over all rows (outside rows weighted --outside-weight); per-source: "
                          "classes balanced within the lab rows and within the outside rows, the outside rows carrying "
                          "--outside-share of the total weight (a rare class's few real flows count as much as a "
                          "common one's many); no row above 30x the median weight")
-    ap.add_argument("--outside-share", type=float, default=0.4)
+    ap.add_argument("--outside-share", type=float, default=0.5)
     ap.add_argument("--no-outside-train", action="store_true", help="train on lab rows only (ablation)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cap-per-run", type=int, default=0,
@@ -83,13 +84,21 @@ def parse(argv=None):
                     help="leave client programs out of training entirely and score them apart: 'CLASS=PROGRAM,...', or "
                          "'auto' (per class with two or more single-program clients, the least common one with >= 20 "
                          "flows); needs the corpus's client column")
+    ap.add_argument("--lab-batches", default="",
+                    help="use only lab runs of these batches (comma-separated prefixes of the run column, e.g. b0): "
+                         "the ablation of the lab's diversity steps")
     ap.add_argument("--min-class-flows", type=int, default=20, help="lab classes with fewer rows are dropped")
-    ap.add_argument("--drop-classes", default="", help="comma-separated lab classes to leave out")
+    ap.add_argument("--drop-classes", default="",
+                    help="comma-separated lab classes not to ship: their rows train the background class instead "
+                         "(the model then calls their flows unknown), or are left out without one")
     ap.add_argument("--rule", default="f1-other", choices=["f1-other", "precision"],
                     help="how the unknown threshold is chosen on the out-of-fold curve: 'f1-other' = highest macro-F1 "
                          "with >= --other-target of other protocols' flows unknown; 'precision' = most coverage with "
                          "precision of the labels given >= --min-precision")
     ap.add_argument("--other-target", type=float, default=0.8)
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="unknown threshold to use when there are no out-of-fold predictions to choose it from "
+                         "(no --outside, --folds 0 or --quick; default 0.5)")
     ap.add_argument("--min-precision", type=float, default=0.95)
     ap.add_argument("--model-version", default=None)
     ap.add_argument("--quick", action="store_true", help="short training, no folds (tests)")
@@ -333,6 +342,11 @@ def main(argv=None):
     dev = pick_device(a.device)
     background = None if a.background == "none" else a.background
     X_lab, labels_lab, groups_lab, meta_lab = read_csv(a.csv, a.runs, with_meta=True)
+    if a.lab_batches:
+        batches = tuple(b + "/" for b in a.lab_batches.split(","))
+        sel = [i for i, g in enumerate(groups_lab or []) if g.startswith(batches)]
+        X_lab, labels_lab = X_lab[sel], [labels_lab[i] for i in sel]
+        groups_lab, meta_lab = [groups_lab[i] for i in sel], [meta_lab[i] for i in sel]
     L = X_lab.shape[1]
     drop = {c for c in a.drop_classes.split(",") if c}
     # lab rows: application classes, and other:* rows for the background class
@@ -355,7 +369,7 @@ def main(argv=None):
     def lab_class(c):
         if c in classes:
             return classes.index(c)
-        if c.startswith("other:") and use_bg:
+        if (c.startswith("other:") or c in drop) and use_bg:
             return classes.index(background)
         return -1
     y_lab = np.array([lab_class(c) for c in labels_lab], dtype=np.int64)
@@ -454,7 +468,7 @@ def main(argv=None):
         coverage_png(pts, chosen, os.path.join(a.out, "coverage.png"),
                      f"out-of-lab flows, out-of-fold ({a.folds} folds by capture-file group)")
     else:
-        threshold = 0.5
+        threshold = a.threshold if a.threshold is not None else 0.5
 
     # the model to ship: lab training runs + every outside row
     t0 = time.time()
