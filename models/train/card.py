@@ -10,6 +10,7 @@ rows (OUT/outside.*); copies the pictures and a metrics snapshot to models/card/
 """
 import argparse
 import csv
+import glob
 import json
 import os
 import shutil
@@ -74,8 +75,11 @@ def main():
     a = ap.parse_args()
     O = a.out
     m = json.load(open(os.path.join(O, "metrics.json")))
-    cands_path = os.path.join(O, "candidates", "candidates.json")
-    cands = json.load(open(cands_path)) if os.path.exists(cands_path) else {}
+    cands = {}
+    for path in sorted(glob.glob(os.path.join(O, "candidates*", "candidates.json"))):  # runs may be split over dirs
+        cands.update(json.load(open(path)))
+    order = ["mlp", "baseline-cnn-2026-11"]
+    cands = {k: cands[k] for k in order + sorted(k for k in cands if k not in order) if k in cands}
     speed = json.load(open(os.path.join(O, "speed.json"))) if os.path.exists(os.path.join(O, "speed.json")) else None
     lab_per, lab_runs, lab_attrs = lab_summary(a.lab)
     lab_version = os.path.basename(os.path.normpath(a.lab))
@@ -253,8 +257,22 @@ def main():
               f"{c.get('flows_per_cpu_second', 0):,} | {c.get('bytes', 0):,} |")
         w("")
         w("`baseline-cnn-2026-11` never saw an outside flow, so all its outside figures are out-of-sample; it is scored at "
-          "the 0.99 threshold it shipped with. Its lab figure is on this corpus's held-out rows, which come from the same "
-          "lab programs it was trained on.\n")
+          "the 0.99 threshold it shipped with, over the outside classes it knows. Its lab figure is top-1 on this "
+          "corpus's held-out rows of the shipped recipe, scored over all their labels (classes it lacks, such as `smb`, "
+          "count as misses).\n")
+        lpo = cands.get("mlp-leave-programs-out", {}).get("novel_programs")
+        if lpo:
+            w("**A client program it never saw** (`mlp-leave-programs-out`): for each class with two or more "
+              "single-program clients in the lab, the least common one (>= 20 flows) was left out of training "
+              "altogether and its flows scored apart, under the shipped rule:\n")
+            w("| class | left-out client program | flows | recall (rule) | recall (top-1) | unknown | called |")
+            w("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+            for c, v in lpo.items():
+                called = ", ".join(f"{k} {n}" for k, n in v["called"])
+                w(f"| `{c}` | {v['program']} | {v['flows']} | {f4(v['recall_rule'])} | {f4(v['recall_top1'])} | "
+                  f"{pct(v['unknown'])} | {called} |")
+            rr = [v["recall_rule"] for v in lpo.values()]
+            w(f"\nMean recall over these {len(rr)} left-out programs: {f4(sum(rr) / len(rr))} under the rule.\n")
 
     # ---------------------------------------------------------------- data
     w("## Data\n")
@@ -335,7 +353,7 @@ def main():
     w("npm run build")
     w("/usr/bin/python3 models/train/outside.py                        # outside rows + groups + outside.db")
     w("/usr/bin/python3 models/train/candidates.py --csv $LAB/corpus.csv --outside models/train/out \\")
-    w(f"    --out models/train/out/candidates{(' --extra ' + repr(CAND_EXTRA(args))) if CAND_EXTRA(args) else ''}")
+    w(f"    --out models/train/out/candidates{(' --extra ' + chr(34) + CAND_EXTRA(args) + chr(34)) if CAND_EXTRA(args) else ''}")
     w(f"/usr/bin/python3 models/train/train.py --csv $LAB/corpus.csv --outside models/train/out {SHIP_ARGS(args)} \\")
     w("    --export models/sensor.onnx")
     w("node bin/sensor.js eval --csv models/train/out/test.csv > models/train/out/eval_test.txt")
@@ -375,7 +393,13 @@ def SHIP_ARGS(args):
 
 
 def CAND_EXTRA(args):
-    return " ".join(x for x in SHIP_ARGS(args).split(" --") if x.startswith("--cap-per-run"))
+    """The shipped arguments every candidate shares (the class set and the rows used)."""
+    out = []
+    if args.get("cap_per_run"):
+        out.append(f"--cap-per-run {args['cap_per_run']}")
+    if args.get("drop_classes"):
+        out.append(f"--drop-classes {args['drop_classes']}")
+    return " ".join(out)
 
 
 if __name__ == "__main__":

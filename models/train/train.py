@@ -482,7 +482,8 @@ def main(argv=None):
         with open(os.path.join(a.out, "test.csv"), "w") as f:
             f.write("app_service," + ",".join(f"tcp_len_{i}" for i in range(1, L + 1)) + "\n")
             for i in lab_te:
-                f.write(labels_lab[i] + "," + ",".join(str(int(v)) for v in X_lab[i]) + "\n")
+                # the model's class (other:* and dropped classes: the background class), as the metrics count it
+                f.write(classes[y_lab[i]] + "," + ",".join(str(int(v)) for v in X_lab[i]) + "\n")
     if probs is not None and len(probs):
         yt = y_lab[lab_te]
         result["network"] = summarise(yt, probs, classes)
