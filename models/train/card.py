@@ -72,6 +72,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--lab", required=True, help="the lab corpus version the model was trained on (/work/data/lab/vN)")
+    ap.add_argument("--shipped-candidate", default="mlp", help="the candidate whose recipe the shipped model follows")
     a = ap.parse_args()
     O = a.out
     m = json.load(open(os.path.join(O, "metrics.json")))
@@ -251,14 +252,16 @@ def main():
     # ---------------------------------------------------------------- candidates / ablation
     if cands:
         w("## Candidates and ablations\n")
-        w("Every candidate was trained and scored the same way (`models/train/candidates.py`): lab macro-F1 on the held-out "
+        w(f"The shipped model follows `{a.shipped_candidate}`; the ablations (`mlp-...`) change one thing each against `mlp`. "
+          "Every candidate was trained and scored the same way (`models/train/candidates.py`): lab macro-F1 on the held-out "
           "runs (top-1), outside figures out-of-fold under each candidate's own chosen threshold, speed as the sensor "
           "runs it (`bench/model-speed.js`: one intra-op thread, batch 256, median of 5 rounds; the machine was shared, "
           "the load average is in `card/candidates.json`).\n")
         w("| candidate | what | lab macro-F1 | outside macro-F1 (OOF, rule) | outside top-1 macro-F1 (OOF) | other protocols unknown | threshold | flows per CPU s | bytes |")
         w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name, c in cands.items():
-            w(f"| `{name}` | {c['what']} | {f4(c.get('lab_macro_f1'))} | {f4(c.get('outside_macro_f1'))} | "
+            mark = " **(shipped recipe)**" if name == a.shipped_candidate else ""
+            w(f"| `{name}`{mark} | {c['what']} | {f4(c.get('lab_macro_f1'))} | {f4(c.get('outside_macro_f1'))} | "
               f"{f4(c.get('outside_top1_macro_f1'))} | {pct(c.get('outside_other_unknown'))} | {c.get('threshold')} | "
               f"{c.get('flows_per_cpu_second', 0):,} | {c.get('bytes', 0):,} |")
         w("")
@@ -367,7 +370,8 @@ def main():
     w("node bin/sensor.js $(for d in ../shared/outside/pcaps/*/; do echo --pcap $d; done) --db /tmp/o.db")
     w("/work/shared/tools/outside-eval --db /tmp/o.db --outside ../shared/outside > models/train/out/outside_official.txt")
     w("node bench/model-speed.js > models/train/out/speed.json")
-    w(f"/usr/bin/python3 models/train/card.py --lab $LAB")
+    w(f"/usr/bin/python3 models/train/sample.py --csv $LAB/corpus.csv            # models/sensor.sample.csv")
+    w(f"/usr/bin/python3 models/train/card.py --lab $LAB --shipped-candidate {a.shipped_candidate}")
     w("```\n")
     w("Training packages: python3-torch python3-onnx python3-sklearn python3-matplotlib (Debian 12).")
     open(os.path.join(MODELS, "README.md"), "w").write("\n".join(W) + "\n")
