@@ -76,7 +76,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'model', section: 'classify', key: 'model', kind: 'value', describe: 'ONNX model file (default: the bundled models/sensor.onnx)' },
   { flag: 'device', section: 'classify', key: 'device', kind: 'value', describe: 'inference device: auto, cpu or cuda (default auto: CUDA when it loads, else CPU)' },
   { flag: 'classify', section: 'classify', key: 'enabled', kind: 'boolean', describe: 'classify flows with the model (--no-classify: record flows only)' },
-  { flag: 'unknown-threshold', section: 'classify', key: 'unknownThreshold', kind: 'value', describe: 'label flows below this top probability "unknown" (default 0.99)' },
+  { flag: 'unknown-threshold', section: 'classify', key: 'unknownThreshold', kind: 'value', describe: 'label flows below this top probability "unknown" (default: the threshold stored in the model)' },
   { flag: 'anomaly', section: 'anomaly', key: 'enabled', kind: 'boolean', describe: 'score every flow with the anomaly model (default on; --no-anomaly: no score)' },
   { flag: 'anomaly-model', section: 'anomaly', key: 'model', kind: 'value', describe: 'anomaly model file (default: the bundled models/anomaly.onnx; see sensor anomaly-fit)' },
   { flag: 'anomaly-fpr', section: 'anomaly', key: 'falsePositiveRate', kind: 'value', describe: "false-positive rate whose threshold flags flows (default: the model's, 0.01)" },

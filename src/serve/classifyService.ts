@@ -74,6 +74,11 @@ export class ClassifyService {
     return this.opts;
   }
 
+  /** The threshold of the unknown rule in force (the config's, else the model's own, else the default). */
+  get unknownThreshold(): number {
+    return this.classifier.unknownThreshold;
+  }
+
   get stats(): Classifier<Row>['stats'] {
     return this.classifier.stats;
   }

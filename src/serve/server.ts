@@ -349,7 +349,7 @@ export async function buildServer(opts: ServeOptions): Promise<{ app: FastifyIns
           input: `float32 [N, ${m.sequenceLength}]: raw signed payload lengths, + client to server, - server to client, zero padded`,
           output: `float32 [N, ${m.classes.length}]: class probabilities in the order of classes`,
         },
-        rules: { unknown_threshold: o.unknownThreshold, min_payload_packets: o.minPayloadPackets, top_k: o.topK, batch_size: o.batchSize },
+        rules: { unknown_threshold: s.unknownThreshold, background_classes: m.backgroundClasses, min_payload_packets: o.minPayloadPackets, top_k: o.topK, batch_size: o.batchSize },
         metadata: modelMetadata(m.path),
       };
     });

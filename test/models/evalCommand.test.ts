@@ -44,11 +44,11 @@ describe('evalCommand()', () => {
     const csv = path.join(dir, 'foreign.csv');
     const zeros = new Array<number>(28).fill(0).join(',');
     writeFileSync(csv, `app_service,${Array.from({ length: 30 }, (_, i) => `tcp_len_${i + 1}`).join(',')}\n` +
-      `telnet,5,-20,${zeros}\ntelnet,7,-20,${zeros}\n`);
+      `gopher,5,-20,${zeros}\ngopher,7,-20,${zeros}\n`);
     const out = sink();
     expect(await evalCommand({ csv, model: MODEL, out: out.stream })).toBe(0);
     expect(out.text()).toContain('accuracy 0.0000');
-    expect(out.text()).toContain('labels the model does not know (always counted wrong; retrain to add them, see models/README.md): telnet (2)');
+    expect(out.text()).toContain('labels the model does not know (always counted wrong; retrain to add them, see models/README.md): gopher (2)');
   });
 
   it('returns 2 for a file that is not who\'s-talking CSV and for a missing model', async () => {

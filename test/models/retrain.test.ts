@@ -35,13 +35,18 @@ describe.skipIf(missing !== null)(`models/train/train.py retrains from a who's-t
     expect(existsSync(onnxPath)).toBe(true);
 
     const sample = await readWhoIsTalkingCsv(SAMPLE);
-    const labels = [...new Set(sample.rows.map((row) => row.label))].sort();
+    // Labels `other:*` (background protocols) train one background class, `other`, which the sensor reports as
+    // unknown; every other label is an application class of its own.
+    const apps = [...new Set(sample.rows.map((row) => row.label))].filter((l) => !l.startsWith('other:'));
+    const labels = [...apps.sort(), 'other']; // the background class comes last
     const model = await openModel(onnxPath, 'cpu', 1);
     try {
       expect(model.info.classes).toEqual(labels);
+      expect(model.info.backgroundClasses).toEqual(['other']);
+      expect(model.info.unknownThreshold).not.toBeNull();
       expect(model.info.sequenceLength).toBe(30);
       expect(model.info.version).toBe('retrain-test');
-      expect(model.info.trainingData).toContain(`${sample.rows.length} flows of ${labels.length} classes`);
+      expect(model.info.trainingData).toContain(`${sample.rows.length} flows of ${apps.length} classes`);
 
       // Raw lengths in, one probability row per flow out.
       const n = 8;

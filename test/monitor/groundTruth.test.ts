@@ -100,7 +100,7 @@ describe('monitor.groundTruth', () => {
 });
 
 describe('Monitor on /metrics', () => {
-  const info: ModelInfo = { path: 'm.onnx', version: 'v-test', classes: ['ssh', 'tls'], sequenceLength: 30, device: 'cpu', trainingData: 'test', inputReference: null };
+  const info: ModelInfo = { path: 'm.onnx', version: 'v-test', classes: ['ssh', 'tls'], sequenceLength: 30, device: 'cpu', trainingData: 'test', inputReference: null, backgroundClasses: [], unknownThreshold: null };
   const flow = (ts: number, label: string | null, protocol: string | null): FlowRecord => {
     const f = new FlowRecord('t', ts, ts + 1, 4, '10.0.0.1', 1, '10.0.0.2', 22, 0, 1, 1, 1, 1, 1, 1, 2, 0, false, 'SF', 'ShADadFf', '', 'fin', [10, -10]);
     f.learned = { label, protocol, name: null, alpn: '', evidence: '' };

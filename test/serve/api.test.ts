@@ -15,6 +15,7 @@ import { MIGRATIONS } from '../../src/sink/schema';
 import { SqliteSink } from '../../src/sink/sqliteSink';
 import { makeFlow } from '../classify/makeFlow';
 import { Verdict } from '../../src/classify/verdict';
+import { DEFAULT_UNKNOWN_THRESHOLD, loadModelInfo } from '../../src/classify/classifier';
 
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -182,10 +183,12 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
   it('GET /v1/model names the contract, classes, version, rules and the card facts of the model file', async () => {
     const r = await get('/v1/model');
     expect(r.status).toBe(200);
-    expect(r.body.classes).toHaveLength(22);
+    const info = await loadModelInfo(DEFAULT_CLASSIFIER_OPTIONS.modelPath);
+    expect(r.body.classes).toEqual(info.classes);
     expect(r.body.sequence_length).toBe(30);
     expect(r.body.version).toMatch(/^ppi-/);
-    expect(r.body.rules).toMatchObject({ unknown_threshold: DEFAULT_CLASSIFIER_OPTIONS.unknownThreshold, min_payload_packets: 1, top_k: 3 });
+    expect(r.body.rules).toMatchObject({ unknown_threshold: DEFAULT_CLASSIFIER_OPTIONS.unknownThreshold ?? info.unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD,
+      background_classes: info.backgroundClasses, min_payload_packets: 1, top_k: 3 });
     expect(r.body.metadata.training_data).toBe(r.body.training_data);
     expect(r.body.contract.input).toContain('[N, 30]');
   });

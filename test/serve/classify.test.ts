@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
 import { MODEL, SAMPLE } from './helpers/flowsDb';
+import { DEFAULT_UNKNOWN_THRESHOLD, loadModelInfo } from '../../src/classify/classifier';
 import { evalCommand } from '../../src/cli/evalCommand';
 import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
 import { startServer, type SensorServer } from '../../src/serve/server';
@@ -100,19 +101,26 @@ describe('POST /v1/classify: the sensor\'s classifier as a service', () => {
     expect(json.body.model_version).toBe(csv.body.model_version);
   });
 
-  it('applies the sensor\'s rules: unknown below the threshold, no-payload without payload, top-k best first', async () => {
+  it('applies the sensor\'s rules: unknown below the threshold or on a background class, no-payload without payload, top-k best first', async () => {
+    const info = await loadModelInfo(DEFAULT_CLASSIFIER_OPTIONS.modelPath);
+    const threshold = DEFAULT_CLASSIFIER_OPTIONS.unknownThreshold ?? info.unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD;
     const { rows } = await readWhoIsTalkingCsv(SAMPLE);
-    const r = await post(server, JSON.stringify([...rows.slice(0, 60).map((x) => x.lengths), ZEROS]));
+    // Every 7th row of the sample: each class, the background class's rows among them.
+    const picks = rows.filter((_, i) => i % 7 === 0).slice(0, 60);
+    const r = await post(server, JSON.stringify([...picks.map((x) => x.lengths), ZEROS]));
     const results = r.body.results as Result[];
-    for (const x of results.slice(0, 60)) {
+    for (const x of results.slice(0, picks.length)) {
       expect(x.topk_labels).toHaveLength(3);
       expect(x.topk_scores[0]).toBe(x.confidence);
       expect([...x.topk_scores].sort((a, b) => b - a)).toEqual(x.topk_scores);
-      if (x.confidence >= DEFAULT_CLASSIFIER_OPTIONS.unknownThreshold) expect([x.label, x.verdict]).toEqual([x.topk_labels[0], 'classified']);
-      else expect([x.label, x.verdict]).toEqual(['unknown', 'unknown']);
+      if (x.confidence >= threshold && !info.backgroundClasses.includes(x.topk_labels[0]!)) {
+        expect([x.label, x.verdict]).toEqual([x.topk_labels[0], 'classified']);
+      } else {
+        expect([x.label, x.verdict]).toEqual(['unknown', 'unknown']);
+      }
     }
     expect(results.some((x) => x.verdict === 'unknown')).toBe(true);
-    expect(results[60]).toEqual({ label: 'no-payload', verdict: 'no-payload', confidence: 0, topk_labels: [], topk_scores: [] });
+    expect(results[picks.length]).toEqual({ label: 'no-payload', verdict: 'no-payload', confidence: 0, topk_labels: [], topk_scores: [] });
   });
 
   it('batches concurrent requests into shared inference calls and answers each with its own rows', async () => {
