@@ -24,8 +24,17 @@ sys.path.insert(0, HERE)
 
 # name -> (what it tests, extra train.py arguments)
 CANDIDATES = {
-    "mlp": ("MLP, lab + outside rows balanced per source, background class, re-cut augmentation (mss, coalesce, "
-            "split)", []),
+    "mlp": ("MLP (128/64), lab + outside rows balanced per source, background class, re-cut augmentation (mss, "
+            "coalesce, split), exact first lengths with one shared embedding for lengths seen < 3 times in training "
+            "and 10% exact-length dropout", []),
+    "mlp-exact-no-vocab": ("the same without the shared 'unseen' embedding and exact-length dropout (an exact length "
+                           "never trained reads its random initial embedding)",
+                           ["--exact-min-count", "0", "--exact-dropout", "0"]),
+    "mlp-no-new-classes": ("the same without the classes new in lab v3 (dcerpc, rdp: their flows train the "
+                           "background class)", ["--drop-classes", "irc,dcerpc,rdp"]),
+    "mlp-no-positions": ("the same without the per-position channels of the first 30 lengths (cheaper first layer)",
+                         ["--no-positions"]),
+    "mlp-wide": ("wider MLP (256/128)", ["--hidden", "256", "--hidden2", "128"]),
     "mlp-class-balance": ("the same with classes balanced over all rows, an outside row weighing 3 lab rows",
                           ["--balance", "class"]),
     "mlp-lab-only": ("the same trained on lab rows only: what the outside rows bought", ["--no-outside-train"]),
@@ -36,7 +45,6 @@ CANDIDATES = {
     "mlp-no-exact": ("without the embedding of the exact first 8 lengths (quarter-octave buckets only)",
                      ["--no-exact"]),
     "mlp-20-epochs": ("trained 20 epochs instead of 40", ["--epochs", "20"]),
-    "mlp-small": ("narrower MLP (128/64)", ["--hidden", "128", "--hidden2", "64"]),
     "cnn": ("the previous CNN architecture (width 96) on the same data and recipe", ["--arch", "cnn"]),
     "mlp-lab-b0": ("the shipped recipe with the first lab's runs only (batch b0: one server and mixed programs per "
                    "class): what the diverse lab batches bought", ["--lab-batches", "b0"]),
@@ -99,6 +107,9 @@ def main():
     ap.add_argument("--baseline-only", action="store_true",
                     help="only (re)score the previously shipped model, on OUT/mlp/test.csv and the outside flows")
     ap.add_argument("--extra", default="", help="extra train.py arguments for every candidate (space-separated)")
+    ap.add_argument("--collect", action="append", default=[], metavar="NAME=DIR",
+                    help="record a train.py run already made (DIR: its --out, with model.onnx) as candidate NAME "
+                         "instead of training it again (NAME must be in CANDIDATES, DIR's args its recipe)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     names = [n for n in CANDIDATES if not a.only or n in a.only.split(",")]
@@ -110,9 +121,15 @@ def main():
         with open(base_model, "wb") as f:
             f.write(subprocess.run(["git", "-C", REPO, "show", f"{BASELINE_COMMIT}:models/sensor.onnx"],
                                    stdout=subprocess.PIPE, check=True).stdout)
+    collected = dict(c.split("=", 1) for c in a.collect)
+    for name in collected:
+        if name not in CANDIDATES:
+            raise SystemExit(f"--collect {name}: not a candidate (see CANDIDATES in {__file__})")
+    if collected:
+        names = list(collected)
     for name in ([] if a.baseline_only else names):
         what, extra = CANDIDATES[name]
-        d = os.path.join(a.out, name)
+        d = collected.get(name) or os.path.join(a.out, name)
         os.makedirs(d, exist_ok=True)
         cmd = [sys.executable, os.path.join(HERE, "train.py"), "--csv", a.csv, "--outside", a.outside, "--out", d,
                "--export", os.path.join(d, "model.onnx"), "--threads", a.threads, "--tag", name,
@@ -120,15 +137,18 @@ def main():
         if "--folds" in extra and results.get("mlp", {}).get("threshold") is not None:
             cmd += ["--threshold", str(results["mlp"]["threshold"])]  # the shipped recipe's rule
         t0 = time.time()
-        with open(os.path.join(d, "train.log"), "w") as log:
-            r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            raise SystemExit(f"{name}: train.py failed, see {d}/train.log")
+        if name not in collected:
+            with open(os.path.join(d, "train.log"), "w") as log:
+                r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+            if r.returncode != 0:
+                raise SystemExit(f"{name}: train.py failed, see {d}/train.log")
         m = json.load(open(os.path.join(d, "metrics.json")))
         sp = speed(os.path.join(d, "model.onnx"), rows)
         oof = m.get("outside_oof", {})
         results[name] = {
-            "what": what, "args": extra, "wall_seconds": round(time.time() - t0, 1),
+            "what": what, "args": extra,
+            "wall_seconds": m.get("train_seconds") if name in collected else round(time.time() - t0, 1),
+            "lab": os.path.basename(os.path.dirname(os.path.abspath(m["args"]["csv"]))),
             "lab_macro_f1": m["network"]["macro_f1"], "lab_macro_f1_apps": m["network_apps"]["macro_f1"],
             "lab_classes": len(m["classes"]),
             "outside_macro_f1": oof.get("score", {}).get("macro_f1"),
@@ -144,7 +164,7 @@ def main():
         }
         json.dump(results, open(path, "w"), indent=1)
         if name == "mlp" or BASELINE not in results:
-            score_baseline(a, results, path, base_model, rows)
+            score_baseline(a, results, path, base_model, rows, collected.get("mlp"))
         print(f"{name}: lab {results[name]['lab_macro_f1']:.4f} outside {results[name]['outside_macro_f1']} "
               f"other-unknown {results[name]['outside_other_unknown']} flows/s {sp['flowsPerSecond']} "
               f"per CPU s {sp['flowsPerCpuSecond']}", flush=True)
@@ -152,8 +172,8 @@ def main():
         score_baseline(a, results, path, base_model, rows)
 
 
-def score_baseline(a, results, path, base_model, rows):
-    test_csv = os.path.join(a.out, "mlp", "test.csv")
+def score_baseline(a, results, path, base_model, rows, mlp_dir=None):
+    test_csv = os.path.join(mlp_dir or os.path.join(a.out, "mlp"), "test.csv")
     if not os.path.exists(test_csv):
         return
     b = baseline(base_model, test_csv, os.path.join(a.outside, "outside.db"), a.labels)

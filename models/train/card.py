@@ -76,14 +76,18 @@ def main():
     a = ap.parse_args()
     O = a.out
     m = json.load(open(os.path.join(O, "metrics.json")))
+    lab_version = os.path.basename(os.path.normpath(a.lab))
     cands = {}
     for path in sorted(glob.glob(os.path.join(O, "candidates*", "candidates.json"))):  # runs may be split over dirs
-        cands.update(json.load(open(path)))
+        for k, v in json.load(open(path)).items():
+            # candidates trained on an older lab corpus keep their figures under NAME@vN (files written before
+            # candidates.py recorded the corpus were all made on v2)
+            lab = v.setdefault("lab", "v2") if k != "baseline-cnn-2026-11" else lab_version
+            cands[k if lab == lab_version else f"{k}@{lab}"] = v
     order = ["mlp", "baseline-cnn-2026-11"]
     cands = {k: cands[k] for k in order + sorted(k for k in cands if k not in order) if k in cands}
     speed = json.load(open(os.path.join(O, "speed.json"))) if os.path.exists(os.path.join(O, "speed.json")) else None
     lab_per, lab_runs, lab_attrs = lab_summary(a.lab)
-    lab_version = os.path.basename(os.path.normpath(a.lab))
     outs = outside_summary(O)
     os.makedirs(CARD, exist_ok=True)
     for pic in ("confusion.png", "reliability.png", "coverage.png"):
@@ -257,11 +261,15 @@ def main():
           "runs (top-1), outside figures out-of-fold under each candidate's own chosen threshold, speed as the sensor "
           "runs it (`bench/model-speed.js`: one intra-op thread, batch 256, median of 5 rounds; the machine was shared, "
           "the load average is in `card/candidates.json`).\n")
-        w("| candidate | what | lab macro-F1 | outside macro-F1 (OOF, rule) | outside top-1 macro-F1 (OOF) | other protocols unknown | threshold | flows per CPU s | bytes |")
-        w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        w(f"Candidates named `NAME@v2` were trained on the older lab corpus v2 (28 classes) with the recipe of that "
+          f"time (no unseen-length embedding, 128/64 or 256/128 hidden units as their row says); the others on "
+          f"`{lab_version}`. Lab figures of different corpora are not comparable (other held-out runs); outside "
+          "figures are (same flows, same folds).\n")
+        w("| candidate | lab corpus | what | lab macro-F1 | outside macro-F1 (OOF, rule) | outside top-1 macro-F1 (OOF) | other protocols unknown | threshold | flows per CPU s | bytes |")
+        w("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name, c in cands.items():
             mark = " **(shipped recipe)**" if name == a.shipped_candidate else ""
-            w(f"| `{name}`{mark} | {c['what']} | {f4(c.get('lab_macro_f1'))} | {f4(c.get('outside_macro_f1'))} | "
+            w(f"| `{name}`{mark} | {c.get('lab', '')} | {c['what']} | {f4(c.get('lab_macro_f1'))} | {f4(c.get('outside_macro_f1'))} | "
               f"{f4(c.get('outside_top1_macro_f1'))} | {pct(c.get('outside_other_unknown'))} | {c.get('threshold')} | "
               f"{c.get('flows_per_cpu_second', 0):,} | {c.get('bytes', 0):,} |")
         w("")
@@ -269,9 +277,10 @@ def main():
           "the 0.99 threshold it shipped with, over the outside classes it knows. Its lab figure is top-1 on this "
           "corpus's held-out rows of the shipped recipe, scored over all their labels (classes it lacks, such as `smb`, "
           "count as misses).\n")
-        lpo = cands.get("mlp-leave-programs-out", {}).get("novel_programs")
+        lpo_name = next((k for k in ("mlp-leave-programs-out", "mlp-leave-programs-out@v2") if k in cands), None)
+        lpo = cands[lpo_name].get("novel_programs") if lpo_name else None
         if lpo:
-            w("**A client program it never saw** (`mlp-leave-programs-out`): for each class with two or more "
+            w(f"**A client program it never saw** (`{lpo_name}`): for each class with two or more "
               "single-program clients in the lab, the least common one (>= 20 flows) was left out of training "
               "altogether and its flows scored apart, under the shipped rule:\n")
             w("| class | left-out client program | flows | recall (rule) | recall (top-1) | unknown | called |")
@@ -393,7 +402,9 @@ def SHIP_ARGS(args):
             ("balance", "--balance", "per-source"), ("outside_share", "--outside-share", 0.5),
             ("drop_classes", "--drop-classes", ""),
             ("outside_weight", "--outside-weight", 3.0), ("exact", "--no-exact", True), ("rule", "--rule", "f1-other"),
-            ("epochs", "--epochs", 40), ("hidden", "--hidden", 256), ("hidden2", "--hidden2", 128)]
+            ("epochs", "--epochs", 40), ("hidden", "--hidden", 128), ("hidden2", "--hidden2", 64),
+            ("exact_min_count", "--exact-min-count", 3), ("exact_dropout", "--exact-dropout", 0.1),
+            ("no_positions", "--no-positions", False)]
     out = []
     for k, flag, default in keys:
         v = args.get(k, default)

@@ -16,6 +16,7 @@ N_GLOBAL = 16
 EXACT_POSITIONS = 8  # the first lengths also go in as exact values: handshakes and greetings have fixed sizes
 EXACT_MAX = 2047  # larger lengths share the last slot; they are segment-size-bound, not protocol constants
 EXACT_DIM = 8
+EXACT_UNSEEN = 2 * (EXACT_MAX + 1)  # embedding row of exact lengths not in the training vocabulary (PpiMlp)
 
 
 class Features(nn.Module):
@@ -140,15 +141,19 @@ class PpiMlp(nn.Module):
     than the CNN, which the speed floor needs (models/README.md, candidates)."""
 
     def __init__(self, n_classes, hidden=256, hidden2=128, dropout=0.15, exact=False, buckets=True, runs=RUNS,
-                 positions=True, bucket_positions=EXACT_POSITIONS, run_buckets=6):
+                 positions=True, bucket_positions=EXACT_POSITIONS, run_buckets=6, exact_dropout=0.0):
         super().__init__()
         self.features = Features()
         self.run_features = RunFeatures(runs)
         self.use_exact, self.use_buckets, self.use_positions = exact, buckets, positions
         self.bucket_positions, self.run_buckets = bucket_positions, run_buckets
+        self.exact_dropout = exact_dropout
         d = N_GLOBAL + 3 * runs + (6 * 30 if positions else 0)
         if exact:
-            self.exact = nn.Embedding(2 * (EXACT_MAX + 1), EXACT_DIM)
+            # one more row than slots: EXACT_UNSEEN, the embedding of an exact length the training data did not
+            # hold often enough (set_exact_vocab); without it an unseen length would read its random initial row
+            self.exact = nn.Embedding(EXACT_UNSEEN + 1, EXACT_DIM)
+            self.register_buffer("exact_vocab", torch.arange(EXACT_UNSEEN, dtype=torch.long))
             d += EXACT_POSITIONS * EXACT_DIM
         if buckets:
             self.bucket = nn.Embedding(2 * N_BUCKETS, 6)
@@ -176,11 +181,27 @@ class PpiMlp(nn.Module):
         dense = torch.cat(z, dim=1)
         return dense, (torch.cat(slots, dim=1) if slots else dense[:, :0])
 
+    def set_exact_vocab(self, slots, min_count):
+        """Exact-length slots seen fewer than min_count times in `slots` (the training rows' exact slots, any
+        shape) map to EXACT_UNSEEN from now on, in training and in the exported graph."""
+        if not self.use_exact:
+            return
+        counts = torch.bincount(slots.reshape(-1).long(), minlength=EXACT_UNSEEN)[:EXACT_UNSEEN]
+        vocab = torch.arange(EXACT_UNSEEN, dtype=torch.long)
+        vocab[(counts < min_count) & (vocab != 0) & (vocab != EXACT_MAX + 1)] = EXACT_UNSEEN
+        self.exact_vocab.copy_(vocab.to(self.exact_vocab.device))
+
     def head(self, dense, slots):
         z = [dense]
         at = 0
         if self.use_exact:
-            z.append(self.exact(slots[:, :EXACT_POSITIONS].long()).flatten(1))
+            s = self.exact_vocab[slots[:, :EXACT_POSITIONS].long()]
+            if self.training and self.exact_dropout > 0:
+                # exact-length dropout: the network also learns to name a flow from its buckets and runs alone,
+                # as it must for lengths the training data never held
+                drop = (torch.rand(s.shape, device=s.device) < self.exact_dropout) & (s != 0) & (s != EXACT_MAX + 1)
+                s = torch.where(drop, torch.full_like(s, EXACT_UNSEEN), s)
+            z.append(self.exact(s).flatten(1))
             at = EXACT_POSITIONS
         if self.use_buckets:
             z.append(self.bucket(slots[:, at:].long()).flatten(1))

@@ -38,7 +38,7 @@ import openset  # noqa: E402
 import reference  # noqa: E402
 from data import pseudo_groups, read_csv, split_by_group  # noqa: E402
 from metrics import confusion_png, coverage_png, reliability_png, summarise  # noqa: E402
-from net import PpiMlp, PpiNet  # noqa: E402
+from net import EXACT_POSITIONS, PpiMlp, PpiNet  # noqa: E402
 
 MODEL_VERSION_PREFIX = "ppi"
 
@@ -53,10 +53,15 @@ def parse(argv=None):
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--arch", default="mlp", choices=["mlp", "cnn"])
     ap.add_argument("--width", type=int, default=96, help="cnn: channels of the convolutions")
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--hidden2", type=int, default=128, help="mlp: second hidden layer")
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hidden2", type=int, default=64, help="mlp: second hidden layer")
     ap.add_argument("--exact", action=argparse.BooleanOptionalAction, default=True,
                     help="mlp: embed the exact values of the first 8 lengths (--no-exact: buckets only)")
+    ap.add_argument("--exact-min-count", type=int, default=3,
+                    help="mlp: exact lengths seen fewer times in a fit's training rows share one 'unseen' embedding "
+                         "(0: every slot keeps its own row, trained or not)")
+    ap.add_argument("--exact-dropout", type=float, default=0.1,
+                    help="mlp: share of exact lengths replaced by 'unseen' in training")
     ap.add_argument("--no-buckets", action="store_true", help="mlp: no quarter-octave length embeddings")
     ap.add_argument("--no-positions", action="store_true", help="mlp: no per-position channels")
     ap.add_argument("--epochs", type=int, default=40)
@@ -127,7 +132,7 @@ def make_model(a, K):
     if a.arch == "cnn":
         return PpiNet(K, width=a.width, hidden=a.hidden)
     return PpiMlp(K, hidden=a.hidden, hidden2=a.hidden2, exact=a.exact, buckets=not a.no_buckets,
-                  positions=not a.no_positions)
+                  positions=not a.no_positions, exact_dropout=a.exact_dropout)
 
 
 AUG_COPIES = 4
@@ -195,6 +200,9 @@ def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=N
         inputs = Inputs(X, None, a, K)
     seed_all(a.seed)
     model = make_model(a, K).to(dev)
+    if inputs.mlp and a.exact and a.exact_min_count > 0:
+        # the exact-length vocabulary of this fit's training rows (all their versions): rarer lengths -> unseen
+        model.set_exact_vocab(inputs.tensors[1][:, torch.from_numpy(idx_tr), :EXACT_POSITIONS], a.exact_min_count)
     sample_w = torch.tensor(row_weights(y, w_row, src, idx_tr, K, a).astype(np.float32))
     yt = torch.from_numpy(y).long()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
