@@ -26,15 +26,23 @@ sys.path.insert(0, HERE)
 CANDIDATES = {
     "mlp": ("MLP (128/64), lab + outside rows balanced per source, background class, re-cut augmentation (mss, "
             "coalesce, split), exact first lengths with one shared embedding for lengths seen < 3 times in training "
-            "and 10% exact-length dropout", []),
+            "and 5% exact-length dropout", []),
+    "mlp-exact-dropout-10": ("the same with 10% exact-length dropout", ["--exact-dropout", "0.1"]),
+    "mlp-exact-min5-dropout-20": ("the same with the shared embedding for lengths seen < 5 times and 20% dropout",
+                                  ["--exact-min-count", "5", "--exact-dropout", "0.2"]),
+    "mlp-seed-8": ("the same recipe, another seed (8 instead of 7): how much the figures move by chance alone",
+                   ["--seed", "8"]),
     "mlp-exact-no-vocab": ("the same without the shared 'unseen' embedding and exact-length dropout (an exact length "
                            "never trained reads its random initial embedding)",
                            ["--exact-min-count", "0", "--exact-dropout", "0"]),
-    "mlp-no-new-classes": ("the same without the classes new in lab v3 (dcerpc, rdp: their flows train the "
-                           "background class)", ["--drop-classes", "irc,dcerpc,rdp"]),
-    "mlp-no-positions": ("the same without the per-position channels of the first 30 lengths (cheaper first layer)",
-                         ["--no-positions"]),
-    "mlp-wide": ("wider MLP (256/128)", ["--hidden", "256", "--hidden2", "128"]),
+    "mlp-exact-no-vocab-no-new-classes": ("as mlp-exact-no-vocab, without the classes new in lab v3 (dcerpc, rdp: "
+                                          "their flows train the background class)",
+                                          ["--exact-min-count", "0", "--exact-dropout", "0",
+                                           "--drop-classes", "irc,dcerpc,rdp"]),
+    "mlp-no-positions": ("as mlp-exact-dropout-10, without the per-position channels of the first 30 lengths "
+                         "(cheaper first layer)", ["--no-positions", "--exact-dropout", "0.1"]),
+    "mlp-wide": ("as mlp-exact-dropout-10 with a wider MLP (256/128)",
+                 ["--hidden", "256", "--hidden2", "128", "--exact-dropout", "0.1"]),
     "mlp-class-balance": ("the same with classes balanced over all rows, an outside row weighing 3 lab rows",
                           ["--balance", "class"]),
     "mlp-lab-only": ("the same trained on lab rows only: what the outside rows bought", ["--no-outside-train"]),
@@ -48,9 +56,9 @@ CANDIDATES = {
     "cnn": ("the previous CNN architecture (width 96) on the same data and recipe", ["--arch", "cnn"]),
     "mlp-lab-b0": ("the shipped recipe with the first lab's runs only (batch b0: one server and mixed programs per "
                    "class): what the diverse lab batches bought", ["--lab-batches", "b0"]),
-    "mlp-leave-programs-out": ("the shipped recipe without one client program per class (the least common with >= 20 "
-                               "flows), scored on that program's flows: a program it never saw",
-                               ["--holdout-programs", "auto", "--folds", "0"]),
+    "mlp-leave-programs-out": ("the recipe of mlp-exact-dropout-10 without one client program per class (the least "
+                               "common with >= 20 flows), scored on that program's flows: a program it never saw",
+                               ["--holdout-programs", "auto", "--folds", "0", "--exact-dropout", "0.1"]),
 }
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx

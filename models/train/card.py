@@ -79,10 +79,13 @@ def main():
     lab_version = os.path.basename(os.path.normpath(a.lab))
     cands = {}
     for path in sorted(glob.glob(os.path.join(O, "candidates*", "candidates.json"))):  # runs may be split over dirs
-        for k, v in json.load(open(path)).items():
-            # candidates trained on an older lab corpus keep their figures under NAME@vN (files written before
-            # candidates.py recorded the corpus were all made on v2)
-            lab = v.setdefault("lab", "v2") if k != "baseline-cnn-2026-11" else lab_version
+        entries = json.load(open(path))
+        # candidates trained on an older lab corpus keep their figures under NAME@vN (files written before
+        # candidates.py recorded the corpus were all made on v2; the baseline is scored on its file's corpus)
+        file_lab = Counter(v["lab"] for v in entries.values() if "lab" in v).most_common(1)
+        file_lab = file_lab[0][0] if file_lab else "v2"
+        for k, v in entries.items():
+            lab = v.setdefault("lab", file_lab)
             cands[k if lab == lab_version else f"{k}@{lab}"] = v
     order = ["mlp", "baseline-cnn-2026-11"]
     cands = {k: cands[k] for k in order + sorted(k for k in cands if k not in order) if k in cands}
@@ -162,7 +165,13 @@ def main():
           "its segments, which is what other networks change;")
         w("- learned embeddings of quarter-octave buckets (~19% wide) of the first 8 lengths and of the first 6 run sizes"
           + (", and of the exact values of the first 8 lengths (handshakes and greetings have fixed sizes; "
-             "`mlp-no-exact` in the candidates shows what this input does in and out of the lab)." if args.get("exact")
+             "`mlp-no-exact@v2` in the candidates shows what this input does in and out of the lab)"
+             + ("; an exact length seen fewer than " + str(args.get("exact_min_count")) + " times in the training rows "
+                "(any other network's ClientHello or banner sizes) reads one shared *unseen* embedding instead of an "
+                "untrained random one, and " + f"{100 * args.get('exact_dropout', 0):.0f}" + "% of the exact lengths are "
+                "replaced by it in training, so the network also names flows from their buckets and runs alone "
+                "(`mlp-exact-no-vocab` in the candidates: what this bought out of the lab)."
+                if args.get("exact_min_count") else ".") if args.get("exact")
              else ". Exact lengths are not embedded (see `mlp-exact` in the candidates)."))
     else:
         w("A 1D CNN over the packet positions with in-graph features (`models/train/net.py`, `PpiNet`).")
@@ -262,7 +271,7 @@ def main():
           "runs it (`bench/model-speed.js`: one intra-op thread, batch 256, median of 5 rounds; the machine was shared, "
           "the load average is in `card/candidates.json`).\n")
         w(f"Candidates named `NAME@v2` were trained on the older lab corpus v2 (28 classes) with the recipe of that "
-          f"time (no unseen-length embedding, 128/64 or 256/128 hidden units as their row says); the others on "
+          f"time (no unseen-length embedding; 256/128 hidden units except `mlp-small@v2`, 128/64); the others on "
           f"`{lab_version}`. Lab figures of different corpora are not comparable (other held-out runs); outside "
           "figures are (same flows, same folds).\n")
         w("| candidate | lab corpus | what | lab macro-F1 | outside macro-F1 (OOF, rule) | outside top-1 macro-F1 (OOF) | other protocols unknown | threshold | flows per CPU s | bytes |")
@@ -403,7 +412,7 @@ def SHIP_ARGS(args):
             ("drop_classes", "--drop-classes", ""),
             ("outside_weight", "--outside-weight", 3.0), ("exact", "--no-exact", True), ("rule", "--rule", "f1-other"),
             ("epochs", "--epochs", 40), ("hidden", "--hidden", 128), ("hidden2", "--hidden2", 64),
-            ("exact_min_count", "--exact-min-count", 3), ("exact_dropout", "--exact-dropout", 0.1),
+            ("exact_min_count", "--exact-min-count", 3), ("exact_dropout", "--exact-dropout", 0.05),
             ("no_positions", "--no-positions", False)]
     out = []
     for k, flag, default in keys:

@@ -60,7 +60,7 @@ def parse(argv=None):
     ap.add_argument("--exact-min-count", type=int, default=3,
                     help="mlp: exact lengths seen fewer times in a fit's training rows share one 'unseen' embedding "
                          "(0: every slot keeps its own row, trained or not)")
-    ap.add_argument("--exact-dropout", type=float, default=0.1,
+    ap.add_argument("--exact-dropout", type=float, default=0.05,
                     help="mlp: share of exact lengths replaced by 'unseen' in training")
     ap.add_argument("--no-buckets", action="store_true", help="mlp: no quarter-octave length embeddings")
     ap.add_argument("--no-positions", action="store_true", help="mlp: no per-position channels")
