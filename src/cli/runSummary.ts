@@ -76,7 +76,7 @@ export class RunSummary {
     const unknownLine =
       this.modelSaw === 0
         ? `unknown share: - (${this.labels.has('unclassified') ? 'classification off' : 'no flow had payload for the model'})`
-        : `unknown share: ${pct(this.unknown, this.modelSaw)} of the ${this.modelSaw.toLocaleString('en-US')} flows the model saw were below the threshold`;
+        : `unknown share: ${pct(this.unknown, this.modelSaw)} of the ${this.modelSaw.toLocaleString('en-US')} flows the model saw were labelled unknown`;
     out.push(unknownLine, '');
 
     const apps = [...this.labels.entries()].sort((a, b) => b[1].flows - a[1].flows || b[1].bytes - a[1].bytes);
