@@ -105,8 +105,11 @@ describe('POST /v1/classify: the sensor\'s classifier as a service', () => {
     const info = await loadModelInfo(DEFAULT_CLASSIFIER_OPTIONS.modelPath);
     const threshold = DEFAULT_CLASSIFIER_OPTIONS.unknownThreshold ?? info.unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD;
     const { rows } = await readWhoIsTalkingCsv(SAMPLE);
-    // Every 7th row of the sample: each class, the background class's rows among them.
-    const picks = rows.filter((_, i) => i % 7 === 0).slice(0, 60);
+    // Rows of many classes, and rows of the background class (other protocols: the rule says unknown).
+    const picks = [
+      ...rows.filter((_, i) => i % 9 === 0).slice(0, 50),
+      ...rows.filter((x) => info.backgroundClasses.includes(x.label)).slice(0, 10),
+    ];
     const r = await post(server, JSON.stringify([...picks.map((x) => x.lengths), ZEROS]));
     const results = r.body.results as Result[];
     for (const x of results.slice(0, picks.length)) {
