@@ -32,6 +32,8 @@ CANDIDATES = {
                                   ["--exact-min-count", "5", "--exact-dropout", "0.2"]),
     "mlp-seed-8": ("the same recipe, another seed (8 instead of 7): how much the figures move by chance alone",
                    ["--seed", "8"]),
+    "mlp-exact-cap-1199": ("the same with exact lengths above 1199 sharing one slot (full segments: their size is the "
+                           "path's MSS, not the protocol's)", ["--exact-cap", "1199"]),
     "mlp-exact-no-vocab": ("the same without the shared 'unseen' embedding and exact-length dropout (an exact length "
                            "never trained reads its random initial embedding)",
                            ["--exact-min-count", "0", "--exact-dropout", "0"]),

@@ -141,13 +141,17 @@ class PpiMlp(nn.Module):
     than the CNN, which the speed floor needs (models/README.md, candidates)."""
 
     def __init__(self, n_classes, hidden=256, hidden2=128, dropout=0.15, exact=False, buckets=True, runs=RUNS,
-                 positions=True, bucket_positions=EXACT_POSITIONS, run_buckets=6, exact_dropout=0.0):
+                 positions=True, bucket_positions=EXACT_POSITIONS, run_buckets=6, exact_dropout=0.0,
+                 exact_cap=EXACT_MAX):
         super().__init__()
         self.features = Features()
         self.run_features = RunFeatures(runs)
         self.use_exact, self.use_buckets, self.use_positions = exact, buckets, positions
         self.bucket_positions, self.run_buckets = bucket_positions, run_buckets
         self.exact_dropout = exact_dropout
+        # exact lengths above exact_cap share the slot of exact_cap (full segments: their size is the path's MSS,
+        # not the protocol's; the buckets and the full-segment channels still see them)
+        self.exact_cap = min(int(exact_cap), EXACT_MAX)
         d = N_GLOBAL + 3 * runs + (6 * 30 if positions else 0)
         if exact:
             # one more row than slots: EXACT_UNSEEN, the embedding of an exact length the training data did not
@@ -173,7 +177,7 @@ class PpiMlp(nn.Module):
         slots = []
         if self.use_exact:
             head = x[:, :EXACT_POSITIONS]
-            slots.append(torch.clamp(head.abs(), max=float(EXACT_MAX)) + (head < 0).float() * float(EXACT_MAX + 1))
+            slots.append(torch.clamp(head.abs(), max=float(self.exact_cap)) + (head < 0).float() * float(EXACT_MAX + 1))
         if self.use_buckets:
             slots.append(length_bucket(x[:, :self.bucket_positions]))
             rb = run_bytes[:, :self.run_buckets] * torch.sign(run_dir[:, :self.run_buckets])

@@ -60,6 +60,9 @@ def parse(argv=None):
     ap.add_argument("--exact-min-count", type=int, default=3,
                     help="mlp: exact lengths seen fewer times in a fit's training rows share one 'unseen' embedding "
                          "(0: every slot keeps its own row, trained or not)")
+    ap.add_argument("--exact-cap", type=int, default=2047,
+                    help="mlp: exact lengths above this share one slot (e.g. 1199: full segments, whose size is the "
+                         "path's MSS, are not told apart by their exact size)")
     ap.add_argument("--exact-dropout", type=float, default=0.05,
                     help="mlp: share of exact lengths replaced by 'unseen' in training")
     ap.add_argument("--no-buckets", action="store_true", help="mlp: no quarter-octave length embeddings")
@@ -132,7 +135,7 @@ def make_model(a, K):
     if a.arch == "cnn":
         return PpiNet(K, width=a.width, hidden=a.hidden)
     return PpiMlp(K, hidden=a.hidden, hidden2=a.hidden2, exact=a.exact, buckets=not a.no_buckets,
-                  positions=not a.no_positions, exact_dropout=a.exact_dropout)
+                  positions=not a.no_positions, exact_dropout=a.exact_dropout, exact_cap=a.exact_cap)
 
 
 AUG_COPIES = 4
