@@ -11,7 +11,7 @@ import { Monitor } from '../../src/monitor/monitor';
  * flows in a row, weeks later) still moves the clock.
  */
 
-const info: ModelInfo = { path: 'm.onnx', version: 'v-test', classes: ['ssh', 'tls'], sequenceLength: 30, device: 'cpu', trainingData: 'test', inputReference: null };
+const info: ModelInfo = { path: 'm.onnx', version: 'v-test', classes: ['ssh', 'tls'], sequenceLength: 30, device: 'cpu', trainingData: 'test', inputReference: null, backgroundClasses: [], unknownThreshold: null };
 /** A window boundary (multiple of 3600). */
 const T0 = 1750003200;
 const HOUR = 3600;
