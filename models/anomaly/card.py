@@ -28,6 +28,16 @@ def pct(x, digits=2):
     return "n/a" if x is None else f"{100 * x:.{digits}f}%"
 
 
+def attack_table(w, lead, rows):
+    """A table of the `lead` columns, then one column per attack scenario; each row is (its lead cells, a function
+    scenario -> whether the row has it, and a function scenario -> its figure text; a scenario it lacks is blank)."""
+    attacks = [sc for sc, _ in SCENARIOS]
+    w("| " + " | ".join(lead) + " | " + " | ".join(f"`{c}`" for c in attacks) + " |")
+    w("| " + " | ".join("---" for _ in lead) + " | " + " | ".join("---" for _ in attacks) + " |")
+    for cells, has, figure in rows:
+        w("| " + " | ".join(cells) + " | " + " | ".join(figure(c) if has(c) else "" for c in attacks) + " |")
+
+
 def comparison(w):
     """Why this detector: models/anomaly/compare.py on the same rows, with and without the context counters."""
     files = [("with the context counters", "compare.json"), ("without them", "compare-no-context.json")]
@@ -39,15 +49,13 @@ def comparison(w):
       f"{d0['held_out_runs']} held-out runs; thresholds for 1% on flows not trained on) and scores the first attack lab's "
       "captures, with and without the (first two) context counters, each score the plain sum of the parts:")
     w("")
-    cols = ["scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris", "beacon", "upload"]
-    w("| detector | features | held-out FPR | " + " | ".join(f"`{c}`" for c in cols) + " |")
-    w("| --- | --- | --- | " + " | ".join("---" for _ in cols) + " |")
+    rows = []
     for label, f in files:
         d = json.load(open(os.path.join(CARD, f)))
         for name, r in d["detectors"].items():
-            short = name.split(" {")[0]
-            w(f"| {short} | {label} | {pct(r['held_out_fpr'])} | " + " | ".join(
-                f"{r[c]['detected']:.2f}" if c in r else "" for c in cols) + " |")
+            rows.append(([name.split(" {")[0], label, pct(r["held_out_fpr"])], r.__contains__,
+                         lambda c, r=r: f"{r[c]['detected']:.2f}"))
+    attack_table(w, ["detector", "features", "held-out FPR"], rows)
     w("")
     w("Without the context counters all three miss password guessing entirely; with them, only the autoencoder catches "
       "it, because it predicts them from the flow rather than reading them. The isolation forest misses every scan and "
@@ -64,16 +72,15 @@ def changes(w, stated):
         return
     old = json.load(open(f_old))
     new = json.load(open(os.path.join(CARD, "metrics.json")))
-    cols = ["scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris", "beacon", "upload"]
     w("The previous bundled model (two context counters, the score always the sum of the parts) against this one, both "
       "fitted on the same rows and measured by `build.py evaluate` on the same held-out runs and attack captures:")
     w("")
-    w("| model | held-out FPR | workstations | " + " | ".join(f"`{c}`" for c in cols) + " |")
-    w("| --- | --- | --- | " + " | ".join("---" for _ in cols) + " |")
+    rows = []
     for label, m in (("two context counters, sum", old), ("three context counters, sum or counters (this one)", new)):
         tot = m["attack_totals"]
-        w(f"| {label} | {pct(m['held_out']['fpr'])} | {pct(m['workstations']['fpr'])} | " + " | ".join(
-            f"{tot[c]['detection']:.3f}" if c in tot else "" for c in cols) + " |")
+        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["workstations"]["fpr"])], tot.__contains__,
+                     lambda c, tot=tot: f"{tot[c]['detection']:.3f}"))
+    attack_table(w, ["model", "held-out FPR", "workstations"], rows)
     w("")
     w("Both changes were made after looking at the previous model's misses on these attack captures (there is no "
       "third, untouched attack lab run), so read the attack figures as measured on the data the design was tuned "
