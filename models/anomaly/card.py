@@ -21,6 +21,7 @@ SCENARIOS = [
     ("beacon", "curl to one host (10.77.K.8) every 6 s +-10%, from a host that also does normal work"),
     ("upload", "curl -T of 20-50 MB over HTTPS to a peer no other host talks to, 4 times"),
 ]
+ATTACKS = [sc for sc, _ in SCENARIOS]
 TARGET = {"scan": 0.9, "synflood": 0.9, "bruteforce-ssh": 0.9, "bruteforce-http": 0.9}
 
 
@@ -29,13 +30,12 @@ def pct(x, digits=2):
 
 
 def attack_table(w, lead, rows):
-    """A table of the `lead` columns, then one column per attack scenario; each row is (its lead cells, a function
-    scenario -> whether the row has it, and a function scenario -> its figure text; a scenario it lacks is blank)."""
-    attacks = [sc for sc, _ in SCENARIOS]
-    w("| " + " | ".join(lead) + " | " + " | ".join(f"`{c}`" for c in attacks) + " |")
-    w("| " + " | ".join("---" for _ in lead) + " | " + " | ".join("---" for _ in attacks) + " |")
-    for cells, has, figure in rows:
-        w("| " + " | ".join(cells) + " | " + " | ".join(figure(c) if has(c) else "" for c in attacks) + " |")
+    """A table of the `lead` columns, then one column per attack scenario (ATTACKS); each row is (its lead cells,
+    {scenario: figure text}); a scenario the row lacks is left blank."""
+    w("| " + " | ".join(lead) + " | " + " | ".join(f"`{c}`" for c in ATTACKS) + " |")
+    w("| " + " | ".join("---" for _ in lead) + " | " + " | ".join("---" for _ in ATTACKS) + " |")
+    for cells, figures in rows:
+        w("| " + " | ".join(cells) + " | " + " | ".join(figures.get(c, "") for c in ATTACKS) + " |")
 
 
 def comparison(w):
@@ -53,8 +53,8 @@ def comparison(w):
     for label, f in files:
         d = json.load(open(os.path.join(CARD, f)))
         for name, r in d["detectors"].items():
-            rows.append(([name.split(" {")[0], label, pct(r["held_out_fpr"])], r.__contains__,
-                         lambda c, r=r: f"{r[c]['detected']:.2f}"))
+            figures = {c: f"{r[c]['detected']:.2f}" for c in ATTACKS if c in r}
+            rows.append(([name.split(" {")[0], label, pct(r["held_out_fpr"])], figures))
     attack_table(w, ["detector", "features", "held-out FPR"], rows)
     w("")
     w("Without the context counters all three miss password guessing entirely; with them, only the autoencoder catches "
@@ -78,8 +78,8 @@ def changes(w, stated):
     rows = []
     for label, m in (("two context counters, sum", old), ("three context counters, sum or counters (this one)", new)):
         tot = m["attack_totals"]
-        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["workstations"]["fpr"])], tot.__contains__,
-                     lambda c, tot=tot: f"{tot[c]['detection']:.3f}"))
+        figures = {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
+        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["workstations"]["fpr"])], figures))
     attack_table(w, ["model", "held-out FPR", "workstations"], rows)
     w("")
     w("Both changes were made after looking at the previous model's misses on these attack captures (there is no "
