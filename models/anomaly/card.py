@@ -21,11 +21,21 @@ SCENARIOS = [
     ("beacon", "curl to one host (10.77.K.8) every 6 s +-10%, from a host that also does normal work"),
     ("upload", "curl -T of 20-50 MB over HTTPS to a peer no other host talks to, 4 times"),
 ]
+ATTACKS = [sc for sc, _ in SCENARIOS]
 TARGET = {"scan": 0.9, "synflood": 0.9, "bruteforce-ssh": 0.9, "bruteforce-http": 0.9}
 
 
 def pct(x, digits=2):
     return "n/a" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def attack_table(w, lead, rows):
+    """A table of the `lead` columns, then one column per attack scenario (ATTACKS); each row is (its lead cells,
+    {scenario: figure text}); a scenario the row lacks is left blank."""
+    w("| " + " | ".join(lead) + " | " + " | ".join(f"`{c}`" for c in ATTACKS) + " |")
+    w("| " + " | ".join("---" for _ in lead) + " | " + " | ".join("---" for _ in ATTACKS) + " |")
+    for cells, figures in rows:
+        w("| " + " | ".join(cells) + " | " + " | ".join(figures.get(c, "") for c in ATTACKS) + " |")
 
 
 def comparison(w):
@@ -39,15 +49,13 @@ def comparison(w):
       f"{d0['held_out_runs']} held-out runs; thresholds for 1% on flows not trained on) and scores the first attack lab's "
       "captures, with and without the (first two) context counters, each score the plain sum of the parts:")
     w("")
-    cols = ["scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris", "beacon", "upload"]
-    w("| detector | features | held-out FPR | " + " | ".join(f"`{c}`" for c in cols) + " |")
-    w("| --- | --- | --- | " + " | ".join("---" for _ in cols) + " |")
+    rows = []
     for label, f in files:
         d = json.load(open(os.path.join(CARD, f)))
         for name, r in d["detectors"].items():
-            short = name.split(" {")[0]
-            w(f"| {short} | {label} | {pct(r['held_out_fpr'])} | " + " | ".join(
-                f"{r[c]['detected']:.2f}" if c in r else "" for c in cols) + " |")
+            figures = {c: f"{r[c]['detected']:.2f}" for c in ATTACKS if c in r}
+            rows.append(([name.split(" {")[0], label, pct(r["held_out_fpr"])], figures))
+    attack_table(w, ["detector", "features", "held-out FPR"], rows)
     w("")
     w("Without the context counters all three miss password guessing entirely; with them, only the autoencoder catches "
       "it, because it predicts them from the flow rather than reading them. The isolation forest misses every scan and "
@@ -64,16 +72,15 @@ def changes(w, stated):
         return
     old = json.load(open(f_old))
     new = json.load(open(os.path.join(CARD, "metrics.json")))
-    cols = ["scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris", "beacon", "upload"]
     w("The previous bundled model (two context counters, the score always the sum of the parts) against this one, both "
       "fitted on the same rows and measured by `build.py evaluate` on the same held-out runs and attack captures:")
     w("")
-    w("| model | held-out FPR | workstations | " + " | ".join(f"`{c}`" for c in cols) + " |")
-    w("| --- | --- | --- | " + " | ".join("---" for _ in cols) + " |")
+    rows = []
     for label, m in (("two context counters, sum", old), ("three context counters, sum or counters (this one)", new)):
         tot = m["attack_totals"]
-        w(f"| {label} | {pct(m['held_out']['fpr'])} | {pct(m['workstations']['fpr'])} | " + " | ".join(
-            f"{tot[c]['detection']:.3f}" if c in tot else "" for c in cols) + " |")
+        figures = {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
+        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["workstations"]["fpr"])], figures))
+    attack_table(w, ["model", "held-out FPR", "workstations"], rows)
     w("")
     w("Both changes were made after looking at the previous model's misses on these attack captures (there is no "
       "third, untouched attack lab run), so read the attack figures as measured on the data the design was tuned "

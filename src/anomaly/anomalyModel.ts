@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 import { createDeviceSession, firstLine, type Device, type SessionLogger } from '../classify/deviceSession';
-import { ModelContractError } from '../classify/modelContract';
+import { MAX_SEQUENCE_LENGTH, ModelContractError } from '../classify/modelContract';
 import { OnnxFormatError, readOnnxMetadata } from '../classify/onnxMetadata';
 import { ort, type OrtSession } from '../classify/ortBinding';
 import { FeatureError, FeatureExtractor } from './features';
@@ -33,7 +33,6 @@ export interface AnomalyModelInfo {
 }
 
 const SEE = '(see models/ANOMALY.md)';
-const MAX_SEQUENCE_LENGTH = 4096;
 const MAX_COUNTERS = 1024;
 /** Two false-positive rates closer than this are the same rate (they are written as short decimals). */
 const FPR_EPSILON = 1e-9;

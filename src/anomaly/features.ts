@@ -8,25 +8,6 @@
 
 import { CONTEXT_COUNTERS, type ContextSource } from './context';
 
-/** The fields of a flow record the features are made from (a FlowRecord, or a `flows` row read back). */
-export interface FeatureSource extends ContextSource {
-  duration: number;
-  c2s_packets: number;
-  s2c_packets: number;
-  c2s_bytes: number;
-  s2c_bytes: number;
-  c2s_payload_bytes: number;
-  s2c_payload_bytes: number;
-  payload_packets: number;
-  retrans_skipped: number;
-  /** A boolean in a FlowRecord, 0/1 in SQLite. */
-  midstream: boolean | number;
-  conn_state: string;
-  history: string;
-  end_reason: string;
-  lengths: readonly number[];
-}
-
 /** Numeric fields a counter may name directly. */
 const NUMERIC = [
   'duration',
@@ -42,6 +23,17 @@ const NUMERIC = [
 ] as const;
 type NumericField = (typeof NUMERIC)[number];
 
+/**
+ * The fields of a flow record the features are made from (a FlowRecord, or a `flows` row read back): the NUMERIC
+ * fields, the strings the indicators test, and what the context counters read (context.ts).
+ */
+export interface FeatureSource extends ContextSource, Record<Exclude<NumericField, 'midstream'>, number> {
+  /** A boolean in a FlowRecord, 0/1 in SQLite. */
+  midstream: boolean | number;
+  conn_state: string;
+  history: string;
+}
+
 /** Zeek connection states (README "Flow records"): `conn_state=S0` is 1 for an S0 flow, else 0. */
 export const CONN_STATES = ['S0', 'S1', 'SF', 'REJ', 'S2', 'S3', 'RSTO', 'RSTR', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH'] as const;
 /** History letters the sensor writes: `history:R` is 1 when the history contains R. */
@@ -53,16 +45,7 @@ const END_REASONS = ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted
  * connection state, one indicator per state.
  */
 export const DEFAULT_COUNTERS: readonly string[] = [
-  'duration',
-  'c2s_packets',
-  's2c_packets',
-  'c2s_bytes',
-  's2c_bytes',
-  'c2s_payload_bytes',
-  's2c_payload_bytes',
-  'payload_packets',
-  'retrans_skipped',
-  'midstream',
+  ...NUMERIC,
   ...CONN_STATES.map((s) => `conn_state=${s}`),
   ...CONTEXT_COUNTERS,
 ];

@@ -37,6 +37,28 @@ const time = {
   description: 'Unix seconds (1732888800.5) or ISO 8601 UTC (2026-11-29T14:00:00Z)',
 } as const;
 
+/** `from`/`to` of a route: what each bound applies to, then the formats it accepts. */
+function timeRange(from: string, to: string) {
+  return {
+    from: { ...time, description: `${from}; ${time.description}` },
+    to: { ...time, description: `${to}; ${time.description}` },
+  } as const;
+}
+
+/** Filters on flows' first packet (GET /v1/flows, GET /v1/anomalies). */
+const firstPacketRange = timeRange('first packet at or after this time', 'first packet before this time');
+
+/** A query string: these parameters and no others. */
+function queryString<T extends Record<string, unknown>>(properties: T) {
+  return { type: 'object', additionalProperties: false, properties } as const;
+}
+
+/** The error responses of a route that reads the database. */
+const dbErrorResponses = {
+  ...errorResponses,
+  503: { description: 'no database to read', ...errorBody },
+} as const;
+
 export function classifySchema(sequenceLength: number) {
   return {
     summary: 'Classify payload-length sequences with the sensor\'s model and rules',
@@ -96,86 +118,86 @@ function nullable<T extends Record<string, { type: string; items?: unknown }>>(p
   return out as Record<keyof T, unknown>;
 }
 
-const flowItem = {
-  type: 'object',
-  description: 'A flow record (README "Flow records"); columns a newer sensor adds appear too',
-  additionalProperties: true,
-  properties: nullable({
-    id: { type: 'integer' },
-    uid: { type: 'string' },
-    sensor: { type: 'string' },
-    source: { type: 'string' },
-    in_iface: { type: 'string' },
-    pcap_filename: { type: 'string' },
-    proto: { type: 'string' },
-    first_ts: { type: 'number' },
-    last_ts: { type: 'number' },
-    start: { type: 'string' },
-    end: { type: 'string' },
-    duration: { type: 'number' },
-    ip_version: { type: 'integer' },
-    client_ip: { type: 'string' },
-    client_port: { type: 'integer' },
-    server_ip: { type: 'string' },
-    server_port: { type: 'integer' },
-    vlan: { type: 'integer' },
-    c2s_packets: { type: 'integer' },
-    s2c_packets: { type: 'integer' },
-    c2s_bytes: { type: 'integer' },
-    s2c_bytes: { type: 'integer' },
-    payload_packets: { type: 'integer' },
-    midstream: { type: 'boolean' },
-    conn_state: { type: 'string' },
-    history: { type: 'string' },
-    community_id: { type: 'string' },
-    end_reason: { type: 'string' },
-    lengths: { type: 'array', items: { type: 'integer' } },
-    label: { type: 'string' },
-    verdict: { type: 'string' },
-    confidence: { type: 'number' },
-    topk_labels: { type: 'array', items: { type: 'string' } },
-    topk_scores: { type: 'array', items: { type: 'number' } },
-    model_version: { type: 'string' },
-    anomaly_score: { type: 'number' },
-    anomaly: { type: 'boolean' },
-    anomaly_fpr: { type: 'number' },
-  }),
+/** A database row as the API returns it: every column nullable, and columns a newer sensor adds pass through. */
+function rowItem<T extends Record<string, { type: string; items?: unknown }>>(description: string, columns: T) {
+  return { type: 'object', description, additionalProperties: true, properties: nullable(columns) } as const;
+}
+
+/** Paging of a list, latest first: `before` takes the `next` of the previous page. */
+const paging = {
+  before: { type: 'integer', minimum: 1, description: 'paging: the `next` of the previous page' },
+  limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
 } as const;
+
+/** Responses of a paged list: `key` holds the page's items, `next` the `before` of the next page. */
+function pagedResponses(key: string, item: object, next: object = { type: ['integer', 'null'] }) {
+  return {
+    200: { type: 'object', properties: { [key]: { type: 'array', items: item }, next }, required: [key, 'next'] },
+    ...dbErrorResponses,
+  } as const;
+}
+
+const flowItem = rowItem('A flow record (README "Flow records"); columns a newer sensor adds appear too', {
+  id: { type: 'integer' },
+  uid: { type: 'string' },
+  sensor: { type: 'string' },
+  source: { type: 'string' },
+  in_iface: { type: 'string' },
+  pcap_filename: { type: 'string' },
+  proto: { type: 'string' },
+  first_ts: { type: 'number' },
+  last_ts: { type: 'number' },
+  start: { type: 'string' },
+  end: { type: 'string' },
+  duration: { type: 'number' },
+  ip_version: { type: 'integer' },
+  client_ip: { type: 'string' },
+  client_port: { type: 'integer' },
+  server_ip: { type: 'string' },
+  server_port: { type: 'integer' },
+  vlan: { type: 'integer' },
+  c2s_packets: { type: 'integer' },
+  s2c_packets: { type: 'integer' },
+  c2s_bytes: { type: 'integer' },
+  s2c_bytes: { type: 'integer' },
+  payload_packets: { type: 'integer' },
+  midstream: { type: 'boolean' },
+  conn_state: { type: 'string' },
+  history: { type: 'string' },
+  community_id: { type: 'string' },
+  end_reason: { type: 'string' },
+  lengths: { type: 'array', items: { type: 'integer' } },
+  label: { type: 'string' },
+  verdict: { type: 'string' },
+  confidence: { type: 'number' },
+  topk_labels: { type: 'array', items: { type: 'string' } },
+  topk_scores: { type: 'array', items: { type: 'number' } },
+  model_version: { type: 'string' },
+  anomaly_score: { type: 'number' },
+  anomaly: { type: 'boolean' },
+  anomaly_fpr: { type: 'number' },
+});
 
 export const flowsSchema = {
   summary: 'Flow records, latest first, filtered and paged',
   tags: ['flows'],
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      from: { ...time, description: `first packet at or after this time; ${time.description}` },
-      to: { ...time, description: `first packet before this time; ${time.description}` },
-      label: { type: 'string', maxLength: MAX_TEXT, description: 'application label (or unknown, no-payload, ...)' },
-      verdict: { type: 'string', enum: [...VERDICTS] },
-      address: { type: 'string', maxLength: MAX_TEXT, description: 'client or server address' },
-      port: { type: 'integer', minimum: 0, maximum: 65535, description: 'client or server port' },
-      conn_state: { type: 'string', maxLength: 10, description: 'Zeek conn_state (SF, S0, REJ, ...)' },
-      end_reason: { type: 'string', enum: ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'] },
-      uid: { type: 'string', maxLength: 32, description: 'every record of one flow (its interim active records and the final one)' },
-      anomaly: { type: 'boolean', description: 'only flows the anomaly model flagged (true) or did not flag (false)' },
-      min_score: { type: 'number', description: 'only flows whose anomaly_score is at least this' },
-      before: { type: 'integer', minimum: 1, description: 'paging: the `next` of the previous page' },
-      limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
-    },
-  },
-  response: {
-    200: {
-      type: 'object',
-      properties: {
-        flows: { type: 'array', items: flowItem },
-        next: { type: ['integer', 'null'], description: 'pass as `before` for the next page; null on the last page' },
-      },
-      required: ['flows', 'next'],
-    },
-    ...errorResponses,
-    503: { description: 'no database to read', ...errorBody },
-  },
+  querystring: queryString({
+    ...firstPacketRange,
+    label: { type: 'string', maxLength: MAX_TEXT, description: 'application label (or unknown, no-payload, ...)' },
+    verdict: { type: 'string', enum: [...VERDICTS] },
+    address: { type: 'string', maxLength: MAX_TEXT, description: 'client or server address' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, description: 'client or server port' },
+    conn_state: { type: 'string', maxLength: 10, description: 'Zeek conn_state (SF, S0, REJ, ...)' },
+    end_reason: { type: 'string', enum: ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'] },
+    uid: { type: 'string', maxLength: 32, description: 'every record of one flow (its interim active records and the final one)' },
+    anomaly: { type: 'boolean', description: 'only flows the anomaly model flagged (true) or did not flag (false)' },
+    min_score: { type: 'number', description: 'only flows whose anomaly_score is at least this' },
+    ...paging,
+  }),
+  response: pagedResponses('flows', flowItem, {
+    type: ['integer', 'null'],
+    description: 'pass as `before` for the next page; null on the last page',
+  }),
 } as const;
 
 const numbers = { type: 'array', items: { type: 'number' } } as const;
@@ -185,16 +207,12 @@ export const summarySchema = {
   summary: 'Flows and bytes by application over time, unknown share, confidence, top talkers and services',
   description: 'Interim records (end_reason active) are left out so that each flow counts once. Without from/to: the whole database.',
   tags: ['flows'],
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      from: time,
-      to: time,
-      buckets: { type: 'integer', minimum: 1, maximum: 500, default: 60, description: 'about this many time buckets' },
-      top: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'entries of the top lists and application series' },
-    },
-  },
+  querystring: queryString({
+    from: time,
+    to: time,
+    buckets: { type: 'integer', minimum: 1, maximum: 500, default: 60, description: 'about this many time buckets' },
+    top: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'entries of the top lists and application series' },
+  }),
   response: {
     200: {
       type: 'object',
@@ -246,8 +264,7 @@ export const summarySchema = {
         },
       },
     },
-    ...errorResponses,
-    503: { description: 'no database to read', ...errorBody },
+    ...dbErrorResponses,
   },
 } as const;
 
@@ -295,137 +312,89 @@ export const monitorSchema = {
         },
       },
     },
-    ...errorResponses,
-    503: { description: 'no database to read', ...errorBody },
+    ...dbErrorResponses,
   },
 } as const;
 
-const hostItem = {
-  type: 'object',
-  description: 'A host profile: one host in one time window (README "Host profiles"); columns a newer sensor adds appear too',
-  additionalProperties: true,
-  properties: nullable({
-    id: { type: 'integer' },
-    sensor: { type: 'string' },
-    host: { type: 'string' },
-    window_start: { type: 'number' },
-    window_seconds: { type: 'integer' },
-    start: { type: 'string' },
-    final: { type: 'integer' },
-    flows_client: { type: 'integer' },
-    flows_server: { type: 'integer' },
-    peers: { type: 'integer' },
-    server_ports: { type: 'integer' },
-    distinct_exact: { type: 'integer' },
-    failed_client: { type: 'integer' },
-    failed_server: { type: 'integer' },
-    reset_flows: { type: 'integer' },
-    bytes_sent: { type: 'integer' },
-    bytes_received: { type: 'integer' },
-    duration_mean: { type: 'number' },
-    duration_max: { type: 'number' },
-    long_flows: { type: 'integer' },
-    label_entropy: { type: 'number' },
-    unknown_share: { type: 'number' },
-    top_peer: { type: 'string' },
-    top_peer_flows: { type: 'integer' },
-    top_peer_interval_cv: { type: 'number' },
-    anomalous_flows: { type: 'integer' },
-    anomaly_max: { type: 'number' },
-    behaviour_group: { type: 'string' },
-    group_distance: { type: 'number' },
-  }),
-} as const;
+const hostItem = rowItem('A host profile: one host in one time window (README "Host profiles"); columns a newer sensor adds appear too', {
+  id: { type: 'integer' },
+  sensor: { type: 'string' },
+  host: { type: 'string' },
+  window_start: { type: 'number' },
+  window_seconds: { type: 'integer' },
+  start: { type: 'string' },
+  final: { type: 'integer' },
+  flows_client: { type: 'integer' },
+  flows_server: { type: 'integer' },
+  peers: { type: 'integer' },
+  server_ports: { type: 'integer' },
+  distinct_exact: { type: 'integer' },
+  failed_client: { type: 'integer' },
+  failed_server: { type: 'integer' },
+  reset_flows: { type: 'integer' },
+  bytes_sent: { type: 'integer' },
+  bytes_received: { type: 'integer' },
+  duration_mean: { type: 'number' },
+  duration_max: { type: 'number' },
+  long_flows: { type: 'integer' },
+  label_entropy: { type: 'number' },
+  unknown_share: { type: 'number' },
+  top_peer: { type: 'string' },
+  top_peer_flows: { type: 'integer' },
+  top_peer_interval_cv: { type: 'number' },
+  anomalous_flows: { type: 'integer' },
+  anomaly_max: { type: 'number' },
+  behaviour_group: { type: 'string' },
+  group_distance: { type: 'number' },
+});
 
-const eventItem = {
-  type: 'object',
-  description: 'A host whose behaviour group differs from its previous window\'s',
-  additionalProperties: true,
-  properties: nullable({
-    id: { type: 'integer' },
-    ts: { type: 'number', description: 'end of the window the change was seen in (Unix seconds)' },
-    time: { type: 'string' },
-    sensor: { type: 'string' },
-    host: { type: 'string' },
-    window_start: { type: 'number' },
-    old_group: { type: 'string' },
-    new_group: { type: 'string' },
-    reason: { type: 'string', description: 'the three profile features that moved furthest, old -> new' },
-  }),
-} as const;
-
-const paging = {
-  before: { type: 'integer', minimum: 1, description: 'paging: the `next` of the previous page' },
-  limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
-} as const;
+const eventItem = rowItem('A host whose behaviour group differs from its previous window\'s', {
+  id: { type: 'integer' },
+  ts: { type: 'number', description: 'end of the window the change was seen in (Unix seconds)' },
+  time: { type: 'string' },
+  sensor: { type: 'string' },
+  host: { type: 'string' },
+  window_start: { type: 'number' },
+  old_group: { type: 'string' },
+  new_group: { type: 'string' },
+  reason: { type: 'string', description: 'the three profile features that moved furthest, old -> new' },
+});
 
 export const hostsSchema = {
   summary: 'Host profiles: per host and time window, flows, peers, ports, failures, bytes, durations, label mix, anomalies and behaviour group',
   description: 'Latest written first. Rows of the open window are updated as flows arrive (final = 0) and written final with their group when it closes.',
   tags: ['hosts'],
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      from: { ...time, description: `windows starting at or after this time; ${time.description}` },
-      to: { ...time, description: `windows starting before this time; ${time.description}` },
-      host: { type: 'string', maxLength: MAX_TEXT, description: 'address as written in the flows (a pseudonym when pseudonymisation is on)' },
-      group: { type: 'string', maxLength: 200, description: 'behaviour group name' },
-      ...paging,
-    },
-  },
-  response: {
-    200: {
-      type: 'object',
-      properties: { hosts: { type: 'array', items: hostItem }, next: { type: ['integer', 'null'] } },
-      required: ['hosts', 'next'],
-    },
-    ...errorResponses,
-    503: { description: 'no database to read', ...errorBody },
-  },
+  querystring: queryString({
+    ...timeRange('windows starting at or after this time', 'windows starting before this time'),
+    host: { type: 'string', maxLength: MAX_TEXT, description: 'address as written in the flows (a pseudonym when pseudonymisation is on)' },
+    group: { type: 'string', maxLength: 200, description: 'behaviour group name' },
+    ...paging,
+  }),
+  response: pagedResponses('hosts', hostItem),
 } as const;
 
 export const hostEventsSchema = {
   summary: 'Hosts that changed behaviour group, latest first',
   tags: ['hosts'],
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      from: { ...time, description: `changes seen at or after this time (window end); ${time.description}` },
-      to: { ...time, description: `changes seen before this time; ${time.description}` },
-      host: { type: 'string', maxLength: MAX_TEXT },
-      ...paging,
-    },
-  },
-  response: {
-    200: {
-      type: 'object',
-      properties: { events: { type: 'array', items: eventItem }, next: { type: ['integer', 'null'] } },
-      required: ['events', 'next'],
-    },
-    ...errorResponses,
-    503: { description: 'no database to read', ...errorBody },
-  },
+  querystring: queryString({
+    ...timeRange('changes seen at or after this time (window end)', 'changes seen before this time'),
+    host: { type: 'string', maxLength: MAX_TEXT },
+    ...paging,
+  }),
+  response: pagedResponses('events', eventItem),
 } as const;
 
 export const anomaliesSchema = {
   summary: 'The most anomalous flows of a time range, highest anomaly score first',
   description: 'Interim records (end_reason active) are left out. anomaly_fpr says which false-positive rate the anomaly flag was set for.',
   tags: ['flows'],
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      from: { ...time, description: `first packet at or after this time; ${time.description}` },
-      to: { ...time, description: `first packet before this time; ${time.description}` },
-      flagged: { type: 'boolean', description: 'only flows above the model\'s threshold (anomaly true)' },
-      limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
-    },
-  },
+  querystring: queryString({
+    ...firstPacketRange,
+    flagged: { type: 'boolean', description: 'only flows above the model\'s threshold (anomaly true)' },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
+  }),
   response: {
     200: { type: 'object', properties: { flows: { type: 'array', items: flowItem } }, required: ['flows'] },
-    ...errorResponses,
-    503: { description: 'no database to read', ...errorBody },
+    ...dbErrorResponses,
   },
 } as const;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
 import { buildFlowsDb, MODEL, START, type FlowsDb } from './helpers/flowsDb';
+import { allPages } from './helpers/pages';
 import { FlowDb } from '../../src/serve/flowDb';
 import { queryFlows } from '../../src/serve/flowQuery';
 import { summarize } from '../../src/serve/summary';
@@ -73,15 +74,7 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
   });
 
   it('GET /v1/flows pages through every flow once, latest first, each as the capture made it', async () => {
-    const seen: any[] = [];
-    let before: number | null = null;
-    for (let pages = 0; pages < 20; pages++) {
-      const r = await get(`/v1/flows?limit=50${before !== null ? `&before=${before}` : ''}`);
-      expect(r.status).toBe(200);
-      seen.push(...r.body.flows);
-      before = r.body.next;
-      if (before === null) break;
-    }
+    const seen = await allPages(get, '/v1/flows?limit=50', 'flows', 20);
     expect(seen.map((f) => f.id)).toEqual(rows.map((r) => r.id).reverse());
     const byPort = new Map(seen.map((f) => [f.client_port, f]));
     for (const e of fx.expected) {

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildFlowsDb, START, type FlowsDb } from './helpers/flowsDb';
+import { allPages } from './helpers/pages';
 import { startServer, type SensorServer } from '../../src/serve/server';
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -64,15 +65,7 @@ describe('sensor serve: anomaly scores and host profiles', () => {
   it('GET /v1/hosts pages through the host profiles, filtered by host, window and group', async () => {
     const n = (db.prepare('SELECT count(*) AS n FROM hosts').get() as { n: number }).n;
     expect(n).toBeGreaterThan(0);
-    const seen: any[] = [];
-    let before: number | null = null;
-    for (let i = 0; i < 50; i++) {
-      const r = await get(`/v1/hosts?limit=7${before !== null ? `&before=${before}` : ''}`);
-      expect(r.status).toBe(200);
-      seen.push(...r.body.hosts);
-      before = r.body.next;
-      if (before === null) break;
-    }
+    const seen = await allPages(get, '/v1/hosts?limit=7', 'hosts', 50);
     expect(seen.length).toBe(n);
     const one = seen.find((h) => h.flows_client > 0)!;
     expect(one).toMatchObject({ window_seconds: 3600, final: 1 });
