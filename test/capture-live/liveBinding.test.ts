@@ -92,8 +92,12 @@ describe.skipIf(!built)(`the addon's JS module${addonReason}`, () => {
   it('delivers loopback TCP in batches of [tsSec, tsUsec, capLen, wireLen, bytes] records', async () => {
     const batches: { count: number; used: number; records: { capLen: number; wireLen: number; ts: number }[] }[] = [];
     const before = Date.now() / 1000;
+    // The filter names this test's own server port: other test files run loopback TCP at the same time.
+    const server = createServer((s) => s.end(Buffer.alloc(3000, 0x61)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
     const cap = binding.open(
-      { interface: 'lo', snaplen: 64, filter: 'tcp and host 127.0.0.1' },
+      { interface: 'lo', snaplen: 64, filter: `tcp and host 127.0.0.1 and port ${port}` },
       (count, used) => {
         const w = new Uint32Array(cap.batch.buffer, cap.batch.byteOffset, used >>> 2);
         const records = [];
@@ -115,12 +119,9 @@ describe.skipIf(!built)(`the addon's JS module${addonReason}`, () => {
     cap.start();
     // A payload larger than the snaplen: records must be cut to 64 bytes while wireLen stays true.
     await new Promise<void>((resolve) => {
-      const server = createServer((s) => s.end(Buffer.alloc(3000, 0x61))).listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        createConnection(port, '127.0.0.1')
-          .on('data', noop)
-          .on('close', () => server.close(() => resolve()));
-      });
+      createConnection(port, '127.0.0.1')
+        .on('data', noop)
+        .on('close', () => server.close(() => resolve()));
     });
     await until(() => batches.length > 0, 2500);
     const stats = cap.stats();
