@@ -211,7 +211,10 @@ export class FileSource {
         if (parser.damage !== null) {
           return this.result(parser, base + pos, `${this.label}: damaged ${parser.unit} at byte ${base + pos}${where}: ${parser.damage}`);
         }
-        if (between !== undefined) await between();
+        if (between !== undefined) {
+          const wait = between();
+          if (wait !== undefined) await wait;
+        }
         if (performance.now() - lastYield >= YIELD_EVERY_MS) {
           await yieldToEventLoop();
           lastYield = performance.now();

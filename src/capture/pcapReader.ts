@@ -32,6 +32,8 @@ export class PcapParser implements CaptureParser {
   /** Timestamp fraction units per second: 1e6 or 1e9. */
   fractionUnits = 1e6;
   private headerRead = false;
+  /** A DataView of the last buffer walked (the reader reuses one buffer, so this is made once per buffer). */
+  private view: DataView | null = null;
 
   parse(buf: Buffer, pos: number, end: number, frame: Frame, onFrame: FrameHandler): number {
     if (!this.headerRead) {
@@ -56,10 +58,18 @@ export class PcapParser implements CaptureParser {
     this.linkType = (le ? buf.readUInt32LE(pos + 20) : buf.readUInt32BE(pos + 20)) & LINK_TYPE_MASK;
   }
 
-  /** The per-packet loop: field reads and one callback, nothing else. */
+  /**
+   * The per-packet loop: field reads and one callback, nothing else. Fields are read through a DataView (a
+   * TurboFan intrinsic with the byte order as an argument) rather than Buffer.readUInt32LE/BE, which the profile
+   * showed as calls of their own from this loop.
+   */
   private walkRecords(buf: Buffer, pos: number, end: number, frame: Frame, onFrame: FrameHandler): number {
     const le = this.littleEndian;
     const units = this.fractionUnits;
+    let view = this.view;
+    if (view === null || view.buffer !== buf.buffer || view.byteOffset !== buf.byteOffset || view.byteLength !== buf.byteLength) {
+      view = this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
     frame.buf = buf;
     frame.linkType = this.linkType;
     frame.ifIndex = 0;
@@ -69,7 +79,7 @@ export class PcapParser implements CaptureParser {
         this.need = RECORD_HEADER_LENGTH;
         break;
       }
-      const capLen = le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
+      const capLen = view.getUint32(pos + 8, le);
       if (capLen > MAX_CAPTURED_LENGTH) {
         this.damage = `captured length ${capLen} exceeds ${MAX_CAPTURED_LENGTH}`;
         break;
@@ -79,10 +89,8 @@ export class PcapParser implements CaptureParser {
         this.need = RECORD_HEADER_LENGTH + capLen;
         break;
       }
-      const sec = le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos);
-      const frac = le ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
-      frame.wireLen = le ? buf.readUInt32LE(pos + 12) : buf.readUInt32BE(pos + 12);
-      frame.ts = sec + frac / units;
+      frame.wireLen = view.getUint32(pos + 12, le);
+      frame.ts = view.getUint32(pos, le) + view.getUint32(pos + 4, le) / units;
       frame.off = pos + RECORD_HEADER_LENGTH;
       frame.capLen = capLen;
       frames++;

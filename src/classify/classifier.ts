@@ -2,15 +2,27 @@ import { performance } from 'node:perf_hooks';
 
 import type { FlowRecord } from '../flow/flowRecord';
 import type { Device, SessionLogger } from './deviceSession';
+import { availableParallelism } from 'node:os';
+
+import { InferenceThread } from './inferenceThread';
+import { InlineRunner, type ModelRunner } from './modelRunner';
 import { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ModelInfo } from './modelContract';
-import { openModel } from './openModel';
-import { ort, type OrtSession } from './ortBinding';
 import { verdictFromRow } from './topK';
 import { Verdict, type Classified } from './verdict';
 
-export { ModelContractError, type ModelInfo } from './modelContract';
-export { loadModelInfo } from './openModel';
+export { ModelContractError } from './contractError';
+export type { ModelInfo } from './modelContract';
+
+/**
+ * Contract check only: loads the model in an inference thread, checks it and ends the thread. The daemon uses it
+ * to validate a model before swapping it in on reload. Throws ModelContractError (one line) when it is refused.
+ */
+export async function loadModelInfo(path: string): Promise<ModelInfo> {
+  const thread = await InferenceThread.open(path, 'cpu', 1, SILENT);
+  await thread.close();
+  return thread.info;
+}
 
 export interface ClassifierOptions {
   modelPath: string;
@@ -29,6 +41,12 @@ export interface ClassifierOptions {
   /** Classes kept per verdict (default 3). */
   topK: number;
   intraOpThreads?: number;
+  /**
+   * Run the model in its own worker thread (InferenceThread) rather than on the thread that submits flows.
+   * Default: when this process may use more than one CPU (os.availableParallelism(), which follows taskset and
+   * cgroup CPU sets): on one CPU a thread only adds switching and a second copy of the runtime.
+   */
+  thread?: boolean;
   logger?: SessionLogger;
   /**
    * Where batch latencies go (seconds from a batch's first flow to its verdicts). The daemon passes one that
@@ -64,6 +82,25 @@ interface Batch<T> {
   since: number;
 }
 
+/** A closed batch on its way through the model, in submission order. */
+interface InFlight<T> {
+  batch: Batch<T>;
+  /** Model row of each flow, -1 for flows the no-payload rule answers. */
+  rowOf: Int32Array;
+  rows: number;
+  /** The batch buffer (input rows, then output rows), or null while the worker holds it. */
+  buf: ArrayBuffer | null;
+  done: boolean;
+  /** One line when inference failed for the batch. */
+  error: string | null;
+}
+
+/**
+ * Batches handed to the inference thread at once. Two would keep it busy (one running, one queued); four leave
+ * room for a verdict delivery that takes longer than a batch. Each holds one buffer of batchSize x (L + K) floats.
+ */
+export const MAX_BATCHES_IN_FLIGHT = 4;
+
 const SILENT: SessionLogger = { warn() {}, info() {} };
 
 function check(ok: boolean, msg: string): void {
@@ -78,14 +115,19 @@ function validate(o: ClassifierOptions): void {
   check(o.unknownThreshold === null || (o.unknownThreshold >= 0 && o.unknownThreshold <= 1), `unknownThreshold must be from 0 to 1 or null, not ${o.unknownThreshold}`);
   check(Number.isInteger(o.minPayloadPackets) && o.minPayloadPackets >= 0, `minPayloadPackets must be an integer >= 0, not ${o.minPayloadPackets}`);
   check(Number.isInteger(o.topK) && o.topK >= 1, `topK must be an integer >= 1, not ${o.topK}`);
+  if (o.thread !== undefined) check(typeof o.thread === 'boolean', `thread must be true or false, not ${String(o.thread)}`);
   if (o.intraOpThreads !== undefined) {
     check(Number.isInteger(o.intraOpThreads) && o.intraOpThreads >= 1, `intraOpThreads must be an integer >= 1, not ${o.intraOpThreads}`);
   }
 }
 
 /**
- * Batched ONNX classification of finished flows. One inference runs at a time (ORT already spreads one run
- * over its intra-op threads), over one input buffer allocated at load; batches queue behind it in order.
+ * Batched ONNX classification of finished flows. Where the process has more than one CPU the model runs in its
+ * own worker thread (InferenceThread), so the thread that submits flows (capture, decode, flow table) goes on while
+ * a batch is inferred; on one CPU it runs on the submitting thread (InlineRunner). Batches close at batchSize flows
+ * or batchDeadlineMs after their first flow, up to MAX_BATCHES_IN_FLIGHT are handed over at once, each in a buffer
+ * of its own (that travels to the worker and back), and verdicts are delivered in submission order, one onResult
+ * call per batch.
  */
 export class Classifier<T extends Classifiable = FlowRecord> {
   /** Called once per batch with its verdicts, in submission order. Set it before the first submit(). */
@@ -102,26 +144,31 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   readonly unknownThreshold: number;
   private readonly background: Uint8Array | null;
   private readonly L: number;
-  private readonly input: Float32Array;
+  private readonly K: number;
+  /** Batch buffers not with the worker: batchSize rows of L input floats, then batchSize rows of K outputs. */
+  private readonly free: ArrayBuffer[] = [];
   private open: T[] = [];
   private openSince = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Closed batches waiting for a free buffer. */
   private readonly closed: Batch<T>[] = [];
-  private running: Promise<void> | null = null;
+  /** Batches with the worker or answered, oldest first; delivered from the front. */
+  private readonly inFlight: InFlight<T>[] = [];
+  private deliveryQueued = false;
+  private idleWaiters: (() => void)[] = [];
   private pendingCount = 0;
   private failure: unknown = null;
   private isClosed = false;
 
   private constructor(
     readonly modelInfo: ModelInfo,
-    private readonly session: OrtSession,
-    private readonly inputName: string,
-    private readonly outputName: string,
+    private readonly runner: ModelRunner,
     private readonly opts: ClassifierOptions,
     private readonly logger: SessionLogger,
   ) {
     this.L = modelInfo.sequenceLength;
-    this.input = new Float32Array(opts.batchSize * this.L);
+    this.K = modelInfo.classes.length;
+    for (let i = 0; i < MAX_BATCHES_IN_FLIGHT; i++) this.free.push(this.newBuffer());
     this.stats = { batches: 0, flows: 0, errors: 0 };
     this.latency = opts.latency ?? inferenceLatencyHistogram();
     this.unknownThreshold = opts.unknownThreshold ?? modelInfo.unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD;
@@ -137,9 +184,10 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   static async load<T extends Classifiable = FlowRecord>(opts: ClassifierOptions): Promise<Classifier<T>> {
     validate(opts);
     const logger = opts.logger ?? SILENT;
-    const m = await openModel(opts.modelPath, opts.device, opts.intraOpThreads, logger);
-    const c = new Classifier<T>(m.info, m.session, m.inputName, m.outputName, opts, logger);
-    c.cudaError = m.cudaError;
+    const threaded = opts.thread ?? availableParallelism() > 1;
+    const runner = await (threaded ? InferenceThread : InlineRunner).open(opts.modelPath, opts.device, opts.intraOpThreads, logger);
+    const c = new Classifier<T>(runner.info, runner, opts, logger);
+    c.cudaError = runner.cudaError;
     return c;
   }
 
@@ -162,7 +210,9 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   /** Runs every queued flow and waits for all inference in flight; rejects with the first onResult error. */
   async drain(): Promise<void> {
     if (this.open.length > 0) this.closeBatch();
-    while (this.running !== null) await this.running;
+    while (this.closed.length > 0 || this.inFlight.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
     if (this.failure !== null) {
       const e = this.failure;
       this.failure = null;
@@ -176,8 +226,12 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       await this.drain();
     } finally {
       this.isClosed = true;
-      await this.session.release();
+      await this.runner.close();
     }
+  }
+
+  private newBuffer(): ArrayBuffer {
+    return new ArrayBuffer(this.opts.batchSize * (this.L + this.K) * 4);
   }
 
   private readonly onDeadline = (): void => {
@@ -192,27 +246,38 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     }
     this.closed.push({ flows: this.open, since: this.openSince });
     this.open = [];
-    if (this.running === null) this.running = this.pump();
+    this.dispatch();
   }
 
-  /**
-   * Runs closed batches one after another. `running` is cleared in the same synchronous step that finds the
-   * queue empty, so a batch closed at any later moment starts a new pump instead of being stranded.
-   */
-  private async pump(): Promise<void> {
-    let batch = this.closed.shift();
-    while (batch !== undefined) {
-      await this.runBatch(batch);
-      batch = this.closed.shift();
+  /** Hands closed batches to the worker while buffers are free. */
+  private dispatch(): void {
+    while (this.closed.length > 0 && this.free.length > 0) {
+      const batch = this.closed.shift()!;
+      const buf = this.free.pop()!;
+      const entry = this.fill(batch, buf);
+      this.inFlight.push(entry);
+      if (entry.rows === 0) {
+        // No row for the model: answered as soon as the batches before it are, but never inside submit().
+        entry.done = true;
+        this.queueDelivery();
+        continue;
+      }
+      entry.buf = null;
+      void this.runner.run(buf, entry.rows, this.opts.batchSize * this.L).then((r) => {
+        entry.buf = r.buf.byteLength > 0 ? r.buf : this.newBuffer();
+        entry.error = r.error;
+        entry.done = true;
+        this.deliver();
+      });
     }
-    this.running = null;
   }
 
-  private async runBatch(batch: Batch<T>): Promise<void> {
+  /** Copies the batch's model rows into the buffer's input rows (no-payload flows get none). */
+  private fill(batch: Batch<T>, buf: ArrayBuffer): InFlight<T> {
     const { flows } = batch;
-    const { minPayloadPackets, topK } = this.opts;
-    const { unknownThreshold, background } = this;
+    const { minPayloadPackets } = this.opts;
     const L = this.L;
+    const input = new Float32Array(buf, 0, this.opts.batchSize * L);
     const rowOf = new Int32Array(flows.length);
     let rows = 0;
     for (let i = 0; i < flows.length; i++) {
@@ -225,21 +290,54 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       const base = rows * L;
       const lengths = flow.lengths;
       const n = Math.min(L, lengths.length);
-      for (let j = 0; j < n; j++) this.input[base + j] = lengths[j]!;
-      this.input.fill(0, base + n, base + L);
+      for (let j = 0; j < n; j++) input[base + j] = lengths[j]!;
+      input.fill(0, base + n, base + L);
       rowOf[i] = rows++;
     }
+    return { batch, rowOf, rows, buf, done: false, error: null };
+  }
 
-    let probs: Float32Array | null = null;
-    if (rows > 0) probs = await this.infer(rows);
-    // Even a batch the model never sees is answered after a tick, so onResult never runs inside submit().
-    else await Promise.resolve();
+  private queueDelivery(): void {
+    if (this.deliveryQueued) return;
+    this.deliveryQueued = true;
+    queueMicrotask(() => {
+      this.deliveryQueued = false;
+      this.deliver();
+    });
+  }
 
+  /** Delivers the answered batches at the front, in order, then refills the worker and wakes drain(). */
+  private deliver(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0]!.done) {
+      const entry = this.inFlight.shift()!;
+      this.answer(entry);
+      this.free.push(entry.buf!);
+    }
+    this.dispatch();
+    if (this.closed.length === 0 && this.inFlight.length === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private answer(entry: InFlight<T>): void {
+    const { flows, since } = entry.batch;
+    const { topK } = this.opts;
+    const { unknownThreshold, background } = this;
     const { classes, version } = this.modelInfo;
-    const K = classes.length;
+    const K = this.K;
+    let probs: Float32Array | null = null;
+    if (entry.rows > 0) {
+      if (entry.error === null) probs = new Float32Array(entry.buf!, this.opts.batchSize * this.L * 4, entry.rows * K);
+      else {
+        this.stats.errors++;
+        this.logger.warn(`model ${this.modelInfo.path}: inference failed for a batch of ${entry.rows} flows, labelled '${CLASSIFY_ERROR}': ${entry.error}`);
+      }
+    }
     const out: Classified<T>[] = new Array(flows.length);
     for (let i = 0; i < flows.length; i++) {
-      const row = rowOf[i]!;
+      const row = entry.rowOf[i]!;
       let verdict: Verdict;
       if (row < 0) verdict = new Verdict(NO_PAYLOAD, 0, [], '', 'no-payload');
       else if (probs === null) verdict = new Verdict(CLASSIFY_ERROR, 0, [], version, 'classify-error');
@@ -250,31 +348,12 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     this.stats.batches++;
     this.stats.flows += flows.length;
     this.pendingCount -= flows.length;
-    this.latency.observe((performance.now() - batch.since) / 1000);
+    this.latency.observe((performance.now() - since) / 1000);
     try {
       this.onResult(out);
     } catch (e) {
       // Keep classifying: the error is handed to the next drain() caller rather than lost or crashing the loop.
       if (this.failure === null) this.failure = e;
-    }
-  }
-
-  /** One ORT run over the first `rows` rows of the input buffer; null (and a warning) when it fails. */
-  private async infer(rows: number): Promise<Float32Array | null> {
-    const K = this.modelInfo.classes.length;
-    try {
-      const feeds = { [this.inputName]: new ort.Tensor('float32', this.input.subarray(0, rows * this.L), [rows, this.L]) };
-      const result = await this.session.run(feeds);
-      const t = result[this.outputName];
-      if (t === undefined || t.type !== 'float32' || t.dims.length !== 2 || t.dims[0] !== rows || t.dims[1] !== K) {
-        throw new Error(`output '${this.outputName}' came back as [${t?.dims.join(', ') ?? ''}], expected [${rows}, ${K}]`);
-      }
-      return t.data as Float32Array;
-    } catch (e) {
-      this.stats.errors++;
-      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-      this.logger.warn(`model ${this.modelInfo.path}: inference failed for a batch of ${rows} flows, labelled '${CLASSIFY_ERROR}': ${msg}`);
-      return null;
     }
   }
 }

@@ -1,6 +1,9 @@
 import { readOnnxMetadata, OnnxFormatError } from './onnxMetadata';
 import { ort, type OrtSession } from './ortBinding';
 import { VERDICT_STATUSES } from './verdict';
+import { ModelContractError } from './contractError';
+
+export { ModelContractError };
 
 /**
  * The model contract (SPEC.md "The model contract"), checked once when a model is loaded:
@@ -19,9 +22,6 @@ import { VERDICT_STATUSES } from './verdict';
  *
  * A model that breaks it is refused with a ModelContractError whose message is one line naming the file.
  */
-export class ModelContractError extends Error {
-  override name = 'ModelContractError';
-}
 
 export interface ModelInfo {
   path: string;

@@ -11,8 +11,6 @@ import { guardSinks, openClassifier, openScorer, openSinks, QuietSinkError } fro
 import { Pipeline } from '../pipeline/pipeline';
 import { openMonitor } from '../monitor/openMonitor';
 import type { MonitorReport } from '../monitor/monitor';
-import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
-import { SqliteSink } from '../sink/sqliteSink';
 import { RunSummary } from './runSummary';
 
 /** Seconds between progress-line updates on a terminal. */
@@ -97,7 +95,7 @@ export async function runOffline(
 
   let opened;
   try {
-    opened = openSinks(cfg, log, { bulk: true });
+    opened = await openSinks(cfg, log, { bulk: true });
   } catch (e) {
     detach();
     if (classifier !== null) await classifier.close();
@@ -109,25 +107,25 @@ export async function runOffline(
     scorer = await openScorer(cfg, log);
   } catch (e) {
     detach();
-    for (const s of opened) await s.close();
+    for (const s of opened.all) await Promise.resolve(s.close()).catch(() => undefined);
     if (classifier !== null) await classifier.close();
     throw e;
   }
-  const hosts = opened.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
-  const sinks = guardSinks(opened, (e) => {
+  const hosts = opened.all.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
+  const sinks = guardSinks(opened.all, (e) => {
     if (!(e instanceof QuietSinkError)) log.error(`${e.message}; stopping: free space or fix the output, then run again`);
     requestStop('write-error');
   });
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
-  const clickhouse = opened.find((s): s is ClickHouseSink => s instanceof ClickHouseSink);
+  const clickhouse = opened.clickhouse;
   // The human summary table sees every record like the other sinks (counters only).
   const table = opts.summary === false ? null : new RunSummary();
   if (table !== null) sinks.push(new GuardedSink(table, () => undefined));
   // The model monitor (README "Watching the model") and, with monitor.groundTruth, the handshake labeller. It goes
   // first, so that it closes (writing its last window) before the database does; a failure of its own is logged and
   // does not stop the run or count flow records as unwritten.
-  const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
-  const { monitor, inspector } = openMonitor(cfg, classifier, db?.db ?? null, log);
+  const db = opened.db;
+  const { monitor, inspector } = openMonitor(cfg, classifier, db !== null ? () => db.localDb() : null, log);
   const monitorSinks = monitor !== null ? [new GuardedSink(monitor, (e) => log.error(`model monitor: ${e.message}`))] : [];
   const pipeline = new Pipeline(
     { ...cfg.flow, source: files[0] ?? '', length },
@@ -150,8 +148,8 @@ export async function runOffline(
       pipeline.table.setSource(file);
       const src = new FileSource(file);
       source = src;
-      const between = async (): Promise<void> => {
-        await pipeline.settle();
+      // Runs after every window of records: no promise unless there is something to wait for (Pipeline.settle).
+      const between = (): Promise<void> | void => {
         if (progress && Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
           lastProgress = Date.now();
           const secs = Number(process.hrtime.bigint() - started) / 1e9;
@@ -161,6 +159,7 @@ export async function runOffline(
             `\r${file}: ${share}packets ${pipeline.decoder.stats.frames}  flows ${pipeline.table.stats.flowsCreated}  ${(mb / secs).toFixed(0)} MB/s `,
           );
         }
+        return pipeline.settle();
       };
       const result = await src.run(pipeline.onFrame, between);
       source = null;
@@ -213,7 +212,7 @@ export async function runOffline(
     ...summary,
     packets_per_second: Math.round(frames / Math.max(seconds, 1e-9)),
     damaged_packets: damagedPackets,
-    ...(clickhouse !== undefined ? { clickhouse: clickhouse.stats() } : {}),
+    ...(clickhouse !== null ? { clickhouse: clickhouse.stats() } : {}),
   });
   if (table !== null) {
     // On stdout when it is free; next to the log on stderr when the records themselves go to stdout.

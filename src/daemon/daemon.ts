@@ -13,8 +13,6 @@ import { HostProfiles } from '../hosts/hostProfiles';
 import { guardSinks, loadHostGroups, openClassifier, openScorer, openSinks, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
-import { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
-import { SqliteSink } from '../sink/sqliteSink';
 import { type MetricsServer, type MetricsSources, sensorMetrics, startMetricsServer } from './metrics';
 import { serveClassifierOptions, startConfiguredServer } from '../serve/run';
 import type { SensorServer } from '../serve/server';
@@ -79,7 +77,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
   let opened;
   try {
-    opened = openSinks(cfg, log, { shedAbove: DB_SHED_ABOVE });
+    opened = await openSinks(cfg, log, { shedAbove: DB_SHED_ABOVE });
   } catch (e) {
     if (classifier !== null) await classifier.close();
     throw e;
@@ -89,25 +87,24 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   try {
     scorer = await openScorer(cfg, log);
   } catch (e) {
-    for (const s of opened) await s.close();
+    for (const s of opened.all) await Promise.resolve(s.close()).catch(() => undefined);
     if (classifier !== null) await classifier.close();
     throw e;
   }
-  const db = opened.find((s): s is SqliteSink => s instanceof SqliteSink) ?? null;
-  const hosts = opened.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
-  const clickhouse = opened.find((s): s is ClickHouseSink => s instanceof ClickHouseSink) ?? null;
+  const { db, clickhouse } = opened;
+  const hosts = opened.all.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
 
   // Whatever ends the run (a signal, a capture or write failure) resolves `stopRequested`; the first one wins.
   let requestStop: (why: string) => void = () => {};
   const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
-  const sinks = guardSinks(opened, (e) => {
+  const sinks = guardSinks(opened.all, (e) => {
     if (!(e instanceof QuietSinkError)) log.error(`${e.message}; stopping: free space or fix the output, then restart the sensor`);
     requestStop('write-error');
   });
   // The model monitor (README "Watching the model") and, with monitor.groundTruth, the handshake labeller. It goes
   // first, so that it closes (writing its last window) before the database does; a failure of its own is logged and
   // neither stops capture nor counts flow records as unwritten.
-  const { monitor, inspector } = openMonitor(cfg, classifier, db?.db ?? null, log);
+  const { monitor, inspector } = openMonitor(cfg, classifier, db !== null ? () => db.localDb() : null, log);
   const monitorSinks = monitor !== null ? [new GuardedSink(monitor, (e) => log.error(`model monitor: ${e.message}`))] : [];
   const pseudonymizer = cfg.privacy.pseudonymizeKey !== null ? new Pseudonymizer(cfg.privacy.pseudonymizeKey) : null;
   const pipeline = new Pipeline(
@@ -321,7 +318,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // logrotate's postrotate sends SIGHUP too: JSON-lines files are reopened at their path, so new records go to a
   // fresh file instead of following the moved one.
   const reopenOutputs = async (): Promise<void> => {
-    for (const s of opened) {
+    for (const s of opened.all) {
       if (!(s instanceof JsonlSink)) continue;
       try {
         await s.reopen();

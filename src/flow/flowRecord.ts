@@ -1,3 +1,5 @@
+import { flowUid } from './flowUid';
+
 /** Why a flow record was written (SPEC.md "Flow end"). */
 export type EndReason = 'fin' | 'rst' | 'idle' | 'active' | 'eof' | 'shutdown' | 'evicted';
 
@@ -66,12 +68,35 @@ export class FlowRecord {
 
   /**
    * Where the record comes from, stamped by the pipeline when the flow leaves the flow stage (after
-   * pseudonymisation, see Pipeline): the sensor's name, whether `source` is a live interface (else a capture
-   * file), and the flow's stable uid (flowUid.ts), computed from the written addresses.
+   * pseudonymisation, see Pipeline): the sensor's name and whether `source` is a live interface (else a capture
+   * file).
    */
   sensor = '';
   live = false;
-  uid = '';
+  /** The uid once computed or set; see `uid`. */
+  private uidText: string | null = null;
+
+  /**
+   * The flow's stable uid (flowUid.ts), computed from the written addresses and the sensor name on first read:
+   * a SHA-256 per flow is a large part of a record's cost, and when the only output is the database, whose rows
+   * are built in its own thread, it is computed there instead of on the capture thread. Read it only once the
+   * record is final (after the pipeline stamped `sensor` and pseudonymised the addresses).
+   */
+  get uid(): string {
+    if (this.uidText === null) {
+      this.uidText = flowUid(this.sensor, this.ip_version, this.client_ip, this.client_port, this.server_ip, this.server_port, this.vlan, this.first_ts);
+    }
+    return this.uidText;
+  }
+
+  set uid(uid: string) {
+    this.uidText = uid;
+  }
+
+  /** The uid if it was computed or set already, else null (a record packed for another thread, see recordPack.ts). */
+  get uidIfKnown(): string | null {
+    return this.uidText;
+  }
 
   /** Set by the learn labeller when it runs (learn mode, monitor.groundTruth); never written by the sinks. */
   learned: Learned | null = null;

@@ -10,12 +10,13 @@ import { Monitor } from './monitor';
 
 /**
  * The monitor and, with monitor.groundTruth, the handshake labeller the pipeline needs for it: built once, the same
- * way for `sensor --pcap` and the daemon. Nothing is built when classification or the monitor is off.
+ * way for `sensor --pcap` and the daemon. Nothing is built when classification or the monitor is off. `db` gives the
+ * database connection the monitor writes its windows through (called only when the monitor is built).
  */
 export function openMonitor(
   cfg: SensorConfig,
   classifier: Classifier | null,
-  db: SqliteDatabase | null,
+  db: (() => SqliteDatabase) | null,
   log: Logger,
 ): { monitor: Monitor | null; inspector: HandshakeInspector | null } {
   const m = cfg.monitor;
@@ -35,7 +36,7 @@ export function openMonitor(
   const monitor = new Monitor(
     classifier.modelInfo,
     { groundTruth: m.groundTruth, windowSeconds: m.windowSeconds, minFlows: m.minFlows, driftThreshold: m.driftThreshold, unknownSurge: m.unknownSurge },
-    db,
+    db !== null ? db() : null,
     log,
   );
   return { monitor, inspector };

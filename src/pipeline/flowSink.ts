@@ -9,9 +9,20 @@ export interface FlowSink {
   write(batch: ScoredFlow[]): unknown;
   /** Resolves when the sink's buffer has room again; absent for sinks that write synchronously. */
   drained?(): Promise<void>;
+  /**
+   * False when drained() would resolve at once without an error, so the caller may skip it (it is asked after
+   * every window of a capture file); absent: always call drained().
+   */
+  mustDrain?(): boolean;
   /** With `on`, the writes of a flush may share larger transactions; off commits them (SqliteSink). */
   holdCommits?(on: boolean): void;
   close(): void | Promise<void>;
+  /**
+   * Present on a sink that writes in another thread (SqliteThreadSink): the records handed to it that did not reach
+   * its output, counted by the sink itself (a failure there is only known later, with batches already handed
+   * over); complete once close() returned.
+   */
+  readonly lostRecords?: number;
 }
 
 /**
@@ -22,8 +33,8 @@ export interface FlowSink {
  * only mask the first one, so it goes to `onFail` too, which ignores repeats.
  */
 export class GuardedSink implements FlowSink {
-  /** Flow records that did not reach this sink (the whole failed batch counts: its transaction rolled back). */
-  lost = 0;
+  /** Records this guard counted as lost: refused after the failure, or lost by a sink that does not count its own. */
+  private ownLost = 0;
   private failed = false;
 
   constructor(
@@ -31,17 +42,26 @@ export class GuardedSink implements FlowSink {
     private readonly onFail: (e: Error) => void,
   ) {}
 
+  /** Flow records that did not reach this sink (the whole failed batch counts: its transaction rolled back). */
+  get lost(): number {
+    return this.ownLost + (this.inner.lostRecords ?? 0);
+  }
+
   write(batch: ScoredFlow[]): void {
     if (this.failed) {
-      this.lost += batch.length;
+      this.ownLost += batch.length;
       return;
     }
     try {
       this.inner.write(batch);
     } catch (e) {
-      this.lost += e instanceof SinkError && e.rowsLost !== undefined ? e.rowsLost : batch.length;
+      this.countLost(e, batch.length);
       this.fail(e);
     }
+  }
+
+  mustDrain(): boolean {
+    return !this.failed && this.inner.drained !== undefined && this.inner.mustDrain?.() !== false;
   }
 
   async drained(): Promise<void> {
@@ -58,7 +78,7 @@ export class GuardedSink implements FlowSink {
     try {
       this.inner.holdCommits(on);
     } catch (e) {
-      this.lost += e instanceof SinkError && e.rowsLost !== undefined ? e.rowsLost : 0;
+      this.countLost(e, 0);
       this.fail(e);
     }
   }
@@ -74,6 +94,12 @@ export class GuardedSink implements FlowSink {
   /** Whether a write, drain or close of this sink has failed (it then writes nothing more). */
   get hasFailed(): boolean {
     return this.failed;
+  }
+
+  /** A sink that counts its own losses (lostRecords) already counted these. */
+  private countLost(e: unknown, otherwise: number): void {
+    if (this.inner.lostRecords !== undefined) return;
+    this.ownLost += e instanceof SinkError && e.rowsLost !== undefined ? e.rowsLost : otherwise;
   }
 
   private fail(e: unknown): void {

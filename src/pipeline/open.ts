@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'winston';
 import { AnomalyScorer } from '../anomaly/scorer';
 import { Classifier } from '../classify/classifier';
@@ -6,41 +7,69 @@ import { ConfigError, NO_GROUPS, type SensorConfig } from '../config/config';
 import { loadGroupModel, type GroupModel } from '../hosts/behaviourGroups';
 import { HostProfiles } from '../hosts/hostProfiles';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
-import { openClickHouseSink } from '../sink/clickhouse/openClickHouseSink';
+import type { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { JsonlSink } from '../sink/jsonlSink';
-import { SqliteSink } from '../sink/sqliteSink';
+import { GROUP_COMMIT_MS, SqliteSink } from '../sink/sqliteSink';
+import { SqliteThreadSink } from '../sink/sqliteThreadSink';
 import { GuardedSink, type FlowSink } from './flowSink';
 
+/** What the daemon asks of the database besides writes: its statistics and retention. */
+export type DbSink = Pick<SqliteSink, 'latency' | 'shed' | 'rows' | 'deleteOlderThan' | 'trimToSize' | 'localDb'>;
+
+/** The outputs of a run: every sink in write order, and the two the caller asks for statistics and operations. */
+export interface OpenedSinks {
+  all: FlowSink[];
+  db: DbSink | null;
+  clickhouse: ClickHouseSink | null;
+}
+
 /**
- * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. `bulk` (offline
- * runs): a new database gets its secondary indexes at the end of the run instead of row by row. `shedAbove`
- * (live mode): the database sheds records of flows without payload while writing takes more than this share
- * of the time (SqliteSink). Host profiles (hosts.enabled) go into the flows database, and come right before it.
+ * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. Where the process may use
+ * more than one CPU the database is written by its own thread (SqliteThreadSink), else on this one (SqliteSink);
+ * `thread` overrides that choice. `bulk` (offline runs): a new database gets its secondary indexes at the end of
+ * the run instead of row by row. `shedAbove` (live mode): the database sheds records of flows without payload
+ * while writing takes more than this share of its thread's time (or, threaded, while it is far behind). Host
+ * profiles (hosts.enabled) go into the flows database, and come right before it.
  */
-export function openSinks(cfg: SensorConfig, log: Logger, opts: { bulk?: boolean; shedAbove?: number } = {}): FlowSink[] {
-  const sinks: FlowSink[] = [];
+export async function openSinks(
+  cfg: SensorConfig,
+  log: Logger,
+  opts: { bulk?: boolean; shedAbove?: number; thread?: boolean } = {},
+): Promise<OpenedSinks> {
+  const all: FlowSink[] = [];
+  let db: DbSink | null = null;
+  let clickhouse: ClickHouseSink | null = null;
   try {
     if (cfg.output.db !== null) {
-      const db = new SqliteSink(cfg.output.db, {
+      const dbOpts = {
         sensorName: cfg.sensor.name,
+        groupMs: GROUP_COMMIT_MS,
         deferIndexes: opts.bulk === true,
         ...(opts.shedAbove !== undefined ? { shedAbove: opts.shedAbove } : {}),
-      });
-      sinks.push(db);
-      // Before the database in the list: sinks close in list order, and the profiles write their open windows
-      // into the database as they close.
-      if (cfg.hosts.enabled) sinks.splice(sinks.length - 1, 0, openHostProfiles(cfg, db, log));
+      };
+      const sink = (opts.thread ?? availableParallelism() > 1) ? await SqliteThreadSink.open(cfg.output.db, dbOpts) : new SqliteSink(cfg.output.db, dbOpts);
+      db = sink;
+      // Host profiles before the database in the list: sinks close in list order, and the profiles write their open
+      // windows into the database as they close.
+      if (cfg.hosts.enabled) all.push(openHostProfiles(cfg, sink, log));
+      all.push(sink);
     }
-    if (cfg.output.jsonl !== null) sinks.push(new JsonlSink(cfg.output.jsonl));
+    if (cfg.output.jsonl !== null) all.push(new JsonlSink(cfg.output.jsonl));
     const ch = cfg.output.clickhouse;
-    if (ch !== null && ch.url.length > 0) sinks.push(openClickHouseSink(cfg, ch, log.child({ component: 'clickhouse' })));
+    if (ch !== null && ch.url.length > 0) {
+      // Loaded only when configured: the ClickHouse client is a large part of the start-up time otherwise.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { openClickHouseSink } = require('../sink/clickhouse/openClickHouseSink') as typeof import('../sink/clickhouse/openClickHouseSink');
+      clickhouse = openClickHouseSink(cfg, ch, log.child({ component: 'clickhouse' }));
+      all.push(clickhouse);
+    }
   } catch (e) {
-    // One output that cannot open: close the ones already open (a spool lock, a database handle) before failing.
-    for (const s of sinks.reverse()) void s.close();
+    // One output that cannot open: close the ones already open (a spool lock, a database thread) before failing.
+    for (const s of all.reverse()) await Promise.resolve(s.close()).catch(() => undefined);
     throw e;
   }
-  if (sinks.length === 0) sinks.push(new JsonlSink('-'));
-  return sinks;
+  if (all.length === 0) all.push(new JsonlSink('-'));
+  return { all, db, clickhouse };
 }
 
 /** Loads the model the config names, or null when classification is off. */
@@ -88,7 +117,7 @@ export function guardSinks(opened: FlowSink[], onFail: (e: Error) => void): Guar
       s instanceof HostProfiles
         ? new GuardedSink(s, (e) => onFail(db?.hasFailed === true ? new QuietSinkError(e.message) : new Error(`host profiles: ${e.message}`)))
         : new GuardedSink(s, onFail);
-    if (s instanceof SqliteSink) db = g;
+    if (s instanceof SqliteSink || s instanceof SqliteThreadSink) db = g;
     return g;
   });
 }
@@ -98,9 +127,9 @@ export class QuietSinkError extends Error {
   override name = 'QuietSinkError';
 }
 
-export function openHostProfiles(cfg: SensorConfig, db: SqliteSink, log: Logger | null): HostProfiles {
+export function openHostProfiles(cfg: SensorConfig, db: DbSink, log: Logger | null): HostProfiles {
   const h = cfg.hosts;
-  return new HostProfiles(db.db, {
+  return new HostProfiles(db.localDb(), {
     sensor: cfg.sensor.name,
     windowSeconds: h.windowSeconds,
     maxHosts: h.maxHosts,

@@ -10,7 +10,6 @@ import { Decoder } from '../decode/decoder';
 import { PacketMeta } from '../decode/packetMeta';
 import type { FlowRecord } from '../flow/flowRecord';
 import { FlowTable, FlowTableOptions } from '../flow/flowTable';
-import { flowUid } from '../flow/flowUid';
 import type { PayloadInspector } from '../flow/payloadInspector';
 import type { Pseudonymizer } from '../flow/pseudonymizer';
 import type { FlowSink } from './flowSink';
@@ -53,17 +52,17 @@ export const MAX_QUEUED_FOR_MODEL = 4 * MAX_PENDING_FLOWS;
 export const FLUSH_STEP = 4096;
 
 /**
- * Records gathered into one sink write (one SQLite transaction). With five indexes on random keys every
- * transaction rewrites the index pages it touches, so rows per transaction decide SQLite's cost under a flood:
- * 16,384 instead of 256 cut the bytes written per row ~6x (README "Reliability").
+ * Records handed to the sinks at once. Small, so that records die young on the capture thread and a sink in its own
+ * thread starts on them while capture goes on; the database gathers them into large transactions itself
+ * (sqliteSink.ts GROUP_COMMIT_MS), JSON lines and ClickHouse buffer on their own.
  */
-export const SINK_BATCH = 16384;
+export const SINK_BATCH = 1024;
 
 /**
- * Longest a record waits in a partly filled sink batch. Bounds what a kill -9 can lose besides the flows still
- * open, and how stale the database looks to a reader on a quiet network.
+ * Longest a record waits in a partly filled sink batch. With the database's GROUP_COMMIT_MS it bounds what a kill -9
+ * can lose besides the flows still open, and how stale the database looks to a reader on a quiet network.
  */
-export const SINK_DELAY_MS = 500;
+export const SINK_DELAY_MS = 250;
 
 /** Classified flows gathered into one anomaly-scoring call, and the longest the first of them waits for more. */
 const SCORE_BATCH = 256;
@@ -151,9 +150,17 @@ export class Pipeline {
 
   /**
    * Called between chunks of input: waits for inference when too many flows are queued and for sinks whose
-   * buffers are full, then gives the flow table's timers their next budget.
+   * buffers are full (or that failed: their drained() says so), then gives the flow table's timers their next
+   * budget. Returns nothing when there is nothing to wait for: it runs after every window of a capture file
+   * (tens of thousands of times a second), where a promise per call was a measurable cost.
    */
-  async settle(): Promise<void> {
+  settle(): Promise<void> | void {
+    if (this.classifier !== null && this.classifier.pending > MAX_PENDING_FLOWS) return this.settleSlowly();
+    for (const s of this.sinks) if (s.drained !== undefined && s.mustDrain?.() !== false) return this.settleSlowly();
+    this.table.allowEnds(END_BUDGET);
+  }
+
+  private async settleSlowly(): Promise<void> {
     if (this.classifier !== null && this.classifier.pending > MAX_PENDING_FLOWS) await this.classifier.drain();
     if (this.scorer !== null && this.scorer.pending > MAX_PENDING_FLOWS) await this.scorer.drain();
     for (const s of this.sinks) if (s.drained !== undefined) await s.drained();
@@ -265,11 +272,10 @@ export class Pipeline {
 
   private submit(r: FlowRecord): void {
     if (this.pseudonymizer !== null) this.pseudonymizer.apply(r);
-    // After pseudonymisation: the uid is computed from the addresses as written, so it can be recomputed from
-    // the record alone.
+    // After pseudonymisation: the uid (computed on first read, FlowRecord.uid) comes from the addresses as
+    // written, so it can be recomputed from the record alone.
     r.sensor = this.origin.sensor;
     r.live = this.origin.live;
-    r.uid = flowUid(r.sensor, r.ip_version, r.client_ip, r.client_port, r.server_ip, r.server_port, r.vlan, r.first_ts);
     if (this.classifier === null) this.queueOut({ flow: r, verdict: UNCLASSIFIED });
     else if (!this.skipModel && this.classifier.pending < MAX_QUEUED_FOR_MODEL) this.classifier.submit(r);
     else {

@@ -35,6 +35,11 @@ export class JsonlSink {
     return this.out.write(text);
   }
 
+  /** Whether drained() would wait or throw. */
+  mustDrain(): boolean {
+    return this.error !== null || (this.out as WriteStream).writableNeedDrain === true;
+  }
+
   /** Resolves when the stream's buffer has room again. */
   async drained(): Promise<void> {
     const w = this.out as WriteStream;

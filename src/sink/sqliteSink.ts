@@ -29,6 +29,14 @@ export interface SqliteSinkOptions {
    * never shed.
    */
   shedAbove?: number;
+  /**
+   * Gather the rows of several write() calls into one transaction: it is committed once it holds batchRows rows or
+   * is this many milliseconds old (a timer commits it when no further write comes). For callers that hand over
+   * small batches (the pipeline's SINK_BATCH) while large transactions keep SQLite's cost per row low. A commit
+   * that fails on the timer is reported by the next write(), drained(), holdCommits() or close(), and to
+   * `onDeferred`. Default: each write() commits its own rows.
+   */
+  groupMs?: number;
 }
 
 /**
@@ -37,6 +45,15 @@ export interface SqliteSinkOptions {
  * each rewriting the index pages it touched, and a kill during the flush loses at most this much.
  */
 export const HELD_COMMIT_MS = 5000;
+
+/**
+ * How long the sensor's database gathers rows into one transaction (SqliteSinkOptions.groupMs). The pipeline hands
+ * over small batches (its SINK_BATCH), so records die young on the capture thread and a database thread starts on
+ * them while capture goes on; gathering keeps SQLite's transactions large (with indexes, rows per transaction decide
+ * the cost, README "Reliability"). This plus the pipeline's SINK_DELAY_MS bound how long a record waits for its
+ * commit (what a kill -9 can lose besides the open flows).
+ */
+export const GROUP_COMMIT_MS = 250;
 
 /** Time constant (ms) of the decaying measure of how busy writing is, for `shedAbove`. */
 export const WRITE_WINDOW_MS = 2000;
@@ -139,10 +156,21 @@ export class SqliteSink {
   /** Milliseconds spent writing, decayed with time constant WRITE_WINDOW_MS, and when it was last decayed. */
   private busyMs = 0;
   private busyAt = performance.now();
-  /** holdCommits(true) is in effect; the held transaction's start time and rows (BEGIN happens at the first write). */
+  /** holdCommits(true) is in effect. */
   private holding = false;
+  /**
+   * This sink began the open transaction (held by holdCommits or gathered by groupMs; BEGIN at a write), its start
+   * time and rows. A transaction someone else began on the connection is left to them.
+   */
+  private heldOpen = false;
   private heldSince = 0;
   private heldRows = 0;
+  private readonly groupMs: number | null;
+  private groupTimer: NodeJS.Timeout | null = null;
+  /** A commit made by the group timer failed: thrown by the next call (once). */
+  private deferred: SinkError | null = null;
+  /** Called when a commit made by the groupMs timer fails (the error is also kept for the next call). */
+  onDeferred: ((e: SinkError) => void) | null = null;
 
   constructor(
     readonly path: string,
@@ -152,6 +180,8 @@ export class SqliteSink {
     if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`SqliteSink: batchRows must be an integer >= 1, not ${batchRows}`);
     this.batchRows = batchRows;
     this.shedAbove = opts.shedAbove ?? Infinity;
+    this.groupMs = opts.groupMs ?? null;
+    if (this.groupMs !== null && !(this.groupMs >= 0)) throw new RangeError(`SqliteSink: groupMs must be a number >= 0, not ${opts.groupMs}`);
     if (!(this.shedAbove > 0)) throw new RangeError(`SqliteSink: shedAbove must be a share above 0, not ${opts.shedAbove}`);
     const db = open(path);
     this.db = db;
@@ -188,8 +218,12 @@ export class SqliteSink {
     });
   }
 
-  /** Writes a batch of classified flows, one transaction per batchRows rows. */
+  /**
+   * Writes a batch of classified flows, one transaction per batchRows rows (or into the open transaction while
+   * commits are held or grouped, see holdCommits() and SqliteSinkOptions.groupMs).
+   */
   write(all: readonly ScoredFlow[]): void {
+    this.throwDeferred(all.length);
     const started = performance.now();
     this.busyMs *= Math.exp(-(started - this.busyAt) / WRITE_WINDOW_MS);
     this.busyAt = started;
@@ -198,8 +232,9 @@ export class SqliteSink {
       batch = all.filter((cf) => cf.flow.payload_packets > 0);
       this.shed += all.length - batch.length;
     }
-    if (this.holding && !this.db.inTransaction) {
+    if ((this.holding || this.groupMs !== null) && !this.db.inTransaction && batch.length > 0) {
       this.db.exec('BEGIN');
+      this.heldOpen = true;
       this.heldSince = started;
       this.heldRows = 0;
     }
@@ -217,16 +252,32 @@ export class SqliteSink {
           this.rows -= held;
           this.heldRows = 0;
         }
+        this.heldOpen = false;
+        this.clearGroupTimer();
         const msg = e instanceof Error ? e.message : String(e);
         throw new SinkError(`writing ${held + to - from} flows to database ${this.path} failed: ${msg}`, { cause: e }, held + batch.length - from);
       }
       this.rows += to - from;
-      if (this.db.inTransaction) this.heldRows += to - from;
+      if (this.heldOpen) this.heldRows += to - from;
     }
-    if (this.db.inTransaction && performance.now() - this.heldSince >= HELD_COMMIT_MS) this.commitHeld();
+    if (this.heldOpen) {
+      const age = performance.now() - this.heldSince;
+      if (this.holding ? age >= HELD_COMMIT_MS : age >= this.groupMs! || this.heldRows >= this.batchRows) this.commitHeld();
+      else if (!this.holding && this.groupTimer === null) this.groupTimer = setTimeout(this.onGroupTimer, this.groupMs! - age).unref();
+    }
     const took = performance.now() - started;
     this.busyMs += took;
     this.latency.observe(took / 1000);
+  }
+
+  /** Whether drained() would throw (a commit the group timer made failed). */
+  mustDrain(): boolean {
+    return this.deferred !== null;
+  }
+
+  /** Resolves at once; rejects with the failure of a commit the group timer made (once). */
+  async drained(): Promise<void> {
+    this.throwDeferred(0);
   }
 
   /**
@@ -234,14 +285,50 @@ export class SqliteSink {
    * which commits it. Throws SinkError (with the rows lost) when that commit fails.
    */
   holdCommits(on: boolean): void {
+    this.throwDeferred(0);
     this.holding = on;
-    if (!on) this.commitHeld();
+    if (on) this.clearGroupTimer();
+    else this.commitHeld();
+  }
+
+  /** Commits a gathered (not held) transaction now; a failure is kept like a timer commit's. */
+  private commitGroup(): void {
+    this.onGroupTimer();
+  }
+
+  private readonly onGroupTimer = (): void => {
+    this.groupTimer = null;
+    if (this.holding || !this.db.open || !this.heldOpen) return;
+    try {
+      this.commitHeld();
+    } catch (e) {
+      const err = e instanceof SinkError ? e : new SinkError(String(e));
+      this.deferred = err;
+      this.onDeferred?.(err);
+    }
+  };
+
+  private clearGroupTimer(): void {
+    if (this.groupTimer !== null) {
+      clearTimeout(this.groupTimer);
+      this.groupTimer = null;
+    }
+  }
+
+  /** Throws the failure of a timer commit once; `rows` of the refused call count as lost with it. */
+  private throwDeferred(rows: number): void {
+    const e = this.deferred;
+    if (e === null) return;
+    this.deferred = null;
+    throw new SinkError(e.message, { cause: e }, (e.rowsLost ?? 0) + rows);
   }
 
   private commitHeld(): void {
-    if (!this.db.open || !this.db.inTransaction) return;
+    this.clearGroupTimer();
+    if (!this.db.open || !this.heldOpen) return;
     const rows = this.heldRows;
     this.heldRows = 0;
+    this.heldOpen = false;
     try {
       this.db.exec('COMMIT');
     } catch (e) {
@@ -258,6 +345,7 @@ export class SqliteSink {
    * number deleted.
    */
   async deleteOlderThan(ts: number, batchRows: number): Promise<number> {
+    this.commitGroup();
     let total = 0;
     for (;;) {
       const n = this.deleteBefore.run(ts, batchRows).changes;
@@ -280,6 +368,7 @@ export class SqliteSink {
    * live pages fit in `maxBytes`, then returns the freed pages to the file system. Returns the number deleted.
    */
   async trimToSize(maxBytes: number, batchRows: number): Promise<number> {
+    this.commitGroup();
     let total = 0;
     while (this.usedBytes() > maxBytes) {
       const n = this.deleteOldest.run(batchRows).changes;
@@ -295,6 +384,11 @@ export class SqliteSink {
     return total;
   }
 
+  /** The connection the model monitor and the host profiles write through: this one (same thread). */
+  localDb(): SqliteDatabase {
+    return this.db;
+  }
+
   /**
    * Builds the indexes a bulk load deferred and closes the database. Throws SinkError when the indexes cannot be
    * built (disk full); the database is closed either way and the next open builds them.
@@ -302,6 +396,8 @@ export class SqliteSink {
   close(): void {
     if (!this.db.open) return;
     this.holding = false;
+    const deferred = this.deferred;
+    this.deferred = null;
     try {
       this.commitHeld();
     } catch (e) {
@@ -327,5 +423,6 @@ export class SqliteSink {
     } finally {
       this.db.close();
     }
+    if (deferred !== null) throw deferred;
   }
 }

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Classifier, CLASSIFY_ERROR, DEFAULT_UNKNOWN_THRESHOLD, NO_PAYLOAD, type ClassifierOptions } from '../../src/classify/classifier';
+import { Classifier, CLASSIFY_ERROR, DEFAULT_UNKNOWN_THRESHOLD, ModelContractError, NO_PAYLOAD, type ClassifierOptions } from '../../src/classify/classifier';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
 import { KNOWN_FLOWS, SHIPPED_MODEL, UNKNOWN_THRESHOLD } from '../helpers/shippedModel';
 import { AMBIGUOUS, DOWNLOAD, INTERACTIVE, makeFlow, UPLOAD } from './makeFlow';
@@ -295,5 +295,45 @@ describe('Classifier inference failures', () => {
     expect(c.stats.errors).toBe(1);
     expect(warn).toHaveLength(1);
     expect(warn[0]).toMatch(/inference failed for a batch of 4 flows, labelled 'classify-error': output 'probabilities' came back as \[2, 6\], expected \[4, 3\]/);
+  });
+});
+
+// The tests above run where the classifier puts the model by default (a worker thread on a host with more than one
+// CPU); these pin each place and compare them.
+describe('Classifier in a worker thread and on the calling thread', () => {
+  it('gives the same verdicts batch for batch in both places', async () => {
+    const shapes = [UPLOAD, DOWNLOAD, INTERACTIVE, AMBIGUOUS, [], UPLOAD];
+    const inWorker = await classify(shapes, { thread: true, batchSize: 4 });
+    const inline = await classify(shapes, { thread: false, batchSize: 4 });
+    expect(inWorker.map((r) => r.verdict)).toEqual(inline.map((r) => r.verdict));
+    expect(inWorker.map((r) => r.verdict.label).slice(0, 3)).toEqual(['bulk-upload', 'bulk-download', 'interactive']);
+  });
+
+  it('answers classify-error for batches in flight and after the inference thread died, and still closes', async () => {
+    const warn: string[] = [];
+    const { c, batches } = await load({ thread: true, batchSize: 2, logger: { warn: (m) => warn.push(m), info() {} } });
+    c.submit(makeFlow(UPLOAD));
+    c.submit(makeFlow(DOWNLOAD));
+    await c.drain();
+    // The worker behind the classifier (a private field): end it as a crash would.
+    await (c as unknown as { runner: { worker: { terminate(): Promise<number> } } }).runner.worker.terminate();
+    c.submit(makeFlow(UPLOAD));
+    c.submit(makeFlow([]));
+    await c.drain();
+    expect(batches.map((b) => b.map((r) => r.verdict.label))).toEqual([
+      ['bulk-upload', 'bulk-download'],
+      [CLASSIFY_ERROR, NO_PAYLOAD],
+    ]);
+    expect(c.stats.errors).toBe(1);
+    expect(warn[0]).toMatch(/inference failed for a batch of 1 flows, labelled 'classify-error': the inference thread stopped \(exit code 1\)/);
+  });
+
+  it('refuses a broken model with the same one-line error as on the calling thread', async () => {
+    const broken = path.join(MODELS, 'broken/missing-classes.onnx');
+    const inWorker = await Classifier.load(options({ modelPath: broken, thread: true })).catch((e: Error) => e);
+    const inline = await Classifier.load(options({ modelPath: broken, thread: false })).catch((e: Error) => e);
+    expect(inWorker).toBeInstanceOf(ModelContractError);
+    expect((inWorker as Error).message).toBe((inline as Error).message);
+    expect((inWorker as Error).message).toMatch(/metadata 'classes' is missing/);
   });
 });
