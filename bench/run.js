@@ -1,14 +1,19 @@
 'use strict';
 /**
- * `npm run bench`: the proof of speed and memory (issue 3, "Tests and proof").
+ * `npm run bench`: the proof of speed and memory (issues 3 and 11).
  *
  *  1. Generates (once) a deterministic capture of 1M Ethernet frames, 20k interleaved TCP connections, plus its
- *     headers-only twin (snaplen 128), see gen-capture.js.
- *  2. End to end, on each file, alternating in every round: `sensor --pcap` with a model, ndpiReader, `sensor
- *     --pcap --no-classify`. Wall time, peak RSS, CPU time; packets/s = frames / wall s, flows/s = rows written
- *     to SQLite (the sensor) or unique flows it reports (ndpiReader) / wall s. Ratios per round and medians.
- *  3. Component breakdown: reader, reader+decoder, reader+decoder+flow table, each in a fresh process, and the
- *     CLI on a capture without packets (start-up and shutdown alone).
+ *     headers-only twin (snaplen 128), and a 5M-frame capture (100k connections) so that start-up is not the whole
+ *     story; see gen-capture.js.
+ *  2. End to end, on each file, pinned to one core (taskset -c CPU) and on all cores, alternating the tools in every
+ *     round: `sensor --pcap` with the bundled model, with each --model given, `--no-classify`, and ndpiReader. Wall
+ *     time, peak RSS, CPU time; packets/s = frames / wall s, flows/s = rows written to SQLite (the sensor) or unique
+ *     flows it reports (ndpiReader) / wall s. Ratios to ndpiReader per round and medians, and what classification
+ *     adds to the --no-classify time (per round, median).
+ *  3. Per stage: reader, reader+decoder, reader+decoder+flow table, each in a fresh process; the CLI on a capture
+ *     without packets (start-up and shutdown alone); the cost of each per-flow stage (uid, rows, SQLite insert and
+ *     indexes, JSON lines, the hand-over to the database thread) and inference flows/s of each model on the calling
+ *     thread and in a worker thread (per-flow.js).
  *  4. Flow-table memory per tracked flow: 1M concurrent flows with one sequence entry each, and a quarter as many
  *     with full 30-entry sequences (flow-memory.js).
  *  5. Model inference alone (model-speed.js): the shipped model in onnxruntime-node with the sensor's session
@@ -16,8 +21,9 @@
  *     100,000 flows/s floor (issue 8).
  * Prints tables and writes bench/out/results.json with every number.
  *
- * Options: --runs N (3)  --packets N (1000000)  --cpus LIST|all (0: both tools pinned to CPU 0 with taskset)
- *          --mem-flows N (1000000)  --skip e2e,ndpi,components,memory,model
+ * Options: --runs N (3)  --packets N (1000000)  --big-packets N (5000000)  --cpus LIST (0: the one-core runs use
+ *          taskset -c LIST)  --model PATH (repeatable: more models end to end and in the inference table)
+ *          --mem-flows N (1000000)  --skip e2e,one-core,all-cores,snap,big,ndpi,components,per-flow,memory,model
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -40,21 +46,27 @@ const FULL_SEQUENCE = 30;
 const MODEL_FLOOR = 100_000;
 const MODEL_BATCH = 256;
 
+const SKIPPABLE = ['e2e', 'one-core', 'all-cores', 'snap', 'big', 'ndpi', 'components', 'per-flow', 'memory', 'model'];
+
 function parseOptions(argv) {
-  const o = { runs: 3, packets: 1_000_000, cpus: '0', memFlows: 1_000_000, skip: new Set() };
+  const o = { runs: 3, packets: 1_000_000, bigPackets: 5_000_000, cpus: '0', models: [], memFlows: 1_000_000, skip: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
     if (a === '--runs') o.runs = positiveInt(a, v);
     else if (a === '--packets') o.packets = positiveInt(a, v);
+    else if (a === '--big-packets') o.bigPackets = positiveInt(a, v);
     else if (a === '--mem-flows') o.memFlows = positiveInt(a, v);
-    else if (a === '--cpus') o.cpus = v === 'all' ? null : String(v);
-    else if (a === '--skip') for (const s of String(v).split(',')) o.skip.add(s.trim());
+    else if (a === '--cpus') o.cpus = String(v);
+    else if (a === '--model') {
+      if (v === undefined || !fs.existsSync(v)) usage(`--model takes an .onnx file (got ${v})`);
+      o.models.push(path.resolve(v));
+    } else if (a === '--skip') for (const s of String(v).split(',')) o.skip.add(s.trim());
     else usage(`unknown option ${a}`);
     i++;
   }
-  for (const s of o.skip) if (!['e2e', 'ndpi', 'components', 'memory', 'model'].includes(s)) usage(`--skip takes e2e,ndpi,components,memory,model (got ${s})`);
-  if (o.cpus !== null && !/^[0-9,-]+$/.test(o.cpus)) usage(`--cpus takes a CPU list such as 0 or 0,1, or all (got ${o.cpus})`);
+  for (const s of o.skip) if (!SKIPPABLE.includes(s)) usage(`--skip takes ${SKIPPABLE.join(',')} (got ${s})`);
+  if (!/^[0-9,-]+$/.test(o.cpus)) usage(`--cpus takes a CPU list such as 0 or 0,1 (got ${o.cpus})`);
   return o;
 }
 
@@ -65,7 +77,7 @@ function positiveInt(name, v) {
 }
 
 function usage(msg) {
-  process.stderr.write(`bench: ${msg}\noptions: --runs N  --packets N  --cpus LIST|all  --mem-flows N  --skip e2e,ndpi,components,memory,model\n`);
+  process.stderr.write(`bench: ${msg}\noptions: --runs N  --packets N  --big-packets N  --cpus LIST  --model PATH  --mem-flows N  --skip ${SKIPPABLE.join(',')}\n`);
   process.exit(2);
 }
 
@@ -167,17 +179,22 @@ function tail(file, n) {
   }
 }
 
-async function runSensor(capture, variant, model, round, cpus) {
-  freshDb();
+/** What a sensor variant runs: `model` null for --no-classify. */
+function sensorArgs(capture, model) {
   const args = [path.join(ROOT, 'bin', 'sensor.js'), '--pcap', capture.path, '--db', DB, '--no-progress'];
-  if (variant === 'sensor') args.push('--model', model.path);
+  if (model !== null) args.push('--model', model.path);
   else args.push('--no-classify');
-  const tag = `${path.basename(capture.path, '.pcap')}-${variant}-${round}`;
+  return args;
+}
+
+async function runSensor(capture, variant, round, cpus) {
+  freshDb();
+  const tag = `${path.basename(capture.path, '.pcap')}-${variant.id.replace(/[^a-z0-9.-]/gi, '_')}-${cpus ?? 'all'}-${round}`;
   const stdout = path.join(LOGS, `${tag}.out`);
   const stderr = path.join(LOGS, `${tag}.err`);
-  const m = await measure(process.execPath, args, { cpus, stdout, stderr, cwd: ROOT });
+  const m = await measure(process.execPath, sensorArgs(capture, variant.model), { cpus, stdout, stderr, cwd: ROOT });
   if (m.code !== 0) {
-    throw new Error(`sensor exited ${m.code ?? m.signal} on ${capture.path} (${variant}); see ${stderr}:\n${tail(stderr, 5)}`);
+    throw new Error(`sensor exited ${m.code ?? m.signal} on ${capture.path} (${variant.id}); see ${stderr}:\n${tail(stderr, 5)}`);
   }
   const db = dbSummary();
   const own = sensorSummary(stderr);
@@ -221,44 +238,65 @@ async function runNdpi(capture, bin, round, cpus) {
   };
 }
 
+/**
+ * The tools of the end-to-end runs, in the order they alternate: the sensor with the bundled model, with each
+ * --model, ndpiReader, and the sensor without classification.
+ */
+function variants(opts, env) {
+  const out = [];
+  const bundled = pickModel();
+  if (env.cli && bundled !== null) out.push({ id: 'sensor', label: `sensor (${bundled.rel})`, model: bundled });
+  if (env.cli) for (const m of opts.models) out.push({ id: `sensor:${path.basename(m)}`, label: `sensor (${path.relative(ROOT, m)})`, model: { path: m, rel: path.relative(ROOT, m) } });
+  if (env.ndpi !== null) out.push({ id: 'ndpiReader', label: 'ndpiReader', model: null });
+  if (env.cli) out.push({ id: 'sensor-no-classify', label: 'sensor --no-classify', model: null });
+  return out;
+}
+
+/** Every capture x pinning: rounds of all tools alternating, medians, ratios to ndpiReader, cost of classification. */
 async function endToEnd(captures, opts, env) {
   const out = {};
-  const model = pickModel();
+  const tools = variants(opts, env);
   for (const [name, capture] of Object.entries(captures)) {
-    const tools = {};
-    const variants = [];
-    if (env.cli && model !== null) variants.push('sensor');
-    if (env.ndpi !== null) variants.push('ndpiReader');
-    if (env.cli) variants.push('sensor-no-classify');
-    for (const v of variants) tools[v] = [];
-    for (let round = 1; round <= opts.runs; round++) {
-      // Alternate the tools inside each round so that drift on a noisy machine hits them alike.
-      for (const v of variants) {
-        process.stderr.write(`  ${name} round ${round}/${opts.runs}: ${v}...`);
-        const r = v === 'ndpiReader' ? await runNdpi(capture, env.ndpi, round, opts.cpus) : await runSensor(capture, v, model, round, opts.cpus);
-        process.stderr.write(` ${r.wallSeconds.toFixed(2)} s, ${fmtRate(r.packetsPerSecond)} packets/s\n`);
-        tools[v].push(r);
+    out[name] = {};
+    for (const pin of env.pinnings) {
+      const runs = {};
+      for (const v of tools) runs[v.id] = [];
+      for (let round = 1; round <= opts.runs; round++) {
+        // Alternate the tools inside each round so that drift on a noisy machine hits them alike.
+        for (const v of tools) {
+          process.stderr.write(`  ${name}, ${pin.name}, round ${round}/${opts.runs}: ${v.id}...`);
+          const r = v.id === 'ndpiReader' ? await runNdpi(capture, env.ndpi, round, pin.cpus) : await runSensor(capture, v, round, pin.cpus);
+          process.stderr.write(` ${r.wallSeconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? '-'} s), ${fmtRate(r.packetsPerSecond)} packets/s\n`);
+          runs[v.id].push(r);
+        }
       }
-    }
-    const result = { file: capture.path, frames: capture.frames, bytes: capture.bytes, model: model !== null ? model.rel : null, tools: {} };
-    for (const [v, runs] of Object.entries(tools)) result.tools[v] = { runs, median: medians(runs) };
-    if (tools.ndpiReader !== undefined) {
-      result.ratios = {};
-      for (const v of ['sensor', 'sensor-no-classify']) {
-        if (tools[v] === undefined) continue;
-        const perRound = tools[v].map((r, i) => r.packetsPerSecond / tools.ndpiReader[i].packetsPerSecond);
-        // Per CPU second as well: on a shared machine wall time also measures the neighbours, CPU time less so.
-        const perRoundCpu = tools[v].map((r, i) => (r.packetsPerCpuSecond ?? NaN) / (tools.ndpiReader[i].packetsPerCpuSecond ?? NaN));
-        result.ratios[v] = {
-          perRound,
-          medianOfRounds: median(perRound),
-          ofMedians: result.tools[v].median.packetsPerSecond / result.tools.ndpiReader.median.packetsPerSecond,
-          perCpuSecondPerRound: perRoundCpu,
-          perCpuSecondMedianOfRounds: median(perRoundCpu),
-        };
+      const result = { file: capture.path, frames: capture.frames, bytes: capture.bytes, flows: capture.flows, cpus: pin.cpus, tools: {}, loadAverage: os.loadavg() };
+      for (const v of tools) result.tools[v.id] = { label: v.label, model: v.model?.rel ?? null, runs: runs[v.id], median: medians(runs[v.id]) };
+      const nd = runs.ndpiReader;
+      if (nd !== undefined) {
+        result.ratios = {};
+        for (const v of tools) {
+          if (v.id === 'ndpiReader') continue;
+          // ndpiReader's wall time / the sensor's, per round (= the sensor's packets/s over ndpiReader's).
+          const perRound = runs[v.id].map((r, i) => nd[i].wallSeconds / r.wallSeconds);
+          // Per CPU second as well: on a shared machine wall time also measures the neighbours, CPU time less so.
+          const perRoundCpu = runs[v.id].map((r, i) => (nd[i].cpuSeconds ?? NaN) / (r.cpuSeconds ?? NaN));
+          result.ratios[v.id] = { perRound, medianOfRounds: median(perRound), perCpuSecondPerRound: perRoundCpu, perCpuSecondMedianOfRounds: median(perRoundCpu) };
+        }
       }
+      const plain = runs['sensor-no-classify'];
+      if (plain !== undefined) {
+        result.classificationCost = {};
+        for (const v of tools) {
+          if (v.model === null) continue;
+          // Time the model adds to the --no-classify run of the same round, as a share of it.
+          const perRound = runs[v.id].map((r, i) => r.wallSeconds / plain[i].wallSeconds - 1);
+          const perRoundCpu = runs[v.id].map((r, i) => (r.cpuSeconds ?? NaN) / (plain[i].cpuSeconds ?? NaN) - 1);
+          result.classificationCost[v.id] = { perRound, medianOfRounds: median(perRound), cpuPerRound: perRoundCpu, cpuMedianOfRounds: median(perRoundCpu) };
+        }
+      }
+      out[name][pin.name] = result;
     }
-    out[name] = result;
   }
   return out;
 }
@@ -280,7 +318,8 @@ async function components(captures, opts, env) {
         const m = await measure(process.execPath, [path.join(__dirname, 'components.js'), s, capture.path], { cpus: opts.cpus, stdout, stderr, cwd: ROOT });
         if (m.code !== 0) throw new Error(`component ${s} failed on ${capture.path}; see ${stderr}:\n${tail(stderr, 5)}`);
         const r = JSON.parse(fs.readFileSync(stdout, 'utf8'));
-        per[s].push({ ...r, wallSeconds: m.wallSeconds, maxRssMB: m.maxRssKB / 1024 });
+        const cpuSeconds = m.userSeconds !== null ? m.userSeconds + m.sysSeconds : null;
+        per[s].push({ ...r, wallSeconds: m.wallSeconds, cpuSeconds, maxRssMB: m.maxRssKB / 1024 });
       }
     }
     out[name] = {};
@@ -293,16 +332,31 @@ async function components(captures, opts, env) {
 /** The CLI on a capture without packets: node start-up, module loading, model load, database open, shutdown. */
 async function fixedCost(opts, env) {
   const empty = { path: ensureEmptyCapture(OUT), frames: 0 };
-  const variants = env.model !== null ? ['sensor', 'sensor-no-classify'] : ['sensor-no-classify'];
-  const per = {};
-  for (const v of variants) per[v] = [];
-  for (let round = 1; round <= opts.runs; round++) {
-    for (const v of variants) per[v].push(await runSensor(empty, v, env.model, round, opts.cpus));
-  }
+  const tools = variants({ ...opts, models: [] }, { cli: true, ndpi: null });
   const out = {};
-  for (const [v, runs] of Object.entries(per)) out[v] = { runs, median: medians(runs) };
-  process.stderr.write(`  CLI on an empty capture: ${variants.join(', ')} done\n`);
+  for (const pin of env.pinnings) {
+    const per = {};
+    for (const v of tools) per[v.id] = [];
+    for (let round = 1; round <= opts.runs; round++) {
+      for (const v of tools) per[v.id].push(await runSensor(empty, v, round, pin.cpus));
+    }
+    out[pin.name] = {};
+    for (const [v, runs] of Object.entries(per)) out[pin.name][v] = { runs, median: medians(runs) };
+  }
+  process.stderr.write(`  CLI on an empty capture: ${tools.map((v) => v.id).join(', ')} done\n`);
   return out;
+}
+
+/** Per-flow stage costs and inference flows/s of each model (per-flow.js), in one process pinned like the one-core runs. */
+async function perFlow(opts, capture) {
+  const stdout = path.join(LOGS, 'per-flow.out');
+  const stderr = path.join(LOGS, 'per-flow.err');
+  const models = [pickModel(), ...opts.models.map((m) => ({ path: m }))].filter((m) => m !== null);
+  const args = [path.join(__dirname, 'per-flow.js'), capture.path, '--rounds', String(opts.runs), ...models.flatMap((m) => ['--model', m.path])];
+  // Not pinned: the worker-thread inference figures need the second core; CPU seconds are reported beside them.
+  const m = await measure(process.execPath, args, { cpus: null, stdout, stderr, cwd: ROOT });
+  if (m.code !== 0) throw new Error(`per-flow failed; see ${stderr}:\n${tail(stderr, 5)}`);
+  return JSON.parse(fs.readFileSync(stdout, 'utf8'));
 }
 
 async function flowMemory(opts, flows, entries) {
@@ -330,35 +384,42 @@ async function modelSpeed(opts, model) {
 
 function printReport(results) {
   const lines = [];
-  const pin = results.settings.cpus === null ? 'not pinned' : `both pinned to CPU ${results.settings.cpus}`;
+  const pct = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(0)}%`);
+  const rounds = (xs, f = (x) => x.toFixed(2)) => xs.map((x) => (Number.isFinite(x) ? f(x) : '-')).join(', ');
   lines.push(`Machine: ${results.machine.cpuModel}, ${results.machine.cores} cores, node ${results.machine.node}, nDPI ${results.machine.ndpiReader?.ndpi ?? 'absent'}`);
+  lines.push(`Load average when the bench started: ${results.loadAverageStart.map((x) => x.toFixed(1)).join(', ')}; at the end: ${results.loadAverageEnd.map((x) => x.toFixed(1)).join(', ')}`);
   lines.push(`Capture: ${fmtInt(results.capture.flows)} TCP connections, up to ${fmtInt(results.capture.maxConcurrentFlows)} open at once, ${fmtInt(results.capture.fullSizeFrames)} of ${fmtInt(results.capture.full.frames)} frames full size`);
-  for (const [name, e] of Object.entries(results.endToEnd ?? {})) {
-    lines.push('');
-    lines.push(`End to end: ${path.basename(e.file)} (${fmtInt(e.frames)} frames, ${fmtMB(e.bytes)} MiB, ${fmtInt(results.capture.flows)} flows), median of ${results.settings.runs} runs, ${pin}`);
-    const rows = Object.entries(e.tools).map(([v, t]) => [
-      v === 'sensor' ? `sensor (${e.model})` : v === 'sensor-no-classify' ? 'sensor --no-classify' : v,
-      fmtFixed(t.median.wallSeconds, 2),
-      fmtRate(t.median.packetsPerSecond),
-      fmtRate(t.median.flowsPerSecond),
-      fmtFixed(t.median.maxRssMB, 0),
-      fmtFixed(t.median.cpuSeconds, 2),
-      fmtRate(t.median.packetsPerCpuSecond),
-      fmtRate(t.median.ownPacketsPerSecond),
-    ]);
-    lines.push(table(['tool', 'wall s', 'packets/s', 'flows/s', 'peak RSS MiB', 'CPU s', 'pkt/CPU s', 'own pkt/s*'], rows));
-    for (const [v, r] of Object.entries(e.ratios ?? {})) {
-      const rounds = (xs) => xs.map((x) => x.toFixed(2)).join(', ');
-      lines.push(`  ${v} / ndpiReader packets/s: ${fmtFixed(r.medianOfRounds, 2)}x (per round ${rounds(r.perRound)}); per CPU second: ${fmtFixed(r.perCpuSecondMedianOfRounds, 2)}x (per round ${rounds(r.perCpuSecondPerRound)})`);
-    }
-    for (const [v, t] of Object.entries(e.tools)) {
-      if (t.median.flows !== undefined && t.median.flows !== results.capture.flows) {
-        lines.push(`  note: ${v} reported ${fmtInt(t.median.flows)} flows, the capture has ${fmtInt(results.capture.flows)} connections`);
+  for (const [name, byPin] of Object.entries(results.endToEnd ?? {})) {
+    for (const [pinName, e] of Object.entries(byPin)) {
+      lines.push('');
+      const pin = e.cpus === null ? 'all cores (not pinned)' : `one core (every tool pinned to CPU ${e.cpus})`;
+      lines.push(`End to end: ${path.basename(e.file)} (${fmtInt(e.frames)} frames, ${fmtMB(e.bytes)} MiB, ${fmtInt(e.flows)} flows), ${pin}, median of ${results.settings.runs} alternating rounds`);
+      const rows = Object.entries(e.tools).map(([, t]) => [
+        t.label,
+        fmtFixed(t.median.wallSeconds, 2),
+        fmtFixed(t.median.cpuSeconds, 2),
+        fmtRate(t.median.packetsPerSecond),
+        fmtRate(t.median.flowsPerSecond),
+        fmtFixed(t.median.maxRssMB, 0),
+        fmtRate(t.median.ownPacketsPerSecond),
+      ]);
+      lines.push(table(['tool', 'wall s', 'CPU s', 'packets/s', 'flows/s', 'peak RSS MiB', 'own pkt/s*'], rows));
+      for (const [v, r] of Object.entries(e.ratios ?? {})) {
+        lines.push(`  ndpiReader wall / ${v} wall: ${fmtFixed(r.medianOfRounds, 2)}x (rounds ${rounds(r.perRound)}); per CPU second: ${fmtFixed(r.perCpuSecondMedianOfRounds, 2)}x (rounds ${rounds(r.perCpuSecondPerRound)})`);
       }
-    }
-    const nd = e.tools.ndpiReader;
-    if (nd !== undefined && nd.median.ipPacketsAnalysed !== undefined && nd.median.ipPacketsAnalysed < e.frames) {
-      lines.push(`  note: ndpiReader analysed ${fmtInt(nd.median.ipPacketsAnalysed)} of ${fmtInt(e.frames)} packets (it discards packets cut by the snaplen)`);
+      for (const [v, c] of Object.entries(e.classificationCost ?? {})) {
+        lines.push(`  ${v} over --no-classify: wall ${pct(c.medianOfRounds)} (rounds ${rounds(c.perRound, pct)}), CPU ${pct(c.cpuMedianOfRounds)} (rounds ${rounds(c.cpuPerRound, pct)})`);
+      }
+      for (const [v, t] of Object.entries(e.tools)) {
+        if (t.median.flows !== undefined && e.flows !== undefined && t.median.flows !== e.flows) {
+          lines.push(`  note: ${v} reported ${fmtInt(t.median.flows)} flows, the capture has ${fmtInt(e.flows)} connections`);
+        }
+      }
+      const nd = e.tools.ndpiReader;
+      if (nd !== undefined && nd.median.ipPacketsAnalysed !== undefined && nd.median.ipPacketsAnalysed < e.frames) {
+        lines.push(`  note: ndpiReader analysed ${fmtInt(nd.median.ipPacketsAnalysed)} of ${fmtInt(e.frames)} packets (it discards packets cut by the snaplen)`);
+      }
+      lines.push(`  load average after these rounds: ${e.loadAverage.map((x) => x.toFixed(1)).join(', ')}`);
     }
   }
   if (results.endToEnd !== undefined) {
@@ -366,18 +427,24 @@ function printReport(results) {
   }
   for (const [name, c] of Object.entries(results.components ?? {})) {
     lines.push('');
-    lines.push(`Components: ${name}, time inside the process (start-up excluded), median of ${results.settings.runs} runs`);
-    const label = { read: 'reader', decode: 'reader + decoder', flow: 'reader + decoder + flow table' };
-    const rows = Object.entries(c).map(([s, t]) => [label[s], fmtFixed(t.median.seconds, 3), fmtRate(t.median.framesPerSecond), fmtFixed(t.median.maxRssMB, 0)]);
-    const e = results.endToEnd?.[name];
-    for (const [v, t] of Object.entries(results.cliFixedCost ?? {})) {
-      rows.push([`CLI on an empty capture${v === 'sensor' ? ' with model' : ' --no-classify'} (wall)`, fmtFixed(t.median.wallSeconds, 3), '-', fmtFixed(t.median.maxRssMB, 0)]);
+    lines.push(`Components: ${name}, each in a fresh process pinned to CPU ${results.settings.cpus}; seconds inside the process (start-up excluded), median of ${results.settings.runs} runs`);
+    const label = { read: 'reader', decode: 'reader + decoder', flow: 'reader + decoder + flow table (records made, not written)' };
+    const rows = Object.entries(c).map(([s, t]) => [label[s], fmtFixed(t.median.seconds, 3), fmtFixed(t.median.cpuSeconds, 3), fmtRate(t.median.framesPerSecond), fmtFixed(t.median.maxRssMB, 0)]);
+    for (const [pinName, byTool] of Object.entries(results.cliFixedCost ?? {})) {
+      for (const [v, t] of Object.entries(byTool)) {
+        rows.push([`CLI on an empty capture, ${v === 'sensor' ? 'with model' : '--no-classify'}, ${pinName} (whole process)`, fmtFixed(t.median.wallSeconds, 3), fmtFixed(t.median.cpuSeconds, 3), '-', fmtFixed(t.median.maxRssMB, 0)]);
+      }
     }
-    for (const v of ['sensor-no-classify', 'sensor']) {
-      const t = e?.tools[v];
-      if (t !== undefined) rows.push([`full CLI${v === 'sensor' ? ' with model' : ' --no-classify'} (wall)`, fmtFixed(t.median.wallSeconds, 3), fmtRate(t.median.packetsPerSecond), fmtFixed(t.median.maxRssMB, 0)]);
-    }
-    lines.push(table(['stage', 'seconds', 'frames/s', 'peak RSS MiB'], rows));
+    lines.push(table(['stage', 'seconds', 'CPU s (process)', 'frames/s', 'peak RSS MiB'], rows));
+  }
+  const pf = results.perFlow;
+  if (pf !== undefined) {
+    lines.push('');
+    lines.push(`Per flow: the ${fmtInt(pf.flows)} records of ${path.basename(results.capture.full.file ?? 'the capture')}, each stage alone in one process (CPU time; median of ${results.settings.runs}, the first round includes JIT warm-up)`);
+    lines.push(table(['stage', 'µs per flow', 'flows per CPU s'], Object.entries(pf.stages).map(([k, v]) => [k, fmtFixed(v.median.usPerFlowCpu, 2), fmtRate(v.median.flowsPerCpuSecond)])));
+    lines.push('');
+    lines.push('Inference: Classifier.submit() to verdicts, batches of 256, one intra-op thread (CPU s: the whole process, all threads)');
+    lines.push(table(['model', 'where', 'flows/s', 'flows per CPU s', 'µs CPU per flow'], pf.inference.map((i) => [i.model, i.where, fmtRate(i.median.flowsPerSecond), fmtRate(i.median.flowsPerCpuSecond), fmtFixed(i.median.usPerFlowCpu, 1)])));
   }
   const mems = [results.flowMemory, results.flowMemoryFullSequence].filter((m) => m !== undefined);
   if (mems.length > 0) {
@@ -416,10 +483,12 @@ async function main() {
   const opts = parseOptions(process.argv.slice(2));
   const started = Date.now();
   fs.mkdirSync(LOGS, { recursive: true });
-  if (opts.cpus !== null && !hasTaskset()) {
-    process.stderr.write('bench: taskset not found (util-linux); running unpinned\n');
-    opts.cpus = null;
+  const pinnings = [];
+  if (!opts.skip.has('one-core')) {
+    if (hasTaskset()) pinnings.push({ name: 'one core', cpus: opts.cpus });
+    else process.stderr.write('bench: taskset not found (util-linux); no one-core runs\n');
   }
+  if (!opts.skip.has('all-cores')) pinnings.push({ name: 'all cores', cpus: null });
   const avail = availability();
   const ndpiBin = opts.skip.has('ndpi') ? null : findNdpiReader();
   const skipped = [];
@@ -428,13 +497,21 @@ async function main() {
   process.stderr.write('bench: preparing captures...\n');
   const cap = ensureCaptures(OUT, { packets: opts.packets });
   process.stderr.write(`bench: ${cap.generated ? `generated in ${cap.generationSeconds.toFixed(1)} s` : 'captures up to date'}: ${cap.full.path}, ${cap.snap.path}\n`);
-  const captures = { full: cap.full, [`snap${cap.params.snaplen}`]: cap.snap };
+  const captures = { full: { ...cap.full, flows: cap.flows } };
+  if (!opts.skip.has('snap')) captures[`snap${cap.params.snaplen}`] = { ...cap.snap, flows: cap.flows };
+  if (!opts.skip.has('big')) {
+    // Same traffic mix and concurrency, five times the packets (and flows): start-up is a small part of it.
+    const big = ensureCaptures(OUT, { packets: opts.bigPackets });
+    process.stderr.write(`bench: ${big.generated ? `generated in ${big.generationSeconds.toFixed(1)} s` : 'up to date'}: ${big.full.path}\n`);
+    captures[`big${Math.round(opts.bigPackets / 1e6)}m`] = { ...big.full, flows: big.flows };
+  }
   warmUp(Object.values(captures).map((c) => c.path));
 
   const results = {
     date: new Date().toISOString(),
     machine: machine(ndpiBin),
-    settings: { runs: opts.runs, cpus: opts.cpus, packets: opts.packets, memFlows: opts.memFlows, ndpiArgs: ndpiArgs('FILE').join(' ') },
+    loadAverageStart: os.loadavg(),
+    settings: { runs: opts.runs, cpus: opts.cpus, packets: opts.packets, bigPackets: opts.bigPackets, models: opts.models, memFlows: opts.memFlows, ndpiArgs: ndpiArgs('FILE').join(' ') },
     capture: cap,
     skipped,
   };
@@ -443,7 +520,7 @@ async function main() {
     const cliError = cliLoadError(avail);
     if (cliError !== null) skipped.push(`sensor end to end: ${cliError}`);
     if (pickModel() === null) skipped.push('sensor with a model: neither models/sensor.onnx nor test/fixtures/model/fixture.onnx exists');
-    const env = { cli: cliError === null, ndpi: ndpiBin };
+    const env = { cli: cliError === null, ndpi: ndpiBin, pinnings };
     if (env.cli || env.ndpi !== null) {
       process.stderr.write('bench: end to end\n');
       results.endToEnd = await endToEnd(captures, opts, env);
@@ -460,10 +537,18 @@ async function main() {
     else if (!env.flowTable) skipped.push(`component flow: flow table not loadable (${loads('flow/flowTable.js') ?? 'missing'})`);
     if (env.reader) {
       process.stderr.write('bench: components\n');
-      results.components = await components(captures, opts, env);
+      results.components = await components({ full: captures.full }, opts, env);
     }
     const cliError = cliLoadError(avail);
-    if (cliError === null) results.cliFixedCost = await fixedCost(opts, { model: pickModel() });
+    if (cliError === null) results.cliFixedCost = await fixedCost(opts, { pinnings });
+  }
+  if (!opts.skip.has('per-flow')) {
+    const err = cliLoadError(avail);
+    if (err !== null) skipped.push(`per-flow stages: ${err}`);
+    else {
+      process.stderr.write('bench: per-flow stages and inference\n');
+      results.perFlow = await perFlow(opts, captures.full);
+    }
   }
   if (!opts.skip.has('memory')) {
     const err = avail.flowTable ? loads('flow/flowTable.js') : 'dist/flow/flowTable.js is not built';
@@ -487,6 +572,7 @@ async function main() {
       results.modelSpeed = await modelSpeed(opts, model);
     }
   }
+  results.loadAverageEnd = os.loadavg();
   results.benchSeconds = (Date.now() - started) / 1000;
   fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   printReport(results);

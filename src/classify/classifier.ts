@@ -67,6 +67,9 @@ export const DEFAULT_UNKNOWN_THRESHOLD = 0.5;
 
 /** Label for flows that the no-payload rule answers without the model. */
 export const NO_PAYLOAD = 'no-payload';
+/** The verdict of every flow the no-payload rule answers (shared: verdicts are never changed once made). */
+const NO_PAYLOAD_VERDICT = new Verdict(NO_PAYLOAD, 0, [], '', 'no-payload');
+
 /** Label for flows whose batch failed in onnxruntime; the record is still written. */
 export const CLASSIFY_ERROR = 'classify-error';
 
@@ -336,12 +339,14 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       }
     }
     const out: Classified<T>[] = new Array(flows.length);
+    // The rule verdicts are the same for every flow they answer: one object each (no sink changes a verdict).
+    const failed = probs === null ? new Verdict(CLASSIFY_ERROR, 0, [], version, 'classify-error') : null;
     for (let i = 0; i < flows.length; i++) {
       const row = entry.rowOf[i]!;
       let verdict: Verdict;
-      if (row < 0) verdict = new Verdict(NO_PAYLOAD, 0, [], '', 'no-payload');
-      else if (probs === null) verdict = new Verdict(CLASSIFY_ERROR, 0, [], version, 'classify-error');
-      else verdict = verdictFromRow(probs, row * K, classes, topK, unknownThreshold, version, background);
+      if (row < 0) verdict = NO_PAYLOAD_VERDICT;
+      else if (failed !== null) verdict = failed;
+      else verdict = verdictFromRow(probs!, row * K, classes, topK, unknownThreshold, version, background);
       out[i] = { flow: flows[i]!, verdict };
     }
 

@@ -55,9 +55,11 @@ const SHUTDOWN_SHED_AFTER_MS = 5_000;
 const SHUTDOWN_DROP_AFTER_MS = 60_000;
 
 /**
- * Share of the wall time SQLite writes may take before the database sheds records of flows without payload
- * (counted in the stats as db_rows_shed). Writes run on the capture thread: at half of it, capture still has the
- * other half, and a flood of SYNs cannot starve it into dropping the packets of every flow.
+ * Live mode's database shedding (counted in the stats as db_rows_shed). With more than one CPU the database has its
+ * own thread and records of flows without payload are shed only while it is far behind (SqliteThreadSink
+ * LIVE_SHED_QUEUED_ROWS); on one CPU writes share the capture thread, and they are shed while writing takes more
+ * than this share of the wall time, so that a flood of SYNs cannot starve capture into dropping the packets of every
+ * flow.
  */
 const DB_SHED_ABOVE = 0.5;
 

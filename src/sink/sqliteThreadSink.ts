@@ -76,10 +76,15 @@ export class SqliteThreadSink {
     worker.unref();
   }
 
-  /** Opens the database in a new worker; rejects with a one-line SinkError as SqliteSink's constructor would. */
+  /**
+   * Opens the database in a new worker; rejects with a one-line SinkError as SqliteSink's constructor would.
+   * `shedAbove` marks live mode: the worker does not shed by its share of time (its writes no longer take time from
+   * capture), this side sheds when the worker is far behind (LIVE_SHED_QUEUED_ROWS).
+   */
   static open(dbPath: string, opts: SqliteSinkOptions = {}): Promise<SqliteThreadSink> {
     if (opts.migrations !== undefined) throw new RangeError('SqliteThreadSink: migrations cannot be passed to a worker');
-    const workerData: SqliteWorkerData = { path: dbPath, opts };
+    const { shedAbove: _live, ...inWorker } = opts;
+    const workerData: SqliteWorkerData = { path: dbPath, opts: inWorker };
     const worker = new Worker(WORKER, { workerData });
     return new Promise<SqliteThreadSink>((resolve, reject) => {
       const onMessage = (m: SqliteReply): void => {
