@@ -31,10 +31,11 @@ function rowsOf(dbPath: string): Record<string, unknown>[] {
   }
 }
 
+/** The secondary indexes of the flows table (the monitor tables have their own, never deferred). */
 function indexes(dbPath: string): string[] {
   const db = new Database(dbPath, { readonly: true });
   try {
-    return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
   } finally {
     db.close();
   }
