@@ -139,7 +139,7 @@ async function main() {
           runs.push({ flowsPerSecond: n / t.wall, flowsPerCpuSecond: n / t.cpu, usPerFlowCpu: (t.cpu * 1e6) / n });
         }
         inference.push({
-          model: path.relative(ROOT, model),
+          model: path.relative(ROOT, model).startsWith('..') ? model : path.relative(ROOT, model),
           where: thread ? 'worker thread' : 'calling thread',
           runs,
           median: { flowsPerSecond: median(runs.map((x) => x.flowsPerSecond)), flowsPerCpuSecond: median(runs.map((x) => x.flowsPerCpuSecond)), usPerFlowCpu: median(runs.map((x) => x.usPerFlowCpu)) },

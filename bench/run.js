@@ -21,7 +21,8 @@
  *     100,000 flows/s floor (issue 8).
  * Prints tables and writes bench/out/results.json with every number.
  *
- * Options: --runs N (3)  --packets N (1000000)  --big-packets N (5000000)  --cpus LIST (0: the one-core runs use
+ * Options: --runs N (3)  --packets N (1000000)  --big-packets N (5000000)  --big-runs N (--runs: rounds on the
+ *          5M capture)  --cpus LIST (0: the one-core runs use
  *          taskset -c LIST)  --model PATH (repeatable: more models end to end and in the inference table)
  *          --mem-flows N (1000000)  --skip e2e,one-core,all-cores,snap,big,ndpi,components,per-flow,memory,model
  */
@@ -49,13 +50,14 @@ const MODEL_BATCH = 256;
 const SKIPPABLE = ['e2e', 'one-core', 'all-cores', 'snap', 'big', 'ndpi', 'components', 'per-flow', 'memory', 'model'];
 
 function parseOptions(argv) {
-  const o = { runs: 3, packets: 1_000_000, bigPackets: 5_000_000, cpus: '0', models: [], memFlows: 1_000_000, skip: new Set() };
+  const o = { runs: 3, bigRuns: null, packets: 1_000_000, bigPackets: 5_000_000, cpus: '0', models: [], memFlows: 1_000_000, skip: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
     if (a === '--runs') o.runs = positiveInt(a, v);
     else if (a === '--packets') o.packets = positiveInt(a, v);
     else if (a === '--big-packets') o.bigPackets = positiveInt(a, v);
+    else if (a === '--big-runs') o.bigRuns = positiveInt(a, v);
     else if (a === '--mem-flows') o.memFlows = positiveInt(a, v);
     else if (a === '--cpus') o.cpus = String(v);
     else if (a === '--model') {
@@ -65,6 +67,7 @@ function parseOptions(argv) {
     else usage(`unknown option ${a}`);
     i++;
   }
+  o.bigRuns ??= o.runs;
   for (const s of o.skip) if (!SKIPPABLE.includes(s)) usage(`--skip takes ${SKIPPABLE.join(',')} (got ${s})`);
   if (!/^[0-9,-]+$/.test(o.cpus)) usage(`--cpus takes a CPU list such as 0 or 0,1 (got ${o.cpus})`);
   return o;
@@ -77,7 +80,7 @@ function positiveInt(name, v) {
 }
 
 function usage(msg) {
-  process.stderr.write(`bench: ${msg}\noptions: --runs N  --packets N  --big-packets N  --cpus LIST  --model PATH  --mem-flows N  --skip ${SKIPPABLE.join(',')}\n`);
+  process.stderr.write(`bench: ${msg}\noptions: --runs N  --packets N  --big-packets N  --big-runs N  --cpus LIST  --model PATH  --mem-flows N  --skip ${SKIPPABLE.join(',')}\n`);
   process.exit(2);
 }
 
@@ -132,6 +135,12 @@ function machine(ndpiBin) {
 }
 
 /** Model for the classifying run: the bundled one if present, else the test fixture. */
+/** A path inside the repository relative to it, any other as given (absolute). */
+function shownPath(p) {
+  const rel = path.relative(ROOT, p);
+  return rel.startsWith('..') ? p : rel;
+}
+
 function pickModel() {
   for (const rel of ['models/sensor.onnx', 'test/fixtures/model/fixture.onnx']) {
     const p = path.join(ROOT, rel);
@@ -246,7 +255,10 @@ function variants(opts, env) {
   const out = [];
   const bundled = pickModel();
   if (env.cli && bundled !== null) out.push({ id: 'sensor', label: `sensor (${bundled.rel})`, model: bundled });
-  if (env.cli) for (const m of opts.models) out.push({ id: `sensor:${path.basename(m)}`, label: `sensor (${path.relative(ROOT, m)})`, model: { path: m, rel: path.relative(ROOT, m) } });
+  for (const m of opts.models) {
+    const rel = shownPath(m);
+    if (env.cli) out.push({ id: `sensor:${path.basename(m)}`, label: `sensor (${rel})`, model: { path: m, rel } });
+  }
   if (env.ndpi !== null) out.push({ id: 'ndpiReader', label: 'ndpiReader', model: null });
   if (env.cli) out.push({ id: 'sensor-no-classify', label: 'sensor --no-classify', model: null });
   return out;
@@ -261,16 +273,17 @@ async function endToEnd(captures, opts, env) {
     for (const pin of env.pinnings) {
       const runs = {};
       for (const v of tools) runs[v.id] = [];
-      for (let round = 1; round <= opts.runs; round++) {
+      const rounds = capture.big === true ? opts.bigRuns : opts.runs;
+      for (let round = 1; round <= rounds; round++) {
         // Alternate the tools inside each round so that drift on a noisy machine hits them alike.
         for (const v of tools) {
-          process.stderr.write(`  ${name}, ${pin.name}, round ${round}/${opts.runs}: ${v.id}...`);
+          process.stderr.write(`  ${name}, ${pin.name}, round ${round}/${rounds}: ${v.id}...`);
           const r = v.id === 'ndpiReader' ? await runNdpi(capture, env.ndpi, round, pin.cpus) : await runSensor(capture, v, round, pin.cpus);
           process.stderr.write(` ${r.wallSeconds.toFixed(2)} s (CPU ${r.cpuSeconds?.toFixed(2) ?? '-'} s), ${fmtRate(r.packetsPerSecond)} packets/s\n`);
           runs[v.id].push(r);
         }
       }
-      const result = { file: capture.path, frames: capture.frames, bytes: capture.bytes, flows: capture.flows, cpus: pin.cpus, tools: {}, loadAverage: os.loadavg() };
+      const result = { file: capture.path, frames: capture.frames, bytes: capture.bytes, flows: capture.flows, cpus: pin.cpus, rounds, tools: {}, loadAverage: os.loadavg() };
       for (const v of tools) result.tools[v.id] = { label: v.label, model: v.model?.rel ?? null, runs: runs[v.id], median: medians(runs[v.id]) };
       const nd = runs.ndpiReader;
       if (nd !== undefined) {
@@ -393,7 +406,7 @@ function printReport(results) {
     for (const [pinName, e] of Object.entries(byPin)) {
       lines.push('');
       const pin = e.cpus === null ? 'all cores (not pinned)' : `one core (every tool pinned to CPU ${e.cpus})`;
-      lines.push(`End to end: ${path.basename(e.file)} (${fmtInt(e.frames)} frames, ${fmtMB(e.bytes)} MiB, ${fmtInt(e.flows)} flows), ${pin}, median of ${results.settings.runs} alternating rounds`);
+      lines.push(`End to end: ${path.basename(e.file)} (${fmtInt(e.frames)} frames, ${fmtMB(e.bytes)} MiB, ${fmtInt(e.flows)} flows), ${pin}, median of ${e.rounds} alternating rounds`);
       const rows = Object.entries(e.tools).map(([, t]) => [
         t.label,
         fmtFixed(t.median.wallSeconds, 2),
@@ -503,7 +516,7 @@ async function main() {
     // Same traffic mix and concurrency, five times the packets (and flows): start-up is a small part of it.
     const big = ensureCaptures(OUT, { packets: opts.bigPackets });
     process.stderr.write(`bench: ${big.generated ? `generated in ${big.generationSeconds.toFixed(1)} s` : 'up to date'}: ${big.full.path}\n`);
-    captures[`big${Math.round(opts.bigPackets / 1e6)}m`] = { ...big.full, flows: big.flows };
+    captures[`big${Math.round(opts.bigPackets / 1e6)}m`] = { ...big.full, flows: big.flows, big: true };
   }
   warmUp(Object.values(captures).map((c) => c.path));
 
@@ -511,7 +524,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: machine(ndpiBin),
     loadAverageStart: os.loadavg(),
-    settings: { runs: opts.runs, cpus: opts.cpus, packets: opts.packets, bigPackets: opts.bigPackets, models: opts.models, memFlows: opts.memFlows, ndpiArgs: ndpiArgs('FILE').join(' ') },
+    settings: { runs: opts.runs, bigRuns: opts.bigRuns, cpus: opts.cpus, packets: opts.packets, bigPackets: opts.bigPackets, models: opts.models, memFlows: opts.memFlows, ndpiArgs: ndpiArgs('FILE').join(' ') },
     capture: cap,
     skipped,
   };
