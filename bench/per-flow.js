@@ -6,9 +6,10 @@
  *
  *   uid                 FlowRecord.uid (SHA-256 of the record's key, computed on first read)
  *   sqlite rows         flowToRow + SQLite's insert parameters, without inserting
- *   sqlite insert       SqliteSink.write of the whole set (bulk mode: no secondary index), then its 5 indexes
+ *   sqlite insert       SqliteSink.write of the whole set (bulk mode: no secondary index), then its secondary indexes
  *   jsonl               the JSON-lines text of every record
  *   pack / unpack       the hand-over of a batch to the database thread (recordPack.ts), each side
+ *   structuredClone     what the hand-over would cost as postMessage's clone of the records themselves
  *   inference           Classifier with each model, batches of 256, on this thread and in a worker thread:
  *                       flows per second (wall) and per CPU second of the process (all its threads)
  *
@@ -107,7 +108,7 @@ async function main() {
       add('sqlite insert (no index, uid included)', await timed(() => {
         for (let i = 0; i < batch.length; i += 16384) sink.write(batch.slice(i, i + 16384));
       }));
-      add('sqlite 5 indexes', await timed(() => createIndexes(sink.db)));
+      add('sqlite indexes (built at the end)', await timed(() => createIndexes(sink.db)));
       sink.close();
       batch = copies();
       add('jsonl text (uid included)', await timed(() => batch.forEach((cf) => rowToJson(flowToRow(cf)))));
@@ -118,6 +119,10 @@ async function main() {
         for (let i = 0; i < batch.length; i += 1024) packed.push(packBatch(batch.slice(i, i + 1024)));
       }));
       add('unpack (database thread)', await timed(() => packed.forEach(unpackBatch)));
+      // What packing replaced: postMessage's structured clone of the records themselves.
+      add('structuredClone (instead of pack)', await timed(() => {
+        for (let i = 0; i < batch.length; i += 1024) structuredClone(batch.slice(i, i + 1024));
+      }));
     }
     const inference = [];
     for (const model of o.models) {

@@ -4,7 +4,7 @@ import { Verdict } from '../classify/verdict';
 import { FlowRecord, type EndReason } from '../flow/flowRecord';
 
 /**
- * A batch of classified flows in the form that crosses to a sink's worker thread (sqliteThread.ts): every number in
+ * A batch of classified flows in the form that crosses to a sink's worker thread (sqliteThreadSink.ts): every number in
  * one Float64Array (transferred, not copied), every string in one array. Structured cloning the records themselves
  * cost ~5 µs per flow on the capture thread (V8's serializer walks each object and property); this is a few hundred
  * nanoseconds, and the worker rebuilds FlowRecord and Verdict objects so the sink code is the same as on the
