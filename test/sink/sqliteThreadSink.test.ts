@@ -98,7 +98,7 @@ describe('SqliteThreadSink', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(indexes(db)).toEqual([]);
     await t.close();
-    expect(indexes(db)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server']);
+    expect(indexes(db)).toEqual(['flows_client_ip', 'flows_community_id', 'flows_first_ts', 'flows_label', 'flows_server', 'flows_uid']);
     expect(rowsOf(db)).toHaveLength(50);
   });
 
