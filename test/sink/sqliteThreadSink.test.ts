@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import type { ClassifiedFlow } from '../../src/classify/verdict';
+import { AnomalyScore, type ScoredFlow } from '../../src/anomaly/scoredFlow';
 import { flowUid } from '../../src/flow/flowUid';
 import { GuardedSink } from '../../src/pipeline/flowSink';
 import { packBatch, unpackBatch } from '../../src/sink/recordPack';
@@ -41,11 +41,16 @@ function indexes(dbPath: string): string[] {
   }
 }
 
-/** Flows with every kind of field: no-payload, several top-k sizes, live and offline, a uid not computed yet. */
-function mixedBatch(n: number, from = 0): ClassifiedFlow[] {
+/**
+ * Flows with every kind of field: no-payload, several top-k sizes, live and offline, a uid not computed yet, an
+ * anomaly score or none (null, or absent as from a tool).
+ */
+function mixedBatch(n: number, from = 0): ScoredFlow[] {
   return Array.from({ length: n }, (_, k) => {
     const i = from + k;
-    const cf = classified(i, i % 2 === 0 ? 'tls-web' : 'ssh', i % 5 === 0 ? new Array<number>(30).fill(0) : [517, -1448, -i, 80]);
+    const cf: ScoredFlow = classified(i, i % 2 === 0 ? 'tls-web' : 'ssh', i % 5 === 0 ? new Array<number>(30).fill(0) : [517, -1448, -i, 80]);
+    if (i % 3 === 1) cf.anomaly = new AnomalyScore(0.25 + i / 7, i % 2 === 1, 0.01);
+    else if (i % 3 === 2) cf.anomaly = null;
     if (i % 5 === 0) cf.flow.payload_packets = 0;
     if (i % 4 === 0) cf.verdict.topk = [];
     cf.flow.live = i % 3 === 0;
@@ -67,6 +72,7 @@ describe('recordPack', () => {
       expect(cf.flow.uid).toBe(f.uid);
       expect({ ...cf.flow, duration: cf.flow.duration }).toEqual({ ...f, duration: f.duration });
       expect(cf.verdict).toEqual(batch[i]!.verdict);
+      expect(cf.anomaly).toEqual(batch[i]!.anomaly ?? null);
     });
     const f = batch[0]!.flow;
     expect(f.uid).toBe(flowUid('test-sensor', 4, f.client_ip, f.client_port, f.server_ip, f.server_port, 0, f.first_ts));
