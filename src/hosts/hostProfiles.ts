@@ -162,12 +162,15 @@ export class HostProfiles {
       'SELECT * FROM hosts WHERE sensor = ? AND host = ? AND window_start < ? AND behaviour_group IS NOT NULL ORDER BY window_start DESC LIMIT 1',
     );
     this.existing = db.prepare('SELECT * FROM hosts WHERE sensor = ? AND host = ? AND window_start = ?');
+    // BEGIN IMMEDIATE: the flows may be written by another connection (the database thread, SqliteThreadSink), and
+    // a deferred transaction that reads before it writes cannot wait for that writer (SQLITE_BUSY at once); taking
+    // the write lock first waits for it under busy_timeout.
     this.flushTx = db.transaction((rows: { host: string; ws: number; e: Entry }[]) => {
       for (const { host, ws, e } of rows) this.store(host, ws, e, false, null, null);
-    });
+    }).immediate;
     this.closeTx = db.transaction((ws: number, hosts: Map<string, Entry>) => {
       for (const [host, e] of hosts) this.finish(host, ws, e);
-    });
+    }).immediate;
   }
 
   /** Swaps the behaviour groups (SIGHUP reload); windows closed from now on use them. */

@@ -25,8 +25,8 @@ export interface OpenedSinks {
 
 /**
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. Where the process may use
- * more than one CPU the database is written by its own thread (SqliteThreadSink), else on this one (SqliteSink);
- * `thread` overrides that choice. `bulk` (offline runs): a new database gets its secondary indexes at the end of
+ * more than one CPU and host profiles are off, the database is written by its own thread (SqliteThreadSink), else
+ * on this one (SqliteSink); `thread` overrides that choice. `bulk` (offline runs): a new database gets its secondary indexes at the end of
  * the run instead of row by row. `shedAbove` (live mode): the database sheds records of flows without payload
  * while writing takes more than this share of its thread's time (or, threaded, while it is far behind). Host
  * profiles (hosts.enabled) go into the flows database, and come right before it.
@@ -47,7 +47,13 @@ export async function openSinks(
         deferIndexes: opts.bulk === true,
         ...(opts.shedAbove !== undefined ? { shedAbove: opts.shedAbove } : {}),
       };
-      const sink = (opts.thread ?? availableParallelism() > 1) ? await SqliteThreadSink.open(cfg.output.db, dbOpts) : new SqliteSink(cfg.output.db, dbOpts);
+      // Not with host profiles: they write into the same file from this thread every 10 s, reading before they
+      // write, and behind the database thread's back-to-back transactions of a flood they failed with `database is
+      // locked` after busy_timeout (test/cli/flood.test.ts), which stops the run. Until their writes move into the
+      // database thread, such runs keep SQLite on this thread. The model monitor writes once per window and keeps
+      // its own connection (localDb()).
+      const threaded = opts.thread ?? (availableParallelism() > 1 && !cfg.hosts.enabled);
+      const sink = threaded ? await SqliteThreadSink.open(cfg.output.db, dbOpts) : new SqliteSink(cfg.output.db, dbOpts);
       db = sink;
       // Host profiles before the database in the list: sinks close in list order, and the profiles write their open
       // windows into the database as they close.
