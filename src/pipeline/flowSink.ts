@@ -69,6 +69,8 @@ export class GuardedSink implements FlowSink {
     try {
       await this.inner.drained();
     } catch (e) {
+      // A commit that failed on the database's group timer surfaces at the next call, which may be this one.
+      this.countLost(e, 0);
       this.fail(e);
     }
   }
@@ -87,6 +89,8 @@ export class GuardedSink implements FlowSink {
     try {
       await this.inner.close();
     } catch (e) {
+      // A commit that failed on the database's group timer surfaces here when no write came after it.
+      if (!this.failed) this.countLost(e, 0);
       this.fail(e);
     }
   }
