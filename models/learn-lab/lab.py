@@ -140,6 +140,7 @@ def main():
     ap.add_argument("--score-snaplen", type=int, default=96)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
+    a.out = os.path.abspath(a.out)
     if os.geteuid() != 0:
         raise SystemExit("lab.py needs root (network namespaces, tcpdump)")
     for tool in ("nginx", "tcpdump", "openssl", "ethtool"):
@@ -162,7 +163,14 @@ def main():
         chat = next(s for s in SERVICES if s["key"] == "chat")
         procs.append(subprocess.Popen([*nsx(SNS), sys.executable, os.path.join(HERE, "chatd.py"), chat["ip"],
                                        f"{pki}/chat.crt", f"{pki}/chat.key"], stdout=subprocess.DEVNULL))
-        time.sleep(2)
+        for _ in range(50):  # every service answers before any capture starts
+            down = [s for s in SERVICES if sh(*nsx(CNS), "bash", "-c", f"exec 3<>/dev/tcp/{s['ip']}/443", check=False).returncode]
+            if not down:
+                break
+            time.sleep(0.2)
+        else:
+            err = open(os.path.join(work, "nginx-error.log")).read()[-500:] if os.path.exists(os.path.join(work, "nginx-error.log")) else ""
+            raise SystemExit(f"services not answering: {[s['key'] for s in down]} {err}")
         info = {"seed": a.seed, "services": SERVICES, "nginx": sh("nginx", "-v").stderr.strip(),
                 "python": sys.version.split()[0], "openssl": sh("openssl", "version").stdout.strip()}
         info["learn"] = capture(os.path.join(a.out, "learn.pcap"), 0, a.learn, a.seed, log)

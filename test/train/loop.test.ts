@@ -68,10 +68,10 @@ describe('sensor train refuses bad input in one line', () => {
 
     it('a class with too few rows', async () => {
       const csv = path.join(dir, 'few.csv');
-      writeFileSync(csv, header + row('a', 100).repeat(12) + row('b', 200).repeat(3));
+      writeFileSync(csv, header + row('a', 100).repeat(25) + row('b', 200).repeat(3));
       const r = await sensor(['train', '--csv', csv, '--out', path.join(dir, 'few.onnx')]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('1 of 2 classes have fewer than 10 rows: b (3)');
+      expect(r.stderr).toContain('1 of 2 classes have fewer than 20 rows: b (3)');
     });
   });
 });
