@@ -113,6 +113,7 @@ describe.skipIf(noPython !== null)(`the loop: sensor learn -> sensor train -> se
     const ev = await sensor(['eval', '--csv', truthCsv, '--model', model]);
     expect(ev.code).toBe(0);
     const macro = Number(/macro-F1 ([0-9.]+)/.exec(ev.stdout)![1]);
+    console.log(`learn -> train -> score loop (generated capture): ${recs.length} new headers-only flows, macro-F1 ${macro}`);
     expect(macro).toBeGreaterThanOrEqual(0.9);
     // The sensor's own labels on those flows agree with eval's top choice.
     const correct = recs.filter((r) => r.label === truthOf.get(r.server_ip)).length;
