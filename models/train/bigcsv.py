@@ -1,9 +1,10 @@
 """A lean reader of "who's talking" CSVs at the public dataset's scale (8.2M rows x 252 classes).
 
-The CSV is read in chunks of lines; each chunk's lengths are parsed by numpy's C reader straight into int16
-(payload lengths are at most 65535 in magnitude on the wire but a TCP segment carries at most 65495 bytes of
-payload and the sensor never sees more than its MTU, so anything outside int16 is refused with its line
-number), labels and groups become small integer codes. No float64 frame, no list of per-row Python objects:
+The CSV is read in chunks of lines; each chunk's lengths are parsed by numpy's C reader and kept as int16
+(every length of the public dataset fits: segments are MTU-sized), or as int32 when some length does not
+(captures with offloads on hold coalesced segments of up to 64 KB: the lab corpus has -40320); a length outside
+-65535..65535 (no IPv4/IPv6 packet carries more) is refused with its line number. Labels and groups become
+small integer codes. No float64 frame, no list of per-row Python objects:
 8.2M rows x 30 lengths take 492 MB as int16 (the float32 matrix a network trains on is twice that).
 
   load(path, runs_path)  -> Table (X int16 [N, L], y int32 class codes, classes, groups int32 | None, group names)
@@ -27,6 +28,7 @@ import numpy as np
 
 CHUNK_LINES = 1 << 18
 INT16_MAX = 32767
+MAX_LEN = 65535  # the largest IP payload length field: no TCP segment carries more
 
 
 class CsvError(Exception):
@@ -61,8 +63,8 @@ def _bad_line(path, lineno, raw, n_fields, L):
             n = int(v)
         except ValueError:
             return f"{path}:{lineno}: tcp_len_{i} is {v[:20]!r}, not an integer"
-        if abs(n) > INT16_MAX:
-            return f"{path}:{lineno}: tcp_len_{i} is {n}, outside -32767..32767"
+        if abs(n) > MAX_LEN:
+            return f"{path}:{lineno}: tcp_len_{i} is {n}, outside -{MAX_LEN}..{MAX_LEN}"
     return None
 
 
@@ -113,7 +115,8 @@ def load(path, runs_path=None, chunk_lines=CHUNK_LINES, progress=None):
                     rest.append(r)
             try:
                 A = np.loadtxt(rest, delimiter=",", dtype=np.int32, ndmin=2)
-                ok = A.shape[1] == L and not (np.abs(A) > INT16_MAX).any() and all(labels)
+                big = int(np.abs(A).max()) if A.size else 0
+                ok = A.shape[1] == L and big <= MAX_LEN and all(labels)
             except ValueError:
                 ok = False
             if not ok:
@@ -129,12 +132,14 @@ def load(path, runs_path=None, chunk_lines=CHUNK_LINES, progress=None):
                 if c is None:
                     c = index[lab] = len(index)
                 codes[k] = c
-            parts_X.append(A.astype(np.int16))
+            parts_X.append(A.astype(np.int16) if big <= INT16_MAX else A)
             parts_y.append(codes)
             if progress:
                 progress(lineno)
     names = [k.decode("utf-8", "replace") if isinstance(k, bytes) else k for k in index]
-    X = np.concatenate(parts_X) if parts_X else np.zeros((0, L), dtype=np.int16)
+    wide = any(p.dtype != np.int16 for p in parts_X)
+    X = np.concatenate([p.astype(np.int32) for p in parts_X] if wide else parts_X) if parts_X \
+        else np.zeros((0, L), dtype=np.int16)
     del parts_X
     y_first = np.concatenate(parts_y) if parts_y else np.zeros(0, dtype=np.int32)
     # class codes in sorted name order (the model's class order)
