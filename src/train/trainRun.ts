@@ -118,7 +118,7 @@ export async function runTrain(o: TrainOptions, log: (line: string) => void): Pr
   mkdirSync(o.work, { recursive: true });
   const partial = path.join(outDir, `.${path.basename(o.out)}.partial.onnx`);
   rmSync(partial, { force: true });
-  const args = [TRAINER, '--csv', o.csv, '--out', o.work, '--export', partial, '--device', o.device];
+  const args = [TRAINER, '--csv', o.csv, '--out', o.work, '--export', partial, '--device', o.device, '--min-class-flows', String(o.minClassRows)];
   if (o.runs !== null) args.push('--runs', o.runs);
   if (o.epochs !== null) args.push('--epochs', String(o.epochs));
   if (o.seed !== null) args.push('--seed', String(o.seed));
