@@ -192,9 +192,9 @@ def main():
         log = os.path.join(a.dir, "train.log")
         cmd = [py, os.path.join(TRAIN, "train.py"), "--csv", sl, "--out", work, "--epochs", "1", "--quick",
                "--device", "cpu", "--threads", str(a.threads)]
-        wall, cpu, rss, text, rss_epoch = child(cmd, log, mark="epoch 1/1", cpu_marks=(" flows, ", "epoch 1/1"))
+        wall, cpu, rss, text, rss_epoch = child(cmd, log, mark="epoch 1/1", cpu_marks=(", device ", "epoch 1/1"))
         ca = child.cpu_at
-        epoch_cpu = (ca["epoch 1/1"] - ca[" flows, "]) if len(ca) == 2 and None not in ca.values() else None
+        epoch_cpu = (ca["epoch 1/1"] - ca[", device "]) if len(ca) == 2 and None not in ca.values() else None
         # the epoch: from the trainer's split line to its "epoch 1/1" line (both stamped by the trainer)
         stamps = {}
         for line in text.splitlines():

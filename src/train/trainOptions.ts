@@ -12,6 +12,8 @@ export interface TrainOptions {
   /** Folder for the trainer's measured files (metrics.json, test.csv, pictures); default OUT.train/. */
   work: string;
   epochs: number | null;
+  /** The trainer's network: null for its default (the MLP); 'cnn' keeps the raw rows only (the public dataset's scale). */
+  arch: 'mlp' | 'cnn' | null;
   device: 'auto' | 'cpu' | 'cuda';
   /** Every class needs at least this many rows. */
   minClassRows: number;
@@ -28,6 +30,7 @@ export const TRAIN_FLAGS: readonly { flag: string; describe: string; required?: 
   { flag: 'out', describe: 'model file to write (ONNX); its card is written next to it as OUT.md', required: true },
   { flag: 'runs', describe: "group of each row, one a line (sensor learn's OUT.runs): held-out rows are whole groups (default: blocks of consecutive rows)" },
   { flag: 'epochs', describe: "training epochs (default: the trainer's, as for the bundled model)" },
+  { flag: 'arch', describe: "network: mlp (the trainer's default, the bundled model's) or cnn (needs far less memory: use it for millions of rows)" },
   { flag: 'device', describe: 'auto, cpu or cuda (default auto: CUDA when torch sees a device)' },
   { flag: 'work', describe: "folder for the trainer's files: metrics.json, test.csv, confusion.png (default OUT.train/)" },
   { flag: 'min-class-rows', describe: 'refuse the CSV when a class has fewer rows than this (default 20, what the trainer needs to hold some out)' },
@@ -54,8 +57,11 @@ export function trainOptions(get: (flag: string) => string | undefined, quick: b
   const out = need('out');
   const device = get('device') ?? 'auto';
   if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw new ConfigError(`--device must be auto, cpu or cuda, got ${show(device)}`);
+  const arch = get('arch') ?? null;
+  if (arch !== null && arch !== 'mlp' && arch !== 'cnn') throw new ConfigError(`--arch must be mlp or cnn, got ${show(arch)}`);
   return {
     csv: need('csv'),
+    arch,
     runs: get('runs') ?? null,
     out,
     work: get('work') ?? `${out}.train`,

@@ -121,6 +121,7 @@ export async function runTrain(o: TrainOptions, log: (line: string) => void): Pr
   const args = [TRAINER, '--csv', o.csv, '--out', o.work, '--export', partial, '--device', o.device, '--min-class-flows', String(o.minClassRows)];
   if (o.runs !== null) args.push('--runs', o.runs);
   if (o.epochs !== null) args.push('--epochs', String(o.epochs));
+  if (o.arch !== null) args.push('--arch', o.arch);
   if (o.seed !== null) args.push('--seed', String(o.seed));
   if (o.threads !== null) args.push('--threads', String(o.threads));
   if (o.quick) args.push('--quick');
