@@ -109,7 +109,7 @@ describe('README', () => {
         if (m === null) continue;
         const argv = m[1]!.trim().split(/\s+/).filter(Boolean);
         const cmd = await parseArgs(argv, '0', {});
-        expect(['run', 'interfaces', 'help', 'export', 'eval', 'anomaly-fit', 'hosts-fit', 'clickhouse-schema', 'serve', 'report', 'learn', 'eval-labels'], line).toContain(cmd.kind);
+        expect(['run', 'interfaces', 'help', 'export', 'eval', 'anomaly-fit', 'hosts-fit', 'clickhouse-schema', 'serve', 'report', 'learn', 'eval-labels', 'train'], line).toContain(cmd.kind);
         parsed++;
       }
     }

@@ -17,6 +17,7 @@ import { DEFAULT_INSPECT_PACKETS } from '../learn/handshakeInspector';
 import { LEARN_SNAPLEN, type LearnOptions } from '../learn/learnRun';
 import { DEFAULT_RULES } from '../learn/rules';
 import { parseTime } from '../serve/timeParam';
+import { TRAIN_FLAGS, trainOptions, type TrainOptions } from '../train/trainOptions';
 
 /** What the command line asked for. */
 export type Command =
@@ -36,6 +37,7 @@ export type Command =
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
   | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
+  | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
   | { kind: 'clickhouse-schema'; clickhouse: ClickHouseConfig; cluster: string | null; onCluster: boolean; apply: string[] }
   | { kind: 'serve'; config: SensorConfig }
@@ -185,7 +187,7 @@ const RUN_FLAGS: readonly CommandFlag[] = [
   { flag: 'summary', describe: 'human summary table at the end of an offline run (default on; --no-summary)' },
 ];
 
-export const COMMANDS = ['demo', 'learn', 'export', 'eval', 'anomaly-fit', 'hosts-fit', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
+export const COMMANDS = ['demo', 'learn', 'train', 'export', 'eval', 'anomaly-fit', 'hosts-fit', 'serve', 'report', 'interfaces', 'clickhouse-schema'] as const;
 
 /** The capture `sensor demo` reads (made by scripts/make-demo.js, shipped with the package). */
 export const DEMO_CAPTURE = path.resolve(__dirname, '..', '..', 'demo', 'demo.pcap.gz');
@@ -232,6 +234,9 @@ function parser(argv: string[], command: string) {
     learn:
       'Usage: sensor learn --pcap FILE|DIR [--pcap ...] | --interface IF --out rows.csv [--rules FILE] [--keep-names]\n\n' +
       "Label each TCP flow from its handshake (TLS SNI/ALPN, HTTP Host, banners) and write who's-talking training rows (README \"Learn the applications of your network\").",
+    train:
+      'Usage: sensor train --csv rows.csv --out model.onnx [--runs rows.runs] [--epochs N] [--device auto|cpu|cuda]\n\n' +
+      "Train the sensor's network on who's-talking rows (sensor learn's, or the public dataset's) and write the model plus its card (OUT.md); needs python3 with torch and onnx (README \"Learn the applications of your network\").",
     eval:
       'Usage: sensor eval --csv labelled.csv [--model FILE]\n       sensor eval --db flows.db|--pcap FILE|DIR --labels labels.csv [--model FILE]\n\n' +
       'Score a model on labelled rows in the "who\'s talking" CSV format (accuracy, macro-F1, per class), or on the flows of a database or captures matched to a labels file ' +
@@ -249,6 +254,7 @@ function parser(argv: string[], command: string) {
     '':
       'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor demo                                   (the bundled capture; sensor demo --help)\n' +
       '  sensor learn --pcap FILE|DIR --out rows.csv  (training rows labelled from handshakes; sensor learn --help)\n' +
+      '  sensor train --csv rows.csv --out model.onnx  (train a model on them; sensor train --help)\n' +
       '  sensor export --db flows.db --format csv      (sensor export --help)\n  sensor eval --csv labelled.csv               (sensor eval --help)\n' +
       '  sensor eval --db flows.db|--pcap DIR --labels labels.csv\n' +
       '  sensor anomaly-fit --db flows.db --out anomaly.onnx\n  sensor hosts-fit --db flows.db --out groups.json\n' +
@@ -262,6 +268,7 @@ function parser(argv: string[], command: string) {
   else if (command === 'hosts-fit') {
     y = commandOptions(y, HOSTS_FIT_FLAGS).option('db', { type: 'string', array: true, describe: 'SQLite database written by the sensor with host profiles (repeatable: fitted together) [required]' });
   }
+  else if (command === 'train') y = commandOptions(y, TRAIN_FLAGS).option('quick', { type: 'boolean', describe: 'a short training run: few epochs, no unknown-threshold experiment (tests, smoke checks)' });
   else if (command === 'clickhouse-schema') {
     y = commandOptions(y, CLICKHOUSE_SCHEMA_FLAGS)
       .option('on-cluster', { type: 'boolean', describe: 'add ON CLUSTER to each statement (needs ClickHouse Keeper); else run it on every node' })
@@ -290,6 +297,8 @@ function knownFlags(command: string): string[] {
         ? ANOMALY_FIT_FLAGS.map((f) => f.flag)
         : command === 'hosts-fit'
         ? [...HOSTS_FIT_FLAGS.map((f) => f.flag), 'db']
+        : command === 'train'
+        ? [...TRAIN_FLAGS.map((f) => f.flag), 'quick']
         : command === 'report'
           ? REPORT_FLAGS.map((f) => f.flag)
           : command === 'learn'
@@ -432,6 +441,7 @@ export async function parseArgs(argv: string[], version: string, env: NodeJS.Pro
   if (command === 'eval') return evalCommandOf(a);
   if (command === 'anomaly-fit') return anomalyFitCommand(a);
   if (command === 'hosts-fit') return hostsFitCommand(a);
+  if (command === 'train') return { kind: 'train', train: trainOptions((flag) => single(a, flag), a.quick === true) };
   if (command === 'interfaces') return { kind: 'interfaces' };
   if (command === 'clickhouse-schema') return clickhouseSchemaCommand(a);
   if (command === 'report') {

@@ -16,7 +16,7 @@ function packageVersion(): string {
 }
 
 /** Error classes whose message is a complete one-line answer for the user (exit 2, no stack trace). */
-const USER_ERRORS = new Set(['ConfigError', 'RulesError', 'ModelContractError', 'OnnxFormatError', 'SinkError', 'CaptureError', 'LiveCaptureError', 'ServeError', 'FlowDbError']);
+const USER_ERRORS = new Set(['ConfigError', 'RulesError', 'ModelContractError', 'OnnxFormatError', 'SinkError', 'CaptureError', 'LiveCaptureError', 'ServeError', 'FlowDbError', 'TrainError']);
 
 function isUserError(e: unknown): e is Error {
   return e instanceof Error && (USER_ERRORS.has(e.name) || (e as NodeJS.ErrnoException).code !== undefined);
@@ -95,6 +95,17 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval-labels': {
         const { evalLabelsCommand } = await import('./evalCommand');
         return await evalLabelsCommand({ ...cmd, out: process.stdout });
+      }
+      case 'train': {
+        const { runTrain } = await import('../train/trainRun');
+        const r = await runTrain(cmd.train, (line) => process.stderr.write(line + '\n'));
+        const n = r.metrics.network;
+        process.stderr.write(
+          `sensor train: wrote ${r.model.path} (${r.model.classes.length} classes, version ${r.model.version}` +
+            (n !== undefined ? `, held-out macro-F1 ${n.macro_f1.toFixed(4)} on ${n.flows} rows` : ', no held-out rows') +
+            `) and its card ${r.card}\n`,
+        );
+        return EXIT_OK;
       }
       case 'interfaces': {
         const { listInterfaces } = await import('../capture/interfaces');
