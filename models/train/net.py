@@ -190,7 +190,13 @@ class PpiMlp(nn.Module):
         shape) map to EXACT_UNSEEN from now on, in training and in the exported graph."""
         if not self.use_exact:
             return
-        counts = torch.bincount(slots.reshape(-1).long(), minlength=EXACT_UNSEEN)[:EXACT_UNSEEN]
+        self.set_exact_counts(torch.bincount(slots.reshape(-1).long(), minlength=EXACT_UNSEEN)[:EXACT_UNSEEN],
+                              min_count)
+
+    def set_exact_counts(self, counts, min_count):
+        """set_exact_vocab from the slot counts [EXACT_UNSEEN] (training accumulates them chunk by chunk)."""
+        if not self.use_exact:
+            return
         vocab = torch.arange(EXACT_UNSEEN, dtype=torch.long)
         vocab[(counts < min_count) & (vocab != 0) & (vocab != EXACT_MAX + 1)] = EXACT_UNSEEN
         self.exact_vocab.copy_(vocab.to(self.exact_vocab.device))

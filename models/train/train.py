@@ -152,16 +152,34 @@ def augmented_pool(X, a):
     return np.stack([augment.augment_rows(X, rng, 1.0, mech) for _ in range(AUG_COPIES)])
 
 
+LAZY_ROW_VERSIONS = 1_000_000  # rows x versions above which the MLP's inputs are computed per batch (Inputs)
+
+
 class Inputs:
     """What one epoch feeds the model for each row: the raw rows (CNN), or for the MLP its parameter-free inputs
-    (dense features and embedding slots) computed once for X and for every augmented copy, which makes an MLP
-    epoch several times cheaper than recomputing them."""
+    (dense features and embedding slots). On small data the MLP's inputs are computed once for X and for every
+    augmented copy, which makes an MLP epoch several times cheaper than recomputing them; that costs ~1.3 GB per
+    100k rows (five versions of each), so above LAZY_ROW_VERSIONS row-versions (or with SENSOR_TRAIN_LAZY=1;
+    =0 forces the precomputed path) the MLP keeps the raw rows (int16 where the lengths fit, else int32) and
+    computes its inputs per training batch instead (`lazy`)."""
 
     def __init__(self, X, pool, a, K):
         self.mlp = a.arch == "mlp"
         mats = [X] + (list(pool) if pool is not None else [])
+        self.copies = len(mats) - 1
+        force = os.environ.get("SENSOR_TRAIN_LAZY", "")
+        self.lazy = self.mlp and (force == "1" or (force != "0" and len(X) * len(mats) > LAZY_ROW_VERSIONS))
         if not self.mlp:
             self.tensors = [torch.from_numpy(np.stack(mats))]  # [V, N, L]
+        elif self.lazy:
+            big = max((float(np.abs(M).max()) if M.size else 0.0) for M in mats)
+            dt = np.int16 if big <= np.iinfo(np.int16).max else np.int32
+            raw = np.empty((len(mats),) + X.shape, dtype=dt)  # [V, N, L], filled one version at a time
+            for v, M in enumerate(mats):
+                raw[v] = M
+            self.raw = torch.from_numpy(raw)
+            self.probe = make_model(a, K)
+            self.tensors = None
         else:
             probe = make_model(a, K)
             with torch.no_grad():
@@ -170,11 +188,31 @@ class Inputs:
                     return torch.cat([d for d, _ in parts]), torch.cat([s for _, s in parts])
                 done = [conv(M) for M in mats]
             self.tensors = [torch.stack([d for d, _ in done]), torch.stack([s for _, s in done])]  # [V, N, D], [V, N, S]
-        self.copies = len(mats) - 1
 
     def batch(self, version, rows):
         """Row rows[i] in its version version[i] (0 = as captured, 1.. = augmented copies)."""
+        if self.lazy:
+            with torch.no_grad():
+                return list(self.probe.inputs(self.raw[version, rows].float()))
         return [t[version, rows] for t in self.tensors]
+
+    def exact_counts(self, rows, chunk=65536):
+        """How often each exact-length slot occurs among the first EXACT_POSITIONS slots of rows `rows` in all
+        their versions: what PpiMlp.set_exact_counts takes (the precomputed path counts its stored slots; the
+        lazy one computes them chunk by chunk)."""
+        from net import EXACT_UNSEEN
+        if not self.lazy:
+            slots = self.tensors[1][:, torch.from_numpy(rows), :EXACT_POSITIONS]
+            return torch.bincount(slots.reshape(-1).long(), minlength=EXACT_UNSEEN)[:EXACT_UNSEEN]
+        counts = torch.zeros(EXACT_UNSEEN, dtype=torch.long)
+        rt = torch.from_numpy(rows)
+        with torch.no_grad():
+            for v in range(self.raw.shape[0]):
+                for i in range(0, len(rt), chunk):
+                    _, s = self.probe.inputs(self.raw[v, rt[i:i + chunk]].float())
+                    counts += torch.bincount(s[:, :EXACT_POSITIONS].reshape(-1).long(),
+                                             minlength=EXACT_UNSEEN)[:EXACT_UNSEEN]
+        return counts
 
 
 def row_weights(y, w_row, src, idx_tr, K, a):
@@ -206,7 +244,7 @@ def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=N
     model = make_model(a, K).to(dev)
     if inputs.mlp and a.exact and a.exact_min_count > 0:
         # the exact-length vocabulary of this fit's training rows (all their versions): rarer lengths -> unseen
-        model.set_exact_vocab(inputs.tensors[1][:, torch.from_numpy(idx_tr), :EXACT_POSITIONS], a.exact_min_count)
+        model.set_exact_counts(inputs.exact_counts(idx_tr), a.exact_min_count)
     sample_w = torch.tensor(row_weights(y, w_row, src, idx_tr, K, a).astype(np.float32))
     yt = torch.from_numpy(y).long()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)

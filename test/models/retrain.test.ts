@@ -70,4 +70,17 @@ describe.skipIf(missing !== null)(`models/train/train.py retrains from a who's-t
     expect(metrics.flows).toBe(sample.rows.length);
     expect(typeof metrics.network?.macro_f1).toBe('number');
   }, 300_000);
+
+  it('the MLP trained on inputs computed per batch (the path of millions of rows) matches the precomputed inputs', () => {
+    // models/train/lazy_check.py forces each path on the sample (SENSOR_TRAIN_LAZY) and compares them
+    const r = spawnSync(PYTHON, [path.join(REPO, 'models/train/lazy_check.py'), '--csv', SAMPLE], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, `lazy_check.py failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
+    expect(res.versions).toBe(5); // the row as captured and its four augmented copies
+    expect(res.counts_same).toBe(true);
+    expect(res.vocab_same).toBe(true);
+    expect(res.features_max_abs_diff as number).toBeLessThanOrEqual(1e-5);
+    expect((res.loss_lazy as number[]).length).toBe(1);
+    expect(res.loss_max_abs_diff as number).toBeLessThanOrEqual(1e-4);
+  });
 });
