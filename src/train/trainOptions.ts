@@ -30,7 +30,7 @@ export const TRAIN_FLAGS: readonly { flag: string; describe: string; required?: 
   { flag: 'out', describe: 'model file to write (ONNX); its card is written next to it as OUT.md', required: true },
   { flag: 'runs', describe: "group of each row, one a line (sensor learn's OUT.runs): held-out rows are whole groups (default: blocks of consecutive rows)" },
   { flag: 'epochs', describe: "training epochs (default: the trainer's, as for the bundled model)" },
-  { flag: 'arch', describe: "network: mlp (the trainer's default, the bundled model's) or cnn (needs far less memory: use it for millions of rows)" },
+  { flag: 'arch', describe: "network: mlp (the trainer's default, the bundled model's; on large data its inputs are computed per batch: ~1.5 GB of memory at 1M rows) or cnn (about 10x the CPU per epoch)" },
   { flag: 'device', describe: 'auto, cpu or cuda (default auto: CUDA when torch sees a device)' },
   { flag: 'work', describe: "folder for the trainer's files: metrics.json, test.csv, confusion.png (default OUT.train/)" },
   { flag: 'min-class-rows', describe: 'refuse the CSV when a class has fewer rows than this (default 20, what the trainer needs to hold some out)' },
