@@ -147,6 +147,8 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--dir", default=os.path.join(HERE, "out", "train-scale"))
     ap.add_argument("--skip", default="", help="comma list: load, read_csv, train")
+    ap.add_argument("--train-augment", type=float, default=None,
+                    help="train.py --augment for the epoch (0: no re-cut copies, so no augmentation setup)")
     a = ap.parse_args()
     skip = set(x for x in a.skip.split(",") if x)
     os.makedirs(a.dir, exist_ok=True)
@@ -180,7 +182,7 @@ def main():
         print(f"train.py's read_csv (float32 matrix + labels): {wall:.1f} s wall, {cpu:.1f} s CPU, "
               f"peak RSS {info['peak_rss_mb']:.0f} MB (float32 matrix {info['x_mb']:.0f} MB)", flush=True)
     if "train" not in skip:
-        sl = os.path.join(a.dir, f"slice-{a.slice}.csv")
+        sl = big if a.slice >= a.rows else os.path.join(a.dir, f"slice-{a.slice}.csv")
         if not os.path.exists(sl):
             with open(big) as src, open(sl + ".tmp", "w") as dst:
                 for i, line in enumerate(src):
@@ -192,6 +194,9 @@ def main():
         log = os.path.join(a.dir, "train.log")
         cmd = [py, os.path.join(TRAIN, "train.py"), "--csv", sl, "--out", work, "--epochs", "1", "--quick",
                "--device", "cpu", "--threads", str(a.threads)]
+        if a.train_augment is not None:
+            cmd += ["--augment", str(a.train_augment)]
+            res["train_augment"] = a.train_augment
         wall, cpu, rss, text, rss_epoch = child(cmd, log, mark="epoch 1/1", cpu_marks=(", device ", "epoch 1/1"))
         ca = child.cpu_at
         epoch_cpu = (ca["epoch 1/1"] - ca[", device "]) if len(ca) == 2 and None not in ca.values() else None
