@@ -76,17 +76,8 @@ export function writeReferenceModel(model: string, reference: string, out: strin
   writeFileSync(out, withMetadata(readFileSync(model), 'input_reference', reference));
 }
 
-/** A seeded generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator (mulberry32), the one the bench and test captures use. */
+export { mulberry32 as rng } from '../../bench/synth';
 
 const pad = (a: number[], L: number): number[] => [...a, ...new Array<number>(Math.max(0, L - a.length)).fill(0)].slice(0, L);
 
