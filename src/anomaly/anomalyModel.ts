@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import { createDeviceSession, firstLine, type Device, type SessionLogger } from '../classify/deviceSession';
 import { MAX_SEQUENCE_LENGTH, ModelContractError } from '../classify/modelContract';
-import { OnnxFormatError, readOnnxMetadata } from '../classify/onnxMetadata';
+import { readMetadataProps, requiredMetadata } from '../classify/onnxMetadata';
 import { ort, type OrtSession } from '../classify/ortBinding';
 import { FeatureError, FeatureExtractor } from './features';
 
@@ -43,10 +43,8 @@ function refuse(path: string, what: string): ModelContractError {
 }
 
 function prop(path: string, props: Map<string, string>, key: string): string {
-  const v = props.get(key);
-  if (v === undefined) throw refuse(path, `metadata '${key}' is missing${key === 'anomaly_counters' ? ' (is this a classifier model?)' : ''}`);
-  if (v.trim() === '') throw refuse(path, `metadata '${key}' is empty`);
-  return v;
+  const hint = key === 'anomaly_counters' ? ' (is this a classifier model?)' : '';
+  return requiredMetadata(props, key, (what) => refuse(path, what), hint);
 }
 
 function json(path: string, key: string, text: string): unknown {
@@ -59,13 +57,7 @@ function json(path: string, key: string, text: string): unknown {
 
 /** Reads and checks the metadata; no ORT session needed. */
 export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<AnomalyModelInfo, 'device'> {
-  let props: Map<string, string>;
-  try {
-    props = readOnnxMetadata(bytes).props;
-  } catch (e) {
-    if (e instanceof OnnxFormatError) throw refuse(path, `not a readable ONNX file: ${e.message}`);
-    throw e;
-  }
+  const props = readMetadataProps(bytes, (what) => refuse(path, what));
   const counters = json(path, 'anomaly_counters', prop(path, props, 'anomaly_counters'));
   if (!Array.isArray(counters) || counters.length > MAX_COUNTERS || counters.some((c) => typeof c !== 'string')) {
     throw refuse(path, `metadata 'anomaly_counters' must be a JSON array of at most ${MAX_COUNTERS} counter names`);

@@ -1,4 +1,4 @@
-import { readOnnxMetadata, OnnxFormatError } from './onnxMetadata';
+import { readMetadataProps, requiredMetadata } from './onnxMetadata';
 import { ort, type OrtSession } from './ortBinding';
 import { VERDICT_STATUSES } from './verdict';
 import { ModelContractError } from './contractError';
@@ -60,10 +60,7 @@ function refuse(path: string, what: string): ModelContractError {
 }
 
 function requiredProp(path: string, props: Map<string, string>, key: string): string {
-  const value = props.get(key);
-  if (value === undefined) throw refuse(path, `metadata '${key}' is missing`);
-  if (value.trim() === '') throw refuse(path, `metadata '${key}' is empty`);
-  return value;
+  return requiredMetadata(props, key, (what) => refuse(path, what));
 }
 
 function parseClasses(path: string, text: string): string[] {
@@ -135,13 +132,7 @@ function describeShape(shape: ReadonlyArray<number | string>): string {
 
 /** Reads and checks the metadata; no ORT session needed. */
 export function checkMetadata(path: string, bytes: Uint8Array): Omit<ModelInfo, 'device'> {
-  let props: Map<string, string>;
-  try {
-    props = readOnnxMetadata(bytes).props;
-  } catch (e) {
-    if (e instanceof OnnxFormatError) throw refuse(path, `not a readable ONNX file: ${e.message}`);
-    throw e;
-  }
+  const props = readMetadataProps(bytes, (what) => refuse(path, what));
   const classes = parseClasses(path, requiredProp(path, props, 'classes'));
   const sequenceLength = parseSequenceLength(path, requiredProp(path, props, 'sequence_length'));
   const version = requiredProp(path, props, 'model_version');

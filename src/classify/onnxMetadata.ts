@@ -150,3 +150,24 @@ export function readOnnxMetadata(bytes: Uint8Array): OnnxMetadata {
   if (meta.irVersion === 0) throw new OnnxFormatError('no ir_version field: this is not an ONNX model');
   return meta;
 }
+
+/**
+ * The metadata_props of a model file for a contract check: an unreadable file is refused with `refuse`'s error
+ * (one line naming the model), like every other contract failure.
+ */
+export function readMetadataProps(bytes: Uint8Array, refuse: (what: string) => Error): Map<string, string> {
+  try {
+    return readOnnxMetadata(bytes).props;
+  } catch (e) {
+    if (e instanceof OnnxFormatError) throw refuse(`not a readable ONNX file: ${e.message}`);
+    throw e;
+  }
+}
+
+/** A metadata entry the contract requires: missing or blank is refused (`hint` is appended to "missing"). */
+export function requiredMetadata(props: Map<string, string>, key: string, refuse: (what: string) => Error, hint = ''): string {
+  const value = props.get(key);
+  if (value === undefined) throw refuse(`metadata '${key}' is missing${hint}`);
+  if (value.trim() === '') throw refuse(`metadata '${key}' is empty`);
+  return value;
+}
