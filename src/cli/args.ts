@@ -18,22 +18,14 @@ import { LEARN_SNAPLEN, type LearnOptions } from '../learn/learnRun';
 import { DEFAULT_RULES } from '../learn/rules';
 import { parseTime } from '../serve/timeParam';
 import { TRAIN_FLAGS, trainOptions, type TrainOptions } from '../train/trainOptions';
+import type { EvalLabelsOptions } from './evalCommand';
 
 /** What the command line asked for. */
 export type Command =
   | { kind: 'run'; config: SensorConfig; progress: boolean; summary: boolean; replaceDb: boolean }
   | { kind: 'export'; db: string; format: 'csv'; out: string; label: string | null; length: number }
   | { kind: 'eval'; csv: string; model: string }
-  | {
-      kind: 'eval-labels';
-      db: string | null;
-      pcap: string[];
-      labels: string;
-      model: string;
-      minPayload: number;
-      minClass: number;
-      threshold: number | null;
-    }
+  | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
   | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
