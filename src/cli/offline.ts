@@ -7,7 +7,7 @@ import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
 import type { AnomalyScorer } from '../anomaly/scorer';
 import { HostProfiles } from '../hosts/hostProfiles';
-import { guardSinks, openClassifier, openScorer, openSinks, QuietSinkError } from '../pipeline/open';
+import { guardSinks, openClassifier, openOutputs, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { openMonitor } from '../monitor/openMonitor';
 import type { MonitorReport } from '../monitor/monitor';
@@ -94,21 +94,11 @@ export async function runOffline(
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
 
   let opened;
-  try {
-    opened = await openSinks(cfg, log, { bulk: true });
-  } catch (e) {
-    detach();
-    if (classifier !== null) await classifier.close();
-    throw e;
-  }
-  // After the outputs: a database that cannot be opened is then the one line the user sees.
   let scorer: AnomalyScorer | null;
   try {
-    scorer = await openScorer(cfg, log);
+    ({ opened, scorer } = await openOutputs(cfg, log, classifier, { bulk: true }));
   } catch (e) {
     detach();
-    for (const s of opened.all) await Promise.resolve(s.close()).catch(() => undefined);
-    if (classifier !== null) await classifier.close();
     throw e;
   }
   const hosts = opened.all.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;

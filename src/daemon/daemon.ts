@@ -10,7 +10,7 @@ import { openMonitor } from '../monitor/openMonitor';
 import { loadAnomalyModelInfo } from '../anomaly/anomalyModel';
 import type { AnomalyScorer } from '../anomaly/scorer';
 import { HostProfiles } from '../hosts/hostProfiles';
-import { guardSinks, loadHostGroups, openClassifier, openScorer, openSinks, QuietSinkError } from '../pipeline/open';
+import { guardSinks, loadHostGroups, openClassifier, openOutputs, openScorer, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { type MetricsServer, type MetricsSources, sensorMetrics, startMetricsServer } from './metrics';
@@ -77,22 +77,9 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const inferenceLatency = inferenceLatencyHistogram();
   let classifier = await openClassifier(cfg, log, inferenceLatency);
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-  let opened;
-  try {
-    opened = await openSinks(cfg, log, { shedAbove: DB_SHED_ABOVE });
-  } catch (e) {
-    if (classifier !== null) await classifier.close();
-    throw e;
-  }
-  // After the outputs: a database that cannot be opened is then the one line the user sees.
-  let scorer: AnomalyScorer | null;
-  try {
-    scorer = await openScorer(cfg, log);
-  } catch (e) {
-    for (const s of opened.all) await Promise.resolve(s.close()).catch(() => undefined);
-    if (classifier !== null) await classifier.close();
-    throw e;
-  }
+  const outputs = await openOutputs(cfg, log, classifier, { shedAbove: DB_SHED_ABOVE });
+  const opened = outputs.opened;
+  let scorer = outputs.scorer;
   const { db, clickhouse } = opened;
   const hosts = opened.all.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
 

@@ -163,3 +163,29 @@ export async function openScorer(cfg: SensorConfig, log: Logger): Promise<Anomal
   log.info('anomaly model loaded', { model: m.path, version: m.version, false_positive_rate: scorer.fpr, threshold: scorer.threshold, device: m.device });
   return scorer;
 }
+
+/**
+ * The outputs, then the anomaly model (after the outputs: a database that cannot be opened is then the one line the
+ * user sees). On a failure what was opened is closed, the classifier too, and the error goes on.
+ */
+export async function openOutputs(
+  cfg: SensorConfig,
+  log: Logger,
+  classifier: Classifier | null,
+  sinkOpts: Parameters<typeof openSinks>[2],
+): Promise<{ opened: OpenedSinks; scorer: AnomalyScorer | null }> {
+  let opened: OpenedSinks;
+  try {
+    opened = await openSinks(cfg, log, sinkOpts);
+  } catch (e) {
+    if (classifier !== null) await classifier.close();
+    throw e;
+  }
+  try {
+    return { opened, scorer: await openScorer(cfg, log) };
+  } catch (e) {
+    for (const s of opened.all) await Promise.resolve(s.close()).catch(() => undefined);
+    if (classifier !== null) await classifier.close();
+    throw e;
+  }
+}
