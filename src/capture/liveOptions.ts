@@ -167,3 +167,20 @@ export function resolveLiveOptions(opts: unknown): ResolvedLiveOptions {
     engine,
   };
 }
+
+/** The capture settings a config's `capture` section holds for a live source. */
+export type CaptureSettings = Required<Pick<LiveOptions, 'engine' | 'filter' | 'snaplen' | 'bufferSize' | 'promisc' | 'timeoutMs' | 'fanoutGroup'>>;
+
+/** Live options of `iface` from a config's capture settings (the daemon and `sensor learn` open captures alike). */
+export function liveOptionsOf(iface: string, c: CaptureSettings): LiveOptions {
+  return {
+    interface: iface,
+    engine: c.engine,
+    filter: c.filter,
+    snaplen: c.snaplen,
+    bufferSize: c.bufferSize,
+    promisc: c.promisc,
+    timeoutMs: c.timeoutMs,
+    fanoutGroup: c.fanoutGroup,
+  };
+}

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'winston';
+import { liveOptionsOf } from '../capture/liveOptions';
 import { openLive } from '../capture/liveSource';
 import { Classifier, inferenceLatencyHistogram, loadModelInfo } from '../classify/classifier';
 import type { SensorConfig } from '../config/config';
@@ -105,16 +106,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     inspector,
     scorer,
   );
-  const source = openLive({
-    interface: iface,
-    engine: cfg.capture.engine,
-    filter: cfg.capture.filter,
-    snaplen: cfg.capture.snaplen,
-    bufferSize: cfg.capture.bufferSize,
-    promisc: cfg.capture.promisc,
-    timeoutMs: cfg.capture.timeoutMs,
-    fanoutGroup: cfg.capture.fanoutGroup,
-  });
+  const source = openLive(liveOptionsOf(iface, cfg.capture));
   const started = Date.now();
   const captureCounters = (): CaptureCounters => source.stats();
   // A record counts once however many sinks missed it (the same batches go to every sink).

@@ -134,16 +134,8 @@ export async function runLearn(cfg: SensorConfig, o: LearnOptions, log: Logger):
     }
   } else {
     const { openLive } = await import('../capture/liveSource');
-    const source = openLive({
-      interface: live,
-      engine: cfg.capture.engine,
-      filter: cfg.capture.filter,
-      snaplen: cfg.capture.snaplen,
-      bufferSize: cfg.capture.bufferSize,
-      promisc: cfg.capture.promisc,
-      timeoutMs: cfg.capture.timeoutMs,
-      fanoutGroup: cfg.capture.fanoutGroup,
-    });
+    const { liveOptionsOf } = await import('../capture/liveOptions');
+    const source = openLive(liveOptionsOf(live, cfg.capture));
     let requestStop: (why: string) => void = () => {};
     const stopped = new Promise<string>((resolve) => (requestStop = resolve));
     source.start(pipeline.onFrame, (e) => {
