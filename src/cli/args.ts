@@ -31,7 +31,7 @@ export type Command =
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
-  | { kind: 'clickhouse-schema'; clickhouse: ClickHouseConfig; cluster: string | null; onCluster: boolean; apply: string[] }
+  | { kind: 'clickhouse-schema'; clickhouse: ClickHouseConfig; cluster: string | null; onCluster: boolean; apply: string[]; upgrade: boolean }
   | { kind: 'serve'; config: SensorConfig }
   | { kind: 'report'; db: string; out: string; from: number | null; to: number | null }
   | { kind: 'help'; text: string }
@@ -242,7 +242,7 @@ function parser(argv: string[], command: string) {
     report: 'Usage: sensor report --db flows.db [--out report.html] [--from T] [--to T]\n\nWrite the web view of a database as one self-contained HTML file.',
     interfaces: 'Usage: sensor interfaces\n\nList the network interfaces live capture can open.',
     'clickhouse-schema':
-      'Usage: sensor clickhouse-schema [--cluster NAME [--on-cluster]] [--apply URL ...] [--database DB] [--table T]\n\nPrint (or, with --apply URL, run) the DDL of the ClickHouse flows table.',
+      'Usage: sensor clickhouse-schema [--cluster NAME [--on-cluster]] [--upgrade] [--apply URL ...] [--database DB] [--table T]\n\nPrint (or, with --apply URL, run) the DDL of the ClickHouse flows table; with --upgrade, the ALTER TABLE that adds the columns a table made by an older sensor lacks.',
     '':
       'Usage:\n  sensor --pcap FILE|DIR [--pcap ...] [--db flows.db] [--jsonl out.jsonl|-]\n  sensor --interface IF --db flows.db\n  sensor demo                                   (the bundled capture; sensor demo --help)\n' +
       '  sensor learn --pcap FILE|DIR --out rows.csv  (training rows labelled from handshakes; sensor learn --help)\n' +
@@ -264,7 +264,8 @@ function parser(argv: string[], command: string) {
   else if (command === 'clickhouse-schema') {
     y = commandOptions(y, CLICKHOUSE_SCHEMA_FLAGS)
       .option('on-cluster', { type: 'boolean', describe: 'add ON CLUSTER to each statement (needs ClickHouse Keeper); else run it on every node' })
-      .option('apply', { type: 'string', array: true, describe: 'run the statements on this ClickHouse HTTP URL (repeatable: every node of the cluster)' });
+      .option('apply', { type: 'string', array: true, describe: 'run the statements on this ClickHouse HTTP URL (repeatable: every node of the cluster)' })
+      .option('upgrade', { type: 'boolean', describe: 'the ALTER TABLE statements that add the columns an existing table lacks (the anomaly columns), instead of CREATE' });
   }
   else if (command === 'report') y = commandOptions(y, REPORT_FLAGS);
   else if (command === 'learn') {
@@ -298,7 +299,7 @@ function knownFlags(command: string): string[] {
           : command === '' || command === 'demo' || command === 'serve'
           ? [...CONFIG_FLAGS.map((f) => f.flag), ...RUN_FLAGS.map((f) => f.flag), ...(command === 'serve' ? ['listen'] : [])]
           : command === 'clickhouse-schema'
-            ? [...CLICKHOUSE_SCHEMA_FLAGS.map((f) => f.flag), 'on-cluster', 'apply']
+            ? [...CLICKHOUSE_SCHEMA_FLAGS.map((f) => f.flag), 'on-cluster', 'apply', 'upgrade']
             : [];
   return [...list, 'help', 'version'];
 }
@@ -566,7 +567,8 @@ function clickhouseSchemaCommand(a: Record<string, unknown>): Command {
   const onCluster = (a['on-cluster'] as boolean | undefined) ?? false;
   if (onCluster && cluster === null) throw new ConfigError('--on-cluster needs --cluster NAME');
   const apply = ((a.apply as string[] | undefined) ?? []).map((u) => checkClickHouseConfig('--apply', { url: u }, null)!.url[0]!);
-  return { kind: 'clickhouse-schema', clickhouse, cluster, onCluster, apply };
+  const upgrade = (a.upgrade as boolean | undefined) ?? false;
+  return { kind: 'clickhouse-schema', clickhouse, cluster, onCluster, apply, upgrade };
 }
 
 /** A time flag (Unix seconds or ISO 8601), or null when not given. */

@@ -16,6 +16,11 @@ export interface FlowSink {
   mustDrain?(): boolean;
   /** With `on`, the writes of a flush may share larger transactions; off commits them (SqliteSink). */
   holdCommits?(on: boolean): void;
+  /**
+   * No record will come any more: a sink that finishes in the background (the ClickHouse output seals its last
+   * batch and sends it) starts now, so that its work overlaps the closing of the sinks before it in the list.
+   */
+  endOfInput?(): void;
   close(): void | Promise<void>;
   /**
    * Present on a sink that writes in another thread (SqliteThreadSink): the records handed to it that did not reach
@@ -79,6 +84,16 @@ export class GuardedSink implements FlowSink {
     if (this.failed || this.inner.holdCommits === undefined) return;
     try {
       this.inner.holdCommits(on);
+    } catch (e) {
+      this.countLost(e, 0);
+      this.fail(e);
+    }
+  }
+
+  endOfInput(): void {
+    if (this.failed || this.inner.endOfInput === undefined) return;
+    try {
+      this.inner.endOfInput();
     } catch (e) {
       this.countLost(e, 0);
       this.fail(e);

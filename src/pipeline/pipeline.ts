@@ -243,6 +243,7 @@ export class Pipeline {
    */
   async close(): Promise<void> {
     this.writeOut();
+    for (const s of this.sinks) s.endOfInput?.();
     for (const s of this.sinks) await s.close();
   }
 

@@ -87,7 +87,7 @@ describe.skipIf(skipped !== null)(`sensor daemon with a ClickHouse output${skipp
     const final = d.messages('stopped')[0];
     expect(chOf(final), d.logText()).toMatchObject({ sent_rows: 4, spool_rows: 3, queued_rows: 0, dropped_rows: 0 });
     expect(readFlows(db)).toHaveLength(7);
-    const spool = readdirSync(`${db}.clickhouse-spool`).filter((n) => n.endsWith('.jsonl'));
-    expect(spool.reduce((n, f) => n + Number(/-(\d+)\.jsonl$/.exec(f)![1]), 0)).toBe(3);
+    const spool = readdirSync(`${db}.clickhouse-spool`).filter((n) => n.endsWith('.rowbinary'));
+    expect(spool.reduce((n, f) => n + Number(/-(\d+)\.rowbinary$/.exec(f)![1]), 0)).toBe(3);
   });
 });

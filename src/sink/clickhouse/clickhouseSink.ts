@@ -1,9 +1,10 @@
-import type { ClassifiedFlow } from '../../classify/verdict';
+import type { ScoredFlow } from '../../anomaly/scoredFlow';
 import type { ClickHouseConfig } from '../../config/clickhouseConfig';
-import { CLICKHOUSE_COLUMNS, rowEncoder } from './columns';
+import { CLICKHOUSE_COLUMNS, FIRST_COLUMNS, RowBinaryBatch } from './columns';
 import type { ClickHouseEndpoint } from './client';
+import { ADDED_COLUMNS, upgradeStatements } from './ddl';
 import { classifyInsertError, PERMANENT_CODES } from './insertError';
-import { Spool, type SpooledBatch } from './spool';
+import { Spool, type SpooledBatch, type SpoolFormat } from './spool';
 
 /** What the sink reports to the stats line and Prometheus. */
 export interface ClickHouseStats {
@@ -45,8 +46,6 @@ export interface ClickHouseSinkOptions {
  * as slow, the INSERT is aborted and the batches go to the spool, so memory stays bounded whatever the server does.
  */
 export const MEMORY_LIMIT_BYTES = 64 * 1024 * 1024;
-/** First size of the buffer a batch is encoded into; it doubles as needed and is kept for the next batch. */
-const INITIAL_BATCH_BYTES = 1024 * 1024;
 /** First pause after a failed insert; doubled per failure up to RETRY_MAX_MS. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
@@ -64,7 +63,7 @@ interface Batch {
 type Head = { kind: 'memory'; batch: Batch } | { kind: 'spool'; batch: SpooledBatch };
 
 /**
- * Flow records into ClickHouse: rows are encoded as JSONEachRow lines as they arrive (write() only appends to
+ * Flow records into ClickHouse: rows are encoded in ClickHouse's RowBinary format as they arrive (write() only appends to
  * memory and never waits), sealed into batches of batchSize rows or after batchDeadlineMs, and sent by one
  * background loop, one INSERT at a time, strictly in order of a sequence number given at sealing.
  *
@@ -82,15 +81,13 @@ export class ClickHouseSink {
   private readonly endpoints: ClickHouseEndpoint[];
   private readonly log: SinkLog;
   private readonly closeDrainMs: number;
-  private readonly insertQuery: string;
-  private readonly encode: (cf: ClassifiedFlow) => string;
+  /** The INSERT for each body format: RowBinary (what this sensor writes), JSONEachRow (spooled by older ones). */
+  private readonly insertQuery: Record<SpoolFormat, string>;
   private current = 0;
   private seq: number;
 
-  /** The batch being filled: encoded lines in a reused buffer, so each line string dies young (cheap GC). */
-  private pending: Buffer = Buffer.allocUnsafe(INITIAL_BATCH_BYTES);
-  private pendingBytes = 0;
-  private pendingRows = 0;
+  /** The batch being filled, encoded as the rows arrive into a reused buffer. */
+  private readonly pending = new RowBinaryBatch();
   private pendingTimer: NodeJS.Timeout | null = null;
   private memory: Batch[] = [];
   private memoryRows = 0;
@@ -126,9 +123,8 @@ export class ClickHouseSink {
     this.log = o.log;
     this.closeDrainMs = o.closeDrainMs ?? CLOSE_DRAIN_MS;
     this.seq = this.spool.nextSeq();
-    this.encode = rowEncoder();
-    const cols = CLICKHOUSE_COLUMNS.map((c) => `\`${c.name}\``).join(', ');
-    this.insertQuery = `INSERT INTO ${o.config.database}.${o.config.table} (${cols}) FORMAT JSONEachRow`;
+    const into = (cols: readonly { name: string }[]): string => `INSERT INTO ${o.config.database}.${o.config.table} (${cols.map((c) => `\`${c.name}\``).join(', ')})`;
+    this.insertQuery = { rowbinary: `${into(CLICKHOUSE_COLUMNS)} FORMAT RowBinary`, jsonl: `${into(FIRST_COLUMNS)} FORMAT JSONEachRow` };
     if (this.spool.batches > 0) {
       this.log.info('ClickHouse spool has batches from an earlier run; sending them first', {
         spool: this.spool.dir,
@@ -138,26 +134,24 @@ export class ClickHouseSink {
     }
     this.loop = this.run().catch((e: Error) => {
       this.dead = true;
-      this.lostRows += this.memoryRows + this.pendingRows;
+      this.lostRows += this.memoryRows + this.pending.rows;
       this.log.error(`ClickHouse output stopped: ${e.message}; later records are counted as dropped (restart the sensor)`);
     });
   }
 
   /** Encodes the batch and queues it; never waits and never throws for ClickHouse's sake. */
-  write(batch: readonly ClassifiedFlow[]): void {
+  write(batch: readonly ScoredFlow[]): void {
     if (this.dead) {
       this.lostRows += batch.length;
       return;
     }
     const size = this.cfg.batchSize;
+    const pending = this.pending;
     for (const cf of batch) {
-      const line = this.encode(cf);
-      // Lines are ASCII except for non-ASCII names: 3 bytes per UTF-16 unit bounds the UTF-8 length.
-      if (this.pendingBytes + line.length * 3 > this.pending.length) this.grow(line.length * 3);
-      this.pendingBytes += this.pending.write(line, this.pendingBytes);
-      if (++this.pendingRows >= size) this.seal();
+      pending.add(cf);
+      if (pending.rows >= size) this.seal();
     }
-    if (this.pendingRows > 0 && this.pendingTimer === null) {
+    if (pending.rows > 0 && this.pendingTimer === null) {
       this.pendingTimer = setTimeout(() => this.seal(), this.cfg.batchDeadlineMs);
       // An offline run ends on its own; close() seals what is left.
       this.pendingTimer.unref();
@@ -166,7 +160,7 @@ export class ClickHouseSink {
 
   stats(): ClickHouseStats {
     return {
-      queued_rows: this.memoryRows + this.pendingRows,
+      queued_rows: this.memoryRows + this.pending.rows,
       spool_batches: this.spool.batches,
       spool_rows: this.spool.rows,
       spool_bytes: this.spool.bytes,
@@ -185,6 +179,11 @@ export class ClickHouseSink {
     this.rejected = null;
     this.retryAt = 0;
     this.kick();
+  }
+
+  /** The input has ended (the pipeline is closing): the last partial batch is sealed and sent while the other sinks close. */
+  endOfInput(): void {
+    this.seal();
   }
 
   /** Seals what is pending, sends for up to closeDrainMs, spools the rest and releases the spool. */
@@ -218,26 +217,16 @@ export class ClickHouseSink {
       clearTimeout(this.pendingTimer);
       this.pendingTimer = null;
     }
-    if (this.pendingRows === 0) return;
-    const rows = this.pendingRows;
+    const rows = this.pending.rows;
+    if (rows === 0) return;
     // A copy of the used part: the fill buffer is reused for the next batch.
-    this.memory.push({ seq: this.seq++, rows, body: Buffer.from(this.pending.subarray(0, this.pendingBytes)) });
-    this.pendingBytes = 0;
-    this.pendingRows = 0;
+    this.memory.push({ seq: this.seq++, rows, body: this.pending.take() });
     this.memoryRows += rows;
     this.memoryBytes += this.memory[this.memory.length - 1]!.body.length;
     if (this.memoryBytes > MEMORY_LIMIT_BYTES && this.inflight !== null) {
       this.abort(`ClickHouse is slow: ${this.memoryRows} rows waiting in memory`);
     }
     this.kick();
-  }
-
-  private grow(need: number): void {
-    let size = this.pending.length * 2;
-    while (size < this.pendingBytes + need) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.pending.copy(next, 0, 0, this.pendingBytes);
-    this.pending = next;
   }
 
   private abort(reason: string): void {
@@ -282,7 +271,7 @@ export class ClickHouseSink {
     while (this.memory.length > 0) {
       const b = this.memory[0]!;
       try {
-        await this.spool.add(b.seq, b.rows, b.body);
+        await this.spool.add(b.seq, b.rows, b.body, 'rowbinary');
       } catch (e) {
         // Disk full or the directory gone: the rows are lost; say so, count them and keep the sensor running.
         this.spool.droppedBatches++;
@@ -336,7 +325,7 @@ export class ClickHouseSink {
     this.abortReason = null;
     let error: unknown = null;
     try {
-      await endpoint.insert(this.insertQuery, body, controller.signal);
+      await endpoint.insert(this.insertQuery[head.kind === 'memory' ? 'rowbinary' : head.batch.format], body, controller.signal);
     } catch (e) {
       error = e;
     } finally {
@@ -350,6 +339,16 @@ export class ClickHouseSink {
     const message = this.abortReason !== null ? `${this.abortReason} (insert aborted)` : f.message;
     if (f.permanent && this.abortReason === null) {
       this.rejected = message;
+      const missing = f.code === 16 ? ADDED_COLUMNS.find((c) => new RegExp(`\\bNo such column ${c.name}\\b`).test(message)) : undefined;
+      if (missing !== undefined) {
+        // A table made before the columns this version writes (the anomaly columns): say what to run, once.
+        const table = `${this.cfg.database}.${this.cfg.table}`;
+        this.log.error(
+          `ClickHouse table ${table} has no column ${missing.name} (the anomaly columns are new): add them with \`sensor clickhouse-schema --upgrade --apply ${endpoint.url}\` (add --cluster NAME for a Distributed table; without --apply it prints the ALTER TABLE: ${upgradeStatements({ database: this.cfg.database, table: this.cfg.table, cluster: null, onCluster: false }, () => false, false)[0]!.replace(/\s+/g, ' ')}), then reload (SIGHUP) or restart the sensor; until then records go to the spool ${this.spool.dir}`,
+          { endpoint: endpoint.url, table },
+        );
+        return;
+      }
       this.log.error(
         `ClickHouse refused the rows (code ${f.code} ${PERMANENT_CODES.get(f.code!)}): ${message}. Inserts stop and records go to the spool ${this.spool.dir}; fix the table (see sensor clickhouse-schema) or the login, then reload (SIGHUP) or restart the sensor`,
         { endpoint: endpoint.url, table: `${this.cfg.database}.${this.cfg.table}` },

@@ -12,7 +12,7 @@ import { SinkError } from '../sinkError';
  */
 export interface ClickHouseEndpoint {
   readonly url: string;
-  /** Sends `body` (JSONEachRow lines) as the data of `query`. Rejects with the server's message. */
+  /** Sends `body` (rows in the format `query` names) as the data of `query`. Rejects with the server's message. */
   insert(query: string, body: Buffer, signal: AbortSignal): Promise<void>;
   /** Runs one statement (DDL) and waits for it. */
   command(query: string): Promise<void>;

@@ -4,15 +4,23 @@ import * as path from 'node:path';
 
 import { SinkError } from '../sinkError';
 
-/** One batch on disk: `<seq, 16 digits>-<rows>.jsonl`, the INSERT body exactly as it will be sent. */
+/**
+ * The body format of a spooled batch, which is its file's extension: `rowbinary` (RowBinary rows in the columns of
+ * CLICKHOUSE_COLUMNS, what this sensor writes) or `jsonl` (JSONEachRow lines in FIRST_COLUMNS, left by an older
+ * sensor; still sent).
+ */
+export type SpoolFormat = 'rowbinary' | 'jsonl';
+
+/** One batch on disk: `<seq, 16 digits>-<rows>.<format>`, the INSERT body exactly as it will be sent. */
 export interface SpooledBatch {
   seq: number;
   rows: number;
   bytes: number;
   file: string;
+  format: SpoolFormat;
 }
 
-const BATCH_FILE = /^(\d{16})-(\d+)\.jsonl$/;
+const BATCH_FILE = /^(\d{16})-(\d+)\.(rowbinary|jsonl)$/;
 const SEQ_DIGITS = 16;
 const LOCK_FILE = 'lock';
 const TMP_SUFFIX = '.tmp';
@@ -71,7 +79,7 @@ export class Spool {
       if (m === null) continue;
       const file = path.join(dir, name);
       const bytes = statSync(file).size;
-      s.index.push({ seq: Number(m[1]), rows: Number(m[2]), bytes, file });
+      s.index.push({ seq: Number(m[1]), rows: Number(m[2]), bytes, file, format: m[3] as SpoolFormat });
       s.totalBytes += bytes;
       s.totalRows += Number(m[2]);
     }
@@ -105,7 +113,7 @@ export class Spool {
    * Writes a batch (synced before it is renamed into place), dropping the oldest batches while the spool would
    * exceed maxBytes. A batch larger than maxBytes on its own is dropped itself. Returns false when it was dropped.
    */
-  async add(seq: number, rows: number, body: Buffer | string): Promise<boolean> {
+  async add(seq: number, rows: number, body: Buffer | string, format: SpoolFormat): Promise<boolean> {
     const bytes = Buffer.byteLength(body);
     if (bytes > this.maxBytes) {
       this.droppedBatches++;
@@ -113,7 +121,7 @@ export class Spool {
       return false;
     }
     while (this.totalBytes + bytes > this.maxBytes && this.index.length > 0) await this.drop(this.index[0]!);
-    const file = path.join(this.dir, `${String(seq).padStart(SEQ_DIGITS, '0')}-${rows}.jsonl`);
+    const file = path.join(this.dir, `${String(seq).padStart(SEQ_DIGITS, '0')}-${rows}.${format}`);
     const tmp = file + TMP_SUFFIX;
     const fh = await open(tmp, 'w');
     try {
@@ -123,7 +131,7 @@ export class Spool {
       await fh.close();
     }
     await rename(tmp, file);
-    const entry = { seq, rows, bytes, file };
+    const entry = { seq, rows, bytes, file, format };
     // Usually the newest; a batch spooled after a newer one (a failed send) goes to its place in the order.
     let i = this.index.length;
     while (i > 0 && this.index[i - 1]!.seq > seq) i--;

@@ -122,6 +122,8 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
       const local = sqlite.prepare('SELECT * FROM flows ORDER BY first_ts, client_port, end_reason').all() as Record<string, unknown>[];
       sqlite.close();
       expect(local.length).toBeGreaterThan(50);
+      // The default anomaly model scores every flow: the columns carry values, not only NULLs.
+      expect(local.some((l) => typeof l.anomaly_score === 'number')).toBe(true);
       expect(summary(run).clickhouse).toMatchObject({ sent_rows: local.length, spool_rows: 0, dropped_rows: 0, rejected: false });
       // The Distributed table forwards to the other shard in the background: wait until both shards have it.
       const where = `FROM sensor.flows WHERE sensor = '${name}'`;
@@ -150,6 +152,11 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
         expect(r.start).toBe((l.start as string).slice(0, 19).replace('T', ' '));
         expect(r.end).toBe((l.end as string).slice(0, 19).replace('T', ' '));
         expect(r.lengths).toEqual(JSON.parse(l.lengths as string));
+        // The anomaly columns: NULL in both without a score; ClickHouse's Nullable(UInt8) flag is SQLite's 0/1.
+        expect(r.anomaly).toBe(l.anomaly);
+        if (l.anomaly_score === null) expect(r.anomaly_score).toBeNull();
+        else expect(r.anomaly_score as number).toBeCloseTo(l.anomaly_score as number, 6);
+        expect(r.anomaly_fpr).toBe(l.anomaly_fpr);
         expect(r.topk_labels).toEqual(JSON.parse(l.topk_labels as string));
         const scores = JSON.parse(l.topk_scores as string) as number[];
         (r.topk_scores as number[]).forEach((p, j) => expect(p).toBeCloseTo(scores[j]!, 6));
@@ -275,5 +282,53 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
     expect(s2.clickhouse).toMatchObject({ rejected: false, sent_rows: s.flows + s2.flows, spool_rows: 0 });
     expect(await count(url1, "SELECT count() FROM sensor.narrow WHERE sensor = 'site-d'")).toBe(s.flows);
     expect(await count(url1, "SELECT count() FROM sensor.narrow WHERE sensor = 'site-d2'")).toBe(s2.flows);
+  });
+
+  it('a table made before the anomaly columns: one line that says how to add them; clickhouse-schema --upgrade adds them on every shard; then the spool is sent', async () => {
+    const schema = ['clickhouse-schema', '--cluster', CLUSTER, '--database', 'older'];
+    const made = await sensor([...schema, '--apply', url1, '--apply', url2]);
+    expect(made.code, made.stderr).toBe(0);
+    // As an older sensor's clickhouse-schema made it: no anomaly columns, on either shard nor on the Distributed table.
+    for (const url of [url1, url2]) {
+      for (const t of ['flows_local', 'flows']) await query(url, `ALTER TABLE older.${t} DROP COLUMN anomaly_score, DROP COLUMN anomaly, DROP COLUMN anomaly_fpr`);
+    }
+    const db = path.join(dir, 'site-e.db');
+    const cfg = configFile('older', { url: url1, database: 'older' });
+    const run = await sensor(['--pcap', capA, '--db', db, '--model', MODEL, '--config', cfg, '--sensor-name', 'site-e']);
+    expect(run.code, run.stderr).toBe(0);
+    const errors = run.lines.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(
+      /^ClickHouse table older\.flows has no column anomaly_score \(the anomaly columns are new\): add them with `sensor clickhouse-schema --upgrade --apply http:\/\/127\.0\.0\.1:\d+` .*ALTER TABLE older\.flows ADD COLUMN `anomaly_score` Nullable\(Float64\) AFTER `model_version`.*then reload \(SIGHUP\) or restart the sensor/,
+    );
+    const s1 = summary(run);
+    expect(s1.clickhouse).toMatchObject({ rejected: true, retried: 0, sent_rows: 0, spool_rows: s1.flows });
+
+    // Printed: the local table first, then the Distributed one.
+    const up = await new Promise<string>((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...schema, '--upgrade'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      p.on('exit', () => resolve(out));
+    });
+    expect(up.indexOf('ALTER TABLE older.flows_local\n')).toBeGreaterThan(0);
+    expect(up.indexOf('ALTER TABLE older.flows\n')).toBeGreaterThan(up.indexOf('ALTER TABLE older.flows_local\n'));
+    const upgraded = await sensor([...schema, '--upgrade', '--apply', url1, '--apply', url2]);
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    expect(upgraded.stderr).toContain(`applied 2 statements to ${url1}`);
+    // Twice is harmless (18.16 has no ADD COLUMN IF NOT EXISTS: only what is missing is added).
+    const twice = await sensor([...schema, '--upgrade', '--apply', url1]);
+    expect(twice.code, twice.stderr).toBe(0);
+    expect(twice.stderr).toContain('has every column already');
+    const none = await sensor(['clickhouse-schema', '--database', 'nowhere', '--upgrade', '--apply', url1]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain(`has no table nowhere.flows to upgrade; create it with sensor clickhouse-schema --apply ${url1}`);
+
+    const again = await sensor(['--pcap', capB, '--db', db, '--model', MODEL, '--config', cfg, '--sensor-name', 'site-e2']);
+    expect(again.code, again.stderr).toBe(0);
+    const s2 = summary(again);
+    expect(s2.clickhouse).toMatchObject({ rejected: false, sent_rows: s1.flows + s2.flows, spool_rows: 0 });
+    const scored = async (): Promise<number> => count(url1, "SELECT countIf(anomaly_score IS NOT NULL) FROM older.flows WHERE sensor = 'site-e'");
+    expect(await until(async () => (await scored()) === s1.flows, 30_000)).toBe(true);
   });
 });
