@@ -14,7 +14,11 @@
  * The sensor (or the sink) is pinned to --cpus (default CPU 0) and the server to the others (default CPU 1), so
  * that on this 2-core machine they do not take turns on one core. Results: bench/out/clickhouse.json.
  *
- * Options: --runs N (3)  --rows N (500000)  --cpus LIST (0)  --server-cpus LIST (1)  --skip sink,e2e
+ * The ClickHouse server's CPU seconds are read from /proc for each round: on a machine where it shares cores with the
+ * sensor, its work shows in the sensor's wall time. --gzip adds rounds with gzip request bodies
+ * (output.clickhouse.compression) next to the plain ones, to weigh the server's decompression against the bytes.
+ *
+ * Options: --runs N (3)  --rows N (500000)  --cpus LIST (0)  --server-cpus LIST (1)  --skip sink,e2e  --gzip
  */
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -38,16 +42,19 @@ const QUEUE_PACE_ROWS = 32_768;
 const POOL = 4096;
 
 function parseOptions(argv) {
-  const o = { runs: 3, rows: 500_000, cpus: '0', serverCpus: '1', skip: new Set() };
+  const o = { runs: 3, rows: 500_000, cpus: '0', serverCpus: '1', skip: new Set(), gzip: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [a, v] = [argv[i], argv[i + 1]];
-    if (a === '--runs') o.runs = Number(v);
+    if (a === '--gzip') {
+      o.gzip = true;
+      i--;
+    } else if (a === '--runs') o.runs = Number(v);
     else if (a === '--rows') o.rows = Number(v);
     else if (a === '--cpus') o.cpus = v;
     else if (a === '--server-cpus') o.serverCpus = v;
     else if (a === '--skip') for (const s of String(v).split(',')) o.skip.add(s.trim());
     else {
-      process.stderr.write(`bench:clickhouse: unknown option ${a}\noptions: --runs N  --rows N  --cpus LIST  --server-cpus LIST  --skip sink,e2e\n`);
+      process.stderr.write(`bench:clickhouse: unknown option ${a}\noptions: --runs N  --rows N  --cpus LIST  --server-cpus LIST  --skip sink,e2e  --gzip\n`);
       process.exit(2);
     }
   }
@@ -57,6 +64,7 @@ function parseOptions(argv) {
 function records() {
   const { FlowRecord } = require(path.join(DIST, 'flow/flowRecord'));
   const { Verdict } = require(path.join(DIST, 'classify/verdict'));
+  const { AnomalyScore } = require(path.join(DIST, 'anomaly/scoredFlow'));
   const pool = [];
   for (let i = 0; i < POOL; i++) {
     const lengths = Array.from({ length: 30 }, (_, k) => (k < 12 ? (k % 2 === 0 ? 517 + i : -1448) : 0));
@@ -67,7 +75,11 @@ function records() {
     flow.sensor = 'bench@eth1';
     flow.live = true;
     const label = ['tls-web', 'ssh', 'video'][i % 3];
-    pool.push({ flow, verdict: new Verdict(label, 0.97, [{ label, p: 0.97 }, { label: 'other', p: 0.02 }, { label: 'x', p: 0.01 }], 'bench-1', 'classified') });
+    pool.push({
+      flow,
+      verdict: new Verdict(label, 0.97, [{ label, p: 0.97 }, { label: 'other', p: 0.02 }, { label: 'x', p: 0.01 }], 'bench-1', 'classified'),
+      anomaly: new AnomalyScore(0.5 + (i % 7) / 10, i % 50 === 0, 0.01),
+    });
   }
   return pool;
 }
@@ -89,19 +101,19 @@ function uidOf(n) {
   return 'C' + n.toString(36).padStart(17, '0');
 }
 
-async function sinkRound(url, rows, round, serverPid) {
+async function sinkRound(url, rows, round, serverPid, compression) {
   const { ClickHouseSink } = require(path.join(DIST, 'sink/clickhouse/clickhouseSink'));
   const { openEndpoint } = require(path.join(DIST, 'sink/clickhouse/client'));
   const { Spool } = require(path.join(DIST, 'sink/clickhouse/spool'));
   const { defaultClickHouseConfig } = require(path.join(DIST, 'config/clickhouseConfig'));
   await query(url, 'TRUNCATE TABLE sensor.flows');
-  const cfg = { ...defaultClickHouseConfig(), url: [url] };
+  const cfg = { ...defaultClickHouseConfig(), url: [url], compression };
   const spoolDir = path.join(OUT, `ch-spool-${round}`);
   fs.rmSync(spoolDir, { recursive: true, force: true });
   const warnings = [];
   const log = { info: () => {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
   const pool = records();
-  const sink = new ClickHouseSink({ config: cfg, sensor: 'bench', spool: Spool.open(spoolDir, cfg.spoolMaxBytes), endpoints: [openEndpoint(url, cfg, undefined)], log });
+  const sink = new ClickHouseSink({ config: cfg, spool: Spool.open(spoolDir, cfg.spoolMaxBytes), endpoints: [openEndpoint(url, cfg, undefined)], log });
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const server0 = cpuSecondsOf(serverPid);
@@ -147,16 +159,19 @@ async function sinkRound(url, rows, round, serverPid) {
 }
 
 function encodeRate(rows) {
-  const { encodeRow } = require(path.join(DIST, 'sink/clickhouse/columns'));
+  const { RowBinaryBatch } = require(path.join(DIST, 'sink/clickhouse/columns'));
   const pool = records();
+  const batch = new RowBinaryBatch();
   let bytes = 0;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < rows; i++) {
     const cf = pool[i % POOL];
     cf.flow.first_ts = 1_800_000_000 + i * 0.001;
     cf.flow.uid = uidOf(i);
-    bytes += encodeRow(cf).length;
+    batch.add(cf);
+    if (batch.rows === 10_000) bytes += batch.take().length;
   }
+  bytes += batch.take().length;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { rowsPerSecond: rows / seconds, bytesPerRow: bytes / rows };
 }
@@ -171,18 +186,25 @@ function sqliteRows() {
   }
 }
 
-async function e2eRound(capture, variant, url, round, cpus) {
+async function e2eRound(capture, variant, url, round, cpus, serverPid, compression) {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(DB + suffix, { force: true });
   fs.rmSync(DB + '.clickhouse-spool', { recursive: true, force: true });
   const args = [path.join(ROOT, 'bin/sensor.js'), '--pcap', capture.path, '--db', DB, '--no-progress', '--model', path.join(ROOT, 'models/sensor.onnx')];
   if (variant === 'clickhouse') {
     await query(url, 'TRUNCATE TABLE sensor.flows');
     args.push('--clickhouse', url, '--sensor-name', 'bench');
+    if (compression) {
+      const cfg = path.join(OUT, 'ch-compression.json');
+      fs.writeFileSync(cfg, JSON.stringify({ output: { clickhouse: { compression: true } } }));
+      args.push('--config', cfg);
+    }
   }
+  const server0 = cpuSecondsOf(serverPid);
   const tag = `ch-e2e-${variant}-${round}`;
   const stderr = path.join(LOGS, `${tag}.err`);
   const m = await measure(process.execPath, args, { cpus, stdout: path.join(LOGS, `${tag}.out`), stderr, cwd: ROOT });
   if (m.code !== 0) throw new Error(`sensor exited ${m.code ?? m.signal} (${variant}); see ${stderr}`);
+  const server1 = cpuSecondsOf(serverPid);
   const rows = sqliteRows();
   if (variant === 'clickhouse') {
     const counted = Number((await query(url, 'SELECT count() FROM sensor.flows')).trim());
@@ -196,6 +218,9 @@ async function e2eRound(capture, variant, url, round, cpus) {
     packetsPerCpuSecond: cpuSeconds !== null ? capture.frames / cpuSeconds : null,
     flows: rows,
     maxRssMB: m.maxRssKB / 1024,
+    cpuSeconds,
+    // The ClickHouse server's CPU during the run (it runs beside the sensor: on a shared machine it shows in the wall time).
+    serverCpuSeconds: server0 !== null && server1 !== null ? server1 - server0 : null,
   };
 }
 
@@ -225,7 +250,11 @@ async function main() {
       if (pin) execFileSync('taskset', ['-cp', opts.cpus, String(process.pid)], { stdio: 'ignore' });
       const enc = encodeRate(Math.min(opts.rows, 200_000));
       const rounds = [];
-      for (let r = 0; r < opts.runs; r++) rounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid));
+      const gzipRounds = [];
+      for (let r = 0; r < opts.runs; r++) {
+        rounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid, false));
+        if (opts.gzip) gzipRounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid, true));
+      }
       results.sink = { rounds, medianRowsPerSecond: median(rounds.map((x) => x.rowsPerSecond)), encode: enc };
       // What a row costs on disk once merged (MergeTree's default LZ4 compression).
       await query(url, 'OPTIMIZE TABLE sensor.flows FINAL');
@@ -243,6 +272,16 @@ async function main() {
       console.log(
         `median ${fmtInt(results.sink.medianRowsPerSecond)} rows/s wall; ${fmtInt(results.sink.medianRowsPerSinkCpuSecond)} rows per sink CPU second, ${fmtInt(results.sink.medianRowsPerServerCpuSecond)} per server CPU second; encoding alone ${fmtInt(enc.rowsPerSecond)} rows/s, ${fmtInt(enc.bytesPerRow)} bytes/row sent, ${fmtFixed(results.sink.diskBytesPerRow, 1)} bytes/row on disk`,
       );
+      if (opts.gzip) {
+        results.sinkGzip = {
+          rounds: gzipRounds,
+          medianRowsPerSecond: median(gzipRounds.map((x) => x.rowsPerSecond)),
+          medianRowsPerSinkCpuSecond: median(gzipRounds.map((x) => x.rowsPerSinkCpuSecond)),
+          medianRowsPerServerCpuSecond: median(gzipRounds.map((x) => x.rowsPerServerCpuSecond)),
+        };
+        const g = results.sinkGzip;
+        console.log(`with gzip bodies: median ${fmtInt(g.medianRowsPerSecond)} rows/s wall; ${fmtInt(g.medianRowsPerSinkCpuSecond)} rows per sink CPU second, ${fmtInt(g.medianRowsPerServerCpuSecond)} per server CPU second`);
+      }
       if (pin) execFileSync('taskset', ['-cp', os.cpus().map((_, i) => i).join(','), String(process.pid)], { stdio: 'ignore' });
     }
 
@@ -251,10 +290,16 @@ async function main() {
       const capture = captures.full;
       const rounds = [];
       for (let r = 0; r < opts.runs; r++) {
-        const sqlite = await e2eRound(capture, 'sqlite', url, r, pin ? opts.cpus : null);
-        const ch = await e2eRound(capture, 'clickhouse', url, r, pin ? opts.cpus : null);
+        const pid = cluster.servers[0].proc.pid;
+        const sqlite = await e2eRound(capture, 'sqlite', url, r, pin ? opts.cpus : null, pid, false);
+        const ch = await e2eRound(capture, 'clickhouse', url, r, pin ? opts.cpus : null, pid, false);
         const cpuRatio = sqlite.packetsPerCpuSecond !== null && ch.packetsPerCpuSecond !== null ? ch.packetsPerCpuSecond / sqlite.packetsPerCpuSecond : null;
-        rounds.push({ sqlite, clickhouse: ch, ratio: ch.packetsPerSecond / sqlite.packetsPerSecond, cpuRatio });
+        const round = { sqlite, clickhouse: ch, ratio: ch.packetsPerSecond / sqlite.packetsPerSecond, cpuRatio };
+        if (opts.gzip) {
+          const gz = await e2eRound(capture, 'clickhouse', url, r, pin ? opts.cpus : null, pid, true);
+          Object.assign(round, { gzip: gz, gzipRatio: gz.packetsPerSecond / sqlite.packetsPerSecond, gzipCpuRatio: gz.packetsPerCpuSecond / sqlite.packetsPerCpuSecond });
+        }
+        rounds.push(round);
       }
       results.e2e = {
         capture: capture.path,
@@ -264,11 +309,12 @@ async function main() {
         medianClickhouse: median(rounds.map((x) => x.clickhouse.packetsPerSecond)),
         medianRatio: median(rounds.map((x) => x.ratio)),
         medianCpuRatio: median(rounds.map((x) => x.cpuRatio)),
+        medianServerCpuSeconds: median(rounds.map((x) => x.clickhouse.serverCpuSeconds)),
       };
       console.log(`\nThe sensor end to end (${fmtInt(capture.frames)} packets, ${fmtInt(rounds[0].sqlite.flows)} flows, bundled model), alternating`);
       console.log(
         table(
-          ['round', 'SQLite only pkt/s', 'SQLite + ClickHouse pkt/s', 'ratio', 'SQLite only pkt/CPU s', 'SQLite + ClickHouse pkt/CPU s', 'ratio'],
+          ['round', 'SQLite only pkt/s', 'SQLite + ClickHouse pkt/s', 'ratio', 'SQLite only pkt/CPU s', 'SQLite + ClickHouse pkt/CPU s', 'ratio', 'server CPU s'],
           rounds.map((x, i) => [
             i + 1,
             fmtInt(x.sqlite.packetsPerSecond),
@@ -277,12 +323,21 @@ async function main() {
             fmtInt(x.sqlite.packetsPerCpuSecond),
             fmtInt(x.clickhouse.packetsPerCpuSecond),
             fmtFixed(x.cpuRatio, 3),
+            fmtFixed(x.clickhouse.serverCpuSeconds, 2),
           ]),
         ),
       );
       console.log(
-        `median ${fmtInt(results.e2e.medianSqlite)} vs ${fmtInt(results.e2e.medianClickhouse)} packets/s; median ratio ${fmtFixed(results.e2e.medianRatio, 3)} (wall), ${fmtFixed(results.e2e.medianCpuRatio, 3)} (per CPU second)`,
+        `median ${fmtInt(results.e2e.medianSqlite)} vs ${fmtInt(results.e2e.medianClickhouse)} packets/s; median ratio ${fmtFixed(results.e2e.medianRatio, 3)} (wall), ${fmtFixed(results.e2e.medianCpuRatio, 3)} (per CPU second); ClickHouse server ${fmtFixed(results.e2e.medianServerCpuSeconds, 2)} CPU s per run`,
       );
+      if (opts.gzip) {
+        results.e2e.medianGzipRatio = median(rounds.map((x) => x.gzipRatio));
+        results.e2e.medianGzipCpuRatio = median(rounds.map((x) => x.gzipCpuRatio));
+        results.e2e.medianGzipServerCpuSeconds = median(rounds.map((x) => x.gzip.serverCpuSeconds));
+        console.log(
+          `with gzip bodies: median ratio ${fmtFixed(results.e2e.medianGzipRatio, 3)} (wall), ${fmtFixed(results.e2e.medianGzipCpuRatio, 3)} (per CPU second); ClickHouse server ${fmtFixed(results.e2e.medianGzipServerCpuSeconds, 2)} CPU s per run`,
+        );
+      }
     }
   } finally {
     await cluster.stop();
