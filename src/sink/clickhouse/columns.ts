@@ -140,17 +140,17 @@ export class RowBinaryBatch {
     if (this.o + need > this.buf.length) this.grow(need);
     const b = this.buf;
     let o = putStr(b, this.o, uid);
-    o += sensor.copy(b, o);
+    o = putBytes(b, o, sensor);
     o = putU32(b, o, Math.floor(f.first_ts));
     o = putU32(b, o, Math.floor(f.last_ts));
-    o += source.copy(b, o);
+    o = putBytes(b, o, source);
     // in_iface (live) or pcap_filename (offline), the other ''.
     if (f.live) {
-      o += source.copy(b, o);
+      o = putBytes(b, o, source);
       b[o++] = 0;
     } else {
       b[o++] = 0;
-      o += source.copy(b, o);
+      o = putBytes(b, o, source);
     }
     o = putF64(b, o, f.first_ts);
     o = putF64(b, o, f.last_ts);
@@ -195,7 +195,7 @@ export class RowBinaryBatch {
     for (let i = 0; i < topk.length; i++) o = putStr(b, o, topk[i]!.label);
     o = putVarint(b, o, topk.length);
     for (let i = 0; i < topk.length; i++) o = putF64(b, o, finite(topk[i]!.p));
-    o += this.modelBytes.copy(b, o);
+    o = putBytes(b, o, this.modelBytes);
     if (a === null || Number.isNaN(a.score)) {
       b[o] = 1;
       b[o + 1] = 1;
@@ -228,6 +228,12 @@ export class RowBinaryBatch {
     this.buf.copy(next, 0, 0, this.o);
     this.buf = next;
   }
+}
+
+/** Buffer.copy validates its arguments and makes a view per call; TypedArray set() copies at once. */
+function putBytes(b: Buffer, o: number, bytes: Buffer): number {
+  b.set(bytes, o);
+  return o + bytes.length;
 }
 
 function putU32(b: Buffer, o: number, x: number): number {
