@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -282,6 +282,17 @@ describe.skipIf(missing !== null)(`ClickHouse output against two real servers${m
     expect(s2.clickhouse).toMatchObject({ rejected: false, sent_rows: s.flows + s2.flows, spool_rows: 0 });
     expect(await count(url1, "SELECT count() FROM sensor.narrow WHERE sensor = 'site-d'")).toBe(s.flows);
     expect(await count(url1, "SELECT count() FROM sensor.narrow WHERE sensor = 'site-d2'")).toBe(s2.flows);
+  });
+
+  it("the README's ClickHouse queries run on this server", async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const statements = [...readme.matchAll(/```sql clickhouse\n([\s\S]*?)```/g)]
+      .flatMap((m) => m[1]!.split(';'))
+      .map((q) => q.replace(/^\s*--.*$/gm, '').trim())
+      // The CREATE TABLE excerpt (with "...") is the schema that clickhouse-schema applied above.
+      .filter((q) => q !== '' && !q.startsWith('CREATE'));
+    expect(statements.length).toBeGreaterThanOrEqual(5);
+    for (const q of statements) await expect(query(url1, q), q).resolves.toBeTypeOf('string');
   });
 
   it('a table made before the anomaly columns: one line that says how to add them; clickhouse-schema --upgrade adds them on every shard; then the spool is sent', async () => {
