@@ -18,7 +18,8 @@
  * sensor, its work shows in the sensor's wall time. --gzip adds rounds with gzip request bodies
  * (output.clickhouse.compression) next to the plain ones, to weigh the server's decompression against the bytes.
  *
- * Options: --runs N (3)  --rows N (500000)  --cpus LIST (0)  --server-cpus LIST (1)  --skip sink,e2e  --gzip
+ * Options: --runs N (3)  --rows N (500000)  --batch N (output.clickhouse.batchSize, 10000)  --cpus LIST (0)
+ *   --server-cpus LIST (1)  --skip sink,e2e  --gzip
  */
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -36,13 +37,13 @@ const DIST = path.join(ROOT, 'dist');
 const DB = path.join(OUT, 'bench-ch.db');
 /** Flow records per write() in the sink bench: the classifier's default batch. */
 const CHUNK = 256;
-/** Rows queued in the sink above which the producer waits (the sink aborts an insert above 64 MiB, ~80k rows). */
+/** Rows queued in the sink above which the producer waits (the sink aborts an insert above 64 MiB, ~150k RowBinary rows). */
 const QUEUE_PACE_ROWS = 32_768;
 /** Distinct records the sink bench cycles through (their first_ts is changed per row, so every uid differs). */
 const POOL = 4096;
 
 function parseOptions(argv) {
-  const o = { runs: 3, rows: 500_000, cpus: '0', serverCpus: '1', skip: new Set(), gzip: false };
+  const o = { runs: 3, rows: 500_000, batch: 10_000, cpus: '0', serverCpus: '1', skip: new Set(), gzip: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [a, v] = [argv[i], argv[i + 1]];
     if (a === '--gzip') {
@@ -50,11 +51,12 @@ function parseOptions(argv) {
       i--;
     } else if (a === '--runs') o.runs = Number(v);
     else if (a === '--rows') o.rows = Number(v);
+    else if (a === '--batch') o.batch = Number(v);
     else if (a === '--cpus') o.cpus = v;
     else if (a === '--server-cpus') o.serverCpus = v;
     else if (a === '--skip') for (const s of String(v).split(',')) o.skip.add(s.trim());
     else {
-      process.stderr.write(`bench:clickhouse: unknown option ${a}\noptions: --runs N  --rows N  --cpus LIST  --server-cpus LIST  --skip sink,e2e  --gzip\n`);
+      process.stderr.write(`bench:clickhouse: unknown option ${a}\noptions: --runs N  --rows N  --batch N  --cpus LIST  --server-cpus LIST  --skip sink,e2e  --gzip\n`);
       process.exit(2);
     }
   }
@@ -101,18 +103,20 @@ function uidOf(n) {
   return 'C' + n.toString(36).padStart(17, '0');
 }
 
-async function sinkRound(url, rows, round, serverPid, compression) {
+async function sinkRound(url, rows, round, serverPid, compression, batchSize) {
   const { ClickHouseSink } = require(path.join(DIST, 'sink/clickhouse/clickhouseSink'));
   const { openEndpoint } = require(path.join(DIST, 'sink/clickhouse/client'));
   const { Spool } = require(path.join(DIST, 'sink/clickhouse/spool'));
   const { defaultClickHouseConfig } = require(path.join(DIST, 'config/clickhouseConfig'));
   await query(url, 'TRUNCATE TABLE sensor.flows');
-  const cfg = { ...defaultClickHouseConfig(), url: [url], compression };
+  const cfg = { ...defaultClickHouseConfig(), url: [url], compression, batchSize };
   const spoolDir = path.join(OUT, `ch-spool-${round}`);
   fs.rmSync(spoolDir, { recursive: true, force: true });
   const warnings = [];
   const log = { info: () => {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
   const pool = records();
+  // Two batches may wait besides the one being filled (larger batches: --batch).
+  const pace = Math.max(QUEUE_PACE_ROWS, 2 * batchSize);
   const sink = new ClickHouseSink({ config: cfg, spool: Spool.open(spoolDir, cfg.spoolMaxBytes), endpoints: [openEndpoint(url, cfg, undefined)], log });
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
@@ -132,7 +136,7 @@ async function sinkRound(url, rows, round, serverPid, compression) {
     // half the sink's memory bound is queued: what is measured is the rate ClickHouse sustains, not how fast the
     // sink fills its memory and spools (which the tests cover).
     await new Promise((r) => setImmediate(r));
-    while (sink.stats().queued_rows > QUEUE_PACE_ROWS) await new Promise((r) => setTimeout(r, 2));
+    while (sink.stats().queued_rows > pace) await new Promise((r) => setTimeout(r, 2));
   }
   await sink.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -252,15 +256,15 @@ async function main() {
       const rounds = [];
       const gzipRounds = [];
       for (let r = 0; r < opts.runs; r++) {
-        rounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid, false));
-        if (opts.gzip) gzipRounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid, true));
+        rounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid, false, opts.batch));
+        if (opts.gzip) gzipRounds.push(await sinkRound(url, opts.rows, r, cluster.servers[0].proc.pid, true, opts.batch));
       }
       results.sink = { rounds, medianRowsPerSecond: median(rounds.map((x) => x.rowsPerSecond)), encode: enc };
       // What a row costs on disk once merged (MergeTree's default LZ4 compression).
       await query(url, 'OPTIMIZE TABLE sensor.flows FINAL');
       const disk = (await query(url, "SELECT sum(rows), sum(bytes) FROM system.parts WHERE active AND database = 'sensor' AND table = 'flows' FORMAT TSV")).trim().split('\t').map(Number);
       results.sink.diskBytesPerRow = disk[1] / disk[0];
-      console.log(`\nOne sensor's ClickHouse output into one server (${fmtInt(opts.rows)} rows, batches of 10,000, ${opts.runs} rounds)`);
+      console.log(`\nOne sensor's ClickHouse output into one server (${fmtInt(opts.rows)} rows, batches of ${fmtInt(opts.batch)}, ${opts.runs} rounds)`);
       console.log(
         table(
           ['round', 'seconds', 'rows/s', 'sink CPU s', 'server CPU s', 'rows/sink CPU s', 'rows/server CPU s', 'INSERTs'],

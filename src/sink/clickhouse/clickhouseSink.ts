@@ -42,7 +42,7 @@ export interface ClickHouseSinkOptions {
 }
 
 /**
- * Sealed batches held in memory while an INSERT is in flight, in bytes (~90,000 rows): past that ClickHouse counts
+ * Sealed batches held in memory while an INSERT is in flight, in bytes (~150,000 RowBinary rows of the bench): past that ClickHouse counts
  * as slow, the INSERT is aborted and the batches go to the spool, so memory stays bounded whatever the server does.
  */
 export const MEMORY_LIMIT_BYTES = 64 * 1024 * 1024;
