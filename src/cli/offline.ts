@@ -6,7 +6,7 @@ import { DAMAGE_ANOMALIES } from '../decode/anomalies';
 import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
 import type { AnomalyScorer } from '../anomaly/scorer';
-import { HostProfiles } from '../hosts/hostProfiles';
+import type { HostStats } from '../hosts/hostProfiles';
 import { guardSinks, openClassifier, openOutputs, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { openMonitor } from '../monitor/openMonitor';
@@ -42,7 +42,7 @@ export interface OfflineSummary {
   /** Flows the anomaly model flagged (null when it is off). */
   anomalous_flows: number | null;
   /** Host profile counters (null without host profiles). */
-  hosts: HostProfiles['stats'] | null;
+  hosts: HostStats | null;
 }
 
 /** Whether flow records go to stdout (`--jsonl -`, or no output at all): then stdout is not free. */
@@ -101,7 +101,7 @@ export async function runOffline(
     detach();
     throw e;
   }
-  const hosts = opened.all.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
+  const hosts = opened.hosts;
   const sinks = guardSinks(opened.all, (e) => {
     if (!(e instanceof QuietSinkError)) log.error(`${e.message}; stopping: free space or fix the output, then run again`);
     requestStop('write-error');

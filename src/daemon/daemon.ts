@@ -10,7 +10,6 @@ import { GuardedSink } from '../pipeline/flowSink';
 import { openMonitor } from '../monitor/openMonitor';
 import { loadAnomalyModelInfo } from '../anomaly/anomalyModel';
 import type { AnomalyScorer } from '../anomaly/scorer';
-import { HostProfiles } from '../hosts/hostProfiles';
 import { guardSinks, loadHostGroups, openClassifier, openOutputs, openScorer, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
@@ -82,7 +81,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const opened = outputs.opened;
   let scorer = outputs.scorer;
   const { db, clickhouse } = opened;
-  const hosts = opened.all.find((s): s is HostProfiles => s instanceof HostProfiles) ?? null;
+  const hosts = opened.hosts;
 
   // Whatever ends the run (a signal, a capture or write failure) resolves `stopRequested`; the first one wins.
   let requestStop: (why: string) => void = () => {};

@@ -1,6 +1,6 @@
 import type { AnomalyScorer } from '../anomaly/scorer';
 import type { Classifier } from '../classify/classifier';
-import type { HostProfiles } from '../hosts/hostProfiles';
+import type { HostProfilesView } from '../hosts/hostProfilesThread';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ClickHouseStats } from '../sink/clickhouse/clickhouseSink';
 import type { Pipeline } from '../pipeline/pipeline';
@@ -85,7 +85,7 @@ export async function buildStats(
   unwritten = 0,
   clickhouse: { stats(): ClickHouseStats } | null = null,
   scorer: AnomalyScorer | null = null,
-  hosts: HostProfiles | null = null,
+  hosts: HostProfilesView | null = null,
 ): Promise<StatsReport> {
   const anomalies: Record<string, number> = {};
   for (const [k, v] of Object.entries(pipeline.anomalies)) if (v > 0) anomalies[k] = v;

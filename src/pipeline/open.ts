@@ -5,7 +5,8 @@ import { Classifier } from '../classify/classifier';
 import { classifierOptions } from '../classify/fromConfig';
 import { ConfigError, NO_GROUPS, type SensorConfig } from '../config/config';
 import { loadGroupModel, type GroupModel } from '../hosts/behaviourGroups';
-import { HostProfiles } from '../hosts/hostProfiles';
+import { HostProfiles, type HostProfilesOptions } from '../hosts/hostProfiles';
+import { HostProfilesThread, type HostProfilesView } from '../hosts/hostProfilesThread';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ClickHouseSink } from '../sink/clickhouse/clickhouseSink';
 import { JsonlSink } from '../sink/jsonlSink';
@@ -16,17 +17,19 @@ import { GuardedSink, type FlowSink } from './flowSink';
 /** What the daemon asks of the database besides writes: its statistics and retention. */
 export type DbSink = Pick<SqliteSink, 'latency' | 'shed' | 'rows' | 'deleteOlderThan' | 'trimToSize' | 'localDb'>;
 
-/** The outputs of a run: every sink in write order, and the two the caller asks for statistics and operations. */
+/** The outputs of a run: every sink in write order, and those the caller asks for statistics and operations. */
 export interface OpenedSinks {
   all: FlowSink[];
   db: DbSink | null;
   clickhouse: ClickHouseSink | null;
+  /** The host profiles (on this thread or the database thread's), or null when off. */
+  hosts: HostProfilesView | null;
 }
 
 /**
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. Where the process may use
- * more than one CPU and host profiles are off, the database is written by its own thread (SqliteThreadSink), else
- * on this one (SqliteSink); `thread` overrides that choice. `bulk` (offline runs): a new database gets its secondary indexes at the end of
+ * more than one CPU, the database is written by its own thread (SqliteThreadSink), which then keeps the host profiles
+ * too, else on this one (SqliteSink); `thread` overrides that choice. `bulk` (offline runs): a new database gets its secondary indexes at the end of
  * the run instead of row by row. `shedAbove` (live mode): the database sheds records of flows without payload
  * while writing takes more than this share of its thread's time (or, threaded, while it is far behind). Host
  * profiles (hosts.enabled) go into the flows database, and come right before it.
@@ -39,6 +42,7 @@ export async function openSinks(
   const all: FlowSink[] = [];
   let db: DbSink | null = null;
   let clickhouse: ClickHouseSink | null = null;
+  let hosts: HostProfilesView | null = null;
   try {
     if (cfg.output.db !== null) {
       const dbOpts = {
@@ -47,18 +51,36 @@ export async function openSinks(
         deferIndexes: opts.bulk === true,
         ...(opts.shedAbove !== undefined ? { shedAbove: opts.shedAbove } : {}),
       };
-      // Not with host profiles: they write into the same file from this thread every 10 s, reading before they
-      // write, and behind the database thread's back-to-back transactions of a flood they failed with `database is
-      // locked` after busy_timeout (test/cli/flood.test.ts), which stops the run. Until their writes move into the
-      // database thread, such runs keep SQLite on this thread. The model monitor writes once per window and keeps
-      // its own connection (localDb()).
-      const threaded = opts.thread ?? (availableParallelism() > 1 && !cfg.hosts.enabled);
-      const sink = threaded ? await SqliteThreadSink.open(cfg.output.db, dbOpts) : new SqliteSink(cfg.output.db, dbOpts);
-      db = sink;
-      // Host profiles before the database in the list: sinks close in list order, and the profiles write their open
-      // windows into the database as they close.
-      if (cfg.hosts.enabled) all.push(openHostProfiles(cfg, sink, log));
-      all.push(sink);
+      // Host profiles go where the database is written: in its thread they update from the batches it writes and
+      // write through its connection (written from this thread beside it, they failed with `database is locked`
+      // behind the thread's back-to-back transactions of a flood, test/cli/flood.test.ts). The model monitor writes
+      // once per window and keeps a connection of its own (localDb()).
+      const threaded = opts.thread ?? availableParallelism() > 1;
+      if (threaded) {
+        const sink = await SqliteThreadSink.open(cfg.output.db, dbOpts, cfg.hosts.enabled ? hostOptions(cfg, log) : null);
+        db = sink;
+        hosts = sink.hosts;
+        // Before the database in the list, as below: a failure of the profiles is reported as theirs (guardSinks).
+        if (sink.hosts !== null) all.push(sink.hosts);
+        all.push(sink);
+      } else {
+        const sink = new SqliteSink(cfg.output.db, dbOpts);
+        db = sink;
+        // Host profiles before the database in the list: sinks close in list order, and the profiles write their open
+        // windows into the database as they close.
+        if (cfg.hosts.enabled) {
+          let profiles: HostProfiles;
+          try {
+            profiles = openHostProfiles(cfg, sink, log);
+          } catch (e) {
+            sink.close();
+            throw e;
+          }
+          hosts = profiles;
+          all.push(profiles);
+        }
+        all.push(sink);
+      }
     }
     if (cfg.output.jsonl !== null) all.push(new JsonlSink(cfg.output.jsonl));
     const ch = cfg.output.clickhouse;
@@ -75,7 +97,7 @@ export async function openSinks(
     throw e;
   }
   if (all.length === 0) all.push(new JsonlSink('-'));
-  return { all, db, clickhouse };
+  return { all, db, clickhouse, hosts };
 }
 
 /** Loads the model the config names, or null when classification is off. */
@@ -110,7 +132,6 @@ export function loadHostGroups(cfg: SensorConfig): GroupModel | null {
   }
 }
 
-/** Host profiles in the database of `db`, with the behaviour groups the config names; group changes are logged. */
 /**
  * Guards the opened sinks with `onFail` (one error line and a stop, by the caller), except that host profiles, which
  * write into the flows database, report a failure of their own with a `host profiles:` prefix and stay silent once
@@ -120,7 +141,7 @@ export function guardSinks(opened: FlowSink[], onFail: (e: Error) => void): Guar
   let db: GuardedSink | null = null;
   return opened.map((s) => {
     const g =
-      s instanceof HostProfiles
+      s instanceof HostProfiles || s instanceof HostProfilesThread
         ? new GuardedSink(s, (e) => onFail(db?.hasFailed === true ? new QuietSinkError(e.message) : new Error(`host profiles: ${e.message}`)))
         : new GuardedSink(s, onFail);
     if (s instanceof SqliteSink || s instanceof SqliteThreadSink) db = g;
@@ -133,9 +154,15 @@ export class QuietSinkError extends Error {
   override name = 'QuietSinkError';
 }
 
+/** Host profiles in the database of `db`, with the behaviour groups the config names; group changes are logged. */
 export function openHostProfiles(cfg: SensorConfig, db: DbSink, log: Logger | null): HostProfiles {
+  return new HostProfiles(db.localDb(), hostOptions(cfg, log));
+}
+
+/** The host profiles' settings from the config (the behaviour groups loaded: throws ConfigError, one line). */
+export function hostOptions(cfg: SensorConfig, log: Logger | null): HostProfilesOptions {
   const h = cfg.hosts;
-  return new HostProfiles(db.localDb(), {
+  return {
     sensor: cfg.sensor.name,
     windowSeconds: h.windowSeconds,
     maxHosts: h.maxHosts,
@@ -144,7 +171,7 @@ export function openHostProfiles(cfg: SensorConfig, db: DbSink, log: Logger | nu
     groups: loadHostGroups(cfg),
     flushEveryMs: 10_000,
     onEvent: (e) => log?.info('host changed group', { ...e }),
-  });
+  };
 }
 
 /** Loads the anomaly model the config names, or null when anomaly scoring is off. */

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import type { ScoredFlow } from '../anomaly/scoredFlow';
+import type { HostEvent, HostProfilesOptions } from '../hosts/hostProfiles';
+import { HostProfilesThread } from '../hosts/hostProfilesThread';
 import { LatencyHistogram } from '../metrics/latencyHistogram';
 import { packBatch } from './recordPack';
 import { SinkError } from './sinkError';
@@ -61,15 +63,21 @@ export class SqliteThreadSink {
   /** The worker answered close() (its exit that follows is expected). */
   private ended = false;
   private readonly live: boolean;
-  /** This thread's own connection for the model monitor and host profiles (localDb()), or null before it is asked for. */
+  /** This thread's own connection for the model monitor (localDb()), or null before it is asked for. */
   private side: SqliteDatabase | null = null;
+  /** The host profiles this sink's thread keeps (open() with `hosts`), or null. */
+  readonly hosts: HostProfilesThread | null;
+  private readonly onHostEvent: ((e: HostEvent) => void) | null;
 
   private constructor(
     readonly path: string,
     private readonly worker: Worker,
     opts: SqliteSinkOptions,
+    hosts: HostProfilesOptions | null,
   ) {
     this.live = opts.shedAbove !== undefined;
+    this.hosts = hosts !== null ? new HostProfilesThread((req) => this.post(req)) : null;
+    this.onHostEvent = hosts?.onEvent ?? null;
     worker.on('message', (m: SqliteReply) => this.onMessage(m));
     worker.on('error', (e) => this.stopped(e.message));
     worker.on('exit', (code) => this.stopped(`exit code ${code}`));
@@ -79,18 +87,25 @@ export class SqliteThreadSink {
   /**
    * Opens the database in a new worker; rejects with a one-line SinkError as SqliteSink's constructor would.
    * `shedAbove` marks live mode: the worker does not shed by its share of time (its writes no longer take time from
-   * capture), this side sheds when the worker is far behind (LIVE_SHED_QUEUED_ROWS).
+   * capture), this side sheds when the worker is far behind (LIVE_SHED_QUEUED_ROWS). With `hosts`, the worker also
+   * keeps the host profiles (its `hosts`, a HostProfilesThread) from the batches it writes; records shed on
+   * this side under a flood (flows without payload) then reach neither the database nor the profiles.
    */
-  static open(dbPath: string, opts: SqliteSinkOptions = {}): Promise<SqliteThreadSink> {
+  static open(dbPath: string, opts: SqliteSinkOptions = {}, hosts: HostProfilesOptions | null = null): Promise<SqliteThreadSink> {
     if (opts.migrations !== undefined) throw new RangeError('SqliteThreadSink: migrations cannot be passed to a worker');
     const { shedAbove: _live, ...inWorker } = opts;
-    const workerData: SqliteWorkerData = { path: dbPath, opts: inWorker };
+    let hostsInWorker: SqliteWorkerData['hosts'] = null;
+    if (hosts !== null) {
+      const { onEvent: _onEvent, ...rest } = hosts;
+      hostsInWorker = rest;
+    }
+    const workerData: SqliteWorkerData = { path: dbPath, opts: inWorker, hosts: hostsInWorker };
     const worker = new Worker(WORKER, { workerData });
     return new Promise<SqliteThreadSink>((resolve, reject) => {
       const onMessage = (m: SqliteReply): void => {
         worker.off('message', onMessage);
         worker.off('error', onError);
-        if (m.kind === 'ready') resolve(new SqliteThreadSink(dbPath, worker, opts));
+        if (m.kind === 'ready') resolve(new SqliteThreadSink(dbPath, worker, opts, hosts));
         else reject(new SinkError(m.kind === 'refused' ? m.message : `cannot open database ${dbPath}: unexpected reply from its thread`));
       };
       const onError = (e: Error): void => {
@@ -179,6 +194,9 @@ export class SqliteThreadSink {
     }
     await this.closed;
     if (this.failure !== null) throw this.failure;
+    // Closing the profiles' open windows failed in the thread, after their face here was closed.
+    const late = this.hosts?.lateFailure ?? null;
+    if (late !== null) throw new SinkError(`host profiles: ${late.message}`);
   }
 
   private post(req: SqliteRequest): void {
@@ -217,6 +235,13 @@ export class SqliteThreadSink {
         else a?.reject(new SinkError(m.error));
         break;
       }
+      case 'hostsStats':
+      case 'hostsFailed':
+        this.hosts?.onReport(m);
+        break;
+      case 'hostEvent':
+        this.onHostEvent?.(m.event);
+        break;
       case 'closed': {
         this.ended = true;
         const done = this.onClosed;

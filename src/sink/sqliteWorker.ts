@@ -6,6 +6,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { HostProfiles, type HostEvent, type HostProfilesOptions } from '../hosts/hostProfiles';
+import type { HostsReport, HostsRequest } from '../hosts/hostProfilesThread';
 import { unpackBatch, type PackedBatch } from './recordPack';
 import { SinkError } from './sinkError';
 import { SqliteSink, type SqliteSinkOptions } from './sqliteSink';
@@ -13,6 +15,11 @@ import { SqliteSink, type SqliteSinkOptions } from './sqliteSink';
 export interface SqliteWorkerData {
   path: string;
   opts: Omit<SqliteSinkOptions, 'migrations'>;
+  /**
+   * Host profiles kept by this thread from the batches it writes, into the same database through the same connection
+   * (HostProfilesThread is their face on the capture thread); null: none. Their events go back as `hostEvent`.
+   */
+  hosts: Omit<HostProfilesOptions, 'onEvent'> | null;
 }
 
 export type SqliteRequest =
@@ -20,7 +27,8 @@ export type SqliteRequest =
   | { kind: 'hold'; on: boolean }
   | { kind: 'deleteOlderThan'; id: number; ts: number; batchRows: number }
   | { kind: 'trimToSize'; id: number; maxBytes: number; batchRows: number }
-  | { kind: 'close' };
+  | { kind: 'close' }
+  | HostsRequest;
 
 export type SqliteReply =
   | { kind: 'ready' }
@@ -33,10 +41,12 @@ export type SqliteReply =
    */
   | { kind: 'ack'; rows: number; written: number; lost: number; shed: number; ms: number; error: string | null }
   | { kind: 'answer'; id: number; value: number; error: string | null }
-  | { kind: 'closed'; lost: number; error: string | null };
+  | { kind: 'closed'; lost: number; error: string | null }
+  | { kind: 'hostEvent'; event: HostEvent }
+  | HostsReport;
 
 const port = parentPort!;
-const { path, opts } = workerData as SqliteWorkerData;
+const { path, opts, hosts: hostsOpts } = workerData as SqliteWorkerData;
 
 function post(msg: SqliteReply): void {
   port.postMessage(msg);
@@ -50,10 +60,18 @@ function rowsLost(e: unknown, otherwise: number): number {
   return e instanceof SinkError && e.rowsLost !== undefined ? e.rowsLost : otherwise;
 }
 
-function openSink(): SqliteSink | null {
+function openSink(): { sink: SqliteSink; hosts: HostProfiles | null } | null {
+  let sink: SqliteSink | null = null;
   try {
-    return new SqliteSink(path, opts);
+    sink = new SqliteSink(path, opts);
+    const hosts = hostsOpts !== null ? new HostProfiles(sink.db, { ...hostsOpts, onEvent: (event) => post({ kind: 'hostEvent', event }) }) : null;
+    return { sink, hosts };
   } catch (e) {
+    try {
+      sink?.close();
+    } catch {
+      // the open failure is the one to report
+    }
     post({ kind: 'refused', message: message(e) });
     port.close();
     return null;
@@ -62,10 +80,24 @@ function openSink(): SqliteSink | null {
 const opened = openSink();
 if (opened !== null) {
   post({ kind: 'ready' });
-  serve(opened);
+  serve(opened.sink, opened.hosts);
 }
 
-function serve(sink: SqliteSink): void {
+function serve(sink: SqliteSink, hosts: HostProfiles | null): void {
+  /** Set at the host profiles' first failure: they are not called again (the flows go on being written). */
+  let hostsFailed = false;
+  /** Runs `fn` on the host profiles, then reports their statistics, or their failure (once). */
+  function withHosts(fn: (h: HostProfiles) => void): void {
+    if (hosts === null || hostsFailed) return;
+    try {
+      fn(hosts);
+    } catch (e) {
+      hostsFailed = true;
+      post({ kind: 'hostsFailed', message: message(e) });
+    }
+    post({ kind: 'hostsStats', stats: { ...hosts.stats }, openHosts: hosts.openHosts });
+  }
+
   /** Set at the first failed write: later batches are counted as lost, not tried (as GuardedSink does). */
   let failed = false;
   /** sink.rows when last acknowledged: each ack carries the change (a rolled-back transaction takes rows back). */
@@ -95,8 +127,11 @@ function serve(sink: SqliteSink): void {
     const shedBefore = sink.shed;
     let lost = 0;
     let error: string | null = null;
+    const flows = unpackBatch(batch);
+    // Profiles first, as on the capture thread (they came before the database in the sink list).
+    withHosts((h) => h.write(flows));
     try {
-      sink.write(unpackBatch(batch));
+      sink.write(flows);
     } catch (e) {
       failed = true;
       error = message(e);
@@ -139,9 +174,17 @@ function serve(sink: SqliteSink): void {
         case 'trimToSize':
           await answer(req.id, () => sink.trimToSize(req.maxBytes, req.batchRows));
           return;
+        case 'hostsAdvance':
+          withHosts((h) => h.advance(req.now));
+          return;
+        case 'hostsGroups':
+          withHosts((h) => h.setGroups(req.groups));
+          return;
         case 'close': {
           let lost = 0;
           let error: string | null = null;
+          // The profiles write their open windows before the database closes (as the sink list closes on the capture thread).
+          if (!failed) withHosts((h) => h.close());
           try {
             sink.close();
           } catch (e) {
