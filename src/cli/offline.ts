@@ -5,7 +5,7 @@ import { ConfigError, SensorConfig } from '../config/config';
 import { DAMAGE_ANOMALIES } from '../decode/anomalies';
 import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
-import type { AnomalyScorer } from '../anomaly/scorer';
+import type { FlowScorer } from '../anomaly/scorerThread';
 import type { HostStats } from '../hosts/hostProfiles';
 import { guardSinks, openClassifier, openOutputs, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
@@ -94,7 +94,7 @@ export async function runOffline(
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
 
   let opened;
-  let scorer: AnomalyScorer | null;
+  let scorer: FlowScorer | null;
   try {
     ({ opened, scorer } = await openOutputs(cfg, log, classifier, { bulk: true }));
   } catch (e) {

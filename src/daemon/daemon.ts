@@ -9,7 +9,7 @@ import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
 import { openMonitor } from '../monitor/openMonitor';
 import { loadAnomalyModelInfo } from '../anomaly/anomalyModel';
-import type { AnomalyScorer } from '../anomaly/scorer';
+import type { FlowScorer } from '../anomaly/scorerThread';
 import { guardSinks, loadHostGroups, openClassifier, openOutputs, openScorer, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
@@ -356,7 +356,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   // After close: the ClickHouse output has then sent or spooled its last batch, and the line says which.
   const final = await stats();
   if (classifier !== null) await (classifier as Classifier).close();
-  if (scorer !== null) await (scorer as AnomalyScorer).close();
+  if (scorer !== null) await (scorer as FlowScorer).close();
   if (metrics !== null) await metrics.close();
   if (server !== null) await server.close();
   if (final.flows_unwritten > 0) log.error(`${final.flows_unwritten} flow records could not be written (see the first error above)`);

@@ -1,4 +1,4 @@
-import type { AnomalyScorer } from '../anomaly/scorer';
+import type { FlowScorer } from '../anomaly/scorerThread';
 import type { Classifier } from '../classify/classifier';
 import type { HostProfilesView } from '../hosts/hostProfilesThread';
 import type { LatencyHistogram } from '../metrics/latencyHistogram';
@@ -84,7 +84,7 @@ export async function buildStats(
   db: LatencySource | null,
   unwritten = 0,
   clickhouse: { stats(): ClickHouseStats } | null = null,
-  scorer: AnomalyScorer | null = null,
+  scorer: FlowScorer | null = null,
   hosts: HostProfilesView | null = null,
 ): Promise<StatsReport> {
   const anomalies: Record<string, number> = {};

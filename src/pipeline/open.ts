@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'winston';
-import { AnomalyScorer } from '../anomaly/scorer';
+import { loadScorer, type FlowScorer } from '../anomaly/scorerThread';
 import { Classifier } from '../classify/classifier';
 import { classifierOptions } from '../classify/fromConfig';
 import { ConfigError, NO_GROUPS, type SensorConfig } from '../config/config';
@@ -174,11 +174,14 @@ export function hostOptions(cfg: SensorConfig, log: Logger | null): HostProfiles
   };
 }
 
-/** Loads the anomaly model the config names, or null when anomaly scoring is off. */
-export async function openScorer(cfg: SensorConfig, log: Logger): Promise<AnomalyScorer | null> {
+/**
+ * Loads the anomaly model the config names, or null when anomaly scoring is off: in a worker thread where the process
+ * may use more than one CPU (loadScorer), so its context lookups, features and inference leave the capture thread.
+ */
+export async function openScorer(cfg: SensorConfig, log: Logger): Promise<FlowScorer | null> {
   if (!cfg.anomaly.enabled) return null;
   const c = cfg.classify;
-  const scorer = await AnomalyScorer.load({
+  const scorer = await loadScorer({
     modelPath: cfg.anomaly.model,
     device: c.device,
     batchSize: c.batchSize,
@@ -200,7 +203,7 @@ export async function openOutputs(
   log: Logger,
   classifier: Classifier | null,
   sinkOpts: Parameters<typeof openSinks>[2],
-): Promise<{ opened: OpenedSinks; scorer: AnomalyScorer | null }> {
+): Promise<{ opened: OpenedSinks; scorer: FlowScorer | null }> {
   let opened: OpenedSinks;
   try {
     opened = await openSinks(cfg, log, sinkOpts);

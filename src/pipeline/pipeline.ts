@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { AnomalyScorer } from '../anomaly/scorer';
+import type { FlowScorer } from '../anomaly/scorerThread';
 import type { ScoredFlow } from '../anomaly/scoredFlow';
 import type { Frame, FrameHandler } from '../capture/frame';
 import type { Classifier } from '../classify/classifier';
@@ -89,7 +89,7 @@ export class Pipeline {
   written = 0;
   private readonly meta = new PacketMeta();
   private classifier: Classifier | null;
-  private scorer: AnomalyScorer | null;
+  private scorer: FlowScorer | null;
   /** Classified flows waiting for the next anomaly-scoring call (at most SCORE_BATCH, for at most SCORE_DELAY_MS). */
   private toScore: ClassifiedFlow[] = [];
   private scoreTimer: NodeJS.Timeout | null = null;
@@ -115,7 +115,7 @@ export class Pipeline {
     pseudonymizer: Pseudonymizer | null = null,
     private readonly origin: RecordOrigin = { sensor: hostname(), live: false },
     inspector: PayloadInspector | null = null,
-    scorer: AnomalyScorer | null = null,
+    scorer: FlowScorer | null = null,
   ) {
     this.classifier = classifier;
     this.scorer = scorer;
@@ -260,7 +260,7 @@ export class Pipeline {
   }
 
   /** Swaps in another anomaly model (SIGHUP reload), like swapClassifier(). Returns the old one to close. */
-  async swapScorer(next: AnomalyScorer): Promise<AnomalyScorer | null> {
+  async swapScorer(next: FlowScorer): Promise<FlowScorer | null> {
     const old = this.scorer;
     if (old !== null) {
       this.submitScoring();

@@ -1,0 +1,196 @@
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { ModelContractError } from '../classify/contractError';
+import type { ClassifiedFlow } from '../classify/verdict';
+import { packBatch } from '../sink/recordPack';
+import type { AnomalyModelInfo } from './anomalyModel';
+import { AnomalyScorer, type ScorerOptions } from './scorer';
+import { AnomalyScore, type ScoredFlow } from './scoredFlow';
+import type { ScorerReply, ScorerRequest, ScorerWorkerData } from './scorerWorker';
+
+/**
+ * The compiled worker. Always the built file (dist/anomaly), also when the caller runs from the TypeScript sources
+ * (tests): a worker thread cannot load .ts, and `npm test` builds dist/ first.
+ */
+const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'anomaly', 'scorerWorker.js');
+
+/** What the pipeline, the CLI and the daemon use of an anomaly scorer, on this thread or in a worker thread. */
+export type FlowScorer = Pick<AnomalyScorer, 'onResult' | 'pending' | 'submit' | 'drain' | 'close' | 'stats' | 'threshold' | 'fpr' | 'modelInfo'>;
+
+/**
+ * Loads the anomaly model in a worker thread (ScorerThread) where this process may use more than one CPU (as the
+ * classifier does), else on this thread (AnomalyScorer); `thread` overrides the choice.
+ */
+export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<FlowScorer> {
+  const { thread, ...rest } = opts;
+  return (thread ?? availableParallelism() > 1) ? ScorerThread.load(rest) : AnomalyScorer.load(rest);
+}
+
+/**
+ * The anomaly scorer in a worker thread (scorerWorker.ts runs an AnomalyScorer): submit() packs the batch
+ * (recordPack.ts, ~1 µs per flow) and posts it; the worker keeps the context counters, fills the features and runs
+ * the model, and answers each batch, in order, with its scores. On the capture thread scoring cost ~30 µs per flow
+ * (context lookups, features, inference: README "Performance"). The scores are the worker's AnomalyScorer's, so
+ * the same as on this thread. Back-pressure is the caller's, as with AnomalyScorer: `pending` counts the flows
+ * handed over and not yet answered.
+ */
+export class ScorerThread implements FlowScorer {
+  onResult: (batch: ScoredFlow[]) => void = () => {};
+  stats = { batches: 0, flows: 0, anomalies: 0, errors: 0 };
+  private readonly inFlight: ClassifiedFlow[][] = [];
+  private pendingCount = 0;
+  private waiters: (() => void)[] = [];
+  private failure: unknown = null;
+  /** Set when the worker stopped other than by close(): later batches are handed on without a score. */
+  private stopped: string | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly modelInfo: AnomalyModelInfo,
+    readonly threshold: number,
+    readonly fpr: number,
+    private readonly logger: NonNullable<ScorerOptions['logger']>,
+  ) {
+    worker.on('message', (m: ScorerReply) => this.onMessage(m));
+    const fail = (why: string): void => {
+      if (this.stopped !== null || this.closing !== null) return;
+      this.stopped = `the anomaly scoring thread stopped (${why})`;
+      this.logger.warn(`anomaly model ${modelInfo.path}: ${this.stopped}; flows are written without a score`);
+      // The batches in flight are handed on without a score, in order.
+      while (this.inFlight.length > 0) this.answer(this.inFlight.shift()!, null);
+    };
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => fail(`exit code ${code}`));
+    worker.unref();
+  }
+
+  /** Starts the worker, which loads and checks the model; rejects with its ModelContractError (one line). */
+  static load(opts: ScorerOptions): Promise<ScorerThread> {
+    const { logger: given, ...rest } = opts;
+    const logger = given ?? { warn() {}, info() {} };
+    const workerData: ScorerWorkerData = rest;
+    const worker = new Worker(WORKER, { workerData });
+    return new Promise<ScorerThread>((resolve, reject) => {
+      let settled = false;
+      const onMessage = (m: ScorerReply): void => {
+        if (m.kind === 'log') {
+          if (m.level === 'warn') logger.warn(m.msg);
+          else logger.info(m.msg);
+          return;
+        }
+        if (settled) return;
+        settled = true;
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        if (m.kind === 'ready') {
+          const t = new ScorerThread(worker, m.info, m.threshold, m.fpr, logger);
+          // Log lines of later batches (a failed inference) go on reaching the logger.
+          worker.on('message', (r: ScorerReply) => {
+            if (r.kind !== 'log') return;
+            if (r.level === 'warn') logger.warn(r.msg);
+            else logger.info(r.msg);
+          });
+          resolve(t);
+        } else if (m.kind === 'refused') {
+          reject(m.name === 'ModelContractError' ? new ModelContractError(m.message) : Object.assign(new Error(m.message), { name: m.name }));
+        } else reject(new ModelContractError(`anomaly model ${opts.modelPath}: unexpected reply from its thread`));
+      };
+      const onError = (e: Error): void => {
+        if (settled) return;
+        settled = true;
+        reject(new ModelContractError(`anomaly model ${opts.modelPath}: the scoring thread failed while loading it: ${e.message.split('\n')[0]}`));
+      };
+      const onExit = (code: number): void => {
+        if (settled) return;
+        settled = true;
+        reject(new ModelContractError(`anomaly model ${opts.modelPath}: the scoring thread exited (code ${code}) while loading it`));
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  }
+
+  /** Flows handed over and not yet answered. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  submit(batch: ClassifiedFlow[]): void {
+    if (this.closing !== null) throw new Error('ScorerThread.submit() after close(): create a new scorer');
+    this.pendingCount += batch.length;
+    if (this.stopped !== null) {
+      this.answer(batch, null);
+      return;
+    }
+    this.inFlight.push(batch);
+    this.worker.ref();
+    this.post({ kind: 'score', batch: packBatch(batch) });
+  }
+
+  /** Waits until every submitted batch was handed on; rejects with the first onResult error. */
+  async drain(): Promise<void> {
+    while (this.pendingCount > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failure !== null) {
+      const e = this.failure;
+      this.failure = null;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closing === null) {
+      this.closing = (async () => {
+        try {
+          await this.drain();
+        } finally {
+          if (this.stopped === null) {
+            await new Promise<void>((resolve) => {
+              this.worker.ref();
+              this.worker.once('exit', () => resolve());
+              this.post({ kind: 'close' });
+            });
+          }
+        }
+      })();
+    }
+    return this.closing;
+  }
+
+  private post(req: ScorerRequest): void {
+    if (req.kind === 'score') this.worker.postMessage(req, [req.batch.num.buffer as ArrayBuffer]);
+    else this.worker.postMessage(req);
+  }
+
+  private onMessage(m: ScorerReply): void {
+    if (m.kind !== 'scored') return;
+    const batch = this.inFlight.shift();
+    if (batch === undefined) return;
+    this.stats = m.stats;
+    this.answer(batch, m.out);
+  }
+
+  /** Hands a batch on with the worker's scores (`out`), or without a score (null). */
+  private answer(batch: ClassifiedFlow[], out: Float64Array | null): void {
+    const scored: ScoredFlow[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const cf = batch[i]!;
+      const a = out !== null && out[3 * i] === 1 ? new AnomalyScore(out[3 * i + 1]!, out[3 * i + 2] === 1, this.fpr) : null;
+      scored[i] = { flow: cf.flow, verdict: cf.verdict, anomaly: a };
+    }
+    this.pendingCount -= batch.length;
+    if (this.inFlight.length === 0) this.worker.unref();
+    try {
+      this.onResult(scored);
+    } catch (e) {
+      if (this.failure === null) this.failure = e;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The anomaly model's side of a ScorerThread, in a worker thread: an AnomalyScorer runs here exactly as it would on
+ * the capture thread (the same context counters over the flows in the same order, the same features, the same
+ * onnxruntime session options), so the scores are the same; what the capture thread no longer does is the context
+ * lookups, the features and the inference. Batches arrive packed (recordPack.ts) and are answered in order with
+ * one number triple per flow.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { unpackBatch, type PackedBatch } from '../sink/recordPack';
+import { AnomalyScorer, type ScorerOptions } from './scorer';
+import type { AnomalyModelInfo } from './anomalyModel';
+
+export type ScorerWorkerData = Omit<ScorerOptions, 'logger'>;
+
+export type ScorerRequest = { kind: 'score'; batch: PackedBatch } | { kind: 'close' };
+
+export type ScorerReply =
+  | { kind: 'log'; level: 'warn' | 'info'; msg: string }
+  | { kind: 'ready'; info: AnomalyModelInfo; threshold: number; fpr: number }
+  | { kind: 'refused'; name: string; message: string }
+  /**
+   * One per `score` request, in order: per flow 1/0 (scored or not: the batch's inference failed), the score and
+   * 1/0 (above the threshold); and the scorer's counters so far.
+   */
+  | { kind: 'scored'; n: number; out: Float64Array; stats: AnomalyScorer['stats'] }
+  | { kind: 'closed'; error: string | null };
+
+const port = parentPort!;
+const opts = workerData as ScorerWorkerData;
+
+function post(msg: ScorerReply, transfer?: ArrayBuffer[]): void {
+  port.postMessage(msg, transfer);
+}
+
+async function main(): Promise<void> {
+  let scorer: AnomalyScorer;
+  try {
+    scorer = await AnomalyScorer.load({
+      ...opts,
+      logger: {
+        warn: (msg) => post({ kind: 'log', level: 'warn', msg }),
+        info: (msg) => post({ kind: 'log', level: 'info', msg }),
+      },
+    });
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    post({ kind: 'refused', name: err.name, message: err.message });
+    port.close();
+    return;
+  }
+  scorer.onResult = (batch) => {
+    const out = new Float64Array(3 * batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const a = batch[i]!.anomaly ?? null;
+      if (a === null) continue;
+      out[3 * i] = 1;
+      out[3 * i + 1] = a.score;
+      out[3 * i + 2] = a.anomaly ? 1 : 0;
+    }
+    post({ kind: 'scored', n: batch.length, out, stats: { ...scorer.stats } }, [out.buffer as ArrayBuffer]);
+  };
+  port.on('message', (req: ScorerRequest) => {
+    if (req.kind === 'score') {
+      scorer.submit(unpackBatch(req.batch));
+      return;
+    }
+    void scorer.close().then(
+      () => post({ kind: 'closed', error: null }),
+      (e: unknown) => post({ kind: 'closed', error: e instanceof Error ? e.message : String(e) }),
+    ).finally(() => port.close());
+  });
+  post({ kind: 'ready', info: scorer.modelInfo, threshold: scorer.threshold, fpr: scorer.fpr });
+}
+
+void main();
