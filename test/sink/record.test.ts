@@ -7,7 +7,8 @@ import { Pipeline } from '../../src/pipeline/pipeline';
 import { flowUid } from '../../src/flow/flowUid';
 import { DEFAULT_FLOW_OPTIONS } from '../../src/flow/flowTable';
 import { Pseudonymizer } from '../../src/flow/pseudonymizer';
-import { flowToRow, JSON_KEYS, rowToJson } from '../../src/sink/flowRow';
+import { FLOW_COLUMNS, flowToRow, JSON_KEYS, rowToJson } from '../../src/sink/flowRow';
+import { toParams } from '../../src/sink/sqliteSink';
 import { isoMicros } from '../../src/sink/isoTime';
 import { ACK, conversation, PSH, tcpFrame } from '../helpers/frames';
 import { classified } from './classified';
@@ -62,6 +63,32 @@ describe('isoMicros()', () => {
     expect(isoMicros(5.8e11)).toBe('+020349-06-20T23:06:40.000000Z');
     expect(isoMicros(1e300)).toMatch(/^\+275760-09-13T00:00:00\.000000Z$/);
     expect(isoMicros(Number.NaN)).toBe('1970-01-01T00:00:00.000000Z');
+  });
+
+  it('gives Date\'s answer whatever order seconds come in (its cache keeps the last two seconds)', () => {
+    const expected = (t: number): string => {
+      const us = Math.round(t * 1e6);
+      const sec = Math.floor(us / 1e6);
+      return new Date(sec * 1000).toISOString().slice(0, 20) + String(us - sec * 1e6).padStart(6, '0') + 'Z';
+    };
+    // Start and end of flows alternate between seconds, and a third second evicts the older one.
+    const ts = [1700000000.5, 1700000003.25, 1700000000.75, 1700000003.000001, 1700000007.1, 1700000000.2, 1700000003.9, 1699999999.999999, -0.25, 1700000007.1];
+    for (let round = 0; round < 2; round++) for (const t of ts) expect(isoMicros(t)).toBe(expected(t));
+  });
+});
+
+describe('toParams()', () => {
+  it('writes number arrays (lengths, top-k scores) as JSON.stringify does, and other arrays through it', () => {
+    const c = classified(3, 'tls', [1448, -1448, 0.5, -0, 1e21, 1e-7, 123456789.123, -3, 0]);
+    c.verdict.topk.push({ label: 'tls "quoted"', p: 0.3333333333333333 }, { label: 'http', p: 1e-9 });
+    const row = flowToRow(c);
+    const p = toParams(row);
+    expect(p[FLOW_COLUMNS.indexOf('lengths')]).toBe(JSON.stringify(row.lengths));
+    expect(p[FLOW_COLUMNS.indexOf('topk_scores')]).toBe(JSON.stringify(row.topk_scores));
+    expect(p[FLOW_COLUMNS.indexOf('topk_labels')]).toBe(JSON.stringify(row.topk_labels));
+    expect(toParams({ ...row, lengths: [0, -0, 0] })[FLOW_COLUMNS.indexOf('lengths')]).toBe('[0,0,0]');
+    expect(toParams({ ...row, lengths: [] })[FLOW_COLUMNS.indexOf('lengths')]).toBe('[]');
+    expect(toParams({ ...row, topk_scores: [Number.NaN, 1] })[FLOW_COLUMNS.indexOf('topk_scores')]).toBe('[null,1]');
   });
 });
 
