@@ -175,8 +175,9 @@ export function hostOptions(cfg: SensorConfig, log: Logger | null): HostProfiles
 }
 
 /**
- * Loads the anomaly model the config names, or null when anomaly scoring is off: in a worker thread where the process
- * may use more than one CPU (loadScorer), so its context lookups, features and inference leave the capture thread.
+ * Loads the anomaly model the config names, or null when anomaly scoring is off. With anomaly.thread, in a worker
+ * thread where the process may use more than one CPU (loadScorer): its context lookups, features and inference then
+ * leave the capture thread.
  */
 export async function openScorer(cfg: SensorConfig, log: Logger): Promise<FlowScorer | null> {
   if (!cfg.anomaly.enabled) return null;
@@ -186,6 +187,8 @@ export async function openScorer(cfg: SensorConfig, log: Logger): Promise<FlowSc
     device: c.device,
     batchSize: c.batchSize,
     falsePositiveRate: cfg.anomaly.falsePositiveRate,
+    // anomaly.thread: a worker thread where the process may use more than one CPU; off: this thread.
+    ...(cfg.anomaly.thread ? {} : { thread: false }),
     ...(c.intraOpThreads !== null ? { intraOpThreads: c.intraOpThreads } : {}),
     logger: { warn: (m) => log.warn(m), info: (m) => log.debug(m) },
   });

@@ -156,6 +156,9 @@ export class Pipeline {
    */
   settle(): Promise<void> | void {
     if (this.classifier !== null && this.classifier.pending > MAX_PENDING_FLOWS) return this.settleSlowly();
+    // A scorer in its own thread answers later, like the classifier: without this wait, an offline run could queue
+    // flows up to MAX_QUEUED_FOR_MODEL and then write them without a score.
+    if (this.scorer !== null && this.scorer.pending > MAX_PENDING_FLOWS) return this.settleSlowly();
     for (const s of this.sinks) if (s.drained !== undefined && s.mustDrain?.() !== false) return this.settleSlowly();
     this.table.allowEnds(END_BUDGET);
   }
