@@ -10,7 +10,9 @@ the network and the capture point decide how messages become segments:
 - `split`: an application that writes a message in two parts (header then body, Nagle off) or a smaller
   window sends one message as two segments.
 - `midstream` (optional): the capture started after the connection, so its first packets are missing.
-- `oneway` (optional): asymmetric routing, the tap sees one direction only.
+- `oneway` (optional): asymmetric routing, the tap sees one direction only; `oneway-seen` also applies what the
+  sensor then records (server-side-only flows that missed the handshake come out all positive).
+- `mss-ts` (optional): `mss` at the full-segment sizes real captures show with the TCP timestamp option.
 
 Each function takes and returns a list of non-zero signed lengths; `augment_rows` applies a random mechanism
 to a share of the rows and re-pads them to L. Everything is seeded by the caller's numpy Generator.
@@ -18,6 +20,10 @@ to a share of the rows and re-pads them to L. Everything is seeded by the caller
 import numpy as np
 
 MSS_CHOICES = np.array([536, 1200, 1220, 1360, 1380, 1400, 1420, 1440, 1448, 1460, 8948])
+# Full-segment payload sizes with the 12-byte TCP timestamp option on common MSS values (1460 Ethernet, 1452 and
+# 1440 PPPoE/DSL, 1400/1380/1360 VPN and tunnel clamps, 1240/1220 IPv6 tunnels): real captures show 1368, 1388,
+# 1428 ... where a lab on plain Ethernet only ever shows 1448
+MSS_TIMESTAMPS = np.array([1208, 1228, 1348, 1368, 1388, 1408, 1428, 1440])
 FULL = 1200  # a segment this large is taken to be MSS-bound
 MAX_SUPER = 65535
 
@@ -57,6 +63,12 @@ def mss(seq, rng, new=None):
                 out.append(s * lens[i])
                 i += 1
     return out
+
+
+def mss_ts(seq, rng):
+    """`mss` at the full-segment sizes of the timestamp option or of the plain MSS values, one of each half."""
+    pool = MSS_TIMESTAMPS if rng.random() < 0.5 else MSS_CHOICES
+    return mss(seq, rng, new=int(rng.choice(pool)))
 
 
 def coalesce(seq, rng):
@@ -111,7 +123,24 @@ def oneway(seq, rng):
     return out if out else list(seq)
 
 
-MECHANISMS = {"mss": mss, "coalesce": coalesce, "split": split, "midstream": midstream, "oneway": oneway}
+def oneway_seen(seq, rng):
+    """`oneway` as the sensor then records it: a tap that sees the server's side only sees the SYN+ACK (the
+    client is named right, every length negative) unless the capture also started late; then the first sender
+    seen, the server, is taken as the client (SPEC.md) and every length is positive. Half of those server-side
+    flows lose their first packets too (`midstream`)."""
+    keep = 1 if rng.random() < 0.5 else -1
+    out = [v for v in seq if (v > 0) == (keep > 0)]
+    if not out:
+        return list(seq)
+    if keep < 0 and rng.random() < 0.5:
+        if len(out) >= 3:
+            out = out[int(rng.integers(0, min(4, len(out) - 1) + 1)):]
+        out = [-v for v in out]
+    return out
+
+
+MECHANISMS = {"mss": mss, "mss-ts": mss_ts, "coalesce": coalesce, "split": split, "midstream": midstream,
+              "oneway": oneway, "oneway-seen": oneway_seen}
 
 
 def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split")):

@@ -62,6 +62,33 @@ CANDIDATES = {
                                "common with >= 20 flows), scored on that program's flows: a program it never saw",
                                ["--holdout-programs", "auto", "--folds", "0", "--exact-dropout", "0.1"]),
 }
+CAPTURE_SEEN = ["--augment-mech", "mss,coalesce,split,midstream,oneway-seen"]
+CAPTURE_TS = ["--augment-mech", "mss-ts,coalesce,split,midstream,oneway-seen"]
+for _s in (8, 9, 10):
+    CANDIDATES[f"mlp-seed-{_s}"] = (f"the same recipe, another seed ({_s} instead of 7; same held-out runs and folds): "
+                                    "how much the figures move by training alone", ["--seed", str(_s)])
+CANDIDATES["mlp-capture-seen"] = (
+    "the same plus capture-point augmentation as the sensor records it: `midstream` (first packets missing) and "
+    "`oneway-seen` (one direction only; server-side-only flows that missed the handshake come out all positive)",
+    CAPTURE_SEEN)
+CANDIDATES["mlp-capture-ts"] = (
+    "as mlp-capture-seen, and `mss` also re-cuts at the full-segment sizes of the TCP timestamp option "
+    "(1368, 1388, 1428 ... bytes: `mss-ts`)", CAPTURE_TS)
+for _s in (8, 9):
+    CANDIDATES[f"mlp-capture-seen-seed-{_s}"] = (f"mlp-capture-seen, seed {_s}", CAPTURE_SEEN + ["--seed", str(_s)])
+    CANDIDATES[f"mlp-capture-ts-seed-{_s}"] = (f"mlp-capture-ts, seed {_s}", CAPTURE_TS + ["--seed", str(_s)])
+
+# name -> (what it tests, member candidates): the members' average as one ONNX file (ensemble.py)
+ENSEMBLES = {
+    "mlp-ens3": ("mean of the probabilities of mlp, mlp-seed-8 and mlp-seed-9 in one graph (features computed once, "
+                 "three MLP heads): the seed variance averaged out", ["mlp", "mlp-seed-8", "mlp-seed-9"]),
+    "mlp-ens2": ("mean of mlp and mlp-seed-8", ["mlp", "mlp-seed-8"]),
+    "mlp-ens4": ("mean of mlp and mlp-seed-8, -9, -10", ["mlp", "mlp-seed-8", "mlp-seed-9", "mlp-seed-10"]),
+    "mlp-capture-seen-ens3": ("mean of mlp-capture-seen and its seeds 8 and 9",
+                              ["mlp-capture-seen", "mlp-capture-seen-seed-8", "mlp-capture-seen-seed-9"]),
+    "mlp-capture-ts-ens3": ("mean of mlp-capture-ts and its seeds 8 and 9",
+                            ["mlp-capture-ts", "mlp-capture-ts-seed-8", "mlp-capture-ts-seed-9"]),
+}
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx
 
@@ -133,10 +160,12 @@ def main():
                                    stdout=subprocess.PIPE, check=True).stdout)
     collected = dict(c.split("=", 1) for c in a.collect)
     for name in collected:
-        if name not in CANDIDATES:
-            raise SystemExit(f"--collect {name}: not a candidate (see CANDIDATES in {__file__})")
+        if name not in CANDIDATES and name not in ENSEMBLES:
+            raise SystemExit(f"--collect {name}: not a candidate (see CANDIDATES and ENSEMBLES in {__file__})")
+    ens_names = [n for n in ENSEMBLES if not a.only or n in a.only.split(",")]
     if collected:
-        names = list(collected)
+        names = [n for n in collected if n in CANDIDATES]
+        ens_names = [n for n in collected if n in ENSEMBLES]
     for name in ([] if a.baseline_only else names):
         what, extra = CANDIDATES[name]
         d = collected.get(name) or os.path.join(a.out, name)
@@ -154,32 +183,55 @@ def main():
                 raise SystemExit(f"{name}: train.py failed, see {d}/train.log")
         m = json.load(open(os.path.join(d, "metrics.json")))
         sp = speed(os.path.join(d, "model.onnx"), rows)
-        oof = m.get("outside_oof", {})
-        results[name] = {
-            "what": what, "args": extra,
-            "wall_seconds": m.get("train_seconds") if name in collected else round(time.time() - t0, 1),
-            "lab": os.path.basename(os.path.dirname(os.path.abspath(m["args"]["csv"]))),
-            "lab_macro_f1": m["network"]["macro_f1"], "lab_macro_f1_apps": m["network_apps"]["macro_f1"],
-            "lab_classes": len(m["classes"]),
-            "outside_macro_f1": oof.get("score", {}).get("macro_f1"),
-            "outside_accuracy": oof.get("score", {}).get("accuracy"),
-            "outside_other_unknown": oof.get("score", {}).get("other_unknown"),
-            "outside_coverage": oof.get("score", {}).get("coverage"),
-            "outside_precision": oof.get("score", {}).get("precision_labelled"),
-            "outside_top1_macro_f1": oof.get("top1_no_rule", {}).get("macro_f1"),
-            "threshold": m.get("unknown_threshold"),
-            "novel_programs": m.get("novel_programs"),
-            "flows_per_second": sp["flowsPerSecond"], "flows_per_cpu_second": sp["flowsPerCpuSecond"], "speed": sp,
-            "bytes": sp["bytes"],
-        }
+        record(results, name, what, extra, m, sp,
+               m.get("train_seconds") if name in collected else round(time.time() - t0, 1))
         json.dump(results, open(path, "w"), indent=1)
         if name == "mlp" or BASELINE not in results:
             score_baseline(a, results, path, base_model, rows, collected.get("mlp"))
         print(f"{name}: lab {results[name]['lab_macro_f1']:.4f} outside {results[name]['outside_macro_f1']} "
               f"other-unknown {results[name]['outside_other_unknown']} flows/s {sp['flowsPerSecond']} "
               f"per CPU s {sp['flowsPerCpuSecond']}", flush=True)
+    # ensembles after their members
+    for name in ([] if a.baseline_only else ens_names):
+        what, members = ENSEMBLES[name]
+        d = collected.get(name) or os.path.join(a.out, name)
+        os.makedirs(d, exist_ok=True)
+        dirs = [collected.get(mb) or os.path.join(a.out, mb) for mb in members]
+        if name not in collected or not os.path.exists(os.path.join(d, "metrics.json")):
+            cmd = [sys.executable, os.path.join(HERE, "ensemble.py"), "--members", ",".join(dirs), "--outside",
+                   a.outside, "--out", d, "--export", os.path.join(d, "model.onnx"), "--tag", name,
+                   "--model-version", f"candidate-{name}"]
+            with open(os.path.join(d, "ensemble.log"), "w") as log:
+                if subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
+                    raise SystemExit(f"{name}: ensemble.py failed, see {d}/ensemble.log")
+        record(results, name, what, members, json.load(open(os.path.join(d, "metrics.json"))),
+               speed(os.path.join(d, "model.onnx"), rows), None)
+        json.dump(results, open(path, "w"), indent=1)
     if a.baseline_only:
         score_baseline(a, results, path, base_model, rows)
+
+
+def record(results, name, what, extra, m, sp, wall):
+    oof = m.get("outside_oof", {})
+    results[name] = {
+        "what": what, "args": extra, "seed": m.get("seed"),
+        "wall_seconds": wall,
+        "lab": os.path.basename(os.path.dirname(os.path.abspath(m["args"]["csv"]))),
+        "lab_macro_f1": m["network"]["macro_f1"], "lab_macro_f1_apps": m["network_apps"]["macro_f1"],
+        "lab_classes": len(m["classes"]),
+        "outside_macro_f1": oof.get("score", {}).get("macro_f1"),
+        "outside_accuracy": oof.get("score", {}).get("accuracy"),
+        "outside_other_unknown": oof.get("score", {}).get("other_unknown"),
+        "outside_coverage": oof.get("score", {}).get("coverage"),
+        "outside_precision": oof.get("score", {}).get("precision_labelled"),
+        "outside_top1_macro_f1": oof.get("top1_no_rule", {}).get("macro_f1"),
+        "threshold": m.get("unknown_threshold"),
+        "novel_programs": m.get("novel_programs"),
+        "flows_per_second": sp["flowsPerSecond"], "flows_per_cpu_second": sp["flowsPerCpuSecond"], "speed": sp,
+        "bytes": sp["bytes"],
+    }
+    if m.get("members"):
+        results[name]["members"] = m["members"]
 
 
 def score_baseline(a, results, path, base_model, rows, mlp_dir=None):

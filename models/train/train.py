@@ -52,6 +52,11 @@ def parse(argv=None):
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--export", help="write the ONNX model here (e.g. models/sensor.onnx)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--split-seed", type=int, default=7,
+                    help="seed of the lab train/val/test split and of the outside folds, apart from --seed (weights, "
+                         "augmentation, batches): seeds of one recipe hold out the same lab runs and outside folds, so "
+                         "their figures differ by training alone and their held-out predictions can be averaged "
+                         "(ensemble.py)")
     ap.add_argument("--arch", default="mlp", choices=["mlp", "cnn"])
     ap.add_argument("--width", type=int, default=96, help="cnn: channels of the convolutions")
     ap.add_argument("--hidden", type=int, default=128)
@@ -455,7 +460,8 @@ def main(argv=None):
     labels_lab = [c for c, k in zip(labels_lab, keep) if k]
     groups_lab = [g for g, k in zip(groups_lab, keep) if k]
     split_labels = [classes[k] for k in y_lab]
-    lab_tr, lab_va, lab_te = split_by_group(split_labels, groups_lab, a.seed)
+    split_seed = a.split_seed
+    lab_tr, lab_va, lab_te = split_by_group(split_labels, groups_lab, split_seed)
     n_lab = len(y_lab)
 
     # one matrix: lab rows first, then outside rows (indices >= n_lab)
@@ -488,7 +494,7 @@ def main(argv=None):
 
     # out-of-fold predictions for the outside rows
     if outside is not None and not a.quick and a.folds > 1:
-        folds = fold_of_groups([groups_out[i] for i in range(len(y_out))], y_out, a.folds, a.seed)
+        folds = fold_of_groups([groups_out[i] for i in range(len(y_out))], y_out, a.folds, split_seed)
         oof = np.zeros((len(y_out), len(classes)), dtype=np.float32)
         for f in range(a.folds):
             tr = np.concatenate([lab_tr, out_train[folds[out_train - n_lab] != f]])
@@ -535,6 +541,7 @@ def main(argv=None):
                 # the model's class (other:* and dropped classes: the background class), as the metrics count it
                 f.write(classes[y_lab[i]] + "," + ",".join(str(int(v)) for v in X_lab[i]) + "\n")
     if probs is not None and len(probs):
+        np.savez_compressed(os.path.join(a.out, "test_probs.npz"), probs=probs, y=y_lab[lab_te])
         yt = y_lab[lab_te]
         result["network"] = summarise(yt, probs, classes)
         app_rows = np.array([classes[k] != background for k in yt]) if use_bg else np.ones(len(yt), bool)
