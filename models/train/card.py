@@ -14,9 +14,11 @@ import glob
 import json
 import os
 import shutil
+import sys
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 MODELS = os.path.dirname(HERE)
 CARD = os.path.join(MODELS, "card")
 
@@ -66,6 +68,36 @@ def outside_summary(out_dir):
     scored = Counter(lab for lab, m in zip(labels, meta) if m["payload_packets"] >= 4)
     return {"rows": len(labels), "groups": len(groups), "files": len({m["file"] for m in meta}),
             "labels": Counter(labels), "scored": scored}
+
+
+def outside_misses(out_dir, m, min_payload=4, max_recall=0.8):
+    """Per known class with out-of-fold recall below max_recall: missed flows, how many were mid-stream or
+    one-sided, and the files with the most misses (from OUT/oof.npz and the outside rows)."""
+    import numpy as np
+    import openset
+    oof = m.get("outside_oof")
+    path = os.path.join(out_dir, "oof.npz")
+    if not oof or not os.path.exists(path):
+        return {}
+    probs = np.load(path)["probs"]
+    rows = list(csv.reader(open(os.path.join(out_dir, "outside.csv"))))[1:]
+    meta = [json.loads(line) for line in open(os.path.join(out_dir, "outside.meta"))]
+    bg = {m["background"]} if m.get("background") else set()
+    pred = openset.predicted_labels(probs, m["classes"], bg, m["unknown_threshold"])
+    out = {}
+    for c, v in oof["score"]["per_class"].items():
+        if v["recall"] >= max_recall:
+            continue
+        idx = [i for i, (r, mm) in enumerate(zip(rows, meta)) if r[0] == c and mm["payload_packets"] >= min_payload]
+        miss = [i for i in idx if pred[i] != c]
+        per_file = Counter(meta[i]["file"] for i in idx)
+        missed_file = Counter(meta[i]["file"] for i in miss)
+        lens = [[int(x) for x in rows[i][1:] if int(x) != 0] for i in miss]
+        out[c] = {"n": len(idx), "missed": len(miss),
+                  "midstream": sum(1 for i in miss if meta[i].get("midstream")),
+                  "onesided": sum(1 for seq in lens if seq and (all(x > 0 for x in seq) or all(x < 0 for x in seq))),
+                  "files": [(f, k, per_file[f]) for f, k in missed_file.most_common(3)]}
+    return out
 
 
 def main():
@@ -273,6 +305,17 @@ def main():
         for c, v in per_out.items():
             w(f"- `{c}`: " + ", ".join(f"{k} {n}" for k, n in v["called"]))
         w("")
+    misses = outside_misses(O, m)
+    if misses:
+        w("Where the out-of-lab misses come from (out-of-fold, rule applied; classes with recall below 0.8): the capture "
+          "files holding most of a class's misses, and how many of the missed flows were seen mid-stream (no handshake) "
+          "or one-sided (every length in one direction):\n")
+        w("| class | missed | mid-stream | one-sided | files with the most misses (missed / flows) |")
+        w("| --- | ---: | ---: | ---: | --- |")
+        for c, v in misses.items():
+            w(f"| `{c}` | {v['missed']} of {v['n']} | {v['midstream']} | {v['onesided']} | "
+              + ", ".join(f"`{f}` {k}/{n}" for f, k, n in v["files"]) + " |")
+        w("")
     w("![confusion matrix on held-out lab runs](card/confusion.png) ![reliability](card/reliability.png)\n")
     t = read_text(os.path.join(O, "eval_test.txt"))
     if t:
@@ -417,8 +460,14 @@ def main():
     w("- The in-sample outside figures of the shipped model are not an estimate of anything; use the out-of-fold ones.")
     w("- Classes whose outside support is tiny (dns, pop3, redis: 6 to 12 flows) have out-of-lab F1 with a wide "
       "margin of error; classes absent outside (git, rsync, memcached, ldaps, mqtts, pop3s) are measured in the lab only.")
-    w("- TCP only, first 30 payload packets; flows seen mid-stream or one-sided are harder; a protocol that looks like a "
-      "known one (another TLS service) will often get that class's label.")
+    w("- TCP only, first 30 payload packets; flows seen mid-stream or one-sided are harder (a one-sided bulk transfer "
+      "carries little more than its segment sizes: most of `pcapplusplus/650HttpResponses.pcap`'s server-side-only "
+      "HTTP responses come out `unknown`, see the misses table); a protocol that looks like a known one (another TLS "
+      "service) will often get that class's label.")
+    if m.get("members"):
+        w(f"- The unknown threshold ({m['unknown_threshold']}) is chosen on the same out-of-fold predictions that the "
+          "outside figures are measured on, so those figures are slightly optimistic for the threshold; the curve above "
+          "shows how flat it is around the choice.")
     w("")
 
     # ---------------------------------------------------------------- reproduce
