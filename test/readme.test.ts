@@ -70,7 +70,7 @@ describe('README', () => {
         ran++;
         if (line === 'npx sensor demo') {
           // The first run ends with the summary table on stdout.
-          expect(r.stdout).toMatch(/^1 file, 2,115 packets, 94 flows in /);
+          expect(r.stdout).toMatch(/^1 file, 2,166 packets, 94 flows in /);
           for (const word of ['unknown share:', 'application', 'verdict', 'top talker', 'git']) expect(r.stdout).toContain(word);
           // No error or warning, and no scary CUDA line on this CPU-only host: one `model loaded` line says so.
           expect(r.stderr).not.toMatch(/"level":"(error|warn)"|Failed to load|shared library/);

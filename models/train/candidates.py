@@ -74,7 +74,7 @@ CANDIDATES["mlp-capture-seen"] = (
 CANDIDATES["mlp-capture-ts"] = (
     "as mlp-capture-seen, and `mss` also re-cuts at the full-segment sizes of the TCP timestamp option "
     "(1368, 1388, 1428 ... bytes: `mss-ts`)", CAPTURE_TS)
-for _s in (8, 9):
+for _s in (8, 9, 10, 11, 12):
     CANDIDATES[f"mlp-capture-seen-seed-{_s}"] = (f"mlp-capture-seen, seed {_s}", CAPTURE_SEEN + ["--seed", str(_s)])
     CANDIDATES[f"mlp-capture-ts-seed-{_s}"] = (f"mlp-capture-ts, seed {_s}", CAPTURE_TS + ["--seed", str(_s)])
 
@@ -88,6 +88,10 @@ ENSEMBLES = {
                               ["mlp-capture-seen", "mlp-capture-seen-seed-8", "mlp-capture-seen-seed-9"]),
     "mlp-capture-ts-ens3": ("mean of mlp-capture-ts and its seeds 8 and 9",
                             ["mlp-capture-ts", "mlp-capture-ts-seed-8", "mlp-capture-ts-seed-9"]),
+    "mlp-capture-seen-ens3-b": ("mean of mlp-capture-seen seeds 10, 11, 12: a second draw of the averaged model",
+                                [f"mlp-capture-seen-seed-{s}" for s in (10, 11, 12)]),
+    "mlp-capture-ts-ens3-b": ("mean of mlp-capture-ts seeds 10, 11, 12: a second draw of the averaged model",
+                              [f"mlp-capture-ts-seed-{s}" for s in (10, 11, 12)]),
 }
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx

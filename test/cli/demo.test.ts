@@ -40,7 +40,7 @@ describe('sensor demo', () => {
     for (let i = 0; i < 2; i++) {
       const r = sensor(['demo']);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^1 file, 2,115 packets, 94 flows in [\d.]+ s\nunknown share: [\d.]+% of the 88 flows the model saw/);
+      expect(r.stdout).toMatch(/^1 file, 2,166 packets, 94 flows in [\d.]+ s\nunknown share: [\d.]+% of the 88 flows the model saw/);
       expect(r.stdout).toMatch(/^no-payload +no-payload +6 /m);
       expect(r.stdout).toMatch(/^top talker +flows +bytes +share of bytes$/m);
       expect(count(path.join(dir, 'sensor-demo.db'))).toBe(94);
