@@ -78,6 +78,11 @@ for _s in (8, 9, 10, 11, 12):
     CANDIDATES[f"mlp-capture-seen-seed-{_s}"] = (f"mlp-capture-seen, seed {_s}", CAPTURE_SEEN + ["--seed", str(_s)])
     CANDIDATES[f"mlp-capture-ts-seed-{_s}"] = (f"mlp-capture-ts, seed {_s}", CAPTURE_TS + ["--seed", str(_s)])
 
+CANDIDATES["mlp-capture-ts-leave-programs-out"] = (
+    "the recipe of mlp-capture-ts without one client program per class (the least common with >= 20 flows), scored on "
+    "that program's flows: a program it never saw (one network, the shipped threshold)",
+    CAPTURE_TS + ["--holdout-programs", "auto", "--folds", "0"])
+
 # name -> (what it tests, member candidates): the members' average as one ONNX file (ensemble.py)
 ENSEMBLES = {
     "mlp-ens3": ("mean of the probabilities of mlp, mlp-seed-8 and mlp-seed-9 in one graph (features computed once, "

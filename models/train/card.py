@@ -388,7 +388,8 @@ def main():
           "the 0.99 threshold it shipped with, over the outside classes it knows. Its lab figure is top-1 on this "
           "corpus's held-out rows of the shipped recipe, scored over all their labels (classes it lacks, such as `smb`, "
           "count as misses).\n")
-        lpo_name = next((k for k in ("mlp-leave-programs-out", "mlp-leave-programs-out@v2") if k in cands), None)
+        lpo_name = next((k for k in ("mlp-capture-ts-leave-programs-out", "mlp-leave-programs-out",
+                                     "mlp-leave-programs-out@v3", "mlp-leave-programs-out@v2") if k in cands), None)
         lpo = cands[lpo_name].get("novel_programs") if lpo_name else None
         if lpo:
             w(f"**A client program it never saw** (`{lpo_name}`): for each class with two or more "
