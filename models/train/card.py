@@ -477,9 +477,13 @@ def main():
         w("- The shipped recipe was picked among the candidates below on these same out-of-fold figures (the "
           "differences between the averaged recipes are within the spread of their two draws), so the shipped "
           "figure is the best of a few; the mean of the two draws is the fairer estimate.")
-        w(f"- The unknown threshold ({m['unknown_threshold']}) is chosen on the same out-of-fold predictions that the "
-          "outside figures are measured on, so those figures are slightly optimistic for the threshold; the curve above "
-          "shows how flat it is around the choice.")
+        near = {p["threshold"]: p["macro_f1"] for p in (oof or {}).get("curve", [])}
+        t0 = m["unknown_threshold"]
+        nb = [(t, near[t]) for t in (round(t0 - 0.1, 3), round(t0 + 0.1, 3)) if t in near]
+        w(f"- The unknown threshold ({t0}) is chosen on the same out-of-fold predictions that the outside figures are "
+          "measured on, so those figures are optimistic for the threshold"
+          + (" (neighbouring thresholds: " + ", ".join(f"{t}: macro-F1 {f4(v)}" for t, v in nb) + ")" if nb else "")
+          + ".")
     w("")
 
     # ---------------------------------------------------------------- reproduce
