@@ -88,7 +88,8 @@ class Scorer(nn.Module):
         self.register_buffer("w", torch.tensor(weights, dtype=torch.float32))
         # parts[i] = 0 (sequence), 1 (own counters) or 2 (context): a one-hot [W, 3] matrix sums a row's errors by part.
         self.register_buffer("part", torch.tensor(np.eye(3)[np.asarray(parts)], dtype=torch.float32))
-        self.register_buffer("counter_gain", torch.tensor(0.0))
+        # Gain of each part alone (0 = the part never scores alone): [0, counters' gain, context's gain].
+        self.register_buffer("gains", torch.zeros(3))
 
     def one(self, k, z):
         return torch.sum(self.w * (self.aes[k](z) - z) ** 2, dim=1)
@@ -98,7 +99,7 @@ class Scorer(nn.Module):
         return ((self.w * (self.aes[k](z) - z) ** 2) @ self.part)
 
     def combine(self, p):
-        return torch.maximum(p.sum(dim=1), self.counter_gain * p[:, 1])
+        return torch.maximum(p.sum(dim=1), torch.amax(self.gains * p, dim=1))
 
     def forward(self, x):
         z = self.t(x)
@@ -122,9 +123,35 @@ def parts_of_counters(L, counters):
     return [0] * L + [2 if c.startswith("ctx_") else 1 for c in counters]
 
 
-# The counters' part alone flags a flow when it exceeds its (1 - COUNTER_QUANTILE_RATE) out-of-bag quantile scaled to the
-# summed score's quantile of the same rate (Scorer).
-COUNTER_QUANTILE_RATE = 0.001
+# The counters' part alone, or the context's part alone, flags a flow when it exceeds its (1 - PART_QUANTILE_RATE)
+# out-of-bag quantile scaled to the summed score's quantile of the same rate (Scorer).
+PART_QUANTILE_RATE = 0.001
+# Share of the rows (whole groups: capture files or hours) kept out of fitting to set the thresholds on.
+CALIBRATION_SHARE = 0.25
+# Fewer groups than this: the calibration split falls back to blocks of BLOCK consecutive rows.
+MIN_GROUPS = 8
+
+
+def calibration_split(groups, seed, share=CALIBRATION_SHARE):
+    """Boolean mask of the calibration rows: whole groups, dealt in a seeded order until `share` of the rows."""
+    ids, counts = np.unique(groups, return_counts=True)
+    order = np.random.default_rng(seed + 7919).permutation(len(ids))
+    want = share * len(groups)
+    picked, n = [], 0
+    for i in order:
+        if n >= want:
+            break
+        picked.append(ids[i])
+        n += counts[i]
+    return np.isin(groups, picked)
+
+
+def conformal_threshold(cal, rate):
+    """The score above which a share `rate` of new flows alike the calibration flows is flagged, at most: the
+    ceil((n + 1)(1 - rate))-th smallest calibration score (split conformal), the largest when that is beyond n."""
+    s = np.sort(cal)
+    k = int(np.ceil((len(s) + 1) * (1 - rate)))
+    return float(s[min(k, len(s)) - 1])
 
 
 def folds_of(n, seed, folds=5, block=BLOCK):
@@ -186,14 +213,15 @@ def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floo
     if not seen.all():
         # A row every member trained on (possible with few blocks) has no out-of-bag score: it is left out.
         if log:
-            log(f"{int((~seen).sum())} flows were in every member's bag and are not used for the threshold")
+            log(f"{int((~seen).sum())} flows were in every member's bag and have no out-of-bag score (not used for the part gains)")
     oob = oob_sum[seen] / oob_n[seen][:, None]
-    q_sum = np.quantile(oob.sum(axis=1), 1 - COUNTER_QUANTILE_RATE)
-    q_cnt = np.quantile(oob[:, 1], 1 - COUNTER_QUANTILE_RATE)
-    model.counter_gain.fill_(float(q_sum / q_cnt) if q_cnt > 0 else 0.0)
+    q_sum = np.quantile(oob.sum(axis=1), 1 - PART_QUANTILE_RATE)
+    for part in (1, 2):
+        q = np.quantile(oob[:, part], 1 - PART_QUANTILE_RATE)
+        model.gains[part] = float(q_sum / q) if q > 0 else 0.0
     with torch.no_grad():
-        cal = model.combine(torch.tensor(oob, dtype=torch.float32)).numpy()
-    return model, cal
+        oob_scores = model.combine(torch.tensor(oob, dtype=torch.float32)).numpy()
+    return model, oob_scores
 
 
 def rate_key(r):
@@ -222,9 +250,30 @@ def main():
     min_rows = 200
     if n < min_rows:
         sys.exit(f"fit.py: {n} flows are too few to fit an anomaly model (at least {min_rows})")
-    model, cal = fit_ensemble(x, L, meta["counters"], seed=a.seed, hidden=a.hidden, code=a.code, epochs=a.epochs,
-                              std_floor=a.std_floor, log=lambda m: print(m, file=sys.stderr, flush=True))
-    thresholds = {rate_key(r): float(np.float32(np.quantile(cal, 1 - r, method="higher"))) for r in rates}
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    gpath = os.path.join(a.features, "groups.i32")
+    groups = np.fromfile(gpath, dtype="<i4") if os.path.exists(gpath) else None
+    group_kind = "capture files or hours"
+    if groups is None or len(groups) != n or len(np.unique(groups)) < MIN_GROUPS:
+        groups = np.arange(n) // BLOCK
+        group_kind = f"blocks of {BLOCK} consecutive flows"
+    is_cal = calibration_split(groups, a.seed)
+    fit_rows, cal_rows = np.flatnonzero(~is_cal), np.flatnonzero(is_cal)
+    log(f"calibration: {len(cal_rows)} flows of {len(np.unique(groups[is_cal]))} {group_kind} kept out of fitting; "
+        f"fitting on {len(fit_rows)} flows of {len(np.unique(groups[~is_cal]))}")
+    model, _oob = fit_ensemble(x[fit_rows], L, meta["counters"], seed=a.seed, hidden=a.hidden, code=a.code, epochs=a.epochs,
+                               std_floor=a.std_floor, log=log)
+    with torch.no_grad():
+        cal = model(torch.tensor(x[cal_rows], dtype=torch.float32)).numpy().astype(np.float64)
+    thresholds = {rate_key(r): float(np.float32(conformal_threshold(cal, r))) for r in rates}
+    # The flagged share on the calibration groups, one group at a time (how much it moves from capture to capture).
+    cal_groups = groups[cal_rows]
+    per_group = {}
+    for r in rates:
+        flagged = cal > thresholds[rate_key(r)]
+        shares = [float(flagged[cal_groups == g].mean()) for g in np.unique(cal_groups)]
+        per_group[rate_key(r)] = {"overall": float(flagged.mean()), "group_share_quantiles": {
+            q: float(np.quantile(shares, float(q))) for q in ("0.5", "0.9", "0.99")}}
 
     tmp = a.out + ".tmp"
     sample = torch.tensor(x[:2], dtype=torch.float32)
@@ -241,8 +290,10 @@ def main():
         "anomaly_method": f"mean of {MEMBERS} autoencoders ({W - n_ctx}-{a.hidden}-{a.code}-{a.hidden}-{W}, ReLU; the {n_ctx} "
                           f"context counters are predicted, not read); score = squared error of standardised features, "
                           f"sequence, counters and context weighted 1/3 each, or the counters' part alone scaled by "
-                          f"{model.counter_gain.item():.3g} where larger; each trained on {round(100 * BAG)}% of the blocks of "
-                          f"{BLOCK} consecutive flows; thresholds = quantiles of the out-of-bag scores of {len(cal)} flows",
+                          f"{model.gains[1].item():.3g}, or the context's alone scaled by {model.gains[2].item():.3g}, "
+                          f"where larger; each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
+                          f"{len(fit_rows)}; thresholds = split-conformal quantiles of the scores of {len(cal)} flows "
+                          f"({group_kind}) kept out of fitting",
         "model_version": version,
         "training_data": f"{meta.get('training_data', 'flows')}",
     }
@@ -255,11 +306,16 @@ def main():
     os.remove(tmp)
     with torch.no_grad():
         full = model(torch.tensor(x, dtype=torch.float32)).numpy()
-    report = {"rows": n, "members": MEMBERS, "bag": BAG, "block": BLOCK, "calibration_rows": len(cal), "thresholds": thresholds,
+    report = {"rows": n, "members": MEMBERS, "bag": BAG, "block": BLOCK, "fitting_rows": len(fit_rows),
+              "calibration_rows": len(cal), "calibration_groups": int(len(np.unique(cal_groups))),
+              "fitting_groups": int(len(np.unique(groups[fit_rows]))), "group_kind": group_kind,
+              "calibration_share": CALIBRATION_SHARE, "thresholds": thresholds,
               "default_fpr": a.fpr, "version": version,
               "calibration_score_quantiles": {str(q): float(np.quantile(cal, q)) for q in (0.5, 0.9, 0.99)},
-              "ensemble_share_above_threshold_on_fitting_rows": {rate_key(r): float((full > thresholds[rate_key(r)]).mean()) for r in rates},
-              "counter_gain": model.counter_gain.item(), "counter_quantile_rate": COUNTER_QUANTILE_RATE,
+              "calibration_flagged": per_group,
+              "share_above_threshold_on_fitting_rows": {rate_key(r): float((full[fit_rows] > thresholds[rate_key(r)]).mean()) for r in rates},
+              "counter_gain": model.gains[1].item(), "context_gain": model.gains[2].item(),
+              "part_quantile_rate": PART_QUANTILE_RATE,
               "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed")}}
     if a.report:
         with open(a.report, "w") as f:

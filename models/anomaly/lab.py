@@ -240,12 +240,16 @@ def scenario_commands(lan, name, args):
         return [("h4", ["nmap", "-n", "-Pn", "-sS", "-T4", "--max-rate", "300", "-p", "1-1024", s], 300),
                 ("h4", ["nmap", "-n", "-Pn", "-sT", "-T4", "--max-rate", "200", "--top-ports", "300", s], 300),
                 ("h4", ["nmap", "-n", "-Pn", "-sV", "--version-light", "-p", "22,80,443", s], 300)]
+    # hydra as its documentation has it: 16 parallel tasks by default (`hydra -h`: "-t TASKS ... (default: 16)"),
+    # and for SSH the 4 that hydra itself tells its user to use ("[WARNING] Many SSH configurations limit the number
+    # of parallel tasks, it is recommended to reduce the tasks: use -t 4"). hydra's ssh module tries passwords on one
+    # connection until sshd closes it (MaxAuthTries 6, sshd's default); its http modules open one connection per guess.
     if name == "bruteforce-ssh":
         return [("h4", ["hydra", "-I", "-q", "-t", "4", "-l", "root", "-P", pw, f"ssh://{s}"], 600),
                 ("h4", ["hydra", "-I", "-q", "-t", "4", "-l", "admin", "-P", pw, f"ssh://{s}"], 600)]
     if name == "bruteforce-http":
-        return [("h4", ["hydra", "-I", "-q", "-t", "4", "-l", "admin", "-P", pw, f"http-get://{s}/admin"], 600),
-                ("h4", ["hydra", "-I", "-q", "-t", "4", "-l", "admin", "-P", pw, s, "http-post-form",
+        return [("h4", ["hydra", "-I", "-q", "-l", "admin", "-P", pw, f"http-get://{s}/admin"], 600),
+                ("h4", ["hydra", "-I", "-q", "-l", "admin", "-P", pw, s, "http-post-form",
                         "/login:user=^USER^&pass=^PASS^:F=invalid"], 600)]
     if name == "synflood":
         return [("h4", ["hping3", "-q", "-S", "-p", "80", "-a", lan.spoofed, "-i", "u1000", "-c", str(args.syn_count), s], 120)]

@@ -1,5 +1,5 @@
 /**
- * What came before a flow from the same client to the same service (models/ANOMALY.md "Features"): two counters
+ * What came before a flow from the same client to the same service (models/ANOMALY.md "Features"): counters
  * the anomaly model can read beside the flow's own sequence and counters, because password guessing is made of
  * flows that each look ordinary and are unusual together. (Scans and SYN floods need no context: each of their
  * flows is unusual on its own.) Each is an exponentially decayed count of the flows written before
@@ -12,18 +12,26 @@
  *  - ctx_pair_same_answer: those of them whose server sent exactly as many payload bytes as this flow's server did
  *    (tau 300 s): failed logins, whatever the guessed password, get the same refusal, and a slowloris or beacon
  *    client gets the same (or no) answer every time, where the answers of normal work differ in size. It reads
- *    no packet order, so it still counts where two packets that crossed on the wire swap places in the sequence.
+ *    no packet order, so it still counts where two packets that crossed on the wire swap places in the sequence;
+ *  - ctx_pair_retries: those of them whose sequence repeated an exchange at least RETRY_REPEATS times
+ *    (repeatedExchanges(), tau 300 s): a password guesser that retries on one connection (hydra's ssh module sends
+ *    the same-sized attempt and gets the same-sized refusal until sshd's MaxAuthTries closes the connection) does so
+ *    on every connection, where a client of a login service that succeeds does it rarely. The model learns for
+ *    which services repeated exchanges are normal (polling protocols, keep-alives).
  *
  * Records are taken in the order they are written (the order `sensor anomaly-fit` replays a database in), and
- * interim `active` records are not counted. Memory is bounded: at most maxKeys keys per counter (three maps), the least
+ * interim `active` records are not counted. Memory is bounded: at most maxKeys keys per counter (four maps), the least
  * recently updated dropped first (counted in `evicted`).
  */
-export const CONTEXT_COUNTERS = ['ctx_pair_flows', 'ctx_pair_same_shape', 'ctx_pair_same_answer'] as const;
+export const CONTEXT_COUNTERS = ['ctx_pair_flows', 'ctx_pair_same_shape', 'ctx_pair_same_answer', 'ctx_pair_retries'] as const;
 export type ContextCounter = (typeof CONTEXT_COUNTERS)[number];
 
 const TAU_PAIR = 60;
 const TAU_SHAPE = 300;
 const TAU_ANSWER = 300;
+const TAU_RETRIES = 300;
+/** A flow counts in ctx_pair_retries when its sequence repeats an exchange at least this often (features.ts). */
+export const RETRY_REPEATS = 2;
 /** Keys kept per counter (about 150 bytes each). */
 export const DEFAULT_CONTEXT_KEYS = 200_000;
 
@@ -36,6 +44,25 @@ export interface ContextSource {
   end_reason: string;
   s2c_payload_bytes: number;
   lengths: readonly number[];
+}
+
+/** Exchanges of a sequence (zero padded) that repeat the one before them exactly (features.ts `repeated_exchanges`). */
+export function repeatedExchanges(lengths: readonly number[], n: number): number {
+  let i = 0;
+  let prevUp = -1;
+  let prevDown = -1;
+  let repeats = 0;
+  while (i < n) {
+    let up = 0;
+    while (i < n && lengths[i]! > 0) up += lengths[i++]!;
+    let down = 0;
+    while (i < n && lengths[i]! < 0) down -= lengths[i++]!;
+    if (up === 0 && down === 0) break;
+    if (up > 0 && down > 0 && up === prevUp && down === prevDown) repeats++;
+    prevUp = up;
+    prevDown = down;
+  }
+  return repeats;
 }
 
 /**
@@ -112,16 +139,18 @@ export class FlowContext {
   private readonly pair: Lru<Decayed>;
   private readonly shape: Lru<Decayed>;
   private readonly answer: Lru<Decayed>;
+  private readonly retries: Lru<Decayed>;
 
   constructor(maxKeys = DEFAULT_CONTEXT_KEYS) {
     this.pair = new Lru(maxKeys);
     this.shape = new Lru(maxKeys);
     this.answer = new Lru(maxKeys);
+    this.retries = new Lru(maxKeys);
   }
 
   /** Keys dropped to keep memory bounded. */
   get evicted(): number {
-    return this.pair.evicted + this.shape.evicted + this.answer.evicted;
+    return this.pair.evicted + this.shape.evicted + this.answer.evicted + this.retries.evicted;
   }
 
   /**
@@ -136,13 +165,16 @@ export class FlowContext {
     const p = this.pair.get(pairKey);
     const s = this.shape.get(shapeKey);
     const a = this.answer.get(answerKey);
+    const r = this.retries.get(pairKey);
     out[0] = p !== undefined ? p.at(t, TAU_PAIR) : 0;
     out[1] = s !== undefined ? s.at(t, TAU_SHAPE) : 0;
     out[2] = a !== undefined ? a.at(t, TAU_ANSWER) : 0;
+    out[3] = r !== undefined ? r.at(t, TAU_RETRIES) : 0;
     if (f.end_reason === 'active') return;
     this.bump(this.pair, pairKey, p, t, TAU_PAIR);
     this.bump(this.shape, shapeKey, s, t, TAU_SHAPE);
     this.bump(this.answer, answerKey, a, t, TAU_ANSWER);
+    if (repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS) this.bump(this.retries, pairKey, r, t, TAU_RETRIES);
   }
 
   private bump(m: Lru<Decayed>, k: string, d: Decayed | undefined, t: number, tau: number): void {

@@ -6,7 +6,9 @@
  * database, so a model is fitted on exactly what it will see.
  */
 
-import { CONTEXT_COUNTERS, type ContextSource } from './context';
+import { CONTEXT_COUNTERS, repeatedExchanges, type ContextSource } from './context';
+
+export { repeatedExchanges };
 
 /** Numeric fields a counter may name directly. */
 const NUMERIC = [
@@ -34,6 +36,17 @@ export interface FeatureSource extends ContextSource, Record<Exclude<NumericFiel
   history: string;
 }
 
+/**
+ * Counters computed from the flow's own length sequence (not record fields):
+ *
+ *  - repeated_exchanges: how many of the sequence's exchanges (a run of client->server packets, then the run of
+ *    server->client packets answering it) repeat the exchange before them exactly, both directions' byte counts equal.
+ *    A password guesser that retries on one connection (hydra's ssh module, until sshd's MaxAuthTries closes it)
+ *    sends the same-sized attempt and gets the same-sized refusal several times in a row; the model learns which
+ *    services repeat an exchange in normal traffic (keep-alives, polling protocols).
+ */
+const SEQUENCE_COUNTERS = ['repeated_exchanges'] as const;
+
 /** Zeek connection states (README "Flow records"): `conn_state=S0` is 1 for an S0 flow, else 0. */
 export const CONN_STATES = ['S0', 'S1', 'SF', 'REJ', 'S2', 'S3', 'RSTO', 'RSTR', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH'] as const;
 /** History letters the sensor writes: `history:R` is 1 when the history contains R. */
@@ -41,11 +54,12 @@ const HISTORY_LETTERS = 'ShADadFfRrTtWw';
 const END_REASONS = ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted'];
 
 /**
- * The counters `sensor anomaly-fit` gives a new model: the record's volume and timing counters and its
- * connection state, one indicator per state.
+ * The counters `sensor anomaly-fit` gives a new model: the record's volume and timing counters, the sequence's
+ * repeated exchanges, its connection state (one indicator per state) and its context (context.ts).
  */
 export const DEFAULT_COUNTERS: readonly string[] = [
   ...NUMERIC,
+  ...SEQUENCE_COUNTERS,
   ...CONN_STATES.map((s) => `conn_state=${s}`),
   ...CONTEXT_COUNTERS,
 ];
@@ -60,6 +74,7 @@ type Getter = (f: FeatureSource, ctx: Float64Array) => number;
 function getter(name: string): Getter | null {
   const c = (CONTEXT_COUNTERS as readonly string[]).indexOf(name);
   if (c >= 0) return (_f, ctx) => ctx[c]!;
+  if (name === 'repeated_exchanges') return (f) => repeatedExchanges(f.lengths, f.lengths.length);
   if ((NUMERIC as readonly string[]).includes(name)) {
     const field = name as NumericField;
     if (field === 'midstream') return (f) => (f.midstream === true || f.midstream === 1 ? 1 : 0);
@@ -82,7 +97,7 @@ function getter(name: string): Getter | null {
 
 /** The counter names a model may list, as a one-line description for error messages. */
 export const KNOWN_COUNTERS =
-  `${NUMERIC.join(', ')}, ${CONTEXT_COUNTERS.join(', ')}, conn_state=STATE (${CONN_STATES.join(' ')}), end_reason=REASON (${END_REASONS.join(' ')}), history:LETTER (${HISTORY_LETTERS.split('').join(' ')})`;
+  `${NUMERIC.join(', ')}, ${SEQUENCE_COUNTERS.join(', ')}, ${CONTEXT_COUNTERS.join(', ')}, conn_state=STATE (${CONN_STATES.join(' ')}), end_reason=REASON (${END_REASONS.join(' ')}), history:LETTER (${HISTORY_LETTERS.split('').join(' ')})`;
 
 /**
  * Fills input rows for one model: `L` sequence values, then the counters in the model's order. Built once per

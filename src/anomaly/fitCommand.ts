@@ -43,10 +43,22 @@ export interface ExportedFeatures {
   withRows: boolean;
 }
 
+/** Seconds of traffic per calibration group where flows carry no capture file name (live capture). */
+const GROUP_SECONDS = 3600;
+
+/**
+ * The calibration group of a flow: its capture file (one lab run, one capture) or, for live capture, the hour it
+ * started in. fit.py keeps whole groups out of fitting to set the thresholds: flows of one capture or hour are alike,
+ * so a threshold set on flows whose neighbours were fitted on would flag fewer new flows than it states.
+ */
+function groupOf(pcap: string | null, firstTs: number): string {
+  return pcap !== null && pcap !== '' ? `f:${pcap}` : `h:${Math.floor(firstTs / GROUP_SECONDS)}`;
+}
+
 /**
  * Writes the feature rows of a database's finished flows to `dir`: features.f32 (float32 rows, little endian),
- * features.json (rows, width, sequence_length, counters, training_data) and, with `withRows`, rows.tsv (which
- * flow each row is). Rows are made by the sensor's own extractor and context (features.ts, context.ts), records
+ * groups.i32 (each row's calibration group, groupOf(), int32 little endian), features.json (rows, width,
+ * sequence_length, counters, groups, training_data) and, with `withRows`, rows.tsv (which flow each row is). Rows are made by the sensor's own extractor and context (features.ts, context.ts), records
  * taken in write order as the sensor scores them; interim `active` records go through the context but get no row.
  */
 export function exportFeatures(
@@ -84,14 +96,20 @@ export function exportFeatures(
       throw new SinkError(`database ${dbPath} has no sensor flows table (${(e as Error).message})`);
     }
     const fd = openSync(path.join(dir, 'features.f32'), 'w');
+    const gd = openSync(path.join(dir, 'groups.i32'), 'w');
     const ids = o.withRows ? openSync(path.join(dir, 'rows.tsv'), 'w') : -1;
     const buf = new Float32Array(CHUNK_ROWS * fx.width);
+    const groupBuf = new Int32Array(CHUNK_ROWS);
+    const groupIds = new Map<string, number>();
     const context = new FlowContext();
     const ctx = new Float64Array(CONTEXT_COUNTERS.length);
     let inBuf = 0;
     let lines = '';
     const flush = (): void => {
-      if (inBuf > 0) writeSync(fd, new Uint8Array(buf.buffer, 0, inBuf * fx.width * 4));
+      if (inBuf > 0) {
+        writeSync(fd, new Uint8Array(buf.buffer, 0, inBuf * fx.width * 4));
+        writeSync(gd, new Uint8Array(groupBuf.buffer, 0, inBuf * 4));
+      }
       if (ids >= 0 && lines !== '') writeSync(ids, lines);
       inBuf = 0;
       lines = '';
@@ -108,6 +126,13 @@ export function exportFeatures(
         context.observe(f, ctx);
         if (r.end_reason === 'active') continue;
         fx.fill(f, ctx, buf, inBuf * fx.width);
+        const g = groupOf(r.pcap_filename, r.first_ts);
+        let gi = groupIds.get(g);
+        if (gi === undefined) {
+          gi = groupIds.size;
+          groupIds.set(g, gi);
+        }
+        groupBuf[inBuf] = gi;
         if (ids >= 0) lines += `${r.id}\t${r.client_ip}\t${r.server_ip}\t${r.server_port}\t${r.pcap_filename ?? ''}\n`;
         rows++;
         if (++inBuf === CHUNK_ROWS) flush();
@@ -115,6 +140,7 @@ export function exportFeatures(
       flush();
     } finally {
       closeSync(fd);
+      closeSync(gd);
       if (ids >= 0) closeSync(ids);
     }
     const span = o.since !== null || o.until !== null ? ` (first_ts ${o.since ?? '-inf'} to ${o.until ?? 'now'})` : '';
@@ -125,6 +151,7 @@ export function exportFeatures(
         width: fx.width,
         sequence_length: o.sequenceLength,
         counters: DEFAULT_COUNTERS,
+        groups: groupIds.size,
         training_data: `${rows} finished flows of ${path.basename(dbPath)}${span}`,
       }),
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { FlowContext, shapeOf, type ContextSource } from '../../src/anomaly/context';
+import { CONTEXT_COUNTERS, FlowContext, repeatedExchanges, shapeOf, type ContextSource } from '../../src/anomaly/context';
 
 function flow(t: number, lengths: number[], o: Partial<ContextSource> = {}): ContextSource {
   return { client_ip: '10.0.0.1', server_ip: '10.0.0.9', server_port: 80, first_ts: t, end_reason: 'fin', s2c_payload_bytes: 179, lengths, ...o };
@@ -11,10 +11,30 @@ function observe(c: FlowContext, f: ContextSource): [number, number] {
 }
 
 function observe3(c: FlowContext, f: ContextSource): [number, number, number] {
-  const out = new Float64Array(3);
-  c.observe(f, out);
-  return [out[0]!, out[1]!, out[2]!];
+  return observeAll(c, f).slice(0, 3) as [number, number, number];
 }
+
+function observeAll(c: FlowContext, f: ContextSource): number[] {
+  const out = new Float64Array(CONTEXT_COUNTERS.length);
+  c.observe(f, out);
+  return [...out];
+}
+
+describe('repeatedExchanges()', () => {
+  it('counts the exchanges (client run, then the server run answering it) equal to the one before, both ways', () => {
+    // hydra's ssh module: banner, key exchange, then the same attempt and the same refusal until sshd closes.
+    const hydra = [23, -41, -1088, 904, 48, -524, 16, 44, -44, 60, -76, 84, -76, 84, -76, 84, -76, 84, -76, 84, -76, 0, 0];
+    expect(repeatedExchanges(hydra, hydra.length)).toBe(4);
+    // Runs are summed: 40+44 then -76 equals 84 then -76.
+    expect(repeatedExchanges([84, -76, 40, 44, -76], 5)).toBe(1);
+    // A different answer, a different request, a one-way run, or nothing after the padding: no repeat.
+    expect(repeatedExchanges([84, -76, 84, -77, 85, -77], 6)).toBe(0);
+    expect(repeatedExchanges([84, 84, 84], 3)).toBe(0);
+    expect(repeatedExchanges([84, -76, 0, 84, -76], 5)).toBe(0);
+    expect(repeatedExchanges([-41, 84, -76, 84, -76], 5)).toBe(1);
+    expect(repeatedExchanges([84, -76, 84, -76], 2)).toBe(0); // only the first n lengths are read
+  });
+});
 
 describe('shapeOf()', () => {
   it('bins each length to a half octave with its direction, up to the zero padding', () => {
@@ -78,10 +98,21 @@ describe('FlowContext', () => {
     expect(observe(c, flow(100, [171, -179]))).toEqual([0, 0]);
   });
 
+  it('counts earlier flows of the same client and service that repeated an exchange at least twice', () => {
+    const c = new FlowContext();
+    const retry = [23, -41, 84, -76, 84, -76, 84, -76];
+    const once = [23, -41, 84, -76, 84, -76];
+    expect(observeAll(c, flow(100, retry))[3]).toBe(0);
+    // A flow that repeated only once does not count; the one before it did.
+    expect(observeAll(c, flow(101, once))[3]).toBeCloseTo(Math.exp(-1 / 300), 9);
+    expect(observeAll(c, flow(102, retry))[3]).toBeCloseTo(Math.exp(-2 / 300), 9);
+    expect(observeAll(c, flow(102, retry, { server_port: 22 }))[3]).toBe(0);
+  });
+
   it('keeps at most maxKeys keys per counter, dropping the least recently updated', () => {
     const c = new FlowContext(3);
     for (let i = 0; i < 5; i++) observe(c, flow(100, [10], { client_ip: `10.0.0.${i}` }));
-    expect(c.evicted).toBe(6); // two pair keys, two shape keys and two answer keys
+    expect(c.evicted).toBe(6); // two pair keys, two shape keys and two answer keys (no flow repeated an exchange)
     expect(observe(c, flow(100, [10], { client_ip: '10.0.0.0' }))).toEqual([0, 0]);
     expect(observe(c, flow(100, [10], { client_ip: '10.0.0.4' }))[0]).toBe(1);
   });

@@ -30,6 +30,15 @@ describe('FeatureExtractor', () => {
     expect(out[0]).toBe(0);
   });
 
+  it('counts the sequence\'s repeated exchanges (repeated_exchanges)', () => {
+    const fx = new FeatureExtractor(0, ['repeated_exchanges']);
+    const out = new Float32Array(1);
+    fx.fill(makeFlow([23, -41, 84, -76, 84, -76, 84, -76]), new Float64Array(0), out, 0);
+    expect(out[0]).toBe(2);
+    fx.fill(makeFlow([517, -1448, 80, -310]), new Float64Array(0), out, 0);
+    expect(out[0]).toBe(0);
+  });
+
   it('refuses a counter it does not know, naming the ones it does', () => {
     expect(() => new FeatureExtractor(30, ['duration', 'flux'])).toThrow(FeatureError);
     expect(() => new FeatureExtractor(30, ['conn_state=XX'])).toThrow(/unknown counter 'conn_state=XX' \(known: duration, .*conn_state=STATE/);
@@ -39,6 +48,7 @@ describe('FeatureExtractor', () => {
   it('gives new models the flow counters, one indicator per connection state and the context counters', () => {
     expect(DEFAULT_COUNTERS).toContain('c2s_bytes');
     expect(DEFAULT_COUNTERS).toContain('conn_state=S0');
+    expect(DEFAULT_COUNTERS).toContain('repeated_exchanges');
     expect(DEFAULT_COUNTERS.slice(-CONTEXT_COUNTERS.length)).toEqual([...CONTEXT_COUNTERS]);
     expect(new FeatureExtractor(30, DEFAULT_COUNTERS).width).toBe(30 + DEFAULT_COUNTERS.length);
     expect(new FeatureExtractor(30, ['duration']).needsContext).toBe(false);
