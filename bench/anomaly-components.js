@@ -1,15 +1,19 @@
 'use strict';
 /**
- * In-process cost of the anomaly stage and the host profiles, per flow: the bundled anomaly model scoring 20,000
- * flows in batches of 256 (as the classifier hands them on), and host profiles taking the same 20,000 scored flows
- * into a SQLite database (2,000 hosts, one-hour windows). Median of 5 rounds each.
+ * In-process cost of the anomaly stage and the host profiles, per flow: the anomaly model's feature rows alone (the
+ * context counters and the extractor, src/anomaly/context.ts and features.ts, what runs per flow before inference),
+ * the bundled anomaly model scoring 20,000 flows in batches of 256 (as the classifier hands them on: features and
+ * inference), and host profiles taking the same 20,000 scored flows into a SQLite database (2,000 hosts, one-hour
+ * windows). Median of 5 rounds each.
  *
- * Usage: node bench/anomaly-components.js   (after npm run build)
+ * Usage: node bench/anomaly-components.js [MODEL.onnx]   (after npm run build; default models/anomaly.onnx)
  */
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { AnomalyScorer } = require('../dist/anomaly/scorer');
+const { CONTEXT_COUNTERS, FlowContext } = require('../dist/anomaly/context');
+const { DEFAULT_COUNTERS, FeatureExtractor } = require('../dist/anomaly/features');
 const { HostProfiles } = require('../dist/hosts/hostProfiles');
 const { loadGroupModel } = require('../dist/hosts/behaviourGroups');
 const { FlowRecord } = require('../dist/flow/flowRecord');
@@ -18,6 +22,7 @@ const { SqliteSink } = require('../dist/sink/sqliteSink');
 const { mulberry32 } = require('./synth');
 
 const ROOT = path.resolve(__dirname, '..');
+const MODEL = path.resolve(process.argv[2] ?? path.join(ROOT, 'models/anomaly.onnx'));
 const N = 20000;
 const rand = mulberry32(13);
 const flows = [];
@@ -35,7 +40,7 @@ const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 async function scoring() {
   const times = [];
   for (let r = 0; r < 5; r++) {
-    const s = await AnomalyScorer.load({ modelPath: path.join(ROOT, 'models/anomaly.onnx'), device: 'cpu', batchSize: 256, falsePositiveRate: null, intraOpThreads: 1 });
+    const s = await AnomalyScorer.load({ modelPath: MODEL, device: 'cpu', batchSize: 256, falsePositiveRate: null, intraOpThreads: 1 });
     let done = 0;
     s.onResult = (b) => { done += b.length; };
     const t0 = process.hrtime.bigint();
@@ -45,6 +50,28 @@ async function scoring() {
     await s.close();
     if (done !== N) throw new Error(`scored ${done} of ${N}`);
   }
+  return median(times);
+}
+
+/** The feature rows alone: a fresh context per round, one row buffer of 256 rows as the scorer has. */
+function features() {
+  const times = [];
+  const fx = new FeatureExtractor(30, DEFAULT_COUNTERS);
+  const rows = new Float32Array(256 * fx.width);
+  const ctx = new Float64Array(CONTEXT_COUNTERS.length);
+  let sink = 0;
+  for (let r = 0; r < 5; r++) {
+    const context = new FlowContext();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) {
+      const f = flows[i].flow;
+      context.observe(f, ctx);
+      fx.fill(f, ctx, rows, (i & 255) * fx.width);
+    }
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    sink += rows[fx.width - 1];
+  }
+  if (Number.isNaN(sink)) throw new Error('NaN feature');
   return median(times);
 }
 
@@ -70,8 +97,11 @@ function profiles() {
 }
 
 (async () => {
+  const fe = features();
   const s = await scoring();
   const p = profiles();
-  const out = { flows: N, load_average: os.loadavg().map((x) => x.toFixed(1)), anomaly_scoring_ms: Math.round(s), anomaly_us_per_flow: Number((1000 * s / N).toFixed(1)), host_profiles_ms: Math.round(p), host_profiles_us_per_flow: Number((1000 * p / N).toFixed(1)) };
+  const out = { flows: N, model: path.relative(ROOT, MODEL), load_average: os.loadavg().map((x) => x.toFixed(1)),
+    features_ms: Math.round(fe), features_us_per_flow: Number((1000 * fe / N).toFixed(2)),
+    anomaly_scoring_ms: Math.round(s), anomaly_us_per_flow: Number((1000 * s / N).toFixed(1)), host_profiles_ms: Math.round(p), host_profiles_us_per_flow: Number((1000 * p / N).toFixed(1)) };
   process.stdout.write(JSON.stringify(out) + '\n');
 })();

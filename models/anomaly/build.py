@@ -29,6 +29,8 @@ SENSOR = [os.environ.get("NODE", "node"), os.path.join(ROOT, "bin", "sensor.js")
 CARD = os.path.join(HERE, "card")
 MODEL = os.path.join(ROOT, "models", "anomaly.onnx")
 GROUPS = os.path.join(ROOT, "models", "host-groups.json")
+# Attack lab runs recorded after the bundled model was frozen (a1, a2 were looked at while designing it).
+UNTOUCHED_LABS = {"a3"}
 SCENARIOS = ["scan", "bruteforce-ssh", "bruteforce-http", "synflood", "slowloris", "beacon", "upload"]
 # Windows of the attack lab's host profiles: each scenario capture lasts 2.5 to 7 minutes.
 ATTACK_WINDOW_S = 300
@@ -166,10 +168,11 @@ def rates(db, where="1", params=()):
     return n, flagged
 
 
-def held_out_figures(a, model, log):
-    """The test runs (held_out()) through the sensor with the model: flagged share overall, by class, over runs."""
-    runs = json.load(open(os.path.join(a.work, "runs.json")))
-    db = os.path.join(a.work, "eval-heldout.db")
+def held_out_figures(a, model, log, runs=None, name="eval-heldout"):
+    """The test runs (held_out(), or `runs`) through the sensor with the model: flagged share overall, by class, over
+    runs."""
+    runs = runs or json.load(open(os.path.join(a.work, "runs.json")))
+    db = os.path.join(a.work, name + ".db")
     fresh(db)
     args = []
     for r in runs["held_out_runs"]:
@@ -200,7 +203,7 @@ def held_out_figures(a, model, log):
     figures = {"runs": len(runs["held_out_runs"]), "flows": n, "flagged": fp, "fpr": round(fp / n, 5),
                "fpr_95ci_over_runs": ci, "fpr_at_each_stored_rate": per_rate,
                "by_class": {c: {"flows": v[0], "flagged": v[1]} for c, v in sorted(by_class.items())}}
-    log(f"held-out runs: {fp}/{n} flagged = {fp / n:.4f}")
+    log(f"{name}: {len(per_run)} runs, {fp}/{n} flagged = {fp / n:.4f}")
     return figures
 
 
@@ -214,6 +217,10 @@ def cmd_evaluate(a, log):
     # Held-out (test) lab runs: every flow is normal. With --attacks-only (while designing) they stay unread.
     if not a.attacks_only:
         out["held_out"] = held_out_figures(a, model, log)
+        if a.fresh:
+            # A lab batch recorded after the model was frozen (lab_runs() of --fresh): every run is a test run.
+            out["fresh"] = held_out_figures(a, model, log, runs={"lab": a.fresh, "held_out_runs": [
+                os.path.relpath(r, a.fresh) for r in lab_runs(a.fresh)]}, name="eval-fresh")
     # Attack lab: per scenario, the attack's flows (ground truth from the scenario's JSON) and the workstations'.
     out["attack_labs"] = {}
     for d in attack_dirs(a):
@@ -234,19 +241,25 @@ def cmd_evaluate(a, log):
                        "normal_flows": nn, "normal_flagged": nf}
             log(f"{lab}/{sc}: attack {af}/{an}, workstations {nf}/{nn}")
         out["attack_labs"][lab] = res
-    # Totals over the attack labs.
-    tot = {}
-    for res in out["attack_labs"].values():
-        for sc, r in res.items():
-            t = tot.setdefault(sc, {"attack_flows": 0, "attack_flagged": 0, "normal_flows": 0, "normal_flagged": 0})
-            for k in t:
-                t[k] += r[k]
-    for sc, t in tot.items():
-        t["detection"] = round(t["attack_flagged"] / t["attack_flows"], 4) if t["attack_flows"] else None
-    out["attack_totals"] = tot
-    wn = sum(t["normal_flows"] for t in tot.values())
-    wf = sum(t["normal_flagged"] for t in tot.values())
-    out["workstations"] = {"flows": wn, "flagged": wf, "fpr": round(wf / wn, 5) if wn else None}
+    # Totals over the attack labs the design was made with (a1, a2), and, apart, over those recorded after the model
+    # was frozen (UNTOUCHED_LABS): the untouched figures.
+    for key, keep in (("attack_totals", lambda lab: lab not in UNTOUCHED_LABS), ("attack_totals_untouched", lambda lab: lab in UNTOUCHED_LABS)):
+        tot = {}
+        for lab, res in out["attack_labs"].items():
+            if not keep(lab):
+                continue
+            for sc, r in res.items():
+                t = tot.setdefault(sc, {"attack_flows": 0, "attack_flagged": 0, "normal_flows": 0, "normal_flagged": 0})
+                for k in t:
+                    t[k] += r[k]
+        for sc, t in tot.items():
+            t["detection"] = round(t["attack_flagged"] / t["attack_flows"], 4) if t["attack_flows"] else None
+        out[key] = tot
+        wn = sum(t["normal_flows"] for t in tot.values())
+        wf = sum(t["normal_flagged"] for t in tot.values())
+        out["workstations" if key == "attack_totals" else "workstations_untouched"] = {
+            "flows": wn, "flagged": wf, "fpr": round(wf / wn, 5) if wn else None}
+    out["untouched_labs"] = sorted(UNTOUCHED_LABS & set(out["attack_labs"]))
     out["load_average_after"] = load_avg()
     out["command"] = "python3 models/anomaly/build.py evaluate"
     json.dump(out, open(a.out or os.path.join(CARD, "metrics.json"), "w"), indent=1)
@@ -355,6 +368,8 @@ def main():
     ap.add_argument("--attacks", action="append", default=None, help="attack lab output directory (repeatable)")
     ap.add_argument("--work", default="/work/data/anomaly/build")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fresh", default=None, help="evaluate: a traffic lab batch recorded after the model was frozen "
+                    "(a second test set, every run of it)")
     ap.add_argument("--attacks-only", action="store_true", help="evaluate: the attack labs only, not the test runs")
     ap.add_argument("--out", default=None, help="evaluate: write the metrics here (default models/anomaly/card/metrics.json)")
     a = ap.parse_args()
