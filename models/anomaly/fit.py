@@ -5,7 +5,8 @@
 
 Normally run by `sensor anomaly-fit`, which reads a flows database through the sensor's own feature code
 (src/anomaly/features.ts, context.ts) and writes DIR/features.f32 (float32 rows, little endian) and
-DIR/features.json ({"rows", "width", "sequence_length", "counters", "training_data"}).
+DIR/groups.i32 (each row's group: its capture file, or for live capture the hour it started in) and DIR/features.json
+({"rows", "width", "sequence_length", "counters", "groups", "training_data"}).
 
 The model (models/ANOMALY.md "Method"): an ensemble of MEMBERS autoencoders that learn to reproduce normal flows.
 Inside the graph each row is transformed (lengths: sign(x) * log1p(|x|); counters: log1p(max(x, 0))),
@@ -14,15 +15,17 @@ normal traffic, such as conn_state=REJ in a network without rejected connections
 and clipped to +-CLIP. Each autoencoder reconstructs the flow's own features through a narrow code and predicts
 its context counters from that code (it never sees them, so it cannot copy them). The squared error is
 summed per part (sequence, own counters, context; weighted 1/3 each) and averaged over the ensemble; the score is the
-sum of the parts, or the counters' part alone scaled to the sum's 99.9th percentile where that is larger (so that a
-connection state normal traffic never had is not outvoted by an ordinary sequence and context).
+sum of the parts, or the counters' part alone, or the context's part alone, each scaled to the sum's 99.9th percentile,
+where larger (so that a connection state normal traffic never had, or a context it never had, is not outvoted by
+the other parts).
 
-Calibration, so that the stated false-positive rate holds on traffic the model has not seen: the rows are cut into
-blocks of BLOCK consecutive flows (consecutive flows are alike: one client's session, one lab run); each autoencoder
-is trained on a seeded BAG share of the blocks (bagging). A row's out-of-bag score is the mean over the
-autoencoders that did not see its block, i.e. the ensemble's answer to traffic it has not seen; the threshold for a
-rate r is the (1 - r) quantile of the out-of-bag scores of all rows. (It averages about 40% of the members where the
-shipped ensemble averages all of them, so the rate flagged on new normal traffic is, if anything, a little lower.)
+Calibration, so that the stated false-positive rate holds on traffic the model has not seen: a seeded
+CALIBRATION_SHARE of the groups (whole capture files or hours; fewer than MIN_GROUPS groups: blocks of BLOCK rows) is
+kept out of fitting, and the threshold for a rate r is the ceil((n + 1)(1 - r))-th smallest score the shipped ensemble
+gives those n rows (split conformal: at most a share r of new rows exchangeable with them is flagged). Whole groups,
+because flows of one capture are alike: a threshold set on flows whose neighbours were fitted on flags fewer new flows
+than it states. Within the fitting rows each autoencoder is trained on a seeded BAG share of blocks of BLOCK
+consecutive rows; the out-of-bag scores set the part gains.
 """
 import argparse
 import datetime
