@@ -366,7 +366,7 @@ def main():
     ap.add_argument("step", choices=["corpus", "fit", "evaluate", "hosts", "all"])
     ap.add_argument("--lab", default="/work/data/lab/captures")
     ap.add_argument("--attacks", action="append", default=None, help="attack lab output directory (repeatable)")
-    ap.add_argument("--work", default="/work/data/anomaly/build")
+    ap.add_argument("--work", default="/work/data/anomaly/build2")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fresh", default=None, help="evaluate: a traffic lab batch recorded after the model was frozen "
                     "(a second test set, every run of it)")
