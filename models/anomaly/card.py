@@ -195,8 +195,8 @@ def main():
     w("- `repeated_exchanges` (`src/anomaly/context.ts` `repeatedExchanges()`): how many of the sequence's exchanges "
       "(a run of client packets, then the run of server packets answering it) repeat the one before them exactly, "
       "byte counts both ways. hydra's ssh module retries on one connection until sshd's MaxAuthTries closes it: the "
-      "same-sized attempt gets the same-sized refusal four or five times in a row; in the lab's normal ssh flows 0.2% "
-      "repeat an exchange three times or more;")
+      "same-sized attempt gets the same-sized refusal four or five times in a row; of the 720 normal ssh flows the "
+      "model was fitted and calibrated on, 0.6% repeat an exchange three times or more;")
     w("- four context counters (`src/anomaly/context.ts`), computed by the sensor from the flows written before this one: "
       "`ctx_pair_flows`, the flows from the same client to the same server and port, each weighted "
       "exp(-|distance between starts| / 60 s); `ctx_pair_same_shape`, those whose sequence had the same shape (each "
