@@ -164,8 +164,10 @@ def main():
       "hosts stand out where the per-flow score does not. "
       f"On the test runs, {top_n} of the {ho['flagged']} flagged flows are of {' and '.join(c for c, _ in top)}: "
       "false positives come in whole runs (a server implementation or network condition that few fitting runs had), "
-      "so the rate moves a lot with the mix of runs, which the interval over runs shows. On a network unlike the "
-      "lab, refit on your own traffic (`sensor anomaly-fit`) before trusting the rate.")
+      "so the rate moves a lot with the mix of runs, which the interval over runs shows"
+      + (f"; on the fresh batch, two runs of every class recorded after the model was frozen, it is {pct(fr['fpr'])}"
+         if fr else "")
+      + ". On a network unlike the lab, refit on your own traffic (`sensor anomaly-fit`) before trusting the rate.")
     w("")
     w("## Model contract")
     w("")
@@ -423,7 +425,7 @@ def readme_figures(m):
     tot = m["attack_totals"]
     un = m.get("attack_totals_untouched") or {}
     wu = m.get("workstations_untouched") or {}
-    rows = ["| measured (per flow) | share flagged: attack lab a3 (recorded after the model was frozen) | a1, a2 (the model was designed on them) |",
+    rows = ["| measured (per flow) | share flagged, untouched (test runs, fresh batch, attack lab a3: recorded or kept apart before the model was used on them) | on attack labs a1, a2 (the model was designed on them) |",
             "| --- | --- | --- |",
             f"| normal lab test runs, never used for fitting, thresholds or design ({ho['flows']:,} flows; stated rate {m['stated_fpr']:g}) | {pct(ho['fpr'])} | |"]
     if m.get("fresh"):
