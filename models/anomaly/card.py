@@ -23,6 +23,10 @@ SCENARIOS = [
     ("upload", "curl -T of 20-50 MB over HTTPS to a peer no other host talks to, 4 times"),
 ]
 ATTACKS = [sc for sc, _ in SCENARIOS]
+# The fresh normal batch's classes (every lab class; smb is run one run per process after them).
+FRESH_CLASSES = ("http,tls,ssh,postgresql,mysql,redis,memcached,ftp,git,rsync,dns,smtp,smtps,imap,imaps,pop3,pop3s,ldap,"
+                 "ldaps,mqtt,mqtts,xmpp,bg-h2c,telnet,irc,kerberos,bgp,vnc,rdp,dcerpc,bg-socks,bg-finger,bg-rpc,bg-modbus,"
+                 "bg-iperf3")
 TARGET = {"scan": 0.9, "synflood": 0.9, "bruteforce-ssh": 0.9, "bruteforce-http": 0.9}
 
 
@@ -384,11 +388,17 @@ def main():
     w("# after the model was frozen, both at once:")
     w("sudo nice -n 10 /usr/bin/python3 models/anomaly/lab.py --slot 6 --out /work/data/anomaly/lab/a3 --seed 3 --min-seconds 150 --scenarios bruteforce-ssh,synflood,normal")
     w("sudo nice -n 10 /usr/bin/python3 models/anomaly/lab.py --slot 7 --out /work/data/anomaly/lab/a3 --seed 4 --min-seconds 150 --scenarios scan,bruteforce-http,slowloris,beacon,upload")
+    w("# a fresh traffic lab batch after the model was frozen: every class but smb two runs each, then smb twice")
+    w("sudo nice -n 10 /usr/bin/python3 models/lab/lab.py --classes " + FRESH_CLASSES + " --runs 2 --sessions 30 --slots 2 "
+      "--first-slot 0 --seed 41 --out /work/data/anomaly/fresh/bfresh1 --work /tmp/sensor-lab-f1")
+    w("for r in 0 1; do sudo nice -n 10 /usr/bin/python3 models/lab/lab.py --classes smb --runs 1 --first-run $r --sessions 30 "
+      "--slots 1 --first-slot 0 --seed $((41 + r)) --out /work/data/anomaly/fresh/bfresh1 --work /tmp/sensor-lab-f1; done")
     w("npm run build")
     w("nice -n 10 /usr/bin/python3 models/anomaly/build.py corpus    # traffic lab runs -> fitting pool / test databases")
     w("nice -n 10 /usr/bin/python3 models/anomaly/build.py fit       # sensor anomaly-fit -> models/anomaly.onnx, card/fit.json")
     w("nice -n 10 /usr/bin/python3 models/anomaly/build.py evaluate --fresh /work/data/anomaly/fresh  # test runs, fresh batch, attack labs -> card/metrics.json")
-    w("nice -n 10 /usr/bin/python3 models/anomaly/build.py hosts     # host profiles, groups -> card/hosts.json, models/host-groups.json")
+    w("nice -n 10 /usr/bin/python3 models/anomaly/build.py hosts --attacks /work/data/anomaly/lab/a1/ --attacks /work/data/anomaly/lab/a2/"
+      "   # host profiles, groups -> card/hosts.json, models/host-groups.json")
     w("/usr/bin/python3 models/anomaly/card.py                       # this file")
     w("```")
     w("")
