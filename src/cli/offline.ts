@@ -7,7 +7,7 @@ import { Pseudonymizer } from '../flow/pseudonymizer';
 import { GuardedSink } from '../pipeline/flowSink';
 import type { FlowScorer } from '../anomaly/scorerThread';
 import type { HostStats } from '../hosts/hostProfiles';
-import { guardSinks, openClassifier, openOutputs, QuietSinkError } from '../pipeline/open';
+import { guardSinks, openRun, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { openMonitor } from '../monitor/openMonitor';
 import type { MonitorReport } from '../monitor/monitor';
@@ -85,22 +85,15 @@ export async function runOffline(
     process.removeListener('SIGTERM', onSigterm);
   };
   let classifier;
+  let opened;
+  let scorer: FlowScorer | null;
   try {
-    classifier = await openClassifier(cfg, log);
+    ({ classifier, opened, scorer } = await openRun(cfg, log, { bulk: true }));
   } catch (e) {
     detach();
     throw e;
   }
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-
-  let opened;
-  let scorer: FlowScorer | null;
-  try {
-    ({ opened, scorer } = await openOutputs(cfg, log, classifier, { bulk: true }));
-  } catch (e) {
-    detach();
-    throw e;
-  }
   const hosts = opened.hosts;
   const sinks = guardSinks(opened.all, (e) => {
     if (!(e instanceof QuietSinkError)) log.error(`${e.message}; stopping: free space or fix the output, then run again`);

@@ -10,7 +10,7 @@ import { GuardedSink } from '../pipeline/flowSink';
 import { openMonitor } from '../monitor/openMonitor';
 import { loadAnomalyModelInfo } from '../anomaly/anomalyModel';
 import type { FlowScorer } from '../anomaly/scorerThread';
-import { guardSinks, loadHostGroups, openClassifier, openOutputs, openScorer, QuietSinkError } from '../pipeline/open';
+import { guardSinks, loadHostGroups, openClassifier, openRun, openScorer, QuietSinkError } from '../pipeline/open';
 import { Pipeline } from '../pipeline/pipeline';
 import { JsonlSink } from '../sink/jsonlSink';
 import { type MetricsServer, type MetricsSources, sensorMetrics, startMetricsServer } from './metrics';
@@ -75,9 +75,9 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
   const iface = cfg.capture.interface!;
   // One inference histogram for the whole run: a reloaded model's batches go on counting in the same series.
   const inferenceLatency = inferenceLatencyHistogram();
-  let classifier = await openClassifier(cfg, log, inferenceLatency);
+  const outputs = await openRun(cfg, log, { shedAbove: DB_SHED_ABOVE }, inferenceLatency);
+  let classifier = outputs.classifier;
   const length = classifier !== null ? classifier.modelInfo.sequenceLength : 30;
-  const outputs = await openOutputs(cfg, log, classifier, { shedAbove: DB_SHED_ABOVE });
   const opened = outputs.opened;
   let scorer = outputs.scorer;
   const { db, clickhouse } = opened;

@@ -180,9 +180,16 @@ export function hostOptions(cfg: SensorConfig, log: Logger | null): HostProfiles
  * leave the capture thread.
  */
 export async function openScorer(cfg: SensorConfig, log: Logger): Promise<FlowScorer | null> {
+  const scorer = await loadConfiguredScorer(cfg, log);
+  if (scorer !== null) logScorerLoaded(scorer, log);
+  return scorer;
+}
+
+/** openScorer() without its `anomaly model loaded` line. */
+async function loadConfiguredScorer(cfg: SensorConfig, log: Logger): Promise<FlowScorer | null> {
   if (!cfg.anomaly.enabled) return null;
   const c = cfg.classify;
-  const scorer = await loadScorer({
+  return loadScorer({
     modelPath: cfg.anomaly.model,
     device: c.device,
     batchSize: c.batchSize,
@@ -192,33 +199,35 @@ export async function openScorer(cfg: SensorConfig, log: Logger): Promise<FlowSc
     ...(c.intraOpThreads !== null ? { intraOpThreads: c.intraOpThreads } : {}),
     logger: { warn: (m) => log.warn(m), info: (m) => log.debug(m) },
   });
+}
+
+function logScorerLoaded(scorer: FlowScorer, log: Logger): void {
   const m = scorer.modelInfo;
   log.info('anomaly model loaded', { model: m.path, version: m.version, false_positive_rate: scorer.fpr, threshold: scorer.threshold, device: m.device });
-  return scorer;
 }
 
 /**
- * The outputs, then the anomaly model (after the outputs: a database that cannot be opened is then the one line the
- * user sees). On a failure what was opened is closed, the classifier too, and the error goes on.
+ * The classifier, the outputs and the anomaly model of a run, opened at the same time: each of them starts a thread
+ * (inference, database) or loads a model, and one after another they held the start of a run for their sum (README
+ * "Performance"). On a failure everything that did open is closed and the first failure in the order classifier,
+ * outputs, anomaly model goes on (the order in which they were once opened, so a run with a bad model and a database
+ * that cannot be opened still says the model's line).
  */
-export async function openOutputs(
+export async function openRun(
   cfg: SensorConfig,
   log: Logger,
-  classifier: Classifier | null,
   sinkOpts: Parameters<typeof openSinks>[2],
-): Promise<{ opened: OpenedSinks; scorer: FlowScorer | null }> {
-  let opened: OpenedSinks;
-  try {
-    opened = await openSinks(cfg, log, sinkOpts);
-  } catch (e) {
-    if (classifier !== null) await classifier.close();
-    throw e;
+  latency?: LatencyHistogram,
+): Promise<{ classifier: Classifier | null; opened: OpenedSinks; scorer: FlowScorer | null }> {
+  const [c, o, s] = await Promise.allSettled([openClassifier(cfg, log, latency), openSinks(cfg, log, sinkOpts), loadConfiguredScorer(cfg, log)]);
+  if (c.status === 'fulfilled' && o.status === 'fulfilled' && s.status === 'fulfilled') {
+    // Its line once the outputs opened, as when it was loaded after them: a database that cannot be opened is then
+    // the one line after the classifier's.
+    if (s.value !== null) logScorerLoaded(s.value, log);
+    return { classifier: c.value, opened: o.value, scorer: s.value };
   }
-  try {
-    return { opened, scorer: await openScorer(cfg, log) };
-  } catch (e) {
-    for (const s of opened.all) await Promise.resolve(s.close()).catch(() => undefined);
-    if (classifier !== null) await classifier.close();
-    throw e;
-  }
+  if (o.status === 'fulfilled') for (const sink of o.value.all) await Promise.resolve(sink.close()).catch(() => undefined);
+  if (s.status === 'fulfilled' && s.value !== null) await s.value.close().catch(() => undefined);
+  if (c.status === 'fulfilled' && c.value !== null) await c.value.close().catch(() => undefined);
+  throw c.status === 'rejected' ? c.reason : o.status === 'rejected' ? o.reason : (s as PromiseRejectedResult).reason;
 }
