@@ -1,10 +1,7 @@
 import type { Logger } from 'winston';
 import type { Classifier } from '../classify/classifier';
 import type { SensorConfig } from '../config/config';
-import { HandshakeInspector } from '../learn/handshakeInspector';
-import { Labeller } from '../learn/labeller';
-import { LEARN_MIN_SNAPLEN } from '../learn/learnRun';
-import { DEFAULT_RULES, loadRules } from '../learn/rules';
+import type { HandshakeInspector } from '../learn/handshakeInspector';
 import type { SqliteDatabase } from '../sink/sqliteBinding';
 import { Monitor } from './monitor';
 
@@ -26,6 +23,14 @@ export function openMonitor(
   }
   let inspector: HandshakeInspector | null = null;
   if (m.groundTruth) {
+    // Loaded only for ground truth: the labeller and the learn mode's modules (tldts, csv-stringify) are a part of the
+    // start-up of every run otherwise.
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { HandshakeInspector } = require('../learn/handshakeInspector') as typeof import('../learn/handshakeInspector');
+    const { Labeller } = require('../learn/labeller') as typeof import('../learn/labeller');
+    const { LEARN_MIN_SNAPLEN } = require('../learn/learnRun') as typeof import('../learn/learnRun');
+    const { DEFAULT_RULES, loadRules } = require('../learn/rules') as typeof import('../learn/rules');
+    /* eslint-enable @typescript-eslint/no-require-imports */
     inspector = new HandshakeInspector(new Labeller(loadRules(m.rules ?? DEFAULT_RULES)));
     if (cfg.capture.interface !== null && cfg.capture.snaplen < LEARN_MIN_SNAPLEN) {
       log.warn(
