@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'winston';
 import { loadScorer, type FlowScorer } from '../anomaly/scorerThread';
@@ -219,6 +220,8 @@ export async function openRun(
   sinkOpts: Parameters<typeof openSinks>[2],
   latency?: LatencyHistogram,
 ): Promise<{ classifier: Classifier | null; opened: OpenedSinks; scorer: FlowScorer | null }> {
+  // Output files this run creates: opened beside the models, so a model that fails to load must not leave them behind.
+  const created = [cfg.output.db, cfg.output.jsonl].filter((p): p is string => p !== null && p !== '-' && !existsSync(p));
   const [c, o, s] = await Promise.allSettled([openClassifier(cfg, log, latency), openSinks(cfg, log, sinkOpts), loadConfiguredScorer(cfg, log)]);
   if (c.status === 'fulfilled' && o.status === 'fulfilled' && s.status === 'fulfilled') {
     // Its line once the outputs opened, as when it was loaded after them: a database that cannot be opened is then
@@ -229,5 +232,6 @@ export async function openRun(
   if (o.status === 'fulfilled') for (const sink of o.value.all) await Promise.resolve(sink.close()).catch(() => undefined);
   if (s.status === 'fulfilled' && s.value !== null) await s.value.close().catch(() => undefined);
   if (c.status === 'fulfilled' && c.value !== null) await c.value.close().catch(() => undefined);
+  for (const p of created) for (const f of [p, `${p}-wal`, `${p}-shm`, `${p}-journal`]) rmSync(f, { force: true });
   throw c.status === 'rejected' ? c.reason : o.status === 'rejected' ? o.reason : (s as PromiseRejectedResult).reason;
 }

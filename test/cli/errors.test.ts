@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -72,6 +72,17 @@ describe('sensor output errors', () => {
     expect(line).toContain(db);
     expect(line).toContain('table flows already exists');
     expect(line).toContain('tables the sensor did not create');
+  });
+
+  it('leaves no new database or JSON lines file behind when the model cannot be loaded (outputs open beside it)', () => {
+    const bad = path.join(dir, 'junk.onnx');
+    writeFileSync(bad, 'junk\n');
+    const db = path.join(dir, 'never.db');
+    const jsonl = path.join(dir, 'never.jsonl');
+    const r = sensor(['--pcap', capture, '--model', bad, '--db', db, '--jsonl', jsonl]);
+    expect(r.code).toBe(2);
+    expect(oneLine(r)).toContain('junk.onnx');
+    for (const f of [db, `${db}-wal`, `${db}-shm`, jsonl]) expect(existsSync(f), f).toBe(false);
   });
 
   it('refuses a capture directory without captures in one line, exit 2 (not a silent 0)', () => {
