@@ -36,13 +36,69 @@ from metrics import confusion_png, coverage_png, reliability_png, summarise  # n
 from train import read_outside  # noqa: E402
 
 
-def merge_onnx(paths, out_path, props):
+def fold_member(m):
+    """Exact rewrites of one member graph that remove per-member work from the averaged graph:
+    - the exact-length vocabulary lookup feeding the exact-length embedding (Gather(exact_vocab, slot) then
+      Gather(exact.weight, ...)) becomes one Gather of the table exact.weight[exact_vocab];
+    - the calibration temperature (Div of the last Gemm's output) moves into that Gemm's alpha and beta.
+    Both are the same function (the temperature up to float rounding); returns the names of what was folded."""
+    from onnx import helper, numpy_helper
+
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    users = {}
+    for n in g.node:
+        for x in n.input:
+            users.setdefault(x, []).append(n)
+    done, drop = [], set()
+    for n in g.node:
+        if (n.op_type == "Gather" and n.input[0] in inits and n.input[1] in producer
+                and producer[n.input[1]].op_type == "Gather" and producer[n.input[1]].input[0] in inits
+                and len(users.get(n.input[1], [])) == 1
+                and all(a.i == 0 for a in list(n.attribute) + list(producer[n.input[1]].attribute) if a.name == "axis")):
+            voc_node = producer[n.input[1]]
+            table = numpy_helper.to_array(inits[n.input[0]])
+            vocab = numpy_helper.to_array(inits[voc_node.input[0]])
+            folded = numpy_helper.from_array(table[vocab], name=n.input[0] + ".folded")
+            g.initializer.append(folded)
+            n.input[0], n.input[1] = folded.name, voc_node.input[1]
+            drop.add(id(voc_node))
+            done.append(f"{voc_node.input[0]}->{folded.name}")
+        if (n.op_type == "Div" and n.input[1] in inits and n.input[0] in producer
+                and producer[n.input[0]].op_type == "Gemm" and len(users.get(n.input[0], [])) == 1):
+            t = numpy_helper.to_array(inits[n.input[1]]).astype("float64")
+            gemm = producer[n.input[0]]
+            if t.size != 1:
+                continue
+            att = {a.name: helper.get_attribute_value(a) for a in gemm.attribute}
+            del gemm.attribute[:]
+            for k, v in att.items():
+                if k not in ("alpha", "beta"):
+                    gemm.attribute.append(helper.make_attribute(k, v))
+            gemm.attribute.append(helper.make_attribute("alpha", float(att.get("alpha", 1.0) / t.item())))
+            gemm.attribute.append(helper.make_attribute("beta", float(att.get("beta", 1.0) / t.item())))
+            gemm.output[0] = n.output[0]
+            drop.add(id(n))
+            done.append(f"{n.input[1]}->{gemm.name}")
+    keep = [n for n in g.node if id(n) not in drop]
+    del g.node[:]
+    g.node.extend(keep)
+    used = {x for n in g.node for x in n.input}
+    keep_i = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep_i)
+    return done
+
+
+def merge_onnx(paths, out_path, props, fold=True):
     """One graph: every member's nodes on the shared input, outputs averaged; identical initializers and nodes
     (same op, inputs and attributes) merged."""
     import onnx
     from onnx import helper
 
     models = [onnx.load(p) for p in paths]
+    folded = [fold_member(m) for m in models] if fold else []
     g0 = models[0].graph
     inp = g0.input[0].name
     nodes, inits, seen_init = [], [], {}
@@ -103,7 +159,8 @@ def merge_onnx(paths, out_path, props):
         p.key, p.value = k, v
     onnx.checker.check_model(m)
     onnx.save(m, out_path)
-    return {"nodes_before": len(nodes) + 1, "nodes_after": len(kept), "initializers": len(inits)}
+    return {"nodes_before": len(nodes) + 1, "nodes_after": len(kept), "initializers": len(inits),
+            "folded": folded[0] if folded else []}
 
 
 def main(argv=None):
