@@ -78,6 +78,13 @@ for _s in (8, 9, 10, 11, 12):
     CANDIDATES[f"mlp-capture-seen-seed-{_s}"] = (f"mlp-capture-seen, seed {_s}", CAPTURE_SEEN + ["--seed", str(_s)])
     CANDIDATES[f"mlp-capture-ts-seed-{_s}"] = (f"mlp-capture-ts, seed {_s}", CAPTURE_TS + ["--seed", str(_s)])
 
+NARROW = ["--hidden", "64", "--hidden2", "32"]
+CANDIDATES["mlp-narrow-capture-ts"] = (
+    "mlp-capture-ts with half as many hidden units (64/32): a cheaper member, so that more of them fit the speed floor "
+    "in one averaged graph", CAPTURE_TS + NARROW)
+for _s in range(8, 19):
+    CANDIDATES[f"mlp-narrow-capture-ts-seed-{_s}"] = (f"mlp-narrow-capture-ts, seed {_s}", CAPTURE_TS + NARROW + ["--seed", str(_s)])
+
 CANDIDATES["mlp-capture-ts-leave-programs-out"] = (
     "the recipe of mlp-capture-ts without one client program per class (the least common with >= 20 flows), scored on "
     "that program's flows: a program it never saw (one network, the shipped threshold)",
@@ -97,6 +104,16 @@ ENSEMBLES = {
                                 [f"mlp-capture-seen-seed-{s}" for s in (10, 11, 12)]),
     "mlp-capture-ts-ens3-b": ("mean of mlp-capture-ts seeds 10, 11, 12: a second draw of the averaged model",
                               [f"mlp-capture-ts-seed-{s}" for s in (10, 11, 12)]),
+    "mlp-capture-ts-ens6": ("mean of mlp-capture-ts and its seeds 8 to 12 (six 128/64 members: over the speed floor)",
+                            ["mlp-capture-ts"] + [f"mlp-capture-ts-seed-{s}" for s in (8, 9, 10, 11, 12)]),
+    "mlp-narrow-capture-ts-ens5": ("mean of mlp-narrow-capture-ts and its seeds 8 to 11 (five 64/32 members)",
+                                   ["mlp-narrow-capture-ts"] + [f"mlp-narrow-capture-ts-seed-{s}" for s in (8, 9, 10, 11)]),
+    "mlp-narrow-capture-ts-ens5-b": ("mean of mlp-narrow-capture-ts seeds 12 to 16: a second draw of the averaged model",
+                                     [f"mlp-narrow-capture-ts-seed-{s}" for s in (12, 13, 14, 15, 16)]),
+    "mlp-narrow-capture-ts-ens6": ("mean of mlp-narrow-capture-ts and its seeds 8 to 12 (six 64/32 members)",
+                                   ["mlp-narrow-capture-ts"] + [f"mlp-narrow-capture-ts-seed-{s}" for s in (8, 9, 10, 11, 12)]),
+    "mlp-narrow-capture-ts-ens6-b": ("mean of mlp-narrow-capture-ts seeds 13 to 18: a second draw of the averaged model",
+                                     [f"mlp-narrow-capture-ts-seed-{s}" for s in range(13, 19)]),
 }
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx

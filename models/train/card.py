@@ -540,6 +540,13 @@ STEPS = [
     ("+ timestamp-option MSS re-cuts (mss-ts), six seeds",
      ["mlp-capture-ts"] + [f"mlp-capture-ts-seed-{s}" for s in (8, 9, 10, 11, 12)]),
     ("its mean of 3 seeds, two draws (seeds 7-9 and 10-12)", ["mlp-capture-ts-ens3", "mlp-capture-ts-ens3-b"]),
+    ("its mean of 6 seeds (7-12; one draw, 128/64 members: too slow for the floor)", ["mlp-capture-ts-ens6"]),
+    ("64/32 members (half the hidden units), twelve seeds",
+     ["mlp-narrow-capture-ts"] + [f"mlp-narrow-capture-ts-seed-{s}" for s in range(8, 19)]),
+    ("their mean of 5 seeds, two draws (seeds 7-11 and 12-16)",
+     ["mlp-narrow-capture-ts-ens5", "mlp-narrow-capture-ts-ens5-b"]),
+    ("their mean of 6 seeds, two draws (seeds 7-12 and 13-18)",
+     ["mlp-narrow-capture-ts-ens6", "mlp-narrow-capture-ts-ens6-b"]),
 ]
 
 
