@@ -174,10 +174,14 @@ def main():
             other = cands.get(a.shipped_candidate + "-b")
             if other and other.get("outside_macro_f1") is not None:
                 both = (s["macro_f1"] + other["outside_macro_f1"]) / 2
-                w(f"  **How much of it is chance, averaged model**: the same recipe averaged over three other seeds "
-                  f"(`{a.shipped_candidate}-b`) scores outside macro-F1 {f4(other['outside_macro_f1'])} (lab "
+                oseeds = other.get("seed") if isinstance(other.get("seed"), list) else []
+                better = "better" if s["macro_f1"] >= other["outside_macro_f1"] else "worse"
+                w(f"  **How much of it is chance, averaged model**: the same recipe averaged over "
+                  f"{len(oseeds) or 'as many'} other seeds ({', '.join(str(x) for x in oseeds)}; "
+                  f"`{a.shipped_candidate}-b`) scores outside macro-F1 {f4(other['outside_macro_f1'])} (lab "
                   f"{f4(other.get('lab_macro_f1'))}, other protocols unknown {pct(other.get('outside_other_unknown'))}). "
-                  f"The shipped draw (seeds 7 to 9, the first trained) is the better one; the mean of the "
+                  f"The shipped draw (seeds {', '.join(str(x['seed']) for x in members)}, the first trained, chosen "
+                  f"before either was scored) is the {better} one; the mean of the "
                   f"two draws, **{f4(both)}**, is the fairer estimate of what this recipe gives out of the lab.")
         seed = cands.get("mlp-seed-8")
         if not members and seed and seed.get("outside_macro_f1") is not None:
@@ -217,7 +221,8 @@ def main():
         w(f"The **mean of {len(members)} multilayer perceptrons** of one recipe (seeds "
           f"{', '.join(str(x['seed']) for x in members)}; `models/train/ensemble.py` puts them in one ONNX graph on one "
           "input and averages their calibrated probabilities; the parameter-free feature part, identical in every "
-          "member, is merged so it runs once and only the small heads run per member). Each member:\n")
+          "member, is merged so it runs once, the members' embedding lookups on the same slots are one lookup of their "
+          "tables side by side, and only the small heads run per member). Each member:\n")
     if arch == "mlp":
         w(f"A multilayer perceptron ({args.get('hidden')} and {args.get('hidden2')} ReLU units, dropout) that names the "
           f"application of a TCP flow from its first {m['sequence_length']} signed payload lengths (client->server `+len`, "
