@@ -388,7 +388,12 @@ def main():
                   f"{agg(names, 'outside_other_unknown', pct)} | "
                   f"{agg(names, 'flows_per_cpu_second', lambda v: f'{v:,.0f}')} |")
             w("\nLab figures of different corpora are not comparable (other held-out runs); outside figures are "
-              "(same flows; the v3 seed 8 used other folds).\n")
+              "(same flows; the v3 seed 8 used other folds). Speeds of averaged models: the rows from "
+              "`mlp-capture-ts-ens6` on were exported with the members' exact-length vocabulary folded into their "
+              "tables, their temperatures into their last layers and their embedding lookups shared "
+              "(`models/train/ensemble.py`); the earlier rows without (the shipped v4 graph, three 128/64 members, went "
+              "from 129,228 to 137,929 flows per CPU s measured side by side at load ~7), so the narrow members' rows "
+              "owe their speed to both.\n")
         w("`baseline-cnn-2026-11` never saw an outside flow, so all its outside figures are out-of-sample; it is scored at "
           "the 0.99 threshold it shipped with, over the outside classes it knows. Its lab figure is top-1 on this "
           "corpus's held-out rows of the shipped recipe, scored over all their labels (classes it lacks, such as `smb`, "
