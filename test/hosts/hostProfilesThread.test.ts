@@ -6,12 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { AnomalyScore, type ScoredFlow } from '../../src/anomaly/scoredFlow';
 import { Verdict } from '../../src/classify/verdict';
-import { fitGroups, type GroupModel } from '../../src/hosts/behaviourGroups';
-import type { ProfileRow } from '../../src/hosts/hostProfile';
 import { HostProfiles, type HostEvent, type HostProfilesOptions } from '../../src/hosts/hostProfiles';
 import { SqliteSink } from '../../src/sink/sqliteSink';
 import { SqliteThreadSink } from '../../src/sink/sqliteThreadSink';
 import { makeFlow } from '../classify/makeFlow';
+import { scannerGroups } from '../helpers/hostGroups';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'hosts-thread-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,15 +18,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const W = 300;
 const T0 = 1_700_000_100;
 
-/** Groups that tell normal clients from scanners apart, fitted on made-up profiles (as in hostProfiles.test.ts). */
-function groups(): GroupModel {
-  const base = { flows_server: 0, peers: 3, distinct_exact: 1, failed_server: 0, reset_flows: 0, duration_max: 3, long_flows: 0, label_entropy: 1, unknown_share: 0, top_peer: '', top_peer_interval_cv: 1.2, anomaly_max: null };
-  const ps: ProfileRow[] = [];
-  for (let i = 0; i < 30; i++) ps.push({ ...base, flows_client: 10 + i, server_ports: 2, failed_client: 0, bytes_sent: 10_000 + i, bytes_received: 500_000 + i, duration_mean: 2, top_peer_flows: 5, anomalous_flows: 0 });
-  for (let i = 0; i < 30; i++) ps.push({ ...base, flows_client: 0, flows_server: 200 + i, server_ports: 0, failed_client: 0, bytes_sent: 9_000_000 + i, bytes_received: 100_000, duration_mean: 1, top_peer_flows: 0, anomalous_flows: 0 });
-  for (let i = 0; i < 10; i++) ps.push({ ...base, flows_client: 500 + i, server_ports: 400 + i, failed_client: 490, bytes_sent: 30_000, bytes_received: 20_000, duration_mean: 0, top_peer_flows: 3, anomalous_flows: 480 });
-  return fitGroups(ps, { k: 3, minK: 3, maxK: 3, seed: 1, silhouetteSample: 1000, fittedOn: 'test' });
-}
+const groups = scannerGroups;
 
 /** Three windows of traffic: clients that behave normally, then one of them scans, plus late and active records. */
 function batches(): ScoredFlow[][] {
