@@ -92,6 +92,23 @@ def changes(w, stated):
     w("")
     w("Every change was made after looking at the earlier models' misses on a1 and a2, so read their attack figures as "
       "measured on the data the design was tuned against; a3 (above) was recorded after this model was frozen.")
+    prev = os.path.join(CARD, "metrics-previous-new-sets.json")
+    if not os.path.exists(prev):
+        return
+    w("")
+    w("The previous bundled model (three context counters) on this model's untouched sets, measured the same way "
+      "(`build.py evaluate --fresh` with its ONNX file in place of this one; `metrics-previous-new-sets.json`). The test "
+      "runs and the fresh batch were never seen by either model, so these rows compare the two on equal terms (the previous model is scored by this build of the sensor, which still loads it):")
+    w("")
+    rows = []
+    for label, f in (("three context counters, out-of-bag threshold (previous)", "metrics-previous-new-sets.json"),
+                     ("four context counters and repeated exchanges, split-conformal threshold (this one)", "metrics.json")):
+        m = json.load(open(os.path.join(CARD, f)))
+        tot = m.get("attack_totals_untouched") or {}
+        figures = {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
+        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["fresh"]["fpr"]) if "fresh" in m else "",
+                      pct(m["workstations_untouched"]["fpr"]) if m.get("workstations_untouched") else ""], figures))
+    attack_table(w, ["model", "test-run FPR", "fresh-batch FPR", "workstations (a3)"], rows)
 
 
 def main():
