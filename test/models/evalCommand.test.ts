@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { evalCommand } from '../../src/cli/evalCommand';
+import { textSink } from '../helpers/textSink';
 
 const REPO = path.resolve(__dirname, '../..');
 const MODEL = path.join(REPO, 'models/sensor.onnx');
@@ -12,16 +12,7 @@ const MODEL = path.join(REPO, 'models/sensor.onnx');
 // which has classes and programs the bundled model may not know yet): refresh together with models/sensor.onnx.
 const SAMPLE = path.join(REPO, 'models/sensor.sample.csv');
 
-function sink(): { stream: Writable; text: () => string } {
-  let buf = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      buf += chunk.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => buf };
-}
+const sink = textSink;
 
 describe('evalCommand()', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-eval-'));

@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { evalLabelsCommand, type EvalLabelsOptions } from '../../src/cli/evalCommand';
 import { conversation, pcapBytes } from '../helpers/frames';
+import { textSink } from '../helpers/textSink';
 
 const REPO = path.resolve(__dirname, '../..');
 const BIN = path.join(REPO, 'bin/sensor.js');
@@ -15,16 +15,7 @@ const FIXTURE = path.join(MODELS, 'fixture.onnx');
 /** Same graph, with `interactive` as a background class and its own threshold 0.3. */
 const FIXTURE_BG = path.join(MODELS, 'fixture-background.onnx');
 
-function sink(): { stream: Writable; text: () => string } {
-  let buf = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      buf += chunk.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => buf };
-}
+const sink = textSink;
 
 const UP: [number, number][] = [[1460, 0], [1460, 0], [1460, 0], [1460, 0], [1460, 0]];
 const DOWN: [number, number][] = [[100, 1460], [0, 1460], [0, 1460], [0, 1460]];
