@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { ModelContractError } from '../classify/contractError';
+import { awaitWorkerReady } from '../classify/modelWorker';
 import type { ClassifiedFlow } from '../classify/verdict';
 import { packBatch } from '../sink/recordPack';
 import type { AnomalyModelInfo } from './anomalyModel';
@@ -73,46 +73,9 @@ export class ScorerThread implements FlowScorer {
     const logger = given ?? { warn() {}, info() {} };
     const workerData: ScorerWorkerData = rest;
     const worker = new Worker(WORKER, { workerData });
-    return new Promise<ScorerThread>((resolve, reject) => {
-      let settled = false;
-      const onMessage = (m: ScorerReply): void => {
-        if (m.kind === 'log') {
-          if (m.level === 'warn') logger.warn(m.msg);
-          else logger.info(m.msg);
-          return;
-        }
-        if (settled) return;
-        settled = true;
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        if (m.kind === 'ready') {
-          const t = new ScorerThread(worker, m.info, m.threshold, m.fpr, logger);
-          // Log lines of later batches (a failed inference) go on reaching the logger.
-          worker.on('message', (r: ScorerReply) => {
-            if (r.kind !== 'log') return;
-            if (r.level === 'warn') logger.warn(r.msg);
-            else logger.info(r.msg);
-          });
-          resolve(t);
-        } else if (m.kind === 'refused') {
-          reject(m.name === 'ModelContractError' ? new ModelContractError(m.message) : Object.assign(new Error(m.message), { name: m.name }));
-        } else reject(new ModelContractError(`anomaly model ${opts.modelPath}: unexpected reply from its thread`));
-      };
-      const onError = (e: Error): void => {
-        if (settled) return;
-        settled = true;
-        reject(new ModelContractError(`anomaly model ${opts.modelPath}: the scoring thread failed while loading it: ${e.message.split('\n')[0]}`));
-      };
-      const onExit = (code: number): void => {
-        if (settled) return;
-        settled = true;
-        reject(new ModelContractError(`anomaly model ${opts.modelPath}: the scoring thread exited (code ${code}) while loading it`));
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
+    return awaitWorkerReady<ScorerReply>(worker, logger, `anomaly model ${opts.modelPath}`, 'the scoring thread').then(
+      (m) => new ScorerThread(worker, m.info, m.threshold, m.fpr, logger),
+    );
   }
 
   /** Flows handed over and not yet answered. */

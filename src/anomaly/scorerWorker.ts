@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { loadInWorker, type WorkerLog, type WorkerRefused } from '../classify/modelWorker';
 import { unpackBatch, type PackedBatch } from '../sink/recordPack';
 import { AnomalyScorer, type ScorerOptions } from './scorer';
 import type { AnomalyModelInfo } from './anomalyModel';
@@ -16,9 +17,9 @@ export type ScorerWorkerData = Omit<ScorerOptions, 'logger'>;
 export type ScorerRequest = { kind: 'score'; batch: PackedBatch } | { kind: 'close' };
 
 export type ScorerReply =
-  | { kind: 'log'; level: 'warn' | 'info'; msg: string }
+  | WorkerLog
   | { kind: 'ready'; info: AnomalyModelInfo; threshold: number; fpr: number }
-  | { kind: 'refused'; name: string; message: string }
+  | WorkerRefused
   /**
    * One per `score` request, in order: per flow 1/0 (scored or not: the batch's inference failed), the score and
    * 1/0 (above the threshold); and the scorer's counters so far.
@@ -34,21 +35,8 @@ function post(msg: ScorerReply, transfer?: ArrayBuffer[]): void {
 }
 
 async function main(): Promise<void> {
-  let scorer: AnomalyScorer;
-  try {
-    scorer = await AnomalyScorer.load({
-      ...opts,
-      logger: {
-        warn: (msg) => post({ kind: 'log', level: 'warn', msg }),
-        info: (msg) => post({ kind: 'log', level: 'info', msg }),
-      },
-    });
-  } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    post({ kind: 'refused', name: err.name, message: err.message });
-    port.close();
-    return;
-  }
+  const scorer = await loadInWorker(port, (logger) => AnomalyScorer.load({ ...opts, logger }));
+  if (scorer === null) return;
   scorer.onResult = (batch) => {
     const out = new Float64Array(3 * batch.length);
     for (let i = 0; i < batch.length; i++) {

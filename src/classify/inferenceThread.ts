@@ -3,9 +3,9 @@ import { Worker } from 'node:worker_threads';
 
 import type { Device, SessionLogger } from './deviceSession';
 import type { InferenceWorkerData, RunRequest, WorkerReply } from './inferenceWorker';
-import { ModelContractError } from './contractError';
 import type { ModelInfo } from './modelContract';
 import type { ModelRunner, RunResult } from './modelRunner';
+import { awaitWorkerReady } from './modelWorker';
 
 /**
  * The compiled worker. Always the built file (dist/classify), also when the caller runs from the TypeScript
@@ -60,41 +60,9 @@ export class InferenceThread implements ModelRunner {
   static open(modelPath: string, device: Device, intraOpThreads: number | undefined, logger: SessionLogger): Promise<InferenceThread> {
     const workerData: InferenceWorkerData = { modelPath, device, intraOpThreads };
     const worker = new Worker(WORKER, { workerData });
-    return new Promise<InferenceThread>((resolve, reject) => {
-      let settled = false;
-      const onMessage = (m: WorkerReply): void => {
-        if (m.kind === 'log') {
-          if (m.level === 'warn') logger.warn(m.msg);
-          else logger.info(m.msg);
-          return;
-        }
-        if (settled) return;
-        if (m.kind === 'ready') {
-          settled = true;
-          worker.off('message', onMessage);
-          worker.off('error', onError);
-          worker.off('exit', onExit);
-          resolve(new InferenceThread(worker, m.info, m.cudaError));
-        } else if (m.kind === 'refused') {
-          settled = true;
-          const e = m.name === 'ModelContractError' ? new ModelContractError(m.message) : Object.assign(new Error(m.message), { name: m.name });
-          reject(e);
-        }
-      };
-      const onError = (e: Error): void => {
-        if (settled) return;
-        settled = true;
-        reject(new ModelContractError(`model ${modelPath}: the inference thread failed while loading it: ${e.message.split('\n')[0]}`));
-      };
-      const onExit = (code: number): void => {
-        if (settled) return;
-        settled = true;
-        reject(new ModelContractError(`model ${modelPath}: the inference thread exited (code ${code}) while loading it`));
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
+    return awaitWorkerReady<WorkerReply>(worker, logger, `model ${modelPath}`, 'the inference thread').then(
+      (m) => new InferenceThread(worker, m.info, m.cudaError),
+    );
   }
 
   /**

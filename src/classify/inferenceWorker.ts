@@ -13,6 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Device } from './deviceSession';
 import type { ModelInfo } from './modelContract';
 import { InlineRunner } from './modelRunner';
+import { loadInWorker, type WorkerLog, type WorkerRefused } from './modelWorker';
 
 export interface InferenceWorkerData {
   modelPath: string;
@@ -32,9 +33,9 @@ export interface RunRequest {
 export type WorkerRequest = RunRequest | { kind: 'close' };
 
 export type WorkerReply =
-  | { kind: 'log'; level: 'warn' | 'info'; msg: string }
+  | WorkerLog
   | { kind: 'ready'; info: ModelInfo; cudaError: string | null }
-  | { kind: 'refused'; name: string; message: string }
+  | WorkerRefused
   /** `error`: one line when the run failed or its output broke the contract (the output rows are then garbage). */
   | { kind: 'done'; id: number; buf: ArrayBuffer; error: string | null };
 
@@ -46,18 +47,8 @@ function post(msg: WorkerReply, transfer?: ArrayBuffer[]): void {
 }
 
 async function main(): Promise<void> {
-  let runner: InlineRunner;
-  try {
-    runner = await InlineRunner.open(data.modelPath, data.device, data.intraOpThreads, {
-      warn: (msg) => post({ kind: 'log', level: 'warn', msg }),
-      info: (msg) => post({ kind: 'log', level: 'info', msg }),
-    });
-  } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    post({ kind: 'refused', name: err.name, message: err.message });
-    port.close();
-    return;
-  }
+  const runner = await loadInWorker(port, (logger) => InlineRunner.open(data.modelPath, data.device, data.intraOpThreads, logger));
+  if (runner === null) return;
   // Requests are answered strictly one after another, in arrival order.
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (req: WorkerRequest) => {
