@@ -129,6 +129,18 @@ def write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
+def samba_dirs(s):
+    """The [global] lines of an smb.conf that keep a samba instance's state under its own directory `s` (seven lines,
+    each indented two spaces and ending with a newline), so that lab slots never share samba's state."""
+    return "".join(f"  {k} = {s}/{v}\n" for k, v in (
+        ("pid directory", "run"), ("lock directory", "lock"), ("state directory", "state"), ("cache directory", "cache"),
+        ("private dir", "private"), ("ncalrpc dir", "ncalrpc"), ("log file", "log.%m")))
+
+
+# The [global] lines that keep samba from looking for printers (none in the lab).
+SAMBA_NO_PRINTERS = "  load printers = no\n  printing = bsd\n  printcap name = /dev/null\n  disable spoolss = yes\n"
+
+
 def sizes(rng, n, lo=50, hi=2_000_000):
     """Log-uniform sizes: a few bytes to megabytes, as in real sites and stores."""
     import math

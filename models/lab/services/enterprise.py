@@ -2,7 +2,7 @@
 import os
 import subprocess
 
-from .base import Service, write
+from .base import SAMBA_NO_PRINTERS, Service, samba_dirs, write
 from .ssh import PASSWORD, USER, ensure_user
 
 IMPACKET = "/usr/share/doc/python3-impacket/examples"
@@ -73,22 +73,11 @@ class Smb(Service):
   bind interfaces only = yes
   smb ports = {self.port}
   disable netbios = yes
-  pid directory = {s}/run
-  lock directory = {s}/lock
-  state directory = {s}/state
-  cache directory = {s}/cache
-  private dir = {s}/private
-  ncalrpc dir = {s}/ncalrpc
-  log file = {s}/log.%m
-  map to guest = Bad User
+{samba_dirs(s)}  map to guest = Bad User
   server min protocol = {o['min_protocol']}
   server signing = {o['signing']}
   smb encrypt = {o['encrypt']}
-  load printers = no
-  printing = bsd
-  printcap name = /dev/null
-  disable spoolss = yes
-[share]
+{SAMBA_NO_PRINTERS}[share]
   path = {share}
   read only = no
   guest ok = yes

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import time
 
-from .base import Service, cert, free_x, tls_opts, wait_x, write
+from .base import SAMBA_NO_PRINTERS, Service, samba_dirs, cert, free_x, tls_opts, wait_x, write
 from .ssh import PASSWORD, USER, ensure_user
 
 IMPACKET = "/usr/share/doc/python3-impacket/examples"
@@ -176,18 +176,7 @@ class Dcerpc(Service):
   interfaces = {ctx.sip}/24
   bind interfaces only = yes
   disable netbios = yes
-  pid directory = {s}/run
-  lock directory = {s}/lock
-  state directory = {s}/state
-  cache directory = {s}/cache
-  private dir = {s}/private
-  ncalrpc dir = {s}/ncalrpc
-  log file = {s}/log.%m
-  load printers = no
-  printing = bsd
-  printcap name = /dev/null
-  disable spoolss = yes
-{extra}"""
+{samba_dirs(s)}{SAMBA_NO_PRINTERS}{extra}"""
 
     def provision_ad(self, ctx):
         """Once per slot: a small AD domain (samba-tool domain provision) whose DC serves RPC on 135 itself."""
