@@ -69,6 +69,11 @@ def comparison(w):
       "never seen in normal lab traffic, is one column among more than fifty).")
 
 
+def detections(tot):
+    """Detection rate per attack scenario of an attack_totals dict, as the model-comparison tables print it."""
+    return {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
+
+
 def changes(w, stated):
     """The earlier bundled models' measured figures (metrics-two-context.json, metrics-previous.json) against this
     one's, on the same attack captures a1 and a2."""
@@ -85,31 +90,32 @@ def changes(w, stated):
     rows = []
     for label, f in files:
         m = json.load(open(os.path.join(CARD, f)))
-        tot = m["attack_totals"]
-        figures = {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
-        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["workstations"]["fpr"])], figures))
+        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["workstations"]["fpr"])], detections(m["attack_totals"])))
     attack_table(w, ["model", "held-out FPR", "workstations (a1, a2)"], rows)
     w("")
     w("Every change was made after looking at the earlier models' misses on a1 and a2, so read their attack figures as "
       "measured on the data the design was tuned against; a3 (above) was recorded after this model was frozen.")
-    prev = os.path.join(CARD, "metrics-previous-new-sets.json")
-    if not os.path.exists(prev):
+
+
+def previous_on_untouched(w):
+    """The previous bundled model scored on this model's untouched sets (metrics-previous-new-sets.json) beside this
+    one's figures there."""
+    if not os.path.exists(os.path.join(CARD, "metrics-previous-new-sets.json")):
         return
     w("")
     w("The previous bundled model (three context counters) on this model's untouched sets, measured the same way "
       "(`build.py evaluate --fresh` with its ONNX file in place of this one; `metrics-previous-new-sets.json`). The test "
-      "runs and the fresh batch were never seen by either model, so these rows compare the two on equal terms (the previous model is scored by this build of the sensor, which still loads it):")
+      "runs and the fresh batch were never seen by either model, so these rows compare the two on equal terms (the "
+      "previous model is scored by this build of the sensor, which still loads it):")
     w("")
     rows = []
     for label, f in (("three context counters, out-of-bag threshold (previous)", "metrics-previous-new-sets.json"),
                      ("four context counters and repeated exchanges, split-conformal threshold (this one)", "metrics.json")):
         m = json.load(open(os.path.join(CARD, f)))
-        tot = m.get("attack_totals_untouched") or {}
-        figures = {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
         rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["fresh"]["fpr"]) if "fresh" in m else "",
-                      pct(m["workstations_untouched"]["fpr"]) if m.get("workstations_untouched") else ""], figures))
+                      pct(m["workstations_untouched"]["fpr"]) if m.get("workstations_untouched") else ""],
+                     detections(m.get("attack_totals_untouched") or {})))
     attack_table(w, ["model", "test-run FPR", "fresh-batch FPR", "workstations (a3)"], rows)
-
 
 def main():
     fit = json.load(open(os.path.join(CARD, "fit.json")))
@@ -249,6 +255,7 @@ def main():
       "not outvoted by the other parts.")
     w("")
     changes(w, stated)
+    previous_on_untouched(w)
     w("")
     comparison(w)
     w("")
