@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import { ConfigError } from '../config/config';
 import { SinkError } from '../sink/sinkError';
-import { Database } from '../sink/sqliteBinding';
+import { openReadOnly } from '../sink/sqliteBinding';
 import { loadAnomalyModelInfo } from './anomalyModel';
 import { CONTEXT_COUNTERS, FlowContext } from './context';
 import { DEFAULT_COUNTERS, FeatureExtractor, type FeatureSource } from './features';
@@ -66,12 +66,7 @@ export function exportFeatures(
   dir: string,
   o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean },
 ): ExportedFeatures {
-  let db: InstanceType<typeof Database>;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new SinkError(`cannot open database ${dbPath}: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const db = openReadOnly(dbPath);
   const fx = new FeatureExtractor(o.sequenceLength, DEFAULT_COUNTERS);
   let rows = 0;
   try {

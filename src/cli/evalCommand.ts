@@ -11,7 +11,7 @@ import { Labels, LabelsError, type FlowForEval } from '../eval/labels';
 import { CURVE_THRESHOLDS, score, type ScoredFlow } from '../eval/score';
 import { createLogger } from '../sink/log';
 import { CsvFormatError, readWhoIsTalkingCsv, type LabelledSequence } from '../sink/readWhoIsTalkingCsv';
-import { Database } from '../sink/sqliteBinding';
+import { openReadOnly } from '../sink/sqliteBinding';
 import { runOffline } from './offline';
 
 /** Rows per inference call: large enough to amortise the call, small enough to keep one tensor a few MB. */
@@ -160,12 +160,7 @@ export interface EvalLabelsOptions {
 }
 
 function readFlows(dbPath: string): FlowForEval[] {
-  let db: InstanceType<typeof Database>;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new LabelsError(`cannot open database ${dbPath}: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const db = openReadOnly(dbPath);
   try {
     type Row = { source: string; client_ip: string; client_port: number; server_ip: string; server_port: number; first_ts: number; payload_packets: number; lengths: string };
     const rows = db

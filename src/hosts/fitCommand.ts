@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 import { ConfigError } from '../config/config';
 import { SinkError } from '../sink/sinkError';
-import { Database } from '../sink/sqliteBinding';
+import { openReadOnly } from '../sink/sqliteBinding';
 import { fitGroups, GroupModelError, type GroupModel } from './behaviourGroups';
 import type { ProfileRow } from './hostProfile';
 
@@ -46,12 +46,7 @@ export function hostsFit(o: HostsFitOptions): GroupModel {
 
 /** The closed profiles (final = 1) of one database, oldest first. */
 function readProfiles(dbPath: string, since: number | null): ProfileRow[] {
-  let db: InstanceType<typeof Database>;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new SinkError(`cannot open database ${dbPath}: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const db = openReadOnly(dbPath);
   try {
     return db
       .prepare<number[], ProfileRow>(`SELECT * FROM hosts WHERE final = 1${since !== null ? ' AND window_start >= ?' : ''} ORDER BY id`)

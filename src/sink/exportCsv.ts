@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 
 import { stringify } from 'csv-stringify/sync';
-import { SinkError } from './sinkError';
-import { Database } from './sqliteBinding';
+import { openReadOnly } from './sqliteBinding';
 
 /** The sequence length of the public "who's talking" dataset (SPEC.md "The payload-length sequence"). */
 export const CSV_DEFAULT_LENGTH = 30;
@@ -32,12 +31,7 @@ export async function exportCsv(
   // A fixed label (lab captures of one known application) replaces the model's verdict as app_service.
   const fixedLabel = opts.label ?? null;
   if (!Number.isInteger(length) || length < 1) throw new RangeError(`exportCsv: length must be an integer >= 1, not ${length}`);
-  let db: InstanceType<typeof Database>;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new SinkError(`cannot open database ${dbPath} for export: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const db = openReadOnly(dbPath, 'export');
   let rows = 0;
   try {
     const stmt = db.prepare<[], { label: string; lengths: string }>('SELECT label, lengths FROM flows ORDER BY id');
