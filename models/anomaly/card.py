@@ -69,6 +69,15 @@ def comparison(w):
       "never seen in normal lab traffic, is one column among more than fifty).")
 
 
+def flagged_by_class(w, figures):
+    """The classes with flagged flows of a set of normal runs (held-out or fresh figures), most flagged first."""
+    w("| class | flows | flagged |")
+    w("| --- | --- | --- |")
+    for c, v in sorted(figures["by_class"].items(), key=lambda kv: -kv[1]["flagged"]):
+        if v["flagged"]:
+            w(f"| {c} | {v['flows']} | {v['flagged']} ({pct(v['flagged'] / v['flows'], 1)}) |")
+
+
 def detections(tot):
     """Detection rate per attack scenario of an attack_totals dict, as the model-comparison tables print it."""
     return {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
@@ -301,11 +310,7 @@ def main():
       f"{ho['flagged']} flagged = {pct(ho['fpr'])} at the stated {pct(stated, 0)}. Flagged flows by class (classes with "
       "none left out):")
     w("")
-    w("| class | flows | flagged |")
-    w("| --- | --- | --- |")
-    for c, v in sorted(ho["by_class"].items(), key=lambda kv: -kv[1]["flagged"]):
-        if v["flagged"]:
-            w(f"| {c} | {v['flows']} | {v['flagged']} ({pct(v['flagged'] / v['flows'], 1)}) |")
+    flagged_by_class(w, ho)
     w("")
     w("False positives come in runs: a run under conditions unlike the fitting runs' (a server implementation few "
       "runs had, an odd MTU) is flagged in several of its flows at once, up to all of them.")
@@ -315,11 +320,7 @@ def main():
           f"`models/lab/lab.py --seed 41`): {fr['runs']} runs, {fr['flows']:,} flows, {fr['flagged']} flagged = "
           f"{pct(fr['fpr'])}. Flagged flows by class:")
         w("")
-        w("| class | flows | flagged |")
-        w("| --- | --- | --- |")
-        for c, v in sorted(fr["by_class"].items(), key=lambda kv: -kv[1]["flagged"]):
-            if v["flagged"]:
-                w(f"| {c} | {v['flows']} | {v['flagged']} ({pct(v['flagged'] / v['flows'], 1)}) |")
+        flagged_by_class(w, fr)
     w("")
     w("## Attack lab")
     w("")
