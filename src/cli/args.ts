@@ -13,9 +13,8 @@ import {
   show,
   textValue,
 } from '../config/config';
-import { DEFAULT_INSPECT_PACKETS } from '../learn/handshakeInspector';
-import { LEARN_SNAPLEN, type LearnOptions } from '../learn/learnRun';
-import { DEFAULT_RULES } from '../learn/rules';
+import { DEFAULT_INSPECT_PACKETS, DEFAULT_RULES, LEARN_SNAPLEN } from '../learn/learnDefaults';
+import type { LearnOptions } from '../learn/learnRun';
 import { parseTime } from '../serve/timeParam';
 import { TRAIN_FLAGS, trainOptions, type TrainOptions } from '../train/trainOptions';
 import type { EvalLabelsOptions } from './evalCommand';

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { kmeans } from 'ml-kmeans';
 
 import type { ProfileRow } from './hostProfile';
 
@@ -260,6 +259,9 @@ export function fitGroups(rows: readonly ProfileRow[], o: FitOptions): GroupMode
   const top = Math.min(o.maxK, distinct - 1);
   const bottom = Math.max(2, Math.min(o.minK, top));
   const ks = o.k !== null ? [o.k] : Array.from({ length: top - bottom + 1 }, (_, i) => i + bottom);
+  // Loaded here, not at the top: only `sensor hosts-fit` fits groups, and every run that profiles hosts loads this module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { kmeans } = require('ml-kmeans') as typeof import('ml-kmeans');
   let best: { k: number; clusters: number[]; centroids: number[][]; s: number } | null = null;
   for (const k of ks) {
     const r = kmeans(z, k, { initialization: 'kmeans++', seed: o.seed, maxIterations: 300 });

@@ -5,6 +5,7 @@ import type { PayloadInspector } from '../flow/payloadInspector';
 import { cleartextProtocol, firstLine, hasLine } from './cleartext';
 import { HTTP_REQUEST, httpMethodLength, NEED_MORE as HTTP_NEED_MORE, readHttpRequest } from './httpRequest';
 import type { Labeller } from './labeller';
+import { DEFAULT_INSPECT_PACKETS } from './learnDefaults';
 import { CLIENT_HELLO, ClientHello, looksLikeClientHello, readClientHello } from './tlsClientHello';
 
 export interface InspectorOptions {
@@ -14,7 +15,7 @@ export interface InspectorOptions {
   maxBytes?: number;
 }
 
-export const DEFAULT_INSPECT_PACKETS = 24;
+export { DEFAULT_INSPECT_PACKETS };
 export const DEFAULT_INSPECT_BYTES = 64 * 1024 * 1024;
 /** Client bytes kept per flow: a ClientHello with a post-quantum key share and a STARTTLS preamble fit. */
 const CLIENT_BYTES = 8192;

@@ -6,12 +6,13 @@ import { Pipeline } from '../pipeline/pipeline';
 import { HandshakeInspector, InspectorStats } from './handshakeInspector';
 import { Labeller } from './labeller';
 import { LearnCounts, LearnCsvSink } from './learnCsv';
+import { LEARN_SNAPLEN } from './learnDefaults';
 import { loadRules } from './rules';
+
+export { LEARN_SNAPLEN };
 
 /** Live learn refuses a snaplen below this: a full Ethernet frame, so a ClientHello segment is read whole. */
 export const LEARN_MIN_SNAPLEN = 1518;
-/** Live learn's snaplen when none is given: whole packets, offloaded (GRO) segments included. */
-export const LEARN_SNAPLEN = 65535;
 /** Share of inspected flows with a cut handshake above which the run warns that the capture's snaplen is too small. */
 const TRUNCATED_WARN_SHARE = 0.5;
 /** ... when at least this many flows were inspected. */

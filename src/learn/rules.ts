@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { DEFAULT_RULES } from './learnDefaults';
 
 /**
  * The learn rules file (default `config/learn-rules.json`): an ordered list of rules that name the application
@@ -23,7 +23,7 @@ export class RulesError extends Error {
   override name = 'RulesError';
 }
 
-export const DEFAULT_RULES = path.resolve(__dirname, '..', '..', 'config', 'learn-rules.json');
+export { DEFAULT_RULES };
 
 /** What the labeller saw of one flow (learned in handshakeInspector.ts). */
 export interface FlowEvidence {
