@@ -69,10 +69,14 @@ export function repeatedExchanges(lengths: readonly number[], n: number): number
  * A decayed count: each counted flow weighs exp(-|its start - t| / tau) at time t. Kept as the value at the latest
  * start counted (`t`): a flow that started earlier (records come in the order flows end) is added with the weight
  * it has at `t`, and a query for an earlier time decays by the distance too, so flows written out of time order
- * (capture files given in any order) weigh little unless they really were close in time.
+ * (capture files given in any order) weigh little unless they really were close in time. It is also its key's entry
+ * in the Lru's recency list (`key`, `older`, `younger`).
  */
 class Decayed {
+  older: Decayed | null = null;
+  younger: Decayed | null = null;
   constructor(
+    readonly key: string,
     public t: number,
     public v: number,
   ) {}
@@ -91,23 +95,45 @@ class Decayed {
   }
 }
 
-/** A map that forgets its least recently updated keys beyond `max` (Map keeps insertion order). */
-class Lru<V> {
-  private readonly m = new Map<string, V>();
+/**
+ * A map that forgets its least recently updated keys beyond `max`. The recency order is a list through the entries
+ * themselves, so marking a key as just used moves two links instead of deleting and re-inserting it in the Map (a
+ * Map keeps insertion order, which the first version used: three Map operations per counter and flow).
+ */
+class Lru {
+  private readonly m = new Map<string, Decayed>();
+  private oldest: Decayed | null = null;
+  private youngest: Decayed | null = null;
   evicted = 0;
   constructor(private readonly max: number) {}
 
-  get(k: string): V | undefined {
+  get(k: string): Decayed | undefined {
     return this.m.get(k);
   }
 
-  /** Marks k as just used (moves it to the young end). */
-  touch(k: string, v: V): void {
-    this.m.delete(k);
-    this.m.set(k, v);
+  /** Marks d (got from get(), or new for its key) as just used (moves it to the young end). */
+  touch(d: Decayed, isNew: boolean): void {
+    if (isNew) {
+      this.m.set(d.key, d);
+    } else {
+      if (d === this.youngest) return;
+      // Unlink: d is not the youngest, so it has a younger neighbour.
+      if (d.older !== null) d.older.younger = d.younger;
+      else this.oldest = d.younger;
+      d.younger!.older = d.older;
+    }
+    d.older = this.youngest;
+    d.younger = null;
+    if (this.youngest !== null) this.youngest.younger = d;
+    else this.oldest = d;
+    this.youngest = d;
     if (this.m.size > this.max) {
-      const oldest = this.m.keys().next().value as string;
-      this.m.delete(oldest);
+      const o = this.oldest!;
+      this.oldest = o.younger;
+      if (this.oldest !== null) this.oldest.older = null;
+      else this.youngest = null;
+      o.younger = null;
+      this.m.delete(o.key);
       this.evicted++;
     }
   }
@@ -124,22 +150,27 @@ function bin(x: number): number {
   return x > 0 ? b : -b;
 }
 
+/** Character codes of a shape being built (shapeOf), reused; grown for a longer sequence. */
+let shapeCodes = new Uint16Array(64);
+
 /** The shape of a sequence as a short string (bins of the non-zero prefix). */
 export function shapeOf(lengths: readonly number[]): string {
-  let s = '';
+  if (shapeCodes.length < lengths.length) shapeCodes = new Uint16Array(lengths.length);
+  let n = 0;
   for (let i = 0; i < lengths.length; i++) {
     const x = lengths[i]!;
     if (x === 0) break;
-    s += String.fromCharCode(64 + bin(x));
+    shapeCodes[n++] = 64 + bin(x);
   }
-  return s;
+  // One string from the codes, where appending a character at a time built one string per length.
+  return n === 0 ? '' : String.fromCharCode.apply(null, shapeCodes.subarray(0, n) as unknown as number[]);
 }
 
 export class FlowContext {
-  private readonly pair: Lru<Decayed>;
-  private readonly shape: Lru<Decayed>;
-  private readonly answer: Lru<Decayed>;
-  private readonly retries: Lru<Decayed>;
+  private readonly pair: Lru;
+  private readonly shape: Lru;
+  private readonly answer: Lru;
+  private readonly retries: Lru;
 
   constructor(maxKeys = DEFAULT_CONTEXT_KEYS) {
     this.pair = new Lru(maxKeys);
@@ -177,9 +208,10 @@ export class FlowContext {
     if (repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS) this.bump(this.retries, pairKey, r, t, TAU_RETRIES);
   }
 
-  private bump(m: Lru<Decayed>, k: string, d: Decayed | undefined, t: number, tau: number): void {
-    if (d === undefined) d = new Decayed(t, 0);
+  private bump(m: Lru, k: string, d: Decayed | undefined, t: number, tau: number): void {
+    const isNew = d === undefined;
+    if (d === undefined) d = new Decayed(k, t, 0);
     d.add(t, tau);
-    m.touch(k, d);
+    m.touch(d, isNew);
   }
 }
