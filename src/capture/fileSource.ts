@@ -62,20 +62,26 @@ export class FileSource {
   /** The path as messages name it (`stdin` for `-`). */
   readonly label: string;
   private readonly chunkSize: number;
+  private readonly carryRoom: number | undefined;
   private readonly frame = new Frame();
   private consumed = 0;
   private fileSize = 0;
-  private input: ByteInput | null = null;
+  private input: ByteInput | FdInput | null = null;
   private stopRequested = false;
   /** The input is gzip: offsets in messages are offsets into the decompressed data. */
   private compressed = false;
   /** A stream whose first bytes open() is waiting for. */
   private opening: Readable | null = null;
 
-  constructor(path: string, opts?: { chunkSize?: number }) {
+  /**
+   * `chunkSize`: bytes read at a time; `carryRoom`: bytes kept in front of a regular file's chunk for the record cut
+   * by the chunk before (fdInput.ts READ_AHEAD_ROOM; tests give less to make records outgrow it).
+   */
+  constructor(path: string, opts?: { chunkSize?: number; carryRoom?: number }) {
     this.path = path;
     this.label = path === STDIN_PATH ? 'stdin' : path;
     this.chunkSize = Math.max(MIN_CHUNK_SIZE, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE));
+    this.carryRoom = opts?.carryRoom;
   }
 
   /** Bytes of the file consumed so far (compressed bytes read, for a gzip file). */
@@ -112,7 +118,7 @@ export class FileSource {
       if (this.stopRequested) return { frames: 0, bytes: 0, error: null, stopped: true };
       return await this.pump(input, onFrame, between);
     } finally {
-      input.close();
+      await input.close();
     }
   }
 
@@ -121,7 +127,7 @@ export class FileSource {
    * be read in order (stdin, FIFO, socket) as a stream. A FIFO is opened without blocking, so that a FIFO with
    * no writer yet never freezes the process (the read waits instead, and stop() ends that wait).
    */
-  private async open(): Promise<ByteInput> {
+  private async open(): Promise<ByteInput | FdInput> {
     if (this.path === STDIN_PATH) {
       if (process.stdin.isTTY === true) {
         throw new CaptureError('Cannot read capture from standard input: it is a terminal (pipe a capture into it, e.g. tcpdump -w - | sensor --pcap -)');
@@ -147,7 +153,7 @@ export class FileSource {
       this.compressed = true;
       return gunzipInput(createReadStream('', { fd, highWaterMark: COMPRESSED_READ_SIZE }));
     }
-    return new FdInput(fd);
+    return new FdInput(fd, this.chunkSize, this.carryRoom);
   }
 
   /** A stream input, through gunzip when its first two bytes say so (they are put back for the parser). */
@@ -167,40 +173,58 @@ export class FileSource {
   }
 
   /** Fill, parse window by window, keep the unfinished tail, repeat; stops at end of input, damage or stop(). */
-  private async pump(input: ByteInput, onFrame: FrameHandler, between?: () => Promise<void> | void): Promise<FileReadResult> {
+  private async pump(input: ByteInput | FdInput, onFrame: FrameHandler, between?: () => Promise<void> | void): Promise<FileReadResult> {
     const gzip = this.compressed;
     const where = gzip ? ' of the decompressed data' : '';
-    const file = input instanceof FdInput;
-    const subject = gzip ? 'decompressed data' : file ? 'file' : 'input';
+    // A regular file is read ahead into a second buffer (fdInput.ts); a stream is read into this one buffer.
+    const file = input instanceof FdInput ? input : null;
+    const stream = input instanceof FdInput ? null : input;
+    const subject = gzip ? 'decompressed data' : file !== null ? 'file' : 'input';
     const frame = this.frame;
-    let buf = Buffer.allocUnsafe(this.chunkSize);
+    let buf: Buffer = Buffer.allocUnsafe(file !== null ? 0 : this.chunkSize);
     let base = 0; // capture offset of buf[0]
     let end = 0; // bytes of buf filled
     let pos = 0; // first byte not yet parsed
     let parser: CaptureParser | null = null;
     let lastYield = performance.now();
     for (;;) {
-      const want = buf.length - end;
-      const got = await input.fill(buf, end, want);
-      end += got;
+      let want: number;
+      let got: number;
+      if (file !== null) {
+        const carried = end - pos;
+        const chunk = await file.next(buf, pos, end);
+        base += pos - chunk.start;
+        buf = chunk.buf;
+        pos = chunk.start;
+        end = pos + carried + chunk.got;
+        want = this.chunkSize;
+        got = chunk.got;
+      } else {
+        want = buf.length - end;
+        got = await stream!.fill(buf, end, want);
+        end += got;
+      }
       const eof = got < want && input.done;
       // A stop leaves a file where it is; bytes taken from a pipe, stdin or gunzip cannot be read again, so the
       // ones this fill() got are parsed first (what a stream had buffered: small, as fill() does not wait for more).
       const final = this.stopRequested;
-      if (final && file) return this.result(parser, base + pos, null, true);
+      if (final && file !== null) return this.result(parser, base + pos, null, true);
       if (parser === null) {
-        if (end < MAGIC_BYTES && !eof && !final) continue;
-        if (end < MAGIC_BYTES && final) return this.result(null, 0, null, true);
-        if (end < MAGIC_BYTES) {
-          if (input.failure !== null) return this.result(null, 0, `${this.label}: ${describeInputError(input.failure)} at byte ${end}${where}`);
-          return this.result(null, 0, `${this.label}: ${subject} is ${end} bytes, too short to be a pcap or pcapng file`);
+        // Nothing parsed yet: buf[pos, end) are the capture's first bytes (pos is 0 for a stream).
+        const have = end - pos;
+        if (have < MAGIC_BYTES && !eof && !final) continue;
+        if (have < MAGIC_BYTES && final) return this.result(null, 0, null, true);
+        if (have < MAGIC_BYTES) {
+          if (input.failure !== null) return this.result(null, 0, `${this.label}: ${describeInputError(input.failure)} at byte ${have}${where}`);
+          return this.result(null, 0, `${this.label}: ${subject} is ${have} bytes, too short to be a pcap or pcapng file`);
         }
-        const kind = captureKind(buf, end);
+        const head = buf.subarray(pos, end);
+        const kind = captureKind(head, have);
         if (kind === 'pcap') parser = new PcapParser();
         else if (kind === 'pcapng') parser = new PcapngParser();
         else {
           const what = gzip ? 'gzip content is not a pcap or pcapng file' : 'not a pcap or pcapng file';
-          return this.result(null, 0, `${this.label}: ${what} (magic ${formatMagic(magicNumber(buf))})`);
+          return this.result(null, 0, `${this.label}: ${what} (magic ${formatMagic(magicNumber(head))})`);
         }
       }
       for (;;) {
@@ -219,7 +243,7 @@ export class FileSource {
           await yieldToEventLoop();
           lastYield = performance.now();
         }
-        if (this.stopRequested && file) return this.result(parser, base + pos, null, true);
+        if (this.stopRequested && file !== null) return this.result(parser, base + pos, null, true);
         // Done with this chunk when the window reached its end, or when the next record is not all there yet.
         if (stop === end || (pos === before && parser.need > end - pos)) break;
       }
@@ -231,6 +255,8 @@ export class FileSource {
         if (pos === end) return this.result(parser, base + pos, null);
         return this.result(parser, base + pos, cutMessage(this.label, parser, base + pos, base + end, subject));
       }
+      // A file's next chunk carries the unfinished record itself (FdInput.next()).
+      if (file !== null) continue;
       // Keep the unfinished record: move it to the front, then make room for the rest of it.
       if (pos > 0) {
         buf.copy(buf, 0, pos, end);

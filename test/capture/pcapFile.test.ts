@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { READ_AHEAD_ROOM } from '../../src/capture/fdInput';
 import { FileSource } from '../../src/capture/fileSource';
 import { bytesFrom, pcapFile, type PcapRecordSpec } from './captureBytes';
 import { readBytes, tempDir } from './readAll';
@@ -78,7 +79,7 @@ describe('FileSource on classic pcap', () => {
     expect(r.seen[0]?.capLen).toBe(262144);
   });
 
-  it('hands out views into one reused buffer and one reused Frame, not copies', async () => {
+  it('hands out views into a reused buffer and one reused Frame, not copies', async () => {
     const path = tmp.write('views.pcap', pcapFile({}, records));
     const bufs = new Set<Buffer>();
     const frames = new Set<object>();
@@ -91,8 +92,37 @@ describe('FileSource on classic pcap', () => {
     });
     expect(bufs.size).toBe(1);
     expect(frames.size).toBe(1);
-    // Each frame starts right after its 16-byte record header.
-    expect(offsets).toEqual([40, 40 + 60 + 16, 40 + 60 + 16 + 54 + 16, 40 + 60 + 16 + 54 + 16 + 0 + 16]);
+    // Each frame starts right after its 16-byte record header; a file's bytes start READ_AHEAD_ROOM into the buffer
+    // (the room for a record cut by the chunk before).
+    expect(offsets.map((o) => o - READ_AHEAD_ROOM)).toEqual([40, 40 + 60 + 16, 40 + 60 + 16 + 54 + 16, 40 + 60 + 16 + 54 + 16 + 0 + 16]);
+  });
+
+  it('reads ahead into two buffers and carries records cut by a chunk end, also records longer than the room', async () => {
+    const mixed: PcapRecordSpec[] = [];
+    for (let i = 0; i < 60; i++) mixed.push({ sec: 1700000000 + i, frac: i, data: bytesFrom(i, i % 7 === 3 ? 3000 + i : 40 + ((i * 37) % 300)) });
+    const path = tmp.write('carry.pcap', pcapFile({}, mixed));
+    const read = async (opts: { chunkSize?: number; carryRoom?: number }): Promise<{ frames: Buffer[]; bufs: number; bytes: number; error: string | null }> => {
+      const frames: Buffer[] = [];
+      const bufs = new Set<Buffer>();
+      const src = new FileSource(path, opts);
+      const r = await src.run((f) => {
+        bufs.add(f.buf);
+        frames.push(Buffer.from(f.buf.subarray(f.off, f.off + f.capLen)));
+      });
+      return { frames, bufs: bufs.size, bytes: r.bytes, error: r.error };
+    };
+    const whole = await read({});
+    expect(whole.error).toBeNull();
+    expect(whole.frames.map((b) => b.length)).toEqual(mixed.map((m) => m.data.length));
+    for (const opts of [{ chunkSize: 16 }, { chunkSize: 1000 }, { chunkSize: 4096 }, { chunkSize: 100, carryRoom: 64 }, { chunkSize: 1000, carryRoom: 500 }, { chunkSize: 16, carryRoom: 0 }]) {
+      const r = await read(opts);
+      expect(r.error, JSON.stringify(opts)).toBeNull();
+      expect(r.bytes, JSON.stringify(opts)).toBe(whole.bytes);
+      expect(r.frames.length, JSON.stringify(opts)).toBe(mixed.length);
+      for (let i = 0; i < mixed.length; i++) expect(r.frames[i]!.equals(mixed[i]!.data), `${JSON.stringify(opts)} frame ${i}`).toBe(true);
+    }
+    // Chunks of 4096 bytes alternate between the two buffers of the pair.
+    expect((await read({ chunkSize: 4096 })).bufs).toBe(2);
   });
 
   it('awaits between() after each chunk and reports progress through bytesRead/size', async () => {
