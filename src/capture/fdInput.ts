@@ -1,4 +1,5 @@
-import { closeSync, read } from 'node:fs';
+import { closeSync, read, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 /**
  * Bytes kept free in front of the data read into a buffer, for the unfinished record of the chunk before it (a
@@ -15,10 +16,11 @@ export interface Chunk {
 }
 
 /**
- * Reads a regular file ahead of the parser, with positioned reads in libuv's thread pool into the one of two
- * buffers the parser is not reading: while the capture thread parses one chunk, the next one is read (the copy
- * out of the page cache is about a tenth of a run's CPU time on the capture thread otherwise, see README
- * "Design notes"). A chunk's unfinished record is carried in front of the next chunk's bytes.
+ * Reads a regular file in chunks into two buffers in turn: with more than one CPU, ahead of the parser, with
+ * positioned reads in libuv's thread pool into the buffer the parser is not reading, so that while the capture
+ * thread parses one chunk the next one is read (the copy out of the page cache is about a tenth of the capture
+ * thread's CPU time otherwise, see README "Design notes"). A chunk's unfinished record is carried in front of the
+ * next chunk's bytes.
  */
 export class FdInput {
   fileBytesRead = 0;
@@ -29,11 +31,17 @@ export class FdInput {
   private spare: Buffer;
   private closed = false;
 
-  /** `room`: bytes kept in front of each chunk for the one before's unfinished record (READ_AHEAD_ROOM; tests use less). */
+  /**
+   * `room`: bytes kept in front of each chunk for the one before's unfinished record (READ_AHEAD_ROOM; tests use
+   * less). `ahead`: read the next chunk in the thread pool while this one is parsed; by default only where the process
+   * may use more than one CPU (on one, the thread pool's read took 0.1-0.2 s more CPU in a run of the 1M bench capture
+   * than reading on the capture thread, for no gain in wall time), else each chunk is read when it is asked for.
+   */
   constructor(
     private readonly fd: number,
     private readonly chunkSize: number,
     private readonly room = READ_AHEAD_ROOM,
+    private readonly ahead = availableParallelism() > 1,
   ) {
     this.spare = Buffer.allocUnsafe(room + chunkSize);
   }
@@ -44,9 +52,13 @@ export class FdInput {
    * no longer read). Fewer than chunkSize bytes means the end of the file or a read error (`done`, `failure`).
    */
   async next(buf: Buffer, pos: number, end: number): Promise<Chunk> {
-    if (this.reading === null) this.startRead();
-    const got = await this.reading!;
-    this.reading = null;
+    let got: number;
+    if (this.reading !== null) {
+      got = await this.reading;
+      this.reading = null;
+    } else {
+      got = this.readNow();
+    }
     const carried = end - pos;
     const data = this.spare;
     let chunk: Chunk;
@@ -65,8 +77,27 @@ export class FdInput {
     }
     // The buffer given back is read into next, unless it is too small to be one of the pair (a first, empty one).
     this.spare = free.length >= this.room + this.chunkSize ? free : Buffer.allocUnsafe(this.room + this.chunkSize);
-    if (!this.done) this.startRead();
+    if (!this.done && this.ahead) this.startRead();
     return chunk;
+  }
+
+  /** Reads up to chunkSize bytes at the file position into spare[room...] on this thread (one CPU: no thread to read ahead on). */
+  private readNow(): number {
+    let n = 0;
+    while (n < this.chunkSize && !this.done) {
+      let got: number;
+      try {
+        got = readSync(this.fd, this.spare, this.room + n, this.chunkSize - n, this.fileBytesRead);
+      } catch (e) {
+        this.failure = e instanceof Error ? e : new Error(String(e));
+        this.done = true;
+        break;
+      }
+      if (got === 0) this.done = true;
+      n += got;
+      this.fileBytesRead += got;
+    }
+    return n;
   }
 
   /** Reads up to chunkSize bytes at the file position into spare[room...]; short only at the end or on an error. */

@@ -63,6 +63,7 @@ export class FileSource {
   readonly label: string;
   private readonly chunkSize: number;
   private readonly carryRoom: number | undefined;
+  private readonly readAhead: boolean | undefined;
   private readonly frame = new Frame();
   private consumed = 0;
   private fileSize = 0;
@@ -75,13 +76,15 @@ export class FileSource {
 
   /**
    * `chunkSize`: bytes read at a time; `carryRoom`: bytes kept in front of a regular file's chunk for the record cut
-   * by the chunk before (fdInput.ts READ_AHEAD_ROOM; tests give less to make records outgrow it).
+   * by the chunk before (fdInput.ts READ_AHEAD_ROOM; tests give less to make records outgrow it); `readAhead`: read a
+   * regular file's next chunk while this one is parsed (default: with more than one CPU).
    */
-  constructor(path: string, opts?: { chunkSize?: number; carryRoom?: number }) {
+  constructor(path: string, opts?: { chunkSize?: number; carryRoom?: number; readAhead?: boolean }) {
     this.path = path;
     this.label = path === STDIN_PATH ? 'stdin' : path;
     this.chunkSize = Math.max(MIN_CHUNK_SIZE, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE));
     this.carryRoom = opts?.carryRoom;
+    this.readAhead = opts?.readAhead;
   }
 
   /** Bytes of the file consumed so far (compressed bytes read, for a gzip file). */
@@ -153,7 +156,7 @@ export class FileSource {
       this.compressed = true;
       return gunzipInput(createReadStream('', { fd, highWaterMark: COMPRESSED_READ_SIZE }));
     }
-    return new FdInput(fd, this.chunkSize, this.carryRoom);
+    return new FdInput(fd, this.chunkSize, this.carryRoom, this.readAhead);
   }
 
   /** A stream input, through gunzip when its first two bytes say so (they are put back for the parser). */

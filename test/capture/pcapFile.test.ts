@@ -97,11 +97,11 @@ describe('FileSource on classic pcap', () => {
     expect(offsets.map((o) => o - READ_AHEAD_ROOM)).toEqual([40, 40 + 60 + 16, 40 + 60 + 16 + 54 + 16, 40 + 60 + 16 + 54 + 16 + 0 + 16]);
   });
 
-  it('reads ahead into two buffers and carries records cut by a chunk end, also records longer than the room', async () => {
+  it('reads (ahead or not) into two buffers and carries records cut by a chunk end, also records longer than the room', async () => {
     const mixed: PcapRecordSpec[] = [];
     for (let i = 0; i < 60; i++) mixed.push({ sec: 1700000000 + i, frac: i, data: bytesFrom(i, i % 7 === 3 ? 3000 + i : 40 + ((i * 37) % 300)) });
     const path = tmp.write('carry.pcap', pcapFile({}, mixed));
-    const read = async (opts: { chunkSize?: number; carryRoom?: number }): Promise<{ frames: Buffer[]; bufs: number; bytes: number; error: string | null }> => {
+    const read = async (opts: { chunkSize?: number; carryRoom?: number; readAhead?: boolean }): Promise<{ frames: Buffer[]; bufs: number; bytes: number; error: string | null }> => {
       const frames: Buffer[] = [];
       const bufs = new Set<Buffer>();
       const src = new FileSource(path, opts);
@@ -114,7 +114,8 @@ describe('FileSource on classic pcap', () => {
     const whole = await read({});
     expect(whole.error).toBeNull();
     expect(whole.frames.map((b) => b.length)).toEqual(mixed.map((m) => m.data.length));
-    for (const opts of [{ chunkSize: 16 }, { chunkSize: 1000 }, { chunkSize: 4096 }, { chunkSize: 100, carryRoom: 64 }, { chunkSize: 1000, carryRoom: 500 }, { chunkSize: 16, carryRoom: 0 }]) {
+    const sizes = [{ chunkSize: 16 }, { chunkSize: 1000 }, { chunkSize: 4096 }, { chunkSize: 100, carryRoom: 64 }, { chunkSize: 1000, carryRoom: 500 }, { chunkSize: 16, carryRoom: 0 }];
+    for (const opts of [...sizes.map((o) => ({ ...o, readAhead: true })), ...sizes.map((o) => ({ ...o, readAhead: false }))]) {
       const r = await read(opts);
       expect(r.error, JSON.stringify(opts)).toBeNull();
       expect(r.bytes, JSON.stringify(opts)).toBe(whole.bytes);
@@ -122,7 +123,8 @@ describe('FileSource on classic pcap', () => {
       for (let i = 0; i < mixed.length; i++) expect(r.frames[i]!.equals(mixed[i]!.data), `${JSON.stringify(opts)} frame ${i}`).toBe(true);
     }
     // Chunks of 4096 bytes alternate between the two buffers of the pair.
-    expect((await read({ chunkSize: 4096 })).bufs).toBe(2);
+    expect((await read({ chunkSize: 4096, readAhead: true })).bufs).toBe(2);
+    expect((await read({ chunkSize: 4096, readAhead: false })).bufs).toBe(2);
   });
 
   it('awaits between() after each chunk and reports progress through bytesRead/size', async () => {
