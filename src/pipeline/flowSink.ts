@@ -21,6 +21,14 @@ export interface FlowSink {
    * batch and sends it) starts now, so that its work overlaps the closing of the sinks before it in the list.
    */
   endOfInput?(): void;
+  /**
+   * Resolves once every record handed over so far is committed, with no transaction of the sink's left open
+   * (SqliteThreadSink: its thread writes in the background). The pipeline waits for it before closing any sink, so
+   * that a sink writing to the same database through a connection of its own (the model monitor's last window)
+   * finds the write lock free instead of sleeping in SQLite's busy handler. Never rejects: a failure is close()'s to
+   * report.
+   */
+  committed?(): Promise<void>;
   close(): void | Promise<void>;
   /**
    * Present on a sink that writes in another thread (SqliteThreadSink): the records handed to it that did not reach
@@ -88,6 +96,11 @@ export class GuardedSink implements FlowSink {
       this.countLost(e, 0);
       this.fail(e);
     }
+  }
+
+  async committed(): Promise<void> {
+    if (this.failed || this.inner.committed === undefined) return;
+    await this.inner.committed();
   }
 
   endOfInput(): void {

@@ -247,6 +247,7 @@ export class Pipeline {
   async close(): Promise<void> {
     this.writeOut();
     for (const s of this.sinks) s.endOfInput?.();
+    for (const s of this.sinks) if (s.committed !== undefined) await s.committed();
     for (const s of this.sinks) await s.close();
   }
 

@@ -306,6 +306,16 @@ export class SqliteSink {
     this.onGroupTimer();
   }
 
+  /**
+   * Commits the transaction write() calls gathered (groupMs) now instead of at its timer, so that another connection
+   * can write at once; a failure is kept like a timer commit's (thrown by the next call). A held one (holdCommits)
+   * stays.
+   */
+  commitGathered(): void {
+    this.clearGroupTimer();
+    this.onGroupTimer();
+  }
+
   private readonly onGroupTimer = (): void => {
     this.groupTimer = null;
     if (this.holding || !this.db.open || !this.heldOpen) return;

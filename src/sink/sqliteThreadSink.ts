@@ -155,6 +155,12 @@ export class SqliteThreadSink {
     return this.ask((id) => ({ kind: 'deleteOlderThan', id, ts, batchRows }));
   }
 
+  /** Resolves once the worker wrote every batch handed to it so far and committed them (FlowSink.committed). */
+  async committed(): Promise<void> {
+    if (this.failure !== null || this.closed !== null) return;
+    await this.ask((id) => ({ kind: 'commit', id })).catch(() => undefined);
+  }
+
   /** Retention by size in the worker (SqliteSink.trimToSize); resolves with the rows deleted. */
   trimToSize(maxBytes: number, batchRows: number): Promise<number> {
     return this.ask((id) => ({ kind: 'trimToSize', id, maxBytes, batchRows }));

@@ -27,6 +27,7 @@ export type SqliteRequest =
   | { kind: 'hold'; on: boolean }
   | { kind: 'deleteOlderThan'; id: number; ts: number; batchRows: number }
   | { kind: 'trimToSize'; id: number; maxBytes: number; batchRows: number }
+  | { kind: 'commit'; id: number }
   | { kind: 'close' }
   | HostsRequest;
 
@@ -173,6 +174,17 @@ function serve(sink: SqliteSink, hosts: HostProfiles | null): void {
           return;
         case 'trimToSize':
           await answer(req.id, () => sink.trimToSize(req.maxBytes, req.batchRows));
+          return;
+        case 'commit':
+          // Every write before it is done (requests run in order); a gathered transaction is committed now.
+          if (!failed) {
+            try {
+              sink.commitGathered();
+            } catch {
+              // kept by the sink (a failed group commit): reported by close()
+            }
+          }
+          post({ kind: 'answer', id: req.id, value: 0, error: null });
           return;
         case 'hostsAdvance':
           withHosts((h) => h.advance(req.now));
