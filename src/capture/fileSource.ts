@@ -52,9 +52,10 @@ export interface FileReadResult {
 }
 
 /**
- * Reads one offline capture (classic pcap, pcapng, either one gzipped) in chunks into one reused buffer and
- * hands out every packet as a view into it: no copy, no allocation per packet. A regular file is read with
- * positioned reads; standard input (`-`), a FIFO or a socket is read as a stream, in order, as it arrives (so
+ * Reads one offline capture (classic pcap, pcapng, either one gzipped) in chunks into reused buffers and hands
+ * out every packet as a view into one: no copy, no allocation per packet. A regular file is read with positioned
+ * reads into two buffers in turn, ahead of the parser where there is more than one CPU (fdInput.ts); standard input
+ * (`-`), a FIFO or a socket is read as a stream into one buffer, in order, as it arrives (so
  * `tcpdump -w - | sensor --pcap -` works).
  */
 export class FileSource {
