@@ -116,4 +116,16 @@ describe('FlowContext', () => {
     expect(observe(c, flow(100, [10], { client_ip: '10.0.0.0' }))).toEqual([0, 0]);
     expect(observe(c, flow(100, [10], { client_ip: '10.0.0.4' }))[0]).toBe(1);
   });
+
+  it('counts an update as a use: the key updated last is kept, the one left alone longest is dropped', () => {
+    const c = new FlowContext(2);
+    const at = (ip: string): ContextSource => flow(100, [10], { client_ip: ip });
+    observe(c, at('10.0.0.1'));
+    observe(c, at('10.0.0.2'));
+    expect(observe(c, at('10.0.0.1'))[0]).toBe(1); // 10.0.0.1 updated again: now the younger of the two
+    observe(c, at('10.0.0.3')); // a third key: 10.0.0.2 goes
+    expect(c.evicted).toBe(3); // one pair key, one shape key, one answer key
+    expect(observe(c, at('10.0.0.1'))[0]).toBe(2); // kept, with both of its flows
+    expect(observe(c, at('10.0.0.2'))[0]).toBe(0); // dropped
+  });
 });
