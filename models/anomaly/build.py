@@ -180,8 +180,11 @@ def held_out_figures(a, model, log, runs=None, name="eval-heldout"):
     sensor(args + ["--db", db, "--sensor-name", "lab", "--no-hosts"], log)
     n, fp = rates(db)
     per_rate = {}
+    scored = query(db, "SELECT server_port, anomaly_score FROM flows WHERE end_reason != 'active'")
     for t in model["thresholds"]:
-        k = query(db, "SELECT count(*) FROM flows WHERE end_reason != 'active' AND anomaly_score > ?", (t["threshold"],))[0][0]
+        # A flow to a port with a threshold of its own at this rate (anomaly_port_thresholds) is flagged above that one.
+        own = {p["port"]: p["threshold"] for p in model.get("portThresholds", []) if p["fpr"] == t["fpr"]}
+        k = sum(1 for port, score in scored if score is not None and score > own.get(port, t["threshold"]))
         per_rate[format(t["fpr"], "g")] = round(k / n, 5)
     by_class = {}
     for run, total, flagged in query(db, "SELECT pcap_filename, count(*), sum(anomaly) FROM flows WHERE end_reason != 'active' GROUP BY 1"):
@@ -212,7 +215,7 @@ def cmd_evaluate(a, log):
     info = subprocess.run(["node", "-e", "require('./dist/anomaly/anomalyModel').loadAnomalyModelInfo(process.argv[1])"
                            ".then(i => console.log(JSON.stringify(i)))", MODEL], cwd=ROOT, capture_output=True, text=True)
     model = json.loads(info.stdout)
-    out = {"model": {k: model[k] for k in ("version", "method", "trainingData", "thresholds", "defaultFpr")},
+    out = {"model": {k: model.get(k) for k in ("version", "method", "trainingData", "thresholds", "defaultFpr", "portThresholds")},
            "load_average_before": load_avg(), "stated_fpr": model["defaultFpr"]}
     # Held-out (test) lab runs: every flow is normal. With --attacks-only (while designing) they stay unread.
     if not a.attacks_only:

@@ -19,12 +19,16 @@ sum of the parts, or the counters' part alone, or the context's part alone, each
 where larger (so that a connection state normal traffic never had, or a context it never had, is not outvoted by
 the other parts).
 
+The autoencoders also read the server port indicators (`server_port=N`, weight 0: inputs, never reconstructed), so
+the code knows which service a flow went to: many identical refusals are normal for some services and not for others.
+
 Calibration, so that the stated false-positive rate holds on traffic the model has not seen: a seeded
 CALIBRATION_SHARE of the groups (whole capture files or hours; fewer than MIN_GROUPS groups: blocks of BLOCK rows) is
 kept out of fitting, and the threshold for a rate r is the ceil((n + 1)(1 - r))-th smallest score the shipped ensemble
 gives those n rows (split conformal: at most a share r of new rows exchangeable with them is flagged). Whole groups,
 because flows of one capture are alike: a threshold set on flows whose neighbours were fitted on flags fewer new flows
-than it states. Within the fitting rows each autoencoder is trained on a seeded BAG share of blocks of BLOCK
+than it states. Ports with enough calibration flows whose own threshold is higher
+than the global one keep theirs (port_thresholds(), metadata `anomaly_port_thresholds`). Within the fitting rows each autoencoder is trained on a seeded BAG share of blocks of BLOCK
 consecutive rows; the out-of-bag scores set the part gains.
 """
 import argparse
@@ -110,14 +114,21 @@ class Scorer(nn.Module):
         return self.combine(p)
 
 
+def is_condition(c):
+    """A counter the autoencoders read but never reconstruct (weight 0): the server port indicators, which say which
+    service a flow went to, so that the code a flow is reconstructed from knows it (features.ts serverPortCounters())."""
+    return c.startswith("server_port=")
+
+
 def group_weights(L, counters):
     """Equal weight for the three kinds of feature (sequence, the flow's own counters, its context counters),
     shared equally within each: otherwise the 30 sequence positions outvote a context counter 30 to 1, and
-    password guessing (flows each ordinary, unusual only together) goes unseen."""
+    password guessing (flows each ordinary, unusual only together) goes unseen. Conditions (is_condition()) weigh 0."""
     ctx = [c.startswith("ctx_") for c in counters]
-    groups = [L, len(ctx) - sum(ctx), sum(ctx)]
+    cond = [is_condition(c) for c in counters]
+    groups = [L, len(ctx) - sum(ctx) - sum(cond), sum(ctx)]
     share = 1.0 / sum(1 for g in groups if g > 0)
-    w = [share / L] * L + [share / (groups[2] if c else groups[1]) for c in ctx]
+    w = [share / L] * L + [0.0 if k else share / (groups[2] if c else groups[1]) for c, k in zip(ctx, cond)]
     return np.array(w)
 
 
@@ -133,6 +144,38 @@ PART_QUANTILE_RATE = 0.001
 CALIBRATION_SHARE = 0.25
 # Fewer groups than this: the calibration split falls back to blocks of BLOCK consecutive rows.
 MIN_GROUPS = 8
+# A server port gets thresholds of its own (port_thresholds()) from at least this many calibration flows of at least
+# PORT_MIN_GROUPS calibration groups.
+PORT_MIN_FLOWS = 50
+PORT_MIN_GROUPS = 3
+
+
+def port_thresholds(cal, cal_ports, cal_groups, thresholds, rates):
+    """Per server port, the thresholds that are higher than the global ones: for each port with PORT_MIN_FLOWS
+    calibration flows of PORT_MIN_GROUPS groups, the split-conformal threshold of its own calibration flows at each
+    rate, kept where it is above the global threshold. A service the model fits less well (its normal flows score
+    higher) is then flagged at the stated rate at most, instead of taking a large share of every flag; a port is
+    never given a lower threshold than the global one (a few capture files of one service are too few to lower it
+    safely). {port: {rate: threshold}}."""
+    out = {}
+    for p in np.unique(cal_ports):
+        sel = cal_ports == p
+        if sel.sum() < PORT_MIN_FLOWS or len(np.unique(cal_groups[sel])) < PORT_MIN_GROUPS:
+            continue
+        own = {}
+        for r in rates:
+            t = float(np.float32(conformal_threshold(cal[sel], r)))
+            if t > thresholds[rate_key(r)]:
+                own[rate_key(r)] = t
+        if own:
+            out[str(int(p))] = own
+    return out
+
+
+def flagged_with_ports(scores, ports, threshold, by_port, rate):
+    """Boolean: scores above their port's threshold at `rate` (by_port, port_thresholds()) or the global one."""
+    t = np.array([by_port.get(str(int(p)), {}).get(rate_key(rate), threshold) for p in ports])
+    return scores > t
 
 
 def calibration_split(groups, seed, share=CALIBRATION_SHARE):
@@ -256,6 +299,10 @@ def main():
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     gpath = os.path.join(a.features, "groups.i32")
     groups = np.fromfile(gpath, dtype="<i4") if os.path.exists(gpath) else None
+    ppath = os.path.join(a.features, "ports.i32")
+    ports = np.fromfile(ppath, dtype="<i4") if os.path.exists(ppath) else None
+    if ports is not None and len(ports) != n:
+        ports = None
     group_kind = "capture files or hours"
     if groups is None or len(groups) != n or len(np.unique(groups)) < MIN_GROUPS:
         groups = np.arange(n) // BLOCK
@@ -269,11 +316,15 @@ def main():
     with torch.no_grad():
         cal = model(torch.tensor(x[cal_rows], dtype=torch.float32)).numpy().astype(np.float64)
     thresholds = {rate_key(r): float(np.float32(conformal_threshold(cal, r))) for r in rates}
-    # The flagged share on the calibration groups, one group at a time (how much it moves from capture to capture).
     cal_groups = groups[cal_rows]
+    by_port = port_thresholds(cal, ports[cal_rows], cal_groups, thresholds, rates) if ports is not None else {}
+    if by_port:
+        log(f"per-port thresholds above the global ones: {', '.join(f'{p} ({t.get(rate_key(a.fpr), thresholds[rate_key(a.fpr)]):.3g})' for p, t in sorted(by_port.items(), key=lambda kv: int(kv[0])))}")
+    # The flagged share on the calibration groups, one group at a time (how much it moves from capture to capture).
     per_group = {}
     for r in rates:
-        flagged = cal > thresholds[rate_key(r)]
+        flagged = (flagged_with_ports(cal, ports[cal_rows], thresholds[rate_key(r)], by_port, r) if ports is not None
+                   else cal > thresholds[rate_key(r)])
         shares = [float(flagged[cal_groups == g].mean()) for g in np.unique(cal_groups)]
         per_group[rate_key(r)] = {"overall": float(flagged.mean()), "group_share_quantiles": {
             q: float(np.quantile(shares, float(q))) for q in ("0.5", "0.9", "0.99")}}
@@ -285,21 +336,26 @@ def main():
     m = onnx.load(tmp)
     version = a.version or "anomaly-ae-" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
     n_ctx = sum(c.startswith("ctx_") for c in meta["counters"])
+    n_cond = sum(is_condition(c) for c in meta["counters"])
     props = {
         "sequence_length": str(L),
         "anomaly_counters": json.dumps(meta["counters"]),
         "anomaly_thresholds": json.dumps(thresholds),
         "anomaly_default_fpr": rate_key(a.fpr),
         "anomaly_method": f"mean of {MEMBERS} autoencoders ({W - n_ctx}-{a.hidden}-{a.code}-{a.hidden}-{W}, ReLU; the {n_ctx} "
-                          f"context counters are predicted, not read); score = squared error of standardised features, "
+                          f"context counters are predicted, not read; the {n_cond} server port indicators are read, not "
+                          f"reconstructed); score = squared error of standardised features, "
                           f"sequence, counters and context weighted 1/3 each, or the counters' part alone scaled by "
                           f"{model.gains[1].item():.3g}, or the context's alone scaled by {model.gains[2].item():.3g}, "
                           f"where larger; each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
                           f"{len(fit_rows)}; thresholds = split-conformal quantiles of the scores of {len(cal)} flows "
-                          f"({group_kind}) kept out of fitting",
+                          f"({group_kind}) kept out of fitting, raised for {len(by_port)} server ports whose own "
+                          f"calibration flows score higher",
         "model_version": version,
         "training_data": f"{meta.get('training_data', 'flows')}",
     }
+    if by_port:
+        props["anomaly_port_thresholds"] = json.dumps(by_port)
     del m.metadata_props[:]
     for k, v in props.items():
         e = m.metadata_props.add()
@@ -312,11 +368,15 @@ def main():
     report = {"rows": n, "members": MEMBERS, "bag": BAG, "block": BLOCK, "fitting_rows": len(fit_rows),
               "calibration_rows": len(cal), "calibration_groups": int(len(np.unique(cal_groups))),
               "fitting_groups": int(len(np.unique(groups[fit_rows]))), "group_kind": group_kind,
-              "calibration_share": CALIBRATION_SHARE, "thresholds": thresholds,
+              "calibration_share": CALIBRATION_SHARE, "thresholds": thresholds, "port_thresholds": by_port,
+              "port_min_flows": PORT_MIN_FLOWS, "port_min_groups": PORT_MIN_GROUPS,
+              "server_port_counters": [c for c in meta["counters"] if is_condition(c)],
               "default_fpr": a.fpr, "version": version,
               "calibration_score_quantiles": {str(q): float(np.quantile(cal, q)) for q in (0.5, 0.9, 0.99)},
               "calibration_flagged": per_group,
-              "share_above_threshold_on_fitting_rows": {rate_key(r): float((full[fit_rows] > thresholds[rate_key(r)]).mean()) for r in rates},
+              "share_above_threshold_on_fitting_rows": {rate_key(r): float(
+                  (flagged_with_ports(full[fit_rows], ports[fit_rows], thresholds[rate_key(r)], by_port, r) if ports is not None
+                   else full[fit_rows] > thresholds[rate_key(r)]).mean()) for r in rates},
               "counter_gain": model.gains[1].item(), "context_gain": model.gains[2].item(),
               "part_quantile_rate": PART_QUANTILE_RATE,
               "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed")}}

@@ -13,6 +13,9 @@ import { FeatureError, FeatureExtractor } from './features';
  *    `anomaly_thresholds` (JSON object: false-positive rate on normal traffic, as a decimal string in (0, 1) ->
  *    the score above which a flow is flagged at that rate), `anomaly_default_fpr` (one of those rates),
  *    `model_version` and `training_data` (non-empty strings); `anomaly_method` (optional text) is shown in logs;
+ *    `anomaly_port_thresholds` (optional JSON object: server port -> {rate -> threshold}, rates among
+ *    `anomaly_thresholds`'): a flow to that port is flagged above its port's threshold for the rate in force, where
+ *    the model has one, else above the global one;
  *  - one input, float32 [N, L + C] (C = number of counters) with a dynamic batch axis;
  *  - one output, float32 [N] or [N, 1]: the anomaly score, higher = less like the normal traffic it was fitted on;
  *    a probe run of two rows must give two finite scores.
@@ -29,6 +32,8 @@ export interface AnomalyModelInfo {
   /** False-positive rate -> threshold, ascending by rate. */
   thresholds: { fpr: number; threshold: number }[];
   defaultFpr: number;
+  /** Thresholds of single server ports (metadata `anomaly_port_thresholds`; empty for a model without it). */
+  portThresholds: { port: number; fpr: number; threshold: number }[];
   device: 'cpu' | 'cuda';
 }
 
@@ -90,6 +95,28 @@ export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<Anom
   if (!thresholds.some((t) => Math.abs(t.fpr - defaultFpr) < FPR_EPSILON)) {
     throw refuse(path, `metadata 'anomaly_default_fpr' is ${props.get('anomaly_default_fpr')}, which 'anomaly_thresholds' has no threshold for`);
   }
+  const portThresholds: { port: number; fpr: number; threshold: number }[] = [];
+  const portText = props.get('anomaly_port_thresholds');
+  if (portText !== undefined) {
+    const byPort = json(path, 'anomaly_port_thresholds', portText);
+    if (byPort === null || typeof byPort !== 'object' || Array.isArray(byPort)) {
+      throw refuse(path, `metadata 'anomaly_port_thresholds' must be a JSON object such as {"3389": {"0.01": 1.9}}`);
+    }
+    for (const [p, byRate] of Object.entries(byPort as Record<string, unknown>)) {
+      const port = /^[1-9][0-9]{0,4}$/.test(p) ? Number(p) : NaN;
+      if (!(port < 65536)) throw refuse(path, `metadata 'anomaly_port_thresholds' key '${p}' is not a port from 1 to 65535`);
+      if (byRate === null || typeof byRate !== 'object' || Array.isArray(byRate)) {
+        throw refuse(path, `metadata 'anomaly_port_thresholds' value for port ${p} is not an object of rate -> threshold`);
+      }
+      for (const [k, v] of Object.entries(byRate as Record<string, unknown>)) {
+        const fpr = Number(k);
+        const stored = thresholds.find((t) => Math.abs(t.fpr - fpr) < FPR_EPSILON);
+        if (stored === undefined) throw refuse(path, `metadata 'anomaly_port_thresholds' for port ${p} has rate '${k}', which 'anomaly_thresholds' has no threshold for`);
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw refuse(path, `metadata 'anomaly_port_thresholds' value for port ${p} at ${k} is not a finite number`);
+        portThresholds.push({ port, fpr: stored.fpr, threshold: v });
+      }
+    }
+  }
   return {
     path,
     version: prop(path, props, 'model_version'),
@@ -99,7 +126,15 @@ export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<Anom
     counters: counters as string[],
     thresholds,
     defaultFpr,
+    portThresholds,
   };
+}
+
+/** The per-port thresholds for the rate `fpr` (one of the stored rates): server port -> threshold. */
+export function portThresholdsFor(info: Pick<AnomalyModelInfo, 'portThresholds'>, fpr: number): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const t of info.portThresholds) if (Math.abs(t.fpr - fpr) < FPR_EPSILON) m.set(t.port, t.threshold);
+  return m;
 }
 
 /**

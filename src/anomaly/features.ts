@@ -55,14 +55,29 @@ const END_REASONS = ['fin', 'rst', 'idle', 'active', 'eof', 'shutdown', 'evicted
 
 /**
  * The counters `sensor anomaly-fit` gives a new model: the record's volume and timing counters, the sequence's
- * repeated exchanges, its connection state (one indicator per state) and its context (context.ts).
+ * repeated exchanges, its connection state (one indicator per state), one indicator per common server port of the
+ * fitting records (`server_port=N`, chosen by serverPortCounters()) and its context (context.ts), last.
  */
-export const DEFAULT_COUNTERS: readonly string[] = [
-  ...NUMERIC,
-  ...SEQUENCE_COUNTERS,
-  ...CONN_STATES.map((s) => `conn_state=${s}`),
-  ...CONTEXT_COUNTERS,
-];
+export function defaultCounters(ports: readonly number[] = []): string[] {
+  return [...NUMERIC, ...SEQUENCE_COUNTERS, ...CONN_STATES.map((s) => `conn_state=${s}`), ...ports.map((p) => `server_port=${p}`), ...CONTEXT_COUNTERS];
+}
+
+/** The counters of a model fitted without server port indicators (defaultCounters() with none). */
+export const DEFAULT_COUNTERS: readonly string[] = defaultCounters();
+
+/**
+ * Server port indicators for a new model: the ports of at least `minFlows` of the fitting flows, most flows first,
+ * at most `max`. They are inputs the model conditions on (which service a flow went to), never reconstructed: many
+ * identical answers are normal for some services and not for others, and a flow's own lengths alone do not always
+ * say which service it is.
+ */
+export function serverPortCounters(flowsByPort: ReadonlyMap<number, number>, minFlows: number, max: number): number[] {
+  return [...flowsByPort]
+    .filter(([p, n]) => n >= minFlows && Number.isInteger(p) && p > 0 && p < 65536)
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, max)
+    .map(([p]) => p);
+}
 
 /** A counter name no extractor knows; the message lists what is known. */
 export class FeatureError extends Error {
@@ -86,6 +101,10 @@ function getter(name: string): Getter | null {
     const value = name.slice(eq + 1);
     if (field === 'conn_state' && (CONN_STATES as readonly string[]).includes(value)) return (f) => (f.conn_state === value ? 1 : 0);
     if (field === 'end_reason' && END_REASONS.includes(value)) return (f) => (f.end_reason === value ? 1 : 0);
+    if (field === 'server_port' && /^[1-9][0-9]{0,4}$/.test(value) && Number(value) < 65536) {
+      const port = Number(value);
+      return (f) => (f.server_port === port ? 1 : 0);
+    }
     return null;
   }
   if (name.startsWith('history:') && name.length === 9 && HISTORY_LETTERS.includes(name[8]!)) {
@@ -97,7 +116,7 @@ function getter(name: string): Getter | null {
 
 /** The counter names a model may list, as a one-line description for error messages. */
 export const KNOWN_COUNTERS =
-  `${NUMERIC.join(', ')}, ${SEQUENCE_COUNTERS.join(', ')}, ${CONTEXT_COUNTERS.join(', ')}, conn_state=STATE (${CONN_STATES.join(' ')}), end_reason=REASON (${END_REASONS.join(' ')}), history:LETTER (${HISTORY_LETTERS.split('').join(' ')})`;
+  `${NUMERIC.join(', ')}, ${SEQUENCE_COUNTERS.join(', ')}, ${CONTEXT_COUNTERS.join(', ')}, conn_state=STATE (${CONN_STATES.join(' ')}), end_reason=REASON (${END_REASONS.join(' ')}), server_port=PORT (1-65535), history:LETTER (${HISTORY_LETTERS.split('').join(' ')})`;
 
 /**
  * Fills input rows for one model: `L` sequence values, then the counters in the model's order. Built once per

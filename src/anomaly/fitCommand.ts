@@ -8,12 +8,16 @@ import { SinkError } from '../sink/sinkError';
 import { openReadOnly } from '../sink/sqliteBinding';
 import { loadAnomalyModelInfo } from './anomalyModel';
 import { CONTEXT_COUNTERS, FlowContext } from './context';
-import { DEFAULT_COUNTERS, FeatureExtractor, type FeatureSource } from './features';
+import { defaultCounters, FeatureExtractor, serverPortCounters, type FeatureSource } from './features';
 
 /** The fitting script, shipped with the package (models/anomaly/fit.py). */
 export const FIT_SCRIPT = path.resolve(__dirname, '..', '..', 'models', 'anomaly', 'fit.py');
 /** Rows exported per write: bounds the buffer whatever the database size. */
 const CHUNK_ROWS = 4096;
+/** A server port gets an indicator counter (features.ts serverPortCounters()) when this many fitting flows went to it. */
+export const PORT_COUNTER_MIN_FLOWS = 100;
+/** At most this many server port indicators, the ports with most flows first. */
+export const MAX_PORT_COUNTERS = 40;
 
 export interface AnomalyFitOptions {
   db: string;
@@ -41,6 +45,8 @@ export interface ExportedFeatures {
   width: number;
   /** One line per row when asked for: id, client_ip, server_ip, server_port, pcap_filename (tab-separated). */
   withRows: boolean;
+  /** The counters of each row, in order. */
+  counters: string[];
 }
 
 /** Seconds of traffic per calibration group where flows carry no capture file name (live capture). */
@@ -57,17 +63,18 @@ function groupOf(pcap: string | null, firstTs: number): string {
 
 /**
  * Writes the feature rows of a database's finished flows to `dir`: features.f32 (float32 rows, little endian),
- * groups.i32 (each row's calibration group, groupOf(), int32 little endian), features.json (rows, width,
- * sequence_length, counters, groups, training_data) and, with `withRows`, rows.tsv (which flow each row is). Rows are made by the sensor's own extractor and context (features.ts, context.ts), records
+ * groups.i32 (each row's calibration group, groupOf(), int32 little endian), ports.i32 (each row's server port, for
+ * fit.py's per-port thresholds), features.json (rows, width, sequence_length, counters, groups, training_data) and,
+ * with `withRows`, rows.tsv (which flow each row is). The counters are `o.counters`, or defaultCounters() with an
+ * indicator for each server port of at least PORT_COUNTER_MIN_FLOWS of the flows (at most MAX_PORT_COUNTERS). Rows are made by the sensor's own extractor and context (features.ts, context.ts), records
  * taken in write order as the sensor scores them; interim `active` records go through the context but get no row.
  */
 export function exportFeatures(
   dbPath: string,
   dir: string,
-  o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean },
+  o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean; counters?: readonly string[] },
 ): ExportedFeatures {
   const db = openReadOnly(dbPath);
-  const fx = new FeatureExtractor(o.sequenceLength, DEFAULT_COUNTERS);
   let rows = 0;
   try {
     const where: string[] = ['1'];
@@ -81,7 +88,17 @@ export function exportFeatures(
       params.push(o.until);
     }
     let stmt;
+    let counters: string[];
     try {
+      if (o.counters !== undefined) counters = [...o.counters];
+      else {
+        const byPort = new Map<number, number>();
+        const q = db.prepare<number[], { p: number; n: number }>(
+          `SELECT server_port AS p, count(*) AS n FROM flows WHERE ${where.join(' AND ')} AND end_reason != 'active' GROUP BY server_port`,
+        );
+        for (const r of q.iterate(...params)) byPort.set(r.p, r.n);
+        counters = defaultCounters(serverPortCounters(byPort, PORT_COUNTER_MIN_FLOWS, MAX_PORT_COUNTERS));
+      }
       stmt = db.prepare<number[], Row>(
         'SELECT id, pcap_filename, client_ip, server_ip, server_port, first_ts, duration, c2s_packets, s2c_packets, c2s_bytes, ' +
           's2c_bytes, c2s_payload_bytes, s2c_payload_bytes, payload_packets, retrans_skipped, midstream, conn_state, history, end_reason, ' +
@@ -90,11 +107,14 @@ export function exportFeatures(
     } catch (e) {
       throw new SinkError(`database ${dbPath} has no sensor flows table (${(e as Error).message})`);
     }
+    const fx = new FeatureExtractor(o.sequenceLength, counters);
     const fd = openSync(path.join(dir, 'features.f32'), 'w');
     const gd = openSync(path.join(dir, 'groups.i32'), 'w');
+    const pd = openSync(path.join(dir, 'ports.i32'), 'w');
     const ids = o.withRows ? openSync(path.join(dir, 'rows.tsv'), 'w') : -1;
     const buf = new Float32Array(CHUNK_ROWS * fx.width);
     const groupBuf = new Int32Array(CHUNK_ROWS);
+    const portBuf = new Int32Array(CHUNK_ROWS);
     const groupIds = new Map<string, number>();
     const context = new FlowContext();
     const ctx = new Float64Array(CONTEXT_COUNTERS.length);
@@ -104,6 +124,7 @@ export function exportFeatures(
       if (inBuf > 0) {
         writeSync(fd, new Uint8Array(buf.buffer, 0, inBuf * fx.width * 4));
         writeSync(gd, new Uint8Array(groupBuf.buffer, 0, inBuf * 4));
+        writeSync(pd, new Uint8Array(portBuf.buffer, 0, inBuf * 4));
       }
       if (ids >= 0 && lines !== '') writeSync(ids, lines);
       inBuf = 0;
@@ -128,6 +149,7 @@ export function exportFeatures(
           groupIds.set(g, gi);
         }
         groupBuf[inBuf] = gi;
+        portBuf[inBuf] = r.server_port;
         if (ids >= 0) lines += `${r.id}\t${r.client_ip}\t${r.server_ip}\t${r.server_port}\t${r.pcap_filename ?? ''}\n`;
         rows++;
         if (++inBuf === CHUNK_ROWS) flush();
@@ -136,6 +158,7 @@ export function exportFeatures(
     } finally {
       closeSync(fd);
       closeSync(gd);
+      closeSync(pd);
       if (ids >= 0) closeSync(ids);
     }
     const span = o.since !== null || o.until !== null ? ` (first_ts ${o.since ?? '-inf'} to ${o.until ?? 'now'})` : '';
@@ -145,15 +168,15 @@ export function exportFeatures(
         rows,
         width: fx.width,
         sequence_length: o.sequenceLength,
-        counters: DEFAULT_COUNTERS,
+        counters,
         groups: groupIds.size,
         training_data: `${rows} finished flows of ${path.basename(dbPath)}${span}`,
       }),
     );
+    return { rows, width: fx.width, withRows: o.withRows, counters };
   } finally {
     db.close();
   }
-  return { rows, width: fx.width, withRows: o.withRows };
 }
 
 /**

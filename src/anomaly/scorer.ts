@@ -1,7 +1,7 @@
 import type { Device, SessionLogger } from '../classify/deviceSession';
 import { ort, type OrtSession } from '../classify/ortBinding';
 import type { ClassifiedFlow } from '../classify/verdict';
-import { openAnomalyModel, thresholdFor, type AnomalyModelInfo } from './anomalyModel';
+import { openAnomalyModel, portThresholdsFor, thresholdFor, type AnomalyModelInfo } from './anomalyModel';
 import { CONTEXT_COUNTERS, FlowContext } from './context';
 import { FeatureExtractor } from './features';
 import { AnomalyScore, type ScoredFlow } from './scoredFlow';
@@ -34,8 +34,11 @@ export class AnomalyScorer {
   onResult: (batch: ScoredFlow[]) => void = () => {};
 
   readonly stats = { batches: 0, flows: 0, anomalies: 0, errors: 0 };
+  /** The threshold for `fpr`: a flow is flagged above it, or above its server port's (portThresholds) where the model has one. */
   readonly threshold: number;
   readonly fpr: number;
+  /** Server port -> threshold for `fpr` (models/ANOMALY.md "Model contract", `anomaly_port_thresholds`). */
+  readonly portThresholds: ReadonlyMap<number, number>;
 
   private readonly input: Float32Array;
   private readonly features: FeatureExtractor;
@@ -60,6 +63,7 @@ export class AnomalyScorer {
     const t = thresholdFor(modelInfo, fpr);
     this.threshold = t.threshold;
     this.fpr = t.fpr;
+    this.portThresholds = portThresholdsFor(modelInfo, t.fpr);
     this.features = new FeatureExtractor(modelInfo.sequenceLength, modelInfo.counters);
     this.context = this.features.needsContext ? new FlowContext() : null;
     this.input = new Float32Array(batchSize * this.features.width);
@@ -135,7 +139,7 @@ export class AnomalyScorer {
         let a: AnomalyScore | null = null;
         if (scores !== null) {
           const s = scores[i - from]!;
-          a = new AnomalyScore(round6(s), s > this.threshold, this.fpr);
+          a = new AnomalyScore(round6(s), s > (this.portThresholds.get(cf.flow.server_port) ?? this.threshold), this.fpr);
           if (a.anomaly) this.stats.anomalies++;
         }
         out[i] = { flow: cf.flow, verdict: cf.verdict, anomaly: a };

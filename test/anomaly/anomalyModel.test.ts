@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { loadAnomalyModelInfo, thresholdFor } from '../../src/anomaly/anomalyModel';
+import { loadAnomalyModelInfo, portThresholdsFor, thresholdFor } from '../../src/anomaly/anomalyModel';
 import { ModelContractError } from '../../src/classify/modelContract';
 
 const DIR = path.resolve(__dirname, '../fixtures/anomaly');
@@ -35,6 +35,14 @@ describe('loadAnomalyModelInfo() accepts models that keep the contract', () => {
     });
   });
 
+  it('reads per-port thresholds where the model has them, and none where it has not', async () => {
+    const info = await loadAnomalyModelInfo(path.join(DIR, 'fixture-ports.onnx'));
+    // Ports in ascending order (JSON object keys that are integers).
+    expect(info.portThresholds).toEqual([{ port: 445, fpr: 0.05, threshold: 12 }, { port: 3389, fpr: 0.01, threshold: 20 }]);
+    expect(portThresholdsFor(info, 0.01)).toEqual(new Map([[3389, 20]]));
+    expect((await loadAnomalyModelInfo(path.join(DIR, 'fixture.onnx'))).portThresholds).toEqual([]);
+  });
+
   it('accepts an [N, 1] output', async () => {
     await expect(loadAnomalyModelInfo(path.join(DIR, 'fixture-n1.onnx'))).resolves.toMatchObject({ version: 'anomaly-fixture-1' });
   });
@@ -56,6 +64,8 @@ describe('loadAnomalyModelInfo() refuses models that break it, in one line namin
     ['wrong-width.onnx', /is 33 wide but sequence_length \+ anomaly_counters is 32/],
     ['fixed-batch.onnx', /fixed batch size 2/],
     ['nan-score.onnx', /probe row 1 scores NaN/],
+    ['port-rate-not-stored.onnx', /'anomaly_port_thresholds' for port 22 has rate '0.02', which 'anomaly_thresholds' has no threshold for/],
+    ['bad-port.onnx', /'anomaly_port_thresholds' key '70000' is not a port from 1 to 65535/],
   ])('%s', async (file, why) => {
     expect(await refusal(broken(file))).toMatch(why);
   });

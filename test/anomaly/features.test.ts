@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { CONTEXT_COUNTERS } from '../../src/anomaly/context';
-import { DEFAULT_COUNTERS, FeatureError, FeatureExtractor } from '../../src/anomaly/features';
+import { DEFAULT_COUNTERS, defaultCounters, FeatureError, FeatureExtractor, serverPortCounters } from '../../src/anomaly/features';
 import { makeFlow } from '../classify/makeFlow';
 
 describe('FeatureExtractor', () => {
@@ -43,6 +43,25 @@ describe('FeatureExtractor', () => {
     expect(() => new FeatureExtractor(30, ['duration', 'flux'])).toThrow(FeatureError);
     expect(() => new FeatureExtractor(30, ['conn_state=XX'])).toThrow(/unknown counter 'conn_state=XX' \(known: duration, .*conn_state=STATE/);
     expect(() => new FeatureExtractor(30, ['history:Q'])).toThrow(/unknown counter 'history:Q'/);
+    for (const bad of ['server_port=0', 'server_port=65536', 'server_port=022', 'server_port=http']) {
+      expect(() => new FeatureExtractor(30, [bad])).toThrow(/unknown counter .*server_port=PORT \(1-65535\)/);
+    }
+  });
+
+  it('reads server port indicators (server_port=N: 1 for a flow to port N, else 0)', () => {
+    const fx = new FeatureExtractor(0, ['server_port=22', 'server_port=443']);
+    const out = new Float32Array(2);
+    fx.fill(makeFlow([1], { server_port: 443 }), new Float64Array(0), out, 0);
+    expect([...out]).toEqual([0, 1]);
+    fx.fill(makeFlow([1], { server_port: 8443 }), new Float64Array(0), out, 0);
+    expect([...out]).toEqual([0, 0]);
+  });
+
+  it('picks the server ports of at least minFlows flows, most flows first, at most max of them', () => {
+    const byPort = new Map([[80, 500], [22, 120], [443, 900], [3389, 99], [5432, 120]]);
+    expect(serverPortCounters(byPort, 100, 40)).toEqual([443, 80, 22, 5432]);
+    expect(serverPortCounters(byPort, 100, 2)).toEqual([443, 80]);
+    expect(defaultCounters([443, 80]).slice(-CONTEXT_COUNTERS.length - 2)).toEqual(['server_port=443', 'server_port=80', ...CONTEXT_COUNTERS]);
   });
 
   it('gives new models the flow counters, one indicator per connection state and the context counters', () => {

@@ -13,8 +13,8 @@ function cf(lengths: number[], o: Record<string, unknown> = {}): ClassifiedFlow 
   return { flow: makeFlow(lengths, o), verdict: V };
 }
 
-async function scorer(fpr: number | null = null, batchSize = 256): Promise<{ s: AnomalyScorer; out: ScoredFlow[][] }> {
-  const s = await AnomalyScorer.load({ modelPath: MODEL, device: 'cpu', batchSize, falsePositiveRate: fpr });
+async function scorer(fpr: number | null = null, batchSize = 256, modelPath = MODEL): Promise<{ s: AnomalyScorer; out: ScoredFlow[][] }> {
+  const s = await AnomalyScorer.load({ modelPath, device: 'cpu', batchSize, falsePositiveRate: fpr });
   const out: ScoredFlow[][] = [];
   s.onResult = (b) => out.push(b);
   return { s, out };
@@ -64,6 +64,25 @@ describe('AnomalyScorer', () => {
     expect(out[0]!.map((x) => [x.anomaly!.anomaly, x.anomaly!.fpr])).toEqual([[false, 0.05], [false, 0.05], [false, 0.05], [true, 0.05], [true, 0.05]]);
     await s.close();
     await expect(scorer(0.03)).rejects.toThrow(/anomaly.falsePositiveRate 0.03 is not one of them/);
+  });
+
+  it('flags a flow to a port with a threshold of its own above that threshold, other flows above the global one', async () => {
+    // fixture-ports.onnx: port 3389 -> 20 at 1%, port 445 -> 12 at 5% only; global 5 (1%) and 2 (5%).
+    const ports = path.resolve(__dirname, '../fixtures/anomaly/fixture-ports.onnx');
+    const flows = (): ClassifiedFlow[] => [3389, 445, 80].map((p) => cf([], { conn_state: 'REJ', server_port: p }));
+    const one = await scorer(null, 256, ports);
+    expect([...one.s.portThresholds]).toEqual([[3389, 20]]);
+    one.s.submit(flows());
+    await one.s.drain();
+    // Each scores 10: below port 3389's 20, above the global 5 for 445 (no 1% threshold of its own) and 80.
+    expect(one.out[0]!.map((x) => [x.anomaly!.score, x.anomaly!.anomaly])).toEqual([[10, false], [10, true], [10, true]]);
+    await one.s.close();
+    const five = await scorer(0.05, 256, ports);
+    expect([...five.s.portThresholds]).toEqual([[445, 12]]);
+    five.s.submit(flows());
+    await five.s.drain();
+    expect(five.out[0]!.map((x) => x.anomaly!.anomaly)).toEqual([true, false, true]);
+    await five.s.close();
   });
 
   it('splits a batch larger than its buffer into several inference calls, keeping the order', async () => {
