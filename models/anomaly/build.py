@@ -80,9 +80,13 @@ def lab_runs(lab):
     return sorted(runs, key=lambda p: (first_ts(p), p))
 
 
+# evaluate --model: score with this ONNX file instead of the bundled one (an earlier model on the same sets).
+MODEL_ARGS = []
+
+
 def sensor(args, log=None):
     t0 = time.time()
-    r = subprocess.run(SENSOR + args + ["--log-level", "warn"], capture_output=True, text=True)
+    r = subprocess.run(SENSOR + args + MODEL_ARGS + ["--log-level", "warn"], capture_output=True, text=True)
     if r.returncode not in (0, 1):
         sys.exit(f"sensor {' '.join(args[:4])}... failed ({r.returncode}): {r.stderr.strip()[-500:]}")
     if log:
@@ -214,7 +218,9 @@ def held_out_figures(a, model, log, runs=None, name="eval-heldout"):
 def cmd_evaluate(a, log):
     os.makedirs(CARD, exist_ok=True)
     info = subprocess.run(["node", "-e", "require('./dist/anomaly/anomalyModel').loadAnomalyModelInfo(process.argv[1])"
-                           ".then(i => console.log(JSON.stringify(i)))", MODEL], cwd=ROOT, capture_output=True, text=True)
+                           ".then(i => console.log(JSON.stringify(i)))", a.model or MODEL], cwd=ROOT, capture_output=True, text=True)
+    if a.model:
+        MODEL_ARGS[:] = ["--anomaly-model", a.model]
     model = json.loads(info.stdout)
     out = {"model": {k: model.get(k) for k in ("version", "method", "trainingData", "thresholds", "defaultFpr", "portThresholds")},
            "load_average_before": load_avg(), "stated_fpr": model["defaultFpr"]}
@@ -379,6 +385,7 @@ def main():
     ap.add_argument("--fresh", default=None, help="evaluate: a traffic lab batch recorded after the model was frozen "
                     "(a second test set, every run of it)")
     ap.add_argument("--fresh2", default=None, help="evaluate: a second such batch (read only after the model was frozen)")
+    ap.add_argument("--model", default=None, help="evaluate: this anomaly model instead of models/anomaly.onnx")
     ap.add_argument("--attacks-only", action="store_true", help="evaluate: the attack labs only, not the test runs")
     ap.add_argument("--out", default=None, help="evaluate: write the metrics here (default models/anomaly/card/metrics.json)")
     a = ap.parse_args()
