@@ -319,7 +319,10 @@ def main():
     cal_groups = groups[cal_rows]
     by_port = port_thresholds(cal, ports[cal_rows], cal_groups, thresholds, rates) if ports is not None else {}
     if by_port:
-        log(f"per-port thresholds above the global ones: {', '.join(f'{p} ({t.get(rate_key(a.fpr), thresholds[rate_key(a.fpr)]):.3g})' for p, t in sorted(by_port.items(), key=lambda kv: int(kv[0])))}")
+        k = rate_key(a.fpr)
+        log(f"per-port thresholds above the global {thresholds[k]:.3g} at {k}: "
+            f"{', '.join(f'{p} ({t[k]:.3g})' for p, t in sorted(by_port.items(), key=lambda kv: int(kv[0])) if k in t) or 'none'}"
+            f" ({len(by_port)} ports have one at some rate)")
     # The flagged share on the calibration groups, one group at a time (how much it moves from capture to capture).
     per_group = {}
     for r in rates:
