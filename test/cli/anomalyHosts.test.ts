@@ -192,6 +192,14 @@ describe('anomaly scores and host profiles through the CLI', () => {
     expect(info.defaultFpr).toBe(0.01);
     expect(info.thresholds.map((t) => t.fpr)).toEqual([0.001, 0.005, 0.01, 0.02, 0.05]);
     expect(info.trainingData).toMatch(/finished flows of flows.db/);
+    // One server port indicator per port of at least 100 of the flows, most flows first, just before the context.
+    const src = new Database(db, { readonly: true });
+    const common = (src.prepare("SELECT server_port AS p FROM flows WHERE end_reason != 'active' GROUP BY server_port " +
+      'HAVING count(*) >= 100 ORDER BY count(*) DESC, server_port LIMIT 40').all() as { p: number }[]).map((x) => `server_port=${x.p}`);
+    src.close();
+    expect(common).toContain('server_port=443'); // the normal sessions' port
+    expect(info.counters.filter((c) => c.startsWith('server_port='))).toEqual(common);
+    expect(info.counters.slice(-4 - common.length, -4)).toEqual(common);
     // One capture file is one group: too few to keep whole groups out, so the thresholds are set on blocks of flows
     // kept out of fitting, and on them the default threshold flags at most its rate (split conformal).
     const rep = JSON.parse(readFileSync(report, 'utf8'));
