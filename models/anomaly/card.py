@@ -83,6 +83,21 @@ def detections(tot):
     return {c: f"{tot[c]['detection']:.3f}" for c in ATTACKS if c in tot}
 
 
+def totals_over(m, labs):
+    """attack_totals-like detection figures and the workstations' flagged share over the attack labs `labs` only."""
+    tot, wn, wf = {}, 0, 0
+    for lab in labs:
+        for sc, r in m["attack_labs"].get(lab, {}).items():
+            t = tot.setdefault(sc, {"attack_flows": 0, "attack_flagged": 0})
+            t["attack_flows"] += r["attack_flows"]
+            t["attack_flagged"] += r["attack_flagged"]
+            wn += r["normal_flows"]
+            wf += r["normal_flagged"]
+    for t in tot.values():
+        t["detection"] = t["attack_flagged"] / t["attack_flows"] if t["attack_flows"] else None
+    return {sc: t for sc, t in tot.items() if t["detection"] is not None}, (wf / wn if wn else None)
+
+
 def changes(w, stated):
     """The earlier bundled models' measured figures (metrics-two-context.json, metrics-previous.json) against this
     one's, on the same attack captures a1 and a2."""
@@ -101,7 +116,8 @@ def changes(w, stated):
     rows = []
     for label, f in files:
         m = json.load(open(os.path.join(CARD, f)))
-        rows.append(([label, pct(m["held_out"]["fpr"]), pct(m["workstations"]["fpr"])], detections(m["attack_totals"])))
+        tot, ws = totals_over(m, ("a1", "a2"))
+        rows.append(([label, pct(m["held_out"]["fpr"]), pct(ws)], detections(tot)))
     attack_table(w, ["model", "held-out FPR", "workstations (a1, a2)"], rows)
     w("")
     w("Every change was made after looking at the earlier models' misses on a1 and a2 (and, for this one, a3), so read "
@@ -214,7 +230,7 @@ def main():
       "false positives come in whole runs (a server implementation or network condition that few fitting runs had, or "
       "runs that look like password guessing: an SMB run whose sessions mostly failed and were retried), so the rate "
       "moves a lot with the mix of runs, which the interval over runs shows"
-      + (f"; on the fresh batch, two runs of every class recorded after the model was frozen, it is {pct(fr['fpr'])}"
+      + (f"; on the first fresh batch, two runs of every class, it is {pct(fr['fpr'])}" + (f", on the second (untouched) {pct(fr2['fpr'])}" if fr2 else "")
          if fr else "")
       + ". On a network unlike the lab, refit on your own traffic (`sensor anomaly-fit`) before trusting the rate.")
     w("")
@@ -333,8 +349,8 @@ def main():
       f"\"model-lab\"; real Debian servers and clients in network namespaces, per-run network conditions): "
       f"{fit['fitting_rows']:,} flows of {fit['fitting_groups']} runs fitted, {fit['calibration_rows']:,} flows of "
       f"{fit['calibration_groups']} runs for the thresholds. Classes: {', '.join(fit['classes'])}. The test runs are "
-      "drawn from the lab batches recorded after the earlier models were designed (b9 onward; their runs were never "
-      "read while choosing features or thresholds): a quarter of them by the CRC-32 of the capture's name "
+      "drawn from the lab batches recorded after the earlier models were designed (b9 onward; the earlier models' design "
+      "never read them; this one's was chosen among four variants partly on their figures): a quarter of them by the CRC-32 of the capture's name "
       "(`models/anomaly/build.py held_out()`); every other run is in the pool above, the earlier models' held-out runs "
       "included. The sensor read each run's capture exactly as a user's sensor would (`build.py corpus`), in "
       "capture-time order.")
@@ -343,7 +359,7 @@ def main():
     w("")
     w("## Held-out lab runs")
     w("")
-    w(f"{ho['runs']} test runs the model never saw (lab batches b9 onward), {ho['flows']:,} flows (all normal): "
+    w(f"{ho['runs']} test runs the model was neither fitted nor calibrated on (lab batches b9 onward; this design was chosen among four variants partly on their figures), {ho['flows']:,} flows (all normal): "
       f"{ho['flagged']} flagged = {pct(ho['fpr'])} at the stated {pct(stated, 0)}. Flagged flows by class (classes with "
       "none left out):")
     w("")
