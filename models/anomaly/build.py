@@ -311,6 +311,13 @@ def fit_groups(dbs, out, log):
     return json.load(open(out))
 
 
+def model_version():
+    """The bundled anomaly model's version (whose flags the host profiles count)."""
+    r = subprocess.run(["node", "-e", "require('./dist/anomaly/anomalyModel').loadAnomalyModelInfo(process.argv[1])"
+                        ".then(i => console.log(i.version))", MODEL], cwd=ROOT, capture_output=True, text=True)
+    return r.stdout.strip() or None
+
+
 def cmd_hosts(a, log):
     """Host profiles of the attack labs in 5-minute windows (one scenario per window): behaviour groups fitted on
     the normal lab's profiles and the first attack lab's, then applied to the other attack lab, whose attacker,
@@ -370,7 +377,7 @@ def cmd_hosts(a, log):
                                                           for e in events],
            "bundled": {"fitted_on": bundled["fitted_on"], "silhouette": bundled["silhouette"],
                        "groups": [{"name": g["name"], "size": g["size"]} for g in bundled["groups"]]},
-           "command": "python3 models/anomaly/build.py hosts", "load_average": load_avg()}
+           "command": "python3 models/anomaly/build.py hosts", "load_average": load_avg(), "anomaly_model": model_version()}
     json.dump(out, open(os.path.join(CARD, "hosts.json"), "w"), indent=1)
     log(f"hosts: groups {[g['name'] for g in groups['groups']]}; bundled {[g['name'] for g in bundled['groups']]}")
 

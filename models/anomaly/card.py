@@ -422,7 +422,11 @@ def main():
       f"({h['groups_fitted_on']}; silhouette {h['silhouette']}): "
       + "; ".join(f"{g['name']} ({g['size']})" for g in h["groups"])
       + f". Shown on the other attack lab, {h['shown_on']}, which the groups never saw: the attacking host in the "
-      "window of the attack's middle, against the three workstations of the same window.")
+      "window of the attack's middle, against the three workstations of the same window. "
+      + (f"Flagged flows (`anomalous`) are the bundled model's at the time, {h['anomaly_model']}"
+         + (" (this one)." if h["anomaly_model"] == fit.get("version") else ", not this one (the profiles were not re-run).")
+         if h.get("anomaly_model") else "Flagged flows (`anomalous`) are those of an earlier bundled model (the profiles "
+         "were not re-run for this one)."))
     w("")
     w("| scenario | host | its group | its distance to the group (rank among the window's clients) | the workstations' groups and distances | stands out |")
     w("| --- | --- | --- | --- | --- | --- |")
