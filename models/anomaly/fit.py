@@ -27,9 +27,9 @@ CALIBRATION_SHARE of the groups (whole capture files or hours; fewer than MIN_GR
 kept out of fitting, and the threshold for a rate r is the ceil((n + 1)(1 - r))-th smallest score the shipped ensemble
 gives those n rows (split conformal: at most a share r of new rows exchangeable with them is flagged). Whole groups,
 because flows of one capture are alike: a threshold set on flows whose neighbours were fitted on flags fewer new flows
-than it states. Ports with enough calibration flows whose own threshold is higher
-than the global one keep theirs (port_thresholds(), metadata `anomaly_port_thresholds`). Within the fitting rows each autoencoder is trained on a seeded BAG share of blocks of BLOCK
-consecutive rows; the out-of-bag scores set the part gains.
+than it states. Server ports with enough calibration flows whose own threshold is higher than the global one keep
+theirs (port_thresholds(), metadata `anomaly_port_thresholds`). Within the fitting rows each autoencoder is trained on
+a seeded BAG share of blocks of BLOCK consecutive rows; the out-of-bag scores set the part gains.
 """
 import argparse
 import datetime
