@@ -31,7 +31,7 @@ MODEL = os.path.join(ROOT, "models", "anomaly.onnx")
 GROUPS = os.path.join(ROOT, "models", "host-groups.json")
 # Attack lab runs recorded after the bundled model was frozen (a1, a2 were looked at while designing it; a3 was
 # the previous model's untouched run and was looked at while designing this one).
-UNTOUCHED_LABS = {"a4"}
+UNTOUCHED_LABS = {"a4", "a5"}
 SCENARIOS = ["scan", "bruteforce-ssh", "bruteforce-http", "synflood", "slowloris", "beacon", "upload"]
 # Windows of the attack lab's host profiles: each scenario capture lasts 2.5 to 7 minutes.
 ATTACK_WINDOW_S = 300
@@ -232,7 +232,7 @@ def cmd_evaluate(a, log):
             out["fresh"] = held_out_figures(a, model, log, runs={"lab": a.fresh, "held_out_runs": [
                 os.path.relpath(r, a.fresh) for r in lab_runs(a.fresh)]}, name="eval-fresh")
         if a.fresh2:
-            # A second batch, recorded while this model was designed and read only after it was frozen.
+            # Batches recorded while this model was designed and read only after it was frozen (untouched).
             out["fresh2"] = held_out_figures(a, model, log, runs={"lab": a.fresh2, "held_out_runs": [
                 os.path.relpath(r, a.fresh2) for r in lab_runs(a.fresh2)]}, name="eval-fresh2")
     # Attack lab: per scenario, the attack's flows (ground truth from the scenario's JSON) and the workstations'.
@@ -391,7 +391,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fresh", default=None, help="evaluate: a traffic lab batch recorded after the model was frozen "
                     "(a second test set, every run of it)")
-    ap.add_argument("--fresh2", default=None, help="evaluate: a second such batch (read only after the model was frozen)")
+    ap.add_argument("--fresh2", default=None, help="evaluate: lab batches recorded while the model was designed and read only after it was frozen (a directory of b*/ batches)")
     ap.add_argument("--model", default=None, help="evaluate: this anomaly model instead of models/anomaly.onnx")
     ap.add_argument("--attacks-only", action="store_true", help="evaluate: the attack labs only, not the test runs")
     ap.add_argument("--out", default=None, help="evaluate: write the metrics here (default models/anomaly/card/metrics.json)")

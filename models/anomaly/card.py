@@ -133,7 +133,7 @@ def previous_on_untouched(w):
     w("")
     w("The previous bundled model (no port indicators, one threshold) on the same sets, measured the same way "
       "(`build.py evaluate --model` with its ONNX file; `metrics-previous-new-sets.json`; this build of the sensor "
-      "still loads it). The second fresh batch and a4 were never seen by either model; the test runs and the first "
+      "still loads it). The untouched fresh batches and attack labs were never seen by either model; the test runs and the first "
       "fresh batch were used to choose this model's design among four variants (its figures there are not untouched):")
     w("")
     rows = []
@@ -144,7 +144,7 @@ def previous_on_untouched(w):
                       pct(m["fresh2"]["fpr"]) if "fresh2" in m else "",
                       pct(m["workstations_untouched"]["fpr"]) if m.get("workstations_untouched") else ""],
                      detections(m.get("attack_totals_untouched") or {})))
-    attack_table(w, ["model", "test-run FPR", "fresh batch 1 FPR", "fresh batch 2 FPR (untouched)", "workstations (a4)"], rows)
+    attack_table(w, ["model", "test-run FPR", "fresh batch 1 FPR", "fresh batches 2 and 3 FPR (untouched)", "workstations (untouched labs)"], rows)
 
 def main():
     fit = json.load(open(os.path.join(CARD, "fit.json")))
@@ -192,7 +192,7 @@ def main():
     if fr:
         fpr_row("a fresh lab batch recorded after the previous model was frozen (also used to choose this design)", fr)
     if fr2:
-        fpr_row("a second fresh lab batch, recorded while this model was designed and read only after it was frozen "
+        fpr_row("two more fresh lab batches, recorded while this model was designed and read only after it was frozen "
                 "(untouched)", fr2)
 
     def det(r):
@@ -230,7 +230,7 @@ def main():
       "false positives come in whole runs (a server implementation or network condition that few fitting runs had, or "
       "runs that look like password guessing: an SMB run whose sessions mostly failed and were retried), so the rate "
       "moves a lot with the mix of runs, which the interval over runs shows"
-      + (f"; on the first fresh batch, two runs of every class, it is {pct(fr['fpr'])}" + (f", on the second (untouched) {pct(fr2['fpr'])}" if fr2 else "")
+      + (f"; on the first fresh batch, two runs of every class, it is {pct(fr['fpr'])}" + (f", on the two untouched ones {pct(fr2['fpr'])}" if fr2 else "")
          if fr else "")
       + ". On a network unlike the lab, refit on your own traffic (`sensor anomaly-fit`) before trusting the rate.")
     w("")
@@ -334,7 +334,7 @@ def main():
       + "Stored thresholds:")
     w("")
     w("| false-positive rate | threshold | flagged on the calibration runs | on the test runs |" + (" on fresh batch 1 |" if fr else "")
-      + (" on fresh batch 2 |" if fr2 else ""))
+      + (" on fresh batches 2 and 3 |" if fr2 else ""))
     w("| --- | --- | --- | --- |" + (" --- |" if fr else "") + (" --- |" if fr2 else ""))
     for k, t in sorted(fit["thresholds"].items(), key=lambda kv: float(kv[0])):
         got = ho["fpr_at_each_stored_rate"].get(k)
@@ -377,8 +377,8 @@ def main():
         flagged_by_class(w, fr)
     if fr2:
         w("")
-        w(f"A second fresh batch (`--seed 51`), recorded while this model was designed and read only after it was "
-          f"frozen: {fr2['runs']} runs, {fr2['flows']:,} flows, {fr2['flagged']} flagged = {pct(fr2['fpr'])} (95% interval "
+        w(f"Two more fresh batches (`--seed 51` and `--seed 61`), recorded while this model was designed and read only "
+          f"after it was frozen: {fr2['runs']} runs, {fr2['flows']:,} flows, {fr2['flagged']} flagged = {pct(fr2['fpr'])} (95% interval "
           f"over runs {pct(fr2['fpr_95ci_over_runs'][0])} to {pct(fr2['fpr_95ci_over_runs'][1])}). Flagged flows by class:")
         w("")
         flagged_by_class(w, fr2)
@@ -394,8 +394,8 @@ def main():
       f"model (`build.py evaluate`). Lab runs: {', '.join(labs)}. a1 and a2 (seeds 1 and 2, slots 6 and 7, hydra's http "
       "modules with 4 tasks) were looked at while the model was designed; a3 (hydra's http modules at their default "
       "16 tasks; seed 3 on slot 6: bruteforce-ssh, synflood, normal; seed 4 on slot 7, at the same time: the other "
-      "scenarios) was the previous model's untouched run and was looked at while this one was designed; a4 (the same "
-      "way, seeds 5 and 6) was recorded while this model was designed and read only after it was frozen.")
+      "scenarios) was the previous model's untouched run and was looked at while this one was designed; a4 and a5 (the "
+      "same way, seeds 5 and 6, 7 and 8) were recorded while this model was designed and read only after it was frozen.")
     w("")
     w(f"| scenario | what | {ulabs}: attack flows flagged | {dlabs}: attack flows flagged | workstation flows flagged "
       f"({ulabs}; {dlabs}) |")
@@ -481,16 +481,19 @@ def main():
     w("sudo nice -n 10 /usr/bin/python3 models/anomaly/lab.py --slot 7 --out /work/data/anomaly/lab/a3 --seed 4 --min-seconds 150 --scenarios scan,bruteforce-http,slowloris,beacon,upload")
     w("sudo nice -n 10 /usr/bin/python3 models/anomaly/lab.py --slot 6 --out /work/data/anomaly/lab/a4 --seed 5 --min-seconds 150 --scenarios bruteforce-ssh,synflood,normal")
     w("sudo nice -n 10 /usr/bin/python3 models/anomaly/lab.py --slot 7 --out /work/data/anomaly/lab/a4 --seed 6 --min-seconds 150 --scenarios scan,bruteforce-http,slowloris,beacon,upload")
+    w("# a5: the same with seeds 7 and 8")
     w("# a fresh traffic lab batch after the model was frozen: every class but smb two runs each, then smb twice")
     w("sudo nice -n 10 /usr/bin/python3 models/lab/lab.py --classes " + FRESH_CLASSES + " --runs 2 --sessions 30 --slots 2 "
       "--first-slot 0 --seed 41 --out /work/data/anomaly/fresh/bfresh1 --work /tmp/sensor-lab-f1")
     w("for r in 0 1; do sudo nice -n 10 /usr/bin/python3 models/lab/lab.py --classes smb --runs 1 --first-run $r --sessions 30 "
       "--slots 1 --first-slot 0 --seed $((41 + r)) --out /work/data/anomaly/fresh/bfresh1 --work /tmp/sensor-lab-f1; done")
-    w("# the second fresh batch the same way with --seed 51 (smb: 51, 52), --out /work/data/anomaly/fresh2/bfresh2")
+    w("# two more fresh batches the same way: --seed 51 (smb: 51, 52) --out /work/data/anomaly/fresh2/bfresh2, and --seed 61")
+    w("# (smb: 61, 62) --out /work/data/anomaly/fresh3/bfresh3; then both in one directory for evaluate:")
+    w("mkdir -p /work/data/anomaly/fresh-untouched && ln -s ../fresh2/bfresh2 ../fresh3/bfresh3 /work/data/anomaly/fresh-untouched/")
     w("npm run build")
     w("nice -n 10 /usr/bin/python3 models/anomaly/build.py corpus    # traffic lab runs -> fitting pool / test databases")
     w("nice -n 10 /usr/bin/python3 models/anomaly/build.py fit       # sensor anomaly-fit -> models/anomaly.onnx, card/fit.json")
-    w("nice -n 10 /usr/bin/python3 models/anomaly/build.py evaluate --fresh /work/data/anomaly/fresh --fresh2 /work/data/anomaly/fresh2  # test runs, fresh batches, attack labs -> card/metrics.json")
+    w("nice -n 10 /usr/bin/python3 models/anomaly/build.py evaluate --fresh /work/data/anomaly/fresh --fresh2 /work/data/anomaly/fresh-untouched  # test runs, fresh batches, attack labs -> card/metrics.json")
     w("nice -n 10 /usr/bin/python3 models/anomaly/build.py hosts --attacks /work/data/anomaly/lab/a1/ --attacks /work/data/anomaly/lab/a2/"
       "   # host profiles, groups -> card/hosts.json, models/host-groups.json")
     w("/usr/bin/python3 models/anomaly/card.py                       # this file")
@@ -537,7 +540,7 @@ def readme_figures(m):
     if m.get("fresh"):
         rows.append(f"| a fresh lab batch recorded after the previous model was frozen ({m['fresh']['flows']:,} flows; also used to choose the design) | {pct(m['fresh']['fpr'])} | |")
     if m.get("fresh2"):
-        rows.append(f"| a second fresh lab batch, read only after the model was frozen ({m['fresh2']['flows']:,} flows) | {pct(m['fresh2']['fpr'])} | |")
+        rows.append(f"| two more fresh lab batches, read only after the model was frozen ({m['fresh2']['flows']:,} flows) | {pct(m['fresh2']['fpr'])} | |")
     rows.append(f"| the attack lab's workstations (a network the model was not fitted on) | {pct(wu.get('fpr'))} | {pct(m['workstations']['fpr'])} |")
     for sc, what in SCENARIOS:
         r, u = tot.get(sc), un.get(sc)
