@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * node models/anomaly/export_features.js DB DIR: the feature rows of DB's finished flows, as the sensor makes them
- * (src/anomaly/fitCommand.ts exportFeatures(), with rows.tsv naming each row's flow), for models/anomaly/*.py.
- * Needs the build (npm run build).
+ * node models/anomaly/export_features.js DB DIR [MODEL.onnx]: the feature rows of DB's finished flows, as the sensor
+ * makes them (src/anomaly/fitCommand.ts exportFeatures(), with rows.tsv naming each row's flow), for
+ * models/anomaly/*.py: with MODEL's counters, or those anomaly-fit would give a model fitted on DB (its own server port
+ * indicators). Needs the build (npm run build).
  */
 const fs = require('node:fs');
 const { exportFeatures } = require('../../dist/anomaly/fitCommand');
+const { checkAnomalyMetadata } = require('../../dist/anomaly/anomalyModel');
 
-const [db, dir] = process.argv.slice(2);
+const [db, dir, model] = process.argv.slice(2);
 if (!db || !dir) {
-  process.stderr.write('usage: node models/anomaly/export_features.js DB DIR\n');
+  process.stderr.write('usage: node models/anomaly/export_features.js DB DIR [MODEL.onnx]\n');
   process.exit(2);
 }
 fs.mkdirSync(dir, { recursive: true });
-const r = exportFeatures(db, dir, { sequenceLength: 30, since: null, until: null, withRows: true });
+const counters = model ? checkAnomalyMetadata(model, fs.readFileSync(model)).counters : undefined;
+const r = exportFeatures(db, dir, { sequenceLength: 30, since: null, until: null, withRows: true, counters });
 process.stdout.write(`${db}: ${r.rows} rows of ${r.width} features in ${dir}\n`);

@@ -14,7 +14,7 @@ import { FeatureError, FeatureExtractor } from './features';
  *    the score above which a flow is flagged at that rate), `anomaly_default_fpr` (one of those rates),
  *    `model_version` and `training_data` (non-empty strings); `anomaly_method` (optional text) is shown in logs;
  *    `anomaly_port_thresholds` (optional JSON object: server port -> {rate -> threshold}, rates among
- *    `anomaly_thresholds`'): a flow to that port is flagged above its port's threshold for the rate in force, where
+ *    `anomaly_thresholds`): a flow to that port is flagged above its port's threshold for the rate in force, where
  *    the model has one, else above the global one;
  *  - one input, float32 [N, L + C] (C = number of counters) with a dynamic batch axis;
  *  - one output, float32 [N] or [N, 1]: the anomaly score, higher = less like the normal traffic it was fitted on;

@@ -66,8 +66,9 @@ function groupOf(pcap: string | null, firstTs: number): string {
  * groups.i32 (each row's calibration group, groupOf(), int32 little endian), ports.i32 (each row's server port, for
  * fit.py's per-port thresholds), features.json (rows, width, sequence_length, counters, groups, training_data) and,
  * with `withRows`, rows.tsv (which flow each row is). The counters are `o.counters`, or defaultCounters() with an
- * indicator for each server port of at least PORT_COUNTER_MIN_FLOWS of the flows (at most MAX_PORT_COUNTERS). Rows are made by the sensor's own extractor and context (features.ts, context.ts), records
- * taken in write order as the sensor scores them; interim `active` records go through the context but get no row.
+ * indicator for each server port of at least PORT_COUNTER_MIN_FLOWS of the flows (at most MAX_PORT_COUNTERS). Rows
+ * are made by the sensor's own extractor and context (features.ts, context.ts), records taken in write order as the
+ * sensor scores them; interim `active` records go through the context but get no row.
  */
 export function exportFeatures(
   dbPath: string,
