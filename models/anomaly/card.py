@@ -172,8 +172,8 @@ def main():
     dlabs = ", ".join(lab for lab in labs if lab not in (m.get("untouched_labs") or []))
     fr = m.get("fresh")
     fr2 = m.get("fresh2")
-    w(f"Attack figures: {ulabs} is the attack lab read only after this model was frozen (untouched); {dlabs} are the ones "
-      "its design was chosen on.")
+    w(f"Attack figures: untouched attack labs (read only after this model was frozen): {ulabs}; the ones its design was "
+      f"chosen on: {dlabs}.")
     w("")
     w("| target | measured | holds |")
     w("| --- | --- | --- |")
