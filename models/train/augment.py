@@ -13,6 +13,13 @@ the network and the capture point decide how messages become segments:
 - `oneway` (optional): asymmetric routing, the tap sees one direction only; `oneway-seen` also applies what the
   sensor then records (server-side-only flows that missed the handshake come out all positive).
 - `mss-ts` (optional): `mss` at the full-segment sizes real captures show with the TCP timestamp option.
+- `http-headers` (optional, content, rows of class http only): requests on real networks carry what a lab's
+  requests lack (cookies, long URLs, Referer, more Accept-* headers), so every request of a flow grows by one
+  amount (log-uniform 8..2048 bytes, a little jitter per request) and is cut at the MSS where it no longer fits
+  one segment. Lab browsers' first requests are 265-378 bytes; real ones seen in the outside captures 370-1600.
+
+Content mechanisms change what the application sends, so they act first, on about CONTENT_SHARE of the copies of
+their class's rows; the network or capture mechanism picked for the copy then cuts the result as usual.
 
 Each function takes and returns a list of non-zero signed lengths; `augment_rows` applies a random mechanism
 to a share of the rows and re-pads them to L. Everything is seeded by the caller's numpy Generator.
@@ -139,24 +146,75 @@ def oneway_seen(seq, rng):
     return out
 
 
+HEADER_MSS = np.array([1448, 1460, 1428, 1368, 1388, 1400])
+
+
+def http_headers(seq, rng):
+    """Grows every request (the first segment of each client run) by one per-flow amount: the header bytes a real
+    client adds (cookies, URLs, Referer). A run that starts with a full segment (a request plus body cut at the
+    MSS) keeps its segment size and gets the growth on its last segment; a grown first segment that no longer
+    fits one segment is cut at an MSS."""
+    g = float(np.exp(rng.uniform(np.log(8), np.log(2048))))
+    cut = int(rng.choice(HEADER_MSS))
+    out = []
+    for s, lens in runs_of(seq):
+        if s < 0:
+            out.extend(-v for v in lens)
+            continue
+        grow = max(0, int(round(g + rng.uniform(-0.1, 0.1) * g)))
+        lens = list(lens)
+        if lens[0] >= FULL:
+            j = 0
+            while j < len(lens) and lens[j] >= FULL:
+                j += 1
+            k = min(j, len(lens) - 1)
+            lens[k] += grow
+            mss_run = lens[0]
+            if lens[k] > mss_run:
+                extra = lens[k] - mss_run
+                lens[k] = mss_run
+                lens.insert(k + 1, extra)
+        else:
+            total = lens[0] + grow
+            first = []
+            while total > cut:
+                first.append(cut)
+                total -= cut
+            lens[0:1] = first + [total]
+        out.extend(lens)
+    return out
+
+
 MECHANISMS = {"mss": mss, "mss-ts": mss_ts, "coalesce": coalesce, "split": split, "midstream": midstream,
               "oneway": oneway, "oneway-seen": oneway_seen}
+# content mechanisms: the classes whose rows they apply to
+CONTENT = {"http-headers": (http_headers, frozenset({"http"}))}
+CONTENT_SHARE = 0.5
 
 
-def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split")):
-    """Copy of X [N, L] where about `share` of the rows went through one randomly chosen mechanism."""
+def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=None):
+    """Copy of X [N, L] where about `share` of the rows went through one randomly chosen mechanism. Content
+    mechanisms named in `mechanisms` (CONTENT) need the class name of each row (`labels`) and act first on about
+    CONTENT_SHARE of their class's picked rows."""
     X = np.array(X, copy=True)
     if share <= 0 or not mechanisms:
         return X
+    content = [CONTENT[m] for m in mechanisms if m in CONTENT]
+    mechanisms = [m for m in mechanisms if m not in CONTENT]
+    if content and labels is None:
+        raise ValueError("content mechanisms need the class of each row (labels)")
     L = X.shape[1]
     pick = np.where(rng.random(len(X)) < share)[0]
     fns = [MECHANISMS[m] for m in mechanisms]
-    choice = rng.integers(0, len(fns), size=len(pick))
+    choice = rng.integers(0, len(fns), size=len(pick)) if fns else np.full(len(pick), -1)
     for i, c in zip(pick, choice):
         seq = [int(v) for v in X[i] if v != 0]
         if not seq:
             continue
-        new = fns[c](seq, rng)[:L]
+        for fn, cls in content:
+            if labels[i] in cls and rng.random() < CONTENT_SHARE:
+                seq = fn(seq, rng)
+        new = (fns[c](seq, rng) if c >= 0 else seq)[:L]
         X[i] = 0
         X[i, :len(new)] = new
     return X
