@@ -18,6 +18,11 @@ the network and the capture point decide how messages become segments:
   amount (log-uniform 8..2048 bytes, a little jitter per request) and is cut at the MSS where it no longer fits
   one segment. Lab browsers' first requests are 265-378 bytes; real ones seen in the outside captures 370-1600.
 
+`compose`: real captures combine a network with a capture point (a one-sided tap on a path with another MSS), so
+with probability `compose` a copy whose picked mechanism is of one family (NETWORK: mss, mss-ts, coalesce, split;
+CAPTURE: midstream, oneway, oneway-seen) also goes through one of the named mechanisms of the other family, the
+network one first.
+
 Content mechanisms change what the application sends, so they act first, on about CONTENT_SHARE of the copies of
 their class's rows; the network or capture mechanism picked for the copy then cuts the result as usual.
 
@@ -187,15 +192,18 @@ def http_headers(seq, rng):
 
 MECHANISMS = {"mss": mss, "mss-ts": mss_ts, "coalesce": coalesce, "split": split, "midstream": midstream,
               "oneway": oneway, "oneway-seen": oneway_seen}
+NETWORK = frozenset({"mss", "mss-ts", "coalesce", "split"})
+CAPTURE = frozenset({"midstream", "oneway", "oneway-seen"})
 # content mechanisms: the classes whose rows they apply to
 CONTENT = {"http-headers": (http_headers, frozenset({"http"}))}
 CONTENT_SHARE = 0.5
 
 
-def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=None):
+def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=None, compose=0.0):
     """Copy of X [N, L] where about `share` of the rows went through one randomly chosen mechanism. Content
     mechanisms named in `mechanisms` (CONTENT) need the class name of each row (`labels`) and act first on about
-    CONTENT_SHARE of their class's picked rows."""
+    CONTENT_SHARE of their class's picked rows. `compose`: the chance that a copy also goes through a mechanism of
+    the other family (network then capture point)."""
     X = np.array(X, copy=True)
     if share <= 0 or not mechanisms:
         return X
@@ -214,6 +222,16 @@ def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=
         for fn, cls in content:
             if labels[i] in cls and rng.random() < CONTENT_SHARE:
                 seq = fn(seq, rng)
+        if c >= 0 and compose > 0:
+            other = CAPTURE if mechanisms[c] in NETWORK else NETWORK
+            partners = [m for m in mechanisms if m in other]
+            if partners and rng.random() < compose:
+                m2 = MECHANISMS[partners[int(rng.integers(0, len(partners)))]]
+                if mechanisms[c] in NETWORK:
+                    seq = m2(fns[c](seq, rng), rng)
+                else:
+                    seq = fns[c](m2(seq, rng), rng)
+                c = -1
         new = (fns[c](seq, rng) if c >= 0 else seq)[:L]
         X[i] = 0
         X[i, :len(new)] = new

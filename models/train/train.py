@@ -119,6 +119,9 @@ def parse(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     ap.add_argument("--augment", type=float, default=0.5, help="share of training rows re-cut per epoch (augment.py)")
     ap.add_argument("--augment-mech", default="mss,coalesce,split")
+    ap.add_argument("--augment-compose", type=float, default=0.0,
+                    help="chance that an augmented copy also goes through a mechanism of the other family "
+                         "(network then capture point; augment.py)")
     ap.add_argument("--tag", default="", help="free text stored in metrics.json (candidate name)")
     return ap.parse_args(argv)
 
@@ -155,7 +158,8 @@ def augmented_pool(X, a, names=None):
     if a.augment <= 0 or not mech:
         return None
     rng = np.random.default_rng(a.seed + 1)
-    return np.stack([augment.augment_rows(X, rng, 1.0, mech, labels=names) for _ in range(AUG_COPIES)])
+    return np.stack([augment.augment_rows(X, rng, 1.0, mech, labels=names,
+                                                         compose=a.augment_compose) for _ in range(AUG_COPIES)])
 
 
 LAZY_ROW_VERSIONS = 1_000_000  # rows x versions above which the MLP's inputs are computed per batch (Inputs)
