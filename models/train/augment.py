@@ -17,6 +17,9 @@ the network and the capture point decide how messages become segments:
   requests lack (cookies, long URLs, Referer, more Accept-* headers), so every request of a flow grows by one
   amount (log-uniform 8..2048 bytes, a little jitter per request) and is cut at the MSS where it no longer fits
   one segment. Lab browsers' first requests are 265-378 bytes; real ones seen in the outside captures 370-1600.
+- `dns-reuse` (optional, content, rows of class dns only): resolvers reuse a TCP connection for several queries
+  (RFC 7766: unbound, dnsdist, systemd-resolved, pipelining stub resolvers) where the lab's clients open one per
+  query, so the flow gets the query/response exchanges of 1-3 other dns flows of the training rows appended.
 
 `compose`: real captures combine a network with a capture point (a one-sided tap on a path with another MSS), so
 with probability `compose` a copy whose picked mechanism is of one family (NETWORK: mss, mss-ts, coalesce, split;
@@ -192,18 +195,42 @@ def http_headers(seq, rng):
 
 MECHANISMS = {"mss": mss, "mss-ts": mss_ts, "coalesce": coalesce, "split": split, "midstream": midstream,
               "oneway": oneway, "oneway-seen": oneway_seen}
+
+
+def dns_reuse(seq, rng, donor):
+    """Appends 1-3 exchanges (a client run and the server runs up to the next client run) of other dns flows."""
+    out = list(seq)
+    for _ in range(int(rng.integers(1, 4))):
+        other = donor()
+        if not other:
+            break
+        runs = runs_of(other)
+        start = next((k for k, (s, _) in enumerate(runs) if s > 0), None)
+        if start is None:
+            break
+        ex = [runs[start]]
+        for r in runs[start + 1:]:
+            if r[0] > 0:
+                break
+            ex.append(r)
+        out.extend(s * v for s, lens in ex for v in lens)
+    return out
+
+
 NETWORK = frozenset({"mss", "mss-ts", "coalesce", "split"})
 CAPTURE = frozenset({"midstream", "oneway", "oneway-seen"})
 # content mechanisms: the classes whose rows they apply to
-CONTENT = {"http-headers": (http_headers, frozenset({"http"}))}
+CONTENT = {"http-headers": (http_headers, frozenset({"http"})), "dns-reuse": (dns_reuse, frozenset({"dns"}))}
+NEEDS_DONOR = {dns_reuse}
 CONTENT_SHARE = 0.5
 
 
-def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=None, compose=0.0):
+def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=None, compose=0.0, donors=None):
     """Copy of X [N, L] where about `share` of the rows went through one randomly chosen mechanism. Content
     mechanisms named in `mechanisms` (CONTENT) need the class name of each row (`labels`) and act first on about
     CONTENT_SHARE of their class's picked rows. `compose`: the chance that a copy also goes through a mechanism of
-    the other family (network then capture point)."""
+    the other family (network then capture point). `donors`: boolean mask of the rows whose exchanges `dns-reuse`
+    may append (the training rows only, so no held-out flow leaks into a training copy; default all rows)."""
     X = np.array(X, copy=True)
     if share <= 0 or not mechanisms:
         return X
@@ -212,6 +239,15 @@ def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=
     if content and labels is None:
         raise ValueError("content mechanisms need the class of each row (labels)")
     L = X.shape[1]
+    by_class = {}
+    if any(fn in NEEDS_DONOR for fn, _ in content):
+        for i, c in enumerate(labels):
+            if donors is None or donors[i]:
+                by_class.setdefault(c, []).append(i)
+
+    def donor_of(c):
+        rows = by_class.get(c, [])
+        return lambda: [int(v) for v in X[rows[int(rng.integers(0, len(rows)))]] if v != 0] if rows else []
     pick = np.where(rng.random(len(X)) < share)[0]
     fns = [MECHANISMS[m] for m in mechanisms]
     choice = rng.integers(0, len(fns), size=len(pick)) if fns else np.full(len(pick), -1)
@@ -221,7 +257,7 @@ def augment_rows(X, rng, share, mechanisms=("mss", "coalesce", "split"), labels=
             continue
         for fn, cls in content:
             if labels[i] in cls and rng.random() < CONTENT_SHARE:
-                seq = fn(seq, rng)
+                seq = fn(seq, rng, donor_of(labels[i])) if fn in NEEDS_DONOR else fn(seq, rng)
         if c >= 0 and compose > 0:
             other = CAPTURE if mechanisms[c] in NETWORK else NETWORK
             partners = [m for m in mechanisms if m in other]

@@ -85,6 +85,28 @@ CANDIDATES["mlp-narrow-capture-ts"] = (
 for _s in range(8, 19):
     CANDIDATES[f"mlp-narrow-capture-ts-seed-{_s}"] = (f"mlp-narrow-capture-ts, seed {_s}", CAPTURE_TS + NARROW + ["--seed", str(_s)])
 
+HTTP_HEADERS = ["--augment-mech", "mss-ts,coalesce,split,midstream,oneway-seen,http-headers"]
+COMPOSE = ["--augment-compose", "0.5"]
+CANDIDATES["mlp-narrow-http-headers"] = (
+    "mlp-narrow-capture-ts plus the `http-headers` content mechanism: half the augmented copies of http rows carry "
+    "requests grown by what real clients add (cookies, long URLs, Referer: log-uniform 8-2048 bytes per flow), cut at "
+    "the MSS where they no longer fit one segment", HTTP_HEADERS + NARROW)
+CANDIDATES["mlp-narrow-http-compose"] = (
+    "mlp-narrow-http-headers, and half the augmented copies go through a network mechanism (mss, mss-ts, coalesce, "
+    "split) and a capture point (midstream, oneway-seen) together (`--augment-compose 0.5`)", HTTP_HEADERS + COMPOSE + NARROW)
+DNS_REUSE = ["--augment-mech", "mss-ts,coalesce,split,midstream,oneway-seen,http-headers,dns-reuse"]
+CANDIDATES["mlp-narrow-dns-reuse"] = (
+    "mlp-narrow-http-headers plus the `dns-reuse` content mechanism: half the augmented copies of dns rows get the "
+    "exchanges of 1-3 other dns training flows appended (resolvers reusing one TCP connection, RFC 7766)",
+    DNS_REUSE + NARROW)
+for _s in range(8, 17):
+    CANDIDATES[f"mlp-narrow-dns-reuse-seed-{_s}"] = (f"mlp-narrow-dns-reuse, seed {_s}",
+                                                      DNS_REUSE + NARROW + ["--seed", str(_s)])
+    CANDIDATES[f"mlp-narrow-http-headers-seed-{_s}"] = (f"mlp-narrow-http-headers, seed {_s}",
+                                                         HTTP_HEADERS + NARROW + ["--seed", str(_s)])
+    CANDIDATES[f"mlp-narrow-http-compose-seed-{_s}"] = (f"mlp-narrow-http-compose, seed {_s}",
+                                                         HTTP_HEADERS + COMPOSE + NARROW + ["--seed", str(_s)])
+
 CANDIDATES["mlp-capture-ts-leave-programs-out"] = (
     "the recipe of mlp-capture-ts without one client program per class (the least common with >= 20 flows), scored on "
     "that program's flows: a program it never saw (one network, the shipped threshold)",
@@ -114,6 +136,18 @@ ENSEMBLES = {
                                    ["mlp-narrow-capture-ts"] + [f"mlp-narrow-capture-ts-seed-{s}" for s in (8, 9, 10, 11, 12)]),
     "mlp-narrow-capture-ts-ens6-b": ("mean of mlp-narrow-capture-ts seeds 13 to 18: a second draw of the averaged model",
                                      [f"mlp-narrow-capture-ts-seed-{s}" for s in range(13, 19)]),
+    "mlp-narrow-http-headers-ens5": ("mean of mlp-narrow-http-headers and its seeds 8 to 11 (five 64/32 members)",
+                                    ["mlp-narrow-http-headers"] + [f"mlp-narrow-http-headers-seed-{s}" for s in (8, 9, 10, 11)]),
+    "mlp-narrow-http-headers-ens5-b": ("mean of mlp-narrow-http-headers seeds 12 to 16: a second draw",
+                                      [f"mlp-narrow-http-headers-seed-{s}" for s in (12, 13, 14, 15, 16)]),
+    "mlp-narrow-http-compose-ens5": ("mean of mlp-narrow-http-compose and its seeds 8 to 11 (five 64/32 members)",
+                                    ["mlp-narrow-http-compose"] + [f"mlp-narrow-http-compose-seed-{s}" for s in (8, 9, 10, 11)]),
+    "mlp-narrow-http-compose-ens5-b": ("mean of mlp-narrow-http-compose seeds 12 to 16: a second draw",
+                                      [f"mlp-narrow-http-compose-seed-{s}" for s in (12, 13, 14, 15, 16)]),
+    "mlp-narrow-dns-reuse-ens5": ("mean of mlp-narrow-dns-reuse and its seeds 8 to 11 (five 64/32 members)",
+                                  ["mlp-narrow-dns-reuse"] + [f"mlp-narrow-dns-reuse-seed-{s}" for s in (8, 9, 10, 11)]),
+    "mlp-narrow-dns-reuse-ens5-b": ("mean of mlp-narrow-dns-reuse seeds 12 to 16: a second draw",
+                                    [f"mlp-narrow-dns-reuse-seed-{s}" for s in (12, 13, 14, 15, 16)]),
 }
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx

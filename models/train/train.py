@@ -150,16 +150,17 @@ def make_model(a, K):
 AUG_COPIES = 4
 
 
-def augmented_pool(X, a, names=None):
+def augmented_pool(X, a, names=None, donors=None):
     """AUG_COPIES re-cut copies of every row (one random mechanism each), made once and shared by all fits;
     each epoch a row is replaced by one of its copies with probability --augment. `names`: the class name of each
-    row (content mechanisms such as http-headers act on their class's rows only)."""
+    row (content mechanisms such as http-headers act on their class's rows only); `donors`: mask of the rows whose
+    exchanges dns-reuse may append (lab training rows: held-out lab runs and outside folds never leak into a copy)."""
     mech = tuple(m for m in a.augment_mech.split(",") if m)
     if a.augment <= 0 or not mech:
         return None
     rng = np.random.default_rng(a.seed + 1)
-    return np.stack([augment.augment_rows(X, rng, 1.0, mech, labels=names,
-                                                         compose=a.augment_compose) for _ in range(AUG_COPIES)])
+    return np.stack([augment.augment_rows(X, rng, 1.0, mech, labels=names, compose=a.augment_compose,
+                                                         donors=donors) for _ in range(AUG_COPIES)])
 
 
 LAZY_ROW_VERSIONS = 1_000_000  # rows x versions above which the MLP's inputs are computed per batch (Inputs)
@@ -487,7 +488,9 @@ def main(argv=None):
         out_idx = out_train = np.array([], dtype=np.int64)
     # class name per row for content mechanisms; outside rows no class trains on (weight 0) get none
     row_names = [classes[k] if w > 0 else "" for k, w in zip(y, w_row)]
-    inputs = Inputs(X, augmented_pool(X, a, row_names), a, len(classes))
+    donors = np.zeros(len(X), dtype=bool)
+    donors[lab_tr] = True
+    inputs = Inputs(X, augmented_pool(X, a, row_names, donors), a, len(classes))
     log(f"{n_lab} lab rows, {len(out_idx)} outside rows, classes {classes}, L={L}, device {dev}; lab split by "
         f"{split_note}: train {len(lab_tr)} / val {len(lab_va)} / test {len(lab_te)}")
 
