@@ -456,7 +456,15 @@ def main():
       "records the flow as the sensor then does (a server-side-only flow that missed the handshake has its server "
       "taken for the client: every length positive); `mss-ts` re-cuts at the full-segment sizes of the TCP timestamp "
       "option too (1208 to 1440 bytes: 1368 of MSS 1380, 1428 of MSS 1440 ...), which real captures show and a lab on "
-      "plain Ethernet does not. No noise is added to lengths.\n")
+      "plain Ethernet does not."
+      + (" `http-headers` (content, http rows only, before the network mechanism on half their copies) grows every "
+         "request of a flow by one amount (log-uniform 8 to 2048 bytes) and cuts it at an MSS where it no longer fits: "
+         "real clients send cookies, long URLs and Referer headers that the lab's short URLs lack."
+         if "http-headers" in str(args.get("augment_mech")) else "")
+      + (" `dns-reuse` (content, dns rows only) appends the exchanges of 1-3 other dns training flows, as resolvers "
+         "that reuse one TCP connection for several queries do (RFC 7766)."
+         if "dns-reuse" in str(args.get("augment_mech")) else "")
+      + " No noise is added to lengths.\n")
 
     # ---------------------------------------------------------------- drift reference
     w("## Drift reference (`input_reference` metadata)\n")
@@ -557,6 +565,18 @@ STEPS = [
      ["mlp-narrow-capture-ts-ens5", "mlp-narrow-capture-ts-ens5-b"]),
     ("their mean of 6 seeds, two draws (seeds 7-12 and 13-18)",
      ["mlp-narrow-capture-ts-ens6", "mlp-narrow-capture-ts-ens6-b"]),
+    ("64/32 + `http-headers` (http requests grown by real clients' header bytes), ten seeds",
+     ["mlp-narrow-http-headers"] + [f"mlp-narrow-http-headers-seed-{s}" for s in range(8, 17)]),
+    ("their mean of 5 seeds, two draws (seeds 7-11 and 12-16)",
+     ["mlp-narrow-http-headers-ens5", "mlp-narrow-http-headers-ens5-b"]),
+    ("+ `--augment-compose 0.5` (network and capture-point mechanisms on one copy), ten seeds",
+     ["mlp-narrow-http-compose"] + [f"mlp-narrow-http-compose-seed-{s}" for s in range(8, 17)]),
+    ("their mean of 5 seeds, two draws (seeds 7-11 and 12-16)",
+     ["mlp-narrow-http-compose-ens5", "mlp-narrow-http-compose-ens5-b"]),
+    ("64/32 + `http-headers` + `dns-reuse` (RFC 7766 connection reuse), ten seeds",
+     ["mlp-narrow-dns-reuse"] + [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(8, 17)]),
+    ("their mean of 5 seeds, two draws (seeds 7-11 and 12-16)",
+     ["mlp-narrow-dns-reuse-ens5", "mlp-narrow-dns-reuse-ens5-b"]),
 ]
 
 
