@@ -387,6 +387,20 @@ def main():
                   f"{agg(names, 'lab_macro_f1', f4)} | {agg(names, 'outside_macro_f1', f4)} | "
                   f"{agg(names, 'outside_other_unknown', pct)} | "
                   f"{agg(names, 'flows_per_cpu_second', lambda v: f'{v:,.0f}')} |")
+            ship_pair = [cands.get(a.shipped_candidate), cands.get(a.shipped_candidate + "-b")]
+            if all(c and c.get("outside_macro_f1") is not None for c in ship_pair):
+                ship_mean = sum(c["outside_macro_f1"] for c in ship_pair) / 2
+                for rec in ("mlp-narrow-http-headers-ens5", "mlp-narrow-http-compose-ens5", "mlp-narrow-dns-reuse-ens5"):
+                    pair = [cands.get(rec), cands.get(rec + "-b")]
+                    if rec == a.shipped_candidate or not all(c and c.get("outside_macro_f1") is not None for c in pair):
+                        continue
+                    mean = sum(c["outside_macro_f1"] for c in pair) / 2
+                    spread = abs(ship_pair[0]["outside_macro_f1"] - ship_pair[1]["outside_macro_f1"])
+                    verdict = ("worse; not shipped" if mean < ship_mean - 0.005 else
+                               f"not clearly better (a difference well inside the {f4(spread)} between the shipped "
+                               "recipe's two draws); not shipped" if mean < ship_mean + 0.01 else "better")
+                    w(f"\n`{rec}`: mean of its two draws {f4(mean)} against {f4(ship_mean)} for the shipped recipe: "
+                      f"{verdict}.")
             w("\nLab figures of different corpora are not comparable (other held-out runs); outside figures are "
               "(same flows; the v3 seed 8 used other folds). Speeds of averaged models: the rows from "
               "`mlp-capture-ts-ens6` on were exported with the members' exact-length vocabulary folded into their "
