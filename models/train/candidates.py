@@ -82,7 +82,7 @@ NARROW = ["--hidden", "64", "--hidden2", "32"]
 CANDIDATES["mlp-narrow-capture-ts"] = (
     "mlp-capture-ts with half as many hidden units (64/32): a cheaper member, so that more of them fit the speed floor "
     "in one averaged graph", CAPTURE_TS + NARROW)
-for _s in range(8, 19):
+for _s in range(8, 22):
     CANDIDATES[f"mlp-narrow-capture-ts-seed-{_s}"] = (f"mlp-narrow-capture-ts, seed {_s}", CAPTURE_TS + NARROW + ["--seed", str(_s)])
 
 HTTP_HEADERS = ["--augment-mech", "mss-ts,coalesce,split,midstream,oneway-seen,http-headers"]
@@ -99,7 +99,7 @@ CANDIDATES["mlp-narrow-dns-reuse"] = (
     "mlp-narrow-http-headers plus the `dns-reuse` content mechanism: half the augmented copies of dns rows get the "
     "exchanges of 1-3 other dns training flows appended (resolvers reusing one TCP connection, RFC 7766)",
     DNS_REUSE + NARROW)
-for _s in range(8, 17):
+for _s in range(8, 22):
     CANDIDATES[f"mlp-narrow-dns-reuse-seed-{_s}"] = (f"mlp-narrow-dns-reuse, seed {_s}",
                                                       DNS_REUSE + NARROW + ["--seed", str(_s)])
     CANDIDATES[f"mlp-narrow-http-headers-seed-{_s}"] = (f"mlp-narrow-http-headers, seed {_s}",
@@ -148,6 +148,10 @@ ENSEMBLES = {
                                   ["mlp-narrow-dns-reuse"] + [f"mlp-narrow-dns-reuse-seed-{s}" for s in (8, 9, 10, 11)]),
     "mlp-narrow-dns-reuse-ens5-b": ("mean of mlp-narrow-dns-reuse seeds 12 to 16: a second draw",
                                     [f"mlp-narrow-dns-reuse-seed-{s}" for s in (12, 13, 14, 15, 16)]),
+    "mlp-narrow-capture-ts-ens5-c": ("mean of mlp-narrow-capture-ts seeds 17 to 21: a third draw",
+                                     [f"mlp-narrow-capture-ts-seed-{s}" for s in range(17, 22)]),
+    "mlp-narrow-dns-reuse-ens5-c": ("mean of mlp-narrow-dns-reuse seeds 17 to 21: a third draw",
+                                    [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(17, 22)]),
 }
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx

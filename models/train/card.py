@@ -591,6 +591,9 @@ STEPS = [
      ["mlp-narrow-dns-reuse"] + [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(8, 17)]),
     ("their mean of 5 seeds, two draws (seeds 7-11 and 12-16)",
      ["mlp-narrow-dns-reuse-ens5", "mlp-narrow-dns-reuse-ens5-b"]),
+    ("a third draw of each (seeds 17-21): `mlp-narrow-capture-ts` (the shipped recipe)",
+     ["mlp-narrow-capture-ts-ens5-c"]),
+    ("a third draw of each (seeds 17-21): `mlp-narrow-dns-reuse`", ["mlp-narrow-dns-reuse-ens5-c"]),
 ]
 
 
