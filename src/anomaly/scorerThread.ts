@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 
 import { awaitWorkerReady } from '../classify/modelWorker';
@@ -15,6 +16,16 @@ import type { ScorerReply, ScorerRequest, ScorerWorkerData } from './scorerWorke
  * (tests): a worker thread cannot load .ts, and `npm test` builds dist/ first.
  */
 const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'anomaly', 'scorerWorker.js');
+
+/**
+ * How far past its live data a V8 heap may grow before its next full collection, in percent, for every thread of the
+ * process once scoring has a thread of its own. V8's default grows a heap up to 4x its live data when collections
+ * are cheap: the context counters leaving the capture thread did not shrink its heap (live ~20 MB after a full
+ * collection, ~105 MB committed in the CI flood), and the scoring thread's heap (the counters, ~40-57 MB live)
+ * came on top: +80-90 MB peak RSS. At 50 (1.5x), the CI flood peaks at 484-489 MB threaded against 554-561 MB
+ * (README "Performance", round perf5).
+ */
+const HEAP_GROWING_PERCENT = 50;
 
 /** What the pipeline, the CLI and the daemon use of an anomaly scorer, on this thread or in a worker thread. */
 export type FlowScorer = Pick<AnomalyScorer, 'onResult' | 'pending' | 'submit' | 'drain' | 'close' | 'stats' | 'threshold' | 'fpr' | 'modelInfo'>;
@@ -72,6 +83,8 @@ export class ScorerThread implements FlowScorer {
     const { logger: given, ...rest } = opts;
     const logger = given ?? { warn() {}, info() {} };
     const workerData: ScorerWorkerData = rest;
+    // V8 flags are the process's: this caps the growth of the capture thread's heap and every worker's.
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     const worker = new Worker(WORKER, { workerData });
     return awaitWorkerReady<ScorerReply>(worker, logger, `anomaly model ${opts.modelPath}`, 'the scoring thread').then(
       (m) => new ScorerThread(worker, m.info, m.threshold, m.fpr, logger),

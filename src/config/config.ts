@@ -101,8 +101,8 @@ export const CONFIG_SCHEMA = z.strictObject({
     /** False-positive rate on normal traffic whose threshold sets the `anomaly` flag; null = the model's default. */
     falsePositiveRate: orNull(number({ min: 1e-6, max: 0.5 })),
     /**
-     * Score in a worker thread of its own (where the process may use more than one CPU) rather than on the capture
-     * thread. Off by default: it costs a flood of flows 80-140 MB of peak memory (README "Performance").
+     * Score in a worker thread of its own where the process may use more than one CPU (on one CPU, on the capture
+     * thread whatever this says) rather than on the capture thread; false keeps it on the capture thread.
      */
     thread: flag(),
   }),
@@ -203,7 +203,7 @@ export function defaultConfig(): SensorConfig {
       // core) used ~1.8x the CPU time for the same or a slower wall time (README "Performance").
       intraOpThreads: 1,
     },
-    anomaly: { enabled: true, model: DEFAULT_ANOMALY_MODEL, falsePositiveRate: null, thread: false },
+    anomaly: { enabled: true, model: DEFAULT_ANOMALY_MODEL, falsePositiveRate: null, thread: true },
     hosts: { enabled: true, windowSeconds: 3600, maxHosts: 100_000, longFlowSeconds: 600, lateSeconds: 300, groups: DEFAULT_HOST_GROUPS },
     output: { db: null, jsonl: null, clickhouse: null },
     log: { level: 'info', format: 'auto' },
