@@ -22,10 +22,11 @@ const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'anomaly', 'scorerWor
  * process once scoring has a thread of its own. V8's default grows a heap up to 4x its live data when collections
  * are cheap: the context counters leaving the capture thread did not shrink its heap (live ~20 MB after a full
  * collection, ~105 MB committed in the CI flood), and the scoring thread's heap (the counters, ~40-57 MB live)
- * came on top: +80-90 MB peak RSS. At 50 (1.5x), the CI flood peaks at 484-489 MB threaded against 554-561 MB
- * (README "Performance", round perf5).
+ * came on top: +80-90 MB peak RSS. At 100 (2x, V8's own cap on memory-constrained devices) with the young
+ * generation below, the CI flood peaks at 467-477 MB threaded against 554-561 MB; 50 (1.5x) saved 0-30 MB more
+ * but cost the 2M-SYN flood twice the CPU (README "Design notes", round perf5).
  */
-const HEAP_GROWING_PERCENT = 50;
+const HEAP_GROWING_PERCENT = 100;
 
 /**
  * The scoring thread's young generation, in MB (V8's default is up to 3 x 16 MB semi-spaces, as on the capture
