@@ -24,7 +24,7 @@ const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'anomaly', 'scorerWor
  * collection, ~105 MB committed in the CI flood), and the scoring thread's heap (the counters, ~40-57 MB live)
  * came on top: +80-90 MB peak RSS. At 100 (2x, V8's own cap on memory-constrained devices) with the young
  * generation below, the CI flood peaks at 467-477 MB threaded against 554-561 MB; 50 (1.5x) saved 0-30 MB more
- * but cost the 2M-SYN flood twice the CPU (README "Design notes", round perf5).
+ * but cost the 2M-SYN flood 7.3 s more CPU than no cap, against 3.9 s at 100 (README "Design notes", round perf5).
  */
 const HEAP_GROWING_PERCENT = 100;
 
