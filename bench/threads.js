@@ -1,7 +1,7 @@
 'use strict';
 /**
  * Where the time of a run goes between threads (issue 11): the sensor on the bench capture, alternating in every
- * round its defaults, `anomaly.thread: false` (scoring on the capture thread) and, with --base DIR, the
+ * round its defaults, `anomaly.thread: true` (scoring in a thread of its own) and, with --base DIR, the
  * `bin/sensor.js` of another checkout (e.g. a copy of main, with its defaults), on all cores; per run the wall
  * time, the capture thread's CPU time (the critical
  * path when a core is free beside it: bench/capture-thread-cpu.js) and the whole process's. Medians, and one JSON
@@ -54,12 +54,12 @@ function run(root, extra, o, tmp) {
 function main() {
   const o = options(process.argv.slice(2));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-threads-'));
-  const inlineConfig = path.join(tmp, 'anomaly-inline.json');
-  fs.writeFileSync(inlineConfig, JSON.stringify({ anomaly: { thread: false } }));
+  const threadConfig = path.join(tmp, 'anomaly-thread.json');
+  fs.writeFileSync(threadConfig, JSON.stringify({ anomaly: { thread: true } }));
   const variants = [
     ...(o.base !== null ? [{ name: 'base (--base, its defaults)', root: o.base, extra: [] }] : []),
     { name: 'defaults', root: ROOT, extra: [] },
-    { name: 'anomaly.thread: false', root: ROOT, extra: ['--config', inlineConfig] },
+    { name: 'anomaly.thread', root: ROOT, extra: ['--config', threadConfig] },
   ];
   const runs = Object.fromEntries(variants.map((v) => [v.name, []]));
   const load = [];

@@ -102,7 +102,9 @@ export const CONFIG_SCHEMA = z.strictObject({
     falsePositiveRate: orNull(number({ min: 1e-6, max: 0.5 })),
     /**
      * Score in a worker thread of its own where the process may use more than one CPU (on one CPU, on the capture
-     * thread whatever this says) rather than on the capture thread; false keeps it on the capture thread.
+     * thread whatever this says) rather than on the capture thread. Off by default: on two cores it takes 20-31% of
+     * the capture thread's CPU but adds more CPU in all than it moves, and the runs took as long or longer (README
+     * "Performance", round perf5).
      */
     thread: flag(),
   }),
@@ -203,7 +205,7 @@ export function defaultConfig(): SensorConfig {
       // core) used ~1.8x the CPU time for the same or a slower wall time (README "Performance").
       intraOpThreads: 1,
     },
-    anomaly: { enabled: true, model: DEFAULT_ANOMALY_MODEL, falsePositiveRate: null, thread: true },
+    anomaly: { enabled: true, model: DEFAULT_ANOMALY_MODEL, falsePositiveRate: null, thread: false },
     hosts: { enabled: true, windowSeconds: 3600, maxHosts: 100_000, longFlowSeconds: 600, lateSeconds: 300, groups: DEFAULT_HOST_GROUPS },
     output: { db: null, jsonl: null, clickhouse: null },
     log: { level: 'info', format: 'auto' },

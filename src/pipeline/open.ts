@@ -176,7 +176,7 @@ export function hostOptions(cfg: SensorConfig, log: Logger | null): HostProfiles
 }
 
 /**
- * Loads the anomaly model the config names, or null when anomaly scoring is off. With anomaly.thread (default), in
+ * Loads the anomaly model the config names, or null when anomaly scoring is off. With anomaly.thread, in
  * a worker thread where the process may use more than one CPU (loadScorer): its context lookups, features and
  * inference then leave the capture thread.
  */
@@ -195,7 +195,7 @@ async function loadConfiguredScorer(cfg: SensorConfig, log: Logger): Promise<Flo
     device: c.device,
     batchSize: c.batchSize,
     falsePositiveRate: cfg.anomaly.falsePositiveRate,
-    // anomaly.thread (default): a worker thread where the process may use more than one CPU; off: this thread.
+    // anomaly.thread: a worker thread where the process may use more than one CPU; off: this thread.
     ...(cfg.anomaly.thread ? {} : { thread: false }),
     ...(c.intraOpThreads !== null ? { intraOpThreads: c.intraOpThreads } : {}),
     logger: { warn: (m) => log.warn(m), info: (m) => log.debug(m) },
