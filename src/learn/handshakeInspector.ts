@@ -15,7 +15,6 @@ export interface InspectorOptions {
   maxBytes?: number;
 }
 
-export { DEFAULT_INSPECT_PACKETS };
 export const DEFAULT_INSPECT_BYTES = 64 * 1024 * 1024;
 /** Client bytes kept per flow: a ClientHello with a post-quantum key share and a STARTTLS preamble fit. */
 const CLIENT_BYTES = 8192;

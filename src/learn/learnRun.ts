@@ -9,8 +9,6 @@ import { LearnCounts, LearnCsvSink } from './learnCsv';
 import { LEARN_SNAPLEN } from './learnDefaults';
 import { loadRules } from './rules';
 
-export { LEARN_SNAPLEN };
-
 /** Live learn refuses a snaplen below this: a full Ethernet frame, so a ClientHello segment is read whole. */
 export const LEARN_MIN_SNAPLEN = 1518;
 /** Share of inspected flows with a cut handshake above which the run warns that the capture's snaplen is too small. */
