@@ -4,7 +4,7 @@ import { createDeviceSession, firstLine, type Device, type SessionLogger } from 
 import { MAX_SEQUENCE_LENGTH, ModelContractError } from '../classify/modelContract';
 import { readMetadataProps, requiredMetadata } from '../classify/onnxMetadata';
 import { ort, type OrtSession } from '../classify/ortBinding';
-import { FeatureError, FeatureExtractor } from './features';
+import { FeatureError, FeatureExtractor, parsePort } from './features';
 
 /**
  * The anomaly model contract (models/ANOMALY.md "Model contract"), checked once when a model is loaded:
@@ -103,8 +103,8 @@ export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<Anom
       throw refuse(path, `metadata 'anomaly_port_thresholds' must be a JSON object such as {"3389": {"0.01": 1.9}}`);
     }
     for (const [p, byRate] of Object.entries(byPort as Record<string, unknown>)) {
-      const port = /^[1-9][0-9]{0,4}$/.test(p) ? Number(p) : NaN;
-      if (!(port < 65536)) throw refuse(path, `metadata 'anomaly_port_thresholds' key '${p}' is not a port from 1 to 65535`);
+      const port = parsePort(p);
+      if (port === null) throw refuse(path, `metadata 'anomaly_port_thresholds' key '${p}' is not a port from 1 to 65535`);
       if (byRate === null || typeof byRate !== 'object' || Array.isArray(byRate)) {
         throw refuse(path, `metadata 'anomaly_port_thresholds' value for port ${p} is not an object of rate -> threshold`);
       }

@@ -8,8 +8,6 @@
 
 import { CONTEXT_COUNTERS, repeatedExchanges, type ContextSource } from './context';
 
-export { repeatedExchanges };
-
 /** Numeric fields a counter may name directly. */
 const NUMERIC = [
   'duration',
@@ -79,6 +77,11 @@ export function serverPortCounters(flowsByPort: ReadonlyMap<number, number>, min
     .map(([p]) => p);
 }
 
+/** A server port as model metadata and counter names write it (`3389`): its number, or null for anything else. */
+export function parsePort(text: string): number | null {
+  return /^[1-9][0-9]{0,4}$/.test(text) && Number(text) < 65536 ? Number(text) : null;
+}
+
 /** A counter name no extractor knows; the message lists what is known. */
 export class FeatureError extends Error {
   override name = 'FeatureError';
@@ -101,10 +104,8 @@ function getter(name: string): Getter | null {
     const value = name.slice(eq + 1);
     if (field === 'conn_state' && (CONN_STATES as readonly string[]).includes(value)) return (f) => (f.conn_state === value ? 1 : 0);
     if (field === 'end_reason' && END_REASONS.includes(value)) return (f) => (f.end_reason === value ? 1 : 0);
-    if (field === 'server_port' && /^[1-9][0-9]{0,4}$/.test(value) && Number(value) < 65536) {
-      const port = Number(value);
-      return (f) => (f.server_port === port ? 1 : 0);
-    }
+    const port = field === 'server_port' ? parsePort(value) : null;
+    if (port !== null) return (f) => (f.server_port === port ? 1 : 0);
     return null;
   }
   if (name.startsWith('history:') && name.length === 9 && HISTORY_LETTERS.includes(name[8]!)) {
