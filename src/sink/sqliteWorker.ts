@@ -176,14 +176,9 @@ function serve(sink: SqliteSink, hosts: HostProfiles | null): void {
           await answer(req.id, () => sink.trimToSize(req.maxBytes, req.batchRows));
           return;
         case 'commit':
-          // Every write before it is done (requests run in order); a gathered transaction is committed now.
-          if (!failed) {
-            try {
-              sink.commitGathered();
-            } catch {
-              // kept by the sink (a failed group commit): reported by close()
-            }
-          }
+          // Every write before it is done (requests run in order); a gathered transaction is committed now. A failed
+          // commit does not throw here: the sink keeps it, and its next call (a write, close()) throws it.
+          if (!failed) sink.commitGathered();
           post({ kind: 'answer', id: req.id, value: 0, error: null });
           return;
         case 'hostsAdvance':
