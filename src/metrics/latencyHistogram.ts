@@ -1,12 +1,4 @@
-import type { Histogram } from 'prom-client';
-
-/**
- * prom-client's Histogram class from its own module: the package's index loads the whole library (default
- * metrics, registry, cluster support), ~10x the start-up time of this one file, and an offline run only needs the
- * histogram. It is the same module the package exports, so a registry (daemon/metrics.ts) takes it as usual.
- */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const HistogramClass = require('prom-client/lib/histogram') as typeof Histogram;
+import { Histogram } from './promClasses';
 
 /**
  * Bucket upper bounds in seconds for batch latencies (an inference batch, a database transaction): from half a
@@ -23,7 +15,7 @@ export class LatencyHistogram {
   readonly metric: Histogram;
 
   constructor(name: string, help: string) {
-    this.metric = new HistogramClass({ name, help, buckets: LATENCY_BUCKETS_S, registers: [] });
+    this.metric = new Histogram({ name, help, buckets: LATENCY_BUCKETS_S, registers: [] });
   }
 
   observe(seconds: number): void {

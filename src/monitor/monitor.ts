@@ -1,25 +1,13 @@
-import type { Counter as CounterT, Gauge as GaugeT, Metric, Registry as RegistryT } from 'prom-client';
+import type { Metric } from 'prom-client';
 import type { Logger } from 'winston';
 import type { ModelInfo } from '../classify/modelContract';
 import type { ClassifiedFlow } from '../classify/verdict';
+import { Counter, Gauge, Registry } from '../metrics/promClasses';
 import type { FlowSink } from '../pipeline/flowSink';
 import type { SqliteDatabase } from '../sink/sqliteBinding';
 import { InputReference, parseInputReference } from './inputReference';
 import { MonitorStore, WindowRow, windowRow } from './monitorStore';
 import { DriftScores, OTHER_CLASS, WindowStats } from './window';
-
-/*
- * prom-client's classes from their own modules, as in metrics/latencyHistogram.ts: the package's index also loads
- * its default metrics and @opentelemetry/api, about 40 ms of every run's start-up that an offline run never uses. They
- * are the modules the index exports, so the daemon's registry takes these metrics as usual.
- */
-/* eslint-disable @typescript-eslint/no-require-imports */
-const Counter = require('prom-client/lib/counter') as typeof CounterT;
-const Gauge = require('prom-client/lib/gauge') as typeof GaugeT;
-const Registry = require('prom-client/lib/registry') as typeof RegistryT;
-/* eslint-enable @typescript-eslint/no-require-imports */
-type Counter<T extends string = string> = CounterT<T>;
-type Registry = RegistryT;
 
 /** Windows remembered for the unknown-share baseline when the model has no reference. */
 const BASELINE_WINDOWS = 24;
