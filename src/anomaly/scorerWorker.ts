@@ -5,6 +5,9 @@
  * lookups, the features and the inference. Batches arrive packed (recordPack.ts) and are answered in order with
  * one number triple per flow.
  */
+// First, so that the modules below load through the code cache.
+import '../startup/installCodeCache';
+
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { loadInWorker, type WorkerLog, type WorkerRefused } from '../classify/modelWorker';

@@ -8,6 +8,9 @@
  * transferred ArrayBuffer that holds the input rows and room for the output rows (the Classifier owns a small pool
  * of them), so nothing is copied through the message channel and nothing is allocated per batch.
  */
+// First, so that the modules below load through the code cache.
+import '../startup/installCodeCache';
+
 import { parentPort, workerData } from 'node:worker_threads';
 
 import type { Device } from './deviceSession';

@@ -3,6 +3,9 @@
  * time, which must not stall the sensor's capture loop (`--serve`) or the API's classification while it runs.
  * Requests are answered one at a time, in order, over one read-only connection.
  */
+// First, so that the modules below load through the code cache.
+import '../startup/installCodeCache';
+
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { FlowDb } from './flowDb';

@@ -4,6 +4,9 @@
  * capture, decoding and the flow table. One SqliteSink does the work, exactly as it would on the capture thread;
  * messages are handled one at a time, in order.
  */
+// First, so that the modules below load through the code cache.
+import '../startup/installCodeCache';
+
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { HostProfiles, type HostEvent, type HostProfilesOptions } from '../hosts/hostProfiles';
