@@ -47,6 +47,9 @@ interface ModuleInternals {
 
 let installed = false;
 
+/** Modules of this thread compiled from cached data (hits), without (misses: none yet, or V8 refused it), or by Node's own loader (passed). */
+export const codeCacheStats = { hits: 0, misses: 0, passed: 0 };
+
 /** The cache directory the environment names, or null when the cache is off or there is nowhere to put it. */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
   const named = env['SENSOR_CODE_CACHE'];
@@ -115,6 +118,7 @@ export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean 
   const prefix = ROOT + path.sep;
   M.prototype._compile = function compileCached(this: CjsModule, content: string, filename: string, format?: string): unknown {
     if ((format !== undefined && format !== 'commonjs') || !filename.startsWith(prefix) || content.includes('import(')) {
+      codeCacheStats.passed++;
       return original.call(this, content, filename, format);
     }
     const file = path.join(dir, crypto.createHash('sha1').update(filename).update('\0').update(content).digest('hex'));
@@ -131,9 +135,15 @@ export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean 
       script = new vm.Script(Module.wrap(source), cachedData !== undefined ? { filename, cachedData } : { filename });
     } catch {
       // A syntax error: Node's own loader reports it as it always does.
+      codeCacheStats.passed++;
       return original.call(this, content, filename, format);
     }
-    if (cachedData === undefined || script.cachedDataRejected === true) pending.push({ script, file });
+    if (cachedData === undefined || script.cachedDataRejected === true) {
+      codeCacheStats.misses++;
+      pending.push({ script, file });
+    } else {
+      codeCacheStats.hits++;
+    }
     const fn = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     return fn.call(this.exports, this.exports, makeRequire(this, M), this, filename, path.dirname(filename));
   };
