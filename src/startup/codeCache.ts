@@ -52,19 +52,29 @@ export const codeCacheStats = { hits: 0, misses: 0, passed: 0 };
 
 /** The cache directory the environment names, or null when the cache is off or there is nowhere to put it. */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
-  const named = env['SENSOR_CODE_CACHE'];
-  if (named === 'off' || named === '0') return null;
-  let base: string;
-  if (named !== undefined && named !== '') base = path.resolve(named);
-  else if (env['XDG_CACHE_HOME'] !== undefined && path.isAbsolute(env['XDG_CACHE_HOME'])) base = path.join(env['XDG_CACHE_HOME'], 'tcp-flow-sensor');
-  else if (env['HOME'] !== undefined && path.isAbsolute(env['HOME'])) base = path.join(env['HOME'], '.cache', 'tcp-flow-sensor');
-  else return null;
-  return path.join(base, `v8-${process.version}-${process.arch}`);
+  return location(env)?.dir ?? null;
 }
 
-/** Creates `dir` (mode 0700) and checks that it is a directory of this user's that no one else can write. */
-function usable(dir: string): boolean {
+/** The directory, and the existing directory it goes under (never created here: a service user's HOME=/nonexistent stays so). */
+function location(env: NodeJS.ProcessEnv): { dir: string; under: string } | null {
+  const named = env['SENSOR_CODE_CACHE'];
+  if (named === 'off' || named === '0') return null;
+  const version = `v8-${process.version}-${process.arch}`;
+  if (named !== undefined && named !== '') {
+    const base = path.resolve(named);
+    return { dir: path.join(base, version), under: path.dirname(base) };
+  }
+  const xdg = env['XDG_CACHE_HOME'];
+  if (xdg !== undefined && path.isAbsolute(xdg)) return { dir: path.join(xdg, 'tcp-flow-sensor', version), under: path.dirname(xdg) };
+  const home = env['HOME'];
+  if (home !== undefined && path.isAbsolute(home) && home !== '/') return { dir: path.join(home, '.cache', 'tcp-flow-sensor', version), under: home };
+  return null;
+}
+
+/** Creates `dir` (mode 0700) below the existing `under` and checks that it is a directory of this user's that no one else can write. */
+function usable(dir: string, under: string): boolean {
   try {
+    if (!fs.statSync(under).isDirectory()) return false;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = fs.lstatSync(dir);
     if (!st.isDirectory() || (st.mode & 0o022) !== 0) return false;
@@ -109,8 +119,9 @@ function writeEntries(dir: string, pending: Array<{ script: vm.Script; file: str
  */
 export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean {
   if (installed) return true;
-  const dir = codeCacheDir(env);
-  if (dir === null || !usable(dir)) return false;
+  const at = location(env);
+  if (at === null || !usable(at.dir, at.under)) return false;
+  const dir = at.dir;
   installed = true;
   const M = Module as unknown as ModuleInternals;
   const original = M.prototype._compile;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -95,5 +95,18 @@ describe('code cache', () => {
     expect(r.installed).toBe(false);
     expect(r.results).toEqual([1]);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('code cache location', () => {
+  it('creates no home that does not exist (a service user with HOME=/nonexistent)', () => {
+    const home = path.join(tmp, 'no-such-home');
+    const script = `process.stdout.write(String(require(${JSON.stringify(CODE_CACHE)}).installCodeCache()))`;
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env['SENSOR_CODE_CACHE'];
+    delete env['XDG_CACHE_HOME'];
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
+    expect(r.stdout).toBe('false');
+    expect(existsSync(home)).toBe(false);
   });
 });
