@@ -1,7 +1,8 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 
 import type { ScoredFlow } from '../anomaly/scoredFlow';
-import { FLOW_COLUMNS, flowToRow, type FlowRow } from './flowRow';
+import { FLOW_COLUMNS, type FlowRow } from './flowRow';
+import { isoMicros } from './isoTime';
 import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
 import { createIndexes, dropIndexes, migrate, type Migration, MIGRATIONS, SchemaError } from './schema';
@@ -90,6 +91,33 @@ export function toParams(row: FlowRow): SqliteParams {
     p[i] = Array.isArray(v) ? arrayText(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v;
   }
   return p;
+}
+
+/**
+ * toParams(flowToRow(cf)) without the record object in between: the same values in FLOW_COLUMNS order (a test holds
+ * the two equal). Building the FlowRow and reading it back by column name made the parameters of a row cost 4.3 µs
+ * against 2.5 µs this way (the 20,000 rows of the 1M bench capture, median of 7 rounds; README "Design notes").
+ */
+export function flowParams(cf: ScoredFlow): SqliteParams {
+  const f = cf.flow;
+  const v = cf.verdict;
+  const a = cf.anomaly ?? null;
+  const topk = v.topk;
+  const topkLabels = new Array<string>(topk.length);
+  const topkScores = new Array<number>(topk.length);
+  for (let i = 0; i < topk.length; i++) {
+    topkLabels[i] = topk[i]!.label;
+    topkScores[i] = topk[i]!.p;
+  }
+  return [
+    f.source, f.first_ts, f.last_ts, Math.round(f.duration * 1e6) / 1e6, f.ip_version, f.client_ip, f.client_port, f.server_ip,
+    f.server_port, f.vlan, f.c2s_packets, f.s2c_packets, f.c2s_bytes, f.s2c_bytes, f.c2s_payload_bytes, f.s2c_payload_bytes,
+    f.payload_packets, f.retrans_skipped, f.midstream ? 1 : 0, f.conn_state, f.history, f.community_id, f.end_reason,
+    arrayText(f.lengths), v.label, v.confidence, v.model_version,
+    f.uid, f.sensor, f.live ? f.source : null, f.live ? null : f.source, isoMicros(f.first_ts), isoMicros(f.last_ts), 'tcp',
+    v.status, arrayText(topkLabels), arrayText(topkScores),
+    a !== null ? a.score : null, a !== null ? (a.anomaly ? 1 : 0) : null, a !== null ? a.fpr : null,
+  ];
 }
 
 /** The sequence of a flow without payload, as stored: most rows of a flood, so the text is made once per length. */
@@ -224,7 +252,7 @@ export class SqliteSink {
       throw openError(path, e);
     }
     this.insertMany = db.transaction((batch: readonly ScoredFlow[], from: number, to: number) => {
-      for (let i = from; i < to; i++) this.insert.run(toParams(flowToRow(batch[i]!)));
+      for (let i = from; i < to; i++) this.insert.run(flowParams(batch[i]!));
     });
   }
 

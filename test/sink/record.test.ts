@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
 import { Frame } from '../../src/capture/frame';
-import type { ClassifiedFlow } from '../../src/classify/verdict';
+import { Verdict, type ClassifiedFlow } from '../../src/classify/verdict';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { flowUid } from '../../src/flow/flowUid';
 import { DEFAULT_FLOW_OPTIONS } from '../../src/flow/flowTable';
 import { Pseudonymizer } from '../../src/flow/pseudonymizer';
 import { FLOW_COLUMNS, flowToRow, JSON_KEYS, rowToJson } from '../../src/sink/flowRow';
-import { toParams } from '../../src/sink/sqliteSink';
+import { flowParams, toParams } from '../../src/sink/sqliteSink';
+import { AnomalyScore } from '../../src/anomaly/scoredFlow';
 import { isoMicros } from '../../src/sink/isoTime';
 import { ACK, conversation, PSH, tcpFrame } from '../helpers/frames';
 import { classified } from './classified';
@@ -89,6 +90,30 @@ describe('toParams()', () => {
     expect(toParams({ ...row, lengths: [0, -0, 0] })[FLOW_COLUMNS.indexOf('lengths')]).toBe('[0,0,0]');
     expect(toParams({ ...row, lengths: [] })[FLOW_COLUMNS.indexOf('lengths')]).toBe('[]');
     expect(toParams({ ...row, topk_scores: [Number.NaN, 1] })[FLOW_COLUMNS.indexOf('topk_scores')]).toBe('[null,1]');
+  });
+});
+
+describe('flowParams()', () => {
+  it('binds what toParams(flowToRow()) binds, column by column, for every kind of record', async () => {
+    const conv = conversation(1700000000.5, '10.0.0.1', '10.0.0.2', 40001, 443, [[100, 200], [300, 400]]);
+    const [offline] = await run(conv, { sensor: 'tap-7', live: false });
+    const [live] = await run(conv, { sensor: 'tap-7', live: true });
+    const odd = classified(3, 'tls', [1448, -1448, 0.5, -0, 1e21, 1e-7, 123456789.123, -3, 0]);
+    odd.verdict.topk.push({ label: 'tls "quoted"', p: 0.3333333333333333 }, { label: 'http', p: Number.NaN });
+    const records = [
+      offline!,
+      live!,
+      odd,
+      { ...classified(6), anomaly: new AnomalyScore(0.123457, true, 0.001) },
+      { ...classified(7), anomaly: new AnomalyScore(1e-7, false, 0.01) },
+      { ...classified(8), anomaly: null },
+      { flow: classified(9).flow, verdict: new Verdict('no-payload', 0, [], '', 'no-payload') },
+    ];
+    for (const r of records) {
+      const p = flowParams(r);
+      expect(p).toHaveLength(FLOW_COLUMNS.length);
+      expect(p).toEqual(toParams(flowToRow(r)));
+    }
   });
 });
 
