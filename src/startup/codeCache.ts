@@ -18,7 +18,8 @@ import { threadId } from 'node:worker_threads';
  * V8 itself refuses data of another V8 version or flags (then the module compiles as usual and the entry is
  * rewritten). The directory must be the user's own and writable by nobody else (cached data is code), else no
  * cache is used. Anything unusual (no home, read-only disk, a file that uses `import()`, an ES module) falls back
- * to Node's own loader for that module, silently: the cache only ever changes how fast a module loads.
+ * to Node's own loader for that module, silently: the cache only ever changes how fast a module loads. With
+ * --enable-source-maps it is not installed (Node maps stack traces only for modules its own loader compiled).
  *
  * Where: $SENSOR_CODE_CACHE (a directory; `off` or `0` disables it), else $XDG_CACHE_HOME/tcp-flow-sensor, else
  * ~/.cache/tcp-flow-sensor; one subdirectory per Node version and architecture.
@@ -119,6 +120,8 @@ function writeEntries(dir: string, pending: Array<{ script: vm.Script; file: str
  */
 export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean {
   if (installed) return true;
+  // Node maps stack traces through source maps only for modules its own loader compiled (--enable-source-maps).
+  if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true) return false;
   const at = location(env);
   if (at === null || !usable(at.dir, at.under)) return false;
   const dir = at.dir;

@@ -99,6 +99,12 @@ describe('code cache', () => {
 });
 
 describe('code cache location', () => {
+  it('stays out of the way of --enable-source-maps', () => {
+    const script = `process.stdout.write(String(require(${JSON.stringify(CODE_CACHE)}).installCodeCache()))`;
+    const r = spawnSync(process.execPath, ['--enable-source-maps', '-e', script], { encoding: 'utf8', env: { ...process.env, SENSOR_CODE_CACHE: path.join(tmp, 'maps') } });
+    expect(r.stdout).toBe('false');
+  });
+
   it('creates no home that does not exist (a service user with HOME=/nonexistent)', () => {
     const home = path.join(tmp, 'no-such-home');
     const script = `process.stdout.write(String(require(${JSON.stringify(CODE_CACHE)}).installCodeCache()))`;
