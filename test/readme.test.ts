@@ -13,8 +13,9 @@ import { parseArgs } from '../src/cli/args';
  *  - every ```sql statement (untagged: ```sql clickhouse is ClickHouse SQL, ```sql monitor the model monitor's
  *    tables, run by test/monitor/drift.test.ts) then runs with the sqlite3 shell on the demo database and must
  *    return rows;
- *  - blocks that need root, an interface or systemd (```sh install / live / root) cannot run here: each is
- *    checked with `bash -n`, and every sensor command line in them must parse (flags and values valid).
+ *  - blocks that need root, an interface or systemd, or run for many minutes (```sh install / live / root / bench)
+ *    cannot run here: each is checked with `bash -n`, and every sensor command line in them must parse (flags and
+ *    values valid).
  */
 
 const ROOT = path.resolve(__dirname, '..');
