@@ -53,7 +53,8 @@ export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<
  * The anomaly scorer in a worker thread (scorerWorker.ts runs an AnomalyScorer): submit() packs the batch
  * (recordPack.ts, ~1 µs per flow) and posts it; the worker keeps the context counters, fills the features and runs
  * the model, and answers each batch, in order, with its scores. On the capture thread scoring cost ~30 µs per flow
- * (context lookups, features, inference: README "Performance"). The scores are the worker's AnomalyScorer's, so
+ * (context lookups, features, inference: README "Design notes", "Anomaly scoring can leave the capture thread").
+ * The scores are the worker's AnomalyScorer's, so
  * the same as on this thread. Back-pressure is the caller's, as with AnomalyScorer: `pending` counts the flows
  * handed over and not yet answered.
  */

@@ -103,8 +103,8 @@ export const CONFIG_SCHEMA = z.strictObject({
     /**
      * Score in a worker thread of its own where the process may use more than one CPU (on one CPU, on the capture
      * thread whatever this says) rather than on the capture thread. Off by default: on two cores it takes 20-31% of
-     * the capture thread's CPU but adds more CPU in all than it moves, and the runs took as long or longer (README
-     * "Performance", round perf5).
+     * the capture thread's CPU but adds more CPU in all than it moves, and the runs took as long or longer
+     * (bench/HISTORY.md, round perf5).
      */
     thread: flag(),
   }),
@@ -202,7 +202,7 @@ export function defaultConfig(): SensorConfig {
       minPayloadPackets: 1,
       topK: 3,
       // One inference thread beside the capture thread: on the 2-core bench the default (a spinning thread per
-      // core) used ~1.8x the CPU time for the same or a slower wall time (README "Performance").
+      // core) used ~1.8x the CPU time for the same or a slower wall time (README "Design notes", onnxruntime-node).
       intraOpThreads: 1,
     },
     anomaly: { enabled: true, model: DEFAULT_ANOMALY_MODEL, falsePositiveRate: null, thread: false },

@@ -209,8 +209,8 @@ function logScorerLoaded(scorer: FlowScorer, log: Logger): void {
 
 /**
  * The classifier, the outputs and the anomaly model of a run, opened at the same time: each of them starts a thread
- * (inference, database) or loads a model, and one after another they held the start of a run for their sum (README
- * "Performance"). On a failure everything that did open is closed and the first failure in the order classifier,
+ * (inference, database) or loads a model, and one after another they held the start of a run for their sum
+ * (bench/HISTORY.md, round perf3). On a failure everything that did open is closed and the first failure in the order classifier,
  * outputs, anomaly model goes on (the order in which they were once opened, so a run with a bad model and a database
  * that cannot be opened still says the model's line).
  */
