@@ -54,9 +54,8 @@ export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<
  * (recordPack.ts, ~1 µs per flow) and posts it; the worker keeps the context counters, fills the features and runs
  * the model, and answers each batch, in order, with its scores. On the capture thread scoring cost ~30 µs per flow
  * (context lookups, features, inference: README "Design notes", "Anomaly scoring can leave the capture thread").
- * The scores are the worker's AnomalyScorer's, so
- * the same as on this thread. Back-pressure is the caller's, as with AnomalyScorer: `pending` counts the flows
- * handed over and not yet answered.
+ * The scores are the worker's AnomalyScorer's, so the same as on this thread. Back-pressure is the caller's, as
+ * with AnomalyScorer: `pending` counts the flows handed over and not yet answered.
  */
 export class ScorerThread implements FlowScorer {
   onResult: (batch: ScoredFlow[]) => void = () => {};
