@@ -92,18 +92,31 @@ export const JSON_KEYS: readonly (keyof FlowRow)[] = [
   'topk_scores', 'model_version', 'anomaly_score', 'anomaly', 'anomaly_fpr', 'lengths',
 ];
 
+/** A verdict's top k as the record's two columns, `topk_labels` and `topk_scores`, best first. */
+export function topkColumns(topk: readonly { label: string; p: number }[]): [string[], number[]] {
+  const labels = new Array<string>(topk.length);
+  const scores = new Array<number>(topk.length);
+  for (let i = 0; i < topk.length; i++) {
+    labels[i] = topk[i]!.label;
+    scores[i] = topk[i]!.p;
+  }
+  return [labels, scores];
+}
+
+/**
+ * A flow's duration as recorded: rounded to the microsecond, the timestamps' precision (the difference of two
+ * doubles has float noise).
+ */
+export function roundedDuration(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
+}
+
 /** Builds the record with every field set in one order, so all rows share one shape. */
 export function flowToRow(cf: ScoredFlow): FlowRow {
   const f = cf.flow;
   const v = cf.verdict;
   const a = cf.anomaly ?? null;
-  const topk = v.topk;
-  const topkLabels = new Array<string>(topk.length);
-  const topkScores = new Array<number>(topk.length);
-  for (let i = 0; i < topk.length; i++) {
-    topkLabels[i] = topk[i]!.label;
-    topkScores[i] = topk[i]!.p;
-  }
+  const [topkLabels, topkScores] = topkColumns(v.topk);
   return {
     event_type: 'flow',
     uid: f.uid,
@@ -115,8 +128,7 @@ export function flowToRow(cf: ScoredFlow): FlowRow {
     end: isoMicros(f.last_ts),
     first_ts: f.first_ts,
     last_ts: f.last_ts,
-    // Rounded to the microsecond, the timestamps' precision (the difference of two doubles has float noise).
-    duration: Math.round(f.duration * 1e6) / 1e6,
+    duration: roundedDuration(f.duration),
     proto: 'tcp',
     ip_version: f.ip_version,
     vlan: f.vlan,

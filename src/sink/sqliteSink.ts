@@ -1,7 +1,7 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 
 import type { ScoredFlow } from '../anomaly/scoredFlow';
-import { FLOW_COLUMNS, type FlowRow } from './flowRow';
+import { FLOW_COLUMNS, type FlowRow, roundedDuration, topkColumns } from './flowRow';
 import { isoMicros } from './isoTime';
 import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
@@ -102,15 +102,9 @@ export function flowParams(cf: ScoredFlow): SqliteParams {
   const f = cf.flow;
   const v = cf.verdict;
   const a = cf.anomaly ?? null;
-  const topk = v.topk;
-  const topkLabels = new Array<string>(topk.length);
-  const topkScores = new Array<number>(topk.length);
-  for (let i = 0; i < topk.length; i++) {
-    topkLabels[i] = topk[i]!.label;
-    topkScores[i] = topk[i]!.p;
-  }
+  const [topkLabels, topkScores] = topkColumns(v.topk);
   return [
-    f.source, f.first_ts, f.last_ts, Math.round(f.duration * 1e6) / 1e6, f.ip_version, f.client_ip, f.client_port, f.server_ip,
+    f.source, f.first_ts, f.last_ts, roundedDuration(f.duration), f.ip_version, f.client_ip, f.client_port, f.server_ip,
     f.server_port, f.vlan, f.c2s_packets, f.s2c_packets, f.c2s_bytes, f.s2c_bytes, f.c2s_payload_bytes, f.s2c_payload_bytes,
     f.payload_packets, f.retrans_skipped, f.midstream ? 1 : 0, f.conn_state, f.history, f.community_id, f.end_reason,
     arrayText(f.lengths), v.label, v.confidence, v.model_version,
