@@ -3,8 +3,9 @@
 /**
  * node models/anomaly/export_features.js DB DIR [MODEL.onnx]: the feature rows of DB's finished flows, as the sensor
  * makes them (src/anomaly/fitCommand.ts exportFeatures(), with rows.tsv naming each row's flow), for
- * models/anomaly/*.py: with MODEL's counters, or those anomaly-fit would give a model fitted on DB (its own server port
- * indicators). Needs the build (npm run build).
+ * models/anomaly/*.py: with MODEL's counters and context hold, or those anomaly-fit would give a model fitted on DB
+ * (its own server port indicators, the default hold). HOLD=S in the environment sets another hold (seconds).
+ * Needs the build (npm run build).
  */
 const fs = require('node:fs');
 const { exportFeatures } = require('../../dist/anomaly/fitCommand');
@@ -16,6 +17,7 @@ if (!db || !dir) {
   process.exit(2);
 }
 fs.mkdirSync(dir, { recursive: true });
-const counters = model ? checkAnomalyMetadata(model, fs.readFileSync(model)).counters : undefined;
-const r = exportFeatures(db, dir, { sequenceLength: 30, since: null, until: null, withRows: true, counters });
+const info = model ? checkAnomalyMetadata(model, fs.readFileSync(model)) : undefined;
+const hold = process.env.HOLD !== undefined ? Number(process.env.HOLD) : info?.contextHold;
+const r = exportFeatures(db, dir, { sequenceLength: 30, since: null, until: null, withRows: true, counters: info?.counters, hold });
 process.stdout.write(`${db}: ${r.rows} rows of ${r.width} features in ${dir}\n`);

@@ -6,7 +6,7 @@
 Normally run by `sensor anomaly-fit`, which reads a flows database through the sensor's own feature code
 (src/anomaly/features.ts, context.ts) and writes DIR/features.f32 (float32 rows, little endian) and
 DIR/groups.i32 (each row's group: its capture file, or for live capture the hour it started in) and DIR/features.json
-({"rows", "width", "sequence_length", "counters", "groups", "training_data"}).
+({"rows", "width", "sequence_length", "counters", "context_hold", "groups", "training_data"}).
 
 The model (models/ANOMALY.md "Method"): an ensemble of MEMBERS autoencoders that learn to reproduce normal flows.
 Inside the graph each row is transformed (lengths: sign(x) * log1p(|x|); counters: log1p(max(x, 0))),
@@ -97,13 +97,20 @@ class Scorer(nn.Module):
         self.register_buffer("part", torch.tensor(np.eye(3)[np.asarray(parts)], dtype=torch.float32))
         # Gain of each part alone (0 = the part never scores alone): [0, counters' gain, context's gain].
         self.register_buffer("gains", torch.zeros(3))
+        # 1 for the context columns: their error counts only where the context is larger than predicted.
+        self.register_buffer("ctx", torch.tensor([1.0 if p == 2 else 0.0 for p in parts], dtype=torch.float32))
 
     def one(self, k, z):
         return torch.sum(self.w * (self.aes[k](z) - z) ** 2, dim=1)
 
     def parts_of(self, k, z):
-        """[N, 3]: autoencoder k's weighted squared error of each row by part."""
-        return ((self.w * (self.aes[k](z) - z) ** 2) @ self.part)
+        """[N, 3]: autoencoder k's weighted squared error of each row by part. A context smaller than predicted (a flow
+        with fewer like it than its kind usually has: the first or only flow to a server) is no error: what makes a
+        context unusual is repetition (password guessing, beacons), and a network sparser than the fitting one must
+        not be flagged for it. The autoencoders are trained on the two-sided error (one())."""
+        d = self.aes[k](z) - z
+        d = d - self.ctx * torch.relu(d)
+        return ((self.w * d ** 2) @ self.part)
 
     def combine(self, p):
         return torch.maximum(p.sum(dim=1), torch.amax(self.gains * p, dim=1))
@@ -359,6 +366,10 @@ def main():
     }
     if by_port:
         props["anomaly_port_thresholds"] = json.dumps(by_port)
+    if n_ctx and meta.get("context_hold"):
+        # Seconds of capture time each flow waits for its context (src/anomaly/contextWindow.ts): the scorer must read
+        # the counters as the rows were made.
+        props["anomaly_context_hold"] = format(meta["context_hold"], "g")
     del m.metadata_props[:]
     for k, v in props.items():
         e = m.metadata_props.add()
@@ -374,7 +385,7 @@ def main():
               "calibration_share": CALIBRATION_SHARE, "thresholds": thresholds, "port_thresholds": by_port,
               "port_min_flows": PORT_MIN_FLOWS, "port_min_groups": PORT_MIN_GROUPS,
               "server_port_counters": [c for c in meta["counters"] if is_condition(c)],
-              "default_fpr": a.fpr, "version": version,
+              "default_fpr": a.fpr, "version": version, "context_hold": meta.get("context_hold", 0),
               "calibration_score_quantiles": {str(q): float(np.quantile(cal, q)) for q in (0.5, 0.9, 0.99)},
               "calibration_flagged": per_group,
               "share_above_threshold_on_fitting_rows": {rate_key(r): float(

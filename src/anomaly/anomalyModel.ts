@@ -15,7 +15,9 @@ import { FeatureError, FeatureExtractor, parsePort } from './features';
  *    `model_version` and `training_data` (non-empty strings); `anomaly_method` (optional text) is shown in logs;
  *    `anomaly_port_thresholds` (optional JSON object: server port -> {rate -> threshold}, rates among
  *    `anomaly_thresholds`): a flow to that port is flagged above its port's threshold for the rate in force, where
- *    the model has one, else above the global one;
+ *    the model has one, else above the global one; `anomaly_context_hold` (optional, seconds from 0 to
+ *    MAX_CONTEXT_HOLD, default 0): how long each flow waits for its context counters (contextWindow.ts), as the
+ *    model's fitting rows were made;
  *  - one input, float32 [N, L + C] (C = number of counters) with a dynamic batch axis;
  *  - one output, float32 [N] or [N, 1]: the anomaly score, higher = less like the normal traffic it was fitted on;
  *    a probe run of two rows must give two finite scores.
@@ -34,10 +36,14 @@ export interface AnomalyModelInfo {
   defaultFpr: number;
   /** Thresholds of single server ports (metadata `anomaly_port_thresholds`; empty for a model without it). */
   portThresholds: { port: number; fpr: number; threshold: number }[];
+  /** Seconds each flow waits for its context (metadata `anomaly_context_hold`; 0 for a model without it). */
+  contextHold: number;
   device: 'cpu' | 'cuda';
 }
 
 const SEE = '(see models/ANOMALY.md)';
+/** The longest context hold a model may ask for: records wait this long before they are written. */
+export const MAX_CONTEXT_HOLD = 60;
 const MAX_COUNTERS = 1024;
 /** Two false-positive rates closer than this are the same rate (they are written as short decimals). */
 const FPR_EPSILON = 1e-9;
@@ -117,6 +123,11 @@ export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<Anom
       }
     }
   }
+  const holdText = props.get('anomaly_context_hold');
+  const contextHold = holdText === undefined ? 0 : Number(holdText);
+  if (holdText !== undefined && !(/^[0-9.eE+-]+$/.test(holdText) && contextHold >= 0 && contextHold <= MAX_CONTEXT_HOLD)) {
+    throw refuse(path, `metadata 'anomaly_context_hold' is '${holdText}', not a number of seconds from 0 to ${MAX_CONTEXT_HOLD}`);
+  }
   return {
     path,
     version: prop(path, props, 'model_version'),
@@ -127,6 +138,7 @@ export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<Anom
     thresholds,
     defaultFpr,
     portThresholds,
+    contextHold,
   };
 }
 

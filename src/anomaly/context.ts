@@ -41,6 +41,8 @@ export interface ContextSource {
   server_ip: string;
   server_port: number;
   first_ts: number;
+  /** Its last packet: capture time for the context's hold (contextWindow.ts). */
+  last_ts: number;
   end_reason: string;
   s2c_payload_bytes: number;
   lengths: readonly number[];
@@ -166,6 +168,16 @@ export function shapeOf(lengths: readonly number[]): string {
   return n === 0 ? '' : String.fromCharCode.apply(null, shapeCodes.subarray(0, n) as unknown as number[]);
 }
 
+/** The keys of a flow in the counters, made once per flow (FlowContext.keysOf()). */
+export interface ContextKeys {
+  pair: string;
+  shape: string;
+  answer: string;
+  /** Whether the flow was counted (not an interim `active` record) and, apart, in ctx_pair_retries. */
+  counted: boolean;
+  retry: boolean;
+}
+
 export class FlowContext {
   private readonly pair: Lru;
   private readonly shape: Lru;
@@ -184,34 +196,65 @@ export class FlowContext {
     return this.pair.evicted + this.shape.evicted + this.answer.evicted + this.retries.evicted;
   }
 
-  /**
-   * Writes the counters for `f` (from the flows before it) into out[] in CONTEXT_COUNTERS order, then counts `f`
-   * itself (unless it is an interim `active` record).
-   */
-  observe(f: ContextSource, out: Float64Array): void {
-    const t = f.first_ts;
-    const pairKey = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
-    const shapeKey = `${pairKey} ${shapeOf(f.lengths)}`;
-    const answerKey = `${pairKey} ${f.s2c_payload_bytes}`;
-    const p = this.pair.get(pairKey);
-    const s = this.shape.get(shapeKey);
-    const a = this.answer.get(answerKey);
-    const r = this.retries.get(pairKey);
-    out[0] = p !== undefined ? p.at(t, TAU_PAIR) : 0;
-    out[1] = s !== undefined ? s.at(t, TAU_SHAPE) : 0;
-    out[2] = a !== undefined ? a.at(t, TAU_ANSWER) : 0;
-    out[3] = r !== undefined ? r.at(t, TAU_RETRIES) : 0;
-    if (f.end_reason === 'active') return;
-    this.bump(this.pair, pairKey, p, t, TAU_PAIR);
-    this.bump(this.shape, shapeKey, s, t, TAU_SHAPE);
-    this.bump(this.answer, answerKey, a, t, TAU_ANSWER);
-    if (repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS) this.bump(this.retries, pairKey, r, t, TAU_RETRIES);
+  keysOf(f: ContextSource): ContextKeys {
+    const pair = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
+    return {
+      pair,
+      shape: `${pair} ${shapeOf(f.lengths)}`,
+      answer: `${pair} ${f.s2c_payload_bytes}`,
+      counted: false,
+      retry: false,
+    };
   }
 
-  private bump(m: Lru, k: string, d: Decayed | undefined, t: number, tau: number): void {
+  /** Counts `f` (unless it is an interim `active` record); `k` (keysOf(f)) says afterwards whether it was. */
+  count(f: ContextSource, k: ContextKeys): void {
+    if (f.end_reason === 'active') return;
+    const t = f.first_ts;
+    k.counted = true;
+    this.bump(this.pair, k.pair, t, TAU_PAIR);
+    this.bump(this.shape, k.shape, t, TAU_SHAPE);
+    this.bump(this.answer, k.answer, t, TAU_ANSWER);
+    k.retry = repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS;
+    if (k.retry) this.bump(this.retries, k.pair, t, TAU_RETRIES);
+  }
+
+  /**
+   * Writes the counters for `f` into out[] in CONTEXT_COUNTERS order: the flows counted so far, less `f` itself
+   * where it was counted (its weight in a Decayed kept at the latest start T is exp(-2 (T - its start) / tau)).
+   */
+  read(f: ContextSource, k: ContextKeys, out: Float64Array): void {
+    const t = f.first_ts;
+    out[0] = value(this.pair.get(k.pair), t, TAU_PAIR, k.counted);
+    out[1] = value(this.shape.get(k.shape), t, TAU_SHAPE, k.counted);
+    out[2] = value(this.answer.get(k.answer), t, TAU_ANSWER, k.counted);
+    out[3] = value(this.retries.get(k.pair), t, TAU_RETRIES, k.retry);
+  }
+
+  /**
+   * Writes the counters for `f` from the flows counted before it into out[], then counts `f` itself (unless it is
+   * an interim `active` record): ContextWindow with no hold.
+   */
+  observe(f: ContextSource, out: Float64Array): void {
+    const k = this.keysOf(f);
+    this.count(f, k);
+    this.read(f, k, out);
+  }
+
+  private bump(m: Lru, key: string, t: number, tau: number): void {
+    let d = m.get(key);
     const isNew = d === undefined;
-    if (d === undefined) d = new Decayed(k, t, 0);
+    if (d === undefined) d = new Decayed(key, t, 0);
     d.add(t, tau);
     m.touch(d, isNew);
   }
+}
+
+/** A Decayed's value at t, less the weight of one flow that started at t when `self` (never below 0). */
+function value(d: Decayed | undefined, t: number, tau: number, self: boolean): number {
+  if (d === undefined) return 0;
+  let v = d.at(t, tau);
+  if (self) v -= Math.exp((-2 * Math.max(0, d.t - t)) / tau);
+  // What is left of a flow's own weight after the subtraction is rounding, not another flow.
+  return v > 1e-9 ? v : 0;
 }

@@ -7,7 +7,8 @@ import { ConfigError } from '../config/config';
 import { SinkError } from '../sink/sinkError';
 import { openReadOnly } from '../sink/sqliteBinding';
 import { loadAnomalyModelInfo } from './anomalyModel';
-import { CONTEXT_COUNTERS, FlowContext } from './context';
+import { CONTEXT_COUNTERS } from './context';
+import { ContextWindow, DEFAULT_HOLD_SECONDS, MAX_HELD } from './contextWindow';
 import { defaultCounters, FeatureExtractor, serverPortCounters, type FeatureSource } from './features';
 
 /** The fitting script, shipped with the package (models/anomaly/fit.py). */
@@ -37,7 +38,8 @@ export interface AnomalyFitOptions {
   log: (line: string) => void;
 }
 
-type Row = Omit<FeatureSource, 'lengths'> & { id: number; pcap_filename: string | null; lengths: string };
+type Row = Omit<FeatureSource, 'lengths'> & { id: number; pcap_filename: string | null; last_ts: number; lengths: string };
+type Source = Omit<Row, 'lengths'> & { lengths: number[] };
 
 /** What exportFeatures() wrote. */
 export interface ExportedFeatures {
@@ -73,7 +75,7 @@ function groupOf(pcap: string | null, firstTs: number): string {
 export function exportFeatures(
   dbPath: string,
   dir: string,
-  o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean; counters?: readonly string[] },
+  o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean; counters?: readonly string[]; hold?: number },
 ): ExportedFeatures {
   const db = openReadOnly(dbPath);
   let rows = 0;
@@ -102,7 +104,7 @@ export function exportFeatures(
       }
       stmt = db.prepare<number[], Row>(
         'SELECT id, pcap_filename, client_ip, server_ip, server_port, first_ts, duration, c2s_packets, s2c_packets, c2s_bytes, ' +
-          's2c_bytes, c2s_payload_bytes, s2c_payload_bytes, payload_packets, retrans_skipped, midstream, conn_state, history, end_reason, ' +
+          's2c_bytes, c2s_payload_bytes, s2c_payload_bytes, payload_packets, retrans_skipped, midstream, conn_state, history, end_reason, last_ts, ' +
           `lengths FROM flows WHERE ${where.join(' AND ')} ORDER BY id`,
       );
     } catch (e) {
@@ -117,7 +119,8 @@ export function exportFeatures(
     const groupBuf = new Int32Array(CHUNK_ROWS);
     const portBuf = new Int32Array(CHUNK_ROWS);
     const groupIds = new Map<string, number>();
-    const context = new FlowContext();
+    const hold = o.hold ?? DEFAULT_HOLD_SECONDS;
+    const window = new ContextWindow<Source>(hold, MAX_HELD);
     const ctx = new Float64Array(CONTEXT_COUNTERS.length);
     let inBuf = 0;
     let lines = '';
@@ -131,6 +134,25 @@ export function exportFeatures(
       inBuf = 0;
       lines = '';
     };
+    const emit = (f: Source): void => {
+      if (f.end_reason === 'active') return;
+      fx.fill(f, ctx, buf, inBuf * fx.width);
+      const g = groupOf(f.pcap_filename, f.first_ts);
+      let gi = groupIds.get(g);
+      if (gi === undefined) {
+        gi = groupIds.size;
+        groupIds.set(g, gi);
+      }
+      groupBuf[inBuf] = gi;
+      portBuf[inBuf] = f.server_port;
+      if (ids >= 0) lines += `${f.id}\t${f.client_ip}\t${f.server_ip}\t${f.server_port}\t${f.pcap_filename ?? ''}\n`;
+      rows++;
+      if (++inBuf === CHUNK_ROWS) flush();
+    };
+    const release = (all: boolean): void => {
+      for (let f = window.next(ctx, all); f !== undefined; f = window.next(ctx, all)) emit(f);
+    };
+    let file: string | null = null;
     try {
       for (const r of stmt.iterate(...params)) {
         let lengths: number[];
@@ -139,22 +161,18 @@ export function exportFeatures(
         } catch {
           continue;
         }
-        const f = { ...r, lengths };
-        context.observe(f, ctx);
-        if (r.end_reason === 'active') continue;
-        fx.fill(f, ctx, buf, inBuf * fx.width);
-        const g = groupOf(r.pcap_filename, r.first_ts);
-        let gi = groupIds.get(g);
-        if (gi === undefined) {
-          gi = groupIds.size;
-          groupIds.set(g, gi);
+        // The sensor releases every held flow at the end of each capture file (Pipeline.flush('eof')).
+        const pcap = r.pcap_filename ?? '';
+        if (file !== null && pcap !== file) {
+          release(true);
+          window.endOfInput();
         }
-        groupBuf[inBuf] = gi;
-        portBuf[inBuf] = r.server_port;
-        if (ids >= 0) lines += `${r.id}\t${r.client_ip}\t${r.server_ip}\t${r.server_port}\t${r.pcap_filename ?? ''}\n`;
-        rows++;
-        if (++inBuf === CHUNK_ROWS) flush();
+        file = pcap;
+        const f: Source = { ...r, lengths };
+        window.add(f, f);
+        release(false);
       }
+      release(true);
       flush();
     } finally {
       closeSync(fd);
@@ -170,6 +188,7 @@ export function exportFeatures(
         width: fx.width,
         sequence_length: o.sequenceLength,
         counters,
+        context_hold: hold,
         groups: groupIds.size,
         training_data: `${rows} finished flows of ${path.basename(dbPath)}${span}`,
       }),

@@ -2,7 +2,8 @@ import type { Device, SessionLogger } from '../classify/deviceSession';
 import { ort, type OrtSession } from '../classify/ortBinding';
 import type { ClassifiedFlow } from '../classify/verdict';
 import { openAnomalyModel, portThresholdsFor, thresholdFor, type AnomalyModelInfo } from './anomalyModel';
-import { CONTEXT_COUNTERS, FlowContext } from './context';
+import { CONTEXT_COUNTERS } from './context';
+import { ContextWindow, MAX_HELD } from './contextWindow';
 import { FeatureExtractor } from './features';
 import { AnomalyScore, type ScoredFlow } from './scoredFlow';
 
@@ -24,10 +25,15 @@ function round6(x: number): number {
   return Number.isFinite(x) ? Number(x.toPrecision(6)) : x;
 }
 
+/** What the scorer's queue holds: a batch to count and score, the end of a capture file (null), or a capture time. */
+type Step = ClassifiedFlow[] | null | number;
+
 /**
- * Anomaly scores for batches of classified flows, batched like the classifier: each batch the classifier hands
- * on is scored in one inference call (several when larger than batchSize) over one input buffer allocated at
- * load; batches are scored one at a time and handed on in the order they came.
+ * Anomaly scores for batches of classified flows, batched like the classifier: the flows due are scored in one
+ * inference call (several when more than batchSize) over one input buffer allocated at load, and handed on in the
+ * order they came. A model that reads context counters (context.ts) may ask for a hold (`anomaly_context_hold`,
+ * contextWindow.ts): each flow is then counted when it comes and scored once capture time is that many seconds
+ * past its end, so a batch's flows are handed on with a later batch (or at flush()).
  */
 export class AnomalyScorer {
   /** Called once per batch with the scored flows, in submission order. Set it before the first submit(). */
@@ -42,10 +48,16 @@ export class AnomalyScorer {
 
   private readonly input: Float32Array;
   private readonly features: FeatureExtractor;
-  /** The context counters of the flows scored so far (null when the model reads none). */
-  private readonly context: FlowContext | null;
+  /** The context counters of the flows counted so far and the flows waiting for their hold (null when the model reads none). */
+  private readonly window: ContextWindow<ClassifiedFlow> | null;
   private readonly ctx = new Float64Array(CONTEXT_COUNTERS.length);
-  private readonly queue: ClassifiedFlow[][] = [];
+  private readonly queue: Step[] = [];
+  /** The rows of the inference call being filled. */
+  private readonly rows: ClassifiedFlow[];
+  private filled = 0;
+  /** A batch scored without context, being taken from. */
+  private direct: ClassifiedFlow[] = [];
+  private directHead = 0;
   private running: Promise<void> | null = null;
   private pendingCount = 0;
   private failure: unknown = null;
@@ -65,8 +77,9 @@ export class AnomalyScorer {
     this.fpr = t.fpr;
     this.portThresholds = portThresholdsFor(modelInfo, t.fpr);
     this.features = new FeatureExtractor(modelInfo.sequenceLength, modelInfo.counters);
-    this.context = this.features.needsContext ? new FlowContext() : null;
+    this.window = this.features.needsContext ? new ContextWindow<ClassifiedFlow>(modelInfo.contextHold, MAX_HELD) : null;
     this.input = new Float32Array(batchSize * this.features.width);
+    this.rows = new Array<ClassifiedFlow>(batchSize);
   }
 
   /** Loads and checks the model. Throws ModelContractError (one line) when it is refused. */
@@ -82,19 +95,51 @@ export class AnomalyScorer {
     }
   }
 
-  /** Flows queued or being scored. */
+  /** Flows queued or being scored, not counting those waiting for their hold (`held`). */
   get pending(): number {
     return this.pendingCount;
   }
 
+  /** Flows counted and waiting for their hold (at most MAX_HELD). */
+  get held(): number {
+    return this.window?.held ?? 0;
+  }
+
+  /** Flows scored before their hold was over because MAX_HELD flows were waiting. */
+  get releasedEarly(): number {
+    return this.window?.releasedEarly ?? 0;
+  }
+
   submit(batch: ClassifiedFlow[]): void {
-    if (this.isClosed) throw new Error('AnomalyScorer.submit() after close(): create a new AnomalyScorer');
-    this.queue.push(batch);
-    this.pendingCount += batch.length;
+    this.step(batch, batch.length);
+  }
+
+  /** Scores every flow still held once the batches before are in: the end of a capture file or of the input. */
+  flush(): void {
+    this.step(null, 0);
+  }
+
+  /**
+   * Moves capture time on to `now` without a record (live capture's table clock), releasing flows whose hold is
+   * over. Whether it queued a step (one onResult call): not when nothing is held or queued.
+   */
+  advance(now: number): boolean {
+    if (this.window === null || this.window.hold === 0 || (this.window.held === 0 && this.queue.length === 0)) return false;
+    this.step(now, 0);
+    return true;
+  }
+
+  private step(s: Step, flows: number): void {
+    if (this.isClosed) throw new Error('AnomalyScorer used after close(): create a new AnomalyScorer');
+    this.queue.push(s);
+    this.pendingCount += flows;
     if (this.running === null) this.running = this.pump();
   }
 
-  /** Waits until every submitted batch was handed on; rejects with the first onResult error. */
+  /**
+   * Waits until every submitted batch was taken in and the flows due handed on (flows still held stay: flush()
+   * first to have them all); rejects with the first onResult error.
+   */
   async drain(): Promise<void> {
     while (this.running !== null) await this.running;
     if (this.failure !== null) {
@@ -107,6 +152,7 @@ export class AnomalyScorer {
   async close(): Promise<void> {
     if (this.isClosed) return;
     try {
+      this.flush();
       await this.drain();
     } finally {
       this.isClosed = true;
@@ -115,45 +161,81 @@ export class AnomalyScorer {
   }
 
   private async pump(): Promise<void> {
-    let batch = this.queue.shift();
-    while (batch !== undefined) {
-      await this.runBatch(batch);
-      batch = this.queue.shift();
-    }
+    while (this.queue.length > 0) await this.runStep(this.queue.shift()!);
     this.running = null;
   }
 
-  private async runBatch(batch: ClassifiedFlow[]): Promise<void> {
-    const out: ScoredFlow[] = new Array(batch.length);
-    const W = this.features.width;
-    for (let from = 0; from < batch.length; from += this.batchSize) {
-      const to = Math.min(batch.length, from + this.batchSize);
-      for (let i = from; i < to; i++) {
-        const f = batch[i]!.flow;
-        if (this.context !== null) this.context.observe(f, this.ctx);
-        this.features.fill(f, this.ctx, this.input, (i - from) * W);
-      }
-      const scores = await this.infer(to - from);
-      for (let i = from; i < to; i++) {
-        const cf = batch[i]!;
-        let a: AnomalyScore | null = null;
-        if (scores !== null) {
-          const s = scores[i - from]!;
-          a = new AnomalyScore(round6(s), s > (this.portThresholds.get(cf.flow.server_port) ?? this.threshold), this.fpr);
-          if (a.anomaly) this.stats.anomalies++;
+  /**
+   * Takes a step in (counts a batch's flows one at a time, each followed by the flows it made due; ends a file;
+   * moves the clock), scoring the flows due batchSize at a time, and hands them on.
+   */
+  private async runStep(s: Step): Promise<void> {
+    const all = s === null;
+    let taken = 0;
+    const out: ScoredFlow[] = [];
+    if (Array.isArray(s)) {
+      taken = s.length;
+      if (this.window === null) {
+        this.direct = s;
+        this.directHead = 0;
+      } else {
+        for (const cf of s) {
+          this.window.add(cf, cf.flow);
+          while (this.takeDue(false)) await this.scoreRows(out);
         }
-        out[i] = { flow: cf.flow, verdict: cf.verdict, anomaly: a };
       }
-    }
-    if (batch.length === 0) await Promise.resolve();
-    this.stats.batches++;
-    this.stats.flows += batch.length;
-    this.pendingCount -= batch.length;
+    } else if (s !== null) this.window?.advance(s);
+    while (this.takeDue(all)) await this.scoreRows(out);
+    await this.scoreRows(out);
+    if (all) this.window?.endOfInput();
+    if (out.length === 0) await Promise.resolve();
+    if (taken > 0) this.stats.batches++;
+    this.stats.flows += out.length;
+    this.pendingCount -= taken;
     try {
       this.onResult(out);
     } catch (e) {
       if (this.failure === null) this.failure = e;
     }
+  }
+
+  /** Fills input rows with the flows due; true when the rows are full (more may be due). */
+  private takeDue(all: boolean): boolean {
+    const W = this.features.width;
+    while (this.filled < this.batchSize) {
+      const cf = this.next(all);
+      if (cf === undefined) return false;
+      this.features.fill(cf.flow, this.ctx, this.input, this.filled * W);
+      this.rows[this.filled++] = cf;
+    }
+    return true;
+  }
+
+  /** Scores the rows filled and appends their flows to `out`. */
+  private async scoreRows(out: ScoredFlow[]): Promise<void> {
+    const n = this.filled;
+    if (n === 0) return;
+    const scores = await this.infer(n);
+    for (let i = 0; i < n; i++) {
+      const cf = this.rows[i]!;
+      let a: AnomalyScore | null = null;
+      if (scores !== null) {
+        const v = scores[i]!;
+        a = new AnomalyScore(round6(v), v > (this.portThresholds.get(cf.flow.server_port) ?? this.threshold), this.fpr);
+        if (a.anomaly) this.stats.anomalies++;
+      }
+      out.push({ flow: cf.flow, verdict: cf.verdict, anomaly: a });
+    }
+    this.filled = 0;
+  }
+
+  /** The next flow due, its context counters in this.ctx (zeros for a model that reads none). */
+  private next(all: boolean): ClassifiedFlow | undefined {
+    if (this.window !== null) return this.window.next(this.ctx, all);
+    if (this.directHead < this.direct.length) return this.direct[this.directHead++];
+    this.direct = [];
+    this.directHead = 0;
+    return undefined;
   }
 
   /** One ORT run over the first `rows` rows; null (and a warning) when it fails, so the flows are still written. */

@@ -38,7 +38,10 @@ const HEAP_GROWING_PERCENT = 100;
 const YOUNG_GENERATION_MB = 8;
 
 /** What the pipeline, the CLI and the daemon use of an anomaly scorer, on this thread or in a worker thread. */
-export type FlowScorer = Pick<AnomalyScorer, 'onResult' | 'pending' | 'submit' | 'drain' | 'close' | 'stats' | 'threshold' | 'fpr' | 'modelInfo'>;
+export type FlowScorer = Pick<
+  AnomalyScorer,
+  'onResult' | 'pending' | 'held' | 'submit' | 'flush' | 'advance' | 'drain' | 'close' | 'stats' | 'threshold' | 'fpr' | 'modelInfo'
+>;
 
 /**
  * Loads the anomaly model in a worker thread (ScorerThread) where this process may use more than one CPU (as the
@@ -60,7 +63,11 @@ export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<
 export class ScorerThread implements FlowScorer {
   onResult: (batch: ScoredFlow[]) => void = () => {};
   stats = { batches: 0, flows: 0, anomalies: 0, errors: 0 };
-  private readonly inFlight: ClassifiedFlow[][] = [];
+  /** Flows sent and not yet answered, oldest first from `head`. */
+  private waiting: ClassifiedFlow[] = [];
+  private head = 0;
+  /** The flows of each request sent and not yet answered. */
+  private readonly unanswered: number[] = [];
   private pendingCount = 0;
   private waiters: (() => void)[] = [];
   private failure: unknown = null;
@@ -80,8 +87,10 @@ export class ScorerThread implements FlowScorer {
       if (this.stopped !== null || this.closing !== null) return;
       this.stopped = `the anomaly scoring thread stopped (${why})`;
       this.logger.warn(`anomaly model ${modelInfo.path}: ${this.stopped}; flows are written without a score`);
-      // The batches in flight are handed on without a score, in order.
-      while (this.inFlight.length > 0) this.answer(this.inFlight.shift()!, null);
+      // The flows in flight are handed on without a score, in order.
+      this.unanswered.length = 0;
+      this.pendingCount = 0;
+      this.answer(this.waiting.length - this.head, null);
     };
     worker.on('error', (e) => fail(e.message));
     worker.on('exit', (code) => fail(`exit code ${code}`));
@@ -101,26 +110,49 @@ export class ScorerThread implements FlowScorer {
     );
   }
 
-  /** Flows handed over and not yet answered. */
+  /** Flows of the requests not yet answered (not those the worker holds back after answering). */
   get pending(): number {
     return this.pendingCount;
   }
 
-  submit(batch: ClassifiedFlow[]): void {
-    if (this.closing !== null) throw new Error('ScorerThread.submit() after close(): create a new scorer');
-    this.pendingCount += batch.length;
-    if (this.stopped !== null) {
-      this.answer(batch, null);
-      return;
-    }
-    this.inFlight.push(batch);
-    this.worker.ref();
-    this.post({ kind: 'score', batch: packBatch(batch) });
+  /** Flows the worker answered a request for and still holds for their context (AnomalyScorer.held). */
+  get held(): number {
+    return this.waiting.length - this.head - this.pendingCount;
   }
 
-  /** Waits until every submitted batch was handed on; rejects with the first onResult error. */
+  submit(batch: ClassifiedFlow[]): void {
+    if (this.closing !== null) throw new Error('ScorerThread.submit() after close(): create a new scorer');
+    for (const cf of batch) this.waiting.push(cf);
+    if (this.stopped !== null) {
+      this.answer(batch.length, null);
+      return;
+    }
+    this.request({ kind: 'score', batch: packBatch(batch) }, batch.length);
+  }
+
+  flush(): void {
+    if (this.stopped === null && this.closing === null) this.request({ kind: 'flush' }, 0);
+  }
+
+  advance(now: number): boolean {
+    if (this.stopped !== null || this.closing !== null || this.waiting.length === this.head) return false;
+    this.request({ kind: 'advance', now }, 0);
+    return true;
+  }
+
+  private request(req: ScorerRequest, flows: number): void {
+    this.unanswered.push(flows);
+    this.pendingCount += flows;
+    this.worker.ref();
+    this.post(req);
+  }
+
+  /**
+   * Waits until every request was answered (flows still held stay: flush() first to have them all); rejects with
+   * the first onResult error.
+   */
   async drain(): Promise<void> {
-    while (this.pendingCount > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    while (this.unanswered.length > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
     if (this.failure !== null) {
       const e = this.failure;
       this.failure = null;
@@ -132,6 +164,7 @@ export class ScorerThread implements FlowScorer {
     if (this.closing === null) {
       this.closing = (async () => {
         try {
+          this.flush();
           await this.drain();
         } finally {
           if (this.stopped === null) {
@@ -153,23 +186,29 @@ export class ScorerThread implements FlowScorer {
   }
 
   private onMessage(m: ScorerReply): void {
-    if (m.kind !== 'scored') return;
-    const batch = this.inFlight.shift();
-    if (batch === undefined) return;
+    if (m.kind !== 'scored' || this.unanswered.length === 0) return;
+    this.pendingCount -= this.unanswered.shift()!;
     this.stats = m.stats;
-    this.answer(batch, m.out);
+    this.answer(m.n, m.out);
   }
 
-  /** Hands a batch on with the worker's scores (`out`), or without a score (null). */
-  private answer(batch: ClassifiedFlow[], out: Float64Array | null): void {
-    const scored: ScoredFlow[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const cf = batch[i]!;
+  /** Hands the `n` oldest flows waiting on with the worker's scores (`out`), or without a score (null). */
+  private answer(n: number, out: Float64Array | null): void {
+    const scored: ScoredFlow[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const cf = this.waiting[this.head + i]!;
       const a = out !== null && out[3 * i] === 1 ? new AnomalyScore(out[3 * i + 1]!, out[3 * i + 2] === 1, this.fpr) : null;
       scored[i] = { flow: cf.flow, verdict: cf.verdict, anomaly: a };
     }
-    this.pendingCount -= batch.length;
-    if (this.inFlight.length === 0) this.worker.unref();
+    this.head += n;
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    if (this.unanswered.length === 0) this.worker.unref();
     try {
       this.onResult(scored);
     } catch (e) {

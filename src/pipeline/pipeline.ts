@@ -176,6 +176,12 @@ export class Pipeline {
    */
   async tick(now: number): Promise<void> {
     this.table.advance(now);
+    // A model with a context hold (src/anomaly/contextWindow.ts) scores flows once capture time is past their hold,
+    // also when no later record comes.
+    if (this.scorer !== null) {
+      this.submitScoring();
+      this.scorer.advance(now);
+    }
     await this.settle();
     while (this.table.behind) {
       // Capture callbacks run between the steps: settle() alone may never leave the microtask queue.
@@ -229,11 +235,15 @@ export class Pipeline {
     return this.unscoredCount;
   }
 
-  /** Waits until every flow handed to the classifier has reached the sinks, and the sinks' buffers drained. */
+  /**
+   * Waits until every flow handed to the classifier has reached the sinks (the anomaly model's held flows too: the
+   * end of a capture file or of the input), and the sinks' buffers drained.
+   */
   async drain(): Promise<void> {
     if (this.classifier !== null) await this.classifier.drain();
     if (this.scorer !== null) {
       this.submitScoring();
+      this.scorer.flush();
       await this.scorer.drain();
     }
     this.writeOut();
@@ -268,6 +278,7 @@ export class Pipeline {
     const old = this.scorer;
     if (old !== null) {
       this.submitScoring();
+      old.flush();
       await old.drain();
     }
     next.onResult = (batch) => this.deliverScored(batch);

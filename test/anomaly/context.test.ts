@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CONTEXT_COUNTERS, FlowContext, repeatedExchanges, shapeOf, type ContextSource } from '../../src/anomaly/context';
 
 function flow(t: number, lengths: number[], o: Partial<ContextSource> = {}): ContextSource {
-  return { client_ip: '10.0.0.1', server_ip: '10.0.0.9', server_port: 80, first_ts: t, end_reason: 'fin', s2c_payload_bytes: 179, lengths, ...o };
+  return { client_ip: '10.0.0.1', server_ip: '10.0.0.9', server_port: 80, first_ts: t, last_ts: t, end_reason: 'fin', s2c_payload_bytes: 179, lengths, ...o };
 }
 
 function observe(c: FlowContext, f: ContextSource): [number, number] {

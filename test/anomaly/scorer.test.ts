@@ -96,6 +96,48 @@ describe('AnomalyScorer', () => {
     await s.close();
   });
 
+  it('with a model that asks for a hold, scores each flow once capture time is past it, with the flows that ended after it', async () => {
+    const hold = path.resolve(__dirname, '../fixtures/anomaly/fixture-hold.onnx');
+    const { s, out } = await scorer(null, 2, hold);
+    expect(s.modelInfo.contextHold).toBe(5);
+    const t = 1700000000;
+    // Four parallel connections with one shape, then another client's flow 10 s later, then one more after 2 s.
+    const burst = Array.from({ length: 4 }, (_, i) => cf([171, -179], { first_ts: t, last_ts: t + 0.5 + i * 0.1 }));
+    const later = cf([40], { client_ip: '192.0.2.99', first_ts: t + 10, last_ts: t + 10 });
+    const last = cf([40], { client_ip: '192.0.2.98', first_ts: t + 12, last_ts: t + 12 });
+    s.submit(burst);
+    await s.drain();
+    expect(out).toEqual([[]]);
+    expect(s.held).toBe(4);
+    expect(s.pending).toBe(0);
+    s.submit([later, last]);
+    await s.drain();
+    // The burst came out with the second batch, in order, each counting the three others (score 3 + log(172) / 100).
+    expect(out[1]!.map((x) => x.flow)).toEqual(burst.map((x) => x.flow));
+    for (const x of out[1]!) expect(x.anomaly!.score).toBeCloseTo(3 + Math.log(172) / 100, 4);
+    expect(s.held).toBe(2);
+    // Capture time moves on without a record (live): `later` is due, `last` (12 + 5 > 16) not yet.
+    expect(s.advance(t + 16)).toBe(true);
+    await s.drain();
+    expect(out[2]!.map((x) => x.flow)).toEqual([later.flow]);
+    s.flush();
+    await s.drain();
+    expect(out[3]!.map((x) => x.flow)).toEqual([last.flow]);
+    expect(s.held).toBe(0);
+    expect(s.advance(t + 100)).toBe(false);
+    expect(s.stats).toMatchObject({ batches: 2, flows: 6, errors: 0 });
+    await s.close();
+  });
+
+  it('scores the flows still held at close()', async () => {
+    const { s, out } = await scorer(null, 256, path.resolve(__dirname, '../fixtures/anomaly/fixture-hold.onnx'));
+    s.submit([cf([171, -179])]);
+    await s.drain();
+    expect(out.flat()).toHaveLength(0);
+    await s.close();
+    expect(out.flat()).toHaveLength(1);
+  });
+
   it('hands on an empty batch, and refuses work after close()', async () => {
     const { s, out } = await scorer();
     s.submit([]);

@@ -65,6 +65,43 @@ describe('ScorerThread (the anomaly scorer in a worker thread)', () => {
     expect(() => thread.submit([cf([1])])).toThrow(/after close/);
   });
 
+  it('with a model that asks for a hold, hands on the same flows at the same steps as AnomalyScorer, and all of them at flush()', async () => {
+    const hold = path.resolve(__dirname, '../fixtures/anomaly/fixture-hold.onnx');
+    const all = flows().map((x) => {
+      x.flow.last_ts = x.flow.first_ts + 1;
+      return x;
+    });
+    const inline = await AnomalyScorer.load({ modelPath: hold, device: 'cpu', batchSize: 64, falsePositiveRate: null });
+    const thread = await ScorerThread.load({ modelPath: hold, device: 'cpu', batchSize: 64, falsePositiveRate: null });
+    const steps = async (s: FlowScorer): Promise<{ sizes: number[]; out: ScoredFlow[] }> => {
+      const sizes: number[] = [];
+      const out: ScoredFlow[] = [];
+      s.onResult = (b) => {
+        sizes.push(b.length);
+        out.push(...b);
+      };
+      s.submit(all.slice(0, 300));
+      s.submit(all.slice(300));
+      await s.drain();
+      expect(s.held).toBe(10); // the flows of the last 5 s (one every 0.5 s)
+      expect(s.advance(all[699]!.flow.last_ts + 3)).toBe(true);
+      await s.drain();
+      s.flush();
+      await s.drain();
+      expect(s.held).toBe(0);
+      return { sizes, out };
+    };
+    const a = await steps(inline);
+    const b = await steps(thread);
+    expect(b.sizes).toEqual(a.sizes);
+    expect(b.sizes).toEqual([290, 400, 6, 4]);
+    expect(b.out.map((x) => x.flow)).toEqual(all.map((x) => x.flow));
+    expect(b.out.map((x) => x.anomaly)).toEqual(a.out.map((x) => x.anomaly));
+    expect(thread.stats).toEqual(inline.stats);
+    await inline.close();
+    await thread.close();
+  });
+
   it('refuses a model the contract refuses with the same one-line error as on this thread', async () => {
     const load = (thread: boolean): Promise<FlowScorer> =>
       loadScorer({ modelPath: MODEL, device: 'cpu', batchSize: 8, falsePositiveRate: 0.03, thread });

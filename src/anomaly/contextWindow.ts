@@ -1,0 +1,98 @@
+/** Flows waiting at most (ContextWindow maxHeld) in the sensor and in `sensor anomaly-fit`'s replay. */
+export const MAX_HELD = 4096;
+/** Seconds of capture time a new model's flows wait for their context (`anomaly_context_hold`). */
+export const DEFAULT_HOLD_SECONDS = 5;
+
+import { FlowContext, type ContextKeys, type ContextSource } from './context';
+
+/**
+ * A short verdict delay (models/ANOMALY.md "Features", the hold): each flow is counted in the context when its
+ * record comes, and read `hold` seconds of capture time later, so its counters include the flows of the same pair
+ * that ended up to `hold` seconds after it (less itself), not only those written before it. Password guessers open
+ * several connections at once (hydra's -t tasks): with a one-sided context the first of them see nothing, and
+ * they are the misses of every burst and of every switch of request.
+ *
+ * Capture time is the latest `last_ts` of the records counted (and, live, the table clock: advance()); a flow is
+ * released, in the order its record came, once that clock is `hold` seconds past its own `last_ts`. At most `maxHeld`
+ * flows wait: beyond, the oldest is released at once (counted in `releasedEarly`), so memory stays bounded under a
+ * flood whatever the hold. With hold 0 every flow is read right after it is counted: the counters of the flows
+ * written before it, as a model fitted without a hold expects.
+ */
+export class ContextWindow<T> {
+  /** Flows released before their hold was over because maxHeld flows were waiting. */
+  releasedEarly = 0;
+  private readonly context: FlowContext;
+  private items: T[] = [];
+  private sources: ContextSource[] = [];
+  private keys: ContextKeys[] = [];
+  private head = 0;
+  private clock = -Infinity;
+
+  constructor(
+    readonly hold: number,
+    private readonly maxHeld: number,
+    maxKeys?: number,
+  ) {
+    this.context = new FlowContext(maxKeys);
+  }
+
+  /** Keys the counters dropped to keep memory bounded. */
+  get evicted(): number {
+    return this.context.evicted;
+  }
+
+  /** Flows counted and not yet released. */
+  get held(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Counts `f` (carried as `item`) and queues it for release. */
+  add(item: T, f: ContextSource): void {
+    const k = this.context.keysOf(f);
+    this.context.count(f, k);
+    this.items.push(item);
+    this.sources.push(f);
+    this.keys.push(k);
+    if (f.last_ts > this.clock) this.clock = f.last_ts;
+  }
+
+  /** Moves capture time on to `now` without a record (live capture: the table clock). */
+  advance(now: number): void {
+    if (now > this.clock) this.clock = now;
+  }
+
+  /**
+   * The next flow due (hold over, or more than maxHeld waiting; any, with `all`), its counters written into `out`;
+   * undefined when none is due.
+   */
+  next(out: Float64Array, all: boolean): T | undefined {
+    if (this.head === this.items.length) return undefined;
+    const f = this.sources[this.head]!;
+    const full = this.items.length - this.head > this.maxHeld;
+    if (!all && !full && f.last_ts + this.hold > this.clock) return undefined;
+    if (full && !all && f.last_ts + this.hold > this.clock) this.releasedEarly++;
+    const item = this.items[this.head]!;
+    this.context.read(f, this.keys[this.head]!, out);
+    this.head++;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.sources = [];
+      this.keys = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.sources = this.sources.slice(this.head);
+      this.keys = this.keys.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /**
+   * Restarts capture time, once the caller took every flow (next(out, true)): the end of a capture file (the next
+   * file's clock is its own; the counters stay).
+   */
+  endOfInput(): void {
+    this.clock = -Infinity;
+  }
+}
