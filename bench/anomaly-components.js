@@ -1,8 +1,8 @@
 'use strict';
 /**
  * In-process cost of the anomaly stage and the host profiles, per flow: the anomaly model's feature rows alone (the
- * context counters and the extractor, src/anomaly/context.ts and features.ts, what runs per flow before inference,
- * for the model's counters), the bundled anomaly model scoring 20,000 flows in batches of 256 (as the classifier hands them on: features and
+ * context counters with the model's hold and the extractor, src/anomaly/contextWindow.ts, context.ts and features.ts,
+ * what runs per flow before inference, for the model's counters), the bundled anomaly model scoring 20,000 flows in batches of 256 (as the classifier hands them on: features and
  * inference), and host profiles taking the same 20,000 scored flows into a SQLite database (2,000 hosts, one-hour
  * windows). Median of 5 rounds each.
  *
@@ -12,7 +12,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { AnomalyScorer } = require('../dist/anomaly/scorer');
-const { CONTEXT_COUNTERS, FlowContext } = require('../dist/anomaly/context');
+const { CONTEXT_COUNTERS } = require('../dist/anomaly/context');
+const { ContextWindow, MAX_HELD } = require('../dist/anomaly/contextWindow');
 const { FeatureExtractor } = require('../dist/anomaly/features');
 const { checkAnomalyMetadata } = require('../dist/anomaly/anomalyModel');
 const { HostProfiles } = require('../dist/hosts/hostProfiles');
@@ -46,6 +47,7 @@ async function scoring() {
     s.onResult = (b) => { done += b.length; };
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < N; i += 256) s.submit(flows.slice(i, i + 256));
+    s.flush();
     await s.drain();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     await s.close();
@@ -63,13 +65,15 @@ function features() {
   const ctx = new Float64Array(CONTEXT_COUNTERS.length);
   let sink = 0;
   for (let r = 0; r < 5; r++) {
-    const context = new FlowContext();
+    const window = new ContextWindow(info.contextHold, MAX_HELD);
+    let k = 0;
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < N; i++) {
       const f = flows[i].flow;
-      context.observe(f, ctx);
-      fx.fill(f, ctx, rows, (i & 255) * fx.width);
+      window.add(f, f);
+      for (let g = window.next(ctx, false); g !== undefined; g = window.next(ctx, false)) fx.fill(g, ctx, rows, (k++ & 255) * fx.width);
     }
+    for (let g = window.next(ctx, true); g !== undefined; g = window.next(ctx, true)) fx.fill(g, ctx, rows, (k++ & 255) * fx.width);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     sink += rows[fx.width - 1];
   }

@@ -34,6 +34,8 @@ export interface AnomalyFitOptions {
   python: string;
   /** fit.py writes its figures (calibration, thresholds) here as JSON; null = nowhere. */
   report: string | null;
+  /** Seconds each flow waits for its context (contextWindow.ts; the model's `anomaly_context_hold`). */
+  hold: number;
   /** Where fit.py's progress goes. */
   log: (line: string) => void;
 }
@@ -209,7 +211,7 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-anomaly-fit-'));
   let rows: number;
   try {
-    rows = exportFeatures(o.db, dir, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false }).rows;
+    rows = exportFeatures(o.db, dir, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold }).rows;
     if (rows < 200) throw new ConfigError(`database ${o.db} has ${rows} finished flows; an anomaly model needs at least 200`);
     const args = [FIT_SCRIPT, '--features', dir, '--out', o.out, '--fpr', String(o.fpr), '--seed', String(o.seed)];
     if (o.epochs !== null) args.push('--epochs', String(o.epochs));

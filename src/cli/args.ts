@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import yargs, { type Argv } from 'yargs';
+import { MAX_CONTEXT_HOLD } from '../anomaly/anomalyModel';
+import { DEFAULT_HOLD_SECONDS } from '../anomaly/contextWindow';
 import { checkClickHouseConfig, type ClickHouseConfig } from '../config/clickhouseConfig';
 import {
   applyEnv,
@@ -26,7 +28,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -127,6 +129,7 @@ const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'until', describe: 'only flows that started before this time (Unix seconds or ISO 8601)' },
   { flag: 'seed', describe: 'random seed of the training (default 1)' },
   { flag: 'epochs', describe: "training epochs (default: fit.py's, 60)" },
+  { flag: 'context-hold', describe: 'seconds each flow waits for the flows of its client and service that end after it (default 5; records are written that much later)' },
   { flag: 'python', describe: 'Python 3 with torch and onnx (default python3)' },
   { flag: 'report', describe: "write the fit's figures (thresholds, calibration) to this JSON file" },
 ];
@@ -234,7 +237,7 @@ function parser(argv: string[], command: string) {
       '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
-      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--fpr 0.01] [--since T] [--until T] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
     'hosts-fit':
       'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -609,6 +612,7 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     epochs,
     python: single(a, 'python') ?? 'python3',
     report: single(a, 'report') ?? null,
+    hold: integer(a, 'context-hold', DEFAULT_HOLD_SECONDS, 0, MAX_CONTEXT_HOLD),
   };
 }
 
