@@ -29,9 +29,9 @@ SENSOR = [os.environ.get("NODE", "node"), os.path.join(ROOT, "bin", "sensor.js")
 CARD = os.path.join(HERE, "card")
 MODEL = os.path.join(ROOT, "models", "anomaly.onnx")
 GROUPS = os.path.join(ROOT, "models", "host-groups.json")
-# Attack lab runs recorded after the bundled model was frozen (a1, a2 were looked at while designing it; a3 was
-# the previous model's untouched run and was looked at while designing this one).
-UNTOUCHED_LABS = {"a4", "a5"}
+# Attack lab runs recorded after the bundled model was frozen (a1-a5 were looked at while designing it: a1, a2 for the
+# first models, a3 for the one before the previous, a4 and a5 were the previous model's untouched runs).
+UNTOUCHED_LABS = {"a6"}
 SCENARIOS = ["scan", "bruteforce-ssh", "bruteforce-http", "synflood", "slowloris", "beacon", "upload"]
 # Windows of the attack lab's host profiles: each scenario capture lasts 2.5 to 7 minutes.
 ATTACK_WINDOW_S = 300
@@ -232,9 +232,14 @@ def cmd_evaluate(a, log):
             out["fresh"] = held_out_figures(a, model, log, runs={"lab": a.fresh, "held_out_runs": [
                 os.path.relpath(r, a.fresh) for r in lab_runs(a.fresh)]}, name="eval-fresh")
         if a.fresh2:
-            # Batches recorded while this model was designed and read only after it was frozen (untouched).
+            # Batches recorded while the previous model was designed, read after it was frozen and while this one was
+            # designed.
             out["fresh2"] = held_out_figures(a, model, log, runs={"lab": a.fresh2, "held_out_runs": [
                 os.path.relpath(r, a.fresh2) for r in lab_runs(a.fresh2)]}, name="eval-fresh2")
+        if a.fresh3:
+            # A batch recorded after this model was frozen (untouched).
+            out["fresh3"] = held_out_figures(a, model, log, runs={"lab": a.fresh3, "held_out_runs": [
+                os.path.relpath(r, a.fresh3) for r in lab_runs(a.fresh3)]}, name="eval-fresh3")
     # Attack lab: per scenario, the attack's flows (ground truth from the scenario's JSON) and the workstations'.
     out["attack_labs"] = {}
     for d in attack_dirs(a):
@@ -255,7 +260,7 @@ def cmd_evaluate(a, log):
                        "normal_flows": nn, "normal_flagged": nf}
             log(f"{lab}/{sc}: attack {af}/{an}, workstations {nf}/{nn}")
         out["attack_labs"][lab] = res
-    # Totals over the attack labs the design was made with (a1, a2), and, apart, over those recorded after the model
+    # Totals over the attack labs the design was made with (a1-a5), and, apart, over those recorded after the model
     # was frozen (UNTOUCHED_LABS): the untouched figures.
     for key, keep in (("attack_totals", lambda lab: lab not in UNTOUCHED_LABS), ("attack_totals_untouched", lambda lab: lab in UNTOUCHED_LABS)):
         tot = {}
@@ -392,6 +397,7 @@ def main():
     ap.add_argument("--fresh", default=None, help="evaluate: a traffic lab batch recorded after the model was frozen "
                     "(a second test set, every run of it)")
     ap.add_argument("--fresh2", default=None, help="evaluate: lab batches recorded while the model was designed and read only after it was frozen (a directory of b*/ batches)")
+    ap.add_argument("--fresh3", default=None, help="evaluate: a lab batch recorded after this model was frozen (untouched)")
     ap.add_argument("--model", default=None, help="evaluate: this anomaly model instead of models/anomaly.onnx")
     ap.add_argument("--attacks-only", action="store_true", help="evaluate: the attack labs only, not the test runs")
     ap.add_argument("--out", default=None, help="evaluate: write the metrics here (default models/anomaly/card/metrics.json)")
