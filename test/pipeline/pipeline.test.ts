@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AnomalyScorer } from '../../src/anomaly/scorer';
 import type { Frame } from '../../src/capture/frame';
 import { Classifier } from '../../src/classify/classifier';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
@@ -92,5 +93,35 @@ describe('Pipeline', () => {
     await p.flush('shutdown', { dropAfter: 0 });
     expect(out).toHaveLength(0);
     expect(p.table.stats.shed).toBe(30);
+  });
+
+  it('with an anomaly model that holds flows for their context, a tick releases those whose hold is over, flush() the rest', async () => {
+    const scorer = await AnomalyScorer.load({
+      modelPath: path.resolve(__dirname, '../fixtures/anomaly/fixture-hold.onnx'), device: 'cpu', batchSize: 256, falsePositiveRate: null,
+    });
+    const out: ClassifiedFlow[] = [];
+    const sink = { write: (b: ClassifiedFlow[]) => void out.push(...b), close: () => undefined };
+    const p = new Pipeline({ ...DEFAULT_FLOW_OPTIONS, source: 'test' }, null, [sink], null, undefined, null, scorer);
+    const idle = DEFAULT_FLOW_OPTIONS.idleTimeout;
+    feed(p, 3, 1000, 50);
+    // A packet an idle timeout later ends the three (last packet at 1000) and starts a fourth.
+    feed(p, 1, 1000 + idle + 1, 50, 3);
+    await p.settle();
+    await new Promise((r) => setTimeout(r, 50));
+    await scorer.drain();
+    // Longer than the sink batch's delay (SINK_DELAY_MS).
+    await new Promise((r) => setTimeout(r, 600));
+    // Capture time so far is their own end (1000): held for the flows that end up to 5 s after them.
+    expect(out).toHaveLength(0);
+    expect(scorer.held).toBe(3);
+    await p.tick(1000 + idle + 2);
+    await scorer.drain();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(out).toHaveLength(3);
+    expect(out.every((r) => (r as { anomaly?: unknown }).anomaly !== null)).toBe(true);
+    await p.flush('eof');
+    expect(out).toHaveLength(4);
+    expect(scorer.held).toBe(0);
+    await scorer.close();
   });
 });
