@@ -36,7 +36,10 @@ type Step = ClassifiedFlow[] | null | number;
  * past its end, so a batch's flows are handed on with a later batch (or at flush()).
  */
 export class AnomalyScorer {
-  /** Called once per batch with the scored flows, in submission order. Set it before the first submit(). */
+  /**
+   * Called once per submit(), flush() and advance() that queued a step, with the flows it released, scored, in
+   * submission order (all of the batch's with a model without a hold). Set it before the first submit().
+   */
   onResult: (batch: ScoredFlow[]) => void = () => {};
 
   readonly stats = { batches: 0, flows: 0, anomalies: 0, errors: 0 };
