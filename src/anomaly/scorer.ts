@@ -42,7 +42,12 @@ export class AnomalyScorer {
    */
   onResult: (batch: ScoredFlow[]) => void = () => {};
 
-  readonly stats = { batches: 0, flows: 0, anomalies: 0, errors: 0 };
+  /**
+   * Batches and flows scored, flows flagged, failed batches; with a context hold, flows scored before their hold was
+   * over because ContextWindow's MAX_HELD flows were waiting (`heldEarly`), and context keys dropped to keep memory
+   * bounded (`contextEvicted`): under either, the context counters saw less than the model expects.
+   */
+  readonly stats = { batches: 0, flows: 0, anomalies: 0, errors: 0, heldEarly: 0, contextEvicted: 0 };
   /** The threshold for `fpr`: a flow is flagged above it, or above its server port's (portThresholds) where the model has one. */
   readonly threshold: number;
   readonly fpr: number;
@@ -194,6 +199,10 @@ export class AnomalyScorer {
     if (out.length === 0) await Promise.resolve();
     if (taken > 0) this.stats.batches++;
     this.stats.flows += out.length;
+    if (this.window !== null) {
+      this.stats.heldEarly = this.window.releasedEarly;
+      this.stats.contextEvicted = this.window.evicted;
+    }
     this.pendingCount -= taken;
     try {
       this.onResult(out);

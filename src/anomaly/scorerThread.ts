@@ -62,7 +62,7 @@ export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<
  */
 export class ScorerThread implements FlowScorer {
   onResult: (batch: ScoredFlow[]) => void = () => {};
-  stats = { batches: 0, flows: 0, anomalies: 0, errors: 0 };
+  stats = { batches: 0, flows: 0, anomalies: 0, errors: 0, heldEarly: 0, contextEvicted: 0 };
   /** Flows sent and not yet answered, oldest first from `head`. */
   private waiting: ClassifiedFlow[] = [];
   private head = 0;

@@ -56,6 +56,13 @@ export interface StatsReport {
   flows_anomalous: number;
   /** Flows written without an anomaly score although scoring is on: its queue was full, or a shutdown ran out of time. */
   flows_unscored: number;
+  /**
+   * Flows scored before the anomaly model's context hold was over because too many were waiting (more than about
+   * 800 flows ending per second with a 5 s hold), and context keys dropped to bound memory: either way those flows'
+   * context counters saw less than the model expects (0 without a hold, or when scoring is off).
+   */
+  anomaly_context_early: number;
+  anomaly_context_evicted: number;
   /** Hosts with a profile in the open windows. */
   hosts_profiled: number;
   /** Flow sides not profiled because their window already had hosts.maxHosts hosts. */
@@ -115,6 +122,8 @@ export async function buildStats(
     clickhouse: clickhouse?.stats() ?? null,
     flows_anomalous: scorer?.stats.anomalies ?? 0,
     flows_unscored: pipeline.skippedScoring,
+    anomaly_context_early: scorer?.stats.heldEarly ?? 0,
+    anomaly_context_evicted: scorer?.stats.contextEvicted ?? 0,
     hosts_profiled: hosts?.openHosts ?? 0,
     hosts_over_cap: hosts?.stats.hosts_over_cap ?? 0,
     hosts_late_flows: hosts?.stats.hosts_late_flows ?? 0,

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { MAX_HELD } from '../../src/anomaly/contextWindow';
 import { AnomalyScorer } from '../../src/anomaly/scorer';
 import type { ScoredFlow } from '../../src/anomaly/scoredFlow';
 import { Verdict, type ClassifiedFlow } from '../../src/classify/verdict';
@@ -127,6 +128,22 @@ describe('AnomalyScorer', () => {
     expect(s.advance(t + 100)).toBe(false);
     expect(s.stats).toMatchObject({ batches: 2, flows: 6, errors: 0 });
     await s.close();
+  });
+
+  it('counts the flows it had to score before their hold was over because too many were waiting', async () => {
+    const { s, out } = await scorer(null, 256, path.resolve(__dirname, '../fixtures/anomaly/fixture-hold.onnx'));
+    const t = 1700000000;
+    // MAX_HELD + 10 flows ending in the same second: none is due, so the 10 oldest go out early.
+    const n = MAX_HELD + 10;
+    s.submit(Array.from({ length: n }, (_, i) => cf([171, -179], { client_port: 1024 + (i % 60000), first_ts: t, last_ts: t + 0.5 })));
+    await s.drain();
+    expect(out.flat()).toHaveLength(10);
+    expect(s.held).toBe(MAX_HELD);
+    expect(s.stats.heldEarly).toBe(10);
+    expect(s.stats.contextEvicted).toBe(0);
+    await s.close();
+    expect(out.flat()).toHaveLength(n);
+    expect(s.stats.heldEarly).toBe(10);
   });
 
   it('scores the flows still held at close()', async () => {

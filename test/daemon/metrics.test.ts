@@ -37,6 +37,8 @@ function report(over: Partial<StatsReport> = {}): StatsReport {
     db_rows_shed: 8,
     flows_anomalous: 46,
     flows_unscored: 47,
+    anomaly_context_early: 52,
+    anomaly_context_evicted: 53,
     hosts_profiled: 48,
     hosts_over_cap: 49,
     hosts_late_flows: 50,
