@@ -123,6 +123,17 @@ def parse(argv=None):
                     help="chance that an augmented copy also goes through a mechanism of the other family "
                          "(network then capture point; augment.py)")
     ap.add_argument("--tag", default="", help="free text stored in metrics.json (candidate name)")
+    ap.add_argument("--save-teacher", action="store_true",
+                    help="write teacher.npz: every fit's calibrated probabilities on every row (fold models and the "
+                         "final one), so that a --distill student can learn from this run fold-clean")
+    ap.add_argument("--distill", default="",
+                    help="comma-separated --save-teacher run folders (same data, --split-seed and --folds): each fit "
+                         "also learns the mean of the teachers' probabilities of its own fold (fold-clean: a teacher "
+                         "of fold k never saw fold k), the final fit that of the teachers' final models")
+    ap.add_argument("--distill-alpha", type=float, default=0.7,
+                    help="share of the soft-target loss (the rest: cross-entropy on the labels)")
+    ap.add_argument("--distill-temp", type=float, default=2.0,
+                    help="temperature of the soft targets and of the student's logits in the soft-target loss")
     return ap.parse_args(argv)
 
 
@@ -246,9 +257,12 @@ def row_weights(y, w_row, src, idx_tr, K, a):
     return sw / max(1e-12, sw[idx_tr].mean())
 
 
-def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=None):
+def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=None, soft=None):
     """Trains a model on rows idx_tr (weights w_row); returns it on the CPU in eval mode, temperature fitted on
-    idx_va. `inputs`: an Inputs over X and its augmented copies (made here without augmentation if None)."""
+    idx_va. `inputs`: an Inputs over X and its augmented copies (made here without augmentation if None).
+    `soft`: teacher probabilities per row ([len(X), K], distillation): the loss is then (1 - alpha) x cross-entropy
+    on the labels + alpha x temp^2 x KL(teacher at temp || model at temp) (Hinton et al. 2015); an augmented copy
+    of a row learns the teacher's probabilities of the row as captured (the re-cut keeps what the flow is)."""
     if inputs is None:
         inputs = Inputs(X, None, a, K)
     seed_all(a.seed)
@@ -265,6 +279,13 @@ def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=N
     rng = np.random.default_rng(a.seed)
     n_copies = inputs.copies
     tr_t = torch.from_numpy(idx_tr)
+    soft_t = None
+    if soft is not None:
+        tau = a.distill_temp
+        lp = np.log(np.clip(soft.astype(np.float64), 1e-8, 1.0)) / tau
+        lp -= lp.max(1, keepdims=True)
+        st = np.exp(lp)
+        soft_t = torch.from_numpy((st / st.sum(1, keepdims=True)).astype(np.float32))
     for ep in range(a.epochs):
         model.train()
         # per row and epoch: the original (version 0) or, with probability --augment, one of its re-cut copies
@@ -284,6 +305,10 @@ def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=N
             opt.zero_grad()
             out = model.head(*feats) if inputs.mlp else model.logits(feats[0])
             loss_each = nn.functional.cross_entropy(out, yt[rows].to(dev), reduction="none")
+            if soft_t is not None:
+                q = soft_t[rows].to(dev)
+                kl = (q * (torch.log(q.clamp_min(1e-8)) - nn.functional.log_softmax(out / tau, dim=1))).sum(1)
+                loss_each = (1.0 - a.distill_alpha) * loss_each + a.distill_alpha * tau * tau * kl
             wb = sample_w[rows].to(dev)
             loss = (loss_each * wb).sum() / wb.sum()
             loss.backward()
@@ -367,6 +392,27 @@ def fold_of_groups(groups, y, k, seed):
         fold[g] = f
         load[f] += v
     return np.array([fold[g] for g in groups])
+
+
+def load_teachers(a, X, classes, folds, log):
+    """The mean over the --distill folders' teacher.npz of each fit's probabilities: [folds + 1, len(X), K] (fold
+    f's teachers never saw outside fold f; the last entry is the teachers' final models). Refuses teachers trained
+    on other rows, classes or folds: their fold models would not be fold-clean for this run."""
+    acc = None
+    dirs = [d for d in a.distill.split(",") if d]
+    for d in dirs:
+        t = np.load(os.path.join(d, "teacher.npz"))
+        want_f = folds if folds is not None else np.zeros(0, np.int64)
+        if (list(t["classes"]) != list(classes) or int(t["rows"]) != len(X) or t["folds"].shape != want_f.shape
+                or (want_f.size and not (t["folds"] == want_f).all())
+                or abs(float(t["x_sum"]) - float(np.abs(X).sum())) > 1e-6 * max(1.0, float(np.abs(X).sum()))):
+            raise SystemExit(f"--distill {d}: teacher trained on other rows, classes or folds than this run")
+        p = t["probs"].astype(np.float32)
+        if p.shape[0] != (len(want_f) and a.folds) + 1:
+            raise SystemExit(f"--distill {d}: {p.shape[0]} fits, this run needs {(len(want_f) and a.folds) + 1}")
+        acc = p if acc is None else acc + p
+    log(f"distilling from {len(dirs)} teachers (alpha {a.distill_alpha}, temperature {a.distill_temp})")
+    return acc / len(dirs)
 
 
 def export(model, classes, path, L, version, summary, extra):
@@ -502,15 +548,24 @@ def main(argv=None):
               "groups": {"train": len({groups_lab[i] for i in lab_tr}), "val": len({groups_lab[i] for i in lab_va}),
                          "test": len({groups_lab[i] for i in lab_te})}}
 
-    # out-of-fold predictions for the outside rows
+    folds = None
     if outside is not None and not a.quick and a.folds > 1:
         folds = fold_of_groups([groups_out[i] for i in range(len(y_out))], y_out, a.folds, split_seed)
+    teacher = load_teachers(a, X, classes, folds, log) if a.distill else None
+    teach_out = [] if a.save_teacher else None
+    if teacher is not None:
+        result["distill"] = {"teachers": a.distill.split(","), "alpha": a.distill_alpha, "temp": a.distill_temp}
+
+    # out-of-fold predictions for the outside rows
+    if folds is not None:
         oof = np.zeros((len(y_out), len(classes)), dtype=np.float32)
         for f in range(a.folds):
             tr = np.concatenate([lab_tr, out_train[folds[out_train - n_lab] != f]])
             m = fit(X, y, w_row, len(classes), tr, lab_va, a, dev, log, what=f"fold {f + 1}/{a.folds} ", inputs=inputs,
-                    src=src)
+                    src=src, soft=teacher[f] if teacher is not None else None)
             oof[folds == f] = predict(m, X[out_idx[folds == f]])
+            if teach_out is not None:
+                teach_out.append(predict(m, X).astype(np.float16))
         np.savez_compressed(os.path.join(a.out, "oof.npz"), probs=oof, folds=folds)
         pp = [mm["payload_packets"] for mm in meta_out]
         bgset = {background} if use_bg else set()
@@ -539,7 +594,12 @@ def main(argv=None):
     # the model to ship: lab training runs + every outside row
     t0 = time.time()
     model = fit(X, y, w_row, len(classes), np.concatenate([lab_tr, out_train]), lab_va, a, dev, log, what="final ",
-                inputs=inputs, src=src)
+                inputs=inputs, src=src, soft=teacher[-1] if teacher is not None else None)
+    if teach_out is not None:
+        teach_out.append(predict(model, X).astype(np.float16))
+        np.savez_compressed(os.path.join(a.out, "teacher.npz"), probs=np.stack(teach_out), classes=np.array(classes),
+                            folds=folds if folds is not None else np.zeros(0, np.int64), rows=len(X),
+                            x_sum=float(np.abs(X).sum()))
     result["train_seconds"] = round(time.time() - t0, 1)
     result["temperature"] = float(model.temperature)
     result["unknown_threshold"] = threshold
