@@ -130,6 +130,10 @@ def parse(argv=None):
                     help="comma-separated --save-teacher run folders (same data, --split-seed and --folds): each fit "
                          "also learns the mean of the teachers' probabilities of its own fold (fold-clean: a teacher "
                          "of fold k never saw fold k), the final fit that of the teachers' final models")
+    ap.add_argument("--distill-views", action="store_true",
+                    help="the teachers (their saved fold models) also label every augmented copy of a row as the "
+                         "student sees it, instead of the copy learning the teachers' probabilities of the row as "
+                         "captured: the teachers disagree off the training rows, which is what averaging them buys")
     ap.add_argument("--distill-alpha", type=float, default=0.7,
                     help="share of the soft-target loss (the rest: cross-entropy on the labels)")
     ap.add_argument("--distill-temp", type=float, default=2.0,
@@ -282,10 +286,10 @@ def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=N
     soft_t = None
     if soft is not None:
         tau = a.distill_temp
-        lp = np.log(np.clip(soft.astype(np.float64), 1e-8, 1.0)) / tau
-        lp -= lp.max(1, keepdims=True)
+        lp = np.log(np.clip(soft.astype(np.float32), 1e-8, 1.0)) / tau
+        lp -= lp.max(-1, keepdims=True)
         st = np.exp(lp)
-        soft_t = torch.from_numpy((st / st.sum(1, keepdims=True)).astype(np.float32))
+        soft_t = torch.from_numpy((st / st.sum(-1, keepdims=True)).astype(np.float32))
     for ep in range(a.epochs):
         model.train()
         # per row and epoch: the original (version 0) or, with probability --augment, one of its re-cut copies
@@ -306,7 +310,7 @@ def fit(X, y, w_row, K, idx_tr, idx_va, a, dev, log, what="", inputs=None, src=N
             out = model.head(*feats) if inputs.mlp else model.logits(feats[0])
             loss_each = nn.functional.cross_entropy(out, yt[rows].to(dev), reduction="none")
             if soft_t is not None:
-                q = soft_t[rows].to(dev)
+                q = (soft_t[ver_t[b], rows] if soft_t.dim() == 3 else soft_t[rows]).to(dev)
                 kl = (q * (torch.log(q.clamp_min(1e-8)) - nn.functional.log_softmax(out / tau, dim=1))).sum(1)
                 loss_each = (1.0 - a.distill_alpha) * loss_each + a.distill_alpha * tau * tau * kl
             wb = sample_w[rows].to(dev)
@@ -394,7 +398,28 @@ def fold_of_groups(groups, y, k, seed):
     return np.array([fold[g] for g in groups])
 
 
-def load_teachers(a, X, classes, folds, log):
+def teacher_views(d, a, inputs, K, n_fits):
+    """The calibrated probabilities of teacher d's saved fits (teacher_models.pt) on every row in every version
+    the student sees: [n_fits, 1 + copies, N, K]."""
+    saved = torch.load(os.path.join(d, "teacher_models.pt"))
+    if len(saved["states"]) != n_fits or saved["arch"] != "mlp" or not inputs.mlp or inputs.lazy:
+        raise SystemExit(f"--distill-views {d}: needs the {n_fits} saved MLP fits and precomputed inputs")
+    targ = argparse.Namespace(**dict(vars(a), hidden=saved["hidden"], hidden2=saved["hidden2"]))
+    V, N = inputs.tensors[0].shape[:2]
+    out = np.zeros((n_fits, V, N, K), dtype=np.float32)
+    for f, st in enumerate(saved["states"]):
+        m = make_model(targ, K)
+        m.load_state_dict(st)
+        m.eval()
+        with torch.no_grad():
+            for v in range(V):
+                for i in range(0, N, 16384):
+                    lo = m.head(inputs.tensors[0][v, i:i + 16384], inputs.tensors[1][v, i:i + 16384])
+                    out[f, v, i:i + 16384] = torch.softmax(lo / m.temperature, dim=1).numpy()
+    return out
+
+
+def load_teachers(a, X, classes, folds, log, inputs=None):
     """The mean over the --distill folders' teacher.npz of each fit's probabilities: [folds + 1, len(X), K] (fold
     f's teachers never saw outside fold f; the last entry is the teachers' final models). Refuses teachers trained
     on other rows, classes or folds: their fold models would not be fold-clean for this run."""
@@ -410,8 +435,11 @@ def load_teachers(a, X, classes, folds, log):
         p = t["probs"].astype(np.float32)
         if p.shape[0] != (len(want_f) and a.folds) + 1:
             raise SystemExit(f"--distill {d}: {p.shape[0]} fits, this run needs {(len(want_f) and a.folds) + 1}")
+        if a.distill_views:
+            p = teacher_views(d, a, inputs, len(classes), p.shape[0])
         acc = p if acc is None else acc + p
-    log(f"distilling from {len(dirs)} teachers (alpha {a.distill_alpha}, temperature {a.distill_temp})")
+    log(f"distilling from {len(dirs)} teachers (alpha {a.distill_alpha}, temperature {a.distill_temp}"
+        f"{', every augmented copy labelled by the teachers' if a.distill_views else ''})")
     return acc / len(dirs)
 
 
@@ -551,8 +579,9 @@ def main(argv=None):
     folds = None
     if outside is not None and not a.quick and a.folds > 1:
         folds = fold_of_groups([groups_out[i] for i in range(len(y_out))], y_out, a.folds, split_seed)
-    teacher = load_teachers(a, X, classes, folds, log) if a.distill else None
+    teacher = load_teachers(a, X, classes, folds, log, inputs) if a.distill else None
     teach_out = [] if a.save_teacher else None
+    teach_states = []
     if teacher is not None:
         result["distill"] = {"teachers": a.distill.split(","), "alpha": a.distill_alpha, "temp": a.distill_temp}
 
@@ -566,6 +595,7 @@ def main(argv=None):
             oof[folds == f] = predict(m, X[out_idx[folds == f]])
             if teach_out is not None:
                 teach_out.append(predict(m, X).astype(np.float16))
+                teach_states.append({k: v.clone() for k, v in m.state_dict().items()})
         np.savez_compressed(os.path.join(a.out, "oof.npz"), probs=oof, folds=folds)
         pp = [mm["payload_packets"] for mm in meta_out]
         bgset = {background} if use_bg else set()
@@ -597,6 +627,9 @@ def main(argv=None):
                 inputs=inputs, src=src, soft=teacher[-1] if teacher is not None else None)
     if teach_out is not None:
         teach_out.append(predict(model, X).astype(np.float16))
+        teach_states.append({k: v.clone() for k, v in model.state_dict().items()})
+        torch.save({"states": teach_states, "hidden": a.hidden, "hidden2": a.hidden2, "arch": a.arch},
+                   os.path.join(a.out, "teacher_models.pt"))
         np.savez_compressed(os.path.join(a.out, "teacher.npz"), probs=np.stack(teach_out), classes=np.array(classes),
                             folds=folds if folds is not None else np.zeros(0, np.int64), rows=len(X),
                             x_sum=float(np.abs(X).sum()))
