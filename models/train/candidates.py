@@ -99,13 +99,28 @@ CANDIDATES["mlp-narrow-dns-reuse"] = (
     "mlp-narrow-http-headers plus the `dns-reuse` content mechanism: half the augmented copies of dns rows get the "
     "exchanges of 1-3 other dns training flows appended (resolvers reusing one TCP connection, RFC 7766)",
     DNS_REUSE + NARROW)
-for _s in range(8, 22):
+for _s in list(range(8, 22)) + list(range(31, 61)):
     CANDIDATES[f"mlp-narrow-dns-reuse-seed-{_s}"] = (f"mlp-narrow-dns-reuse, seed {_s}",
                                                       DNS_REUSE + NARROW + ["--seed", str(_s)])
     CANDIDATES[f"mlp-narrow-http-headers-seed-{_s}"] = (f"mlp-narrow-http-headers, seed {_s}",
                                                          HTTP_HEADERS + NARROW + ["--seed", str(_s)])
     CANDIDATES[f"mlp-narrow-http-compose-seed-{_s}"] = (f"mlp-narrow-http-compose, seed {_s}",
                                                          HTTP_HEADERS + COMPOSE + NARROW + ["--seed", str(_s)])
+
+# fold-clean distillation (train.py --distill): teachers are mlp-narrow-dns-reuse seeds run with --save-teacher
+DISTILL_TEACHERS = "models/train/out/candidates/mlp-narrow-dns-reuse-seed-{}"
+CANDIDATES["mlp-distill-ens10"] = (
+    "one 128/64 MLP (mlp-narrow-dns-reuse recipe, seed 31) learning the mean of 10 mlp-narrow-dns-reuse teachers "
+    "(seeds 31-40) fold-clean: the student of outside fold k learns from the teachers' fold-k models (trained without "
+    "fold k), the shipped one from their final models; an augmented copy learns the teachers' probabilities of the row "
+    "as captured (alpha 0.7, temperature 2)",
+    DNS_REUSE + ["--hidden", "128", "--hidden2", "64", "--seed", "31",
+                 "--distill", ",".join(DISTILL_TEACHERS.format(s) for s in range(31, 41))])
+CANDIDATES["mlp-distill-views-ens10-c"] = (
+    "as mlp-distill-ens10 (teachers seeds 51-60, student seed 51), and the teachers' saved fits label every augmented "
+    "copy as the student sees it (`--distill-views`)",
+    DNS_REUSE + ["--hidden", "128", "--hidden2", "64", "--seed", "51", "--distill-views",
+                 "--distill", ",".join(DISTILL_TEACHERS.format(s) for s in range(51, 61))])
 
 CANDIDATES["mlp-capture-ts-leave-programs-out"] = (
     "the recipe of mlp-capture-ts without one client program per class (the least common with >= 20 flows), scored on "
@@ -152,6 +167,12 @@ ENSEMBLES = {
                                      [f"mlp-narrow-capture-ts-seed-{s}" for s in range(17, 22)]),
     "mlp-narrow-dns-reuse-ens5-c": ("mean of mlp-narrow-dns-reuse seeds 17 to 21: a third draw",
                                     [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(17, 22)]),
+    "mlp-narrow-dns-reuse-ens10": ("mean of mlp-narrow-dns-reuse seeds 31 to 40 (ten 64/32 members; the teachers of "
+                                   "mlp-distill-ens10)", [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(31, 41)]),
+    "mlp-narrow-dns-reuse-ens10-b": ("mean of mlp-narrow-dns-reuse seeds 41 to 50: a second draw",
+                                     [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(41, 51)]),
+    "mlp-narrow-dns-reuse-ens10-c": ("mean of mlp-narrow-dns-reuse seeds 51 to 60: a third draw",
+                                     [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(51, 61)]),
 }
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx
