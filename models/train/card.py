@@ -401,6 +401,45 @@ def main():
                                "recipe's two draws); not shipped" if mean < ship_mean + 0.01 else "better")
                     w(f"\n`{rec}`: mean of its two draws {f4(mean)} against {f4(ship_mean)} for the shipped recipe: "
                       f"{verdict}.")
+            ship3 = [cands.get(a.shipped_candidate + x) for x in ("", "-b", "-c")]
+            e10 = [cands.get("mlp-narrow-dns-reuse-ens10" + x) for x in ("", "-b", "-c")]
+            e10 = [c for c in e10 if c and c.get("outside_macro_f1") is not None]
+            if all(c and c.get("outside_macro_f1") is not None for c in ship3) and e10:
+                s3 = [c["outside_macro_f1"] for c in ship3]
+                ev = [c["outside_macro_f1"] for c in e10]
+                sp = [c.get("flows_per_cpu_second", 0) for c in e10]
+                w(f"\n`mlp-narrow-dns-reuse-ens10` (ten members instead of five): its {len(ev)} draws score "
+                  f"{', '.join(f4(v) for v in ev)} (mean {f4(sum(ev) / len(ev))}) against "
+                  f"{', '.join(f4(v) for v in s3)} (mean {f4(sum(s3) / 3)}) for the shipped recipe's three draws: "
+                  f"{'not clearly better (inside the shipped recipe draw spread of ' + f4(max(s3) - min(s3)) + ')' if sum(ev) / len(ev) < sum(s3) / 3 + max(s3) - min(s3) else 'better'}"
+                  f", and ten members run at {', '.join(f'{v:,}' for v in sp)} flows per CPU s (load in "
+                  "`card/candidates.json`), under the 120,000 the shipped five keep; not shipped.")
+            dr = os.path.join(O, "draws.json")
+            if os.path.exists(dr):
+                d = json.load(open(dr))
+                shutil.copy(dr, os.path.join(CARD, "draws.json"))
+                w(f"\n**How many members the outside figure needs** (`models/train/draws.py`: {d['draws_per_size']} random "
+                  f"draws of K of {d['members']} `mlp-narrow-dns-reuse` members, their mean scored out-of-fold; rule: "
+                  f"each draw's own threshold, as the candidates above; fixed: threshold {d['fixed_threshold']} for all):\n")
+                w("| members | macro-F1, rule: mean (sd; lowest to highest) | macro-F1, fixed threshold: mean (sd) | "
+                  "other protocols unknown, rule |")
+                w("| ---: | ---: | ---: | ---: |")
+                for k, v in d["sizes"].items():
+                    r, fx, o = v["macro_f1_rule"], v["macro_f1_fixed"], v["other_unknown_rule"]
+                    w(f"| {k} | {f4(r['mean'])} ({f4(r['sd'])}; {f4(r['min'])} to {f4(r['max'])}) | "
+                      f"{f4(fx['mean'])} ({f4(fx['sd'])}) | {pct(o['mean'])} |")
+            dist = [(n, cands[n]) for n in ("mlp-distill-ens10", "mlp-distill-views-ens10-c") if n in cands]
+            if dist:
+                w("\n**Fold-clean distillation** (`train.py --save-teacher` on the teachers, `--distill` on the student: "
+                  "the student of outside fold k learns the mean of the teachers' fold-k models, which never saw fold k, "
+                  "so its out-of-fold figure is honest): " + "; ".join(
+                      f"`{n}` outside {f4(c.get('outside_macro_f1'))} (lab {f4(c.get('lab_macro_f1'))}, "
+                      f"{c.get('flows_per_cpu_second', 0):,} flows per CPU s)" for n, c in dist)
+                  + ". The student learns the teachers' probabilities on the training rows, where the teachers agree "
+                  "(they were trained on them); what averaging buys is their disagreement on flows unlike the training "
+                  "rows, which the rows as captured do not show it. Labelling the augmented copies with the teachers "
+                  "(`--distill-views`) shows it some of that: it beats a single member, not the teachers' mean; not "
+                  "shipped.")
             w("\nLab figures of different corpora are not comparable (other held-out runs); outside figures are "
               "(same flows; the v3 seed 8 used other folds). Speeds of averaged models: the rows from "
               "`mlp-capture-ts-ens6` on were exported with the members' exact-length vocabulary folded into their "
@@ -594,6 +633,12 @@ STEPS = [
     ("a third draw of each (seeds 17-21): `mlp-narrow-capture-ts` (the shipped recipe)",
      ["mlp-narrow-capture-ts-ens5-c"]),
     ("a third draw of each (seeds 17-21): `mlp-narrow-dns-reuse`", ["mlp-narrow-dns-reuse-ens5-c"]),
+    ("ten `mlp-narrow-dns-reuse` members (64/32) averaged, three draws (seeds 31-40, 41-50, 51-60)",
+     ["mlp-narrow-dns-reuse-ens10", "mlp-narrow-dns-reuse-ens10-b", "mlp-narrow-dns-reuse-ens10-c"]),
+    ("one 128/64 student learning the mean of ten of them fold-clean (`--distill`; teachers 31-40)",
+     ["mlp-distill-ens10"]),
+    ("the same with every augmented copy labelled by the teachers (`--distill-views`; teachers 51-60)",
+     ["mlp-distill-views-ens10-c"]),
 ]
 
 

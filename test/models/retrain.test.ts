@@ -83,4 +83,30 @@ describe.skipIf(missing !== null)(`models/train/train.py retrains from a who's-t
     expect((res.loss_lazy as number[]).length).toBe(1);
     expect(res.loss_max_abs_diff as number).toBeLessThanOrEqual(1e-4);
   });
+
+  it('a student learns from a --save-teacher run of the same rows (--distill, --distill-views) and refuses one of other classes', () => {
+    const teacher = path.join(dir, 'teacher');
+    const run = (out: string, extra: string[]) => spawnSync(PYTHON, [TRAIN, '--csv', SAMPLE, '--quick', '--threads', '2',
+      '--out', out, ...extra], { encoding: 'utf8', timeout: 240_000 });
+    const t = run(teacher, ['--save-teacher']);
+    expect(t.status, `teacher failed:\n${t.stdout}\n${t.stderr}`).toBe(0);
+    expect(existsSync(path.join(teacher, 'teacher.npz'))).toBe(true);
+    expect(existsSync(path.join(teacher, 'teacher_models.pt'))).toBe(true);
+
+    const student = path.join(dir, 'student');
+    const s = run(student, ['--seed', '8', '--hidden', '32', '--hidden2', '16', '--distill', teacher, '--distill-views']);
+    expect(s.status, `student failed:\n${s.stdout}\n${s.stderr}`).toBe(0);
+    expect(s.stdout).toContain('distilling from 1 teachers');
+    const m = JSON.parse(readFileSync(path.join(student, 'metrics.json'), 'utf8')) as {
+      distill?: { teachers: string[]; alpha: number }; network?: { macro_f1: number };
+    };
+    expect(m.distill?.teachers).toEqual([teacher]);
+    expect(m.distill?.alpha).toBe(0.7);
+    expect(typeof m.network?.macro_f1).toBe('number');
+
+    // a teacher trained on other classes (here: irc dropped into the background) is not fold-clean for this run
+    const other = run(path.join(dir, 'other'), ['--drop-classes', 'irc', '--distill', teacher]);
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toContain('teacher trained on other rows, classes or folds than this run');
+  }, 600_000);
 });
