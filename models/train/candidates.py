@@ -101,7 +101,8 @@ CANDIDATES["mlp-narrow-dns-reuse"] = (
     DNS_REUSE + NARROW)
 for _s in list(range(8, 22)) + list(range(31, 61)):
     CANDIDATES[f"mlp-narrow-dns-reuse-seed-{_s}"] = (f"mlp-narrow-dns-reuse, seed {_s}",
-                                                      DNS_REUSE + NARROW + ["--seed", str(_s)])
+                                                      DNS_REUSE + NARROW + ["--seed", str(_s)]
+                                                      + (["--save-teacher"] if _s >= 31 else []))  # the teachers
     CANDIDATES[f"mlp-narrow-http-headers-seed-{_s}"] = (f"mlp-narrow-http-headers, seed {_s}",
                                                          HTTP_HEADERS + NARROW + ["--seed", str(_s)])
     CANDIDATES[f"mlp-narrow-http-compose-seed-{_s}"] = (f"mlp-narrow-http-compose, seed {_s}",

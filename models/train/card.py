@@ -413,7 +413,7 @@ def main():
                   f"{', '.join(f4(v) for v in s3)} (mean {f4(sum(s3) / 3)}) for the shipped recipe's three draws: "
                   f"{'not clearly better (inside the shipped recipe draw spread of ' + f4(max(s3) - min(s3)) + ')' if sum(ev) / len(ev) < sum(s3) / 3 + max(s3) - min(s3) else 'better'}"
                   f", and ten members run at {', '.join(f'{v:,}' for v in sp)} flows per CPU s (load in "
-                  "`card/candidates.json`), under the 120,000 the shipped five keep; not shipped.")
+                  "`card/candidates.json`), below the 120,000 floor the shipped five members keep; not shipped.")
             dr = os.path.join(O, "draws.json")
             if os.path.exists(dr):
                 d = json.load(open(dr))
@@ -438,8 +438,10 @@ def main():
                   + ". The student learns the teachers' probabilities on the training rows, where the teachers agree "
                   "(they were trained on them); what averaging buys is their disagreement on flows unlike the training "
                   "rows, which the rows as captured do not show it. Labelling the augmented copies with the teachers "
-                  "(`--distill-views`) shows it some of that: it beats a single member, not the teachers' mean; not "
-                  "shipped.")
+                  "(`--distill-views`) shows it some of that: it beats a single member, not the teachers' mean"
+                  + (f" (`mlp-narrow-dns-reuse-ens10-c`, its teachers: "
+                     f"{f4(cands['mlp-narrow-dns-reuse-ens10-c']['outside_macro_f1'])})"
+                     if "mlp-narrow-dns-reuse-ens10-c" in cands else "") + "; not shipped.")
             w("\nLab figures of different corpora are not comparable (other held-out runs); outside figures are "
               "(same flows; the v3 seed 8 used other folds). Speeds of averaged models: the rows from "
               "`mlp-capture-ts-ens6` on were exported with the members' exact-length vocabulary folded into their "
