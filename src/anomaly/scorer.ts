@@ -113,11 +113,6 @@ export class AnomalyScorer {
     return this.window?.held ?? 0;
   }
 
-  /** Flows scored before their hold was over because MAX_HELD flows were waiting. */
-  get releasedEarly(): number {
-    return this.window?.releasedEarly ?? 0;
-  }
-
   submit(batch: ClassifiedFlow[]): void {
     this.step(batch, batch.length);
   }
