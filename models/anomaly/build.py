@@ -236,6 +236,10 @@ def cmd_evaluate(a, log):
             # designed.
             out["fresh2"] = held_out_figures(a, model, log, runs={"lab": a.fresh2, "held_out_runs": [
                 os.path.relpath(r, a.fresh2) for r in lab_runs(a.fresh2)]}, name="eval-fresh2")
+        if a.fresh4:
+            # Another seen batch (the model's thresholds were calibrated on it: models/anomaly/calibrate.py).
+            out["fresh4"] = held_out_figures(a, model, log, runs={"lab": a.fresh4, "held_out_runs": [
+                os.path.relpath(r, a.fresh4) for r in lab_runs(a.fresh4)]}, name="eval-fresh4")
         if a.fresh3:
             # A batch recorded after this model was frozen (untouched).
             out["fresh3"] = held_out_figures(a, model, log, runs={"lab": a.fresh3, "held_out_runs": [
@@ -398,6 +402,7 @@ def main():
                     "(a second test set, every run of it)")
     ap.add_argument("--fresh2", default=None, help="evaluate: lab batches recorded while the model was designed and read only after it was frozen (a directory of b*/ batches)")
     ap.add_argument("--fresh3", default=None, help="evaluate: a lab batch recorded after this model was frozen (untouched)")
+    ap.add_argument("--fresh4", default=None, help="evaluate: another seen lab batch (one of those the thresholds were calibrated on)")
     ap.add_argument("--model", default=None, help="evaluate: this anomaly model instead of models/anomaly.onnx")
     ap.add_argument("--attacks-only", action="store_true", help="evaluate: the attack labs only, not the test runs")
     ap.add_argument("--out", default=None, help="evaluate: write the metrics here (default models/anomaly/card/metrics.json)")

@@ -98,3 +98,61 @@ def calibrate(scores, ports, groups, rates, seed=1):
         for p, v in by.items():
             by_port.setdefault(str(p), {})[rate_key(r)] = v
     return thresholds, dict(sorted(by_port.items(), key=lambda kv: int(kv[0])))
+
+
+def scored_flows(db, keep=None):
+    """(scores, server ports, groups) of a database's finished flows the sensor scored: the group of a flow is its
+    capture file, or the database and hour it started in (as `sensor anomaly-fit` groups them). `keep`: only flows of
+    these capture files."""
+    import sqlite3
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute("SELECT anomaly_score, server_port, pcap_filename, CAST(first_ts / 3600 AS INTEGER) FROM flows "
+                       "WHERE end_reason != 'active' AND anomaly_score IS NOT NULL ORDER BY id").fetchall()
+    con.close()
+    if keep is not None:
+        rows = [r for r in rows if r[2] in keep]
+    return (np.array([r[0] for r in rows], dtype=np.float64), np.array([r[1] for r in rows], dtype=np.int64),
+            np.array([r[2] if r[2] else f"h:{db}:{r[3]}" for r in rows]))
+
+
+def main():
+    import argparse
+    import json
+    ap = argparse.ArgumentParser(description="Recalibrate an anomaly model's thresholds on databases of normal traffic "
+                                 "the sensor scored with it (sensor --pcap ... --db D --anomaly-model M); without "
+                                 "refitting it. Prints the thresholds; --write stores them in the model (needs onnx).")
+    ap.add_argument("--db", action="append", required=True,
+                    help="a scored database of normal flows (repeatable); DB@LIST: only the flows of the capture files listed in LIST (one a line)")
+    ap.add_argument("--model", required=True, help="the model the databases were scored with")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--version", default=None, help="with --write: the model's new model_version")
+    ap.add_argument("--write", action="store_true", help="write anomaly_thresholds and anomaly_port_thresholds into --model")
+    a = ap.parse_args()
+    parts = []
+    for d in a.db:
+        path, _, listed = d.partition("@")
+        parts.append(scored_flows(path, {ln.strip() for ln in open(listed) if ln.strip()} if listed else None))
+    scores = np.concatenate([p[0] for p in parts])
+    ports = np.concatenate([p[1] for p in parts])
+    groups = np.concatenate([p[2] for p in parts])
+    import onnx
+    m = onnx.load(a.model)
+    props = {p.key: p for p in m.metadata_props}
+    rates = sorted(float(r) for r in json.loads(props["anomaly_thresholds"].value))
+    thresholds, by_port = calibrate(scores, ports, groups, rates, seed=a.seed)
+    out = {"flows": int(len(scores)), "groups": int(len(np.unique(groups))), "thresholds": thresholds, "port_thresholds": by_port}
+    if a.write:
+        props["anomaly_thresholds"].value = json.dumps(thresholds)
+        if "anomaly_port_thresholds" in props:
+            props["anomaly_port_thresholds"].value = json.dumps(by_port)
+        else:
+            e = m.metadata_props.add()
+            e.key, e.value = "anomaly_port_thresholds", json.dumps(by_port)
+        if a.version:
+            props["model_version"].value = a.version
+        onnx.save(m, a.model)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -27,8 +27,12 @@ CALIBRATION_SHARE of the groups (whole capture files or hours; fewer than MIN_GR
 kept out of fitting, and the threshold for a rate r is the ceil((n + 1)(1 - r))-th smallest score the shipped ensemble
 gives those n rows (split conformal: at most a share r of new rows exchangeable with them is flagged). Whole groups,
 because flows of one capture are alike: a threshold set on flows whose neighbours were fitted on flags fewer new flows
-than it states. Server ports with enough calibration flows whose own threshold is higher than the global one keep
-theirs (port_thresholds(), metadata `anomaly_port_thresholds`). Within the fitting rows each autoencoder is trained on
+than it states. Flows of other normal databases (`--calibration-features DIR`, repeatable: `sensor anomaly-fit
+--calibration-db`) join the calibration rows whole: a more diverse normal set. The thresholds then come from
+calibrate.py: each group weighs at most as much as a group of the median size, server ports whose own calibration
+flows score higher keep thresholds of their own (metadata `anomaly_port_thresholds`), and the global threshold is
+set so that the cross-fitted share of calibration flows flagged is the stated rate (calibrate.py's doc says why).
+Within the fitting rows each autoencoder is trained on
 a seeded BAG share of blocks of BLOCK consecutive rows; the out-of-bag scores set the part gains.
 """
 import argparse
@@ -41,6 +45,9 @@ import numpy as np
 import onnx
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from calibrate import PORT_MIN_FLOWS, PORT_MIN_GROUPS, calibrate  # noqa: E402
 
 DEFAULT_RATES = [0.001, 0.005, 0.01, 0.02, 0.05]
 MEMBERS = 10
@@ -151,36 +158,10 @@ PART_QUANTILE_RATE = 0.001
 CALIBRATION_SHARE = 0.25
 # Fewer groups than this: the calibration split falls back to blocks of BLOCK consecutive rows.
 MIN_GROUPS = 8
-# A server port gets thresholds of its own (port_thresholds()) from at least this many calibration flows of at least
-# PORT_MIN_GROUPS calibration groups.
-PORT_MIN_FLOWS = 50
-PORT_MIN_GROUPS = 3
-
-
-def port_thresholds(cal, cal_ports, cal_groups, thresholds, rates):
-    """Per server port, the thresholds that are higher than the global ones: for each port with PORT_MIN_FLOWS
-    calibration flows of PORT_MIN_GROUPS groups, the split-conformal threshold of its own calibration flows at each
-    rate, kept where it is above the global threshold. A service the model fits less well (its normal flows score
-    higher) is then flagged at the stated rate at most, instead of taking a large share of every flag; a port is
-    never given a lower threshold than the global one (a few capture files of one service are too few to lower it
-    safely). {port: {rate: threshold}}."""
-    out = {}
-    for p in np.unique(cal_ports):
-        sel = cal_ports == p
-        if sel.sum() < PORT_MIN_FLOWS or len(np.unique(cal_groups[sel])) < PORT_MIN_GROUPS:
-            continue
-        own = {}
-        for r in rates:
-            t = float(np.float32(conformal_threshold(cal[sel], r)))
-            if t > thresholds[rate_key(r)]:
-                own[rate_key(r)] = t
-        if own:
-            out[str(int(p))] = own
-    return out
 
 
 def flagged_with_ports(scores, ports, threshold, by_port, rate):
-    """Boolean: scores above their port's threshold at `rate` (by_port, port_thresholds()) or the global one."""
+    """Boolean: scores above their port's threshold at `rate` (by_port, calibrate.py) or the global one."""
     t = np.array([by_port.get(str(int(p)), {}).get(rate_key(rate), threshold) for p in ports])
     return scores > t
 
@@ -294,6 +275,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--version", default=None)
     ap.add_argument("--report", default=None, help="write the fit's figures here (JSON)")
+    ap.add_argument("--calibration-features", action="append", default=[],
+                    help="a directory like --features (same counters) whose rows all join the calibration rows (repeatable)")
     a = ap.parse_args()
 
     meta = json.load(open(os.path.join(a.features, "features.json")))
@@ -322,9 +305,25 @@ def main():
                                std_floor=a.std_floor, log=log)
     with torch.no_grad():
         cal = model(torch.tensor(x[cal_rows], dtype=torch.float32)).numpy().astype(np.float64)
-    thresholds = {rate_key(r): float(np.float32(conformal_threshold(cal, r))) for r in rates}
     cal_groups = groups[cal_rows]
-    by_port = port_thresholds(cal, ports[cal_rows], cal_groups, thresholds, rates) if ports is not None else {}
+    cal_ports = ports[cal_rows] if ports is not None else None
+    extra_rows = 0
+    for d in a.calibration_features:
+        em = json.load(open(os.path.join(d, "features.json")))
+        if em["counters"] != meta["counters"] or em["width"] != W:
+            sys.exit(f"fit.py: {d} has other counters than {a.features}")
+        ex = np.fromfile(os.path.join(d, "features.f32"), dtype="<f4").reshape(em["rows"], W)
+        eg = np.fromfile(os.path.join(d, "groups.i32"), dtype="<i4")
+        ep = np.fromfile(os.path.join(d, "ports.i32"), dtype="<i4")
+        with torch.no_grad():
+            es = model(torch.tensor(ex, dtype=torch.float32)).numpy().astype(np.float64)
+        # Group ids of another export are its own: shift them past every id used so far.
+        cal = np.concatenate([cal, es])
+        cal_groups = np.concatenate([cal_groups, eg + int(cal_groups.max()) + 1])
+        cal_ports = np.concatenate([cal_ports, ep]) if cal_ports is not None else None
+        extra_rows += em["rows"]
+        log(f"calibration: {em['rows']} more flows of {len(np.unique(eg))} groups from {d}")
+    thresholds, by_port = calibrate(cal, cal_ports, cal_groups, rates, seed=a.seed)
     if by_port:
         k = rate_key(a.fpr)
         log(f"per-port thresholds above the global {thresholds[k]:.3g} at {k}: "
@@ -333,7 +332,7 @@ def main():
     # The flagged share on the calibration groups, one group at a time (how much it moves from capture to capture).
     per_group = {}
     for r in rates:
-        flagged = (flagged_with_ports(cal, ports[cal_rows], thresholds[rate_key(r)], by_port, r) if ports is not None
+        flagged = (flagged_with_ports(cal, cal_ports, thresholds[rate_key(r)], by_port, r) if cal_ports is not None
                    else cal > thresholds[rate_key(r)])
         shares = [float(flagged[cal_groups == g].mean()) for g in np.unique(cal_groups)]
         per_group[rate_key(r)] = {"overall": float(flagged.mean()), "group_share_quantiles": {
@@ -358,9 +357,11 @@ def main():
                           f"sequence, counters and context weighted 1/3 each, or the counters' part alone scaled by "
                           f"{model.gains[1].item():.3g}, or the context's alone scaled by {model.gains[2].item():.3g}, "
                           f"where larger; each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
-                          f"{len(fit_rows)}; thresholds = split-conformal quantiles of the scores of {len(cal)} flows "
-                          f"({group_kind}) kept out of fitting, raised for {len(by_port)} server ports whose own "
-                          f"calibration flows score higher",
+                          f"{len(fit_rows)}; thresholds (calibrate.py) from the scores of {len(cal)} normal flows not fitted on "
+                          f"({len(cal) - extra_rows} kept out of fitting, {group_kind}; {extra_rows} of other databases), "
+                          f"each group weighing at most a median one; {len(by_port)} server ports whose own flows score "
+                          f"higher keep thresholds of their own, and the global one is set so that the cross-fitted "
+                          f"share flagged is the stated rate",
         "model_version": version,
         "training_data": f"{meta.get('training_data', 'flows')}",
     }
@@ -380,7 +381,7 @@ def main():
     with torch.no_grad():
         full = model(torch.tensor(x, dtype=torch.float32)).numpy()
     report = {"rows": n, "members": MEMBERS, "bag": BAG, "block": BLOCK, "fitting_rows": len(fit_rows),
-              "calibration_rows": len(cal), "calibration_groups": int(len(np.unique(cal_groups))),
+              "calibration_rows": len(cal), "calibration_rows_of_other_databases": extra_rows, "calibration_groups": int(len(np.unique(cal_groups))),
               "fitting_groups": int(len(np.unique(groups[fit_rows]))), "group_kind": group_kind,
               "calibration_share": CALIBRATION_SHARE, "thresholds": thresholds, "port_thresholds": by_port,
               "port_min_flows": PORT_MIN_FLOWS, "port_min_groups": PORT_MIN_GROUPS,

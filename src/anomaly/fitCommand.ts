@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -36,6 +36,11 @@ export interface AnomalyFitOptions {
   report: string | null;
   /** Seconds each flow waits for its context (contextWindow.ts; the model's `anomaly_context_hold`). */
   hold: number;
+  /**
+   * Other databases of normal traffic, not fitted on: all their finished flows (within since/until) join the
+   * calibration flows that set the thresholds (models/ANOMALY.md "Calibration"); [] = none.
+   */
+  calibrationDbs?: readonly string[];
   /** Where fit.py's progress goes. */
   log: (line: string) => void;
 }
@@ -211,9 +216,18 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-anomaly-fit-'));
   let rows: number;
   try {
-    rows = exportFeatures(o.db, dir, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold }).rows;
+    const main = exportFeatures(o.db, dir, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold });
+    rows = main.rows;
     if (rows < 200) throw new ConfigError(`database ${o.db} has ${rows} finished flows; an anomaly model needs at least 200`);
     const args = [FIT_SCRIPT, '--features', dir, '--out', o.out, '--fpr', String(o.fpr), '--seed', String(o.seed)];
+    (o.calibrationDbs ?? []).forEach((db, i) => {
+      // The same counters as the fitting rows (the server port indicators come from the fitting database).
+      const sub = path.join(dir, `calibration-${i}`);
+      mkdirSync(sub);
+      const n = exportFeatures(db, sub, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold, counters: main.counters }).rows;
+      if (n === 0) throw new ConfigError(`calibration database ${db} has no finished flows`);
+      args.push('--calibration-features', sub);
+    });
     if (o.epochs !== null) args.push('--epochs', String(o.epochs));
     if (o.report !== null) args.push('--report', o.report);
     await runPython(o.python, args, o.log);

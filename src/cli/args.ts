@@ -28,7 +28,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[] }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -237,7 +237,7 @@ function parser(argv: string[], command: string) {
       '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
-      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
     'hosts-fit':
       'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -258,7 +258,13 @@ function parser(argv: string[], command: string) {
   let y = common(yargs(argv).scriptName('sensor').usage(usage));
   if (command === 'export') y = commandOptions(y, EXPORT_FLAGS);
   else if (command === 'eval') y = commandOptions(y, EVAL_FLAGS);
-  else if (command === 'anomaly-fit') y = commandOptions(y, ANOMALY_FIT_FLAGS);
+  else if (command === 'anomaly-fit') {
+    y = commandOptions(y, ANOMALY_FIT_FLAGS).option('calibration-db', {
+      type: 'string',
+      array: true,
+      describe: 'another database of normal traffic, not fitted on, whose flows join the calibration set that sets the thresholds (repeatable; models/ANOMALY.md "Calibration")',
+    });
+  }
   else if (command === 'hosts-fit') {
     y = commandOptions(y, HOSTS_FIT_FLAGS).option('db', { type: 'string', array: true, describe: 'SQLite database written by the sensor with host profiles (repeatable: fitted together) [required]' });
   }
@@ -613,6 +619,7 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     python: single(a, 'python') ?? 'python3',
     report: single(a, 'report') ?? null,
     hold: integer(a, 'context-hold', DEFAULT_HOLD_SECONDS, 0, MAX_CONTEXT_HOLD),
+    calibrationDbs: ((a['calibration-db'] as string[] | undefined) ?? []).map(String).filter((d) => d !== ''),
   };
 }
 

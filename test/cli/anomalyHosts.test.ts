@@ -212,8 +212,22 @@ describe('anomaly scores and host profiles through the CLI', () => {
     const d = new Database(scored, { readonly: true });
     expect(d.prepare('SELECT count(*) AS n FROM flows WHERE anomaly_score IS NULL').get()).toEqual({ n: 0 });
     d.close();
+    // Another database's flows join the calibration set whole (--calibration-db), with the fitting database's counters.
+    const other = path.join(dir, 'fpr.db');
+    const od = new Database(other, { readonly: true });
+    const otherFlows = (od.prepare("SELECT count(*) AS n FROM flows WHERE end_reason != 'active'").get() as { n: number }).n;
+    od.close();
+    const pooledReport = path.join(dir, 'fit-pooled.json');
+    const pooled = sensor(['anomaly-fit', '--db', db, '--calibration-db', other, '--out', path.join(dir, 'pooled.onnx'), '--epochs', '3',
+      '--python', PYTHON, '--report', pooledReport], 300_000);
+    expect(pooled.code, pooled.stderr).toBe(0);
+    expect(pooled.stderr).toContain(`calibration: ${otherFlows} more flows`);
+    const prep = JSON.parse(readFileSync(pooledReport, 'utf8'));
+    expect(prep.calibration_rows_of_other_databases).toBe(otherFlows);
+    expect(prep.calibration_rows).toBe(prep.rows - prep.fitting_rows + otherFlows);
+    expect((await loadAnomalyModelInfo(path.join(dir, 'pooled.onnx'))).method).toMatch(new RegExp(`${otherFlows} of other databases`));
     const few = sensor(['anomaly-fit', '--db', db, '--out', out, '--since', String(Math.floor(Date.now() / 1000) + 86400), '--python', PYTHON]);
     expect(few.code).toBe(2);
     expect(few.stderr).toMatch(/has 0 finished flows; an anomaly model needs at least 200/);
-  }, 320_000);
+  }, 620_000);
 });
