@@ -327,6 +327,68 @@ def model_version():
     return r.stdout.strip() or None
 
 
+def cmd_calibrate(a, log):
+    """The bundled model's thresholds without refitting it (models/anomaly/calibrate.py): the fitting runs scored as
+    `build.py corpus` read them, of which the captures fit.py kept out of fitting (its seeded calibration split), plus
+    every run of --calibration-lab batches (repeatable), each batch scored as `evaluate` scores it. Prints the
+    thresholds; --write stores them in models/anomaly.onnx; then card/calibration.json (calibration_study.py)."""
+    import importlib.util
+    runs = json.load(open(os.path.join(a.work, "runs.json")))
+    fit_scored = os.path.join(a.work, "fit-scored.db")
+    fresh(fit_scored)
+    args = []
+    for r in runs["fit_runs"]:
+        args += ["--pcap", os.path.join(runs["lab"], r)]
+    sensor(args + ["--db", fit_scored, "--sensor-name", "lab", "--no-hosts"], log)
+    # fit.py's calibration split of normal-fit.db: groups numbered in order of first appearance among finished flows,
+    # as `sensor anomaly-fit` exports them.
+    spec = importlib.util.spec_from_file_location("fit", os.path.join(HERE, "fit.py"))
+    fitmod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fitmod)
+    order, ids, groups = {}, [], []
+    for (pcap,) in query(os.path.join(a.work, "normal-fit.db"), "SELECT pcap_filename FROM flows WHERE end_reason != 'active' ORDER BY id"):
+        groups.append(order.setdefault(pcap, len(order)))
+    import numpy as np
+    groups = np.array(groups, dtype=np.int32)
+    is_cal = fitmod.calibration_split(groups, a.seed)
+    names = {v: k for k, v in order.items()}
+    cal = sorted({names[int(g)] for g in np.unique(groups[is_cal])})
+    cal_list = os.path.join(a.work, "calibration-captures.txt")
+    with open(cal_list, "w") as f:
+        f.write("".join(c + "\n" for c in cal))
+    dbs = [f"{fit_scored}@{cal_list}"]
+    sets = [f"calibration={fit_scored}@{cal_list}"]
+    for i, lab in enumerate(a.calibration_lab or []):
+        db = os.path.join(a.work, f"calibration-lab-{i}.db")
+        fresh(db)
+        args = []
+        for r in lab_runs(lab):
+            args += ["--pcap", r]
+        sensor(args + ["--db", db, "--sensor-name", "lab", "--no-hosts"], log)
+        dbs.append(db)
+        sets.append(f"{os.path.basename(lab.rstrip('/'))}={db}")
+    log(f"calibrate: {len(cal)} kept-out fitting captures and {len(a.calibration_lab or [])} lab batches")
+    cmd = [sys.executable, os.path.join(HERE, "calibrate.py"), "--model", a.model or MODEL, "--seed", str(a.seed)]
+    for d in dbs:
+        cmd += ["--db", d]
+    if a.write:
+        cmd += ["--write"] + (["--version", a.version] if a.version else [])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stderr.write(r.stderr)
+    log("calibrate: " + r.stdout.strip()[:2000])
+    held = os.path.join(a.work, "eval-heldout.db")
+    if os.path.exists(held):
+        sets.append(f"test={held}")
+    if a.previous:
+        cmd = [sys.executable, os.path.join(HERE, "calibration_study.py"), "--pool", ",".join(x.split("=")[0] for x in sets if not x.startswith("test=")),
+               "--previous", a.previous, "--out", os.path.join(CARD, "calibration.json")]
+        for x in sets:
+            cmd += ["--set", x]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        sys.stderr.write(r.stderr)
+        log("calibration study: " + r.stdout.strip()[:2000])
+
+
 def cmd_hosts(a, log):
     """Host profiles of the attack labs in 5-minute windows (one scenario per window): behaviour groups fitted on
     the normal lab's profiles and the first attack lab's, then applied to the other attack lab, whose attacker,
@@ -393,7 +455,7 @@ def cmd_hosts(a, log):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["corpus", "fit", "evaluate", "hosts", "all"])
+    ap.add_argument("step", choices=["corpus", "fit", "evaluate", "calibrate", "hosts", "all"])
     ap.add_argument("--lab", default="/work/data/lab/captures")
     ap.add_argument("--attacks", action="append", default=None, help="attack lab output directory (repeatable)")
     ap.add_argument("--work", default="/work/data/anomaly/build2")
@@ -406,6 +468,10 @@ def main():
     ap.add_argument("--model", default=None, help="evaluate: this anomaly model instead of models/anomaly.onnx")
     ap.add_argument("--attacks-only", action="store_true", help="evaluate: the attack labs only, not the test runs")
     ap.add_argument("--out", default=None, help="evaluate: write the metrics here (default models/anomaly/card/metrics.json)")
+    ap.add_argument("--calibration-lab", action="append", default=None, help="calibrate: a lab batch directory (b*/) whose runs join the calibration set (repeatable)")
+    ap.add_argument("--write", action="store_true", help="calibrate: store the thresholds in the model")
+    ap.add_argument("--version", default=None, help="calibrate --write: the model's new model_version")
+    ap.add_argument("--previous", default=None, help="calibrate: JSON {thresholds, port_thresholds} to compare with (card/calibration.json)")
     a = ap.parse_args()
     if a.attacks is None:
         a.attacks = sorted(glob.glob("/work/data/anomaly/lab/a*/"))
