@@ -22,11 +22,19 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calibrate import calibrate, flagged, group_weights, scored_flows, weighted_threshold  # noqa: E402
+from calibrate import calibrate, group_weights, scored_flows, weighted_threshold  # noqa: E402
 
 SPLITS = 20
 BATCHES = 300
 BAND = (0.0067, 0.015)
+
+
+# Stored scores have 6 decimals and the sensor compares the unrounded score, so a flow whose score is within 1e-6 of a
+# threshold (thresholds are calibration flows' own scores) may count differently here than in the sensor's own
+# figures (build.py evaluate): measured, up to 2 flows per set.
+def flagged(scores, ports, threshold, by_port):
+    t = np.array([by_port.get(int(p), threshold) for p in ports]) if by_port else threshold
+    return scores > t
 
 
 def cls(group):
@@ -63,6 +71,8 @@ def main():
     ap.add_argument("--previous", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--candidate", default=None, help="JSON {thresholds, port_thresholds}: the frozen thresholds to tabulate "
+                    "(default: calibrate.py's on the pool, recomputed from the stored scores)")
     a = ap.parse_args()
     sets = {}
     for spec in a.set:
@@ -75,8 +85,12 @@ def main():
     g = np.concatenate([sets[k][2] for k in pool])
     prev = json.load(open(a.previous))
     pt, pby = at(prev["thresholds"], prev.get("port_thresholds", {}))
-    thr, by_port = calibrate(s, p, g, [0.01], seed=a.seed)
-    ct, cby = at(thr, by_port)
+    if a.candidate:
+        cj = json.load(open(a.candidate))
+        ct, cby = at(cj["thresholds"], cj.get("port_thresholds", {}))
+    else:
+        thr, by_port = calibrate(s, p, g, [0.01], seed=a.seed)
+        ct, cby = at(thr, by_port)
     gt = float(np.float32(weighted_threshold(s, group_weights(g), 0.01)))
     out = {"pool": pool, "pool_flows": int(len(s)), "pool_runs": int(len(np.unique(g))), "band": list(BAND),
            "previous_threshold": pt, "previous_port_thresholds": pby, "global_threshold": gt,
