@@ -227,23 +227,15 @@ def cmd_evaluate(a, log):
     # Held-out (test) lab runs: every flow is normal. With --attacks-only (while designing) they stay unread.
     if not a.attacks_only:
         out["held_out"] = held_out_figures(a, model, log)
-        if a.fresh:
-            # A lab batch recorded after the model was frozen (lab_runs() of --fresh): every run is a test run.
-            out["fresh"] = held_out_figures(a, model, log, runs={"lab": a.fresh, "held_out_runs": [
-                os.path.relpath(r, a.fresh) for r in lab_runs(a.fresh)]}, name="eval-fresh")
-        if a.fresh2:
-            # Batches recorded while the previous model was designed, read after it was frozen and while this one was
-            # designed.
-            out["fresh2"] = held_out_figures(a, model, log, runs={"lab": a.fresh2, "held_out_runs": [
-                os.path.relpath(r, a.fresh2) for r in lab_runs(a.fresh2)]}, name="eval-fresh2")
-        if a.fresh4:
-            # Another seen batch (the model's thresholds were calibrated on it: models/anomaly/calibrate.py).
-            out["fresh4"] = held_out_figures(a, model, log, runs={"lab": a.fresh4, "held_out_runs": [
-                os.path.relpath(r, a.fresh4) for r in lab_runs(a.fresh4)]}, name="eval-fresh4")
-        if a.fresh3:
-            # A batch recorded after this model was frozen (untouched).
-            out["fresh3"] = held_out_figures(a, model, log, runs={"lab": a.fresh3, "held_out_runs": [
-                os.path.relpath(r, a.fresh3) for r in lab_runs(a.fresh3)]}, name="eval-fresh3")
+        # Normal lab batches, every run a test run (lab_runs()), in this order: --fresh, a batch recorded after the
+        # model was frozen; --fresh2, batches recorded while the previous model was designed, read after it was
+        # frozen and while this one was designed; --fresh4, another seen batch (the thresholds were calibrated on it:
+        # models/anomaly/calibrate.py); --fresh3, a batch recorded after this model was frozen (untouched).
+        for key in ("fresh", "fresh2", "fresh4", "fresh3"):
+            batch = getattr(a, key)
+            if batch:
+                out[key] = held_out_figures(a, model, log, runs={"lab": batch, "held_out_runs": [
+                    os.path.relpath(r, batch) for r in lab_runs(batch)]}, name=f"eval-{key}")
     # Attack lab: per scenario, the attack's flows (ground truth from the scenario's JSON) and the workstations'.
     out["attack_labs"] = {}
     for d in attack_dirs(a):
