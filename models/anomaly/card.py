@@ -702,6 +702,10 @@ def readme_figures(m):
             rows.append(f"| fresh lab batches 2 and 3 ({m['fresh2']['flows']:,} flows; also used to choose the design) | {pct(m['fresh2']['fpr'])} | |")
         if m.get("fresh3"):
             rows.append(f"| fresh lab batch 4, read only after the model was frozen ({m['fresh3']['flows']:,} flows) | {pct(m['fresh3']['fpr'])} | |")
+        bp = os.path.join(CARD, "metrics-bundled-batch5.json")
+        if os.path.exists(bp):
+            b5 = json.load(open(bp))["fresh3"]
+            rows.append(f"| fresh lab batch 5, recorded after this model was frozen (card/metrics-bundled-batch5.json; {b5['flows']:,} flows) | {pct(b5['fpr'])} | |")
     rows.append(f"| the attack lab's workstations (a network the model was not fitted on) | {pct(wu.get('fpr'))} | {pct(m['workstations']['fpr'])} |")
     for sc, what in SCENARIOS:
         r, u = tot.get(sc), un.get(sc)
