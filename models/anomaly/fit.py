@@ -352,7 +352,7 @@ def main():
         "anomaly_thresholds": json.dumps(thresholds),
         "anomaly_default_fpr": rate_key(a.fpr),
         "anomaly_method": f"mean of {MEMBERS} autoencoders ({W - n_ctx}-{a.hidden}-{a.code}-{a.hidden}-{W}, ReLU; the {n_ctx} "
-                          f"context counters are predicted, not read; the {n_cond} server port indicators are read, not "
+                          f"context counters are predicted, not read, and count only where larger than predicted; the {n_cond} server port indicators are read, not "
                           f"reconstructed); score = squared error of standardised features, "
                           f"sequence, counters and context weighted 1/3 each, or the counters' part alone scaled by "
                           f"{model.gains[1].item():.3g}, or the context's alone scaled by {model.gains[2].item():.3g}, "
