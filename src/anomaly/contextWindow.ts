@@ -1,4 +1,5 @@
 import { FlowContext, type ContextKeys, type ContextSource } from './context';
+import { Fifo } from './fifo';
 
 /**
  * Flows waiting at most (ContextWindow maxHeld) in the sensor and in `sensor anomaly-fit`'s replay: with a 5 s hold,
@@ -25,10 +26,8 @@ export class ContextWindow<T> {
   /** Flows released before their hold was over because maxHeld flows were waiting. */
   releasedEarly = 0;
   private readonly context: FlowContext;
-  private items: T[] = [];
-  private sources: ContextSource[] = [];
-  private keys: ContextKeys[] = [];
-  private head = 0;
+  /** The flows counted and not yet released, in the order their records came. */
+  private readonly queue = new Fifo<{ item: T; source: ContextSource; keys: ContextKeys }>();
   private clock = -Infinity;
 
   constructor(
@@ -46,16 +45,14 @@ export class ContextWindow<T> {
 
   /** Flows counted and not yet released. */
   get held(): number {
-    return this.items.length - this.head;
+    return this.queue.length;
   }
 
   /** Counts `f` (carried as `item`) and queues it for release. */
   add(item: T, f: ContextSource): void {
     const k = this.context.keysOf(f);
     this.context.count(f, k);
-    this.items.push(item);
-    this.sources.push(f);
-    this.keys.push(k);
+    this.queue.push({ item, source: f, keys: k });
     if (f.last_ts > this.clock) this.clock = f.last_ts;
   }
 
@@ -69,26 +66,15 @@ export class ContextWindow<T> {
    * undefined when none is due.
    */
   next(out: Float64Array, all: boolean): T | undefined {
-    if (this.head === this.items.length) return undefined;
-    const f = this.sources[this.head]!;
-    const full = this.items.length - this.head > this.maxHeld;
+    const e = this.queue.at(0);
+    if (e === undefined) return undefined;
+    const f = e.source;
+    const full = this.queue.length > this.maxHeld;
     if (!all && !full && f.last_ts + this.hold > this.clock) return undefined;
     if (full && !all && f.last_ts + this.hold > this.clock) this.releasedEarly++;
-    const item = this.items[this.head]!;
-    this.context.read(f, this.keys[this.head]!, out);
-    this.head++;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.sources = [];
-      this.keys = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.sources = this.sources.slice(this.head);
-      this.keys = this.keys.slice(this.head);
-      this.head = 0;
-    }
-    return item;
+    this.context.read(f, e.keys, out);
+    this.queue.drop(1);
+    return e.item;
   }
 
   /**

@@ -7,6 +7,7 @@ import { awaitWorkerReady } from '../classify/modelWorker';
 import type { ClassifiedFlow } from '../classify/verdict';
 import { packBatch } from '../sink/recordPack';
 import type { AnomalyModelInfo } from './anomalyModel';
+import { Fifo } from './fifo';
 import { AnomalyScorer, type ScorerOptions } from './scorer';
 import { AnomalyScore, type ScoredFlow } from './scoredFlow';
 import type { ScorerReply, ScorerRequest, ScorerWorkerData } from './scorerWorker';
@@ -63,9 +64,8 @@ export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<
 export class ScorerThread implements FlowScorer {
   onResult: (batch: ScoredFlow[]) => void = () => {};
   stats = { batches: 0, flows: 0, anomalies: 0, errors: 0, heldEarly: 0, contextEvicted: 0 };
-  /** Flows sent and not yet answered, oldest first from `head`. */
-  private waiting: ClassifiedFlow[] = [];
-  private head = 0;
+  /** Flows sent and not yet handed on, oldest first. */
+  private readonly waiting = new Fifo<ClassifiedFlow>();
   /** The flows of each request sent and not yet answered. */
   private readonly unanswered: number[] = [];
   private pendingCount = 0;
@@ -90,7 +90,7 @@ export class ScorerThread implements FlowScorer {
       // The flows in flight are handed on without a score, in order.
       this.unanswered.length = 0;
       this.pendingCount = 0;
-      this.answer(this.waiting.length - this.head, null);
+      this.answer(this.waiting.length, null);
     };
     worker.on('error', (e) => fail(e.message));
     worker.on('exit', (code) => fail(`exit code ${code}`));
@@ -117,7 +117,7 @@ export class ScorerThread implements FlowScorer {
 
   /** Flows the worker answered a request for and still holds for their context (AnomalyScorer.held). */
   get held(): number {
-    return this.waiting.length - this.head - this.pendingCount;
+    return this.waiting.length - this.pendingCount;
   }
 
   submit(batch: ClassifiedFlow[]): void {
@@ -135,7 +135,7 @@ export class ScorerThread implements FlowScorer {
   }
 
   advance(now: number): boolean {
-    if (this.stopped !== null || this.closing !== null || this.waiting.length === this.head) return false;
+    if (this.stopped !== null || this.closing !== null || this.waiting.length === 0) return false;
     this.request({ kind: 'advance', now }, 0);
     return true;
   }
@@ -196,18 +196,11 @@ export class ScorerThread implements FlowScorer {
   private answer(n: number, out: Float64Array | null): void {
     const scored: ScoredFlow[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const cf = this.waiting[this.head + i]!;
+      const cf = this.waiting.at(i)!;
       const a = out !== null && out[3 * i] === 1 ? new AnomalyScore(out[3 * i + 1]!, out[3 * i + 2] === 1, this.fpr) : null;
       scored[i] = { flow: cf.flow, verdict: cf.verdict, anomaly: a };
     }
-    this.head += n;
-    if (this.head === this.waiting.length) {
-      this.waiting = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
-      this.waiting = this.waiting.slice(this.head);
-      this.head = 0;
-    }
+    this.waiting.drop(n);
     if (this.unanswered.length === 0) this.worker.unref();
     try {
       this.onResult(scored);
