@@ -99,8 +99,9 @@ function makeRequire(mod: CjsModule, M: ModuleInternals): NodeJS.Require {
 function writeEntries(dir: string, pending: Array<{ script: vm.Script; file: string }>): void {
   if (pending.length === 0) return;
   try {
-    if (fs.readdirSync(dir).length + pending.length > MAX_ENTRIES) {
-      for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
+    const entries = fs.readdirSync(dir);
+    if (entries.length + pending.length > MAX_ENTRIES) {
+      for (const f of entries) fs.rmSync(path.join(dir, f), { force: true });
     }
     for (const { script, file } of pending) {
       // A temporary name (per process and thread) and a rename: a module loading meanwhile reads the old entry or
