@@ -2,9 +2,9 @@
 /**
  * In-process cost of the anomaly stage and the host profiles, per flow: the anomaly model's feature rows alone (the
  * context counters with the model's hold and the extractor, src/anomaly/contextWindow.ts, context.ts and features.ts,
- * what runs per flow before inference, for the model's counters), the bundled anomaly model scoring 20,000 flows in batches of 256 (as the classifier hands them on: features and
- * inference), and host profiles taking the same 20,000 scored flows into a SQLite database (2,000 hosts, one-hour
- * windows). Median of 5 rounds each.
+ * what runs per flow before inference, for the model's counters), the bundled anomaly model scoring 20,000 flows in
+ * batches of 256 (as the classifier hands them on: features and inference), and host profiles taking the same 20,000
+ * scored flows into a SQLite database (2,000 hosts, one-hour windows). Median of 5 rounds each.
  *
  * Usage: node bench/anomaly-components.js [MODEL.onnx]   (after npm run build; default models/anomaly.onnx)
  */
