@@ -22,19 +22,14 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calibrate import calibrate, group_weights, scored_flows, weighted_threshold  # noqa: E402
+from calibrate import calibrate, flagged, group_weights, scored_flows, weighted_threshold  # noqa: E402
 
 SPLITS = 20
 BATCHES = 300
 BAND = (0.0067, 0.015)
-
-
-# Stored scores have 6 decimals and the sensor compares the unrounded score, so a flow whose score is within 1e-6 of a
-# threshold (thresholds are calibration flows' own scores) may count differently here than in the sensor's own
-# figures (build.py evaluate): measured, up to 2 flows per set.
-def flagged(scores, ports, threshold, by_port):
-    t = np.array([by_port.get(int(p), threshold) for p in ports]) if by_port else threshold
-    return scores > t
+# flagged() (calibrate.py) reads stored scores, which have 6 decimals, where the sensor compares the unrounded score: a
+# flow whose score is within 1e-6 of a threshold (thresholds are calibration flows' own scores) may count differently
+# here than in the sensor's own figures (build.py evaluate): measured, up to 2 flows per set.
 
 
 def cls(group):

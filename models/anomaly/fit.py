@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calibrate import PORT_MIN_FLOWS, PORT_MIN_GROUPS, calibrate  # noqa: E402
+from calibrate import PORT_MIN_FLOWS, PORT_MIN_GROUPS, calibrate, rate_key  # noqa: E402
 
 DEFAULT_RATES = [0.001, 0.005, 0.01, 0.02, 0.05]
 MEMBERS = 10
@@ -180,14 +180,6 @@ def calibration_split(groups, seed, share=CALIBRATION_SHARE):
     return np.isin(groups, picked)
 
 
-def conformal_threshold(cal, rate):
-    """The score above which a share `rate` of new flows alike the calibration flows is flagged, at most: the
-    ceil((n + 1)(1 - rate))-th smallest calibration score (split conformal), the largest when that is beyond n."""
-    s = np.sort(cal)
-    k = int(np.ceil((len(s) + 1) * (1 - rate)))
-    return float(s[min(k, len(s)) - 1])
-
-
 def folds_of(n, seed, folds=5, block=BLOCK):
     """Fold of each row: blocks of `block` consecutive rows dealt at random (seeded) into `folds` folds."""
     blocks = np.arange(n) // block
@@ -256,10 +248,6 @@ def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floo
     with torch.no_grad():
         oob_scores = model.combine(torch.tensor(oob, dtype=torch.float32)).numpy()
     return model, oob_scores
-
-
-def rate_key(r):
-    return format(r, "g")
 
 
 def main():
