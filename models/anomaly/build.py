@@ -51,6 +51,12 @@ def held_out(run):
     return number >= FIRST_UNSEEN_BATCH and zlib.crc32(os.path.basename(run).encode()) % 4 == 0
 
 
+def in_fit_half(run, batch_dir):
+    """A run of a --fit-lab batch directory joins the fitting pool under --fit-lab-half when crc32 of its path below
+    that directory is even (about half the runs of every batch; the odd half is for checking)."""
+    return zlib.crc32(os.path.relpath(run, batch_dir).encode()) % 2 == 0
+
+
 def first_ts(path):
     with open(path, "rb") as f:
         h = f.read(32)
@@ -117,6 +123,13 @@ def cmd_corpus(a, log):
     runs = lab_runs(a.lab)
     fit = [r for r in runs if not held_out(r)]
     ho = [r for r in runs if held_out(r)]
+    # --fit-lab batches (fresh normal batches that have been read): their runs join the fitting pool, so that the
+    # model has seen more runs of each service (run-to-run variation of one service is normal traffic, not an anomaly):
+    # every run, or with --fit-lab-half the half in_fit_half() picks (the other half checks the model). The test runs
+    # stay those of --lab.
+    extra = sorted({r for d in (a.fit_lab or []) for r in lab_runs(d) if not a.fit_lab_half or in_fit_half(r, d)}
+                   - set(fit) - set(ho))
+    fit = sorted(fit + extra, key=lambda p: (first_ts(p), p))
     os.makedirs(a.work, exist_ok=True)
     for name, part in (("normal-fit", fit), ("normal-heldout", ho)):
         db = os.path.join(a.work, name + ".db")
@@ -126,8 +139,9 @@ def cmd_corpus(a, log):
             args += ["--pcap", r]
         sensor(args + ["--db", db, "--sensor-name", "lab", "--no-anomaly", "--no-hosts"], log)
     json.dump({"lab": a.lab, "fit_runs": [os.path.relpath(r, a.lab) for r in fit],
+               "fit_labs": list(a.fit_lab or []), "fit_lab_half": bool(a.fit_lab_half),
                "held_out_runs": [os.path.relpath(r, a.lab) for r in ho]}, open(os.path.join(a.work, "runs.json"), "w"), indent=0)
-    log(f"corpus: {len(fit)} fitting runs, {len(ho)} held-out runs")
+    log(f"corpus: {len(fit)} fitting runs ({len(extra)} of --fit-lab batches), {len(ho)} held-out runs")
 
 
 def cmd_fit(a, log):
@@ -221,6 +235,9 @@ def cmd_evaluate(a, log):
                            ".then(i => console.log(JSON.stringify(i)))", a.model or MODEL], cwd=ROOT, capture_output=True, text=True)
     if a.model:
         MODEL_ARGS[:] = ["--anomaly-model", a.model]
+    if a.untouched is not None:
+        UNTOUCHED_LABS.clear()
+        UNTOUCHED_LABS.update(x for x in a.untouched.split(",") if x)
     model = json.loads(info.stdout)
     out = {"model": {k: model.get(k) for k in ("version", "method", "trainingData", "thresholds", "defaultFpr", "portThresholds")},
            "load_average_before": load_avg(), "stated_fpr": model["defaultFpr"]}
@@ -236,6 +253,10 @@ def cmd_evaluate(a, log):
             if batch:
                 out[key] = held_out_figures(a, model, log, runs={"lab": batch, "held_out_runs": [
                     os.path.relpath(r, batch) for r in lab_runs(batch)]}, name=f"eval-{key}")
+        for spec in a.set or []:
+            key, batch = spec.split("=", 1)
+            out.setdefault("sets", {})[key] = held_out_figures(a, model, log, runs={"lab": batch, "held_out_runs": [
+                os.path.relpath(r, batch) for r in lab_runs(batch)]}, name=f"eval-{key}")
     # Attack lab: per scenario, the attack's flows (ground truth from the scenario's JSON) and the workstations'.
     out["attack_labs"] = {}
     for d in attack_dirs(a):
@@ -457,6 +478,11 @@ def main():
     ap.add_argument("--fresh2", default=None, help="evaluate: lab batches recorded while the model was designed and read only after it was frozen (a directory of b*/ batches)")
     ap.add_argument("--fresh3", default=None, help="evaluate: a lab batch recorded after this model was frozen (untouched)")
     ap.add_argument("--fresh4", default=None, help="evaluate: another seen lab batch (one of those the thresholds were calibrated on)")
+    ap.add_argument("--fit-lab", action="append", default=None, help="corpus: a lab batch directory (b*/) whose runs all join the fitting pool (repeatable)")
+    ap.add_argument("--fit-lab-half", action="store_true", help="corpus: only the half of each --fit-lab batch's runs that in_fit_half() picks")
+    ap.add_argument("--set", action="append", default=None, metavar="NAME=DIR",
+                    help="evaluate: another normal lab batch directory (b*/), every run a test run, reported as NAME (repeatable)")
+    ap.add_argument("--untouched", default=None, help="evaluate: comma-separated attack labs recorded after the model was frozen (default a6)")
     ap.add_argument("--model", default=None, help="evaluate: this anomaly model instead of models/anomaly.onnx")
     ap.add_argument("--attacks-only", action="store_true", help="evaluate: the attack labs only, not the test runs")
     ap.add_argument("--out", default=None, help="evaluate: write the metrics here (default models/anomaly/card/metrics.json)")

@@ -14,10 +14,12 @@ standardised with the rows' mean and standard deviation (floored at --std-floor,
 normal traffic, such as conn_state=REJ in a network without rejected connections, weighs heavily when it moves)
 and clipped to +-CLIP. Each autoencoder reconstructs the flow's own features through a narrow code and predicts
 its context counters from that code (it never sees them, so it cannot copy them). The squared error is
-summed per part (sequence, own counters, context; weighted 1/3 each) and averaged over the ensemble; the score is the
-sum of the parts, or the counters' part alone, or the context's part alone, each scaled to the sum's 99.9th percentile,
-where larger (so that a connection state normal traffic never had, or a context it never had, is not outvoted by
-the other parts).
+summed per part (sequence, own counters, context; weighted 1/3 each) and averaged over the ensemble; the context's
+part counts only above a floor, its CONTEXT_FLOOR_QUANTILE out-of-bag quantile (a new normal run of a service whose
+clients repeat themselves more than any fitted run's did scored high as a whole run; password guessing repeats far
+more); the score is the sum of the parts, or the counters' part alone, or the context's part alone, each scaled to
+the sum's 99.9th percentile, where larger (so that a connection state normal traffic never had, or a context it never
+had, is not outvoted by the other parts).
 
 The autoencoders also read the server port indicators (`server_port=N`, weight 0: inputs, never reconstructed), so
 the code knows which service a flow went to: many identical refusals are normal for some services and not for others.
@@ -29,9 +31,10 @@ gives those n rows (split conformal: at most a share r of new rows exchangeable 
 because flows of one capture are alike: a threshold set on flows whose neighbours were fitted on flags fewer new flows
 than it states. Flows of other normal databases (`--calibration-features DIR`, repeatable: `sensor anomaly-fit
 --calibration-db`) join the calibration rows whole: a more diverse normal set. The thresholds then come from
-calibrate.py: each group weighs at most as much as a group of the median size, server ports whose own calibration
-flows score higher keep thresholds of their own (metadata `anomaly_port_thresholds`), and the global threshold is
-set so that the cross-fitted share of calibration flows flagged is the stated rate (calibrate.py's doc says why).
+calibrate.py: each group weighs at most as much as a group of the median size, and one threshold serves every flow
+(with --port-thresholds, server ports whose own calibration flows score higher keep thresholds of their own, metadata
+`anomaly_port_thresholds`, and the global threshold is set so that the cross-fitted share of calibration flows
+flagged is the stated rate; measured with the context floor, that flagged new runs less than the stated rate).
 Within the fitting rows each autoencoder is trained on
 a seeded BAG share of blocks of BLOCK consecutive rows; the out-of-bag scores set the part gains.
 """
@@ -104,6 +107,9 @@ class Scorer(nn.Module):
         self.register_buffer("part", torch.tensor(np.eye(3)[np.asarray(parts)], dtype=torch.float32))
         # Gain of each part alone (0 = the part never scores alone): [0, counters' gain, context's gain].
         self.register_buffer("gains", torch.zeros(3))
+        # Subtracted from each part before it counts, [0, 0, context floor]: context error up to what the rarest
+        # CONTEXT_FLOOR_QUANTILE of normal flows the autoencoders did not see show is no evidence (fit_ensemble()).
+        self.register_buffer("floor", torch.zeros(3))
         # 1 for the context columns: their error counts only where the context is larger than predicted.
         self.register_buffer("ctx", torch.tensor([1.0 if p == 2 else 0.0 for p in parts], dtype=torch.float32))
 
@@ -120,6 +126,7 @@ class Scorer(nn.Module):
         return ((self.w * d ** 2) @ self.part)
 
     def combine(self, p):
+        p = torch.relu(p - self.floor)
         return torch.maximum(p.sum(dim=1), torch.amax(self.gains * p, dim=1))
 
     def forward(self, x):
@@ -154,6 +161,8 @@ def parts_of_counters(L, counters):
 # The counters' part alone, or the context's part alone, flags a flow when it exceeds its (1 - PART_QUANTILE_RATE)
 # out-of-bag quantile scaled to the summed score's quantile of the same rate (Scorer).
 PART_QUANTILE_RATE = 0.001
+# Context error up to this quantile of the out-of-bag context error is no evidence (Scorer.floor; 0 = no floor).
+CONTEXT_FLOOR_QUANTILE = 0.975
 # Share of the rows (whole groups: capture files or hours) kept out of fitting to set the thresholds on.
 CALIBRATION_SHARE = 0.25
 # Fewer groups than this: the calibration split falls back to blocks of BLOCK consecutive rows.
@@ -196,7 +205,7 @@ def transform_np(x, L):
 
 
 def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floor=0.05, members=MEMBERS, bag=BAG,
-                 block=BLOCK, log=None):
+                 block=BLOCK, log=None, ctx_floor_quantile=CONTEXT_FLOOR_QUANTILE):
     """Returns (Scorer averaging `members` autoencoders, the out-of-bag score of every row). Each autoencoder is
     trained on a seeded share `bag` of the blocks of `block` consecutive rows; a row's out-of-bag score is the mean
     over the autoencoders that never saw its block, which is how the ensemble scores traffic it has not seen."""
@@ -241,12 +250,22 @@ def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floo
         if log:
             log(f"{int((~seen).sum())} flows were in every member's bag and have no out-of-bag score (not used for the part gains)")
     oob = oob_sum[seen] / oob_n[seen][:, None]
+    if ctx_floor_quantile > 0 and n_ctx:
+        # Run-to-run variation of one service's context (how often its clients repeat one exchange, one shape, one
+        # answer) is large: a new normal run of a service can repeat more than any fitted run did and then scores
+        # high as a whole run. Context error up to the ctx_floor_quantile quantile of the out-of-bag context error
+        # (normal flows the autoencoders did not see) counts as none; above it, it counts in full.
+        model.floor[2] = float(np.quantile(oob[:, 2], ctx_floor_quantile))
+        if log:
+            log(f"context floor: {model.floor[2].item():.4g} (the {ctx_floor_quantile:g} quantile of the out-of-bag context error)")
+        oob = np.maximum(oob - model.floor.numpy(), 0.0)
     q_sum = np.quantile(oob.sum(axis=1), 1 - PART_QUANTILE_RATE)
     for part in (1, 2):
         q = np.quantile(oob[:, part], 1 - PART_QUANTILE_RATE)
         model.gains[part] = float(q_sum / q) if q > 0 else 0.0
     with torch.no_grad():
-        oob_scores = model.combine(torch.tensor(oob, dtype=torch.float32)).numpy()
+        p = torch.tensor(oob, dtype=torch.float32)  # the floor is subtracted already
+        oob_scores = torch.maximum(p.sum(dim=1), torch.amax(model.gains * p, dim=1)).numpy()
     return model, oob_scores
 
 
@@ -261,6 +280,10 @@ def main():
     ap.add_argument("--code", type=int, default=12)
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--context-floor-quantile", type=float, default=CONTEXT_FLOOR_QUANTILE,
+                    help="context error up to this quantile of the out-of-bag context error counts as none (0 = no floor)")
+    ap.add_argument("--port-thresholds", action="store_true",
+                    help="server ports whose calibration flows score higher keep thresholds of their own (calibrate.py)")
     ap.add_argument("--version", default=None)
     ap.add_argument("--report", default=None, help="write the fit's figures here (JSON)")
     ap.add_argument("--calibration-features", action="append", default=[],
@@ -290,7 +313,7 @@ def main():
     log(f"calibration: {len(cal_rows)} flows of {len(np.unique(groups[is_cal]))} {group_kind} kept out of fitting; "
         f"fitting on {len(fit_rows)} flows of {len(np.unique(groups[~is_cal]))}")
     model, _oob = fit_ensemble(x[fit_rows], L, meta["counters"], seed=a.seed, hidden=a.hidden, code=a.code, epochs=a.epochs,
-                               std_floor=a.std_floor, log=log)
+                               std_floor=a.std_floor, log=log, ctx_floor_quantile=a.context_floor_quantile)
     with torch.no_grad():
         cal = model(torch.tensor(x[cal_rows], dtype=torch.float32)).numpy().astype(np.float64)
     cal_groups = groups[cal_rows]
@@ -311,7 +334,10 @@ def main():
         cal_ports = np.concatenate([cal_ports, ep]) if cal_ports is not None else None
         extra_rows += em["rows"]
         log(f"calibration: {em['rows']} more flows of {len(np.unique(eg))} groups from {d}")
-    thresholds, by_port = calibrate(cal, cal_ports, cal_groups, rates, seed=a.seed)
+    # One threshold for every flow unless --port-thresholds: with the context floor, the ports' own higher thresholds
+    # only absorbed the high runs of the calibration groups, and new runs were flagged less than the stated rate
+    # (models/ANOMALY.md "Calibration").
+    thresholds, by_port = calibrate(cal, cal_ports if a.port_thresholds else None, cal_groups, rates, seed=a.seed)
     if by_port:
         k = rate_key(a.fpr)
         log(f"per-port thresholds above the global {thresholds[k]:.3g} at {k}: "
@@ -344,12 +370,14 @@ def main():
                           f"reconstructed); score = squared error of standardised features, "
                           f"sequence, counters and context weighted 1/3 each, or the counters' part alone scaled by "
                           f"{model.gains[1].item():.3g}, or the context's alone scaled by {model.gains[2].item():.3g}, "
-                          f"where larger; each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
+                          f"where larger; context error up to {model.floor[2].item():.3g} (its out-of-bag "
+                          f"{a.context_floor_quantile:g} quantile) counts as none; each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
                           f"{len(fit_rows)}; thresholds (calibrate.py) from the scores of {len(cal)} normal flows not fitted on "
                           f"({len(cal) - extra_rows} kept out of fitting, {group_kind}; {extra_rows} of other databases), "
-                          f"each group weighing at most a median one; {len(by_port)} server ports whose own flows score "
-                          f"higher keep thresholds of their own, and the global one is set so that the cross-fitted "
-                          f"share flagged is the stated rate",
+                          f"each group weighing at most a median one; "
+                          + (f"{len(by_port)} server ports whose own flows score higher keep thresholds of their own, and "
+                             f"the global one is set so that the cross-fitted share flagged is the stated rate" if a.port_thresholds
+                             else "one threshold for every flow, the weighted quantile of the stated rate"),
         "model_version": version,
         "training_data": f"{meta.get('training_data', 'flows')}",
     }
@@ -381,8 +409,9 @@ def main():
                   (flagged_with_ports(full[fit_rows], ports[fit_rows], thresholds[rate_key(r)], by_port, r) if ports is not None
                    else full[fit_rows] > thresholds[rate_key(r)]).mean()) for r in rates},
               "counter_gain": model.gains[1].item(), "context_gain": model.gains[2].item(),
+              "context_floor": model.floor[2].item(), "context_floor_quantile": a.context_floor_quantile,
               "part_quantile_rate": PART_QUANTILE_RATE,
-              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed")}}
+              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds")}}
     if a.report:
         with open(a.report, "w") as f:
             json.dump(report, f, indent=1)
