@@ -15,9 +15,9 @@ normal traffic, such as conn_state=REJ in a network without rejected connections
 and clipped to +-CLIP. Each autoencoder reconstructs the flow's own features through a narrow code and predicts
 its context counters from that code (it never sees them, so it cannot copy them). The squared error is
 summed per part (sequence, own counters, context; weighted 1/3 each) and averaged over the ensemble; the context's
-part counts only above a floor, its CONTEXT_FLOOR_QUANTILE out-of-bag quantile (a new normal run of a service whose
-clients repeat themselves more than any fitted run's did scored high as a whole run; password guessing repeats far
-more); the score is the sum of the parts, or the counters' part alone, or the context's part alone, each scaled to
+part counts only above a floor, with --context-floor-quantile Q its out-of-bag Q quantile (default none: a new normal
+run of a service whose clients repeat themselves more than any fitted run's did scores high as a whole run; password
+guessing repeats far more); the score is the sum of the parts, or the counters' part alone, or the context's part alone, each scaled to
 the sum's 99.9th percentile, where larger (so that a connection state normal traffic never had, or a context it never
 had, is not outvoted by the other parts).
 
@@ -31,10 +31,10 @@ gives those n rows (split conformal: at most a share r of new rows exchangeable 
 because flows of one capture are alike: a threshold set on flows whose neighbours were fitted on flags fewer new flows
 than it states. Flows of other normal databases (`--calibration-features DIR`, repeatable: `sensor anomaly-fit
 --calibration-db`) join the calibration rows whole: a more diverse normal set. The thresholds then come from
-calibrate.py: each group weighs at most as much as a group of the median size, and one threshold serves every flow
-(with --port-thresholds, server ports whose own calibration flows score higher keep thresholds of their own, metadata
-`anomaly_port_thresholds`, and the global threshold is set so that the cross-fitted share of calibration flows
-flagged is the stated rate; measured with the context floor, that flagged new runs less than the stated rate).
+calibrate.py: each group weighs at most as much as a group of the median size, server ports whose own calibration
+flows score higher keep thresholds of their own (metadata `anomaly_port_thresholds`), and the global threshold is
+set so that the cross-fitted share of calibration flows flagged is the stated rate (calibrate.py's doc says why);
+with --no-port-thresholds one threshold serves every flow.
 Within the fitting rows each autoencoder is trained on
 a seeded BAG share of blocks of BLOCK consecutive rows; the out-of-bag scores set the part gains.
 """
@@ -161,8 +161,9 @@ def parts_of_counters(L, counters):
 # The counters' part alone, or the context's part alone, flags a flow when it exceeds its (1 - PART_QUANTILE_RATE)
 # out-of-bag quantile scaled to the summed score's quantile of the same rate (Scorer).
 PART_QUANTILE_RATE = 0.001
-# Context error up to this quantile of the out-of-bag context error is no evidence (Scorer.floor; 0 = no floor).
-CONTEXT_FLOOR_QUANTILE = 0.975
+# Context error up to this quantile of the out-of-bag context error is no evidence (Scorer.floor; 0 = no floor, as the
+# bundled model; round anomaly6's candidate, not shipped, used 0.975: models/ANOMALY.md "Round anomaly6").
+CONTEXT_FLOOR_QUANTILE = 0.0
 # Share of the rows (whole groups: capture files or hours) kept out of fitting to set the thresholds on.
 CALIBRATION_SHARE = 0.25
 # Fewer groups than this: the calibration split falls back to blocks of BLOCK consecutive rows.
@@ -282,8 +283,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--context-floor-quantile", type=float, default=CONTEXT_FLOOR_QUANTILE,
                     help="context error up to this quantile of the out-of-bag context error counts as none (0 = no floor)")
-    ap.add_argument("--port-thresholds", action="store_true",
-                    help="server ports whose calibration flows score higher keep thresholds of their own (calibrate.py)")
+    ap.add_argument("--port-thresholds", action=argparse.BooleanOptionalAction, default=True,
+                    help="server ports whose calibration flows score higher keep thresholds of their own (calibrate.py; "
+                         "default); --no-port-thresholds: one threshold for every flow")
     ap.add_argument("--version", default=None)
     ap.add_argument("--report", default=None, help="write the fit's figures here (JSON)")
     ap.add_argument("--calibration-features", action="append", default=[],
@@ -334,9 +336,8 @@ def main():
         cal_ports = np.concatenate([cal_ports, ep]) if cal_ports is not None else None
         extra_rows += em["rows"]
         log(f"calibration: {em['rows']} more flows of {len(np.unique(eg))} groups from {d}")
-    # One threshold for every flow unless --port-thresholds: with the context floor, the ports' own higher thresholds
-    # only absorbed the high runs of the calibration groups, and new runs were flagged less than the stated rate
-    # (models/ANOMALY.md "Calibration").
+    # --no-port-thresholds: one threshold for every flow (round anomaly6's candidate: with the context floor, the ports'
+    # own higher thresholds only absorbed the high runs of the calibration groups, and new runs were flagged less).
     thresholds, by_port = calibrate(cal, cal_ports if a.port_thresholds else None, cal_groups, rates, seed=a.seed)
     if by_port:
         k = rate_key(a.fpr)
@@ -370,8 +371,10 @@ def main():
                           f"reconstructed); score = squared error of standardised features, "
                           f"sequence, counters and context weighted 1/3 each, or the counters' part alone scaled by "
                           f"{model.gains[1].item():.3g}, or the context's alone scaled by {model.gains[2].item():.3g}, "
-                          f"where larger; context error up to {model.floor[2].item():.3g} (its out-of-bag "
-                          f"{a.context_floor_quantile:g} quantile) counts as none; each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
+                          f"where larger; "
+                          + (f"context error up to {model.floor[2].item():.3g} (its out-of-bag {a.context_floor_quantile:g} "
+                             f"quantile) counts as none; " if model.floor[2].item() > 0 else "")
+                          + f"each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
                           f"{len(fit_rows)}; thresholds (calibrate.py) from the scores of {len(cal)} normal flows not fitted on "
                           f"({len(cal) - extra_rows} kept out of fitting, {group_kind}; {extra_rows} of other databases), "
                           f"each group weighing at most a median one; "

@@ -41,6 +41,13 @@ export interface AnomalyFitOptions {
    * calibration flows that set the thresholds (models/ANOMALY.md "Calibration"); [] = none.
    */
   calibrationDbs?: readonly string[];
+  /**
+   * Context error up to this quantile of the normal flows' (out-of-bag) counts as none (fit.py --context-floor-quantile;
+   * 0 or absent = no floor, as the bundled model).
+   */
+  contextFloor?: number;
+  /** One threshold for every flow instead of per-port thresholds above the global one (fit.py --no-port-thresholds). */
+  oneThreshold?: boolean;
   /** Where fit.py's progress goes. */
   log: (line: string) => void;
 }
@@ -229,6 +236,8 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
       args.push('--calibration-features', sub);
     });
     if (o.epochs !== null) args.push('--epochs', String(o.epochs));
+    if (o.contextFloor !== undefined && o.contextFloor > 0) args.push('--context-floor-quantile', String(o.contextFloor));
+    if (o.oneThreshold === true) args.push('--no-port-thresholds');
     if (o.report !== null) args.push('--report', o.report);
     await runPython(o.python, args, o.log);
   } finally {

@@ -218,14 +218,26 @@ describe('anomaly scores and host profiles through the CLI', () => {
     const otherFlows = (od.prepare("SELECT count(*) AS n FROM flows WHERE end_reason != 'active'").get() as { n: number }).n;
     od.close();
     const pooledReport = path.join(dir, 'fit-pooled.json');
+    // With round anomaly6's options: a context floor and one threshold for every flow.
     const pooled = sensor(['anomaly-fit', '--db', db, '--calibration-db', other, '--out', path.join(dir, 'pooled.onnx'), '--epochs', '3',
-      '--python', PYTHON, '--report', pooledReport], 300_000);
+      '--python', PYTHON, '--report', pooledReport, '--context-floor', '0.975', '--one-threshold'], 300_000);
     expect(pooled.code, pooled.stderr).toBe(0);
     expect(pooled.stderr).toContain(`calibration: ${otherFlows} more flows`);
     const prep = JSON.parse(readFileSync(pooledReport, 'utf8'));
     expect(prep.calibration_rows_of_other_databases).toBe(otherFlows);
     expect(prep.calibration_rows).toBe(prep.rows - prep.fitting_rows + otherFlows);
-    expect((await loadAnomalyModelInfo(path.join(dir, 'pooled.onnx'))).method).toMatch(new RegExp(`${otherFlows} of other databases`));
+    const pooledInfo = await loadAnomalyModelInfo(path.join(dir, 'pooled.onnx'));
+    expect(pooledInfo.method).toMatch(new RegExp(`${otherFlows} of other databases`));
+    expect(prep.context_floor_quantile).toBe(0.975);
+    expect(prep.context_floor).toBeGreaterThan(0);
+    expect(pooledInfo.method).toMatch(/context error up to [0-9.e-]+ \(its out-of-bag 0.975 quantile\) counts as none/);
+    expect(prep.port_thresholds).toEqual({});
+    expect(pooledInfo.portThresholds).toEqual([]);
+    expect(pooledInfo.method).toContain('one threshold for every flow');
+    // Without them (the default, as the bundled model): no floor.
+    expect(rep.context_floor).toBe(0);
+    expect(info.method).not.toContain('counts as none');
+    expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--context-floor', '1.5', '--python', PYTHON]).stderr).toMatch(/--context-floor must be a quantile/);
     const few = sensor(['anomaly-fit', '--db', db, '--out', out, '--since', String(Math.floor(Date.now() / 1000) + 86400), '--python', PYTHON]);
     expect(few.code).toBe(2);
     expect(few.stderr).toMatch(/has 0 finished flows; an anomaly model needs at least 200/);
