@@ -149,18 +149,20 @@ def cmd_fit(a, log):
     db = os.path.join(a.work, "normal-fit.db")
     report = os.path.join(CARD, "fit.json")
     t0 = time.time()
+    extra = (["--context-floor", str(a.context_floor)] if a.context_floor else []) + (["--one-threshold"] if a.one_threshold else [])
     r = subprocess.run(SENSOR + ["anomaly-fit", "--db", db, "--out", MODEL, "--python", sys.executable, "--seed", str(a.seed),
-                                 "--report", report], capture_output=True, text=True)
+                                 "--report", report] + extra, capture_output=True, text=True)
     sys.stderr.write(r.stderr)
     if r.returncode != 0:
         sys.exit("anomaly-fit failed")
     rep = json.load(open(report))
-    rep["command"] = f"sensor anomaly-fit --db normal-fit.db --out models/anomaly.onnx --seed {a.seed}"
+    rep["command"] = f"sensor anomaly-fit --db normal-fit.db --out models/anomaly.onnx --seed {a.seed}" + "".join(" " + x for x in extra)
     rep["seconds"] = round(time.time() - t0, 1)
     rep["load_average"] = load_avg()
     runs = json.load(open(os.path.join(a.work, "runs.json")))
     rep["fit_runs"] = len(runs["fit_runs"])
     rep["classes"] = sorted({r.split("/")[-2] for r in runs["fit_runs"]})
+    rep["fit_labs"], rep["fit_lab_half"] = runs.get("fit_labs", []), runs.get("fit_lab_half", False)
     json.dump(rep, open(report, "w"), indent=1)
     log(f"fit: {rep['rows']} flows of {rep['fit_runs']} runs, thresholds {rep['thresholds']}")
 
@@ -479,6 +481,8 @@ def main():
     ap.add_argument("--fresh3", default=None, help="evaluate: a lab batch recorded after this model was frozen (untouched)")
     ap.add_argument("--fresh4", default=None, help="evaluate: another seen lab batch (one of those the thresholds were calibrated on)")
     ap.add_argument("--fit-lab", action="append", default=None, help="corpus: a lab batch directory (b*/) whose runs all join the fitting pool (repeatable)")
+    ap.add_argument("--context-floor", type=float, default=0.0, help="fit: sensor anomaly-fit --context-floor (0 = none, as the bundled model)")
+    ap.add_argument("--one-threshold", action="store_true", help="fit: sensor anomaly-fit --one-threshold")
     ap.add_argument("--fit-lab-half", action="store_true", help="corpus: only the half of each --fit-lab batch's runs that in_fit_half() picks")
     ap.add_argument("--set", action="append", default=None, metavar="NAME=DIR",
                     help="evaluate: another normal lab batch directory (b*/), every run a test run, reported as NAME (repeatable)")
