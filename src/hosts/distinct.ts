@@ -32,21 +32,26 @@ export function hash53(s: string): number {
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
-export class DistinctCounter {
-  private exact: Set<string> | null = new Set();
+/**
+ * Values are strings, or numbers standing for their decimal text (a server port): a number is kept as it is while the
+ * count is exact and hashed as String(value) in the estimate, so it counts as its text would, without a string per
+ * add while exact (most hosts). One counter holds one kind: 80 and '80' would count as two.
+ */
+export class DistinctCounter<V extends string | number = string> {
+  private exact: Set<V> | null = new Set();
   private registers: Uint8Array | null = null;
 
-  add(value: string): void {
+  add(value: V): void {
     const exact = this.exact;
     if (exact !== null) {
       exact.add(value);
       if (exact.size <= EXACT_LIMIT) return;
       this.registers = new Uint8Array(HLL_REGISTERS);
-      for (const v of exact) this.addHashed(v);
+      for (const v of exact) this.addHashed(typeof v === 'string' ? v : String(v));
       this.exact = null;
       return;
     }
-    this.addHashed(value);
+    this.addHashed(typeof value === 'string' ? value : String(value));
   }
 
   /** Whether count() is exact (at most EXACT_LIMIT values were seen). */

@@ -32,10 +32,15 @@ class Pair {
   mean = 0;
   m2 = 0;
   constructor(
-    public key: string,
-    public peer: string,
+    readonly ip: string,
+    readonly port: number,
     public count: number,
   ) {}
+
+  /** `ip:port`, as the profile row's top_peer shows it (made when a row is, not per flow). */
+  get peer(): string {
+    return `${this.ip}:${this.port}`;
+  }
 
   start(ts: number): void {
     if (this.n > 0) {
@@ -101,7 +106,8 @@ export class HostProfile {
   /** Set when the profile changed since it was last written. */
   dirty = true;
   readonly peers = new DistinctCounter();
-  readonly ports = new DistinctCounter();
+  /** Server ports, counted as their decimal text (DistinctCounter takes the number). */
+  readonly ports = new DistinctCounter<number>();
   readonly labels = new Map<string, number>();
   private readonly pairs: Pair[] = [];
 
@@ -115,7 +121,7 @@ export class HostProfile {
       this.bytesSent += f.c2s_bytes;
       this.bytesReceived += f.s2c_bytes;
       this.peers.add(f.server_ip);
-      this.ports.add(String(f.server_port));
+      this.ports.add(f.server_port);
       this.trackPair(f);
     } else {
       this.flowsServer++;
@@ -138,12 +144,13 @@ export class HostProfile {
 
   /** Space-Saving over (peer, port): a pair not tracked replaces the least counted one and inherits its count. */
   private trackPair(f: ProfiledFlow): void {
-    const key = `${f.server_ip} ${f.server_port}`;
+    const ip = f.server_ip;
+    const port = f.server_port;
     const pairs = this.pairs;
     let min = 0;
     for (let i = 0; i < pairs.length; i++) {
       const p = pairs[i]!;
-      if (p.key === key) {
+      if (p.port === port && p.ip === ip) {
         p.count++;
         p.start(f.first_ts);
         return;
@@ -151,12 +158,12 @@ export class HostProfile {
       if (p.count < pairs[min]!.count) min = i;
     }
     if (pairs.length < TOP_PAIRS) {
-      const p = new Pair(key, `${f.server_ip}:${f.server_port}`, 1);
+      const p = new Pair(ip, port, 1);
       p.start(f.first_ts);
       pairs.push(p);
       return;
     }
-    const p = new Pair(key, `${f.server_ip}:${f.server_port}`, pairs[min]!.count + 1);
+    const p = new Pair(ip, port, pairs[min]!.count + 1);
     p.start(f.first_ts);
     pairs[min] = p;
   }

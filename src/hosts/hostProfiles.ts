@@ -148,6 +148,21 @@ export class HostProfiles {
   private readonly flushTx: (rows: { host: string; ws: number; e: Entry }[]) => void;
   private readonly closeTx: (ws: number, hosts: Map<string, Entry>) => void;
   private groups: GroupModel | null;
+  /** The flow being added, filled in place for each flow (HostProfile.add() keeps no reference to it). */
+  private readonly scratch: ProfiledFlow = {
+    client_ip: '',
+    server_ip: '',
+    server_port: 0,
+    first_ts: 0,
+    duration: 0,
+    c2s_bytes: 0,
+    s2c_bytes: 0,
+    conn_state: '',
+    label: '',
+    verdict: '',
+    anomaly: null,
+    anomaly_score: null,
+  };
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -195,20 +210,19 @@ export class HostProfiles {
         this.windows.set(ws, hosts);
         if (this.windows.size > MAX_OPEN_WINDOWS) this.closeWindow(Math.min(...this.windows.keys()));
       }
-      const p: ProfiledFlow = {
-        client_ip: f.client_ip,
-        server_ip: f.server_ip,
-        server_port: f.server_port,
-        first_ts: f.first_ts,
-        duration: f.duration,
-        c2s_bytes: f.c2s_bytes,
-        s2c_bytes: f.s2c_bytes,
-        conn_state: f.conn_state,
-        label: sf.verdict.label,
-        verdict: sf.verdict.status,
-        anomaly: sf.anomaly?.anomaly ?? null,
-        anomaly_score: sf.anomaly?.score ?? null,
-      };
+      const p = this.scratch;
+      p.client_ip = f.client_ip;
+      p.server_ip = f.server_ip;
+      p.server_port = f.server_port;
+      p.first_ts = f.first_ts;
+      p.duration = f.duration;
+      p.c2s_bytes = f.c2s_bytes;
+      p.s2c_bytes = f.s2c_bytes;
+      p.conn_state = f.conn_state;
+      p.label = sf.verdict.label;
+      p.verdict = sf.verdict.status;
+      p.anomaly = sf.anomaly?.anomaly ?? null;
+      p.anomaly_score = sf.anomaly?.score ?? null;
       this.entry(hosts, ws, f.client_ip)?.profile.add(p, true, this.o.longFlowSeconds);
       this.entry(hosts, ws, f.server_ip)?.profile.add(p, false, this.o.longFlowSeconds);
     }

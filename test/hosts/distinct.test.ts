@@ -17,6 +17,21 @@ describe('DistinctCounter', () => {
     expect(Math.abs(c.count() - n) / n).toBeLessThan(0.1);
   });
 
+  it('counts numbers as their decimal text, exactly and in the estimate (server ports)', () => {
+    const asText = new DistinctCounter();
+    const asNumber = new DistinctCounter<number>();
+    for (let i = 0; i < 5000; i++) {
+      const port = (i * 7919) % 65536;
+      asText.add(String(port));
+      asNumber.add(port);
+      if (i % 16 === 0 || i === EXACT_LIMIT) {
+        expect(asNumber.isExact).toBe(asText.isExact);
+        expect(asNumber.count()).toBe(asText.count());
+      }
+    }
+    expect(asNumber.isExact).toBe(false);
+  });
+
   it('hashes to 53 bits, differently for near-identical strings', () => {
     const a = hash53('10.0.0.1');
     expect(Number.isSafeInteger(a) && a >= 0).toBe(true);
