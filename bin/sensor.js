@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 // Entry point for the `sensor` command; the compiled CLI lives in dist/ (built by `npm install` / `npm run build`).
-// First the V8 code cache for the modules below (src/startup/codeCache.ts; SENSOR_CODE_CACHE=off disables it).
+// First V8's compiler flags (src/startup/compilerFlags.ts; SENSOR_V8_FLAGS=off leaves V8's defaults), then the V8
+// code cache for the modules below (src/startup/codeCache.ts; SENSOR_CODE_CACHE=off disables it).
+require('../dist/startup/compilerFlags.js').setCompilerFlags();
 require('../dist/startup/codeCache.js').installCodeCache();
 require('../dist/cli/main.js').main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
