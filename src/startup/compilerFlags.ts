@@ -7,10 +7,12 @@ import { setFlagsFromString } from 'node:v8';
  * Less inlining in TurboFan, V8's optimizing compiler: a function inlines callees of at most 230 bytes of bytecode
  * (V8's default 460) and 230 in all (default 920). TurboFan compiles on V8's background threads, and in a run of the
  * 1M bench capture those threads took ~1.0 s of a ~3.3 s process on two cores (0.6 s on one): ~200 optimizing
- * compiles, a third of them recompiles, of functions such as the flow table's per-packet update with everything
- * it calls inlined. Measured side by side (10 alternating rounds on both cores, 8 pinned to one, load 7-9): V8's
- * threads 1.02 -> 0.84 s and 0.60 -> 0.46 s of CPU, the main thread the same (1.36 / 1.37 s and 2.04 / 2.08 s), the
- * process 3.30 -> 3.18 s and 2.69 -> 2.58 s (README "Design notes"). Records do not depend on it.
+ * compiles, a third of them recompiles, of functions such as the flow table's per-packet update with everything it
+ * calls inlined. Measured side by side (this against SENSOR_V8_FLAGS=off, 8 alternating rounds on both cores and 8
+ * pinned to one, load average 8.0-8.3, per-thread CPU from /proc/self/task/N/stat): V8's threads 1.09 -> 0.90 s and
+ * 0.62 -> 0.46 s of CPU, the main thread the same (1.49 / 1.51 s, 2.15 / 2.13 s), the process 3.59 -> 3.40 s and 2.81
+ * -> 2.63 s (README "Design notes"). A limit of 120 (5 rounds) took no less on V8's threads and more on the main
+ * thread. Records do not depend on it.
  *
  * SENSOR_V8_FLAGS=off leaves V8's defaults (for measuring; a NODE_OPTIONS or command-line flag is overridden here
  * otherwise).
