@@ -133,9 +133,415 @@ def share_gathers(nodes, inits):
     return out, [t for t in new_inits if t.name in used], shared
 
 
-def merge_onnx(paths, out_path, props, fold=True):
+def scatter_runs(m):
+    """Exact rewrite of the direction-run sums (net.py RunFeatures): the exported graph builds a one-hot
+    [B, L, R] of every packet's run (Equal, Cast, Mul) and sums lengths and signs through it with two batched
+    [1, L] x [L, R] MatMuls per flow and a ReduceSum; this computes the same sums with a ScatterElements
+    (reduction add) per sum of [B, L] (length, sign, present) into [B, R + 1] (runs beyond R land in the last,
+    dropped slot). The sums are of whole numbers below 2^24, so both orders give the same floats. Returns what
+    was rewritten, or None when the pattern is not there."""
+    from onnx import helper, numpy_helper
+
+    g = m.graph
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    for n in g.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    inits[n.output[0]] = numpy_helper.to_array(a.t)
+    producer = {o: n for n in g.node for o in n.output}
+
+    def prod(x, op):
+        n = producer.get(x)
+        return n if n is not None and n.op_type == op else None
+
+    def unsq_axis(n):
+        if n is None:
+            return None
+        ax = inits.get(n.input[1]) if len(n.input) > 1 else None
+        if ax is None:
+            ax = [a.ints for a in n.attribute if a.name == "axes"]
+            ax = list(ax[0]) if ax else None
+        return None if ax is None else [int(v) for v in np.ravel(ax)]
+
+    done = []
+    for mul in [n for n in g.node if n.op_type == "Mul"]:
+        cast = prod(mul.input[0], "Cast")
+        pres = prod(mul.input[1], "Unsqueeze")
+        eq = prod(cast.input[0], "Equal") if cast is not None else None
+        if eq is None or unsq_axis(pres) != [2]:
+            continue
+        run_u = prod(eq.input[0], "Unsqueeze")
+        ar = inits.get(eq.input[1])
+        if unsq_axis(run_u) != [2] or ar is None or ar.ndim != 1 or not np.array_equal(ar, np.arange(len(ar))):
+            continue
+        R = len(ar)
+        consumers = [c for c in g.node if mul.output[0] in c.input]
+        mms = [c for c in consumers if c.op_type == "MatMul" and c.input[1] == mul.output[0]]
+        rss = [c for c in consumers if c.op_type == "ReduceSum"]
+        if len(mms) + len(rss) != len(consumers) or not mms:
+            continue
+        sums, ok = [], True  # (tensor to sum per run, output name to replace)
+        for mm in mms:
+            a = prod(mm.input[0], "Unsqueeze")
+            sq = [c for c in g.node if mm.output[0] in c.input]
+            if unsq_axis(a) != [1] or len(sq) != 1 or sq[0].op_type != "Squeeze" or unsq_axis(sq[0]) != [1]:
+                ok = False
+                break
+            sums.append((a.input[0], sq[0].output[0]))
+        for rs in rss:
+            keep = [a.i for a in rs.attribute if a.name == "keepdims"]
+            if unsq_axis(rs) != [1] or (keep and keep[0] != 0):
+                ok = False
+                break
+            sums.append((pres.input[0], rs.output[0]))
+        if not ok:
+            continue
+        pre = f"runs{len(done)}/"
+        nodes, new_inits = [], []
+
+        def c(name, arr):
+            new_inits.append(numpy_helper.from_array(arr, name=pre + name))
+            return pre + name
+
+        def nd(op, ins, out, **kw):
+            nodes.append(helper.make_node(op, ins, [pre + out], name=pre + out, **kw))
+            return pre + out
+
+        # one ScatterElements per sum: [B, L] values into [B, R + 1] zeros at min(run, R)
+        idx = nd("Cast", [run_u.input[0]], "run_id", to=7)  # whole numbers: exact
+        idx = nd("Min", [idx, c("last", np.array(R, dtype=np.int64))], "slot")
+        shape = nd("Concat", [nd("Slice", [nd("Shape", [idx], "shape"), c("s0", np.array([0], dtype=np.int64)),
+                                            c("s1", np.array([1], dtype=np.int64))], "batch"),
+                              c("r", np.array([R + 1], dtype=np.int64))], "data_shape", axis=0)
+        zeros = nd("ConstantOfShape", [shape], "zeros", value=helper.make_tensor("z", 1, [1], [0.0]))
+        for k, (x, out) in enumerate(sums):
+            sc = nd("ScatterElements", [zeros, idx, x], f"sum{k}", axis=1, reduction="add")
+            nodes.append(helper.make_node("Slice", [sc, c("r0", np.array([0], dtype=np.int64)) if k == 0 else pre + "r0",
+                                                    c("r1", np.array([R], dtype=np.int64)) if k == 0 else pre + "r1",
+                                                    c("ax1", np.array([1], dtype=np.int64)) if k == 0 else pre + "ax1"],
+                                          [out], name=pre + f"runs{k}"))
+        drop = {id(x) for x in mms + rss} | {id(x) for x in g.node for mm in mms for o in [mm.output[0]]
+                                             if o in x.input and x.op_type == "Squeeze"}
+        # insert the new nodes where the first replaced node was (its inputs are all computed by then)
+        at = min(i for i, x in enumerate(g.node) if id(x) in drop)
+        kept = [x for x in g.node if id(x) not in drop]
+        before = sum(1 for x in list(g.node)[:at] if id(x) not in drop)
+        kept = kept[:before] + nodes + kept[before:]
+        del g.node[:]
+        g.node.extend(kept)
+        g.initializer.extend(new_inits)
+        done.append({"runs": R, "sums": len(sums)})
+        break
+    if not done:
+        return None
+    # drop what only the one-hot fed
+    while True:
+        used = {x for n in g.node for x in n.input} | {o.name for o in g.output}
+        keep = [n for n in g.node if any(o in used for o in n.output)]
+        if len(keep) == len(g.node):
+            break
+        del g.node[:]
+        g.node.extend(keep)
+    used = {x for n in g.node for x in n.input}
+    keep_i = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep_i)
+    return done
+
+
+def fuse_heads(m):
+    """Exact rewrite of an averaged graph (merge_onnx) whose members are MLP heads on shared features: the
+    members' heads run as one stacked computation instead of N small ones.
+    Each member i is Concat(shared parts..., Flatten(Split_i of a shared Gather)...) -> Gemm -> Relu -> Gemm ->
+    Relu -> Gemm -> Softmax, all Softmax outputs averaged by Mean. Rewritten as
+    - the shared parts' columns of every member's first Gemm side by side: ONE Gemm [B, D] x [D, N*H1];
+    - the embedding parts: one lookup of all slot groups in one table with the members side by side, one Split
+      into the members' [B, P, d] and per member one MatMul with its first-layer rows (a member-major layout,
+      by a Gather on axis 1 or a Transpose, cost more than these copies: measured);
+    - the later layers as batched MatMuls over a member axis ([N, B, H1] x [N, H1, H2], ...), one Softmax over
+      the last axis of [N, B, K] and one ReduceMean over the member axis.
+    Returns a summary dict, or None (graph left as it is) when the pattern is not there."""
+    import onnx
+    from onnx import helper, numpy_helper, shape_inference
+
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    users = {}
+    for n in g.node:
+        for x in n.input:
+            users.setdefault(x, []).append(n)
+    mean = producer.get(g.output[0].name)
+    if mean is None or mean.op_type != "Mean" or len(mean.input) < 2:
+        return None
+
+    def attrs(n):
+        return {a.name: helper.get_attribute_value(a) for a in n.attribute}
+
+    def gemm_wb(n):
+        """Gemm(A, W, b) as A @ Wn + bn with Wn [in, out], bn [out] (alpha and beta applied)."""
+        a = attrs(n)
+        if a.get("transA", 0) or len(n.input) < 3 or n.input[1] not in inits or n.input[2] not in inits:
+            return None
+        w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float64)
+        w = w.T if a.get("transB", 0) else w
+        b = np.broadcast_to(numpy_helper.to_array(inits[n.input[2]]).astype(np.float64), (w.shape[1],))
+        return w * a.get("alpha", 1.0), b * a.get("beta", 1.0)
+
+    members = []
+    for o in mean.input:
+        chain = []
+        x = o
+        for op in ("Softmax", "Gemm", "Relu", "Gemm", "Relu", "Gemm"):
+            n = producer.get(x)
+            if n is None or n.op_type != op or len(users.get(n.output[0], [])) != 1:
+                return None
+            chain.append(n)
+            x = n.input[0]
+        cat = producer.get(x)
+        if cat is None or cat.op_type != "Concat" or attrs(cat).get("axis") not in (1, -1):
+            return None
+        sm, g3, _, g2, _, g1 = chain
+        if attrs(sm).get("axis", -1) not in (1, -1):
+            return None
+        wbs = [gemm_wb(n) for n in (g1, g2, g3)]
+        if any(w is None for w in wbs):
+            return None
+        members.append({"cat": cat, "wb": wbs, "nodes": chain})
+    N = len(members)
+    if len({tuple(mm["cat"].input.__len__() for mm in members)}) != 1:
+        return None
+    if len({tuple(w.shape for w, _ in mm["wb"]) for mm in members}) != 1:
+        return None
+    H1, H2, K = (members[0]["wb"][k][0].shape[1] for k in range(3))
+
+    # widths of the concatenated parts
+    inferred = shape_inference.infer_shapes(m)
+    width = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input):
+        d = vi.type.tensor_type.shape.dim
+        if len(d) >= 2 and d[-1].HasField("dim_value"):
+            width[vi.name] = d[-1].dim_value
+    parts = []  # per concat position: ("shared", name, width) or ("emb", gather, table, d)
+    for j in range(len(members[0]["cat"].input)):
+        names = [mm["cat"].input[j] for mm in members]
+        if len(set(names)) == 1:
+            if names[0] not in width:
+                return None
+            parts.append(("shared", names[0], width[names[0]]))
+        else:
+            flats = [producer.get(x) for x in names]
+            if any(f is None or f.op_type != "Flatten" or attrs(f).get("axis", 1) != 1 for f in flats):
+                return None
+            splits = [producer.get(f.input[0]) for f in flats]
+            sp = splits[0]
+            if any(s is not sp for s in splits) or sp.op_type != "Split" or attrs(sp).get("axis") != -1:
+                return None
+            if [list(sp.output).index(f.input[0]) for f in flats] != list(range(N)):
+                return None
+            gather = producer.get(sp.input[0])
+            if gather is None or gather.op_type != "Gather" or gather.input[0] not in inits:
+                return None
+            table = numpy_helper.to_array(inits[gather.input[0]]).astype(np.float64)
+            sizes = numpy_helper.to_array(inits[sp.input[1]])
+            if len(set(sizes.tolist())) != 1:
+                return None
+            d = int(sizes[0])
+            parts.append(("emb", gather, table, d))
+    # column ranges of each part in the first layer
+    total = members[0]["wb"][0][0].shape[0]
+    ranges, at = [], 0
+    for p in parts:
+        if p[0] == "shared":
+            ranges.append((at, at + p[2]))
+            at += p[2]
+        else:
+            ranges.append(None)
+    emb_cols = total - at
+    emb_parts = [p for p in parts if p[0] == "emb"]
+    # positions per embedding group from the remaining width: each group's P * d must add up
+    # (P comes from the index tensor's shape)
+    Ps = []
+    for p in emb_parts:
+        idx = p[1].input[1]
+        if idx not in width:
+            return None
+        Ps.append(width[idx])
+    if sum(P * p[3] for P, p in zip(Ps, emb_parts)) != emb_cols:
+        return None
+    at = 0
+    full = []
+    ei = 0
+    for p, r in zip(parts, ranges):
+        if p[0] == "shared":
+            full.append(r)
+            at = r[1]
+        else:
+            w = Ps[ei] * p[3]
+            full.append((at, at + w))
+            at += w
+            ei += 1
+    if at != total:
+        return None
+
+    pre = "fused/"
+    new_nodes, new_inits = [], []
+
+    def const(name, arr):
+        new_inits.append(numpy_helper.from_array(arr, name=pre + name))
+        return pre + name
+
+    def node(op, ins, out, **kw):
+        new_nodes.append(helper.make_node(op, ins, [pre + out], name=pre + out, **kw))
+        return pre + out
+
+    shared = [(p[1], r) for p, r in zip(parts, full) if p[0] == "shared"]
+    dense = shared[0][0] if len(shared) == 1 else node("Concat", [s[0] for s in shared], "dense", axis=1)
+    rows = np.concatenate([np.arange(*r) for _, r in shared])
+    W1 = np.concatenate([mm["wb"][0][0][rows] for mm in members], axis=1).astype(np.float32)  # [D, N*H1]
+    b1 = np.concatenate([mm["wb"][0][1] for mm in members]).astype(np.float32)
+    h = node("Gemm", [dense, const("W1", W1), const("b1", b1)], "h1_dense")
+    h3 = node("Reshape", [h, const("s_bnh", np.array([0, N, H1], dtype=np.int64))], "h1_bnh")
+    h3 = node("Transpose", [h3], "h1_nbh", perm=[1, 0, 2])
+    embs = [(p, r, P) for (p, r), P in zip([(p, r) for p, r in zip(parts, full) if p[0] == "emb"], Ps)]
+    if embs:
+        # all slot groups in one lookup: the groups' tables stacked (rows offset by the groups before; narrower
+        # groups padded with zero columns whose first-layer rows are zero), members side by side ([V, N*dm]);
+        # one Gather of [B, sum P] slots, one Split into the members' [B, sum P, dm], and per member one MatMul
+        # with its first-layer rows; the members' results stacked on a new leading axis
+        dm = max(p[3] for p, _, _ in embs)
+        T, idx, off = [], [], 0
+        We = [[] for _ in members]
+        for k, (p, r, P) in enumerate(embs):
+            _, gather, table, d = p
+            V = table.shape[0]
+            t = np.zeros((V, N * dm))
+            for i, mm in enumerate(members):
+                t[:, i * dm:i * dm + d] = table[:, i * d:(i + 1) * d]
+                w = np.zeros((P, dm, H1))
+                w[:, :d] = mm["wb"][0][0][r[0]:r[1]].reshape(P, d, H1)
+                We[i].append(w.reshape(P * dm, H1))
+            T.append(t)
+            ix = gather.input[1]
+            if off:
+                ix = node("Add", [ix, const(f"e{k}/offset", np.array(off, dtype=np.int64))], f"e{k}/index")
+            idx.append(ix)
+            off += V
+        ix = idx[0] if len(idx) == 1 else node("Concat", idx, "emb_index", axis=1)
+        e = node("Gather", [const("emb_table", np.concatenate(T, axis=0).astype(np.float32)), ix], "emb_bpk", axis=0)
+        new_nodes.append(helper.make_node("Split", [e, const("emb_split", np.full(N, dm, dtype=np.int64))],
+                                          [pre + f"m{i}/emb_bpd" for i in range(N)], name=pre + "emb_split", axis=2))
+        sp = sum(P for _, _, P in embs)
+        flat = const("s_bk", np.array([0, sp * dm], dtype=np.int64))
+        ax0 = const("axis0_", np.array([0], dtype=np.int64))
+        outs = []
+        for i in range(N):
+            x = node("Reshape", [pre + f"m{i}/emb_bpd", flat], f"m{i}/emb")
+            y = node("MatMul", [x, const(f"m{i}/We", np.concatenate(We[i], axis=0).astype(np.float32))], f"m{i}/h1_emb")
+            outs.append(node("Unsqueeze", [y, ax0], f"m{i}/h1_emb_1bh"))
+        h3 = node("Add", [h3, node("Concat", outs, "h1_emb", axis=0)], "h1_sum")
+    a1 = node("Relu", [h3], "a1")
+    W2 = np.stack([mm["wb"][1][0] for mm in members]).astype(np.float32)
+    b2 = np.stack([mm["wb"][1][1] for mm in members])[:, None, :].astype(np.float32)
+    a2 = node("Relu", [node("Add", [node("MatMul", [a1, const("W2", W2)], "h2_mm"), const("b2", b2)], "h2")], "a2")
+    W3 = np.stack([mm["wb"][2][0] for mm in members]).astype(np.float32)
+    b3 = np.stack([mm["wb"][2][1] for mm in members])[:, None, :].astype(np.float32)
+    lg = node("Add", [node("MatMul", [a2, const("W3", W3)], "h3_mm"), const("b3", b3)], "logits")
+    sm = node("Softmax", [lg], "probs", axis=-1)
+    opset = max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
+    if opset >= 18:
+        out = helper.make_node("ReduceMean", [sm, const("axis0", np.array([0], dtype=np.int64))], [mean.output[0]],
+                               name="ensemble_mean", keepdims=0)
+    else:
+        out = helper.make_node("ReduceMean", [sm], [mean.output[0]], name="ensemble_mean", axes=[0], keepdims=0)
+    new_nodes.append(out)
+
+    # drop the members' heads and whatever only they used
+    drop = {id(n) for mm in members for n in mm["nodes"] + [mm["cat"]]} | {id(mean)}
+    kept = [n for n in g.node if id(n) not in drop] + new_nodes
+    while True:
+        used = {x for n in kept for x in n.input} | {o.name for o in g.output}
+        k2 = [n for n in kept if any(o in used for o in n.output)]
+        if len(k2) == len(kept):
+            break
+        kept = k2
+    used = {x for n in kept for x in n.input}
+    keep_i = [t for t in g.initializer if t.name in used] + new_inits
+    del g.node[:]
+    g.node.extend(kept)
+    del g.initializer[:]
+    g.initializer.extend(keep_i)
+    return {"members": N, "hidden": [H1, H2], "embedding_groups": len(embs)}
+
+
+def quantize_int8(m, per_column=True):
+    """Dynamic int8 quantization of the MatMuls and Gemms with constant weights (onnxruntime's
+    quantize_dynamic pattern, written here so that Debian's python3 needs no onnxruntime): the activation is
+    quantized per call (DynamicQuantizeLinear, uint8), the weights once (int8, symmetric, zero point 0), the
+    product in integers (MatMulInteger), then Cast, times the two scales, plus the bias; onnxruntime fuses the
+    chain into one DynamicQuantizeMatMul when it loads the graph. per_column: one weight scale per output
+    column (and per member for [N, K, H] weights) instead of one per tensor, which keeps more precision at the
+    same cost. Returns the number of products quantized."""
+    from onnx import helper, numpy_helper
+
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    out_nodes, new_inits, count = [], [], 0
+    for n in g.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type == "MatMul" and n.input[1] in inits:
+            w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float64)
+            bias = None
+        elif (n.op_type == "Gemm" and n.input[1] in inits and not attrs.get("transA", 0)
+              and (len(n.input) < 3 or n.input[2] in inits)):
+            w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float64)
+            w = (w.T if attrs.get("transB", 0) else w) * attrs.get("alpha", 1.0)
+            bias = (numpy_helper.to_array(inits[n.input[2]]).astype(np.float64) * attrs.get("beta", 1.0)
+                    if len(n.input) > 2 else None)
+        else:
+            out_nodes.append(n)
+            continue
+        if w.ndim not in (2, 3):
+            out_nodes.append(n)
+            continue
+        if per_column:
+            amax = np.abs(w).max(axis=-2, keepdims=True)  # [1, H] or [N, 1, H]
+            amax = amax[0] if w.ndim == 2 else amax
+        else:
+            amax = np.array(np.abs(w).max())
+        scale = np.where(amax > 0, amax / 127.0, 1.0)
+        wq = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+        p = n.output[0] + "/int8/"
+        new_inits += [numpy_helper.from_array(wq, p + "w"), numpy_helper.from_array(np.array(0, np.int8), p + "w_zero"),
+                      numpy_helper.from_array(scale.astype(np.float32), p + "w_scale")]
+        x = n.input[0]
+        out_nodes += [
+            helper.make_node("DynamicQuantizeLinear", [x], [p + "x", p + "x_scale", p + "x_zero"], name=p + "quantize"),
+            helper.make_node("MatMulInteger", [p + "x", p + "w", p + "x_zero", p + "w_zero"], [p + "y"], name=p + "matmul"),
+            helper.make_node("Cast", [p + "y"], [p + "yf"], name=p + "cast", to=1),
+            helper.make_node("Mul", [p + "x_scale", p + "w_scale"], [p + "scale"], name=p + "scales"),
+        ]
+        if bias is None:
+            out_nodes.append(helper.make_node("Mul", [p + "yf", p + "scale"], [n.output[0]], name=p + "rescale"))
+        else:
+            new_inits.append(numpy_helper.from_array(np.broadcast_to(bias, (w.shape[-1],)).astype(np.float32), p + "bias"))
+            out_nodes += [helper.make_node("Mul", [p + "yf", p + "scale"], [p + "ys"], name=p + "rescale"),
+                          helper.make_node("Add", [p + "ys", p + "bias"], [n.output[0]], name=p + "bias_add")]
+        count += 1
+    del g.node[:]
+    g.node.extend(out_nodes)
+    used = {x for n in g.node for x in n.input}
+    keep = [t for t in g.initializer if t.name in used] + new_inits
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    return count
+
+
+def merge_onnx(paths, out_path, props, fold=True, fuse=True, int8=False):
     """One graph: every member's nodes on the shared input, outputs averaged; identical initializers and nodes
-    (same op, inputs and attributes) merged."""
+    (same op, inputs and attributes) merged. fuse: the members' heads stacked (fuse_heads) and the run sums
+    scattered (scatter_runs), both exact; int8: then the products quantized (quantize_int8), not exact."""
     import onnx
     from onnx import helper
 
@@ -200,10 +606,17 @@ def merge_onnx(paths, out_path, props, fold=True):
     for k, v in props:
         p = m.metadata_props.add()
         p.key, p.value = k, v
+    info = {"nodes_before": len(nodes) + 1, "nodes_after": len(kept), "initializers": len(inits),
+            "folded": folded[0] if folded else [], "shared_gathers": shared}
+    if fuse:
+        info["fused_heads"] = fuse_heads(m)
+        info["scattered_runs"] = scatter_runs(m)
+    if int8:
+        info["int8_products"] = quantize_int8(m)
+    info["nodes_final"] = len(m.graph.node)
     onnx.checker.check_model(m)
     onnx.save(m, out_path)
-    return {"nodes_before": len(nodes) + 1, "nodes_after": len(kept), "initializers": len(inits),
-            "folded": folded[0] if folded else [], "shared_gathers": shared}
+    return info
 
 
 def main(argv=None):
@@ -214,6 +627,11 @@ def main(argv=None):
     ap.add_argument("--export", help="write the averaged ONNX model here")
     ap.add_argument("--model-version", default=None)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--no-fuse", action="store_true",
+                    help="export the members side by side as merged (no stacked heads, no scattered run sums)")
+    ap.add_argument("--int8", action="store_true",
+                    help="quantize the exported graph's products to int8 (quantize_int8); the scores written are "
+                         "the float members' average (their fold fits are not kept as graphs)")
     a = ap.parse_args(argv)
     dirs = [d for d in a.members.split(",") if d]
     os.makedirs(a.out, exist_ok=True)
@@ -304,11 +722,14 @@ def main(argv=None):
         if bg:
             props.append(("background_classes", json.dumps([bg])))
         props.append(("input_reference", reference.dumps(ref)))
-        info = merge_onnx([os.path.join(d, "model.onnx") for d in dirs], a.export, props)
+        info = merge_onnx([os.path.join(d, "model.onnx") for d in dirs], a.export, props, fuse=not a.no_fuse,
+                          int8=a.int8)
         result["export"] = {"path": a.export, "bytes": os.path.getsize(a.export), "model_version": version,
                             "training_data": summary, "graph": info}
         print(f"exported {a.export} ({os.path.getsize(a.export)} bytes, version {version}; nodes "
-              f"{info['nodes_before']} -> {info['nodes_after']} after merging common parts)", flush=True)
+              f"{info['nodes_before']} -> {info['nodes_after']} after merging common parts -> {info['nodes_final']}"
+              f" final; heads {'stacked' if info.get('fused_heads') else 'side by side'}"
+              f"{', int8' if a.int8 else ''})", flush=True)
     json.dump(result, open(os.path.join(a.out, "metrics.json"), "w"), indent=1)
     return result
 
