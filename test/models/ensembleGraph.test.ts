@@ -1,0 +1,121 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { openModel } from '../../src/classify/openModel';
+import { ort } from '../../src/classify/ortBinding';
+import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
+
+const REPO = path.resolve(__dirname, '../..');
+const PYTHON = '/usr/bin/python3';
+const SAMPLE = path.join(REPO, 'models/lab/sample.csv');
+
+function torchMissing(): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx, sklearn, matplotlib'], { encoding: 'utf8' });
+  if (r.status !== 0) return `${PYTHON} lacks torch/onnx/sklearn/matplotlib (apt install python3-torch python3-onnx python3-sklearn python3-matplotlib)`;
+  return null;
+}
+
+const missing = torchMissing();
+if (missing !== null) process.stderr.write(`test/models/ensembleGraph: skipped: ${missing}\n`);
+
+// Three small members of the shipped architecture (PpiMlp with exact lengths and buckets, a fitted exact-length
+// vocabulary and a temperature), exported the way train.py exports them, then averaged by ensemble.py three ways.
+const BUILD = `
+import sys, json, collections
+sys.path.insert(0, ${JSON.stringify(path.join(REPO, 'models/train'))})
+import numpy as np, onnx, torch
+from net import PpiMlp, EXACT_UNSEEN
+from train import export
+import ensemble
+out = sys.argv[1]
+classes = ["a", "b", "c", "d", "other"]
+paths = []
+for seed in range(3):
+    torch.manual_seed(seed)
+    m = PpiMlp(len(classes), hidden=24, hidden2=12, exact=True)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(3.0)  # confident members: top-1 decisions that mean something
+        counts = torch.from_numpy(np.random.default_rng(seed).integers(0, 6, EXACT_UNSEEN))
+        m.set_exact_counts(counts, 3)
+        m.temperature.fill_(1.0 + 0.3 * seed)
+    p = f"{out}/m{seed}.onnx"
+    export(m, classes, p, 30, f"member-{seed}", "test member", [("background_classes", json.dumps(["other"]))])
+    paths.append(p)
+props = [(p.key, p.value) for p in onnx.load(paths[0]).metadata_props]
+info = {}
+for name, kw in (("unfused", {"fuse": False}), ("fused", {}), ("int8", {"int8": True})):
+    info[name] = ensemble.merge_onnx(paths, f"{out}/{name}.onnx", props, **kw)
+    info[name]["ops"] = collections.Counter(n.op_type for n in onnx.load(f"{out}/{name}.onnx").graph.node)
+print(json.dumps(info))
+`;
+
+type Info = Record<string, { ops: Record<string, number>; fused_heads?: { members: number }; scattered_runs?: unknown[]; int8_products?: number }>;
+
+describe.skipIf(missing !== null)(`models/train/ensemble.py averaged graph${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sensor-ensemble-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('stacked heads and scattered run sums compute what the members side by side compute; int8 keeps the decisions', async () => {
+    const r = spawnSync(PYTHON, ['-c', BUILD, dir], { encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, `build failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+    const info = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Info;
+
+    // the side-by-side graph: one Softmax per member and their Mean; the fused one: one Softmax, one ReduceMean
+    expect(info.unfused!.ops.Softmax).toBe(3);
+    expect(info.unfused!.ops.Mean).toBe(1);
+    expect(info.fused!.fused_heads?.members).toBe(3);
+    expect(info.fused!.scattered_runs).toHaveLength(1);
+    expect(info.fused!.ops.Softmax).toBe(1);
+    expect(info.fused!.ops.ReduceMean).toBe(1);
+    expect(info.fused!.ops.Mean).toBeUndefined();
+    expect(info.fused!.ops.ScatterElements).toBe(3); // run bytes, signs and packets
+    expect(info.fused!.ops.Gemm).toBe(1); // the shared features' columns of every member's first layer
+    expect(info.int8!.int8_products).toBe(1 + 3 + 2); // that Gemm, 3 members' embedding products, 2 batched layers
+    expect(info.int8!.ops.MatMulInteger).toBe(6);
+
+    // real rows, plus rows with more than 10 direction runs (the runs past the 10th are dropped, not summed in)
+    const sample = await readWhoIsTalkingCsv(SAMPLE);
+    const rows = sample.rows.map((row) => row.lengths);
+    rows.push(Array.from({ length: 30 }, (_, i) => (i % 2 ? -1 : 1) * (40 + 37 * i)));
+    rows.push(Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? -1460 : 517 + i)));
+    rows.push(Array.from({ length: 30 }, () => 0));
+    const n = rows.length;
+    const input = new Float32Array(n * 30);
+    rows.forEach((row, i) => row.forEach((v, j) => { input[i * 30 + j] = v; }));
+
+    const probs: Record<string, Float32Array> = {};
+    for (const name of ['unfused', 'fused', 'int8']) {
+      const model = await openModel(path.join(dir, `${name}.onnx`), 'cpu', 1);
+      try {
+        expect(model.info.classes).toEqual(['a', 'b', 'c', 'd', 'other']);
+        const out = await model.session.run({ [model.inputName]: new ort.Tensor('float32', input, [n, 30]) });
+        probs[name] = out[model.outputName]!.data as Float32Array;
+      } finally {
+        await model.session.release();
+      }
+    }
+    const K = 5;
+    const top = (p: Float32Array, i: number) => {
+      let best = 0;
+      for (let k = 1; k < K; k++) if (p[i * K + k]! > p[i * K + best]!) best = k;
+      return best;
+    };
+    let maxFused = 0;
+    let maxInt8 = 0;
+    let topSame = 0;
+    for (let i = 0; i < n * K; i++) {
+      maxFused = Math.max(maxFused, Math.abs(probs.fused![i]! - probs.unfused![i]!));
+      maxInt8 = Math.max(maxInt8, Math.abs(probs.int8![i]! - probs.unfused![i]!));
+    }
+    for (let i = 0; i < n; i++) if (top(probs.int8!, i) === top(probs.unfused!, i)) topSame++;
+    expect(maxFused).toBeLessThanOrEqual(2e-6); // an exact rewrite, up to float summation order
+    expect(maxInt8).toBeGreaterThan(0); // int8 really is another computation
+    expect(maxInt8).toBeLessThanOrEqual(0.05);
+    expect(topSame / n).toBeGreaterThanOrEqual(0.98);
+  }, 300_000);
+});
