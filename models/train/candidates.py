@@ -99,10 +99,10 @@ CANDIDATES["mlp-narrow-dns-reuse"] = (
     "mlp-narrow-http-headers plus the `dns-reuse` content mechanism: half the augmented copies of dns rows get the "
     "exchanges of 1-3 other dns training flows appended (resolvers reusing one TCP connection, RFC 7766)",
     DNS_REUSE + NARROW)
-for _s in list(range(8, 22)) + list(range(31, 61)):
+for _s in list(range(8, 22)) + list(range(31, 81)):
     CANDIDATES[f"mlp-narrow-dns-reuse-seed-{_s}"] = (f"mlp-narrow-dns-reuse, seed {_s}",
                                                       DNS_REUSE + NARROW + ["--seed", str(_s)]
-                                                      + (["--save-teacher"] if _s >= 31 else []))  # the teachers
+                                                      + (["--save-teacher"] if 31 <= _s <= 60 else []))  # the teachers
     CANDIDATES[f"mlp-narrow-http-headers-seed-{_s}"] = (f"mlp-narrow-http-headers, seed {_s}",
                                                          HTTP_HEADERS + NARROW + ["--seed", str(_s)])
     CANDIDATES[f"mlp-narrow-http-compose-seed-{_s}"] = (f"mlp-narrow-http-compose, seed {_s}",
@@ -175,6 +175,13 @@ ENSEMBLES = {
     "mlp-narrow-dns-reuse-ens10-c": ("mean of mlp-narrow-dns-reuse seeds 51 to 60: a third draw",
                                      [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(51, 61)]),
 }
+# ten members in one stacked int8 graph (ensemble.py --int8): the draws above and two of new seeds (61-70 and
+# 71-80, trained for these draws); their outside and lab figures are the float members' average
+for _k, _first in zip("abcde", (31, 41, 51, 61, 71)):
+    ENSEMBLES["mlp-narrow-dns-reuse-ens10-int8" + ("" if _k == "a" else f"-{_k}")] = (
+        f"mlp-narrow-dns-reuse seeds {_first} to {_first + 9} in one stacked int8 graph (`ensemble.py --int8`; "
+        "figures: the float members' average)", [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(_first, _first + 10)])
+ENSEMBLE_FLAGS = {n: ["--int8"] for n in ENSEMBLES if "-int8" in n}  # extra ensemble.py arguments
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx
 
@@ -286,7 +293,7 @@ def main():
         if name not in collected or not os.path.exists(os.path.join(d, "metrics.json")):
             cmd = [sys.executable, os.path.join(HERE, "ensemble.py"), "--members", ",".join(dirs), "--outside",
                    a.outside, "--out", d, "--export", os.path.join(d, "model.onnx"), "--tag", name,
-                   "--model-version", f"candidate-{name}"]
+                   "--model-version", f"candidate-{name}"] + ENSEMBLE_FLAGS.get(name, [])
             with open(os.path.join(d, "ensemble.log"), "w") as log:
                 if subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
                     raise SystemExit(f"{name}: ensemble.py failed, see {d}/ensemble.log")
