@@ -610,6 +610,15 @@ def main():
           "measured on, so those figures are optimistic for the threshold"
           + (" (neighbouring thresholds: " + ", ".join(f"{t}: macro-F1 {f4(v)}" for t, v in nb) + ")" if nb else "")
           + ".")
+    iv = ex.get("int8_vs_float")
+    if iv:
+        o, t = iv["outside"], iv["lab_test"]
+        w(f"- The shipped graph computes in int8; its out-of-fold and lab figures above are those of the float "
+          f"members' average (the members' fold fits are not kept as graphs). The int8 graph against the float one, "
+          f"same rows, in onnxruntime-node (`models/train/compare.js`): on the {o['rows']} outside rows "
+          f"{o['label_differ']} labels differ ({o['top1_differ']} top-1 classes, {o['unknown_differ']} unknown "
+          f"decisions; largest probability difference {o['max_abs_diff']:.4f}), on the {t['rows']} held-out lab rows "
+          f"{t['label_differ']} ({t['top1_differ']} top-1, {t['unknown_differ']} unknown; {t['max_abs_diff']:.4f}).")
     w("")
 
     # ---------------------------------------------------------------- reproduce
@@ -636,7 +645,8 @@ def main():
         w("done")
         w("/usr/bin/python3 models/train/ensemble.py --members " + ",".join(f"models/train/out/seed-{x['seed']}" for x in members)
           + " \\")
-        w(f"    --outside models/train/out --out models/train/out --export models/sensor.onnx --model-version {ex.get('model_version')}")
+        w(f"    --outside models/train/out --out models/train/out --export models/sensor.onnx --model-version {ex.get('model_version')}"
+          + (" --int8" if ex.get("graph", {}).get("int8_products") else ""))
     else:
         w(f"/usr/bin/python3 models/train/train.py --csv $LAB/corpus.csv --outside models/train/out {SHIP_ARGS(args)} \\")
         w("    --export models/sensor.onnx")

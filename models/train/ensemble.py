@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -726,6 +727,21 @@ def main(argv=None):
                           int8=a.int8)
         result["export"] = {"path": a.export, "bytes": os.path.getsize(a.export), "model_version": version,
                             "training_data": summary, "graph": info}
+        if a.int8:
+            # the int8 graph's decisions against the float graph's, on the outside rows and the held-out lab rows,
+            # in the sensor's runtime (models/train/compare.js); the float graph stays in --out
+            flt = os.path.join(a.out, "float.onnx")
+            merge_onnx([os.path.join(d, "model.onnx") for d in dirs], flt, props)
+            bg_idx = [classes.index(bg)] if bg else []
+            r = subprocess.run(["node", os.path.join(HERE, "compare.js"), flt, a.export, repr(float(thr)),
+                                json.dumps(bg_idx), os.path.join(a.outside, "outside.csv"),
+                                os.path.join(a.out, "test.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"compare.js failed: {r.stderr.strip()[-300:]}")
+            cmp = json.loads(r.stdout)
+            result["export"]["int8_vs_float"] = {"outside": cmp["outside.csv"], "lab_test": cmp["test.csv"]}
+            print(f"int8 against float: {json.dumps(result['export']['int8_vs_float'])}", flush=True)
         print(f"exported {a.export} ({os.path.getsize(a.export)} bytes, version {version}; nodes "
               f"{info['nodes_before']} -> {info['nodes_after']} after merging common parts -> {info['nodes_final']}"
               f" final; heads {'stacked' if info.get('fused_heads') else 'side by side'}"
