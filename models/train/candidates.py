@@ -325,6 +325,8 @@ def record(results, name, what, extra, m, sp, wall):
     }
     if m.get("members"):
         results[name]["members"] = m["members"]
+    if m.get("export", {}).get("int8_vs_float"):
+        results[name]["int8_vs_float"] = m["export"]["int8_vs_float"]
 
 
 def score_baseline(a, results, path, base_model, rows, mlp_dir=None):
