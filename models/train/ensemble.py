@@ -26,8 +26,10 @@ one Gemm for the shared features' columns of every member's first layer, one emb
 a member axis, one Softmax, one ReduceMean) and the direction-run sums use ScatterElements instead of a one-hot and
 two batched MatMuls (scatter_runs); both exact (max abs difference 3.6e-7 on 9,799 rows). --int8 quantizes the
 products (per-column int8 weights, activations per call, the embedding table as a uint8 constant): ten members then
-run about as fast as five float ones did (side by side: 135,111 against 124,319 flows per CPU s for the shipped v5,
-load 11), their decisions differing from the float graph's on ~0.3% of the outside rows (compare.js).
+run as fast as five float ones (interleaved in one process, one core, load 0.9: 170,264 flows per CPU s against
+162,221 for the shipped five-member v5; the same ten members stacked in float 101,977, side by side in float
+101,808; int8 without stacking ~120k, load 1.3), their labels differing from the float graph's on ~0.1-0.4% of
+the outside rows (compare.js).
 The unknown threshold is chosen on the averaged out-of-fold curve with the members' rule (openset.py).
 """
 import argparse
