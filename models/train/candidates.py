@@ -181,6 +181,11 @@ for _k, _first in zip("abcde", (31, 41, 51, 61, 71)):
     ENSEMBLES["mlp-narrow-dns-reuse-ens10-int8" + ("" if _k == "a" else f"-{_k}")] = (
         f"mlp-narrow-dns-reuse seeds {_first} to {_first + 9} in one stacked int8 graph (`ensemble.py --int8`; "
         "figures: the float members' average)", [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(_first, _first + 10)])
+# fifteen members in one stacked int8 graph: three disjoint draws (seeds 31-45, 46-60, 61-75), fixed before scoring
+for _k, _first in zip("abc", (31, 46, 61)):
+    ENSEMBLES["mlp-narrow-dns-reuse-ens15-int8" + ("" if _k == "a" else f"-{_k}")] = (
+        f"mlp-narrow-dns-reuse seeds {_first} to {_first + 14} in one stacked int8 graph (`ensemble.py --int8`; "
+        "figures: the float members' average)", [f"mlp-narrow-dns-reuse-seed-{s}" for s in range(_first, _first + 15)])
 ENSEMBLE_FLAGS = {n: ["--int8"] for n in ENSEMBLES if "-int8" in n}  # extra ensemble.py arguments
 BASELINE = "baseline-cnn-2026-11"
 BASELINE_COMMIT = "0aa01e7"  # the last commit with the previous models/sensor.onnx
