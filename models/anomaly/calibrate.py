@@ -100,6 +100,93 @@ def calibrate(scores, ports, groups, rates, seed=1):
     return thresholds, dict(sorted(by_port.items(), key=lambda kv: int(kv[0])))
 
 
+def balanced_weights(sets, groups):
+    """Per flow: every set (a kind of normal traffic: the fitting data's own held-out runs, a lab batch, a day, a
+    capture file) weighs the same, and every group (run) within a set weighs the same, whatever their flow counts;
+    scaled so the weights sum to the number of flows (weighted_threshold's split-conformal correction stays that of
+    unit weights)."""
+    sets, groups = np.asarray(sets), np.asarray(groups)
+    keys = np.char.add(np.char.add(sets.astype(str), "\x00"), groups.astype(str))
+    _, run_inv, run_cnt = np.unique(keys, return_inverse=True, return_counts=True)
+    set_ids, set_inv = np.unique(sets, return_inverse=True)
+    runs_per_set = np.array([len(np.unique(keys[set_inv == i])) for i in range(len(set_ids))])
+    w = 1.0 / (len(set_ids) * runs_per_set[set_inv] * run_cnt[run_inv])
+    return w * (len(w) / w.sum())
+
+
+def calibrate_balanced(scores, sets, groups, rates):
+    """{rate: threshold}: one threshold per rate (no port thresholds), the weighted split-conformal quantile of the
+    calibration scores with balanced_weights(): the stated rate holds on average over the kinds of normal traffic
+    rather than over flows, so the set with most flows (or a few dense runs) does not set it (models/ANOMALY.md
+    "Round anomaly7")."""
+    scores = np.asarray(scores, dtype=np.float64)
+    w = balanced_weights(sets, groups)
+    return {rate_key(r): float(np.float32(weighted_threshold(scores, w, r))) for r in rates}
+
+
+def set_rates(scores, sets, groups, t):
+    """{set: share of its flows above t, each run (group) of the set weighing the same}."""
+    w = balanced_weights(sets, groups)
+    return {s: float((w[sets == s] * (scores[sets == s] > t)).sum() / w[sets == s].sum()) for s in np.unique(sets)}
+
+
+def calibrate_geometric(scores, sets, groups, rates, steps=40):
+    """{rate: threshold}: one threshold per rate, set so that the geometric mean over the sets of each set's flagged
+    share (runs weighing the same within a set; a set flagging nothing counts as half a flow of its median run) is the
+    stated rate. The sets' shares spread by a factor (a kind of traffic the model fits less well is flagged more
+    at any threshold); the geometric mean centres that spread on the stated rate in ratio, as the accepted band
+    (two thirds to one and a half times the rate) is, where the weighted mean (calibrate_balanced) lets the one or
+    two high sets pull the others under it."""
+    scores, sets, groups = np.asarray(scores, dtype=np.float64), np.asarray(sets).astype(str), np.asarray(groups).astype(str)
+    w = balanced_weights(sets, groups)
+    ids = np.unique(sets)
+    masks = [sets == s for s in ids]
+    floor = [0.5 / max(1, m.sum()) for m in masks]
+
+    def geo(t):
+        return float(np.exp(np.mean([np.log(max((w[m] * (scores[m] > t)).sum() / w[m].sum(), f)) for m, f in zip(masks, floor)])))
+
+    out = {}
+    for r in rates:
+        lo, hi = float(scores.min()), float(scores.max())
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            if geo(mid) > r:
+                lo = mid
+            else:
+                hi = mid
+        out[rate_key(r)] = float(np.float32(hi))
+    return out
+
+
+def calibrate_extremes(scores, sets, groups, rates, steps=40):
+    """{rate: threshold}: one threshold per rate, set so that the lowest and the highest set's flagged share (runs
+    weighing the same within a set) are centred on the stated rate in ratio (their geometric mean is the rate): the
+    accepted band of a stated rate r is r * 2/3 to r * 3/2, and every kind of normal traffic should land in it, so the
+    two extremes are what the threshold has to balance; a mean over sets (calibrate_balanced, calibrate_geometric)
+    lets the one or two high sets hold the low ones under the band. Needs at least two sets."""
+    scores, sets, groups = np.asarray(scores, dtype=np.float64), np.asarray(sets).astype(str), np.asarray(groups).astype(str)
+    w = balanced_weights(sets, groups)
+    masks = [sets == s for s in np.unique(sets)]
+    floor = [0.5 / max(1, m.sum()) for m in masks]
+
+    def centre(t):
+        sh = [max((w[m] * (scores[m] > t)).sum() / w[m].sum(), f) for m, f in zip(masks, floor)]
+        return float(np.sqrt(min(sh) * max(sh)))
+
+    out = {}
+    for r in rates:
+        lo, hi = float(scores.min()), float(scores.max())
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            if centre(mid) > r:
+                lo = mid
+            else:
+                hi = mid
+        out[rate_key(r)] = float(np.float32(hi))
+    return out
+
+
 def scored_flows(db, keep=None):
     """(scores, server ports, groups) of a database's finished flows the sensor scored: the group of a flow is its
     capture file, or the database and hour it started in (as `sensor anomaly-fit` groups them). `keep`: only flows of
@@ -115,41 +202,70 @@ def scored_flows(db, keep=None):
             np.array([r[2] if r[2] else f"h:{db}:{r[3]}" for r in rows]))
 
 
+SET_METHODS = {"extremes": calibrate_extremes, "balanced": calibrate_balanced, "geometric": calibrate_geometric}
+
+
 def main():
     import argparse
     import json
     ap = argparse.ArgumentParser(description="Recalibrate an anomaly model's thresholds on databases of normal traffic "
                                  "the sensor scored with it (sensor --pcap ... --db D --anomaly-model M); without "
                                  "refitting it. Prints the thresholds; --write stores them in the model (needs onnx).")
-    ap.add_argument("--db", action="append", required=True,
+    ap.add_argument("--db", action="append", default=[],
                     help="a scored database of normal flows (repeatable); DB@LIST: only the flows of the capture files listed in LIST (one a line)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=DB[@LIST]",
+                    help="a scored database of normal flows belonging to set NAME (repeatable; a NAME may repeat: its "
+                         "databases join). With --set, every set (a kind of normal traffic: a lab batch, a day, a capture "
+                         "file, the fitting data's held-out runs) weighs the same and every capture file or hour within "
+                         "a set the same; one threshold per rate (no port thresholds) by --set-method")
+    ap.add_argument("--set-method", choices=sorted(SET_METHODS), default="balanced",
+                    help="balanced (default): the sets' mean flagged share is the rate; extremes: the lowest and highest set's shares centred on the rate in ratio; "
+                         "geometric: the sets' geometric mean is (models/ANOMALY.md \"Round anomaly7\" has the three measured)")
     ap.add_argument("--model", required=True, help="the model the databases were scored with")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--version", default=None, help="with --write: the model's new model_version")
+    ap.add_argument("--method-note", default=None, help="with --write: text appended to the model's anomaly_method")
     ap.add_argument("--write", action="store_true", help="write anomaly_thresholds and anomaly_port_thresholds into --model")
     a = ap.parse_args()
-    parts = []
-    for d in a.db:
+    if bool(a.db) == bool(a.set):
+        ap.error("give --db (pooled) or --set (sets weighed the same), one of them")
+
+    def load(d):
         path, _, listed = d.partition("@")
-        parts.append(scored_flows(path, {ln.strip() for ln in open(listed) if ln.strip()} if listed else None))
-    scores = np.concatenate([p[0] for p in parts])
-    ports = np.concatenate([p[1] for p in parts])
-    groups = np.concatenate([p[2] for p in parts])
+        return scored_flows(path, {ln.strip() for ln in open(listed) if ln.strip()} if listed else None)
+
+    named = [(s.partition("=")[0], load(s.partition("=")[2])) for s in a.set] if a.set else [("", load(d)) for d in a.db]
+    scores = np.concatenate([p[0] for _, p in named])
+    ports = np.concatenate([p[1] for _, p in named])
+    groups = np.concatenate([p[2] for _, p in named])
+    sets = np.concatenate([[n] * len(p[0]) for n, p in named])
     import onnx
     m = onnx.load(a.model)
     props = {p.key: p for p in m.metadata_props}
     rates = sorted(float(r) for r in json.loads(props["anomaly_thresholds"].value))
-    thresholds, by_port = calibrate(scores, ports, groups, rates, seed=a.seed)
+    if a.set:
+        thresholds, by_port = SET_METHODS[a.set_method](scores, sets, groups, rates), {}
+    else:
+        thresholds, by_port = calibrate(scores, ports, groups, rates, seed=a.seed)
     out = {"flows": int(len(scores)), "groups": int(len(np.unique(groups))), "thresholds": thresholds, "port_thresholds": by_port}
+    if a.set:
+        d = float(props["anomaly_default_fpr"].value) if "anomaly_default_fpr" in props else 0.01
+        t = thresholds[rate_key(d)]
+        out["set_method"] = a.set_method
+        out["sets"] = {n: {"flows": int((sets == n).sum()), "groups": int(len(np.unique(groups[sets == n]))),
+                           "flagged_share_runs_equal": round(r, 5), "flagged_share": round(float((scores[sets == n] > t).mean()), 5)}
+                       for n, r in set_rates(scores, sets.astype(str), groups.astype(str), t).items()}
     if a.write:
         props["anomaly_thresholds"].value = json.dumps(thresholds)
         if "anomaly_port_thresholds" in props:
             props["anomaly_port_thresholds"].value = json.dumps(by_port)
-        else:
+        elif by_port:
             e = m.metadata_props.add()
             e.key, e.value = "anomaly_port_thresholds", json.dumps(by_port)
         if a.version:
             props["model_version"].value = a.version
+        if a.method_note and "anomaly_method" in props:
+            props["anomaly_method"].value = props["anomaly_method"].value.rstrip(". ") + "; " + a.method_note
         onnx.save(m, a.model)
     print(json.dumps(out))
 
