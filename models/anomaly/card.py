@@ -759,7 +759,10 @@ def calibration_section(w, m, stated):
       "fits on one database and calibrates on its kept-out captures or hours plus every finished flow of the others; "
       "to recalibrate a model without refitting it, score normal databases with it (`sensor --pcap ... --db d.db "
       "--anomaly-model m.onnx`, or live) and run `python3 models/anomaly/calibrate.py --model m.onnx --db d.db [--db ...] "
-      "--write` (numpy and onnx).")
+      "--write` (numpy and onnx). With several kinds of normal traffic (days, sites, capture files), `--balance-sets` "
+      "on `sensor anomaly-fit` (each `--calibration-db` one set, the fitting database's kept-out captures another) or "
+      "`calibrate.py --set NAME=DB[@LIST] ...` weighs every set the same and every capture or hour within a set the "
+      "same (round anomaly7).")
     w("")
 
 

@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calibrate import PORT_MIN_FLOWS, PORT_MIN_GROUPS, calibrate, rate_key  # noqa: E402
+from calibrate import PORT_MIN_FLOWS, PORT_MIN_GROUPS, calibrate, calibrate_balanced, rate_key, set_rates  # noqa: E402
 
 DEFAULT_RATES = [0.001, 0.005, 0.01, 0.02, 0.05]
 MEMBERS = 10
@@ -290,6 +290,10 @@ def main():
     ap.add_argument("--report", default=None, help="write the fit's figures here (JSON)")
     ap.add_argument("--calibration-features", action="append", default=[],
                     help="a directory like --features (same counters) whose rows all join the calibration rows (repeatable)")
+    ap.add_argument("--balance-sets", action="store_true",
+                    help="one threshold per rate with every calibration set weighing the same (the --features rows kept "
+                         "out of fitting are one set, each --calibration-features directory another) and every group "
+                         "within a set the same (calibrate.py calibrate_balanced; implies --no-port-thresholds)")
     a = ap.parse_args()
 
     meta = json.load(open(os.path.join(a.features, "features.json")))
@@ -320,6 +324,7 @@ def main():
         cal = model(torch.tensor(x[cal_rows], dtype=torch.float32)).numpy().astype(np.float64)
     cal_groups = groups[cal_rows]
     cal_ports = ports[cal_rows] if ports is not None else None
+    cal_sets = np.zeros(len(cal_rows), dtype=np.int64)
     extra_rows = 0
     for d in a.calibration_features:
         em = json.load(open(os.path.join(d, "features.json")))
@@ -334,11 +339,16 @@ def main():
         cal = np.concatenate([cal, es])
         cal_groups = np.concatenate([cal_groups, eg + int(cal_groups.max()) + 1])
         cal_ports = np.concatenate([cal_ports, ep]) if cal_ports is not None else None
+        cal_sets = np.concatenate([cal_sets, np.full(len(es), int(cal_sets.max()) + 1)])
         extra_rows += em["rows"]
         log(f"calibration: {em['rows']} more flows of {len(np.unique(eg))} groups from {d}")
     # --no-port-thresholds: one threshold for every flow (round anomaly6's candidate: with the context floor, the ports'
     # own higher thresholds only absorbed the high runs of the calibration groups, and new runs were flagged less).
-    thresholds, by_port = calibrate(cal, cal_ports if a.port_thresholds else None, cal_groups, rates, seed=a.seed)
+    # --balance-sets (round anomaly7): every set of calibration flows weighs the same, every group within a set the same.
+    if a.balance_sets:
+        thresholds, by_port = calibrate_balanced(cal, cal_sets, cal_groups, rates), {}
+    else:
+        thresholds, by_port = calibrate(cal, cal_ports if a.port_thresholds else None, cal_groups, rates, seed=a.seed)
     if by_port:
         k = rate_key(a.fpr)
         log(f"per-port thresholds above the global {thresholds[k]:.3g} at {k}: "
@@ -377,10 +387,13 @@ def main():
                           + f"each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
                           f"{len(fit_rows)}; thresholds (calibrate.py) from the scores of {len(cal)} normal flows not fitted on "
                           f"({len(cal) - extra_rows} kept out of fitting, {group_kind}; {extra_rows} of other databases), "
-                          f"each group weighing at most a median one; "
+                          + (f"{int(cal_sets.max()) + 1} sets (this database's and each other one) weighing the same and "
+                             f"every group within a set the same; one threshold for every flow, the weighted quantile of the "
+                             f"stated rate" if a.balance_sets else
+                             f"each group weighing at most a median one; "
                           + (f"{len(by_port)} server ports whose own flows score higher keep thresholds of their own, and "
                              f"the global one is set so that the cross-fitted share flagged is the stated rate" if a.port_thresholds
-                             else "one threshold for every flow, the weighted quantile of the stated rate"),
+                             else "one threshold for every flow, the weighted quantile of the stated rate")),
         "model_version": version,
         "training_data": f"{meta.get('training_data', 'flows')}",
     }
@@ -414,7 +427,11 @@ def main():
               "counter_gain": model.gains[1].item(), "context_gain": model.gains[2].item(),
               "context_floor": model.floor[2].item(), "context_floor_quantile": a.context_floor_quantile,
               "part_quantile_rate": PART_QUANTILE_RATE,
-              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds")}}
+              "calibration_sets": ({str(s): {"flows": int((cal_sets == s).sum()), "groups": int(len(np.unique(cal_groups[cal_sets == s]))),
+                                               "flagged_share_groups_equal": r}
+                                      for s, r in set_rates(cal, cal_sets, cal_groups, thresholds[rate_key(a.fpr)]).items()}
+                                     if a.balance_sets else None),
+              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets")}}
     if a.report:
         with open(a.report, "w") as f:
             json.dump(report, f, indent=1)

@@ -48,6 +48,11 @@ export interface AnomalyFitOptions {
   contextFloor?: number;
   /** One threshold for every flow instead of per-port thresholds above the global one (fit.py --no-port-thresholds). */
   oneThreshold?: boolean;
+  /**
+   * One threshold with every set of calibration flows weighing the same (this database's held-out captures one set,
+   * each of `calibrationDbs` another) and every capture file or hour within a set the same (fit.py --balance-sets).
+   */
+  balanceSets?: boolean;
   /** Where fit.py's progress goes. */
   log: (line: string) => void;
 }
@@ -238,6 +243,7 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
     if (o.epochs !== null) args.push('--epochs', String(o.epochs));
     if (o.contextFloor !== undefined && o.contextFloor > 0) args.push('--context-floor-quantile', String(o.contextFloor));
     if (o.oneThreshold === true) args.push('--no-port-thresholds');
+    if (o.balanceSets === true) args.push('--balance-sets');
     if (o.report !== null) args.push('--report', o.report);
     await runPython(o.python, args, o.log);
   } finally {

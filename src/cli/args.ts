@@ -28,7 +28,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[]; contextFloor: number; oneThreshold: boolean }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[]; contextFloor: number; oneThreshold: boolean; balanceSets: boolean }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -238,7 +238,7 @@ function parser(argv: string[], command: string) {
       '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
-      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-floor Q] [--one-threshold] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-floor Q] [--one-threshold] [--balance-sets] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
     'hosts-fit':
       'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -267,6 +267,9 @@ function parser(argv: string[], command: string) {
     }).option('one-threshold', {
       type: 'boolean',
       describe: 'one threshold for every flow (default: server ports whose calibration flows score higher keep thresholds of their own)',
+    }).option('balance-sets', {
+      type: 'boolean',
+      describe: "one threshold with every set of calibration flows weighing the same: --db's held-out captures are one set, each --calibration-db another (a day, a capture file, a site), and every capture file or hour within a set the same (implies --one-threshold; models/ANOMALY.md \"Round anomaly7\")",
     });
   }
   else if (command === 'hosts-fit') {
@@ -630,7 +633,8 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     hold: integer(a, 'context-hold', DEFAULT_HOLD_SECONDS, 0, MAX_CONTEXT_HOLD),
     calibrationDbs: ((a['calibration-db'] as string[] | undefined) ?? []).map(String).filter((d) => d !== ''),
     contextFloor,
-    oneThreshold: a['one-threshold'] === true,
+    oneThreshold: a['one-threshold'] === true || a['balance-sets'] === true,
+    balanceSets: a['balance-sets'] === true,
   };
 }
 

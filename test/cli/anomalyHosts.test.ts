@@ -234,6 +234,22 @@ describe('anomaly scores and host profiles through the CLI', () => {
     expect(prep.port_thresholds).toEqual({});
     expect(pooledInfo.portThresholds).toEqual([]);
     expect(pooledInfo.method).toContain('one threshold for every flow');
+    // Round anomaly7's calibration: the fitting database's held-out captures and the other database are two sets that
+    // weigh the same (--balance-sets): the mean of the two sets' flagged shares (captures weighing the same) is the rate.
+    const balancedReport = path.join(dir, 'fit-balanced.json');
+    const balanced = sensor(['anomaly-fit', '--db', db, '--calibration-db', other, '--out', path.join(dir, 'balanced.onnx'), '--epochs', '3',
+      '--python', PYTHON, '--report', balancedReport, '--balance-sets'], 300_000);
+    expect(balanced.code, balanced.stderr).toBe(0);
+    const brep = JSON.parse(readFileSync(balancedReport, 'utf8'));
+    expect(brep.params.balance_sets).toBe(true);
+    expect(brep.port_thresholds).toEqual({});
+    const sets = Object.values(brep.calibration_sets) as { flows: number; flagged_share_groups_equal: number }[];
+    expect(sets.map((s) => s.flows)).toEqual([brep.calibration_rows - otherFlows, otherFlows]);
+    const meanShare = (sets[0]!.flagged_share_groups_equal + sets[1]!.flagged_share_groups_equal) / 2;
+    expect(meanShare).toBeLessThanOrEqual(0.01 + 1e-9);
+    const balancedInfo = await loadAnomalyModelInfo(path.join(dir, 'balanced.onnx'));
+    expect(balancedInfo.method).toContain('2 sets (this database\'s and each other one) weighing the same');
+    expect(balancedInfo.portThresholds).toEqual([]);
     // Without them (the default, as the bundled model): no floor.
     expect(rep.context_floor).toBe(0);
     expect(info.method).not.toContain('counts as none');
