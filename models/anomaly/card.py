@@ -7,6 +7,7 @@ fit.json (sensor anomaly-fit --report), metrics.json (build.py evaluate), hosts.
 Every figure in the card comes from those files; the text around them is fixed here.
 """
 import json
+import math
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -748,7 +749,8 @@ def round7(w, stated, fit):
     fails = []
     for k, f in (("the test runs", c["held_out"]), ("fresh batch 8", c["sets"]["fresh8"]), ("fresh batch 9", c["sets"]["fresh9"])):
         if not lo <= f["fpr"] <= hi:
-            fails.append(f"{pct(f['fpr'])} on {k}")
+            short = math.ceil(lo * f["flows"] - 1e-9) - f["flagged"]
+            fails.append(f"{pct(f['fpr'])} on {k}" + (f" ({short} flagged flow{'s' if short > 1 else ''} short of the band)" if short > 0 else ""))
     for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http"):
         r = c["attack_totals_untouched"].get(s)
         if r and r["detection"] < 0.9:
@@ -886,6 +888,17 @@ def readme_figures(m):
                     + ", ".join(f"`{sc}` {pct(a7[sc]['detection'], 1)} ({a7[sc]['attack_flagged']:,} of {a7[sc]['attack_flows']:,})"
                                 for sc in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris") if sc in a7)
                     + f"; workstations {pct(s6['workstations_untouched']['fpr'])} | | |")
+    sp = os.path.join(CARD, "metrics-sealed7-bundled.json")
+    if os.path.exists(sp):
+        s7 = json.load(open(sp))
+        for key, n in (("fresh8", 8), ("fresh9", 9)):
+            f = s7["sets"][key]
+            rows.append(f"| fresh lab batch {n}, recorded after this model was frozen (card/metrics-sealed7-bundled.json; {f['flows']:,} flows) | {pct(f['fpr'])} | |")
+        a8 = s7["attack_totals_untouched"]
+        rows.append("| attack lab a8, recorded after this model was frozen (card/metrics-sealed7-bundled.json): "
+                    + ", ".join(f"`{sc}` {pct(a8[sc]['detection'], 1)} ({a8[sc]['attack_flagged']:,} of {a8[sc]['attack_flows']:,})"
+                                for sc in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris") if sc in a8)
+                    + f"; workstations {pct(s7['workstations_untouched']['fpr'])} | | |")
     rows.append(f"| the attack lab's workstations (a network the model was not fitted on) | {pct(wu.get('fpr'))} | {pct(m['workstations']['fpr'])} |")
     for sc, what in SCENARIOS:
         r, u = tot.get(sc), un.get(sc)
