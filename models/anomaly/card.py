@@ -726,7 +726,9 @@ def round7(w, stated, fit):
           f"`{s}` " + " / ".join(f"{det[g][s]['new']:.3f}" for g in ("a1-a5", "a6", "a7")) for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http"))
       + " (SSH on a1-a5 is under 0.9 for every model so far: the bundled one 0.894 too).")
     w("")
-    w("**Sealed sets**, recorded while the candidate was designed and read only after it was frozen (commit 54a52a1): "
+    w("**Sealed sets**, recorded while the candidate was designed and read only after it was frozen (05:21 UTC, the commit "
+      "\"anomaly candidate FROZEN before sealed7\", models/anomaly.onnx sha256 e5321cbf...; the sealed batches were "
+      "complete at 05:48): "
       "fresh lab batches 8 (seed 111) and 9 (seed 121) and attack lab a8 (seed 14). The rule was to ship the candidate "
       f"only if it flagged {pct(lo)} to {pct(hi, 1)} of fresh batch 8, of fresh batch 9 and of the test runs, and "
       "detected at least 0.9 of a8's scan, SYN flood, SSH and HTTP brute-force flows:")
