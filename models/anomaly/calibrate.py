@@ -130,6 +130,32 @@ def set_rates(scores, sets, groups, t):
     return {s: float((w[sets == s] * (scores[sets == s] > t)).sum() / w[sets == s].sum()) for s in np.unique(sets)}
 
 
+def _set_shares(scores, sets, groups):
+    """share(t) -> [each set's flagged share at threshold t] (runs weighing the same within a set; a set flagging
+    nothing counts as half a flow of its median run), for the methods that balance the sets' shares."""
+    scores, sets, groups = np.asarray(scores, dtype=np.float64), np.asarray(sets).astype(str), np.asarray(groups).astype(str)
+    w = balanced_weights(sets, groups)
+    masks = [sets == s for s in np.unique(sets)]
+    floor = [0.5 / max(1, m.sum()) for m in masks]
+    return scores, lambda t: [max((w[m] * (scores[m] > t)).sum() / w[m].sum(), f) for m, f in zip(masks, floor)]
+
+
+def _bisect(scores, rates, level, steps):
+    """{rate: threshold}: the lowest threshold (within the scores' range, `steps` halvings) at which level(t), a
+    flagged share that falls as t rises, is at most the rate."""
+    out = {}
+    for r in rates:
+        lo, hi = float(scores.min()), float(scores.max())
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            if level(mid) > r:
+                lo = mid
+            else:
+                hi = mid
+        out[rate_key(r)] = float(np.float32(hi))
+    return out
+
+
 def calibrate_geometric(scores, sets, groups, rates, steps=40):
     """{rate: threshold}: one threshold per rate, set so that the geometric mean over the sets of each set's flagged
     share (runs weighing the same within a set; a set flagging nothing counts as half a flow of its median run) is the
@@ -137,26 +163,8 @@ def calibrate_geometric(scores, sets, groups, rates, steps=40):
     at any threshold); the geometric mean centres that spread on the stated rate in ratio, as the accepted band
     (two thirds to one and a half times the rate) is, where the weighted mean (calibrate_balanced) lets the one or
     two high sets pull the others under it."""
-    scores, sets, groups = np.asarray(scores, dtype=np.float64), np.asarray(sets).astype(str), np.asarray(groups).astype(str)
-    w = balanced_weights(sets, groups)
-    ids = np.unique(sets)
-    masks = [sets == s for s in ids]
-    floor = [0.5 / max(1, m.sum()) for m in masks]
-
-    def geo(t):
-        return float(np.exp(np.mean([np.log(max((w[m] * (scores[m] > t)).sum() / w[m].sum(), f)) for m, f in zip(masks, floor)])))
-
-    out = {}
-    for r in rates:
-        lo, hi = float(scores.min()), float(scores.max())
-        for _ in range(steps):
-            mid = (lo + hi) / 2
-            if geo(mid) > r:
-                lo = mid
-            else:
-                hi = mid
-        out[rate_key(r)] = float(np.float32(hi))
-    return out
+    scores, shares = _set_shares(scores, sets, groups)
+    return _bisect(scores, rates, lambda t: float(np.exp(np.mean(np.log(shares(t))))), steps)
 
 
 def calibrate_extremes(scores, sets, groups, rates, steps=40):
@@ -165,26 +173,13 @@ def calibrate_extremes(scores, sets, groups, rates, steps=40):
     accepted band of a stated rate r is r * 2/3 to r * 3/2, and every kind of normal traffic should land in it, so the
     two extremes are what the threshold has to balance; a mean over sets (calibrate_balanced, calibrate_geometric)
     lets the one or two high sets hold the low ones under the band. Needs at least two sets."""
-    scores, sets, groups = np.asarray(scores, dtype=np.float64), np.asarray(sets).astype(str), np.asarray(groups).astype(str)
-    w = balanced_weights(sets, groups)
-    masks = [sets == s for s in np.unique(sets)]
-    floor = [0.5 / max(1, m.sum()) for m in masks]
+    scores, shares = _set_shares(scores, sets, groups)
 
     def centre(t):
-        sh = [max((w[m] * (scores[m] > t)).sum() / w[m].sum(), f) for m, f in zip(masks, floor)]
+        sh = shares(t)
         return float(np.sqrt(min(sh) * max(sh)))
 
-    out = {}
-    for r in rates:
-        lo, hi = float(scores.min()), float(scores.max())
-        for _ in range(steps):
-            mid = (lo + hi) / 2
-            if centre(mid) > r:
-                lo = mid
-            else:
-                hi = mid
-        out[rate_key(r)] = float(np.float32(hi))
-    return out
+    return _bisect(scores, rates, centre, steps)
 
 
 def scored_flows(db, keep=None):
