@@ -879,28 +879,20 @@ def readme_figures(m):
         if os.path.exists(bp):
             b5 = json.load(open(bp))["fresh3"]
             rows.append(f"| fresh lab batch 5, recorded after this model was frozen (card/metrics-bundled-batch5.json; {b5['flows']:,} flows) | {pct(b5['fpr'])} | |")
-    sp = os.path.join(CARD, "metrics-sealed6-bundled.json")
-    if os.path.exists(sp):
-        s6 = json.load(open(sp))
-        for key, n in (("fresh6", 6), ("fresh7", 7)):
-            f = s6["sets"][key]
-            rows.append(f"| fresh lab batch {n}, recorded after this model was frozen (card/metrics-sealed6-bundled.json; {f['flows']:,} flows) | {pct(f['fpr'])} | |")
-        a7 = s6["attack_totals_untouched"]
-        rows.append("| attack lab a7, recorded after this model was frozen (card/metrics-sealed6-bundled.json): "
-                    + ", ".join(f"`{sc}` {pct(a7[sc]['detection'], 1)} ({a7[sc]['attack_flagged']:,} of {a7[sc]['attack_flows']:,})"
-                                for sc in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris") if sc in a7)
-                    + f"; workstations {pct(s6['workstations_untouched']['fpr'])} | | |")
-    sp = os.path.join(CARD, "metrics-sealed7-bundled.json")
-    if os.path.exists(sp):
-        s7 = json.load(open(sp))
-        for key, n in (("fresh8", 8), ("fresh9", 9)):
-            f = s7["sets"][key]
-            rows.append(f"| fresh lab batch {n}, recorded after this model was frozen (card/metrics-sealed7-bundled.json; {f['flows']:,} flows) | {pct(f['fpr'])} | |")
-        a8 = s7["attack_totals_untouched"]
-        rows.append("| attack lab a8, recorded after this model was frozen (card/metrics-sealed7-bundled.json): "
-                    + ", ".join(f"`{sc}` {pct(a8[sc]['detection'], 1)} ({a8[sc]['attack_flagged']:,} of {a8[sc]['attack_flows']:,})"
-                                for sc in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris") if sc in a8)
-                    + f"; workstations {pct(s7['workstations_untouched']['fpr'])} | | |")
+    for name, batches, lab in (("metrics-sealed6-bundled.json", (("fresh6", 6), ("fresh7", 7)), "a7"),
+                               ("metrics-sealed7-bundled.json", (("fresh8", 8), ("fresh9", 9)), "a8")):
+        sp = os.path.join(CARD, name)
+        if not os.path.exists(sp):
+            continue
+        sm = json.load(open(sp))
+        for key, n in batches:
+            f = sm["sets"][key]
+            rows.append(f"| fresh lab batch {n}, recorded after this model was frozen (card/{name}; {f['flows']:,} flows) | {pct(f['fpr'])} | |")
+        at = sm["attack_totals_untouched"]
+        rows.append(f"| attack lab {lab}, recorded after this model was frozen (card/{name}): "
+                    + ", ".join(f"`{sc}` {pct(at[sc]['detection'], 1)} ({at[sc]['attack_flagged']:,} of {at[sc]['attack_flows']:,})"
+                                for sc in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris") if sc in at)
+                    + f"; workstations {pct(sm['workstations_untouched']['fpr'])} | | |")
     rows.append(f"| the attack lab's workstations (a network the model was not fitted on) | {pct(wu.get('fpr'))} | {pct(m['workstations']['fpr'])} |")
     for sc, what in SCENARIOS:
         r, u = tot.get(sc), un.get(sc)
