@@ -100,6 +100,18 @@ def outside_misses(out_dir, m, min_payload=4, max_recall=0.8):
     return out
 
 
+def draw_rule_verdict(ok, mean, ev, draws, fast, floor):
+    """The end of a ship rule's sentence for averaged draws: met, or which of its conditions failed."""
+    if ok:
+        return "met; the newest draw ships."
+    failed = [x for x, bad in [
+        (f"mean {f4(mean)} < 0.80", mean < 0.8), (f"lowest draw {f4(min(ev))} < 0.78", min(ev) < 0.78),
+        ("other protocols unknown < 80% on a draw", any(c["outside_other_unknown"] < 0.8 for _, c in draws)),
+        ("lab < 0.95 on a draw", any(c["lab_macro_f1"] < 0.95 for _, c in draws)),
+        (f"the newest draw's file below {floor} flows per CPU s", not fast)] if bad]
+    return "not met (" + "; ".join(failed) + "); not shipped."
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
@@ -474,14 +486,7 @@ def main():
                   f"{', '.join(f4(c['lab_macro_f1']) for _, c in i8)}. Rule fixed before the new draws were scored: "
                   "ship the newest draw if the mean of all draws is >= 0.80, every draw >= 0.78, every draw keeps "
                   ">= 80% of other protocols unknown and lab >= 0.95, and its file runs >= 120,000 flows per CPU s: "
-                  + ("met; the newest draw ships." if ok else "not met (" + "; ".join(
-                      x for x, bad in [
-                          (f"mean {f4(mean)} < 0.80", mean < 0.8), (f"lowest draw {f4(min(ev))} < 0.78", min(ev) < 0.78),
-                          ("other protocols unknown < 80% on a draw",
-                           any(c["outside_other_unknown"] < 0.8 for _, c in i8)),
-                          ("lab < 0.95 on a draw", any(c["lab_macro_f1"] < 0.95 for _, c in i8)),
-                          ("the newest draw's file below 120,000 flows per CPU s", not fast)] if bad)
-                     + "); not shipped."))
+                  + draw_rule_verdict(ok, mean, ev, i8, fast, "120,000"))
             i15 = [(n, cands.get(n)) for n in ["mlp-narrow-dns-reuse-ens15-int8"] +
                    [f"mlp-narrow-dns-reuse-ens15-int8-{k}" for k in "bc"]]
             i15 = [(n, c) for n, c in i15 if c and c.get("outside_macro_f1") is not None]
@@ -513,14 +518,7 @@ def main():
                   + ". Rule: ship the newest draw if the mean of the three is >= 0.80, each >= 0.78, each keeps >= 80% "
                   "of other protocols unknown and lab >= 0.95, and its file runs >= 110,000 flows per CPU s (10% over "
                   "the 100,000 floor): "
-                  + ("met; the newest draw ships." if ok else "not met (" + "; ".join(
-                      x for x, bad in [
-                          (f"mean {f4(mean)} < 0.80", mean < 0.8), (f"lowest draw {f4(min(ev))} < 0.78", min(ev) < 0.78),
-                          ("other protocols unknown < 80% on a draw",
-                           any(c["outside_other_unknown"] < 0.8 for _, c in i15)),
-                          ("lab < 0.95 on a draw", any(c["lab_macro_f1"] < 0.95 for _, c in i15)),
-                          ("the newest draw's file below 110,000 flows per CPU s", not fast)] if bad)
-                     + "); not shipped."))
+                  + draw_rule_verdict(ok, mean, ev, i15, fast, "110,000"))
             dr = os.path.join(O, "draws.json")
             if os.path.exists(dr):
                 d = json.load(open(dr))
