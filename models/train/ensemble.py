@@ -51,6 +51,24 @@ from metrics import confusion_png, coverage_png, reliability_png, summarise  # n
 from train import read_outside  # noqa: E402
 
 
+class _Builder:
+    """New nodes and initializers for a graph rewrite, every name under one prefix."""
+
+    def __init__(self, pre):
+        from onnx import helper, numpy_helper
+
+        self.pre, self.nodes, self.inits = pre, [], []
+        self._helper, self._numpy_helper = helper, numpy_helper
+
+    def const(self, name, arr):
+        self.inits.append(self._numpy_helper.from_array(arr, name=self.pre + name))
+        return self.pre + name
+
+    def node(self, op, ins, out, **kw):
+        self.nodes.append(self._helper.make_node(op, ins, [self.pre + out], name=self.pre + out, **kw))
+        return self.pre + out
+
+
 def fold_member(m):
     """Exact rewrites of one member graph that remove per-member work from the averaged graph:
     - the exact-length vocabulary lookup feeding the exact-length embedding (Gather(exact_vocab, slot) then
@@ -208,15 +226,8 @@ def scatter_runs(m):
         if not ok:
             continue
         pre = f"runs{len(done)}/"
-        nodes, new_inits = [], []
-
-        def c(name, arr):
-            new_inits.append(numpy_helper.from_array(arr, name=pre + name))
-            return pre + name
-
-        def nd(op, ins, out, **kw):
-            nodes.append(helper.make_node(op, ins, [pre + out], name=pre + out, **kw))
-            return pre + out
+        b = _Builder(pre)
+        nodes, new_inits, c, nd = b.nodes, b.inits, b.const, b.node
 
         # one ScatterElements per sum: [B, L] values into [B, R + 1] zeros at min(run, R)
         idx = nd("Cast", [run_u.input[0]], "run_id", to=7)  # whole numbers: exact
@@ -397,15 +408,8 @@ def fuse_heads(m, int8=False):
         return None
 
     pre = "fused/"
-    new_nodes, new_inits = [], []
-
-    def const(name, arr):
-        new_inits.append(numpy_helper.from_array(arr, name=pre + name))
-        return pre + name
-
-    def node(op, ins, out, **kw):
-        new_nodes.append(helper.make_node(op, ins, [pre + out], name=pre + out, **kw))
-        return pre + out
+    b = _Builder(pre)
+    new_nodes, new_inits, const, node = b.nodes, b.inits, b.const, b.node
 
     shared = [(p[1], r) for p, r in zip(parts, full) if p[0] == "shared"]
     dense = shared[0][0] if len(shared) == 1 else node("Concat", [s[0] for s in shared], "dense", axis=1)
