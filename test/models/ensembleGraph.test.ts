@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,19 +7,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openModel } from '../../src/classify/openModel';
 import { ort } from '../../src/classify/ortBinding';
 import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
+import { PYTHON, trainingPythonMissing } from '../helpers/trainingPython';
 
 const REPO = path.resolve(__dirname, '../..');
-const PYTHON = '/usr/bin/python3';
 const SAMPLE = path.join(REPO, 'models/lab/sample.csv');
 
-function torchMissing(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx, sklearn, matplotlib'], { encoding: 'utf8' });
-  if (r.status !== 0) return `${PYTHON} lacks torch/onnx/sklearn/matplotlib (apt install python3-torch python3-onnx python3-sklearn python3-matplotlib)`;
-  return null;
-}
-
-const missing = torchMissing();
+const missing = trainingPythonMissing();
 if (missing !== null) process.stderr.write(`test/models/ensembleGraph: skipped: ${missing}\n`);
 
 // Three small members of the shipped architecture (PpiMlp with exact lengths and buckets, a fitted exact-length

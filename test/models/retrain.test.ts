@@ -7,20 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openModel } from '../../src/classify/openModel';
 import { ort } from '../../src/classify/ortBinding';
 import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
+import { PYTHON, trainingPythonMissing } from '../helpers/trainingPython';
 
 const REPO = path.resolve(__dirname, '../..');
-const PYTHON = '/usr/bin/python3';
 const TRAIN = path.join(REPO, 'models/train/train.py');
 const SAMPLE = path.join(REPO, 'models/lab/sample.csv');
 
-function torchMissing(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx, sklearn, matplotlib'], { encoding: 'utf8' });
-  if (r.status !== 0) return `${PYTHON} lacks torch/onnx/sklearn/matplotlib (apt install python3-torch python3-onnx python3-sklearn python3-matplotlib)`;
-  return null;
-}
-
-const missing = torchMissing();
+const missing = trainingPythonMissing();
 if (missing !== null) process.stderr.write(`test/models/retrain: skipped: ${missing}\n`);
 
 describe.skipIf(missing !== null)(`models/train/train.py retrains from a who's-talking CSV${missing ? ` (skipped: ${missing})` : ''}`, () => {
