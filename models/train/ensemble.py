@@ -69,6 +69,14 @@ class _Builder:
         return self.pre + out
 
 
+def _prune_initializers(g):
+    """Drops the initializers no node of graph g reads any more."""
+    used = {x for n in g.node for x in n.input}
+    keep_i = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep_i)
+
+
 def fold_member(m):
     """Exact rewrites of one member graph that remove per-member work from the averaged graph:
     - the exact-length vocabulary lookup feeding the exact-length embedding (Gather(exact_vocab, slot) then
@@ -117,10 +125,7 @@ def fold_member(m):
     keep = [n for n in g.node if id(n) not in drop]
     del g.node[:]
     g.node.extend(keep)
-    used = {x for n in g.node for x in n.input}
-    keep_i = [t for t in g.initializer if t.name in used]
-    del g.initializer[:]
-    g.initializer.extend(keep_i)
+    _prune_initializers(g)
     return done
 
 
@@ -264,10 +269,7 @@ def scatter_runs(m):
             break
         del g.node[:]
         g.node.extend(keep)
-    used = {x for n in g.node for x in n.input}
-    keep_i = [t for t in g.initializer if t.name in used]
-    del g.initializer[:]
-    g.initializer.extend(keep_i)
+    _prune_initializers(g)
     return done
 
 
