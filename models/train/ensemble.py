@@ -77,6 +77,17 @@ def _prune_initializers(g):
     g.initializer.extend(keep_i)
 
 
+def _graph_index(g):
+    """(initializers by name, the node producing each value, the nodes reading each value) of graph g."""
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    users = {}
+    for n in g.node:
+        for x in n.input:
+            users.setdefault(x, []).append(n)
+    return inits, producer, users
+
+
 def fold_member(m):
     """Exact rewrites of one member graph that remove per-member work from the averaged graph:
     - the exact-length vocabulary lookup feeding the exact-length embedding (Gather(exact_vocab, slot) then
@@ -86,12 +97,7 @@ def fold_member(m):
     from onnx import helper, numpy_helper
 
     g = m.graph
-    inits = {t.name: t for t in g.initializer}
-    producer = {o: n for n in g.node for o in n.output}
-    users = {}
-    for n in g.node:
-        for x in n.input:
-            users.setdefault(x, []).append(n)
+    inits, producer, users = _graph_index(g)
     done, drop = [], set()
     for n in g.node:
         if (n.op_type == "Gather" and n.input[0] in inits and n.input[1] in producer
@@ -290,12 +296,7 @@ def fuse_heads(m, int8=False):
     from onnx import helper, numpy_helper, shape_inference
 
     g = m.graph
-    inits = {t.name: t for t in g.initializer}
-    producer = {o: n for n in g.node for o in n.output}
-    users = {}
-    for n in g.node:
-        for x in n.input:
-            users.setdefault(x, []).append(n)
+    inits, producer, users = _graph_index(g)
     mean = producer.get(g.output[0].name)
     if mean is None or mean.op_type != "Mean" or len(mean.input) < 2:
         return None
