@@ -100,16 +100,33 @@ def outside_misses(out_dir, m, min_payload=4, max_recall=0.8):
     return out
 
 
-def draw_rule_verdict(ok, mean, ev, draws, fast, floor):
-    """The end of a ship rule's sentence for averaged draws: met, or which of its conditions failed."""
-    if ok:
-        return "met; the newest draw ships."
+def scored_draws(cands, name, suffixes):
+    """[(name, candidate)] of a recipe's averaged draws (`name`, then `name-K` for each K of suffixes) that were
+    scored outside."""
+    draws = [(n, cands.get(n)) for n in [name] + [f"{name}-{k}" for k in suffixes]]
+    return [(n, c) for n, c in draws if c and c.get("outside_macro_f1") is not None]
+
+
+def int8_differences(draws, key):
+    """'a, b, c of the N': how many of the `key` rows ('outside', 'lab_test') each draw's int8 graph labels otherwise
+    than its float graph (models/train/compare.js)."""
+    diff = lambda c: c.get("int8_vs_float", {}).get(key, {})  # noqa: E731
+    return f"{', '.join(str(diff(c).get('label_differ', '-')) for _, c in draws)} of the {diff(draws[0][1]).get('rows', '-')}"
+
+
+def draw_rule_verdict(draws, fast, floor, min_draws):
+    """The end of a ship rule's sentence for averaged draws (mean outside macro-F1 >= 0.80, every draw >= 0.78, keeps
+    >= 80% of other protocols unknown and lab >= 0.95, at least min_draws draws, the newest draw's file fast enough):
+    met, or which of its conditions failed."""
+    ev = [c["outside_macro_f1"] for _, c in draws]
+    mean = sum(ev) / len(ev)
     failed = [x for x, bad in [
         (f"mean {f4(mean)} < 0.80", mean < 0.8), (f"lowest draw {f4(min(ev))} < 0.78", min(ev) < 0.78),
+        (f"{len(ev)} draws < {min_draws}", len(ev) < min_draws),
         ("other protocols unknown < 80% on a draw", any(c["outside_other_unknown"] < 0.8 for _, c in draws)),
         ("lab < 0.95 on a draw", any(c["lab_macro_f1"] < 0.95 for _, c in draws)),
         (f"the newest draw's file below {floor} flows per CPU s", not fast)] if bad]
-    return "not met (" + "; ".join(failed) + "); not shipped."
+    return "not met (" + "; ".join(failed) + "); not shipped." if failed else "met; the newest draw ships."
 
 
 def main():
@@ -457,16 +474,12 @@ def main():
                   f"{'not clearly better (inside that recipe draw spread of ' + f4(max(s3) - min(s3)) + ')' if sum(ev) / len(ev) < sum(s3) / 3 + max(s3) - min(s3) else 'better'}"
                   f", and ten members run at {', '.join(f'{v:,}' for v in sp)} flows per CPU s (load in "
                   "`card/candidates.json`), below the 120,000 floor the five members of v5 kept; not shipped.")
-            i8 = [(n, cands.get(n)) for n in ["mlp-narrow-dns-reuse-ens10-int8"] +
-                  [f"mlp-narrow-dns-reuse-ens10-int8-{k}" for k in "bcde"]]
-            i8 = [(n, c) for n, c in i8 if c and c.get("outside_macro_f1") is not None]
+            i8 = scored_draws(cands, "mlp-narrow-dns-reuse-ens10-int8", "bcde")
             if i8:
                 ev = [c["outside_macro_f1"] for _, c in i8]
                 mean = sum(ev) / len(ev)
                 sp8 = ", ".join(f"{c.get('flows_per_cpu_second', 0):,}" for _, c in i8)
                 fast = i8[-1][1].get("flows_per_cpu_second", 0) >= 120000  # the file that would ship: the newest draw
-                ok = (mean >= 0.8 and min(ev) >= 0.78 and len(ev) >= 2 and fast
-                      and all(c["outside_other_unknown"] >= 0.8 and c["lab_macro_f1"] >= 0.95 for _, c in i8))
                 w(f"\n**Ten members at the speed floor** (`mlp-narrow-dns-reuse-ens10-int8`, draws {', '.join(f'`{n}`' for n, _ in i8)}): "
                   "`ensemble.py` now stacks the members' heads (one Gemm for the shared features' columns of every "
                   "member's first layer, one embedding lookup, batched MatMuls over a member axis, one Softmax, one "
@@ -477,19 +490,14 @@ def main():
                   "flows per CPU s (load in `card/candidates.json`). Their outside and lab figures are the float "
                   "members' average (the members' fold fits are not kept as graphs, so an int8 out-of-fold figure "
                   "cannot be made; the int8 graph's labels differ from the float graph's on "
-                  f"{', '.join(str(c.get('int8_vs_float', {}).get('outside', {}).get('label_differ', '-')) for _, c in i8)} "
-                  f"of the {i8[0][1].get('int8_vs_float', {}).get('outside', {}).get('rows', '-')} outside rows and on "
-                  f"{', '.join(str(c.get('int8_vs_float', {}).get('lab_test', {}).get('label_differ', '-')) for _, c in i8)} "
-                  f"of the {i8[0][1].get('int8_vs_float', {}).get('lab_test', {}).get('rows', '-')} held-out lab rows, "
+                  f"{int8_differences(i8, 'outside')} outside rows and on {int8_differences(i8, 'lab_test')} held-out lab rows, "
                   f"`models/train/compare.js`): outside macro-F1 {', '.join(f4(v) for v in ev)} (mean **{f4(mean)}**), other protocols "
                   f"unknown {', '.join(pct(c['outside_other_unknown']) for _, c in i8)}, lab "
                   f"{', '.join(f4(c['lab_macro_f1']) for _, c in i8)}. Rule fixed before the new draws were scored: "
                   "ship the newest draw if the mean of all draws is >= 0.80, every draw >= 0.78, every draw keeps "
                   ">= 80% of other protocols unknown and lab >= 0.95, and its file runs >= 120,000 flows per CPU s: "
-                  + draw_rule_verdict(ok, mean, ev, i8, fast, "120,000"))
-            i15 = [(n, cands.get(n)) for n in ["mlp-narrow-dns-reuse-ens15-int8"] +
-                   [f"mlp-narrow-dns-reuse-ens15-int8-{k}" for k in "bc"]]
-            i15 = [(n, c) for n, c in i15 if c and c.get("outside_macro_f1") is not None]
+                  + draw_rule_verdict(i8, fast, "120,000", 2))
+            i15 = scored_draws(cands, "mlp-narrow-dns-reuse-ens15-int8", "bc")
             if i15:
                 ev = [c["outside_macro_f1"] for _, c in i15]
                 mean = sum(ev) / len(ev)
@@ -498,8 +506,6 @@ def main():
                 fast = sp15 >= 110000  # the file that ships: the newest draw
                 seeds15 = ", ".join(f"{c['seed'][0]}-{c['seed'][-1]}" for _, c in i15)
                 speeds15 = ", ".join(f"{c.get('flows_per_cpu_second', 0):,}" for _, c in i15)
-                ok = (mean >= 0.8 and min(ev) >= 0.78 and len(ev) >= 3 and fast
-                      and all(c["outside_other_unknown"] >= 0.8 and c["lab_macro_f1"] >= 0.95 for _, c in i15))
                 w(f"\n**Fifteen members in one stacked int8 graph** (draws {', '.join(f'`{n}`' for n, _ in i15)}: "
                   f"seeds {seeds15}, disjoint, all "
                   "counted; the rule and the draw that ships, the newest, fixed before they were scored). Outside "
@@ -507,10 +513,7 @@ def main():
                   f"out-of-fold), other protocols unknown {', '.join(pct(c['outside_other_unknown']) for _, c in i15)}, "
                   f"lab {', '.join(f4(c['lab_macro_f1']) for _, c in i15)}; the int8 graph's labels differ from the "
                   "float graph's on "
-                  f"{', '.join(str(c.get('int8_vs_float', {}).get('outside', {}).get('label_differ', '-')) for _, c in i15)} "
-                  f"of the {i15[0][1].get('int8_vs_float', {}).get('outside', {}).get('rows', '-')} outside rows and on "
-                  f"{', '.join(str(c.get('int8_vs_float', {}).get('lab_test', {}).get('label_differ', '-')) for _, c in i15)} "
-                  f"of the {i15[0][1].get('int8_vs_float', {}).get('lab_test', {}).get('rows', '-')} held-out lab rows. "
+                  f"{int8_differences(i15, 'outside')} outside rows and on {int8_differences(i15, 'lab_test')} held-out lab rows. "
                   f"Speed: {speeds15} flows per CPU s "
                   "as collected (load in `card/candidates.json`)"
                   + (f"; the shipped file {ship_sp:,} (median of {len(speed['rounds'])} rounds, load "
@@ -518,7 +521,7 @@ def main():
                   + ". Rule: ship the newest draw if the mean of the three is >= 0.80, each >= 0.78, each keeps >= 80% "
                   "of other protocols unknown and lab >= 0.95, and its file runs >= 110,000 flows per CPU s (10% over "
                   "the 100,000 floor): "
-                  + draw_rule_verdict(ok, mean, ev, i15, fast, "110,000"))
+                  + draw_rule_verdict(i15, fast, "110,000", 3))
             dr = os.path.join(O, "draws.json")
             if os.path.exists(dr):
                 d = json.load(open(dr))
