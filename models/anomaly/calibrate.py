@@ -11,12 +11,24 @@ service scores high as a block), so thresholds set on few capture files per serv
   WITHOUT the fold of groups it is applied to (cross-fitting over FOLDS folds of whole groups), is the stated rate.
   Without that, port thresholds absorb exactly the high blocks they were set on and new traffic is flagged far less
   than the stated rate (measured: 0.23% on a fresh lab batch at a stated 1%).
+
+Port shifts (port_shifts(), add_port_shift(); models/ANOMALY.md "Round anomaly8"): a service the autoencoders
+reconstruct less well scores higher as a whole, so with one threshold it takes more than its share of the flags. A
+shift per server port, subtracted from the score inside the graph (so every record carries the shifted score), moves
+that port's SHIFT_QUANTILE quantile of normal scores onto the global one; the port's own quantile is shrunk toward the
+global one by runs / (runs + SHIFT_SHRINK_RUNS), so a port seen in few runs keeps nearly the global scale, and ports
+never seen (or without a server port indicator) keep it exactly. A shift, not a division: password guessing (ssh) is
+far above its service's normal scores, and dividing each port's scores by its median or 0.75-0.9 quantile (shrunk by 5 to
+20 runs) pushed SSH brute-force detection on a1-a5 to 0.27-0.89, where the shift kept the unshifted 0.894.
 """
 import numpy as np
 
 PORT_MIN_FLOWS = 50
 PORT_MIN_GROUPS = 3
 FOLDS = 5
+SHIFT_QUANTILE = 0.9
+SHIFT_SHRINK_RUNS = 30.0
+SHIFT_MIN_RUNS = 3
 
 
 def rate_key(r):
@@ -182,6 +194,85 @@ def calibrate_extremes(scores, sets, groups, rates, steps=40):
     return _bisect(scores, rates, centre, steps)
 
 
+def weighted_quantile(x, w, q):
+    """The q quantile of x with weights w (the smallest x whose cumulative weight reaches q of the total)."""
+    o = np.argsort(x, kind="stable")
+    c = np.cumsum(w[o])
+    return float(x[o][min(len(x) - 1, int(np.searchsorted(c, q * c[-1])))])
+
+
+def port_shifts(scores, ports, sets, groups, quantile=SHIFT_QUANTILE, shrink_runs=SHIFT_SHRINK_RUNS,
+                min_runs=SHIFT_MIN_RUNS, allowed=None):
+    """{port: shift} (module doc): per server port (only `allowed` ones, when given: those with an indicator in the
+    model) with at least `min_runs` groups, its `quantile` quantile of the calibration scores shrunk toward the global
+    one by runs / (runs + shrink_runs), minus the global one. Sets and groups weigh as in balanced_weights()."""
+    scores, ports = np.asarray(scores, dtype=np.float64), np.asarray(ports)
+    groups = np.asarray(groups).astype(str)
+    w = balanced_weights(np.asarray(sets).astype(str), groups)
+    g = weighted_quantile(scores, w, quantile)
+    out = {}
+    for p in np.unique(ports):
+        if allowed is not None and int(p) not in allowed:
+            continue
+        m = ports == p
+        runs = len(np.unique(groups[m]))
+        if runs < min_runs:
+            continue
+        a = runs / (runs + shrink_runs)
+        out[int(p)] = float(np.float32(a * (weighted_quantile(scores[m], w[m], quantile) - g)))
+    return out
+
+
+def apply_port_shifts(scores, ports, shifts):
+    """The scores as the graph with add_port_shift() gives them: each flow's port shift subtracted."""
+    return np.asarray(scores, dtype=np.float64) - np.array([shifts.get(int(p), 0.0) for p in ports])
+
+
+def shift_ports_of(model):
+    """The server ports with an indicator in the model's counters: {port: column of the input row}."""
+    props = {p.key: p.value for p in model.metadata_props}
+    L = int(props["sequence_length"])
+    import json
+    return {int(c.split("=", 1)[1]): L + i for i, c in enumerate(json.loads(props["anomaly_counters"]))
+            if c.startswith("server_port=")}
+
+
+def add_port_shift(model, shifts):
+    """Rewrites an anomaly ONNX model (onnx ModelProto, in place) so that its score is the old score minus the shift of
+    the flow's server port: the port indicator columns of the input (1 for the flow's port, else 0) times the shifts.
+    Applied again, the shifts add (metadata `anomaly_port_shift` holds their sum)."""
+    import json
+    from onnx import helper, numpy_helper, TensorProto
+    cols = shift_ports_of(model)
+    keep = sorted(p for p in shifts if p in cols and shifts[p] != 0.0)
+    if not keep:
+        return model
+    g = model.graph
+    out = g.output[0].name
+    k = sum(1 for n in g.node if n.name.startswith("port_shift_sub"))
+    raw = f"score_before_port_shift_{k}"
+    for n in g.node:
+        n.output[:] = [raw if o == out else o for o in n.output]
+    idx, vec, prod = f"port_shift_columns_{k}", f"port_shift_values_{k}", f"port_shift_{k}"
+    g.initializer.extend([numpy_helper.from_array(np.array([cols[p] for p in keep], dtype=np.int64), idx),
+                          numpy_helper.from_array(np.array([shifts[p] for p in keep], dtype=np.float32), vec)])
+    ind = f"port_indicators_{k}"
+    g.node.extend([helper.make_node("Gather", [g.input[0].name, idx], [ind], axis=1, name=f"port_shift_gather_{k}"),
+                   helper.make_node("MatMul", [ind, vec], [prod], name=f"port_shift_matmul_{k}"),
+                   helper.make_node("Sub", [raw, prod], [out], name=f"port_shift_sub_{k}")])
+    props = {p.key: p for p in model.metadata_props}
+    total = {int(p): v for p, v in json.loads(props["anomaly_port_shift"].value).items()} if "anomaly_port_shift" in props else {}
+    for p in keep:
+        total[p] = float(np.float32(total.get(p, 0.0) + shifts[p]))
+    value = json.dumps({str(p): total[p] for p in sorted(total)})
+    if "anomaly_port_shift" in props:
+        props["anomaly_port_shift"].value = value
+    else:
+        e = model.metadata_props.add()
+        e.key, e.value = "anomaly_port_shift", value
+    return model
+
+
 def scored_flows(db, keep=None):
     """(scores, server ports, groups) of a database's finished flows the sensor scored: the group of a flow is its
     capture file, or the database and hour it started in (as `sensor anomaly-fit` groups them). `keep`: only flows of
@@ -216,6 +307,10 @@ def main():
     ap.add_argument("--set-method", choices=sorted(SET_METHODS), default="balanced",
                     help="balanced (default): the sets' mean flagged share is the rate; extremes: the lowest and highest set's shares centred on the rate in ratio; "
                          "geometric: the sets' geometric mean is (models/ANOMALY.md \"Round anomaly7\" has the three measured)")
+    ap.add_argument("--port-shift", type=float, default=None, metavar="Q",
+                    help="with --set: first shift each server port's scores so that its Q quantile (e.g. 0.9) meets the "
+                         "global one (shrunk toward it by runs; port_shifts()), inside the graph with --write, then set "
+                         "the threshold on the shifted scores (models/ANOMALY.md \"Round anomaly8\")")
     ap.add_argument("--model", required=True, help="the model the databases were scored with")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--version", default=None, help="with --write: the model's new model_version")
@@ -238,11 +333,20 @@ def main():
     m = onnx.load(a.model)
     props = {p.key: p for p in m.metadata_props}
     rates = sorted(float(r) for r in json.loads(props["anomaly_thresholds"].value))
+    if a.port_shift is not None and not a.set:
+        ap.error("--port-shift needs --set")
+    shifts = {}
+    if a.port_shift is not None:
+        shifts = port_shifts(scores, ports, sets, groups, quantile=a.port_shift, allowed=set(shift_ports_of(m)))
+        scores = apply_port_shifts(scores, ports, shifts)
     if a.set:
         thresholds, by_port = SET_METHODS[a.set_method](scores, sets, groups, rates), {}
     else:
         thresholds, by_port = calibrate(scores, ports, groups, rates, seed=a.seed)
     out = {"flows": int(len(scores)), "groups": int(len(np.unique(groups))), "thresholds": thresholds, "port_thresholds": by_port}
+    if a.port_shift is not None:
+        out["port_shift"] = {"quantile": a.port_shift, "shrink_runs": SHIFT_SHRINK_RUNS, "min_runs": SHIFT_MIN_RUNS,
+                             "shifts": {str(p): v for p, v in sorted(shifts.items())}}
     if a.set:
         d = float(props["anomaly_default_fpr"].value) if "anomaly_default_fpr" in props else 0.01
         t = thresholds[rate_key(d)]
@@ -251,6 +355,8 @@ def main():
                            "flagged_share_runs_equal": round(r, 5), "flagged_share": round(float((scores[sets == n] > t).mean()), 5)}
                        for n, r in set_rates(scores, sets.astype(str), groups.astype(str), t).items()}
     if a.write:
+        add_port_shift(m, shifts)
+        props = {p.key: p for p in m.metadata_props}
         props["anomaly_thresholds"].value = json.dumps(thresholds)
         if "anomaly_port_thresholds" in props:
             props["anomaly_port_thresholds"].value = json.dumps(by_port)

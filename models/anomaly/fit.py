@@ -50,7 +50,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calibrate import PORT_MIN_FLOWS, PORT_MIN_GROUPS, calibrate, calibrate_balanced, rate_key, set_rates  # noqa: E402
+from calibrate import (PORT_MIN_FLOWS, PORT_MIN_GROUPS, SHIFT_MIN_RUNS, SHIFT_SHRINK_RUNS, add_port_shift, apply_port_shifts,  # noqa: E402
+                       calibrate, calibrate_balanced, port_shifts, rate_key, set_rates)
 
 DEFAULT_RATES = [0.001, 0.005, 0.01, 0.02, 0.05]
 MEMBERS = 10
@@ -294,7 +295,15 @@ def main():
                     help="one threshold per rate with every calibration set weighing the same (the --features rows kept "
                          "out of fitting are one set, each --calibration-features directory another) and every group "
                          "within a set the same (calibrate.py calibrate_balanced; implies --no-port-thresholds)")
+    ap.add_argument("--port-shift", type=float, default=None, metavar="Q",
+                    help="shift each server port's scores (inside the graph) so that its Q quantile of the calibration "
+                         "scores (e.g. 0.9) meets the global one, shrunk toward it by runs (calibrate.py port_shifts(); "
+                         "implies --no-port-thresholds; models/ANOMALY.md \"Round anomaly8\")")
     a = ap.parse_args()
+    if a.port_shift is not None:
+        if not 0 < a.port_shift < 1:
+            sys.exit(f"fit.py: --port-shift must be a quantile between 0 and 1, got {a.port_shift}")
+        a.port_thresholds = False
 
     meta = json.load(open(os.path.join(a.features, "features.json")))
     n, W, L = meta["rows"], meta["width"], meta["sequence_length"]
@@ -342,6 +351,14 @@ def main():
         cal_sets = np.concatenate([cal_sets, np.full(len(es), int(cal_sets.max()) + 1)])
         extra_rows += em["rows"]
         log(f"calibration: {em['rows']} more flows of {len(np.unique(eg))} groups from {d}")
+    shifts = {}
+    if a.port_shift is not None:
+        if cal_ports is None:
+            sys.exit("fit.py: --port-shift needs each row's server port (ports.i32, written by sensor anomaly-fit)")
+        allowed = {int(c.split("=", 1)[1]) for c in meta["counters"] if is_condition(c)}
+        shifts = port_shifts(cal, cal_ports, cal_sets, cal_groups, quantile=a.port_shift, allowed=allowed)
+        cal = apply_port_shifts(cal, cal_ports, shifts)
+        log(f"port shifts at the {a.port_shift:g} quantile: " + (", ".join(f"{p} {v:+.3g}" for p, v in sorted(shifts.items())) or "none"))
     # --no-port-thresholds: one threshold for every flow (round anomaly6's candidate: with the context floor, the ports'
     # own higher thresholds only absorbed the high runs of the calibration groups, and new runs were flagged less).
     # --balance-sets (round anomaly7): every set of calibration flows weighs the same, every group within a set the same.
@@ -403,15 +420,22 @@ def main():
         # Seconds of capture time each flow waits for its context (src/anomaly/contextWindow.ts): the scorer must read
         # the counters as the rows were made.
         props["anomaly_context_hold"] = format(meta["context_hold"], "g")
+    if a.port_shift is not None:
+        props["anomaly_method"] += (f"; score shifted per server port ({len(shifts)} ports with {SHIFT_MIN_RUNS} groups or more) so that each port's {a.port_shift:g} quantile of the "
+                                    f"calibration scores meets the global one (shrunk by runs / (runs + {SHIFT_SHRINK_RUNS:g}); "
+                                    f"metadata anomaly_port_shift)")
     del m.metadata_props[:]
     for k, v in props.items():
         e = m.metadata_props.add()
         e.key, e.value = k, v
+    add_port_shift(m, shifts)
     onnx.checker.check_model(m)
     onnx.save(m, a.out)
     os.remove(tmp)
     with torch.no_grad():
         full = model(torch.tensor(x, dtype=torch.float32)).numpy()
+    if shifts and ports is not None:
+        full = apply_port_shifts(full, ports, shifts)
     report = {"rows": n, "members": MEMBERS, "bag": BAG, "block": BLOCK, "fitting_rows": len(fit_rows),
               "calibration_rows": len(cal), "calibration_rows_of_other_databases": extra_rows, "calibration_groups": int(len(np.unique(cal_groups))),
               "fitting_groups": int(len(np.unique(groups[fit_rows]))), "group_kind": group_kind,
@@ -427,11 +451,13 @@ def main():
               "counter_gain": model.gains[1].item(), "context_gain": model.gains[2].item(),
               "context_floor": model.floor[2].item(), "context_floor_quantile": a.context_floor_quantile,
               "part_quantile_rate": PART_QUANTILE_RATE,
+              "port_shift": ({"quantile": a.port_shift, "shrink_runs": SHIFT_SHRINK_RUNS, "min_runs": SHIFT_MIN_RUNS,
+                              "shifts": {str(p): v for p, v in sorted(shifts.items())}} if a.port_shift is not None else None),
               "calibration_sets": ({str(s): {"flows": int((cal_sets == s).sum()), "groups": int(len(np.unique(cal_groups[cal_sets == s]))),
                                                "flagged_share_groups_equal": r}
                                       for s, r in set_rates(cal, cal_sets, cal_groups, thresholds[rate_key(a.fpr)]).items()}
                                      if a.balance_sets else None),
-              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets")}}
+              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets", "port_shift")}}
     if a.report:
         with open(a.report, "w") as f:
             json.dump(report, f, indent=1)

@@ -53,6 +53,11 @@ export interface AnomalyFitOptions {
    * each of `calibrationDbs` another) and every capture file or hour within a set the same (fit.py --balance-sets).
    */
   balanceSets?: boolean;
+  /**
+   * Shift each server port's scores inside the model so that its quantile `portShift` of the calibration scores meets
+   * the global one, shrunk toward it by the port's groups (fit.py --port-shift; null or absent = no shift).
+   */
+  portShift?: number | null;
   /** Where fit.py's progress goes. */
   log: (line: string) => void;
 }
@@ -244,6 +249,7 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
     if (o.contextFloor !== undefined && o.contextFloor > 0) args.push('--context-floor-quantile', String(o.contextFloor));
     if (o.oneThreshold === true) args.push('--no-port-thresholds');
     if (o.balanceSets === true) args.push('--balance-sets');
+    if (o.portShift !== undefined && o.portShift !== null) args.push('--port-shift', String(o.portShift));
     if (o.report !== null) args.push('--report', o.report);
     await runPython(o.python, args, o.log);
   } finally {

@@ -28,7 +28,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[]; contextFloor: number; oneThreshold: boolean; balanceSets: boolean }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[]; contextFloor: number; oneThreshold: boolean; balanceSets: boolean; portShift: number | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -133,6 +133,7 @@ const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'python', describe: 'Python 3 with torch and onnx (default python3)' },
   { flag: 'report', describe: "write the fit's figures (thresholds, calibration) to this JSON file" },
   { flag: 'context-floor', describe: "context error up to this quantile (0 to 0.999) of the normal flows' counts as none (default 0: none; models/ANOMALY.md \"Round anomaly6\")" },
+  { flag: 'port-shift', describe: "shift each server port's scores inside the model so that its quantile Q (0.5 to 0.99, e.g. 0.9) of the calibration flows' scores meets the global one, shrunk toward it by the port's captures or hours (implies --one-threshold; models/ANOMALY.md \"Round anomaly8\")" },
 ];
 const HOSTS_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'out', describe: 'groups file to write (then set hosts.groups or --host-groups)', required: true },
@@ -238,7 +239,7 @@ function parser(argv: string[], command: string) {
       '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
-      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-floor Q] [--one-threshold] [--balance-sets] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-floor Q] [--one-threshold] [--balance-sets] [--port-shift Q] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
     'hosts-fit':
       'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -619,6 +620,11 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
   if (!(floorText.trim() !== '' && contextFloor >= 0 && contextFloor <= 0.999)) {
     throw new ConfigError(`--context-floor must be a quantile between 0 and 0.999 (e.g. 0.975), got ${show(floorText)}`);
   }
+  const shiftText = single(a, 'port-shift');
+  const portShift = shiftText === undefined ? null : Number(shiftText);
+  if (portShift !== null && !(shiftText!.trim() !== '' && portShift >= 0.5 && portShift <= 0.99)) {
+    throw new ConfigError(`--port-shift must be a quantile between 0.5 and 0.99 (e.g. 0.9), got ${show(shiftText)}`);
+  }
   return {
     kind: 'anomaly-fit',
     db: required(a, 'db', 'anomaly-fit'),
@@ -633,8 +639,9 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     hold: integer(a, 'context-hold', DEFAULT_HOLD_SECONDS, 0, MAX_CONTEXT_HOLD),
     calibrationDbs: ((a['calibration-db'] as string[] | undefined) ?? []).map(String).filter((d) => d !== ''),
     contextFloor,
-    oneThreshold: a['one-threshold'] === true || a['balance-sets'] === true,
+    oneThreshold: a['one-threshold'] === true || a['balance-sets'] === true || portShift !== null,
     balanceSets: a['balance-sets'] === true,
+    portShift,
   };
 }
 

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadAnomalyModelInfo } from '../../src/anomaly/anomalyModel';
+import { readMetadataProps } from '../../src/classify/onnxMetadata';
 import { loadGroupModel } from '../../src/hosts/behaviourGroups';
 import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
 import { ACK, pcapBytes, RST, session, SYN, tcpFrame } from '../helpers/frames';
@@ -236,9 +237,11 @@ describe('anomaly scores and host profiles through the CLI', () => {
     expect(pooledInfo.method).toContain('one threshold for every flow');
     // Round anomaly7's calibration: the fitting database's held-out captures and the other database are two sets that
     // weigh the same (--balance-sets): the mean of the two sets' flagged shares (captures weighing the same) is the rate.
+    // With round anomaly8's --port-shift the scores are first shifted per server port (inside the graph), and the
+    // threshold is set on the shifted scores.
     const balancedReport = path.join(dir, 'fit-balanced.json');
     const balanced = sensor(['anomaly-fit', '--db', db, '--calibration-db', other, '--out', path.join(dir, 'balanced.onnx'), '--epochs', '3',
-      '--python', PYTHON, '--report', balancedReport, '--balance-sets'], 300_000);
+      '--python', PYTHON, '--report', balancedReport, '--balance-sets', '--port-shift', '0.9'], 300_000);
     expect(balanced.code, balanced.stderr).toBe(0);
     const brep = JSON.parse(readFileSync(balancedReport, 'utf8'));
     expect(brep.params.balance_sets).toBe(true);
@@ -250,6 +253,16 @@ describe('anomaly scores and host profiles through the CLI', () => {
     const balancedInfo = await loadAnomalyModelInfo(path.join(dir, 'balanced.onnx'));
     expect(balancedInfo.method).toContain('2 sets (this database\'s and each other one) weighing the same');
     expect(balancedInfo.portThresholds).toEqual([]);
+    expect(brep.params.port_shift).toBe(0.9);
+    expect(brep.port_shift.quantile).toBe(0.9);
+    const shifts = brep.port_shift.shifts as Record<string, number>;
+    for (const p of Object.keys(shifts)) expect(balancedInfo.counters).toContain(`server_port=${p}`);
+    const nonzero = Object.fromEntries(Object.entries(shifts).filter(([, v]) => v !== 0));
+    const shiftMeta = readMetadataProps(readFileSync(path.join(dir, 'balanced.onnx')), (w) => new Error(w)).get('anomaly_port_shift');
+    if (Object.keys(nonzero).length > 0) expect(JSON.parse(shiftMeta!)).toEqual(nonzero);
+    else expect(shiftMeta).toBeUndefined();
+    expect(balancedInfo.method).toContain('score shifted per server port');
+    expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--port-shift', '1.5', '--python', PYTHON]).stderr).toMatch(/--port-shift must be a quantile/);
     // Without them (the default, as the bundled model): no floor.
     expect(rep.context_floor).toBe(0);
     expect(info.method).not.toContain('counts as none');
