@@ -268,6 +268,7 @@ def main():
     w("")
     round6(w, stated)
     round7(w, stated, fit)
+    round8(w, stated, fit)
     w("## Model contract")
     w("")
     w("One ONNX file. Input: float32 `[N, L + C]`, one row per flow: the signed payload-length sequence (L values, "
@@ -763,6 +764,147 @@ def round7(w, stated, fit):
     w("")
 
 
+def round8(w, stated, fit):
+    """Round anomaly8: the diagnosis of the gap between kinds of normal sets (class mix or whole runs), the candidate (a
+    per-server-port score shift inside the graph, one threshold on nine sets weighing the same), its leave-one-set-out
+    check, and both models on the sealed sets recorded while it was designed (card/round8-*.json,
+    metrics-sealed8-*.json, metrics-sealed9-*.json)."""
+    paths = {k: os.path.join(CARD, f) for k, f in (("diag", "round8-diagnosis.json"), ("check", "round8-check.json"),
+                                                    ("seen", "round8-seen-candidate.json"))}
+    if not all(os.path.exists(p) for p in paths.values()):
+        return
+    d, chk, seen = (json.load(open(paths[k])) for k in ("diag", "check", "seen"))
+    lo, hi = stated / 1.5, 1.5 * stated
+    cand = seen["model"]["version"]
+    shipped = fit.get("version") == cand
+    names = {"pool": "fitting pool, its calibration runs", "b1": "batch 1", "b23": "batches 2+3", "b4": "batch 4",
+             "b5": "batch 5", "fresh6": "batch 6", "fresh7": "batch 7", "fresh8": "batch 8", "fresh9": "batch 9"}
+    band = lambda v: "" if lo <= v <= hi else " (out of band)"  # noqa: E731
+    w("## Round anomaly8: a score comparable across services; sealed batches 10 to 13, attack labs a9 and a10")
+    w("")
+    k = d["kinds"]
+    tr, fr = k["test runs"], k["fresh batches 6-9"]
+    smb = d["by_class"]["test runs"].get("smb", [0, 0])
+    blocks = sorted(d["test_runs_by_run_flagged"].items(), key=lambda kv: -kv[1])
+    w(f"**Diagnosis** (seen data; card/round8-diagnosis.json; round anomaly7's method, one threshold {d['threshold']:.4f} "
+      "from the nine seen sets): the test runs flag " + f"{pct(tr['share'])} ({tr['flagged']} of {tr['flows']:,}), fresh "
+      f"batches 6-9 {pct(fr['share'])} ({fr['flagged']} of {fr['flows']:,}), the pool's calibration runs "
+      f"{pct(k['pool calibration runs']['share'])}, batches 1-5 (runs not fitted on) {pct(k['batches 1-5 (runs not fitted on)']['share'])}. "
+      f"Reweighting the test runs' classes to fresh batches 6-9's mix gives {pct(d['test_runs_at_fresh_class_mix'])}, and "
+      f"fresh 6-9 at the test runs' mix {pct(d['fresh_at_test_class_mix'])}: the class mix explains "
+      f"{(tr['share'] - d['test_runs_at_fresh_class_mix']) / (tr['share'] - fr['share']):.0%} of the gap. The rest is "
+      f"whole runs: smb {smb[1]} of {smb[0]} test-run flows flagged, "
+      + ", ".join(f"{r.split('/')[-4]}/{r.split('/')[-1]} {n}" for r, n in blocks[:3])
+      + " (flagged flows per test run), where fresh batches 6-9's smb flows are "
+      f"{d['by_class']['fresh batches 6-9'].get('smb', [0, 0])[1]} of {d['by_class']['fresh batches 6-9'].get('smb', [0, 0])[0]}. "
+      "A per-service scale cannot move a block that one run of an otherwise ordinary service carries.")
+    w("")
+    methods = chk["methods"]
+    cname = "shift, 0.9 quantile, shrink 30 runs (candidate)"
+    c0 = methods["no shift (round anomaly7)"]
+    shifts = (fit.get("port_shift") or {}).get("shifts") or {}
+    w(f"**Candidate** ({'shipped' if shipped else 'not shipped'}) `{cand}`: round anomaly7's candidate autoencoders with the "
+      "score shifted per server port inside the graph (`models/anomaly/calibrate.py --set NAME=DB[@LIST] ... --set-method "
+      "balanced --port-shift 0.9 --write`; `sensor anomaly-fit --balance-sets --port-shift 0.9` does the same while fitting): "
+      "each port's 0.9 quantile of normal scores (sets and runs weighing the same) is moved onto the global 0.9 quantile, "
+      "the difference shrunk by runs / (runs + 30) so that a port seen in few runs keeps nearly the global scale; ports "
+      "with fewer than 3 runs or without a server port indicator are not shifted (metadata `anomaly_port_shift`; "
+      + (f"{len(shifts)} ports, {min(shifts.values()):+.3f} to {max(shifts.values()):+.3f}; " if shifts else "")
+      + "then one threshold from nine sets weighing the same: " + ", ".join(
+          f"{names[n]} ({v['calibration_flows']:,} flows, {v['calibration_runs']} runs)" for n, v in chk["sets"].items())
+      + f"; {pct(stated, 0)} -> {fit['thresholds'][format(stated, 'g')]:.4f}. A shift, not a division: dividing by a port's "
+      "median or quantile drags SSH brute force down with ssh's normal scores (`bruteforce-ssh` on a1-a5 0.27 to 0.89 in "
+      "the exploration, 0.887 for the division below). Checked before freezing (card/round8-check.json, "
+      "models/anomaly/round8_check.py): shifts and threshold from eight sets, measured on the ninth; in band = "
+      f"{pct(lo)} to {pct(hi, 1)}:")
+    w("")
+    order = list(methods)
+    w("| set left out | flows measured | " + " | ".join(order) + " |")
+    w("| --- | --- | " + " | ".join("---" for _ in order) + " |")
+    for n in chk["sets"]:
+        w(f"| {names[n]} | {chk['sets'][n]['measured_flows']:,} | " + " | ".join(
+            f"{pct(methods[o]['loso'][n]['share'])}{band(methods[o]['loso'][n]['share'])}" for o in order) + " |")
+    w("| in band | | " + " | ".join(f"{methods[o]['in_band_loso']} of {len(chk['sets'])}" for o in order) + " |")
+    w("| fresh batches 6-9 left out together: pooled | " + f"{methods[cname]['fresh6_9_left_out']['flows']:,} | " + " | ".join(
+        f"{pct(methods[o]['fresh6_9_left_out']['pooled_share'])}" for o in order) + " |")
+    w("| the test runs (never calibrated on), calibrated on all nine | 3,600 | " + " | ".join(
+        f"{pct(methods[o]['test_runs']['share'])}" for o in order) + " |")
+    w("| `bruteforce-ssh` a1-a5 / a6 / a7 / a8 | | " + " | ".join(
+        " / ".join(f"{methods[o]['detection'][g]['bruteforce-ssh']['detection']:.3f}" for g in ("a1-a5", "a6", "a7", "a8")) for o in order) + " |")
+    w("")
+    sh = seen["sets"]
+    w(f"The shift brings one more set into the band (8 of 9 against 7) and leaves the gap between kinds where it was "
+      f"(test runs {pct(methods[cname]['fresh6_9_left_out']['test_runs'])} against fresh 6-9 pooled "
+      f"{pct(methods[cname]['fresh6_9_left_out']['pooled_share'])} with fresh 6-9 left out; without it "
+      f"{pct(c0['fresh6_9_left_out']['test_runs'])} against {pct(c0['fresh6_9_left_out']['pooled_share'])}). Measured with "
+      f"the sensor (card/round8-seen-candidate.json): test runs {pct(seen['held_out']['fpr'])} ({seen['held_out']['flagged']} of "
+      f"{seen['held_out']['flows']:,}); " + ", ".join(f"{n.replace('fresh', 'batch ')} {pct(v['fpr'])}" for n, v in sh.items())
+      + " (calibrated on); attack-lab workstations " + f"{pct(seen['workstations']['fpr'])} of {seen['workstations']['flows']:,} "
+      "(the lower threshold and the raised low-scoring ports flag more of them than round anomaly7's candidate did).")
+    w("")
+    sealed = [(f, json.load(open(os.path.join(CARD, f"metrics-sealed{r}-{m}.json"))) if os.path.exists(os.path.join(CARD, f"metrics-sealed{r}-{m}.json")) else None)
+              for r in (8, 9) for m, f in (("bundled", f"b{r}"), ("candidate", f"c{r}"))]
+    got = {f: m for f, m in sealed}
+    if not (got.get("b8") and got.get("c8")):
+        return
+    batches = [("fresh10", "8"), ("fresh11", "8"), ("fresh12", "9"), ("fresh13", "9")]
+    labs = [("a9", "8"), ("a10", "9")]
+    have = [(b, r) for b, r in batches if got.get(f"c{r}") and b in got[f"c{r}"]["sets"]]
+    hl = [(lab, r) for lab, r in labs if got.get(f"c{r}")]
+    w("**Sealed sets**, recorded while the candidate was designed and read only after it was frozen (07:40 UTC, the commit "
+      "\"anomaly candidate FROZEN before sealed8/sealed9\", models/anomaly.onnx sha256 ab0ca23d...): fresh lab batches "
+      "10 (seed 131), 11 (seed 141), 12 (seed 151), 13 (seed 161), every class two runs each, and attack labs a9 and a10. "
+      f"The rule (fixed before either was read) was to ship the candidate only if it flagged {pct(lo)} to {pct(hi, 1)} of "
+      "the test runs and of fresh batches 10-13 pooled, and detected at least 0.9 of the scan, SYN flood, SSH and HTTP "
+      "brute-force flows of a9 and of a10; each batch is reported too:")
+    w("")
+
+    def fcell(f):
+        return f"{pct(f['fpr'])} ({f['flagged']} of {f['flows']:,})"
+
+    def pooled(kind):
+        fs = [got[f"{kind}{r}"]["sets"][b] for b, r in have]
+        n, fl = sum(f["flows"] for f in fs), sum(f["flagged"] for f in fs)
+        return n, fl
+
+    w("| model | test runs | " + " | ".join(f"fresh batch {b[5:]}" for b, _ in have) + " | pooled | "
+      + " | ".join(f"{lab} workstations | {lab} " + " / ".join(f"`{s}`" for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")) for lab, _ in hl) + " |")
+    w("| --- | --- | " + " | ".join("---" for _ in have) + " | --- | " + " | ".join("--- | ---" for _ in hl) + " |")
+    for kind, label in (("b", "bundled " + got["b8"]["model"]["version"]), ("c", f"candidate {cand}" + ("" if shipped else " (not shipped)"))):
+        n, fl = pooled(kind)
+        ho = got[f"{kind}8"]["held_out"]
+        cells = [f"{fcell(ho)}{band(ho['fpr'])}"] + [fcell(got[f"{kind}{r}"]["sets"][b]) for b, r in have] + [f"{pct(fl / n)} ({fl} of {n:,}){band(fl / n)}"]
+        for lab, r in hl:
+            m = got[f"{kind}{r}"]
+            at = m["attack_totals_untouched"]
+            cells.append(f"{pct(m['workstations_untouched']['fpr'])} of {m['workstations_untouched']['flows']:,}")
+            cells.append(" / ".join(f"{at[s]['detection']:.3f}" for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")))
+        w(f"| {label} | " + " | ".join(cells) + " |")
+    w("")
+    fails = []
+    c = got["c8"]
+    if not lo <= c["held_out"]["fpr"] <= hi:
+        fails.append(f"{pct(c['held_out']['fpr'])} on the test runs")
+    n, fl = pooled("c")
+    if len(have) < 4:
+        fails.append(f"only {len(have)} of the 4 sealed batches measured")
+    elif not lo <= fl / n <= hi:
+        fails.append(f"{pct(fl / n)} on fresh batches 10-13 pooled")
+    for lab, r in labs:
+        m = got.get(f"c{r}")
+        if m is None:
+            fails.append(f"{lab} not measured")
+            continue
+        for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http"):
+            x = m["attack_totals_untouched"].get(s)
+            if x is None or x["detection"] < 0.9:
+                fails.append(f"`{s}` {'missing' if x is None else format(x['detection'], '.3f')} on {lab}")
+    w(("Not shipped: " + "; ".join(fails) + ". " if fails else "Every condition held" + (": shipped. " if shipped else ". "))
+      + "Commands: `build.py evaluate --model M --set fresh10=DIR --set fresh11=DIR --attacks a9 --untouched a9 --out "
+      "card/metrics-sealed8-{bundled,candidate}.json` and the same with fresh12, fresh13, a10 (metrics-sealed9-*).")
+    w("")
+
+
 def calibration_section(w, m, stated):
     """models/ANOMALY.md "Calibration": why thresholds set on one normal set miss on another, from card/calibration.json
     (calibration_study.py), and how the bundled thresholds (or the candidate's, card/metrics-candidate-pooled.json,
@@ -880,11 +1022,15 @@ def readme_figures(m):
             b5 = json.load(open(bp))["fresh3"]
             rows.append(f"| fresh lab batch 5, recorded after this model was frozen (card/metrics-bundled-batch5.json; {b5['flows']:,} flows) | {pct(b5['fpr'])} | |")
     for name, batches, lab in (("metrics-sealed6-bundled.json", (("fresh6", 6), ("fresh7", 7)), "a7"),
-                               ("metrics-sealed7-bundled.json", (("fresh8", 8), ("fresh9", 9)), "a8")):
+                               ("metrics-sealed7-bundled.json", (("fresh8", 8), ("fresh9", 9)), "a8"),
+                               ("metrics-sealed8-bundled.json", (("fresh10", 10), ("fresh11", 11)), "a9"),
+                               ("metrics-sealed9-bundled.json", (("fresh12", 12), ("fresh13", 13)), "a10")):
         sp = os.path.join(CARD, name)
         if not os.path.exists(sp):
             continue
         sm = json.load(open(sp))
+        if sm["model"]["version"] != m["model"]["version"]:
+            continue  # another model's figures (the model shipped since): not this one's
         for key, n in batches:
             f = sm["sets"][key]
             rows.append(f"| fresh lab batch {n}, recorded after this model was frozen (card/{name}; {f['flows']:,} flows) | {pct(f['fpr'])} | |")
