@@ -584,7 +584,13 @@ def main():
     w("")
     w("It needs Python 3 with torch and onnx (Debian `python3-torch python3-onnx`) and at least 200 finished flows; a "
       "few thousand from a day or more of ordinary traffic is what it is meant for. Whatever was in that traffic is "
-      "normal by definition, attacks included.")
+      "normal by definition, attacks included. With several kinds of normal traffic (days, sites), give each its own "
+      "`--calibration-db` and add `--balance-sets` (every kind weighs the same in the threshold) and, where some "
+      "services score higher than others as a whole, `--port-shift 0.9` (round anomaly8):")
+    w("")
+    w("```sh")
+    w("npx sensor anomaly-fit --db week1.db --calibration-db site2.db --calibration-db week2.db --balance-sets --port-shift 0.9 --out anomaly.onnx")
+    w("```")
     w("")
     with open(OUT, "w") as f:
         f.write("\n".join(L))
@@ -989,7 +995,10 @@ def calibration_section(w, m, stated):
       "--write` (numpy and onnx). With several kinds of normal traffic (days, sites, capture files), `--balance-sets` "
       "on `sensor anomaly-fit` (each `--calibration-db` one set, the fitting database's kept-out captures another) or "
       "`calibrate.py --set NAME=DB[@LIST] ...` weighs every set the same and every capture or hour within a set the "
-      "same (round anomaly7).")
+      "same (round anomaly7). Where some services score higher than others as a whole (the model reconstructs them less "
+      "well), `--port-shift 0.9` on either (with `--balance-sets` / `--set`) first moves each server port's 0.9 quantile "
+      "of normal scores onto the global one inside the model, shrunk toward it by the port's captures or hours, so "
+      "those services do not take most of the flags (round anomaly8); it does not remove blocks of one odd capture.")
     w("")
 
 
