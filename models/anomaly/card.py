@@ -978,7 +978,7 @@ def calibration_section(w, m, stated):
           + (f"{pct(un['fpr'])} ({un['flagged']} of {un['flows']:,}) of batch 5" if un else "batch 5 was not measured")
           + " (card/metrics-candidate-pooled.json). The bundled model keeps the previous thresholds.")
         bp = os.path.join(CARD, "metrics-bundled-batch5.json")
-        if os.path.exists(bp):
+        if os.path.exists(bp) and json.load(open(bp))["model"]["version"] == m["model"]["version"]:
             b5 = json.load(open(bp))["fresh3"]
             w("")
             w(f"The bundled model on the same batch 5 (`build.py evaluate --model`, card/metrics-bundled-batch5.json): "
@@ -1027,19 +1027,19 @@ def readme_figures(m):
         if m.get("fresh3"):
             rows.append(f"| fresh lab batch 4, read only after the model was frozen ({m['fresh3']['flows']:,} flows) | {pct(m['fresh3']['fpr'])} | |")
         bp = os.path.join(CARD, "metrics-bundled-batch5.json")
-        if os.path.exists(bp):
+        if os.path.exists(bp) and json.load(open(bp))["model"]["version"] == m["model"]["version"]:
             b5 = json.load(open(bp))["fresh3"]
             rows.append(f"| fresh lab batch 5, recorded after this model was frozen (card/metrics-bundled-batch5.json; {b5['flows']:,} flows) | {pct(b5['fpr'])} | |")
-    for name, batches, lab in (("metrics-sealed6-bundled.json", (("fresh6", 6), ("fresh7", 7)), "a7"),
-                               ("metrics-sealed7-bundled.json", (("fresh8", 8), ("fresh9", 9)), "a8"),
-                               ("metrics-sealed8-bundled.json", (("fresh10", 10), ("fresh11", 11)), "a9"),
-                               ("metrics-sealed9-bundled.json", (("fresh12", 12), ("fresh13", 13)), "a10")):
+    sealed = [(f"metrics-sealed{r}-{who}.json", batches, lab) for r, batches, lab in (
+        (6, (("fresh6", 6), ("fresh7", 7)), "a7"), (7, (("fresh8", 8), ("fresh9", 9)), "a8"),
+        (8, (("fresh10", 10), ("fresh11", 11)), "a9"), (9, (("fresh12", 12), ("fresh13", 13)), "a10")) for who in ("bundled", "candidate")]
+    for name, batches, lab in sealed:
         sp = os.path.join(CARD, name)
         if not os.path.exists(sp):
             continue
         sm = json.load(open(sp))
         if sm["model"]["version"] != m["model"]["version"]:
-            continue  # another model's figures (the model shipped since): not this one's
+            continue  # another model's figures (a candidate, or the model shipped before): not this one's
         for key, n in batches:
             f = sm["sets"][key]
             rows.append(f"| fresh lab batch {n}, recorded after this model was frozen (card/{name}; {f['flows']:,} flows) | {pct(f['fpr'])} | |")
