@@ -776,10 +776,10 @@ def round8(w, stated, fit):
     check, and both models on the sealed sets recorded while it was designed (card/round8-*.json,
     metrics-sealed8-*.json, metrics-sealed9-*.json)."""
     paths = {k: os.path.join(CARD, f) for k, f in (("diag", "round8-diagnosis.json"), ("check", "round8-check.json"),
-                                                    ("seen", "round8-seen-candidate.json"))}
+                                                    ("seen", "round8-seen-candidate.json"), ("cal", "round8-candidate.json"))}
     if not all(os.path.exists(p) for p in paths.values()):
         return
-    d, chk, seen = (json.load(open(paths[k])) for k in ("diag", "check", "seen"))
+    d, chk, seen, ccal = (json.load(open(paths[k])) for k in ("diag", "check", "seen", "cal"))
     lo, hi = stated / 1.5, 1.5 * stated
     cand = seen["model"]["version"]
     shipped = fit.get("version") == cand
@@ -808,7 +808,7 @@ def round8(w, stated, fit):
     methods = chk["methods"]
     cname = "shift, 0.9 quantile, shrink 30 runs (candidate)"
     c0 = methods["no shift (round anomaly7)"]
-    shifts = (fit.get("port_shift") or {}).get("shifts") or {}
+    shifts = ccal["port_shift"]["shifts"]
     w(f"**Candidate** ({'shipped' if shipped else 'not shipped'}) `{cand}`: round anomaly7's candidate autoencoders with the "
       "score shifted per server port inside the graph (`models/anomaly/calibrate.py --set NAME=DB[@LIST] ... --set-method "
       "balanced --port-shift 0.9 --write`; `sensor anomaly-fit --balance-sets --port-shift 0.9` does the same while fitting): "
@@ -818,7 +818,8 @@ def round8(w, stated, fit):
       + (f"{len(shifts)} ports, {min(shifts.values()):+.3f} to {max(shifts.values()):+.3f}; " if shifts else "")
       + "then one threshold from nine sets weighing the same: " + ", ".join(
           f"{names[n]} ({v['calibration_flows']:,} flows, {v['calibration_runs']} runs)" for n, v in chk["sets"].items())
-      + f"; {pct(stated, 0)} -> {fit['thresholds'][format(stated, 'g')]:.4f}. A shift, not a division: dividing by a port's "
+      + f"; {pct(stated, 0)} -> {ccal['thresholds'][format(stated, 'g')]:.4f} (card/round8-candidate.json; models/anomaly.onnx "
+      f"sha256 {ccal['sha256']}). A shift, not a division: dividing by a port's "
       "median or quantile drags SSH brute force down with ssh's normal scores (`bruteforce-ssh` on a1-a5 0.27 to 0.89 in "
       "the exploration, 0.887 for the division below). Checked before freezing (card/round8-check.json, "
       "models/anomaly/round8_check.py): shifts and threshold from eight sets, measured on the ninth; in band = "
@@ -858,7 +859,7 @@ def round8(w, stated, fit):
     have = [(b, r) for b, r in batches if got.get(f"c{r}") and b in got[f"c{r}"]["sets"]]
     hl = [(lab, r) for lab, r in labs if got.get(f"c{r}")]
     w("**Sealed sets**, recorded while the candidate was designed and read only after it was frozen (07:40 UTC, the commit "
-      "\"anomaly candidate FROZEN before sealed8/sealed9\", models/anomaly.onnx sha256 ab0ca23d...): fresh lab batches "
+      f"\"anomaly candidate FROZEN before sealed8/sealed9\", {ccal['frozen_commit']}, models/anomaly.onnx sha256 {ccal['sha256'][:8]}...): fresh lab batches "
       "10 (seed 131), 11 (seed 141), 12 (seed 151), 13 (seed 161), every class two runs each, and attack labs a9 and a10. "
       f"The rule (fixed before either was read) was to ship the candidate only if it flagged {pct(lo)} to {pct(hi, 1)} of "
       "the test runs and of fresh batches 10-13 pooled, and detected at least 0.9 of the scan, SYN flood, SSH and HTTP "
@@ -886,6 +887,22 @@ def round8(w, stated, fit):
             cells.append(f"{pct(m['workstations_untouched']['fpr'])} of {m['workstations_untouched']['flows']:,}")
             cells.append(" / ".join(f"{at[s]['detection']:.3f}" for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")))
         w(f"| {label} | " + " | ".join(cells) + " |")
+    w("")
+    notes = []
+    for kind, label in (("b", "the bundled model"), ("c", "the candidate")):
+        worst = max(have, key=lambda br: got[f"{kind}{br[1]}"]["sets"][br[0]]["fpr"])
+        f = got[f"{kind}{worst[1]}"]["sets"][worst[0]]
+        top = max(f["by_class"].items(), key=lambda kv: kv[1]["flagged"])
+        notes.append(f"{label}'s highest batch, {worst[0].replace('fresh', '')}, is {pct(f['fpr'])}, {top[1]['flagged']} of its "
+                     f"{f['flagged']} flags {top[0]} ({top[1]['flagged']} of {top[1]['flows']} {top[0]} flows)")
+    ssh = [(lab, got[f"c{r}"]["attack_totals_untouched"]["bruteforce-ssh"], got[f"b{r}"]["attack_totals_untouched"]["bruteforce-ssh"])
+           for lab, r in hl if got.get(f"b{r}")]
+    w("Flags still come in whole runs: " + "; ".join(notes) + ". SSH brute force: " + "; ".join(
+        f"{lab} candidate {x['attack_flagged']} of {x['attack_flows']}"
+        + (f" ({math.ceil(0.9 * x['attack_flows'] - 1e-9) - x['attack_flagged']} flagged flow short of 0.9)" if x["detection"] < 0.9 else "")
+        + f", bundled {y['attack_flagged']} of {y['attack_flows']}"
+        for lab, x, y in ssh) + f" (the candidate lowers every port 22 score by {shifts.get('22', 0):.3f}; "
+        "the two models miss the same number of hydra's flows).")
     w("")
     fails = []
     c = got["c8"]
