@@ -1,7 +1,8 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 
 import type { ScoredFlow } from '../anomaly/scoredFlow';
-import { FLOW_COLUMNS, type FlowRow, roundedDuration, topkColumns } from './flowRow';
+import type { ClassScore } from '../classify/verdict';
+import { FLOW_COLUMNS, type FlowRow, roundedDuration } from './flowRow';
 import { isoMicros } from './isoTime';
 import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
@@ -102,16 +103,77 @@ export function flowParams(cf: ScoredFlow): SqliteParams {
   const f = cf.flow;
   const v = cf.verdict;
   const a = cf.anomaly ?? null;
-  const [topkLabels, topkScores] = topkColumns(v.topk);
   return [
     f.source, f.first_ts, f.last_ts, roundedDuration(f.duration), f.ip_version, f.client_ip, f.client_port, f.server_ip,
     f.server_port, f.vlan, f.c2s_packets, f.s2c_packets, f.c2s_bytes, f.s2c_bytes, f.c2s_payload_bytes, f.s2c_payload_bytes,
     f.payload_packets, f.retrans_skipped, f.midstream ? 1 : 0, f.conn_state, f.history, f.community_id, f.end_reason,
     arrayText(f.lengths), v.label, v.confidence, v.model_version,
     f.uid, f.sensor, f.live ? f.source : null, f.live ? null : f.source, isoMicros(f.first_ts), isoMicros(f.last_ts), 'tcp',
-    v.status, arrayText(topkLabels), arrayText(topkScores),
+    v.status, topkLabelsText(v.topk), topkScoresText(v.topk),
     a !== null ? a.score : null, a !== null ? (a.anomaly ? 1 : 0) : null, a !== null ? a.fpr : null,
   ];
+}
+
+/** JSON text of each top-k label seen (class names: a few dozen at most, so the map stays small). */
+const LABEL_TEXT = new Map<string, string>();
+
+/**
+ * arrayText() of a verdict's top-k labels without building the array: the labels' JSON texts (made once per label)
+ * joined (JSON.stringify of the array each time cost ~0.2 µs a row more; bench/HISTORY.md, round perf8).
+ */
+export function topkLabelsText(topk: readonly ClassScore[]): string {
+  if (topk.length === 0) return '[]';
+  let text = '[';
+  for (let i = 0; i < topk.length; i++) {
+    const label = topk[i]!.label;
+    let t = LABEL_TEXT.get(label);
+    if (t === undefined) {
+      t = JSON.stringify(label);
+      if (LABEL_TEXT.size < MAX_LABEL_TEXTS) LABEL_TEXT.set(label, t);
+    }
+    text += i === 0 ? t : ',' + t;
+  }
+  return text + ']';
+}
+
+/** Bound of LABEL_TEXT: a model has a few dozen classes; labels beyond this (none expected) are formatted each time. */
+const MAX_LABEL_TEXTS = 1024;
+
+/** Zeros after "0." for a score of fewer than six fraction digits, by how many are missing. */
+const FRACTION_ZEROS = ['', '0', '00', '000', '0000', '00000'];
+
+/**
+ * The text String(p) gives for a top-k score, fast where p is k / 1e6 for an integer k (verdictFromRow rounds every
+ * score to six decimals, so every score but 0 and 1 is): "0." and k's digits, zero-padded to six, without trailing
+ * zeros. That is String(p)'s shortest round-trip text: the decimal k / 1e6 parses to p, and any shorter decimal lies at
+ * least 1e-6 away (checked for every k from 0 to 1e6 in test/sink/record.test.ts). V8's number-to-text for such
+ * doubles costs ~0.4 µs each, three a classified row. With topkLabelsText(): a classified row's parameters 3.3-3.4 -> 1.8-1.9 µs
+ * (flowParams, 20,000 rows, median of 15, load 9; bench/HISTORY.md, round perf8).
+ */
+export function scoreText(p: number): string {
+  const k = Math.round(p * 1e6);
+  if (k > 0 && k < 1e6 && k / 1e6 === p) {
+    let m = k;
+    let digits = 6;
+    while (m % 10 === 0) {
+      m /= 10;
+      digits--;
+    }
+    const s = String(m);
+    return '0.' + FRACTION_ZEROS[digits - s.length]! + s;
+  }
+  return String(p);
+}
+
+/** arrayText() of a verdict's top-k scores without building the array (JSON: null for a score that is not finite). */
+export function topkScoresText(topk: readonly ClassScore[]): string {
+  let text = '[';
+  for (let i = 0; i < topk.length; i++) {
+    const p = topk[i]!.p;
+    const t = Number.isFinite(p) ? scoreText(p) : 'null';
+    text += i === 0 ? t : ',' + t;
+  }
+  return text + ']';
 }
 
 /** The sequence of a flow without payload, as stored: most rows of a flood, so the text is made once per length. */

@@ -8,7 +8,7 @@ import { flowUid } from '../../src/flow/flowUid';
 import { DEFAULT_FLOW_OPTIONS } from '../../src/flow/flowTable';
 import { Pseudonymizer } from '../../src/flow/pseudonymizer';
 import { FLOW_COLUMNS, flowToRow, JSON_KEYS, rowToJson } from '../../src/sink/flowRow';
-import { flowParams, toParams } from '../../src/sink/sqliteSink';
+import { flowParams, scoreText, toParams, topkLabelsText, topkScoresText } from '../../src/sink/sqliteSink';
 import { AnomalyScore } from '../../src/anomaly/scoredFlow';
 import { isoMicros } from '../../src/sink/isoTime';
 import { ACK, conversation, PSH, tcpFrame } from '../helpers/frames';
@@ -114,6 +114,27 @@ describe('flowParams()', () => {
       expect(p).toHaveLength(FLOW_COLUMNS.length);
       expect(p).toEqual(toParams(flowToRow(r)));
     }
+  });
+});
+
+describe('scoreText()', () => {
+  it('gives String(p) for every six-decimal score k / 1e6 (k from 0 to 1e6) and for other numbers', () => {
+    let differ = 0;
+    for (let k = 0; k <= 1e6; k++) if (scoreText(k / 1e6) !== String(k / 1e6)) differ++;
+    expect(differ).toBe(0);
+    for (const p of [0, -0, 1, 0.5, 1e-7, 5e-7, 0.1234567, 0.3333333333333333, 1.5, -0.25, 123456.000001]) expect(scoreText(p)).toBe(String(p));
+  });
+});
+
+describe('topkLabelsText() and topkScoresText()', () => {
+  it('give the JSON text of the top-k labels and scores', () => {
+    const topk = [{ label: 'tls', p: 0.912 }, { label: 'a "b"\\c', p: 0.000071 }, { label: 'http', p: Number.NaN }];
+    expect(topkLabelsText(topk)).toBe(JSON.stringify(topk.map((t) => t.label)));
+    expect(topkScoresText(topk)).toBe('[0.912,0.000071,null]');
+    expect(topkScoresText(topk)).toBe(JSON.stringify(topk.map((t) => t.p)));
+    expect(topkLabelsText([])).toBe('[]');
+    expect(topkScoresText([])).toBe('[]');
+    expect(topkScoresText([{ label: 'x', p: 1 }, { label: 'y', p: 0 }, { label: 'z', p: -0 }])).toBe('[1,0,0]');
   });
 });
 
