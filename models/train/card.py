@@ -11,6 +11,7 @@ rows (OUT/outside.*); copies the pictures and a metrics snapshot to models/card/
 import argparse
 import csv
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -169,6 +170,11 @@ def main():
                   open(os.path.join(CARD, "candidates.json"), "w"), indent=1)
     if speed:
         json.dump(speed, open(os.path.join(CARD, "speed.json"), "w"), indent=1)
+    # OUT/rebuild.json (optional): the shipped graph rebuilt from the same members after the figures above were
+    # measured, with what its rebuild changed and a side-by-side speed measurement against the previous build
+    rebuild = json.load(open(os.path.join(O, "rebuild.json"))) if os.path.exists(os.path.join(O, "rebuild.json")) else None
+    if rebuild:
+        json.dump(rebuild, open(os.path.join(CARD, "rebuild.json"), "w"), indent=1)
 
     classes, bg = m["classes"], m.get("background")
     apps = [c for c in classes if c != bg]
@@ -309,7 +315,15 @@ def main():
       f"temperature-calibrated on the validation runs: T = {', '.join(f'{t:.3f}' for t in temps)}"
       + (" for the members" if len(temps) > 1 else "") + ").\n")
     if ex:
-        w(f"- file: `models/sensor.onnx`, {ex['bytes']:,} bytes; metadata `model_version` = `{ex['model_version']}`")
+        sha = hashlib.sha256(open(os.path.join(MODELS, "sensor.onnx"), "rb").read()).hexdigest()
+        w(f"- file: `models/sensor.onnx`, {ex['bytes']:,} bytes, sha256 `{sha}`; metadata `model_version` = "
+          f"`{ex['model_version']}`")
+        if rebuild:
+            w(f"- **graph rebuilt** ({rebuild['when']}): {rebuild['what']} Its probabilities are bit-identical to the "
+              f"previous build's ({rebuild['identical']}); the members, the metadata and every figure on this card "
+              f"are unchanged, so the name stays. Side by side ({rebuild['speed']['how']}): "
+              f"{rebuild['speed']['result']}. The speed figures below (`card/speed.json`) were measured on the "
+              "previous build.")
         w(f"- metadata `training_data`: \"{ex['training_data']}\"")
         w(f"- metadata `classes`: {json.dumps(classes)}; `sequence_length`: \"{m['sequence_length']}\"")
         if bg:

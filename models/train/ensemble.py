@@ -288,7 +288,8 @@ def fuse_heads(m, int8=False):
     - the embedding parts: one lookup of all slot groups in one table with the members side by side, one Split
       into the members' [B, P, d] and per member one MatMul with its first-layer rows (a member-major layout,
       by a Gather on axis 1 or a Transpose, cost more than these copies: measured); with int8, a uint8 table, a
-      byte transpose to [N, B, P*d] and one batched integer product instead (not exact);
+      byte transpose to [N, B, P*d] (an even batch padded by one row, so that the members' rows are not
+      4 KiB apart) and one batched integer product instead (not exact);
     - the later layers as batched MatMuls over a member axis ([N, B, H1] x [N, H1, H2], ...), one Softmax over
       the last axis of [N, B, K] and one ReduceMean over the member axis.
     Returns a summary dict, or None (graph left as it is) when the pattern is not there."""
