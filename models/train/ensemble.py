@@ -288,8 +288,7 @@ def fuse_heads(m, int8=False):
     - the embedding parts: one lookup of all slot groups in one table with the members side by side, one Split
       into the members' [B, P, d] and per member one MatMul with its first-layer rows (a member-major layout,
       by a Gather on axis 1 or a Transpose, cost more than these copies: measured); with int8, a uint8 table, a
-      byte transpose to [N, B, P*d] (an even batch padded by one row, so that the members' rows are not
-      4 KiB apart) and one batched integer product instead (not exact);
+      byte transpose to [N, B, P*d] and one batched integer product instead (not exact);
     - the later layers as batched MatMuls over a member axis ([N, B, H1] x [N, H1, H2], ...), one Softmax over
       the last axis of [N, B, K] and one ReduceMean over the member axis.
     Returns a summary dict, or None (graph left as it is) when the pattern is not there."""
@@ -471,20 +470,6 @@ def fuse_heads(m, int8=False):
             # quantizing each member's float lookup per call)
             ts = np.array([max(np.abs(T[:, i * dm:(i + 1) * dm]).max(), 1e-12) / 127.0 for i in range(N)])
             Tq = (np.clip(np.round(T / np.repeat(ts, dm)[None, :]), -127, 127) + 128).astype(np.uint8)
-            # an even batch gets one padding row (slot index V: an appended table row of zeros, 128) before the
-            # lookup and loses it again before the product: the byte transpose below writes the N members' rows
-            # B * P * d bytes apart, which for B a multiple of 128 (the sensor's batches are 256) is a multiple of
-            # 4 KiB, so its N write streams fall on the same cache sets; with B odd they do not (bench/HISTORY.md,
-            # round perf8: the transpose ~1 us a flow less at B = 256, the graph ~10% faster; the rows' results are
-            # bit-identical, the padding row being sliced off before anything mixes rows)
-            Tq = np.concatenate([Tq, np.full((1, Tq.shape[1]), 128, dtype=np.uint8)])
-            i0, i1 = const("odd/i0", np.array([0], dtype=np.int64)), const("odd/i1", np.array([1], dtype=np.int64))
-            rows = node("Slice", [node("Shape", [ix], "odd/index_shape"), i0, i1], "odd/batch")
-            pad = node("Sub", [i1, node("Mod", [rows, const("odd/two", np.array([2], dtype=np.int64))], "odd/batch_odd")],
-                       "odd/pad_rows")
-            pads = node("Concat", [const("odd/z2", np.array([0, 0], dtype=np.int64)), pad, i0], "odd/pads", axis=0)
-            ix = node("Pad", [ix, pads, const("odd/pad_index", np.array(Tq.shape[0] - 1, dtype=np.int64))],
-                      "odd/index", mode="constant")
             e = node("Gather", [const("emb_table_u8", Tq), ix], "emb_bpk", axis=0)
             a_zero = const("emb_zero", np.array(128, dtype=np.uint8))
             b_zero = const("w_zero", np.array(0, dtype=np.int8))
@@ -493,8 +478,7 @@ def fuse_heads(m, int8=False):
             wq = np.clip(np.round(w / ws), -127, 127).astype(np.int8)
             x = node("Reshape", [e, const("s_bpnd", np.array([0, sp, N, dm], dtype=np.int64))], "emb_bpnd")
             x = node("Transpose", [x], "emb_npbd", perm=[2, 0, 1, 3])
-            x = node("Reshape", [x, const("s_nbk", np.array([N, -1, sp * dm], dtype=np.int64))], "emb_nbk_odd")
-            x = node("Slice", [x, i0, rows, i1], "emb_nbk")
+            x = node("Reshape", [x, const("s_nbk", np.array([N, -1, sp * dm], dtype=np.int64))], "emb_nbk")
             y = node("MatMulInteger", [x, const("We_i8", wq), a_zero, b_zero], "h1_emb_i32")
             y = node("Mul", [node("Cast", [y], "h1_emb_f", to=1),
                              const("We_scale", (ts[:, None, None] * ws).astype(np.float32))], "h1_emb")
@@ -596,10 +580,53 @@ def quantize_int8(m, per_column=True):
     return count
 
 
+def pad_even_batch(m):
+    """Exact rewrite: a batch of an even number of rows runs with its last row repeated once (Pad, mode edge), and
+    the output loses that row again (Slice). Why: the stacked heads reorder tensors member-major ([B, N, ...] ->
+    [N, B, ...]: the embedding lookup's byte transpose, the first layer's float one), writing the N members' rows
+    B x row bytes apart; for B a multiple of 128 (the sensor's batches are 256) that is a multiple of 4 KiB, so the
+    N write streams fall on the same cache sets. In onnxruntime's profile the embedding transpose took ~1.1 us a
+    flow at B = 256 against ~0.14 at 255, and the whole graph ran ~15% slower (bench/HISTORY.md, round perf8).
+    Every row is computed as before: the ops work row by row except the per-call activation quantization
+    (DynamicQuantizeLinear), whose range a repeated row cannot change. Returns the number of nodes added."""
+    from onnx import helper, numpy_helper
+
+    g = m.graph
+    inp, out = g.input[0].name, g.output[0].name
+    pre = "odd_batch/"
+    for n in g.node:
+        for i, x in enumerate(n.input):
+            if x == inp:
+                n.input[i] = pre + "input"
+        for i, x in enumerate(n.output):
+            if x == out:
+                n.output[i] = pre + "output"
+
+    def const(name, arr):
+        g.initializer.append(numpy_helper.from_array(np.array(arr, dtype=np.int64), pre + name))
+        return pre + name
+
+    i0, i1 = const("i0", [0]), const("i1", [1])
+    head = [helper.make_node("Shape", [inp], [pre + "shape"]),
+            helper.make_node("Slice", [pre + "shape", i0, i1], [pre + "rows"]),
+            helper.make_node("Mod", [pre + "rows", const("two", [2])], [pre + "rows_odd"]),
+            helper.make_node("Sub", [i1, pre + "rows_odd"], [pre + "pad_rows"]),
+            helper.make_node("Concat", [const("z2", [0, 0]), pre + "pad_rows", i0], [pre + "pads"], axis=0),
+            helper.make_node("Pad", [inp, pre + "pads"], [pre + "input"], mode="edge")]
+    for n in head:
+        n.name = n.output[0]
+    nodes = head + list(g.node) + [helper.make_node("Slice", [pre + "output", i0, pre + "rows", i0], [out],
+                                                    name=pre + "unpad")]
+    del g.node[:]
+    g.node.extend(nodes)
+    return len(head) + 1
+
+
 def merge_onnx(paths, out_path, props, fold=True, fuse=True, int8=False):
     """One graph: every member's nodes on the shared input, outputs averaged; identical initializers and nodes
     (same op, inputs and attributes) merged. fuse: the members' heads stacked (fuse_heads) and the run sums
-    scattered (scatter_runs), both exact; int8: then the products quantized (quantize_int8), not exact."""
+    scattered (scatter_runs), both exact; int8: then the products quantized (quantize_int8), not exact, and even
+    batches padded to odd (pad_even_batch, exact)."""
     import onnx
     from onnx import helper
 
@@ -671,6 +698,7 @@ def merge_onnx(paths, out_path, props, fold=True, fuse=True, int8=False):
         info["scattered_runs"] = scatter_runs(m)
     if int8:
         info["int8_products"] = quantize_int8(m) + (1 if info.get("fused_heads") else 0)  # + the embeddings' one
+        info["odd_batch_nodes"] = pad_even_batch(m)
     info["nodes_final"] = len(m.graph.node)
     onnx.checker.check_model(m)
     onnx.save(m, out_path)
