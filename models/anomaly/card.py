@@ -269,6 +269,7 @@ def main():
     round6(w, stated)
     round7(w, stated, fit)
     round8(w, stated, fit)
+    round9(w, stated, fit)
     w("## Model contract")
     w("")
     w("One ONNX file. Input: float32 `[N, L + C]`, one row per flow: the signed payload-length sequence (L values, "
@@ -926,6 +927,136 @@ def round8(w, stated, fit):
       + "Commands: `build.py evaluate --model M --set fresh10=DIR --set fresh11=DIR --attacks a9 --untouched a9 --out "
       "card/metrics-sealed8-{bundled,candidate}.json` and the same with fresh12, fresh13, a10 (metrics-sealed9-*).")
     w("")
+
+
+def round9(w, stated, fit):
+    """Round anomaly9: where the whole-run blocks of false positives come from (card/round9-diagnosis.json), fitting
+    with run-level conditions varied and a higher standard-deviation floor (card/round9-check.json), and the candidate
+    on the sealed sets recorded while it was designed (card/metrics-sealed89-candidate.json, when measured)."""
+    dpath, cpath = os.path.join(CARD, "round9-diagnosis.json"), os.path.join(CARD, "round9-check.json")
+    if not (os.path.exists(dpath) and os.path.exists(cpath)):
+        return
+    dg, ck = json.load(open(dpath)), json.load(open(cpath))
+    lo, hi = stated / 1.5, 1.5 * stated
+    band = lambda v: lo <= v <= hi  # noqa: E731
+    cand = ck["candidate"]
+    shipped = fit.get("version") == dg["candidate_version"]
+    names = {"test": "test runs", "pool": "pool", "b1": "batch 1", "b23": "batches 2+3", "b4": "batch 4", "b5": "batch 5",
+             "fresh6": "batch 6", "fresh7": "batch 7", "fresh8": "batch 8", "fresh9": "batch 9"}
+    w("## Round anomaly9: run-level conditions varied while fitting; sealed batches 10 to 13, attack labs a9 and a10")
+    w("")
+    w("**Diagnosis** (seen data; card/round9-diagnosis.json, models/anomaly/round9_check.py's scoring). Runs with 3 or more "
+      "flagged flows (a block), on the test runs and the measured runs of batches 1-9, under the bundled model (the sensor's "
+      "flags), round anomaly7's candidate (threshold " + f"{dg['candidate7']['threshold']:.4f}" + ") and this round's "
+      "candidate (" + f"{dg['candidate9']['threshold']:.4f}" + "); what carries a block: the part whose score flags it "
+      "(sum of the parts, the flow's own counters alone, the context alone) and the features with the largest error:")
+    w("")
+    w("| set | bundled | round anomaly7's candidate | this round's candidate |")
+    w("| --- | --- | --- | --- |")
+
+    def cell(blocks, carried):
+        if not blocks:
+            return "none"
+        return "; ".join(f"{b['run']} {b['flagged']} of {b['flows']}" + (f" ({b['carried_by']}: {', '.join(list(b['top_features'])[:2])})" if carried else "")
+                         for b in blocks)
+    for k in ("test", "b1", "b23", "b4", "b5", "fresh6", "fresh7", "fresh8", "fresh9"):
+        bb = dg["bundled"].get(k, {})
+        c7, c9 = dg["candidate7"], dg["candidate9"]
+        w(f"| {names[k]} | {bb.get('flagged', 0)} flagged, {sum(b['flagged'] for b in bb.get('blocks', []))} in blocks: {cell(bb.get('blocks', []), False)} | "
+          f"{c7['flagged'].get(k, 0)} flagged, {c7['in_blocks'].get(k, 0)} in blocks: {cell(c7['blocks'].get(k, []), True)} | "
+          f"{c9['flagged'].get(k, 0)} flagged, {c9['in_blocks'].get(k, 0)} in blocks: {cell(c9['blocks'].get(k, []), True)} |")
+    w("")
+    w("Three kinds of block. (1) A connection state or counter the fitting runs rarely had, carried by the own counters "
+      "alone: the test runs' two smb runs (`conn_state=S2` with a long `duration`: sessions closed by the client without "
+      "the server's FIN in the capture), iperf3 and smtps runs (`retrans_skipped`), an http and a dns run (`S0`/`S2`). "
+      "With the standard deviations floored at 0.05, a state seen in almost no fitting flow is 8 standard deviations "
+      "away when it occurs, and every flow of the run that has it is flagged. (2) Repetition, carried by the context: "
+      "ssh runs with retried exchanges (`ctx_pair_retries`), dcerpc, rdp and vnc runs repeating one shape and one answer; "
+      "this is what password guessing shows too, and is left as it is. (3) Long sequences (memcached, xmpp, mqtt, "
+      "postgresql: 30 payload packets) whose later lengths differ from the fitting runs' in many positions a little, "
+      "carried by the sum.")
+    w("")
+    v = ck["variants"]
+    w("**Candidate** (" + ("shipped" if shipped else "not shipped") + f"): {dg['candidate_version']}, fitted by "
+      "`fit.py --std-floor 0.15 --augment 0.3 --context-floor-quantile 0.975 --balance-sets` on round anomaly6/7's "
+      "fitting rows (the pool plus half of the runs of batches 1-5), calibrated on nine sets weighing the same (the "
+      "fitting rows' calibration runs; batches 1, 2+3, 4, 5 on their runs not fitted on; batches 6, 7, 8, 9), "
+      "`sensor anomaly-fit --std-floor 0.15 --augment 0.3 --context-floor 0.975 --balance-sets --calibration-db ...` "
+      "on a user's data. Two changes against kind (1): the standard deviations are floored at 0.15 (a state few fitting "
+      "flows had weighs less), and 30% of the fitting flows are added again with the run-level conditions varied "
+      "(fit.py augment_conditions(): duration scaled by e^u, u uniform in -1.5..1.5; a closing connection state SF, S1, "
+      "S2, S3 or RSTR drawn at random among them; S0, REJ, RSTO and the other states of unanswered or refused handshakes "
+      f"as they were). Its 1% threshold {cand['threshold']:.4f}. Measured before freezing against round anomaly7's method "
+      "(the same fitting rows and calibration, no new option), with a second seed for both (card/round9-check.json); "
+      f"in band = {pct(lo)} to {pct(hi, 1)}; batches 6-9 left out: calibrated on the pool and batches 1-5 only, as new "
+      "batches will be; fresh-like batches: 400 draws of two runs of every class from the measured runs of batches 1-9:")
+    w("")
+    w("| variant | leave one of 9 sets out: in band | test runs (all sets) | batches 6-9 left out: pooled / test runs | pairs of them left out: in band | fresh-like batches in band | flags in blocks of 3+ (batches 1-9) | `bruteforce-ssh` a1-a5 / a6 / a7 / a8 | `bruteforce-http` a1-a5 / a6 / a7 / a8 |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    label = {"base": "round anomaly7's method", "bases2": "the same, seed 2", "sf007": "std floor 0.07", "sf01": "std floor 0.1",
+             "sf015": "std floor 0.15", "sf015s2": "std floor 0.15, seed 2", "sf02": "std floor 0.2", "aug0.1": "augment 0.1",
+             "aug0.3": "augment 0.3", "sf015aug01": "std floor 0.15, augment 0.1", "sf015aug03": "std floor 0.15, augment 0.3 (candidate)",
+             "sf015aug03s2": "std floor 0.15, augment 0.3, seed 2"}
+    for tag, r in v.items():
+        la = r["late"]; pairs = list(la["late_pairs_pooled"].values()); fb = r["fresh_like_batches"]
+        d = r["det"]
+        w(f"| {label.get(tag, tag)} | {r['in_band']} of {len(r['loso'])} | {pct(r['test'])} | {pct(la['pooled_late'])} / {pct(la['test'])} | "
+          f"{sum(band(p) for p in pairs)} of {len(pairs)} | {round(100 * fb['in_band'])}% | {fb['in_blocks_of_3']} of {fb['flagged']} ({fb['runs_flagged']} runs) | "
+          + " / ".join(f"{d[g + '/bruteforce-ssh']:.3f}" for g in ("a1-a5", "a6", "a7", "a8")) + " | "
+          + " / ".join(f"{d[g + '/bruteforce-http']:.3f}" for g in ("a1-a5", "a6", "a7", "a8")) + " |")
+    w("")
+    cd = cand["detection"]
+    w(f"The candidate at its own threshold: test runs {pct(cand['test'])} ({cand['test_flagged']} of {cand['test_flows']:,}); "
+      "detection a1-a5 / a6 / a7 / a8: " + "; ".join(
+          f"`{sc}` " + " / ".join(f"{cd[g + '/' + sc]['detection']:.3f}" for g in ("a1-a5", "a6", "a7", "a8"))
+          for sc in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")) + ". "
+      "What held and what did not: the varied conditions removed the test runs' smb blocks and brought the test runs "
+      "from about 1.4-1.6% to 0.7-1.0% with batches 6-9 pooled at 0.9% (round anomaly7's method: test runs 1.2-1.6%, "
+      "batches 6-9 left out 0.6%): the gap between the test runs and the fresh batches closed. The leave-one-set-out "
+      "count did not move beyond what a second seed moves it (7 and 6 of 9 against 6 and 7), and on batches 1-9 the "
+      "candidate's flags are in fewer runs (larger blocks): at its lower threshold the repetition blocks (kind 2) and the "
+      "long-sequence blocks (kind 3) take more flags. Between seeds the test runs move by 0.3 points (0.97% and 0.69%).")
+    w("")
+    spath = os.path.join(CARD, "metrics-sealed89-candidate.json")
+    if os.path.exists(spath):
+        m = json.load(open(spath))
+        w("**Sealed sets**, recorded while the candidate was designed and read only after it was frozen (the commit "
+          f"\"anomaly candidate FROZEN\" of round anomaly9, models/anomaly.onnx sha256 {dg['candidate_sha256'][:8]}...): fresh lab "
+          "batches 10 (seed 131), 11 (seed 141), 12 (seed 151) and 13 (seed 161), attack labs a9 and a10. The rule, fixed "
+          f"before they were read: ship only if the flagged share is within {pct(lo)} to {pct(hi, 1)} on the test runs and on "
+          "batches 10-13 pooled, and detection is at least 0.9 for scan, SYN flood, SSH and HTTP brute force on a9 and on a10:")
+        w("")
+        fr = [k for k in ("fresh10", "fresh11", "fresh12", "fresh13") if k in m["sets"]]
+        pool_n = sum(m["sets"][k]["flows"] for k in fr); pool_f = sum(m["sets"][k]["flagged"] for k in fr)
+        pooled = {"fpr": pool_f / pool_n if pool_n else None, "flagged": pool_f, "flows": pool_n}
+
+        def fc(f):
+            return f"{pct(f['fpr'])} ({f['flagged']} of {f['flows']:,}){'' if band(f['fpr']) else ' (out of band)'}"
+        w("| model | test runs | batches 10-13 pooled | " + " | ".join(f"batch {k[5:]}" for k in fr) + " | "
+          + " | ".join(f"`{s}` {lab}" for lab in ("a9", "a10") for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")) + " |")
+        w("| --- | --- | --- | " + " | ".join("---" for _ in fr) + " | " + " | ".join("---" for _ in range(8)) + " |")
+        per = m.get("attack_by_lab", {})
+
+        def dc(lab, s):
+            r = per.get(lab, {}).get(s)
+            return "" if not r else f"{r['detection']:.3f} ({r['attack_flagged']} of {r['attack_flows']})"
+        w(f"| candidate {m['model']['version']}{'' if shipped else ' (not shipped)'} | {fc(m['held_out'])} | {fc(pooled)} | "
+          + " | ".join(f"{pct(m['sets'][k]['fpr'])} ({m['sets'][k]['flagged']} of {m['sets'][k]['flows']:,})" for k in fr) + " | "
+          + " | ".join(dc(lab, s) for lab in ("a9", "a10") for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")) + " |")
+        w("")
+        fails = []
+        for k, f in (("the test runs", m["held_out"]), ("batches 10-13 pooled", pooled)):
+            if f["fpr"] is None or not band(f["fpr"]):
+                fails.append(f"{pct(f['fpr'])} on {k}")
+        for lab in ("a9", "a10"):
+            for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http"):
+                r = per.get(lab, {}).get(s)
+                if r is None or r["detection"] < 0.9:
+                    fails.append(f"`{s}` {'not measured' if r is None else format(r['detection'], '.3f')} on {lab}")
+        w(("Not shipped: " + "; ".join(fails) + ". " if fails else "Every condition held" + (": shipped. " if shipped else ". "))
+          + "Command: `build.py evaluate --model M --set fresh10=DIR ... --set fresh13=DIR --attacks a9 --attacks a10 "
+          "--untouched a9,a10 --out card/metrics-sealed89-candidate.json`.")
+        w("")
 
 
 def calibration_section(w, m, stated):

@@ -200,6 +200,33 @@ def folds_of(n, seed, folds=5, block=BLOCK):
     return deal[blocks]
 
 
+# Connection states a flow reaches after its handshake was answered: how its close went (who sent FIN or RST, and
+# whether the capture saw the other side's) is a property of the server implementation, the client and where the
+# capture ends, shared by every flow of one run, not an attack signature. S0, REJ, RSTO, RSTOS0, SH... (unanswered or
+# refused handshakes, client resets: scans and SYN floods) are left as they are.
+CLOSING_STATES = ("conn_state=SF", "conn_state=S1", "conn_state=S2", "conn_state=S3", "conn_state=RSTR")
+
+
+def augment_conditions(x, L, counters, share, seed):
+    """Rows added to the fitting rows so that run-level conditions vary more than in the runs recorded (--augment):
+    a seeded `share` of the rows, copied, each with its duration scaled by a factor e^u (u uniform in -1.5..1.5: the
+    round-trip time and the client's pace) and, if its connection state is one of CLOSING_STATES, a state drawn from
+    those at random. Returns the added rows (the originals are kept)."""
+    rng = np.random.default_rng(seed + 104729)
+    n = len(x)
+    pick = rng.choice(n, size=int(round(share * n)), replace=False)
+    a = x[np.sort(pick)].copy()
+    col = {c: L + i for i, c in enumerate(counters)}
+    if "duration" in col:
+        a[:, col["duration"]] *= np.exp(rng.uniform(-1.5, 1.5, len(a)))
+    states = [col[c] for c in CLOSING_STATES if c in col]
+    if len(states) > 1:
+        closing = a[:, states].sum(axis=1) > 0
+        a[np.ix_(np.flatnonzero(closing), states)] = 0
+        a[np.flatnonzero(closing), rng.choice(states, int(closing.sum()))] = 1
+    return a
+
+
 def transform_np(x, L):
     seq = np.sign(x[:, :L]) * np.log1p(np.abs(x[:, :L]))
     cnt = np.log1p(np.maximum(x[:, L:], 0))
@@ -207,10 +234,16 @@ def transform_np(x, L):
 
 
 def fit_ensemble(x, L, counters, seed=1, hidden=64, code=12, epochs=60, std_floor=0.05, members=MEMBERS, bag=BAG,
-                 block=BLOCK, log=None, ctx_floor_quantile=CONTEXT_FLOOR_QUANTILE):
+                 block=BLOCK, log=None, ctx_floor_quantile=CONTEXT_FLOOR_QUANTILE, augment=0.0):
     """Returns (Scorer averaging `members` autoencoders, the out-of-bag score of every row). Each autoencoder is
     trained on a seeded share `bag` of the blocks of `block` consecutive rows; a row's out-of-bag score is the mean
-    over the autoencoders that never saw its block, which is how the ensemble scores traffic it has not seen."""
+    over the autoencoders that never saw its block, which is how the ensemble scores traffic it has not seen.
+    augment > 0: that share of the rows is added again with run-level conditions varied (augment_conditions())."""
+    n0 = len(x)
+    if augment > 0:
+        x = np.concatenate([x, augment_conditions(x, L, counters, augment, seed)])
+        if log:
+            log(f"augment: {len(x) - n0} fitting rows added with run-level conditions varied")
     n, W = x.shape
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -287,6 +320,10 @@ def main():
     ap.add_argument("--port-thresholds", action=argparse.BooleanOptionalAction, default=True,
                     help="server ports whose calibration flows score higher keep thresholds of their own (calibrate.py; "
                          "default); --no-port-thresholds: one threshold for every flow")
+    ap.add_argument("--augment", type=float, default=0.0,
+                    help="add this share of the fitting rows again with run-level conditions varied (augment_conditions(): "
+                         "duration scaled, the closing connection state drawn at random; 0 = none; models/ANOMALY.md "
+                         "\"Round anomaly9\")")
     ap.add_argument("--version", default=None)
     ap.add_argument("--report", default=None, help="write the fit's figures here (JSON)")
     ap.add_argument("--calibration-features", action="append", default=[],
@@ -328,7 +365,8 @@ def main():
     log(f"calibration: {len(cal_rows)} flows of {len(np.unique(groups[is_cal]))} {group_kind} kept out of fitting; "
         f"fitting on {len(fit_rows)} flows of {len(np.unique(groups[~is_cal]))}")
     model, _oob = fit_ensemble(x[fit_rows], L, meta["counters"], seed=a.seed, hidden=a.hidden, code=a.code, epochs=a.epochs,
-                               std_floor=a.std_floor, log=log, ctx_floor_quantile=a.context_floor_quantile)
+                               std_floor=a.std_floor, log=log, ctx_floor_quantile=a.context_floor_quantile,
+                               augment=a.augment)
     with torch.no_grad():
         cal = model(torch.tensor(x[cal_rows], dtype=torch.float32)).numpy().astype(np.float64)
     cal_groups = groups[cal_rows]
@@ -401,6 +439,9 @@ def main():
                           f"where larger; "
                           + (f"context error up to {model.floor[2].item():.3g} (its out-of-bag {a.context_floor_quantile:g} "
                              f"quantile) counts as none; " if model.floor[2].item() > 0 else "")
+                          + (f"standard deviations floored at {a.std_floor:g}; " if a.std_floor != 0.05 else "")
+                          + (f"fitted with {a.augment:g} of the fitting flows again with their duration scaled and their "
+                             f"closing connection state drawn at random; " if a.augment > 0 else "")
                           + f"each trained on {round(100 * BAG)}% of the blocks of {BLOCK} consecutive flows of "
                           f"{len(fit_rows)}; thresholds (calibrate.py) from the scores of {len(cal)} normal flows not fitted on "
                           f"({len(cal) - extra_rows} kept out of fitting, {group_kind}; {extra_rows} of other databases), "
@@ -457,7 +498,7 @@ def main():
                                                "flagged_share_groups_equal": r}
                                       for s, r in set_rates(cal, cal_sets, cal_groups, thresholds[rate_key(a.fpr)]).items()}
                                      if a.balance_sets else None),
-              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets", "port_shift")}}
+              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets", "port_shift", "augment")}}
     if a.report:
         with open(a.report, "w") as f:
             json.dump(report, f, indent=1)

@@ -46,6 +46,16 @@ export interface AnomalyFitOptions {
    * 0 or absent = no floor, as the bundled model).
    */
   contextFloor?: number;
+  /**
+   * Floor of the standard deviations the features are standardised with (fit.py --std-floor; absent = fit.py's 0.05): a
+   * feature that hardly moved in the fitting flows (a connection state few runs had) weighs less when it does.
+   */
+  stdFloor?: number | null;
+  /**
+   * Share of the fitting flows added again with run-level conditions varied: duration scaled, the closing connection
+   * state drawn at random (fit.py --augment; 0 or absent = none; models/ANOMALY.md "Round anomaly9").
+   */
+  augment?: number;
   /** One threshold for every flow instead of per-port thresholds above the global one (fit.py --no-port-thresholds). */
   oneThreshold?: boolean;
   /**
@@ -247,6 +257,8 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
     });
     if (o.epochs !== null) args.push('--epochs', String(o.epochs));
     if (o.contextFloor !== undefined && o.contextFloor > 0) args.push('--context-floor-quantile', String(o.contextFloor));
+    if (o.stdFloor !== undefined && o.stdFloor !== null) args.push('--std-floor', String(o.stdFloor));
+    if (o.augment !== undefined && o.augment > 0) args.push('--augment', String(o.augment));
     if (o.oneThreshold === true) args.push('--no-port-thresholds');
     if (o.balanceSets === true) args.push('--balance-sets');
     if (o.portShift !== undefined && o.portShift !== null) args.push('--port-shift', String(o.portShift));

@@ -28,7 +28,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[]; contextFloor: number; oneThreshold: boolean; balanceSets: boolean; portShift: number | null }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[]; contextFloor: number; stdFloor: number | null; augment: number; oneThreshold: boolean; balanceSets: boolean; portShift: number | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -134,6 +134,8 @@ const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'report', describe: "write the fit's figures (thresholds, calibration) to this JSON file" },
   { flag: 'context-floor', describe: "context error up to this quantile (0 to 0.999) of the normal flows' counts as none (default 0: none; models/ANOMALY.md \"Round anomaly6\")" },
   { flag: 'port-shift', describe: "shift each server port's scores inside the model so that its quantile Q (0.5 to 0.99, e.g. 0.9) of the calibration flows' scores meets the global one, shrunk toward it by the port's captures or hours (implies --one-threshold; models/ANOMALY.md \"Round anomaly8\")" },
+  { flag: 'std-floor', describe: 'floor (0.01 to 1) of the standard deviations the features are standardised with: a feature that hardly moved in the fitting flows weighs less when it does (default 0.05; models/ANOMALY.md "Round anomaly9")' },
+  { flag: 'augment', describe: 'share (0 to 1) of the fitting flows added again with run-level conditions varied: duration scaled, the closing connection state drawn at random (default 0: none; models/ANOMALY.md "Round anomaly9")' },
 ];
 const HOSTS_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'out', describe: 'groups file to write (then set hosts.groups or --host-groups)', required: true },
@@ -239,7 +241,7 @@ function parser(argv: string[], command: string) {
       '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
-      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-floor Q] [--one-threshold] [--balance-sets] [--port-shift Q] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-floor Q] [--std-floor S] [--augment SHARE] [--one-threshold] [--balance-sets] [--port-shift Q] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
     'hosts-fit':
       'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -625,6 +627,16 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
   if (portShift !== null && !(shiftText!.trim() !== '' && portShift >= 0.5 && portShift <= 0.99)) {
     throw new ConfigError(`--port-shift must be a quantile between 0.5 and 0.99 (e.g. 0.9), got ${show(shiftText)}`);
   }
+  const stdFloorText = single(a, 'std-floor');
+  const stdFloor = stdFloorText === undefined ? null : Number(stdFloorText);
+  if (stdFloor !== null && !(stdFloorText!.trim() !== '' && stdFloor >= 0.01 && stdFloor <= 1)) {
+    throw new ConfigError(`--std-floor must be a number from 0.01 to 1 (e.g. 0.15), got ${show(stdFloorText!)}`);
+  }
+  const augmentText = single(a, 'augment') ?? '0';
+  const augment = Number(augmentText);
+  if (!(augmentText.trim() !== '' && augment >= 0 && augment <= 1)) {
+    throw new ConfigError(`--augment must be a share from 0 to 1 (e.g. 0.3), got ${show(augmentText)}`);
+  }
   return {
     kind: 'anomaly-fit',
     db: required(a, 'db', 'anomaly-fit'),
@@ -639,6 +651,8 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     hold: integer(a, 'context-hold', DEFAULT_HOLD_SECONDS, 0, MAX_CONTEXT_HOLD),
     calibrationDbs: ((a['calibration-db'] as string[] | undefined) ?? []).map(String).filter((d) => d !== ''),
     contextFloor,
+    stdFloor,
+    augment,
     oneThreshold: a['one-threshold'] === true || a['balance-sets'] === true || portShift !== null,
     balanceSets: a['balance-sets'] === true,
     portShift,

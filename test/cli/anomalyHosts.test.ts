@@ -241,10 +241,15 @@ describe('anomaly scores and host profiles through the CLI', () => {
     // threshold is set on the shifted scores.
     const balancedReport = path.join(dir, 'fit-balanced.json');
     const balanced = sensor(['anomaly-fit', '--db', db, '--calibration-db', other, '--out', path.join(dir, 'balanced.onnx'), '--epochs', '3',
-      '--python', PYTHON, '--report', balancedReport, '--balance-sets', '--port-shift', '0.9'], 300_000);
+      '--python', PYTHON, '--report', balancedReport, '--balance-sets', '--port-shift', '0.9', '--std-floor', '0.15', '--augment', '0.3'], 300_000);
     expect(balanced.code, balanced.stderr).toBe(0);
     const brep = JSON.parse(readFileSync(balancedReport, 'utf8'));
     expect(brep.params.balance_sets).toBe(true);
+    // With round anomaly9's options: a higher floor of the standard deviations, and a share of the fitting flows
+    // added again with their run-level conditions varied (fit.py augment_conditions()).
+    expect(brep.params.std_floor).toBe(0.15);
+    expect(brep.params.augment).toBe(0.3);
+    expect(balanced.stderr).toMatch(new RegExp(`augment: ${Math.round(0.3 * brep.fitting_rows)} fitting rows added`));
     expect(brep.port_thresholds).toEqual({});
     const sets = Object.values(brep.calibration_sets) as { flows: number; flagged_share_groups_equal: number }[];
     expect(sets.map((s) => s.flows)).toEqual([brep.calibration_rows - otherFlows, otherFlows]);
@@ -263,10 +268,16 @@ describe('anomaly scores and host profiles through the CLI', () => {
     else expect(shiftMeta).toBeUndefined();
     expect(balancedInfo.method).toContain('score shifted per server port');
     expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--port-shift', '1.5', '--python', PYTHON]).stderr).toMatch(/--port-shift must be a quantile/);
+    expect(balancedInfo.method).toContain('standard deviations floored at 0.15');
+    expect(balancedInfo.method).toContain('fitted with 0.3 of the fitting flows again with their duration scaled');
+    expect(info.method).not.toContain('floored at');
+    expect(info.method).not.toContain('fitted with');
     // Without them (the default, as the bundled model): no floor.
     expect(rep.context_floor).toBe(0);
     expect(info.method).not.toContain('counts as none');
     expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--context-floor', '1.5', '--python', PYTHON]).stderr).toMatch(/--context-floor must be a quantile/);
+    expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--std-floor', '0', '--python', PYTHON]).stderr).toMatch(/--std-floor must be a number from 0.01 to 1/);
+    expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--augment', '1.5', '--python', PYTHON]).stderr).toMatch(/--augment must be a share from 0 to 1/);
     const few = sensor(['anomaly-fit', '--db', db, '--out', out, '--since', String(Math.floor(Date.now() / 1000) + 86400), '--python', PYTHON]);
     expect(few.code).toBe(2);
     expect(few.stderr).toMatch(/has 0 finished flows; an anomaly model needs at least 200/);
