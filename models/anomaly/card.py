@@ -1035,7 +1035,7 @@ def round9(w, stated, fit):
         w("| model | test runs | batches 10-13 pooled | " + " | ".join(f"batch {k[5:]}" for k in fr) + " | "
           + " | ".join(f"`{s}` {lab}" for lab in ("a9", "a10") for s in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")) + " |")
         w("| --- | --- | --- | " + " | ".join("---" for _ in fr) + " | " + " | ".join("---" for _ in range(8)) + " |")
-        per = m.get("attack_by_lab", {})
+        per = m.get("attack_labs", {})
 
         def dc(lab, s):
             r = per.get(lab, {}).get(s)
@@ -1054,9 +1054,29 @@ def round9(w, stated, fit):
                 if r is None or r["detection"] < 0.9:
                     fails.append(f"`{s}` {'not measured' if r is None else format(r['detection'], '.3f')} on {lab}")
         w(("Not shipped: " + "; ".join(fails) + ". " if fails else "Every condition held" + (": shipped. " if shipped else ". "))
-          + "Command: `build.py evaluate --model M --set fresh10=DIR ... --set fresh13=DIR --attacks a9 --attacks a10 "
-          "--untouched a9,a10 --out card/metrics-sealed89-candidate.json`.")
+          + "Commands: `build.py evaluate --model M --set fresh10=DIR --set fresh11=DIR --attacks a9 --untouched a9` and "
+          "the same with fresh12, fresh13 and a10 (merged in card/metrics-sealed89-candidate.json, with the sealed runs "
+          "of 3 or more flagged flows).")
         w("")
+        blocks = m.get("blocks", {})
+        w("Where the sealed flags came from (runs with 3 or more flagged flows): " + "; ".join(
+            f"batch {k[5:]}: " + (", ".join(f"{b['run']} {b['flagged']} of {b['flows']}" for b in blocks.get(k, [])) or "none")
+            for k in fr) + ".")
+        w("")
+        ppath = os.path.join(CARD, "round9-sealed-posthoc.json")
+        if os.path.exists(ppath):
+            ph = json.load(open(ppath))
+            w("Read after the verdict, not to choose anything (card/round9-sealed-posthoc.json): the variants of the check "
+              "above on the same sealed batches, each at its all-sets threshold (Python scores of the sensor's feature "
+              "export of the evaluation databases):")
+            w("")
+            w("| variant | " + " | ".join(f"batch {k[5:]}" for k in fr) + " | batches 10-13 pooled | largest block |")
+            w("| --- | " + " | ".join("---" for _ in fr) + " | --- | --- |")
+            for tag, r in ph["variants"].items():
+                big = max(((b["flagged"], b["run"], b["flows"], k) for k in fr for b in r["blocks"].get(k, [])), default=None)
+                w(f"| {label.get(tag, tag)} | " + " | ".join(pct(r["sets"][k]["fpr"]) for k in fr) + f" | {pct(r['pooled'])} | "
+                  + (f"{big[1]} {big[0]} of {big[2]} (batch {big[3][5:]})" if big else "none") + " |")
+            w("")
 
 
 def calibration_section(w, m, stated):
