@@ -461,6 +461,8 @@ def main():
         # Seconds of capture time each flow waits for its context (src/anomaly/contextWindow.ts): the scorer must read
         # the counters as the rows were made.
         props["anomaly_context_hold"] = format(meta["context_hold"], "g")
+        if meta.get("context_retry_hold"):
+            props["anomaly_context_retry_hold"] = format(meta["context_retry_hold"], "g")
     if a.port_shift is not None:
         props["anomaly_method"] += (f"; score shifted per server port ({len(shifts)} ports with {SHIFT_MIN_RUNS} groups or more) so that each port's {a.port_shift:g} quantile of the "
                                     f"calibration scores meets the global one (shrunk by runs / (runs + {SHIFT_SHRINK_RUNS:g}); "

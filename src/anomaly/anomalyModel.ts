@@ -38,6 +38,11 @@ export interface AnomalyModelInfo {
   portThresholds: { port: number; fpr: number; threshold: number }[];
   /** Seconds each flow waits for its context (metadata `anomaly_context_hold`; 0 for a model without it). */
   contextHold: number;
+  /**
+   * Seconds a flow that repeated an exchange waits for its context instead (metadata `anomaly_context_retry_hold`;
+   * 0 = the same hold as every flow): contextWindow.ts.
+   */
+  contextRetryHold: number;
   device: 'cpu' | 'cuda';
 }
 
@@ -128,6 +133,11 @@ export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<Anom
   if (holdText !== undefined && !(/^[0-9.eE+-]+$/.test(holdText) && contextHold >= 0 && contextHold <= MAX_CONTEXT_HOLD)) {
     throw refuse(path, `metadata 'anomaly_context_hold' is '${holdText}', not a number of seconds from 0 to ${MAX_CONTEXT_HOLD}`);
   }
+  const retryText = props.get('anomaly_context_retry_hold');
+  const contextRetryHold = retryText === undefined ? 0 : Number(retryText);
+  if (retryText !== undefined && !(/^[0-9.eE+-]+$/.test(retryText) && contextRetryHold >= 0 && contextRetryHold <= MAX_CONTEXT_HOLD)) {
+    throw refuse(path, `metadata 'anomaly_context_retry_hold' is '${retryText}', not a number of seconds from 0 to ${MAX_CONTEXT_HOLD}`);
+  }
   return {
     path,
     version: prop(path, props, 'model_version'),
@@ -139,6 +149,7 @@ export function checkAnomalyMetadata(path: string, bytes: Uint8Array): Omit<Anom
     defaultFpr,
     portThresholds,
     contextHold,
+    contextRetryHold,
   };
 }
 

@@ -8,6 +8,11 @@ import { Fifo } from './fifo';
 export const MAX_HELD = 4096;
 /** Seconds of capture time a new model's flows wait for their context (`anomaly_context_hold`). */
 export const DEFAULT_HOLD_SECONDS = 5;
+/**
+ * Flows waiting at most on the retry hold (`anomaly_context_retry_hold`): beyond, the oldest of them is released at
+ * once (counted in releasedEarlyRetry). Only flows that repeated an exchange (ctx_pair_retries' flows) wait there.
+ */
+export const MAX_RETRY_HELD = 1024;
 
 /**
  * A short verdict delay (models/ANOMALY.md "Features", the hold): each flow is counted in the context when its
@@ -21,19 +26,32 @@ export const DEFAULT_HOLD_SECONDS = 5;
  * flows wait: beyond, the oldest is released at once (counted in `releasedEarly`), so memory stays bounded under a
  * flood whatever the hold. With hold 0 every flow is read right after it is counted: the counters of the flows
  * written before it, as a model fitted without a hold expects.
+ *
+ * A longer retry hold (`retryHold`, > hold; 0 = none) applies only to the flows that repeated an exchange
+ * (repeatedExchanges() >= RETRY_REPEATS: a password guesser retrying on one connection, as hydra's ssh module does
+ * until sshd closes it): they wait in a second queue, at most `maxRetryHeld` of them (beyond, the oldest is released at
+ * once, counted in `releasedEarlyRetry`), so that the first burst of a guesser that runs in bursts half a minute apart
+ * sees the next burst, while every other flow keeps the short hold. Flows leave each queue in the order they came;
+ * a retry-held flow is written after the short-held flows that came after it.
  */
 export class ContextWindow<T> {
   /** Flows released before their hold was over because maxHeld flows were waiting. */
   releasedEarly = 0;
+  /** Retry-held flows released before their retry hold was over because maxRetryHeld of them were waiting. */
+  releasedEarlyRetry = 0;
   private readonly context: FlowContext;
   /** The flows counted and not yet released, in the order their records came. */
   private readonly queue = new Fifo<{ item: T; source: ContextSource; keys: ContextKeys }>();
+  /** The flows on the retry hold, in the order their records came. */
+  private readonly retryQueue = new Fifo<{ item: T; source: ContextSource; keys: ContextKeys }>();
   private clock = -Infinity;
 
   constructor(
     readonly hold: number,
     private readonly maxHeld: number,
     maxKeys?: number,
+    readonly retryHold = 0,
+    private readonly maxRetryHeld = MAX_RETRY_HELD,
   ) {
     this.context = new FlowContext(maxKeys);
   }
@@ -45,14 +63,20 @@ export class ContextWindow<T> {
 
   /** Flows counted and not yet released. */
   get held(): number {
-    return this.queue.length;
+    return this.queue.length + this.retryQueue.length;
+  }
+
+  /** Flows waiting on the retry hold (at most maxRetryHeld). */
+  get retryHeld(): number {
+    return this.retryQueue.length;
   }
 
   /** Counts `f` (carried as `item`) and queues it for release. */
   add(item: T, f: ContextSource): void {
     const k = this.context.keysOf(f);
     this.context.count(f, k);
-    this.queue.push({ item, source: f, keys: k });
+    if (k.retry && this.retryHold > this.hold) this.retryQueue.push({ item, source: f, keys: k });
+    else this.queue.push({ item, source: f, keys: k });
     if (f.last_ts > this.clock) this.clock = f.last_ts;
   }
 
@@ -67,14 +91,25 @@ export class ContextWindow<T> {
    */
   next(out: Float64Array, all: boolean): T | undefined {
     const e = this.queue.at(0);
-    if (e === undefined) return undefined;
-    const f = e.source;
-    const full = this.queue.length > this.maxHeld;
-    if (!all && !full && f.last_ts + this.hold > this.clock) return undefined;
-    if (full && !all && f.last_ts + this.hold > this.clock) this.releasedEarly++;
-    this.context.read(f, e.keys, out);
-    this.queue.drop(1);
-    return e.item;
+    if (e !== undefined) {
+      const f = e.source;
+      const full = this.queue.length > this.maxHeld;
+      if (all || full || f.last_ts + this.hold <= this.clock) {
+        if (full && !all && f.last_ts + this.hold > this.clock) this.releasedEarly++;
+        this.context.read(f, e.keys, out);
+        this.queue.drop(1);
+        return e.item;
+      }
+    }
+    const r = this.retryQueue.at(0);
+    if (r === undefined) return undefined;
+    const f = r.source;
+    const full = this.retryQueue.length > this.maxRetryHeld;
+    if (!all && !full && f.last_ts + this.retryHold > this.clock) return undefined;
+    if (full && !all && f.last_ts + this.retryHold > this.clock) this.releasedEarlyRetry++;
+    this.context.read(f, r.keys, out);
+    this.retryQueue.drop(1);
+    return r.item;
   }
 
   /**

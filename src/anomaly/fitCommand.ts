@@ -36,6 +36,8 @@ export interface AnomalyFitOptions {
   report: string | null;
   /** Seconds each flow waits for its context (contextWindow.ts; the model's `anomaly_context_hold`). */
   hold: number;
+  /** Seconds a flow that repeated an exchange waits instead (contextWindow.ts; `anomaly_context_retry_hold`); 0 = none. */
+  retryHold?: number;
   /**
    * Other databases of normal traffic, not fitted on: all their finished flows (within since/until) join the
    * calibration flows that set the thresholds (models/ANOMALY.md "Calibration"); [] = none.
@@ -109,7 +111,7 @@ function groupOf(pcap: string | null, firstTs: number): string {
 export function exportFeatures(
   dbPath: string,
   dir: string,
-  o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean; counters?: readonly string[]; hold?: number },
+  o: { sequenceLength: number; since: number | null; until: number | null; withRows: boolean; counters?: readonly string[]; hold?: number; retryHold?: number },
 ): ExportedFeatures {
   const db = openReadOnly(dbPath);
   let rows = 0;
@@ -154,7 +156,8 @@ export function exportFeatures(
     const portBuf = new Int32Array(CHUNK_ROWS);
     const groupIds = new Map<string, number>();
     const hold = o.hold ?? DEFAULT_HOLD_SECONDS;
-    const window = new ContextWindow<Source>(hold, MAX_HELD);
+    const retryHold = o.retryHold ?? 0;
+    const window = new ContextWindow<Source>(hold, MAX_HELD, undefined, retryHold);
     const ctx = new Float64Array(CONTEXT_COUNTERS.length);
     let inBuf = 0;
     let lines = '';
@@ -223,6 +226,7 @@ export function exportFeatures(
         sequence_length: o.sequenceLength,
         counters,
         context_hold: hold,
+        context_retry_hold: retryHold,
         groups: groupIds.size,
         training_data: `${rows} finished flows of ${path.basename(dbPath)}${span}`,
       }),
@@ -243,7 +247,7 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-anomaly-fit-'));
   let rows: number;
   try {
-    const main = exportFeatures(o.db, dir, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold });
+    const main = exportFeatures(o.db, dir, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold, retryHold: o.retryHold ?? 0 });
     rows = main.rows;
     if (rows < 200) throw new ConfigError(`database ${o.db} has ${rows} finished flows; an anomaly model needs at least 200`);
     const args = [FIT_SCRIPT, '--features', dir, '--out', o.out, '--fpr', String(o.fpr), '--seed', String(o.seed)];
@@ -251,7 +255,7 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
       // The same counters as the fitting rows (the server port indicators come from the fitting database).
       const sub = path.join(dir, `calibration-${i}`);
       mkdirSync(sub);
-      const n = exportFeatures(db, sub, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold, counters: main.counters }).rows;
+      const n = exportFeatures(db, sub, { sequenceLength: o.sequenceLength, since: o.since, until: o.until, withRows: false, hold: o.hold, retryHold: o.retryHold ?? 0, counters: main.counters }).rows;
       if (n === 0) throw new ConfigError(`calibration database ${db} has no finished flows`);
       args.push('--calibration-features', sub);
     });

@@ -47,7 +47,7 @@ export class AnomalyScorer {
    * over because ContextWindow's MAX_HELD flows were waiting (`heldEarly`), and context keys dropped to keep memory
    * bounded (`contextEvicted`): under either, the context counters saw less than the model expects.
    */
-  readonly stats = { batches: 0, flows: 0, anomalies: 0, errors: 0, heldEarly: 0, contextEvicted: 0 };
+  readonly stats = { batches: 0, flows: 0, anomalies: 0, errors: 0, heldEarly: 0, heldEarlyRetry: 0, contextEvicted: 0 };
   /** The threshold for `fpr`: a flow is flagged above it, or above its server port's (portThresholds) where the model has one. */
   readonly threshold: number;
   readonly fpr: number;
@@ -85,7 +85,7 @@ export class AnomalyScorer {
     this.fpr = t.fpr;
     this.portThresholds = portThresholdsFor(modelInfo, t.fpr);
     this.features = new FeatureExtractor(modelInfo.sequenceLength, modelInfo.counters);
-    this.window = this.features.needsContext ? new ContextWindow<ClassifiedFlow>(modelInfo.contextHold, MAX_HELD) : null;
+    this.window = this.features.needsContext ? new ContextWindow<ClassifiedFlow>(modelInfo.contextHold, MAX_HELD, undefined, modelInfo.contextRetryHold) : null;
     this.input = new Float32Array(batchSize * this.features.width);
     this.rows = new Array<ClassifiedFlow>(batchSize);
   }
@@ -196,6 +196,7 @@ export class AnomalyScorer {
     this.stats.flows += out.length;
     if (this.window !== null) {
       this.stats.heldEarly = this.window.releasedEarly;
+      this.stats.heldEarlyRetry = this.window.releasedEarlyRetry;
       this.stats.contextEvicted = this.window.evicted;
     }
     this.pendingCount -= taken;

@@ -63,7 +63,7 @@ export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<
  */
 export class ScorerThread implements FlowScorer {
   onResult: (batch: ScoredFlow[]) => void = () => {};
-  stats = { batches: 0, flows: 0, anomalies: 0, errors: 0, heldEarly: 0, contextEvicted: 0 };
+  stats = { batches: 0, flows: 0, anomalies: 0, errors: 0, heldEarly: 0, heldEarlyRetry: 0, contextEvicted: 0 };
   /** Flows sent and not yet handed on, oldest first. */
   private readonly waiting = new Fifo<ClassifiedFlow>();
   /** The flows of each request sent and not yet answered. */

@@ -28,7 +28,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; calibrationDbs: string[]; contextFloor: number; stdFloor: number | null; augment: number; oneThreshold: boolean; balanceSets: boolean; portShift: number | null }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; retryHold: number; calibrationDbs: string[]; contextFloor: number; stdFloor: number | null; augment: number; oneThreshold: boolean; balanceSets: boolean; portShift: number | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -130,6 +130,7 @@ const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'seed', describe: 'random seed of the training (default 1)' },
   { flag: 'epochs', describe: "training epochs (default: fit.py's, 60)" },
   { flag: 'context-hold', describe: 'seconds each flow waits for the flows of its client and service that end after it (default 5; records are written that much later)' },
+  { flag: 'context-retry-hold', describe: 'seconds a flow that repeated an exchange (a password guesser retrying on one connection) waits instead, up to 1,024 such flows at once (default 0: the --context-hold)' },
   { flag: 'python', describe: 'Python 3 with torch and onnx (default python3)' },
   { flag: 'report', describe: "write the fit's figures (thresholds, calibration) to this JSON file" },
   { flag: 'context-floor', describe: "context error up to this quantile (0 to 0.999) of the normal flows' counts as none (default 0: none; models/ANOMALY.md \"Round anomaly6\")" },
@@ -241,7 +242,7 @@ function parser(argv: string[], command: string) {
       '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
-      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-floor Q] [--std-floor S] [--augment SHARE] [--one-threshold] [--balance-sets] [--port-shift Q] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-retry-hold S] [--context-floor Q] [--std-floor S] [--augment SHARE] [--one-threshold] [--balance-sets] [--port-shift Q] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
     'hosts-fit':
       'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -649,6 +650,7 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     python: single(a, 'python') ?? 'python3',
     report: single(a, 'report') ?? null,
     hold: integer(a, 'context-hold', DEFAULT_HOLD_SECONDS, 0, MAX_CONTEXT_HOLD),
+    retryHold: integer(a, 'context-retry-hold', 0, 0, MAX_CONTEXT_HOLD),
     calibrationDbs: ((a['calibration-db'] as string[] | undefined) ?? []).map(String).filter((d) => d !== ''),
     contextFloor,
     stdFloor,

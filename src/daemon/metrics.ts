@@ -55,6 +55,7 @@ export const SENSOR_METRICS = [
   'sensor_flows_anomalous_total',
   'sensor_flows_unscored_total',
   'sensor_anomaly_context_early_total',
+  'sensor_anomaly_context_retry_early_total',
   'sensor_anomaly_context_evicted_total',
   'sensor_hosts_profiled',
   'sensor_hosts_over_cap_total',
@@ -169,6 +170,7 @@ export function sensorMetrics(src: MetricsSources): { contentType: string; text(
   counter('sensor_flows_anomalous_total', 'Flows the anomaly model flagged', [], (s) => s.flows_anomalous);
   counter('sensor_flows_unscored_total', 'Flows written without an anomaly score because its queue was full or a shutdown ran out of time', [], (s) => s.flows_unscored);
   counter('sensor_anomaly_context_early_total', "Flows scored before the anomaly model's context hold was over because too many were waiting", [], (s) => s.anomaly_context_early);
+  counter('sensor_anomaly_context_retry_early_total', "Flows that repeated an exchange scored before the model's longer retry hold was over because too many were waiting", [], (s) => s.anomaly_context_retry_early);
   counter('sensor_anomaly_context_evicted_total', 'Anomaly context keys dropped to keep its memory bounded', [], (s) => s.anomaly_context_evicted);
   counter('sensor_hosts_over_cap_total', 'Flow sides not profiled because their window already had hosts.maxHosts hosts', [], (s) => s.hosts_over_cap);
   counter('sensor_hosts_late_flows_total', 'Flows that ended in a host profile window already closed', [], (s) => s.hosts_late_flows);

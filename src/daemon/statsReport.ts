@@ -62,6 +62,8 @@ export interface StatsReport {
    * context counters saw less than the model expects (0 without a hold, or when scoring is off).
    */
   anomaly_context_early: number;
+  /** Flows that repeated an exchange scored before their longer retry hold was over (more than 1,024 waiting). */
+  anomaly_context_retry_early: number;
   anomaly_context_evicted: number;
   /** Hosts with a profile in the open windows. */
   hosts_profiled: number;
@@ -123,6 +125,7 @@ export async function buildStats(
     flows_anomalous: scorer?.stats.anomalies ?? 0,
     flows_unscored: pipeline.skippedScoring,
     anomaly_context_early: scorer?.stats.heldEarly ?? 0,
+    anomaly_context_retry_early: scorer?.stats.heldEarlyRetry ?? 0,
     anomaly_context_evicted: scorer?.stats.contextEvicted ?? 0,
     hosts_profiled: hosts?.openHosts ?? 0,
     hosts_over_cap: hosts?.stats.hosts_over_cap ?? 0,
