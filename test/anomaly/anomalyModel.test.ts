@@ -67,6 +67,7 @@ describe('loadAnomalyModelInfo() refuses models that break it, in one line namin
     ['port-rate-not-stored.onnx', /'anomaly_port_thresholds' for port 22 has rate '0.02', which 'anomaly_thresholds' has no threshold for/],
     ['bad-port.onnx', /'anomaly_port_thresholds' key '70000' is not a port from 1 to 65535/],
     ['bad-hold.onnx', /'anomaly_context_hold' is '600', not a number of seconds from 0 to 60/],
+    ['bad-retry-hold.onnx', /'anomaly_context_retry_hold' is '61', not a number of seconds from 0 to 60/],
   ])('%s', async (file, why) => {
     expect(await refusal(broken(file))).toMatch(why);
   });

@@ -94,4 +94,45 @@ describe('ContextWindow', () => {
     w.add(9, flow(50, 51, { client_ip: '10.0.0.2' }));
     expect(w.next(ctx, false)).toBeUndefined();
   });
+  it('with a retry hold, a flow that repeated an exchange waits longer and sees the next burst; the others keep the short hold', () => {
+    // hydra's ssh module: each connection repeats the same attempt and refusal, 4 tasks in bursts about 33 s apart.
+    const retry = { server_port: 22, lengths: [21, -21, 48, -52, 96, -64, 96, -64, 96, -64], s2c_payload_bytes: 265 };
+    const burst = (t: number): ContextSource[] => [0, 1, 2, 3].map(() => flow(t, t + 3, retry));
+    const other = flow(101, 102, { client_ip: '10.0.0.2' });
+    const flows = [...burst(100), other, ...burst(133), flow(170, 171, { client_ip: '10.0.0.3' })];
+    const got = run(new ContextWindow<number>(5, 100, undefined, 40, 100), flows);
+    // The flow without a repeated exchange leaves after 5 s, before the first burst, which waited for the second.
+    expect(got.map((x) => x[0]).slice(0, 2)).toEqual([4, 0]);
+    const first = got.find((x) => x[0] === 0)![1];
+    // ctx_pair_retries: its 3 siblings and the next burst (read from the value kept at the later start, 33 s away:
+    // the siblings weigh exp(-66 / 300) each there, context.ts Decayed).
+    expect(first[3]).toBeCloseTo(3 * Math.exp(-66 / 300) + 4 * Math.exp(-33 / 300), 9);
+    // With the short hold alone, the first burst sees its 3 siblings and only the first record of the next burst
+    // (the record that moved capture time past its hold, counted before the release).
+    const short = run(new ContextWindow<number>(5, 100), flows).find((x) => x[0] === 0)![1];
+    expect(short[3]).toBeCloseTo(3 * Math.exp(-66 / 300) + Math.exp(-33 / 300), 9);
+    expect(got).toHaveLength(flows.length);
+  });
+
+  it('holds at most maxRetryHeld flows on the retry hold: beyond, the oldest is released at once and counted apart', () => {
+    const retry = { lengths: [21, -21, 96, -64, 96, -64, 96, -64] };
+    const w = new ContextWindow<number>(5, 100, undefined, 40, 2);
+    const ctx = new Float64Array(CONTEXT_COUNTERS.length);
+    w.add(0, flow(100, 100, retry));
+    w.add(1, flow(100, 100, retry));
+    w.add(2, flow(100, 100));
+    expect(w.retryHeld).toBe(2);
+    expect(w.next(ctx, false)).toBeUndefined();
+    w.add(3, flow(100, 100, retry));
+    expect(w.next(ctx, false)).toBe(0);
+    expect(w.next(ctx, false)).toBeUndefined();
+    expect(w.releasedEarlyRetry).toBe(1);
+    expect(w.releasedEarly).toBe(0);
+    expect(w.held).toBe(3);
+    w.advance(106);
+    expect(w.next(ctx, false)).toBe(2);
+    expect(w.next(ctx, false)).toBeUndefined();
+    w.advance(141);
+    expect([w.next(ctx, false), w.next(ctx, false)]).toEqual([1, 3]);
+  });
 });
