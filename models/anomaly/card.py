@@ -291,6 +291,9 @@ def main():
     w("| `anomaly_context_hold` | optional, seconds from 0 to 60 (default 0): how long each flow waits, in capture "
       "time, before its context counters are read and it is scored, as the model's fitting rows were made "
       "(`src/anomaly/contextWindow.ts`) |")
+    w("| `anomaly_context_retry_hold` | optional, seconds from 0 to 60 (default 0: the `anomaly_context_hold`): how long "
+      "a flow that repeated an exchange (`repeated_exchanges` >= 2) waits instead, in a queue of its own of at most 1,024 "
+      "flows (`src/anomaly/contextWindow.ts`) |")
     w("| `model_version`, `training_data` | as for the classifier; `anomaly_method` (text) says how it was made |")
     w("")
     w("The sensor checks all of this at load (and on SIGHUP before swapping a model in), runs a two-row probe that "

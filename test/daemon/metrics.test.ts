@@ -38,6 +38,7 @@ function report(over: Partial<StatsReport> = {}): StatsReport {
     flows_anomalous: 46,
     flows_unscored: 47,
     anomaly_context_early: 52,
+    anomaly_context_retry_early: 54,
     anomaly_context_evicted: 53,
     hosts_profiled: 48,
     hosts_over_cap: 49,
