@@ -485,7 +485,7 @@ def main():
               "calibration_share": CALIBRATION_SHARE, "thresholds": thresholds, "port_thresholds": by_port,
               "port_min_flows": PORT_MIN_FLOWS, "port_min_groups": PORT_MIN_GROUPS,
               "server_port_counters": [c for c in meta["counters"] if is_condition(c)],
-              "default_fpr": a.fpr, "version": version, "context_hold": meta.get("context_hold", 0),
+              "default_fpr": a.fpr, "version": version, "context_hold": meta.get("context_hold", 0), "context_retry_hold": meta.get("context_retry_hold", 0),
               "calibration_score_quantiles": {str(q): float(np.quantile(cal, q)) for q in (0.5, 0.9, 0.99)},
               "calibration_flagged": per_group,
               "share_above_threshold_on_fitting_rows": {rate_key(r): float(

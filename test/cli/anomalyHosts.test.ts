@@ -241,7 +241,7 @@ describe('anomaly scores and host profiles through the CLI', () => {
     // threshold is set on the shifted scores.
     const balancedReport = path.join(dir, 'fit-balanced.json');
     const balanced = sensor(['anomaly-fit', '--db', db, '--calibration-db', other, '--out', path.join(dir, 'balanced.onnx'), '--epochs', '3',
-      '--python', PYTHON, '--report', balancedReport, '--balance-sets', '--port-shift', '0.9', '--std-floor', '0.15', '--augment', '0.3'], 300_000);
+      '--python', PYTHON, '--report', balancedReport, '--balance-sets', '--port-shift', '0.9', '--std-floor', '0.15', '--augment', '0.3', '--context-retry-hold', '40'], 300_000);
     expect(balanced.code, balanced.stderr).toBe(0);
     const brep = JSON.parse(readFileSync(balancedReport, 'utf8'));
     expect(brep.params.balance_sets).toBe(true);
@@ -258,6 +258,10 @@ describe('anomaly scores and host profiles through the CLI', () => {
     const balancedInfo = await loadAnomalyModelInfo(path.join(dir, 'balanced.onnx'));
     expect(balancedInfo.method).toContain('2 sets (this database\'s and each other one) weighing the same');
     expect(balancedInfo.portThresholds).toEqual([]);
+    // --context-retry-hold: flows that repeated an exchange wait 40 s for their context (round anomaly10), stored in the model.
+    expect(balancedInfo.contextRetryHold).toBe(40);
+    expect(balancedInfo.contextHold).toBe(5);
+    expect(brep.context_retry_hold).toBe(40);
     expect(brep.params.port_shift).toBe(0.9);
     expect(brep.port_shift.quantile).toBe(0.9);
     const shifts = brep.port_shift.shifts as Record<string, number>;
