@@ -622,11 +622,104 @@ def pad_even_batch(m):
     return len(head) + 1
 
 
+def _dead_nodes_out(g):
+    """Drops nodes none of whose outputs is read (by a node or as a graph output), repeatedly; then the
+    initializers nothing reads."""
+    while True:
+        used = {x for n in g.node for x in n.input} | {o.name for o in g.output}
+        keep = [n for n in g.node if any(o in used for o in n.output)]
+        if len(keep) == len(g.node):
+            break
+        del g.node[:]
+        g.node.extend(keep)
+    _prune_initializers(g)
+
+
+def flatten_features(m):
+    """Exact rewrite of the in-graph features' layout (pure data movement, every value computed as before):
+    - net.py stacks the per-position features as Concat(Unsqueeze(f_i, 1) ...) [B, F, L], slices the first k of
+      them and Flattens the slice to [B, k*L]: that is Concat(f_0 .. f_{k-1}, axis 1) on the [B, L] tensors
+      themselves (row-major flatten), one copy instead of three, and the features sliced away (F - k) are no
+      longer computed (the relative-position feature: Range, Expand and a product of [B, L]);
+    - a Concat on axis 1 whose input is another Concat on axis 1 read nowhere else takes that Concat's inputs in
+      its place (the flow-level features' Concat of sixteen [B, 1] columns inside the dense head input).
+    Returns what was rewritten ({"flattened": n, "inlined": n}), or None when neither pattern is there."""
+    from onnx import helper, numpy_helper
+
+    g = m.graph
+    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    for n in g.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    consts[n.output[0]] = numpy_helper.to_array(a.t)
+    _, producer, users = _graph_index(g)
+
+    def attr(n, name, default=None):
+        for a in n.attribute:
+            if a.name == name:
+                return helper.get_attribute_value(a)
+        return default
+
+    def cval(name):
+        return None if name not in consts else [int(v) for v in np.ravel(consts[name])]
+
+    def unsq1(x):
+        """The tensor x unsqueezes on axis 1, or None."""
+        n = producer.get(x)
+        if n is None or n.op_type != "Unsqueeze":
+            return None
+        ax = cval(n.input[1]) if len(n.input) > 1 else list(attr(n, "axes", []))
+        return n.input[0] if ax == [1] else None
+
+    done = {"flattened": 0, "inlined": 0}
+    for fl in [n for n in g.node if n.op_type == "Flatten" and attr(n, "axis", 1) == 1]:
+        sl = producer.get(fl.input[0])
+        if sl is None or sl.op_type != "Slice" or len(sl.input) < 4:
+            continue
+        starts, ends, axes = cval(sl.input[1]), cval(sl.input[2]), cval(sl.input[3])
+        steps = cval(sl.input[4]) if len(sl.input) > 4 and sl.input[4] else [1]
+        cat = producer.get(sl.input[0])
+        if (starts != [0] or axes != [1] or steps != [1] or ends is None or cat is None
+                or cat.op_type != "Concat" or attr(cat, "axis") != 1):
+            continue
+        parts = [unsq1(x) for x in cat.input[:ends[0]]]
+        if not parts or any(p is None for p in parts):
+            continue
+        fl.op_type = "Concat"
+        del fl.input[:]
+        fl.input.extend(parts)
+        del fl.attribute[:]
+        fl.attribute.append(helper.make_attribute("axis", 1))
+        done["flattened"] += 1
+    _, producer, users = _graph_index(g)
+    outs = {o.name for o in g.output}
+    for n in g.node:
+        if n.op_type != "Concat" or attr(n, "axis") != 1:
+            continue
+        ins = []
+        for x in n.input:
+            p = producer.get(x)
+            if (p is not None and p.op_type == "Concat" and attr(p, "axis") == 1 and len(users.get(x, [])) == 1
+                    and x not in outs):
+                ins.extend(p.input)
+                done["inlined"] += 1
+            else:
+                ins.append(x)
+        del n.input[:]
+        n.input.extend(ins)
+    if not any(done.values()):
+        return None
+    _dead_nodes_out(g)
+    return done
+
+
 def merge_onnx(paths, out_path, props, fold=True, fuse=True, int8=False):
     """One graph: every member's nodes on the shared input, outputs averaged; identical initializers and nodes
     (same op, inputs and attributes) merged. fuse: the members' heads stacked (fuse_heads) and the run sums
     scattered (scatter_runs), both exact; int8: then the products quantized (quantize_int8), not exact, and even
-    batches padded to odd (pad_even_batch, exact)."""
+    batches padded to odd (pad_even_batch, exact); fuse: last, the features' Concat chains flattened into the
+    dense head input (flatten_features, exact)."""
     import onnx
     from onnx import helper
 
@@ -699,6 +792,8 @@ def merge_onnx(paths, out_path, props, fold=True, fuse=True, int8=False):
     if int8:
         info["int8_products"] = quantize_int8(m) + (1 if info.get("fused_heads") else 0)  # + the embeddings' one
         info["odd_batch_nodes"] = pad_even_batch(m)
+    if fuse:
+        info["flattened_features"] = flatten_features(m)
     info["nodes_final"] = len(m.graph.node)
     onnx.checker.check_model(m)
     onnx.save(m, out_path)
