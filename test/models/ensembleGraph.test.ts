@@ -47,7 +47,7 @@ for name, kw in (("unfused", {"fuse": False}), ("fused", {}), ("int8", {"int8": 
 print(json.dumps(info))
 `;
 
-type Info = Record<string, { ops: Record<string, number>; fused_heads?: { members: number }; scattered_runs?: unknown[]; int8_products?: number }>;
+type Info = Record<string, { ops: Record<string, number>; fused_heads?: { members: number }; scattered_runs?: unknown[]; int8_products?: number; flattened_features?: { flattened: number; inlined: number } | null }>;
 
 describe.skipIf(missing !== null)(`models/train/ensemble.py averaged graph${missing ? ` (skipped: ${missing})` : ''}`, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-ensemble-'));
@@ -70,6 +70,12 @@ describe.skipIf(missing !== null)(`models/train/ensemble.py averaged graph${miss
     expect(info.fused!.ops.Gemm).toBe(1); // the shared features' columns of every member's first layer
     expect(info.int8!.int8_products).toBe(4); // that Gemm, the members' embeddings (one batched product), 2 batched layers
     expect(info.int8!.ops.MatMulInteger).toBe(4);
+    // the features' layout flattened (flatten_features): no Flatten or Range left, and the per-position features
+    // and flow features are inputs of the dense head input's Concat itself
+    expect(info.fused!.flattened_features).toEqual({ flattened: 1, inlined: 2 });
+    expect(info.fused!.ops.Flatten).toBeUndefined();
+    expect(info.fused!.ops.Range).toBeUndefined();
+    expect(info.unfused!.ops.Flatten).toBeGreaterThan(0);
 
     // real rows, plus rows with more than 10 direction runs (the runs past the 10th are dropped, not summed in)
     const sample = await readWhoIsTalkingCsv(SAMPLE);
