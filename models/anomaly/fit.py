@@ -51,8 +51,10 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from calibrate import (PORT_MIN_FLOWS, PORT_MIN_GROUPS, SHIFT_MIN_RUNS, SHIFT_SHRINK_RUNS, add_port_shift, apply_port_shifts,  # noqa: E402
-                       calibrate, calibrate_balanced, port_shifts, rate_key, set_rates)
+                       SET_METHODS, calibrate, port_shifts, rate_key, set_rates)
 
+SET_LEVEL = {"median": "median set's flagged share", "geometric": "geometric mean of the sets' flagged shares",
+             "extremes": "geometric mean of the lowest and highest set's flagged share"}
 DEFAULT_RATES = [0.001, 0.005, 0.01, 0.02, 0.05]
 MEMBERS = 10
 BAG = 0.6
@@ -332,11 +334,17 @@ def main():
                     help="one threshold per rate with every calibration set weighing the same (the --features rows kept "
                          "out of fitting are one set, each --calibration-features directory another) and every group "
                          "within a set the same (calibrate.py calibrate_balanced; implies --no-port-thresholds)")
+    ap.add_argument("--set-method", choices=sorted(SET_METHODS), default="balanced",
+                    help="with --balance-sets: balanced (default): the sets' mean flagged share is the rate; median: the "
+                         "median set's is; geometric: the sets' geometric mean is; extremes: the lowest and highest set's "
+                         "shares centred on the rate in ratio (calibrate.py; models/ANOMALY.md \"Round anomaly11\")")
     ap.add_argument("--port-shift", type=float, default=None, metavar="Q",
                     help="shift each server port's scores (inside the graph) so that its Q quantile of the calibration "
                          "scores (e.g. 0.9) meets the global one, shrunk toward it by runs (calibrate.py port_shifts(); "
                          "implies --no-port-thresholds; models/ANOMALY.md \"Round anomaly8\")")
     a = ap.parse_args()
+    if a.set_method != "balanced" and not a.balance_sets:
+        ap.error("--set-method needs --balance-sets")
     if a.port_shift is not None:
         if not 0 < a.port_shift < 1:
             sys.exit(f"fit.py: --port-shift must be a quantile between 0 and 1, got {a.port_shift}")
@@ -401,7 +409,7 @@ def main():
     # own higher thresholds only absorbed the high runs of the calibration groups, and new runs were flagged less).
     # --balance-sets (round anomaly7): every set of calibration flows weighs the same, every group within a set the same.
     if a.balance_sets:
-        thresholds, by_port = calibrate_balanced(cal, cal_sets, cal_groups, rates), {}
+        thresholds, by_port = SET_METHODS[a.set_method](cal, cal_sets, cal_groups, rates), {}
     else:
         thresholds, by_port = calibrate(cal, cal_ports if a.port_thresholds else None, cal_groups, rates, seed=a.seed)
     if by_port:
@@ -446,8 +454,9 @@ def main():
                           f"{len(fit_rows)}; thresholds (calibrate.py) from the scores of {len(cal)} normal flows not fitted on "
                           f"({len(cal) - extra_rows} kept out of fitting, {group_kind}; {extra_rows} of other databases), "
                           + (f"{int(cal_sets.max()) + 1} sets (this database's and each other one) weighing the same and "
-                             f"every group within a set the same; one threshold for every flow, the weighted quantile of the "
-                             f"stated rate" if a.balance_sets else
+                             f"every group within a set the same; one threshold for every flow, "
+                             + ("the weighted quantile of the stated rate" if a.set_method == "balanced" else
+                                f"set so that the {SET_LEVEL[a.set_method]} is the stated rate") if a.balance_sets else
                              f"each group weighing at most a median one; "
                           + (f"{len(by_port)} server ports whose own flows score higher keep thresholds of their own, and "
                              f"the global one is set so that the cross-fitted share flagged is the stated rate" if a.port_thresholds
@@ -500,7 +509,7 @@ def main():
                                                "flagged_share_groups_equal": r}
                                       for s, r in set_rates(cal, cal_sets, cal_groups, thresholds[rate_key(a.fpr)]).items()}
                                      if a.balance_sets else None),
-              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets", "port_shift", "augment")}}
+              "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets", "set_method", "port_shift", "augment")}}
     if a.report:
         with open(a.report, "w") as f:
             json.dump(report, f, indent=1)

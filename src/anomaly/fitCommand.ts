@@ -10,6 +10,7 @@ import { loadAnomalyModelInfo } from './anomalyModel';
 import { CONTEXT_COUNTERS } from './context';
 import { ContextWindow, DEFAULT_HOLD_SECONDS, MAX_HELD } from './contextWindow';
 import { defaultCounters, FeatureExtractor, serverPortCounters, type FeatureSource } from './features';
+import type { SetMethod } from './setMethods';
 
 /** The fitting script, shipped with the package (models/anomaly/fit.py). */
 export const FIT_SCRIPT = path.resolve(__dirname, '..', '..', 'models', 'anomaly', 'fit.py');
@@ -65,6 +66,11 @@ export interface AnomalyFitOptions {
    * each of `calibrationDbs` another) and every capture file or hour within a set the same (fit.py --balance-sets).
    */
   balanceSets?: boolean;
+  /**
+   * With `balanceSets`: how the sets' flagged shares meet the rate (fit.py --set-method): 'balanced' (their mean; the
+   * default), 'median' (the median set's), 'geometric' (their geometric mean), 'extremes' (lowest and highest centred).
+   */
+  setMethod?: SetMethod;
   /**
    * Shift each server port's scores inside the model so that its quantile `portShift` of the calibration scores meets
    * the global one, shrunk toward it by the port's groups (fit.py --port-shift; null or absent = no shift).
@@ -265,6 +271,7 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
     if (o.augment !== undefined && o.augment > 0) args.push('--augment', String(o.augment));
     if (o.oneThreshold === true) args.push('--no-port-thresholds');
     if (o.balanceSets === true) args.push('--balance-sets');
+    if (o.balanceSets === true && o.setMethod !== undefined) args.push('--set-method', o.setMethod);
     if (o.portShift !== undefined && o.portShift !== null) args.push('--port-shift', String(o.portShift));
     if (o.report !== null) args.push('--report', o.report);
     await runPython(o.python, args, o.log);

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { MAX_CONTEXT_HOLD } from '../anomaly/anomalyModel';
 import { DEFAULT_HOLD_SECONDS } from '../anomaly/contextWindow';
+import { SET_METHODS, type SetMethod } from '../anomaly/setMethods';
 import { checkClickHouseConfig, type ClickHouseConfig } from '../config/clickhouseConfig';
 import {
   applyEnv,
@@ -28,7 +29,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; retryHold: number; calibrationDbs: string[]; contextFloor: number; stdFloor: number | null; augment: number; oneThreshold: boolean; balanceSets: boolean; portShift: number | null }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; retryHold: number; calibrationDbs: string[]; contextFloor: number; stdFloor: number | null; augment: number; oneThreshold: boolean; balanceSets: boolean; setMethod: SetMethod; portShift: number | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -135,6 +136,7 @@ const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'report', describe: "write the fit's figures (thresholds, calibration) to this JSON file" },
   { flag: 'context-floor', describe: "context error up to this quantile (0 to 0.999) of the normal flows' counts as none (default 0: none; models/ANOMALY.md \"Round anomaly6\")" },
   { flag: 'port-shift', describe: "shift each server port's scores inside the model so that its quantile Q (0.5 to 0.99, e.g. 0.9) of the calibration flows' scores meets the global one, shrunk toward it by the port's captures or hours (implies --one-threshold; models/ANOMALY.md \"Round anomaly8\")" },
+  { flag: 'set-method', describe: "with --balance-sets: balanced (default): the sets' mean flagged share is the rate; median: the median set's is (a new kind of traffic lands nearer it: sets flag in blocks, so their shares are right-skewed); geometric: their geometric mean is; extremes: the lowest and highest set's shares centred on the rate in ratio (models/ANOMALY.md \"Round anomaly11\")" },
   { flag: 'std-floor', describe: 'floor (0.01 to 1) of the standard deviations the features are standardised with: a feature that hardly moved in the fitting flows weighs less when it does (default 0.05; models/ANOMALY.md "Round anomaly9")' },
   { flag: 'augment', describe: 'share (0 to 1) of the fitting flows added again with run-level conditions varied: duration scaled, the closing connection state drawn at random (default 0: none; models/ANOMALY.md "Round anomaly9")' },
 ];
@@ -242,7 +244,7 @@ function parser(argv: string[], command: string) {
       '(per class precision/recall/F1 under the unknown rule, macro-F1, other protocols labelled unknown, coverage and precision by threshold).',
     demo: `Usage: sensor demo [flags of a capture run]\n\nRun the sensor on the bundled demo capture (${DEMO_CAPTURE}): 94 flows of 22 applications from the model's lab, and a port scan.\nFlows go to ./${DEMO_DB} unless --db or --jsonl says otherwise; the summary table follows.`,
     'anomaly-fit':
-      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-retry-hold S] [--context-floor Q] [--std-floor S] [--augment SHARE] [--one-threshold] [--balance-sets] [--port-shift Q] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
+      'Usage: sensor anomaly-fit --db flows.db --out anomaly.onnx [--calibration-db other.db ...] [--fpr 0.01] [--since T] [--until T] [--context-hold S] [--context-retry-hold S] [--context-floor Q] [--std-floor S] [--augment SHARE] [--one-threshold] [--balance-sets [--set-method M]] [--port-shift Q] [--python python3]\n\nFit an anomaly model on a database\'s finished flows (Python 3 with torch and onnx; models/ANOMALY.md).',
     'hosts-fit':
       'Usage: sensor hosts-fit --db flows.db [--db ...] --out groups.json [--k N] [--since T]\n\nFit behaviour groups on the closed host profiles of one or more databases (README "Host profiles").',
     serve: 'Usage: sensor serve --db flows.db [--listen 127.0.0.1:8080] [--allow-remote --token-file FILE]\n\nHTTP API (flows, summary, classification as a service) and web view over a database the sensor writes.',
@@ -623,6 +625,12 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
   if (!(floorText.trim() !== '' && contextFloor >= 0 && contextFloor <= 0.999)) {
     throw new ConfigError(`--context-floor must be a quantile between 0 and 0.999 (e.g. 0.975), got ${show(floorText)}`);
   }
+  const setMethodText = single(a, 'set-method') ?? 'balanced';
+  if (!(SET_METHODS as readonly string[]).includes(setMethodText)) {
+    throw new ConfigError(`--set-method must be one of ${SET_METHODS.join(', ')}, got ${show(setMethodText)}`);
+  }
+  const setMethod = setMethodText as SetMethod;
+  if (setMethod !== 'balanced' && a['balance-sets'] !== true) throw new ConfigError('--set-method needs --balance-sets');
   const shiftText = single(a, 'port-shift');
   const portShift = shiftText === undefined ? null : Number(shiftText);
   if (portShift !== null && !(shiftText!.trim() !== '' && portShift >= 0.5 && portShift <= 0.99)) {
@@ -657,6 +665,7 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     augment,
     oneThreshold: a['one-threshold'] === true || a['balance-sets'] === true || portShift !== null,
     balanceSets: a['balance-sets'] === true,
+    setMethod,
     portShift,
   };
 }

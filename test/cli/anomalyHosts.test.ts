@@ -238,13 +238,15 @@ describe('anomaly scores and host profiles through the CLI', () => {
     // Round anomaly7's calibration: the fitting database's held-out captures and the other database are two sets that
     // weigh the same (--balance-sets): the mean of the two sets' flagged shares (captures weighing the same) is the rate.
     // With round anomaly8's --port-shift the scores are first shifted per server port (inside the graph), and the
-    // threshold is set on the shifted scores.
+    // threshold is set on the shifted scores. Round anomaly11's --set-method median: the median set's share is the rate
+    // (with two sets, their mean, so the check below holds for either method).
     const balancedReport = path.join(dir, 'fit-balanced.json');
     const balanced = sensor(['anomaly-fit', '--db', db, '--calibration-db', other, '--out', path.join(dir, 'balanced.onnx'), '--epochs', '3',
-      '--python', PYTHON, '--report', balancedReport, '--balance-sets', '--port-shift', '0.9', '--std-floor', '0.15', '--augment', '0.3', '--context-retry-hold', '40'], 300_000);
+      '--python', PYTHON, '--report', balancedReport, '--balance-sets', '--set-method', 'median', '--port-shift', '0.9', '--std-floor', '0.15', '--augment', '0.3', '--context-retry-hold', '40'], 300_000);
     expect(balanced.code, balanced.stderr).toBe(0);
     const brep = JSON.parse(readFileSync(balancedReport, 'utf8'));
     expect(brep.params.balance_sets).toBe(true);
+    expect(brep.params.set_method).toBe('median');
     // With round anomaly9's options: a higher floor of the standard deviations, and a share of the fitting flows
     // added again with their run-level conditions varied (fit.py augment_conditions()).
     expect(brep.params.std_floor).toBe(0.15);
@@ -257,6 +259,10 @@ describe('anomaly scores and host profiles through the CLI', () => {
     expect(meanShare).toBeLessThanOrEqual(0.01 + 1e-9);
     const balancedInfo = await loadAnomalyModelInfo(path.join(dir, 'balanced.onnx'));
     expect(balancedInfo.method).toContain('2 sets (this database\'s and each other one) weighing the same');
+    expect(balancedInfo.method).toContain("set so that the median set's flagged share is the stated rate");
+    expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--balance-sets', '--set-method', 'mean', '--python', PYTHON]).stderr)
+      .toMatch(/--set-method must be one of balanced, median, geometric, extremes, got "?mean/);
+    expect(sensor(['anomaly-fit', '--db', db, '--out', out, '--set-method', 'median', '--python', PYTHON]).stderr).toMatch(/--set-method needs --balance-sets/);
     expect(balancedInfo.portThresholds).toEqual([]);
     // --context-retry-hold: flows that repeated an exchange wait 40 s for their context (round anomaly10), stored in the model.
     expect(balancedInfo.contextRetryHold).toBe(40);
