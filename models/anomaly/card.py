@@ -970,6 +970,15 @@ def round11(w, stated, fit):
       + ", ".join(f"{lab} {det[lab]['bruteforce-ssh']['flagged']} of {det[lab]['bruteforce-ssh']['flows']}" for lab in labs)
       + "; lowest per lab: " + ", ".join(
           f"`{s}` {min(det[lab][s]['flagged'] / det[lab][s]['flows'] for lab in labs):.3f}" for s in sc4) + ".")
+    sp = os.path.join(CARD, "round11-seen-candidate.json")
+    if os.path.exists(sp):
+        seen = json.load(open(sp))
+        same = all(seen["attack_labs"][lab][s]["attack_flagged"] == det[lab][s]["flagged"] for lab in labs for s in sc4)
+        ho = seen["held_out"]
+        w("The sensor with the frozen model (card/round11-seen-candidate.json, `build.py evaluate --model M --set fresh14=DIR "
+          "--set fresh15=DIR --attacks a1 ... --attacks a11`): " + ("the same counts on a1-a11" if same else "other counts on a1-a11 (see the file)")
+          + f"; test runs {pct(ho['fpr'])} ({ho['flagged']} of {ho['flows']:,}), "
+          + ", ".join(f"{k.replace('fresh', 'batch ')} {pct(v['fpr'])} ({v['flagged']} of {v['flows']:,})" for k, v in seen["sets"].items()) + ".")
     w("")
     got = {m: json.load(open(os.path.join(CARD, f"metrics-sealed11-{m}.json"))) for m in ("bundled", "candidate")
            if os.path.exists(os.path.join(CARD, f"metrics-sealed11-{m}.json"))}
