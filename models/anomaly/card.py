@@ -203,7 +203,8 @@ def main():
           f"{pct(limit, 1)}) | {pct(f['fpr'])} ({f['flagged']} of {f['flows']:,} flows, {f['runs']} runs; 95% interval "
           f"over runs {pct(lo)} to {pct(hi)}) | {verdict} |")
 
-    fpr_row("the test runs (normal lab runs of later batches, never used for fitting or calibration; this model's design "
+    fpr_row("the test runs (normal lab runs of later batches, never used for fitting; " + (
+            "one of the sets its threshold was set on; " if test_calibrated(fit) else "nor for calibration; ") + "this model's design "
             "was chosen partly on them)", ho)
     if "fresh4" in m:
         # The recalibrated model: batches 1 to 4 are in its calibration pool, batch 5 was recorded after it was frozen.
@@ -248,7 +249,9 @@ def main():
       "runs 4 tasks in bursts about 33 s apart (sshd's pace): the first burst of each run sees only its own 3 other "
       "connections and is not flagged; a 40 s hold, which spans the next burst, caught it (measured while designing: "
       "ssh 0.956 on a1-a3 and 0.971 on a4-a5, http 0.999 and 1.000, test runs 1.08%) but delays every record by 40 s "
-      "and holds 8x as many, so the bundled model keeps 5 s (`sensor anomaly-fit --context-hold` sets another). "
+      + ("and holds 8x as many, so the bundled model waits 40 s only for the flows that repeated an exchange, the others 5 s "
+         "(round anomaly10; `sensor anomaly-fit --context-retry-hold`). " if fit.get("context_retry_hold") else
+         "and holds 8x as many, so the bundled model keeps 5 s (`sensor anomaly-fit --context-hold` sets another). ") +
       "Beacons (one request every 6 s) and large uploads look like the lab's pollers and bulk transfers and are not "
       "flagged. Host profiles (below) make the password-guessing, beaconing and slowloris hosts stand out where the "
       "per-flow score does not. "
@@ -1451,6 +1454,11 @@ def calibration_section(w, m, stated):
     w("")
 
 
+def test_calibrated(fit):
+    """Whether the model's threshold was set with the test runs as one of its sets (calibrate.py --set test=...)."""
+    return "test" in ((fit.get("recalibration") or {}).get("sets") or {})
+
+
 def readme_figures(m):
     """The README's summary table (between the two markers), from the same measured file as the card."""
     ho = m["held_out"]
@@ -1461,7 +1469,7 @@ def readme_figures(m):
     dlabs = ", ".join(lab for lab in sorted(m["attack_labs"]) if lab not in (m.get("untouched_labs") or []))
     rows = [f"| measured (per flow) | share flagged, untouched or kept out of fitting (test runs, fresh batches, attack lab {ulabs}) | on attack labs {dlabs} (the model was designed on them) |",
             "| --- | --- | --- |",
-            f"| normal lab test runs, never used for fitting or thresholds ({ho['flows']:,} flows; stated rate {m['stated_fpr']:g}; the design was chosen partly on them) | {pct(ho['fpr'])} | |"]
+            f"| normal lab test runs, never used for fitting{', one of the sets the threshold was set on' if test_calibrated(json.load(open(os.path.join(CARD, 'fit.json')))) else ' or thresholds'} ({ho['flows']:,} flows; stated rate {m['stated_fpr']:g}; the design was chosen partly on them) | {pct(ho['fpr'])} | |"]
     if "fresh4" in m:
         for key, what in (("fresh", "fresh lab batch 1"), ("fresh2", "fresh lab batches 2 and 3"), ("fresh4", "fresh lab batch 4")):
             if m.get(key):
