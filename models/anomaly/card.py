@@ -868,54 +868,8 @@ def round10(w, stated, fit):
       f"read) was to ship the candidate only if it flagged {pct(lo)} to {pct(hi, 1)} of the test runs and of fresh "
       "batches 14+15 pooled, and detected at least 0.9 of a11's scan, SYN flood, SSH and HTTP brute-force flows:")
     w("")
-    sc4 = ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")
+    sealed_pair(w, got, cand, shipped, ("fresh14", "fresh15"), "a11", 10, lo, hi, band)
 
-    def fcell(f):
-        return f"{pct(f['fpr'])} ({f['flagged']} of {f['flows']:,})"
-
-    def pooled(m):
-        fs = [m["sets"][b] for b in ("fresh14", "fresh15") if b in m.get("sets", {})]
-        return sum(f["flows"] for f in fs), sum(f["flagged"] for f in fs)
-
-    w("| model | test runs | fresh batch 14 | fresh batch 15 | pooled | a11 workstations | " + " | ".join(f"`{s}`" for s in sc4) + " | `slowloris` |")
-    w("| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in sc4) + " | --- |")
-    for kind, label in (("bundled", "bundled " + got["bundled"]["model"]["version"]),
-                        ("candidate", f"candidate {cand}" + ("" if shipped else " (not shipped)"))):
-        m = got[kind]
-        n, f = pooled(m)
-        a = m["attack_totals_untouched"]
-        cells = [f"{fcell(m['held_out'])}{band(m['held_out']['fpr'])}"] + [fcell(m["sets"][b]) for b in ("fresh14", "fresh15")]
-        cells += [f"{pct(f / n)} ({f} of {n:,}){band(f / n)}",
-                  f"{pct(m['workstations_untouched']['fpr'])} of {m['workstations_untouched']['flows']:,}"]
-        cells += [f"{a[s]['detection']:.3f} ({a[s]['attack_flagged']:,} of {a[s]['attack_flows']:,})" for s in sc4 + ("slowloris",)]
-        w(f"| {label} | " + " | ".join(cells) + " |")
-    w("")
-    c = got["candidate"]
-    fails = []
-    if not lo <= c["held_out"]["fpr"] <= hi:
-        fails.append(f"{pct(c['held_out']['fpr'])} on the test runs")
-    n, f = pooled(c)
-    if not lo <= f / n <= hi:
-        short = math.ceil(lo * n - 1e-9) - f if f / n < lo else 0
-        fails.append(f"{pct(f / n)} on fresh batches 14+15 pooled" + (f" ({f} of {n:,}: {short} flagged flow{'s' if short > 1 else ''} short of the band)" if short else ""))
-    for s in sc4:
-        x = c["attack_totals_untouched"].get(s)
-        if x is None or x["detection"] < 0.9:
-            fails.append(f"`{s}` {'missing' if x is None else format(x['detection'], '.3f')} on a11")
-    notes = []
-    for kind in ("bundled", "candidate"):
-        m = got[kind]
-        worst = max(("fresh14", "fresh15"), key=lambda b: m["sets"][b]["fpr"])
-        fw = m["sets"][worst]
-        top = max(fw["by_class"].items(), key=lambda kv: kv[1]["flagged"])
-        notes.append(f"the {kind} model's higher batch, {worst[5:]}, is {pct(fw['fpr'])}, {top[1]['flagged']} of its "
-                     f"{fw['flagged']} flags {top[0]} ({top[1]['flagged']} of {top[1]['flows']} {top[0]} flows)")
-    w("Where the flags are: " + "; ".join(notes) + ".")
-    w("")
-    w(("Not shipped: " + "; ".join(fails) + ". " if fails else "Every condition held" + (": shipped. " if shipped else ". "))
-      + "Commands: `build.py evaluate --model M --set fresh14=DIR --set fresh15=DIR --attacks a11 --untouched a11 --out "
-      "card/metrics-sealed10-{bundled,candidate}.json`.")
-    w("")
 
 def round11(w, stated, fit):
     """Round anomaly11: the one threshold set where the median set's flagged share is the rate (calibrate.py
@@ -994,21 +948,32 @@ def round11(w, stated, fit):
       "batches 16+17 pooled, and detected at least 0.9 of a12's scan, SYN flood, SSH and HTTP brute-force flows:")
     w("")
 
+    sealed_pair(w, got, cand, shipped, ("fresh16", "fresh17"), "a12", 11, lo, hi, band)
+
+
+def sealed_pair(w, got, cand, shipped, batches, lab, sealed, lo, hi, band):
+    """The sealed table of a round whose rule reads two fresh batches pooled and one attack lab (rounds anomaly10 and
+    11): both models' rows, where the flags of each model's higher batch are, and the rule's verdict. got: {"bundled":
+    metrics, "candidate": metrics} from build.py evaluate (card/metrics-sealedN-*.json)."""
+    sc4 = ("scan", "synflood", "bruteforce-ssh", "bruteforce-http")
+    pair = "+".join(b[5:] for b in batches)
+
     def fcell(f):
         return f"{pct(f['fpr'])} ({f['flagged']} of {f['flows']:,})"
 
     def pooled(m):
-        fs = [m["sets"][b] for b in ("fresh16", "fresh17")]
+        fs = [m["sets"][b] for b in batches if b in m.get("sets", {})]
         return sum(f["flows"] for f in fs), sum(f["flagged"] for f in fs)
 
-    w("| model | test runs | fresh batch 16 | fresh batch 17 | pooled | a12 workstations | " + " | ".join(f"`{s}`" for s in sc4) + " | `slowloris` |")
-    w("| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in sc4) + " | --- |")
+    w("| model | test runs | " + " | ".join(f"fresh batch {b[5:]}" for b in batches) + f" | pooled | {lab} workstations | "
+      + " | ".join(f"`{s}`" for s in sc4) + " | `slowloris` |")
+    w("| --- | --- | " + " | ".join("---" for _ in batches) + " | --- | --- | " + " | ".join("---" for _ in sc4) + " | --- |")
     for kind, label in (("bundled", "bundled " + got["bundled"]["model"]["version"]),
                         ("candidate", f"candidate {cand}" + ("" if shipped else " (not shipped)"))):
         m = got[kind]
         n, f = pooled(m)
         a = m["attack_totals_untouched"]
-        cells = [f"{fcell(m['held_out'])}{band(m['held_out']['fpr'])}"] + [fcell(m["sets"][b]) for b in ("fresh16", "fresh17")]
+        cells = [f"{fcell(m['held_out'])}{band(m['held_out']['fpr'])}"] + [fcell(m["sets"][b]) for b in batches]
         cells += [f"{pct(f / n)} ({f} of {n:,}){band(f / n)}",
                   f"{pct(m['workstations_untouched']['fpr'])} of {m['workstations_untouched']['flows']:,}"]
         cells += [f"{a[s]['detection']:.3f} ({a[s]['attack_flagged']:,} of {a[s]['attack_flows']:,})" for s in sc4 + ("slowloris",)]
@@ -1022,17 +987,17 @@ def round11(w, stated, fit):
     if not lo <= f / n <= hi:
         short = math.ceil(lo * n - 1e-9) - f if f / n < lo else 0
         over = f - math.floor(hi * n + 1e-9) if f / n > hi else 0
-        fails.append(f"{pct(f / n)} on fresh batches 16+17 pooled ({f} of {n:,}"
+        fails.append(f"{pct(f / n)} on fresh batches {pair} pooled ({f} of {n:,}"
                      + (f": {short} flagged flow{'s' if short > 1 else ''} short of the band" if short else "")
                      + (f": {over} flagged flow{'s' if over > 1 else ''} over the band" if over else "") + ")")
     for s in sc4:
         x = cm["attack_totals_untouched"].get(s)
         if x is None or x["detection"] < 0.9:
-            fails.append(f"`{s}` {'missing' if x is None else format(x['detection'], '.3f')} on a12")
+            fails.append(f"`{s}` {'missing' if x is None else format(x['detection'], '.3f')} on {lab}")
     notes = []
     for kind in ("bundled", "candidate"):
         m = got[kind]
-        worst = max(("fresh16", "fresh17"), key=lambda b: m["sets"][b]["fpr"])
+        worst = max(batches, key=lambda b: m["sets"][b]["fpr"])
         fw = m["sets"][worst]
         if fw["flagged"]:
             top = max(fw["by_class"].items(), key=lambda kv: kv[1]["flagged"])
@@ -1042,9 +1007,10 @@ def round11(w, stated, fit):
         w("Where the flags are: " + "; ".join(notes) + ".")
         w("")
     w(("Not shipped: " + "; ".join(fails) + ". " if fails else "Every condition held" + (": shipped. " if shipped else ". "))
-      + "Commands: `build.py evaluate --model M --set fresh16=DIR --set fresh17=DIR --attacks a12 --untouched a12 --out "
-      "card/metrics-sealed11-{bundled,candidate}.json`.")
+      + "Commands: `build.py evaluate --model M " + " ".join(f"--set {b}=DIR" for b in batches) + f" --attacks {lab} "
+      f"--untouched {lab} --out card/metrics-sealed{sealed}-{{bundled,candidate}}.json`.")
     w("")
+
 
 def round8(w, stated, fit):
     """Round anomaly8: the diagnosis of the gap between kinds of normal sets (class mix or whole runs), the candidate (a
