@@ -267,15 +267,7 @@ def scatter_runs(m):
         break
     if not done:
         return None
-    # drop what only the one-hot fed
-    while True:
-        used = {x for n in g.node for x in n.input} | {o.name for o in g.output}
-        keep = [n for n in g.node if any(o in used for o in n.output)]
-        if len(keep) == len(g.node):
-            break
-        del g.node[:]
-        g.node.extend(keep)
-    _prune_initializers(g)
+    _dead_nodes_out(g)  # drop what only the one-hot fed
     return done
 
 
