@@ -220,6 +220,23 @@ def main():
             fpr_row("fresh lab batches 2 and 3 (the previous model's untouched batches; used to choose this design)", fr2)
         if fr3:
             fpr_row("fresh lab batch 4, recorded after this model was frozen (untouched)", fr3)
+    for r in range(6, 20):
+        # Sealed batches that measured this model (read only after it was frozen): the held-out figures that count.
+        sp = os.path.join(CARD, f"metrics-sealed{r}-candidate.json")
+        sm = json.load(open(sp)) if os.path.exists(sp) else None
+        if sm is None or sm["model"]["version"] != m["model"]["version"]:
+            continue
+        keys = sorted(sm["sets"], key=lambda k: int(k[5:]))
+        for key in keys:
+            fpr_row(f"fresh lab batch {key[5:]}, recorded after this model was frozen (untouched; card/metrics-sealed{r}-candidate.json)",
+                    sm["sets"][key])
+        if len(keys) > 1:
+            fs = [sm["sets"][k] for k in keys]
+            n, fl = sum(f["flows"] for f in fs), sum(f["flagged"] for f in fs)
+            share = fl / n
+            verdict = "yes" if stated / 1.5 <= share <= limit else "no: lower" if share < stated / 1.5 else "no: higher"
+            w(f"| false-positive rate on fresh lab batches {' and '.join(k[5:] for k in keys)} pooled (untouched) within 1.5x "
+              f"of the stated {pct(stated, 0)} | {pct(share)} ({fl} of {n:,} flows) | {verdict} |")
 
     def det(r):
         return "n/a" if r is None else f"{r['detection']:.3f} ({r['attack_flagged']:,} of {r['attack_flows']:,})"
