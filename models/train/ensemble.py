@@ -88,6 +88,19 @@ def _graph_index(g):
     return inits, producer, users
 
 
+def _constant_values(g):
+    """{name: numpy array} of graph g's constant values: its initializers and the outputs of its Constant nodes."""
+    from onnx import numpy_helper
+
+    values = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    for n in g.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    values[n.output[0]] = numpy_helper.to_array(a.t)
+    return values
+
+
 def fold_member(m):
     """Exact rewrites of one member graph that remove per-member work from the averaged graph:
     - the exact-length vocabulary lookup feeding the exact-length embedding (Gather(exact_vocab, slot) then
@@ -179,15 +192,10 @@ def scatter_runs(m):
     (reduction add) per sum of [B, L] (length, sign, present) into [B, R + 1] (runs beyond R land in the last,
     dropped slot). The sums are of whole numbers below 2^24, so both orders give the same floats. Returns what
     was rewritten, or None when the pattern is not there."""
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     g = m.graph
-    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    for n in g.node:
-        if n.op_type == "Constant":
-            for a in n.attribute:
-                if a.name == "value":
-                    inits[n.output[0]] = numpy_helper.to_array(a.t)
+    inits = _constant_values(g)
     producer = {o: n for n in g.node for o in n.output}
 
     def prod(x, op):
@@ -636,15 +644,10 @@ def flatten_features(m):
     - a Concat on axis 1 whose input is another Concat on axis 1 read nowhere else takes that Concat's inputs in
       its place (the flow-level features' Concat of sixteen [B, 1] columns inside the dense head input).
     Returns what was rewritten ({"flattened": n, "inlined": n}), or None when neither pattern is there."""
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     g = m.graph
-    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    for n in g.node:
-        if n.op_type == "Constant":
-            for a in n.attribute:
-                if a.name == "value":
-                    consts[n.output[0]] = numpy_helper.to_array(a.t)
+    consts = _constant_values(g)
     _, producer, users = _graph_index(g)
 
     def attr(n, name, default=None):
