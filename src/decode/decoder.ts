@@ -54,14 +54,52 @@ export class DecoderStats {
   frames = 0;
   /** Frames that produced a TCP segment (reassembled datagrams included). */
   tcp = 0;
+
+  constructor(private readonly fragmentTable: FragmentTable) {}
+
   /** Frames that carried an IP fragment of a TCP datagram. */
-  fragments = 0;
+  get fragments(): number {
+    return this.fragmentTable.fragments;
+  }
+
   /** Fragmented datagrams reassembled into one TCP segment. */
-  fragmentsReassembled = 0;
+  get fragmentsReassembled(): number {
+    return this.fragmentTable.reassembled;
+  }
+
   /** Fragment sets waiting for more fragments. */
-  fragmentsPending = 0;
-  /** Frames seen per link type (LINKTYPE_ number). */
-  readonly linkTypes = new Map<number, number>();
+  get fragmentsPending(): number {
+    return this.fragmentTable.pending;
+  }
+  /** Frames of the link type of the last frame not yet added to `linkTypes`: counted here, without a Map lookup per frame. */
+  private run = 0;
+  private runType = -1;
+  private readonly perLink = new Map<number, number>();
+
+  /** Frames seen per link type (LINKTYPE_ number), in the order the link types were first seen. */
+  get linkTypes(): ReadonlyMap<number, number> {
+    this.settle();
+    return this.perLink;
+  }
+
+  /** Counts a frame of `linkType` (Decoder.decode, per frame: a compare and an increment while the type stays). */
+  countLink(linkType: number): void {
+    if (linkType !== this.runType) this.switchLink(linkType);
+    this.run++;
+  }
+
+  private switchLink(linkType: number): void {
+    this.settle();
+    this.runType = linkType;
+    // Entered now, so that the map keeps the order in which link types were first seen.
+    if (!this.perLink.has(linkType)) this.perLink.set(linkType, 0);
+  }
+
+  private settle(): void {
+    if (this.run === 0) return;
+    this.perLink.set(this.runType, (this.perLink.get(this.runType) ?? 0) + this.run);
+    this.run = 0;
+  }
 }
 
 /**
@@ -70,7 +108,7 @@ export class DecoderStats {
  * in place after a bounds check; what cannot be used is counted in `anomalies` under a stable name.
  */
 export class Decoder {
-  readonly stats = new DecoderStats();
+  readonly stats: DecoderStats;
   private readonly ctx: DecodeContext;
   private readonly fragments: FragmentTable;
 
@@ -89,6 +127,7 @@ export class Decoder {
       );
     }
     this.fragments = new FragmentTable(anomalies, timeout, memory);
+    this.stats = new DecoderStats(this.fragments);
     this.ctx = new DecodeContext(anomalies, this.fragments);
   }
 
@@ -103,8 +142,7 @@ export class Decoder {
     const stats = this.stats;
     stats.frames++;
     const linkType = frame.linkType & LINKTYPE_MASK;
-    const perLink = stats.linkTypes;
-    perLink.set(linkType, (perLink.get(linkType) ?? 0) + 1);
+    stats.countLink(linkType);
     // A wire length no link carries (a fuzzed pcap original length) is counted and then treated as unknown, as for
     // a source that cannot tell: the IP header's lengths are believed, and an offload length of 0 takes the captured
     // bytes, never the bogus wire length (which gave 4 GB payloads). tshark also reads such frames.
@@ -171,12 +209,7 @@ export class Decoder {
         this.anomalies.unsupported_link_type++;
         return false;
     }
-    const ok = off >= 0 && decodeNetwork(ctx, ctx.nextType, off);
-    const fragments = this.fragments;
-    stats.fragments = fragments.fragments;
-    stats.fragmentsReassembled = fragments.reassembled;
-    stats.fragmentsPending = fragments.pending;
-    if (!ok) return false;
+    if (off < 0 || !decodeNetwork(ctx, ctx.nextType, off)) return false;
     out.ts = frame.ts;
     out.vlan = ctx.vlan;
     stats.tcp++;
@@ -186,6 +219,5 @@ export class Decoder {
   /** Drops fragment sets older than the timeout relative to `now` (unix s); counted as fragment_timeout. */
   expireFragments(now: number): void {
     this.fragments.expire(now);
-    this.stats.fragmentsPending = this.fragments.pending;
   }
 }
