@@ -1,0 +1,109 @@
+'use strict';
+/**
+ * What the flows database costs per written flow, alone: the records of a database an earlier run wrote (every
+ * column, so the rows are the real ones) go back through SqliteSink as an offline run writes them (bulk mode into a
+ * new file, batches of 1,024, group commits), timed in phases by CPU time of this process (SQLite writes on the
+ * calling thread):
+ *
+ *   params    flowParams() of every record (the INSERT's parameters), without inserting
+ *   write     SqliteSink.write() of every batch (parameters, inserts, the commits made on the way)
+ *   close     SqliteSink.close(): the last commit, the deferred indexes, PRAGMA optimize, the close's checkpoint
+ *
+ * Usage: node bench/sqlite-write.js SOURCE.db [--dist DIR]... [--rounds N]. With several --dist (built trees, e.g. a
+ * base and this one), the rounds alternate between them. Prints the medians per tree as one JSON object.
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+function args(argv) {
+  const o = { source: null, dists: [], rounds: 5 };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--dist') o.dists.push(path.resolve(argv[++i]));
+    else if (argv[i] === '--rounds') o.rounds = Number(argv[++i]);
+    else if (o.source === null) o.source = argv[i];
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  if (o.source === null) throw new Error('usage: node bench/sqlite-write.js SOURCE.db [--dist DIR]... [--rounds N]');
+  if (o.dists.length === 0) o.dists.push(path.resolve(__dirname, '..', 'dist'));
+  return o;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function cpuMs(fn) {
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
+/** The source database's flows as the ScoredFlows a run hands to the sink. */
+function records(dist, source) {
+  const { openReadOnly } = require(path.join(dist, 'sink', 'sqliteBinding.js'));
+  const db = openReadOnly(source);
+  const rows = db.prepare('SELECT * FROM flows ORDER BY id').all();
+  db.close();
+  return rows.map((r) => {
+    const labels = JSON.parse(r.topk_labels);
+    const scores = JSON.parse(r.topk_scores);
+    return {
+      flow: {
+        source: r.source, first_ts: r.first_ts, last_ts: r.last_ts, duration: r.duration, ip_version: r.ip_version,
+        client_ip: r.client_ip, client_port: r.client_port, server_ip: r.server_ip, server_port: r.server_port, vlan: r.vlan,
+        c2s_packets: r.c2s_packets, s2c_packets: r.s2c_packets, c2s_bytes: r.c2s_bytes, s2c_bytes: r.s2c_bytes,
+        c2s_payload_bytes: r.c2s_payload_bytes, s2c_payload_bytes: r.s2c_payload_bytes, payload_packets: r.payload_packets,
+        retrans_skipped: r.retrans_skipped, midstream: r.midstream === 1, conn_state: r.conn_state, history: r.history,
+        community_id: r.community_id, end_reason: r.end_reason, lengths: JSON.parse(r.lengths), uid: r.uid,
+        sensor: r.sensor, live: r.in_iface !== null,
+      },
+      verdict: {
+        label: r.label, confidence: r.confidence, model_version: r.model_version, status: r.verdict,
+        topk: labels.map((label, i) => ({ label, p: scores[i] })),
+      },
+      anomaly: r.anomaly_score === null ? null : { score: r.anomaly_score, anomaly: r.anomaly === 1, fpr: r.anomaly_fpr },
+    };
+  });
+}
+
+function round(dist, flows, tmp) {
+  const { SqliteSink, flowParams, GROUP_COMMIT_MS } = require(path.join(dist, 'sink', 'sqliteSink.js'));
+  const db = path.join(tmp, `r${Math.random().toString(36).slice(2)}.db`);
+  const out = {};
+  out.params = cpuMs(() => {
+    for (const cf of flows) flowParams(cf);
+  });
+  const sink = new SqliteSink(db, { deferIndexes: true, groupMs: GROUP_COMMIT_MS, sensorName: 'bench' });
+  out.write = cpuMs(() => {
+    for (let i = 0; i < flows.length; i += 1024) sink.write(flows.slice(i, i + 1024));
+  });
+  out.close = cpuMs(() => sink.close());
+  out.total = out.write + out.close;
+  for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
+  return out;
+}
+
+function main() {
+  const o = args(process.argv.slice(2));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlite-write-'));
+  const flows = records(o.dists[0], o.source);
+  const per = o.dists.map(() => []);
+  // One warm-up round per tree, then the timed rounds alternate.
+  for (const d of o.dists) round(d, flows, tmp);
+  for (let r = 0; r < o.rounds; r++) o.dists.forEach((d, i) => per[i].push(round(d, flows, tmp)));
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const result = { flows: flows.length, rounds: o.rounds, load: os.loadavg()[0], trees: {} };
+  o.dists.forEach((d, i) => {
+    const m = {};
+    for (const k of Object.keys(per[i][0])) m[`${k}_ms`] = Math.round(median(per[i].map((x) => x[k])) * 10) / 10;
+    result.trees[d] = m;
+  });
+  console.log(JSON.stringify(result, null, 1));
+}
+
+if (require.main === module) main();
+else module.exports = { records };
