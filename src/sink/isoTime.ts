@@ -1,16 +1,40 @@
 /** The largest |seconds| a JavaScript Date can hold (±100,000,000 days around 1970). */
 const DATE_LIMIT_S = 8.64e12;
 
+/** Seconds per day (UTC days have no leap seconds in ISO 8601 as JavaScript writes it). */
+const DAY_S = 86400;
+
 /**
- * The last two whole seconds formatted, up to and including the '.': records come roughly in time order, and each
- * formats its first and its last packet, which are often in different seconds (one slot would miss for both).
+ * The formatted whole seconds seen last, up to and including the '.', in a direct-mapped cache indexed by the second's
+ * low bits: records come roughly in time order, but a flow's first and last packet are often seconds apart, and a
+ * batch of flows that ended together started over a span of seconds (a two-entry cache missed for 28% of the 1M bench
+ * capture's timestamps; bench/HISTORY.md, round perf12).
  */
-let secondA = NaN;
-let prefixA = '';
-let secondB = NaN;
-let prefixB = '';
-/** Which slot the next miss overwrites (the older one). */
-let nextSlotIsA = true;
+const SLOTS = 64;
+const slotSecond = new Float64Array(SLOTS).fill(NaN);
+const slotPrefix: string[] = new Array<string>(SLOTS).fill('');
+
+/** The day of the last miss (days since 1970-01-01) and its `YYYY-MM-DDT` text. */
+let lastDay = NaN;
+let lastDayText = '';
+
+/** '00' to '59'. */
+const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => (i < 10 ? '0' : '') + String(i));
+
+/** `YYYY-MM-DDTHH:MM:SS.` of a whole second: the day from Date (once per day), the time of day by arithmetic. */
+function secondPrefix(sec: number): string {
+  const day = Math.floor(sec / DAY_S);
+  if (day !== lastDay) {
+    // toISOString() ends in `HH:MM:SS.mmmZ` (13 characters) after the date and its 'T', for every year.
+    const iso = new Date(day * DAY_S * 1000).toISOString();
+    lastDayText = iso.slice(0, iso.length - 13);
+    lastDay = day;
+  }
+  const s = sec - day * DAY_S;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s - h * 3600) / 60);
+  return lastDayText + TWO_DIGITS[h]! + ':' + TWO_DIGITS[m]! + ':' + TWO_DIGITS[s - h * 3600 - m * 60]! + '.';
+}
 
 /**
  * Unix seconds as ISO 8601 UTC with microseconds (`2026-11-29T14:00:00.123456Z`), the form Elastic, Splunk and
@@ -23,21 +47,13 @@ export function isoMicros(ts: number): string {
   const us = Math.round(t * 1e6);
   const sec = Math.floor(us / 1e6);
   const frac = us - sec * 1e6;
+  const slot = sec & (SLOTS - 1);
   let prefix: string;
-  if (sec === secondA) prefix = prefixA;
-  else if (sec === secondB) prefix = prefixB;
+  if (slotSecond[slot] === sec) prefix = slotPrefix[slot]!;
   else {
-    // toISOString() ends in `.mmmZ`: keep everything up to the '.', the fraction is ours.
-    const iso = new Date(sec * 1000).toISOString();
-    prefix = iso.slice(0, iso.length - 4);
-    if (nextSlotIsA) {
-      secondA = sec;
-      prefixA = prefix;
-    } else {
-      secondB = sec;
-      prefixB = prefix;
-    }
-    nextSlotIsA = !nextSlotIsA;
+    prefix = secondPrefix(sec);
+    slotSecond[slot] = sec;
+    slotPrefix[slot] = prefix;
   }
   return prefix + (frac < 100000 ? String(frac + 1000000).slice(1) : String(frac)) + 'Z';
 }

@@ -76,6 +76,28 @@ describe('isoMicros()', () => {
     const ts = [1700000000.5, 1700000003.25, 1700000000.75, 1700000003.000001, 1700000007.1, 1700000000.2, 1700000003.9, 1699999999.999999, -0.25, 1700000007.1];
     for (let round = 0; round < 2; round++) for (const t of ts) expect(isoMicros(t)).toBe(expected(t));
   });
+
+  it('gives Date\'s answer for seconds that share a cache slot, across days and years, and before 1970', () => {
+    const expected = (t: number): string => {
+      const us = Math.round(t * 1e6);
+      const sec = Math.floor(us / 1e6);
+      const iso = new Date(sec * 1000).toISOString();
+      return iso.slice(0, iso.length - 4) + String(us - sec * 1e6).padStart(6, '0') + 'Z';
+    };
+    // 64 seconds apart share a slot; midnight, a leap day, year 10000 (extended form), negative days.
+    const ts = [
+      1700000000.5, 1700000064.5, 1700000000.25, 1700000128.125, 86399.999999, 86400, 86400.000001, 951782399.5, 951782400.5,
+      253402300799.999999, 253402300800.5, -86400.5, -86399.5, -62167219200.25, -1e10 + 0.75, 5.8e11, 8.64e12, -8.64e12,
+    ];
+    for (let round = 0; round < 2; round++) for (const t of ts) expect(isoMicros(t)).toBe(expected(t));
+    let x = 12345;
+    for (let i = 0; i < 20000; i++) {
+      // A deterministic spread of timestamps over ±300 years, then within one minute.
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const t = i % 2 === 0 ? (x / 2147483648 - 0.5) * 2e10 : 1700000000 + (x % 60000000) / 1e6;
+      expect(isoMicros(t)).toBe(expected(t));
+    }
+  });
 });
 
 describe('toParams()', () => {
