@@ -174,6 +174,25 @@ describe('flowUid()', () => {
     }
   });
 
+  it('hashes the documented JSON key for any input: the written bytes and the text fallback agree', () => {
+    // Names and addresses with non-ASCII, quotes, backslashes, control characters and lone surrogates (the text path),
+    // numbers negative, zero, -0, large, fractional or not finite (the text path past 2^53 and for fractions).
+    const names = ['tap-7', 'sensör-ü', 'a"b\\c', '', 'x'.repeat(600), 'lone\ud800', '日本'];
+    const addrs = ['10.0.0.1', '2001:db8::1', 'anon:0123456789abcdef', 'q"uote', 'back\\slash', 'tab\tch', 'é', '\udfff', '', 'y'.repeat(400)];
+    const numbers = [0, -0, 1, 9, 10, 99999999, 100000000, 100000001, 1234567890123456, 2 ** 53 - 1, 2 ** 53, 1e21, -1, -100000000, 0.5, Number.NaN, Infinity];
+    const times = [1700000000.25, 0, -0.0000004, -1.5, 9007199254.740991, 1e300, Number.NaN, 86400.000001];
+    let x = 7;
+    const pick = <T>(xs: readonly T[]): T => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return xs[x % xs.length]!;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const f = [pick(names), pick(numbers), pick(addrs), pick(numbers), pick(addrs), pick(numbers), pick(numbers), pick(times)] as const;
+      const us = Math.round(f[7] * 1e6);
+      expect(flowUid(...f)).toBe(documentedUid([f[0], f[1], f[2], f[3], f[4], f[5], f[6], us]));
+    }
+  });
+
   it('changes with the sensor, the endpoints, the vlan and the first packet\'s time', () => {
     const base = flowUid('a', 4, '10.0.0.1', 1, '10.0.0.2', 2, 0, 100);
     expect(flowUid('b', 4, '10.0.0.1', 1, '10.0.0.2', 2, 0, 100)).not.toBe(base);
