@@ -5,6 +5,7 @@
  * new file, batches of 1,024, group commits), timed in phases by CPU time of this process (SQLite writes on the
  * calling thread):
  *
+ *   uid       flowUid() of every record (FlowRecord.uid computes it on first read, when the row is built)
  *   params    flowParams() of every record (the INSERT's parameters), without inserting
  *   write     SqliteSink.write() of every batch (parameters, inserts, the commits made on the way)
  *   close     SqliteSink.close(): the last commit, the deferred indexes, PRAGMA optimize, the close's checkpoint
@@ -73,7 +74,11 @@ function records(dist, source) {
 function round(dist, flows, tmp) {
   const { SqliteSink, flowParams, GROUP_COMMIT_MS } = require(path.join(dist, 'sink', 'sqliteSink.js'));
   const db = path.join(tmp, `r${Math.random().toString(36).slice(2)}.db`);
+  const { flowUid } = require(path.join(dist, 'flow', 'flowUid.js'));
   const out = {};
+  out.uid = cpuMs(() => {
+    for (const { flow: f } of flows) flowUid(f.sensor, f.ip_version, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan, f.first_ts);
+  });
   out.params = cpuMs(() => {
     for (const cf of flows) flowParams(cf);
   });
