@@ -65,7 +65,7 @@ function putInteger(v: number, at: number): number {
   let digits = 1;
   for (let t = hi > 0 ? hi : lo; t >= 10; t = (t / 10) | 0) digits++;
   if (hi > 0) digits += 8;
-  let end = n + digits;
+  const end = n + digits;
   const stop = hi > 0 ? end - 8 : n;
   for (let i = end - 1; i >= stop; i--) {
     const q = (lo / 10) | 0;
