@@ -72,11 +72,13 @@ export function repeatedExchanges(lengths: readonly number[], n: number): number
  * start counted (`t`): a flow that started earlier (records come in the order flows end) is added with the weight
  * it has at `t`, and a query for an earlier time decays by the distance too, so flows written out of time order
  * (capture files given in any order) weigh little unless they really were close in time. It is also its key's entry
- * in the Lru's recency list (`key`, `older`, `younger`).
+ * in the Lru's recency list (`key`, `older`, `younger`); `alive` turns false when the Lru drops it, so a holder of
+ * the entry (ContextKeys) knows to look its key up again.
  */
 class Decayed {
   older: Decayed | null = null;
   younger: Decayed | null = null;
+  alive = true;
   constructor(
     readonly key: string,
     public t: number,
@@ -113,6 +115,11 @@ class Lru {
     return this.m.get(k);
   }
 
+  /** The entry of key k as held in `d` (from an earlier get()) while it is still kept, else looked up again. */
+  current(d: Decayed | undefined, k: string): Decayed | undefined {
+    return d !== undefined && d.alive ? d : this.m.get(k);
+  }
+
   /** Marks d (got from get(), or new for its key) as just used (moves it to the young end). */
   touch(d: Decayed, isNew: boolean): void {
     if (isNew) {
@@ -135,6 +142,7 @@ class Lru {
       if (this.oldest !== null) this.oldest.older = null;
       else this.youngest = null;
       o.younger = null;
+      o.alive = false;
       this.m.delete(o.key);
       this.evicted++;
     }
@@ -148,34 +156,53 @@ class Lru {
 /** Half-octave bin of a signed length: 0 stays 0, otherwise sign * (1 + floor(2 * log2 |x|)). */
 function bin(x: number): number {
   if (x === 0) return 0;
-  const b = 1 + Math.floor(2 * Math.log2(Math.abs(x)));
+  const a = Math.abs(x);
+  const b = a < BIN_TABLE_SIZE ? BIN_TABLE[a]! : 1 + Math.floor(2 * Math.log2(a));
   return x > 0 ? b : -b;
 }
 
-/** Character codes of a shape being built (shapeOf), reused; grown for a longer sequence. */
-let shapeCodes = new Uint16Array(64);
+/** Lengths below this take their bin from BIN_TABLE (every length an IP packet can carry). */
+const BIN_TABLE_SIZE = 65536;
+/** 1 + floor(2 * log2 a) for a = 1 .. BIN_TABLE_SIZE - 1, made once with the same expression as bin()'s fallback. */
+const BIN_TABLE = ((): Uint8Array => {
+  const t = new Uint8Array(BIN_TABLE_SIZE);
+  for (let a = 1; a < BIN_TABLE_SIZE; a++) t[a] = 1 + Math.floor(2 * Math.log2(a));
+  return t;
+})();
+
+/** Character codes of a shape being built (shapeOf), reused: a plain array, which fromCharCode.apply reads fastest. */
+const shapeCodes: number[] = [];
 
 /** The shape of a sequence as a short string (bins of the non-zero prefix). */
 export function shapeOf(lengths: readonly number[]): string {
-  if (shapeCodes.length < lengths.length) shapeCodes = new Uint16Array(lengths.length);
   let n = 0;
   for (let i = 0; i < lengths.length; i++) {
     const x = lengths[i]!;
     if (x === 0) break;
+    // fromCharCode takes each code modulo 2^16, as the Uint16Array that held them before did.
     shapeCodes[n++] = 64 + bin(x);
   }
   // One string from the codes, where appending a character at a time built one string per length.
-  return n === 0 ? '' : String.fromCharCode.apply(null, shapeCodes.subarray(0, n) as unknown as number[]);
+  shapeCodes.length = n;
+  return n === 0 ? '' : String.fromCharCode.apply(null, shapeCodes);
 }
 
-/** The keys of a flow in the counters, made once per flow (FlowContext.keysOf()). */
-export interface ContextKeys {
-  pair: string;
-  shape: string;
-  answer: string;
+/**
+ * The keys of a flow in the counters, made once per flow (FlowContext.keysOf()), and the counters' entries that
+ * count() found for them, so that read() takes them from here instead of looking each key up again (an entry the
+ * counter dropped meanwhile is looked up again: Lru.current()).
+ */
+export class ContextKeys {
+  pair = '';
+  shape = '';
+  answer = '';
   /** Whether the flow was counted (not an interim `active` record) and, apart, in ctx_pair_retries. */
-  counted: boolean;
-  retry: boolean;
+  counted = false;
+  retry = false;
+  pairEntry: Decayed | undefined = undefined;
+  shapeEntry: Decayed | undefined = undefined;
+  answerEntry: Decayed | undefined = undefined;
+  retryEntry: Decayed | undefined = undefined;
 }
 
 export class FlowContext {
@@ -196,15 +223,18 @@ export class FlowContext {
     return this.pair.evicted + this.shape.evicted + this.answer.evicted + this.retries.evicted;
   }
 
-  keysOf(f: ContextSource): ContextKeys {
+  /** The keys of `f`, written into `k` (a new ContextKeys by default, or one the caller extends: ContextWindow). */
+  keysOf<K extends ContextKeys>(f: ContextSource, k: K): K;
+  keysOf(f: ContextSource): ContextKeys;
+  keysOf(f: ContextSource, k: ContextKeys = new ContextKeys()): ContextKeys {
     const pair = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
-    return {
-      pair,
-      shape: `${pair} ${shapeOf(f.lengths)}`,
-      answer: `${pair} ${f.s2c_payload_bytes}`,
-      counted: false,
-      retry: false,
-    };
+    k.pair = pair;
+    k.shape = `${pair} ${shapeOf(f.lengths)}`;
+    k.answer = `${pair} ${f.s2c_payload_bytes}`;
+    k.counted = false;
+    k.retry = false;
+    k.pairEntry = k.shapeEntry = k.answerEntry = k.retryEntry = undefined;
+    return k;
   }
 
   /** Counts `f` (unless it is an interim `active` record); `k` (keysOf(f)) says afterwards whether it was. */
@@ -212,11 +242,11 @@ export class FlowContext {
     if (f.end_reason === 'active') return;
     const t = f.first_ts;
     k.counted = true;
-    this.bump(this.pair, k.pair, t, TAU_PAIR);
-    this.bump(this.shape, k.shape, t, TAU_SHAPE);
-    this.bump(this.answer, k.answer, t, TAU_ANSWER);
+    k.pairEntry = bump(this.pair, k.pair, t, TAU_PAIR);
+    k.shapeEntry = bump(this.shape, k.shape, t, TAU_SHAPE);
+    k.answerEntry = bump(this.answer, k.answer, t, TAU_ANSWER);
     k.retry = repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS;
-    if (k.retry) this.bump(this.retries, k.pair, t, TAU_RETRIES);
+    if (k.retry) k.retryEntry = bump(this.retries, k.pair, t, TAU_RETRIES);
   }
 
   /**
@@ -225,10 +255,10 @@ export class FlowContext {
    */
   read(f: ContextSource, k: ContextKeys, out: Float64Array): void {
     const t = f.first_ts;
-    out[0] = value(this.pair.get(k.pair), t, TAU_PAIR, k.counted);
-    out[1] = value(this.shape.get(k.shape), t, TAU_SHAPE, k.counted);
-    out[2] = value(this.answer.get(k.answer), t, TAU_ANSWER, k.counted);
-    out[3] = value(this.retries.get(k.pair), t, TAU_RETRIES, k.retry);
+    out[0] = value(this.pair.current(k.pairEntry, k.pair), t, TAU_PAIR, k.counted);
+    out[1] = value(this.shape.current(k.shapeEntry, k.shape), t, TAU_SHAPE, k.counted);
+    out[2] = value(this.answer.current(k.answerEntry, k.answer), t, TAU_ANSWER, k.counted);
+    out[3] = value(this.retries.current(k.retryEntry, k.pair), t, TAU_RETRIES, k.retry);
   }
 
   /**
@@ -240,14 +270,16 @@ export class FlowContext {
     this.count(f, k);
     this.read(f, k, out);
   }
+}
 
-  private bump(m: Lru, key: string, t: number, tau: number): void {
-    let d = m.get(key);
-    const isNew = d === undefined;
-    if (d === undefined) d = new Decayed(key, t, 0);
-    d.add(t, tau);
-    m.touch(d, isNew);
-  }
+/** Adds a flow that started at t to the entry of `key` (made when new) and marks it as just used; the entry. */
+function bump(m: Lru, key: string, t: number, tau: number): Decayed {
+  let d = m.get(key);
+  const isNew = d === undefined;
+  if (d === undefined) d = new Decayed(key, t, 0);
+  d.add(t, tau);
+  m.touch(d, isNew);
+  return d;
 }
 
 /** A Decayed's value at t, less the weight of one flow that started at t when `self` (never below 0). */

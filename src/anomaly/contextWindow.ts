@@ -1,4 +1,4 @@
-import { FlowContext, type ContextKeys, type ContextSource } from './context';
+import { ContextKeys, FlowContext, type ContextSource } from './context';
 import { Fifo } from './fifo';
 
 /**
@@ -34,6 +34,16 @@ export const MAX_RETRY_HELD = 1024;
  * sees the next burst, while every other flow keeps the short hold. Flows leave each queue in the order they came;
  * a retry-held flow is written after the short-held flows that came after it.
  */
+/** A flow waiting in a queue: its keys and counter entries (one object per flow), the flow and what it carries. */
+class Held<T> extends ContextKeys {
+  constructor(
+    readonly item: T,
+    readonly source: ContextSource,
+  ) {
+    super();
+  }
+}
+
 export class ContextWindow<T> {
   /** Flows released before their hold was over because maxHeld flows were waiting. */
   releasedEarly = 0;
@@ -41,9 +51,9 @@ export class ContextWindow<T> {
   releasedEarlyRetry = 0;
   private readonly context: FlowContext;
   /** The flows counted and not yet released, in the order their records came. */
-  private readonly queue = new Fifo<{ item: T; source: ContextSource; keys: ContextKeys }>();
+  private readonly queue = new Fifo<Held<T>>();
   /** The flows on the retry hold, in the order their records came. */
-  private readonly retryQueue = new Fifo<{ item: T; source: ContextSource; keys: ContextKeys }>();
+  private readonly retryQueue = new Fifo<Held<T>>();
   private clock = -Infinity;
 
   constructor(
@@ -73,10 +83,10 @@ export class ContextWindow<T> {
 
   /** Counts `f` (carried as `item`) and queues it for release. */
   add(item: T, f: ContextSource): void {
-    const k = this.context.keysOf(f);
+    const k = this.context.keysOf(f, new Held(item, f));
     this.context.count(f, k);
-    if (k.retry && this.retryHold > this.hold) this.retryQueue.push({ item, source: f, keys: k });
-    else this.queue.push({ item, source: f, keys: k });
+    if (k.retry && this.retryHold > this.hold) this.retryQueue.push(k);
+    else this.queue.push(k);
     if (f.last_ts > this.clock) this.clock = f.last_ts;
   }
 
@@ -96,7 +106,7 @@ export class ContextWindow<T> {
       const full = this.queue.length > this.maxHeld;
       if (all || full || f.last_ts + this.hold <= this.clock) {
         if (full && !all && f.last_ts + this.hold > this.clock) this.releasedEarly++;
-        this.context.read(f, e.keys, out);
+        this.context.read(f, e, out);
         this.queue.drop(1);
         return e.item;
       }
@@ -107,7 +117,7 @@ export class ContextWindow<T> {
     const full = this.retryQueue.length > this.maxRetryHeld;
     if (!all && !full && f.last_ts + this.retryHold > this.clock) return undefined;
     if (full && !all && f.last_ts + this.retryHold > this.clock) this.releasedEarlyRetry++;
-    this.context.read(f, r.keys, out);
+    this.context.read(f, r, out);
     this.retryQueue.drop(1);
     return r.item;
   }

@@ -89,15 +89,28 @@ export class FeatureError extends Error {
 
 type Getter = (f: FeatureSource, ctx: Float64Array) => number;
 
+/**
+ * A getter per NUMERIC field, each its own function: one `(f) => f[field]` shared by every field made its property
+ * load see ten names (a megamorphic keyed load, the slowest kind, ~10 ns a counter and flow).
+ */
+const NUMERIC_GETTERS: Record<NumericField, Getter> = {
+  duration: (f) => f.duration,
+  c2s_packets: (f) => f.c2s_packets,
+  s2c_packets: (f) => f.s2c_packets,
+  c2s_bytes: (f) => f.c2s_bytes,
+  s2c_bytes: (f) => f.s2c_bytes,
+  c2s_payload_bytes: (f) => f.c2s_payload_bytes,
+  s2c_payload_bytes: (f) => f.s2c_payload_bytes,
+  payload_packets: (f) => f.payload_packets,
+  retrans_skipped: (f) => f.retrans_skipped,
+  midstream: (f) => (f.midstream === true || f.midstream === 1 ? 1 : 0),
+};
+
 function getter(name: string): Getter | null {
   const c = (CONTEXT_COUNTERS as readonly string[]).indexOf(name);
   if (c >= 0) return (_f, ctx) => ctx[c]!;
   if (name === 'repeated_exchanges') return (f) => repeatedExchanges(f.lengths, f.lengths.length);
-  if ((NUMERIC as readonly string[]).includes(name)) {
-    const field = name as NumericField;
-    if (field === 'midstream') return (f) => (f.midstream === true || f.midstream === 1 ? 1 : 0);
-    return (f) => f[field] as number;
-  }
+  if ((NUMERIC as readonly string[]).includes(name)) return NUMERIC_GETTERS[name as NumericField];
   const eq = name.indexOf('=');
   if (eq > 0) {
     const field = name.slice(0, eq);
@@ -119,27 +132,71 @@ function getter(name: string): Getter | null {
 export const KNOWN_COUNTERS =
   `${NUMERIC.join(', ')}, ${SEQUENCE_COUNTERS.join(', ')}, ${CONTEXT_COUNTERS.join(', ')}, conn_state=STATE (${CONN_STATES.join(' ')}), end_reason=REASON (${END_REASONS.join(' ')}), server_port=PORT (1-65535), history:LETTER (${HISTORY_LETTERS.split('').join(' ')})`;
 
+/** The server port of an indicator counter (`server_port=N`), null for any other name. */
+function indicatorPort(name: string): number | null {
+  return name.startsWith('server_port=') ? parsePort(name.slice('server_port='.length)) : null;
+}
+
+/** The connection state of an indicator counter (`conn_state=S`), null for any other name. */
+function indicatorState(name: string): string | null {
+  const v = name.startsWith('conn_state=') ? name.slice('conn_state='.length) : null;
+  return v !== null && (CONN_STATES as readonly string[]).includes(v) ? v : null;
+}
+
+/** Row columns per indicator value (more than one where a model lists a counter twice). */
+function columnsByValue<V>(entries: readonly [V, number][]): Map<V, number[]> {
+  const m = new Map<V, number[]>();
+  for (const [v, col] of entries) {
+    const cols = m.get(v);
+    if (cols === undefined) m.set(v, [col]);
+    else cols.push(col);
+  }
+  return m;
+}
+
 /**
  * Fills input rows for one model: `L` sequence values, then the counters in the model's order. Built once per
- * model (the counter names are resolved here, not per flow).
+ * model (the counter names are resolved here, not per flow). The `server_port=N` and `conn_state=S` indicators (most
+ * of a model's counters: one per state and per common port) are not a getter each: fill() zeroes their columns and
+ * sets the flow's own port's and state's to 1, found with one Map lookup each.
  */
 export class FeatureExtractor {
   readonly width: number;
   /** Whether a counter reads the flow's context (context.ts): the caller must then pass it to fill(). */
   readonly needsContext: boolean;
+  /** The other counters: a getter each, and the row column it fills (from L on). */
   private readonly getters: Getter[];
+  private readonly getterColumns: Int32Array;
+  /** The indicator columns (from L on), and the columns of each port and state (value 1). */
+  private readonly indicatorColumns: Int32Array;
+  private readonly portColumns: Map<number, number[]>;
+  private readonly stateColumns: Map<string, number[]>;
 
   constructor(
     readonly sequenceLength: number,
     readonly counters: readonly string[],
   ) {
     const getters: Getter[] = [];
-    for (const name of counters) {
-      const g = getter(name);
-      if (g === null) throw new FeatureError(`unknown counter '${name}' (known: ${KNOWN_COUNTERS})`);
-      getters.push(g);
-    }
+    const getterColumns: number[] = [];
+    const ports: [number, number][] = [];
+    const states: [string, number][] = [];
+    counters.forEach((name, col) => {
+      const port = indicatorPort(name);
+      const state = indicatorState(name);
+      if (port !== null) ports.push([port, col]);
+      else if (state !== null) states.push([state, col]);
+      else {
+        const g = getter(name);
+        if (g === null) throw new FeatureError(`unknown counter '${name}' (known: ${KNOWN_COUNTERS})`);
+        getters.push(g);
+        getterColumns.push(col);
+      }
+    });
     this.getters = getters;
+    this.getterColumns = Int32Array.from(getterColumns);
+    this.indicatorColumns = Int32Array.from([...ports, ...states].map(([, col]) => col));
+    this.portColumns = columnsByValue(ports);
+    this.stateColumns = columnsByValue(states);
     this.width = sequenceLength + counters.length;
     this.needsContext = counters.some((n) => (CONTEXT_COUNTERS as readonly string[]).includes(n));
   }
@@ -151,7 +208,16 @@ export class FeatureExtractor {
     const n = Math.min(L, lengths.length);
     for (let j = 0; j < n; j++) out[offset + j] = lengths[j]!;
     out.fill(0, offset + n, offset + L);
+    const at = offset + L;
     const g = this.getters;
-    for (let i = 0; i < g.length; i++) out[offset + L + i] = g[i]!(f, ctx);
+    const gc = this.getterColumns;
+    for (let i = 0; i < g.length; i++) out[at + gc[i]!] = g[i]!(f, ctx);
+    const ic = this.indicatorColumns;
+    if (ic.length === 0) return;
+    for (let i = 0; i < ic.length; i++) out[at + ic[i]!] = 0;
+    const pc = this.portColumns.get(f.server_port);
+    if (pc !== undefined) for (let i = 0; i < pc.length; i++) out[at + pc[i]!] = 1;
+    const sc = this.stateColumns.get(f.conn_state);
+    if (sc !== undefined) for (let i = 0; i < sc.length; i++) out[at + sc[i]!] = 1;
   }
 }

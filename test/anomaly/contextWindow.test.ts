@@ -135,4 +135,26 @@ describe('ContextWindow', () => {
     w.advance(141);
     expect([w.next(ctx, false), w.next(ctx, false)]).toEqual([1, 3]);
   });
+
+  it('reads a held flow from the counters as they are when it is released, also when its keys were dropped meanwhile', () => {
+    // maxKeys 1: each new pair drops the other pair's keys. Flow 0 (pair A) is held while flow 1 (pair B) drops A's
+    // keys and flow 2 (A again, 1 s later) makes them anew; flow 0 then reads the new entries, as a lookup of its keys
+    // does (the entries count() kept for it were dropped), less its own weight as always.
+    const w = new ContextWindow<number>(5, 100, 1);
+    const ctx = new Float64Array(CONTEXT_COUNTERS.length);
+    w.add(0, flow(100, 100.5));
+    w.add(1, flow(100.5, 101, { client_ip: '10.0.0.2' }));
+    w.add(2, flow(101, 101.5));
+    expect(w.next(ctx, false)).toBeUndefined();
+    w.advance(106);
+    expect(w.next(ctx, false)).toBe(0);
+    expect(ctx[0]).toBeCloseTo(Math.exp(-1 / 60) - Math.exp(-2 / 60), 12);
+    expect(ctx[1]).toBeCloseTo(Math.exp(-1 / 300) - Math.exp(-2 / 300), 12);
+    expect(ctx[2]).toBeCloseTo(Math.exp(-1 / 300) - Math.exp(-2 / 300), 12);
+    expect(ctx[3]).toBe(0);
+    // Flow 1's keys were dropped by flow 2: nothing to read.
+    expect(w.next(ctx, false)).toBe(1);
+    expect([...ctx]).toEqual([0, 0, 0, 0]);
+    expect(w.evicted).toBe(6);
+  });
 });
