@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PacketMeta, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/decode/packetMeta';
 import { communityId } from '../../src/flow/communityId';
 import { FlowRecord } from '../../src/flow/flowRecord';
-import { DEFAULT_FLOW_OPTIONS, FlowTable, FlowTableOptions } from '../../src/flow/flowTable';
+import { DEFAULT_FLOW_OPTIONS, FlowTable, FlowTableOptions, warmUpFlowTable } from '../../src/flow/flowTable';
 
 function ip4(s: string): number {
   return s.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
@@ -55,6 +55,16 @@ function fullConnection(t: FlowTable, t0: number): void {
 }
 
 describe('FlowTable', () => {
+  it('warms up on a throwaway table that runs every end reason of the timers, the limit and the flush, and retransmissions', () => {
+    const st = warmUpFlowTable({ ...DEFAULT_FLOW_OPTIONS, source: 'x' });
+    for (const r of ['fin', 'rst', 'idle', 'active', 'eof', 'evicted'] as const) expect(st.ended[r]).toBeGreaterThan(0);
+    expect(st.retransSkipped).toBeGreaterThan(0);
+    // The first real table starts from nothing.
+    const t = new FlowTable({ ...DEFAULT_FLOW_OPTIONS, source: 'x' }, () => {});
+    expect(t.size).toBe(0);
+    expect(t.stats.packets).toBe(0);
+  });
+
   it('packet() follows a full connection and ends it fin after the grace period', () => {
     const { t, out } = table();
     fullConnection(t, 1000);
