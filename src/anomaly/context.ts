@@ -242,11 +242,19 @@ export class FlowContext {
     if (f.end_reason === 'active') return;
     const t = f.first_ts;
     k.counted = true;
-    k.pairEntry = bump(this.pair, k.pair, t, TAU_PAIR);
-    k.shapeEntry = bump(this.shape, k.shape, t, TAU_SHAPE);
-    k.answerEntry = bump(this.answer, k.answer, t, TAU_ANSWER);
+    const p = bump(this.pair, k.pair, t, TAU_PAIR);
+    const s = bump(this.shape, k.shape, t, TAU_SHAPE);
+    const a = bump(this.answer, k.answer, t, TAU_ANSWER);
+    k.pairEntry = p;
+    k.shapeEntry = s;
+    k.answerEntry = a;
     k.retry = repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS;
     if (k.retry) k.retryEntry = bump(this.retries, k.pair, t, TAU_RETRIES);
+    // The same texts as the counters' own keys, so that a flow waiting for its hold keeps no strings of its own (less
+    // for the young generation's collections to copy).
+    k.pair = p.key;
+    k.shape = s.key;
+    k.answer = a.key;
   }
 
   /**

@@ -72,11 +72,6 @@ const ACTIVE_DEADLINE_MARGIN = 1e-3;
 /** Largest sequence length the slot layout counts (a 16-bit entry counter). */
 const MAX_LENGTH = 0xffff;
 
-/** True when sequence number a is after b, modulo 2^32 (RFC 1982 serial arithmetic, as the oracle does). */
-function seqAfter(a: number, b: number): boolean {
-  const d = (a - b) >>> 0;
-  return d !== 0 && d < 0x80000000;
-}
 
 /**
  * Follows every TCP connection: canonical 5-tuple + VLAN key, client decision, the signed payload-length
@@ -202,7 +197,7 @@ export class FlowTable {
       ts - st.f64[(s << Shift.F64) + D.LastTs]! > this.opts.idleTimeout ||
       (pureSyn && (st.u8[(s << Shift.U8) + B.Flags]! & Fl.Closed) !== 0)
     ) {
-      s = this.open(s, h, ts, srcIsA, flags);
+      s = this.open(s, h, p, srcIsA, flags);
     }
     // Loaded only now: open() may have grown the store.
     const f64 = st.f64;
@@ -243,7 +238,11 @@ export class FlowTable {
     if (len > 0) {
       const hasHi = srcIsA ? Fl.HasHiA : Fl.HasHiB;
       const hiAt = w + (srcIsA ? W.HiSeqA : W.HiSeqB);
-      if (this.opts.skipRetransmissions && (fl & hasHi) !== 0 && !seqAfter(p.seq, u32[hiAt]!)) {
+      // Whether p.seq is after the highest counted, modulo 2^32 (RFC 1982 serial arithmetic, as the oracle does):
+      // (a - b) >>> 0 neither 0 nor 2^31 or more. Written out, not a function: a call V8 does not inline (packet()
+      // used up its inlining budget) takes its two 32-bit numbers as heap objects, an allocation per payload segment.
+      const dseq = (p.seq - u32[hiAt]!) >>> 0;
+      if (this.opts.skipRetransmissions && (fl & hasHi) !== 0 && !(dseq !== 0 && dseq < 0x80000000)) {
         const r = u32[w + W.Retrans]! + 1;
         u32[w + W.Retrans] = r > 0xffffffff ? 0xffffffff : r;
         this.stats.retransSkipped++;
@@ -296,7 +295,7 @@ export class FlowTable {
       this.addHistory(s, c2s, fresh);
     }
 
-    if (ts >= f64[d + D.Deadline]!) this.timers(s, ts);
+    if (ts >= f64[d + D.Deadline]!) this.timers(s, p);
   }
 
   /** Advance the table clock (live mode: wall clock) and end the flows whose timers ran out. */
@@ -335,8 +334,13 @@ export class FlowTable {
    * A new flow for the packet's key (in the store's scratch key, hash h). `old` is the flow found for the key,
    * if any: it ends first, with its `fin` or `rst` when it had closed, else `idle` (the packet came after the
    * idle timeout). At the table limit the least recently moved flow is evicted.
+   *
+   * It takes the packet, not its timestamp: given `ts` (a double), packet()'s optimized code boxed it into a new
+   * heap number on every packet, not only on the rare ones that call open() (16 bytes a packet, 16 MB a run of the
+   * 1M bench capture); timers() likewise.
    */
-  private open(old: number, h: number, ts: number, srcIsA: boolean, flags: number): number {
+  private open(old: number, h: number, p: PacketMeta, srcIsA: boolean, flags: number): number {
+    const ts = p.ts;
     const st = this.store;
     if (old !== -1) {
       // Closed flows keep `fin` / `rst` even when the packet comes after the idle timeout.
@@ -362,7 +366,8 @@ export class FlowTable {
    * list once RECENCY_MOVE_INTERVAL has passed since its last move, and writes the interim `active` record
    * when the flow has lasted the active timeout (then it keeps its roles and its sequence).
    */
-  private timers(s: number, ts: number): void {
+  private timers(s: number, p: PacketMeta): void {
+    const ts = p.ts;
     const st = this.store;
     const last = st.f64[(s << Shift.F64) + D.LastTs]!;
     if (last - st.lastMove[s]! >= RECENCY_MOVE_INTERVAL) {
