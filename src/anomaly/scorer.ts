@@ -20,8 +20,29 @@ export interface ScorerOptions {
 
 const SILENT: SessionLogger = { warn() {}, info() {} };
 
-/** Scores keep 6 significant digits: float32 holds about 7, and records stay short. */
-function round6(x: number): number {
+/** 10^k for k = 0..11 (each exact). */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11];
+
+/**
+ * Scores keep 6 significant digits: float32 holds about 7, and records stay short. The value of
+ * Number(x.toPrecision(6)), without the string for a float32 x (every score) with 1e-6 <= |x| < 1e6: then
+ * |x| * 10^k for the k that gives six digits before the point is exact (24 + 26 bits), so Math.round() picks the
+ * digits toPrecision picks (the nearest, a tie upwards in magnitude), and n / 10^k of two exact numbers is the double
+ * nearest to n * 10^-k, which is what parsing the text gives. Anything else goes through the text.
+ */
+export function round6(x: number): number {
+  const a = Math.abs(x);
+  if (a >= 1e-6 && a < 1e6 && Math.fround(x) === x) {
+    let k = 5 - Math.floor(Math.log10(a));
+    // log10 may be off by one next to a power of ten: six digits is 1e5 <= m < 1e6.
+    let m = a * POW10[k]!;
+    if (m < 1e5 && k < 11) m = a * POW10[++k]!;
+    else if (m >= 1e6 && k > 0) m = a * POW10[--k]!;
+    if (m >= 1e5 && m < 1e6) {
+      const r = Math.round(m) / POW10[k]!;
+      return x < 0 ? -r : r;
+    }
+  }
   return Number.isFinite(x) ? Number(x.toPrecision(6)) : x;
 }
 

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { MAX_HELD } from '../../src/anomaly/contextWindow';
-import { AnomalyScorer } from '../../src/anomaly/scorer';
+import { AnomalyScorer, round6 } from '../../src/anomaly/scorer';
 import type { ScoredFlow } from '../../src/anomaly/scoredFlow';
 import { Verdict, type ClassifiedFlow } from '../../src/classify/verdict';
 import { makeFlow } from '../classify/makeFlow';
@@ -20,6 +20,28 @@ async function scorer(fpr: number | null = null, batchSize = 256, modelPath = MO
   s.onResult = (b) => out.push(b);
   return { s, out };
 }
+
+describe('round6()', () => {
+  it('gives Number(x.toPrecision(6)) for float32 scores across their range, next to powers of ten, and anything else', () => {
+    const ref = (x: number): number => (Number.isFinite(x) ? Number(x.toPrecision(6)) : x);
+    const f32 = new Float32Array(1);
+    const bits = new Uint32Array(f32.buffer);
+    const bitsOf = (x: number): number => ((f32[0] = x), bits[0]!);
+    const values: number[] = [0, -0, NaN, Infinity, -Infinity, 0.1, 1 / 3, 5e-324, 1e300, 999999.5, 99999.95, 0.5758445262908936];
+    for (let b = bitsOf(1e-7); b <= bitsOf(1e7); b += 4099) values.push(((bits[0] = b), f32[0]!));
+    for (let e = -6; e <= 6; e++) {
+      const m = bitsOf(10 ** e);
+      for (let b = m - 20000; b <= m + 20000; b++) values.push(((bits[0] = b), f32[0]!));
+    }
+    let differ = 0;
+    for (const x of values) {
+      if (!Object.is(round6(x), ref(x))) differ++;
+      if (!Object.is(round6(-x), ref(-x))) differ++;
+    }
+    expect(values.length).toBeGreaterThan(600_000);
+    expect(differ).toBe(0);
+  });
+});
 
 describe('AnomalyScorer', () => {
   it('scores every flow with the model, flags those above the threshold of the rate, and records the rate', async () => {
