@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Rewrites an anomaly model's graph for speed without changing one output bit (round perf14).
+
+    /usr/bin/python3 models/anomaly/streamline.py IN.onnx OUT.onnx
+
+Same weights, same arithmetic on every value that reaches the score; the score of every row must stay bit-equal
+(check it with onnxruntime on the lab sets' feature rows before shipping a rewritten graph):
+
+- the decoders' last layers compute only the columns whose error weight `w` is not 0 (for the bundled model 58 of
+  96: the server port indicators have weight 0). Their squared errors entered the per-part sums as w * e^2 = +0,
+  and adding +0 to a sum of non-negative terms changes nothing, so the sums over the kept columns, in the same
+  order, are the same numbers. The target columns are cut out of the standardized input once (two Slices and a
+  Concat shared by the members) and every per-member elementwise step runs on 58 columns instead of 96;
+- Pow(x, 2) becomes Mul(x, x) (onnxruntime squares with one product either way);
+- the port shift's Gather of the indicator columns (a strided per-element copy) becomes a Slice of the same
+  contiguous columns, with the shift vector put in column order. The indicators are one-hot (0 or 1, at most one
+  set), so the product sums one term and zeros in any order.
+
+Refuses (exits 1) when the graph does not have the shape it expects.
+"""
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper as nh
+
+
+def die(msg):
+    sys.stderr.write(f"streamline.py: {msg}\n")
+    sys.exit(1)
+
+
+def main():
+    if len(sys.argv) != 3:
+        die("usage: streamline.py IN.onnx OUT.onnx")
+    m = onnx.load(sys.argv[1])
+    g = m.graph
+    init = {i.name: i for i in g.initializer}
+    arr = {k: nh.to_array(v) for k, v in init.items()}
+    producer = {o: n for n in g.node for o in n.output}
+    consumers = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    const = {n.output[0]: nh.to_array(n.attribute[0].t) for n in g.node if n.op_type == "Constant"}
+
+    w = arr.get("w")
+    if w is None or w.ndim != 1:
+        die("no error weight vector 'w'")
+    keep = np.nonzero(w)[0]
+    width = w.shape[0]
+    # contiguous runs of kept columns
+    runs = []
+    for c in keep:
+        if runs and runs[-1][1] == c:
+            runs[-1][1] = c + 1
+        else:
+            runs.append([int(c), int(c) + 1])
+
+    new_nodes, new_inits, drop_inits = [], [], set()
+    target = None  # the [B, width] standardized input the decoders are compared with
+    per_member = []
+    for n in g.node:
+        if n.op_type == "Gemm" and n.name.endswith("/dec/dec.2/Gemm"):
+            (sub,) = consumers[n.output[0]]
+            if sub.op_type != "Sub" or sub.input[0] != n.output[0]:
+                die(f"{n.name} is not followed by Sub(decoded, target)")
+            if target is None:
+                target = sub.input[1]
+            elif target != sub.input[1]:
+                die("members compare with different targets")
+            per_member.append((n, sub))
+    if not per_member:
+        die("no decoder output layers (*/dec/dec.2/Gemm)")
+    if len(keep) == width:
+        die("every error weight is non-zero: nothing to cut")
+
+    # shared target columns
+    pieces = []
+    for a, b in runs:
+        s, e, ax = f"streamline_cols_{a}_start", f"streamline_cols_{a}_end", "streamline_axis1"
+        new_inits += [nh.from_array(np.array([a], np.int64), s), nh.from_array(np.array([b], np.int64), e)]
+        pieces.append((s, e, f"streamline_target_{a}_{b}"))
+    new_inits.append(nh.from_array(np.array([1], np.int64), "streamline_axis1"))
+    kept_target = "streamline_target"
+    target_nodes = [helper.make_node("Slice", [target, s, e, "streamline_axis1"], [o], name=f"streamline_slice_{i}")
+                    for i, (s, e, o) in enumerate(pieces)]
+    target_nodes.append(helper.make_node("Concat", [o for _, _, o in pieces], [kept_target], axis=1, name="streamline_concat"))
+
+    for key in ("w", "ctx"):
+        if arr[key].shape != (width,):
+            die(f"'{key}' is not [{width}]")
+        new_inits.append(nh.from_array(arr[key][keep], f"{key}_kept"))
+    if arr["part"].shape[0] != width:
+        die("'part' has another width")
+    new_inits.append(nh.from_array(arr["part"][keep], "part_kept"))
+    rename = {"w": "w_kept", "ctx": "ctx_kept", "part": "part_kept"}
+
+    for gemm, sub in per_member:
+        wn, bn = gemm.input[1], gemm.input[2]
+        W, B = arr[wn], arr[bn]
+        if not any(a.name == "transB" and a.i == 1 for a in gemm.attribute) or W.shape[0] != width or B.shape != (width,):
+            die(f"{gemm.name}: expected transB=1 and {width} outputs")
+        new_inits += [nh.from_array(np.ascontiguousarray(W[keep]), wn), nh.from_array(B[keep], bn)]
+        drop_inits.update([wn, bn])
+        sub.input[1] = kept_target
+
+    # the error chain's constants restricted to the kept columns; Pow(x, 2) -> Mul(x, x)
+    for n in g.node:
+        for i, name in enumerate(n.input):
+            if name in rename and n.op_type in ("Mul", "MatMul"):
+                n.input[i] = rename[name]
+    out_nodes = []
+    first_dec = min(list(g.node).index(gm) for gm, _ in per_member)
+    for idx, n in enumerate(g.node):
+        if idx == first_dec:
+            out_nodes += target_nodes
+        if n.op_type == "Pow":
+            e = const.get(n.input[1], arr.get(n.input[1]))
+            if e is None or e.size != 1 or float(e.ravel()[0]) != 2.0:
+                die(f"{n.name}: not a square")
+            out_nodes.append(helper.make_node("Mul", [n.input[0], n.input[0]], list(n.output), name=n.name + "_square"))
+            continue
+        if n.op_type == "Gather" and n.name.startswith("port_shift_gather"):
+            cols = arr[n.input[1]]
+            (mm,) = consumers[n.output[0]]
+            vec = mm.input[1]
+            lo, hi = int(cols.min()), int(cols.max()) + 1
+            if sorted(cols.tolist()) != list(range(lo, hi)) or mm.op_type != "MatMul":
+                die(f"{n.name}: the columns are not one contiguous block read by a MatMul")
+            ordered = np.empty_like(arr[vec])
+            ordered[cols - lo] = arr[vec]
+            s, e = f"{n.name}_start", f"{n.name}_end"
+            new_inits += [nh.from_array(np.array([lo], np.int64), s), nh.from_array(np.array([hi], np.int64), e),
+                          nh.from_array(ordered, vec)]
+            drop_inits.update([n.input[1], vec])
+            out_nodes.append(helper.make_node("Slice", [n.input[0], s, e, "streamline_axis1"], list(n.output), name=n.name.replace("gather", "slice")))
+            continue
+        out_nodes.append(n)
+    del g.node[:]
+    g.node.extend(out_nodes)
+    kept_inits = [i for i in g.initializer if i.name not in drop_inits and i.name not in ("w", "ctx", "part")]
+    del g.initializer[:]
+    g.initializer.extend(kept_inits + new_inits)
+    # unused Constant nodes (the Pow exponents)
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    live = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] not in used)]
+    del g.node[:]
+    g.node.extend(live)
+    # intermediate shapes changed: drop stale value_info
+    del g.value_info[:]
+    onnx.checker.check_model(m)
+    onnx.save(m, sys.argv[2])
+    print(f"{sys.argv[2]}: {len(g.node)} nodes; decoder outputs {width} -> {len(keep)} columns")
+
+
+if __name__ == "__main__":
+    main()
