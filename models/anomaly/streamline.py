@@ -12,9 +12,10 @@ Same weights, same arithmetic on every value that reaches the score; the score o
   order, are the same numbers. The target columns are cut out of the standardized input once (two Slices and a
   Concat shared by the members) and every per-member elementwise step runs on 58 columns instead of 96;
 - Pow(x, 2) becomes Mul(x, x) (onnxruntime squares with one product either way);
-- the port shift's Gather of the indicator columns (a strided per-element copy) becomes a Slice of the same
-  contiguous columns, with the shift vector put in column order. The indicators are one-hot (0 or 1, at most one
-  set), so the product sums one term and zeros in any order.
+- the port shift's Gather of the indicator columns (a strided per-element copy) becomes a Slice of the block of
+  columns from the first to the last of them, with the shift vector put in column order (0 for a column in the
+  block without a shift). The indicators are one-hot (0 or 1, at most one set), so the product adds one term and
+  zeros, in any order the same number.
 
 Refuses (exits 1) when the graph does not have the shape it expects.
 """
@@ -126,9 +127,9 @@ def main():
             (mm,) = consumers[n.output[0]]
             vec = mm.input[1]
             lo, hi = int(cols.min()), int(cols.max()) + 1
-            if sorted(cols.tolist()) != list(range(lo, hi)) or mm.op_type != "MatMul":
-                die(f"{n.name}: the columns are not one contiguous block read by a MatMul")
-            ordered = np.empty_like(arr[vec])
+            if len(set(cols.tolist())) != len(cols) or mm.op_type != "MatMul" or mm.input[0] != n.output[0]:
+                die(f"{n.name}: not distinct columns read by a MatMul")
+            ordered = np.zeros(hi - lo, dtype=arr[vec].dtype)
             ordered[cols - lo] = arr[vec]
             s, e = f"{n.name}_start", f"{n.name}_end"
             new_inits += [nh.from_array(np.array([lo], np.int64), s), nh.from_array(np.array([hi], np.int64), e),

@@ -1,0 +1,106 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { ort } from '../../src/classify/ortBinding';
+import { PYTHON, trainingPythonMissing } from '../helpers/trainingPython';
+
+const ROOT = path.resolve(__dirname, '../..');
+const missing = trainingPythonMissing();
+const dir = mkdtempSync(path.join(tmpdir(), 'anomaly-streamline-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function python(code: string): string {
+  const r = spawnSync(PYTHON, ['-c', `import sys\nsys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'models/anomaly'))})\n${code}`], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+/**
+ * models/anomaly/streamline.py (round perf14; models/ANOMALY.md "Graph rebuilt"): the graph of a model as fit.py
+ * exports it, with a port shift from calibrate.py, rewritten for speed; every score must stay bit-identical.
+ */
+describe.skipIf(missing !== null)(`anomaly graph streamline.py${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  it('scores every row bit-identically to the graph fit.py and calibrate.py wrote, at any batch size', async () => {
+    const a = path.join(dir, 'fitted.onnx');
+    const b = path.join(dir, 'streamlined.onnx');
+    // A fit.py Scorer with untrained members: 6 sequence positions, 5 counters, 4 server port indicators (weight 0,
+    // as fit.py's group_weights() gives them), 2 context counters.
+    python(`
+import json
+import numpy as np, onnx, torch
+import fit as F
+from calibrate import add_port_shift
+torch.manual_seed(3)
+L = 6
+counters = ["duration", "c2s_bytes", "s2c_bytes", "conn_state=SF", "conn_state=S0",
+            "server_port=22", "server_port=80", "server_port=443", "server_port=53", "ctx_pair_flows", "ctx_pair_retries"]
+W = L + len(counters)
+rng = np.random.default_rng(5)
+t = F.Transform(L, rng.normal(0, 1, W).astype(np.float32), rng.uniform(0.5, 2, W).astype(np.float32))
+aes = [F.AutoEncoder(W, 16, 4, n_ctx=2) for _ in range(3)]
+weights = [1 / 18] * L + [1 / 15] * 5 + [0.0] * 4 + [1 / 6] * 2
+parts = [0] * L + [1] * 5 + [1] * 4 + [2] * 2
+s = F.Scorer(t, aes, weights, parts)
+s.gains[:] = torch.tensor([0.0, 1.5, 1.1])
+s.floor[:] = torch.tensor([0.0, 0.0, 0.2])
+s.eval()
+torch.onnx.export(s, torch.zeros(2, W), ${JSON.stringify(a)}, input_names=["features"], output_names=["score"],
+                  dynamic_axes={"features": {0: "N"}, "score": {0: "N"}}, opset_version=13)
+m = onnx.load(${JSON.stringify(a)})
+for k, v in (("sequence_length", str(L)), ("anomaly_counters", json.dumps(counters))):
+    e = m.metadata_props.add(); e.key, e.value = k, v
+add_port_shift(m, {22: 0.3, 443: -0.2, 53: 0.05})
+onnx.save(m, ${JSON.stringify(a)})
+`);
+    const run = spawnSync(PYTHON, [path.join(ROOT, 'models/anomaly/streamline.py'), a, b], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const out = run.stdout;
+    expect(out).toMatch(/decoder outputs 17 -> 13 columns/);
+    const kinds = python(`import onnx; print(" ".join(sorted({n.op_type for n in onnx.load(${JSON.stringify(b)}).graph.node})))`);
+    expect(kinds).not.toMatch(/\bPow\b|\bGather\b/);
+
+    const opts = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1 };
+    const sa = await ort.InferenceSession.create(a, opts);
+    const sb = await ort.InferenceSession.create(b, opts);
+    try {
+      const W = 17;
+      const n = 600;
+      const x = new Float32Array(n * W);
+      let seed = 7;
+      const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      for (let i = 0; i < n; i++) {
+        const r = x.subarray(i * W, (i + 1) * W);
+        for (let k = 0; k < 6; k++) r[k] = (rand() < 0.5 ? -1 : 1) * Math.floor(rand() * 1500) * (rand() < 0.2 ? 0 : 1);
+        r[6] = rand() * 30;
+        r[7] = Math.floor(rand() * 1e5);
+        r[8] = Math.floor(rand() * 1e6);
+        r[9 + Math.floor(rand() * 2)] = 1;
+        const port = Math.floor(rand() * 5);
+        if (port < 4) r[11 + port] = 1;
+        r[15] = Math.floor(rand() * 300);
+        r[16] = Math.floor(rand() * 50);
+      }
+      let compared = 0;
+      const seen = new Set<number>();
+      for (const batch of [256, 255, 512, 7, 1]) {
+        for (let i = 0; i < n; i += batch) {
+          const rows = Math.min(batch, n - i);
+          const feeds = { features: new ort.Tensor('float32', x.slice(i * W, (i + rows) * W), [rows, W]) };
+          const ya = (await sa.run(feeds)).score!.data as Float32Array;
+          const yb = (await sb.run(feeds)).score!.data as Float32Array;
+          expect(Array.from(new Uint32Array(yb.buffer, yb.byteOffset, rows))).toEqual(Array.from(new Uint32Array(ya.buffer, ya.byteOffset, rows)));
+          compared += rows;
+          for (const v of ya) seen.add(v);
+        }
+      }
+      expect(compared).toBe(5 * n);
+      expect(seen.size).toBeGreaterThan(n / 2); // real scores, not a constant
+    } finally {
+      await sa.release();
+      await sb.release();
+    }
+  }, 120_000);
+});
