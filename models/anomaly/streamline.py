@@ -11,6 +11,8 @@ Same weights, same arithmetic on every value that reaches the score; the score o
   and adding +0 to a sum of non-negative terms changes nothing, so the sums over the kept columns, in the same
   order, are the same numbers. The target columns are cut out of the standardized input once (two Slices and a
   Concat shared by the members) and every per-member elementwise step runs on 58 columns instead of 96;
+- the context columns' one-sided error d - ctx * Relu(d) becomes Min(d, cap) (cap 0 for a context column, +inf
+  for the others): the same number up to the sign of a zero, which the square drops;
 - Pow(x, 2) becomes Mul(x, x) (onnxruntime squares with one product either way);
 - the port shift's Gather of the indicator columns (a strided per-element copy) becomes a Slice of the block of
   columns from the first to the last of them, with the shift vector put in column order (0 for a column in the
@@ -143,6 +145,31 @@ def main():
     kept_inits = [i for i in g.initializer if i.name not in drop_inits and i.name not in ("w", "ctx", "part")]
     del g.initializer[:]
     g.initializer.extend(kept_inits + new_inits)
+    # d - ctx * Relu(d) -> Min(d, cap): cap = 0 where ctx is 1 (d - Relu(d) is min(d, 0)), +inf where ctx is 0
+    # (d - 0 is d); the two can differ only in the sign of a zero, which the square that follows drops.
+    ctx = arr["ctx"][keep]
+    if not set(np.unique(ctx).tolist()) <= {0.0, 1.0}:
+        die("'ctx' is not 0 or 1")
+    g.initializer.append(nh.from_array(np.where(ctx == 1, 0.0, np.inf).astype(np.float32), "ctx_cap"))
+    made = {o: n for n in g.node for o in n.output}
+    dropped, swapped = set(), {}
+    for n in g.node:
+        mul = made.get(n.input[1]) if n.op_type == "Sub" and len(n.input) == 2 else None
+        if mul is None or mul.op_type != "Mul" or "ctx_kept" not in mul.input:
+            continue
+        relu = made.get([i for i in mul.input if i != "ctx_kept"][0])
+        if relu is None or relu.op_type != "Relu" or relu.input[0] != n.input[0]:
+            die(f"{n.name}: not d - ctx * Relu(d)")
+        dropped.update([id(mul), id(relu)])
+        swapped[id(n)] = helper.make_node("Min", [n.input[0], "ctx_cap"], list(n.output), name=n.name + "_min")
+    if len(swapped) != len(per_member):
+        die(f"{len(swapped)} context error steps for {len(per_member)} members")
+    live = [swapped.get(id(n), n) for n in g.node if id(n) not in dropped]
+    del g.node[:]
+    g.node.extend(live)
+    kept_inits = [i for i in g.initializer if i.name != "ctx_kept"]
+    del g.initializer[:]
+    g.initializer.extend(kept_inits)
     # unused Constant nodes (the Pow exponents)
     used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
     live = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] not in used)]
