@@ -29,8 +29,13 @@ export interface ClassifierOptions {
   device: Device;
   /** Flows per inference call (default 256). */
   batchSize: number;
-  /** A batch closes this long after its first flow even when not full (default 5 ms). */
-  batchDeadlineMs: number;
+  /**
+   * A batch closes this long after its first flow even when not full (default 5 ms); null: never on the clock, only at
+   * batchSize flows or on drain(). Offline runs use null: the bundled int8 model scales each batch's activations by
+   * that batch's range, so a flow's scores depend on which flows share its batch, and a deadline on the wall clock
+   * would make that depend on the machine's load.
+   */
+  batchDeadlineMs: number | null;
   /**
    * Below this top probability the label is 'unknown'; null: the model's own `unknown_threshold` metadata, or
    * DEFAULT_UNKNOWN_THRESHOLD for a model without one.
@@ -114,7 +119,10 @@ function validate(o: ClassifierOptions): void {
   check(typeof o.modelPath === 'string' && o.modelPath !== '', 'modelPath must be the path of an .onnx file');
   check(o.device === 'auto' || o.device === 'cpu' || o.device === 'cuda', `device must be 'auto', 'cpu' or 'cuda', not '${String(o.device)}'`);
   check(Number.isInteger(o.batchSize) && o.batchSize >= 1, `batchSize must be an integer >= 1, not ${o.batchSize}`);
-  check(Number.isFinite(o.batchDeadlineMs) && o.batchDeadlineMs >= 0, `batchDeadlineMs must be a number >= 0, not ${o.batchDeadlineMs}`);
+  check(
+    o.batchDeadlineMs === null || (Number.isFinite(o.batchDeadlineMs) && o.batchDeadlineMs >= 0),
+    `batchDeadlineMs must be a number >= 0 or null, not ${o.batchDeadlineMs}`,
+  );
   check(o.unknownThreshold === null || (o.unknownThreshold >= 0 && o.unknownThreshold <= 1), `unknownThreshold must be from 0 to 1 or null, not ${o.unknownThreshold}`);
   check(Number.isInteger(o.minPayloadPackets) && o.minPayloadPackets >= 0, `minPayloadPackets must be an integer >= 0, not ${o.minPayloadPackets}`);
   check(Number.isInteger(o.topK) && o.topK >= 1, `topK must be an integer >= 1, not ${o.topK}`);
@@ -128,7 +136,7 @@ function validate(o: ClassifierOptions): void {
  * Batched ONNX classification of finished flows. Where the process has more than one CPU the model runs in its
  * own worker thread (InferenceThread), so the thread that submits flows (capture, decode, flow table) goes on while
  * a batch is inferred; on one CPU it runs on the submitting thread (InlineRunner). Batches close at batchSize flows
- * or batchDeadlineMs after their first flow, up to MAX_BATCHES_IN_FLIGHT are handed over at once, each in a buffer
+ * or batchDeadlineMs after their first flow (when it is not null), up to MAX_BATCHES_IN_FLIGHT are handed over at once, each in a buffer
  * of its own (that travels to the worker and back), and verdicts are delivered in submission order, one onResult
  * call per batch.
  */
@@ -203,7 +211,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     if (this.isClosed) throw new Error('Classifier.submit() after close(): create a new Classifier');
     if (this.open.length === 0) {
       this.openSince = performance.now();
-      this.timer = setTimeout(this.onDeadline, this.opts.batchDeadlineMs);
+      if (this.opts.batchDeadlineMs !== null) this.timer = setTimeout(this.onDeadline, this.opts.batchDeadlineMs);
     }
     this.open.push(flow);
     this.pendingCount++;

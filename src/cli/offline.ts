@@ -1,5 +1,6 @@
 import type { Logger } from 'winston';
-import { FileSource } from '../capture/fileSource';
+import { statSync } from 'node:fs';
+import { FileSource, STDIN_PATH } from '../capture/fileSource';
 import { listCaptures } from '../capture/listCaptures';
 import { ConfigError, SensorConfig } from '../config/config';
 import { DAMAGE_ANOMALIES } from '../decode/anomalies';
@@ -51,6 +52,22 @@ export function recordsOnStdout(cfg: SensorConfig): boolean {
 }
 
 /**
+ * Whether every input is a regular file, which the run reads at its own pace: then inference batches close only when
+ * full or at the end (openClassifier's `offline`), so the records do not depend on the machine's load. Standard input
+ * and FIFOs (`tcpdump -w - | sensor --pcap -`) may be live, and keep classify.batchDeadlineMs.
+ */
+function allRegularFiles(files: string[]): boolean {
+  return files.every((f) => {
+    if (f === STDIN_PATH) return false;
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * `sensor --pcap ...`: reads every capture, writes every flow, returns the exit code (0 clean, 1 damaged input
  * or records not written). Each file is its own capture (flows end `eof` at its end) unless capture.rotated is
  * set. SIGINT/SIGTERM stop reading at once (within a window of records), and every open flow is then written
@@ -88,7 +105,7 @@ export async function runOffline(
   let opened;
   let scorer: FlowScorer | null;
   try {
-    ({ classifier, opened, scorer } = await openRun(cfg, log, { bulk: true }));
+    ({ classifier, opened, scorer } = await openRun(cfg, log, { bulk: true }, undefined, allRegularFiles(files)));
   } catch (e) {
     detach();
     throw e;

@@ -101,12 +101,22 @@ export async function openSinks(
   return { all, db, clickhouse, hosts };
 }
 
-/** Loads the model the config names, or null when classification is off. */
-export async function openClassifier(cfg: SensorConfig, log: Logger, latency?: LatencyHistogram): Promise<Classifier | null> {
+/**
+ * Loads the model the config names, or null when classification is off. `offline` (a run over capture files): batches
+ * close only when full or at the end of the input, never on classify.batchDeadlineMs, so that the records of a
+ * capture do not depend on the machine's load (a flow's scores depend on the flows that share its batch).
+ */
+export async function openClassifier(
+  cfg: SensorConfig,
+  log: Logger,
+  latency?: LatencyHistogram,
+  offline = false,
+): Promise<Classifier | null> {
   if (!cfg.classify.enabled) return null;
   const c = cfg.classify;
   const classifier = await Classifier.load({
     ...classifierOptions(c, { warn: (m) => log.warn(m), info: (m) => log.info(m) }),
+    ...(offline ? { batchDeadlineMs: null } : {}),
     ...(latency !== undefined ? { latency } : {}),
   });
   const m = classifier.modelInfo;
@@ -212,17 +222,18 @@ function logScorerLoaded(scorer: FlowScorer, log: Logger): void {
  * (inference, database) or loads a model, and one after another they held the start of a run for their sum
  * (bench/HISTORY.md, round perf3). On a failure everything that did open is closed and the first failure in the order classifier,
  * outputs, anomaly model goes on (the order in which they were once opened, so a run with a bad model and a database
- * that cannot be opened still says the model's line).
+ * that cannot be opened still says the model's line). `offline`: see openClassifier.
  */
 export async function openRun(
   cfg: SensorConfig,
   log: Logger,
   sinkOpts: Parameters<typeof openSinks>[2],
   latency?: LatencyHistogram,
+  offline = false,
 ): Promise<{ classifier: Classifier | null; opened: OpenedSinks; scorer: FlowScorer | null }> {
   // Output files this run creates: opened beside the models, so a model that fails to load must not leave them behind.
   const created = [cfg.output.db, cfg.output.jsonl].filter((p): p is string => p !== null && p !== '-' && !existsSync(p));
-  const [c, o, s] = await Promise.allSettled([openClassifier(cfg, log, latency), openSinks(cfg, log, sinkOpts), loadConfiguredScorer(cfg, log)]);
+  const [c, o, s] = await Promise.allSettled([openClassifier(cfg, log, latency, offline), openSinks(cfg, log, sinkOpts), loadConfiguredScorer(cfg, log)]);
   if (c.status === 'fulfilled' && o.status === 'fulfilled' && s.status === 'fulfilled') {
     // Its line once the outputs opened, as when it was loaded after them: a database that cannot be opened is then
     // the one line after the classifier's.

@@ -164,6 +164,27 @@ describe('Classifier batching', () => {
     expect((await c.latency.percentilesMs()).p50).toBeGreaterThanOrEqual(10);
   });
 
+  it('without a deadline (offline runs) closes a batch only when full or on drain, whatever the time', async () => {
+    const { c, batches } = await load({ batchSize: 4, batchDeadlineMs: null });
+    c.submit(makeFlow(UPLOAD));
+    c.submit(makeFlow(DOWNLOAD));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(batches).toHaveLength(0);
+    expect(c.pending).toBe(2);
+    c.submit(makeFlow(INTERACTIVE));
+    c.submit(makeFlow(UPLOAD));
+    c.submit(makeFlow(DOWNLOAD));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(batches.map((b) => b.length)).toEqual([4]);
+    await c.drain();
+    expect(batches.map((b) => b.length)).toEqual([4, 1]);
+    expect(c.stats.batches).toBe(2);
+  });
+
+  it('rejects a negative deadline with a one-line error', async () => {
+    await expect(Classifier.load(options({ batchDeadlineMs: -1 }))).rejects.toThrow(/batchDeadlineMs must be a number >= 0 or null, not -1/);
+  });
+
   it('delivers verdicts in submission order across many batches, one onResult call per batch', async () => {
     const { c, batches } = await load({ batchSize: 7, batchDeadlineMs: 1 });
     const flows = Array.from({ length: 100 }, (_, i) => makeFlow(i % 3 === 0 ? UPLOAD : i % 3 === 1 ? DOWNLOAD : []));
