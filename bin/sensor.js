@@ -2,10 +2,12 @@
 'use strict';
 // Entry point for the `sensor` command; the compiled CLI lives in dist/ (built by `npm install` / `npm run build`).
 // First V8's compiler flags (src/startup/compilerFlags.ts; SENSOR_V8_FLAGS=off leaves V8's defaults), then the V8
-// code cache for the modules below (src/startup/codeCache.ts; SENSOR_CODE_CACHE=off disables it).
+// code cache for the modules below (src/startup/codeCache.ts; SENSOR_CODE_CACHE=off disables it), then the CLI from
+// its start-up bundle when that is fresh (src/startup/bundle.ts; SENSOR_BUNDLE=off loads dist/ module by module).
 require('../dist/startup/compilerFlags.js').setCompilerFlags();
 require('../dist/startup/codeCache.js').installCodeCache();
-require('../dist/cli/main.js').main(process.argv.slice(2)).then(
+const bundle = require('../dist/startup/bundle.js').useBundle();
+require(bundle !== null ? bundle : '../dist/cli/main.js').main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`sensor: internal error: ${err && err.stack ? err.stack : err}\n`); process.exitCode = 70; },
 );

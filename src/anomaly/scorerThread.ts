@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import * as path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 
@@ -11,12 +10,10 @@ import { Fifo } from './fifo';
 import { AnomalyScorer, type ScorerOptions } from './scorer';
 import { AnomalyScore, type ScoredFlow } from './scoredFlow';
 import type { ScorerReply, ScorerRequest, ScorerWorkerData } from './scorerWorker';
+import { workerEntry } from '../startup/bundle';
 
-/**
- * The compiled worker. Always the built file (dist/anomaly), also when the caller runs from the TypeScript sources
- * (tests): a worker thread cannot load .ts, and `npm test` builds dist/ first.
- */
-const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'anomaly', 'scorerWorker.js');
+/** The compiled worker: its bundle when this process runs from the start-up bundle, else dist/ (src/startup/bundle.ts). */
+const WORKER = workerEntry('anomaly', 'scorerWorker');
 
 /**
  * How far past its live data a V8 heap may grow before its next full collection, in percent, for every thread of the

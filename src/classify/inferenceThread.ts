@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import type { Device, SessionLogger } from './deviceSession';
@@ -6,12 +5,10 @@ import type { InferenceWorkerData, RunRequest, WorkerReply } from './inferenceWo
 import type { ModelInfo } from './modelContract';
 import type { ModelRunner, RunResult } from './modelRunner';
 import { awaitWorkerReady } from './modelWorker';
+import { workerEntry } from '../startup/bundle';
 
-/**
- * The compiled worker. Always the built file (dist/classify), also when the caller runs from the TypeScript
- * sources (tests): a worker thread cannot load .ts, and `npm test` builds dist/ first.
- */
-const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'classify', 'inferenceWorker.js');
+/** The compiled worker: its bundle when this process runs from the start-up bundle, else dist/ (src/startup/bundle.ts). */
+const WORKER = workerEntry('classify', 'inferenceWorker');
 
 
 /**

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import type { FlowFilter } from './flowQuery';
@@ -6,12 +5,10 @@ import type { AnomalyFilter, HostEventFilter, HostFilter } from './hostQuery';
 import type { MonitorTable } from './monitorTables';
 import type { QueryReply, QueryRequest } from './queryWorker';
 import type { Summary, SummaryQuery } from './summary';
+import { workerEntry } from '../startup/bundle';
 
-/**
- * The compiled worker. Always the built file (dist/serve), also when the caller runs from the TypeScript sources
- * (tests): a worker thread cannot load .ts, and `npm test` builds dist/ first.
- */
-const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'serve', 'queryWorker.js');
+/** The compiled worker: its bundle when this process runs from the start-up bundle, else dist/ (src/startup/bundle.ts). */
+const WORKER = workerEntry('serve', 'queryWorker');
 
 /** A query failed in the worker; name and message are the original error's (FlowDbError, SqliteError...). */
 export class QueryError extends Error {

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import type { ScoredFlow } from '../anomaly/scoredFlow';
@@ -10,12 +9,10 @@ import { SinkError } from './sinkError';
 import { Database, type SqliteDatabase } from './sqliteBinding';
 import { BUSY_TIMEOUT_MS, type SqliteSinkOptions } from './sqliteSink';
 import type { SqliteReply, SqliteRequest, SqliteWorkerData } from './sqliteWorker';
+import { workerEntry } from '../startup/bundle';
 
-/**
- * The compiled worker. Always the built file (dist/sink), also when the caller runs from the TypeScript sources
- * (tests): a worker thread cannot load .ts, and `npm test` builds dist/ first.
- */
-const WORKER = path.resolve(__dirname, '..', '..', 'dist', 'sink', 'sqliteWorker.js');
+/** The compiled worker: its bundle when this process runs from the start-up bundle, else dist/ (src/startup/bundle.ts). */
+const WORKER = workerEntry('sink', 'sqliteWorker');
 
 /**
  * Rows handed to the worker and not yet written, above which drained() waits: eight of the pipeline's batches

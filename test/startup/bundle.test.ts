@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { BUNDLE_MANIFEST, bundleFresh, type BundleManifest } from '../../src/startup/bundle';
+
+const ROOT = path.resolve(__dirname, '../..');
+const tmp = mkdtempSync(path.join(tmpdir(), 'bundle-'));
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function readManifest(): BundleManifest | null {
+  try {
+    return JSON.parse(readFileSync(BUNDLE_MANIFEST, 'utf8')) as BundleManifest;
+  } catch {
+    return null;
+  }
+}
+
+const manifest = readManifest();
+const fresh = manifest !== null && bundleFresh(manifest);
+
+describe('start-up bundle', () => {
+  it('is fresh only while every module it lists keeps its size and is no newer than the bundle', () => {
+    const root = path.join(tmp, 'root');
+    mkdirSync(path.join(root, 'dist', 'a'), { recursive: true });
+    writeFileSync(path.join(root, 'dist', 'a', 'one.js'), 'exports.one = 1;\n');
+    writeFileSync(path.join(root, 'dist', 'a', 'two.js'), 'exports.two = 2;\n');
+    const built = Date.UTC(2026, 0, 1);
+    // As npm installs a package: every file with the same date.
+    for (const f of ['one.js', 'two.js']) utimesSync(path.join(root, 'dist', 'a', f), built / 1000, built / 1000);
+    const m: BundleManifest = { version: 2, built, files: [['dist/a/one.js', 17], ['dist/a/two.js', 17]] };
+    expect(bundleFresh(m, root)).toBe(true);
+    // tsc rewrote one module (same size, a later date).
+    utimesSync(path.join(root, 'dist', 'a', 'two.js'), built / 1000 + 1, built / 1000 + 1);
+    expect(bundleFresh(m, root)).toBe(false);
+    utimesSync(path.join(root, 'dist', 'a', 'two.js'), built / 1000, built / 1000);
+    expect(bundleFresh(m, root)).toBe(true);
+    // Another size, a missing module, another manifest version, an empty list.
+    expect(bundleFresh({ ...m, files: [['dist/a/one.js', 18]] }, root)).toBe(false);
+    expect(bundleFresh({ ...m, files: [['dist/a/three.js', 17]] }, root)).toBe(false);
+    expect(bundleFresh({ ...m, version: 1 } as unknown as BundleManifest, root)).toBe(false);
+    expect(bundleFresh({ ...m, files: [] }, root)).toBe(false);
+  });
+
+  it.skipIf(!fresh)('is what `sensor` and its worker threads load, with the same output as dist/ module by module (skipped without a fresh dist/bundle: npm run build)', () => {
+    // Which files each thread loaded, from a preload that reports at exit (workers report through the same stderr).
+    const probe = path.join(tmp, 'probe.js');
+    writeFileSync(
+      probe,
+      `const { threadId } = require('node:worker_threads');
+       process.on('exit', () => process.stderr.write('LOADED ' + threadId + ' ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));`,
+    );
+    const run = (bundle: string, tag: string) => {
+      const db = path.join(tmp, `${tag}.db`);
+      const r = spawnSync(process.execPath, ['-r', probe, path.join(ROOT, 'bin', 'sensor.js'), 'demo', '--db', db, '--jsonl', '-', '--no-progress'], {
+        encoding: 'utf8',
+        env: { ...process.env, SENSOR_BUNDLE: bundle, SENSOR_CODE_CACHE: path.join(tmp, 'cache') },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const loaded = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('LOADED '))
+        .map((l) => JSON.parse(l.slice(l.indexOf('['))) as string[]);
+      const summary = r.stderr.split('\n').find((l) => l.includes('"capture done"'));
+      const counters = JSON.parse(summary!) as Record<string, unknown>;
+      for (const k of ['seconds', 'packets_per_second', 'peak_rss_bytes', 'timestamp']) delete counters[k];
+      return { stdout: r.stdout, counters, loaded };
+    };
+    const off = run('off', 'off');
+    const on = run('', 'on');
+    expect(on.stdout).toBe(off.stdout);
+    expect(on.stdout.split('\n').filter((l) => l.startsWith('{')).length).toBeGreaterThan(50);
+    expect(on.counters).toEqual(off.counters);
+    const bundled = (files: string[]) => files.some((f) => f.startsWith(path.join(ROOT, 'dist', 'bundle') + path.sep));
+    const own = (files: string[]) => files.filter((f) => f.startsWith(path.join(ROOT, 'dist') + path.sep) && !f.includes(`${path.sep}startup${path.sep}`));
+    // Every thread (the capture thread and its workers) ran from the bundles, none from dist/'s own modules.
+    expect(on.loaded.length).toBe(off.loaded.length);
+    expect(on.loaded.length).toBeGreaterThan(1);
+    for (const files of on.loaded) {
+      expect(bundled(files)).toBe(true);
+      expect(own(files).filter((f) => !f.includes(`${path.sep}bundle${path.sep}`))).toEqual([]);
+    }
+    for (const files of off.loaded) expect(bundled(files)).toBe(false);
+    // And the bundles are far fewer files to load.
+    const count = (l: string[][]) => l.reduce((n, f) => n + f.length, 0);
+    expect(count(on.loaded)).toBeLessThan(count(off.loaded) / 2);
+  });
+
+  it.skipIf(!fresh)('lists every module it was built from, the worker entries and the CLI (skipped without a fresh dist/bundle: npm run build)', () => {
+    const files = new Set(manifest!.files.map(([f]) => f));
+    for (const f of ['dist/bundle/sensor.js', 'dist/bundle/sqliteWorker.js', 'dist/bundle/inferenceWorker.js', 'dist/bundle/scorerWorker.js', 'dist/bundle/queryWorker.js', 'dist/cli/main.js', 'dist/flow/flowTable.js', 'dist/startup/codeCache.js']) {
+      expect(files.has(f), f).toBe(true);
+    }
+    for (const f of files) expect(existsSync(path.join(ROOT, f)), f).toBe(true);
+    // No npm package is listed: an installed sensor's dependencies may sit elsewhere.
+    expect([...files].filter((f) => f.includes('node_modules'))).toEqual([]);
+  });
+});
