@@ -7,7 +7,17 @@
 require('../dist/startup/compilerFlags.js').setCompilerFlags();
 require('../dist/startup/codeCache.js').installCodeCache();
 const bundle = require('../dist/startup/bundle.js').useBundle();
+/** Calls `then` once everything written to `stream` so far is handed to the operating system. */
+function flushed(stream, then) {
+  if (stream.writableLength === 0) then();
+  else stream.write('', then);
+}
 require(bundle !== null ? bundle : '../dist/cli/main.js').main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    // main() resolves once every output is written and closed: exit now, standard output and error flushed first,
+    // rather than wait for V8 and the native addons to take their heaps apart (~14 ms of a one-flow run, pinned).
+    flushed(process.stdout, () => flushed(process.stderr, () => process.exit(code)));
+  },
   (err) => { process.stderr.write(`sensor: internal error: ${err && err.stack ? err.stack : err}\n`); process.exitCode = 70; },
 );
