@@ -107,7 +107,7 @@ function loads(rel) {
 
 /** Why the sensor CLI cannot run from dist/ (null when it can): main.js loads the offline path lazily. */
 function cliLoadError(avail) {
-  if (!avail.cli) return 'dist/cli, dist/daemon or dist/sink is not built (run npx tsc -p tsconfig.json)';
+  if (!avail.cli) return 'dist/cli, dist/daemon or dist/sink is not built (run npm run build)';
   return loads('cli/main.js') ?? loads('cli/offline.js');
 }
 

@@ -8,8 +8,9 @@
  * object on stdout with every run.
  *
  * Usage: node bench/threads.js [--runs N (5)] [--capture FILE (bench/out/bench-1m.pcap)] [--base DIR] [--cpus LIST]
- * (--cpus pins every run with taskset, e.g. 0 for one core; default all cores). Build first (npx tsc -p tsconfig.json)
- * and generate the capture (npm run bench, or node bench/gen-capture.js).
+ * (--cpus pins every run with taskset, e.g. 0 for one core; default all cores). Build first (npm run build: dist/ and
+ * its start-up bundle; a stale bundle is reported, README "Start-up bundle") and generate the capture (npm run bench,
+ * or node bench/gen-capture.js).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -51,8 +52,21 @@ function run(root, extra, o, tmp) {
   return { wall, captureThreadCpu: capture, processCpu: proc };
 }
 
+/** One line on stderr for each tree whose start-up bundle is missing or stale: it would start module by module. */
+function checkBundle(root) {
+  let fresh = false;
+  try {
+    const { bundleFresh, BUNDLE_MANIFEST } = require(path.join(root, 'dist', 'startup', 'bundle.js'));
+    fresh = bundleFresh(JSON.parse(fs.readFileSync(BUNDLE_MANIFEST, 'utf8')));
+  } catch {
+    return; // a tree from before the bundle
+  }
+  if (!fresh) process.stderr.write(`note: ${root} has no fresh start-up bundle (run npm run build there); its runs load dist/ module by module\n`);
+}
+
 function main() {
   const o = options(process.argv.slice(2));
+  for (const root of [ROOT, ...(o.base !== null ? [o.base] : [])]) checkBundle(root);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-threads-'));
   const threadConfig = path.join(tmp, 'anomaly-thread.json');
   fs.writeFileSync(threadConfig, JSON.stringify({ anomaly: { thread: true } }));
