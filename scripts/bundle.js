@@ -127,9 +127,11 @@ async function main() {
   // listed (an installed sensor's dependencies may sit elsewhere; `npm install` rebuilds the bundle through prepare).
   for (const f of fs.readdirSync(path.join(DIST, 'startup'))) if (f.endsWith('.js')) inputs.add(path.join(DIST, 'startup', f));
   const modules = [...inputs].filter((f) => f.startsWith(DIST + path.sep));
-  const files = [...modules, ...outputs].sort().map((f) => [rel(f), fs.statSync(f).size]);
-  const built = Math.max(...outputs.map((f) => fs.statSync(f).mtimeMs));
-  fs.writeFileSync(path.join(OUT, 'manifest.json'), JSON.stringify({ version: 2, built, files }) + '\n');
+  const files = [...modules, ...outputs].sort().map((f) => {
+    const st = fs.statSync(f);
+    return [rel(f), st.size, st.mtimeMs];
+  });
+  fs.writeFileSync(path.join(OUT, 'manifest.json'), JSON.stringify({ version: 3, files }) + '\n');
   const bytes = outputs.reduce((n, f) => n + fs.statSync(f).size, 0);
   process.stderr.write(`sensor: start-up bundle: ${outputs.length} files (${(bytes / 1e6).toFixed(1)} MB) from ${inputs.size} modules in dist/bundle/\n`);
 }

@@ -24,25 +24,28 @@ const manifest = readManifest();
 const fresh = manifest !== null && bundleFresh(manifest);
 
 describe('start-up bundle', () => {
-  it('is fresh only while every module it lists keeps its size and is no newer than the bundle', () => {
+  it('is fresh only while every module it lists keeps its size and, in a checkout with sources, its modification time', () => {
     const root = path.join(tmp, 'root');
     mkdirSync(path.join(root, 'dist', 'a'), { recursive: true });
     writeFileSync(path.join(root, 'dist', 'a', 'one.js'), 'exports.one = 1;\n');
     writeFileSync(path.join(root, 'dist', 'a', 'two.js'), 'exports.two = 2;\n');
-    const built = Date.UTC(2026, 0, 1);
-    // As npm installs a package: every file with the same date.
-    for (const f of ['one.js', 'two.js']) utimesSync(path.join(root, 'dist', 'a', f), built / 1000, built / 1000);
-    const m: BundleManifest = { version: 2, built, files: [['dist/a/one.js', 17], ['dist/a/two.js', 17]] };
+    const when = Date.UTC(2026, 0, 1);
+    for (const f of ['one.js', 'two.js']) utimesSync(path.join(root, 'dist', 'a', f), when / 1000, when / 1000);
+    const m: BundleManifest = { version: 3, files: [['dist/a/one.js', 17, when], ['dist/a/two.js', 17, when]] };
+    // Without a tsconfig.json (an installed package) the sizes decide; with one (a checkout) the dates too.
     expect(bundleFresh(m, root)).toBe(true);
-    // tsc rewrote one module (same size, a later date).
-    utimesSync(path.join(root, 'dist', 'a', 'two.js'), built / 1000 + 1, built / 1000 + 1);
+    writeFileSync(path.join(root, 'tsconfig.json'), '{}\n');
+    expect(bundleFresh(m, root)).toBe(true);
+    // tsc rewrote one module with the same text: a later date.
+    utimesSync(path.join(root, 'dist', 'a', 'two.js'), when / 1000 + 1, when / 1000 + 1);
     expect(bundleFresh(m, root)).toBe(false);
-    utimesSync(path.join(root, 'dist', 'a', 'two.js'), built / 1000, built / 1000);
+    // An installed package unpacked at another time: the sizes are what counts.
+    rmSync(path.join(root, 'tsconfig.json'));
     expect(bundleFresh(m, root)).toBe(true);
     // Another size, a missing module, another manifest version, an empty list.
-    expect(bundleFresh({ ...m, files: [['dist/a/one.js', 18]] }, root)).toBe(false);
-    expect(bundleFresh({ ...m, files: [['dist/a/three.js', 17]] }, root)).toBe(false);
-    expect(bundleFresh({ ...m, version: 1 } as unknown as BundleManifest, root)).toBe(false);
+    expect(bundleFresh({ ...m, files: [['dist/a/one.js', 18, when]] }, root)).toBe(false);
+    expect(bundleFresh({ ...m, files: [['dist/a/three.js', 17, when]] }, root)).toBe(false);
+    expect(bundleFresh({ ...m, version: 2 } as unknown as BundleManifest, root)).toBe(false);
     expect(bundleFresh({ ...m, files: [] }, root)).toBe(false);
   });
 
