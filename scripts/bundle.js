@@ -5,7 +5,7 @@
 // used). Run after `tsc -p tsconfig.json`: `npm run build`, `prepare` and `npm test` do both.
 //
 //   node scripts/bundle.js     writes dist/bundle/{sensor,sqliteWorker,inferenceWorker,scorerWorker,queryWorker}.js,
-//                              their *.body.js, source maps and manifest.json
+//                              their *.body.js and manifest.json
 //
 // Without esbuild (an install without dev dependencies) it prints one line and exits 0: the sensor then loads dist/
 // module by module, as it always could. A failed build is an error (exit 1).
@@ -89,7 +89,6 @@ async function bundle(esbuild, entry, outfile) {
     // the code cache (src/startup/codeCache.ts) leave the file to Node's own loader. Names stay as they are.
     minifyWhitespace: true,
     keepNames: true,
-    sourcemap: 'linked',
     metafile: true,
     logLevel: 'silent',
     plugins: [plugin],
