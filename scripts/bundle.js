@@ -95,7 +95,16 @@ async function bundle(esbuild, entry, outfile) {
   });
   const text = fs.readFileSync(outfile, 'utf8');
   if (text.includes('import(')) throw new Error(`${rel(outfile)} contains "import(": the code cache would not take it`);
-  return Object.keys(r.metafile.inputs).map((f) => path.resolve(ROOT, f));
+  const inputs = Object.keys(r.metafile.inputs).map((f) => path.resolve(ROOT, f));
+  // In the bundle __dirname is dist/bundle/, which stands in for dist/FOLDER/ (same depth): a module deeper down that
+  // finds files from its own directory would look in the wrong place.
+  for (const f of inputs) {
+    const depth = path.relative(DIST, f).split(path.sep).length;
+    if (f.startsWith(DIST + path.sep) && depth !== 2 && /\b__(dirname|filename)\b/.test(fs.readFileSync(f, 'utf8'))) {
+      throw new Error(`${rel(f)} uses __dirname or __filename below dist/FOLDER/: its paths would be wrong in the bundle`);
+    }
+  }
+  return inputs;
 }
 
 async function main() {
