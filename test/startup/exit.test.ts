@@ -11,17 +11,17 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'sensor-exit-'));
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs `sensor demo` with JSON lines on stdout, read only after `delayMs` (a slow consumer), and what came. */
+/**
+ * Runs `sensor demo` with JSON lines on stdout into a reader that starts only after `delayMs` (a slow consumer: the
+ * ~95 KB of records fill the 64 KB pipe, so the sensor's last writes wait for it), and what came through.
+ */
 function demo(delayMs: number, db: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(ROOT, 'bin', 'sensor.js'), 'demo', '--db', db, '--jsonl', '-', '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sensor = [process.execPath, path.join(ROOT, 'bin', 'sensor.js'), 'demo', '--db', db, '--jsonl', '-', '--no-progress'].map((a) => `'${a}'`).join(' ');
+    const p = spawn('bash', ['-o', 'pipefail', '-c', `${sensor} | (sleep ${delayMs / 1000}; cat)`], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    p.stdout.pause();
-    setTimeout(() => {
-      p.stdout.on('data', (b: Buffer) => out.push(b));
-      p.stdout.resume();
-    }, delayMs);
+    p.stdout.on('data', (b: Buffer) => out.push(b));
     p.stderr.on('data', (b: Buffer) => err.push(b));
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
