@@ -60,6 +60,8 @@ export class SqliteThreadSink {
   private onClosed: ((r: { lost: number; error: string | null }) => void) | null = null;
   /** The worker answered close() (its exit that follows is expected). */
   private ended = false;
+  /** Resolves when the worker thread has exited (close() waits for it: bin/sensor.js exits the process right after). */
+  private readonly exited: Promise<void>;
   private readonly live: boolean;
   /** This thread's own connection for the model monitor (localDb()), or null before it is asked for. */
   private side: SqliteDatabase | null = null;
@@ -79,6 +81,7 @@ export class SqliteThreadSink {
     worker.on('message', (m: SqliteReply) => this.onMessage(m));
     worker.on('error', (e) => this.stopped(e.message));
     worker.on('exit', (code) => this.stopped(`exit code ${code}`));
+    this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.unref();
   }
 
@@ -197,6 +200,9 @@ export class SqliteThreadSink {
       this.post({ kind: 'close' });
     }
     await this.closed;
+    // The worker closes its port after the reply and ends; wait for that, so that its own exit work (the code cache's
+    // entries) is done before the process exits (bin/sensor.js exits as soon as the run is over).
+    await this.exited;
     if (this.failure !== null) throw this.failure;
     // Closing the profiles' open windows failed in the thread, after their face here was closed.
     const late = this.hosts?.lateFailure ?? null;
