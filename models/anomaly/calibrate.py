@@ -368,6 +368,17 @@ def main():
                        for n, r in set_rates(scores, sets.astype(str), groups.astype(str), t).items()}
     if a.write:
         add_port_shift(m, shifts)
+        # A streamlined graph (as fit.py writes it) stays one: the new port shift's Gather becomes a Slice, every score
+        # bit-identical (streamline.py); a graph it refuses is written as it is, said in one line.
+        import os
+        import sys
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from streamline import Refused, streamline
+        try:
+            note = "streamlined: " + streamline(m)
+        except Refused as e:
+            note = f"plain (streamline.py refused: {e})"
+        print(f"calibrate.py: graph {note}", file=sys.stderr)
         props = {p.key: p for p in m.metadata_props}
         props["anomaly_thresholds"].value = json.dumps(thresholds)
         if "anomaly_port_thresholds" in props:

@@ -52,6 +52,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from calibrate import (PORT_MIN_FLOWS, PORT_MIN_GROUPS, SHIFT_MIN_RUNS, SHIFT_SHRINK_RUNS, add_port_shift, apply_port_shifts,  # noqa: E402
                        SET_METHODS, calibrate, port_shifts, rate_key, set_rates)
+from streamline import Refused, streamline  # noqa: E402
 
 SET_LEVEL = {"median": "median set's flagged share", "geometric": "geometric mean of the sets' flagged shares",
              "extremes": "geometric mean of the lowest and highest set's flagged share"}
@@ -328,6 +329,8 @@ def main():
                          "\"Round anomaly9\")")
     ap.add_argument("--version", default=None)
     ap.add_argument("--report", default=None, help="write the fit's figures here (JSON)")
+    ap.add_argument("--plain-out", default=None, help="also write the graph as exported, before streamline.py's rewrite "
+                    "(to check that its scores are bit-identical)")
     ap.add_argument("--calibration-features", action="append", default=[],
                     help="a directory like --features (same counters) whose rows all join the calibration rows (repeatable)")
     ap.add_argument("--balance-sets", action="store_true",
@@ -482,6 +485,15 @@ def main():
         e.key, e.value = k, v
     add_port_shift(m, shifts)
     onnx.checker.check_model(m)
+    if a.plain_out:
+        onnx.save(m, a.plain_out)
+    # The graph rewritten for speed, every score bit-identical (streamline.py, round perf14); a shape it does not
+    # handle keeps the graph as exported.
+    try:
+        graph = "streamlined: " + streamline(m)
+    except Refused as e:
+        graph = f"plain (streamline.py refused: {e})"
+    log(f"graph {graph}")
     onnx.save(m, a.out)
     os.remove(tmp)
     with torch.no_grad():
@@ -509,6 +521,7 @@ def main():
                                                "flagged_share_groups_equal": r}
                                       for s, r in set_rates(cal, cal_sets, cal_groups, thresholds[rate_key(a.fpr)]).items()}
                                      if a.balance_sets else None),
+              "graph": graph,
               "params": {k: getattr(a, k) for k in ("std_floor", "hidden", "code", "epochs", "seed", "context_floor_quantile", "port_thresholds", "balance_sets", "set_method", "port_shift", "augment")}}
     if a.report:
         with open(a.report, "w") as f:

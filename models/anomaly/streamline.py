@@ -19,7 +19,10 @@ Same weights, same arithmetic on every value that reaches the score; the score o
   block without a shift). The indicators are one-hot (0 or 1, at most one set), so the product adds one term and
   zeros, in any order the same number.
 
-Refuses (exits 1) when the graph does not have the shape it expects.
+Refuses (exits 1; streamline() raises Refused) when the graph does not have the shape it expects. A graph it already
+rewrote is not refused: only a port shift's Gather that calibrate.py added since is rewritten (else it is written
+unchanged), so fit.py, calibrate.py --write and this script may run on it in any order. fit.py (`sensor anomaly-fit`)
+and calibrate.py --write call streamline() themselves and keep the plain graph, with one log line, where it refuses.
 """
 import sys
 
@@ -28,15 +31,77 @@ import onnx
 from onnx import helper, numpy_helper as nh
 
 
+class Refused(Exception):
+    """The graph does not have the shape streamline() rewrites (it is left as it was)."""
+
+
 def die(msg):
-    sys.stderr.write(f"streamline.py: {msg}\n")
-    sys.exit(1)
+    raise Refused(msg)
 
 
-def main():
-    if len(sys.argv) != 3:
-        die("usage: streamline.py IN.onnx OUT.onnx")
-    m = onnx.load(sys.argv[1])
+def is_streamlined(m):
+    """Whether streamline() already rewrote this graph (its decoders compare with the cut target)."""
+    return any(n.name == "streamline_concat" for n in m.graph.node)
+
+
+def port_shift_slices(m):
+    """Rewrites each port shift Gather (calibrate.py add_port_shift()) into a Slice of the block of indicator columns, in
+    place; returns how many."""
+    g = m.graph
+    arr = {i.name: nh.to_array(i) for i in g.initializer}
+    consumers = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    gathers = [n for n in g.node if n.op_type == "Gather" and n.name.startswith("port_shift_gather")]
+    if not gathers:
+        return 0
+    new_inits, drop, out_nodes = [], set(), []
+    if "streamline_axis1" not in arr:
+        new_inits.append(nh.from_array(np.array([1], np.int64), "streamline_axis1"))
+    for n in g.node:
+        if n not in gathers:
+            out_nodes.append(n)
+            continue
+        cols = arr.get(n.input[1])
+        mms = consumers.get(n.output[0], [])
+        if cols is None or len(mms) != 1 or mms[0].input[1] not in arr:
+            die(f"{n.name}: not constant columns read by one MatMul")
+        mm = mms[0]
+        vec = mm.input[1]
+        lo, hi = int(cols.min()), int(cols.max()) + 1
+        if len(set(cols.tolist())) != len(cols) or mm.op_type != "MatMul" or mm.input[0] != n.output[0]:
+            die(f"{n.name}: not distinct columns read by a MatMul")
+        ordered = np.zeros(hi - lo, dtype=arr[vec].dtype)
+        ordered[cols - lo] = arr[vec]
+        s, e = f"{n.name}_start", f"{n.name}_end"
+        new_inits += [nh.from_array(np.array([lo], np.int64), s), nh.from_array(np.array([hi], np.int64), e),
+                      nh.from_array(ordered, vec)]
+        drop.update([n.input[1], vec])
+        out_nodes.append(helper.make_node("Slice", [n.input[0], s, e, "streamline_axis1"], list(n.output), name=n.name.replace("gather", "slice")))
+    del g.node[:]
+    g.node.extend(out_nodes)
+    kept = [i for i in g.initializer if i.name not in drop]
+    del g.initializer[:]
+    g.initializer.extend(kept + new_inits)
+    return len(gathers)
+
+
+def streamline(m):
+    """Rewrites the anomaly graph `m` (onnx ModelProto) in place, every score bit-identical; returns a one-line summary.
+    Raises Refused, with `m` untouched, when the graph has another shape."""
+    if is_streamlined(m):
+        k = port_shift_slices(m)
+        onnx.checker.check_model(m)
+        return f"already rewritten; {k} port shift Gather(s) made Slices" if k else "already rewritten; unchanged"
+    work = onnx.ModelProto()
+    work.CopyFrom(m)
+    summary = rewrite(work)
+    m.CopyFrom(work)
+    return summary
+
+
+def rewrite(m):
     g = m.graph
     init = {i.name: i for i in g.initializer}
     arr = {k: nh.to_array(v) for k, v in init.items()}
@@ -50,6 +115,9 @@ def main():
     w = arr.get("w")
     if w is None or w.ndim != 1:
         die("no error weight vector 'w'")
+    for key in ("ctx", "part"):
+        if key not in arr:
+            die(f"no '{key}' vector")
     keep = np.nonzero(w)[0]
     width = w.shape[0]
     # contiguous runs of kept columns
@@ -124,21 +192,6 @@ def main():
                 die(f"{n.name}: not a square")
             out_nodes.append(helper.make_node("Mul", [n.input[0], n.input[0]], list(n.output), name=n.name + "_square"))
             continue
-        if n.op_type == "Gather" and n.name.startswith("port_shift_gather"):
-            cols = arr[n.input[1]]
-            (mm,) = consumers[n.output[0]]
-            vec = mm.input[1]
-            lo, hi = int(cols.min()), int(cols.max()) + 1
-            if len(set(cols.tolist())) != len(cols) or mm.op_type != "MatMul" or mm.input[0] != n.output[0]:
-                die(f"{n.name}: not distinct columns read by a MatMul")
-            ordered = np.zeros(hi - lo, dtype=arr[vec].dtype)
-            ordered[cols - lo] = arr[vec]
-            s, e = f"{n.name}_start", f"{n.name}_end"
-            new_inits += [nh.from_array(np.array([lo], np.int64), s), nh.from_array(np.array([hi], np.int64), e),
-                          nh.from_array(ordered, vec)]
-            drop_inits.update([n.input[1], vec])
-            out_nodes.append(helper.make_node("Slice", [n.input[0], s, e, "streamline_axis1"], list(n.output), name=n.name.replace("gather", "slice")))
-            continue
         out_nodes.append(n)
     del g.node[:]
     g.node.extend(out_nodes)
@@ -175,11 +228,24 @@ def main():
     live = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] not in used)]
     del g.node[:]
     g.node.extend(live)
+    port_shift_slices(m)
     # intermediate shapes changed: drop stale value_info
     del g.value_info[:]
     onnx.checker.check_model(m)
+    return f"{len(g.node)} nodes; decoder outputs {width} -> {len(keep)} columns"
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: streamline.py IN.onnx OUT.onnx")
+    m = onnx.load(sys.argv[1])
+    try:
+        summary = streamline(m)
+    except Refused as e:
+        sys.stderr.write(f"streamline.py: {e}\n")
+        sys.exit(1)
     onnx.save(m, sys.argv[2])
-    print(f"{sys.argv[2]}: {len(g.node)} nodes; decoder outputs {width} -> {len(keep)} columns")
+    print(f"{sys.argv[2]}: {summary}")
 
 
 if __name__ == "__main__":

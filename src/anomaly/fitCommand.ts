@@ -35,6 +35,11 @@ export interface AnomalyFitOptions {
   python: string;
   /** fit.py writes its figures (calibration, thresholds) here as JSON; null = nowhere. */
   report: string | null;
+  /**
+   * fit.py writes the graph as fitted here too, before streamline.py's rewrite (which `out` gets where it applies); null
+   * = nowhere.
+   */
+  plainOut?: string | null;
   /** Seconds each flow waits for its context (contextWindow.ts; the model's `anomaly_context_hold`). */
   hold: number;
   /** Seconds a flow that repeated an exchange waits instead (contextWindow.ts; `anomaly_context_retry_hold`); 0 = none. */
@@ -246,7 +251,9 @@ export function exportFeatures(
 /**
  * `sensor anomaly-fit`: reads the finished flows of a database through the sensor's own feature extractor (the
  * rows a model sees when it scores), hands them to models/anomaly/fit.py (Python 3 with torch and onnx, as the
- * classifier's training uses), and checks the model it writes against the contract. Returns the number of flows
+ * classifier's training uses), which writes the graph rewritten for speed with bit-identical scores (streamline.py; the
+ * graph as fitted, with one log line, where the rewrite does not apply), and checks the model it writes against the
+ * contract. Returns the number of flows
  * it was fitted on.
  */
 export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number; version: string; thresholds: { fpr: number; threshold: number }[] }> {
@@ -274,6 +281,7 @@ export async function anomalyFit(o: AnomalyFitOptions): Promise<{ flows: number;
     if (o.balanceSets === true && o.setMethod !== undefined) args.push('--set-method', o.setMethod);
     if (o.portShift !== undefined && o.portShift !== null) args.push('--port-shift', String(o.portShift));
     if (o.report !== null) args.push('--report', o.report);
+    if (o.plainOut !== undefined && o.plainOut !== null) args.push('--plain-out', o.plainOut);
     await runPython(o.python, args, o.log);
   } finally {
     rmSync(dir, { recursive: true, force: true });

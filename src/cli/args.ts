@@ -29,7 +29,7 @@ export type Command =
   | { kind: 'eval'; csv: string; model: string }
   | ({ kind: 'eval-labels' } & Omit<EvalLabelsOptions, 'out'>)
   | { kind: 'learn'; config: SensorConfig; learn: LearnOptions }
-  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; hold: number; retryHold: number; calibrationDbs: string[]; contextFloor: number; stdFloor: number | null; augment: number; oneThreshold: boolean; balanceSets: boolean; setMethod: SetMethod; portShift: number | null }
+  | { kind: 'anomaly-fit'; db: string; out: string; fpr: number; since: number | null; until: number | null; seed: number; epochs: number | null; python: string; report: string | null; plainOut: string | null; hold: number; retryHold: number; calibrationDbs: string[]; contextFloor: number; stdFloor: number | null; augment: number; oneThreshold: boolean; balanceSets: boolean; setMethod: SetMethod; portShift: number | null }
   | { kind: 'hosts-fit'; db: string[]; out: string; k: number | null; minK: number; maxK: number; seed: number; since: number | null }
   | { kind: 'train'; train: TrainOptions }
   | { kind: 'interfaces' }
@@ -134,6 +134,7 @@ const ANOMALY_FIT_FLAGS: readonly CommandFlag[] = [
   { flag: 'context-retry-hold', describe: 'seconds a flow that repeated an exchange (a password guesser retrying on one connection) waits instead, up to 1,024 such flows at once (default 0: the --context-hold)' },
   { flag: 'python', describe: 'Python 3 with torch and onnx (default python3)' },
   { flag: 'report', describe: "write the fit's figures (thresholds, calibration) to this JSON file" },
+  { flag: 'plain-out', describe: 'also write the graph as fitted, before the rewrite for speed (models/anomaly/streamline.py), to check that its scores are the same' },
   { flag: 'context-floor', describe: "context error up to this quantile (0 to 0.999) of the normal flows' counts as none (default 0: none; models/ANOMALY.md \"Round anomaly6\")" },
   { flag: 'port-shift', describe: "shift each server port's scores inside the model so that its quantile Q (0.5 to 0.99, e.g. 0.9) of the calibration flows' scores meets the global one, shrunk toward it by the port's captures or hours (implies --one-threshold; models/ANOMALY.md \"Round anomaly8\")" },
   { flag: 'set-method', describe: "with --balance-sets: balanced (default): the sets' mean flagged share is the rate; median: the median set's is (a new kind of traffic lands nearer it: sets flag in blocks, so their shares are right-skewed); geometric: their geometric mean is; extremes: the lowest and highest set's shares centred on the rate in ratio (models/ANOMALY.md \"Round anomaly11\")" },
@@ -657,6 +658,7 @@ function anomalyFitCommand(a: Record<string, unknown>): Command {
     epochs,
     python: single(a, 'python') ?? 'python3',
     report: single(a, 'report') ?? null,
+    plainOut: single(a, 'plain-out') ?? null,
     hold: integer(a, 'context-hold', DEFAULT_HOLD_SECONDS, 0, MAX_CONTEXT_HOLD),
     retryHold: integer(a, 'context-retry-hold', 0, 0, MAX_CONTEXT_HOLD),
     calibrationDbs: ((a['calibration-db'] as string[] | undefined) ?? []).map(String).filter((d) => d !== ''),

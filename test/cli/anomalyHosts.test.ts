@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadAnomalyModelInfo } from '../../src/anomaly/anomalyModel';
+import { exportFeatures } from '../../src/anomaly/fitCommand';
+import { ort } from '../../src/classify/ortBinding';
 import { readMetadataProps } from '../../src/classify/onnxMetadata';
 import { loadGroupModel } from '../../src/hosts/behaviourGroups';
 import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
@@ -182,6 +184,69 @@ describe('anomaly scores and host profiles through the CLI', () => {
     expect(groups.every((g) => model.groups.some((m) => m.name === g))).toBe(true);
     expect(sensor(['hosts-fit', '--db', path.join(dir, 'fpr.db'), '--out', out]).stderr).toMatch(/has no host profiles|too few/);
   });
+
+  it.skipIf(noPython !== null)(`sensor anomaly-fit writes the streamlined graph, scoring bit-identically to the graph as fitted${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
+    const out = path.join(dir, 'streamlined.onnx');
+    const plain = path.join(dir, 'plain.onnx');
+    const report = path.join(dir, 'fit-streamlined.json');
+    const r = sensor(['anomaly-fit', '--db', db, '--calibration-db', path.join(dir, 'fpr.db'), '--out', out, '--plain-out', plain, '--epochs', '2',
+      '--python', PYTHON, '--report', report, '--balance-sets', '--port-shift', '0.9'], 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    // One log line says which graph was written.
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('fit: graph '))).toEqual([expect.stringMatching(/^fit: graph streamlined: \d+ nodes; decoder outputs \d+ -> \d+ columns$/)]);
+    expect(JSON.parse(readFileSync(report, 'utf8')).graph).toMatch(/^streamlined: /);
+    // The written graph has streamline.py's shape: the decoders compare with the cut target, no Pow, no Gather.
+    const shape = (f: string): { ops: string[]; names: string[] } => {
+      const p = spawnSync(PYTHON, ['-c', `import json, onnx; g = onnx.load(${JSON.stringify(f)}).graph; print(json.dumps({"ops": [n.op_type for n in g.node], "names": [n.name for n in g.node]}))`], { encoding: 'utf8' });
+      expect(p.status, p.stderr).toBe(0);
+      return JSON.parse(p.stdout) as { ops: string[]; names: string[] };
+    };
+    const a = shape(plain);
+    const b = shape(out);
+    expect(a.ops).toContain('Pow');
+    expect(b.names).toContain('streamline_concat');
+    expect(b.ops).not.toContain('Pow');
+    expect(b.ops).not.toContain('Gather');
+    expect(b.ops.length).toBeLessThan(a.ops.length);
+    // Same metadata (thresholds, counters, port shift), so the sensor loads it the same.
+    expect(readMetadataProps(readFileSync(out), (w) => new Error(w))).toEqual(readMetadataProps(readFileSync(plain), (w) => new Error(w)));
+    // Every score bit-equal on the fitting database's rows, made by the sensor's own feature code, at batches 1, 7, 256.
+    const info = await loadAnomalyModelInfo(out);
+    const rowsDir = mkdtempSync(path.join(tmpdir(), 'anomaly-rows-'));
+    try {
+      const x = exportFeatures(db, rowsDir, { sequenceLength: 30, since: null, until: null, withRows: false, counters: info.counters, hold: info.contextHold, retryHold: info.contextRetryHold });
+      const buf = readFileSync(path.join(rowsDir, 'features.f32'));
+      const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+      const W = x.width;
+      const n = Math.min(x.rows, 700);
+      expect(n).toBeGreaterThan(300);
+      const opts = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1 };
+      const sa = await ort.InferenceSession.create(plain, opts);
+      const sb = await ort.InferenceSession.create(out, opts);
+      try {
+        const seen = new Set<number>();
+        for (const batch of [1, 7, 256]) {
+          let compared = 0;
+          for (let i = 0; i < n; i += batch) {
+            const rows = Math.min(batch, n - i);
+            const feeds = { features: new ort.Tensor('float32', all.slice(i * W, (i + rows) * W), [rows, W]) };
+            const ya = (await sa.run(feeds)).score!.data as Float32Array;
+            const yb = (await sb.run(feeds)).score!.data as Float32Array;
+            expect(Array.from(new Uint32Array(yb.buffer, yb.byteOffset, rows))).toEqual(Array.from(new Uint32Array(ya.buffer, ya.byteOffset, rows)));
+            for (const v of ya) seen.add(v);
+            compared += rows;
+          }
+          expect(compared).toBe(n);
+        }
+        expect(seen.size).toBeGreaterThan(n / 4); // real scores, not a constant
+      } finally {
+        await sa.release();
+        await sb.release();
+      }
+    } finally {
+      rmSync(rowsDir, { recursive: true, force: true });
+    }
+  }, 400_000);
 
   it.skipIf(noPython !== null)(`sensor anomaly-fit fits a model on a database that the sensor then loads${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
     const out = path.join(dir, 'own.onnx');

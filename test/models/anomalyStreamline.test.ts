@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,4 +103,100 @@ onnx.save(m, ${JSON.stringify(a)})
       await sb.release();
     }
   }, 120_000);
+
+  it('keeps a graph it already rewrote, and makes a later port shift (calibrate.py --write) a Slice, scores bit-identical', async () => {
+    // Needs the first test's graphs: the plain one (a) and the streamlined one (b).
+    const a = path.join(dir, 'fitted.onnx');
+    const b = path.join(dir, 'streamlined.onnx');
+    const again = path.join(dir, 'again.onnx');
+    const run = spawnSync(PYTHON, [path.join(ROOT, 'models/anomaly/streamline.py'), b, again], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/already rewritten; unchanged/);
+    expect(readFileSync(again).equals(readFileSync(b))).toBe(true);
+    // A second port shift on both graphs, as calibrate.py --write adds it; the streamlined one rewritten again.
+    const a2 = path.join(dir, 'fitted-shifted.onnx');
+    const b2 = path.join(dir, 'streamlined-shifted.onnx');
+    const out = python(`
+import json, onnx
+from calibrate import add_port_shift
+from streamline import streamline
+m = add_port_shift(onnx.load(${JSON.stringify(a)}), {80: 0.4, 443: 0.1})
+onnx.save(m, ${JSON.stringify(a2)})
+m = add_port_shift(onnx.load(${JSON.stringify(b)}), {80: 0.4, 443: 0.1})
+print(streamline(m))
+onnx.save(m, ${JSON.stringify(b2)})
+print(json.dumps(sorted({n.op_type for n in m.graph.node})))
+`);
+    expect(out).toMatch(/already rewritten; 1 port shift Gather\(s\) made Slices/);
+    expect(out).not.toMatch(/Gather"|Pow"/);
+    const x = rowsOf(300);
+    await expectSameScores(a2, b2, x, 300, [1, 7, 256]);
+  }, 120_000);
+
+  it('fit.py keeps the graph as fitted, in one log line, where streamline.py refuses it (no server port indicators)', () => {
+    const features = path.join(dir, 'features');
+    const model = path.join(dir, 'noports.onnx');
+    python(`
+import json, os
+import numpy as np
+os.makedirs(${JSON.stringify(features)})
+L, n = 6, 2000
+counters = ["duration", "c2s_bytes", "s2c_bytes", "conn_state=SF", "conn_state=S0", "ctx_pair_flows", "ctx_pair_retries"]
+rng = np.random.default_rng(2)
+x = np.abs(rng.normal(100, 30, (n, L + len(counters)))).astype("<f4")
+x.tofile(os.path.join(${JSON.stringify(features)}, "features.f32"))
+json.dump({"rows": n, "width": L + len(counters), "sequence_length": L, "counters": counters, "context_hold": 5,
+           "groups": 1, "training_data": "synthetic"}, open(os.path.join(${JSON.stringify(features)}, "features.json"), "w"))
+`);
+    const r = spawnSync(PYTHON, [path.join(ROOT, 'models/anomaly/fit.py'), '--features', features, '--out', model, '--epochs', '1', '--hidden', '8', '--code', '4'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('graph '))).toEqual(['graph plain (streamline.py refused: every error weight is non-zero: nothing to cut)']);
+    const kinds = python(`import onnx; print(" ".join(sorted({n.op_type for n in onnx.load(${JSON.stringify(model)}).graph.node})))`);
+    expect(kinds).toMatch(/\bPow\b/);
+  }, 120_000);
 });
+
+/** n rows of 17 columns, shaped as the first test's graph reads them. */
+function rowsOf(n: number): Float32Array {
+  const W = 17;
+  const x = new Float32Array(n * W);
+  let seed = 11;
+  const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let i = 0; i < n; i++) {
+    const r = x.subarray(i * W, (i + 1) * W);
+    for (let k = 0; k < 6; k++) r[k] = (rand() < 0.5 ? -1 : 1) * Math.floor(rand() * 1500);
+    r[6] = rand() * 30;
+    r[7] = Math.floor(rand() * 1e5);
+    r[8] = Math.floor(rand() * 1e6);
+    r[9 + Math.floor(rand() * 2)] = 1;
+    const port = Math.floor(rand() * 5);
+    if (port < 4) r[11 + port] = 1;
+    r[15] = Math.floor(rand() * 300);
+    r[16] = Math.floor(rand() * 50);
+  }
+  return x;
+}
+
+async function expectSameScores(a: string, b: string, x: Float32Array, n: number, batches: number[]): Promise<void> {
+  const W = x.length / n;
+  const opts = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1 };
+  const sa = await ort.InferenceSession.create(a, opts);
+  const sb = await ort.InferenceSession.create(b, opts);
+  try {
+    const seen = new Set<number>();
+    for (const batch of batches) {
+      for (let i = 0; i < n; i += batch) {
+        const rows = Math.min(batch, n - i);
+        const feeds = { features: new ort.Tensor('float32', x.slice(i * W, (i + rows) * W), [rows, W]) };
+        const ya = (await sa.run(feeds)).score!.data as Float32Array;
+        const yb = (await sb.run(feeds)).score!.data as Float32Array;
+        expect(Array.from(new Uint32Array(yb.buffer, yb.byteOffset, rows))).toEqual(Array.from(new Uint32Array(ya.buffer, ya.byteOffset, rows)));
+        for (const v of ya) seen.add(v);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(n / 2);
+  } finally {
+    await sa.release();
+    await sb.release();
+  }
+}
