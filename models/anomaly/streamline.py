@@ -96,7 +96,12 @@ def streamline(m):
         return f"already rewritten; {k} port shift Gather(s) made Slices" if k else "already rewritten; unchanged"
     work = onnx.ModelProto()
     work.CopyFrom(m)
-    summary = rewrite(work)
+    try:
+        summary = rewrite(work)
+    except Refused:
+        raise
+    except (KeyError, ValueError, IndexError, onnx.checker.ValidationError) as e:
+        raise Refused(f"unexpected graph ({type(e).__name__}: {e})") from e
     m.CopyFrom(work)
     return summary
 
