@@ -14,6 +14,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median } = require('./report');
 
 const ROOT = path.resolve(__dirname, '..');
 const dist = path.join(ROOT, 'dist');
@@ -28,11 +29,6 @@ function args(argv) {
   return o;
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function main() {
   const o = args(process.argv.slice(2));

@@ -18,6 +18,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median } = require('./report');
 
 const dist = path.resolve(__dirname, '..', 'dist');
 const ROOT = path.resolve(__dirname, '..');
@@ -35,11 +36,6 @@ function args(argv) {
   return o;
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** CPU seconds of the process (every thread) and wall seconds of `fn`. */
 async function timed(fn) {

@@ -16,6 +16,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median } = require('./report');
 
 function args(argv) {
   const o = { source: null, dists: [], rounds: 5 };
@@ -30,11 +31,6 @@ function args(argv) {
   return o;
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function cpuMs(fn) {
   const c0 = process.cpuUsage();
