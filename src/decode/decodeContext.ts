@@ -67,9 +67,10 @@ export class DecodeContext {
 
   /**
    * Points the context at a new frame: bytes [off, off + capLen) of `buf`, `wireLen` bytes on the wire
-   * (0 when the source cannot tell).
+   * (0 when the source cannot tell). The caller sets `ts` itself: V8 does not inline this call, and a double
+   * passed as an argument is boxed into a new heap number per frame (round perf15).
    */
-  begin(buf: Buffer, off: number, capLen: number, wireLen: number, ts: number, out: PacketMeta): void {
+  begin(buf: Buffer, off: number, capLen: number, wireLen: number, out: PacketMeta): void {
     this.buf = buf;
     // A source never hands out more than its buffer holds, but a bad record length must not make us read
     // past it (Buffer reads past the end give undefined, which would turn into NaN lengths).
@@ -77,7 +78,6 @@ export class DecodeContext {
     this.capEnd = capEnd;
     this.wireKnown = wireLen > 0;
     this.wireEnd = Math.max(capEnd, off + wireLen);
-    this.ts = ts;
     this.tags = 0;
     this.vlan = 0;
     this.nextType = 0;

@@ -152,7 +152,8 @@ export class Decoder {
       wireLen = 0;
     }
     const ctx = this.ctx;
-    ctx.begin(frame.buf, frame.off, frame.capLen, wireLen, frame.ts, out);
+    ctx.ts = frame.ts;
+    ctx.begin(frame.buf, frame.off, frame.capLen, wireLen, out);
     let off = frame.off;
     switch (linkType) {
       case LINKTYPE_ETHERNET:
