@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ort } from '../../src/classify/ortBinding';
+import { expectSameScores } from '../helpers/sameScores';
 import { PYTHON, trainingPythonMissing } from '../helpers/trainingPython';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -140,28 +140,4 @@ function rowsOf(n: number, seed = 11, zeroShare = 0): Float32Array {
     r[16] = Math.floor(rand() * 50);
   }
   return x;
-}
-
-async function expectSameScores(a: string, b: string, x: Float32Array, n: number, batches: number[]): Promise<void> {
-  const W = x.length / n;
-  const opts = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1 };
-  const sa = await ort.InferenceSession.create(a, opts);
-  const sb = await ort.InferenceSession.create(b, opts);
-  try {
-    const seen = new Set<number>();
-    for (const batch of batches) {
-      for (let i = 0; i < n; i += batch) {
-        const rows = Math.min(batch, n - i);
-        const feeds = { features: new ort.Tensor('float32', x.slice(i * W, (i + rows) * W), [rows, W]) };
-        const ya = (await sa.run(feeds)).score!.data as Float32Array;
-        const yb = (await sb.run(feeds)).score!.data as Float32Array;
-        expect(Array.from(new Uint32Array(yb.buffer, yb.byteOffset, rows))).toEqual(Array.from(new Uint32Array(ya.buffer, ya.byteOffset, rows)));
-        for (const v of ya) seen.add(v);
-      }
-    }
-    expect(seen.size).toBeGreaterThan(n / 2);
-  } finally {
-    await sa.release();
-    await sb.release();
-  }
 }
