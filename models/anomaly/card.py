@@ -31,6 +31,15 @@ FRESH_CLASSES = ("http,tls,ssh,postgresql,mysql,redis,memcached,ftp,git,rsync,dn
 TARGET = {"scan": 0.9, "synflood": 0.9, "bruteforce-ssh": 0.9, "bruteforce-http": 0.9}
 
 
+def _card_jsons(*files: str):
+    """The card's JSON files of a round (names under models/card/), loaded in order, or None when one is missing (the
+    round's section is then left out)."""
+    paths = [os.path.join(CARD, f) for f in files]
+    if not all(os.path.exists(p) for p in paths):
+        return None
+    return tuple(json.load(open(p)) for p in paths)
+
+
 def detection_fails(totals, lab, missing="missing"):
     """The sealed rules' detection conditions (TARGET) that a lab's attack totals miss, as the verdict names them;
     a scenario without figures is named with `missing`, or passed over where `missing` is None."""
@@ -669,12 +678,10 @@ def round6(w, stated):
     """Round anomaly6: the diagnosis of the whole-run false positives, the candidate (a context floor, one threshold,
     fitted on more runs), its check on seen data, and both models on the sealed sets recorded while it was designed
     (card/metrics-sealed6-*.json, round6-check.json, round6-diagnosis.json)."""
-    paths = {k: os.path.join(CARD, f) for k, f in (("bundled", "metrics-sealed6-bundled.json"), ("candidate", "metrics-sealed6-candidate.json"),
-                                                    ("check", "round6-check.json"), ("diag", "round6-diagnosis.json"))}
-    if not all(os.path.exists(p) for p in paths.values()):
+    loaded = _card_jsons("metrics-sealed6-bundled.json", "metrics-sealed6-candidate.json", "round6-check.json", "round6-diagnosis.json")
+    if loaded is None:
         return
-    b, c = json.load(open(paths["bundled"])), json.load(open(paths["candidate"]))
-    chk, dg = json.load(open(paths["check"])), json.load(open(paths["diag"]))
+    b, c, chk, dg = loaded
     lo, hi = stated / 1.5, 1.5 * stated
     w("## Round anomaly6: sealed batches 6 and 7, attack lab a7")
     w("")
@@ -750,11 +757,10 @@ def round7(w, stated, fit):
     """Round anomaly7: round anomaly6's candidate autoencoders with one threshold calibrated on every kind of normal set
     seen (sets weighing the same), its leave-one-set-out check on seen data, and both models on the sealed sets
     recorded while it was designed (card/round7-check.json, metrics-sealed7-*.json)."""
-    paths = {k: os.path.join(CARD, f) for k, f in (("bundled", "metrics-sealed7-bundled.json"), ("candidate", "metrics-sealed7-candidate.json"),
-                                                    ("check", "round7-check.json"))}
-    if not all(os.path.exists(p) for p in paths.values()):
+    loaded = _card_jsons("metrics-sealed7-bundled.json", "metrics-sealed7-candidate.json", "round7-check.json")
+    if loaded is None:
         return
-    b, c, chk = (json.load(open(paths[k])) for k in ("bundled", "candidate", "check"))
+    b, c, chk = loaded
     lo, hi = stated / 1.5, 1.5 * stated
     cal = chk["candidate_calibration"]
     shipped = fit.get("version") == chk["candidate_version"]
@@ -831,11 +837,10 @@ def round10(w, stated, fit):
     """Round anomaly10: a longer context hold for the flows that repeated an exchange (SSH brute force's first burst),
     the threshold on fourteen normal sets, its leave-one-set-out check, the cost, and both models on the sealed set
     recorded while it was designed (card/round10-*.json, metrics-sealed10-*.json)."""
-    paths = {k: os.path.join(CARD, f) for k, f in (("check", "round10-check.json"), ("seen", "round10-seen-candidate.json"),
-                                                    ("cal", "round10-candidate.json"), ("cost", "round10-cost.json"))}
-    if not all(os.path.exists(p) for p in paths.values()):
+    loaded = _card_jsons("round10-check.json", "round10-seen-candidate.json", "round10-candidate.json", "round10-cost.json")
+    if loaded is None:
         return
-    chk, seen, ccal, cost = (json.load(open(paths[k])) for k in ("check", "seen", "cal", "cost"))
+    chk, seen, ccal, cost = loaded
     lo, hi = stated / 1.5, 1.5 * stated
     cand = ccal["version"]
     shipped = fit.get("version") == cand
@@ -922,10 +927,10 @@ def round11(w, stated, fit):
     """Round anomaly11: the one threshold set where the median set's flagged share is the rate (calibrate.py
     calibrate_median), the check that chose it (pairs of fresh batches left out, as the sealed rule reads), and both
     models on the sealed set recorded while it was designed (card/round11-*.json, metrics-sealed11-*.json)."""
-    paths = {k: os.path.join(CARD, f) for k, f in (("check", "round11-check.json"), ("cal", "round11-candidate.json"))}
-    if not all(os.path.exists(p) for p in paths.values()):
+    loaded = _card_jsons("round11-check.json", "round11-candidate.json")
+    if loaded is None:
         return
-    chk, ccal = (json.load(open(paths[k])) for k in ("check", "cal"))
+    chk, ccal = loaded
     lo, hi = stated / 1.5, 1.5 * stated
     cand = ccal["version"]
     shipped = fit.get("version") == cand
@@ -1061,11 +1066,10 @@ def round8(w, stated, fit):
     per-server-port score shift inside the graph, one threshold on nine sets weighing the same), its leave-one-set-out
     check, and both models on the sealed sets recorded while it was designed (card/round8-*.json,
     metrics-sealed8-*.json, metrics-sealed9-*.json)."""
-    paths = {k: os.path.join(CARD, f) for k, f in (("diag", "round8-diagnosis.json"), ("check", "round8-check.json"),
-                                                    ("seen", "round8-seen-candidate.json"), ("cal", "round8-candidate.json"))}
-    if not all(os.path.exists(p) for p in paths.values()):
+    loaded = _card_jsons("round8-diagnosis.json", "round8-check.json", "round8-seen-candidate.json", "round8-candidate.json")
+    if loaded is None:
         return
-    d, chk, seen, ccal = (json.load(open(paths[k])) for k in ("diag", "check", "seen", "cal"))
+    d, chk, seen, ccal = loaded
     lo, hi = stated / 1.5, 1.5 * stated
     cand = seen["model"]["version"]
     shipped = fit.get("version") == cand
