@@ -18,6 +18,9 @@ const slotPrefix: string[] = new Array<string>(SLOTS).fill('');
 let lastDay = NaN;
 let lastDayText = '';
 
+/** The bytes of isoMicros()'s text (ASCII; the longest prefix, a year's extended form, has 24 characters). */
+const ISO = Buffer.alloc(64);
+
 /** '00' to '59'. */
 const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => (i < 10 ? '0' : '') + String(i));
 
@@ -46,7 +49,7 @@ export function isoMicros(ts: number): string {
   const t = Number.isFinite(ts) ? Math.min(DATE_LIMIT_S, Math.max(-DATE_LIMIT_S, ts)) : 0;
   const us = Math.round(t * 1e6);
   const sec = Math.floor(us / 1e6);
-  const frac = us - sec * 1e6;
+  let frac = us - sec * 1e6;
   const slot = sec & (SLOTS - 1);
   let prefix: string;
   if (slotSecond[slot] === sec) prefix = slotPrefix[slot]!;
@@ -55,5 +58,19 @@ export function isoMicros(ts: number): string {
     slotSecond[slot] = sec;
     slotPrefix[slot] = prefix;
   }
-  return prefix + (frac < 100000 ? String(frac + 1000000).slice(1) : String(frac)) + 'Z';
+  // One flat string out of ISO's bytes: `prefix + digits + 'Z'` made two short strings and two cons strings, which
+  // better-sqlite3's UTF-8 conversion then copied flat again (bench/HISTORY.md, round perf18).
+  if (!(frac >= 0 && frac < 1e6 && frac === Math.floor(frac))) {
+    // Past 2^53 microseconds (beyond the year 2255) `us` is no longer exact: the text as it always was.
+    return prefix + (frac < 100000 ? String(frac + 1000000).slice(1) : String(frac)) + 'Z';
+  }
+  let n = 0;
+  for (let i = 0; i < prefix.length; i++) ISO[n++] = prefix.charCodeAt(i);
+  for (let i = n + 5; i >= n; i--) {
+    const q = (frac / 10) | 0;
+    ISO[i] = 0x30 + frac - q * 10;
+    frac = q;
+  }
+  ISO[n + 6] = 0x5a;
+  return ISO.toString('latin1', 0, n + 7);
 }

@@ -129,30 +129,81 @@ export function flowParams(cf: ScoredFlow): SqliteParams {
   return runFlow(COLLECT_PARAMS, cf);
 }
 
-/** JSON text of each top-k label seen (class names: a few dozen at most, so the map stays small). */
-const LABEL_TEXT = new Map<string, string>();
-
 /**
- * arrayText() of a verdict's top-k labels without building the array: the labels' JSON texts (made once per label)
- * joined (JSON.stringify of the array each time cost ~0.2 µs a row more; bench/HISTORY.md, round perf8).
+ * Scratch bytes for a row's number texts (the lengths, the top-k scores): written digit by digit and read back as one
+ * flat string. Built with `+=` and `join`, each such text left a trail of short strings behind (every number's own
+ * text, each concatenation's cons string, and the flat copy better-sqlite3's UTF-8 conversion makes of a cons string):
+ * about 1.7 KB a row, against 0.x KB now (bench/HISTORY.md, round perf18). Scavenges come with the bytes allocated.
  */
-export function topkLabelsText(topk: readonly ClassScore[]): string {
-  if (topk.length === 0) return '[]';
-  let text = '[';
-  for (let i = 0; i < topk.length; i++) {
-    const label = topk[i]!.label;
-    let t = LABEL_TEXT.get(label);
-    if (t === undefined) {
-      t = JSON.stringify(label);
-      if (LABEL_TEXT.size < MAX_LABEL_TEXTS) LABEL_TEXT.set(label, t);
-    }
-    text += i === 0 ? t : ',' + t;
+const TEXT = Buffer.alloc(4096);
+
+/** Writes String(v) of an integer with |v| <= 2^31 at `at` in TEXT; returns the next position. */
+function putInt(v: number, at: number): number {
+  let n = at;
+  if (v < 0) {
+    TEXT[n++] = 0x2d;
+    v = -v;
   }
-  return text + ']';
+  let digits = 1;
+  for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
+  const end = n + digits;
+  for (let i = end - 1; i >= n; i--) {
+    const q = (v / 10) | 0;
+    TEXT[i] = 0x30 + v - q * 10;
+    v = q;
+  }
+  return end;
 }
 
-/** Bound of LABEL_TEXT: a model has a few dozen classes; labels beyond this (none expected) are formatted each time. */
-const MAX_LABEL_TEXTS = 1024;
+/** Writes an ASCII string's characters at `at` in TEXT; returns the next position. */
+function putAscii(s: string, at: number): number {
+  let n = at;
+  for (let i = 0; i < s.length; i++) TEXT[n++] = s.charCodeAt(i);
+  return n;
+}
+
+/** TEXT's first `end` bytes as a string. */
+function textOf(end: number): string {
+  return TEXT.toString('latin1', 0, end);
+}
+
+/** A label sequence's JSON text (`next`: the sequences one label longer). */
+interface LabelsNode {
+  text: string;
+  next: Map<string, LabelsNode> | null;
+}
+
+/** topkLabelsText() by label sequence: a model has a few dozen classes, and a run sees few top-k orders of them. */
+const LABELS_TEXT: LabelsNode = { text: '[]', next: null };
+let labelsNodes = 0;
+/** Bound of LABELS_TEXT's nodes; sequences beyond it (none expected) are formatted each time. */
+const MAX_LABELS_NODES = 8192;
+
+/** JSON text of a label sequence, made each time (labels themselves JSON.stringify'd). */
+function labelsText(topk: readonly ClassScore[]): string {
+  return JSON.stringify(topk.map((t) => t.label));
+}
+
+/**
+ * arrayText() of a verdict's top-k labels without building the array or a string per row: the text of each label
+ * sequence is made once (a lookup per label, no allocation).
+ */
+export function topkLabelsText(topk: readonly ClassScore[]): string {
+  let node = LABELS_TEXT;
+  for (let i = 0; i < topk.length; i++) {
+    const label = topk[i]!.label;
+    let next = node.next === null ? undefined : node.next.get(label);
+    if (next === undefined) {
+      if (labelsNodes >= MAX_LABELS_NODES) return labelsText(topk);
+      next = { text: labelsText(topk.slice(0, i + 1)), next: null };
+      if (node.next === null) node.next = new Map();
+      node.next.set(label, next);
+      labelsNodes++;
+    }
+    node = next;
+  }
+  return node.text;
+}
 
 /** Zeros after "0." for a score of fewer than six fraction digits, by how many are missing. */
 const FRACTION_ZEROS = ['', '0', '00', '000', '0000', '00000'];
@@ -180,39 +231,90 @@ export function scoreText(p: number): string {
   return String(p);
 }
 
+/** Writes scoreText(p) at `at` in TEXT (JSON's null for a score that is not finite); returns the next position. */
+function putScore(p: number, at: number): number {
+  if (!Number.isFinite(p)) return putAscii('null', at);
+  const k = Math.round(p * 1e6);
+  if (!(k > 0 && k < 1e6 && k / 1e6 === p)) return putAscii(String(p), at);
+  let m = k;
+  let digits = 6;
+  while (m % 10 === 0) {
+    m /= 10;
+    digits--;
+  }
+  // "0." and the six digits of k without its trailing zeros: k < 1e6, so the leading ones are zeros.
+  let n = at;
+  TEXT[n++] = 0x30;
+  TEXT[n++] = 0x2e;
+  for (let i = n + digits - 1; i >= n; i--) {
+    const q = (m / 10) | 0;
+    TEXT[i] = 0x30 + m - q * 10;
+    m = q;
+  }
+  return n + digits;
+}
+
+/** Most bytes putScore() writes for one score: String() of a double is at most 24 characters. */
+const SCORE_ROOM = 25;
+
 /** arrayText() of a verdict's top-k scores without building the array (JSON: null for a score that is not finite). */
 export function topkScoresText(topk: readonly ClassScore[]): string {
-  let text = '[';
-  for (let i = 0; i < topk.length; i++) {
-    const p = topk[i]!.p;
-    const t = Number.isFinite(p) ? scoreText(p) : 'null';
-    text += i === 0 ? t : ',' + t;
+  if (topk.length * SCORE_ROOM + 2 > TEXT.length) {
+    let text = '[';
+    for (let i = 0; i < topk.length; i++) {
+      const p = topk[i]!.p;
+      text += (i === 0 ? '' : ',') + (Number.isFinite(p) ? scoreText(p) : 'null');
+    }
+    return text + ']';
   }
-  return text + ']';
+  let n = 0;
+  TEXT[n++] = 0x5b;
+  for (let i = 0; i < topk.length; i++) {
+    if (i > 0) TEXT[n++] = 0x2c;
+    n = putScore(topk[i]!.p, n);
+  }
+  TEXT[n++] = 0x5d;
+  return textOf(n);
 }
 
 /** The sequence of a flow without payload, as stored: most rows of a flood, so the text is made once per length. */
 const ZERO_ARRAYS = new Map<number, string>();
 
+/** Most bytes putInt() writes for one int32: a sign and ten digits, and the comma. */
+const INT_ROOM = 12;
+
 /**
  * JSON text of an array column; all-zero arrays (the lengths of a flow without payload) come from a cache. Arrays of
- * finite numbers (lengths, top-k scores) are joined: JSON writes a finite number as String(number) does, so the text
- * is the same, at about a third of JSON.stringify's cost (measured: 0.75 against 2.2 µs for 30 lengths).
+ * int32s (lengths) are written digit by digit into TEXT (String(x) of each, joined by commas, as JSON writes them),
+ * other arrays of finite numbers joined (JSON writes a finite number as String(number) does: a third of
+ * JSON.stringify's cost; 0.75 against 2.2 µs for 30 lengths).
  */
 function arrayText(v: readonly unknown[]): string {
   let zeros = true;
+  let ints = v.length * INT_ROOM + 2 <= TEXT.length;
   for (let i = 0; i < v.length; i++) {
     const x = v[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) return JSON.stringify(v);
     if (x !== 0) zeros = false;
+    if (x !== (x | 0)) ints = false;
   }
-  if (!zeros) return `[${v.join(',')}]`;
-  let text = ZERO_ARRAYS.get(v.length);
-  if (text === undefined) {
-    text = JSON.stringify(v);
-    ZERO_ARRAYS.set(v.length, text);
+  if (zeros) {
+    let text = ZERO_ARRAYS.get(v.length);
+    if (text === undefined) {
+      text = JSON.stringify(v);
+      ZERO_ARRAYS.set(v.length, text);
+    }
+    return text;
   }
-  return text;
+  if (!ints) return `[${v.join(',')}]`;
+  let n = 0;
+  TEXT[n++] = 0x5b;
+  for (let i = 0; i < v.length; i++) {
+    if (i > 0) TEXT[n++] = 0x2c;
+    n = putInt(v[i] as number, n);
+  }
+  TEXT[n++] = 0x5d;
+  return textOf(n);
 }
 
 function open(path: string): SqliteDatabase {

@@ -160,6 +160,54 @@ describe('topkLabelsText() and topkScoresText()', () => {
   });
 });
 
+describe('the texts written into a scratch buffer (round perf18)', () => {
+  it('lengths: every int32 sequence as JSON.stringify writes it, -0 and the extremes included', () => {
+    const row = flowToRow(classified(3, 'tls', [1]));
+    const lengthsText = (lengths: number[]): unknown => toParams({ ...row, lengths })[FLOW_COLUMNS.indexOf('lengths')];
+    const cases = [
+      [-0, 1, -1, 9, 10, -10, 99, 100, 65535, -65535],
+      [2147483647, -2147483648, 1000000000, -999999999],
+      Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? 1448 : -(i * 37))),
+      Array.from({ length: 400 }, (_, i) => -2147483648 + i),
+    ];
+    let seed = 7;
+    for (let n = 0; n < 500; n++) {
+      cases.push(Array.from({ length: 1 + (n % 40) }, () => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return (seed % 3000) - 1500;
+      }));
+    }
+    for (const c of cases) expect(lengthsText(c)).toBe(JSON.stringify(c));
+  });
+
+  it('top-k scores: every six-decimal score k / 1e6, in threes, and other numbers as JSON.stringify writes them', () => {
+    let differ = 0;
+    for (let k = 0; k <= 1e6; k += 3) {
+      const topk = [{ label: 'a', p: k / 1e6 }, { label: 'b', p: (k + 1) / 1e6 }, { label: 'c', p: (k + 2) / 1e6 }];
+      if (topkScoresText(topk) !== JSON.stringify(topk.map((t) => t.p))) differ++;
+    }
+    expect(differ).toBe(0);
+    const odd = [0, -0, 1, 1.5, -0.25, 1e-7, 5e-7, 1e21, -1e-300, 0.1234567, 0.3333333333333333, Number.MAX_VALUE, Number.NaN, Infinity];
+    const topk = odd.map((p, i) => ({ label: String(i), p }));
+    expect(topkScoresText(topk)).toBe(JSON.stringify(odd));
+    const many = Array.from({ length: 300 }, (_, i) => ({ label: 'x', p: Number.MIN_VALUE * (i + 1) }));
+    expect(topkScoresText(many)).toBe(JSON.stringify(many.map((t) => t.p)));
+  });
+
+  it('top-k labels: the JSON text of any label sequence, prefixes and repeats of cached ones included', () => {
+    const labels = ['tls', 'http', 'a "b"\\c', 'ünï', '', 'x\u0000y'];
+    for (let round = 0; round < 2; round++) {
+      for (const a of labels) {
+        for (const b of labels) {
+          for (const seq of [[a], [a, b], [a, b, a], [b, a, b, a]]) {
+            expect(topkLabelsText(seq.map((label) => ({ label, p: 0.5 })))).toBe(JSON.stringify(seq));
+          }
+        }
+      }
+    }
+  });
+});
+
 describe('flowUid()', () => {
   it('is C + 17 base62 digits of the first 96 bits of SHA-256 over the documented JSON key', () => {
     const uid = flowUid('tap-7', 4, '192.0.2.10', 51515, '198.51.100.7', 443, 0, 1700000000.25);
