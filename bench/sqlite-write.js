@@ -10,8 +10,13 @@
  *   write     SqliteSink.write() of every batch (parameters, inserts, the commits made on the way)
  *   close     SqliteSink.close(): the last commit, the deferred indexes, PRAGMA optimize, the close's checkpoint
  *
- * Usage: node bench/sqlite-write.js SOURCE.db [--dist DIR]... [--rounds N]. With several --dist (built trees, e.g. a
- * base and this one), the rounds alternate between them. Prints the medians per tree as one JSON object.
+ * Usage: node bench/sqlite-write.js SOURCE.db [--dist DIR]... [--rounds N] [--alloc]. With several --dist (built trees,
+ * e.g. a base and this one), the rounds alternate between them. Prints the medians per tree as one JSON object.
+ *
+ * --alloc adds the megabytes each phase allocates on the JavaScript heap (`*_mb`: heap used after minus before, from
+ * a collected heap), which needs a young generation no phase fills, so that no collection runs inside one:
+ *   node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 bench/sqlite-write.js SOURCE.db --alloc
+ * A phase during which a collection ran anyway is reported as null.
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -19,10 +24,11 @@ const path = require('node:path');
 const { median } = require('./report');
 
 function args(argv) {
-  const o = { source: null, dists: [], rounds: 5 };
+  const o = { source: null, dists: [], rounds: 5, alloc: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--dist') o.dists.push(path.resolve(argv[++i]));
     else if (argv[i] === '--rounds') o.rounds = Number(argv[++i]);
+    else if (argv[i] === '--alloc') o.alloc = true;
     else if (o.source === null) o.source = argv[i];
     else throw new Error(`unknown argument ${argv[i]}`);
   }
@@ -37,6 +43,19 @@ function cpuMs(fn) {
   fn();
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / 1000;
+}
+
+/** Collections seen (--alloc), by a PerformanceObserver. */
+let gcs = 0;
+
+/** MB of JavaScript heap `fn` allocates, or null when a collection ran during it (--alloc). */
+function allocMb(fn) {
+  global.gc();
+  const before = gcs;
+  const h0 = process.memoryUsage().heapUsed;
+  fn();
+  const h1 = process.memoryUsage().heapUsed;
+  return gcs === before ? (h1 - h0) / 1e6 : null;
 }
 
 /** The source database's flows as the ScoredFlows a run hands to the sink. */
@@ -67,7 +86,7 @@ function records(dist, source) {
   });
 }
 
-function round(dist, flows, tmp) {
+function round(dist, flows, tmp, alloc) {
   const { SqliteSink, flowParams, GROUP_COMMIT_MS } = require(path.join(dist, 'sink', 'sqliteSink.js'));
   const db = path.join(tmp, `r${Math.random().toString(36).slice(2)}.db`);
   const { flowUid } = require(path.join(dist, 'flow', 'flowUid.js'));
@@ -84,23 +103,45 @@ function round(dist, flows, tmp) {
   });
   out.close = cpuMs(() => sink.close());
   out.total = out.write + out.close;
+  if (alloc) {
+    out.uid_alloc = allocMb(() => {
+      for (const { flow: f } of flows) flowUid(f.sensor, f.ip_version, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan, f.first_ts);
+    });
+    const again = new SqliteSink(`${db}.alloc`, { deferIndexes: true, groupMs: GROUP_COMMIT_MS, sensorName: 'bench' });
+    const batches = [];
+    for (let i = 0; i < flows.length; i += 1024) batches.push(flows.slice(i, i + 1024));
+    out.write_alloc = allocMb(() => {
+      for (const b of batches) again.write(b);
+    });
+    again.close();
+    for (const f of [`${db}.alloc`, `${db}.alloc-wal`, `${db}.alloc-shm`]) fs.rmSync(f, { force: true });
+  }
   for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
   return out;
 }
 
 function main() {
   const o = args(process.argv.slice(2));
+  if (o.alloc) {
+    if (typeof global.gc !== 'function') throw new Error('--alloc needs node --expose-gc (and a large young generation, see the usage)');
+    const { PerformanceObserver } = require('node:perf_hooks');
+    new PerformanceObserver((list) => (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+  }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlite-write-'));
   const flows = records(o.dists[0], o.source);
   const per = o.dists.map(() => []);
   // One warm-up round per tree, then the timed rounds alternate.
-  for (const d of o.dists) round(d, flows, tmp);
-  for (let r = 0; r < o.rounds; r++) o.dists.forEach((d, i) => per[i].push(round(d, flows, tmp)));
+  for (const d of o.dists) round(d, flows, tmp, o.alloc);
+  for (let r = 0; r < o.rounds; r++) o.dists.forEach((d, i) => per[i].push(round(d, flows, tmp, o.alloc)));
   fs.rmSync(tmp, { recursive: true, force: true });
   const result = { flows: flows.length, rounds: o.rounds, load: os.loadavg()[0], trees: {} };
   o.dists.forEach((d, i) => {
     const m = {};
-    for (const k of Object.keys(per[i][0])) m[`${k}_ms`] = Math.round(median(per[i].map((x) => x[k])) * 10) / 10;
+    for (const k of Object.keys(per[i][0])) {
+      const values = per[i].map((x) => x[k]).filter((x) => x !== null);
+      const name = k.endsWith('_alloc') ? `${k.slice(0, -6)}_mb` : `${k}_ms`;
+      m[name] = values.length === 0 ? null : Math.round(median(values) * 10) / 10;
+    }
     result.trees[d] = m;
   });
   console.log(JSON.stringify(result, null, 1));
