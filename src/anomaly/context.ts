@@ -284,7 +284,10 @@ export class FlowContext {
 function bump(m: Lru, key: string, t: number, tau: number): Decayed {
   let d = m.get(key);
   const isNew = d === undefined;
-  if (d === undefined) d = new Decayed(key, t, 0);
+  // -0, not 0: V8 keeps a field that held only small integers as one and, at the first fraction stored, changes the
+  // class's field representation, which throws away the optimized code that assumed it (round perf17). -0 is a
+  // double from the start; add() makes it 1 at once (-0 * x + 1), as it made 0.
+  if (d === undefined) d = new Decayed(key, t, -0);
   d.add(t, tau);
   m.touch(d, isNew);
   return d;

@@ -1,3 +1,4 @@
+import { FlowRecord } from '../flow/flowRecord';
 import { ContextKeys, FlowContext, type ContextSource } from './context';
 import { Fifo } from './fifo';
 
@@ -63,6 +64,7 @@ export class ContextWindow<T> {
     readonly retryHold = 0,
     private readonly maxRetryHeld = MAX_RETRY_HELD,
   ) {
+    if (!warmedUp) warmUpContextWindow();
     this.context = new FlowContext(maxKeys);
   }
 
@@ -129,4 +131,65 @@ export class ContextWindow<T> {
   endOfInput(): void {
     this.clock = -Infinity;
   }
+}
+
+/** Whether warmUpContextWindow() ran in this thread. */
+let warmedUp = false;
+
+/**
+ * Runs a few flow records through a throwaway window once per thread, before the first real one, so that every branch
+ * of the context's counters (a new key, a key used again at either end or in the middle of the recency list, a key
+ * dropped and looked up again, a flow that started before the latest one counted, an interim record), of both hold
+ * queues (released on the clock, early because full, all at the end) and of Fifo (cut down after 1,024 taken) has run
+ * once before V8's optimizing compiler compiles them. Otherwise it compiles them from the first records of a capture
+ * and throws the code away at the first branch those did not take ("insufficient type feedback"; round perf17: Lru
+ * touch(), bump() and ContextWindow.next() were compiled 2-3 times a run). Records are FlowRecords, as in a run, so
+ * the feedback stays monomorphic. Nothing of it is kept. Returns the window's counters (for the tests).
+ */
+export function warmUpContextWindow(): { releasedEarly: number; releasedEarlyRetry: number; evicted: number; released: number } {
+  warmedUp = true;
+  const w = new ContextWindow<FlowRecord>(5, 3, 3, 40, 1);
+  const out = new Float64Array(4);
+  const t0 = 1e9 + 0.5;
+  let released = 0;
+  const add = (server: number, first: number, last: number, reason: FlowRecord['end_reason'], seq: readonly number[]): void => {
+    const lengths = new Array<number>(30).fill(0);
+    for (let i = 0; i < seq.length; i++) lengths[i] = seq[i]!;
+    let down = 0;
+    for (const x of seq) if (x < 0) down -= x;
+    const f = new FlowRecord('warm-up', first, last, 4, '10.0.0.2', 40000, `10.0.0.${server}`, 80, 0, 3, 3, 400, 400, 100, down, seq.length, 0, false, 'SF', 'ShADadFf', '', reason, lengths);
+    w.add(f, f);
+    while (w.next(out, false) !== undefined) released++;
+  };
+  const once = [100, -200];
+  const retry = [10, -20, 10, -20, 10, -20];
+  add(1, t0, t0 + 1, 'fin', once); // new keys
+  add(1, t0 + 2, t0 + 3, 'fin', once); // the same keys again, the youngest
+  add(2, t0 + 2.5, t0 + 3, 'rst', [50]); // another server
+  add(1, t0 + 1.5, t0 + 3.5, 'fin', once); // the oldest key again, from a flow that started before the latest
+  add(3, t0 + 4, t0 + 4.5, 'idle', once);
+  add(2, t0 + 4.25, t0 + 5, 'fin', [60, -70]); // the middle key again
+  add(4, t0 + 5, t0 + 5.5, 'fin', once); // a fourth key: the oldest dropped
+  add(3, t0 + 5.5, t0 + 6, 'active', once); // an interim record: not counted
+  add(5, t0 + 6, t0 + 7, 'fin', retry); // retry hold
+  add(5, t0 + 6.5, t0 + 7.5, 'fin', retry); // the retry queue full: the oldest released early
+  add(6, t0 + 20, t0 + 20, 'fin', once); // the clock moves: the held flows are due
+  add(6, t0 + 20, t0 + 20, 'fin', once);
+  add(7, t0 + 20, t0 + 20, 'fin', once);
+  add(8, t0 + 20, t0 + 20, 'fin', once);
+  add(9, t0 + 20, t0 + 20, 'fin', once); // the queue full: the oldest released early
+  add(5, t0 + 21, t0 + 21, 'fin', retry);
+  w.advance(t0 + 100);
+  while (w.next(out, false) !== undefined) released++;
+  add(1, t0 + 101, t0 + 101, 'fin', once);
+  add(5, t0 + 101, t0 + 101, 'fin', retry);
+  while (w.next(out, true) !== undefined) released++;
+  w.endOfInput();
+  // Fifo cut down after 1,024 taken, with the window's own kind of entries.
+  const q = new Fifo<Held<FlowRecord>>();
+  const r = new FlowRecord('warm-up', t0, t0, 4, '10.0.0.2', 40000, '10.0.0.1', 80, 0, 1, 0, 40, 0, 0, 0, 0, 0, false, 'S0', 'S', '', 'eof', [0]);
+  const e = new Held(r, r);
+  for (let i = 0; i < 1030; i++) q.push(e);
+  while (q.at(0) !== undefined) q.drop(1);
+  return { releasedEarly: w.releasedEarly, releasedEarlyRetry: w.releasedEarlyRetry, evicted: w.evicted, released };
 }

@@ -90,6 +90,14 @@ interface Batch<T> {
   since: number;
 }
 
+/** A flow and its verdict as answer() hands them on: made with `new`, not as an object literal (see answer()). */
+class Item<T> implements Classified<T> {
+  constructor(
+    public flow: T,
+    public verdict: Verdict,
+  ) {}
+}
+
 /** A closed batch on its way through the model, in submission order. */
 interface InFlight<T> {
   batch: Batch<T>;
@@ -346,17 +354,19 @@ export class Classifier<T extends Classifiable = FlowRecord> {
         this.logger.warn(`model ${this.modelInfo.path}: inference failed for a batch of ${entry.rows} flows, labelled '${CLASSIFY_ERROR}': ${entry.error}`);
       }
     }
-    const out: Classified<T>[] = new Array(flows.length);
     // The rule verdicts are the same for every flow they answer: one object each (no sink changes a verdict).
     const failed = probs === null ? new Verdict(CLASSIFY_ERROR, 0, [], version, 'classify-error') : null;
-    for (let i = 0; i < flows.length; i++) {
-      const row = entry.rowOf[i]!;
+    const { rowOf } = entry;
+    // map() and a constructor rather than `new Array(n)` and object literals: no allocation site whose pretenuring
+    // would throw this function's optimized code away (Item, topK.ts's Score).
+    const out: Classified<T>[] = flows.map((flow, i) => {
+      const row = rowOf[i]!;
       let verdict: Verdict;
       if (row < 0) verdict = NO_PAYLOAD_VERDICT;
       else if (failed !== null) verdict = failed;
       else verdict = verdictFromRow(probs!, row * K, classes, topK, unknownThreshold, version, background);
-      out[i] = { flow: flows[i]!, verdict };
-    }
+      return new Item(flow, verdict);
+    });
 
     this.stats.batches++;
     this.stats.flows += flows.length;

@@ -14,6 +14,26 @@ function round(p: number): number {
 let scratch = new Int32Array(8);
 
 /**
+ * A verdict's class and probability: made with `new`, not as an object literal. V8 tracks an object or array literal's
+ * allocations per site and, once the garbage collector decides to pretenure a site (the verdicts wait in the sink
+ * batches, so they survive), throws away the optimized code that allocates there (round perf17: verdictFromRow() and
+ * the classifier's answer() were compiled 3 and 2 times a run). Objects made by a constructor carry no such site.
+ */
+class Score implements ClassScore {
+  constructor(
+    public label: string,
+    public p: number,
+  ) {}
+}
+
+/**
+ * The top-k list being built; each verdict takes a copy (`slice()`: an array made by a builtin, which carries no
+ * allocation site either). Holds the last verdict's entries until the next one.
+ */
+const picked: ClassScore[] = [];
+const NO_SCORE = new Score('', 0);
+
+/**
  * The verdict for one output row `probs[offset .. offset + classes.length)`: the k best classes, best first,
  * and 'unknown' when the best probability is below `threshold` or the best class is a background class
  * (`background[c] === 1`: a class that names no application). NaN ranks last and never passes the threshold.
@@ -50,8 +70,12 @@ export function verdictFromRow(
       if (m < n) m++;
     }
   }
-  const topk: ClassScore[] = [];
-  for (let i = 0; i < m; i++) topk.push({ label: classes[idx[i]!]!, p: round(probs[offset + idx[i]!]!) });
+  if (picked.length !== m) {
+    picked.length = 0;
+    for (let i = 0; i < m; i++) picked.push(NO_SCORE);
+  }
+  for (let i = 0; i < m; i++) picked[i] = new Score(classes[idx[i]!]!, round(probs[offset + idx[i]!]!));
+  const topk = picked.slice();
   const best = m > 0 ? probs[offset + idx[0]!]! : NaN;
   const top = m > 0 ? idx[0]! : -1;
   const known = best >= threshold && (background === null || background[top] !== 1);

@@ -112,7 +112,7 @@ export function standardise(m: Pick<GroupModel, 'mean' | 'std'>, v: number[]): n
   return v.map((x, i) => (x - m.mean[i]!) / m.std[i]!);
 }
 
-function dist2(a: readonly number[], b: readonly number[]): number {
+function dist2(a: ArrayLike<number>, b: readonly number[]): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
   return s;
@@ -120,7 +120,11 @@ function dist2(a: readonly number[], b: readonly number[]): number {
 
 /** The group of a profile and its (standardised, Euclidean) distance to the group's centroid. */
 export function assignGroup(m: GroupModel, r: ProfileRow): { name: string; distance: number } {
-  const z = standardise(m, groupVector(r));
+  // standardise() into a Float64Array (the same values): the array map() returns changed its elements kind once
+  // map() was optimized, and the code compiled for the first kind was thrown away (round perf17).
+  const v = groupVector(r);
+  const z = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) z[i] = (v[i]! - m.mean[i]!) / m.std[i]!;
   let best = 0;
   let bestD = Infinity;
   for (let g = 0; g < m.groups.length; g++) {

@@ -4,6 +4,7 @@ import type { ScoredFlow } from '../anomaly/scoredFlow';
 import { isoMicros } from '../sink/isoTime';
 import type { SqliteDatabase, SqliteStatement } from '../sink/sqliteBinding';
 import { assignGroup, GROUP_FEATURES, groupVector, standardise, type GroupModel } from './behaviourGroups';
+import { warmUpDistinct } from './distinct';
 import { HostProfile, type ProfileRow, type ProfiledFlow } from './hostProfile';
 
 export interface HostProfilesOptions {
@@ -168,6 +169,7 @@ export class HostProfiles {
     private readonly db: SqliteDatabase,
     private readonly o: HostProfilesOptions,
   ) {
+    warmUpDistinct();
     this.groups = o.groups;
     this.upsert = db.prepare(UPSERT_SQL);
     this.insertEvent = db.prepare(
@@ -316,10 +318,16 @@ export class HostProfiles {
   }
 
   private store(host: string, ws: number, e: Entry, final: boolean, group: string | null, distance: number | null, row = merged(e)): void {
-    const params: unknown[] = [this.o.sensor, host, ws, this.o.windowSeconds, isoMicros(ws), final ? 1 : 0];
-    for (const c of ROW_COLUMNS) params.push(row[c]);
-    params.push(group, distance);
-    this.upsert.run(...params);
+    // The parameters as run()'s arguments in ALL_COLUMNS order (test/hosts/hostProfiles.test.ts reads every column back): no
+    // array per row, whose push() past the literal's length threw the optimized code away (round perf17).
+    const r = row;
+    this.upsert.run(
+      this.o.sensor, host, ws, this.o.windowSeconds, isoMicros(ws), final ? 1 : 0,
+      r.flows_client, r.flows_server, r.peers, r.server_ports, r.distinct_exact, r.failed_client, r.failed_server,
+      r.reset_flows, r.bytes_sent, r.bytes_received, r.duration_mean, r.duration_max, r.long_flows, r.label_entropy,
+      r.unknown_share, r.top_peer, r.top_peer_flows, r.top_peer_interval_cv, r.anomalous_flows, r.anomaly_max,
+      group, distance,
+    );
     e.profile.dirty = false;
   }
 }

@@ -158,3 +158,14 @@ describe('ContextWindow', () => {
     expect(w.evicted).toBe(6);
   });
 });
+
+describe('warmUpContextWindow()', () => {
+  it('takes a throwaway window through every branch: keys dropped, both queues full, every flow released', async () => {
+    const { warmUpContextWindow } = await import('../../src/anomaly/contextWindow');
+    const r = warmUpContextWindow();
+    expect(r.evicted).toBeGreaterThan(0);
+    expect(r.releasedEarly).toBeGreaterThan(0);
+    expect(r.releasedEarlyRetry).toBeGreaterThan(0);
+    expect(r.released).toBe(18);
+  });
+});

@@ -11,6 +11,17 @@ describe('verdictFromRow()', () => {
     expect(v).toEqual({ label: 'c', confidence: 0.6, topk: [{ label: 'c', p: 0.6 }, { label: 'b', p: 0.2 }], model_version: 'v1', status: 'classified' });
   });
 
+  it('gives each verdict a top-k list of its own, whatever k the next one asks for', () => {
+    const a = verdictFromRow(Float32Array.from([0.7, 0.1, 0.15, 0.05]), 0, CLASSES, 3, 0.5, 'v1');
+    const b = verdictFromRow(Float32Array.from([0.1, 0.6, 0.2, 0.1]), 0, CLASSES, 3, 0.5, 'v1');
+    const c = verdictFromRow(Float32Array.from([0.1, 0.2, 0.3, 0.4]), 0, CLASSES, 1, 0.5, 'v1');
+    expect(a.topk).toEqual([{ label: 'a', p: 0.7 }, { label: 'c', p: 0.15 }, { label: 'b', p: 0.1 }]);
+    expect(b.topk).toEqual([{ label: 'b', p: 0.6 }, { label: 'c', p: 0.2 }, { label: 'a', p: 0.1 }]);
+    expect(c.topk).toEqual([{ label: 'd', p: 0.4 }]);
+    expect(a.topk).not.toBe(b.topk);
+    expect(JSON.stringify(a.topk)).toBe('[{"label":"a","p":0.7},{"label":"c","p":0.15},{"label":"b","p":0.1}]');
+  });
+
   it('breaks ties by class order and caps k at the number of classes', () => {
     const v = verdictFromRow(Float32Array.from([0.25, 0.25, 0.25, 0.25]), 0, CLASSES, 9, 0.2, 'v1');
     expect(v.topk.map((s) => s.label)).toEqual(['a', 'b', 'c', 'd']);

@@ -39,3 +39,13 @@ describe('DistinctCounter', () => {
     expect(hash53('10.0.0.1')).toBe(a);
   });
 });
+
+describe('warmUpDistinct()', () => {
+  it('takes a counter of texts and one of numbers past the exact limit once per thread', async () => {
+    const { warmUpDistinct } = await import('../../src/hosts/distinct');
+    const first = warmUpDistinct();
+    expect(first[0]).toBeGreaterThan(EXACT_LIMIT);
+    expect(first[1]).toBeGreaterThan(EXACT_LIMIT);
+    expect(warmUpDistinct()).toEqual([0, 0]);
+  });
+});

@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { AnomalyScore, type ScoredFlow } from '../../src/anomaly/scoredFlow';
 import { Verdict } from '../../src/classify/verdict';
-import type { ProfileRow } from '../../src/hosts/hostProfile';
+import { HostProfile, type ProfileRow } from '../../src/hosts/hostProfile';
 import { HostProfiles, type HostEvent, type HostProfilesOptions } from '../../src/hosts/hostProfiles';
 import { SqliteSink } from '../../src/sink/sqliteSink';
 import { makeFlow } from '../classify/makeFlow';
@@ -61,6 +61,37 @@ describe('HostProfiles', () => {
     r = rows(s);
     expect(r.every((x) => x.final === 1)).toBe(true);
     expect(r[0]!.start).toBe(new Date(WS * 1000).toISOString().replace('.000Z', '.000000Z'));
+  });
+
+  it('writes every column of a profile in its place (the row as HostProfile.toRow() makes it)', () => {
+    const s = db();
+    const h = profiles(s);
+    const batch = [
+      sf({}, 0.25),
+      sf({ server_port: 22, conn_state: 'REJ', first_ts: T0 + 2, last_ts: T0 + 9, c2s_bytes: 700, s2c_bytes: 90 }, 9, true),
+      sf({ server_ip: '198.51.100.8', first_ts: T0 + 5, last_ts: T0 + 5.5, conn_state: 'RSTO' }, 3.5),
+      sf({ server_ip: '198.51.100.8', first_ts: T0 + 11, last_ts: T0 + 12, c2s_bytes: 5, s2c_bytes: 123456 }, 0.5),
+    ];
+    h.write(batch);
+    h.close();
+    const p = new HostProfile();
+    for (const x of batch) {
+      const f = x.flow;
+      p.add(
+        {
+          client_ip: f.client_ip, server_ip: f.server_ip, server_port: f.server_port, first_ts: f.first_ts, duration: f.duration,
+          c2s_bytes: f.c2s_bytes, s2c_bytes: f.s2c_bytes, conn_state: f.conn_state, label: x.verdict.label, verdict: x.verdict.status,
+          anomaly: x.anomaly!.anomaly, anomaly_score: x.anomaly!.score,
+        },
+        true,
+        600,
+      );
+    }
+    const want = p.toRow();
+    const got = rows(s).find((r) => r.host === '192.0.2.10')!;
+    expect(Object.keys(want).length).toBe(20);
+    for (const [k, v] of Object.entries(want)) expect([k, got[k]]).toEqual([k, v]);
+    expect([got.window_start, got.window_seconds, got.final, got.behaviour_group, got.group_distance]).toEqual([WS, W, 1, null, null]);
   });
 
   it('closes a window when flows lateSeconds past its end arrive, and counts later flows of it as late', () => {
