@@ -308,9 +308,15 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       // The record's length may differ from the model's: copy what fits and zero the rest of the row.
       const base = rows * L;
       const lengths = flow.lengths;
-      const n = Math.min(L, lengths.length);
-      for (let j = 0; j < n; j++) input[base + j] = lengths[j]!;
-      input.fill(0, base + n, base + L);
+      if (lengths.length === L) {
+        // The usual case (the flow table pads to the model's length): one copy by the typed array itself, each value
+        // converted to float32 as an element store converts it, and no loop here for V8 to compile on the stack.
+        input.set(lengths, base);
+      } else {
+        const n = Math.min(L, lengths.length);
+        for (let j = 0; j < n; j++) input[base + j] = lengths[j]!;
+        input.fill(0, base + n, base + L);
+      }
       rowOf[i] = rows++;
     }
     return { batch, rowOf, rows, buf, done: false, error: null };

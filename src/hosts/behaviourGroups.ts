@@ -118,12 +118,16 @@ function dist2(a: ArrayLike<number>, b: readonly number[]): number {
   return s;
 }
 
+/** assignGroup()'s standardised vector, reused (a typed array is a large object to make per host). */
+let zScratch = new Float64Array(0);
+
 /** The group of a profile and its (standardised, Euclidean) distance to the group's centroid. */
 export function assignGroup(m: GroupModel, r: ProfileRow): { name: string; distance: number } {
   // standardise() into a Float64Array (the same values): the array map() returns changed its elements kind once
   // map() was optimized, and the code compiled for the first kind was thrown away (round perf17).
   const v = groupVector(r);
-  const z = new Float64Array(v.length);
+  if (zScratch.length !== v.length) zScratch = new Float64Array(v.length);
+  const z = zScratch;
   for (let i = 0; i < v.length; i++) z[i] = (v[i]! - m.mean[i]!) / m.std[i]!;
   let best = 0;
   let bestD = Infinity;

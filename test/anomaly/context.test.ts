@@ -37,6 +37,15 @@ describe('repeatedExchanges()', () => {
 });
 
 describe('shapeOf()', () => {
+  it('bins every length an IP packet can carry as 1 + floor(2 * log2 |x|), with its sign', () => {
+    const bad: number[] = [];
+    for (let a = 1; a < 65536 + 40; a++) {
+      const b = 1 + Math.floor(2 * Math.log2(a));
+      if (shapeOf([a]) !== String.fromCharCode(64 + b) || shapeOf([-a]) !== String.fromCharCode(64 - b)) bad.push(a);
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('bins each length to a half octave with its direction, up to the zero padding', () => {
     expect(shapeOf([171, -179, 0, 0])).toBe(shapeOf([168, -175])); // 2^7.5 = 181 is the next bin edge
     expect(shapeOf([171, -179])).not.toBe(shapeOf([171, -190]));
