@@ -154,24 +154,28 @@ export class Monitor implements FlowSink {
   }
 
   write(batch: ClassifiedFlow[]): void {
-    for (const { flow, verdict } of batch) {
-      if (flow.end_reason === 'active') continue;
-      this.flowEnded(flow.last_ts);
-      // null only when the very first flows are time outliers: no clock to place them by yet (counted, not windowed).
-      const w = this.window;
-      // The model answered (a class or unknown); no-payload, classify-error and unclassified flows are counted only.
-      const modelRan = verdict.status === 'classified' || verdict.status === 'unknown';
-      w?.addVerdict(verdict.label, modelRan, verdict.topk[0]?.label ?? null, verdict.confidence, flow.lengths, flow.payload_packets);
-      if (this.opts.groundTruth && modelRan && flow.learned !== null) {
-        const truth = this.truthOf(flow.learned.label, flow.learned.protocol);
-        if (truth !== null) {
-          w?.addTruth(truth, verdict.label);
-          const ok = truth === OTHER_CLASS ? verdict.label === 'unknown' : verdict.label === truth;
-          this.gtScored++;
-          if (ok) this.gtCorrect++;
-          this.metrics.gtFlows.inc({ class: truth, result: ok ? 'correct' : 'wrong' });
-          this.metrics.gtPredicted.inc({ class: verdict.label });
-        }
+    // One call per flow, so that V8 compiles the body once and not also on the stack of a running loop (round perf17).
+    for (let i = 0; i < batch.length; i++) this.add(batch[i]!);
+  }
+
+  private add(cf: ClassifiedFlow): void {
+    const { flow, verdict } = cf;
+    if (flow.end_reason === 'active') return;
+    this.flowEnded(flow.last_ts);
+    // null only when the very first flows are time outliers: no clock to place them by yet (counted, not windowed).
+    const w = this.window;
+    // The model answered (a class or unknown); no-payload, classify-error and unclassified flows are counted only.
+    const modelRan = verdict.status === 'classified' || verdict.status === 'unknown';
+    w?.addVerdict(verdict.label, modelRan, verdict.topk[0]?.label ?? null, verdict.confidence, flow.lengths, flow.payload_packets);
+    if (this.opts.groundTruth && modelRan && flow.learned !== null) {
+      const truth = this.truthOf(flow.learned.label, flow.learned.protocol);
+      if (truth !== null) {
+        w?.addTruth(truth, verdict.label);
+        const ok = truth === OTHER_CLASS ? verdict.label === 'unknown' : verdict.label === truth;
+        this.gtScored++;
+        if (ok) this.gtCorrect++;
+        this.metrics.gtFlows.inc({ class: truth, result: ok ? 'correct' : 'wrong' });
+        this.metrics.gtPredicted.inc({ class: verdict.label });
       }
     }
   }
