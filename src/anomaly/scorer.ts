@@ -203,9 +203,14 @@ export class AnomalyScorer {
         this.direct = s;
         this.directHead = 0;
       } else {
-        for (const cf of s) {
-          this.window.add(cf, cf.flow);
-          while (this.takeDue(false)) await this.scoreRows(out);
+        // The counting runs in takeIn(), a plain method, until the rows are full: scoring awaits, and an async
+        // function's loop is compiled with its resume points, a larger graph (round perf17).
+        for (let i = 0; i < s.length; ) {
+          i = this.takeIn(s, i);
+          if (this.filled === this.batchSize) {
+            await this.scoreRows(out);
+            while (this.takeDue(false)) await this.scoreRows(out);
+          }
         }
       }
     } else if (s !== null) this.window?.advance(s);
@@ -226,6 +231,20 @@ export class AnomalyScorer {
     } catch (e) {
       if (this.failure === null) this.failure = e;
     }
+  }
+
+  /**
+   * Counts the flows of `s` from `i` on, each followed by the flows it made due, until a flow's release filled the
+   * rows (this.filled === batchSize); the index after the last flow counted.
+   */
+  private takeIn(s: ClassifiedFlow[], i: number): number {
+    const w = this.window!;
+    while (i < s.length) {
+      const cf = s[i++]!;
+      w.add(cf, cf.flow);
+      if (this.takeDue(false)) break;
+    }
+    return i;
   }
 
   /** Fills input rows with the flows due; true when the rows are full (more may be due). */
