@@ -36,6 +36,8 @@ export class FdInput {
   /** The read in flight (into `spare` at `at`) and its outcome, or null. */
   private reading: Promise<number> | null = null;
   private spare: Buffer;
+  /** The pair's other buffer until the caller's first, empty buffer comes back (then it takes its place). */
+  private other: Buffer | null;
   private closed = false;
   /** Where in a buffer a chunk's bytes are read to: after the room for the carried record, and PAGE_SKEW. */
   private readonly at: number;
@@ -53,7 +55,12 @@ export class FdInput {
     private readonly ahead = availableParallelism() > 1,
   ) {
     this.at = room + PAGE_SKEW;
-    this.spare = Buffer.allocUnsafe(this.at + chunkSize);
+    // Both buffers of the pair in one ArrayBuffer: the pcap parser keeps one DataView per ArrayBuffer (pcapReader.ts).
+    // The second starts at + chunkSize bytes in, so its chunk bytes keep a page offset of their own (PAGE_SKEW's point).
+    const size = this.at + chunkSize;
+    const pair = Buffer.allocUnsafeSlow(2 * size);
+    this.spare = pair.subarray(0, size);
+    this.other = pair.subarray(size, 2 * size);
   }
 
   /**
@@ -86,7 +93,11 @@ export class FdInput {
       free = data;
     }
     // The buffer given back is read into next, unless it is too small to be one of the pair (a first, empty one).
-    this.spare = free.length >= this.at + this.chunkSize ? free : Buffer.allocUnsafe(this.at + this.chunkSize);
+    if (free.length >= this.at + this.chunkSize) this.spare = free;
+    else {
+      this.spare = this.other ?? Buffer.allocUnsafe(this.at + this.chunkSize);
+      this.other = null;
+    }
     if (!this.done && this.ahead) this.startRead();
     return chunk;
   }

@@ -1,4 +1,4 @@
-import { K } from './flowKey';
+import { flowKeyHash, K } from './flowKey';
 import { FlowIndex, MAX_INDEXED_SLOTS } from './flowIndex';
 import { HISTORY_MAX, HOT_DIR_BITS, REC_BYTES, Shift, W } from './flowLayout';
 
@@ -35,6 +35,8 @@ export class FlowStore {
   readonly seqLength: number;
   /** Bytes of direction bits per slot in seqDir (entries from HOT_DIR_BITS on). */
   readonly seqDirBytes: number;
+  /** seqLength zeros: FlowRecord.lengths starts as a copy of it (slotRecord.ts). */
+  readonly zeroLengths: number[];
   /** Slots in use. */
   count = 0;
   /** Least / most recently moved flow, -1 when empty. */
@@ -86,6 +88,7 @@ export class FlowStore {
    */
   constructor(seqLength: number, maxSlots: number, initialSlots = INITIAL_SLOTS) {
     this.seqLength = seqLength;
+    this.zeroLengths = new Array<number>(seqLength).fill(0);
     this.seqDirBytes = Math.max(0, (seqLength - HOT_DIR_BITS + 7) >> 3);
     this.maxSlots = Math.max(1, Math.min(maxSlots, MAX_SLOTS));
     const n = Math.max(1, Math.min(initialSlots, this.maxSlots));
@@ -213,6 +216,32 @@ export class FlowStore {
     this.seqDir = grown(this.seqDir, new Uint8Array(n * this.seqDirBytes));
     this.capacity = n;
   }
+}
+
+/**
+ * Runs a throwaway store through growth (of its slot arrays and of its index), removal with the index's backward
+ * shift, the free list and the recency moves, once per thread from warmUpFlowTable(): the flow table's warm-up runs
+ * at its limit of 3 flows, so V8 compiled create() without feedback for its growth and threw the code away when the
+ * first real table first grew (at 4,096 flows), and the index's grow() likewise (round perf16).
+ */
+export function warmUpFlowStore(seqLength: number): void {
+  const st = new FlowStore(seqLength, 64, 1);
+  const key = st.key;
+  const made: number[] = [];
+  for (let i = 0; i < 80; i++) {
+    key.fill(0);
+    key[0] = 4 << 16;
+    key[1] = 0x0a000000 + (i % 64);
+    key[9] = (40000 + i) << 16 | 443;
+    const h = flowKeyHash(key, 0);
+    if (st.find(h) !== -1) continue;
+    if (st.count === 64) st.remove(made.shift()!);
+    const s = st.create(h);
+    made.push(s);
+    if (i % 4 === 0) st.moveToTail(made[0]!);
+    if (i % 5 === 0) st.remove(made.splice(i % made.length, 1)[0]!);
+  }
+  for (let s = st.head; s !== -1; s = st.next(s));
 }
 
 /** `to` with `from` copied into its start. */

@@ -72,6 +72,12 @@ const SCORE_DELAY_MS = 5;
 const FRAGMENT_EXPIRY_EVERY = 65536;
 
 /**
+ * The frame at which the fragment expiry runs once as a no-op (see expireFragments()): after V8 has given onFrame its
+ * type feedback (a few calls) and before it compiles the frame loop with onFrame inlined (a few thousand frames).
+ */
+const WARM_EXPIRY_FRAME = 64;
+
+/**
  * capture -> decode -> flow -> classify -> anomaly -> sinks, for one run of the sensor (offline or live): the one place
  * where the stages are joined, used by the CLI's offline run and by the daemon.
  *
@@ -97,6 +103,8 @@ export class Pipeline {
   private readonly pseudonymizer: Pseudonymizer | null;
   private readonly sinks: FlowSink[];
   private framesSinceExpiry = 0;
+  /** framesSinceExpiry at which expireFragments() runs: WARM_EXPIRY_FRAME once, then FRAGMENT_EXPIRY_EVERY. */
+  private expiryDue = WARM_EXPIRY_FRAME;
   /** Classified records waiting for the next sink write (at most SINK_BATCH, for at most SINK_DELAY_MS). */
   private outgoing: ScoredFlow[] = [];
   private outTimer: NodeJS.Timeout | null = null;
@@ -133,19 +141,28 @@ export class Pipeline {
       inspector === null
         ? (frame: Frame): void => {
             if (decoder.decode(frame, meta)) table.packet(meta);
-            if (++this.framesSinceExpiry === FRAGMENT_EXPIRY_EVERY) {
-              this.framesSinceExpiry = 0;
-              decoder.expireFragments(frame.ts);
-            }
+            if (++this.framesSinceExpiry === this.expiryDue) this.expireFragments(frame);
           }
         : (frame: Frame): void => {
             inspector.buf = frame.buf;
             if (decoder.decode(frame, meta)) table.packet(meta);
-            if (++this.framesSinceExpiry === FRAGMENT_EXPIRY_EVERY) {
-              this.framesSinceExpiry = 0;
-              decoder.expireFragments(frame.ts);
-            }
+            if (++this.framesSinceExpiry === this.expiryDue) this.expireFragments(frame);
           };
+  }
+
+  /**
+   * The fragment table's timeouts, every FRAGMENT_EXPIRY_EVERY frames, relative to that frame's time. Once before that,
+   * at frame WARM_EXPIRY_FRAME, the same code runs with a time of -Infinity, which expires nothing (no fragment set
+   * is older than the timeout at -Infinity), so that the branch has type feedback when V8 compiles the frame loop:
+   * it first ran at frame 65,536 of a capture and threw the loop's optimized code away there (round perf16).
+   */
+  private expireFragments(frame: Frame): void {
+    const n = this.framesSinceExpiry;
+    const due = n === FRAGMENT_EXPIRY_EVERY;
+    const ts = frame.ts;
+    this.decoder.expireFragments(due ? ts : -Infinity);
+    this.framesSinceExpiry = due ? 0 : n;
+    this.expiryDue = FRAGMENT_EXPIRY_EVERY;
   }
 
   /**
