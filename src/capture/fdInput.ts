@@ -55,6 +55,9 @@ export class FdInput {
     private readonly ahead = availableParallelism() > 1,
   ) {
     this.at = room + PAGE_SKEW;
+    // A double field from the start: it passes 2^30 in a file over 1 GiB (fileSource.ts, `consumed`).
+    this.fileBytesRead = 0.5;
+    this.fileBytesRead = 0;
     // Both buffers of the pair in one ArrayBuffer: the pcap parser keeps one DataView per ArrayBuffer (pcapReader.ts).
     // The second starts at + chunkSize bytes in, so its chunk bytes keep a page offset of their own (PAGE_SKEW's point).
     const size = this.at + chunkSize;

@@ -68,6 +68,17 @@ export const SINK_DELAY_MS = 250;
 const SCORE_BATCH = 256;
 const SCORE_DELAY_MS = 5;
 
+/**
+ * An empty batch whose elements kind is already that of an array of objects. An empty `[]` starts as an array of small
+ * integers and changes kind at its first push; the push sites of queueOut() and queueScored() then saw both kinds,
+ * and V8's optimized code for them was thrown away ("not a Smi") and compiled again (round perf16).
+ */
+function newBatch<T>(): T[] {
+  const batch: (T | null)[] = [null];
+  batch.length = 0;
+  return batch as T[];
+}
+
 /** How often (in frames) the decoder's fragment table is checked for timeouts. */
 const FRAGMENT_EXPIRY_EVERY = 65536;
 
@@ -97,7 +108,7 @@ export class Pipeline {
   private classifier: Classifier | null;
   private scorer: FlowScorer | null;
   /** Classified flows waiting for the next anomaly-scoring call (at most SCORE_BATCH, for at most SCORE_DELAY_MS). */
-  private toScore: ClassifiedFlow[] = [];
+  private toScore: ClassifiedFlow[] = newBatch();
   private scoreTimer: NodeJS.Timeout | null = null;
   private unscoredCount = 0;
   private readonly pseudonymizer: Pseudonymizer | null;
@@ -106,7 +117,7 @@ export class Pipeline {
   /** framesSinceExpiry at which expireFragments() runs: WARM_EXPIRY_FRAME once, then FRAGMENT_EXPIRY_EVERY. */
   private expiryDue = WARM_EXPIRY_FRAME;
   /** Classified records waiting for the next sink write (at most SINK_BATCH, for at most SINK_DELAY_MS). */
-  private outgoing: ScoredFlow[] = [];
+  private outgoing: ScoredFlow[] = newBatch();
   private outTimer: NodeJS.Timeout | null = null;
   /** Set while a shutdown flush is past its classification deadline. */
   private skipModel = false;
@@ -344,7 +355,7 @@ export class Pipeline {
     }
     if (this.toScore.length === 0 || this.scorer === null) return;
     const batch = this.toScore;
-    this.toScore = [];
+    this.toScore = newBatch();
     this.scorer.submit(batch);
   };
 
@@ -366,7 +377,7 @@ export class Pipeline {
     }
     if (this.outgoing.length === 0) return;
     const batch = this.outgoing;
-    this.outgoing = [];
+    this.outgoing = newBatch();
     for (const s of this.sinks) s.write(batch);
     this.written += batch.length;
   };
