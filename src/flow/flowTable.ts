@@ -1,7 +1,6 @@
 import { PacketMeta, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../decode/packetMeta';
 import { CloseQueue } from './closeQueue';
 import { Ep, Fl, Role } from './flow';
-import { flowKeyHash } from './flowKey';
 import { END_REASONS, EndReason, FlowRecord } from './flowRecord';
 import { B, D, H, HISTORY_MAX, HOT_DIR_BITS, Shift, W } from './flowLayout';
 import { FlowStore, MAX_SLOTS, warmUpFlowStore } from './flowStore';
@@ -176,17 +175,39 @@ export class FlowTable {
     const Bw = srcIsA ? dst : src;
     const st = this.store;
     const key = st.key;
-    key[0] = (p.ipVersion << 16) | (p.vlan & 0xffff);
-    key[1] = A[0]!;
-    key[2] = A[1]!;
-    key[3] = A[2]!;
-    key[4] = A[3]!;
-    key[5] = Bw[0]!;
-    key[6] = Bw[1]!;
-    key[7] = Bw[2]!;
-    key[8] = Bw[3]!;
-    key[9] = srcIsA ? (p.srcPort << 16) | p.dstPort : (p.dstPort << 16) | p.srcPort;
-    const h = flowKeyHash(key, 0);
+    const k0 = (p.ipVersion << 16) | (p.vlan & 0xffff);
+    const a0 = A[0]!;
+    const a1 = A[1]!;
+    const a2 = A[2]!;
+    const a3 = A[3]!;
+    const b0 = Bw[0]!;
+    const b1 = Bw[1]!;
+    const b2 = Bw[2]!;
+    const b3 = Bw[3]!;
+    const k9 = srcIsA ? (p.srcPort << 16) | p.dstPort : (p.dstPort << 16) | p.srcPort;
+    key[0] = k0;
+    key[1] = a0;
+    key[2] = a1;
+    key[3] = a2;
+    key[4] = a3;
+    key[5] = b0;
+    key[6] = b1;
+    key[7] = b2;
+    key[8] = b3;
+    key[9] = k9;
+    // flowKeyHash(key, 0) (flowKey.ts) written out on the words in hand: V8 did not inline the call here, and it took
+    // ~27 ms of a one-core run's profile, reading back the ten words just written (round perf16). Math.imul takes
+    // both the Uint32 words here and the Int32 ones flowKeyHash() reads as the same 32 bits, so the hashes are equal
+    // (the index rehashes with flowKeyHash(); test/flow/flowTableSlots.test.ts checks both agree).
+    let h =
+      Math.imul(k0, 0x9e3779b1) ^ Math.imul(a0, 0x85ebca77) ^ Math.imul(a1, 0xc2b2ae3d) ^ Math.imul(a2, 0x27d4eb2f) ^
+      Math.imul(a3, 0x165667b1) ^ Math.imul(b0, 0xd3a2646d) ^ Math.imul(b1, 0xfd7046c5) ^ Math.imul(b2, 0xb55a4f09) ^
+      Math.imul(b3, 0x7feb352d) ^ Math.imul(k9, 0x846ca68b);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
     let s = st.find(h);
 
     const flags = p.flags;
