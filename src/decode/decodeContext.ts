@@ -45,7 +45,7 @@ export class DecodeContext {
   vlan = 0;
   /** EtherType of the layer that starts at the offset the last module returned. */
   nextType = 0;
-  /** Where the TCP/IP fields go; the caller's object, set for every frame. */
+  /** Where the TCP/IP fields go; the caller's object, set for every frame (Decoder.decode() sets every field above). */
   out: PacketMeta = new PacketMeta();
 
   constructor(
@@ -63,24 +63,5 @@ export class DecodeContext {
       this.wireKnown = true;
     }
     if (end < this.capEnd) this.capEnd = end;
-  }
-
-  /**
-   * Points the context at a new frame: bytes [off, off + capLen) of `buf`, `wireLen` bytes on the wire
-   * (0 when the source cannot tell). The caller sets `ts` itself: V8 does not inline this call, and a double
-   * passed as an argument is boxed into a new heap number per frame (round perf15).
-   */
-  begin(buf: Buffer, off: number, capLen: number, wireLen: number, out: PacketMeta): void {
-    this.buf = buf;
-    // A source never hands out more than its buffer holds, but a bad record length must not make us read
-    // past it (Buffer reads past the end give undefined, which would turn into NaN lengths).
-    const capEnd = Math.min(off + capLen, buf.length);
-    this.capEnd = capEnd;
-    this.wireKnown = wireLen > 0;
-    this.wireEnd = Math.max(capEnd, off + wireLen);
-    this.tags = 0;
-    this.vlan = 0;
-    this.nextType = 0;
-    this.out = out;
   }
 }
