@@ -501,20 +501,6 @@ function codes(letters: string): Uint8Array {
   return out;
 }
 
-/**
- * What the pipeline and the sinks do to a record after the flow table made it: the sensor's name, the origin and the
- * uid (computed on first read) are written a second time. V8 treats a field written once as a constant and compiles
- * slotRecord() (which makes the records) on that assumption; the first record whose uid was computed (when the
- * first batch was written) made the field mutable and threw slotRecord()'s code away. Doing it to the warm-up's
- * records makes those fields mutable before anything is compiled (round perf16).
- */
-function stampWarmUpRecord(r: FlowRecord): void {
-  r.sensor = 'warm-up';
-  r.live = false;
-  r.uid = r.uid;
-  r.learned = null;
-}
-
 /** Whether warmUp() ran in this thread. */
 let warmedUp = false;
 
@@ -529,7 +515,7 @@ let warmedUp = false;
  */
 export function warmUpFlowTable(like: FlowTableOptions): FlowTableStats {
   warmedUp = true;
-  const t = new FlowTable({ ...like, source: 'warm-up', maxFlows: 3, idleTimeout: 30, activeTimeout: 20, finGrace: 1 }, stampWarmUpRecord);
+  const t = new FlowTable({ ...like, source: 'warm-up', maxFlows: 3, idleTimeout: 30, activeTimeout: 20, finGrace: 1 }, () => {});
   const p = new PacketMeta();
   let ts = 1e9 + 0.5;
   // Client 10.0.0.2:40000 (above the server in canonical order for one flow, below for the other).
@@ -598,7 +584,7 @@ export function warmUpFlowTable(like: FlowTableOptions): FlowTableStats {
   t.flush('eof');
   // The flush in steps, as the pipeline makes it (FLUSH_STEP flows at a time), with each way of shedding: called once,
   // flush() had no type feedback when the end of a capture first ran it in steps.
-  const t2 = new FlowTable({ ...like, source: 'warm-up', maxFlows: 16 }, stampWarmUpRecord);
+  const t2 = new FlowTable({ ...like, source: 'warm-up', maxFlows: 16 }, () => {});
   for (let i = 0; i < 12; i++) {
     p.ts = ts;
     ts += 0.25;
