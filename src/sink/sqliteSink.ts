@@ -7,7 +7,7 @@ import { isoMicros } from './isoTime';
 import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
 import { createIndexes, dropIndexes, migrate, type Migration, MIGRATIONS, SchemaError } from './schema';
-import { Database, type SqliteDatabase, type SqliteStatement } from './sqliteBinding';
+import { Database, type SqliteDatabase, type SqliteStatement, withAddon } from './sqliteBinding';
 import { LatencyHistogram } from '../metrics/latencyHistogram';
 
 export interface SqliteSinkOptions {
@@ -319,7 +319,7 @@ function arrayText(v: readonly unknown[]): string {
 
 function open(path: string): SqliteDatabase {
   try {
-    return new Database(path);
+    return new Database(path, withAddon());
   } catch (e) {
     throw openError(path, e);
   }

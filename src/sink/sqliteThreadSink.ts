@@ -6,7 +6,7 @@ import { HostProfilesThread } from '../hosts/hostProfilesThread';
 import { LatencyHistogram } from '../metrics/latencyHistogram';
 import { packBatch } from './recordPack';
 import { SinkError } from './sinkError';
-import { Database, type SqliteDatabase } from './sqliteBinding';
+import { Database, type SqliteDatabase, withAddon } from './sqliteBinding';
 import { BUSY_TIMEOUT_MS, type SqliteSinkOptions } from './sqliteSink';
 import type { SqliteReply, SqliteRequest, SqliteWorkerData } from './sqliteWorker';
 import { workerEntry } from '../startup/bundle';
@@ -174,7 +174,7 @@ export class SqliteThreadSink {
    */
   localDb(): SqliteDatabase {
     if (this.side === null) {
-      const db = new Database(this.path);
+      const db = new Database(this.path, withAddon());
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.side = db;
     }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { FLOW_COLUMNS } from '../../src/sink/flowRow';
 import { MIGRATIONS, type Migration } from '../../src/sink/schema';
-import { Database } from '../../src/sink/sqliteBinding';
+import { Database, withAddon } from '../../src/sink/sqliteBinding';
 import { SinkError } from '../../src/sink/sinkError';
 import { SqliteSink } from '../../src/sink/sqliteSink';
 import { flowUid } from '../../src/flow/flowUid';
@@ -240,6 +240,23 @@ describe('SqliteSink write failures', () => {
     expect(() => sink.write([classified(2), classified(1)])).toThrow(`writing 2 flows to database ${dbPath} failed: disk full (simulated)`);
     expect(sink.db.prepare('SELECT COUNT(*) AS n FROM flows').get()).toEqual({ n: 1 });
     expect(sink.rows).toBe(1);
+  });
+});
+
+describe('withAddon', () => {
+  it("names better-sqlite3's installed addon, keeps a caller's own, and the connections it opens work", () => {
+    const o = withAddon({ readonly: false });
+    expect(o.readonly).toBe(false);
+    expect(typeof o.nativeBinding).toBe('string');
+    expect(existsSync(o.nativeBinding as string)).toBe(true);
+    expect(path.basename(o.nativeBinding as string)).toBe('better_sqlite3.node');
+    expect(withAddon({ nativeBinding: '/elsewhere/addon.node' }).nativeBinding).toBe('/elsewhere/addon.node');
+    const db = new Database(dbPath, withAddon());
+    expect(db.prepare('SELECT sqlite_version() AS v').get()).toHaveProperty('v');
+    db.close();
+    // The sink's connections go through it.
+    const sink = openSink();
+    expect(sink.db.prepare('SELECT 1 AS one').get()).toEqual({ one: 1 });
   });
 });
 
