@@ -9,6 +9,7 @@
  *   params    flowParams() of every record (the INSERT's parameters), without inserting
  *   write     SqliteSink.write() of every batch (parameters, inserts, the commits made on the way)
  *   close     SqliteSink.close(): the last commit, the deferred indexes, PRAGMA optimize, the close's checkpoint
+ *   open_wall, total_wall   wall ms of opening a new database, and of write() + close() (CPU plus the file system's waits)
  *
  * Usage: node bench/sqlite-write.js SOURCE.db [--dist DIR]... [--rounds N] [--alloc]. With several --dist (built trees,
  * e.g. a base and this one), the rounds alternate between them. Prints the medians per tree as one JSON object.
@@ -97,12 +98,17 @@ function round(dist, flows, tmp, alloc) {
   out.params = cpuMs(() => {
     for (const cf of flows) flowParams(cf);
   });
+  const w0 = performance.now();
   const sink = new SqliteSink(db, { deferIndexes: true, groupMs: GROUP_COMMIT_MS, sensorName: 'bench' });
+  const w1 = performance.now();
   out.write = cpuMs(() => {
     for (let i = 0; i < flows.length; i += 1024) sink.write(flows.slice(i, i + 1024));
   });
   out.close = cpuMs(() => sink.close());
   out.total = out.write + out.close;
+  // Wall times: what the file system's waits (fsync at the checkpoints) add to a one-core run's wall.
+  out.open_wall = w1 - w0;
+  out.total_wall = performance.now() - w1;
   if (alloc) {
     out.uid_alloc = allocMb(() => {
       for (const { flow: f } of flows) flowUid(f.sensor, f.ip_version, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan, f.first_ts);
