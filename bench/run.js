@@ -30,7 +30,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { ensureCaptures, ensureEmptyCapture } = require('./gen-capture');
-const { measure, hasGnuTime, hasTaskset } = require('./measure');
+const { measure, hasGnuTime, hasTaskset, droppedCaBundle } = require('./measure');
 const { findNdpiReader, ndpiVersion, ndpiArgs, parseNdpiOutput } = require('./ndpi');
 const { median, medians, fmtInt, fmtFixed, fmtRate, fmtMB, table } = require('./report');
 
@@ -131,6 +131,7 @@ function machine(ndpiBin) {
     ndpiReader: ndpiBin !== null ? { path: ndpiBin, ...ndpiVersion(ndpiBin) } : null,
     gnuTime: hasGnuTime(),
     taskset: hasTaskset(),
+    nodeExtraCaCertsDropped: droppedCaBundle(),
   };
 }
 
@@ -400,6 +401,7 @@ function printReport(results) {
   const pct = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(0)}%`);
   const rounds = (xs, f = (x) => x.toFixed(2)) => xs.map((x) => (Number.isFinite(x) ? f(x) : '-')).join(', ');
   lines.push(`Machine: ${results.machine.cpuModel}, ${results.machine.cores} cores, node ${results.machine.node}, nDPI ${results.machine.ndpiReader?.ndpi ?? 'absent'}`);
+  if (results.machine.nodeExtraCaCertsDropped) lines.push(`Timed runs without NODE_EXTRA_CA_CERTS (${results.machine.nodeExtraCaCertsDropped}): node parses that bundle at every start, ~0.05 s of CPU a process here; BENCH_KEEP_NODE_EXTRA_CA_CERTS=1 keeps it`);
   lines.push(`Load average when the bench started: ${results.loadAverageStart.map((x) => x.toFixed(1)).join(', ')}; at the end: ${results.loadAverageEnd.map((x) => x.toFixed(1)).join(', ')}`);
   lines.push(`Capture: ${fmtInt(results.capture.flows)} TCP connections, up to ${fmtInt(results.capture.maxConcurrentFlows)} open at once, ${fmtInt(results.capture.fullSizeFrames)} of ${fmtInt(results.capture.full.frames)} frames full size`);
   for (const [name, byPin] of Object.entries(results.endToEnd ?? {})) {

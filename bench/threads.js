@@ -17,6 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { median } = require('./report');
+const { runEnv, droppedCaBundle } = require('./measure');
 
 const ROOT = path.resolve(__dirname, '..');
 const PRELOAD = path.join(__dirname, 'capture-thread-cpu.js');
@@ -44,7 +45,7 @@ function run(root, extra, o, tmp) {
   const cmd = o.cpus !== null ? 'taskset' : process.execPath;
   const argv = o.cpus !== null ? ['-c', o.cpus, process.execPath, ...args] : args;
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, argv, { cwd: root, env: runEnv(), encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`sensor in ${root} exited ${r.status}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
   const line = r.stderr.split('\n').find((l) => l.startsWith('CAPTURE_THREAD_CPU '));
@@ -97,6 +98,7 @@ function main() {
     process.stderr.write(`${v.name.padEnd(28)} wall ${m.wall.toFixed(2)} s  capture thread ${m.captureThreadCpu.toFixed(2)} s CPU  process ${m.processCpu.toFixed(2)} s CPU\n`);
   }
   process.stderr.write(`load average (1 min) over the rounds: ${load.map((x) => x.toFixed(1)).join(', ')}\n`);
+  if (droppedCaBundle() !== null) process.stderr.write(`runs without NODE_EXTRA_CA_CERTS (${droppedCaBundle()}: node parses that bundle at every start; BENCH_KEEP_NODE_EXTRA_CA_CERTS=1 keeps it)\n`);
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
