@@ -1,0 +1,96 @@
+'use strict';
+/**
+ * Where onnxruntime's run time goes in the classifier (or any model with one float input [N, L]): the sensor's
+ * session options (CPU, one intra-op thread, sequential, all graph optimisations) plus onnxruntime's own profiler,
+ * batches of B real rows from a who's-talking CSV (default models/lab/sample.csv, cycled). Sums the kernel time of
+ * each node (after onnxruntime's graph optimisations) by operator type and prints one JSON object: per type the
+ * total us, calls and share, the matrix products (MatMulInteger, DynamicQuantizeLinear, the ops they feed) apart
+ * from the rest, and the mean whole-run time a call as the profiler saw it.
+ *
+ * Usage: taskset -c 1 node bench/classifier-profile.js [--model models/sensor.onnx] [--rows CSV] [--batch 256]
+ *                                                      [--calls 400] [--profile 0|1]
+ * With --profile 0 it times the calls instead (no profiler, whose per-node cost inflates the small nodes): us of
+ * process CPU a flow, median of 7 rounds of --calls calls (any model with one float input [N, 30], such as a cut of
+ * the classifier's feature subgraph).
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+
+function args(argv) {
+  const o = { model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, calls: 400, profile: 1 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i].replace(/^--/, '');
+    if (!(k in o)) throw new Error(`unknown option ${argv[i]}`);
+    o[k] = typeof o[k] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+  }
+  return o;
+}
+
+async function main() {
+  const o = args(process.argv.slice(2));
+  const ort = require('onnxruntime-node');
+  const L = 30;
+  const rows = fs.readFileSync(o.rows, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(1, L + 1).map(Number));
+  const prefix = path.join(os.tmpdir(), `clsprof-${process.pid}`);
+  const session = await ort.InferenceSession.create(fs.readFileSync(o.model), {
+    executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1,
+    enableProfiling: o.profile === 1, profileFilePrefix: prefix,
+  });
+  const input = new Float32Array(o.batch * L);
+  for (let i = 0; i < o.batch; i++) input.set(rows[i % rows.length].slice(0, L), i * L);
+  const name = session.inputNames[0];
+  if (o.profile !== 1) {
+    for (let i = 0; i < 50; i++) await session.run({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
+    const rounds = [];
+    for (let r = 0; r < 7; r++) {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < o.calls; i++) await session.run({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
+      const c = process.cpuUsage(c0);
+      rounds.push((c.user + c.system) / (o.calls * o.batch));
+    }
+    rounds.sort((a, b) => a - b);
+    await session.release();
+    process.stdout.write(JSON.stringify({ model: o.model, batch: o.batch, calls: o.calls, usCpuPerFlow: rounds.map((x) => +x.toFixed(3)),
+      median: +rounds[3].toFixed(3), loadAverage1m: +os.loadavg()[0].toFixed(2) }) + '\n');
+    return;
+  }
+  for (let i = 0; i < o.calls; i++) await session.run({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
+  session.endProfiling();
+  await session.release();
+  const file = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(path.basename(prefix))).map((f) => path.join(os.tmpdir(), f))[0];
+  const events = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.unlinkSync(file);
+  const byType = new Map();
+  let runs = 0;
+  let runUs = 0;
+  let kernelUs = 0;
+  for (const e of events) {
+    if (e.cat === 'Session' && e.name === 'model_run') { runs++; runUs += e.dur; }
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const t = e.args.op_name;
+    const s = byType.get(t) || { us: 0, calls: 0 };
+    s.us += e.dur; s.calls++; byType.set(t, s);
+    kernelUs += e.dur;
+  }
+  const heavy = new Set(['MatMulInteger', 'DynamicQuantizeLinear', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul']);
+  let heavyUs = 0;
+  const types = [...byType.entries()].sort((a, b) => b[1].us - a[1].us).map(([t, s]) => {
+    if (heavy.has(t)) heavyUs += s.us;
+    return { op: t, usPerCall: +(s.us / o.calls).toFixed(1), nodes: s.calls / o.calls, share: +(s.us / kernelUs).toFixed(4) };
+  });
+  process.stdout.write(JSON.stringify({
+    model: path.relative(ROOT, o.model), batch: o.batch, calls: o.calls,
+    runUsPerCall: +(runUs / runs).toFixed(1), kernelUsPerCall: +(kernelUs / o.calls).toFixed(1),
+    usPerFlow: +(runUs / runs / o.batch).toFixed(3),
+    matrixShare: +(heavyUs / kernelUs).toFixed(4), restShare: +(1 - heavyUs / kernelUs).toFixed(4),
+    nodesAfterOptimisation: types.reduce((n, t) => n + t.nodes, 0), types, loadAverage1m: +os.loadavg()[0].toFixed(2),
+  }, null, 1) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`classifier-profile: ${e && e.message ? e.message : e}\n`);
+  process.exit(1);
+});
