@@ -10,13 +10,13 @@
  */
 const fs = require('node:fs');
 const ort = require('onnxruntime-node');
+const { SENSOR_SESSION_OPTIONS, alternatingCpuPerRow } = require('./ort-ab');
 
 async function main() {
   const [a, b, file, batchArg] = process.argv.slice(2);
   if (!a || !b || !file) throw new Error('usage: node bench/anomaly-graph-ab.js A.onnx B.onnx FEATURES.f32 [BATCH]');
   const bs = Number(batchArg ?? 256);
-  const opt = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1 };
-  const s = [await ort.InferenceSession.create(a, opt), await ort.InferenceSession.create(b, opt)];
+  const s = [await ort.InferenceSession.create(a, SENSOR_SESSION_OPTIONS), await ort.InferenceSession.create(b, SENSOR_SESSION_OPTIONS)];
   const width = s[0].inputMetadata[0].shape[1];
   const buf = fs.readFileSync(file);
   const x = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
@@ -25,17 +25,8 @@ async function main() {
     batches.push(new ort.Tensor('float32', x.slice(i * width, (i + bs) * width), [bs, width]));
   }
   const name = s[0].inputNames[0];
-  const res = [[], []];
-  for (let round = 0; round < 20; round++) {
-    for (const k of [round % 2, 1 - (round % 2)]) {
-      const t0 = process.cpuUsage();
-      for (let r = 0; r < 3; r++) for (const t of batches) await s[k].run({ [name]: t });
-      const u = process.cpuUsage(t0);
-      res[k].push((u.user + u.system) / (3 * batches.length * bs));
-    }
-  }
-  const med = (v) => [...v].sort((p, q) => p - q)[v.length >> 1];
-  process.stdout.write(`${JSON.stringify({ batch: bs, rows: batches.length * bs, a, b, us_per_flow: [+med(res[0]).toFixed(3), +med(res[1]).toFixed(3)] })}\n`);
+  const usPerFlow = await alternatingCpuPerRow(s, name, batches, bs);
+  process.stdout.write(`${JSON.stringify({ batch: bs, rows: batches.length * bs, a, b, us_per_flow: usPerFlow })}\n`);
 }
 
 main().catch((e) => {

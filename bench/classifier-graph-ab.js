@@ -14,6 +14,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const ort = require('onnxruntime-node');
+const { SENSOR_SESSION_OPTIONS, alternatingCpuPerRow } = require('./ort-ab');
 
 async function main() {
   const argv = process.argv.slice(2);
@@ -26,8 +27,7 @@ async function main() {
   const [a, b, file] = pos;
   if (!a || !b || !file) throw new Error('usage: node bench/classifier-graph-ab.js A.onnx B.onnx ROWS.db|ROWS.f32 [--batch 256] [--check 256,255,7,1,512]');
   const bs = Number(o.batch);
-  const opt = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1 };
-  const s = [await ort.InferenceSession.create(a, opt), await ort.InferenceSession.create(b, opt)];
+  const s = [await ort.InferenceSession.create(a, SENSOR_SESSION_OPTIONS), await ort.InferenceSession.create(b, SENSOR_SESSION_OPTIONS)];
   const L = 30;
   let x;
   if (file.endsWith('.db')) {
@@ -67,18 +67,9 @@ async function main() {
   }
   const batches = [];
   for (let i = 0; i + bs <= Math.min(40 * bs, n); i += bs) batches.push(new ort.Tensor('float32', x.slice(i * L, (i + bs) * L), [bs, L]));
-  const res = [[], []];
-  for (let round = 0; round < 20; round++) {
-    for (const k of [round % 2, 1 - (round % 2)]) {
-      const t0 = process.cpuUsage();
-      for (let r = 0; r < 3; r++) for (const t of batches) await s[k].run({ [name]: t });
-      const u = process.cpuUsage(t0);
-      res[k].push((u.user + u.system) / (3 * batches.length * bs));
-    }
-  }
-  const med = (v) => [...v].sort((p, q) => p - q)[v.length >> 1];
+  const usPerFlow = await alternatingCpuPerRow(s, name, batches, bs);
   process.stdout.write(`${JSON.stringify({ a, b, rows: n, checked, batch: bs, timedRows: batches.length * bs,
-    us_per_flow: [+med(res[0]).toFixed(3), +med(res[1]).toFixed(3)], loadAverage1m: +os.loadavg()[0].toFixed(2) })}\n`);
+    us_per_flow: usPerFlow, loadAverage1m: +os.loadavg()[0].toFixed(2) })}\n`);
   if (differing) process.exit(1);
 }
 

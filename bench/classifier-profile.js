@@ -16,17 +16,13 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { optionArgs } = require('./report');
+const { SENSOR_SESSION_OPTIONS } = require('./ort-ab');
 
 const ROOT = path.resolve(__dirname, '..');
 
 function args(argv) {
-  const o = { model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, calls: 400, profile: 1 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    if (!(k in o)) throw new Error(`unknown option ${argv[i]}`);
-    o[k] = typeof o[k] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
-  }
-  return o;
+  return optionArgs({ model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, calls: 400, profile: 1 }, argv);
 }
 
 async function main() {
@@ -36,8 +32,7 @@ async function main() {
   const rows = fs.readFileSync(o.rows, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(1, L + 1).map(Number));
   const prefix = path.join(os.tmpdir(), `clsprof-${process.pid}`);
   const session = await ort.InferenceSession.create(fs.readFileSync(o.model), {
-    executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1,
-    enableProfiling: o.profile === 1, profileFilePrefix: prefix,
+    ...SENSOR_SESSION_OPTIONS, enableProfiling: o.profile === 1, profileFilePrefix: prefix,
   });
   const input = new Float32Array(o.batch * L);
   for (let i = 0; i < o.batch; i++) input.set(rows[i % rows.length].slice(0, L), i * L);

@@ -14,19 +14,13 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { median } = require('./report');
+const { median, optionArgs } = require('./report');
 
 const ROOT = path.resolve(__dirname, '..');
 const dist = path.join(ROOT, 'dist');
 
 function args(argv) {
-  const o = { model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, threads: 1, rounds: 5, ms: 1500 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    if (!(k in o)) throw new Error(`unknown option ${argv[i]}`);
-    o[k] = typeof o[k] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
-  }
-  return o;
+  return optionArgs({ model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, threads: 1, rounds: 5, ms: 1500 }, argv);
 }
 
 

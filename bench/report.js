@@ -1,5 +1,5 @@
 'use strict';
-/** Medians and the plain-text tables `npm run bench` prints. */
+/** Medians and the plain-text tables `npm run bench` prints, and the small bench scripts' option parser. */
 
 function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -46,4 +46,18 @@ function table(header, rows) {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-module.exports = { median, medians, fmtInt, fmtFixed, fmtRate, fmtMB, table };
+/**
+ * `--name value` pairs over `defaults` (a name not in defaults is an error; a value is a number where the default is
+ * one).
+ */
+function optionArgs(defaults, argv) {
+  const o = { ...defaults };
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i].replace(/^--/, '');
+    if (!(k in o)) throw new Error(`unknown option ${argv[i]}`);
+    o[k] = typeof o[k] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+  }
+  return o;
+}
+
+module.exports = { median, medians, optionArgs, fmtInt, fmtFixed, fmtRate, fmtMB, table };
