@@ -31,13 +31,16 @@ def emb_axis1(model, out_path):
     del g.node[:]; g.node.extend(out)
     onnx.checker.check_model(m); onnx.save(m, out_path); print(len(g.node))
 
-def runs_matmul(model, out_path):
+def _runs_onehot(model, out_path, combine, extra_init=()):
+    """The 3 per-run ScatterElements sums replaced: a one-hot of each packet's run id (Equal against 0..9) and the
+    packets' three values stacked into v [N, 3, 30]; combine(v, onehot) returns the nodes that make 'runs1/sums'
+    [N, 3, 10] from them, which Split and Squeeze hand to the graph's old consumers."""
     m=onnx.load(model); g=m.graph
     drop={'runs0/run_id','runs0/slot','runs0/shape','runs0/batch','runs0/data_shape','runs0/zeros','runs0/sum0','runs0/sum1','runs0/sum2',
      'm0//run_features/Squeeze_output_0','m0//run_features/Squeeze_1_output_0','m0//run_features/ReduceSum_output_0'}
     g.initializer.extend([numpy_helper.from_array(np.arange(10,dtype=np.float32),'runs1/k'),
       numpy_helper.from_array(np.array([2],dtype=np.int64),'runs1/ax2'),
-      numpy_helper.from_array(np.array([1],dtype=np.int64),'runs1/ax1')])
+      numpy_helper.from_array(np.array([1],dtype=np.int64),'runs1/ax1'), *extra_init])
     new=[
      helper.make_node('Unsqueeze',['m0//run_features/CumSum_output_0','runs1/ax2'],['runs1/id3']),
      helper.make_node('Equal',['runs1/id3','runs1/k'],['runs1/ohb']),
@@ -46,8 +49,7 @@ def runs_matmul(model, out_path):
      helper.make_node('Unsqueeze',['m0//run_features/Sign_output_0','runs1/ax1'],['runs1/v1']),
      helper.make_node('Unsqueeze',['m0//run_features/Cast_output_0','runs1/ax1'],['runs1/v2']),
      helper.make_node('Concat',['runs1/v0','runs1/v1','runs1/v2'],['runs1/v'],axis=1),
-     helper.make_node('MatMul',['runs1/v','runs1/oh'],['runs1/sums']),
-     helper.make_node('Split',['runs1/sums'],['runs1/s0','runs1/s1','runs1/s2'],axis=1, num_outputs=3) if False else
+     *combine('runs1/v','runs1/oh'),
      helper.make_node('Split',['runs1/sums'],['runs1/s0','runs1/s1','runs1/s2'],axis=1),
      helper.make_node('Squeeze',['runs1/s0','runs1/ax1'],['m0//run_features/Squeeze_output_0']),
      helper.make_node('Squeeze',['runs1/s1','runs1/ax1'],['m0//run_features/Squeeze_1_output_0']),
@@ -64,41 +66,16 @@ def runs_matmul(model, out_path):
     del g.initializer[:]; g.initializer.extend(keep)
     onnx.checker.check_model(m); onnx.save(m, out_path); print(len(g.node))
 
+def runs_matmul(model, out_path):
+    _runs_onehot(model, out_path, lambda v, oh: [helper.make_node('MatMul',[v,oh],['runs1/sums'])])
+
 def runs_mulsum(model, out_path):
-    m=onnx.load(model); g=m.graph
-    drop={'runs0/run_id','runs0/slot','runs0/shape','runs0/batch','runs0/data_shape','runs0/zeros','runs0/sum0','runs0/sum1','runs0/sum2',
-     'm0//run_features/Squeeze_output_0','m0//run_features/Squeeze_1_output_0','m0//run_features/ReduceSum_output_0'}
-    g.initializer.extend([numpy_helper.from_array(np.arange(10,dtype=np.float32),'runs1/k'),
-      numpy_helper.from_array(np.array([2],dtype=np.int64),'runs1/ax2'),
-      numpy_helper.from_array(np.array([1],dtype=np.int64),'runs1/ax1'),numpy_helper.from_array(np.array([3],dtype=np.int64),'runs1/ax3')])
-    new=[
-     helper.make_node('Unsqueeze',['m0//run_features/CumSum_output_0','runs1/ax2'],['runs1/id3']),
-     helper.make_node('Equal',['runs1/id3','runs1/k'],['runs1/ohb']),
-     helper.make_node('Cast',['runs1/ohb'],['runs1/oh'],to=1),
-     helper.make_node('Unsqueeze',['m0//features/Abs_output_0','runs1/ax1'],['runs1/v0']),
-     helper.make_node('Unsqueeze',['m0//run_features/Sign_output_0','runs1/ax1'],['runs1/v1']),
-     helper.make_node('Unsqueeze',['m0//run_features/Cast_output_0','runs1/ax1'],['runs1/v2']),
-     helper.make_node('Concat',['runs1/v0','runs1/v1','runs1/v2'],['runs1/v'],axis=1),
-     helper.make_node('Unsqueeze',['runs1/v','runs1/ax3'],['runs1/v4']),
-     helper.make_node('Unsqueeze',['runs1/oh','runs1/ax1'],['runs1/oh4']),
+    _runs_onehot(model, out_path, lambda v, oh: [
+     helper.make_node('Unsqueeze',[v,'runs1/ax3'],['runs1/v4']),
+     helper.make_node('Unsqueeze',[oh,'runs1/ax1'],['runs1/oh4']),
      helper.make_node('Mul',['runs1/v4','runs1/oh4'],['runs1/prod']),
-     helper.make_node('ReduceSum',['runs1/prod','runs1/ax2'],['runs1/sums'],keepdims=0),
-     helper.make_node('Split',['runs1/sums'],['runs1/s0','runs1/s1','runs1/s2'],axis=1, num_outputs=3) if False else
-     helper.make_node('Split',['runs1/sums'],['runs1/s0','runs1/s1','runs1/s2'],axis=1),
-     helper.make_node('Squeeze',['runs1/s0','runs1/ax1'],['m0//run_features/Squeeze_output_0']),
-     helper.make_node('Squeeze',['runs1/s1','runs1/ax1'],['m0//run_features/Squeeze_1_output_0']),
-     helper.make_node('Squeeze',['runs1/s2','runs1/ax1'],['m0//run_features/ReduceSum_output_0']),
-    ]
-    out=[]
-    for n in g.node:
-        if any(o in drop for o in n.output):
-            if n.output[0]=='runs0/run_id': out.extend(new)
-            continue
-        out.append(n)
-    del g.node[:]; g.node.extend(out)
-    keep=[i for i in g.initializer if not i.name.startswith('runs0/')]
-    del g.initializer[:]; g.initializer.extend(keep)
-    onnx.checker.check_model(m); onnx.save(m, out_path); print(len(g.node))
+     helper.make_node('ReduceSum',['runs1/prod','runs1/ax2'],['runs1/sums'],keepdims=0)],
+     extra_init=[numpy_helper.from_array(np.array([3],dtype=np.int64),'runs1/ax3')])
 
 def mitf(model, out_path):
     m=onnx.load(model); g=m.graph
