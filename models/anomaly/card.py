@@ -189,6 +189,60 @@ def previous_on_untouched(w):
         rows.append(([label, pct(m["workstations"]["fpr"])], detections(m["attack_totals"])))
     attack_table(w, ["model", "workstations (a1 to a5)"], rows)
 
+def outside_figures():
+    """card/outside.json (optional; models/anomaly/outside.py): the share of ../shared/outside flows flagged, if it was
+    measured on the shipped graph."""
+    path = os.path.join(CARD, "outside.json")
+    if not os.path.exists(path):
+        return None
+    o = json.load(open(path))
+    return o if o["model_sha256"] == shipped_sha256() else None
+
+
+def shipped_sha256():
+    import hashlib
+    return hashlib.sha256(open(os.path.join(os.path.dirname(HERE), "anomaly.onnx"), "rb").read()).hexdigest()
+
+
+def of(x):
+    return f"{pct(x['share'], 1)} ({x['flagged']:,} of {x['flows']:,})"
+
+
+def outside_section(w):
+    o = outside_figures()
+    if o is None:
+        return
+    w("## Out of the lab: other projects' captures (`../shared/outside`)")
+    w("")
+    w(f"`{o['command']}` ({o['when']}) runs the sensor with its defaults over ../shared/outside/pcaps: public test "
+      "captures of other projects (Zeek, Suricata, Arkime, tcpdump, PcapPlusPlus, mercury, ...), a tshark protocol label "
+      "per TCP stream and **no anomaly ground truth**. So this is not a false-positive rate: the set holds exploit "
+      "captures, fuzzing and truncated traces besides ordinary sessions. It is how much of traffic from networks the "
+      "model never saw it calls anomalous at its stated 1% rate, and it says plainly that the bundled model describes "
+      "the lab it was fitted on: fit it on your own traffic (*On your own network* below).")
+    w("")
+    w("| flows | flagged |")
+    w("| --- | ---: |")
+    w(f"| all TCP flows the sensor recorded | {of(o['all'])} |")
+    w(f"| picked up midstream (no handshake seen) | {of(o['midstream'])} |")
+    w(f"| never established or one-sided (Zeek states S0, OTH, SH, S2, S3, SHR) | {of(o['not_established'])} |")
+    w(f"| complete ({o['complete_rule']}) | {of(o['complete'])} |")
+    w(f"| complete, of a protocol the classifier has a class for (tshark label) | {of(o['known_protocol_complete'])} |")
+    w(f"| any, of a protocol the classifier has a class for | {of(o['known_protocol'])} |")
+    w(f"| any, of other protocols (`other:*`) | {of(o['other_protocol'])} |")
+    w("")
+    w("By source project: " + "; ".join(f"{k} {of(v)}" for k, v in o["by_source"].items()) + ".")
+    w("")
+    c, k = o["complete"], o["known_protocol_complete"]
+    rest_n, rest_k = c["flows"] - k["flows"], c["flagged"] - k["flagged"]
+    w("Every flow seen midstream or never established was flagged here: the model scores a flow's own counters and "
+      "connection state, and such flows are far from the completed sessions it was fitted on. Of the complete "
+      f"sessions, those of protocols the lab also carries (the classifier's classes) were flagged at {pct(k['share'], 1)}, "
+      f"the others at {pct(rest_k / rest_n, 1) if rest_n else '-'} ({rest_k:,} of {rest_n:,}): the model knows the "
+      "lab's protocols, not yours, which is what `sensor anomaly-fit` on your own traffic is for.")
+    w("")
+
+
 def rebuilt(w):
     """card/rebuild.json (optional): the shipped graph rewritten after every figure on this card was measured, with
     every score bit-identical (models/anomaly/streamline.py); the model and its name stay."""
@@ -293,6 +347,11 @@ def main():
     wu = m.get("workstations_untouched") or {}
     w(f"| (no target) the attack lab's workstations, a network the model was not fitted on | {ulabs}: "
       f"{pct(wu.get('fpr'))} of {wu.get('flows', 0):,} flows flagged; {dlabs}: {pct(ws['fpr'])} of {ws['flows']:,} | |")
+    o = outside_figures()
+    if o is not None:
+        w(f"| (no target) ../shared/outside: other projects' public test captures, no anomaly ground truth (*Out of the lab*) | "
+          f"all flows: {of(o['all'])} flagged; complete sessions: {of(o['complete'])}; complete sessions of protocols "
+          f"the lab also carries: {of(o['known_protocol_complete'])} | |")
     w("")
     top = sorted(ho["by_class"].items(), key=lambda kv: -kv[1]["flagged"])[:2]
     top_n = sum(v["flagged"] for _, v in top)
@@ -638,6 +697,8 @@ def main():
     if os.path.exists(os.path.join(CARD, "rebuild.json")):
         w("/usr/bin/python3 models/anomaly/streamline.py models/anomaly.onnx /tmp/a.onnx && mv /tmp/a.onnx models/anomaly.onnx"
           "   # the graph rebuilt: the same scores, less work")
+    if os.path.exists(os.path.join(CARD, "outside.json")):
+        w("/usr/bin/python3 models/anomaly/outside.py                    # ../shared/outside -> card/outside.json (Out of the lab)")
     w("/usr/bin/python3 models/anomaly/card.py                       # this file")
     w("```")
     w("")
@@ -646,6 +707,7 @@ def main():
       "namespaces it creates. `build.py` reads the traffic lab's captures from `--lab` (default "
       "`/work/data/lab/captures`).")
     w("")
+    outside_section(w)
     w("## On your own network")
     w("")
     w("```sh")
@@ -1515,6 +1577,11 @@ def readme_figures(m):
                                 for sc in ("scan", "synflood", "bruteforce-ssh", "bruteforce-http", "slowloris") if sc in at)
                     + f"; workstations {pct(sm['workstations_untouched']['fpr'])} | | |")
     rows.append(f"| the attack lab's workstations (a network the model was not fitted on) | {pct(wu.get('fpr'))} | {pct(m['workstations']['fpr'])} |")
+    o = outside_figures()
+    if o is not None:
+        rows.append(f"| ../shared/outside, other projects' public test captures (no anomaly ground truth; models/ANOMALY.md, *Out of the lab*): "
+                    f"all flows / complete sessions / complete sessions of protocols the lab also carries | {of(o['all'])} / "
+                    f"{of(o['complete'])} / {of(o['known_protocol_complete'])} | |")
     for sc, what in SCENARIOS:
         r, u = tot.get(sc), un.get(sc)
         cell = lambda x: "" if x is None else f"{pct(x['detection'], 1)} ({x['attack_flagged']:,} of {x['attack_flows']:,})"  # noqa: E731
