@@ -10,6 +10,9 @@
  *
  * Usage: node bench/model-speed.js [--model models/sensor.onnx] [--rows CSV] [--batch 256] [--threads 1]
  *                                  [--rounds 5] [--ms 1500]
+ * With --f32 FILE the rows are a raw float32 [n, W] file instead (W: the model's input width), e.g. the sensor's own
+ * session.run feeds (bench/ort-split-preload.js); that is how the anomaly model is timed (round perf24), e.g.
+ *   taskset -c 0 node bench/model-speed.js --model models/anomaly.onnx --f32 FEEDS/anomalyw96.f32
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -20,7 +23,7 @@ const ROOT = path.resolve(__dirname, '..');
 const dist = path.join(ROOT, 'dist');
 
 function args(argv) {
-  return optionArgs({ model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, threads: 1, rounds: 5, ms: 1500 }, argv);
+  return optionArgs({ model: path.join(ROOT, 'models/sensor.onnx'), rows: path.join(ROOT, 'models/lab/sample.csv'), batch: 256, threads: 1, rounds: 5, ms: 1500, f32: '' }, argv);
 }
 
 
@@ -30,11 +33,24 @@ async function main() {
   const { checkMetadata } = require(path.join(dist, 'classify', 'modelContract.js'));
   const { ort } = require(path.join(dist, 'classify', 'ortBinding.js'));
   const bytes = fs.readFileSync(o.model);
-  const info = checkMetadata(o.model, bytes);
-  const L = info.sequenceLength;
-  const rows = fs.readFileSync(o.rows, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(1, L + 1).map(Number));
   const silent = { warn() {}, info() {} };
   const { session } = await createDeviceSession(bytes, 'cpu', o.threads, silent);
+  let info;
+  let L;
+  let rows;
+  if (o.f32) {
+    const { checkAnomalyMetadata } = require(path.join(dist, 'anomaly', 'anomalyModel.js'));
+    L = session.inputMetadata[0].shape[1];
+    info = L === 30 ? checkMetadata(o.model, bytes) : { ...checkAnomalyMetadata(o.model, bytes), classes: [] };
+    const buf = fs.readFileSync(o.f32);
+    const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    rows = [];
+    for (let i = 0; i + L <= x.length && rows.length < 20000; i += L) rows.push(Array.from(x.subarray(i, i + L)));
+  } else {
+    info = checkMetadata(o.model, bytes);
+    L = info.sequenceLength;
+    rows = fs.readFileSync(o.rows, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(1, L + 1).map(Number));
+  }
   const input = new Float32Array(o.batch * L);
   for (let i = 0; i < o.batch; i++) input.set(rows[i % rows.length].slice(0, L), i * L);
   const name = session.inputNames[0];
