@@ -7,10 +7,10 @@ Usage: /usr/bin/python3 bench/anomaly_rewrites.py VARIANT OUT.onnx [--model mode
                machine: 4.63 against 4.52 us a flow). Each output element is the same dot product over the same 92
                inputs; whether onnxruntime's kernel sums it in the same order is checked on data, not assumed.
 Then: taskset -c 0 node bench/ort-options-ab.js models/anomaly.onnx OUT.onnx ROWS.f32 (bit-compare and time)."""
-import sys
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper as nh
+from classifier_rewrites import cli  # bench/ is on sys.path when run as bench/anomaly_rewrites.py
 
 
 def stack_enc0(model, out_path):
@@ -55,12 +55,4 @@ def stack_enc0(model, out_path):
 VARIANTS = {'stack-enc0': stack_enc0}
 
 if __name__ == '__main__':
-    a = sys.argv[1:]
-    model = 'models/anomaly.onnx'
-    if '--model' in a:
-        i = a.index('--model')
-        model = a[i + 1]
-        del a[i:i + 2]
-    if len(a) != 2 or a[0] not in VARIANTS:
-        sys.exit(__doc__)
-    VARIANTS[a[0]](model, a[1])
+    cli(VARIANTS, 'models/anomaly.onnx', __doc__)

@@ -14,16 +14,11 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const ort = require('onnxruntime-node');
+const { positionalArgs } = require('./report');
 const { SENSOR_SESSION_OPTIONS, alternatingCpuPerRow } = require('./ort-ab');
 
 async function main() {
-  const argv = process.argv.slice(2);
-  const pos = [];
-  const o = { batch: '256', check: '256,255,7,1,512' };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
-    else pos.push(argv[i]);
-  }
+  const [pos, o] = positionalArgs({ batch: '256', check: '256,255,7,1,512' }, process.argv.slice(2));
   const [a, b, file] = pos;
   if (!a || !b || !file) throw new Error('usage: node bench/classifier-graph-ab.js A.onnx B.onnx ROWS.db|ROWS.f32 [--batch 256] [--check 256,255,7,1,512]');
   const bs = Number(o.batch);

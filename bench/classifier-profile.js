@@ -17,7 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { optionArgs } = require('./report');
-const { SENSOR_SESSION_OPTIONS } = require('./ort-ab');
+const { SENSOR_SESSION_OPTIONS, cpuPerRowRounds, profiledRuns } = require('./ort-ab');
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -37,39 +37,15 @@ async function main() {
   const input = new Float32Array(o.batch * L);
   for (let i = 0; i < o.batch; i++) input.set(rows[i % rows.length].slice(0, L), i * L);
   const name = session.inputNames[0];
+  const feed = () => ({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
   if (o.profile !== 1) {
-    for (let i = 0; i < 50; i++) await session.run({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
-    const rounds = [];
-    for (let r = 0; r < 7; r++) {
-      const c0 = process.cpuUsage();
-      for (let i = 0; i < o.calls; i++) await session.run({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
-      const c = process.cpuUsage(c0);
-      rounds.push((c.user + c.system) / (o.calls * o.batch));
-    }
-    rounds.sort((a, b) => a - b);
+    const timed = await cpuPerRowRounds(session, feed, o.calls, o.batch);
     await session.release();
-    process.stdout.write(JSON.stringify({ model: o.model, batch: o.batch, calls: o.calls, usCpuPerFlow: rounds.map((x) => +x.toFixed(3)),
-      median: +rounds[3].toFixed(3), loadAverage1m: +os.loadavg()[0].toFixed(2) }) + '\n');
+    process.stdout.write(JSON.stringify({ model: o.model, batch: o.batch, calls: o.calls, ...timed,
+      loadAverage1m: +os.loadavg()[0].toFixed(2) }) + '\n');
     return;
   }
-  for (let i = 0; i < o.calls; i++) await session.run({ [name]: new ort.Tensor('float32', input, [o.batch, L]) });
-  session.endProfiling();
-  await session.release();
-  const file = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(path.basename(prefix))).map((f) => path.join(os.tmpdir(), f))[0];
-  const events = JSON.parse(fs.readFileSync(file, 'utf8'));
-  fs.unlinkSync(file);
-  const byType = new Map();
-  let runs = 0;
-  let runUs = 0;
-  let kernelUs = 0;
-  for (const e of events) {
-    if (e.cat === 'Session' && e.name === 'model_run') { runs++; runUs += e.dur; }
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
-    const t = e.args.op_name;
-    const s = byType.get(t) || { us: 0, calls: 0 };
-    s.us += e.dur; s.calls++; byType.set(t, s);
-    kernelUs += e.dur;
-  }
+  const { runs, runUs, kernelUs, byType } = await profiledRuns(session, feed, o.calls, prefix);
   const heavy = new Set(['MatMulInteger', 'DynamicQuantizeLinear', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul']);
   let heavyUs = 0;
   const types = [...byType.entries()].sort((a, b) => b[1].us - a[1].us).map(([t, s]) => {

@@ -165,13 +165,19 @@ def features(model, out_path):
 VARIANTS = {'emb-axis1': emb_axis1, 'runs-matmul': runs_matmul, 'runs-mulsum': runs_mulsum, 'mitf': mitf,
             'group': group, 'features': features}
 
-if __name__ == '__main__':
+
+def cli(variants, model, usage):
+    """The rewrite scripts' command line (this one's and bench/anomaly_rewrites.py's): VARIANT OUT.onnx
+    [--model MODEL], MODEL defaulting to `model`; calls variants[VARIANT](MODEL, OUT.onnx), or exits with `usage`."""
     a = sys.argv[1:]
-    model = 'models/sensor.onnx'
     if '--model' in a:
         i = a.index('--model')
         model = a[i + 1]
         del a[i:i + 2]
-    if len(a) != 2 or a[0] not in VARIANTS:
-        sys.exit(__doc__)
-    VARIANTS[a[0]](model, a[1])
+    if len(a) != 2 or a[0] not in variants:
+        sys.exit(usage)
+    variants[a[0]](model, a[1])
+
+
+if __name__ == '__main__':
+    cli(VARIANTS, 'models/sensor.onnx', __doc__)

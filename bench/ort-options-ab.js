@@ -14,16 +14,11 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const ort = require('onnxruntime-node');
+const { positionalArgs } = require('./report');
 const { SENSOR_SESSION_OPTIONS, alternatingCpuPerRow } = require('./ort-ab');
 
 async function main() {
-  const argv = process.argv.slice(2);
-  const pos = [];
-  const o = { a: '{}', b: '{}', batch: '256', check: '256,255,7,1,512' };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
-    else pos.push(argv[i]);
-  }
+  const [pos, o] = positionalArgs({ a: '{}', b: '{}', batch: '256', check: '256,255,7,1,512' }, process.argv.slice(2));
   const [ma, mb, file] = pos;
   if (!ma || !mb || !file) throw new Error('usage: node bench/ort-options-ab.js A.onnx B.onnx ROWS.f32 [--a JSON] [--b JSON] [--batch 256] [--check LIST]');
   const s = [await ort.InferenceSession.create(ma, { ...SENSOR_SESSION_OPTIONS, ...JSON.parse(o.a) }),

@@ -14,16 +14,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const ort = require('onnxruntime-node');
-const { SENSOR_SESSION_OPTIONS } = require('./ort-ab');
+const { positionalArgs } = require('./report');
+const { SENSOR_SESSION_OPTIONS, cpuPerRowRounds, profiledRuns } = require('./ort-ab');
 
 async function main() {
-  const argv = process.argv.slice(2);
-  const pos = [];
-  const o = { batch: '256', calls: '400', profile: '1', opts: '{}' };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
-    else pos.push(argv[i]);
-  }
+  const [pos, o] = positionalArgs({ batch: '256', calls: '400', profile: '1', opts: '{}' }, process.argv.slice(2));
   const [model, file] = pos;
   const bs = Number(o.batch);
   const calls = Number(o.calls);
@@ -37,41 +32,14 @@ async function main() {
   const batches = [];
   for (let i = 0; i + bs <= Math.min(40 * bs, n); i += bs) batches.push(new ort.Tensor('float32', x.slice(i * W, (i + bs) * W), [bs, W]));
   const name = session.inputNames[0];
+  const feed = (i) => ({ [name]: batches[i % batches.length] });
   if (o.profile !== '1') {
-    for (let i = 0; i < 50; i++) await session.run({ [name]: batches[i % batches.length] });
-    const rounds = [];
-    for (let r = 0; r < 7; r++) {
-      const c0 = process.cpuUsage();
-      for (let i = 0; i < calls; i++) await session.run({ [name]: batches[i % batches.length] });
-      const c = process.cpuUsage(c0);
-      rounds.push((c.user + c.system) / (calls * bs));
-    }
-    rounds.sort((a, b) => a - b);
+    const timed = await cpuPerRowRounds(session, feed, calls, bs);
     await session.release();
-    process.stdout.write(JSON.stringify({ model, batch: bs, calls, usCpuPerFlow: rounds.map((v) => +v.toFixed(3)), median: +rounds[3].toFixed(3),
-      loadAverage1m: +os.loadavg()[0].toFixed(2) }) + '\n');
+    process.stdout.write(JSON.stringify({ model, batch: bs, calls, ...timed, loadAverage1m: +os.loadavg()[0].toFixed(2) }) + '\n');
     return;
   }
-  for (let i = 0; i < calls; i++) await session.run({ [name]: batches[i % batches.length] });
-  session.endProfiling();
-  await session.release();
-  const pf = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(path.basename(prefix))).map((f) => path.join(os.tmpdir(), f))[0];
-  const events = JSON.parse(fs.readFileSync(pf, 'utf8'));
-  fs.unlinkSync(pf);
-  const byType = new Map();
-  const byNode = new Map();
-  let runs = 0, runUs = 0, kernelUs = 0;
-  for (const e of events) {
-    if (e.cat === 'Session' && e.name === 'model_run') { runs++; runUs += e.dur; }
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
-    const t = e.args.op_name;
-    const s = byType.get(t) || { us: 0, calls: 0 };
-    s.us += e.dur; s.calls++; byType.set(t, s);
-    const nn = e.name.replace(/_kernel_time$/, '');
-    const q = byNode.get(nn) || { op: t, us: 0, provider: e.args.provider };
-    q.us += e.dur; byNode.set(nn, q);
-    kernelUs += e.dur;
-  }
+  const { runs, runUs, kernelUs, byType, byNode } = await profiledRuns(session, feed, calls, prefix);
   const types = [...byType.entries()].sort((a, b) => b[1].us - a[1].us).map(([t, s]) => ({ op: t,
     usPerCall: +(s.us / calls).toFixed(1), nodes: s.calls / calls, share: +(s.us / kernelUs).toFixed(4) }));
   const nodes = [...byNode.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, 15).map(([k, v]) => ({ node: k, op: v.op,

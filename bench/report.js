@@ -60,4 +60,18 @@ function optionArgs(defaults, argv) {
   return o;
 }
 
-module.exports = { median, medians, optionArgs, fmtInt, fmtFixed, fmtRate, fmtMB, table };
+/**
+ * Positional arguments and `--name value` pairs in any order: returns [positionals, options], the options over
+ * `defaults` and kept as strings (any name is taken; the scripts that use it read only the ones they know).
+ */
+function positionalArgs(defaults, argv) {
+  const pos = [];
+  const o = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
+    else pos.push(argv[i]);
+  }
+  return [pos, o];
+}
+
+module.exports = { median, medians, optionArgs, positionalArgs, fmtInt, fmtFixed, fmtRate, fmtMB, table };
