@@ -255,10 +255,16 @@ def main():
     if speed:
         w(f"- **Speed**: {speed['flowsPerCpuSecond']:,} flows per CPU second on one core at batch {speed['batch']} in "
           f"{speed['runtime']} (one intra-op thread; median of {len(speed['rounds'])} rounds; wall clock "
-          f"{speed['flowsPerSecond']:,} flows/s with a 1-minute load average of {speed['loadAverage1m']} on this shared "
-          "2-core VM, i.e. while waiting for a core). The previous CNN: "
+          f"{speed['flowsPerSecond']:,} flows/s with a 1-minute load average of {speed['loadAverage1m']} on the shared "
+          "2-core AMD EPYC VM the card was made on, i.e. while waiting for a core). The previous CNN: "
           + (f"{cands['baseline-cnn-2026-11']['flows_per_cpu_second']:,} flows per CPU second the same way."
              if "baseline-cnn-2026-11" in cands else "see the candidates."))
+        # card/speed_elsewhere.json (optional, kept by hand): the shipped file timed the same way on other machines
+        # after the card was made, so that a reader on other hardware knows how far the figure above carries
+        elsewhere_path = os.path.join(CARD, "speed_elsewhere.json")
+        for e in (json.load(open(elsewhere_path)) if os.path.exists(elsewhere_path) else []):
+            w(f"  On {e['machine']} ({e['date']}; {e['method']}): {e['flowsPerCpuSecond']} flows per CPU second "
+              f"({e['note']}; {e['source']}).")
     if oof:
         trained_on = "all" if not args.get("no_outside_train") else "none"
         w(f"- The shipped model is trained on the lab's training runs **and on {trained_on} of the outside flows**; "
