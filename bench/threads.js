@@ -8,6 +8,8 @@
  * object on stdout with every run.
  *
  * Usage: node bench/threads.js [--runs N (5)] [--capture FILE (bench/out/bench-1m.pcap)] [--base DIR] [--cpus LIST]
+ * [--off LIST] (--off adds a variant of this tree with SENSOR_THREADS_OFF=LIST, e.g. all or inference,database:
+ * src/config/helperThreads.ts)
  * (--cpus pins every run with taskset, e.g. 0 for one core; default all cores). Build first (npm run build: dist/ and
  * its start-up bundle; a stale bundle is reported, README "Start-up bundle") and generate the capture (npm run bench,
  * or node bench/gen-capture.js).
@@ -23,7 +25,7 @@ const ROOT = path.resolve(__dirname, '..');
 const PRELOAD = path.join(__dirname, 'capture-thread-cpu.js');
 
 function options(argv) {
-  const o = { runs: 5, capture: path.join(__dirname, 'out', 'bench-1m.pcap'), base: null, cpus: null };
+  const o = { runs: 5, capture: path.join(__dirname, 'out', 'bench-1m.pcap'), base: null, cpus: null, off: [] };
   for (let i = 0; i < argv.length; i += 2) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -31,21 +33,22 @@ function options(argv) {
     else if (a === '--capture') o.capture = path.resolve(v);
     else if (a === '--base') o.base = path.resolve(v);
     else if (a === '--cpus') o.cpus = v;
-    else throw new Error(`unknown option ${a} (--runs N, --capture FILE, --base DIR, --cpus LIST)`);
+    else if (a === '--off') o.off.push(v);
+    else throw new Error(`unknown option ${a} (--runs N, --capture FILE, --base DIR, --cpus LIST, --off LIST)`);
   }
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs takes a positive integer');
   if (!fs.existsSync(o.capture)) throw new Error(`no capture ${o.capture}: run npm run bench (or node bench/gen-capture.js) first`);
   return o;
 }
 
-function run(root, extra, o, tmp) {
+function run(root, extra, o, tmp, env = {}) {
   const db = path.join(tmp, 'threads.db');
   for (const s of ['', '-wal', '-shm']) fs.rmSync(db + s, { force: true });
   const args = ['-r', PRELOAD, path.join(root, 'bin', 'sensor.js'), ...extra, '--pcap', o.capture, '--db', db, '--no-progress'];
   const cmd = o.cpus !== null ? 'taskset' : process.execPath;
   const argv = o.cpus !== null ? ['-c', o.cpus, process.execPath, ...args] : args;
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, argv, { cwd: root, env: runEnv(), encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, argv, { cwd: root, env: { ...runEnv(), ...env }, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`sensor in ${root} exited ${r.status}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
   const line = r.stderr.split('\n').find((l) => l.startsWith('CAPTURE_THREAD_CPU '));
@@ -75,12 +78,13 @@ function main() {
     ...(o.base !== null ? [{ name: 'base (--base, its defaults)', root: o.base, extra: [] }] : []),
     { name: 'defaults', root: ROOT, extra: [] },
     { name: 'anomaly.thread', root: ROOT, extra: ['--config', threadConfig] },
+    ...o.off.map((list) => ({ name: `SENSOR_THREADS_OFF=${list}`, root: ROOT, extra: [], env: { SENSOR_THREADS_OFF: list } })),
   ];
   const runs = Object.fromEntries(variants.map((v) => [v.name, []]));
   const load = [];
   try {
     for (let r = 0; r < o.runs; r++) {
-      for (const v of variants) runs[v.name].push(run(v.root, v.extra, o, tmp));
+      for (const v of variants) runs[v.name].push(run(v.root, v.extra, o, tmp, v.env));
       load.push(os.loadavg()[0]);
     }
   } finally {

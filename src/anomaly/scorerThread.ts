@@ -1,8 +1,8 @@
-import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 
 import { awaitWorkerReady } from '../classify/modelWorker';
+import { helperThread } from '../config/helperThreads';
 import type { ClassifiedFlow } from '../classify/verdict';
 import { packBatch } from '../sink/recordPack';
 import type { AnomalyModelInfo } from './anomalyModel';
@@ -47,7 +47,7 @@ export type FlowScorer = Pick<
  */
 export function loadScorer(opts: ScorerOptions & { thread?: boolean }): Promise<FlowScorer> {
   const { thread, ...rest } = opts;
-  return (thread ?? availableParallelism() > 1) ? ScorerThread.load(rest) : AnomalyScorer.load(rest);
+  return (thread ?? helperThread('anomaly')) ? ScorerThread.load(rest) : AnomalyScorer.load(rest);
 }
 
 /**

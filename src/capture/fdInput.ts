@@ -1,5 +1,6 @@
 import { closeSync, read, readSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+
+import { helperThread } from '../config/helperThreads';
 
 /**
  * Bytes kept free in front of the data read into a buffer, for the unfinished record of the chunk before it (a
@@ -46,13 +47,14 @@ export class FdInput {
    * `room`: bytes kept in front of each chunk for the one before's unfinished record (READ_AHEAD_ROOM; tests use
    * less). `ahead`: read the next chunk in the thread pool while this one is parsed; by default only where the process
    * may use more than one CPU (on one, the thread pool's read took 0.1-0.2 s more CPU in a run of the 1M bench capture
-   * than reading on the capture thread, for no gain in wall time), else each chunk is read when it is asked for.
+   * than reading on the capture thread, for no gain in wall time; SENSOR_THREADS_OFF=readahead turns it off), else each
+   * chunk is read when it is asked for.
    */
   constructor(
     private readonly fd: number,
     private readonly chunkSize: number,
     room = READ_AHEAD_ROOM,
-    private readonly ahead = availableParallelism() > 1,
+    private readonly ahead = helperThread('readahead'),
   ) {
     this.at = room + PAGE_SKEW;
     // A double field from the start: it passes 2^30 in a file over 1 GiB (fileSource.ts, `consumed`).

@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 
 import type { FlowRecord } from '../flow/flowRecord';
 import type { Device, SessionLogger } from './deviceSession';
-import { availableParallelism } from 'node:os';
 
+import { helperThread } from '../config/helperThreads';
 import { InferenceThread } from './inferenceThread';
 import { InlineRunner, type ModelRunner } from './modelRunner';
 import { LatencyHistogram } from '../metrics/latencyHistogram';
@@ -49,7 +49,8 @@ export interface ClassifierOptions {
   /**
    * Run the model in its own worker thread (InferenceThread) rather than on the thread that submits flows.
    * Default: when this process may use more than one CPU (os.availableParallelism(), which follows taskset and
-   * cgroup CPU sets): on one CPU a thread only adds switching and a second copy of the runtime.
+   * cgroup CPU sets): on one CPU a thread only adds switching and a second copy of the runtime. SENSOR_THREADS_OFF=inference
+   * turns the default off (src/config/helperThreads.ts).
    */
   thread?: boolean;
   logger?: SessionLogger;
@@ -203,7 +204,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   static async load<T extends Classifiable = FlowRecord>(opts: ClassifierOptions): Promise<Classifier<T>> {
     validate(opts);
     const logger = opts.logger ?? SILENT;
-    const threaded = opts.thread ?? availableParallelism() > 1;
+    const threaded = opts.thread ?? helperThread('inference');
     const runner = await (threaded ? InferenceThread : InlineRunner).open(opts.modelPath, opts.device, opts.intraOpThreads, logger);
     const c = new Classifier<T>(runner.info, runner, opts, logger);
     c.cudaError = runner.cudaError;

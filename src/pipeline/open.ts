@@ -1,10 +1,10 @@
 import { existsSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'winston';
 import { loadScorer, type FlowScorer } from '../anomaly/scorerThread';
 import { Classifier } from '../classify/classifier';
 import { classifierOptions } from '../classify/fromConfig';
 import { ConfigError, NO_GROUPS, type SensorConfig } from '../config/config';
+import { helperThread } from '../config/helperThreads';
 import { loadGroupModel, type GroupModel } from '../hosts/behaviourGroups';
 import { HostProfiles, type HostProfilesOptions } from '../hosts/hostProfiles';
 import { HostProfilesThread, type HostProfilesView } from '../hosts/hostProfilesThread';
@@ -30,7 +30,7 @@ export interface OpenedSinks {
 /**
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. Where the process may use
  * more than one CPU, the database is written by its own thread (SqliteThreadSink), which then keeps the host profiles
- * too, else on this one (SqliteSink); `thread` overrides that choice. `bulk` (offline runs): a new database gets its secondary indexes at the end of
+ * too, else on this one (SqliteSink); `thread` overrides that choice (SENSOR_THREADS_OFF=database turns the default off). `bulk` (offline runs): a new database gets its secondary indexes at the end of
  * the run instead of row by row. `shedAbove` (live mode): the database sheds records of flows without payload
  * while writing takes more than this share of its thread's time (or, threaded, while it is far behind). Host
  * profiles (hosts.enabled) go into the flows database, and come right before it.
@@ -56,7 +56,7 @@ export async function openSinks(
       // write through its connection (written from this thread beside it, they failed with `database is locked`
       // behind the thread's back-to-back transactions of a flood, test/cli/flood.test.ts). The model monitor writes
       // once per window and keeps a connection of its own (localDb()).
-      const threaded = opts.thread ?? availableParallelism() > 1;
+      const threaded = opts.thread ?? helperThread('database');
       if (threaded) {
         const sink = await SqliteThreadSink.open(cfg.output.db, dbOpts, cfg.hosts.enabled ? hostOptions(cfg, log) : null);
         db = sink;
