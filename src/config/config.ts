@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { checkClickHouseConfig, type ClickHouseConfig } from './clickhouseConfig';
+import { HELPER_THREADS, unknownThreadNames } from './helperThreads';
 
 /**
  * The sensor's configuration: defaults, then one JSON file (example with every key in config/sensor.json), then
@@ -363,9 +364,16 @@ const squash = (s: string): string => s.replace(/_/g, '').toLowerCase();
 /**
  * Applies `SENSOR_<SECTION>__<KEY>=value` variables (e.g. SENSOR_CLASSIFY__DEVICE=cpu) on top of `base`. A
  * variable with the prefix and a double underscore that names no option is an error with a suggestion (a
- * typo should not be silently ignored); other SENSOR_* variables are not the config's.
+ * typo should not be silently ignored); other SENSOR_* variables are not the config's, but SENSOR_THREADS_OFF is
+ * checked here too (src/config/helperThreads.ts).
  */
 export function applyEnv(base: SensorConfig, env: NodeJS.ProcessEnv): SensorConfig {
+  const unknownThreads = unknownThreadNames(env);
+  if (unknownThreads.length > 0) {
+    throw new ConfigError(
+      `environment SENSOR_THREADS_OFF: no thread ${unknownThreads.map((n) => `"${n}"`).join(', ')}; name any of ${HELPER_THREADS.join(', ')} or all, comma-separated`,
+    );
+  }
   const sections = Object.keys(CONFIG_KEYS);
   const input: Record<string, Record<string, unknown>> = {};
   for (const name of Object.keys(env).sort()) {

@@ -21,10 +21,20 @@ export function helperThread(part: HelperThread, env: NodeJS.ProcessEnv = proces
   return !helperThreadOff(part, env) && availableParallelism() > 1;
 }
 
-/** Whether SENSOR_THREADS_OFF names `part` (or `all`). Unknown names are ignored. */
+/** Whether SENSOR_THREADS_OFF names `part` (or `all`). A name that is no part is refused where the configuration is
+ * read (applyEnv(), unknownThreadNames()), so a typo does not silently leave a thread on. */
 export function helperThreadOff(part: HelperThread, env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = env['SENSOR_THREADS_OFF'];
-  if (v === undefined || v === '') return false;
-  const names = v.split(',').map((s) => s.trim().toLowerCase());
+  const names = threadNames(env);
   return names.includes('all') || names.includes(part);
+}
+
+/** The names in SENSOR_THREADS_OFF that are neither a part nor `all`. */
+export function unknownThreadNames(env: NodeJS.ProcessEnv): string[] {
+  return threadNames(env).filter((n) => n !== 'all' && !(HELPER_THREADS as readonly string[]).includes(n));
+}
+
+function threadNames(env: NodeJS.ProcessEnv): string[] {
+  const v = env['SENSOR_THREADS_OFF'];
+  if (v === undefined || v === '') return [];
+  return v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
 }
