@@ -1,4 +1,4 @@
-import { Database, type SqliteDatabase, type SqliteStatement } from '../sink/sqliteBinding';
+import { Database, type SqliteDatabase, type SqliteStatement, withAddon } from '../sink/sqliteBinding';
 
 /** How long a read waits for the writing sensor's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -24,7 +24,7 @@ export class FlowDb {
 
   constructor(readonly path: string) {
     try {
-      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db = new Database(path, withAddon({ readonly: true, fileMustExist: true }));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       throw new FlowDbError(`cannot open database ${path} read-only: ${msg} (give the --db the sensor writes)`);
