@@ -40,8 +40,12 @@ async function main() {
   let rows;
   if (o.f32) {
     const { checkAnomalyMetadata } = require(path.join(dist, 'anomaly', 'anomalyModel.js'));
+    const { readMetadataProps } = require(path.join(dist, 'classify', 'onnxMetadata.js'));
+    // An anomaly model is the one whose metadata carries its counters (src/anomaly/anomalyModel.ts); its input is
+    // wider than a sequence, so the row width comes from the session's input.
+    const anomaly = readMetadataProps(bytes, (what) => new Error(`${o.model}: ${what}`)).has('anomaly_counters');
     L = session.inputMetadata[0].shape[1];
-    info = L === 30 ? checkMetadata(o.model, bytes) : { ...checkAnomalyMetadata(o.model, bytes), classes: [] };
+    info = anomaly ? { ...checkAnomalyMetadata(o.model, bytes), classes: [] } : checkMetadata(o.model, bytes);
     const buf = fs.readFileSync(o.f32);
     const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
     rows = [];

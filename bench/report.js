@@ -61,17 +61,17 @@ function optionArgs(defaults, argv) {
 }
 
 /**
- * Positional arguments and `--name value` pairs in any order: returns [positionals, options], the options over
- * `defaults` and kept as strings (any name is taken; the scripts that use it read only the ones they know).
+ * Positional arguments and `--name value` pairs in any order: returns [positionals, options], the pairs read by
+ * optionArgs() (a name not in defaults is an error).
  */
 function positionalArgs(defaults, argv) {
   const pos = [];
-  const o = { ...defaults };
+  const pairs = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
+    if (argv[i].startsWith('--')) pairs.push(argv[i], argv[++i]);
     else pos.push(argv[i]);
   }
-  return [pos, o];
+  return [pos, optionArgs(defaults, pairs)];
 }
 
 module.exports = { median, medians, optionArgs, positionalArgs, fmtInt, fmtFixed, fmtRate, fmtMB, table };
