@@ -49,8 +49,8 @@ export interface ClassifierOptions {
   /**
    * Run the model in its own worker thread (InferenceThread) rather than on the thread that submits flows.
    * Default: when this process may use more than one CPU (os.availableParallelism(), which follows taskset and
-   * cgroup CPU sets): on one CPU a thread only adds switching and a second copy of the runtime. SENSOR_THREADS_OFF=inference
-   * turns the default off (src/config/helperThreads.ts).
+   * cgroup CPU sets): on one CPU a thread only adds switching and a second copy of the runtime.
+   * SENSOR_THREADS_OFF=inference turns the default off (src/config/helperThreads.ts).
    */
   thread?: boolean;
   logger?: SessionLogger;

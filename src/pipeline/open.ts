@@ -30,10 +30,11 @@ export interface OpenedSinks {
 /**
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. Where the process may use
  * more than one CPU, the database is written by its own thread (SqliteThreadSink), which then keeps the host profiles
- * too, else on this one (SqliteSink); `thread` overrides that choice (SENSOR_THREADS_OFF=database turns the default off). `bulk` (offline runs): a new database gets its secondary indexes at the end of
- * the run instead of row by row. `shedAbove` (live mode): the database sheds records of flows without payload
- * while writing takes more than this share of its thread's time (or, threaded, while it is far behind). Host
- * profiles (hosts.enabled) go into the flows database, and come right before it.
+ * too, else on this one (SqliteSink); `thread` overrides that choice (SENSOR_THREADS_OFF=database turns the default
+ * off). `bulk` (offline runs): a new database gets its secondary indexes at the end of the run instead of row by row.
+ * `shedAbove` (live mode): the database sheds records of flows without payload while writing takes more than this
+ * share of its thread's time (or, threaded, while it is far behind). Host profiles (hosts.enabled) go into the flows
+ * database, and come right before it.
  */
 export async function openSinks(
   cfg: SensorConfig,

@@ -20,7 +20,9 @@ const ADDON_PATH: string | null = (() => {
   return existsSync(p) ? p : null;
 })();
 
-/** `options` with the addon's path (see ADDON_PATH); every connection the sensor opens (sink, serve) goes through it. */
+/**
+ * `options` with the addon's path (see ADDON_PATH); every connection the sensor opens (sink, serve) goes through it.
+ */
 export function withAddon(options: Database.Options = {}): Database.Options {
   return ADDON_PATH === null || options.nativeBinding !== undefined ? options : { ...options, nativeBinding: ADDON_PATH };
 }
