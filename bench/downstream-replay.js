@@ -8,19 +8,22 @@
  *   DOWNSTREAM_REPLAY=FILE  reads no packet (FileSource.run returns at once, as for an empty capture) and, when the
  *                           run's end-of-file flush starts, hands the records of FILE to the pipeline in the same
  *                           order, in steps of DOWNSTREAM_STEP (64) with Pipeline.settle() between (as after every
- *                           window of the file) and the event loop turned every 20 ms (as FileSource does), then lets the real flush, drain and close run.
+ *                           window of the file) and the event loop turned every 20 ms (as FileSource does), then
+ *                           lets the real flush, drain and close run.
  *
  * Everything after the flow record is the real code of dist/: classifier and its inference thread (or the calling
  * thread on one core), anomaly scorer, host profiles, uid, SQLite with its deferred indexes, JSON lines, the model
  * monitor, the run summary. With DOWNSTREAM_TIMES=1 it prints to stderr, at exit, the wall and process CPU seconds
- * from process start to the first replayed record (start-up, less the reading of FILE) and from there to exit (the downstream work).
+ * from process start to the first replayed record (start-up, less the reading of FILE) and from there to exit (the
+ * downstream work).
  *
  * Usage (one core, the 1M capture):
  *   SENSOR_BUNDLE=off DOWNSTREAM_DUMP=/tmp/rec.jsonl node -r ./bench/downstream-replay.js bin/sensor.js \
  *     --pcap bench/out/bench-1m.pcap --db /tmp/a.db --no-progress
  *   SENSOR_BUNDLE=off DOWNSTREAM_REPLAY=/tmp/rec.jsonl DOWNSTREAM_TIMES=1 taskset -c 0 node -r \
  *     ./bench/downstream-replay.js bin/sensor.js --pcap bench/out/bench-1m.pcap --db /tmp/b.db --no-progress
- * The replayed database holds the same flows as the real run's (same rows; `sqlite3` to compare).
+ * The replayed database holds the real run's rows, labels and anomaly scores; some confidences differ in the third
+ * decimal, because the int8 model scales each batch by its own range and the batches are cut at other records.
  */
 const fs = require('node:fs');
 const path = require('node:path');
