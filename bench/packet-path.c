@@ -13,7 +13,8 @@
  *   cc -O2 -o /tmp/packet-path bench/packet-path.c
  *   taskset -c 0 /tmp/packet-path bench/out/bench-1m.pcap        # mmap
  *   taskset -c 0 /tmp/packet-path -r bench/out/bench-1m.pcap     # pread, 4 MiB windows
- * Prints frames, TCP packets, flows (and those still open at the end of the file), a checksum of the records (so nothing is optimised away) and the seconds.
+ * Prints frames, TCP packets, flows (and those still open at the end of the file), a checksum of the records (so
+ * nothing is optimised away) and the seconds, as one JSON line.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -115,9 +116,8 @@ static void packet(const Key *k, int from_a, double ts, uint32_t ipbytes, uint32
     memset(f, 0, sizeof *f);
     f->used = 1;
     f->key = *k;
-    /* The client is the SYN's sender, else the first packet's. */
-    f->client_is_a = (flags & 0x12) == 0x10 ? !from_a : from_a;
-    if ((flags & 0x12) == 0x02) f->client_is_a = from_a;
+    /* The client: a SYN-ACK's receiver, else the first packet's sender. */
+    f->client_is_a = (flags & 0x12) == 0x12 ? !from_a : from_a;
     f->first_ts = ts;
     live++;
   }
@@ -217,9 +217,8 @@ static void frame(const uint8_t *p, uint32_t caplen, uint32_t wirelen, double ts
 }
 
 /* Parses the records in buf[0, len); returns the bytes consumed (whole records only). */
-static size_t records(const uint8_t *buf, size_t len, int swap, int nano) {
+static size_t records(const uint8_t *buf, size_t len, int nano) {
   size_t off = 0;
-  (void)swap;
   while (off + 16 <= len) {
     uint32_t h[4];
     memcpy(h, buf + off, 16);
@@ -258,7 +257,7 @@ int main(int argc, char **argv) {
       if (n <= 0) break;
       pos += n;
       have += (size_t)n;
-      size_t used = records(buf, have, 0, nano);
+      size_t used = records(buf, have, nano);
       memmove(buf, buf + used, have - used);
       have -= used;
     }
@@ -266,7 +265,7 @@ int main(int argc, char **argv) {
     uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) { perror("mmap"); return 1; }
     madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-    records(m + 24, (size_t)st.st_size - 24, 0, nano);
+    records(m + 24, (size_t)st.st_size - 24, nano);
   }
   /* End of file: every open flow ends. */
   for (uint32_t i = 0; i <= mask; i++)
@@ -276,7 +275,8 @@ int main(int argc, char **argv) {
     }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  printf("{\"reader\":\"%s\",\"frames\":%llu,\"tcpPackets\":%llu,\"flows\":%llu,\"eofFlows\":%llu,\"checksum\":%llu,\"seconds\":%.4f}\n",
+  printf("{\"reader\":\"%s\",\"frames\":%llu,\"tcpPackets\":%llu,\"flows\":%llu,\"eofFlows\":%llu,"
+         "\"checksum\":%llu,\"seconds\":%.4f}\n",
          use_read ? "pread" : "mmap", (unsigned long long)frames, (unsigned long long)tcp_packets,
          (unsigned long long)flows, (unsigned long long)eof_flows, (unsigned long long)checksum, s);
   return 0;
