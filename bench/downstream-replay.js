@@ -15,7 +15,9 @@
  * thread on one core), anomaly scorer, host profiles, uid, SQLite with its deferred indexes, JSON lines, the model
  * monitor, the run summary. With DOWNSTREAM_TIMES=1 it prints to stderr, at exit, the wall and process CPU seconds
  * from process start to the first replayed record (start-up, less the reading of FILE) and from there to exit (the
- * downstream work).
+ * downstream work). With DOWNSTREAM_NULL_JSONL=1 (round perf29) the JSON lines sink takes its batches and writes
+ * nothing (no row, no text), so that a run with every stage off (`--jsonl /dev/null --no-classify --no-anomaly
+ * --no-hosts`) measures what is left: the pipeline's own hand-over, the summary, close and exit.
  *
  * Usage (one core, the 1M capture):
  *   SENSOR_BUNDLE=off DOWNSTREAM_DUMP=/tmp/rec.jsonl node -r ./bench/downstream-replay.js bin/sensor.js \
@@ -50,6 +52,14 @@ const STEP = Number(process.env.DOWNSTREAM_STEP ?? 64);
 const YIELD_EVERY_MS = 20;
 const replayFile = process.env.DOWNSTREAM_REPLAY;
 const submit = Pipeline.prototype.submit;
+
+if (process.env.DOWNSTREAM_NULL_JSONL === '1') {
+  const { JsonlSink } = require(path.join(dist, 'sink', 'jsonlSink.js'));
+  JsonlSink.prototype.write = function (batch) {
+    this.rows += batch.length;
+    return true;
+  };
+}
 
 if (dumpFile !== undefined) {
   const lines = [];
