@@ -15,8 +15,8 @@
  * Every timer is exclusive of the timers nested inside it (a stack), so the figures add up without double counting.
  * GC pauses also count in the timer they interrupt. Timing adds ~0.1-0.2 µs per wrapped call and can change V8's
  * inlining (round perf29: 6 runs with it, 1.341 s downstream, against 6 alternating without, 1.354 s), so these are a
- * split of the real run; the stages' totals come from switching them off (bench/downstream-stages.sh). Prints one JSON line to stderr at exit
- * (milliseconds, calls).
+ * split of the real run; the stages' totals come from switching them off (bench/downstream-stages.sh). Prints one
+ * JSON line to stderr at exit (milliseconds, calls).
  */
 const path = require('node:path');
 const { performance, PerformanceObserver } = require('node:perf_hooks');
