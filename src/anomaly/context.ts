@@ -20,8 +20,8 @@
  *    which services repeated exchanges are normal (polling protocols, keep-alives).
  *
  * Records are taken in the order they are written (the order `sensor anomaly-fit` replays a database in), and
- * interim `active` records are not counted. Memory is bounded: at most maxKeys keys per counter (four maps), the least
- * recently updated dropped first (counted in `evicted`).
+ * interim `active` records are not counted. Memory is bounded: at most maxKeys keys per counter (four recency lists
+ * over one index of client, server and port: PairNode), the least recently updated dropped first (counted in `evicted`).
  */
 export const CONTEXT_COUNTERS = ['ctx_pair_flows', 'ctx_pair_same_shape', 'ctx_pair_same_answer', 'ctx_pair_retries'] as const;
 export type ContextCounter = (typeof CONTEXT_COUNTERS)[number];
@@ -32,7 +32,7 @@ const TAU_ANSWER = 300;
 const TAU_RETRIES = 300;
 /** A flow counts in ctx_pair_retries when its sequence repeats an exchange at least this often (features.ts). */
 export const RETRY_REPEATS = 2;
-/** Keys kept per counter (about 150 bytes each). */
+/** Keys kept per counter (about 150-200 bytes each). */
 export const DEFAULT_CONTEXT_KEYS = 200_000;
 
 /** The fields the context reads of a flow. */
@@ -72,15 +72,17 @@ export function repeatedExchanges(lengths: readonly number[], n: number): number
  * start counted (`t`): a flow that started earlier (records come in the order flows end) is added with the weight
  * it has at `t`, and a query for an earlier time decays by the distance too, so flows written out of time order
  * (capture files given in any order) weigh little unless they really were close in time. It is also its key's entry
- * in the Lru's recency list (`key`, `older`, `younger`); `alive` turns false when the Lru drops it, so a holder of
- * the entry (ContextKeys) knows to look its key up again.
+ * in its counter's recency list (`older`, `younger`: Lru); `alive` turns false when the Lru drops it, so a holder of
+ * the entry (ContextKeys) knows to look its key up again. Its key is its pair's (`node`) and, in ctx_pair_same_shape
+ * and ctx_pair_same_answer, the shape text or the server's payload bytes (`sub`; '' in the other two counters).
  */
 class Decayed {
   older: Decayed | null = null;
   younger: Decayed | null = null;
   alive = true;
   constructor(
-    readonly key: string,
+    readonly node: PairNode,
+    readonly sub: string | number,
     public t: number,
     public v: number,
   ) {}
@@ -100,30 +102,76 @@ class Decayed {
 }
 
 /**
- * A map that forgets its least recently updated keys beyond `max`. The recency order is a list through the entries
- * themselves, so marking a key as just used moves two links instead of deleting and re-inserting it in the Map (a
- * Map keeps insertion order, which the first version used: three Map operations per counter and flow).
+ * The keys of one client, server address and port in the four counters (round perf30): the pair's entries in
+ * ctx_pair_flows and ctx_pair_retries, and its shapes' and answers' entries, so that a flow's keys cost one Map lookup
+ * by text (its pair) instead of three or four by texts that each name the pair again (`pair shape`, `pair bytes`). A
+ * pair with one shape (one answer) keeps its entry in `shape` (`answer`); a second one makes a Map of them, until one
+ * is left. Each key is the key it was: the pair text, the shape text and the payload bytes say what the texts the
+ * counters were keyed by said (`${pair} ${shape}`, the address texts holding no space; `${pair} ${bytes}`, a number's
+ * text naming that number, 0 and -0 as one, as a Map does). Each counter keeps its own recency list and bound (Lru),
+ * so the same keys are dropped in the same order; a node lives while it holds an entry (`live`).
+ */
+class PairNode {
+  live = 0;
+  pair: Decayed | null = null;
+  retry: Decayed | null = null;
+  shape: Decayed | null = null;
+  answer: Decayed | null = null;
+  shapes: Map<string, Decayed> | null = null;
+  answers: Map<number, Decayed> | null = null;
+  constructor(readonly key: string) {}
+}
+
+/** The counters, as Lru.kind and where a PairNode holds a counter's entries. */
+const PAIR = 0;
+const SHAPE = 1;
+const ANSWER = 2;
+const RETRY = 3;
+
+/** Whether `d` is an entry its counter still keeps. */
+function kept(d: Decayed | undefined): d is Decayed {
+  return d !== undefined && d.alive;
+}
+
+/** Whether two payload byte counts are one key, as a Map's keys (SameValueZero: NaN is NaN). */
+function sameBytes(a: number, b: number): boolean {
+  return a === b || (a !== a && b !== b);
+}
+
+/** The entry of shape `s` of pair `n`, if kept. */
+function shapeEntry(n: PairNode, s: string): Decayed | undefined {
+  if (n.shapes !== null) return n.shapes.get(s);
+  const d = n.shape;
+  return d !== null && d.sub === s ? d : undefined;
+}
+
+/** The entry of answer `b` (payload bytes) of pair `n`, if kept. */
+function answerEntry(n: PairNode, b: number): Decayed | undefined {
+  if (n.answers !== null) return n.answers.get(b);
+  const d = n.answer;
+  return d !== null && sameBytes(d.sub as number, b) ? d : undefined;
+}
+
+/**
+ * Forgets the least recently updated keys of one counter beyond `max`. The recency order is a list through the
+ * entries themselves, so marking a key as just used moves two links; the keys themselves are held by the pairs'
+ * PairNodes, in `index` (shared by the four counters), which drops a pair whose last entry went.
  */
 class Lru {
-  private readonly m = new Map<string, Decayed>();
   private oldest: Decayed | null = null;
   private youngest: Decayed | null = null;
+  size = 0;
   evicted = 0;
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly kind: number,
+    private readonly index: Map<string, PairNode>,
+  ) {}
 
-  get(k: string): Decayed | undefined {
-    return this.m.get(k);
-  }
-
-  /** The entry of key k as held in `d` (from an earlier get()) while it is still kept, else looked up again. */
-  current(d: Decayed | undefined, k: string): Decayed | undefined {
-    return d !== undefined && d.alive ? d : this.m.get(k);
-  }
-
-  /** Marks d (got from get(), or new for its key) as just used (moves it to the young end). */
+  /** Marks d (found in its node, or new and already put there) as just used (moves it to the young end). */
   touch(d: Decayed, isNew: boolean): void {
     if (isNew) {
-      this.m.set(d.key, d);
+      this.size++;
     } else {
       if (d === this.youngest) return;
       // Unlink: d is not the youngest, so it has a younger neighbour.
@@ -136,20 +184,49 @@ class Lru {
     if (this.youngest !== null) this.youngest.younger = d;
     else this.oldest = d;
     this.youngest = d;
-    if (this.m.size > this.max) {
+    if (this.size > this.max) {
       const o = this.oldest!;
       this.oldest = o.younger;
       if (this.oldest !== null) this.oldest.older = null;
       else this.youngest = null;
       o.younger = null;
       o.alive = false;
-      this.m.delete(o.key);
+      this.size--;
       this.evicted++;
+      this.forget(o);
     }
   }
 
-  get size(): number {
-    return this.m.size;
+  /** Takes the dropped entry `d` out of its node, and the node out of the index when it was its last. */
+  private forget(d: Decayed): void {
+    const n = d.node;
+    switch (this.kind) {
+      case PAIR:
+        n.pair = null;
+        break;
+      case RETRY:
+        n.retry = null;
+        break;
+      // A Map left with one entry gives it back to the node's field (a Map holds two or more).
+      case SHAPE:
+        if (n.shapes !== null) {
+          n.shapes.delete(d.sub as string);
+          if (n.shapes.size === 1) {
+            n.shape = n.shapes.values().next().value!;
+            n.shapes = null;
+          }
+        } else n.shape = null;
+        break;
+      default:
+        if (n.answers !== null) {
+          n.answers.delete(d.sub as number);
+          if (n.answers.size === 1) {
+            n.answer = n.answers.values().next().value!;
+            n.answers = null;
+          }
+        } else n.answer = null;
+    }
+    if (--n.live === 0) this.index.delete(n.key);
   }
 }
 
@@ -204,12 +281,13 @@ export function shapeOf(lengths: readonly number[]): string {
 /**
  * The keys of a flow in the counters, made once per flow (FlowContext.keysOf()), and the counters' entries that
  * count() found for them, so that read() takes them from here instead of looking each key up again (an entry the
- * counter dropped meanwhile is looked up again: Lru.current()).
+ * counter dropped meanwhile is looked up again). The keys are the pair's text, the shape's text and the server's
+ * payload bytes (PairNode).
  */
 export class ContextKeys {
   pair = '';
   shape = '';
-  answer = '';
+  answer = 0;
   /** Whether the flow was counted (not an interim `active` record) and, apart, in ctx_pair_retries. */
   counted = false;
   retry = false;
@@ -220,16 +298,18 @@ export class ContextKeys {
 }
 
 export class FlowContext {
+  /** Every pair with a key in a counter (PairNode). */
+  private readonly index = new Map<string, PairNode>();
   private readonly pair: Lru;
   private readonly shape: Lru;
   private readonly answer: Lru;
   private readonly retries: Lru;
 
   constructor(maxKeys = DEFAULT_CONTEXT_KEYS) {
-    this.pair = new Lru(maxKeys);
-    this.shape = new Lru(maxKeys);
-    this.answer = new Lru(maxKeys);
-    this.retries = new Lru(maxKeys);
+    this.pair = new Lru(maxKeys, PAIR, this.index);
+    this.shape = new Lru(maxKeys, SHAPE, this.index);
+    this.answer = new Lru(maxKeys, ANSWER, this.index);
+    this.retries = new Lru(maxKeys, RETRY, this.index);
   }
 
   /** Keys dropped to keep memory bounded. */
@@ -241,10 +321,9 @@ export class FlowContext {
   keysOf<K extends ContextKeys>(f: ContextSource, k: K): K;
   keysOf(f: ContextSource): ContextKeys;
   keysOf(f: ContextSource, k: ContextKeys = new ContextKeys()): ContextKeys {
-    const pair = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
-    k.pair = pair;
-    k.shape = `${pair} ${shapeOf(f.lengths)}`;
-    k.answer = `${pair} ${f.s2c_payload_bytes}`;
+    k.pair = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
+    k.shape = shapeOf(f.lengths);
+    k.answer = f.s2c_payload_bytes;
     k.counted = false;
     k.retry = false;
     k.pairEntry = k.shapeEntry = k.answerEntry = k.retryEntry = undefined;
@@ -256,19 +335,24 @@ export class FlowContext {
     if (f.end_reason === 'active') return;
     const t = f.first_ts;
     k.counted = true;
-    const p = bump(this.pair, k.pair, t, TAU_PAIR);
-    const s = bump(this.shape, k.shape, t, TAU_SHAPE);
-    const a = bump(this.answer, k.answer, t, TAU_ANSWER);
-    k.pairEntry = p;
+    let n = this.index.get(k.pair);
+    if (n === undefined) {
+      n = new PairNode(k.pair);
+      this.index.set(k.pair, n);
+    }
+    // Held while its entries are counted: a counter that drops one of them (maxKeys 0) leaves the node in the index.
+    n.live++;
+    k.pairEntry = bumpPair(this.pair, n, t);
+    const s = bumpShape(this.shape, n, k.shape, t);
     k.shapeEntry = s;
-    k.answerEntry = a;
+    k.answerEntry = bumpAnswer(this.answer, n, k.answer, t);
     k.retry = repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS;
-    if (k.retry) k.retryEntry = bump(this.retries, k.pair, t, TAU_RETRIES);
-    // The same texts as the counters' own keys, so that a flow waiting for its hold keeps no strings of its own (less
-    // for the young generation's collections to copy).
-    k.pair = p.key;
-    k.shape = s.key;
-    k.answer = a.key;
+    if (k.retry) k.retryEntry = bumpRetry(this.retries, n, t);
+    if (--n.live === 0) this.index.delete(n.key);
+    // The counters' own key texts, so that a flow waiting for its hold keeps no strings of its own (less for the
+    // young generation's collections to copy).
+    k.pair = n.key;
+    k.shape = s.sub as string;
   }
 
   /**
@@ -277,10 +361,23 @@ export class FlowContext {
    */
   read(f: ContextSource, k: ContextKeys, out: Float64Array): void {
     const t = f.first_ts;
-    out[0] = value(this.pair.current(k.pairEntry, k.pair), t, TAU_PAIR, k.counted);
-    out[1] = value(this.shape.current(k.shapeEntry, k.shape), t, TAU_SHAPE, k.counted);
-    out[2] = value(this.answer.current(k.answerEntry, k.answer), t, TAU_ANSWER, k.counted);
-    out[3] = value(this.retries.current(k.retryEntry, k.pair), t, TAU_RETRIES, k.retry);
+    let p = k.pairEntry;
+    let s = k.shapeEntry;
+    let a = k.answerEntry;
+    let r = k.retryEntry;
+    // An entry dropped since count(), or not made (an interim record; ctx_pair_retries for a flow that repeated no
+    // exchange), is looked up by its keys: the key may be there (anew).
+    if (!kept(p) || !kept(s) || !kept(a) || !kept(r)) {
+      const n = this.index.get(k.pair);
+      if (!kept(p)) p = n?.pair ?? undefined;
+      if (!kept(s)) s = n === undefined ? undefined : shapeEntry(n, k.shape);
+      if (!kept(a)) a = n === undefined ? undefined : answerEntry(n, k.answer);
+      if (!kept(r)) r = n?.retry ?? undefined;
+    }
+    out[0] = value(p, t, TAU_PAIR, k.counted);
+    out[1] = value(s, t, TAU_SHAPE, k.counted);
+    out[2] = value(a, t, TAU_ANSWER, k.counted);
+    out[3] = value(r, t, TAU_RETRIES, k.retry);
   }
 
   /**
@@ -294,15 +391,67 @@ export class FlowContext {
   }
 }
 
-/** Adds a flow that started at t to the entry of `key` (made when new) and marks it as just used; the entry. */
-function bump(m: Lru, key: string, t: number, tau: number): Decayed {
-  let d = m.get(key);
+// Each bump adds a flow that started at t to its key's entry in pair `n` (made when new: `v` born -0, not 0: V8 keeps
+// a field that held only small integers as one and, at the first fraction stored, changes the class's field
+// representation, which throws away the optimized code that assumed it (round perf17); -0 is a double from the start
+// and add() makes it 1 at once, -0 * x + 1, as it made 0), marks it as just used, and returns the entry.
+
+function bumpPair(m: Lru, n: PairNode, t: number): Decayed {
+  let d = n.pair;
+  const isNew = d === null;
+  if (d === null) {
+    d = n.pair = new Decayed(n, '', t, -0);
+    n.live++;
+  }
+  d.add(t, TAU_PAIR);
+  m.touch(d, isNew);
+  return d;
+}
+
+function bumpRetry(m: Lru, n: PairNode, t: number): Decayed {
+  let d = n.retry;
+  const isNew = d === null;
+  if (d === null) {
+    d = n.retry = new Decayed(n, '', t, -0);
+    n.live++;
+  }
+  d.add(t, TAU_RETRIES);
+  m.touch(d, isNew);
+  return d;
+}
+
+function bumpShape(m: Lru, n: PairNode, shape: string, t: number): Decayed {
+  let d = shapeEntry(n, shape);
   const isNew = d === undefined;
-  // -0, not 0: V8 keeps a field that held only small integers as one and, at the first fraction stored, changes the
-  // class's field representation, which throws away the optimized code that assumed it (round perf17). -0 is a
-  // double from the start; add() makes it 1 at once (-0 * x + 1), as it made 0.
-  if (d === undefined) d = new Decayed(key, t, -0);
-  d.add(t, tau);
+  if (d === undefined) {
+    d = new Decayed(n, shape, t, -0);
+    if (n.shapes !== null) n.shapes.set(shape, d);
+    else if (n.shape === null) n.shape = d;
+    else {
+      n.shapes = new Map([[n.shape.sub as string, n.shape], [shape, d]]);
+      n.shape = null;
+    }
+    n.live++;
+  }
+  d.add(t, TAU_SHAPE);
+  m.touch(d, isNew);
+  return d;
+}
+
+function bumpAnswer(m: Lru, n: PairNode, bytes: number, t: number): Decayed {
+  let d = answerEntry(n, bytes);
+  const isNew = d === undefined;
+  if (d === undefined) {
+    d = new Decayed(n, bytes, t, -0);
+    if (n.answers !== null) n.answers.set(bytes, d);
+    else if (n.answer === null) n.answer = d;
+    else {
+      n.answers = new Map([[n.answer.sub as number, n.answer], [bytes, d]]);
+      n.answer = null;
+    }
+    n.live++;
+  }
+  d.add(t, TAU_ANSWER);
   m.touch(d, isNew);
   return d;
 }

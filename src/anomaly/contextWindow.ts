@@ -139,9 +139,10 @@ let warmedUp = false;
 /**
  * Runs a few flow records through a throwaway window once per thread, before the first real one, so that every branch
  * of the context's counters (a new key, a key used again at either end or in the middle of the recency list, a key
- * dropped and looked up again, a flow that started before the latest one counted, an interim record), of both hold
- * queues (released on the clock, early because full, all at the end) and of Fifo (cut down after 1,024 taken) has run
- * once before V8's optimizing compiler compiles them. Otherwise it compiles them from the first records of a capture
+ * dropped and looked up again, a pair's shapes and answers in their Maps and back, a key of each counter dropped, a
+ * flow that started before the latest one counted, an interim record), of both hold queues (released on the clock,
+ * early because full, all at the end) and of Fifo (cut down after 1,024 taken) has run once before V8's optimizing
+ * compiler compiles them. Otherwise it compiles them from the first records of a capture
  * and throws the code away at the first branch those did not take ("insufficient type feedback"; round perf17: Lru
  * touch(), bump() and ContextWindow.next() were compiled 2-3 times a run). Records are FlowRecords, as in a run, so
  * the feedback stays monomorphic. Nothing of it is kept. Returns the window's counters (for the tests).
@@ -183,11 +184,17 @@ function warmUpPass(t0: number): { releasedEarly: number; releasedEarlyRetry: nu
   add(2, t0 + 2.5, t0 + 3, 'rst', [50]); // another server
   add(1, t0 + 1.5, t0 + 3.5, 'fin', once); // the oldest key again, from a flow that started before the latest
   add(3, t0 + 4, t0 + 4.5, 'idle', once);
-  add(2, t0 + 4.25, t0 + 5, 'fin', [60, -70]); // the middle key again
+  add(2, t0 + 4.25, t0 + 5, 'fin', [60, -70]); // the middle key again; the pair's second shape and answer (a Map)
+  add(2, t0 + 4.5, t0 + 5, 'fin', [80, -90]); // another shape and answer (the first two, one dropped, gave a Map up)
+  add(2, t0 + 4.75, t0 + 5, 'fin', [80, -90]); // found in the pair's Maps
+  add(2, t0 + 4.75, t0 + 5, 'fin', [100, -110]); // a third shape and answer into them
   add(4, t0 + 5, t0 + 5.5, 'fin', once); // a fourth key: the oldest dropped
   add(3, t0 + 5.5, t0 + 6, 'active', once); // an interim record: not counted
   add(5, t0 + 6, t0 + 7, 'fin', retry); // retry hold
   add(5, t0 + 6.5, t0 + 7.5, 'fin', retry); // the retry queue full: the oldest released early
+  add(6, t0 + 6.5, t0 + 7.5, 'fin', retry);
+  add(7, t0 + 6.5, t0 + 7.5, 'fin', retry);
+  add(8, t0 + 6.5, t0 + 7.5, 'fin', retry); // a fourth pair in ctx_pair_retries: the oldest dropped
   add(6, t0 + 20, t0 + 20, 'fin', once); // the clock moves: the held flows are due
   add(6, t0 + 20, t0 + 20, 'fin', once);
   add(7, t0 + 20, t0 + 20, 'fin', once);

@@ -137,4 +137,87 @@ describe('FlowContext', () => {
     expect(observe(c, at('10.0.0.1'))[0]).toBe(2); // kept, with both of its flows
     expect(observe(c, at('10.0.0.2'))[0]).toBe(0); // dropped
   });
+
+  it('keeps and drops the keys a text-keyed LRU would: the same counters, at count() and read later, and the same evictions', () => {
+    // The counters as they were keyed before round perf30: one text per key (`pair`, `pair shape`, `pair bytes`), the
+    // recency order a Map's insertion order, a read looking each key up by its text.
+    class TextCounter {
+      readonly m = new Map<string, { t: number; v: number }>();
+      evicted = 0;
+      constructor(private readonly max: number) {}
+      bump(key: string, t: number, tau: number): void {
+        let d = this.m.get(key);
+        if (d !== undefined) this.m.delete(key);
+        else d = { t, v: -0 };
+        if (t >= d.t) {
+          d.v = d.v * Math.exp(-(t - d.t) / tau) + 1;
+          d.t = t;
+        } else d.v += Math.exp(-(d.t - t) / tau);
+        this.m.set(key, d);
+        if (this.m.size > this.max) {
+          this.m.delete(this.m.keys().next().value!);
+          this.evicted++;
+        }
+      }
+      value(key: string, t: number, tau: number, self: boolean): number {
+        const d = this.m.get(key);
+        if (d === undefined) return 0;
+        let v = d.v * Math.exp(-Math.abs(t - d.t) / tau);
+        if (self) v -= Math.exp((-2 * Math.max(0, d.t - t)) / tau);
+        return v > 1e-9 ? v : 0;
+      }
+    }
+    let seed = 11;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const shapes = [[100, -200], [10, -20, 10, -20, 10, -20], [50], [60, -70, 60, -70, 60, -70], [], [300, -65535, 10]];
+    let dropped = 0;
+    for (const max of [0, 1, 2, 3, 5, 8, 30]) {
+      const c = new FlowContext(max);
+      const ref = { pair: new TextCounter(max), shape: new TextCounter(max), answer: new TextCounter(max), retries: new TextCounter(max) };
+      const waiting: { f: ContextSource; k: ReturnType<FlowContext['keysOf']> }[] = [];
+      const out = new Float64Array(CONTEXT_COUNTERS.length);
+      const check = (f: ContextSource, k: ReturnType<FlowContext['keysOf']>): void => {
+        c.read(f, k, out);
+        const pair = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
+        const counted = f.end_reason !== 'active';
+        const retry = counted && repeatedExchanges(f.lengths, f.lengths.length) >= 2;
+        expect([...out]).toEqual([
+          ref.pair.value(pair, f.first_ts, 60, counted),
+          ref.shape.value(`${pair} ${shapeOf(f.lengths)}`, f.first_ts, 300, counted),
+          ref.answer.value(`${pair} ${f.s2c_payload_bytes}`, f.first_ts, 300, counted),
+          ref.retries.value(pair, f.first_ts, 300, retry),
+        ]);
+      };
+      for (let i = 0; i < 600; i++) {
+        const lengths = [...shapes[rand(shapes.length)]!, 0, 0];
+        const f = flow(1000 + i * 0.7 - rand(5), lengths, {
+          client_ip: `10.0.0.${rand(3)}`,
+          server_port: [80, 22][rand(2)]!,
+          s2c_payload_bytes: [0, 179, 200, -0, 0.5][rand(5)]!,
+          end_reason: rand(10) === 0 ? 'active' : 'fin',
+        });
+        const k = c.keysOf(f);
+        c.count(f, k);
+        if (f.end_reason !== 'active') {
+          const pair = `${f.client_ip} ${f.server_ip} ${f.server_port}`;
+          ref.pair.bump(pair, f.first_ts, 60);
+          ref.shape.bump(`${pair} ${shapeOf(f.lengths)}`, f.first_ts, 300);
+          ref.answer.bump(`${pair} ${f.s2c_payload_bytes}`, f.first_ts, 300);
+          if (repeatedExchanges(f.lengths, f.lengths.length) >= 2) ref.retries.bump(pair, f.first_ts, 300);
+        }
+        waiting.push({ f, k });
+        // Read some flows at once, others after more flows were counted (their keys perhaps dropped, or back anew).
+        while (waiting.length > rand(6)) {
+          const w = waiting.splice(rand(waiting.length), 1)[0]!;
+          check(w.f, w.k);
+        }
+        expect(c.evicted).toBe(ref.pair.evicted + ref.shape.evicted + ref.answer.evicted + ref.retries.evicted);
+      }
+      dropped += c.evicted;
+    }
+    expect(dropped).toBeGreaterThan(1000);
+  });
 });

@@ -166,6 +166,6 @@ describe('warmUpContextWindow()', () => {
     expect(r.evicted).toBeGreaterThan(0);
     expect(r.releasedEarly).toBeGreaterThan(0);
     expect(r.releasedEarlyRetry).toBeGreaterThan(0);
-    expect(r.released).toBe(18);
+    expect(r.released).toBe(24);
   });
 });
