@@ -142,10 +142,10 @@ let warmedUp = false;
  * dropped and looked up again, a pair's shapes and answers in their Maps and back, a key of each counter dropped, a
  * flow that started before the latest one counted, an interim record), of both hold queues (released on the clock,
  * early because full, all at the end) and of Fifo (cut down after 1,024 taken) has run once before V8's optimizing
- * compiler compiles them. Otherwise it compiles them from the first records of a capture
- * and throws the code away at the first branch those did not take ("insufficient type feedback"; round perf17: Lru
- * touch(), bump() and ContextWindow.next() were compiled 2-3 times a run). Records are FlowRecords, as in a run, so
- * the feedback stays monomorphic. Nothing of it is kept. Returns the window's counters (for the tests).
+ * compiler compiles them. Otherwise it compiles them from the first records of a capture and throws the code away at
+ * the first branch those did not take ("insufficient type feedback"; round perf17: Lru touch(), bump() and
+ * ContextWindow.next() were compiled 2-3 times a run). Records are FlowRecords, as in a run, so the feedback stays
+ * monomorphic. Nothing of it is kept. Returns the window's counters (for the tests).
  */
 export function warmUpContextWindow(): { releasedEarly: number; releasedEarlyRetry: number; evicted: number; released: number } {
   warmedUp = true;

@@ -87,30 +87,11 @@ export class FeatureError extends Error {
   override name = 'FeatureError';
 }
 
-type Getter = (f: FeatureSource, ctx: Float64Array) => number;
+/** A counter fill() reads through a call: `end_reason=REASON`, `history:LETTER` (`server_port=`, `conn_state=` too). */
+type Getter = (f: FeatureSource) => number;
 
-/**
- * A getter per NUMERIC field, each its own function: one `(f) => f[field]` shared by every field made its property
- * load see ten names (a megamorphic keyed load, the slowest kind, ~10 ns a counter and flow).
- */
-const NUMERIC_GETTERS: Record<NumericField, Getter> = {
-  duration: (f) => f.duration,
-  c2s_packets: (f) => f.c2s_packets,
-  s2c_packets: (f) => f.s2c_packets,
-  c2s_bytes: (f) => f.c2s_bytes,
-  s2c_bytes: (f) => f.s2c_bytes,
-  c2s_payload_bytes: (f) => f.c2s_payload_bytes,
-  s2c_payload_bytes: (f) => f.s2c_payload_bytes,
-  payload_packets: (f) => f.payload_packets,
-  retrans_skipped: (f) => f.retrans_skipped,
-  midstream: (f) => (f.midstream === true || f.midstream === 1 ? 1 : 0),
-};
-
+/** The getter of an indicator counter named `FIELD=VALUE` or `history:LETTER`; null for any other name. */
 function getter(name: string): Getter | null {
-  const c = (CONTEXT_COUNTERS as readonly string[]).indexOf(name);
-  if (c >= 0) return (_f, ctx) => ctx[c]!;
-  if (name === 'repeated_exchanges') return (f) => repeatedExchanges(f.lengths, f.lengths.length);
-  if ((NUMERIC as readonly string[]).includes(name)) return NUMERIC_GETTERS[name as NumericField];
   const eq = name.indexOf('=');
   if (eq > 0) {
     const field = name.slice(0, eq);
@@ -129,10 +110,11 @@ function getter(name: string): Getter | null {
 }
 
 /**
- * What fill() reads for a getter counter without calling its getter (round perf30): a NUMERIC field (its index in
- * NUMERIC, so 0-9), a context counter (FROM_CONTEXT + its index) or REPEATED_EXCHANGES; CALL for the others
- * (`end_reason=`, `history:`), which call their getter. Fifteen calls a flow through one call site that saw fifteen
- * functions cost ~20 ns each (a call V8 cannot inline); a switch reads the same values in place.
+ * How fill() reads a counter (round perf30): a NUMERIC field (its index in NUMERIC, 0-9: fill()'s switch reads
+ * them in that order), REPEATED_EXCHANGES, a context counter (FROM_CONTEXT + its index in CONTEXT_COUNTERS), or CALL:
+ * through its getter(). The values are read in place by one switch, because calls through one call site that sees
+ * fifteen functions cost ~20 ns each (V8 cannot inline them), and one `(f) => f[field]` for every field is a
+ * megamorphic keyed load.
  */
 const REPEATED_EXCHANGES = NUMERIC.length;
 const FROM_CONTEXT = REPEATED_EXCHANGES + 1;
@@ -182,8 +164,8 @@ export class FeatureExtractor {
   readonly width: number;
   /** Whether a counter reads the flow's context (context.ts): the caller must then pass it to fill(). */
   readonly needsContext: boolean;
-  /** The other counters: a getter each, what fill() reads in its place (readKind()), and the column it fills (from L). */
-  private readonly getters: Getter[];
+  /** The other counters: how fill() reads each (readKind()), its getter (CALL; null for the others), its column. */
+  private readonly getters: (Getter | null)[];
   private readonly getterKinds: Int32Array;
   private readonly getterColumns: Int32Array;
   /** The columns (from L on) of each port and state indicator (value 1; 0 for the other ports and states). */
@@ -194,7 +176,7 @@ export class FeatureExtractor {
     readonly sequenceLength: number,
     readonly counters: readonly string[],
   ) {
-    const getters: Getter[] = [];
+    const getters: (Getter | null)[] = [];
     const getterKinds: number[] = [];
     const getterColumns: number[] = [];
     const ports: [number, number][] = [];
@@ -205,10 +187,11 @@ export class FeatureExtractor {
       if (port !== null) ports.push([port, col]);
       else if (state !== null) states.push([state, col]);
       else {
-        const g = getter(name);
-        if (g === null) throw new FeatureError(`unknown counter '${name}' (known: ${KNOWN_COUNTERS})`);
+        const kind = readKind(name);
+        const g = kind === CALL ? getter(name) : null;
+        if (kind === CALL && g === null) throw new FeatureError(`unknown counter '${name}' (known: ${KNOWN_COUNTERS})`);
         getters.push(g);
-        getterKinds.push(readKind(name));
+        getterKinds.push(kind);
         getterColumns.push(col);
       }
     });
@@ -238,6 +221,7 @@ export class FeatureExtractor {
     for (let i = 0; i < gk.length; i++) {
       let v: number;
       switch (gk[i]!) {
+        // 0-9: NUMERIC's fields, in its order (readKind()).
         case 0:
           v = f.duration;
           break;
@@ -284,7 +268,7 @@ export class FeatureExtractor {
           v = ctx[3]!;
           break;
         default:
-          v = this.getters[i]!(f, ctx);
+          v = this.getters[i]!(f);
       }
       out[at + gc[i]!] = v;
     }

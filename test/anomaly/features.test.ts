@@ -20,6 +20,17 @@ describe('FeatureExtractor', () => {
     expect([...out.subarray(0, 4)]).toEqual([40, -91, 0, 0]);
   });
 
+  it('reads every numeric field into its own column, whatever the order the model lists them in', () => {
+    const names = ['duration', 'c2s_packets', 's2c_packets', 'c2s_bytes', 's2c_bytes', 'c2s_payload_bytes', 's2c_payload_bytes', 'payload_packets', 'retrans_skipped', 'midstream'] as const;
+    const f = { ...makeFlow([5, -7]), duration: 1.25, c2s_packets: 11, s2c_packets: 12, c2s_bytes: 13, s2c_bytes: 14, c2s_payload_bytes: 15, s2c_payload_bytes: 16, payload_packets: 17, retrans_skipped: 18, midstream: 1 };
+    for (const order of [[...names], [...names].reverse()]) {
+      const fx = new FeatureExtractor(0, order);
+      const out = new Float32Array(fx.width);
+      fx.fill(f, new Float64Array(CONTEXT_COUNTERS.length), out, 0);
+      expect([...out]).toEqual(order.map((n) => f[n]));
+    }
+  });
+
   it('reads midstream as a boolean (FlowRecord) or 0/1 (a database row)', () => {
     const fx = new FeatureExtractor(0, ['midstream']);
     const out = new Float32Array(1);
