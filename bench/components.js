@@ -3,7 +3,9 @@
  * One stage of the pipeline on its own, for the component breakdown (where the time goes):
  *   read    FileSource.run with an empty callback
  *   decode  + Decoder.decode into one reused PacketMeta
- *   flow    + FlowTable.packet, flows flushed `eof` at the end and turned into FlowRecords (no classify, no sink)
+ *   flow    + FlowTable.packet, flows flushed `eof` at the end and turned into FlowRecords (no classify, no sink);
+ *           with the offline fast path (src/fastpath/, as the sensor runs it) unless SENSOR_FASTPATH=0 or the addon is
+ *           not built: the output's `fastPath` then gives the packets it took and why it handed records back
  *   learn   the flow stage with the learn labeller installed (sensor learn, monitor.groundTruth): payload of the
  *           first packets read, TLS/HTTP/banners parsed, each flow named with the shipped rules
  * The per-frame code mirrors src/pipeline/pipeline.ts (decode, then table.packet; fragment expiry every 65536 frames).
@@ -63,19 +65,29 @@ const STAGES = {
       records++;
       payloadEntries += r.payload_packets;
     }, inspector);
-    let n = 0;
+    // The pipeline's frame count for the fragment expiry, which the fast path also reads and adds to.
+    const budget = { framesSinceExpiry: 0, expiryDue: FRAGMENT_EXPIRY_EVERY };
+    const fastPath = inspector === null ? require(path.join(dist, 'fastpath', 'fastPath.js')).FastPath.open(decoder, table, budget) : null;
     const onFrame = (frame) => {
       if (inspector !== null) inspector.buf = frame.buf;
       if (decoder.decode(frame, meta)) table.packet(meta);
-      if (++n === FRAGMENT_EXPIRY_EVERY) {
-        n = 0;
+      if (++budget.framesSinceExpiry === FRAGMENT_EXPIRY_EVERY) {
+        budget.framesSinceExpiry = 0;
         decoder.expireFragments(frame.ts);
       }
     };
     return {
       onFrame,
+      fastPath,
       end: () => table.flush('eof'),
-      finish: () => ({ tcpPackets: table.stats.packets, flows: records, payloadEntries, ended: { ...table.stats.ended }, anomalies: nonZero(anomalies) }),
+      finish: () => ({
+        tcpPackets: table.stats.packets,
+        flows: records,
+        payloadEntries,
+        ended: { ...table.stats.ended },
+        anomalies: nonZero(anomalies),
+        ...(fastPath !== null ? { fastPath: fastPath.summary() } : {}),
+      }),
     };
   },
 };
@@ -96,7 +108,7 @@ async function main() {
   const s = STAGES[stage](file);
   const src = new FileSource(file);
   const t0 = process.hrtime.bigint();
-  const r = await src.run(s.onFrame);
+  const r = await src.run(s.onFrame, undefined, s.fastPath ?? null);
   if (s.end !== undefined) s.end();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.error !== null) {

@@ -9,7 +9,7 @@
  *
  * Usage: node bench/threads.js [--runs N (5)] [--capture FILE (bench/out/bench-1m.pcap)] [--base DIR] [--cpus LIST]
  * [--off LIST] (--off adds a variant of this tree with SENSOR_THREADS_OFF=LIST, e.g. all or inference,database:
- * src/config/helperThreads.ts)
+ * src/config/helperThreads.ts) [--env NAME=VALUE] (a variant of this tree with that environment, e.g. SENSOR_FASTPATH=0)
  * (--cpus pins every run with taskset, e.g. 0 for one core; default all cores). Build first (npm run build: dist/ and
  * its start-up bundle; a stale bundle is reported, README "Start-up bundle") and generate the capture (npm run bench,
  * or node bench/gen-capture.js).
@@ -25,7 +25,7 @@ const ROOT = path.resolve(__dirname, '..');
 const PRELOAD = path.join(__dirname, 'capture-thread-cpu.js');
 
 function options(argv) {
-  const o = { runs: 5, capture: path.join(__dirname, 'out', 'bench-1m.pcap'), base: null, cpus: null, off: [] };
+  const o = { runs: 5, capture: path.join(__dirname, 'out', 'bench-1m.pcap'), base: null, cpus: null, off: [], env: [] };
   for (let i = 0; i < argv.length; i += 2) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -34,7 +34,8 @@ function options(argv) {
     else if (a === '--base') o.base = path.resolve(v);
     else if (a === '--cpus') o.cpus = v;
     else if (a === '--off') o.off.push(v);
-    else throw new Error(`unknown option ${a} (--runs N, --capture FILE, --base DIR, --cpus LIST, --off LIST)`);
+    else if (a === '--env' && /^[A-Z_][A-Z0-9_]*=/.test(v ?? '')) o.env.push(v);
+    else throw new Error(`unknown option ${a} (--runs N, --capture FILE, --base DIR, --cpus LIST, --off LIST, --env NAME=VALUE)`);
   }
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs takes a positive integer');
   if (!fs.existsSync(o.capture)) throw new Error(`no capture ${o.capture}: run npm run bench (or node bench/gen-capture.js) first`);
@@ -79,6 +80,7 @@ function main() {
     { name: 'defaults', root: ROOT, extra: [] },
     { name: 'anomaly.thread', root: ROOT, extra: ['--config', threadConfig] },
     ...o.off.map((list) => ({ name: `SENSOR_THREADS_OFF=${list}`, root: ROOT, extra: [], env: { SENSOR_THREADS_OFF: list } })),
+    ...o.env.map((kv) => ({ name: kv, root: ROOT, extra: [], env: { [kv.slice(0, kv.indexOf('='))]: kv.slice(kv.indexOf('=') + 1) } })),
   ];
   const runs = Object.fromEntries(variants.map((v) => [v.name, []]));
   const load = [];

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 'use strict';
-// Builds the live capture addon (native/, node-gyp over libpcap).
+// Builds the native addons with node-gyp:
+//   native/fastpath/   the offline fast path (src/fastpath/): no libpcap, built wherever a C++ compiler is
+//   native/            the live capture addon, over libpcap (needs pcap.h: Debian's libpcap-dev)
 //
 //   node scripts/build-native.js            install hook: a failed build prints one line and exits 0, so
-//                                           `npm install` still succeeds and live capture falls back to `cap`
-//   node scripts/build-native.js --strict   same build, but a failure exits 1 (npm run build:native, CI)
+//                                           `npm install` still succeeds; without the fast path offline analysis
+//                                           runs on the JavaScript path, without the live addon live capture falls
+//                                           back to `cap`
+//   node scripts/build-native.js --strict   same builds, but a failure exits 1 (npm run build:native, CI)
 //
 // node-gyp is taken from the project (if installed) or from the copy bundled with npm; with nodedir set in
 // npmrc (or node headers in /usr/include/node) no header download is needed.
@@ -14,11 +18,13 @@ const { spawnSync } = require('node:child_process');
 
 const strict = process.argv.includes('--strict');
 const nativeDir = path.resolve(__dirname, '..', 'native');
+const fastPathDir = path.join(nativeDir, 'fastpath');
 const FIX = 'apt-get install libpcap-dev, then npm run build:native (or npm rebuild)';
+let failed = false;
 
 function unavailable(reason) {
   process.stderr.write(`sensor: live capture via the native addon is unavailable (${reason}): ${FIX}\n`);
-  process.exit(strict ? 1 : 0);
+  process.exit(strict || failed ? 1 : 0);
 }
 
 /** pcap.h in the usual places, or wherever pcap-config says. */
@@ -48,16 +54,42 @@ function findNodeGyp() {
   return candidates.find((f) => fs.existsSync(f)) ?? null;
 }
 
-if (process.env.SENSOR_SKIP_NATIVE === '1') unavailable('SENSOR_SKIP_NATIVE=1');
-if (findPcapHeader() === null) unavailable('pcap.h not found');
-const nodeGyp = findNodeGyp();
-if (nodeGyp === null) unavailable('node-gyp not found');
-
-const args = [nodeGyp, 'rebuild'];
-// Headers from the local Node install (/usr/include/node) when npm did not pass a nodedir.
-if (!process.env.npm_config_nodedir && fs.existsSync(path.join('/usr/include/node', 'node_api.h'))) {
-  args.push('--nodedir=/usr');
+/** node-gyp rebuild in `dir`; null when it worked, else why not. */
+function rebuild(nodeGyp, dir) {
+  const args = [nodeGyp, 'rebuild'];
+  // Headers from the local Node install (/usr/include/node) when npm did not pass a nodedir.
+  if (!process.env.npm_config_nodedir && fs.existsSync(path.join('/usr/include/node', 'node_api.h'))) {
+    args.push('--nodedir=/usr');
+  }
+  // The install hook keeps node-gyp's output for a failure (one line then says what failed); --strict shows it.
+  const built = spawnSync(process.execPath, args, { cwd: dir, stdio: ['ignore', strict ? 'inherit' : 'pipe', strict ? 'inherit' : 'pipe'] });
+  if (built.error !== undefined) return `node-gyp did not start: ${built.error.message}`;
+  if (built.status !== 0) return `node-gyp rebuild failed with ${built.status ?? built.signal}`;
+  return null;
 }
-const built = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: ['ignore', 'inherit', 'inherit'] });
-if (built.status !== 0) unavailable(`node-gyp rebuild failed with ${built.status ?? built.signal}`);
+
+if (process.env.SENSOR_SKIP_NATIVE === '1') {
+  process.stderr.write('sensor: native addons skipped (SENSOR_SKIP_NATIVE=1): offline analysis runs on the JavaScript path\n');
+  unavailable('SENSOR_SKIP_NATIVE=1');
+}
+const nodeGyp = findNodeGyp();
+if (nodeGyp === null) {
+  process.stderr.write('sensor: the offline fast path is unavailable (node-gyp not found): offline analysis runs on the JavaScript path\n');
+  failed = strict;
+  unavailable('node-gyp not found');
+}
+
+// The offline fast path first: it needs no libpcap, so a machine without libpcap-dev still gets it.
+const fastFailure = rebuild(nodeGyp, fastPathDir);
+if (fastFailure !== null) {
+  process.stderr.write(`sensor: the offline fast path is unavailable (${fastFailure}): offline analysis runs on the JavaScript path\n`);
+  failed = strict;
+} else {
+  process.stdout.write(`sensor: offline fast path built: ${path.join(fastPathDir, 'build', 'Release', 'sensor_fastpath.node')}\n`);
+}
+
+if (findPcapHeader() === null) unavailable('pcap.h not found');
+const liveFailure = rebuild(nodeGyp, nativeDir);
+if (liveFailure !== null) unavailable(liveFailure);
 process.stdout.write(`sensor: live capture addon built: ${path.join(nativeDir, 'build', 'Release', 'sensor_pcap.node')}\n`);
+if (failed) process.exit(1);

@@ -11,6 +11,7 @@ import { Frame, type FrameHandler } from './frame';
 import { gunzipInput } from './gunzipInput';
 import { PcapParser } from './pcapReader';
 import { PcapngParser } from './pcapngReader';
+import type { RecordFastPath } from './recordFastPath';
 import { StreamInput } from './streamInput';
 
 /**
@@ -129,14 +130,14 @@ export class FileSource {
    * Reads the whole input, calling onFrame for every packet (one reused Frame). Between windows of records it
    * awaits `between()` if given, and it lets the event loop turn at least every YIELD_EVERY_MS. Damaged input
    * never throws: reading stops at the damage and the result's `error` says where. Throws only when the path
-   * cannot be opened.
+   * cannot be opened. `fastPath` (classic pcap only) takes the records it handles past onFrame (src/fastpath/).
    */
-  async run(onFrame: FrameHandler, between?: () => Promise<void> | void): Promise<FileReadResult> {
+  async run(onFrame: FrameHandler, between?: () => Promise<void> | void, fastPath: RecordFastPath | null = null): Promise<FileReadResult> {
     const input = await this.open();
     this.input = input;
     try {
       if (this.stopRequested) return { frames: 0, bytes: 0, error: null, stopped: true };
-      return await this.pump(input, onFrame, between);
+      return await this.pump(input, onFrame, between, fastPath);
     } finally {
       await input.close();
     }
@@ -193,7 +194,12 @@ export class FileSource {
   }
 
   /** Fill, parse window by window, keep the unfinished tail, repeat; stops at end of input, damage or stop(). */
-  private async pump(input: ByteInput | FdInput, onFrame: FrameHandler, between?: () => Promise<void> | void): Promise<FileReadResult> {
+  private async pump(
+    input: ByteInput | FdInput,
+    onFrame: FrameHandler,
+    between: (() => Promise<void> | void) | undefined,
+    fastPath: RecordFastPath | null,
+  ): Promise<FileReadResult> {
     const gzip = this.compressed;
     const where = gzip ? ' of the decompressed data' : '';
     // A regular file is read ahead into a second buffer (fdInput.ts); a stream is read into this one buffer.
@@ -242,8 +248,11 @@ export class FileSource {
         }
         const head = buf.subarray(pos, end);
         const kind = captureKind(head, have);
-        if (kind === 'pcap') parser = new PcapParser();
-        else if (kind === 'pcapng') parser = new PcapngParser();
+        if (kind === 'pcap') {
+          const pcap = new PcapParser();
+          pcap.fastPath = fastPath;
+          parser = pcap;
+        } else if (kind === 'pcapng') parser = new PcapngParser();
         else {
           const what = gzip ? 'gzip content is not a pcap or pcapng file' : 'not a pcap or pcapng file';
           return this.result(null, 0, `${this.label}: ${what} (magic ${formatMagic(magicNumber(head))})`);

@@ -161,7 +161,7 @@ export async function runOffline(
         }
         return pipeline.settle();
       };
-      const result = await src.run(pipeline.onFrame, between);
+      const result = await src.run(pipeline.onFrame, between, pipeline.fastPath);
       source = null;
       frames += result.frames;
       bytes += result.bytes;
@@ -208,6 +208,8 @@ export async function runOffline(
     hosts: hosts !== null ? { ...hosts.stats } : null,
   };
   if (unwritten > 0) log.error(`${unwritten} flow records could not be written (see the first error above)`);
+  // The offline fast path's share of the packets and why it handed records back (--log-level debug; src/fastpath/).
+  if (pipeline.fastPath !== null) log.debug('fast path', { ...pipeline.fastPath.summary() });
   log.info('capture done', {
     ...summary,
     packets_per_second: Math.round(frames / Math.max(seconds, 1e-9)),

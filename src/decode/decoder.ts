@@ -82,6 +82,21 @@ export class DecoderStats {
     return this.perLink;
   }
 
+  /** Link type of the frames counted last (-1 before the first). */
+  get lastLinkType(): number {
+    return this.runType;
+  }
+
+  /**
+   * Counts `n` TCP frames of the last link type decoded by the offline fast path (src/fastpath/), as n calls of
+   * decode() that returned true would have.
+   */
+  addFastFrames(n: number): void {
+    this.frames += n;
+    this.tcp += n;
+    this.run += n;
+  }
+
   /** Counts a frame of `linkType` (Decoder.decode, per frame: a compare and an increment while the type stays). */
   countLink(linkType: number): void {
     if (linkType !== this.runType) this.switchLink(linkType);
@@ -139,6 +154,7 @@ export class Decoder {
    * IP header lengths are believed as they are.
    */
   decode(frame: Frame, out: PacketMeta): boolean {
+    // native/fastpath/fast_path.cc (Decode) mirrors this for Ethernet, VLAN, IPv4, IPv6 and TCP without anomalies.
     const stats = this.stats;
     stats.frames++;
     const linkType = frame.linkType & LINKTYPE_MASK;

@@ -36,12 +36,17 @@ export class FlowIndex {
     this.mask = n - 1;
   }
 
+  /** The bucket array itself (replaced by growth): native/fastpath/fast_path.cc probes it like find(). */
+  get buckets(): Int32Array {
+    return this.table;
+  }
+
   /** Bytes the index uses now. */
   get bytes(): number {
     return this.table.byteLength;
   }
 
-  /** The slot whose key equals `key` (whose hash is h), or -1. */
+  /** The slot whose key equals `key` (whose hash is h), or -1. Mirrored by native/fastpath/fast_path.cc. */
   find(h: number, key: Int32Array, words: Int32Array): number {
     const t = this.table;
     const mask = this.mask;

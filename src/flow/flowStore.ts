@@ -112,6 +112,11 @@ export class FlowStore {
     this.index = new FlowIndex(Math.min(INITIAL_INDEX_BUCKETS, 2 * n));
   }
 
+  /** The index's bucket array (replaced when the index grows), for the offline fast path's probe. */
+  get indexTable(): Int32Array {
+    return this.index.buckets;
+  }
+
   /** Slots allocated now (grows by doubling). */
   get slots(): number {
     return this.capacity;

@@ -87,13 +87,18 @@ export class FlowTable {
   readonly opts: FlowTableOptions;
   readonly stats: FlowTableStats;
   private readonly emit: (rec: FlowRecord) => void;
-  private readonly store: FlowStore;
+  /** The flows. Read by the offline fast path (src/fastpath/fastPath.ts), which registers its arrays natively. */
+  readonly store: FlowStore;
   /** Flows at most (opts.maxFlows, within what the store can address). */
   private readonly limit: number;
   /** Closed flows waiting out the grace period, in close order. */
   private readonly closing = new CloseQueue();
-  private clock = -Infinity;
-  private nextSweep = -Infinity;
+  /**
+   * The table clock and when the timers next run. Written by packet(), advance() and sweep(), and by the offline
+   * fast path (src/fastpath/fastPath.ts) for the packets it takes (those never reach nextSweep); nothing else.
+   */
+  clock = -Infinity;
+  nextSweep = -Infinity;
   /**
    * Flows the timers (idle, FIN/RST grace) may still end before the owner calls allowEnds() again. Unlimited by
    * default; the pipeline hands out a budget per input window so that a clock jump that makes a million flows idle
@@ -109,7 +114,8 @@ export class FlowTable {
   private readonly lowerCodes = codes(HISTORY_LOWER);
   /** Learn mode's labeller, or null; `inspectPackets` is 0 without one, so packet() never calls it. */
   private readonly inspector: PayloadInspector | null;
-  private readonly inspectPackets: number;
+  /** Payload packets per flow the inspector sees; the fast path only runs where this is 0. */
+  readonly inspectPackets: number;
 
   constructor(opts: FlowTableOptions, emit: (rec: FlowRecord) => void, inspector: PayloadInspector | null = null) {
     if (!Number.isInteger(opts.length) || opts.length < 0 || opts.length > MAX_LENGTH) {
@@ -153,7 +159,13 @@ export class FlowTable {
     this.sourceIndex = i;
   }
 
-  /** One decoded TCP segment. */
+  /**
+   * One decoded TCP segment.
+   *
+   * Mirrored in C++ by native/fastpath/fast_path.cc (Walk) for the common packet (existing flow, no new history
+   * letter, nothing closed, no timer due): a change here must be made there too, or the fast path's condition list
+   * extended so that the changed case falls back (test/fastpath checks both paths give the same records).
+   */
   packet(p: PacketMeta): void {
     const ts = p.ts;
     this.stats.packets++;

@@ -12,6 +12,7 @@ import type { FlowRecord } from '../flow/flowRecord';
 import { FlowTable, FlowTableOptions } from '../flow/flowTable';
 import type { PayloadInspector } from '../flow/payloadInspector';
 import type { Pseudonymizer } from '../flow/pseudonymizer';
+import { FastPath } from '../fastpath/fastPath';
 import type { FlowSink } from './flowSink';
 
 export type { FlowSink } from './flowSink';
@@ -102,6 +103,11 @@ export class Pipeline {
   readonly decoder: Decoder;
   readonly table: FlowTable;
   readonly onFrame: FrameHandler;
+  /**
+   * The offline fast path for classic pcap input (src/fastpath/), or null (switched off with SENSOR_FASTPATH=0, the
+   * addon not built, or learn mode's inspector): the offline run hands it to FileSource.run().
+   */
+  readonly fastPath: FastPath | null;
   /** Flow records handed to the sinks. */
   written = 0;
   private readonly meta = new PacketMeta();
@@ -113,9 +119,10 @@ export class Pipeline {
   private unscoredCount = 0;
   private readonly pseudonymizer: Pseudonymizer | null;
   private readonly sinks: FlowSink[];
-  private framesSinceExpiry = 0;
+  /** Frames since the last fragment expiry; the fast path adds the frames it takes (never reaching expiryDue). */
+  framesSinceExpiry = 0;
   /** framesSinceExpiry at which expireFragments() runs: WARM_EXPIRY_FRAME once, then FRAGMENT_EXPIRY_EVERY. */
-  private expiryDue = WARM_EXPIRY_FRAME;
+  expiryDue = WARM_EXPIRY_FRAME;
   /** Classified records waiting for the next sink write (at most SINK_BATCH, for at most SINK_DELAY_MS). */
   private outgoing: ScoredFlow[] = newBatch();
   private outTimer: NodeJS.Timeout | null = null;
@@ -148,6 +155,8 @@ export class Pipeline {
     const meta = this.meta;
     const decoder = this.decoder;
     const table = this.table;
+    this.fastPath = inspector === null ? FastPath.open(decoder, table, this) : null;
+    // The JavaScript packet path; native/fastpath/fast_path.cc does the same for the common packet of a pcap file.
     this.onFrame =
       inspector === null
         ? (frame: Frame): void => {

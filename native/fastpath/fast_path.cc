@@ -1,0 +1,583 @@
+// Offline fast path (round perf31): the common TCP packet of a classic pcap file, from the capture buffer to its
+// flow's hot record, without leaving C++. The JavaScript path stays the reference and the fallback:
+//
+//   PcapParser.walkRecords   src/capture/pcapReader.ts   record header, timestamp, frames counter
+//   Decoder.decode           src/decode/decoder.ts       Ethernet, VLAN tags, IPv4, IPv6, TCP (ethernet.ts, vlan.ts,
+//                                                         ipv4.ts, ipv6.ts, tcp.ts)
+//   FlowTable.packet         src/flow/flowTable.ts       key, hash, index probe, roles, counters, retransmission
+//                                                         rule, sequence, endpoint states
+//
+// walk() takes records from buf[start, end) while each one is the common case, and stops *before* the first one it
+// cannot take whole (a record JavaScript must see, a partial record, a damaged length, the frame budget): nothing of
+// that record is written, so JavaScript handles it through the normal path and calls walk() again. Per record it
+// first decides everything (decode, lookup, every condition below) and only then writes, so a stop never leaves a
+// half-done packet. What it writes is exactly what the JavaScript path writes for such a packet; the counters that
+// live in JavaScript objects (parser.frames, decoder stats, table.stats, table clock, the pipeline's frame count) are
+// added by src/fastpath/fastPath.ts from the io block.
+//
+// The common case: Ethernet II, any number of 802.1Q/802.1ad tags, IPv4 not fragmented (options allowed) or IPv6
+// with TCP as the first next header, a TCP header with a sane data offset, no decoder anomaly counted; the flow exists,
+// is not idle, is not closed when the segment is a pure SYN; the table clock stays before the next sweep; the segment
+// brings no history letter new to its sender, closes nothing and does not reach the flow's deadline. No payload
+// inspector (learn mode turns the fast path off in JavaScript).
+//
+// Bounds: every read is checked against the record's captured length and the chunk's end (never past `end`), every
+// write against the registered arrays' sizes; a check that fails stops the walk and JavaScript handles the record
+// (which counts whatever anomaly it is).
+
+#include <napi.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace {
+
+// The io block (a Float64Array shared with src/fastpath/fastPath.ts; keep both in step).
+enum Io : size_t {
+  kClock = 0,         // in/out: the flow table's clock
+  kNextSweep = 1,     // in: the table's next sweep time (a packet whose clock reaches it goes to JavaScript)
+  kMaxFrames = 2,     // in: most records to take in this call (the pipeline's fragment-expiry frame stays in JS)
+  kTaken = 3,         // out: records taken
+  kRetrans = 4,       // out: payload segments skipped by the retransmission rule
+  kStop = 5,          // out: why the walk stopped (a Stop value)
+  kIdleTimeout = 6,   // config: table opts.idleTimeout
+  kSkipRetrans = 7,   // config: table opts.skipRetransmissions (0/1)
+  kUnits = 8,         // config: timestamp fraction units (1e6 / 1e9)
+  kLittleEndian = 9,  // config: the file's byte order (0/1)
+  kSeqLength = 10,    // config: store.seqLength
+  kSeqDirBytes = 11,  // config: store.seqDirBytes
+  kStopCounts = 16,   // out: records handed back, per Stop value (cumulative)
+  kIoLength = 48,
+};
+
+// Why a walk stopped (the record at the returned offset goes to JavaScript). Names in src/fastpath/fastPath.ts.
+enum Stop : int {
+  kEnd = 0,           // partial record or record header at the chunk's end
+  kBudget,            // the frame budget ran out (fragment expiry frame)
+  kDamage,            // captured length over MAX_CAPTURED_LENGTH
+  kWireLength,        // bad_wire_length
+  kLink,              // truncated Ethernet header, 802.3 length (LLC), truncated VLAN tag
+  kEtherType,         // anything but VLAN, IPv4, IPv6 (MPLS, PPPoE, ARP, ...)
+  kIp,                // IP header problem (truncated, version, header or total length)
+  kNotTcp,            // not TCP, tunnel, IPv6 extension header
+  kFragment,          // IPv4 fragment
+  kTcp,               // truncated TCP header, bad data offset
+  kNewFlow,           // no flow for the key yet
+  kIdle,              // the flow is idle (a new flow opens)
+  kSynClosed,         // pure SYN on a closed flow (port reuse)
+  kSweep,             // the packet's clock reaches the next sweep
+  kHistory,           // a history letter new to the sender
+  kClose,             // FIN both ways or RST closes the flow
+  kDeadline,          // the flow's deadline (recency move, active timeout)
+  kInternal,          // an array was not registered or is smaller than a slot number asks (never expected)
+  kStopCount,
+};
+
+constexpr size_t kRecordHeader = 16;
+constexpr uint32_t kMaxCapturedLength = 262144;  // src/capture/captureLimits.ts MAX_CAPTURED_LENGTH
+constexpr uint32_t kMaxWireLength = 1024 * 1024;  // src/decode/decodeContext.ts MAX_WIRE_LENGTH
+
+// src/flow/flowLayout.ts and flow.ts (const enums there).
+constexpr size_t kRecBytes = 128;
+constexpr size_t kWKey = 0, kWPktsA = 24, kWPktsB = 25, kWHiSeqA = 26, kWHiSeqB = 27, kWRetrans = 30, kWDir = 31;
+constexpr size_t kBStateA = 56, kBStateB = 57, kBFlags = 58, kBRole = 59, kBHistA = 60, kBHistB = 61;
+constexpr size_t kHSeqCount = 31;
+constexpr size_t kDLastTs = 5, kDDeadline = 6, kDBytesA = 8, kDBytesB = 9, kDPayA = 10, kDPayB = 11;
+constexpr uint32_t kHotDirBits = 32;
+constexpr uint8_t kFlClientIsA = 1, kFlFinA = 4, kFlFinB = 8, kFlClosed = 16, kFlHasHiA = 64, kFlHasHiB = 128;
+constexpr uint8_t kRoleFirstPacket = 0, kRoleSynAck = 1, kRoleSyn = 2;
+constexpr uint8_t kEpClosed = 5, kEpReset = 6;
+constexpr int kHistZeroWin = 64, kHistRetx = 128;
+constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
+// src/flow/flowIndex.ts
+constexpr uint32_t kSlotMask = (1u << 27) - 1;
+constexpr uint32_t kTagMask = ~kSlotMask;
+
+inline uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint32_t Be32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
+}
+inline uint32_t Le32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[3]) << 24) | (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[1]) << 8) | p[0];
+}
+
+// Typed-array fields of the hot record, in the machine's byte order as the JavaScript views see them.
+template <typename T>
+inline T Load(const uint8_t* base, size_t byteOff) {
+  T v;
+  std::memcpy(&v, base + byteOff, sizeof v);
+  return v;
+}
+template <typename T>
+inline void Store(uint8_t* base, size_t byteOff, T v) {
+  std::memcpy(base + byteOff, &v, sizeof v);
+}
+
+struct Region {
+  uint8_t* data = nullptr;
+  size_t bytes = 0;
+  Napi::Reference<Napi::Value> keep;  // the buffer stays alive while registered
+
+  void Set(Napi::Value v, uint8_t* d, size_t n) {
+    keep = Napi::Persistent(v);
+    data = d;
+    bytes = n;
+  }
+};
+
+struct State {
+  Region capture;      // the reader's ArrayBuffer (both of fdInput's buffers live in one)
+  Region records;      // the store's hot records (one ArrayBuffer)
+  Region seq;          // store.seq (Uint32Array)
+  Region seqDir;       // store.seqDir (Uint8Array)
+  Region transitions;  // tcpTransitions.ts TRANSITIONS (Uint16Array)
+  Region index;        // the flow index's table (Int32Array)
+  Region io;           // the io block (Float64Array)
+};
+
+/** The bytes a typed array or ArrayBuffer argument spans, or false. */
+bool BytesOf(const Napi::Value& v, uint8_t** data, size_t* bytes) {
+  if (v.IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+    *data = static_cast<uint8_t*>(ab.Data());
+    *bytes = ab.ByteLength();
+    return true;
+  }
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    Napi::ArrayBuffer ab = ta.ArrayBuffer();
+    *data = static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
+    *bytes = ta.ByteLength();
+    return true;
+  }
+  return false;
+}
+
+State* StateOf(const Napi::CallbackInfo& info) { return static_cast<State*>(info.Data()); }
+
+/** set(which, arrayOrBuffer): registers one of the regions (0 capture, 1 records, 2 seq, 3 seqDir, 4 transitions,
+ * 5 index, 6 io). Returns false for a wrong argument (fastPath.ts checks types first; this checks again). */
+Napi::Value Set(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State* st = StateOf(info);
+  if (info.Length() < 2 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
+  uint8_t* data = nullptr;
+  size_t bytes = 0;
+  if (!BytesOf(info[1], &data, &bytes)) return Napi::Boolean::New(env, false);
+  Region* regions[] = {&st->capture, &st->records, &st->seq, &st->seqDir, &st->transitions, &st->index, &st->io};
+  int32_t which = info[0].As<Napi::Number>().Int32Value();
+  if (which < 0 || which > 6) return Napi::Boolean::New(env, false);
+  if (which == 6 && bytes < kIoLength * sizeof(double)) return Napi::Boolean::New(env, false);
+  // Alignment of the typed views the code below reads through memcpy: none needed, but the sizes must be whole.
+  regions[which]->Set(info[1], data, bytes);
+  return Napi::Boolean::New(env, true);
+}
+
+/** One record's decoded TCP/IP fields (PacketMeta's, those the flow table reads). */
+struct Packet {
+  uint32_t src[4];
+  uint32_t dst[4];
+  uint32_t ipVersion;
+  uint32_t vlan;
+  uint32_t srcPort;
+  uint32_t dstPort;
+  uint32_t seq;
+  uint32_t flags;
+  uint32_t window;
+  int64_t payloadLen;
+  int64_t ipLen;
+};
+
+/**
+ * Decoder.decode for an Ethernet frame at cap[off, capEnd) (capEnd <= the chunk's end), as far as the common case
+ * goes: kStopCount when `out` is the TCP segment JavaScript would produce with no anomaly counted, else why not.
+ */
+int Decode(const uint8_t* cap, size_t off, size_t capEnd, uint32_t wireLen, Packet* out) {
+  // decoder.ts: a wire length no link carries is counted (bad_wire_length).
+  if (wireLen > kMaxWireLength) return kWireLength;
+  const bool wireKnown = wireLen > 0;
+  const size_t wireEnd = capEnd > off + wireLen ? capEnd : off + wireLen;
+  // ethernet.ts
+  if (off + 14 > capEnd) return kLink;
+  uint32_t type = Be16(cap + off + 12);
+  if (type < 0x0600) return kLink;
+  size_t p = off + 14;
+  // network.ts / vlan.ts: any number of tags; the outermost one's VLAN ID is the key's.
+  uint32_t tags = 0;
+  uint32_t vlan = 0;
+  while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
+    if (p + 4 > capEnd) return kLink;
+    if (tags++ == 0) vlan = Be16(cap + p) & 0x0fff;
+    type = Be16(cap + p + 2);
+    p += 4;
+  }
+  out->vlan = vlan;
+  int64_t ipPayloadLen;
+  size_t tcp;
+  if (type == 0x0800) {
+    // ipv4.ts
+    if (p + 20 > capEnd) return kIp;
+    const uint8_t b0 = cap[p];
+    if ((b0 >> 4) != 4) return kIp;
+    const size_t headerLen = static_cast<size_t>(b0 & 0x0f) * 4;
+    if (headerLen < 20) return kIp;
+    if (p + headerLen > capEnd) return kIp;
+    int64_t totalLen = Be16(cap + p + 2);
+    const int64_t onWire = static_cast<int64_t>(wireEnd) - static_cast<int64_t>(p);
+    if (totalLen == 0 || (totalLen > onWire && wireKnown)) totalLen = onWire;
+    if (totalLen < static_cast<int64_t>(headerLen)) return kIp;
+    if (cap[p + 9] != 6) return kNotTcp;
+    if ((Be16(cap + p + 6) & 0x3fff) != 0) return kFragment;
+    out->ipVersion = 4;
+    out->src[0] = Be32(cap + p + 12);
+    out->dst[0] = Be32(cap + p + 16);
+    out->src[1] = out->src[2] = out->src[3] = 0;
+    out->dst[1] = out->dst[2] = out->dst[3] = 0;
+    out->ipLen = totalLen;
+    ipPayloadLen = totalLen - static_cast<int64_t>(headerLen);
+    tcp = p + headerLen;
+  } else if (type == 0x86dd) {
+    // ipv6.ts, for a TCP header right after the fixed header (no extension header, so no jumbo option either)
+    if (p + 40 > capEnd) return kIp;
+    if ((cap[p] >> 4) != 6) return kIp;
+    const uint8_t next = cap[p + 6];
+    if (next != 6) return kNotTcp;
+    const size_t start = p + 40;
+    int64_t payloadLen = Be16(cap + p + 4);
+    const int64_t onWire = static_cast<int64_t>(wireEnd) - static_cast<int64_t>(start);
+    if (payloadLen <= 0 || (payloadLen > onWire && wireKnown)) payloadLen = onWire;
+    if (payloadLen > static_cast<int64_t>(kMaxWireLength)) return kIp;
+    out->ipVersion = 6;
+    for (size_t i = 0; i < 4; i++) {
+      out->src[i] = Be32(cap + p + 8 + 4 * i);
+      out->dst[i] = Be32(cap + p + 24 + 4 * i);
+    }
+    out->ipLen = 40 + payloadLen;
+    ipPayloadLen = payloadLen;
+    tcp = start;
+  } else {
+    return kEtherType;
+  }
+  // tcp.ts
+  if (tcp + 20 > capEnd) return kTcp;
+  const int64_t headerLen = static_cast<int64_t>(cap[tcp + 12] >> 4) * 4;
+  if (headerLen < 20 || headerLen > ipPayloadLen) return kTcp;
+  out->srcPort = Be16(cap + tcp);
+  out->dstPort = Be16(cap + tcp + 2);
+  out->seq = Be32(cap + tcp + 4);
+  out->flags = cap[tcp + 13];
+  out->window = Be16(cap + tcp + 14);
+  out->payloadLen = ipPayloadLen - headerLen;
+  return kStopCount;
+}
+
+/**
+ * walk(start, end): records from the capture region's [start, end) (byte offsets in the registered ArrayBuffer).
+ * Returns the offset of the first record not taken; io says how many were taken and why the walk stopped.
+ */
+Napi::Value Walk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State* st = StateOf(info);
+  double* io = reinterpret_cast<double*>(st->io.data);
+  if (io == nullptr || info.Length() < 2) return Napi::Number::New(env, -1);
+  const double startArg = info[0].As<Napi::Number>().DoubleValue();
+  const double endArg = info[1].As<Napi::Number>().DoubleValue();
+  io[kTaken] = 0;
+  io[kRetrans] = 0;
+  // Arguments outside the capture region: take nothing (JavaScript reads the records itself).
+  if (!(startArg >= 0) || !(endArg >= startArg) || endArg > static_cast<double>(st->capture.bytes)) {
+    io[kStop] = kInternal;
+    io[kStopCounts + kInternal] += 1;
+    return Napi::Number::New(env, startArg);
+  }
+  size_t pos = static_cast<size_t>(startArg);
+  const size_t end = static_cast<size_t>(endArg);
+  const uint8_t* cap = st->capture.data;
+
+  double clock = io[kClock];
+  const double nextSweep = io[kNextSweep];
+  const double maxFrames = io[kMaxFrames];
+  const double idleTimeout = io[kIdleTimeout];
+  const bool skipRetrans = io[kSkipRetrans] != 0;
+  const double units = io[kUnits];
+  const bool le = io[kLittleEndian] != 0;
+  const uint32_t seqLength = static_cast<uint32_t>(io[kSeqLength]);
+  const uint32_t seqDirBytes = static_cast<uint32_t>(io[kSeqDirBytes]);
+
+  uint8_t* rec = st->records.data;
+  const size_t slots = st->records.bytes / kRecBytes;
+  uint32_t* seqArr = reinterpret_cast<uint32_t*>(st->seq.data);
+  const size_t seqLen = st->seq.bytes / sizeof(uint32_t);
+  uint8_t* seqDir = st->seqDir.data;
+  const size_t seqDirLen = st->seqDir.bytes;
+  const uint16_t* trans = reinterpret_cast<const uint16_t*>(st->transitions.data);
+  const size_t transLen = st->transitions.bytes / sizeof(uint16_t);
+  const int32_t* index = reinterpret_cast<const int32_t*>(st->index.data);
+  const size_t indexLen = st->index.bytes / sizeof(int32_t);
+  // The index is a power of two of buckets (flowIndex.ts); anything else is not one the code below can probe.
+  const bool ready = rec != nullptr && trans != nullptr && index != nullptr && indexLen >= 2 &&
+                     (indexLen & (indexLen - 1)) == 0 && cap != nullptr;
+  const uint32_t mask = static_cast<uint32_t>(indexLen - 1);
+
+  double taken = 0;
+  double retrans = 0;
+  int stop = kInternal;
+  Packet pk;
+  for (;;) {
+    if (!ready) {
+      stop = kInternal;
+      break;
+    }
+    if (!(taken < maxFrames)) {
+      stop = kBudget;
+      break;
+    }
+    // pcapReader.ts walkRecords
+    if (end - pos < kRecordHeader) {
+      stop = kEnd;
+      break;
+    }
+    const uint8_t* h = cap + pos;
+    const uint32_t capLen = le ? Le32(h + 8) : Be32(h + 8);
+    if (capLen > kMaxCapturedLength) {
+      stop = kDamage;
+      break;
+    }
+    const size_t next = pos + kRecordHeader + capLen;
+    if (next > end) {
+      stop = kEnd;
+      break;
+    }
+    const uint32_t wireLen = le ? Le32(h + 12) : Be32(h + 12);
+    const double ts = static_cast<double>(le ? Le32(h) : Be32(h)) + static_cast<double>(le ? Le32(h + 4) : Be32(h + 4)) / units;
+    const size_t off = pos + kRecordHeader;
+    int why = Decode(cap, off, next, wireLen, &pk);
+    if (why != kStopCount) {
+      stop = why;
+      break;
+    }
+
+    // flowTable.ts packet(): decide everything first.
+    const double newClock = ts > clock ? ts : clock;
+    if (newClock >= nextSweep) {
+      stop = kSweep;
+      break;
+    }
+    int cmp = 0;
+    for (size_t i = 0; i < 4 && cmp == 0; i++) {
+      if (pk.src[i] != pk.dst[i]) cmp = pk.src[i] < pk.dst[i] ? -1 : 1;
+    }
+    if (cmp == 0) cmp = pk.srcPort < pk.dstPort ? -1 : pk.srcPort > pk.dstPort ? 1 : 0;
+    const bool srcIsA = cmp <= 0;
+    const uint32_t* A = srcIsA ? pk.src : pk.dst;
+    const uint32_t* Bw = srcIsA ? pk.dst : pk.src;
+    uint32_t key[10];
+    key[0] = (pk.ipVersion << 16) | (pk.vlan & 0xffff);
+    key[1] = A[0];
+    key[2] = A[1];
+    key[3] = A[2];
+    key[4] = A[3];
+    key[5] = Bw[0];
+    key[6] = Bw[1];
+    key[7] = Bw[2];
+    key[8] = Bw[3];
+    key[9] = srcIsA ? (pk.srcPort << 16) | pk.dstPort : (pk.dstPort << 16) | pk.srcPort;
+    // flowKeyHash (flowKey.ts), as packet() writes it out.
+    uint32_t hh = (key[0] * 0x9e3779b1u) ^ (key[1] * 0x85ebca77u) ^ (key[2] * 0xc2b2ae3du) ^ (key[3] * 0x27d4eb2fu) ^
+                  (key[4] * 0x165667b1u) ^ (key[5] * 0xd3a2646du) ^ (key[6] * 0xfd7046c5u) ^ (key[7] * 0xb55a4f09u) ^
+                  (key[8] * 0x7feb352du) ^ (key[9] * 0x846ca68bu);
+    hh ^= hh >> 16;
+    hh *= 0x85ebca6bu;
+    hh ^= hh >> 13;
+    hh *= 0xc2b2ae35u;
+    hh ^= hh >> 16;
+    // FlowIndex.find
+    const uint32_t tag = hh & kTagMask;
+    int64_t s = -1;
+    size_t probes = 0;
+    for (uint32_t i = hh & mask;; i = (i + 1) & mask) {
+      const uint32_t e = static_cast<uint32_t>(index[i]);
+      if (e == 0 || ++probes > indexLen) break;
+      if ((e & kTagMask) != tag) continue;
+      const size_t cand = (e & kSlotMask) - 1;
+      if (cand >= slots) {
+        s = -2;
+        break;
+      }
+      const uint8_t* kr = rec + cand * kRecBytes + kWKey * 4;
+      bool same = true;
+      for (size_t k = 0; k < 10 && same; k++) same = Load<uint32_t>(kr, 4 * k) == key[k];
+      if (same) {
+        s = static_cast<int64_t>(cand);
+        break;
+      }
+    }
+    if (s == -2) {
+      stop = kInternal;
+      break;
+    }
+    if (s < 0) {
+      stop = kNewFlow;
+      break;
+    }
+    uint8_t* r = rec + static_cast<size_t>(s) * kRecBytes;
+    const uint32_t flags = pk.flags;
+    const bool pureSyn = (flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+    const double lastTs = Load<double>(r, kDLastTs * 8);
+    if (ts - lastTs > idleTimeout) {
+      stop = kIdle;
+      break;
+    }
+    uint8_t fl = r[kBFlags];
+    if (pureSyn && (fl & kFlClosed) != 0) {
+      stop = kSynClosed;
+      break;
+    }
+    // Client decision
+    uint8_t role = r[kBRole];
+    const uint8_t roleBefore = role;
+    if ((flags & kTcpSyn) != 0) {
+      if (pureSyn) {
+        if (role != kRoleSyn) {
+          fl = srcIsA ? (fl | kFlClientIsA) : (fl & ~kFlClientIsA);
+          role = kRoleSyn;
+        }
+      } else if (role == kRoleFirstPacket) {
+        fl = srcIsA ? (fl & ~kFlClientIsA) : (fl | kFlClientIsA);
+        role = kRoleSynAck;
+      }
+    }
+    const bool c2s = srcIsA == ((fl & kFlClientIsA) != 0);
+    const int64_t len = pk.payloadLen;
+    // Retransmission rule and sequence entry
+    int hist = 0;
+    bool skip = false;
+    bool addSeq = false;
+    uint32_t count = 0;
+    size_t seqAt = 0;
+    size_t dirAt = 0;
+    const uint8_t hasHi = srcIsA ? kFlHasHiA : kFlHasHiB;
+    const size_t hiAt = (srcIsA ? kWHiSeqA : kWHiSeqB) * 4;
+    if (len > 0) {
+      const uint32_t dseq = pk.seq - Load<uint32_t>(r, hiAt);
+      if (skipRetrans && (fl & hasHi) != 0 && !(dseq != 0 && dseq < 0x80000000u)) {
+        skip = true;
+        hist |= kHistRetx;
+      } else {
+        count = Load<uint16_t>(r, kHSeqCount * 2);
+        if (count < seqLength) {
+          addSeq = true;
+          seqAt = static_cast<size_t>(s) * seqLength + count;
+          if (seqAt >= seqLen) {
+            stop = kInternal;
+            break;
+          }
+          if (!c2s && count >= kHotDirBits) {
+            dirAt = static_cast<size_t>(s) * seqDirBytes + ((count - kHotDirBits) >> 3);
+            if (dirAt >= seqDirLen || seqDir == nullptr) {
+              stop = kInternal;
+              break;
+            }
+          }
+        }
+      }
+    }
+    // Endpoint states (tcpTransitions.ts)
+    const size_t stAt = srcIsA ? kBStateA : kBStateB;
+    const size_t peerAt = srcIsA ? kBStateB : kBStateA;
+    const uint32_t state = r[stAt];
+    const uint32_t peer = r[peerAt];
+    const uint32_t control = (flags & (kTcpFin | kTcpSyn | kTcpRst)) | ((flags & kTcpAck) != 0 ? 8 : 0);
+    const size_t ti = (static_cast<size_t>(control | (len > 0 ? 16 : 0)) << 6) | (static_cast<size_t>(state) << 3) | peer;
+    if (ti >= transLen) {
+      stop = kInternal;
+      break;
+    }
+    const uint32_t tr = trans[ti];
+    hist |= static_cast<int>(tr >> 6);
+    if (pk.window == 0 && (flags & kTcpRst) == 0 && peer != kEpClosed && state < kEpReset) hist |= kHistZeroWin;
+    uint8_t flNew = fl;
+    if ((flags & kTcpFin) != 0) flNew |= srcIsA ? kFlFinA : kFlFinB;
+    if (!skip && len > 0) flNew |= hasHi;
+    const bool rst = (flags & kTcpRst) != 0;
+    if ((flNew & kFlClosed) == 0 && (rst || (flNew & (kFlFinA | kFlFinB)) == (kFlFinA | kFlFinB))) {
+      stop = kClose;
+      break;
+    }
+    const size_t hb = srcIsA ? kBHistA : kBHistB;
+    if ((hist & ~static_cast<int>(r[hb])) != 0) {
+      stop = kHistory;
+      break;
+    }
+    if (ts >= Load<double>(r, kDDeadline * 8)) {
+      stop = kDeadline;
+      break;
+    }
+
+    // Commit: what packet() writes, in its order where it matters (it does not: the fields are distinct).
+    clock = newClock;
+    if (ts > lastTs) Store<double>(r, kDLastTs * 8, ts);
+    if (role != roleBefore) r[kBRole] = role;
+    const size_t pkAt = (srcIsA ? kWPktsA : kWPktsB) * 4;
+    const uint32_t pkts = Load<uint32_t>(r, pkAt);
+    if (pkts != 0xffffffffu) Store<uint32_t>(r, pkAt, pkts + 1);
+    const size_t byAt = (srcIsA ? kDBytesA : kDBytesB) * 8;
+    Store<double>(r, byAt, Load<double>(r, byAt) + static_cast<double>(pk.ipLen));
+    const size_t payAt = (srcIsA ? kDPayA : kDPayB) * 8;
+    Store<double>(r, payAt, Load<double>(r, payAt) + static_cast<double>(len));
+    if (skip) {
+      const uint32_t rt = Load<uint32_t>(r, kWRetrans * 4);
+      if (rt != 0xffffffffu) Store<uint32_t>(r, kWRetrans * 4, rt + 1);
+      retrans += 1;
+    } else if (len > 0) {
+      Store<uint32_t>(r, hiAt, pk.seq);
+      if (addSeq) {
+        seqArr[seqAt] = static_cast<uint32_t>(len);
+        if (!c2s) {
+          if (count < kHotDirBits) {
+            Store<uint32_t>(r, kWDir * 4, Load<uint32_t>(r, kWDir * 4) | (1u << count));
+          } else {
+            seqDir[dirAt] = static_cast<uint8_t>(seqDir[dirAt] | (1u << ((count - kHotDirBits) & 7)));
+          }
+        }
+        Store<uint16_t>(r, kHSeqCount * 2, static_cast<uint16_t>(count + 1));
+      }
+    }
+    r[stAt] = static_cast<uint8_t>(tr & 7);
+    r[peerAt] = static_cast<uint8_t>((tr >> 3) & 7);
+    r[kBFlags] = flNew;
+    taken += 1;
+    pos = next;
+  }
+  io[kClock] = clock;
+  io[kTaken] = taken;
+  io[kRetrans] = retrans;
+  io[kStop] = stop;
+  io[kStopCounts + stop] += 1;
+  return Napi::Number::New(env, static_cast<double>(pos));
+}
+
+void DeleteState(Napi::Env, State* st) { delete st; }
+
+/** create(): a fast path of its own (one per pipeline), with set() and walk() bound to it. */
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State* st = new State();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("set", Napi::Function::New(env, Set, "set", st));
+  o.Set("walk", Napi::Function::New(env, Walk, "walk", st));
+  o.AddFinalizer(DeleteState, st);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("create", Napi::Function::New(env, Create, "create"));
+  exports.Set("ioLength", Napi::Number::New(env, kIoLength));
+  exports.Set("stopCounts", Napi::Number::New(env, kStopCounts));
+  exports.Set("stopReasons", Napi::Number::New(env, kStopCount));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sensor_fastpath, Init)

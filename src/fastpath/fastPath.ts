@@ -1,0 +1,184 @@
+import type { RecordFastPath } from '../capture/recordFastPath';
+import type { Decoder } from '../decode/decoder';
+import { LINKTYPE_ETHERNET } from '../decode/linkTypes';
+import type { FlowTable } from '../flow/flowTable';
+import { TRANSITIONS } from '../flow/tcpTransitions';
+import { fastPathBinding, fastPathDisabled, type FastPathBinding, type NativeFastPath } from './binding';
+
+/** The regions fast_path.cc's set() registers (keep in step with its Set()). */
+const enum Region {
+  Capture = 0,
+  Records = 1,
+  Seq = 2,
+  SeqDir = 3,
+  Transitions = 4,
+  Index = 5,
+  Io = 6,
+}
+
+/** Slots of the io block (fast_path.cc enum Io). */
+const enum Io {
+  Clock = 0,
+  NextSweep = 1,
+  MaxFrames = 2,
+  Taken = 3,
+  Retrans = 4,
+  Stop = 5,
+  IdleTimeout = 6,
+  SkipRetrans = 7,
+  Units = 8,
+  LittleEndian = 9,
+  SeqLength = 10,
+  SeqDirBytes = 11,
+}
+
+/** Why the fast path handed a record back to JavaScript, by fast_path.cc's Stop number. */
+export const FAST_PATH_STOPS = [
+  'chunk_end',
+  'frame_budget',
+  'damaged_record',
+  'bad_wire_length',
+  'link',
+  'ethertype',
+  'ip',
+  'not_tcp',
+  'fragment',
+  'tcp',
+  'new_flow',
+  'idle',
+  'syn_on_closed',
+  'sweep',
+  'history',
+  'close',
+  'deadline',
+  'internal',
+] as const;
+
+/**
+ * The pipeline's frame count for the fragment expiry (Pipeline.framesSinceExpiry / expiryDue): the fast path takes at
+ * most the frames before the one that reaches expiryDue, and adds what it took.
+ */
+export interface FrameBudget {
+  framesSinceExpiry: number;
+  readonly expiryDue: number;
+}
+
+/** What the fast path did, for a debug or bench line (never in records). */
+export interface FastPathSummary {
+  /** Packets the fast path took. */
+  packets: number;
+  /** walk() calls. */
+  calls: number;
+  /** Records handed back to JavaScript, by reason (chunk_end and frame_budget are not records it declined). */
+  stops: Record<string, number>;
+}
+
+/**
+ * The offline fast path (round perf31): a RecordFastPath for PcapParser that takes the common TCP packet of an Ethernet
+ * pcap file from the read buffer to its flow's hot record in native code (native/fastpath/fast_path.cc) and leaves
+ * every other record to the parser's onFrame, one at a time, in order. It works on the flow table's own arrays
+ * (registered again whenever the store or its index grows) and updates the counters JavaScript keeps (decoder stats,
+ * table stats and clock, the pipeline's frame count) from the shared io block after each call.
+ */
+export class FastPath implements RecordFastPath {
+  taken = 0;
+  private readonly native: NativeFastPath;
+  private readonly io: Float64Array;
+  private readonly stopBase: number;
+  private readonly stopReasons: number;
+  private calls = 0;
+  private packets = 0;
+  /** The arrays registered last (identity: growth replaces them). */
+  private capture: Buffer | null = null;
+  private records: Uint8Array | null = null;
+  private index: Int32Array | null = null;
+
+  constructor(
+    binding: FastPathBinding,
+    private readonly decoder: Decoder,
+    private readonly table: FlowTable,
+    private readonly budget: FrameBudget,
+  ) {
+    this.native = binding.create();
+    this.io = new Float64Array(binding.ioLength);
+    this.stopBase = binding.stopCounts;
+    this.stopReasons = binding.stopReasons;
+    const st = table.store;
+    const io = this.io;
+    io[Io.IdleTimeout] = table.opts.idleTimeout;
+    io[Io.SkipRetrans] = table.opts.skipRetransmissions ? 1 : 0;
+    io[Io.SeqLength] = st.seqLength;
+    io[Io.SeqDirBytes] = st.seqDirBytes;
+    if (!this.native.set(Region.Io, io) || !this.native.set(Region.Transitions, TRANSITIONS)) {
+      throw new Error('fast path: the addon refused its io block');
+    }
+  }
+
+  /** A fast path for this decoder and table, or null: switched off (SENSOR_FASTPATH=0), no addon, or an inspector. */
+  static open(decoder: Decoder, table: FlowTable, budget: FrameBudget): FastPath | null {
+    if (fastPathDisabled() || table.inspectPackets !== 0) return null;
+    const binding = fastPathBinding();
+    return binding === null ? null : new FastPath(binding, decoder, table, budget);
+  }
+
+  start(littleEndian: boolean, fractionUnits: number, linkType: number): boolean {
+    if (linkType !== LINKTYPE_ETHERNET) return false;
+    this.io[Io.LittleEndian] = littleEndian ? 1 : 0;
+    this.io[Io.Units] = fractionUnits;
+    return true;
+  }
+
+  walk(buf: Buffer, pos: number, end: number): number {
+    this.taken = 0;
+    const budget = this.budget;
+    const room = budget.expiryDue - budget.framesSinceExpiry - 1;
+    // The decoder counts frames per link type in runs: the fast path adds to the current run, so the first Ethernet
+    // frame of a file goes through decode() (it always does: the first packet reaches the table's first sweep).
+    if (room <= 0 || this.decoder.stats.lastLinkType !== LINKTYPE_ETHERNET || end - pos < 16) return pos;
+    const native = this.native;
+    // Registered by identity: a reader alternates two buffers, the store and its index replace theirs when they grow.
+    // A refused registration (not expected: every one is a plain typed array) leaves the record to JavaScript.
+    if (buf !== this.capture) {
+      this.capture = native.set(Region.Capture, buf) ? buf : null;
+      if (this.capture === null) return pos;
+    }
+    const table = this.table;
+    const st = table.store;
+    if (st.u8 !== this.records) {
+      const ok = native.set(Region.Records, st.u8) && native.set(Region.Seq, st.seq) && native.set(Region.SeqDir, st.seqDir);
+      this.records = ok ? st.u8 : null;
+      if (!ok) return pos;
+    }
+    if (st.indexTable !== this.index) {
+      this.index = native.set(Region.Index, st.indexTable) ? st.indexTable : null;
+      if (this.index === null) return pos;
+    }
+    const io = this.io;
+    io[Io.Clock] = table.clock;
+    io[Io.NextSweep] = table.nextSweep;
+    io[Io.MaxFrames] = room;
+    const stop = native.walk(pos, end);
+    this.calls++;
+    const n = io[Io.Taken]!;
+    if (n > 0) {
+      table.clock = io[Io.Clock]!;
+      table.stats.packets += n;
+      table.stats.retransSkipped += io[Io.Retrans]!;
+      this.decoder.stats.addFastFrames(n);
+      budget.framesSinceExpiry += n;
+      this.packets += n;
+      this.taken = n;
+    }
+    return stop;
+  }
+
+  /** Packets taken and records handed back by reason, for a debug or bench line. */
+  summary(): FastPathSummary {
+    const stops: Record<string, number> = {};
+    for (let i = 0; i < this.stopReasons; i++) {
+      const v = this.io[this.stopBase + i]!;
+      if (v > 0) stops[FAST_PATH_STOPS[i] ?? `stop_${i}`] = v;
+    }
+    return { packets: this.packets, calls: this.calls, stops };
+  }
+}
