@@ -1,0 +1,233 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileSource } from '../../src/capture/fileSource';
+import type { ClassifiedFlow } from '../../src/classify/verdict';
+import { fastPathBinding, fastPathDisabled } from '../../src/fastpath/binding';
+import type { FastPathSummary } from '../../src/fastpath/fastPath';
+import { DEFAULT_FLOW_OPTIONS, type FlowTableOptions } from '../../src/flow/flowTable';
+import { Pipeline } from '../../src/pipeline/pipeline';
+import { ethernet, ipv4, tcp } from '../decode/frames';
+import { ACK, FIN, pcapBytes, PSH, session, SYN, tcpFrame } from '../helpers/frames';
+import { HAVE_SHARED, SHARED_OUTSIDE_PCAPS, SHARED_PCAPS, SKIP_SHARED_MSG } from '../helpers/sharedPcaps';
+
+/**
+ * The offline fast path (src/fastpath/, native/fastpath/fast_path.cc) against the JavaScript packet path it mirrors:
+ * the same records, table stats, decoder counters and anomaly counters, for every classic pcap in ../shared, and for
+ * hostile frames, which it must hand back to JavaScript (which counts them).
+ */
+
+const HAVE_ADDON = fastPathBinding() !== null && !fastPathDisabled();
+const SKIP_ADDON_MSG = 'fast path tests skipped: the addon is not built (npm run build:native) or SENSOR_FASTPATH=0';
+if (!HAVE_ADDON) console.warn(SKIP_ADDON_MSG);
+if (!HAVE_SHARED) console.warn(`fast path capture comparison skipped: ${SKIP_SHARED_MSG}`);
+
+const ROOT = path.resolve(__dirname, '../..');
+const tmp = mkdtempSync(path.join(tmpdir(), 'fastpath-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface PathRun {
+  records: string[];
+  tableStats: string;
+  anomalies: string;
+  decoder: string;
+  frames: number;
+  error: string | null;
+  fast: FastPathSummary | null;
+}
+
+/** Reader + decoder + flow table through the real Pipeline (no model, no sink but a list), fast path on or off. */
+async function runPath(file: string, fast: boolean, opts: Partial<FlowTableOptions> = {}, chunkSize?: number): Promise<PathRun> {
+  const records: string[] = [];
+  const sink = { write: (b: ClassifiedFlow[]) => { for (const c of b) records.push(JSON.stringify(c.flow)); }, close: () => {} };
+  const pipeline = new Pipeline({ ...DEFAULT_FLOW_OPTIONS, source: 'x', ...opts }, null, [sink], null, { sensor: 't', live: false });
+  const fp = fast ? pipeline.fastPath : null;
+  if (fast) expect(fp).not.toBeNull();
+  const src = new FileSource(file, chunkSize !== undefined ? { chunkSize } : undefined);
+  const result = await src.run(pipeline.onFrame, () => pipeline.settle(), fp);
+  await pipeline.flush('eof');
+  await pipeline.close();
+  const st = pipeline.decoder.stats;
+  return {
+    records,
+    tableStats: JSON.stringify(pipeline.table.stats),
+    anomalies: JSON.stringify(pipeline.anomalies),
+    decoder: JSON.stringify({ frames: st.frames, tcp: st.tcp, links: [...st.linkTypes], fragments: st.fragments, reassembled: st.fragmentsReassembled }),
+    frames: result.frames,
+    error: result.error,
+    fast: fp !== null ? fp.summary() : null,
+  };
+}
+
+async function expectSame(file: string, opts: Partial<FlowTableOptions> = {}, chunkSize?: number): Promise<FastPathSummary> {
+  const js = await runPath(file, false, opts, chunkSize);
+  const fast = await runPath(file, true, opts, chunkSize);
+  expect(fast.error, file).toBe(js.error);
+  expect(fast.frames, file).toBe(js.frames);
+  expect(fast.anomalies, file).toBe(js.anomalies);
+  expect(fast.decoder, file).toBe(js.decoder);
+  expect(fast.tableStats, file).toBe(js.tableStats);
+  expect(fast.records, file).toEqual(js.records);
+  return fast.fast!;
+}
+
+/** Classic pcap files (either byte order, µs or ns) under dir, by their first four bytes. */
+function classicPcaps(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const s = statSync(p);
+      if (s.isDirectory()) {
+        if (name !== 'expected') walk(p);
+      } else if (s.size >= 24) {
+        const fd = openSync(p, 'r');
+        const head = Buffer.alloc(4);
+        readSync(fd, head, 0, 4, 0);
+        closeSync(fd);
+        const m = head.readUInt32LE(0);
+        if (m === 0xa1b2c3d4 || m === 0xd4c3b2a1 || m === 0xa1b23c4d || m === 0x4d3cb2a1) out.push(p);
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Flow options that reach the rarer paths: idle and active timeouts within a capture, more entries than the hot bits. */
+const TIGHT: Partial<FlowTableOptions> = { idleTimeout: 2, activeTimeout: 5, finGrace: 1, length: 40, maxFlows: 64 };
+
+describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared captures', () => {
+  // All of them (1,970 classic pcap files in session 13, ~280k packets taken by the fast path over both option sets), each
+  // run with and without the fast path: ~6 s on the 2-core dev VM, so no sample is needed.
+  const files = HAVE_SHARED ? [...classicPcaps(SHARED_PCAPS), ...classicPcaps(SHARED_OUTSIDE_PCAPS)] : [];
+  it('gives the JavaScript path\'s records, stats and counters for every classic pcap (default and tight options)', async () => {
+    expect(files.length).toBeGreaterThan(100);
+    let taken = 0;
+    for (const f of files) {
+      taken += (await expectSame(f)).packets;
+      taken += (await expectSame(f, TIGHT)).packets;
+    }
+    expect(taken).toBeGreaterThan(10000);
+    if (process.env.FASTPATH_TEST_VERBOSE === '1') console.log(`fast path: ${files.length} classic pcap files, ${taken} packets taken`);
+  }, 600_000);
+
+  it('gives the same with chunks so small that records straddle them', async () => {
+    const some = files.filter((_, i) => i % 10 === 0);
+    for (const f of some) await expectSame(f, {}, 1000);
+  }, 300_000);
+});
+
+/** An established flow whose every history letter the hostile frames could bring is already set. */
+function established(t0: number): { ts: number; data: Buffer }[] {
+  return session(t0, '10.0.0.1', '10.0.0.2', 40000, 80, [100, -200, 300, -400]).slice(0, -3);
+}
+
+/** A valid ACK+PSH segment of the flow above as raw IPv4 bytes (20-byte IP header, 20-byte TCP header, payload). */
+function segment(payload = 10): number[] {
+  const seg = [...tcp({ sport: 40000, dport: 80, seq: 5000, ack: 60000, flags: ACK | PSH, window: 1000 }), ...new Array<number>(payload).fill(0x41)];
+  return ipv4(seg, { src: [10, 0, 0, 1], dst: [10, 0, 0, 2] });
+}
+
+function frameOf(ip: number[], type = 0x0800): Buffer {
+  return Buffer.from(ethernet(type, ip));
+}
+
+describe.skipIf(!HAVE_ADDON)('fast path hands hostile frames back to JavaScript', () => {
+  const t0 = 1_700_000_000;
+  const cases: [string, Buffer, string][] = [];
+  const ip = segment();
+  // IPv4 header length below 20 and past the captured bytes.
+  cases.push(['IHL 4', frameOf(ip.map((b, i) => (i === 0 ? 0x44 : b))), 'ip']);
+  cases.push(['IHL 15 past the capture', frameOf(ip.slice(0, 40).map((b, i) => (i === 0 ? 0x4f : b))), 'ip']);
+  // TCP data offset below 5, and past the IP payload.
+  cases.push(['data offset 3', frameOf(ip.map((b, i) => (i === 32 ? 0x30 : b))), 'tcp']);
+  cases.push(['data offset 15', frameOf(ip.map((b, i) => (i === 32 ? 0xf0 : b))), 'tcp']);
+  // Truncated TCP and IP headers.
+  cases.push(['truncated TCP', frameOf(ip.slice(0, 30)), 'tcp']);
+  cases.push(['truncated IP', frameOf(ip.slice(0, 12)), 'ip']);
+  cases.push(['truncated Ethernet', Buffer.alloc(10, 0xff), 'link']);
+  // Total length that lies: smaller than the header, larger than the wire (capped to it: still taken, counted alike).
+  cases.push(['total length 10', frameOf(ip.map((b, i) => (i === 2 ? 0 : i === 3 ? 10 : b))), 'ip']);
+  cases.push(['wrong IP version', frameOf(ip.map((b, i) => (i === 0 ? 0x65 : b))), 'ip']);
+  cases.push(['IPv4 fragment', frameOf(ip.map((b, i) => (i === 6 ? 0x20 : b))), 'fragment']);
+  cases.push(['UDP', frameOf(ip.map((b, i) => (i === 9 ? 17 : b))), 'not_tcp']);
+  cases.push(['truncated VLAN tag', Buffer.from(ethernet(0x8100, [0, 5])), 'link']);
+  cases.push(['802.3 length', frameOf(ip, 0x0100), 'link']);
+  cases.push(['ARP', frameOf(ip, 0x0806), 'ethertype']);
+
+  for (const [name, bad, reason] of cases) {
+    it(`${name}: counted by JavaScript as without the fast path, which took the good packets around it`, async () => {
+      const good = tcpFrame({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80, seq: 1400, ack: 50601, flags: ACK });
+      const frames = [...established(t0), { ts: t0 + 0.5, data: bad }, { ts: t0 + 0.6, data: good }, { ts: t0 + 0.7, data: bad }];
+      const file = path.join(tmp, `${name.replace(/\W+/g, '-')}.pcap`);
+      writeFileSync(file, pcapBytes(frames));
+      const s = await expectSame(file);
+      expect(s.stops[reason], JSON.stringify(s)).toBe(2);
+      expect(s.packets).toBeGreaterThan(0);
+    });
+  }
+
+  it('a wire length over 1 MiB and a captured length over the limit stop the fast path, not the run', async () => {
+    const frames = [...established(t0), { ts: t0 + 0.5, data: frameOf(segment()) }];
+    const bytes = pcapBytes(frames);
+    // The last record's original length (bytes 12..15 of its record header) lies.
+    const last = bytes.length - frames[frames.length - 1]!.data.length - 16;
+    bytes.writeUInt32LE(0x7fffffff, last + 12);
+    const file = path.join(tmp, 'wire.pcap');
+    writeFileSync(file, bytes);
+    expect((await expectSame(file)).stops.bad_wire_length).toBe(1);
+    bytes.writeUInt32LE(0x7fffffff, last + 8);
+    writeFileSync(file, bytes);
+    const s = await expectSame(file);
+    expect(s.stops.damaged_record).toBe(1);
+  });
+
+  it('takes a flow\'s ordinary segments and hands back the first of each new history letter, the close and new flows', async () => {
+    const frames = session(t0, '10.0.0.1', '10.0.0.2', 40000, 80, new Array<number>(40).fill(0).map((_, i) => (i % 3 === 0 ? -1000 : 100)));
+    const file = path.join(tmp, 'session.pcap');
+    writeFileSync(file, pcapBytes(frames));
+    const s = await expectSame(file, { length: 40 });
+    expect(s.packets).toBeGreaterThan(30);
+    // The first packet of a file never reaches the fast path (the decoder's first frame of a link type is JavaScript's).
+    expect(s.stops.new_flow).toBeUndefined();
+    // H, A, D (client), d (server), F, then f closes; the handshake's S came before.
+    expect(s.stops.history).toBe(5);
+    expect(s.stops.close).toBe(1);
+  });
+});
+
+describe('without the addon', () => {
+  it('the sensor runs on the JavaScript path and writes the same records', () => {
+    const file = path.join(tmp, 'plain.pcap');
+    const frames = [
+      ...session(1_700_000_000, '10.0.0.1', '10.0.0.2', 40000, 80, [100, -200, 300]),
+      ...session(1_700_000_001, 'fe80::1', 'fe80::2', 40001, 443, [10, -20]),
+    ];
+    writeFileSync(file, pcapBytes(frames));
+    // The preload makes the addon look absent (existsSync false) and unloadable (dlopen throws) for this process.
+    const preload = path.join(tmp, 'no-addon.js');
+    writeFileSync(
+      preload,
+      `const fs = require('node:fs'); const ex = fs.existsSync;
+fs.existsSync = (p) => (String(p).includes('sensor_fastpath') ? false : ex(p));
+const dl = process.dlopen; process.dlopen = (m, f, ...r) => { if (String(f).includes('sensor_fastpath')) throw new Error('absent'); return dl(m, f, ...r); };`,
+    );
+    const run = (extra: string[], jsonl: string) =>
+      spawnSync(process.execPath, [...extra, path.join(ROOT, 'bin', 'sensor.js'), '--pcap', file, '--jsonl', jsonl, '--no-progress', '--sensor-name', 't', '--log-level', 'debug'], {
+        encoding: 'utf8',
+        env: { ...process.env, SENSOR_FASTPATH: '' },
+      });
+    const without = run(['-r', preload], path.join(tmp, 'without.jsonl'));
+    expect(without.status, without.stderr).toBe(0);
+    expect(without.stderr).not.toContain('"fast path"');
+    const withIt = run([], path.join(tmp, 'with.jsonl'));
+    expect(withIt.status, withIt.stderr).toBe(0);
+    if (HAVE_ADDON) expect(withIt.stderr).toContain('"fast path"');
+    const lines = (f: string): string[] => readFileSync(path.join(tmp, f), 'utf8').trim().split('\n').sort();
+    expect(lines('without.jsonl')).toEqual(lines('with.jsonl'));
+    expect(lines('with.jsonl')).toHaveLength(2);
+  });
+});
