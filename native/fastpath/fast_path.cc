@@ -271,8 +271,109 @@ int Decode(const uint8_t* cap, size_t off, size_t capEnd, uint32_t wireLen, Pack
   return kStopCount;
 }
 
+/** One record looked at ahead of the table work: where it is, its timestamp, its decoded fields, key and hash. */
+struct Ahead {
+  size_t pos;
+  size_t next;
+  double ts;
+  int why;  // kStopCount: a common TCP segment; else the Stop that hands it (and the walk) back to JavaScript
+  bool srcIsA;
+  uint32_t hash;
+  int64_t slot;  // from the index probe: the slot, -1 none, -2 a slot number past the store
+  uint32_t key[10];
+  Packet pk;
+};
+
 /**
- * walk(start, end): records from the capture region's [start, end) (byte offsets in the registered ArrayBuffer).
+ * Records are taken in batches of this many: the batch is decoded and hashed first and the index buckets of all of
+ * them prefetched, then probed and their flows' records prefetched, then each is handled in order. With many flows
+ * nearly every packet's bucket and record miss the caches; one at a time those misses were most of walk()'s time
+ * (round perf31), in a batch they overlap. The batch is cut at the first record that cannot be taken.
+ */
+constexpr size_t kBatch = 8;
+
+/** Record header and Decode() for the record at pos, then the canonical key and its hash as packet() makes them. */
+void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, Ahead* a) {
+  a->pos = pos;
+  if (end - pos < kRecordHeader) {
+    a->why = kEnd;
+    return;
+  }
+  const uint8_t* h = cap + pos;
+  const uint32_t capLen = le ? Le32(h + 8) : Be32(h + 8);
+  if (capLen > kMaxCapturedLength) {
+    a->why = kDamage;
+    return;
+  }
+  const size_t next = pos + kRecordHeader + capLen;
+  if (next > end) {
+    a->why = kEnd;
+    return;
+  }
+  a->next = next;
+  // The next record's header and TCP/IP headers: the hardware prefetcher does not follow the records' varying strides.
+  if (next + 128 <= end) {
+    __builtin_prefetch(cap + next);
+    __builtin_prefetch(cap + next + 64);
+  }
+  const uint32_t wireLen = le ? Le32(h + 12) : Be32(h + 12);
+  a->ts = static_cast<double>(le ? Le32(h) : Be32(h)) + static_cast<double>(le ? Le32(h + 4) : Be32(h + 4)) / units;
+  Packet& pk = a->pk;
+  a->why = Decode(cap, pos + kRecordHeader, next, wireLen, &pk);
+  if (a->why != kStopCount) return;
+  // flowTable.ts packet(): canonical order (A = the lesser: address words, then port) and the key.
+  int cmp = 0;
+  for (size_t i = 0; i < 4 && cmp == 0; i++) {
+    if (pk.src[i] != pk.dst[i]) cmp = pk.src[i] < pk.dst[i] ? -1 : 1;
+  }
+  if (cmp == 0) cmp = pk.srcPort < pk.dstPort ? -1 : pk.srcPort > pk.dstPort ? 1 : 0;
+  const bool srcIsA = cmp <= 0;
+  a->srcIsA = srcIsA;
+  const uint32_t* A = srcIsA ? pk.src : pk.dst;
+  const uint32_t* Bw = srcIsA ? pk.dst : pk.src;
+  uint32_t* key = a->key;
+  key[0] = (pk.ipVersion << 16) | (pk.vlan & 0xffff);
+  key[1] = A[0];
+  key[2] = A[1];
+  key[3] = A[2];
+  key[4] = A[3];
+  key[5] = Bw[0];
+  key[6] = Bw[1];
+  key[7] = Bw[2];
+  key[8] = Bw[3];
+  key[9] = srcIsA ? (pk.srcPort << 16) | pk.dstPort : (pk.dstPort << 16) | pk.srcPort;
+  // flowKeyHash (flowKey.ts), as packet() writes it out.
+  uint32_t hh = (key[0] * 0x9e3779b1u) ^ (key[1] * 0x85ebca77u) ^ (key[2] * 0xc2b2ae3du) ^ (key[3] * 0x27d4eb2fu) ^
+                (key[4] * 0x165667b1u) ^ (key[5] * 0xd3a2646du) ^ (key[6] * 0xfd7046c5u) ^ (key[7] * 0xb55a4f09u) ^
+                (key[8] * 0x7feb352du) ^ (key[9] * 0x846ca68bu);
+  hh ^= hh >> 16;
+  hh *= 0x85ebca6bu;
+  hh ^= hh >> 13;
+  hh *= 0xc2b2ae35u;
+  hh ^= hh >> 16;
+  a->hash = hh;
+}
+
+/** FlowIndex.find (flowIndex.ts): the slot whose key is a->key, -1 when none, -2 when an entry names no slot. */
+int64_t Find(const int32_t* index, size_t indexLen, uint32_t mask, const uint8_t* rec, size_t slots, const Ahead* a) {
+  const uint32_t hh = a->hash;
+  const uint32_t tag = hh & kTagMask;
+  size_t probes = 0;
+  for (uint32_t i = hh & mask;; i = (i + 1) & mask) {
+    const uint32_t e = static_cast<uint32_t>(index[i]);
+    if (e == 0 || ++probes > indexLen) return -1;
+    if ((e & kTagMask) != tag) continue;
+    const size_t cand = (e & kSlotMask) - 1;
+    if (cand >= slots) return -2;
+    const uint8_t* kr = rec + cand * kRecBytes + kWKey * 4;
+    bool same = true;
+    for (size_t k = 0; k < 10 && same; k++) same = Load<uint32_t>(kr, 4 * k) == a->key[k];
+    if (same) return static_cast<int64_t>(cand);
+  }
+}
+
+/**
+ * walk(start, end): records from the capture region's [start, end) (byte offsets in the registered buffer).
  * Returns the offset of the first record not taken; io says how many were taken and why the walk stopped.
  */
 Napi::Value Walk(const Napi::CallbackInfo& info) {
@@ -322,233 +423,201 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   double taken = 0;
   double retrans = 0;
   int stop = kInternal;
-  Packet pk;
-  for (;;) {
-    if (!ready) {
-      stop = kInternal;
-      break;
-    }
+  Ahead batch[kBatch];
+  bool more = ready;
+  while (more) {
     if (!(taken < maxFrames)) {
       stop = kBudget;
       break;
     }
-    // pcapReader.ts walkRecords
-    if (end - pos < kRecordHeader) {
-      stop = kEnd;
-      break;
+    // Decode and hash up to kBatch records (within the frame budget), prefetching each one's index bucket; the batch
+    // ends after the first record that is not a common TCP segment (or not whole).
+    size_t n = 0;
+    const double room = maxFrames - taken;
+    for (size_t p = pos; n < kBatch && static_cast<double>(n) < room;) {
+      Ahead* a = &batch[n++];
+      Prepare(cap, p, end, le, units, a);
+      if (a->why != kStopCount) break;
+      __builtin_prefetch(index + (a->hash & mask));
+      p = a->next;
     }
-    const uint8_t* h = cap + pos;
-    const uint32_t capLen = le ? Le32(h + 8) : Be32(h + 8);
-    if (capLen > kMaxCapturedLength) {
-      stop = kDamage;
-      break;
-    }
-    const size_t next = pos + kRecordHeader + capLen;
-    if (next > end) {
-      stop = kEnd;
-      break;
-    }
-    const uint32_t wireLen = le ? Le32(h + 12) : Be32(h + 12);
-    const double ts = static_cast<double>(le ? Le32(h) : Be32(h)) + static_cast<double>(le ? Le32(h + 4) : Be32(h + 4)) / units;
-    const size_t off = pos + kRecordHeader;
-    int why = Decode(cap, off, next, wireLen, &pk);
-    if (why != kStopCount) {
-      stop = why;
-      break;
-    }
-
-    // flowTable.ts packet(): decide everything first.
-    const double newClock = ts > clock ? ts : clock;
-    if (newClock >= nextSweep) {
-      stop = kSweep;
-      break;
-    }
-    int cmp = 0;
-    for (size_t i = 0; i < 4 && cmp == 0; i++) {
-      if (pk.src[i] != pk.dst[i]) cmp = pk.src[i] < pk.dst[i] ? -1 : 1;
-    }
-    if (cmp == 0) cmp = pk.srcPort < pk.dstPort ? -1 : pk.srcPort > pk.dstPort ? 1 : 0;
-    const bool srcIsA = cmp <= 0;
-    const uint32_t* A = srcIsA ? pk.src : pk.dst;
-    const uint32_t* Bw = srcIsA ? pk.dst : pk.src;
-    uint32_t key[10];
-    key[0] = (pk.ipVersion << 16) | (pk.vlan & 0xffff);
-    key[1] = A[0];
-    key[2] = A[1];
-    key[3] = A[2];
-    key[4] = A[3];
-    key[5] = Bw[0];
-    key[6] = Bw[1];
-    key[7] = Bw[2];
-    key[8] = Bw[3];
-    key[9] = srcIsA ? (pk.srcPort << 16) | pk.dstPort : (pk.dstPort << 16) | pk.srcPort;
-    // flowKeyHash (flowKey.ts), as packet() writes it out.
-    uint32_t hh = (key[0] * 0x9e3779b1u) ^ (key[1] * 0x85ebca77u) ^ (key[2] * 0xc2b2ae3du) ^ (key[3] * 0x27d4eb2fu) ^
-                  (key[4] * 0x165667b1u) ^ (key[5] * 0xd3a2646du) ^ (key[6] * 0xfd7046c5u) ^ (key[7] * 0xb55a4f09u) ^
-                  (key[8] * 0x7feb352du) ^ (key[9] * 0x846ca68bu);
-    hh ^= hh >> 16;
-    hh *= 0x85ebca6bu;
-    hh ^= hh >> 13;
-    hh *= 0xc2b2ae35u;
-    hh ^= hh >> 16;
-    // FlowIndex.find
-    const uint32_t tag = hh & kTagMask;
-    int64_t s = -1;
-    size_t probes = 0;
-    for (uint32_t i = hh & mask;; i = (i + 1) & mask) {
-      const uint32_t e = static_cast<uint32_t>(index[i]);
-      if (e == 0 || ++probes > indexLen) break;
-      if ((e & kTagMask) != tag) continue;
-      const size_t cand = (e & kSlotMask) - 1;
-      if (cand >= slots) {
-        s = -2;
-        break;
-      }
-      const uint8_t* kr = rec + cand * kRecBytes + kWKey * 4;
-      bool same = true;
-      for (size_t k = 0; k < 10 && same; k++) same = Load<uint32_t>(kr, 4 * k) == key[k];
-      if (same) {
-        s = static_cast<int64_t>(cand);
-        break;
-      }
-    }
-    if (s == -2) {
-      stop = kInternal;
-      break;
-    }
-    if (s < 0) {
-      stop = kNewFlow;
-      break;
-    }
-    uint8_t* r = rec + static_cast<size_t>(s) * kRecBytes;
-    const uint32_t flags = pk.flags;
-    const bool pureSyn = (flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
-    const double lastTs = Load<double>(r, kDLastTs * 8);
-    if (ts - lastTs > idleTimeout) {
-      stop = kIdle;
-      break;
-    }
-    uint8_t fl = r[kBFlags];
-    if (pureSyn && (fl & kFlClosed) != 0) {
-      stop = kSynClosed;
-      break;
-    }
-    // Client decision
-    uint8_t role = r[kBRole];
-    const uint8_t roleBefore = role;
-    if ((flags & kTcpSyn) != 0) {
-      if (pureSyn) {
-        if (role != kRoleSyn) {
-          fl = srcIsA ? (fl | kFlClientIsA) : (fl & ~kFlClientIsA);
-          role = kRoleSyn;
+    // The buckets are in cache by now: prefetch the record (both lines) of each one's first entry with a matching tag,
+    // nearly always its flow, then probe for real.
+    for (size_t j = 0; j < n; j++) {
+      const Ahead* a = &batch[j];
+      if (a->why != kStopCount) break;
+      const uint32_t tag = a->hash & kTagMask;
+      for (uint32_t i = a->hash & mask, k = 0; k < 4; i = (i + 1) & mask, k++) {
+        const uint32_t e = static_cast<uint32_t>(index[i]);
+        if (e == 0) break;
+        if ((e & kTagMask) != tag) continue;
+        const size_t cand = (e & kSlotMask) - 1;
+        if (cand < slots) {
+          __builtin_prefetch(rec + cand * kRecBytes, 1);
+          __builtin_prefetch(rec + cand * kRecBytes + 64, 1);
         }
-      } else if (role == kRoleFirstPacket) {
-        fl = srcIsA ? (fl & ~kFlClientIsA) : (fl | kFlClientIsA);
-        role = kRoleSynAck;
+        break;
       }
     }
-    const bool c2s = srcIsA == ((fl & kFlClientIsA) != 0);
-    const int64_t len = pk.payloadLen;
-    // Retransmission rule and sequence entry
-    int hist = 0;
-    bool skip = false;
-    bool addSeq = false;
-    uint32_t count = 0;
-    size_t seqAt = 0;
-    size_t dirAt = 0;
-    const uint8_t hasHi = srcIsA ? kFlHasHiA : kFlHasHiB;
-    const size_t hiAt = (srcIsA ? kWHiSeqA : kWHiSeqB) * 4;
-    if (len > 0) {
-      const uint32_t dseq = pk.seq - Load<uint32_t>(r, hiAt);
-      if (skipRetrans && (fl & hasHi) != 0 && !(dseq != 0 && dseq < 0x80000000u)) {
-        skip = true;
-        hist |= kHistRetx;
-      } else {
-        count = Load<uint16_t>(r, kHSeqCount * 2);
-        if (count < seqLength) {
-          addSeq = true;
-          seqAt = static_cast<size_t>(s) * seqLength + count;
-          if (seqAt >= seqLen) {
-            stop = kInternal;
-            break;
+    for (size_t j = 0; j < n; j++) {
+      Ahead* a = &batch[j];
+      if (a->why != kStopCount) break;
+      a->slot = Find(index, indexLen, mask, rec, slots, a);
+      // The sequence entry a payload segment would fill (the record's line 0, with the entry count, is in cache now).
+      if (a->slot >= 0 && a->pk.payloadLen > 0) {
+        const size_t at = static_cast<size_t>(a->slot) * seqLength +
+                          Load<uint16_t>(rec + static_cast<size_t>(a->slot) * kRecBytes, kHSeqCount * 2);
+        if (at < seqLen) __builtin_prefetch(seqArr + at, 1);
+      }
+    }
+    for (size_t j = 0; j < n; j++) {
+      const Ahead* a = &batch[j];
+      if (a->why != kStopCount) {
+        stop = a->why;
+        more = false;
+        break;
+      }
+      const Packet& pk = a->pk;
+      const double ts = a->ts;
+      const bool srcIsA = a->srcIsA;
+      const int64_t s = a->slot;
+
+      // flowTable.ts packet(): decide everything first.
+      const double newClock = ts > clock ? ts : clock;
+      if (newClock >= nextSweep) {
+        stop = kSweep;
+        more = false;
+        break;
+      }
+      if (s < 0) {
+        stop = s == -1 ? kNewFlow : kInternal;
+        more = false;
+        break;
+      }
+      uint8_t* r = rec + static_cast<size_t>(s) * kRecBytes;
+      const uint32_t flags = pk.flags;
+      const bool pureSyn = (flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+      const double lastTs = Load<double>(r, kDLastTs * 8);
+      int why = kStopCount;
+      // Client decision
+      uint8_t fl = r[kBFlags];
+      uint8_t role = r[kBRole];
+      const uint8_t roleBefore = role;
+      if (ts - lastTs > idleTimeout) why = kIdle;
+      else if (pureSyn && (fl & kFlClosed) != 0) why = kSynClosed;
+      if (why != kStopCount) {
+        stop = why;
+        more = false;
+        break;
+      }
+      if ((flags & kTcpSyn) != 0) {
+        if (pureSyn) {
+          if (role != kRoleSyn) {
+            fl = srcIsA ? (fl | kFlClientIsA) : (fl & ~kFlClientIsA);
+            role = kRoleSyn;
           }
-          if (!c2s && count >= kHotDirBits) {
-            dirAt = static_cast<size_t>(s) * seqDirBytes + ((count - kHotDirBits) >> 3);
-            if (dirAt >= seqDirLen || seqDir == nullptr) {
-              stop = kInternal;
-              break;
+        } else if (role == kRoleFirstPacket) {
+          fl = srcIsA ? (fl & ~kFlClientIsA) : (fl | kFlClientIsA);
+          role = kRoleSynAck;
+        }
+      }
+      const bool c2s = srcIsA == ((fl & kFlClientIsA) != 0);
+      const int64_t len = pk.payloadLen;
+      // Retransmission rule and sequence entry
+      int hist = 0;
+      bool skip = false;
+      bool addSeq = false;
+      uint32_t count = 0;
+      size_t seqAt = 0;
+      size_t dirAt = 0;
+      const uint8_t hasHi = srcIsA ? kFlHasHiA : kFlHasHiB;
+      const size_t hiAt = (srcIsA ? kWHiSeqA : kWHiSeqB) * 4;
+      if (len > 0) {
+        const uint32_t dseq = pk.seq - Load<uint32_t>(r, hiAt);
+        if (skipRetrans && (fl & hasHi) != 0 && !(dseq != 0 && dseq < 0x80000000u)) {
+          skip = true;
+          hist |= kHistRetx;
+        } else {
+          count = Load<uint16_t>(r, kHSeqCount * 2);
+          if (count < seqLength) {
+            addSeq = true;
+            seqAt = static_cast<size_t>(s) * seqLength + count;
+            if (seqAt >= seqLen) why = kInternal;
+            if (!c2s && count >= kHotDirBits) {
+              dirAt = static_cast<size_t>(s) * seqDirBytes + ((count - kHotDirBits) >> 3);
+              if (dirAt >= seqDirLen || seqDir == nullptr) why = kInternal;
             }
           }
         }
       }
-    }
-    // Endpoint states (tcpTransitions.ts)
-    const size_t stAt = srcIsA ? kBStateA : kBStateB;
-    const size_t peerAt = srcIsA ? kBStateB : kBStateA;
-    const uint32_t state = r[stAt];
-    const uint32_t peer = r[peerAt];
-    const uint32_t control = (flags & (kTcpFin | kTcpSyn | kTcpRst)) | ((flags & kTcpAck) != 0 ? 8 : 0);
-    const size_t ti = (static_cast<size_t>(control | (len > 0 ? 16 : 0)) << 6) | (static_cast<size_t>(state) << 3) | peer;
-    if (ti >= transLen) {
-      stop = kInternal;
-      break;
-    }
-    const uint32_t tr = trans[ti];
-    hist |= static_cast<int>(tr >> 6);
-    if (pk.window == 0 && (flags & kTcpRst) == 0 && peer != kEpClosed && state < kEpReset) hist |= kHistZeroWin;
-    uint8_t flNew = fl;
-    if ((flags & kTcpFin) != 0) flNew |= srcIsA ? kFlFinA : kFlFinB;
-    if (!skip && len > 0) flNew |= hasHi;
-    const bool rst = (flags & kTcpRst) != 0;
-    if ((flNew & kFlClosed) == 0 && (rst || (flNew & (kFlFinA | kFlFinB)) == (kFlFinA | kFlFinB))) {
-      stop = kClose;
-      break;
-    }
-    const size_t hb = srcIsA ? kBHistA : kBHistB;
-    if ((hist & ~static_cast<int>(r[hb])) != 0) {
-      stop = kHistory;
-      break;
-    }
-    if (ts >= Load<double>(r, kDDeadline * 8)) {
-      stop = kDeadline;
-      break;
-    }
-
-    // Commit: what packet() writes, in its order where it matters (it does not: the fields are distinct).
-    clock = newClock;
-    if (ts > lastTs) Store<double>(r, kDLastTs * 8, ts);
-    if (role != roleBefore) r[kBRole] = role;
-    const size_t pkAt = (srcIsA ? kWPktsA : kWPktsB) * 4;
-    const uint32_t pkts = Load<uint32_t>(r, pkAt);
-    if (pkts != 0xffffffffu) Store<uint32_t>(r, pkAt, pkts + 1);
-    const size_t byAt = (srcIsA ? kDBytesA : kDBytesB) * 8;
-    Store<double>(r, byAt, Load<double>(r, byAt) + static_cast<double>(pk.ipLen));
-    const size_t payAt = (srcIsA ? kDPayA : kDPayB) * 8;
-    Store<double>(r, payAt, Load<double>(r, payAt) + static_cast<double>(len));
-    if (skip) {
-      const uint32_t rt = Load<uint32_t>(r, kWRetrans * 4);
-      if (rt != 0xffffffffu) Store<uint32_t>(r, kWRetrans * 4, rt + 1);
-      retrans += 1;
-    } else if (len > 0) {
-      Store<uint32_t>(r, hiAt, pk.seq);
-      if (addSeq) {
-        seqArr[seqAt] = static_cast<uint32_t>(len);
-        if (!c2s) {
-          if (count < kHotDirBits) {
-            Store<uint32_t>(r, kWDir * 4, Load<uint32_t>(r, kWDir * 4) | (1u << count));
-          } else {
-            seqDir[dirAt] = static_cast<uint8_t>(seqDir[dirAt] | (1u << ((count - kHotDirBits) & 7)));
-          }
-        }
-        Store<uint16_t>(r, kHSeqCount * 2, static_cast<uint16_t>(count + 1));
+      // Endpoint states (tcpTransitions.ts)
+      const size_t stAt = srcIsA ? kBStateA : kBStateB;
+      const size_t peerAt = srcIsA ? kBStateB : kBStateA;
+      const uint32_t state = r[stAt];
+      const uint32_t peer = r[peerAt];
+      const uint32_t control = (flags & (kTcpFin | kTcpSyn | kTcpRst)) | ((flags & kTcpAck) != 0 ? 8 : 0);
+      const size_t ti = (static_cast<size_t>(control | (len > 0 ? 16 : 0)) << 6) | (static_cast<size_t>(state) << 3) | peer;
+      if (ti >= transLen) why = kInternal;
+      const uint32_t tr = why == kStopCount ? trans[ti] : 0;
+      hist |= static_cast<int>(tr >> 6);
+      if (pk.window == 0 && (flags & kTcpRst) == 0 && peer != kEpClosed && state < kEpReset) hist |= kHistZeroWin;
+      uint8_t flNew = fl;
+      if ((flags & kTcpFin) != 0) flNew |= srcIsA ? kFlFinA : kFlFinB;
+      if (!skip && len > 0) flNew |= hasHi;
+      const bool rst = (flags & kTcpRst) != 0;
+      const size_t hb = srcIsA ? kBHistA : kBHistB;
+      if (why != kStopCount) {
+        // an internal bound (not expected): JavaScript handles the record
+      } else if ((flNew & kFlClosed) == 0 && (rst || (flNew & (kFlFinA | kFlFinB)) == (kFlFinA | kFlFinB))) {
+        why = kClose;
+      } else if ((hist & ~static_cast<int>(r[hb])) != 0) {
+        why = kHistory;
+      } else if (ts >= Load<double>(r, kDDeadline * 8)) {
+        why = kDeadline;
       }
+      if (why != kStopCount) {
+        stop = why;
+        more = false;
+        break;
+      }
+
+      // Commit: what packet() writes (the fields are distinct, so the order does not matter).
+      clock = newClock;
+      if (ts > lastTs) Store<double>(r, kDLastTs * 8, ts);
+      if (role != roleBefore) r[kBRole] = role;
+      const size_t pkAt = (srcIsA ? kWPktsA : kWPktsB) * 4;
+      const uint32_t pkts = Load<uint32_t>(r, pkAt);
+      if (pkts != 0xffffffffu) Store<uint32_t>(r, pkAt, pkts + 1);
+      const size_t byAt = (srcIsA ? kDBytesA : kDBytesB) * 8;
+      Store<double>(r, byAt, Load<double>(r, byAt) + static_cast<double>(pk.ipLen));
+      const size_t payAt = (srcIsA ? kDPayA : kDPayB) * 8;
+      Store<double>(r, payAt, Load<double>(r, payAt) + static_cast<double>(len));
+      if (skip) {
+        const uint32_t rt = Load<uint32_t>(r, kWRetrans * 4);
+        if (rt != 0xffffffffu) Store<uint32_t>(r, kWRetrans * 4, rt + 1);
+        retrans += 1;
+      } else if (len > 0) {
+        Store<uint32_t>(r, hiAt, pk.seq);
+        if (addSeq) {
+          seqArr[seqAt] = static_cast<uint32_t>(len);
+          if (!c2s) {
+            if (count < kHotDirBits) {
+              Store<uint32_t>(r, kWDir * 4, Load<uint32_t>(r, kWDir * 4) | (1u << count));
+            } else {
+              seqDir[dirAt] = static_cast<uint8_t>(seqDir[dirAt] | (1u << ((count - kHotDirBits) & 7)));
+            }
+          }
+          Store<uint16_t>(r, kHSeqCount * 2, static_cast<uint16_t>(count + 1));
+        }
+      }
+      r[stAt] = static_cast<uint8_t>(tr & 7);
+      r[peerAt] = static_cast<uint8_t>((tr >> 3) & 7);
+      r[kBFlags] = flNew;
+      taken += 1;
+      pos = a->next;
     }
-    r[stAt] = static_cast<uint8_t>(tr & 7);
-    r[peerAt] = static_cast<uint8_t>((tr >> 3) & 7);
-    r[kBFlags] = flNew;
-    taken += 1;
-    pos = next;
   }
+  if (!ready) stop = kInternal;
   io[kClock] = clock;
   io[kTaken] = taken;
   io[kRetrans] = retrans;
