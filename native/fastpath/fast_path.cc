@@ -18,8 +18,9 @@
 // The common case: Ethernet II, any number of 802.1Q/802.1ad tags, IPv4 not fragmented (options allowed) or IPv6
 // with TCP as the first next header, a TCP header with a sane data offset, no decoder anomaly counted; the flow exists,
 // is not idle, is not closed when the segment is a pure SYN; the table clock stays before the next sweep; the segment
-// brings no history letter new to its sender, closes nothing and does not reach the flow's deadline. No payload
-// inspector (learn mode turns the fast path off in JavaScript).
+// closes nothing and does not end the flow's active timeout. History letters new to the sender are appended as
+// addHistory() does, and a deadline reached moves the flow in the recency list as timers() does. No payload inspector
+// (learn mode turns the fast path off in JavaScript).
 //
 // Bounds: every read is checked against the record's captured length and the chunk's end (never past `end`), every
 // write against the registered arrays' sizes; a check that fails stops the walk and JavaScript handles the record
@@ -46,6 +47,9 @@ enum Io : size_t {
   kLittleEndian = 9,  // config: the file's byte order (0/1)
   kSeqLength = 10,    // config: store.seqLength
   kSeqDirBytes = 11,  // config: store.seqDirBytes
+  kActiveTimeout = 12,  // config: table opts.activeTimeout
+  kHead = 13,         // in/out: store.head (least recently moved flow, -1 none)
+  kTail = 14,         // in/out: store.tail
   kStopCounts = 16,   // out: records handed back, per Stop value (cumulative)
   kIoLength = 48,
 };
@@ -66,9 +70,8 @@ enum Stop : int {
   kIdle,              // the flow is idle (a new flow opens)
   kSynClosed,         // pure SYN on a closed flow (port reuse)
   kSweep,             // the packet's clock reaches the next sweep
-  kHistory,           // a history letter new to the sender
   kClose,             // FIN both ways or RST closes the flow
-  kDeadline,          // the flow's deadline (recency move, active timeout)
+  kActive,            // the flow's deadline with its active timeout due (an interim record)
   kInternal,          // an array was not registered or is smaller than a slot number asks (never expected)
   kStopCount,
 };
@@ -82,8 +85,16 @@ constexpr size_t kRecBytes = 128;
 constexpr size_t kWKey = 0, kWPktsA = 24, kWPktsB = 25, kWHiSeqA = 26, kWHiSeqB = 27, kWRetrans = 30, kWDir = 31;
 constexpr size_t kBStateA = 56, kBStateB = 57, kBFlags = 58, kBRole = 59, kBHistA = 60, kBHistB = 61;
 constexpr size_t kHSeqCount = 31;
+constexpr size_t kWPrev = 28, kWNext = 29;
+// flowTable.ts RECENCY_MOVE_INTERVAL and ACTIVE_DEADLINE_MARGIN
+constexpr double kRecencyMoveInterval = 1;
+constexpr double kActiveDeadlineMargin = 1e-3;
 constexpr size_t kDLastTs = 5, kDDeadline = 6, kDBytesA = 8, kDBytesB = 9, kDPayA = 10, kDPayB = 11;
 constexpr uint32_t kHotDirBits = 32;
+constexpr size_t kHistoryMax = 16;  // flowLayout.ts HISTORY_MAX
+// tcpTransitions.ts HISTORY_UPPER / HISTORY_LOWER: the letters of the Hist bits, client and server.
+constexpr char kHistoryUpper[] = "SHADFRWT";
+constexpr char kHistoryLower[] = "shadfrwt";
 constexpr uint8_t kFlClientIsA = 1, kFlFinA = 4, kFlFinB = 8, kFlClosed = 16, kFlHasHiA = 64, kFlHasHiB = 128;
 constexpr uint8_t kRoleFirstPacket = 0, kRoleSynAck = 1, kRoleSyn = 2;
 constexpr uint8_t kEpClosed = 5, kEpReset = 6;
@@ -133,6 +144,10 @@ struct State {
   Region transitions;  // tcpTransitions.ts TRANSITIONS (Uint16Array)
   Region index;        // the flow index's table (Int32Array)
   Region io;           // the io block (Float64Array)
+  Region histLetters;  // store.histLetters (Uint8Array, kHistoryMax a slot)
+  Region histCount;    // store.histCount (Uint8Array)
+  Region lastMove;     // store.lastMove (Float64Array)
+  Region activeStart;  // store.activeStart (Float64Array)
 };
 
 /** The bytes a typed array or ArrayBuffer argument spans, or false. */
@@ -156,7 +171,7 @@ bool BytesOf(const Napi::Value& v, uint8_t** data, size_t* bytes) {
 State* StateOf(const Napi::CallbackInfo& info) { return static_cast<State*>(info.Data()); }
 
 /** set(which, arrayOrBuffer): registers one of the regions (0 capture, 1 records, 2 seq, 3 seqDir, 4 transitions,
- * 5 index, 6 io). Returns false for a wrong argument (fastPath.ts checks types first; this checks again). */
+ * 5 index, 6 io, 7 histLetters, 8 histCount, 9 lastMove, 10 activeStart). Returns false for a wrong argument (fastPath.ts checks types first; this checks again). */
 Napi::Value Set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State* st = StateOf(info);
@@ -164,9 +179,10 @@ Napi::Value Set(const Napi::CallbackInfo& info) {
   uint8_t* data = nullptr;
   size_t bytes = 0;
   if (!BytesOf(info[1], &data, &bytes)) return Napi::Boolean::New(env, false);
-  Region* regions[] = {&st->capture, &st->records, &st->seq, &st->seqDir, &st->transitions, &st->index, &st->io};
+  Region* regions[] = {&st->capture, &st->records, &st->seq, &st->seqDir, &st->transitions,
+                       &st->index, &st->io, &st->histLetters, &st->histCount, &st->lastMove, &st->activeStart};
   int32_t which = info[0].As<Napi::Number>().Int32Value();
-  if (which < 0 || which > 6) return Napi::Boolean::New(env, false);
+  if (which < 0 || which > 10) return Napi::Boolean::New(env, false);
   if (which == 6 && bytes < kIoLength * sizeof(double)) return Napi::Boolean::New(env, false);
   // Alignment of the typed views the code below reads through memcpy: none needed, but the sizes must be whole.
   regions[which]->Set(info[1], data, bytes);
@@ -415,9 +431,21 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   const size_t transLen = st->transitions.bytes / sizeof(uint16_t);
   const int32_t* index = reinterpret_cast<const int32_t*>(st->index.data);
   const size_t indexLen = st->index.bytes / sizeof(int32_t);
+  uint8_t* histLetters = st->histLetters.data;
+  const size_t histLettersLen = st->histLetters.bytes;
+  uint8_t* histCount = st->histCount.data;
+  const size_t histCountLen = st->histCount.bytes;
+  double* lastMove = reinterpret_cast<double*>(st->lastMove.data);
+  double* activeStart = reinterpret_cast<double*>(st->activeStart.data);
+  // Per-slot arrays the deadline path reads: every slot of the records must have its entry.
+  const bool timerArrays = st->lastMove.bytes / sizeof(double) >= slots && st->activeStart.bytes / sizeof(double) >= slots;
+  const double activeTimeout = io[kActiveTimeout];
+  int64_t head = static_cast<int64_t>(io[kHead]);
+  int64_t tail = static_cast<int64_t>(io[kTail]);
   // The index is a power of two of buckets (flowIndex.ts); anything else is not one the code below can probe.
   const bool ready = rec != nullptr && trans != nullptr && index != nullptr && indexLen >= 2 &&
-                     (indexLen & (indexLen - 1)) == 0 && cap != nullptr;
+                     (indexLen & (indexLen - 1)) == 0 && cap != nullptr && histLetters != nullptr && histCount != nullptr &&
+                     lastMove != nullptr && activeStart != nullptr && timerArrays;
   const uint32_t mask = static_cast<uint32_t>(indexLen - 1);
 
   double taken = 0;
@@ -570,10 +598,37 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
         // an internal bound (not expected): JavaScript handles the record
       } else if ((flNew & kFlClosed) == 0 && (rst || (flNew & (kFlFinA | kFlFinB)) == (kFlFinA | kFlFinB))) {
         why = kClose;
-      } else if ((hist & ~static_cast<int>(r[hb])) != 0) {
-        why = kHistory;
-      } else if (ts >= Load<double>(r, kDDeadline * 8)) {
-        why = kDeadline;
+      }
+      // timers() at the deadline: an active timeout due writes an interim record (JavaScript's); else the recency move
+      // (once RECENCY_MOVE_INTERVAL passed since the last one) and the next deadline, done below.
+      const bool due = ts >= Load<double>(r, kDDeadline * 8);
+      const double lastNew = ts > lastTs ? ts : lastTs;
+      bool move = false;
+      int64_t pr = -1, nx = -1;
+      if (due && why == kStopCount) {
+        if (ts - activeStart[s] >= activeTimeout) {
+          why = kActive;
+        } else if (lastNew - lastMove[s] >= kRecencyMoveInterval && s != tail) {
+          move = true;
+          pr = Load<int32_t>(r, kWPrev * 4);
+          nx = Load<int32_t>(r, kWNext * 4);
+          // Every link must name a slot (or none): anything else is not a list this code may rewrite.
+          if (pr < -1 || pr >= static_cast<int64_t>(slots) || nx < -1 || nx >= static_cast<int64_t>(slots) || tail < -1 ||
+              tail >= static_cast<int64_t>(slots)) {
+            why = kInternal;
+          }
+        }
+      }
+      // History letters new to the sender (addHistory()): appended after the ones the flow has, lowest bit first.
+      const int fresh = hist & ~static_cast<int>(r[hb]);
+      const size_t histAt = static_cast<size_t>(s) * kHistoryMax;
+      uint32_t histN = 0;
+      if (fresh != 0 && why == kStopCount) {
+        histN = static_cast<size_t>(s) < histCountLen ? histCount[s] : 0xff;
+        if (static_cast<size_t>(s) >= histCountLen || histN + __builtin_popcount(fresh) > kHistoryMax ||
+            histAt + kHistoryMax > histLettersLen) {
+          why = kInternal;
+        }
       }
       if (why != kStopCount) {
         stop = why;
@@ -613,12 +668,43 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
       r[stAt] = static_cast<uint8_t>(tr & 7);
       r[peerAt] = static_cast<uint8_t>((tr >> 3) & 7);
       r[kBFlags] = flNew;
+      if (fresh != 0) {
+        r[hb] = static_cast<uint8_t>(r[hb] | fresh);
+        const char* letters = c2s ? kHistoryUpper : kHistoryLower;
+        for (int b = fresh; b != 0; b &= b - 1) histLetters[histAt + histN++] = static_cast<uint8_t>(letters[__builtin_ctz(b)]);
+        histCount[s] = static_cast<uint8_t>(histN);
+      }
+      if (due) {
+        const double lastNow = Load<double>(r, kDLastTs * 8);
+        if (lastNow - lastMove[s] >= kRecencyMoveInterval) {
+          lastMove[s] = lastNow;
+          if (move) {
+            // FlowStore.moveToTail: unlink, then append at the tail.
+            if (pr != -1) Store<int32_t>(rec + static_cast<size_t>(pr) * kRecBytes, kWNext * 4, static_cast<int32_t>(nx));
+            else head = nx;
+            if (nx != -1) Store<int32_t>(rec + static_cast<size_t>(nx) * kRecBytes, kWPrev * 4, static_cast<int32_t>(pr));
+            else tail = pr;
+            const int64_t t = tail;
+            Store<int32_t>(r, kWPrev * 4, static_cast<int32_t>(t));
+            Store<int32_t>(r, kWNext * 4, -1);
+            if (t != -1) Store<int32_t>(rec + static_cast<size_t>(t) * kRecBytes, kWNext * 4, static_cast<int32_t>(s));
+            else head = s;
+            tail = s;
+          }
+        }
+        // setDeadline()
+        const double byMove = lastMove[s] + kRecencyMoveInterval;
+        const double byActive = activeStart[s] + activeTimeout - kActiveDeadlineMargin;
+        Store<double>(r, kDDeadline * 8, byMove < byActive ? byMove : byActive);
+      }
       taken += 1;
       pos = a->next;
     }
   }
   if (!ready) stop = kInternal;
   io[kClock] = clock;
+  io[kHead] = static_cast<double>(head);
+  io[kTail] = static_cast<double>(tail);
   io[kTaken] = taken;
   io[kRetrans] = retrans;
   io[kStop] = stop;

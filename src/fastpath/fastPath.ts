@@ -14,6 +14,10 @@ const enum Region {
   Transitions = 4,
   Index = 5,
   Io = 6,
+  HistLetters = 7,
+  HistCount = 8,
+  LastMove = 9,
+  ActiveStart = 10,
 }
 
 /** Slots of the io block (fast_path.cc enum Io). */
@@ -30,6 +34,9 @@ const enum Io {
   LittleEndian = 9,
   SeqLength = 10,
   SeqDirBytes = 11,
+  ActiveTimeout = 12,
+  Head = 13,
+  Tail = 14,
 }
 
 /** Why the fast path handed a record back to JavaScript, by fast_path.cc's Stop number. */
@@ -48,9 +55,8 @@ export const FAST_PATH_STOPS = [
   'idle',
   'syn_on_closed',
   'sweep',
-  'history',
   'close',
-  'deadline',
+  'active_timeout',
   'internal',
 ] as const;
 
@@ -107,6 +113,7 @@ export class FastPath implements RecordFastPath {
     const io = this.io;
     io[Io.IdleTimeout] = table.opts.idleTimeout;
     io[Io.SkipRetrans] = table.opts.skipRetransmissions ? 1 : 0;
+    io[Io.ActiveTimeout] = table.opts.activeTimeout;
     io[Io.SeqLength] = st.seqLength;
     io[Io.SeqDirBytes] = st.seqDirBytes;
     if (!this.native.set(Region.Io, io) || !this.native.set(Region.Transitions, TRANSITIONS)) {
@@ -145,7 +152,14 @@ export class FastPath implements RecordFastPath {
     const table = this.table;
     const st = table.store;
     if (st.u8 !== this.records) {
-      const ok = native.set(Region.Records, st.u8) && native.set(Region.Seq, st.seq) && native.set(Region.SeqDir, st.seqDir);
+      const ok =
+        native.set(Region.Records, st.u8) &&
+        native.set(Region.Seq, st.seq) &&
+        native.set(Region.SeqDir, st.seqDir) &&
+        native.set(Region.HistLetters, st.histLetters) &&
+        native.set(Region.HistCount, st.histCount) &&
+        native.set(Region.LastMove, st.lastMove) &&
+        native.set(Region.ActiveStart, st.activeStart);
       this.records = ok ? st.u8 : null;
       if (!ok) return pos;
     }
@@ -157,11 +171,15 @@ export class FastPath implements RecordFastPath {
     io[Io.Clock] = table.clock;
     io[Io.NextSweep] = table.nextSweep;
     io[Io.MaxFrames] = room;
+    io[Io.Head] = st.head;
+    io[Io.Tail] = st.tail;
     const stop = native.walk(pos, end);
     this.calls++;
     const n = io[Io.Taken]!;
     if (n > 0) {
       table.clock = io[Io.Clock]!;
+      st.head = io[Io.Head]! | 0;
+      st.tail = io[Io.Tail]! | 0;
       table.stats.packets += n;
       table.stats.retransSkipped += io[Io.Retrans]!;
       this.decoder.stats.addFastFrames(n);
