@@ -83,8 +83,14 @@ export interface FastPathSummary {
  * The offline fast path (round perf31): a RecordFastPath for PcapParser that takes the common TCP packet of an Ethernet
  * pcap file from the read buffer to its flow's hot record in native code (native/fastpath/fast_path.cc) and leaves
  * every other record to the parser's onFrame, one at a time, in order. It works on the flow table's own arrays
- * (registered again whenever the store or its index grows) and updates the counters JavaScript keeps (decoder stats,
- * table stats and clock, the pipeline's frame count) from the shared io block after each call.
+ * (registered again whenever the store or its index grows) and updates what JavaScript keeps (decoder stats, table
+ * stats and clock, the store's recency list ends, the pipeline's frame count) from the shared io block after each call.
+ *
+ * The common case (fast_path.cc says it in full): Ethernet, VLAN tags, IPv4 without fragmentation, IPv6 with TCP
+ * next, a sane TCP header, no decoder anomaly; an existing flow, not idle, not a pure SYN on a closed flow, no sweep
+ * due, nothing closed, no active timeout due. What it writes for such a packet is what PcapParser, Decoder.decode and
+ * FlowTable.packet (with addHistory() and timers()' recency move) write; new flows, closes, timers that end flows and
+ * every anomaly stay JavaScript's. Per call: scalars in, the io block out, no typed array passed.
  */
 export class FastPath implements RecordFastPath {
   taken = 0;

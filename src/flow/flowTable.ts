@@ -162,9 +162,11 @@ export class FlowTable {
   /**
    * One decoded TCP segment.
    *
-   * Mirrored in C++ by native/fastpath/fast_path.cc (Walk) for the common packet (existing flow, no new history
-   * letter, nothing closed, no timer due): a change here must be made there too, or the fast path's condition list
-   * extended so that the changed case falls back (test/fastpath checks both paths give the same records).
+   * Mirrored in C++ by native/fastpath/fast_path.cc (Walk) for the common packet of an offline pcap file (an existing
+   * flow that is not idle, no sweep due, nothing closed, no active timeout due; new history letters, addHistory(), and
+   * timers()' recency move and next deadline included): a change here, in addHistory(), timers(), setDeadline() or
+   * FlowStore.moveToTail() must be made there too, or the fast path's conditions extended so that the changed case goes
+   * to JavaScript (test/fastpath checks that both paths give the same records).
    */
   packet(p: PacketMeta): void {
     const ts = p.ts;
