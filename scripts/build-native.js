@@ -66,26 +66,27 @@ function rebuild(nodeGyp, dir) {
   return null;
 }
 
-if (process.env.SENSOR_SKIP_NATIVE === '1') {
-  process.stderr.write('sensor: native addons skipped (SENSOR_SKIP_NATIVE=1): offline analysis runs on the JavaScript path\n');
-  unavailable('SENSOR_SKIP_NATIVE=1');
-}
+if (process.env.SENSOR_SKIP_NATIVE === '1') unavailable('SENSOR_SKIP_NATIVE=1');
 const nodeGyp = findNodeGyp();
 if (nodeGyp === null) {
   process.stderr.write('sensor: native addons unavailable (node-gyp not found): offline analysis runs on the JavaScript path\n');
   unavailable('node-gyp not found');
 }
 
-// The offline fast path first: it needs no libpcap, so a machine without libpcap-dev still gets it.
-const fastFailure = rebuild(nodeGyp, fastPathDir);
-if (fastFailure !== null) {
+// The offline fast path first: it needs no libpcap, so a machine without libpcap-dev still gets it. (A package without
+// its sources, as an old copy, builds the live addon only.)
+const fastFailure = fs.existsSync(path.join(fastPathDir, 'binding.gyp')) ? rebuild(nodeGyp, fastPathDir) : 'absent';
+if (fastFailure === 'absent') {
+  // nothing to build
+} else if (fastFailure !== null) {
   // No working compiler (or node headers): the live addon would fail the same way, so one line says it for both.
   process.stderr.write(
     `sensor: native addons unavailable (${fastFailure}): offline analysis runs on the JavaScript path; live capture falls back to \`cap\` (${FIX})\n`,
   );
   process.exit(strict ? 1 : 0);
+} else {
+  process.stdout.write(`sensor: offline fast path built: ${path.join(fastPathDir, 'build', 'Release', 'sensor_fastpath.node')}\n`);
 }
-process.stdout.write(`sensor: offline fast path built: ${path.join(fastPathDir, 'build', 'Release', 'sensor_fastpath.node')}\n`);
 
 if (findPcapHeader() === null) unavailable('pcap.h not found');
 const liveFailure = rebuild(nodeGyp, nativeDir);

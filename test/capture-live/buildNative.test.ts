@@ -47,6 +47,19 @@ describe('scripts/build-native.js', () => {
     expect(run(copyWithBrokenAddon(), ['--strict']).status).toBe(1);
   });
 
+  it('a fast path that does not compile (no compiler) is one line for both addons, and the install succeeds', () => {
+    const script = copyWithBrokenAddon();
+    const fast = path.join(path.dirname(script), '..', 'native', 'fastpath');
+    mkdirSync(fast, { recursive: true });
+    writeFileSync(path.join(fast, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: 'broken_fast', sources: ['broken.cc'] }] }));
+    writeFileSync(path.join(fast, 'broken.cc'), '#include <no_such_header_for_the_test.h>\n');
+    const r = run(script, []);
+    expect(r.status).toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^sensor: native addons unavailable \(node-gyp rebuild failed with \d+\): offline analysis runs on the JavaScript path; /);
+    expect(run(script, ['--strict']).status).toBe(1);
+  });
+
   it('SENSOR_SKIP_NATIVE=1 skips the build with the same one line', () => {
     const r = run(SCRIPT, [], { SENSOR_SKIP_NATIVE: '1' });
     expect(r.status).toBe(0);
