@@ -127,12 +127,17 @@ inline void Store(uint8_t* base, size_t byteOff, T v) {
 struct Region {
   uint8_t* data = nullptr;
   size_t bytes = 0;
-  Napi::Reference<Napi::Value> keep;  // the buffer stays alive while registered
+  size_t align = 1;                   // the element size the code reads it as (data must be a multiple of it)
+  Napi::Reference<Napi::Value> keep;  // the array stays alive while registered
 
   void Set(Napi::Value v, uint8_t* d, size_t n) {
     keep = Napi::Persistent(v);
     data = d;
     bytes = n;
+  }
+  void Clear() {
+    data = nullptr;
+    bytes = 0;
   }
 };
 
@@ -148,44 +153,101 @@ struct State {
   Region histCount;    // store.histCount (Uint8Array)
   Region lastMove;     // store.lastMove (Float64Array)
   Region activeStart;  // store.activeStart (Float64Array)
+  // set() and walk() each hold the state (their finalizers drop it): a walk kept after create()'s object is collected
+  // must not run on freed memory (round perf32).
+  int refs = 0;
+
+  Region* At(int32_t which) {
+    Region* regions[] = {&capture, &records, &seq, &seqDir, &transitions, &index,
+                         &io, &histLetters, &histCount, &lastMove, &activeStart};
+    return which >= 0 && which <= 10 ? regions[which] : nullptr;
+  }
 };
 
-/** The bytes a typed array or ArrayBuffer argument spans, or false. */
-bool BytesOf(const Napi::Value& v, uint8_t** data, size_t* bytes) {
-  if (v.IsArrayBuffer()) {
-    Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
-    *data = static_cast<uint8_t*>(ab.Data());
-    *bytes = ab.ByteLength();
+// The element size each region is read as (alignment the typed pointers in Walk() need).
+constexpr size_t kAlign[] = {1, 8, 4, 1, 2, 4, 8, 1, 1, 8, 8};
+
+/** The bytes a typed array or ArrayBuffer argument spans now, or false. A detached buffer spans none. */
+bool BytesOf(napi_env env, napi_value v, uint8_t** data, size_t* bytes) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* d = nullptr;
+    if (napi_get_typedarray_info(env, v, &type, &length, &d, nullptr, nullptr) != napi_ok) return false;
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1;
+    }
+    *data = static_cast<uint8_t*>(d);
+    *bytes = d == nullptr ? 0 : length * elem;
     return true;
   }
-  if (v.IsTypedArray()) {
-    Napi::TypedArray ta = v.As<Napi::TypedArray>();
-    Napi::ArrayBuffer ab = ta.ArrayBuffer();
-    *data = static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
-    *bytes = ta.ByteLength();
+  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    void* d = nullptr;
+    size_t n = 0;
+    if (napi_get_arraybuffer_info(env, v, &d, &n) != napi_ok) return false;
+    *data = static_cast<uint8_t*>(d);
+    *bytes = d == nullptr ? 0 : n;
+    return true;
+  }
+  // A DataView is an ArrayBufferView too.
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    size_t n = 0;
+    void* d = nullptr;
+    if (napi_get_dataview_info(env, v, &n, &d, nullptr, nullptr) != napi_ok) return false;
+    *data = static_cast<uint8_t*>(d);
+    *bytes = d == nullptr ? 0 : n;
     return true;
   }
   return false;
 }
 
+/**
+ * Reads a registered region's bytes again from its array (round perf32): between calls JavaScript may detach the
+ * buffer (postMessage / structuredClone transfer) or shrink a resizable one, and a pointer or length kept from set()
+ * would then reach freed or decommitted memory. Nothing registered, detached, or misaligned: no bytes.
+ */
+void Refresh(napi_env env, Region* r) {
+  if (r->keep.IsEmpty()) return r->Clear();
+  napi_value v = nullptr;
+  uint8_t* d = nullptr;
+  size_t n = 0;
+  if (napi_get_reference_value(env, r->keep, &v) != napi_ok || v == nullptr || !BytesOf(env, v, &d, &n) ||
+      reinterpret_cast<uintptr_t>(d) % r->align != 0) {
+    return r->Clear();
+  }
+  r->data = d;
+  r->bytes = d == nullptr ? 0 : n;
+}
+
 State* StateOf(const Napi::CallbackInfo& info) { return static_cast<State*>(info.Data()); }
 
 /** set(which, arrayOrBuffer): registers one of the regions (0 capture, 1 records, 2 seq, 3 seqDir, 4 transitions,
- * 5 index, 6 io, 7 histLetters, 8 histCount, 9 lastMove, 10 activeStart). Returns false for a wrong argument (fastPath.ts checks types first; this checks again). */
+ * 5 index, 6 io, 7 histLetters, 8 histCount, 9 lastMove, 10 activeStart). A TypeError for arguments of the wrong type;
+ * false for a region number out of range, an io block too small, or an array not aligned to its region's element. */
 Napi::Value Set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State* st = StateOf(info);
-  if (info.Length() < 2 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
   uint8_t* data = nullptr;
   size_t bytes = 0;
-  if (!BytesOf(info[1], &data, &bytes)) return Napi::Boolean::New(env, false);
-  Region* regions[] = {&st->capture, &st->records, &st->seq, &st->seqDir, &st->transitions,
-                       &st->index, &st->io, &st->histLetters, &st->histCount, &st->lastMove, &st->activeStart};
-  int32_t which = info[0].As<Napi::Number>().Int32Value();
-  if (which < 0 || which > 10) return Napi::Boolean::New(env, false);
+  if (info.Length() < 2 || !info[0].IsNumber() || !BytesOf(env, info[1], &data, &bytes)) {
+    Napi::TypeError::New(env, "fast path set(which, array): a region number and a typed array or ArrayBuffer")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double w = info[0].As<Napi::Number>().DoubleValue();
+  if (!(w >= 0 && w <= 10) || w != static_cast<double>(static_cast<int32_t>(w))) return Napi::Boolean::New(env, false);
+  const int32_t which = static_cast<int32_t>(w);
   if (which == 6 && bytes < kIoLength * sizeof(double)) return Napi::Boolean::New(env, false);
-  // Alignment of the typed views the code below reads through memcpy: none needed, but the sizes must be whole.
-  regions[which]->Set(info[1], data, bytes);
+  // An empty array may have no backing store at all (data null): registered, with no bytes.
+  if (reinterpret_cast<uintptr_t>(data) % kAlign[which] != 0) return Napi::Boolean::New(env, false);
+  Region* r = st->At(which);
+  r->align = kAlign[which];
+  r->Set(info[1], data, bytes);
   return Napi::Boolean::New(env, true);
 }
 
@@ -395,8 +457,15 @@ int64_t Find(const int32_t* index, size_t indexLen, uint32_t mask, const uint8_t
 Napi::Value Walk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State* st = StateOf(info);
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "fast path walk(start, end): two numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Region* all[] = {&st->capture, &st->records, &st->seq, &st->seqDir, &st->transitions, &st->index,
+                   &st->io, &st->histLetters, &st->histCount, &st->lastMove, &st->activeStart};
+  for (Region* r : all) Refresh(env, r);
   double* io = reinterpret_cast<double*>(st->io.data);
-  if (io == nullptr || info.Length() < 2) return Napi::Number::New(env, -1);
+  if (io == nullptr || st->io.bytes < kIoLength * sizeof(double)) return Napi::Number::New(env, -1);
   const double startArg = info[0].As<Napi::Number>().DoubleValue();
   const double endArg = info[1].As<Napi::Number>().DoubleValue();
   io[kTaken] = 0;
@@ -418,8 +487,10 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   const bool skipRetrans = io[kSkipRetrans] != 0;
   const double units = io[kUnits];
   const bool le = io[kLittleEndian] != 0;
-  const uint32_t seqLength = static_cast<uint32_t>(io[kSeqLength]);
-  const uint32_t seqDirBytes = static_cast<uint32_t>(io[kSeqDirBytes]);
+  // Doubles from JavaScript: a value out of a type's range is undefined behaviour to convert, so check first.
+  const bool sizesOk = io[kSeqLength] >= 0 && io[kSeqLength] <= 65535 && io[kSeqDirBytes] >= 0 && io[kSeqDirBytes] <= 65535;
+  const uint32_t seqLength = sizesOk ? static_cast<uint32_t>(io[kSeqLength]) : 0;
+  const uint32_t seqDirBytes = sizesOk ? static_cast<uint32_t>(io[kSeqDirBytes]) : 0;
 
   uint8_t* rec = st->records.data;
   const size_t slots = st->records.bytes / kRecBytes;
@@ -440,12 +511,13 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   // Per-slot arrays the deadline path reads: every slot of the records must have its entry.
   const bool timerArrays = st->lastMove.bytes / sizeof(double) >= slots && st->activeStart.bytes / sizeof(double) >= slots;
   const double activeTimeout = io[kActiveTimeout];
-  int64_t head = static_cast<int64_t>(io[kHead]);
-  int64_t tail = static_cast<int64_t>(io[kTail]);
+  const bool listOk = io[kHead] >= -1 && io[kHead] < 2147483648.0 && io[kTail] >= -1 && io[kTail] < 2147483648.0;
+  int64_t head = listOk ? static_cast<int64_t>(io[kHead]) : -1;
+  int64_t tail = listOk ? static_cast<int64_t>(io[kTail]) : -1;
   // The index is a power of two of buckets (flowIndex.ts); anything else is not one the code below can probe.
   const bool ready = rec != nullptr && trans != nullptr && index != nullptr && indexLen >= 2 &&
                      (indexLen & (indexLen - 1)) == 0 && cap != nullptr && histLetters != nullptr && histCount != nullptr &&
-                     lastMove != nullptr && activeStart != nullptr && timerArrays;
+                     lastMove != nullptr && activeStart != nullptr && timerArrays && sizesOk && listOk;
   const uint32_t mask = static_cast<uint32_t>(indexLen - 1);
 
   double taken = 0;
@@ -587,7 +659,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
       const size_t ti = (static_cast<size_t>(control | (len > 0 ? 16 : 0)) << 6) | (static_cast<size_t>(state) << 3) | peer;
       if (ti >= transLen) why = kInternal;
       const uint32_t tr = why == kStopCount ? trans[ti] : 0;
-      hist |= static_cast<int>(tr >> 6);
+      hist |= static_cast<int>(tr >> 6) & 0xff;  // eight letters: a wider value would index past kHistoryUpper
       if (pk.window == 0 && (flags & kTcpRst) == 0 && peer != kEpClosed && state < kEpReset) hist |= kHistZeroWin;
       uint8_t flNew = fl;
       if ((flags & kTcpFin) != 0) flNew |= srcIsA ? kFlFinA : kFlFinB;
@@ -712,16 +784,22 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(pos));
 }
 
-void DeleteState(Napi::Env, State* st) { delete st; }
+void DropState(Napi::Env, State* st) {
+  if (--st->refs == 0) delete st;
+}
 
 /** create(): a fast path of its own (one per pipeline), with set() and walk() bound to it. */
 Napi::Value Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State* st = new State();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("set", Napi::Function::New(env, Set, "set", st));
-  o.Set("walk", Napi::Function::New(env, Walk, "walk", st));
-  o.AddFinalizer(DeleteState, st);
+  Napi::Function set = Napi::Function::New(env, Set, "set", st);
+  Napi::Function walk = Napi::Function::New(env, Walk, "walk", st);
+  st->refs = 2;
+  set.AddFinalizer(DropState, st);
+  walk.AddFinalizer(DropState, st);
+  o.Set("set", set);
+  o.Set("walk", walk);
   return o;
 }
 

@@ -1,0 +1,80 @@
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fastPathBinding, fastPathDisabled } from '../../src/fastpath/binding';
+import { HAVE_SHARED, SHARED_PCAPS } from '../helpers/sharedPcaps';
+import { fuzzOne, head, scratch } from './fuzz';
+
+/**
+ * The fast path against the JavaScript path on mutated captures (test/fastpath/fuzz.ts): same records, stats and
+ * counters, no crash. CI runs fixed seeds in a few seconds; a long run sets FASTPATH_FUZZ_SEEDS (how many seeds per
+ * source) and FASTPATH_FUZZ_FIRST (the first seed), e.g.
+ *   FASTPATH_FUZZ_SEEDS=2000 FASTPATH_FUZZ_FIRST=100000 npx vitest run test/fastpath/fuzz.test.ts
+ */
+
+const HAVE_ADDON = fastPathBinding() !== null && !fastPathDisabled();
+const SEEDS = Number(process.env.FASTPATH_FUZZ_SEEDS ?? '40');
+const FIRST = Number(process.env.FASTPATH_FUZZ_FIRST ?? '1');
+const dir = scratch();
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The bench generator's traffic (full frames and the 128-byte snaplen cut), small: interleaved TCP flows, v6 and VLAN. */
+function generated(): Buffer[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ensureCaptures } = require('../../bench/gen-capture') as {
+    ensureCaptures: (d: string, o: object) => { full: { path: string }; snap: { path: string } };
+  };
+  const g = ensureCaptures(path.join(dir, 'gen'), { packets: 3000, concurrency: 60, packetsPerFlow: 20 });
+  return [head(g.full.path, 1 << 20), head(g.snap.path, 1 << 20)];
+}
+
+/** A few shared captures with TCP over Ethernet (the largest classic pcaps under 400 KiB of each tool's directory). */
+function shared(): { name: string; bytes: Buffer }[] {
+  if (!HAVE_SHARED) return [];
+  const out: { name: string; bytes: Buffer }[] = [];
+  for (const tool of ['tcpdump', 'zeek', 'suricata-verify', 'arkime']) {
+    const files: { p: string; size: number }[] = [];
+    const walk = (d: string): void => {
+      for (const n of readdirSync(d)) {
+        const p = path.join(d, n);
+        const s = statSync(p);
+        if (s.isDirectory()) walk(p);
+        else if (n.endsWith('.pcap') && s.size > 4096 && s.size < 400 * 1024) files.push({ p, size: s.size });
+      }
+    };
+    try {
+      walk(path.join(SHARED_PCAPS, tool));
+    } catch {
+      continue;
+    }
+    files.sort((a, b) => b.size - a.size || a.p.localeCompare(b.p));
+    for (const f of files.slice(0, 2)) {
+      const b = head(f.p, 1 << 20);
+      const m = b.readUInt32LE(0);
+      // classic pcap, Ethernet
+      if ((m === 0xa1b2c3d4 || m === 0xa1b23c4d) && b.readUInt32LE(20) === 1) out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: b });
+      if ((m === 0xd4c3b2a1 || m === 0x4d3cb2a1) && b.readUInt32BE(20) === 1) out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: b });
+    }
+  }
+  return out;
+}
+
+describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () => {
+  it(`mutated captures: same records, stats and counters (${SEEDS} seeds a source from ${FIRST})`, async () => {
+    const [full, snap] = generated();
+    const sources = [{ name: 'gen-full', bytes: full! }, { name: 'gen-snap128', bytes: snap! }, ...shared()];
+    let taken = 0;
+    let runs = 0;
+    for (const s of sources) {
+      for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
+        taken += await fuzzOne(s.bytes, seed, dir, s.name);
+        runs++;
+      }
+    }
+    // The mutants still have their common segments: the fast path took many of them.
+    expect(taken).toBeGreaterThan(runs * 10);
+    if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {
+      console.log(`fast path fuzz: ${runs} mutants of ${sources.length} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken`);
+    }
+  }, 3_600_000);
+});
