@@ -168,6 +168,9 @@ export class FastPath implements RecordFastPath {
         native.set(Region.ActiveStart, st.activeStart);
       this.records = ok ? st.u8 : null;
       if (!ok) return pos;
+      // A table whose store was replaced (not only grown) may size its sequences differently (round perf32).
+      this.io[Io.SeqLength] = st.seqLength;
+      this.io[Io.SeqDirBytes] = st.seqDirBytes;
     }
     if (st.indexTable !== this.index) {
       this.index = native.set(Region.Index, st.indexTable) ? st.indexTable : null;
@@ -181,6 +184,8 @@ export class FastPath implements RecordFastPath {
     io[Io.Tail] = st.tail;
     const stop = native.walk(pos, end);
     this.calls++;
+    // The addon returns an offset in [pos, end]; anything else (never expected) means it took nothing.
+    if (!(stop >= pos && stop <= end)) return pos;
     const n = io[Io.Taken]!;
     if (n > 0) {
       table.clock = io[Io.Clock]!;

@@ -65,16 +65,19 @@ describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () =>
     const sources = [{ name: 'gen-full', bytes: full! }, { name: 'gen-snap128', bytes: snap! }, ...shared()];
     let taken = 0;
     let runs = 0;
+    const stops: Record<string, number> = {};
     for (const s of sources) {
       for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
-        taken += await fuzzOne(s.bytes, seed, dir, s.name);
+        taken += await fuzzOne(s.bytes, seed, dir, s.name, stops);
         runs++;
       }
     }
     // The mutants still have their common segments: the fast path took many of them.
     expect(taken).toBeGreaterThan(runs * 10);
+    // ... and handed back the damaged ones for every reason a mutation can give.
+    for (const why of ['damaged_record', 'bad_wire_length', 'link', 'ethertype', 'ip', 'not_tcp', 'tcp', 'new_flow']) expect(stops[why], why).toBeGreaterThan(0);
     if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {
-      console.log(`fast path fuzz: ${runs} mutants of ${sources.length} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken`);
+      console.log(`fast path fuzz: ${runs} mutants of ${sources.length} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken; records handed back: ${JSON.stringify(stops)}`);
     }
   }, 3_600_000);
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { FileSource } from '../../src/capture/fileSource';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
-import type { FastPathSummary } from '../../src/fastpath/fastPath';
+import type { FastPath, FastPathSummary } from '../../src/fastpath/fastPath';
 import { DEFAULT_FLOW_OPTIONS, type FlowTableOptions } from '../../src/flow/flowTable';
 import { Pipeline } from '../../src/pipeline/pipeline';
 
@@ -165,11 +165,18 @@ export interface PathRun {
 }
 
 /** Reader + decoder + flow table through the real Pipeline, fast path on or off (fastPath.test.ts's runPath). */
-export async function runPath(file: string, fast: boolean, opts: Partial<FlowTableOptions> = {}, chunkSize?: number): Promise<PathRun> {
+export async function runPath(
+  file: string,
+  fast: boolean,
+  opts: Partial<FlowTableOptions> = {},
+  chunkSize?: number,
+  tweak?: (fp: FastPath) => void,
+): Promise<PathRun> {
   const records: string[] = [];
   const sink = { write: (b: ClassifiedFlow[]) => { for (const c of b) records.push(JSON.stringify(c.flow)); }, close: () => {} };
   const pipeline = new Pipeline({ ...DEFAULT_FLOW_OPTIONS, source: 'x', ...opts }, null, [sink], null, { sensor: 't', live: false });
   const fp = fast ? pipeline.fastPath : null;
+  if (fp !== null && tweak !== undefined) tweak(fp);
   const src = new FileSource(file, chunkSize !== undefined ? { chunkSize } : undefined);
   const result = await src.run(pipeline.onFrame, () => pipeline.settle(), fp);
   await pipeline.flush('eof');
@@ -199,7 +206,7 @@ export function head(file: string, max: number): Buffer {
 }
 
 /** Runs one mutant of `src` both ways and compares; returns the packets the fast path took. */
-export async function fuzzOne(src: Buffer, seed: number, dir: string, label: string): Promise<number> {
+export async function fuzzOne(src: Buffer, seed: number, dir: string, label: string, stops?: Record<string, number>): Promise<number> {
   const r = rng(seed ^ 0x5bd1e995);
   const m = mutate(src, seed, 1 + Math.floor(r() * 24));
   const file = path.join(dir, `m-${seed}.pcap`);
@@ -215,6 +222,7 @@ export async function fuzzOne(src: Buffer, seed: number, dir: string, label: str
   expect(fast.decoder, what).toBe(js.decoder);
   expect(fast.tableStats, what).toBe(js.tableStats);
   expect(fast.records, what).toEqual(js.records);
+  if (stops !== undefined) for (const [k, v] of Object.entries(fast.fast?.stops ?? {})) stops[k] = (stops[k] ?? 0) + v;
   return fast.fast?.packets ?? 0;
 }
 

@@ -1,6 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAST_PATH_ADDON, fastPathBinding, fastPathDisabled, type FastPathBinding } from '../../src/fastpath/binding';
+import { FAST_PATH_ADDON, fastPathBinding, fastPathDisabled, type FastPathBinding, type NativeFastPath } from '../../src/fastpath/binding';
+import { TRANSITIONS } from '../../src/flow/tcpTransitions';
+import { pcapBytes, session } from '../helpers/frames';
+import { runPath, scratch } from './fuzz';
 
 /**
  * The addon's boundary (native/fastpath/fast_path.cc, round perf32): what JavaScript can hand set() and walk() must
@@ -113,5 +118,28 @@ describe.skipIf(binding === null)('fast path addon boundary', () => {
     const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('50');
+  });
+});
+
+describe.skipIf(binding === null)('fast path history bits', () => {
+  it('a transition entry with bits past the eight history letters adds no letter (no read past the letter table)', async () => {
+    const dir = scratch();
+    try {
+      const frames = session(1_700_000_000, '10.0.0.1', '10.0.0.2', 40000, 80, [100, -200, 300, -400, 0, 500, -600]);
+      const file = path.join(dir, 'session.pcap');
+      writeFileSync(file, pcapBytes(frames));
+      // Bits 14 and 15 of an entry are history bits 8 and 9 (tr >> 6): no letter has them. The eight real bits are
+      // unchanged, so the records must be the JavaScript path's.
+      const wide = TRANSITIONS.map((v) => v | 0xc000);
+      const js = await runPath(file, false);
+      const fast = await runPath(file, true, {}, undefined, (fp) => {
+        expect((fp as unknown as { native: NativeFastPath }).native.set(4, wide)).toBe(true);
+      });
+      expect(fast.fast!.packets).toBeGreaterThan(5);
+      expect(fast.records).toEqual(js.records);
+      expect(fast.records.join('')).not.toContain('\\u0000');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
