@@ -125,16 +125,15 @@ inline void Store(uint8_t* base, size_t byteOff, T v) {
 }
 
 struct Region {
-  uint8_t* data = nullptr;
+  uint8_t* data = nullptr;  // where the registered bytes are now (Refresh())
   size_t bytes = 0;
-  size_t align = 1;                   // the element size the code reads it as (data must be a multiple of it)
-  Napi::Reference<Napi::Value> keep;  // the array stays alive while registered
+  size_t align = 1;  // the element size the code reads it as (data must be a multiple of it)
+  // What set() registered, as its ArrayBuffer (kept alive by the reference), byte offset and byte length: each walk
+  // reads the buffer's data pointer and length again (Refresh()), so a detached or shrunk buffer spans no bytes.
+  Napi::Reference<Napi::Value> buffer;
+  size_t offset = 0;
+  size_t length = 0;
 
-  void Set(Napi::Value v, uint8_t* d, size_t n) {
-    keep = Napi::Persistent(v);
-    data = d;
-    bytes = n;
-  }
   void Clear() {
     data = nullptr;
     bytes = 0;
@@ -167,61 +166,64 @@ struct State {
 // The element size each region is read as (alignment the typed pointers in Walk() need).
 constexpr size_t kAlign[] = {1, 8, 4, 1, 2, 4, 8, 1, 1, 8, 8};
 
-/** The bytes a typed array or ArrayBuffer argument spans now, or false. A detached buffer spans none. */
-bool BytesOf(napi_env env, napi_value v, uint8_t** data, size_t* bytes) {
+size_t ElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
+    default: return 1;
+  }
+}
+
+/** A typed array, DataView or ArrayBuffer argument as its ArrayBuffer, byte offset and byte length; false if none. */
+bool ViewOf(napi_env env, napi_value v, napi_value* ab, size_t* offset, size_t* length) {
   bool is = false;
   if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
     napi_typedarray_type type;
-    size_t length = 0;
-    void* d = nullptr;
-    if (napi_get_typedarray_info(env, v, &type, &length, &d, nullptr, nullptr) != napi_ok) return false;
-    size_t elem = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-      default: elem = 1;
-    }
-    *data = static_cast<uint8_t*>(d);
-    *bytes = d == nullptr ? 0 : length * elem;
+    size_t n = 0;
+    if (napi_get_typedarray_info(env, v, &type, &n, nullptr, ab, offset) != napi_ok) return false;
+    *length = n * ElementSize(type);
     return true;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    return napi_get_dataview_info(env, v, length, nullptr, ab, offset) == napi_ok;
   }
   if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
     void* d = nullptr;
-    size_t n = 0;
-    if (napi_get_arraybuffer_info(env, v, &d, &n) != napi_ok) return false;
-    *data = static_cast<uint8_t*>(d);
-    *bytes = d == nullptr ? 0 : n;
-    return true;
-  }
-  // A DataView is an ArrayBufferView too.
-  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    size_t n = 0;
-    void* d = nullptr;
-    if (napi_get_dataview_info(env, v, &n, &d, nullptr, nullptr) != napi_ok) return false;
-    *data = static_cast<uint8_t*>(d);
-    *bytes = d == nullptr ? 0 : n;
-    return true;
+    *ab = v;
+    *offset = 0;
+    return napi_get_arraybuffer_info(env, v, &d, length) == napi_ok;
   }
   return false;
 }
 
+/** Where the region's bytes are now: [offset, offset + length) of its ArrayBuffer, cut to the buffer's length now. */
+bool Locate(napi_env env, napi_value ab, size_t offset, size_t length, uint8_t** data, size_t* bytes) {
+  void* d = nullptr;
+  size_t n = 0;
+  if (napi_get_arraybuffer_info(env, ab, &d, &n) != napi_ok) return false;
+  if (d == nullptr || offset > n) {  // detached (or empty), or shrunk below the view
+    *data = nullptr;
+    *bytes = 0;
+    return true;
+  }
+  *data = static_cast<uint8_t*>(d) + offset;
+  *bytes = length < n - offset ? length : n - offset;
+  return true;
+}
+
 /**
- * Reads a registered region's bytes again from its array (round perf32): between calls JavaScript may detach the
- * buffer (postMessage / structuredClone transfer) or shrink a resizable one, and a pointer or length kept from set()
- * would then reach freed or decommitted memory. Nothing registered, detached, or misaligned: no bytes.
+ * Reads a registered region's place again (round perf32): between calls JavaScript may detach its buffer
+ * (postMessage / structuredClone transfer) or shrink a resizable one, and a pointer or length kept from set() would then
+ * reach freed or decommitted memory. Nothing registered, detached, or misaligned: no bytes. Two N-API calls a region.
  */
 void Refresh(napi_env env, Region* r) {
-  if (r->keep.IsEmpty()) return r->Clear();
-  napi_value v = nullptr;
-  uint8_t* d = nullptr;
-  size_t n = 0;
-  if (napi_get_reference_value(env, r->keep, &v) != napi_ok || v == nullptr || !BytesOf(env, v, &d, &n) ||
-      reinterpret_cast<uintptr_t>(d) % r->align != 0) {
-    return r->Clear();
+  napi_value ab = nullptr;
+  if (r->buffer.IsEmpty() || napi_get_reference_value(env, r->buffer, &ab) != napi_ok || ab == nullptr ||
+      !Locate(env, ab, r->offset, r->length, &r->data, &r->bytes) ||
+      reinterpret_cast<uintptr_t>(r->data) % r->align != 0) {
+    r->Clear();
   }
-  r->data = d;
-  r->bytes = d == nullptr ? 0 : n;
 }
 
 State* StateOf(const Napi::CallbackInfo& info) { return static_cast<State*>(info.Data()); }
@@ -232,9 +234,9 @@ State* StateOf(const Napi::CallbackInfo& info) { return static_cast<State*>(info
 Napi::Value Set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State* st = StateOf(info);
-  uint8_t* data = nullptr;
-  size_t bytes = 0;
-  if (info.Length() < 2 || !info[0].IsNumber() || !BytesOf(env, info[1], &data, &bytes)) {
+  napi_value ab = nullptr;
+  size_t offset = 0, length = 0;
+  if (info.Length() < 2 || !info[0].IsNumber() || !ViewOf(env, info[1], &ab, &offset, &length)) {
     Napi::TypeError::New(env, "fast path set(which, array): a region number and a typed array or ArrayBuffer")
         .ThrowAsJavaScriptException();
     return env.Undefined();
@@ -242,12 +244,19 @@ Napi::Value Set(const Napi::CallbackInfo& info) {
   const double w = info[0].As<Napi::Number>().DoubleValue();
   if (!(w >= 0 && w <= 10) || w != static_cast<double>(static_cast<int32_t>(w))) return Napi::Boolean::New(env, false);
   const int32_t which = static_cast<int32_t>(w);
+  uint8_t* data = nullptr;
+  size_t bytes = 0;
+  if (!Locate(env, ab, offset, length, &data, &bytes)) return Napi::Boolean::New(env, false);
   if (which == 6 && bytes < kIoLength * sizeof(double)) return Napi::Boolean::New(env, false);
   // An empty array may have no backing store at all (data null): registered, with no bytes.
   if (reinterpret_cast<uintptr_t>(data) % kAlign[which] != 0) return Napi::Boolean::New(env, false);
   Region* r = st->At(which);
+  r->buffer = Napi::Persistent(Napi::Value(env, ab));
+  r->offset = offset;
+  r->length = length;
   r->align = kAlign[which];
-  r->Set(info[1], data, bytes);
+  r->data = data;
+  r->bytes = bytes;
   return Napi::Boolean::New(env, true);
 }
 
