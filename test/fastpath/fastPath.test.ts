@@ -3,14 +3,12 @@ import { mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileSource } from '../../src/capture/fileSource';
-import type { ClassifiedFlow } from '../../src/classify/verdict';
 import { fastPathBinding, fastPathDisabled } from '../../src/fastpath/binding';
 import type { FastPathSummary } from '../../src/fastpath/fastPath';
-import { DEFAULT_FLOW_OPTIONS, type FlowTableOptions } from '../../src/flow/flowTable';
-import { Pipeline } from '../../src/pipeline/pipeline';
+import type { FlowTableOptions } from '../../src/flow/flowTable';
 import { ethernet, ipv4, tcp } from '../decode/frames';
 import { ACK, FIN, pcapBytes, PSH, session, SYN, tcpFrame } from '../helpers/frames';
+import { bothWays, TIGHT } from './fuzz';
 import { HAVE_SHARED, SHARED_OUTSIDE_PCAPS, SHARED_PCAPS, SKIP_SHARED_MSG } from '../helpers/sharedPcaps';
 
 /**
@@ -28,49 +26,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const tmp = mkdtempSync(path.join(tmpdir(), 'fastpath-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface PathRun {
-  records: string[];
-  tableStats: string;
-  anomalies: string;
-  decoder: string;
-  frames: number;
-  error: string | null;
-  fast: FastPathSummary | null;
-}
-
-/** Reader + decoder + flow table through the real Pipeline (no model, no sink but a list), fast path on or off. */
-async function runPath(file: string, fast: boolean, opts: Partial<FlowTableOptions> = {}, chunkSize?: number): Promise<PathRun> {
-  const records: string[] = [];
-  const sink = { write: (b: ClassifiedFlow[]) => { for (const c of b) records.push(JSON.stringify(c.flow)); }, close: () => {} };
-  const pipeline = new Pipeline({ ...DEFAULT_FLOW_OPTIONS, source: 'x', ...opts }, null, [sink], null, { sensor: 't', live: false });
-  const fp = fast ? pipeline.fastPath : null;
-  if (fast) expect(fp).not.toBeNull();
-  const src = new FileSource(file, chunkSize !== undefined ? { chunkSize } : undefined);
-  const result = await src.run(pipeline.onFrame, () => pipeline.settle(), fp);
-  await pipeline.flush('eof');
-  await pipeline.close();
-  const st = pipeline.decoder.stats;
-  return {
-    records,
-    tableStats: JSON.stringify(pipeline.table.stats),
-    anomalies: JSON.stringify(pipeline.anomalies),
-    decoder: JSON.stringify({ frames: st.frames, tcp: st.tcp, links: [...st.linkTypes], fragments: st.fragments, reassembled: st.fragmentsReassembled }),
-    frames: result.frames,
-    error: result.error,
-    fast: fp !== null ? fp.summary() : null,
-  };
-}
-
 async function expectSame(file: string, opts: Partial<FlowTableOptions> = {}, chunkSize?: number): Promise<FastPathSummary> {
-  const js = await runPath(file, false, opts, chunkSize);
-  const fast = await runPath(file, true, opts, chunkSize);
-  expect(fast.error, file).toBe(js.error);
-  expect(fast.frames, file).toBe(js.frames);
-  expect(fast.anomalies, file).toBe(js.anomalies);
-  expect(fast.decoder, file).toBe(js.decoder);
-  expect(fast.tableStats, file).toBe(js.tableStats);
-  expect(fast.records, file).toEqual(js.records);
-  return fast.fast!;
+  return (await bothWays(file, file, opts, chunkSize)).fast!;
 }
 
 /** Classic pcap files (either byte order, µs or ns) under dir, by their first four bytes. */
@@ -96,8 +53,6 @@ function classicPcaps(dir: string): string[] {
   return out;
 }
 
-/** Flow options that reach the rarer paths: idle and active timeouts within a capture, more entries than the hot bits. */
-const TIGHT: Partial<FlowTableOptions> = { idleTimeout: 2, activeTimeout: 5, finGrace: 1, length: 40, maxFlows: 64 };
 
 describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared captures', () => {
   // All of them (1,970 classic pcap files in session 13, ~280k packets taken by the fast path over both option sets), each

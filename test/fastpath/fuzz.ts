@@ -193,7 +193,7 @@ export async function runPath(
   };
 }
 
-/** Flow options that reach the rarer paths (fastPath.test.ts's TIGHT). */
+/** Flow options that reach the rarer paths: idle and active timeouts, grace, evictions (also fastPath.test.ts's). */
 export const TIGHT: Partial<FlowTableOptions> = { idleTimeout: 2, activeTimeout: 5, finGrace: 1, length: 40, maxFlows: 64 };
 
 /** The first records of a classic pcap up to about `max` bytes (a whole number of records). */
@@ -205,6 +205,23 @@ export function head(file: string, max: number): Buffer {
   return b.subarray(0, last === undefined ? 24 : last.at + last.bytes);
 }
 
+/**
+ * Runs `file` through the packet path with the fast path off, then on, and asserts the same read result, frames,
+ * anomaly and decoder counters, table stats and records; returns the fast run.
+ */
+export async function bothWays(file: string, what: string, opts: Partial<FlowTableOptions> = {}, chunkSize?: number): Promise<PathRun> {
+  const js = await runPath(file, false, opts, chunkSize);
+  const fast = await runPath(file, true, opts, chunkSize);
+  expect(fast.fast, `${what}: the fast path is on`).not.toBeNull();
+  expect(fast.error, what).toBe(js.error);
+  expect(fast.frames, what).toBe(js.frames);
+  expect(fast.anomalies, what).toBe(js.anomalies);
+  expect(fast.decoder, what).toBe(js.decoder);
+  expect(fast.tableStats, what).toBe(js.tableStats);
+  expect(fast.records, what).toEqual(js.records);
+  return fast;
+}
+
 /** Runs one mutant of `src` both ways and compares; returns the packets the fast path took. */
 export async function fuzzOne(src: Buffer, seed: number, dir: string, label: string, stops?: Record<string, number>): Promise<number> {
   const r = rng(seed ^ 0x5bd1e995);
@@ -214,14 +231,7 @@ export async function fuzzOne(src: Buffer, seed: number, dir: string, label: str
   const opts = r() < 0.5 ? {} : TIGHT;
   const chunk = r() < 0.3 ? 300 + Math.floor(r() * 5000) : undefined;
   const what = `${label} seed ${seed} chunk ${chunk ?? 'default'} ${opts === TIGHT ? 'tight' : 'default'}: ${m.ops.join(' ')}`;
-  const js = await runPath(file, false, opts, chunk);
-  const fast = await runPath(file, true, opts, chunk);
-  expect(fast.error, what).toBe(js.error);
-  expect(fast.frames, what).toBe(js.frames);
-  expect(fast.anomalies, what).toBe(js.anomalies);
-  expect(fast.decoder, what).toBe(js.decoder);
-  expect(fast.tableStats, what).toBe(js.tableStats);
-  expect(fast.records, what).toEqual(js.records);
+  const fast = await bothWays(file, what, opts, chunk);
   if (stops !== undefined) for (const [k, v] of Object.entries(fast.fast?.stops ?? {})) stops[k] = (stops[k] ?? 0) + v;
   return fast.fast?.packets ?? 0;
 }
