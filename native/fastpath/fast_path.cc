@@ -140,6 +140,9 @@ struct Region {
   }
 };
 
+// Regions set() registers, numbered 0 .. kRegions - 1 in State::At()'s order (fastPath.ts enum Region).
+constexpr int32_t kRegions = 11;
+
 struct State {
   Region capture;      // the reader's ArrayBuffer (both of fdInput's buffers live in one)
   Region records;      // the store's hot records (one ArrayBuffer)
@@ -159,12 +162,13 @@ struct State {
   Region* At(int32_t which) {
     Region* regions[] = {&capture, &records, &seq, &seqDir, &transitions, &index,
                          &io, &histLetters, &histCount, &lastMove, &activeStart};
-    return which >= 0 && which <= 10 ? regions[which] : nullptr;
+    static_assert(sizeof regions / sizeof regions[0] == kRegions, "one entry per region");
+    return which >= 0 && which < kRegions ? regions[which] : nullptr;
   }
 };
 
 // The element size each region is read as (alignment the typed pointers in Walk() need).
-constexpr size_t kAlign[] = {1, 8, 4, 1, 2, 4, 8, 1, 1, 8, 8};
+constexpr size_t kAlign[kRegions] = {1, 8, 4, 1, 2, 4, 8, 1, 1, 8, 8};
 
 size_t ElementSize(napi_typedarray_type type) {
   switch (type) {
@@ -242,7 +246,7 @@ Napi::Value Set(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const double w = info[0].As<Napi::Number>().DoubleValue();
-  if (!(w >= 0 && w <= 10) || w != static_cast<double>(static_cast<int32_t>(w))) return Napi::Boolean::New(env, false);
+  if (!(w >= 0 && w < kRegions) || w != static_cast<double>(static_cast<int32_t>(w))) return Napi::Boolean::New(env, false);
   const int32_t which = static_cast<int32_t>(w);
   uint8_t* data = nullptr;
   size_t bytes = 0;
@@ -470,9 +474,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "fast path walk(start, end): two numbers").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Region* all[] = {&st->capture, &st->records, &st->seq, &st->seqDir, &st->transitions, &st->index,
-                   &st->io, &st->histLetters, &st->histCount, &st->lastMove, &st->activeStart};
-  for (Region* r : all) Refresh(env, r);
+  for (int32_t i = 0; i < kRegions; i++) Refresh(env, st->At(i));
   double* io = reinterpret_cast<double*>(st->io.data);
   if (io == nullptr || st->io.bytes < kIoLength * sizeof(double)) return Napi::Number::New(env, -1);
   const double startArg = info[0].As<Napi::Number>().DoubleValue();
@@ -684,12 +686,13 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
       // (once RECENCY_MOVE_INTERVAL passed since the last one) and the next deadline, done below.
       const bool due = ts >= Load<double>(r, kDDeadline * 8);
       const double lastNew = ts > lastTs ? ts : lastTs;
-      bool move = false;
+      bool moveDue = false;  // timers(): RECENCY_MOVE_INTERVAL has passed since the flow's last move
+      bool move = false;     // and the flow is not already the tail, so it is unlinked and appended
       int64_t pr = -1, nx = -1;
       if (due && why == kStopCount) {
         if (ts - activeStart[s] >= activeTimeout) {
           why = kActive;
-        } else if (lastNew - lastMove[s] >= kRecencyMoveInterval && s != tail) {
+        } else if ((moveDue = lastNew - lastMove[s] >= kRecencyMoveInterval) && s != tail) {
           move = true;
           pr = Load<int32_t>(r, kWPrev * 4);
           nx = Load<int32_t>(r, kWNext * 4);
@@ -756,9 +759,8 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
         histCount[s] = static_cast<uint8_t>(histN);
       }
       if (due) {
-        const double lastNow = Load<double>(r, kDLastTs * 8);
-        if (lastNow - lastMove[s] >= kRecencyMoveInterval) {
-          lastMove[s] = lastNow;
+        if (moveDue) {
+          lastMove[s] = lastNew;  // the flow's LastTs, stored above
           if (move) {
             // FlowStore.moveToTail: unlink, then append at the tail.
             if (pr != -1) Store<int32_t>(rec + static_cast<size_t>(pr) * kRecBytes, kWNext * 4, static_cast<int32_t>(nx));

@@ -168,9 +168,6 @@ export class FastPath implements RecordFastPath {
         native.set(Region.ActiveStart, st.activeStart);
       this.records = ok ? st.u8 : null;
       if (!ok) return pos;
-      // A table whose store was replaced (not only grown) may size its sequences differently (round perf32).
-      this.io[Io.SeqLength] = st.seqLength;
-      this.io[Io.SeqDirBytes] = st.seqDirBytes;
     }
     if (st.indexTable !== this.index) {
       this.index = native.set(Region.Index, st.indexTable) ? st.indexTable : null;

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { mulberry32 as rng } from '../../bench/synth';
 import { FileSource } from '../../src/capture/fileSource';
 import type { ClassifiedFlow } from '../../src/classify/verdict';
 import type { FastPath, FastPathSummary } from '../../src/fastpath/fastPath';
@@ -12,20 +13,8 @@ import { Pipeline } from '../../src/pipeline/pipeline';
  * Fuzzing the offline fast path (round perf32) against the JavaScript packet path: a real capture mutated with a seeded
  * RNG where the fast path reads (record headers, Ethernet/VLAN/IP/TCP headers, lengths, record order), run with the
  * fast path on and off, must give the same records, stats and counters, and never crash. Used by fuzz.test.ts (fixed
- * seeds, a few seconds) and bench/fuzz-fastpath.ts (many seeds, minutes).
+ * seeds, a few seconds; many seeds with FASTPATH_FUZZ_SEEDS, minutes).
  */
-
-/** mulberry32: the repository's seeded generator (bench/synth.js). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rec {
   /** Offset of the record header in the file. */
