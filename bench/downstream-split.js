@@ -5,11 +5,12 @@
  * DOWNSTREAM_REPLAY=FILE), it wraps, from the first Pipeline.settle() (the first replayed step) to exit:
  *
  *   - onnxruntime's native InferenceSession.run (the kernels and the binding's copies), per model (by input name);
- *   - better-sqlite3's Statement.run per statement (the flows INSERT, the host profiles' upsert, ...), Database.exec
+ *   - better-sqlite3's Statement.run and get per statement (the flows INSERT, the host profiles' upsert and
+ *     look-ups, ...), Database.exec
  *     per statement text (BEGIN, COMMIT, CREATE INDEX: the deferred indexes), pragma and close;
  *   - sync JavaScript of the stages: Classifier fill / answer (the batch rows; verdicts and top-k), the anomaly
  *     scorer's takeIn / takeDue (context window and features), SqliteSink.write (rows and their parameters, with the
- *     INSERTs and commits inside it), HostProfiles.write, Monitor.write, FlowRecord's uid getter;
+ *     INSERTs and commits inside it), HostProfiles.write and close, Monitor.write, FlowRecord's uid getter;
  *   - V8's garbage collection (PerformanceObserver 'gc' entries).
  *
  * Every timer is exclusive of the timers nested inside it (a stack), so the figures add up without double counting.
@@ -21,7 +22,8 @@
 const path = require('node:path');
 const { performance, PerformanceObserver } = require('node:perf_hooks');
 
-const dist = path.resolve(__dirname, '..', 'dist');
+// DOWNSTREAM_DIST (round perf33): another tree's dist/, so that one copy of this file times two trees alike.
+const dist = process.env.DOWNSTREAM_DIST ?? path.resolve(__dirname, '..', 'dist');
 const ms = new Map();
 const calls = new Map();
 let on = false;
@@ -85,6 +87,13 @@ const Database = require(require.resolve('better-sqlite3', { paths: [dist] }));
     return k;
   };
   wrap(Statement.prototype, 'run', keyOf);
+  // Statement.get (round perf33): the host profiles' look-ups of earlier rows (a new host, a window's close).
+  const getKeys = new WeakMap();
+  wrap(Statement.prototype, 'get', (s) => {
+    let k = getKeys.get(s);
+    if (k === undefined) getKeys.set(s, (k = `sqlite.get[${short(s.source)}]`));
+    return k;
+  });
   wrap(Database.prototype, 'exec', (_d, a) => `sqlite.exec[${short(a[0])}]`);
   wrap(Database.prototype, 'pragma', (_d, a) => `sqlite.pragma[${short(a[0])}]`);
   wrap(Database.prototype, 'close', 'sqlite.close');
@@ -101,6 +110,8 @@ const { SqliteSink } = require(path.join(dist, 'sink', 'sqliteSink.js'));
 wrap(SqliteSink.prototype, 'write', 'js.sqlite.write (rows, parameters)');
 const { HostProfiles } = require(path.join(dist, 'hosts', 'hostProfiles.js'));
 wrap(HostProfiles.prototype, 'write', 'js.hosts.write');
+// The closing of the open windows at the end of the run (round perf33): rows, groups, events.
+wrap(HostProfiles.prototype, 'close', 'js.hosts.close');
 const monitor = require(path.join(dist, 'monitor', 'monitor.js'));
 const Monitor = Object.values(monitor).find((c) => typeof c === 'function' && typeof c.prototype?.write === 'function');
 if (Monitor !== undefined) wrap(Monitor.prototype, 'write', `js.monitor.write`);

@@ -24,6 +24,38 @@ export interface ProfiledFlow {
   anomaly_score: number | null;
 }
 
+/**
+ * A ProfiledFlow with what both of its hosts' profiles read of it worked out once (round perf33): HostProfiles fills
+ * one in place per flow (resolveFlow) and adds it to the client's and the server's profile, where each profile asked
+ * both state Sets, compared the verdict and checked the score for itself.
+ */
+export interface ResolvedFlow extends ProfiledFlow {
+  /** conn_state is one of FAILED_STATES. */
+  failed: boolean;
+  /** conn_state is one of RESET_STATES. */
+  reset: boolean;
+  /** duration >= longFlowSeconds. */
+  long: boolean;
+  /** verdict === 'unknown'. */
+  unknown: boolean;
+  /** anomaly === true. */
+  anomalous: boolean;
+  /** anomaly_score when it is a finite number, else null. */
+  score: number | null;
+}
+
+/** Works out `r`'s derived fields from its own (ProfiledFlow) fields; returns r. */
+export function resolveFlow(r: ResolvedFlow, longFlowSeconds: number): ResolvedFlow {
+  r.failed = FAILED_STATES.has(r.conn_state);
+  r.reset = RESET_STATES.has(r.conn_state);
+  r.long = r.duration >= longFlowSeconds;
+  r.unknown = r.verdict === 'unknown';
+  r.anomalous = r.anomaly === true;
+  const s = r.anomaly_score;
+  r.score = s !== null && Number.isFinite(s) ? s : null;
+  return r;
+}
+
 /** One tracked (peer, port) pair of a host's client flows, with the spacing of their start times (Welford). */
 class Pair {
   n = 0;
@@ -88,6 +120,11 @@ export interface ProfileRow {
   anomaly_max: number | null;
 }
 
+/** A label's flow count in a profile. */
+class LabelCount {
+  n = 1;
+}
+
 /** One host in one time window, updated flow by flow in constant memory (bounded distinct counters and pairs). */
 export class HostProfile {
   flowsClient = 0;
@@ -108,16 +145,21 @@ export class HostProfile {
   readonly peers = new DistinctCounter();
   /** Server ports, counted as their decimal text (DistinctCounter takes the number). */
   readonly ports = new DistinctCounter<number>();
-  readonly labels = new Map<string, number>();
+  /** Flows per label, in the order the labels were first seen (a count object each: one lookup a flow). */
+  readonly labels = new Map<string, LabelCount>();
   private readonly pairs: Pair[] = [];
 
   /** Adds one flow seen from this host's side (`asClient`: the host is the flow's client). */
   add(f: ProfiledFlow, asClient: boolean, longFlowSeconds: number): void {
+    this.addResolved(resolveFlow({ ...f, failed: false, reset: false, long: false, unknown: false, anomalous: false, score: null }, longFlowSeconds), asClient);
+  }
+
+  /** add() for a flow whose derived fields are worked out (resolveFlow(); HostProfiles does it once for both sides). */
+  addResolved(f: ResolvedFlow, asClient: boolean): void {
     this.dirty = true;
-    const failed = FAILED_STATES.has(f.conn_state);
     if (asClient) {
       this.flowsClient++;
-      if (failed) this.failedClient++;
+      if (f.failed) this.failedClient++;
       this.bytesSent += f.c2s_bytes;
       this.bytesReceived += f.s2c_bytes;
       this.peers.add(f.server_ip);
@@ -125,21 +167,22 @@ export class HostProfile {
       this.trackPair(f);
     } else {
       this.flowsServer++;
-      if (failed) this.failedServer++;
+      if (f.failed) this.failedServer++;
       this.bytesSent += f.s2c_bytes;
       this.bytesReceived += f.c2s_bytes;
       this.peers.add(f.client_ip);
     }
-    if (RESET_STATES.has(f.conn_state)) this.resets++;
+    if (f.reset) this.resets++;
     this.durationSum += f.duration;
     if (f.duration > this.durationMax) this.durationMax = f.duration;
-    if (f.duration >= longFlowSeconds) this.longFlows++;
-    this.labels.set(f.label, (this.labels.get(f.label) ?? 0) + 1);
-    if (f.verdict === 'unknown') this.unknown++;
-    if (f.anomaly === true) this.anomalous++;
-    if (f.anomaly_score !== null && Number.isFinite(f.anomaly_score) && (this.anomalyMax === null || f.anomaly_score > this.anomalyMax)) {
-      this.anomalyMax = f.anomaly_score;
-    }
+    if (f.long) this.longFlows++;
+    const c = this.labels.get(f.label);
+    if (c !== undefined) c.n++;
+    else this.labels.set(f.label, new LabelCount());
+    if (f.unknown) this.unknown++;
+    if (f.anomalous) this.anomalous++;
+    const s = f.score;
+    if (s !== null && (this.anomalyMax === null || s > this.anomalyMax)) this.anomalyMax = s;
   }
 
   /** Space-Saving over (peer, port): a pair not tracked replaces the least counted one and inherits its count. */
@@ -176,7 +219,7 @@ export class HostProfile {
     const n = this.flows;
     let entropy = 0;
     for (const c of this.labels.values()) {
-      const p = c / n;
+      const p = c.n / n;
       entropy -= p * Math.log2(p);
     }
     let top: Pair | null = null;

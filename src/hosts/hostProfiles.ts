@@ -5,7 +5,7 @@ import { isoMicros } from '../sink/isoTime';
 import type { SqliteDatabase, SqliteStatement } from '../sink/sqliteBinding';
 import { assignGroup, GROUP_FEATURES, groupVector, standardise, type GroupModel } from './behaviourGroups';
 import { warmUpDistinct } from './distinct';
-import { HostProfile, type ProfileRow, type ProfiledFlow } from './hostProfile';
+import { HostProfile, resolveFlow, type ProfileRow, type ResolvedFlow } from './hostProfile';
 
 export interface HostProfilesOptions {
   /** The sensor name rows are written under (config `sensor.name`). */
@@ -68,6 +68,16 @@ const ALL_COLUMNS = ['sensor', 'host', 'window_start', 'window_seconds', 'start'
 const UPSERT_SQL =
   `INSERT INTO hosts (${ALL_COLUMNS.join(', ')}) VALUES (${ALL_COLUMNS.map(() => '?').join(', ')}) ` +
   `ON CONFLICT (sensor, host, window_start) DO UPDATE SET ${ALL_COLUMNS.slice(3).map((c) => `${c} = excluded.${c}`).join(', ')}`;
+
+/**
+ * An open window's profiles by host, and whether table `hosts` held a row of its (sensor, window) when it opened:
+ * without one, a host new to the window has no earlier row to merge (Entry.base), and is not looked up (round perf33).
+ * Rows of the window written since are this window's own (flush()), whose hosts are in `hosts`.
+ */
+class OpenWindow {
+  readonly hosts = new Map<string, Entry>();
+  constructor(readonly stored: boolean) {}
+}
 
 /** A profile plus what an earlier run wrote for the same host and window (a window split across two runs). */
 interface Entry {
@@ -138,7 +148,10 @@ function shown(f: (typeof GROUP_FEATURES)[number], r: ProfileRow): string {
  */
 export class HostProfiles {
   readonly stats: HostStats = { hosts_over_cap: 0, hosts_late_flows: 0, hosts_windows_closed: 0, host_events: 0 };
-  private readonly windows = new Map<number, Map<string, Entry>>();
+  private readonly windows = new Map<number, OpenWindow>();
+  /** The window the last flow went to (most flows go to the one before them), or null. */
+  private lastWs = NaN;
+  private lastWindow: OpenWindow | null = null;
   /** Latest flow end seen (data time): windows close relative to it. */
   private now = -Infinity;
   private lastFlush = performance.now();
@@ -146,11 +159,13 @@ export class HostProfiles {
   private readonly insertEvent: SqliteStatement<unknown[]>;
   private readonly previous: SqliteStatement<[string, string, number]>;
   private readonly existing: SqliteStatement<[string, string, number]>;
+  private readonly anyStored: SqliteStatement<[number, string]>;
+  private readonly anyEarlier: SqliteStatement<[number, string]>;
   private readonly flushTx: (rows: { host: string; ws: number; e: Entry }[]) => void;
-  private readonly closeTx: (ws: number, hosts: Map<string, Entry>) => void;
+  private readonly closeTx: (ws: number, w: OpenWindow) => void;
   private groups: GroupModel | null;
-  /** The flow being added, filled in place for each flow (HostProfile.add() keeps no reference to it). */
-  private readonly scratch: ProfiledFlow = {
+  /** The flow being added, filled in place for each flow (HostProfile.addResolved() keeps no reference to it). */
+  private readonly scratch: ResolvedFlow = {
     client_ip: '',
     server_ip: '',
     server_port: 0,
@@ -163,6 +178,12 @@ export class HostProfiles {
     verdict: '',
     anomaly: null,
     anomaly_score: null,
+    failed: false,
+    reset: false,
+    long: false,
+    unknown: false,
+    anomalous: false,
+    score: null,
   };
 
   constructor(
@@ -179,14 +200,22 @@ export class HostProfiles {
       'SELECT * FROM hosts WHERE sensor = ? AND host = ? AND window_start < ? AND behaviour_group IS NOT NULL ORDER BY window_start DESC LIMIT 1',
     );
     this.existing = db.prepare('SELECT * FROM hosts WHERE sensor = ? AND host = ? AND window_start = ?');
+    // Through hosts_window_start (`+sensor`: the unique index by sensor would read every row of the sensor).
+    this.anyStored = db.prepare('SELECT 1 FROM hosts WHERE window_start = ? AND +sensor = ? LIMIT 1');
+    this.anyEarlier = db.prepare(
+      'SELECT 1 FROM hosts WHERE window_start < ? AND +sensor = ? AND behaviour_group IS NOT NULL LIMIT 1',
+    );
     // BEGIN IMMEDIATE: the flows may be written by another connection (the database thread, SqliteThreadSink), and
     // a deferred transaction that reads before it writes cannot wait for that writer (SQLITE_BUSY at once); taking
     // the write lock first waits for it under busy_timeout.
     this.flushTx = db.transaction((rows: { host: string; ws: number; e: Entry }[]) => {
       for (const { host, ws, e } of rows) this.store(host, ws, e, false, null, null);
     }).immediate;
-    this.closeTx = db.transaction((ws: number, hosts: Map<string, Entry>) => {
-      for (const [host, e] of hosts) this.finish(host, ws, e);
+    this.closeTx = db.transaction((ws: number, w: OpenWindow) => {
+      // Whether any host has an earlier grouped window to compare with: without one, no host is looked up (round
+      // perf33). The rows this close writes are of window ws, not earlier, so the answer holds for the whole close.
+      const earlier = this.groups !== null && this.anyEarlier.get(ws, this.o.sensor) !== undefined;
+      for (const [host, e] of w.hosts) this.finish(host, ws, e, earlier);
     }).immediate;
   }
 
@@ -209,15 +238,20 @@ export class HostProfiles {
     if (f.end_reason === 'active') return;
     if (f.last_ts > this.now) this.now = f.last_ts;
     const ws = Math.floor(f.last_ts / W) * W;
-    let hosts = this.windows.get(ws);
-    if (hosts === undefined) {
-      if (ws + W + this.o.lateSeconds <= this.now) {
-        this.stats.hosts_late_flows++;
-        return;
+    let w = ws === this.lastWs ? this.lastWindow : null;
+    if (w === null) {
+      w = this.windows.get(ws) ?? null;
+      if (w === null) {
+        if (ws + W + this.o.lateSeconds <= this.now) {
+          this.stats.hosts_late_flows++;
+          return;
+        }
+        w = new OpenWindow(this.anyStored.get(ws, this.o.sensor) !== undefined);
+        this.windows.set(ws, w);
+        if (this.windows.size > MAX_OPEN_WINDOWS) this.closeWindow(Math.min(...this.windows.keys()));
       }
-      hosts = new Map();
-      this.windows.set(ws, hosts);
-      if (this.windows.size > MAX_OPEN_WINDOWS) this.closeWindow(Math.min(...this.windows.keys()));
+      this.lastWs = ws;
+      this.lastWindow = w;
     }
     const p = this.scratch;
     p.client_ip = f.client_ip;
@@ -232,8 +266,9 @@ export class HostProfiles {
     p.verdict = sf.verdict.status;
     p.anomaly = sf.anomaly?.anomaly ?? null;
     p.anomaly_score = sf.anomaly?.score ?? null;
-    this.entry(hosts, ws, f.client_ip)?.profile.add(p, true, this.o.longFlowSeconds);
-    this.entry(hosts, ws, f.server_ip)?.profile.add(p, false, this.o.longFlowSeconds);
+    resolveFlow(p, this.o.longFlowSeconds);
+    this.entry(w, ws, f.client_ip)?.profile.addResolved(p, true);
+    this.entry(w, ws, f.server_ip)?.profile.addResolved(p, false);
   }
 
   /** Closes the windows that ended more than lateSeconds before `now` (Unix seconds; the daemon's wall clock). */
@@ -249,7 +284,7 @@ export class HostProfiles {
   flush(): void {
     this.lastFlush = performance.now();
     const rows: { host: string; ws: number; e: Entry }[] = [];
-    for (const [ws, hosts] of this.windows) for (const [host, e] of hosts) if (e.profile.dirty) rows.push({ host, ws, e });
+    for (const [ws, w] of this.windows) for (const [host, e] of w.hosts) if (e.profile.dirty) rows.push({ host, ws, e });
     if (rows.length > 0) this.flushTx(rows);
   }
 
@@ -261,35 +296,41 @@ export class HostProfiles {
   /** Hosts in the open windows (for the stats line). */
   get openHosts(): number {
     let n = 0;
-    for (const h of this.windows.values()) n += h.size;
+    for (const w of this.windows.values()) n += w.hosts.size;
     return n;
   }
 
-  private entry(hosts: Map<string, Entry>, ws: number, host: string): Entry | null {
+  private entry(w: OpenWindow, ws: number, host: string): Entry | null {
+    const hosts = w.hosts;
     let e = hosts.get(host);
     if (e !== undefined) return e;
     if (hosts.size >= this.o.maxHosts) {
       this.stats.hosts_over_cap++;
       return null;
     }
-    const prior = this.existing.get(this.o.sensor, host, ws) as ProfileRow | undefined;
+    const prior = w.stored ? (this.existing.get(this.o.sensor, host, ws) as ProfileRow | undefined) : undefined;
     e = { profile: new HostProfile(), base: prior ?? null };
     hosts.set(host, e);
     return e;
   }
 
   private closeWindow(ws: number): void {
-    const hosts = this.windows.get(ws);
-    if (hosts === undefined) return;
+    const w = this.windows.get(ws);
+    if (w === undefined) return;
     this.windows.delete(ws);
-    this.closeTx(ws, hosts);
+    if (this.lastWindow === w) {
+      this.lastWs = NaN;
+      this.lastWindow = null;
+    }
+    this.closeTx(ws, w);
     this.stats.hosts_windows_closed++;
   }
 
-  private finish(host: string, ws: number, e: Entry): void {
+  /** Writes `host`'s final row of window ws; `earlier`: some host has a grouped row of an earlier window. */
+  private finish(host: string, ws: number, e: Entry, earlier: boolean): void {
     const row = merged(e);
     const g = this.groups !== null ? assignGroup(this.groups, row) : null;
-    if (g !== null) {
+    if (g !== null && earlier) {
       const prev = this.previous.get(this.o.sensor, host, ws) as (ProfileRow & { behaviour_group: string }) | undefined;
       if (prev !== undefined && prev.behaviour_group !== g.name) this.event(host, ws, prev, row, g.name);
     }

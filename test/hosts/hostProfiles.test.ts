@@ -170,5 +170,29 @@ describe('HostProfiles', () => {
       expect(p).toMatch(/SEARCH hosts USING INDEX sqlite_autoindex_hosts_1/);
       expect(p).not.toMatch(/SCAN hosts/);
     }
+    // Whether a window has rows, or an earlier grouped one exists (round perf33): by window_start, not by sensor.
+    const windowPlans = [
+      'SELECT 1 FROM hosts WHERE window_start = ? AND +sensor = ? LIMIT 1',
+      'SELECT 1 FROM hosts WHERE window_start < ? AND +sensor = ? AND behaviour_group IS NOT NULL LIMIT 1',
+    ].map((q) => (s.db.prepare(`EXPLAIN QUERY PLAN ${q}`).all(1, 'a') as { detail: string }[]).map((p) => p.detail).join('; '));
+    for (const p of windowPlans) expect(p).toMatch(/^SEARCH hosts USING INDEX hosts_window_start \(window_start[=<]\?\)$/);
+  });
+
+  it('compares with the previous window that an earlier run wrote, and looks up no host where no run wrote one', () => {
+    const s = db();
+    const first = profiles(s, { groups: groups() });
+    const normal: ScoredFlow[] = [];
+    for (let i = 0; i < 20; i++) normal.push(sf({ server_ip: `198.51.100.${i % 3}`, server_port: i % 2 ? 443 : 80, first_ts: T0 + i, last_ts: T0 + i + 2, s2c_bytes: 30_000 }));
+    first.write(normal);
+    first.close();
+    expect(s.db.prepare('SELECT count(*) AS n FROM host_events').get()).toEqual({ n: 0 });
+    const events: HostEvent[] = [];
+    const second = profiles(s, { groups: groups(), onEvent: (e) => events.push(e) });
+    const scan: ScoredFlow[] = [];
+    for (let p = 1; p <= 500; p++) scan.push(sf({ server_port: p, conn_state: 'REJ', first_ts: WS + W + 10, last_ts: WS + W + 10, c2s_bytes: 60, s2c_bytes: 40 }, 20, true));
+    second.write(scan);
+    second.close();
+    expect(events).toEqual([expect.objectContaining({ host: '192.0.2.10', window_start: WS + W, new_group: expect.stringMatching(/^scanner-like/) })]);
+    expect(s.db.prepare('SELECT count(*) AS n FROM host_events').get()).toEqual({ n: 1 });
   });
 });
