@@ -64,10 +64,22 @@ class Pair {
   mean = 0;
   m2 = 0;
   constructor(
-    readonly ip: string,
-    readonly port: number,
+    public ip: string,
+    public port: number,
     public count: number,
   ) {}
+
+  /** Makes this the pair (ip, port) with `count` flows and no start yet, as new Pair(ip, port, count) would be. */
+  reset(ip: string, port: number, count: number): void {
+    this.ip = ip;
+    this.port = port;
+    this.count = count;
+    this.n = 0;
+    this.last = 0;
+    this.intervals = 0;
+    this.mean = 0;
+    this.m2 = 0;
+  }
 
   /** `ip:port`, as the profile row's top_peer shows it (made when a row is, not per flow). */
   get peer(): string {
@@ -206,9 +218,11 @@ export class HostProfile {
       pairs.push(p);
       return;
     }
-    const p = new Pair(ip, port, pairs[min]!.count + 1);
+    // The least counted pair's object takes the new pair (no object a replacement: most client flows of a host with
+    // many peers replace one; round perf33).
+    const p = pairs[min]!;
+    p.reset(ip, port, p.count + 1);
     p.start(f.first_ts);
-    pairs[min] = p;
   }
 
   get flows(): number {
