@@ -113,6 +113,8 @@ class Decayed {
  */
 class PairNode {
   live = 0;
+  /** Whether the node is the one `index` holds for its key (false once it left: a later flow of the pair makes another). */
+  indexed = true;
   pair: Decayed | null = null;
   retry: Decayed | null = null;
   shape: Decayed | null = null;
@@ -226,8 +228,14 @@ class Lru {
           }
         } else n.answer = null;
     }
-    if (--n.live === 0) this.index.delete(n.key);
+    if (--n.live === 0) unindex(this.index, n);
   }
+}
+
+/** Takes `n`, whose last entry went, out of the index. */
+function unindex(index: Map<string, PairNode>, n: PairNode): void {
+  index.delete(n.key);
+  n.indexed = false;
 }
 
 /** Half-octave bin of a signed length: 0 stays 0, otherwise sign * (1 + floor(2 * log2 |x|)). */
@@ -295,6 +303,12 @@ export class ContextKeys {
   shapeEntry: Decayed | undefined = undefined;
   answerEntry: Decayed | undefined = undefined;
   retryEntry: Decayed | undefined = undefined;
+  /**
+   * The pair's node that count() found or made, so that read() looks the pair up again only when the node left the
+   * index meanwhile (round perf33: most flows repeat no exchange and have no retry entry, and read() looked their pair
+   * up by its text for its ctx_pair_retries entry each time).
+   */
+  node: PairNode | null = null;
 }
 
 export class FlowContext {
@@ -327,6 +341,7 @@ export class FlowContext {
     k.counted = false;
     k.retry = false;
     k.pairEntry = k.shapeEntry = k.answerEntry = k.retryEntry = undefined;
+    k.node = null;
     return k;
   }
 
@@ -348,7 +363,8 @@ export class FlowContext {
     k.answerEntry = bumpAnswer(this.answer, n, k.answer, t);
     k.retry = repeatedExchanges(f.lengths, f.lengths.length) >= RETRY_REPEATS;
     if (k.retry) k.retryEntry = bumpRetry(this.retries, n, t);
-    if (--n.live === 0) this.index.delete(n.key);
+    if (--n.live === 0) unindex(this.index, n);
+    else k.node = n;
     // The counters' own key texts, so that a flow waiting for its hold keeps no strings of its own (less for the
     // young generation's collections to copy).
     k.pair = n.key;
@@ -368,7 +384,9 @@ export class FlowContext {
     // An entry dropped since count(), or not made (an interim record; ctx_pair_retries for a flow that repeated no
     // exchange), is looked up by its keys: the key may be there (anew).
     if (!kept(p) || !kept(s) || !kept(a) || !kept(r)) {
-      const n = this.index.get(k.pair);
+      const kn = k.node;
+      // A node still in the index is the one for k.pair (the index holds one node a key).
+      const n = kn !== null && kn.indexed ? kn : this.index.get(k.pair);
       if (!kept(p)) p = n?.pair ?? undefined;
       if (!kept(s)) s = n === undefined ? undefined : shapeEntry(n, k.shape);
       if (!kept(a)) a = n === undefined ? undefined : answerEntry(n, k.answer);
