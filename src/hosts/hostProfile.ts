@@ -24,38 +24,6 @@ export interface ProfiledFlow {
   anomaly_score: number | null;
 }
 
-/**
- * A ProfiledFlow with what both of its hosts' profiles read of it worked out once (round perf33): HostProfiles fills
- * one in place per flow (resolveFlow) and adds it to the client's and the server's profile, where each profile asked
- * both state Sets, compared the verdict and checked the score for itself.
- */
-export interface ResolvedFlow extends ProfiledFlow {
-  /** conn_state is one of FAILED_STATES. */
-  failed: boolean;
-  /** conn_state is one of RESET_STATES. */
-  reset: boolean;
-  /** duration >= longFlowSeconds. */
-  long: boolean;
-  /** verdict === 'unknown'. */
-  unknown: boolean;
-  /** anomaly === true. */
-  anomalous: boolean;
-  /** anomaly_score when it is a finite number, else null. */
-  score: number | null;
-}
-
-/** Works out `r`'s derived fields from its own (ProfiledFlow) fields; returns r. */
-export function resolveFlow(r: ResolvedFlow, longFlowSeconds: number): ResolvedFlow {
-  r.failed = FAILED_STATES.has(r.conn_state);
-  r.reset = RESET_STATES.has(r.conn_state);
-  r.long = r.duration >= longFlowSeconds;
-  r.unknown = r.verdict === 'unknown';
-  r.anomalous = r.anomaly === true;
-  const s = r.anomaly_score;
-  r.score = s !== null && Number.isFinite(s) ? s : null;
-  return r;
-}
-
 /** One tracked (peer, port) pair of a host's client flows, with the spacing of their start times (Welford). */
 class Pair {
   n = 0;
@@ -64,22 +32,10 @@ class Pair {
   mean = 0;
   m2 = 0;
   constructor(
-    public ip: string,
-    public port: number,
+    readonly ip: string,
+    readonly port: number,
     public count: number,
   ) {}
-
-  /** Makes this the pair (ip, port) with `count` flows and no start yet, as new Pair(ip, port, count) would be. */
-  reset(ip: string, port: number, count: number): void {
-    this.ip = ip;
-    this.port = port;
-    this.count = count;
-    this.n = 0;
-    this.last = 0;
-    this.intervals = 0;
-    this.mean = 0;
-    this.m2 = 0;
-  }
 
   /** `ip:port`, as the profile row's top_peer shows it (made when a row is, not per flow). */
   get peer(): string {
@@ -132,11 +88,6 @@ export interface ProfileRow {
   anomaly_max: number | null;
 }
 
-/** A label's flow count in a profile. */
-class LabelCount {
-  n = 1;
-}
-
 /** One host in one time window, updated flow by flow in constant memory (bounded distinct counters and pairs). */
 export class HostProfile {
   flowsClient = 0;
@@ -157,21 +108,16 @@ export class HostProfile {
   readonly peers = new DistinctCounter();
   /** Server ports, counted as their decimal text (DistinctCounter takes the number). */
   readonly ports = new DistinctCounter<number>();
-  /** Flows per label, in the order the labels were first seen (a count object each: one lookup a flow). */
-  readonly labels = new Map<string, LabelCount>();
+  readonly labels = new Map<string, number>();
   private readonly pairs: Pair[] = [];
 
   /** Adds one flow seen from this host's side (`asClient`: the host is the flow's client). */
   add(f: ProfiledFlow, asClient: boolean, longFlowSeconds: number): void {
-    this.addResolved(resolveFlow({ ...f, failed: false, reset: false, long: false, unknown: false, anomalous: false, score: null }, longFlowSeconds), asClient);
-  }
-
-  /** add() for a flow whose derived fields are worked out (resolveFlow(); HostProfiles does it once for both sides). */
-  addResolved(f: ResolvedFlow, asClient: boolean): void {
     this.dirty = true;
+    const failed = FAILED_STATES.has(f.conn_state);
     if (asClient) {
       this.flowsClient++;
-      if (f.failed) this.failedClient++;
+      if (failed) this.failedClient++;
       this.bytesSent += f.c2s_bytes;
       this.bytesReceived += f.s2c_bytes;
       this.peers.add(f.server_ip);
@@ -179,22 +125,21 @@ export class HostProfile {
       this.trackPair(f);
     } else {
       this.flowsServer++;
-      if (f.failed) this.failedServer++;
+      if (failed) this.failedServer++;
       this.bytesSent += f.s2c_bytes;
       this.bytesReceived += f.c2s_bytes;
       this.peers.add(f.client_ip);
     }
-    if (f.reset) this.resets++;
+    if (RESET_STATES.has(f.conn_state)) this.resets++;
     this.durationSum += f.duration;
     if (f.duration > this.durationMax) this.durationMax = f.duration;
-    if (f.long) this.longFlows++;
-    const c = this.labels.get(f.label);
-    if (c !== undefined) c.n++;
-    else this.labels.set(f.label, new LabelCount());
-    if (f.unknown) this.unknown++;
-    if (f.anomalous) this.anomalous++;
-    const s = f.score;
-    if (s !== null && (this.anomalyMax === null || s > this.anomalyMax)) this.anomalyMax = s;
+    if (f.duration >= longFlowSeconds) this.longFlows++;
+    this.labels.set(f.label, (this.labels.get(f.label) ?? 0) + 1);
+    if (f.verdict === 'unknown') this.unknown++;
+    if (f.anomaly === true) this.anomalous++;
+    if (f.anomaly_score !== null && Number.isFinite(f.anomaly_score) && (this.anomalyMax === null || f.anomaly_score > this.anomalyMax)) {
+      this.anomalyMax = f.anomaly_score;
+    }
   }
 
   /** Space-Saving over (peer, port): a pair not tracked replaces the least counted one and inherits its count. */
@@ -218,11 +163,9 @@ export class HostProfile {
       pairs.push(p);
       return;
     }
-    // The least counted pair's object takes the new pair (no object a replacement: most client flows of a host with
-    // many peers replace one; round perf33).
-    const p = pairs[min]!;
-    p.reset(ip, port, p.count + 1);
+    const p = new Pair(ip, port, pairs[min]!.count + 1);
     p.start(f.first_ts);
+    pairs[min] = p;
   }
 
   get flows(): number {
@@ -233,7 +176,7 @@ export class HostProfile {
     const n = this.flows;
     let entropy = 0;
     for (const c of this.labels.values()) {
-      const p = c.n / n;
+      const p = c / n;
       entropy -= p * Math.log2(p);
     }
     let top: Pair | null = null;

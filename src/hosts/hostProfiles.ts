@@ -5,7 +5,7 @@ import { isoMicros } from '../sink/isoTime';
 import type { SqliteDatabase, SqliteStatement } from '../sink/sqliteBinding';
 import { assignGroup, GROUP_FEATURES, groupVector, standardise, type GroupModel } from './behaviourGroups';
 import { warmUpDistinct } from './distinct';
-import { HostProfile, resolveFlow, type ProfileRow, type ResolvedFlow } from './hostProfile';
+import { HostProfile, type ProfileRow, type ProfiledFlow } from './hostProfile';
 
 export interface HostProfilesOptions {
   /** The sensor name rows are written under (config `sensor.name`). */
@@ -149,9 +149,6 @@ function shown(f: (typeof GROUP_FEATURES)[number], r: ProfileRow): string {
 export class HostProfiles {
   readonly stats: HostStats = { hosts_over_cap: 0, hosts_late_flows: 0, hosts_windows_closed: 0, host_events: 0 };
   private readonly windows = new Map<number, OpenWindow>();
-  /** The window the last flow went to (most flows go to the one before them), or null. */
-  private lastWs = NaN;
-  private lastWindow: OpenWindow | null = null;
   /** Latest flow end seen (data time): windows close relative to it. */
   private now = -Infinity;
   private lastFlush = performance.now();
@@ -165,7 +162,7 @@ export class HostProfiles {
   private readonly closeTx: (ws: number, w: OpenWindow) => void;
   private groups: GroupModel | null;
   /** The flow being added, filled in place for each flow (HostProfile.addResolved() keeps no reference to it). */
-  private readonly scratch: ResolvedFlow = {
+  private readonly scratch: ProfiledFlow = {
     client_ip: '',
     server_ip: '',
     server_port: 0,
@@ -178,12 +175,6 @@ export class HostProfiles {
     verdict: '',
     anomaly: null,
     anomaly_score: null,
-    failed: false,
-    reset: false,
-    long: false,
-    unknown: false,
-    anomalous: false,
-    score: null,
   };
 
   constructor(
@@ -238,20 +229,15 @@ export class HostProfiles {
     if (f.end_reason === 'active') return;
     if (f.last_ts > this.now) this.now = f.last_ts;
     const ws = Math.floor(f.last_ts / W) * W;
-    let w = ws === this.lastWs ? this.lastWindow : null;
-    if (w === null) {
-      w = this.windows.get(ws) ?? null;
-      if (w === null) {
-        if (ws + W + this.o.lateSeconds <= this.now) {
-          this.stats.hosts_late_flows++;
-          return;
-        }
-        w = new OpenWindow(this.anyStored.get(ws, this.o.sensor) !== undefined);
-        this.windows.set(ws, w);
-        if (this.windows.size > MAX_OPEN_WINDOWS) this.closeWindow(Math.min(...this.windows.keys()));
+    let w = this.windows.get(ws);
+    if (w === undefined) {
+      if (ws + W + this.o.lateSeconds <= this.now) {
+        this.stats.hosts_late_flows++;
+        return;
       }
-      this.lastWs = ws;
-      this.lastWindow = w;
+      w = new OpenWindow(this.anyStored.get(ws, this.o.sensor) !== undefined);
+      this.windows.set(ws, w);
+      if (this.windows.size > MAX_OPEN_WINDOWS) this.closeWindow(Math.min(...this.windows.keys()));
     }
     const p = this.scratch;
     p.client_ip = f.client_ip;
@@ -266,9 +252,8 @@ export class HostProfiles {
     p.verdict = sf.verdict.status;
     p.anomaly = sf.anomaly?.anomaly ?? null;
     p.anomaly_score = sf.anomaly?.score ?? null;
-    resolveFlow(p, this.o.longFlowSeconds);
-    this.entry(w, ws, f.client_ip)?.profile.addResolved(p, true);
-    this.entry(w, ws, f.server_ip)?.profile.addResolved(p, false);
+    this.entry(w, ws, f.client_ip)?.profile.add(p, true, this.o.longFlowSeconds);
+    this.entry(w, ws, f.server_ip)?.profile.add(p, false, this.o.longFlowSeconds);
   }
 
   /** Closes the windows that ended more than lateSeconds before `now` (Unix seconds; the daemon's wall clock). */
@@ -318,10 +303,6 @@ export class HostProfiles {
     const w = this.windows.get(ws);
     if (w === undefined) return;
     this.windows.delete(ws);
-    if (this.lastWindow === w) {
-      this.lastWs = NaN;
-      this.lastWindow = null;
-    }
     this.closeTx(ws, w);
     this.stats.hosts_windows_closed++;
   }
