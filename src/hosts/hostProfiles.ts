@@ -161,7 +161,7 @@ export class HostProfiles {
   private readonly flushTx: (rows: { host: string; ws: number; e: Entry }[]) => void;
   private readonly closeTx: (ws: number, w: OpenWindow) => void;
   private groups: GroupModel | null;
-  /** The flow being added, filled in place for each flow (HostProfile.addResolved() keeps no reference to it). */
+  /** The flow being added, filled in place for each flow (HostProfile.add() keeps no reference to it). */
   private readonly scratch: ProfiledFlow = {
     client_ip: '',
     server_ip: '',
