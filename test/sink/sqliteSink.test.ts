@@ -9,7 +9,7 @@ import { FLOW_COLUMNS } from '../../src/sink/flowRow';
 import { MIGRATIONS, type Migration } from '../../src/sink/schema';
 import { Database, withAddon } from '../../src/sink/sqliteBinding';
 import { SinkError } from '../../src/sink/sinkError';
-import { SqliteSink } from '../../src/sink/sqliteSink';
+import { flowParams, SqliteSink } from '../../src/sink/sqliteSink';
 import { flowUid } from '../../src/flow/flowUid';
 import { classified } from './classified';
 
@@ -151,6 +151,38 @@ describe('SqliteSink schema', () => {
 
   it('reports a path it cannot open in one line', () => {
     expect(() => new SqliteSink(path.join(dir, 'no/such/dir/flows.db'))).toThrow(/^cannot open database .*no\/such\/dir\/flows\.db: .* \(check that its directory exists and is writable\)$/);
+  });
+});
+
+describe('SqliteSink shared columns', () => {
+  it("stores the run's shared columns (source, in_iface, pcap_filename, sensor, model_version, proto) byte for byte as bound", () => {
+    // Values a literal must carry exactly (quotes, unicode, an empty text) and values it refuses (a NUL, lone and paired
+    // surrogates), in more combinations than the sink prepares statements for, interleaved.
+    const sources = ["it's.pcap", 'a/b/c.pcapng', 'eth0', 'x\u0000y.pcap', 'sensör ü.pcap', 'lone\ud800', '😀.pcap', ''];
+    const sensors = ['tap-7', "o'neil", 'x\u0000', ''];
+    const models = ['m-7', "m'8", ''];
+    const flows = [];
+    for (let i = 0; i < 240; i++) {
+      const cf = classified(i);
+      cf.flow.source = sources[i % sources.length]!;
+      cf.flow.live = i % 3 === 0;
+      cf.flow.sensor = sensors[(i >> 1) % sensors.length]!;
+      cf.verdict.model_version = models[(i >> 2) % models.length]!;
+      flows.push(cf);
+    }
+    const sink = openSink();
+    sink.write(flows.slice(0, 100));
+    sink.write(flows.slice(100));
+    // The reference: every column bound, through a plain INSERT into a second database made the same way.
+    const ref = new Database(path.join(dir, 'ref.db'), withAddon());
+    for (const m of MIGRATIONS) m(ref, { sensorName: 'x' });
+    const insert = ref.prepare(`INSERT INTO flows (${FLOW_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${FLOW_COLUMNS.map(() => '?').join(', ')})`);
+    for (const cf of flows) insert.run(...flowParams(cf));
+    const bytes = `SELECT id, ${FLOW_COLUMNS.map((c) => `typeof("${c}"), hex("${c}")`).join(', ')} FROM flows ORDER BY id`;
+    const got = sink.db.prepare(bytes).raw().all();
+    expect(got).toHaveLength(240);
+    expect(got).toEqual(ref.prepare(bytes).raw().all());
+    ref.close();
   });
 });
 
