@@ -46,31 +46,53 @@ function secondPrefix(sec: number): string {
  * (`+020000-...`), and values beyond what a date can hold are clamped, so this never throws. Twice per flow.
  */
 export function isoMicros(ts: number): string {
-  const t = Number.isFinite(ts) ? Math.min(DATE_LIMIT_S, Math.max(-DATE_LIMIT_S, ts)) : 0;
-  const us = Math.round(t * 1e6);
+  const n = isoMicrosInto(ts, ISO, 0);
+  if (n >= 0) return ISO.toString('latin1', 0, n);
+  // Past 2^53 microseconds (beyond the year 2255) `us` is no longer exact: the text as it always was.
+  const us = Math.round(clamped(ts) * 1e6);
+  const sec = Math.floor(us / 1e6);
+  const frac = us - sec * 1e6;
+  return prefixOf(sec) + (frac < 100000 ? String(frac + 1000000).slice(1) : String(frac)) + 'Z';
+}
+
+/** Most bytes isoMicrosInto() writes: the longest prefix (24), six digits and the 'Z'. */
+export const ISO_MICROS_ROOM = 31;
+
+/**
+ * Writes isoMicros(ts)'s text (ASCII) at `at` in `into`, which has ISO_MICROS_ROOM bytes there; returns the end, or -1
+ * past 2^53 microseconds, where isoMicros() builds the text another way. isoMicros() makes its one flat string out of
+ * these bytes: `prefix + digits + 'Z'` made two short strings and two cons strings, which better-sqlite3's UTF-8
+ * conversion then copied flat again (bench/HISTORY.md, round perf18); the SQLite sink binds them as they are (round
+ * perf34).
+ */
+export function isoMicrosInto(ts: number, into: Uint8Array, at: number): number {
+  const us = Math.round(clamped(ts) * 1e6);
   const sec = Math.floor(us / 1e6);
   let frac = us - sec * 1e6;
-  const slot = sec & (SLOTS - 1);
-  let prefix: string;
-  if (slotSecond[slot] === sec) prefix = slotPrefix[slot]!;
-  else {
-    prefix = secondPrefix(sec);
-    slotSecond[slot] = sec;
-    slotPrefix[slot] = prefix;
-  }
-  // One flat string out of ISO's bytes: `prefix + digits + 'Z'` made two short strings and two cons strings, which
-  // better-sqlite3's UTF-8 conversion then copied flat again (bench/HISTORY.md, round perf18).
-  if (!(frac >= 0 && frac < 1e6 && frac === Math.floor(frac))) {
-    // Past 2^53 microseconds (beyond the year 2255) `us` is no longer exact: the text as it always was.
-    return prefix + (frac < 100000 ? String(frac + 1000000).slice(1) : String(frac)) + 'Z';
-  }
-  let n = 0;
-  for (let i = 0; i < prefix.length; i++) ISO[n++] = prefix.charCodeAt(i);
+  if (!(frac >= 0 && frac < 1e6 && frac === Math.floor(frac))) return -1;
+  const prefix = prefixOf(sec);
+  let n = at;
+  for (let i = 0; i < prefix.length; i++) into[n++] = prefix.charCodeAt(i);
   for (let i = n + 5; i >= n; i--) {
     const q = (frac / 10) | 0;
-    ISO[i] = 0x30 + frac - q * 10;
+    into[i] = 0x30 + frac - q * 10;
     frac = q;
   }
-  ISO[n + 6] = 0x5a;
-  return ISO.toString('latin1', 0, n + 7);
+  into[n + 6] = 0x5a;
+  return n + 7;
+}
+
+/** `ts` within what a date can hold, 0 for a value that is not finite. */
+function clamped(ts: number): number {
+  return Number.isFinite(ts) ? Math.min(DATE_LIMIT_S, Math.max(-DATE_LIMIT_S, ts)) : 0;
+}
+
+/** secondPrefix(sec) through the cache of recent seconds. */
+function prefixOf(sec: number): string {
+  const slot = sec & (SLOTS - 1);
+  if (slotSecond[slot] === sec) return slotPrefix[slot]!;
+  const prefix = secondPrefix(sec);
+  slotSecond[slot] = sec;
+  slotPrefix[slot] = prefix;
+  return prefix;
 }

@@ -3,7 +3,7 @@ import { setImmediate as nextTick } from 'node:timers/promises';
 import type { ScoredFlow } from '../anomaly/scoredFlow';
 import type { ClassScore } from '../classify/verdict';
 import { FLOW_COLUMNS, type FlowRow, roundedDuration } from './flowRow';
-import { isoMicros } from './isoTime';
+import { ISO_MICROS_ROOM, isoMicros, isoMicrosInto } from './isoTime';
 import { SinkError } from './sinkError';
 import { hostname } from 'node:os';
 import { createIndexes, dropIndexes, migrate, type Migration, MIGRATIONS, SchemaError } from './schema';
@@ -134,7 +134,7 @@ const SHARED_COLUMNS: ReadonlySet<number> = new Set(['source', 'model_version', 
  * runFlow() for an INSERT made by InsertStatements: the same values in the same order without the SHARED_COLUMNS, which
  * the statement holds as literals.
  */
-function runFlowShared<R>(to: ParamsTaker<R>, cf: ScoredFlow): R {
+function runFlowShared<R>(to: { run(...params: (string | number | Buffer | null)[]): R }, cf: ScoredFlow): R {
   const f = cf.flow;
   const v = cf.verdict;
   const a = cf.anomaly ?? null;
@@ -142,12 +142,20 @@ function runFlowShared<R>(to: ParamsTaker<R>, cf: ScoredFlow): R {
     f.first_ts, f.last_ts, roundedDuration(f.duration), f.ip_version, f.client_ip, f.client_port, f.server_ip,
     f.server_port, f.vlan, f.c2s_packets, f.s2c_packets, f.c2s_bytes, f.s2c_bytes, f.c2s_payload_bytes, f.s2c_payload_bytes,
     f.payload_packets, f.retrans_skipped, f.midstream ? 1 : 0, f.conn_state, f.history, f.community_id, f.end_reason,
-    arrayText(f.lengths), v.label, v.confidence,
-    f.uid, isoMicros(f.first_ts), isoMicros(f.last_ts),
-    v.status, topkLabelsText(v.topk), topkScoresText(v.topk),
+    lengthsValue(f.lengths), v.label, v.confidence,
+    f.uid, timeValue(f.first_ts, START_VIEWS, 0), timeValue(f.last_ts, END_VIEWS, ISO_MICROS_ROOM),
+    v.status, topkLabelsText(v.topk), topkScoresValue(v.topk),
     a !== null ? a.score : null, a !== null ? (a.anomaly ? 1 : 0) : null, a !== null ? a.fpr : null,
   );
 }
+
+/**
+ * The columns runFlowShared() may bind as bytes (a Buffer, bound as a BLOB) that the INSERT casts to TEXT: SQLite takes
+ * a BLOB's bytes as the TEXT's UTF-8 (the database's encoding), so the stored value is the TEXT the string would have
+ * given, while no string is made per row and better-sqlite3 converts none to UTF-8 (round perf34). A string bound
+ * there (the fallbacks) is cast to itself.
+ */
+const BYTES_COLUMNS: ReadonlySet<number> = new Set(['lengths', 'start', 'end', 'topk_scores'].map((c) => FLOW_COLUMNS.indexOf(c as never)));
 
 /** A text as an SQL literal, or null where binding it is safer (a NUL ends SQLite's statement text; lone surrogates). */
 function sqlLiteral(s: string | null): string | null {
@@ -159,8 +167,8 @@ function sqlLiteral(s: string | null): string | null {
 const MAX_SHARED_INSERTS = 16;
 
 /**
- * The flows INSERT with the SHARED_COLUMNS as literals, one prepared statement per combination of their values (a
- * run has one), and writes a record through it. A literal stores the same TEXT value as the bound string (the rows are
+ * The flows INSERT with the SHARED_COLUMNS as literals and the BYTES_COLUMNS cast, one prepared statement per
+ * combination of the shared values (a run has one), and writes a record through it. A literal stores the same TEXT value as the bound string (the rows are
  * byte-identical, test/sink/sqliteSink.test.ts); records with a value sqlLiteral() refuses, or past
  * MAX_SHARED_INSERTS combinations, go through the INSERT that binds every column.
  */
@@ -173,10 +181,18 @@ class InsertStatements {
   private last: SqliteStatement<unknown[]> | null = null;
   private readonly byKey = new Map<string, SqliteStatement<unknown[]> | null>();
 
+  /**
+   * Only for a database in UTF-8 (every one the sensor creates): SQLite reads a BLOB cast to TEXT in the database's
+   * encoding, so a file someone made in UTF-16 gets the INSERT that binds every column as a string.
+   */
+  private readonly utf8: boolean;
+
   constructor(
     private readonly db: SqliteDatabase,
     private readonly all: SqliteStatement<SqliteParams>,
-  ) {}
+  ) {
+    this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
+  }
 
   run(cf: ScoredFlow): void {
     const f = cf.flow;
@@ -203,8 +219,8 @@ class InsertStatements {
         pcap_filename: f.live ? null : f.source,
         proto: 'tcp',
       };
-      const items = FLOW_COLUMNS.map((c, i) => (SHARED_COLUMNS.has(i) ? sqlLiteral(values[c] ?? null) : '?'));
-      if (this.byKey.size < MAX_SHARED_INSERTS && items.every((x) => x !== null)) {
+      const items = FLOW_COLUMNS.map((c, i) => (SHARED_COLUMNS.has(i) ? sqlLiteral(values[c] ?? null) : BYTES_COLUMNS.has(i) ? 'CAST(? AS TEXT)' : '?'));
+      if (this.utf8 && this.byKey.size < MAX_SHARED_INSERTS && items.every((x) => x !== null)) {
         st = this.db.prepare<unknown[]>(`INSERT INTO flows (${FLOW_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${items.join(', ')})`);
       }
       if (this.byKey.size < MAX_SHARED_INSERTS) this.byKey.set(key, st);
@@ -348,16 +364,19 @@ function putScore(p: number, at: number): number {
 /** Most bytes putScore() writes for one score: String() of a double is at most 24 characters. */
 const SCORE_ROOM = 25;
 
+/** topkScoresText() by concatenation, without TEXT (more scores than it holds). */
+function scoresJoined(topk: readonly ClassScore[]): string {
+  let text = '[';
+  for (let i = 0; i < topk.length; i++) {
+    const p = topk[i]!.p;
+    text += (i === 0 ? '' : ',') + (Number.isFinite(p) ? scoreText(p) : 'null');
+  }
+  return text + ']';
+}
+
 /** arrayText() of a verdict's top-k scores without building the array (JSON: null for a score that is not finite). */
 export function topkScoresText(topk: readonly ClassScore[]): string {
-  if (topk.length * SCORE_ROOM + 2 > TEXT.length) {
-    let text = '[';
-    for (let i = 0; i < topk.length; i++) {
-      const p = topk[i]!.p;
-      text += (i === 0 ? '' : ',') + (Number.isFinite(p) ? scoreText(p) : 'null');
-    }
-    return text + ']';
-  }
+  if (topk.length * SCORE_ROOM + 2 > TEXT.length) return scoresJoined(topk);
   let n = 0;
   TEXT[n++] = 0x5b;
   for (let i = 0; i < topk.length; i++) {
@@ -406,6 +425,78 @@ function arrayText(v: readonly unknown[]): string {
   }
   TEXT[n++] = 0x5d;
   return textOf(n);
+}
+
+/** Where topkScoresValue() writes in TEXT: lengthsValue() writes before it. */
+const SCORES_AT = 2048;
+/** Views of TEXT by length: at 0 (lengths), at SCORES_AT (scores); made once per length, none per row. */
+const LENGTHS_VIEWS: (Buffer | undefined)[] = [];
+const SCORES_VIEWS: (Buffer | undefined)[] = [];
+
+function textView(views: (Buffer | undefined)[], at: number, n: number): Buffer {
+  let v = views[n];
+  if (v === undefined) {
+    v = TEXT.subarray(at, at + n);
+    views[n] = v;
+  }
+  return v;
+}
+
+/**
+ * arrayText() of the lengths for runFlowShared(): for int32s the text's bytes as a view of TEXT below SCORES_AT (valid
+ * until TEXT is next written there; better-sqlite3 copies a bound Buffer when run() binds it), else the same string.
+ */
+function lengthsValue(v: readonly unknown[]): Buffer | string {
+  if (v.length * INT_ROOM + 2 > SCORES_AT) return arrayText(v);
+  let zeros = true;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'number' || x !== (x | 0)) return arrayText(v);
+    if (x !== 0) zeros = false;
+  }
+  if (zeros) return arrayText(v);
+  let n = 0;
+  TEXT[n++] = 0x5b;
+  for (let i = 0; i < v.length; i++) {
+    if (i > 0) TEXT[n++] = 0x2c;
+    n = putInt(v[i] as number, n);
+  }
+  TEXT[n++] = 0x5d;
+  return textView(LENGTHS_VIEWS, 0, n);
+}
+
+/**
+ * topkScoresText() for runFlowShared(): its bytes as a view of TEXT at SCORES_AT (see lengthsValue()). It never writes
+ * TEXT below SCORES_AT, where the lengths' view, made before it for the same row, still has to be bound.
+ */
+function topkScoresValue(topk: readonly ClassScore[]): Buffer | string {
+  if (topk.length * SCORE_ROOM + 2 > TEXT.length - SCORES_AT) return scoresJoined(topk);
+  let n = SCORES_AT;
+  TEXT[n++] = 0x5b;
+  for (let i = 0; i < topk.length; i++) {
+    if (i > 0) TEXT[n++] = 0x2c;
+    n = putScore(topk[i]!.p, n);
+  }
+  TEXT[n++] = 0x5d;
+  return textView(SCORES_VIEWS, SCORES_AT, n - SCORES_AT);
+}
+
+/** The `start` and `end` texts of runFlowShared()'s row (each has its own bytes: both are bound by one run()). */
+const TIMES = Buffer.alloc(2 * ISO_MICROS_ROOM);
+const START_VIEWS: (Buffer | undefined)[] = [];
+const END_VIEWS: (Buffer | undefined)[] = [];
+
+/** isoMicros(ts) for runFlowShared(): its bytes as a view of TIMES at `at` (see lengthsValue()), else the string. */
+function timeValue(ts: number, views: (Buffer | undefined)[], at: number): Buffer | string {
+  const end = isoMicrosInto(ts, TIMES, at);
+  if (end < 0) return isoMicros(ts);
+  const n = end - at;
+  let v = views[n];
+  if (v === undefined) {
+    v = TIMES.subarray(at, end);
+    views[n] = v;
+  }
+  return v;
 }
 
 function open(path: string): SqliteDatabase {

@@ -155,7 +155,7 @@ describe('SqliteSink schema', () => {
 });
 
 describe('SqliteSink shared columns', () => {
-  it("stores the run's shared columns (source, in_iface, pcap_filename, sensor, model_version, proto) byte for byte as bound", () => {
+  it("stores the run's shared columns (source, in_iface, pcap_filename, sensor, model_version, proto) and the texts bound as bytes byte for byte as bound", () => {
     // Values a literal must carry exactly (quotes, unicode, an empty text) and values it refuses (a NUL, lone and paired
     // surrogates), in more combinations than the sink prepares statements for, interleaved.
     const sources = ["it's.pcap", 'a/b/c.pcapng', 'eth0', 'x\u0000y.pcap', 'sensör ü.pcap', 'lone\ud800', '😀.pcap', ''];
@@ -168,23 +168,53 @@ describe('SqliteSink shared columns', () => {
       cf.flow.live = i % 3 === 0;
       cf.flow.sensor = sensors[(i >> 1) % sensors.length]!;
       cf.verdict.model_version = models[(i >> 2) % models.length]!;
+      // The lengths and top-k scores bound as bytes, and their fallbacks (all zeros, fractions, not finite, too long).
+      if (i % 5 === 1) cf.flow.lengths = [0, 0, 0];
+      if (i % 7 === 2) cf.flow.lengths = [1.5, -2, Number.NaN];
+      if (i % 11 === 3) cf.flow.lengths = Array.from({ length: 300 }, (_, k) => (k % 2 === 0 ? -2147483648 : 2147483647));
+      if (i % 13 === 4) cf.verdict.topk = [{ label: 'a', p: Number.NaN }, { label: 'b', p: 1 }, { label: 'c', p: 1e-7 }];
+      if (i % 17 === 5) cf.verdict.topk = Array.from({ length: 90 }, (_, k) => ({ label: `l${k}`, p: 1 / (k + 3) }));
+      if (i % 19 === 6) cf.verdict.topk = [];
       flows.push(cf);
     }
-    const sink = openSink();
-    sink.write(flows.slice(0, 100));
-    sink.write(flows.slice(100));
-    // The reference: every column bound, through a plain INSERT into a second database made the same way.
-    const ref = new Database(path.join(dir, 'ref.db'), withAddon());
-    for (const m of MIGRATIONS) m(ref, { sensorName: 'x' });
-    const insert = ref.prepare(`INSERT INTO flows (${FLOW_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${FLOW_COLUMNS.map(() => '?').join(', ')})`);
-    for (const cf of flows) insert.run(...flowParams(cf));
-    const bytes = `SELECT id, ${FLOW_COLUMNS.map((c) => `typeof("${c}"), hex("${c}")`).join(', ')} FROM flows ORDER BY id`;
-    const got = sink.db.prepare(bytes).raw().all();
-    expect(got).toHaveLength(240);
-    expect(got).toEqual(ref.prepare(bytes).raw().all());
-    ref.close();
+    for (const encoding of ['UTF-8', 'UTF-16le']) {
+      const file = path.join(dir, `${encoding}.db`);
+      // A file someone made in UTF-16 (with a table of theirs): the sink binds every column there.
+      const made = new Database(file, withAddon());
+      made.pragma(`encoding = '${encoding}'`);
+      made.exec('CREATE TABLE theirs (x)');
+      made.close();
+      const sink = new SqliteSink(file);
+      sinks.push(sink);
+      sink.write(flows.slice(0, 100));
+      sink.write(flows.slice(100));
+      expect(sink.db.pragma('encoding', { simple: true })).toBe(encoding);
+      expect(storedBytes(sink.db, flows)).toEqual(referenceBytes(flows, encoding));
+    }
   });
 });
+
+const BYTES_SQL = `SELECT id, ${FLOW_COLUMNS.map((c) => `typeof("${c}"), hex(CAST("${c}" AS BLOB))`).join(', ')} FROM flows ORDER BY id`;
+
+function storedBytes(db: Database.Database, flows: unknown[]): unknown[] {
+  const got = db.prepare(BYTES_SQL).raw().all();
+  expect(got).toHaveLength(flows.length);
+  return got;
+}
+
+/** The rows of `flows` with every column bound, through a plain INSERT into a database in `encoding`. */
+function referenceBytes(flows: Parameters<typeof flowParams>[0][], encoding: string): unknown[] {
+  const file = path.join(dir, 'ref.db');
+  const ref = new Database(file, withAddon());
+  ref.pragma(`encoding = '${encoding}'`);
+  for (const m of MIGRATIONS) m(ref, { sensorName: 'x' });
+  const insert = ref.prepare(`INSERT INTO flows (${FLOW_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${FLOW_COLUMNS.map(() => '?').join(', ')})`);
+  for (const cf of flows) insert.run(...flowParams(cf));
+  const rows = ref.prepare(BYTES_SQL).raw().all();
+  ref.close();
+  rmSync(file);
+  return rows;
+}
 
 describe('SqliteSink with readers', () => {
   it('lets another connection read while a write transaction is open', () => {
