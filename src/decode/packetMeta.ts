@@ -46,9 +46,10 @@ export class PacketMeta {
   constructor() {
     // An acknowledgement number passes 2^30, past V8's small integers, so the field turns into a double at the first
     // such packet; with the offline fast path (round perf31) JavaScript decodes only a flow's first and last packets,
-    // and that first came after decode, packet and pump were optimized, which the map change then threw away
-    // (round perf36). A double from the start (a store of 0.5 makes the representation a double; 0 then keeps it),
-    // as FileSource.consumed (round perf16); seq is one already by the flow table's warm-up, made so here as well.
+    // and that first came after decode, decodeIpv4, decodeTcpHeader, FlowTable.packet and open were optimized, which
+    // the map change then threw away (round perf36). A double from the start (a store of 0.5 makes the representation
+    // a double; 0 then keeps it), as FileSource.consumed (round perf16); seq, a double already after the flow table's
+    // warm-up, likewise.
     this.seq = 0.5;
     this.seq = 0;
     this.ack = 0.5;
