@@ -28,6 +28,7 @@
 
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -51,7 +52,11 @@ enum Io : size_t {
   kHead = 13,         // in/out: store.head (least recently moved flow, -1 none)
   kTail = 14,         // in/out: store.tail
   kStopCounts = 16,   // out: records handed back, per Stop value (cumulative)
-  kIoLength = 48,
+  // pcapng (round perf37)
+  kFormat = 48,       // config: 0 classic pcap records, 1 pcapng blocks
+  kIfCount = 49,      // in: interfaces of the current section (entries of the interfaces region)
+  kLastTs = 50,       // out: timestamp of the last packet taken (pcapng: PcapngParser's lastTs)
+  kIoLength = 64,
 };
 
 // Why a walk stopped (the record at the returned offset goes to JavaScript). Names in src/fastpath/fastPath.ts.
@@ -73,10 +78,22 @@ enum Stop : int {
   kClose,             // FIN both ways or RST closes the flow
   kActive,            // the flow's deadline with its active timeout due (an interim record)
   kInternal,          // an array was not registered or is smaller than a slot number asks (never expected)
+  kBlock,             // pcapng: a block other than an Enhanced Packet Block of an Ethernet interface
   kStopCount,
 };
 
 constexpr size_t kRecordHeader = 16;
+// pcapng (src/capture/pcapngReader.ts): an EPB is type, length, interface, ts high, ts low, caplen, origlen, then the
+// packet; the length again at the end.
+constexpr uint32_t kEpbType = 6;
+constexpr size_t kBlockOverhead = 12;
+constexpr size_t kEpbMinLength = 32;
+constexpr size_t kEpbDataOffset = 28;
+constexpr uint32_t kMaxBlockLength = 16 * 1024 * 1024;  // captureLimits.ts MAX_BLOCK_LENGTH
+constexpr uint32_t kLinkEthernet = 1;
+// The interfaces region: per interface id, its link type, ticks per second and timestamp offset (pcapngReader.ts's
+// ifLinkType, ifTicksPerSecond, ifTsOffset), as doubles.
+constexpr size_t kIfFields = 3;
 constexpr uint32_t kMaxCapturedLength = 262144;  // src/capture/captureLimits.ts MAX_CAPTURED_LENGTH
 constexpr uint32_t kMaxWireLength = 1024 * 1024;  // src/decode/decodeContext.ts MAX_WIRE_LENGTH
 
@@ -141,7 +158,7 @@ struct Region {
 };
 
 // Regions set() registers, numbered 0 .. kRegions - 1 in State::At()'s order (fastPath.ts enum Region).
-constexpr int32_t kRegions = 11;
+constexpr int32_t kRegions = 12;
 
 struct State {
   Region capture;      // the reader's ArrayBuffer (both of fdInput's buffers live in one)
@@ -155,20 +172,21 @@ struct State {
   Region histCount;    // store.histCount (Uint8Array)
   Region lastMove;     // store.lastMove (Float64Array)
   Region activeStart;  // store.activeStart (Float64Array)
+  Region interfaces;   // pcapng: the section's interface table (Float64Array, kIfFields an interface)
   // set() and walk() each hold the state (their finalizers drop it): a walk kept after create()'s object is collected
   // must not run on freed memory (round perf32).
   int refs = 0;
 
   Region* At(int32_t which) {
     Region* regions[] = {&capture, &records, &seq, &seqDir, &transitions, &index,
-                         &io, &histLetters, &histCount, &lastMove, &activeStart};
+                         &io, &histLetters, &histCount, &lastMove, &activeStart, &interfaces};
     static_assert(sizeof regions / sizeof regions[0] == kRegions, "one entry per region");
     return which >= 0 && which < kRegions ? regions[which] : nullptr;
   }
 };
 
 // The element size each region is read as (alignment the typed pointers in Walk() need).
-constexpr size_t kAlign[kRegions] = {1, 8, 4, 1, 2, 4, 8, 1, 1, 8, 8};
+constexpr size_t kAlign[kRegions] = {1, 8, 4, 1, 2, 4, 8, 1, 1, 8, 8, 8};
 
 size_t ElementSize(napi_typedarray_type type) {
   switch (type) {
@@ -233,7 +251,7 @@ void Refresh(napi_env env, Region* r) {
 State* StateOf(const Napi::CallbackInfo& info) { return static_cast<State*>(info.Data()); }
 
 /** set(which, arrayOrBuffer): registers one of the regions (0 capture, 1 records, 2 seq, 3 seqDir, 4 transitions,
- * 5 index, 6 io, 7 histLetters, 8 histCount, 9 lastMove, 10 activeStart). A TypeError for arguments of the wrong type;
+ * 5 index, 6 io, 7 histLetters, 8 histCount, 9 lastMove, 10 activeStart, 11 interfaces). A TypeError for arguments of the wrong type;
  * false for a region number out of range, an io block too small, or an array not aligned to its region's element. */
 Napi::Value Set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -383,6 +401,8 @@ struct Ahead {
  */
 constexpr size_t kBatch = 8;
 
+void KeyAndHash(Ahead* a);
+
 /** Record header and Decode() for the record at pos, then the canonical key and its hash as packet() makes them. */
 void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, Ahead* a) {
   a->pos = pos;
@@ -409,9 +429,13 @@ void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, 
   }
   const uint32_t wireLen = le ? Le32(h + 12) : Be32(h + 12);
   a->ts = static_cast<double>(le ? Le32(h) : Be32(h)) + static_cast<double>(le ? Le32(h + 4) : Be32(h + 4)) / units;
-  Packet& pk = a->pk;
-  a->why = Decode(cap, pos + kRecordHeader, next, wireLen, &pk);
-  if (a->why != kStopCount) return;
+  a->why = Decode(cap, pos + kRecordHeader, next, wireLen, &a->pk);
+  if (a->why == kStopCount) KeyAndHash(a);
+}
+
+/** flowTable.ts packet(): the canonical key of a->pk and its hash. */
+void KeyAndHash(Ahead* a) {
+  const Packet& pk = a->pk;
   // flowTable.ts packet(): canonical order (A = the lesser: address words, then port) and the key.
   int cmp = 0;
   for (size_t i = 0; i < 4 && cmp == 0; i++) {
@@ -443,6 +467,88 @@ void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, 
   hh *= 0xc2b2ae35u;
   hh ^= hh >> 16;
   a->hash = hh;
+}
+
+/** pcapngTime.ts ticksToSeconds, operation for operation (the same doubles; binding.gyp turns off FMA contraction). */
+double TicksToSeconds(uint32_t highWord, uint32_t lowWord, double ticksPerSecond) {
+  constexpr double kTwoPow32 = 4294967296.0;
+  const double high = highWord;
+  const double low = lowWord;
+  if (ticksPerSecond >= kTwoPow32) return (high * kTwoPow32 + low) / ticksPerSecond;
+  if (high < 2097152.0) {
+    const double ticks = high * kTwoPow32 + low;
+    const double whole = std::floor(ticks / ticksPerSecond);
+    return whole + (ticks - whole * ticksPerSecond) / ticksPerSecond;
+  }
+  const double q1 = std::floor(high / ticksPerSecond);
+  const double r1 = high - q1 * ticksPerSecond;
+  const double d2 = r1 * 65536.0 + static_cast<double>(lowWord >> 16);
+  const double q2 = std::floor(d2 / ticksPerSecond);
+  const double d3 = (d2 - q2 * ticksPerSecond) * 65536.0 + static_cast<double>(lowWord & 0xffff);
+  const double q3 = std::floor(d3 / ticksPerSecond);
+  const double whole = q1 * kTwoPow32 + (q2 * 65536.0 + q3);
+  return whole + (d3 - q3 * ticksPerSecond) / ticksPerSecond;
+}
+
+/**
+ * pcapng (round perf37): PcapngParser.parse's EPB case for the block at pos, then Decode() and the key, as Prepare()
+ * for a classic record. Anything the parser would not take the same way stops here, before a byte of it is used: a
+ * partial block (kEnd), any other block type or an EPB of a non-Ethernet interface (kBlock), and every length, trailer,
+ * interface id or captured length the parser reports as damage (kDamage). Every read is inside [pos, pos + length) of
+ * a block whose length was checked against the chunk's end; the packet's bytes end at its captured length. The EPB's
+ * options and padding are not read, as in the parser.
+ */
+void PrepareBlock(const uint8_t* cap, size_t pos, size_t end, bool le, const double* ifs, size_t ifCount, Ahead* a) {
+  a->pos = pos;
+  if (end - pos < kBlockOverhead) {
+    a->why = kEnd;
+    return;
+  }
+  const uint8_t* h = cap + pos;
+  if ((le ? Le32(h) : Be32(h)) != kEpbType) {
+    a->why = kBlock;
+    return;
+  }
+  const uint32_t len = le ? Le32(h + 4) : Be32(h + 4);
+  if (len < kEpbMinLength || len % 4 != 0 || len > kMaxBlockLength) {
+    a->why = kDamage;
+    return;
+  }
+  if (end - pos < len) {
+    a->why = kEnd;
+    return;
+  }
+  if ((le ? Le32(h + len - 4) : Be32(h + len - 4)) != len) {
+    a->why = kDamage;
+    return;
+  }
+  const uint32_t ifId = le ? Le32(h + 8) : Be32(h + 8);
+  if (ifId >= ifCount) {
+    a->why = kDamage;
+    return;
+  }
+  const double* iface = ifs + static_cast<size_t>(ifId) * kIfFields;
+  if (iface[0] != kLinkEthernet) {
+    a->why = kBlock;
+    return;
+  }
+  const uint32_t capLen = le ? Le32(h + 20) : Be32(h + 20);
+  if (capLen > kMaxCapturedLength || capLen > len - kEpbMinLength) {
+    a->why = kDamage;
+    return;
+  }
+  const size_t next = pos + len;
+  a->next = next;
+  if (next + 128 <= end) {
+    __builtin_prefetch(cap + next);
+    __builtin_prefetch(cap + next + 64);
+  }
+  const uint32_t high = le ? Le32(h + 12) : Be32(h + 12);
+  const uint32_t low = le ? Le32(h + 16) : Be32(h + 16);
+  a->ts = iface[2] + TicksToSeconds(high, low, iface[1]);
+  const uint32_t wireLen = le ? Le32(h + 24) : Be32(h + 24);
+  a->why = Decode(cap, pos + kEpbDataOffset, pos + kEpbDataOffset + capLen, wireLen, &a->pk);
+  if (a->why == kStopCount) KeyAndHash(a);
 }
 
 /** FlowIndex.find (flowIndex.ts): the slot whose key is a->key, -1 when none, -2 when an entry names no slot. */
@@ -498,6 +604,12 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   const bool skipRetrans = io[kSkipRetrans] != 0;
   const double units = io[kUnits];
   const bool le = io[kLittleEndian] != 0;
+  // pcapng: the section's interfaces, as many as the region holds (an entry past it is an unknown interface: kDamage).
+  const bool blocks = io[kFormat] == 1;
+  const double* ifs = reinterpret_cast<const double*>(st->interfaces.data);
+  const size_t ifRoom = ifs != nullptr ? st->interfaces.bytes / (kIfFields * sizeof(double)) : 0;
+  const size_t ifCount = io[kIfCount] >= 0 && io[kIfCount] <= static_cast<double>(ifRoom) ? static_cast<size_t>(io[kIfCount]) : 0;
+  double lastTakenTs = 0;
   // Doubles from JavaScript: a value out of a type's range is undefined behaviour to convert, so check first.
   const bool sizesOk = io[kSeqLength] >= 0 && io[kSeqLength] <= 65535 && io[kSeqDirBytes] >= 0 && io[kSeqDirBytes] <= 65535;
   const uint32_t seqLength = sizesOk ? static_cast<uint32_t>(io[kSeqLength]) : 0;
@@ -547,7 +659,8 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
     const double room = maxFrames - taken;
     for (size_t p = pos; n < kBatch && static_cast<double>(n) < room;) {
       Ahead* a = &batch[n++];
-      Prepare(cap, p, end, le, units, a);
+      if (blocks) PrepareBlock(cap, p, end, le, ifs, ifCount, a);
+      else Prepare(cap, p, end, le, units, a);
       if (a->why != kStopCount) break;
       __builtin_prefetch(index + (a->hash & mask));
       p = a->next;
@@ -781,6 +894,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
         Store<double>(r, kDDeadline * 8, byMove < byActive ? byMove : byActive);
       }
       taken += 1;
+      lastTakenTs = ts;
       pos = a->next;
     }
   }
@@ -789,6 +903,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   io[kHead] = static_cast<double>(head);
   io[kTail] = static_cast<double>(tail);
   io[kTaken] = taken;
+  if (taken > 0) io[kLastTs] = lastTakenTs;
   io[kRetrans] = retrans;
   io[kStop] = stop;
   io[kStopCounts + stop] += 1;

@@ -130,7 +130,7 @@ export class FileSource {
    * Reads the whole input, calling onFrame for every packet (one reused Frame). Between windows of records it
    * awaits `between()` if given, and it lets the event loop turn at least every YIELD_EVERY_MS. Damaged input
    * never throws: reading stops at the damage and the result's `error` says where. Throws only when the path
-   * cannot be opened. `fastPath` (classic pcap only) takes the records it handles past onFrame (src/fastpath/).
+   * cannot be opened. `fastPath` (classic pcap and pcapng) takes the records it handles past onFrame (src/fastpath/).
    */
   async run(onFrame: FrameHandler, between?: () => Promise<void> | void, fastPath: RecordFastPath | null = null): Promise<FileReadResult> {
     const input = await this.open();
@@ -252,7 +252,11 @@ export class FileSource {
           const pcap = new PcapParser();
           pcap.fastPath = fastPath;
           parser = pcap;
-        } else if (kind === 'pcapng') parser = new PcapngParser();
+        } else if (kind === 'pcapng') {
+          const ng = new PcapngParser();
+          ng.fastPath = fastPath;
+          parser = ng;
+        }
         else {
           const what = gzip ? 'gzip content is not a pcap or pcapng file' : 'not a pcap or pcapng file';
           return this.result(null, 0, `${this.label}: ${what} (magic ${formatMagic(magicNumber(head))})`);

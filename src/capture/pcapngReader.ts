@@ -3,6 +3,7 @@ import { MAX_BLOCK_LENGTH, MAX_CAPTURED_LENGTH } from './captureLimits';
 import { PCAPNG_SHB_TYPE, formatMagic } from './captureMagic';
 import type { Frame, FrameHandler } from './frame';
 import { ticksToSeconds, tsresolTicksPerSecond } from './pcapngTime';
+import type { RecordFastPath } from './recordFastPath';
 
 // Block types (pcapng draft, section 4).
 const IDB_TYPE = 0x00000001;
@@ -37,6 +38,8 @@ const DEFAULT_TICKS_PER_SECOND = 1e6;
  * Parser for pcapng: sections (byte order per SHB), interfaces (link type, snaplen, if_tsresol,
  * if_tsoffset), EPB/SPB/OPB packets; other block types are skipped by their length. A block is
  * handled only when it is whole in the buffer, so its length is checked at both ends first.
+ * With a fast path (round perf37), each turn first lets it take the EPBs it can (native/fastpath/fast_path.cc's
+ * PrepareBlock() mirrors the EPB case below); the block where it stopped is then handled here as always.
  */
 export class PcapngParser implements CaptureParser {
   need = BLOCK_OVERHEAD;
@@ -55,11 +58,32 @@ export class PcapngParser implements CaptureParser {
    * never jumps back to 1970 in the middle of a capture (it is 0 when the file starts with SPBs).
    */
   private lastTs = 0;
+  /**
+   * The offline fast path (src/fastpath/, round perf37), or null: set by the reader before the first parse(). It takes
+   * the common Enhanced Packet Blocks past onFrame; `fastOn` says whether the current section has an interface it
+   * handles (the hook says so after each SHB and IDB), so that a section of other link types costs no native call.
+   */
+  fastPath: RecordFastPath | null = null;
+  private fastStarted = false;
+  private fastOn = false;
 
   parse(buf: Buffer, pos: number, end: number, frame: Frame, onFrame: FrameHandler): number {
     frame.buf = buf;
     let le = this.littleEndian;
+    if (!this.fastStarted) {
+      this.fastStarted = true;
+      if (this.fastPath !== null && !this.fastPath.startBlocks()) this.fastPath = null;
+    }
+    const fast = this.fastPath;
     for (;;) {
+      if (this.fastOn) {
+        pos = fast!.walk(buf, pos, end);
+        const n = fast!.taken;
+        if (n > 0) {
+          this.frames += n;
+          this.lastTs = fast!.lastTs;
+        }
+      }
       if (end - pos < BLOCK_OVERHEAD) {
         this.need = BLOCK_OVERHEAD;
         break;
@@ -148,6 +172,7 @@ export class PcapngParser implements CaptureParser {
           break;
         }
         if (!this.addInterface(buf, pos, len, le)) break;
+        if (fast !== null) this.fastOn = fast.interfaces(le, this.ifLinkType, this.ifTicksPerSecond, this.ifTsOffset);
       } else if (type === PCAPNG_SHB_TYPE) {
         if (len < SHB_MIN_LENGTH) {
           this.damage = tooShortMessage(type, len, SHB_MIN_LENGTH);
@@ -158,6 +183,7 @@ export class PcapngParser implements CaptureParser {
         this.ifSnaplen.length = 0;
         this.ifTicksPerSecond.length = 0;
         this.ifTsOffset.length = 0;
+        if (fast !== null) this.fastOn = fast.interfaces(le, this.ifLinkType, this.ifTicksPerSecond, this.ifTsOffset);
       }
       // Every other block type (statistics, name resolution, decryption secrets, custom...) is skipped.
       pos += len;

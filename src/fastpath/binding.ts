@@ -39,7 +39,7 @@ export function fastPathBinding(): FastPathBinding | null {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const b = require(FAST_PATH_ADDON) as FastPathBinding;
-    if (typeof b.create === 'function' && b.ioLength >= 48) loaded = b;
+    if (typeof b.create === 'function' && b.ioLength >= 64) loaded = b;
   } catch {
     // A build for another Node ABI or architecture: the JavaScript path does the same work.
   }

@@ -18,6 +18,7 @@ const enum Region {
   HistCount = 8,
   LastMove = 9,
   ActiveStart = 10,
+  Interfaces = 11,
 }
 
 /** Slots of the io block (fast_path.cc enum Io). */
@@ -37,7 +38,13 @@ const enum Io {
   ActiveTimeout = 12,
   Head = 13,
   Tail = 14,
+  Format = 48,
+  IfCount = 49,
+  LastTs = 50,
 }
+
+/** Doubles per interface in the interfaces region (fast_path.cc kIfFields): link type, ticks per second, offset. */
+const IF_FIELDS = 3;
 
 /** Why the fast path handed a record back to JavaScript, by fast_path.cc's Stop number. */
 export const FAST_PATH_STOPS = [
@@ -58,6 +65,7 @@ export const FAST_PATH_STOPS = [
   'close',
   'active_timeout',
   'internal',
+  'block',
 ] as const;
 
 /**
@@ -104,6 +112,8 @@ export class FastPath implements RecordFastPath {
   private capture: Buffer | null = null;
   private records: Uint8Array | null = null;
   private index: Int32Array | null = null;
+  /** pcapng: the section's interface table as registered (IF_FIELDS doubles an interface; grows, then re-registered). */
+  private ifTable = new Float64Array(0);
 
   constructor(
     binding: FastPathBinding,
@@ -136,9 +146,44 @@ export class FastPath implements RecordFastPath {
 
   start(littleEndian: boolean, fractionUnits: number, linkType: number): boolean {
     if (linkType !== LINKTYPE_ETHERNET) return false;
+    this.io[Io.Format] = 0;
     this.io[Io.LittleEndian] = littleEndian ? 1 : 0;
     this.io[Io.Units] = fractionUnits;
     return true;
+  }
+
+  startBlocks(): boolean {
+    this.io[Io.Format] = 1;
+    this.io[Io.IfCount] = 0;
+    return true;
+  }
+
+  interfaces(littleEndian: boolean, linkTypes: readonly number[], ticksPerSecond: readonly number[], tsOffsets: readonly number[]): boolean {
+    const io = this.io;
+    const n = linkTypes.length;
+    io[Io.LittleEndian] = littleEndian ? 1 : 0;
+    io[Io.IfCount] = 0;
+    if (n * IF_FIELDS > this.ifTable.length) {
+      const t = new Float64Array(Math.max(8, 2 * n) * IF_FIELDS);
+      // A refused registration (not expected) leaves every block to JavaScript: no interface is known natively.
+      if (!this.native.set(Region.Interfaces, t)) return false;
+      this.ifTable = t;
+    }
+    const t = this.ifTable;
+    let ethernet = false;
+    for (let i = 0; i < n; i++) {
+      const link = linkTypes[i]!;
+      if (link === LINKTYPE_ETHERNET) ethernet = true;
+      t[i * IF_FIELDS] = link;
+      t[i * IF_FIELDS + 1] = ticksPerSecond[i]!;
+      t[i * IF_FIELDS + 2] = tsOffsets[i]!;
+    }
+    io[Io.IfCount] = n;
+    return ethernet;
+  }
+
+  get lastTs(): number {
+    return this.io[Io.LastTs]!;
   }
 
   walk(buf: Buffer, pos: number, end: number): number {

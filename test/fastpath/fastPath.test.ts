@@ -8,7 +8,7 @@ import type { FastPathSummary } from '../../src/fastpath/fastPath';
 import type { FlowTableOptions } from '../../src/flow/flowTable';
 import { ethernet, ipv4, tcp } from '../decode/frames';
 import { ACK, FIN, pcapBytes, PSH, session, SYN, tcpFrame } from '../helpers/frames';
-import { bothWays, TIGHT } from './fuzz';
+import { bothWays, TIGHT, toPcapng } from './fuzz';
 import { HAVE_SHARED, SHARED_OUTSIDE_PCAPS, SHARED_PCAPS, SKIP_SHARED_MSG } from '../helpers/sharedPcaps';
 
 /**
@@ -53,6 +53,27 @@ function classicPcaps(dir: string): string[] {
   return out;
 }
 
+/** pcapng files under dir, by their first four bytes (the SHB type). */
+function pcapngFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const s = statSync(p);
+      if (s.isDirectory()) {
+        if (name !== 'expected') walk(p);
+      } else if (s.size >= 28) {
+        const fd = openSync(p, 'r');
+        const head = Buffer.alloc(4);
+        readSync(fd, head, 0, 4, 0);
+        closeSync(fd);
+        if (head.readUInt32LE(0) === 0x0a0d0d0a) out.push(p);
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
 
 describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared captures', () => {
   // All of them (1,970 classic pcap files in session 13, ~280k packets taken by the fast path over both option sets), each
@@ -73,6 +94,66 @@ describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared captures
     const some = files.filter((_, i) => i % 10 === 0);
     for (const f of some) await expectSame(f, {}, 1000);
   }, 300_000);
+});
+
+describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared pcapng captures (round perf37)', () => {
+  // All of them (105 pcapng files in session 14), each with and without the fast path, whole and in 1000-byte chunks.
+  const files = HAVE_SHARED ? [...pcapngFiles(SHARED_PCAPS), ...pcapngFiles(SHARED_OUTSIDE_PCAPS)] : [];
+  it('gives the JavaScript path\'s records, stats and counters for every pcapng file (default and tight options)', async () => {
+    expect(files.length).toBeGreaterThan(50);
+    let taken = 0;
+    for (const f of files) {
+      taken += (await expectSame(f)).packets;
+      taken += (await expectSame(f, TIGHT)).packets;
+    }
+    expect(taken).toBeGreaterThan(1000);
+    if (process.env.FASTPATH_TEST_VERBOSE === '1') console.log(`fast path: ${files.length} pcapng files, ${taken} packets taken`);
+  }, 600_000);
+
+  it('gives the same with chunks so small that blocks straddle them', async () => {
+    for (const f of files) await expectSame(f, {}, 1000);
+  }, 300_000);
+});
+
+describe.skipIf(!HAVE_ADDON)('fast path over pcapng blocks (round perf37)', () => {
+  const t0 = 1_700_000_000;
+  // Flows whose packets go to interfaces of four timestamp resolutions (µs, ns with an offset, 2^-20 s, 2^-32 s: every
+  // branch of ticksToSeconds), with options on some EPBs, name resolution and statistics blocks between them, and a
+  // Linux SLL interface in the table.
+  const frames = [
+    ...session(t0, '10.0.0.1', '10.0.0.2', 40000, 80, new Array<number>(30).fill(0).map((_, i) => (i % 3 === 0 ? -1000 : 100))),
+    ...session(t0 + 0.123457, 'fe80::1', 'fe80::2', 40001, 443, new Array<number>(30).fill(0).map((_, i) => (i % 2 === 0 ? -1460 : 517))),
+  ].sort((a, b) => a.ts - b.ts);
+  for (const le of [true, false]) {
+    it(`${le ? 'little' : 'big'}-endian section: the JavaScript path's records (timestamps to the last bit), and every other block handed back`, async () => {
+      const file = path.join(tmp, `blocks-${le ? 'le' : 'be'}.pcapng`);
+      writeFileSync(file, toPcapng(pcapBytes(frames), le));
+      const s = await expectSame(file, { length: 40 });
+      // Every segment but the first packet of each flow, the first of the file's Ethernet frames and the closes.
+      expect(s.packets).toBeGreaterThan(frames.length - 8);
+      expect(s.stops.block).toBeGreaterThan(0);
+      await expectSame(file, TIGHT, 300);
+    });
+  }
+
+  it('an SPB after packets the fast path took gets their last timestamp', async () => {
+    const classic = pcapBytes(frames.slice(0, 20));
+    const ng = toPcapng(classic, true);
+    // An SPB with the first frame's bytes appended: JavaScript gives it the last EPB's timestamp.
+    const data = frames[0]!.data;
+    const body = Buffer.alloc(4 + ((data.length + 3) & ~3));
+    body.writeUInt32LE(data.length, 0);
+    data.copy(body, 4);
+    const spb = Buffer.alloc(12 + body.length);
+    spb.writeUInt32LE(3, 0);
+    spb.writeUInt32LE(spb.length, 4);
+    body.copy(spb, 8);
+    spb.writeUInt32LE(spb.length, spb.length - 4);
+    const file = path.join(tmp, 'spb.pcapng');
+    writeFileSync(file, Buffer.concat([ng, spb]));
+    const s = await expectSame(file);
+    expect(s.packets).toBeGreaterThan(10);
+  });
 });
 
 /** An established flow whose every history letter the hostile frames could bring is already set. */

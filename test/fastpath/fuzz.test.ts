@@ -1,9 +1,9 @@
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fastPathBinding, fastPathDisabled } from '../../src/fastpath/binding';
 import { HAVE_SHARED, SHARED_PCAPS } from '../helpers/sharedPcaps';
-import { fuzzOne, head, scratch } from './fuzz';
+import { fuzzOne, fuzzOneNg, head, headNg, scratch, toPcapng } from './fuzz';
 
 /**
  * The fast path against the JavaScript path on mutated captures (test/fastpath/fuzz.ts): same records, stats and
@@ -59,6 +59,36 @@ function shared(): { name: string; bytes: Buffer }[] {
   return out;
 }
 
+/** The largest pcapng files under 400 KiB of ../shared whose first interface is Ethernet (little- or big-endian). */
+function sharedNg(): { name: string; bytes: Buffer }[] {
+  if (!HAVE_SHARED) return [];
+  const files: { p: string; size: number }[] = [];
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const p = path.join(d, n);
+      const s = statSync(p);
+      if (s.isDirectory()) {
+        if (n !== 'expected') walk(p);
+      } else if (s.size > 4096 && s.size < 400 * 1024 && n.endsWith('.pcapng')) files.push({ p, size: s.size });
+    }
+  };
+  walk(SHARED_PCAPS);
+  files.sort((a, b) => b.size - a.size || a.p.localeCompare(b.p));
+  const out: { name: string; bytes: Buffer }[] = [];
+  for (const f of files) {
+    const b = readFileSync(f.p);
+    if (b.readUInt32LE(0) !== 0x0a0d0d0a) continue;
+    const le = b.readUInt32LE(8) === 0x1a2b3c4d;
+    const shbLen = le ? b.readUInt32LE(4) : b.readUInt32BE(4);
+    if (shbLen + 12 > b.length) continue;
+    const type = le ? b.readUInt32LE(shbLen) : b.readUInt32BE(shbLen);
+    const link = le ? b.readUInt16LE(shbLen + 8) : b.readUInt16BE(shbLen + 8);
+    if (type === 1 && link === 1) out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: headNg(b, 256 * 1024) });
+    if (out.length === 3) break;
+  }
+  return out;
+}
+
 describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () => {
   it(`mutated captures: same records, stats and counters (${SEEDS} seeds a source from ${FIRST})`, async () => {
     const [full, snap] = generated();
@@ -78,6 +108,29 @@ describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () =>
     for (const why of ['damaged_record', 'bad_wire_length', 'link', 'ethertype', 'ip', 'not_tcp', 'tcp', 'new_flow']) expect(stops[why], why).toBeGreaterThan(0);
     if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {
       console.log(`fast path fuzz: ${runs} mutants of ${sources.length} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken; records handed back: ${JSON.stringify(stops)}`);
+    }
+  }, 3_600_000);
+
+  it(`mutated pcapng captures: same records, stats and counters (${SEEDS} seeds a source from ${FIRST}; round perf37)`, async () => {
+    const [full, snap] = generated();
+    const sources = [
+      { name: 'gen-full-ng-le', bytes: headNg(toPcapng(full!, true), 256 * 1024) },
+      { name: 'gen-snap128-ng-be', bytes: headNg(toPcapng(snap!, false), 256 * 1024) },
+      ...sharedNg(),
+    ];
+    let taken = 0;
+    let runs = 0;
+    const stops: Record<string, number> = {};
+    for (const s of sources) {
+      for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
+        taken += await fuzzOneNg(s.bytes, seed, dir, s.name, stops);
+        runs++;
+      }
+    }
+    expect(taken).toBeGreaterThan(runs * 10);
+    for (const why of ['damaged_record', 'bad_wire_length', 'link', 'ethertype', 'ip', 'tcp', 'new_flow', 'block']) expect(stops[why], why).toBeGreaterThan(0);
+    if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {
+      console.log(`fast path pcapng fuzz: ${runs} mutants of ${sources.length} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken; blocks handed back: ${JSON.stringify(stops)}`);
     }
   }, 3_600_000);
 });

@@ -228,3 +228,296 @@ export async function fuzzOne(src: Buffer, seed: number, dir: string, label: str
 export function scratch(): string {
   return mkdtempSync(path.join(tmpdir(), 'fastpath-fuzz-'));
 }
+
+// ---- pcapng (round perf37) ----
+
+/** A pcapng block in a file: where it is and how long (its leading length). */
+interface Block {
+  at: number;
+  bytes: number;
+  type: number;
+}
+
+/** The blocks of a pcapng file of one section (byte order from its SHB); stops at the first length that does not fit. */
+function blocks(buf: Buffer): { le: boolean; blocks: Block[] } {
+  const le = buf.length >= 12 && buf.readUInt32LE(8) === 0x1a2b3c4d;
+  const out: Block[] = [];
+  for (let at = 0; at + 12 <= buf.length; ) {
+    const len = le ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at + 4);
+    if (len < 12 || at + len > buf.length) break;
+    out.push({ at, bytes: len, type: le ? buf.readUInt32LE(at) : buf.readUInt32BE(at) });
+    at += len;
+  }
+  return { le, blocks: out };
+}
+
+/** A pcapng block (type, length, body padded to 4, length) in byte order `le`. */
+function ngBlock(type: number, body: Buffer, le: boolean): Buffer {
+  const total = 12 + ((body.length + 3) & ~3);
+  const b = Buffer.alloc(total);
+  const w = (off: number, v: number): void => void (le ? b.writeUInt32LE(v >>> 0, off) : b.writeUInt32BE(v >>> 0, off));
+  w(0, type);
+  w(4, total);
+  body.copy(b, 8);
+  w(total - 4, total);
+  return b;
+}
+
+/** An IDB with an optional if_tsresol byte and if_tsoffset (seconds). */
+function ngIdb(linkType: number, le: boolean, tsresol?: number, tsoffset?: number): Buffer {
+  const opts: Buffer[] = [];
+  const opt = (code: number, value: Buffer): void => {
+    const h = Buffer.alloc(4);
+    if (le) {
+      h.writeUInt16LE(code, 0);
+      h.writeUInt16LE(value.length, 2);
+    } else {
+      h.writeUInt16BE(code, 0);
+      h.writeUInt16BE(value.length, 2);
+    }
+    opts.push(h, value, Buffer.alloc(((value.length + 3) & ~3) - value.length));
+  };
+  if (tsresol !== undefined) opt(9, Buffer.from([tsresol]));
+  if (tsoffset !== undefined) {
+    const v = Buffer.alloc(8);
+    if (le) v.writeBigInt64LE(BigInt(tsoffset));
+    else v.writeBigInt64BE(BigInt(tsoffset));
+    opt(14, v);
+  }
+  if (opts.length > 0) opts.push(Buffer.alloc(4));
+  const fixed = Buffer.alloc(8);
+  if (le) {
+    fixed.writeUInt16LE(linkType, 0);
+    fixed.writeUInt32LE(0, 4);
+  } else {
+    fixed.writeUInt16BE(linkType, 0);
+    fixed.writeUInt32BE(0, 4);
+  }
+  return ngBlock(1, Buffer.concat([fixed, ...opts]), le);
+}
+
+function ngShb(le: boolean): Buffer {
+  const body = Buffer.alloc(16, 0xff);
+  if (le) {
+    body.writeUInt32LE(0x1a2b3c4d, 0);
+    body.writeUInt16LE(1, 4);
+    body.writeUInt16LE(0, 6);
+  } else {
+    body.writeUInt32BE(0x1a2b3c4d, 0);
+    body.writeUInt16BE(1, 4);
+    body.writeUInt16BE(0, 6);
+  }
+  return ngBlock(0x0a0d0d0a, body, le);
+}
+
+/** An EPB for interface `ifId` with `ticks` of its resolution, and EPB options (opt_comment) when `comment` is set. */
+function ngEpb(ifId: number, ticks: bigint, data: Buffer, wireLen: number, le: boolean, comment?: string): Buffer {
+  const h = Buffer.alloc(20);
+  const w = (off: number, v: number): void => void (le ? h.writeUInt32LE(v >>> 0, off) : h.writeUInt32BE(v >>> 0, off));
+  w(0, ifId);
+  w(4, Number(ticks >> 32n));
+  w(8, Number(ticks & 0xffffffffn));
+  w(12, data.length);
+  w(16, wireLen);
+  const parts = [h, data, Buffer.alloc(((data.length + 3) & ~3) - data.length)];
+  if (comment !== undefined) {
+    const c = Buffer.from(comment);
+    const o = Buffer.alloc(4);
+    if (le) {
+      o.writeUInt16LE(1, 0);
+      o.writeUInt16LE(c.length, 2);
+    } else {
+      o.writeUInt16BE(1, 0);
+      o.writeUInt16BE(c.length, 2);
+    }
+    parts.push(o, c, Buffer.alloc(((c.length + 3) & ~3) - c.length), Buffer.alloc(4));
+  }
+  return ngBlock(6, Buffer.concat(parts), le);
+}
+
+/**
+ * A classic Ethernet pcap (µs or ns) as one pcapng section in byte order `le`: interface 0 Ethernet µs, 1 Linux SLL (no
+ * packet of it), 2 Ethernet ns with an if_tsoffset, 3 Ethernet 2^-20 s, 4 Ethernet 2^-32 s (the plain division of
+ * ticksToSeconds); each record goes to interface 0, 2, 3 or 4 in turn, some with an option, and a name resolution and
+ * an interface statistics block come every 97 records. Every timestamp branch of pcapngTime.ts is reached.
+ */
+export function toPcapng(classic: Buffer, le: boolean): Buffer {
+  const cle = classic.readUInt32LE(0) === 0xa1b2c3d4 || classic.readUInt32LE(0) === 0xa1b23c4d;
+  const nano = classic.readUInt32LE(0) === 0xa1b23c4d || classic.readUInt32BE(0) === 0xa1b23c4d;
+  const offset = -3600;
+  const out: Buffer[] = [ngShb(le), ngIdb(1, le), ngIdb(113, le), ngIdb(1, le, 9, offset), ngIdb(1, le, 0x80 | 20), ngIdb(1, le, 0x80 | 32)];
+  const { recs } = records(classic);
+  const ifs = [0, 2, 3, 4];
+  recs.forEach((r, i) => {
+    const rd = (off: number): number => (cle ? classic.readUInt32LE(r.at + off) : classic.readUInt32BE(r.at + off));
+    const sec = BigInt(rd(0));
+    const frac = BigInt(rd(4));
+    const ns = sec * 1_000_000_000n + (nano ? frac : frac * 1000n);
+    const ifId = ifs[i % ifs.length]!;
+    const ticks =
+      ifId === 0 ? ns / 1000n : ifId === 2 ? ns - BigInt(offset) * 1_000_000_000n : ifId === 3 ? (ns << 20n) / 1_000_000_000n : (ns << 32n) / 1_000_000_000n;
+    const data = classic.subarray(r.at + 16, r.at + r.bytes);
+    out.push(ngEpb(ifId, ticks, Buffer.from(data), rd(12), le, i % 7 === 3 ? `packet ${i}` : undefined));
+    if (i % 97 === 50) {
+      out.push(ngBlock(4, Buffer.from([0x00, 0x00, 0x00, 0x00]), le)); // NRB: end of records
+      out.push(ngBlock(5, Buffer.alloc(12), le)); // ISB: interface 0, timestamp 0, no options
+    }
+  });
+  return Buffer.concat(out);
+}
+
+/**
+ * A mutant of a pcapng file of one section: `count` mutations, each one of bit flips and byte overwrites in an EPB's
+ * fixed fields or its frame's first 80 bytes, a lying block type, block length (leading or trailing), interface id,
+ * captured or wire length, a duplicated, swapped or dropped block, an IDB or SHB put in between (a new interface, a new
+ * section that forgets the interfaces), an SPB, or a cut block or truncated file.
+ */
+export function mutateNg(src: Buffer, seed: number, count: number): Mutant {
+  const r = rng(seed);
+  const int = (n: number): number => Math.floor(r() * n);
+  const { le, blocks: bl } = blocks(src);
+  const parts: Buffer[] = bl.map((x) => Buffer.from(src.subarray(x.at, x.at + x.bytes)));
+  const ops: string[] = [];
+  const u32 = (b: Buffer, off: number, v: number): void => {
+    if (off + 4 > b.length) return;
+    if (le) b.writeUInt32LE(v >>> 0, off);
+    else b.writeUInt32BE(v >>> 0, off);
+  };
+  const lengths = [0, 1, 4, 11, 12, 13, 16, 28, 31, 32, 33, 36, 60, 64, 262143, 262144, 262145, 1048576, 1048577,
+    16 * 1024 * 1024, 16 * 1024 * 1024 + 4, 0x7fffffff, 0x80000000, 0xfffffff0, 0xfffffffc, 0xffffffff];
+  // Mutations land on packet blocks (not the section's first blocks) unless they move blocks around.
+  const first = Math.min(parts.length, 1 + bl.filter((b) => b.type === 1).length);
+  let truncateAt = -1;
+  for (let k = 0; k < count && parts.length > first; k++) {
+    const i = first + int(parts.length - first);
+    const p = parts[i]!;
+    const kind = int(16);
+    switch (kind) {
+      case 0: case 1: case 2: {
+        const n = 1 + int(3);
+        for (let j = 0; j < n; j++) {
+          const off = 28 + int(Math.min(80, Math.max(1, p.length - 28)));
+          if (off < p.length) p[off]! ^= 1 << int(8);
+        }
+        ops.push(`flip#${i}`);
+        break;
+      }
+      case 3: {
+        const off = 28 + int(Math.min(80, Math.max(1, p.length - 28)));
+        const vals = [0x00, 0xff, 0x81, 0x88, 0xa8, 0x91, 0x86, 0xdd, 0x08, 0x06, 0x45, 0x4f, 0x40, 0x60, 0x50, 0xf0, 0x02, 0x12, 0x11, 0x04, 0x01, 0x2c];
+        if (off < p.length) p[off] = vals[int(vals.length)]!;
+        ops.push(`byte#${i}@${off}`);
+        break;
+      }
+      case 4: {
+        // a bit of the block's fixed fields: type, length, interface, timestamp, lengths
+        const off = int(Math.min(28, p.length));
+        p[off]! ^= 1 << int(8);
+        ops.push(`hdrflip#${i}@${off}`);
+        break;
+      }
+      case 5: {
+        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length - 32 + int(40) - 20;
+        u32(p, 20, v);
+        ops.push(`caplen#${i}=${v >>> 0}`);
+        break;
+      }
+      case 6: {
+        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length - 32 + int(40) - 20;
+        u32(p, 24, v);
+        ops.push(`wirelen#${i}=${v >>> 0}`);
+        break;
+      }
+      case 7: {
+        // a lying block length, leading or trailing
+        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length + 4 * (int(9) - 4);
+        const trailing = r() < 0.3;
+        u32(p, trailing ? p.length - 4 : 4, v);
+        ops.push(`${trailing ? 'trail' : 'len'}#${i}=${v >>> 0}`);
+        break;
+      }
+      case 8: {
+        const types = [2, 3, 4, 5, 7, 0x0bad, 0x40000bad, 0x80000001, 0x0a0d0d0a];
+        const t = types[int(types.length)]!;
+        u32(p, 0, t);
+        ops.push(`type#${i}=${t}`);
+        break;
+      }
+      case 9: {
+        const v = r() < 0.7 ? int(7) : [0xffff, 0x10000, 0x7fffffff, 0xffffffff][int(4)]!;
+        u32(p, 8, v);
+        ops.push(`if#${i}=${v}`);
+        break;
+      }
+      case 10: {
+        parts.splice(i, 0, Buffer.from(p));
+        ops.push(`dup#${i}`);
+        break;
+      }
+      case 11: {
+        const j = int(parts.length);
+        parts[i] = parts[j]!;
+        parts[j] = p;
+        ops.push(`swap#${i},${j}`);
+        break;
+      }
+      case 12: {
+        // a new interface (Ethernet or not, another resolution), or a new section (the interfaces are forgotten)
+        const w = int(4);
+        const b = w === 0 ? ngShb(le) : w === 1 ? ngIdb(113, le) : ngIdb(1, le, [3, 6, 9, 0x80 | 10, 0x80 | 33][int(5)], int(3) === 0 ? 86400 : undefined);
+        parts.splice(i, 0, b);
+        ops.push(`${w === 0 ? 'shb' : 'idb'}@${i}`);
+        break;
+      }
+      case 13: {
+        // a Simple Packet Block with this block's frame (its timestamp is the last packet's)
+        const data = p.length > 32 ? p.subarray(28, Math.min(p.length - 4, 28 + 200)) : Buffer.alloc(40);
+        const h = Buffer.alloc(4);
+        u32(h, 0, data.length);
+        parts.splice(i + 1, 0, ngBlock(3, Buffer.concat([h, data]), le));
+        ops.push(`spb@${i + 1}`);
+        break;
+      }
+      case 14: {
+        parts.splice(i, 1);
+        ops.push(`drop#${i}`);
+        break;
+      }
+      default: {
+        if (r() < 0.3) {
+          truncateAt = int(src.length);
+          ops.push(`truncate@${truncateAt}`);
+        } else {
+          const keep = 8 + int(Math.max(1, p.length - 8));
+          parts[i] = p.subarray(0, keep);
+          ops.push(`cut#${i}@${keep}`);
+        }
+      }
+    }
+  }
+  let bytes = Buffer.concat(parts);
+  if (truncateAt >= 0 && truncateAt < bytes.length) bytes = bytes.subarray(0, truncateAt);
+  return { bytes, ops };
+}
+
+/** The first blocks of a pcapng file up to about `max` bytes (whole blocks). */
+export function headNg(b: Buffer, max: number): Buffer {
+  if (b.length <= max) return b;
+  const { blocks: bl } = blocks(b.subarray(0, max));
+  const last = bl[bl.length - 1];
+  return b.subarray(0, last === undefined ? 0 : last.at + last.bytes);
+}
+
+/** Runs one pcapng mutant of `src` both ways and compares; returns the packets the fast path took. */
+export async function fuzzOneNg(src: Buffer, seed: number, dir: string, label: string, stops?: Record<string, number>): Promise<number> {
+  const r = rng(seed ^ 0x1b873593);
+  const m = mutateNg(src, seed, 1 + Math.floor(r() * 24));
+  const file = path.join(dir, `m-${seed}.pcapng`);
+  writeFileSync(file, m.bytes);
+  const opts = r() < 0.5 ? {} : TIGHT;
+  const chunk = r() < 0.3 ? 300 + Math.floor(r() * 5000) : undefined;
+  const what = `${label} seed ${seed} chunk ${chunk ?? 'default'} ${opts === TIGHT ? 'tight' : 'default'}: ${m.ops.join(' ')}`;
+  const fast = await bothWays(file, what, opts, chunk);
+  if (stops !== undefined) for (const [k, v] of Object.entries(fast.fast?.stops ?? {})) stops[k] = (stops[k] ?? 0) + v;
+  return fast.fast?.packets ?? 0;
+}

@@ -34,7 +34,7 @@ describe.skipIf(binding === null)('fast path addon boundary', () => {
     expect(() => call(fp.set, 6, 'io')).toThrow(TypeError);
     expect(() => call(fp.set, 6, null)).toThrow(TypeError);
     // Numbers of the right type but out of range: refused, not thrown (fastPath.ts then leaves records to JavaScript).
-    expect(fp.set(11, new Uint8Array(8))).toBe(false);
+    expect(fp.set(12, new Uint8Array(8))).toBe(false);
     expect(fp.set(-1, new Uint8Array(8))).toBe(false);
     expect(fp.set(NaN, new Uint8Array(8))).toBe(false);
     expect(fp.set(1.5, new Uint8Array(8))).toBe(false);
@@ -53,6 +53,8 @@ describe.skipIf(binding === null)('fast path addon boundary', () => {
     expect(fp.set(4, new Uint8Array(raw, 1, 16))).toBe(false); // transitions: Uint16
     expect(fp.set(5, new Uint8Array(raw, 6, 16))).toBe(false); // index: Int32
     expect(fp.set(9, new Uint8Array(raw, 4, 16))).toBe(false); // lastMove: Float64
+    expect(fp.set(11, new Uint8Array(raw, 4, 24))).toBe(false); // interfaces (pcapng): Float64
+    expect(fp.set(11, new Uint8Array(raw, 8, 24))).toBe(true);
     expect(fp.set(0, new Uint8Array(raw, 3, 16))).toBe(true); // capture: bytes
     expect(fp.set(3, new Uint8Array(0))).toBe(true); // an empty seqDir (length <= 32) has no backing store
   });
