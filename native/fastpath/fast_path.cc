@@ -1,7 +1,10 @@
-// Offline fast path (round perf31): the common TCP packet of a classic pcap file, from the capture buffer to its
-// flow's hot record, without leaving C++. The JavaScript path stays the reference and the fallback:
+// Offline fast path (round perf31): the common TCP packet of a classic pcap file, or of a pcapng file's Enhanced
+// Packet Blocks (round perf37), from the capture buffer to its flow's hot record, without leaving C++. The JavaScript
+// path stays the reference and the fallback:
 //
 //   PcapParser.walkRecords   src/capture/pcapReader.ts   record header, timestamp, frames counter
+//   PcapngParser.parse       src/capture/pcapngReader.ts EPB checks and fields, pcapngTime.ts ticksToSeconds
+//                                                         (PrepareBlock(); the interface table comes from JavaScript)
 //   Decoder.decode           src/decode/decoder.ts       Ethernet, VLAN tags, IPv4, IPv6, TCP (ethernet.ts, vlan.ts,
 //                                                         ipv4.ts, ipv6.ts, tcp.ts)
 //   FlowTable.packet         src/flow/flowTable.ts       key, hash, index probe, roles, counters, retransmission

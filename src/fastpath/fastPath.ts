@@ -90,7 +90,9 @@ export interface FastPathSummary {
 /**
  * The offline fast path (round perf31): a RecordFastPath for PcapParser that takes the common TCP packet of an Ethernet
  * pcap file from the read buffer to its flow's hot record in native code (native/fastpath/fast_path.cc) and leaves
- * every other record to the parser's onFrame, one at a time, in order. It works on the flow table's own arrays
+ * every other record to the parser's onFrame, one at a time, in order. For PcapngParser (round perf37) it does the
+ * same with the Enhanced Packet Blocks of the section's Ethernet interfaces (the interface table is copied to a
+ * registered Float64Array after every SHB and IDB) and stops at every other block. It works on the flow table's own arrays
  * (registered again whenever the store or its index grows) and updates what JavaScript keeps (decoder stats, table
  * stats and clock, the store's recency list ends, the pipeline's frame count) from the shared io block after each call.
  *

@@ -136,6 +136,15 @@ describe.skipIf(!HAVE_ADDON)('fast path over pcapng blocks (round perf37)', () =
     });
   }
 
+  it('a little-endian section, then a big-endian one with other interfaces: each read in its own byte order', async () => {
+    const half = frames.length >> 1;
+    const file = path.join(tmp, 'sections.pcapng');
+    writeFileSync(file, Buffer.concat([toPcapng(pcapBytes(frames.slice(0, half)), true), toPcapng(pcapBytes(frames.slice(half)), false)]));
+    const s = await expectSame(file, { length: 40 });
+    expect(s.packets).toBeGreaterThan(frames.length - 12);
+    await expectSame(file, TIGHT, 500);
+  });
+
   it('an SPB after packets the fast path took gets their last timestamp', async () => {
     const classic = pcapBytes(frames.slice(0, 20));
     const ng = toPcapng(classic, true);
