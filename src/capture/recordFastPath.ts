@@ -15,8 +15,9 @@ export interface RecordFastPath {
   startBlocks(): boolean;
   /**
    * pcapng: the current section's byte order and interface table (link type, ticks per second, offset in seconds, by
-   * interface id, as PcapngParser keeps them), after every SHB and IDB the parser reads. True when walk() may take a
-   * packet of this section (an interface it handles); the parser does not call walk() otherwise.
+   * interface id, as PcapngParser keeps them), after every SHB and IDB the parser reads: the tables only grow by the
+   * IDB's entry, or are emptied by an SHB. True when walk() may take a packet of this section (an interface it
+   * handles); the parser does not call walk() otherwise.
    */
   interfaces(littleEndian: boolean, linkTypes: readonly number[], ticksPerSecond: readonly number[], tsOffsets: readonly number[]): boolean;
   /**

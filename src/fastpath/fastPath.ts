@@ -116,6 +116,9 @@ export class FastPath implements RecordFastPath {
   private index: Int32Array | null = null;
   /** pcapng: the section's interface table as registered (IF_FIELDS doubles an interface; grows, then re-registered). */
   private ifTable = new Float64Array(0);
+  /** Interfaces copied into ifTable so far, and whether one of them is Ethernet (a section only adds, or starts over). */
+  private ifKnown = 0;
+  private ifEthernet = false;
 
   constructor(
     binding: FastPathBinding,
@@ -157,6 +160,8 @@ export class FastPath implements RecordFastPath {
   startBlocks(): boolean {
     this.io[Io.Format] = 1;
     this.io[Io.IfCount] = 0;
+    this.ifKnown = 0;
+    this.ifEthernet = false;
     return true;
   }
 
@@ -165,23 +170,35 @@ export class FastPath implements RecordFastPath {
     const n = linkTypes.length;
     io[Io.LittleEndian] = littleEndian ? 1 : 0;
     io[Io.IfCount] = 0;
+    // Only the interfaces added since the last call are copied (an SHB empties the table): a file of many IDBs costs
+    // linear time, as in the parser.
+    let from = this.ifKnown;
+    if (n < from) {
+      from = 0;
+      this.ifEthernet = false;
+    }
     if (n * IF_FIELDS > this.ifTable.length) {
       const t = new Float64Array(Math.max(8, 2 * n) * IF_FIELDS);
+      t.set(this.ifTable.subarray(0, from * IF_FIELDS));
       // A refused registration (not expected) leaves every block to JavaScript: no interface is known natively.
-      if (!this.native.set(Region.Interfaces, t)) return false;
+      if (!this.native.set(Region.Interfaces, t)) {
+        this.ifKnown = 0;
+        this.ifEthernet = false;
+        return false;
+      }
       this.ifTable = t;
     }
     const t = this.ifTable;
-    let ethernet = false;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < n; i++) {
       const link = linkTypes[i]!;
-      if (link === LINKTYPE_ETHERNET) ethernet = true;
+      if (link === LINKTYPE_ETHERNET) this.ifEthernet = true;
       t[i * IF_FIELDS] = link;
       t[i * IF_FIELDS + 1] = ticksPerSecond[i]!;
       t[i * IF_FIELDS + 2] = tsOffsets[i]!;
     }
+    this.ifKnown = n;
     io[Io.IfCount] = n;
-    return ethernet;
+    return this.ifEthernet;
   }
 
   get lastTs(): number {

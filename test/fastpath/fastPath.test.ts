@@ -145,6 +145,27 @@ describe.skipIf(!HAVE_ADDON)('fast path over pcapng blocks (round perf37)', () =
     await expectSame(file, TIGHT, 500);
   });
 
+  it('interfaces added in the middle of a section (the native table grows and keeps the ones it had)', async () => {
+    const half = frames.length >> 1;
+    const second = toPcapng(pcapBytes(frames.slice(half)), true);
+    // Its SHB and five IDBs dropped: its EPBs name interfaces 0-4 of the first half's section.
+    let at = 0;
+    for (let i = 0; i < 6; i++) at += second.readUInt32LE(at + 4);
+    const more: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const idb = Buffer.alloc(20);
+      idb.writeUInt32LE(1, 0);
+      idb.writeUInt32LE(20, 4);
+      idb.writeUInt16LE(i % 2 === 0 ? 1 : 113, 8);
+      idb.writeUInt32LE(20, 16);
+      more.push(idb);
+    }
+    const file = path.join(tmp, 'more-interfaces.pcapng');
+    writeFileSync(file, Buffer.concat([toPcapng(pcapBytes(frames.slice(0, half)), true), ...more, second.subarray(at)]));
+    const s = await expectSame(file, { length: 40 });
+    expect(s.packets).toBeGreaterThan(frames.length - 12);
+  });
+
   it('an SPB after packets the fast path took gets their last timestamp', async () => {
     const classic = pcapBytes(frames.slice(0, 20));
     const ng = toPcapng(classic, true);
