@@ -417,6 +417,11 @@ function arrayText(v: readonly unknown[]): string {
     return text;
   }
   if (!ints) return `[${v.join(',')}]`;
+  return textOf(putInts(v));
+}
+
+/** Writes `[a,b,...]` of int32s at the start of TEXT; returns the end. */
+function putInts(v: readonly unknown[]): number {
   let n = 0;
   TEXT[n++] = 0x5b;
   for (let i = 0; i < v.length; i++) {
@@ -424,7 +429,7 @@ function arrayText(v: readonly unknown[]): string {
     n = putInt(v[i] as number, n);
   }
   TEXT[n++] = 0x5d;
-  return textOf(n);
+  return n;
 }
 
 /** Where topkScoresValue() writes in TEXT: lengthsValue() writes before it. */
@@ -455,14 +460,7 @@ function lengthsValue(v: readonly unknown[]): Buffer | string {
     if (x !== 0) zeros = false;
   }
   if (zeros) return arrayText(v);
-  let n = 0;
-  TEXT[n++] = 0x5b;
-  for (let i = 0; i < v.length; i++) {
-    if (i > 0) TEXT[n++] = 0x2c;
-    n = putInt(v[i] as number, n);
-  }
-  TEXT[n++] = 0x5d;
-  return textView(LENGTHS_VIEWS, 0, n);
+  return textView(LENGTHS_VIEWS, 0, putInts(v));
 }
 
 /**

@@ -30,8 +30,8 @@ async function expectSame(file: string, opts: Partial<FlowTableOptions> = {}, ch
   return (await bothWays(file, file, opts, chunkSize)).fast!;
 }
 
-/** Classic pcap files (either byte order, µs or ns) under dir, by their first four bytes. */
-function classicPcaps(dir: string): string[] {
+/** Files under dir (not `expected/`) of at least minSize bytes whose first four bytes, little-endian, pass `magic`. */
+function capturesBy(dir: string, minSize: number, magic: (m: number) => boolean): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
@@ -39,13 +39,12 @@ function classicPcaps(dir: string): string[] {
       const s = statSync(p);
       if (s.isDirectory()) {
         if (name !== 'expected') walk(p);
-      } else if (s.size >= 24) {
+      } else if (s.size >= minSize) {
         const fd = openSync(p, 'r');
         const head = Buffer.alloc(4);
         readSync(fd, head, 0, 4, 0);
         closeSync(fd);
-        const m = head.readUInt32LE(0);
-        if (m === 0xa1b2c3d4 || m === 0xd4c3b2a1 || m === 0xa1b23c4d || m === 0x4d3cb2a1) out.push(p);
+        if (magic(head.readUInt32LE(0))) out.push(p);
       }
     }
   };
@@ -53,26 +52,14 @@ function classicPcaps(dir: string): string[] {
   return out;
 }
 
-/** pcapng files under dir, by their first four bytes (the SHB type). */
+/** Classic pcap files (either byte order, µs or ns) under dir. */
+function classicPcaps(dir: string): string[] {
+  return capturesBy(dir, 24, (m) => m === 0xa1b2c3d4 || m === 0xd4c3b2a1 || m === 0xa1b23c4d || m === 0x4d3cb2a1);
+}
+
+/** pcapng files under dir (the SHB type first). */
 function pcapngFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      const s = statSync(p);
-      if (s.isDirectory()) {
-        if (name !== 'expected') walk(p);
-      } else if (s.size >= 28) {
-        const fd = openSync(p, 'r');
-        const head = Buffer.alloc(4);
-        readSync(fd, head, 0, 4, 0);
-        closeSync(fd);
-        if (head.readUInt32LE(0) === 0x0a0d0d0a) out.push(p);
-      }
-    }
-  };
-  walk(dir);
-  return out;
+  return capturesBy(dir, 28, (m) => m === 0x0a0d0d0a);
 }
 
 describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared captures', () => {
