@@ -89,19 +89,28 @@ function sharedNg(): { name: string; bytes: Buffer }[] {
   return out;
 }
 
+/** SEEDS mutants of every source from seed FIRST, each run both ways by `one`: packets taken, mutants, stops summed. */
+async function fuzzSources(
+  sources: { name: string; bytes: Buffer }[],
+  one: typeof fuzzOne,
+): Promise<{ taken: number; runs: number; stops: Record<string, number> }> {
+  let taken = 0;
+  let runs = 0;
+  const stops: Record<string, number> = {};
+  for (const s of sources) {
+    for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
+      taken += await one(s.bytes, seed, dir, s.name, stops);
+      runs++;
+    }
+  }
+  return { taken, runs, stops };
+}
+
 describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () => {
   it(`mutated captures: same records, stats and counters (${SEEDS} seeds a source from ${FIRST})`, async () => {
     const [full, snap] = generated();
     const sources = [{ name: 'gen-full', bytes: full! }, { name: 'gen-snap128', bytes: snap! }, ...shared()];
-    let taken = 0;
-    let runs = 0;
-    const stops: Record<string, number> = {};
-    for (const s of sources) {
-      for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
-        taken += await fuzzOne(s.bytes, seed, dir, s.name, stops);
-        runs++;
-      }
-    }
+    const { taken, runs, stops } = await fuzzSources(sources, fuzzOne);
     // The mutants still have their common segments: the fast path took many of them.
     expect(taken).toBeGreaterThan(runs * 10);
     // ... and handed back the damaged ones for every reason a mutation can give.
@@ -118,15 +127,7 @@ describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () =>
       { name: 'gen-snap128-ng-be', bytes: headNg(toPcapng(snap!, false), 256 * 1024) },
       ...sharedNg(),
     ];
-    let taken = 0;
-    let runs = 0;
-    const stops: Record<string, number> = {};
-    for (const s of sources) {
-      for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
-        taken += await fuzzOneNg(s.bytes, seed, dir, s.name, stops);
-        runs++;
-      }
-    }
+    const { taken, runs, stops } = await fuzzSources(sources, fuzzOneNg);
     expect(taken).toBeGreaterThan(runs * 10);
     for (const why of ['damaged_record', 'bad_wire_length', 'link', 'ethertype', 'ip', 'tcp', 'new_flow', 'block']) expect(stops[why], why).toBeGreaterThan(0);
     if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {

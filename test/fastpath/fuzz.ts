@@ -42,105 +42,157 @@ export interface Mutant {
   ops: string[];
 }
 
+/** Byte values that sit on the boundaries the decoder checks (EtherTypes, VLAN TPIDs, IP versions and lengths, flags). */
+const BOUNDARY_BYTES = [0x00, 0xff, 0x81, 0x88, 0xa8, 0x91, 0x86, 0xdd, 0x08, 0x06, 0x45, 0x4f, 0x40, 0x60, 0x50, 0xf0, 0x02, 0x12, 0x11, 0x04, 0x01, 0x2c];
+
+/**
+ * The mutation steps both formats share, on a file cut into its records (classic pcap) or blocks (pcapng): each draws
+ * from the one seeded RNG in a fixed order, so a seed always gives the same mutant, and names what it did in `ops`.
+ */
+class Mutations {
+  readonly ops: string[] = [];
+  /** Where the file is cut at the end (-1: not cut); a later truncation replaces an earlier one. */
+  truncateAt = -1;
+  readonly int = (n: number): number => Math.floor(this.r() * n);
+
+  constructor(
+    readonly r: () => number,
+    private readonly le: boolean,
+    readonly parts: Buffer[],
+  ) {}
+
+  /** Writes a u32 in the file's byte order where it fits. */
+  u32(b: Buffer, off: number, v: number): void {
+    if (off + 4 > b.length) return;
+    if (this.le) b.writeUInt32LE(v >>> 0, off);
+    else b.writeUInt32BE(v >>> 0, off);
+  }
+
+  /** One to three bit flips in the first 80 bytes of part i's frame, which starts at `frame`. */
+  flipFrame(i: number, frame: number): void {
+    const p = this.parts[i]!;
+    const n = 1 + this.int(3);
+    for (let j = 0; j < n; j++) {
+      const off = frame + this.int(Math.min(80, Math.max(1, p.length - frame)));
+      if (off < p.length) p[off]! ^= 1 << this.int(8);
+    }
+    this.ops.push(`flip#${i}`);
+  }
+
+  /** A byte of the first 80 of part i's frame (at `frame`) overwritten with a boundary value. */
+  overwriteFrame(i: number, frame: number): void {
+    const p = this.parts[i]!;
+    const off = frame + this.int(Math.min(80, Math.max(1, p.length - frame)));
+    if (off < p.length) p[off] = BOUNDARY_BYTES[this.int(BOUNDARY_BYTES.length)]!;
+    this.ops.push(`byte#${i}@${off}`);
+  }
+
+  /**
+   * A lying length at `off` of part i (its header `header` bytes long): half the time one of `lengths`, else within
+   * 20 bytes of the frame's own length; `name` labels it in ops.
+   */
+  lieLength(i: number, off: number, header: number, lengths: readonly number[], name: string): void {
+    const p = this.parts[i]!;
+    const v = this.r() < 0.5 ? lengths[this.int(lengths.length)]! : p.length - header + this.int(40) - 20;
+    this.u32(p, off, v);
+    this.ops.push(`${name}#${i}=${v >>> 0}`);
+  }
+
+  /** Part i twice in a row. */
+  duplicate(i: number): void {
+    this.parts.splice(i, 0, Buffer.from(this.parts[i]!));
+    this.ops.push(`dup#${i}`);
+  }
+
+  /** Part i swapped with a part drawn at random. */
+  swap(i: number): void {
+    const p = this.parts[i]!;
+    const j = this.int(this.parts.length);
+    this.parts[i] = this.parts[j]!;
+    this.parts[j] = p;
+    this.ops.push(`swap#${i},${j}`);
+  }
+
+  /**
+   * The file truncated at a random offset (of `fileLength`), or part i cut short at `keepFrom` bytes or more while its
+   * header keeps its lengths (the next header lands inside a frame).
+   */
+  truncateOrCut(i: number, fileLength: number, keepFrom: number): void {
+    if (this.r() < 0.3) {
+      this.truncateAt = this.int(fileLength);
+      this.ops.push(`truncate@${this.truncateAt}`);
+    } else {
+      const p = this.parts[i]!;
+      const keep = keepFrom + this.int(Math.max(1, p.length - keepFrom));
+      this.parts[i] = p.subarray(0, keep);
+      this.ops.push(`cut#${i}@${keep}`);
+    }
+  }
+
+  /** The mutant: `head` (the file header, classic pcap) and the parts, truncated where a step said so. */
+  mutant(head: Buffer | null): Mutant {
+    let bytes = Buffer.concat(head === null ? this.parts : [head, ...this.parts]);
+    if (this.truncateAt >= 0 && this.truncateAt < bytes.length) bytes = bytes.subarray(0, this.truncateAt);
+    return { bytes, ops: this.ops };
+  }
+}
+
 /**
  * A mutant of a classic pcap: `count` mutations, each one of bit flips and byte overwrites in a record header or the
  * first 80 bytes of a frame (link, VLAN, IP, TCP headers), a lying captured or wire length, a duplicated, swapped or
  * dropped record, or a truncation of the file.
  */
 export function mutate(src: Buffer, seed: number, count: number): Mutant {
-  const r = rng(seed);
-  const int = (n: number): number => Math.floor(r() * n);
   const { le, recs } = records(src);
   // Records as separate buffers so that duplication and reordering keep the rest parseable.
-  const parts: Buffer[] = recs.map((x) => Buffer.from(src.subarray(x.at, x.at + x.bytes)));
-  const ops: string[] = [];
-  const u32 = (b: Buffer, off: number, v: number): void => {
-    if (off + 4 > b.length) return;
-    if (le) b.writeUInt32LE(v >>> 0, off);
-    else b.writeUInt32BE(v >>> 0, off);
-  };
+  const m = new Mutations(rng(seed), le, recs.map((x) => Buffer.from(src.subarray(x.at, x.at + x.bytes))));
+  const { int, parts } = m;
   // Values that sit on the boundaries the code checks.
   const lengths = [0, 1, 13, 14, 17, 18, 33, 34, 53, 54, 61, 73, 74, 93, 94, 262143, 262144, 262145, 1048576, 1048577,
     0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffef, 0xffffffff];
-  let truncateAt = -1;
   for (let k = 0; k < count && parts.length > 0; k++) {
     const i = int(parts.length);
     const p = parts[i]!;
     const kind = int(12);
     switch (kind) {
-      case 0: case 1: case 2: {
+      case 0: case 1: case 2:
         // bit flips in the frame's headers
-        const n = 1 + int(3);
-        for (let j = 0; j < n; j++) {
-          const off = 16 + int(Math.min(80, Math.max(1, p.length - 16)));
-          if (off < p.length) p[off]! ^= 1 << int(8);
-        }
-        ops.push(`flip#${i}`);
+        m.flipFrame(i, 16);
         break;
-      }
-      case 3: case 4: {
+      case 3: case 4:
         // byte overwrite with a boundary value
-        const off = 16 + int(Math.min(80, Math.max(1, p.length - 16)));
-        const vals = [0x00, 0xff, 0x81, 0x88, 0xa8, 0x91, 0x86, 0xdd, 0x08, 0x06, 0x45, 0x4f, 0x40, 0x60, 0x50, 0xf0, 0x02, 0x12, 0x11, 0x04, 0x01, 0x2c];
-        if (off < p.length) p[off] = vals[int(vals.length)]!;
-        ops.push(`byte#${i}@${off}`);
+        m.overwriteFrame(i, 16);
         break;
-      }
       case 5: {
         // record header bit flip (timestamps, lengths)
         const off = int(16);
         p[off]! ^= 1 << int(8);
-        ops.push(`hdrflip#${i}@${off}`);
+        m.ops.push(`hdrflip#${i}@${off}`);
         break;
       }
-      case 6: {
-        // lying captured length
-        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length - 16 + int(40) - 20;
-        u32(p, 8, v);
-        ops.push(`caplen#${i}=${v >>> 0}`);
+      case 6:
+        m.lieLength(i, 8, 16, lengths, 'caplen');
         break;
-      }
-      case 7: {
-        // lying wire length
-        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length - 16 + int(40) - 20;
-        u32(p, 12, v);
-        ops.push(`wirelen#${i}=${v >>> 0}`);
+      case 7:
+        m.lieLength(i, 12, 16, lengths, 'wirelen');
         break;
-      }
       case 8: {
         // a VLAN tag run: EtherType 0x8100 repeated up to the frame's end
         for (let off = 28; off + 2 <= p.length && off < 28 + 4 * (1 + int(6)); off += 4) p.writeUInt16BE(0x8100, off);
-        ops.push(`vlanrun#${i}`);
+        m.ops.push(`vlanrun#${i}`);
         break;
       }
-      case 9: {
-        parts.splice(i, 0, Buffer.from(p));
-        ops.push(`dup#${i}`);
+      case 9:
+        m.duplicate(i);
         break;
-      }
-      case 10: {
-        const j = int(parts.length);
-        parts[i] = parts[j]!;
-        parts[j] = p;
-        ops.push(`swap#${i},${j}`);
+      case 10:
+        m.swap(i);
         break;
-      }
-      default: {
-        if (r() < 0.3) {
-          truncateAt = int(src.length);
-          ops.push(`truncate@${truncateAt}`);
-        } else {
-          // cut the frame short but keep the header's lengths (the next record header lands inside a frame)
-          const keep = 16 + int(Math.max(1, p.length - 16));
-          parts[i] = p.subarray(0, keep);
-          ops.push(`cut#${i}@${keep}`);
-        }
-      }
+      default:
+        m.truncateOrCut(i, src.length, 16);
     }
   }
-  let bytes = Buffer.concat([src.subarray(0, 24), ...parts]);
-  if (truncateAt >= 0 && truncateAt < bytes.length) bytes = bytes.subarray(0, truncateAt);
-  return { bytes, ops };
+  return m.mutant(src.subarray(0, 24));
 }
 
 export interface PathRun {
@@ -213,9 +265,27 @@ export async function bothWays(file: string, what: string, opts: Partial<FlowTab
 
 /** Runs one mutant of `src` both ways and compares; returns the packets the fast path took. */
 export async function fuzzOne(src: Buffer, seed: number, dir: string, label: string, stops?: Record<string, number>): Promise<number> {
-  const r = rng(seed ^ 0x5bd1e995);
-  const m = mutate(src, seed, 1 + Math.floor(r() * 24));
-  const file = path.join(dir, `m-${seed}.pcap`);
+  return fuzzMutant(mutate, 0x5bd1e995, 'pcap', src, seed, dir, label, stops);
+}
+
+/**
+ * One mutant of `src` made by `mutator` (its mutation count, flow options and chunk size drawn from `seed ^ salt`),
+ * written to dir as m-SEED.EXT, run both ways and compared; adds the fast path's stops to `stops` and returns the packets
+ * it took.
+ */
+async function fuzzMutant(
+  mutator: (src: Buffer, seed: number, count: number) => Mutant,
+  salt: number,
+  ext: string,
+  src: Buffer,
+  seed: number,
+  dir: string,
+  label: string,
+  stops?: Record<string, number>,
+): Promise<number> {
+  const r = rng(seed ^ salt);
+  const m = mutator(src, seed, 1 + Math.floor(r() * 24));
+  const file = path.join(dir, `m-${seed}.${ext}`);
   writeFileSync(file, m.bytes);
   const opts = r() < 0.5 ? {} : TIGHT;
   const chunk = r() < 0.3 ? 300 + Math.floor(r() * 5000) : undefined;
@@ -373,131 +443,91 @@ export function toPcapng(classic: Buffer, le: boolean): Buffer {
  * section that forgets the interfaces), an SPB, or a cut block or truncated file.
  */
 export function mutateNg(src: Buffer, seed: number, count: number): Mutant {
-  const r = rng(seed);
-  const int = (n: number): number => Math.floor(r() * n);
   const { le, blocks: bl } = blocks(src);
-  const parts: Buffer[] = bl.map((x) => Buffer.from(src.subarray(x.at, x.at + x.bytes)));
-  const ops: string[] = [];
-  const u32 = (b: Buffer, off: number, v: number): void => {
-    if (off + 4 > b.length) return;
-    if (le) b.writeUInt32LE(v >>> 0, off);
-    else b.writeUInt32BE(v >>> 0, off);
-  };
+  const m = new Mutations(rng(seed), le, bl.map((x) => Buffer.from(src.subarray(x.at, x.at + x.bytes))));
+  const { r, int, parts } = m;
   const lengths = [0, 1, 4, 11, 12, 13, 16, 28, 31, 32, 33, 36, 60, 64, 262143, 262144, 262145, 1048576, 1048577,
     16 * 1024 * 1024, 16 * 1024 * 1024 + 4, 0x7fffffff, 0x80000000, 0xfffffff0, 0xfffffffc, 0xffffffff];
   // Mutations land on packet blocks (not the section's first blocks) unless they move blocks around.
   const first = Math.min(parts.length, 1 + bl.filter((b) => b.type === 1).length);
-  let truncateAt = -1;
   for (let k = 0; k < count && parts.length > first; k++) {
     const i = first + int(parts.length - first);
     const p = parts[i]!;
     const kind = int(16);
     switch (kind) {
-      case 0: case 1: case 2: {
-        const n = 1 + int(3);
-        for (let j = 0; j < n; j++) {
-          const off = 28 + int(Math.min(80, Math.max(1, p.length - 28)));
-          if (off < p.length) p[off]! ^= 1 << int(8);
-        }
-        ops.push(`flip#${i}`);
+      case 0: case 1: case 2:
+        m.flipFrame(i, 28);
         break;
-      }
-      case 3: {
-        const off = 28 + int(Math.min(80, Math.max(1, p.length - 28)));
-        const vals = [0x00, 0xff, 0x81, 0x88, 0xa8, 0x91, 0x86, 0xdd, 0x08, 0x06, 0x45, 0x4f, 0x40, 0x60, 0x50, 0xf0, 0x02, 0x12, 0x11, 0x04, 0x01, 0x2c];
-        if (off < p.length) p[off] = vals[int(vals.length)]!;
-        ops.push(`byte#${i}@${off}`);
+      case 3:
+        m.overwriteFrame(i, 28);
         break;
-      }
       case 4: {
         // a bit of the block's fixed fields: type, length, interface, timestamp, lengths
         const off = int(Math.min(28, p.length));
         p[off]! ^= 1 << int(8);
-        ops.push(`hdrflip#${i}@${off}`);
+        m.ops.push(`hdrflip#${i}@${off}`);
         break;
       }
-      case 5: {
-        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length - 32 + int(40) - 20;
-        u32(p, 20, v);
-        ops.push(`caplen#${i}=${v >>> 0}`);
+      case 5:
+        m.lieLength(i, 20, 32, lengths, 'caplen');
         break;
-      }
-      case 6: {
-        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length - 32 + int(40) - 20;
-        u32(p, 24, v);
-        ops.push(`wirelen#${i}=${v >>> 0}`);
+      case 6:
+        m.lieLength(i, 24, 32, lengths, 'wirelen');
         break;
-      }
       case 7: {
         // a lying block length, leading or trailing
         const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length + 4 * (int(9) - 4);
         const trailing = r() < 0.3;
-        u32(p, trailing ? p.length - 4 : 4, v);
-        ops.push(`${trailing ? 'trail' : 'len'}#${i}=${v >>> 0}`);
+        m.u32(p, trailing ? p.length - 4 : 4, v);
+        m.ops.push(`${trailing ? 'trail' : 'len'}#${i}=${v >>> 0}`);
         break;
       }
       case 8: {
         const types = [2, 3, 4, 5, 7, 0x0bad, 0x40000bad, 0x80000001, 0x0a0d0d0a];
         const t = types[int(types.length)]!;
-        u32(p, 0, t);
-        ops.push(`type#${i}=${t}`);
+        m.u32(p, 0, t);
+        m.ops.push(`type#${i}=${t}`);
         break;
       }
       case 9: {
         const v = r() < 0.7 ? int(7) : [0xffff, 0x10000, 0x7fffffff, 0xffffffff][int(4)]!;
-        u32(p, 8, v);
-        ops.push(`if#${i}=${v}`);
+        m.u32(p, 8, v);
+        m.ops.push(`if#${i}=${v}`);
         break;
       }
-      case 10: {
-        parts.splice(i, 0, Buffer.from(p));
-        ops.push(`dup#${i}`);
+      case 10:
+        m.duplicate(i);
         break;
-      }
-      case 11: {
-        const j = int(parts.length);
-        parts[i] = parts[j]!;
-        parts[j] = p;
-        ops.push(`swap#${i},${j}`);
+      case 11:
+        m.swap(i);
         break;
-      }
       case 12: {
         // a new interface (Ethernet or not, another resolution), or a new section (the interfaces are forgotten)
         const w = int(4);
         const b = w === 0 ? ngShb(le) : w === 1 ? ngIdb(113, le) : ngIdb(1, le, [3, 6, 9, 0x80 | 10, 0x80 | 33][int(5)], int(3) === 0 ? 86400 : undefined);
         parts.splice(i, 0, b);
-        ops.push(`${w === 0 ? 'shb' : 'idb'}@${i}`);
+        m.ops.push(`${w === 0 ? 'shb' : 'idb'}@${i}`);
         break;
       }
       case 13: {
         // a Simple Packet Block with this block's frame (its timestamp is the last packet's)
         const data = p.length > 32 ? p.subarray(28, Math.min(p.length - 4, 28 + 200)) : Buffer.alloc(40);
         const h = Buffer.alloc(4);
-        u32(h, 0, data.length);
+        m.u32(h, 0, data.length);
         parts.splice(i + 1, 0, ngBlock(3, Buffer.concat([h, data]), le));
-        ops.push(`spb@${i + 1}`);
+        m.ops.push(`spb@${i + 1}`);
         break;
       }
       case 14: {
         parts.splice(i, 1);
-        ops.push(`drop#${i}`);
+        m.ops.push(`drop#${i}`);
         break;
       }
-      default: {
-        if (r() < 0.3) {
-          truncateAt = int(src.length);
-          ops.push(`truncate@${truncateAt}`);
-        } else {
-          const keep = 8 + int(Math.max(1, p.length - 8));
-          parts[i] = p.subarray(0, keep);
-          ops.push(`cut#${i}@${keep}`);
-        }
-      }
+      default:
+        m.truncateOrCut(i, src.length, 8);
     }
   }
-  let bytes = Buffer.concat(parts);
-  if (truncateAt >= 0 && truncateAt < bytes.length) bytes = bytes.subarray(0, truncateAt);
-  return { bytes, ops };
+  return m.mutant(null);
 }
 
 /** The first blocks of a pcapng file up to about `max` bytes (whole blocks). */
@@ -510,14 +540,5 @@ export function headNg(b: Buffer, max: number): Buffer {
 
 /** Runs one pcapng mutant of `src` both ways and compares; returns the packets the fast path took. */
 export async function fuzzOneNg(src: Buffer, seed: number, dir: string, label: string, stops?: Record<string, number>): Promise<number> {
-  const r = rng(seed ^ 0x1b873593);
-  const m = mutateNg(src, seed, 1 + Math.floor(r() * 24));
-  const file = path.join(dir, `m-${seed}.pcapng`);
-  writeFileSync(file, m.bytes);
-  const opts = r() < 0.5 ? {} : TIGHT;
-  const chunk = r() < 0.3 ? 300 + Math.floor(r() * 5000) : undefined;
-  const what = `${label} seed ${seed} chunk ${chunk ?? 'default'} ${opts === TIGHT ? 'tight' : 'default'}: ${m.ops.join(' ')}`;
-  const fast = await bothWays(file, what, opts, chunk);
-  if (stops !== undefined) for (const [k, v] of Object.entries(fast.fast?.stops ?? {})) stops[k] = (stops[k] ?? 0) + v;
-  return fast.fast?.packets ?? 0;
+  return fuzzMutant(mutateNg, 0x1b873593, 'pcapng', src, seed, dir, label, stops);
 }
