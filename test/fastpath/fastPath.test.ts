@@ -62,45 +62,39 @@ function pcapngFiles(dir: string): string[] {
   return capturesBy(dir, 28, (m) => m === 0x0a0d0d0a);
 }
 
-describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared captures', () => {
-  // All of them (1,970 classic pcap files in session 13, ~280k packets taken by the fast path over both option sets), each
-  // run with and without the fast path: ~6 s on the 2-core dev VM, so no sample is needed.
-  const files = HAVE_SHARED ? [...classicPcaps(SHARED_PCAPS), ...classicPcaps(SHARED_OUTSIDE_PCAPS)] : [];
-  it('gives the JavaScript path\'s records, stats and counters for every classic pcap (default and tight options)', async () => {
-    expect(files.length).toBeGreaterThan(100);
-    let taken = 0;
-    for (const f of files) {
-      taken += (await expectSame(f)).packets;
-      taken += (await expectSame(f, TIGHT)).packets;
-    }
-    expect(taken).toBeGreaterThan(10000);
-    if (process.env.FASTPATH_TEST_VERBOSE === '1') console.log(`fast path: ${files.length} classic pcap files, ${taken} packets taken`);
-  }, 600_000);
+// Every capture of each format in ../shared (1,970 classic pcap files in session 13, ~280k packets taken over both
+// option sets; 105 pcapng files in session 14), each run with and without the fast path (~6 s on the 2-core dev VM, so
+// no sample is needed), and again in 1000-byte chunks (every tenth classic file; every pcapng file).
+const SHARED_FORMATS = [
+  {
+    suite: 'fast path over the shared captures',
+    kind: 'classic pcap', each: 'classic pcap', unit: 'records', find: classicPcaps, minFiles: 100, minTaken: 10000, chunkEvery: 10,
+  },
+  {
+    suite: 'fast path over the shared pcapng captures (round perf37)',
+    kind: 'pcapng', each: 'pcapng file', unit: 'blocks', find: pcapngFiles, minFiles: 50, minTaken: 1000, chunkEvery: 1,
+  },
+];
 
-  it('gives the same with chunks so small that records straddle them', async () => {
-    const some = files.filter((_, i) => i % 10 === 0);
-    for (const f of some) await expectSame(f, {}, 1000);
-  }, 300_000);
-});
+for (const fmt of SHARED_FORMATS) {
+  describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)(fmt.suite, () => {
+    const files = HAVE_SHARED ? [...fmt.find(SHARED_PCAPS), ...fmt.find(SHARED_OUTSIDE_PCAPS)] : [];
+    it(`gives the JavaScript path's records, stats and counters for every ${fmt.each} (default and tight options)`, async () => {
+      expect(files.length).toBeGreaterThan(fmt.minFiles);
+      let taken = 0;
+      for (const f of files) {
+        taken += (await expectSame(f)).packets;
+        taken += (await expectSame(f, TIGHT)).packets;
+      }
+      expect(taken).toBeGreaterThan(fmt.minTaken);
+      if (process.env.FASTPATH_TEST_VERBOSE === '1') console.log(`fast path: ${files.length} ${fmt.kind} files, ${taken} packets taken`);
+    }, 600_000);
 
-describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over the shared pcapng captures (round perf37)', () => {
-  // All of them (105 pcapng files in session 14), each with and without the fast path, whole and in 1000-byte chunks.
-  const files = HAVE_SHARED ? [...pcapngFiles(SHARED_PCAPS), ...pcapngFiles(SHARED_OUTSIDE_PCAPS)] : [];
-  it('gives the JavaScript path\'s records, stats and counters for every pcapng file (default and tight options)', async () => {
-    expect(files.length).toBeGreaterThan(50);
-    let taken = 0;
-    for (const f of files) {
-      taken += (await expectSame(f)).packets;
-      taken += (await expectSame(f, TIGHT)).packets;
-    }
-    expect(taken).toBeGreaterThan(1000);
-    if (process.env.FASTPATH_TEST_VERBOSE === '1') console.log(`fast path: ${files.length} pcapng files, ${taken} packets taken`);
-  }, 600_000);
-
-  it('gives the same with chunks so small that blocks straddle them', async () => {
-    for (const f of files) await expectSame(f, {}, 1000);
-  }, 300_000);
-});
+    it(`gives the same with chunks so small that ${fmt.unit} straddle them`, async () => {
+      for (const f of files.filter((_, i) => i % fmt.chunkEvery === 0)) await expectSame(f, {}, 1000);
+    }, 300_000);
+  });
+}
 
 describe.skipIf(!HAVE_ADDON)('fast path over pcapng blocks (round perf37)', () => {
   const t0 = 1_700_000_000;
