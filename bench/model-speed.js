@@ -7,6 +7,7 @@
  * flows/s per round (wall clock) and flows per CPU second of the whole process (user + system time of all its
  * threads), with their medians. On an idle core the two agree; on a shared machine the wall clock also counts
  * time the process waited for a core, while the CPU-second figure is what one core does when it runs the model.
+ * createMs: the session creation (createDeviceSession) in milliseconds of wall clock (round perf38).
  *
  * Usage: node bench/model-speed.js [--model models/sensor.onnx] [--rows CSV] [--batch 256] [--threads 1]
  *                                  [--rounds 5] [--ms 1500]
@@ -34,7 +35,9 @@ async function main() {
   const { ort } = require(path.join(dist, 'classify', 'ortBinding.js'));
   const bytes = fs.readFileSync(o.model);
   const silent = { warn() {}, info() {} };
+  const tc = process.hrtime.bigint();
   const { session } = await createDeviceSession(bytes, 'cpu', o.threads, silent);
+  const createMs = Number(process.hrtime.bigint() - tc) / 1e6;
   let info;
   let L;
   let rows;
@@ -80,7 +83,7 @@ async function main() {
   process.stdout.write(JSON.stringify({
     model: path.relative(ROOT, o.model), version: info.version, bytes: bytes.length, classes: info.classes.length,
     batch: o.batch, intraOpThreads: o.threads, rounds: rounds.map(Math.round), flowsPerSecond: Math.round(median(rounds)),
-    cpuRounds: cpuRounds.map(Math.round), flowsPerCpuSecond: Math.round(median(cpuRounds)),
+    cpuRounds: cpuRounds.map(Math.round), flowsPerCpuSecond: Math.round(median(cpuRounds)), createMs: +createMs.toFixed(1),
     runtime: `onnxruntime-node ${require('onnxruntime-node/package.json').version}`, loadAverage1m: +os.loadavg()[0].toFixed(2),
   }) + '\n');
 }
