@@ -1,10 +1,13 @@
 // Offline fast path (round perf31): the common TCP packet of a classic pcap file, or of a pcapng file's Enhanced
-// Packet Blocks (round perf37), from the capture buffer to its flow's hot record, without leaving C++. The JavaScript
-// path stays the reference and the fallback:
+// Packet Blocks (round perf37), or of a live capture's batch (round perf39), from the capture buffer to its flow's hot
+// record, without leaving C++. The JavaScript path stays the reference and the fallback:
 //
 //   PcapParser.walkRecords   src/capture/pcapReader.ts   record header, timestamp, frames counter
 //   PcapngParser.parse       src/capture/pcapngReader.ts EPB checks and fields, pcapngTime.ts ticksToSeconds
 //                                                         (PrepareBlock(); the interface table comes from JavaScript)
+//   AddonSource.onBatch      src/capture/addonSource.ts  live capture (round perf39): the addon's batch records,
+//                                                         a classic record header in the machine's byte order and
+//                                                         microseconds, the packet padded to 4 bytes (Prepare())
 //   Decoder.decode           src/decode/decoder.ts       Ethernet, VLAN tags, IPv4, IPv6, TCP (ethernet.ts, vlan.ts,
 //                                                         ipv4.ts, ipv6.ts, tcp.ts)
 //   FlowTable.packet         src/flow/flowTable.ts       key, hash, index probe, roles, counters, retransmission
@@ -47,8 +50,8 @@ enum Io : size_t {
   kStop = 5,          // out: why the walk stopped (a Stop value)
   kIdleTimeout = 6,   // config: table opts.idleTimeout
   kSkipRetrans = 7,   // config: table opts.skipRetransmissions (0/1)
-  kUnits = 8,         // config: timestamp fraction units (1e6 / 1e9)
-  kLittleEndian = 9,  // config: the file's byte order (0/1)
+  kUnits = 8,         // config: timestamp fraction units (1e6 / 1e9; 1e6 for live batches)
+  kLittleEndian = 9,  // config: the file's byte order (0/1; live batches: the machine's)
   kSeqLength = 10,    // config: store.seqLength
   kSeqDirBytes = 11,  // config: store.seqDirBytes
   kActiveTimeout = 12,  // config: table opts.activeTimeout
@@ -56,9 +59,11 @@ enum Io : size_t {
   kTail = 14,         // in/out: store.tail
   kStopCounts = 16,   // out: records handed back, per Stop value (cumulative)
   // pcapng (round perf37)
-  kFormat = 48,       // config: 0 classic pcap records, 1 pcapng blocks
+  kFormat = 48,       // config: 0 classic pcap records, 1 pcapng blocks, 2 the live addon's batch records
   kIfCount = 49,      // in: interfaces of the current section (entries of the interfaces region)
   kLastTs = 50,       // out: timestamp of the last packet taken (pcapng: PcapngParser's lastTs)
+  // live batches (round perf39)
+  kRecordsLeft = 51,  // in: records of the batch from start on (the walk takes at most this many; kEnd when it has)
   kIoLength = 64,
 };
 
@@ -86,6 +91,9 @@ enum Stop : int {
 };
 
 constexpr size_t kRecordHeader = 16;
+// The live addon's batch (native/src/live_capture.cc, src/capture/addonSource.ts, round perf39): the classic record
+// header's four words in the machine's byte order (sec, usec, caplen, wirelen), then the packet padded to 4 bytes.
+constexpr uint32_t kLivePad = 3;
 // pcapng (src/capture/pcapngReader.ts): an EPB is type, length, interface, ts high, ts low, caplen, origlen, then the
 // packet; the length again at the end.
 constexpr uint32_t kEpbType = 6;
@@ -406,8 +414,14 @@ constexpr size_t kBatch = 8;
 
 void KeyAndHash(Ahead* a);
 
-/** Record header and Decode() for the record at pos, then the canonical key and its hash as packet() makes them. */
-void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, Ahead* a) {
+/**
+ * Record header and Decode() for the record at pos, then the canonical key and its hash as packet() makes them. `pad`
+ * is 0 for a classic pcap record and kLivePad for a live batch record (its packet padded to 4 bytes: the next record
+ * starts at the padded end, which must be inside the batch's used bytes; the packet's own bytes end at its captured
+ * length). The live batch's words are in the machine's byte order (le says which) and microseconds (units 1e6), the
+ * same operations as AddonSource.onBatch's `w[q] + w[q + 1] / 1e6`.
+ */
+void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, uint32_t pad, Ahead* a) {
   a->pos = pos;
   if (end - pos < kRecordHeader) {
     a->why = kEnd;
@@ -419,7 +433,8 @@ void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, 
     a->why = kDamage;
     return;
   }
-  const size_t next = pos + kRecordHeader + capLen;
+  const size_t capEnd = pos + kRecordHeader + capLen;
+  const size_t next = pos + kRecordHeader + ((capLen + pad) & ~pad);
   if (next > end) {
     a->why = kEnd;
     return;
@@ -432,7 +447,7 @@ void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, 
   }
   const uint32_t wireLen = le ? Le32(h + 12) : Be32(h + 12);
   a->ts = static_cast<double>(le ? Le32(h) : Be32(h)) + static_cast<double>(le ? Le32(h + 4) : Be32(h + 4)) / units;
-  a->why = Decode(cap, pos + kRecordHeader, next, wireLen, &a->pk);
+  a->why = Decode(cap, pos + kRecordHeader, capEnd, wireLen, &a->pk);
   if (a->why == kStopCount) KeyAndHash(a);
 }
 
@@ -602,13 +617,17 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
 
   double clock = io[kClock];
   const double nextSweep = io[kNextSweep];
-  const double maxFrames = io[kMaxFrames];
+  const double budgetFrames = io[kMaxFrames];
   const double idleTimeout = io[kIdleTimeout];
   const bool skipRetrans = io[kSkipRetrans] != 0;
   const double units = io[kUnits];
   const bool le = io[kLittleEndian] != 0;
   // pcapng: the section's interfaces, as many as the region holds (an entry past it is an unknown interface: kDamage).
   const bool blocks = io[kFormat] == 1;
+  // Live batches: at most the batch's records left (a budget stop there is the batch's end, kEnd).
+  const bool live = io[kFormat] == 2;
+  const uint32_t pad = live ? kLivePad : 0;
+  const double recordsLeft = io[kRecordsLeft];
   const double* ifs = reinterpret_cast<const double*>(st->interfaces.data);
   const size_t ifRoom = ifs != nullptr ? st->interfaces.bytes / (kIfFields * sizeof(double)) : 0;
   const size_t ifCount = io[kIfCount] >= 0 && io[kIfCount] <= static_cast<double>(ifRoom) ? static_cast<size_t>(io[kIfCount]) : 0;
@@ -646,6 +665,8 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
                      lastMove != nullptr && activeStart != nullptr && timerArrays && sizesOk && listOk;
   const uint32_t mask = static_cast<uint32_t>(indexLen - 1);
 
+  // NaN or negative: nothing (the comparisons below are false).
+  const double maxFrames = live && !(recordsLeft >= budgetFrames) ? recordsLeft : budgetFrames;
   double taken = 0;
   double retrans = 0;
   int stop = kInternal;
@@ -653,7 +674,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   bool more = ready;
   while (more) {
     if (!(taken < maxFrames)) {
-      stop = kBudget;
+      stop = live && !(taken < recordsLeft) ? kEnd : kBudget;
       break;
     }
     // Decode and hash up to kBatch records (within the frame budget), prefetching each one's index bucket; the batch
@@ -663,7 +684,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
     for (size_t p = pos; n < kBatch && static_cast<double>(n) < room;) {
       Ahead* a = &batch[n++];
       if (blocks) PrepareBlock(cap, p, end, le, ifs, ifCount, a);
-      else Prepare(cap, p, end, le, units, a);
+      else Prepare(cap, p, end, le, units, pad, a);
       if (a->why != kStopCount) break;
       __builtin_prefetch(index + (a->hash & mask));
       p = a->next;

@@ -3,7 +3,7 @@
  * past the per-frame callback (the native fast path, src/fastpath/): PcapParser and PcapngParser call walk() before
  * each record or block they would handle themselves, and handle the one at the returned offset as usual. The hook owns
  * what happens to the packets it takes; the parser only counts them as frames (and, for pcapng, keeps the last one's
- * timestamp). Offline input only.
+ * timestamp). Offline input; live capture has BatchFastPath below.
  */
 export interface RecordFastPath {
   /**
@@ -29,4 +29,21 @@ export interface RecordFastPath {
   readonly taken: number;
   /** Timestamp of the last packet walk() took (read only when `taken` > 0). */
   readonly lastTs: number;
+}
+
+/**
+ * The same hook for live capture (round perf39): AddonSource hands each batch of the live addon (records of a 16-byte
+ * header in the machine's byte order, sec, usec, caplen, wirelen, then the packet padded to 4 bytes) to walkBatch()
+ * before each record it would hand to onFrame itself, and handles the one at the returned offset as usual.
+ */
+export interface BatchFastPath {
+  /** Called once when live capture starts on an interface of this link type; false: the hook stays unused. */
+  startBatches(linkType: number): boolean;
+  /**
+   * Takes whole records from buf[pos, end) (end: the batch's used bytes), at most `records` of them, while each is one
+   * it handles; returns the offset of the first one it did not take (pos when none), `taken` says how many it took.
+   */
+  walkBatch(buf: Buffer, pos: number, end: number, records: number): number;
+  /** Records the last walkBatch() took. */
+  readonly taken: number;
 }

@@ -164,7 +164,7 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     log.error(e.message, { interface: iface });
     requestStop('capture-error');
   };
-  source.start(pipeline.onFrame, onCaptureError);
+  source.start(pipeline.onFrame, onCaptureError, pipeline.fastPath);
   if (source.warning) log.warn(source.warning);
   log.info('capture started', { interface: iface, engine: source.engine, link_type: source.linkType, filter: cfg.capture.filter, snaplen: cfg.capture.snaplen });
 
@@ -353,6 +353,8 @@ export async function runLive(cfg: SensorConfig, log: Logger, reload: () => Prom
     );
   }
   await pipeline.close();
+  // The fast path's share of the live packets and why it handed records back (--log-level debug; round perf39).
+  if (pipeline.fastPath !== null) log.debug('fast path', { ...pipeline.fastPath.summary() });
   // After close: the ClickHouse output has then sent or spooled its last batch, and the line says which.
   const final = await stats();
   if (classifier !== null) await (classifier as Classifier).close();

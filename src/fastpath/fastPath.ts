@@ -1,4 +1,5 @@
-import type { RecordFastPath } from '../capture/recordFastPath';
+import { endianness } from 'node:os';
+import type { BatchFastPath, RecordFastPath } from '../capture/recordFastPath';
 import type { Decoder } from '../decode/decoder';
 import { LINKTYPE_ETHERNET } from '../decode/linkTypes';
 import type { FlowTable } from '../flow/flowTable';
@@ -41,7 +42,18 @@ const enum Io {
   Format = 48,
   IfCount = 49,
   LastTs = 50,
+  RecordsLeft = 51,
 }
+
+/** io Format values (fast_path.cc kFormat). */
+const enum Format {
+  Classic = 0,
+  Pcapng = 1,
+  LiveBatch = 2,
+}
+
+/** The live addon's batch words are in the machine's byte order. */
+const HOST_LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Doubles per interface in the interfaces region (fast_path.cc kIfFields): link type, ticks per second, offset. */
 const IF_FIELDS = 3;
@@ -92,7 +104,9 @@ export interface FastPathSummary {
  * pcap file from the read buffer to its flow's hot record in native code (native/fastpath/fast_path.cc) and leaves
  * every other record to the parser's onFrame, one at a time, in order. For PcapngParser (round perf37) it does the
  * same with the Enhanced Packet Blocks of the section's Ethernet interfaces (the interface table is copied to a
- * registered Float64Array after every SHB and IDB) and stops at every other block. It works on the flow table's own arrays
+ * registered Float64Array after every SHB and IDB) and stops at every other block. For live capture (round perf39) it is
+ * AddonSource's BatchFastPath: the same walk over the addon's batch records (native byte order, microseconds, packets
+ * padded to 4 bytes), Ethernet interfaces only. It works on the flow table's own arrays
  * (registered again whenever the store or its index grows) and updates what JavaScript keeps (decoder stats, table
  * stats and clock, the store's recency list ends, the pipeline's frame count) from the shared io block after each call.
  *
@@ -102,7 +116,7 @@ export interface FastPathSummary {
  * FlowTable.packet (with addHistory() and timers()' recency move) write; new flows, closes, timers that end flows and
  * every anomaly stay JavaScript's. Per call: scalars in, the io block out, no typed array passed.
  */
-export class FastPath implements RecordFastPath {
+export class FastPath implements RecordFastPath, BatchFastPath {
   taken = 0;
   private readonly native: NativeFastPath;
   private readonly io: Float64Array;
@@ -151,14 +165,14 @@ export class FastPath implements RecordFastPath {
 
   start(littleEndian: boolean, fractionUnits: number, linkType: number): boolean {
     if (linkType !== LINKTYPE_ETHERNET) return false;
-    this.io[Io.Format] = 0;
+    this.io[Io.Format] = Format.Classic;
     this.io[Io.LittleEndian] = littleEndian ? 1 : 0;
     this.io[Io.Units] = fractionUnits;
     return true;
   }
 
   startBlocks(): boolean {
-    this.io[Io.Format] = 1;
+    this.io[Io.Format] = Format.Pcapng;
     this.io[Io.IfCount] = 0;
     this.ifKnown = 0;
     this.ifEthernet = false;
@@ -199,6 +213,24 @@ export class FastPath implements RecordFastPath {
     this.ifKnown = n;
     io[Io.IfCount] = n;
     return this.ifEthernet;
+  }
+
+  /**
+   * Live capture (round perf39): an Ethernet interface's batches go through walkBatch(); any other link type (Linux
+   * cooked capture from `any`, raw IP, ...) stays on the JavaScript path.
+   */
+  startBatches(linkType: number): boolean {
+    if (linkType !== LINKTYPE_ETHERNET) return false;
+    this.io[Io.Format] = Format.LiveBatch;
+    this.io[Io.LittleEndian] = HOST_LITTLE_ENDIAN ? 1 : 0;
+    this.io[Io.Units] = 1e6;
+    return true;
+  }
+
+  /** walk() over a live batch's records from pos (at most `records` of them); end is the batch's used bytes. */
+  walkBatch(buf: Buffer, pos: number, end: number, records: number): number {
+    this.io[Io.RecordsLeft] = records;
+    return this.walk(buf, pos, end);
   }
 
   get lastTs(): number {

@@ -104,8 +104,9 @@ export class Pipeline {
   readonly table: FlowTable;
   readonly onFrame: FrameHandler;
   /**
-   * The offline fast path for classic pcap input (src/fastpath/), or null (switched off with SENSOR_FASTPATH=0, the
-   * addon not built, or learn mode's inspector): the offline run hands it to FileSource.run().
+   * The fast path (src/fastpath/), or null (switched off with SENSOR_FASTPATH=0, the addon not built, or learn mode's
+   * inspector): the offline run hands it to FileSource.run() (classic pcap, pcapng), the daemon to LiveSource.start()
+   * (the live addon's batches, round perf39).
    */
   readonly fastPath: FastPath | null;
   /** Flow records handed to the sinks. */

@@ -17,6 +17,10 @@ import { type SynthSummary, writeReplayCapture } from '../helpers/synthCapture';
  * flow is equal and there is no other; when something was, no more flows differ, are missing or are extra (a
  * flow whose first packets were lost can change sides) than packets were lost.
  *
+ * Each engine runs twice: with the native fast path (round perf39: the live batches' common packets go from the batch
+ * to the flow table in C++; its debug line says how many it took) and with SENSOR_FASTPATH=0 (every packet through the
+ * JavaScript path), so both ways are held to the offline records.
+ *
  * SENSOR_DAEMON_REPLAY_PACKETS sets the capture size (default 300000: 300,061 packets in 4,992 flows, the README's
  * figures); the replay runs at --topspeed. Rates and counters are printed.
  */
@@ -91,13 +95,17 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
     if (PACKETS === 300000) expect([synth.packets, synth.flows]).toEqual([300061, 4992]);
   });
 
-  for (const engine of engines) {
-    it(`${engine} at --topspeed: the offline flows and sequences; every lost packet counted`, async () => {
+  for (const engine of engines) for (const fast of [true, false]) {
+    const way = fast ? 'fast path' : 'SENSOR_FASTPATH=0';
+    it(`${engine} at --topspeed, ${way}: the offline flows and sequences; every lost packet counted`, async () => {
       const t0 = Date.now();
-      const db = path.join(suite.dir, `live-${engine}.db`);
+      const db = path.join(suite.dir, `live-${engine}-${fast ? 'fast' : 'js'}.db`);
       const cfg = path.join(suite.dir, `live-${engine}.json`);
       writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 1 } }));
-      const d = new Daemon(['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--no-classify', '--engine', engine]);
+      const d = new Daemon(
+        ['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--no-classify', '--engine', engine, '--log-level', 'debug'],
+        fast ? {} : { SENSOR_FASTPATH: '0' },
+      );
       suite.track(d);
       await d.started();
       const vethBefore = rxDropped(suite.lab.captureIf);
@@ -118,8 +126,9 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
 
       const c = compare(offline, readFlows(db));
       const share = c.equal / c.offline;
+      const fastLine = d.messages('fast path')[0] as (LogLine & { packets: number; calls: number; stops: Record<string, number> }) | undefined;
       console.log(
-        `replay ${engine}: rate=top achieved=${Math.round(pps)} pps in ${replayMs} ms, sent=${sent}, ` +
+        `replay ${engine}, ${way}: fast path took ${fastLine === undefined ? 'none' : `${fastLine.packets} packets in ${fastLine.calls} calls ${JSON.stringify(fastLine.stops)}`}; rate=top achieved=${Math.round(pps)} pps in ${replayMs} ms, sent=${sent}, ` +
           `received=${final.packets_received} decoded=${final.tcp_packets} kernel_drops=${final.kernel_drops} ` +
           `interface_drops=${final.interface_drops} veth_rx_dropped=${vethDropped}; flows offline=${c.offline} live=${c.live} ` +
           `equal=${c.equal} (${(100 * share).toFixed(2)}%) differ=${c.differ} missing=${c.missing} extra=${c.extra}; ` +
@@ -127,6 +136,9 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
       );
 
       expect(sent).toBe(synth.packets);
+      // The fast path ran (the addon is built for the tests) and took most packets, or was off.
+      if (fast) expect(fastLine?.packets ?? 0, d.logText()).toBeGreaterThan(final.tcp_packets / 2);
+      else expect(fastLine).toBeUndefined();
       // Drops reported, zero or counted: every packet the kernel accepted was decoded or counted as dropped,
       // and whatever the veth itself could not queue towards the socket makes up the rest of what was sent.
       expect(final.packets_received).toBe(final.tcp_packets + final.kernel_drops);
