@@ -9,6 +9,7 @@ import type { FlowTableOptions } from '../../src/flow/flowTable';
 import { ethernet, ipv4, tcp } from '../decode/frames';
 import { ACK, FIN, pcapBytes, PSH, session, SYN, tcpFrame } from '../helpers/frames';
 import { bothWays, TIGHT, toPcapng } from './fuzz';
+import { bothWaysLive, liveRecords, toBatches } from './live';
 import { HAVE_SHARED, SHARED_OUTSIDE_PCAPS, SHARED_PCAPS, SKIP_SHARED_MSG } from '../helpers/sharedPcaps';
 
 /**
@@ -95,6 +96,41 @@ for (const fmt of SHARED_FORMATS) {
     }, 300_000);
   });
 }
+
+describe.skipIf(!HAVE_ADDON || !HAVE_SHARED)('fast path over live batches of the shared captures (round perf39)', () => {
+  const files = HAVE_SHARED ? [...classicPcaps(SHARED_PCAPS), ...classicPcaps(SHARED_OUTSIDE_PCAPS)] : [];
+  const BATCH_BYTES = 16 + 262144 + 1024;
+  it("gives the JavaScript walk's records, stats and counters for every classic pcap as live batches (default and tight options, ticks between batches)", async () => {
+    expect(files.length).toBeGreaterThan(100);
+    let taken = 0;
+    let ethernet = 0;
+    for (let i = 0; i < files.length; i++) {
+      const { linkType, recs, ts } = liveRecords(readFileSync(files[i]!));
+      if (recs.length === 0) continue;
+      if (linkType === 1) ethernet++;
+      // A batch buffer that holds one record of the largest snaplen (the daemon's is 1 MiB), batches of 1-64 records;
+      // every fifth file again with tight flow options in batches of 1-8.
+      const fast = await bothWaysLive(toBatches(recs, ts, i, BATCH_BYTES), linkType, `${files[i]} (live)`, {}, BATCH_BYTES);
+      taken += fast.fast!.packets;
+      if (linkType !== 1) expect(fast.fast!.packets, files[i]).toBe(0);
+      if (i % 5 === 0) {
+        taken += (await bothWaysLive(toBatches(recs, ts, i + 7, BATCH_BYTES, 8), linkType, `${files[i]} (live, tight)`, TIGHT, BATCH_BYTES)).fast!.packets;
+      }
+    }
+    expect(ethernet).toBeGreaterThan(100);
+    expect(taken).toBeGreaterThan(10000);
+    if (process.env.FASTPATH_TEST_VERBOSE === '1') console.log(`fast path live: ${files.length} classic pcap files (${ethernet} Ethernet) as batches, ${taken} packets taken`);
+  }, 600_000);
+
+  it('takes nothing from a Linux cooked capture (`any`): every frame reaches onFrame', async () => {
+    const frames = session(1_700_000_000, '10.0.0.1', '10.0.0.2', 40000, 80, [100, -200, 100, -200, 100]);
+    const { recs, ts } = liveRecords(pcapBytes(frames));
+    // The same bytes under DLT_LINUX_SLL: the decoder reads them as SLL headers; the fast path must stay out.
+    const fast = await bothWaysLive(toBatches(recs, ts, 1, 65536), 113, 'sll');
+    expect(fast.fast!.packets).toBe(0);
+    expect(fast.onFrames).toBe(recs.length);
+  });
+});
 
 describe.skipIf(!HAVE_ADDON)('fast path over pcapng blocks (round perf37)', () => {
   const t0 = 1_700_000_000;

@@ -4,12 +4,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fastPathBinding, fastPathDisabled } from '../../src/fastpath/binding';
 import { HAVE_SHARED, SHARED_PCAPS } from '../helpers/sharedPcaps';
 import { fuzzOne, fuzzOneNg, head, headNg, scratch, toPcapng } from './fuzz';
+import { fuzzOneLive } from './live';
 
 /**
  * The fast path against the JavaScript path on mutated captures (test/fastpath/fuzz.ts): same records, stats and
  * counters, no crash. CI runs fixed seeds in a few seconds; a long run sets FASTPATH_FUZZ_SEEDS (how many seeds per
  * source) and FASTPATH_FUZZ_FIRST (the first seed), e.g.
  *   FASTPATH_FUZZ_SEEDS=2000 FASTPATH_FUZZ_FIRST=100000 npx vitest run test/fastpath/fuzz.test.ts
+ * (add `-t live` for the live batches alone, round perf39).
  */
 
 const HAVE_ADDON = fastPathBinding() !== null && !fastPathDisabled();
@@ -92,7 +94,7 @@ function sharedNg(): { name: string; bytes: Buffer }[] {
 /** SEEDS mutants of every source from seed FIRST, each run both ways by `one`: packets taken, mutants, stops summed. */
 async function fuzzSources(
   sources: { name: string; bytes: Buffer }[],
-  one: typeof fuzzOne,
+  one: (src: Buffer, seed: number, dir: string, label: string, stops?: Record<string, number>) => Promise<number>,
 ): Promise<{ taken: number; runs: number; stops: Record<string, number> }> {
   let taken = 0;
   let runs = 0;
@@ -132,6 +134,20 @@ describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () =>
     for (const why of ['damaged_record', 'bad_wire_length', 'link', 'ethertype', 'ip', 'tcp', 'new_flow', 'block']) expect(stops[why], why).toBeGreaterThan(0);
     if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {
       console.log(`fast path pcapng fuzz: ${runs} mutants of ${sources.length} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken; blocks handed back: ${JSON.stringify(stops)}`);
+    }
+  }, 3_600_000);
+
+  it(`mutated live batches: same records, stats and counters (${SEEDS} seeds a source from ${FIRST}; round perf39)`, async () => {
+    const [full, snap] = generated();
+    const sources = [{ name: 'gen-full', bytes: full! }, { name: 'gen-snap128', bytes: snap! }, ...shared()];
+    const { taken, runs, stops } = await fuzzSources(sources, (src, seed, _dir, label, st) => fuzzOneLive(src, seed, label, st));
+    expect(taken).toBeGreaterThan(runs * 10);
+    // chunk_end: a count or used bytes that lie, a record cut short; damaged_record: a captured length past the limit.
+    for (const why of ['chunk_end', 'damaged_record', 'bad_wire_length', 'link', 'ethertype', 'ip', 'not_tcp', 'tcp', 'new_flow']) {
+      expect(stops[why], why).toBeGreaterThan(0);
+    }
+    if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {
+      console.log(`fast path live fuzz: ${runs} mutants of ${sources.length} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken; records handed back: ${JSON.stringify(stops)}`);
     }
   }, 3_600_000);
 });
