@@ -151,6 +151,9 @@ export async function runLive(
     error = (e as Error).message;
   }
   source.stop();
+  // A macrotask turn: the loop above may never leave the microtask queue (settle() and tick() answer at once), and a
+  // long fuzz run would starve vitest's worker RPC.
+  await new Promise((r) => setImmediate(r));
   await pipeline.flush('shutdown');
   await pipeline.close();
   const st = pipeline.decoder.stats;
