@@ -64,6 +64,18 @@ def cpu_of(pid):
     return (int(fields[11]) + int(fields[12])) / tck  # utime + stime (fields 14, 15)
 
 
+def oncpu_of(pid):
+    """Seconds on a CPU of all the process's threads now (schedstat, ns resolution; threads alive at both reads)."""
+    t = 0
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/schedstat') as f:
+                t += int(f.read().split()[0])
+        except OSError:
+            pass
+    return t / 1e9
+
+
 def run(fast, scratch, k):
     db = os.path.join(scratch, f'{k}.db')
     cfg = os.path.join(scratch, 'cfg.json')
@@ -83,11 +95,13 @@ def run(fast, scratch, k):
         time.sleep(0.05)
     time.sleep(0.5)
     c0 = cpu_of(d.pid)
+    s0 = oncpu_of(d.pid)
     w0 = time.time()
     tr = subprocess.run(['ip', 'netns', 'exec', ns, 'taskset', '-c', a.cpu, 'tcpreplay', f'--pps={a.pps}', f'--limit={a.packets}',
                          '-i', rep_if, pcap], capture_output=True, text=True)
     time.sleep(a.settle)
     c1 = cpu_of(d.pid)
+    s1 = oncpu_of(d.pid)
     w1 = time.time()
     d.send_signal(signal.SIGTERM)
     d.wait(60)
@@ -97,7 +111,7 @@ def run(fast, scratch, k):
     sent = int(re.search(r'Actual: (\d+) packets', tr.stdout).group(1))
     os.unlink(db)
     return {
-        'fast': fast, 'cpu': c1 - c0, 'wall': w1 - w0, 'sent': sent, 'received': stopped.get('packets_received'),
+        'fast': fast, 'cpu': c1 - c0, 'oncpu': s1 - s0, 'wall': w1 - w0, 'sent': sent, 'received': stopped.get('packets_received'),
         'decoded': stopped.get('tcp_packets'), 'drops': stopped.get('kernel_drops'), 'ifdrops': stopped.get('interface_drops'),
         'taken': fp['packets'] if fp else 0, 'stops': fp['stops'] if fp else {},
     }
@@ -111,6 +125,8 @@ lab_up()
 scratch = tempfile.mkdtemp(prefix='p39-live-')
 res = {True: [], False: []}
 diffs = []
+sdiffs = []
+print(f'start load {load()}; {a.rounds} rounds, {a.packets} packets at {a.pps} pps, core {a.cpu}', flush=True)
 try:
     for r in range(a.rounds):
         order = [True, False] if r % 2 == 0 else [False, True]
@@ -119,15 +135,20 @@ try:
             x = run(fast, scratch, f'{r}-{int(fast)}')
             got[fast] = x
             res[fast].append(x)
-            print(f'round {r} {"on " if fast else "off"} load {load()} cpu {x["cpu"]:.2f} s ({1e6 * x["cpu"] / x["sent"]:.2f} us/packet) '
+            print(f'round {r} {"on " if fast else "off"} load {load()} cpu {x["cpu"]:.2f} s ({1e6 * x["cpu"] / x["sent"]:.2f} us/packet), '
+                  f'schedstat {x["oncpu"]:.3f} s ({1e6 * x["oncpu"] / x["sent"]:.3f} us/packet) '
                   f'sent {x["sent"]} received {x["received"]} decoded {x["decoded"]} drops {x["drops"]}/{x["ifdrops"]} '
                   f'taken {x["taken"]} ({100 * x["taken"] / max(1, x["decoded"]):.1f}%)', flush=True)
         diffs.append(got[True]['cpu'] - got[False]['cpu'])
+        sdiffs.append(got[True]['oncpu'] - got[False]['oncpu'])
 finally:
     lab_down()
 for fast in (True, False):
     xs = res[fast]
     print(f'{"on " if fast else "off"}: cpu median {statistics.median(x["cpu"] for x in xs):.3f} s, '
-          f'{statistics.median(1e6 * x["cpu"] / x["sent"] for x in xs):.3f} us/packet; drops max {max(x["drops"] for x in xs)}; '
+          f'{statistics.median(1e6 * x["cpu"] / x["sent"] for x in xs):.3f} us/packet; schedstat median {statistics.median(x["oncpu"] for x in xs):.3f} s, '
+          f'{statistics.median(1e6 * x["oncpu"] / x["sent"] for x in xs):.3f} us/packet; drops max {max(x["drops"] for x in xs)}; '
           f'taken median {statistics.median(x["taken"] for x in xs)}; stops {xs[-1]["stops"]}')
 print(f'per round on - off: {" ".join(f"{d:+.2f}" for d in diffs)}; median {statistics.median(diffs):+.3f} s, lower in {sum(d < 0 for d in diffs)}/{len(diffs)}')
+print(f'schedstat per round on - off: {" ".join(f"{d:+.3f}" for d in sdiffs)}; median {statistics.median(sdiffs):+.3f} s, lower in {sum(d < 0 for d in sdiffs)}/{len(sdiffs)}')
+print(f'end load {load()}')
