@@ -1,3 +1,4 @@
+import { dropScratch, graphCacheFile, readGraph, saveGraph, scratchFile } from './graphCache';
 import { ort, type OrtSession } from './ortBinding';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
@@ -50,8 +51,41 @@ export async function createDeviceSession(
       if (device === 'cuda') logger.warn(`CUDA execution provider not available (${cudaError}); classifying on CPU: ${CUDA_HOWTO}`);
     }
   }
-  const session = await ort.InferenceSession.create(model, options(['cpu'], intraOpThreads));
+  const session = await createCpuSession(model, intraOpThreads);
   return { session, device: 'cpu', cudaError };
+}
+
+/**
+ * A CPU session; where the graph cache is on (graphCache.ts), from the graph ORT optimised on an earlier run, with
+ * the optimiser off (the same graph, kernels and outputs; ~20 ms less), else optimised now and the result saved.
+ */
+async function createCpuSession(model: Uint8Array, intraOpThreads: number | undefined): Promise<OrtSession> {
+  const opts = options(['cpu'], intraOpThreads);
+  let file: string | null = null;
+  try {
+    file = graphCacheFile(model, ort.env.versions.node ?? '', `${opts.graphOptimizationLevel}/${opts.executionMode}`);
+  } catch {
+    file = null;
+  }
+  if (file === null) return ort.InferenceSession.create(model, opts);
+  const graph = readGraph(file);
+  if (graph !== null) {
+    try {
+      return await ort.InferenceSession.create(graph, { ...opts, graphOptimizationLevel: 'disabled' });
+    } catch {
+      // Not a graph this runtime loads: optimise the model again, below, and rewrite the entry.
+    }
+  }
+  const scratch = scratchFile(file);
+  let session: OrtSession;
+  try {
+    session = await ort.InferenceSession.create(model, { ...opts, optimizedModelFilePath: scratch });
+  } catch {
+    dropScratch(scratch);
+    return ort.InferenceSession.create(model, opts);
+  }
+  saveGraph(scratch, file);
+  return session;
 }
 
 export { firstLine };

@@ -47,6 +47,8 @@ interface ModuleInternals {
 }
 
 let installed = false;
+/** The environment installCodeCache() took its directory from. */
+let installedEnv: NodeJS.ProcessEnv | null = null;
 
 /** Modules of this thread compiled from cached data (hits), without (misses: none yet, or V8 refused it), or by Node's own loader (passed). */
 export const codeCacheStats = { hits: 0, misses: 0, passed: 0 };
@@ -57,10 +59,9 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | nul
 }
 
 /** The directory, and the existing directory it goes under (never created here: a service user's HOME=/nonexistent stays so). */
-function location(env: NodeJS.ProcessEnv): { dir: string; under: string } | null {
+function location(env: NodeJS.ProcessEnv, version: string = `v8-${process.version}-${process.arch}`): { dir: string; under: string } | null {
   const named = env['SENSOR_CODE_CACHE'];
   if (named === 'off' || named === '0') return null;
-  const version = `v8-${process.version}-${process.arch}`;
   if (named !== undefined && named !== '') {
     const base = path.resolve(named);
     return { dir: path.join(base, version), under: path.dirname(base) };
@@ -127,6 +128,7 @@ export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean 
   if (at === null || !usable(at.dir, at.under)) return false;
   const dir = at.dir;
   installed = true;
+  installedEnv = env;
   const M = Module as unknown as ModuleInternals;
   const original = M.prototype._compile;
   const pending: Array<{ script: vm.Script; file: string }> = [];
@@ -164,4 +166,17 @@ export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean 
   };
   process.once('exit', () => writeEntries(dir, pending));
   return true;
+}
+
+/**
+ * A directory for another start-up cache of this thread (`sub`, e.g. onnxruntime's optimised graphs, graphCache.ts),
+ * beside the code cache's own and under the same rules (same place, same `SENSOR_CODE_CACHE=off`, the user's own and
+ * writable by no one else), created when missing; null unless installCodeCache() installed the code cache in this
+ * thread (so a library user or a test that never ran bin/sensor.js or a worker entry writes nothing), or when the
+ * directory is not usable.
+ */
+export function startupCacheDir(sub: string): string | null {
+  if (!installed || installedEnv === null) return null;
+  const at = location(installedEnv, sub);
+  return at !== null && usable(at.dir, at.under) ? at.dir : null;
 }
