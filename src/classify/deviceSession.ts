@@ -1,4 +1,4 @@
-import { dropScratch, graphCacheFile, readGraph, saveGraph, scratchFile } from './graphCache';
+import { dropScratch, graphCacheFile, readGraph, saveGraph, scratchFile, touchGraph } from './graphCache';
 import { ort, type OrtSession } from './ortBinding';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
@@ -71,7 +71,9 @@ async function createCpuSession(model: Uint8Array, intraOpThreads: number | unde
   const graph = readGraph(file);
   if (graph !== null) {
     try {
-      return await ort.InferenceSession.create(graph, { ...opts, graphOptimizationLevel: 'disabled' });
+      const session = await ort.InferenceSession.create(graph, { ...opts, graphOptimizationLevel: 'disabled' });
+      touchGraph(file);
+      return session;
     } catch {
       // Not a graph this runtime loads: optimise the model again, below, and rewrite the entry.
     }

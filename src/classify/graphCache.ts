@@ -20,10 +20,26 @@ import { startupCacheDir } from '../startup/codeCache';
  * from its own bytes and the entry rewritten. It lives beside the V8 code cache (startupCacheDir(): same directory
  * rules, `SENSOR_CODE_CACHE=off` switches both off) and only in threads that installed the code cache, the CLI's;
  * `SENSOR_GRAPH_CACHE=off` switches this one off alone. Whatever fails here falls back to an ordinary session.
+ *
+ * Its size is bounded (round perf40): every new model, onnxruntime version, CPU or option set adds an entry, so each
+ * write ends by removing the least recently used entries beyond GRAPH_CACHE_BOUND (a run that loads an entry marks it
+ * used: its modification time set to now), and a graph larger than the byte bound is not kept at all. Concurrent
+ * processes (the CLI's worker threads, two sensors at once) are safe without a lock: an entry appears by a rename,
+ * so a reader sees a whole entry or none; one removed under a reader is either already open (Linux keeps its bytes)
+ * or missing (a miss); every removal ignores a file that is already gone; and each writer prunes after its own rename,
+ * so once the last writer is done the directory is within the bound.
  */
 
-/** Above this many entries the directory is emptied before a new one is written (old models' and runtimes' entries). */
-const MAX_ENTRIES = 64;
+/**
+ * At most this many entries and bytes in `ort-graphs/`: the bundled models are two entries, ~1.4 MB together, so
+ * eight entries keep a user's three or four set-ups (models, onnxruntime versions) and the byte bound keeps a large
+ * model of one's own from filling the disk. Beyond either, the least recently used entries go.
+ */
+export const GRAPH_CACHE_BOUND = { entries: 8, bytes: 32 * 1024 * 1024 };
+/** A temporary file older than this was left by a process that died while writing (a live one takes well under a second). */
+const STALE_SCRATCH_MS = 10 * 60 * 1000;
+/** The name of an entry: the key's SHA-256 in hex. */
+const ENTRY = /^[0-9a-f]{64}\.onnx$/;
 const DIGEST = 32;
 
 let machine: string | null = null;
@@ -74,24 +90,84 @@ export function scratchFile(file: string): string {
   return `${file}.${process.pid}.${threadId}.tmp`;
 }
 
-/** Makes the graph ORT wrote to `scratch` the entry `file` (checksum first, then a rename); never throws. */
-export function saveGraph(scratch: string, file: string): void {
+/**
+ * Makes the graph ORT wrote to `scratch` the entry `file` (checksum first, then a rename), then removes the least
+ * recently used entries beyond `bound`; never throws.
+ */
+export function saveGraph(scratch: string, file: string, bound: { entries: number; bytes: number } = GRAPH_CACHE_BOUND): void {
   try {
     const graph = fs.readFileSync(scratch);
-    if (graph.length === 0) return;
-    const dir = path.dirname(file);
-    const entries = fs.readdirSync(dir);
-    if (entries.length >= MAX_ENTRIES) {
-      for (const f of entries) if (f !== path.basename(scratch)) fs.rmSync(path.join(dir, f), { force: true });
+    if (graph.length > 0 && graph.length + DIGEST <= bound.bytes) {
+      const tmp = `${scratch}.sum`;
+      fs.writeFileSync(tmp, Buffer.concat([crypto.createHash('sha256').update(graph).digest(), graph]), { mode: 0o600 });
+      // A reader meanwhile sees the old entry or the new one, never half of one.
+      fs.renameSync(tmp, file);
+      pruneGraphs(path.dirname(file), path.basename(file), bound);
     }
-    const tmp = `${scratch}.sum`;
-    fs.writeFileSync(tmp, Buffer.concat([crypto.createHash('sha256').update(graph).digest(), graph]), { mode: 0o600 });
-    // A reader meanwhile sees the old entry or the new one, never half of one.
-    fs.renameSync(tmp, file);
   } catch {
     // A full or read-only disk: the next run optimises the model again.
   }
   dropScratch(scratch);
+}
+
+/** Marks the entry `file` used now (its modification time), so that pruning keeps it; never throws. */
+export function touchGraph(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {
+    // Removed meanwhile by another process's pruning, or a read-only cache: the entry just ages.
+  }
+}
+
+/**
+ * Removes from `dir` the least recently used entries (by modification time, oldest first) beyond `bound`'s count
+ * or bytes, never `keep` (the entry just written), and temporary files older than STALE_SCRATCH_MS; files that
+ * vanish meanwhile (another process pruning) are skipped. Never throws.
+ */
+export function pruneGraphs(dir: string, keep: string, bound: { entries: number; bytes: number } = GRAPH_CACHE_BOUND, now: number = Date.now()): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const entries: Array<{ name: string; used: number; size: number }> = [];
+  for (const name of names) {
+    const entry = ENTRY.test(name);
+    if (!entry && !name.endsWith('.tmp') && !name.endsWith('.tmp.sum')) continue;
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path.join(dir, name));
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) continue;
+    if (entry) entries.push({ name, used: name === keep ? Infinity : st.mtimeMs, size: st.size });
+    else if (now - st.mtimeMs > STALE_SCRATCH_MS) remove(path.join(dir, name));
+  }
+  // The most recently used first (ties by name, so that concurrent pruners agree); those within the bound stay, the rest go.
+  entries.sort((a, b) => b.used - a.used || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let count = 0;
+  let bytes = 0;
+  let full = false;
+  for (const e of entries) {
+    full ||= e.name !== keep && (count + 1 > bound.entries || bytes + e.size > bound.bytes);
+    if (full) {
+      remove(path.join(dir, e.name));
+    } else {
+      count += 1;
+      bytes += e.size;
+    }
+  }
+}
+
+function remove(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // Not ours to remove after all (permissions): left as it is.
+  }
 }
 
 /** Removes what saveGraph() or ORT left under the temporary name `scratch`; never throws. */
