@@ -31,7 +31,7 @@ import { startupCacheDir } from '../startup/codeCache';
  */
 
 /**
- * At most this many entries and bytes in `ort-graphs/`: the bundled models are two entries, ~1.4 MB together, so
+ * At most this many entries and bytes in `ort-graphs/`: the bundled models are two entries, ~1.5 MB together, so
  * eight entries keep a user's three or four set-ups (models, onnxruntime versions) and the byte bound keeps a large
  * model of one's own from filling the disk. Beyond either, the least recently used entries go.
  */
