@@ -195,14 +195,46 @@ export function mutate(src: Buffer, seed: number, count: number): Mutant {
   return m.mutant(src.subarray(0, 24));
 }
 
-export interface PathRun {
+/** What the two ways of one input must agree on: the records, the pipeline's counters and the error, as text. */
+export interface PipelineRun {
   records: string[];
   tableStats: string;
   anomalies: string;
   decoder: string;
-  frames: number;
   error: string | null;
   fast: FastPathSummary | null;
+}
+
+export interface PathRun extends PipelineRun {
+  frames: number;
+}
+
+/** A Pipeline without a model whose one sink keeps each flow record as JSON text (runPath, live.ts runLive). */
+export function recordingPipeline(opts: Partial<FlowTableOptions>, live: boolean): { pipeline: Pipeline; records: string[] } {
+  const records: string[] = [];
+  const sink = { write: (b: ClassifiedFlow[]) => { for (const c of b) records.push(JSON.stringify(c.flow)); }, close: () => {} };
+  const pipeline = new Pipeline({ ...DEFAULT_FLOW_OPTIONS, source: 'x', ...opts }, null, [sink], null, { sensor: 't', live });
+  return { pipeline, records };
+}
+
+/** The counters of a closed recordingPipeline(), as text. */
+export function pipelineCounters(pipeline: Pipeline): Pick<PipelineRun, 'tableStats' | 'anomalies' | 'decoder'> {
+  const st = pipeline.decoder.stats;
+  return {
+    tableStats: JSON.stringify(pipeline.table.stats),
+    anomalies: JSON.stringify(pipeline.anomalies),
+    decoder: JSON.stringify({ frames: st.frames, tcp: st.tcp, links: [...st.linkTypes], fragments: st.fragments, reassembled: st.fragmentsReassembled }),
+  };
+}
+
+/** Asserts that the fast run found the fast path on and agrees with the JavaScript run (bothWays, live.ts bothWaysLive). */
+export function expectSameRun(fast: PipelineRun, js: PipelineRun, what: string): void {
+  expect(fast.fast, `${what}: the fast path is on`).not.toBeNull();
+  expect(fast.error, what).toBe(js.error);
+  expect(fast.anomalies, what).toBe(js.anomalies);
+  expect(fast.decoder, what).toBe(js.decoder);
+  expect(fast.tableStats, what).toBe(js.tableStats);
+  expect(fast.records, what).toEqual(js.records);
 }
 
 /** Reader + decoder + flow table through the real Pipeline, fast path on or off (fastPath.test.ts's runPath). */
@@ -213,21 +245,16 @@ export async function runPath(
   chunkSize?: number,
   tweak?: (fp: FastPath) => void,
 ): Promise<PathRun> {
-  const records: string[] = [];
-  const sink = { write: (b: ClassifiedFlow[]) => { for (const c of b) records.push(JSON.stringify(c.flow)); }, close: () => {} };
-  const pipeline = new Pipeline({ ...DEFAULT_FLOW_OPTIONS, source: 'x', ...opts }, null, [sink], null, { sensor: 't', live: false });
+  const { pipeline, records } = recordingPipeline(opts, false);
   const fp = fast ? pipeline.fastPath : null;
   if (fp !== null && tweak !== undefined) tweak(fp);
   const src = new FileSource(file, chunkSize !== undefined ? { chunkSize } : undefined);
   const result = await src.run(pipeline.onFrame, () => pipeline.settle(), fp);
   await pipeline.flush('eof');
   await pipeline.close();
-  const st = pipeline.decoder.stats;
   return {
     records,
-    tableStats: JSON.stringify(pipeline.table.stats),
-    anomalies: JSON.stringify(pipeline.anomalies),
-    decoder: JSON.stringify({ frames: st.frames, tcp: st.tcp, links: [...st.linkTypes], fragments: st.fragments, reassembled: st.fragmentsReassembled }),
+    ...pipelineCounters(pipeline),
     frames: result.frames,
     error: result.error,
     fast: fp !== null ? fp.summary() : null,
@@ -253,13 +280,8 @@ export function head(file: string, max: number): Buffer {
 export async function bothWays(file: string, what: string, opts: Partial<FlowTableOptions> = {}, chunkSize?: number): Promise<PathRun> {
   const js = await runPath(file, false, opts, chunkSize);
   const fast = await runPath(file, true, opts, chunkSize);
-  expect(fast.fast, `${what}: the fast path is on`).not.toBeNull();
-  expect(fast.error, what).toBe(js.error);
+  expectSameRun(fast, js, what);
   expect(fast.frames, what).toBe(js.frames);
-  expect(fast.anomalies, what).toBe(js.anomalies);
-  expect(fast.decoder, what).toBe(js.decoder);
-  expect(fast.tableStats, what).toBe(js.tableStats);
-  expect(fast.records, what).toEqual(js.records);
   return fast;
 }
 

@@ -4,11 +4,8 @@ import { mulberry32 as rng } from '../../bench/synth';
 import { AddonSource } from '../../src/capture/addonSource';
 import type { AddonCapture, BatchHandler, LiveBinding, LiveStats } from '../../src/capture/liveBinding';
 import type { ResolvedLiveOptions } from '../../src/capture/liveOptions';
-import type { ClassifiedFlow } from '../../src/classify/verdict';
-import type { FastPathSummary } from '../../src/fastpath/fastPath';
-import { DEFAULT_FLOW_OPTIONS, type FlowTableOptions } from '../../src/flow/flowTable';
-import { Pipeline } from '../../src/pipeline/pipeline';
-import { BOUNDARY_BYTES, TIGHT } from './fuzz';
+import type { FlowTableOptions } from '../../src/flow/flowTable';
+import { BOUNDARY_BYTES, TIGHT, expectSameRun, pipelineCounters, recordingPipeline, type PipelineRun } from './fuzz';
 
 /**
  * Live capture through the fast path (round perf39), without a network: the live addon's batches (native/src/
@@ -85,15 +82,9 @@ export function toBatches(recs: Buffer[], ts: number[], seed: number, batchBytes
   return out;
 }
 
-export interface LiveRun {
-  records: string[];
-  tableStats: string;
-  anomalies: string;
-  decoder: string;
+export interface LiveRun extends PipelineRun {
   /** Frames handed to onFrame (the JavaScript path: all of them). */
   onFrames: number;
-  error: string | null;
-  fast: FastPathSummary | null;
 }
 
 /** A LiveBinding whose capture is fed by the test: `push` writes a batch into the shared buffer and delivers it. */
@@ -125,9 +116,7 @@ export async function runLive(
   opts: Partial<FlowTableOptions> = {},
   batchBytes = 65536,
 ): Promise<LiveRun> {
-  const records: string[] = [];
-  const sink = { write: (b: ClassifiedFlow[]) => { for (const c of b) records.push(JSON.stringify(c.flow)); }, close: () => {} };
-  const pipeline = new Pipeline({ ...DEFAULT_FLOW_OPTIONS, source: 'x', ...opts }, null, [sink], null, { sensor: 't', live: true });
+  const { pipeline, records } = recordingPipeline(opts, true);
   const { binding, push } = standIn(linkType, batchBytes);
   const source = new AddonSource({} as ResolvedLiveOptions, binding);
   let onFrames = 0;
@@ -156,12 +145,9 @@ export async function runLive(
   await new Promise((r) => setImmediate(r));
   await pipeline.flush('shutdown');
   await pipeline.close();
-  const st = pipeline.decoder.stats;
   return {
     records,
-    tableStats: JSON.stringify(pipeline.table.stats),
-    anomalies: JSON.stringify(pipeline.anomalies),
-    decoder: JSON.stringify({ frames: st.frames, tcp: st.tcp, links: [...st.linkTypes], fragments: st.fragments, reassembled: st.fragmentsReassembled }),
+    ...pipelineCounters(pipeline),
     onFrames,
     error,
     fast: fast && pipeline.fastPath !== null ? pipeline.fastPath.summary() : null,
@@ -178,13 +164,8 @@ export async function bothWaysLive(
 ): Promise<LiveRun> {
   const js = await runLive(batches, linkType, false, opts, batchBytes);
   const fast = await runLive(batches, linkType, true, opts, batchBytes);
-  expect(fast.fast, `${what}: the fast path is on`).not.toBeNull();
   expect(js.fast, what).toBeNull();
-  expect(fast.error, what).toBe(js.error);
-  expect(fast.anomalies, what).toBe(js.anomalies);
-  expect(fast.decoder, what).toBe(js.decoder);
-  expect(fast.tableStats, what).toBe(js.tableStats);
-  expect(fast.records, what).toEqual(js.records);
+  expectSameRun(fast, js, what);
   // Every frame the fast path did not take still reached onFrame.
   expect(fast.onFrames + fast.fast!.packets, what).toBe(js.onFrames);
   return fast;
