@@ -49,7 +49,7 @@ export const BOUNDARY_BYTES = [0x00, 0xff, 0x81, 0x88, 0xa8, 0x91, 0x86, 0xdd, 0
  * The mutation steps both formats share, on a file cut into its records (classic pcap) or blocks (pcapng): each draws
  * from the one seeded RNG in a fixed order, so a seed always gives the same mutant, and names what it did in `ops`.
  */
-class Mutations {
+export class Mutations {
   readonly ops: string[] = [];
   /** Where the file is cut at the end (-1: not cut); a later truncation replaces an earlier one. */
   truncateAt = -1;
@@ -77,6 +77,21 @@ class Mutations {
       if (off < p.length) p[off]! ^= 1 << this.int(8);
     }
     this.ops.push(`flip#${i}`);
+  }
+
+  /** A bit flip in the first `span` bytes of part i (its record header or block's fixed fields). */
+  flipHeader(i: number, span: number): void {
+    const p = this.parts[i]!;
+    const off = this.int(span);
+    p[off]! ^= 1 << this.int(8);
+    this.ops.push(`hdrflip#${i}@${off}`);
+  }
+
+  /** A VLAN tag run in part i: EtherType 0x8100 repeated from its frame's EtherType (byte 28 of a 16-byte header on). */
+  vlanRun(i: number): void {
+    const p = this.parts[i]!;
+    for (let off = 28; off + 2 <= p.length && off < 28 + 4 * (1 + this.int(6)); off += 4) p.writeUInt16BE(0x8100, off);
+    this.ops.push(`vlanrun#${i}`);
   }
 
   /** A byte of the first 80 of part i's frame (at `frame`) overwritten with a boundary value. */
@@ -152,9 +167,7 @@ export function mutate(src: Buffer, seed: number, count: number): Mutant {
     0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffef, 0xffffffff];
   for (let k = 0; k < count && parts.length > 0; k++) {
     const i = int(parts.length);
-    const p = parts[i]!;
-    const kind = int(12);
-    switch (kind) {
+    switch (int(12)) {
       case 0: case 1: case 2:
         // bit flips in the frame's headers
         m.flipFrame(i, 16);
@@ -163,25 +176,20 @@ export function mutate(src: Buffer, seed: number, count: number): Mutant {
         // byte overwrite with a boundary value
         m.overwriteFrame(i, 16);
         break;
-      case 5: {
+      case 5:
         // record header bit flip (timestamps, lengths)
-        const off = int(16);
-        p[off]! ^= 1 << int(8);
-        m.ops.push(`hdrflip#${i}@${off}`);
+        m.flipHeader(i, 16);
         break;
-      }
       case 6:
         m.lieLength(i, 8, 16, lengths, 'caplen');
         break;
       case 7:
         m.lieLength(i, 12, 16, lengths, 'wirelen');
         break;
-      case 8: {
+      case 8:
         // a VLAN tag run: EtherType 0x8100 repeated up to the frame's end
-        for (let off = 28; off + 2 <= p.length && off < 28 + 4 * (1 + int(6)); off += 4) p.writeUInt16BE(0x8100, off);
-        m.ops.push(`vlanrun#${i}`);
+        m.vlanRun(i);
         break;
-      }
       case 9:
         m.duplicate(i);
         break;
@@ -483,13 +491,10 @@ export function mutateNg(src: Buffer, seed: number, count: number): Mutant {
       case 3:
         m.overwriteFrame(i, 28);
         break;
-      case 4: {
+      case 4:
         // a bit of the block's fixed fields: type, length, interface, timestamp, lengths
-        const off = int(Math.min(28, p.length));
-        p[off]! ^= 1 << int(8);
-        m.ops.push(`hdrflip#${i}@${off}`);
+        m.flipHeader(i, Math.min(28, p.length));
         break;
-      }
       case 5:
         m.lieLength(i, 20, 32, lengths, 'caplen');
         break;

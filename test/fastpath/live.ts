@@ -5,7 +5,7 @@ import { AddonSource } from '../../src/capture/addonSource';
 import type { AddonCapture, BatchHandler, LiveBinding, LiveStats } from '../../src/capture/liveBinding';
 import type { ResolvedLiveOptions } from '../../src/capture/liveOptions';
 import type { FlowTableOptions } from '../../src/flow/flowTable';
-import { BOUNDARY_BYTES, TIGHT, expectSameRun, pipelineCounters, recordingPipeline, type PipelineRun } from './fuzz';
+import { Mutations, TIGHT, expectSameRun, pipelineCounters, recordingPipeline, type PipelineRun } from './fuzz';
 
 /**
  * Live capture through the fast path (round perf39), without a network: the live addon's batches (native/src/
@@ -178,71 +178,43 @@ export async function bothWaysLive(
  * the bytes hold, fewer, used bytes short of the last record or past it, beyond the buffer) or end mid-record.
  */
 export function mutateLive(recs: Buffer[], ts: number[], seed: number, count: number, batchBytes: number): { batches: LiveBatch[]; ops: string[] } {
-  const r = rng(seed);
-  const int = (n: number): number => Math.floor(r() * n);
-  const parts = recs.map((b) => Buffer.from(b));
+  const m = new Mutations(rng(seed), HOST_LE, recs.map((b) => Buffer.from(b)));
+  const { int, parts, ops } = m;
   const times = [...ts];
-  const ops: string[] = [];
-  const u32 = (b: Buffer, off: number, v: number): void => {
-    if (off + 4 > b.length) return;
-    if (HOST_LE) b.writeUInt32LE(v >>> 0, off);
-    else b.writeUInt32BE(v >>> 0, off);
-  };
   const lengths = [0, 1, 13, 14, 17, 18, 33, 34, 53, 54, 61, 73, 74, 93, 94, 262143, 262144, 262145, 1048576, 1048577,
     65536, 65537, 0x7fffffff, 0x80000000, 0xfffffffc, 0xfffffffd, 0xffffffff];
   for (let k = 0; k < count && parts.length > 0; k++) {
     const i = int(parts.length);
     const p = parts[i]!;
     switch (int(12)) {
-      case 0: case 1: case 2: {
-        const n = 1 + int(3);
-        for (let j = 0; j < n; j++) {
-          const off = 16 + int(Math.min(80, Math.max(1, p.length - 16)));
-          if (off < p.length) p[off]! ^= 1 << int(8);
-        }
-        ops.push(`flip#${i}`);
+      case 0: case 1: case 2:
+        m.flipFrame(i, 16);
         break;
-      }
-      case 3: {
-        const off = 16 + int(Math.min(80, Math.max(1, p.length - 16)));
-        if (off < p.length) p[off] = BOUNDARY_BYTES[int(BOUNDARY_BYTES.length)]!;
-        ops.push(`byte#${i}@${off}`);
+      case 3:
+        m.overwriteFrame(i, 16);
         break;
-      }
-      case 4: {
-        const off = int(16);
-        p[off]! ^= 1 << int(8);
-        ops.push(`hdrflip#${i}@${off}`);
+      case 4:
+        m.flipHeader(i, 16);
         break;
-      }
-      case 5: case 6: {
-        const v = r() < 0.5 ? lengths[int(lengths.length)]! : p.length - 16 + int(40) - 20;
-        u32(p, k % 2 === 0 ? 8 : 12, v);
-        ops.push(`${k % 2 === 0 ? 'caplen' : 'wirelen'}#${i}=${v >>> 0}`);
+      case 5: case 6:
+        m.lieLength(i, k % 2 === 0 ? 8 : 12, 16, lengths, k % 2 === 0 ? 'caplen' : 'wirelen');
         break;
-      }
       case 7: {
         const v = [999999, 1000000, 1000001, 0xffffffff][int(4)]!;
-        u32(p, 4, v);
+        m.u32(p, 4, v);
         ops.push(`usec#${i}=${v}`);
         break;
       }
       case 8:
-        for (let off = 28; off + 2 <= p.length && off < 28 + 4 * (1 + int(6)); off += 4) p.writeUInt16BE(0x8100, off);
-        ops.push(`vlanrun#${i}`);
+        m.vlanRun(i);
         break;
       case 9:
-        parts.splice(i, 0, Buffer.from(p));
+        m.duplicate(i);
         times.splice(i, 0, times[i]!);
-        ops.push(`dup#${i}`);
         break;
-      case 10: {
-        const j = int(parts.length);
-        parts[i] = parts[j]!;
-        parts[j] = p;
-        ops.push(`swap#${i},${j}`);
+      case 10:
+        m.swap(i);
         break;
-      }
       default: {
         // cut to a multiple of 4 (the addon's records are; the next header lands inside this frame's bytes)
         const keep = 16 + 4 * int(Math.max(1, (p.length - 16) >> 2));
