@@ -2,6 +2,7 @@ import { readMetadataProps, requiredMetadata } from './onnxMetadata';
 import { ort, type OrtSession } from './ortBinding';
 import { VERDICT_STATUSES } from './verdict';
 import { ModelContractError } from './contractError';
+import { checkSelfCheck, parseSelfCheck, type SelfCheck } from './selfCheck';
 
 export { ModelContractError };
 
@@ -16,9 +17,13 @@ export { ModelContractError };
  *    is one of them is `unknown`) and `unknown_threshold` (a number from 0 to 1: the threshold the model was
  *    tuned for, used unless `classify.unknownThreshold` is set); other keys (e.g. `input_reference`) are not
  *    checked here;
+ *  - optional metadata_props `self_check` (selfCheck.ts): input rows and the reference probabilities the pinned
+ *    onnxruntime-node gave for them; run once as one batch on the session that will serve, and a runtime that does
+ *    not reproduce them within the entry's tolerance is refused (a wrong runtime must not label silently);
  *  - exactly one input, float32 [N, L] with a dynamic batch axis N;
- *  - exactly one output, float32 [N, K], K = number of classes; a probe run of two rows confirms K and one output row per input row
- *    (the only way to know it when the exporter left it symbolic) and that the row sums to 1.
+ *  - exactly one output, float32 [N, K], K = number of classes; a probe run of two rows (of the self-check's rows when
+ *    the model has them) confirms K and one output row per input row (the only way to know it when the exporter
+ *    left it symbolic) and that each row sums to 1.
  *
  * A model that breaks it is refused with a ModelContractError whose message is one line naming the file.
  */
@@ -132,6 +137,11 @@ function describeShape(shape: ReadonlyArray<number | string>): string {
 
 /** Reads and checks the metadata; no ORT session needed. */
 export function checkMetadata(path: string, bytes: Uint8Array): Omit<ModelInfo, 'device'> {
+  return readModelMetadata(path, bytes).info;
+}
+
+/** checkMetadata() and the model's `self_check` entry (null when it has none), which stays out of ModelInfo. */
+export function readModelMetadata(path: string, bytes: Uint8Array): { info: Omit<ModelInfo, 'device'>; selfCheck: SelfCheck | null } {
   const props = readMetadataProps(bytes, (what) => refuse(path, what));
   const classes = parseClasses(path, requiredProp(path, props, 'classes'));
   const sequenceLength = parseSequenceLength(path, requiredProp(path, props, 'sequence_length'));
@@ -141,7 +151,8 @@ export function checkMetadata(path: string, bytes: Uint8Array): Omit<ModelInfo, 
   const inputReference = props.get('input_reference') ?? null;
   const backgroundClasses = parseBackground(path, props.get('background_classes'), classes);
   const unknownThreshold = parseThreshold(path, props.get('unknown_threshold'));
-  return { path, version, classes, sequenceLength, trainingData, inputReference, backgroundClasses, unknownThreshold };
+  const selfCheck = parseSelfCheck(props.get('self_check'), sequenceLength, classes.length, (what) => refuse(path, what));
+  return { info: { path, version, classes, sequenceLength, trainingData, inputReference, backgroundClasses, unknownThreshold }, selfCheck };
 }
 
 function checkInput(path: string, session: OrtSession, L: number): string {
@@ -193,34 +204,45 @@ function checkOutputDecl(path: string, session: OrtSession, K: number): string {
  */
 const PROBE_ROWS = 2;
 
-/**
- * Runs PROBE_ROWS rows (all zeros, then a short request/response sequence): confirms the output width when it is
- * symbolic, that each input row gets one output row, and that the outputs are probabilities.
- */
-async function probe(path: string, session: OrtSession, inputName: string, outputName: string, L: number, K: number): Promise<void> {
+/** The probe's input: all zeros, then a short request/response sequence. */
+function probeInput(L: number): Float32Array {
   const input = new Float32Array(PROBE_ROWS * L);
   input.set([517, -1448, -1448, 80], L);
+  return input;
+}
+
+/**
+ * Runs the probe rows (the model's self-check rows when it has them: one run serves both, see checkModelContract):
+ * confirms the output width when it is symbolic, that each input row gets one output row, and gives the outputs.
+ */
+async function probe(path: string, session: OrtSession, inputName: string, outputName: string, input: Float32Array, L: number, K: number): Promise<Float32Array> {
+  const rows = input.length / L;
   let out: ort.Tensor | undefined;
   try {
-    const result = await session.run({ [inputName]: new ort.Tensor('float32', input, [PROBE_ROWS, L]) });
+    const result = await session.run({ [inputName]: new ort.Tensor('float32', input, [rows, L]) });
     out = result[outputName];
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    throw refuse(path, `fails on a [${PROBE_ROWS}, ${L}] probe input: ${msg}`);
+    throw refuse(path, `fails on a [${rows}, ${L}] probe input: ${msg}`);
   }
   if (out === undefined || out.type !== 'float32') throw refuse(path, `output '${outputName}' did not come back as float32`);
   const dims = out.dims;
-  if (dims.length !== 2 || dims[0] !== PROBE_ROWS) {
+  if (dims.length !== 2 || dims[0] !== rows) {
     throw refuse(
       path,
-      `output '${outputName}' has shape [${dims.join(', ')}] for ${PROBE_ROWS} input rows; the contract is [N, ${K}] (a batch axis baked in at export?)`,
+      `output '${outputName}' has shape [${dims.join(', ')}] for ${rows} input rows; the contract is [N, ${K}] (a batch axis baked in at export?)`,
     );
   }
   if (dims[1] !== K) {
     throw refuse(path, `output '${outputName}' is ${dims[1]} wide but metadata 'classes' names ${K} classes; they must match`);
   }
-  const data = out.data as Float32Array;
-  for (let row = 0; row < PROBE_ROWS; row++) {
+  return out.data as Float32Array;
+}
+
+/** Every output row must be probabilities: a sum of 1 (the model ends with a softmax). */
+function checkSums(path: string, data: Float32Array, K: number): void {
+  const rows = data.length / K;
+  for (let row = 0; row < rows; row++) {
     let sum = 0;
     for (let i = 0; i < K; i++) sum += data[row * K + i]!;
     if (!(Math.abs(sum - 1) <= PROBABILITY_SUM_TOLERANCE)) {
@@ -229,10 +251,24 @@ async function probe(path: string, session: OrtSession, inputName: string, outpu
   }
 }
 
-/** Checks a model that ORT has loaded against the contract. */
-export async function checkModelContract(info: Omit<ModelInfo, 'device'>, session: OrtSession): Promise<{ inputName: string; outputName: string }> {
+/** Checks a model that ORT has loaded against the contract, and runs its self-check when it carries one. */
+export async function checkModelContract(
+  info: Omit<ModelInfo, 'device'>,
+  session: OrtSession,
+  selfCheck: SelfCheck | null = null,
+): Promise<{ inputName: string; outputName: string }> {
   const inputName = checkInput(info.path, session, info.sequenceLength);
   const outputName = checkOutputDecl(info.path, session, info.classes.length);
-  await probe(info.path, session, inputName, outputName, info.sequenceLength, info.classes.length);
+  const L = info.sequenceLength;
+  const K = info.classes.length;
+  if (selfCheck === null) {
+    checkSums(info.path, await probe(info.path, session, inputName, outputName, probeInput(L), L, K), K);
+    return { inputName, outputName };
+  }
+  // The self-check's batch (N >= 2 rows) is the probe too: one run less at every load. Its comparison comes before
+  // the row sums, so that a runtime that computes garbage is named as such (selfCheck.ts), not the model.
+  const out = await probe(info.path, session, inputName, outputName, selfCheck.rows, L, K);
+  checkSelfCheck(info.path, out, selfCheck, K, info.classes);
+  checkSums(info.path, out, K);
   return { inputName, outputName };
 }

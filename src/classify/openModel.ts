@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 import { createDeviceSession, firstLine, type Device, type SessionLogger } from './deviceSession';
-import { checkMetadata, checkModelContract, ModelContractError, type CheckedModel } from './modelContract';
+import { checkModelContract, readModelMetadata, ModelContractError, type CheckedModel } from './modelContract';
 import type { OrtSession } from './ortBinding';
 
 const SILENT: SessionLogger = { warn() {}, info() {} };
@@ -28,7 +28,7 @@ export async function openModel(
   logger: SessionLogger = SILENT,
 ): Promise<CheckedModel & { session: OrtSession; cudaError: string | null }> {
   const bytes = readModel(path);
-  const meta = checkMetadata(path, bytes);
+  const { info: meta, selfCheck } = readModelMetadata(path, bytes);
   let created: Awaited<ReturnType<typeof createDeviceSession>>;
   try {
     created = await createDeviceSession(bytes, device, intraOpThreads, logger);
@@ -36,7 +36,8 @@ export async function openModel(
     throw new ModelContractError(`model ${path}: onnxruntime cannot load it: ${firstLine(e)}`);
   }
   try {
-    const names = await checkModelContract(meta, created.session);
+    // On the session that will serve, in the thread that will run it (inferenceWorker.ts or this one).
+    const names = await checkModelContract(meta, created.session, selfCheck);
     return { info: { ...meta, device: created.device }, ...names, session: created.session, cudaError: created.cudaError };
   } catch (e) {
     await created.session.release();

@@ -87,7 +87,7 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-/** The model file's metadata, for GET /v1/model: the contract keys are shown parsed elsewhere; a big drift reference is summarised. */
+/** The model file's metadata, for GET /v1/model: the contract keys are shown parsed elsewhere; a big drift reference and the self-check are summarised. */
 function modelMetadata(path: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   let props: Map<string, string>;
@@ -102,6 +102,15 @@ function modelMetadata(path: string): Record<string, unknown> {
       try {
         const ref = JSON.parse(v) as Record<string, unknown>;
         out[k] = { version: ref.version, n_flows: ref.n_flows, unknown_share: ref.unknown_share, class_priors: ref.class_priors };
+      } catch {
+        out[k] = '(not JSON)';
+      }
+      continue;
+    }
+    if (k === 'self_check') {
+      try {
+        const c = JSON.parse(v) as { version?: unknown; runtime?: unknown; tolerance?: unknown; rows?: unknown };
+        out[k] = { version: c.version, runtime: c.runtime, tolerance: c.tolerance, rows: Array.isArray(c.rows) ? c.rows.length : null };
       } catch {
         out[k] = '(not JSON)';
       }
