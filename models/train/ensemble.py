@@ -917,6 +917,11 @@ def main(argv=None):
             cmp = json.loads(r.stdout)
             result["export"]["int8_vs_float"] = {"outside": cmp["outside.csv"], "lab_test": cmp["test.csv"]}
             print(f"int8 against float: {json.dumps(result['export']['int8_vs_float'])}", flush=True)
+        # the model's self-check (models/train/self_check.py): held-out rows and what the pinned runtime gives for them
+        import self_check
+        sc = self_check.write(a.export, os.path.join(a.out, "test.csv"))
+        result["export"]["bytes"] = os.path.getsize(a.export)
+        result["export"]["self_check"] = {k: sc[k] for k in ("rows", "runtime", "tolerance", "entry_bytes")}
         print(f"exported {a.export} ({os.path.getsize(a.export)} bytes, version {version}; nodes "
               f"{info['nodes_before']} -> {info['nodes_after']} after merging common parts -> {info['nodes_final']}"
               f" final; heads {'stacked' if info.get('fused_heads') else 'side by side'}"

@@ -4,11 +4,18 @@ batch of input rows and the probabilities the pinned onnxruntime-node gives for 
 when it loads the model and compares (a runtime that computes the model wrongly is refused, not used).
 
   /usr/bin/python3 models/train/self_check.py --model models/sensor.onnx --csv models/sensor.sample.csv
-      [--rows 64] [--tolerance 0.05] [--out FILE (default: --model, rewritten in place)]
+      [--rows 64] [--tolerance 0.05] [--out FILE (default: --model, rewritten in place)] [--node BIN]
+
+ensemble.py --export and `sensor train` (src/train/trainRun.ts) run it on the models they write (rows: their
+held-out test.csv, or the training CSV).
+Tolerance 0.05 (bench/HISTORY.md round perf43): a CPU without VNNI computes the int8 products with VPMADDUBSW's
+int16 saturation; emulated on this machine (bench/self-check-avx2.py) that moves the bundled model's probabilities
+by at most 0.0086 on the check rows and 0.024 on the 20,002 rows of the bench capture (top class never changed),
+against up to 1.0 for onnxruntime-node 1.24.x's fault.
 
 Rows: who's-talking rows of the CSV (label, then the lengths), spread over the labels (round robin) and, within
 a label, over the flows' payload packet counts (evenly spaced in that order); rows without payload and repeats
-are skipped. The probabilities come from `node models/train/self_check_ref.js` (the runtime package.json pins,
+are skipped (a CSV with fewer distinct rows has them repeated up to --rows). The probabilities come from `node models/train/self_check_ref.js` (the runtime package.json pins,
 the sensor's CPU session options, the rows as one batch: an int8 model's outputs depend on the batch's range).
 Only metadata_props changes: the graph, the other entries and the file's other fields are checked unchanged
 after the write, and the written file is run again and must give the stored probabilities.
@@ -67,12 +74,12 @@ def pick_rows(path, L, n):
     return out
 
 
-def reference(model, rows):
+def reference(model, rows, node="node"):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(rows, f)
         tmp = f.name
     try:
-        r = subprocess.run(["node", REF, model, tmp], capture_output=True, text=True)
+        r = subprocess.run([node, REF, model, tmp], capture_output=True, text=True)
     finally:
         os.unlink(tmp)
     if r.returncode != 0:
@@ -80,33 +87,31 @@ def reference(model, rows):
     return json.loads(r.stdout)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.path.join(MODELS, "sensor.onnx"))
-    ap.add_argument("--csv", default=os.path.join(MODELS, "sensor.sample.csv"))
-    ap.add_argument("--rows", type=int, default=64, help="rows in the check batch (>= 64: a fault every 32nd row must hit some)")
-    ap.add_argument("--tolerance", type=float, default=0.05)
-    ap.add_argument("--out", default=None)
-    a = ap.parse_args()
+def write(model, rows_csv, n_rows=64, tolerance=0.05, out=None, node="node"):
+    """Writes the entry into `out` (default: `model` in place); returns a summary (dict). SystemExit on failure."""
     import onnx
 
-    out = a.out or a.model
-    m = onnx.load(a.model)
+    out = out or model
+    m = onnx.load(model)
     props = {p.key: p.value for p in m.metadata_props}
     L = int(props["sequence_length"])
     K = len(json.loads(props["classes"]))
-    picked = pick_rows(a.csv, L, a.rows)
+    picked = pick_rows(rows_csv, L, n_rows)
+    if not picked:
+        raise SystemExit(f"{rows_csv}: no rows with payload for the self-check")
+    # Fewer distinct rows than asked (a small training set): repeat them; the batch must still be n_rows long so
+    # that a fault every 32nd row of a batch hits some.
+    while len(picked) < n_rows:
+        picked.append(picked[len(picked) % max(1, len(picked))])
     rows = [r for _, r in picked]
-    if len(rows) < min(a.rows, 64):
-        raise SystemExit(f"{a.csv}: only {len(rows)} distinct rows with payload; the check needs {min(a.rows, 64)}")
-    ref = reference(a.model, rows)
+    ref = reference(model, rows, node)
     probs = ref["probs"]
     if len(probs) != len(rows) or any(len(p) != K for p in probs):
         raise SystemExit("the reference run gave another shape than [rows, classes]")
     entry = {
         "version": 1,
         "runtime": ref["runtime"],
-        "tolerance": a.tolerance,
+        "tolerance": tolerance,
         "rows": rows,
         "expected": [[round(v, DECIMALS) for v in p] for p in probs],
     }
@@ -116,7 +121,8 @@ def main():
     del m.metadata_props[:]
     for p in keep:
         m.metadata_props.add(key=p.key, value=p.value)
-    m.metadata_props.add(key=KEY, value=json.dumps(entry, separators=(",", ":")))
+    value = json.dumps(entry, separators=(",", ":"))
+    m.metadata_props.add(key=KEY, value=value)
     onnx.save(m, out)
 
     # Checks: only the entry changed, and the written file reproduces what it stores.
@@ -125,15 +131,26 @@ def main():
         raise SystemExit(f"{out}: the graph changed on writing")
     if [(p.key, p.value) for p in w.metadata_props if p.key != KEY] != others:
         raise SystemExit(f"{out}: other metadata changed on writing")
-    again = reference(out, rows)["probs"]
+    again = reference(out, rows, node)["probs"]
     worst = max(abs(x - y) for p, q in zip(again, probs) for x, y in zip(p, q))
     if worst != 0:
         raise SystemExit(f"{out}: the written file gives other probabilities (max |dp| {worst})")
-    size = os.path.getsize(out)
     margins = sorted(sorted(p, reverse=True)[0] - sorted(p, reverse=True)[1] for p in probs)
-    print(json.dumps({"out": out, "rows": len(rows), "labels": len({lab for lab, _ in picked}), "runtime": ref["runtime"],
-                      "tolerance": a.tolerance, "entry_bytes": len(m.metadata_props[-1].value), "file_bytes": size,
-                      "smallest_top2_margins": [round(x, 4) for x in margins[:5]]}))
+    return {"out": out, "rows": len(rows), "labels": len({lab for lab, _ in picked}), "runtime": ref["runtime"],
+            "tolerance": tolerance, "entry_bytes": len(value), "file_bytes": os.path.getsize(out),
+            "smallest_top2_margins": [round(x, 4) for x in margins[:5]]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=os.path.join(MODELS, "sensor.onnx"))
+    ap.add_argument("--csv", default=os.path.join(MODELS, "sensor.sample.csv"))
+    ap.add_argument("--rows", type=int, default=64, help="rows in the check batch (>= 64: a fault every 32nd row must hit some)")
+    ap.add_argument("--tolerance", type=float, default=0.05)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--node", default="node", help="node binary that runs self_check_ref.js (the sensor's own)")
+    a = ap.parse_args()
+    print(json.dumps(write(a.model, a.csv, a.rows, a.tolerance, a.out, a.node)))
     return 0
 
 

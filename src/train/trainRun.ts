@@ -13,6 +13,8 @@ export class TrainError extends Error {
 const ROOT = path.resolve(__dirname, '..', '..');
 const TRAINER = path.join(ROOT, 'models', 'train', 'train.py');
 const CHECKER = path.join(ROOT, 'models', 'train', 'bigcsv.py');
+/** Writes the model's self-check entry (metadata `self_check`, src/classify/selfCheck.ts) with this runtime. */
+const SELF_CHECK = path.join(ROOT, 'models', 'train', 'self_check.py');
 const BIN = path.join(ROOT, 'bin', 'sensor.js');
 /** What train.py imports (matplotlib draws the confusion matrix and reliability diagram). */
 const PROBE = 'import sys, numpy, torch, onnx, matplotlib; print(sys.version.split()[0], torch.__version__, int(torch.cuda.is_available()))';
@@ -98,7 +100,8 @@ export interface TrainResult {
 /**
  * `sensor train`: checks the CSV (bigcsv.py: one line per problem, with its line number; classes with too few
  * rows), runs models/train/train.py (held-out split by group, temperature calibration, the unknown rule, ONNX
- * export with the full contract), checks the written model with the sensor's own contract check, rescores the
+ * export with the full contract), checks the written model with the sensor's own contract check, writes its
+ * self-check (models/train/self_check.py: reference outputs of this runtime, checked again at every load), rescores the
  * held-out rows through the ONNX runtime (`sensor eval`), and only then moves the model to --out (a daemon
  * reloading on SIGHUP never sees half a model). Writes the card next to it. Progress goes to `log`.
  */
@@ -139,10 +142,20 @@ export async function runTrain(o: TrainOptions, log: (line: string) => void): Pr
     rmSync(partial, { force: true });
     throw new TrainError(`the trained model breaks the contract: ${(e as Error).message}`);
   }
+  const testCsv = path.join(o.work, 'test.csv');
+  // The model's self-check: rows of the held-out set (else of the training CSV) and the probabilities this runtime,
+  // the pinned one, gives for them; a sensor on a runtime that computes the model otherwise then refuses it.
+  const sc = await run(py.python, [SELF_CHECK, '--model', partial, '--csv', existsSync(testCsv) ? testCsv : o.csv, '--node', process.execPath], () => undefined);
+  try {
+    if (sc.code !== 0) throw new Error(lastWords(sc.stderr) || `exit ${sc.code}`);
+    model = await loadModelInfo(partial);
+  } catch (e) {
+    rmSync(partial, { force: true });
+    throw new TrainError(`writing the model's self-check failed (models/train/self_check.py): ${(e as Error).message}`);
+  }
   const metrics = JSON.parse(readFileSync(path.join(o.work, 'metrics.json'), 'utf8')) as TrainMetrics;
   // The held-out rows again, through the exported file and the sensor's own runtime.
   let heldOut: string | null = null;
-  const testCsv = path.join(o.work, 'test.csv');
   if (existsSync(testCsv)) {
     const e = spawnSync(process.execPath, [BIN, 'eval', '--csv', testCsv, '--model', partial], { encoding: 'utf8', maxBuffer: 64 << 20 });
     if (e.status !== 0) {

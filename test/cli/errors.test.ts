@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readOnnxMetadata } from '../../src/classify/onnxMetadata';
 import { MIGRATIONS } from '../../src/sink/schema';
 import { conversation, pcapBytes } from '../helpers/frames';
+import { withMetadata } from '../monitor/referenceModel';
 
 /**
  * Unclear errors found by the reliability campaign (issue 9): each bad database or capture path gives one line
@@ -122,3 +124,26 @@ describe('sensor on impossible lengths', () => {
     expect(JSON.parse(done).anomalies).toEqual({ bad_wire_length: 1 });
   });
 });
+
+describe('a model whose self-check fails (a runtime that computes it wrongly)', () => {
+  it('the run and `sensor serve` refuse it in one line naming the model and what to do, exit 2, and write nothing', () => {
+    // The bundled model with one reference probability off by 0.3: to the sensor, as a wrong runtime looks.
+    const bytes = readFileSync(path.join(ROOT, 'models/sensor.onnx'));
+    const e = JSON.parse(readOnnxMetadata(bytes).props.get('self_check')!) as { expected: number[][] };
+    e.expected[5]![0] = e.expected[5]![0]! + 0.3;
+    const model = path.join(dir, 'off.onnx');
+    writeFileSync(model, withMetadata(bytes, 'self_check', JSON.stringify(e)));
+    const db = path.join(dir, 'self-check.db');
+    for (const args of [['--pcap', capture, '--db', db, '--model', model], ['serve', '--db', db, '--model', model, '--listen', '127.0.0.1:0']]) {
+      if (args[0] === 'serve') expect(sensor(['--pcap', capture, '--db', db, '--no-classify']).code).toBe(0);
+      const r = sensor(args);
+      expect(r.code, r.stderr).toBe(2);
+      const line = oneLine(r);
+      expect(line).toMatch(new RegExp(`^sensor: model ${model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: self-check failed: onnxruntime-node [0-9.]+ does not reproduce`));
+      expect(line).toContain('on 1 of 64 rows (rows 5; top class changed on ');
+      expect(line).toContain('or run with --no-classify');
+      if (args[0] !== 'serve') expect(existsSync(db)).toBe(false);
+    }
+  });
+});
+

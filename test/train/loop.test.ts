@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readOnnxMetadata } from '../../src/classify/onnxMetadata';
 import { loadModelInfo } from '../../src/classify/classifier';
 import { findPython } from '../../src/train/trainRun';
 import { LOOP_SERVICES, writeLoopCaptures } from './loopCapture';
@@ -94,6 +95,10 @@ describe.skipIf(noPython !== null)(`the loop: sensor learn -> sensor train -> se
     expect(train.code).toBe(0);
     const info = await loadModelInfo(model);
     expect(info.classes).toEqual(LOOP_SERVICES.map((s) => s.label).sort());
+    // its self-check, made with this runtime (models/train/self_check.py), which loadModelInfo just ran
+    const check = JSON.parse(readOnnxMetadata(readFileSync(model)).props.get('self_check')!) as { rows: number[][]; runtime: string };
+    expect(check.rows).toHaveLength(64);
+    expect(check.runtime).toMatch(/^onnxruntime-node /);
     expect(info.sequenceLength).toBe(30);
     const card = readFileSync(`${model}.md`, 'utf8');
     expect(card).toContain('## Held-out results');
