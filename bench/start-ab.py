@@ -66,6 +66,10 @@ def main():
             d = [b - x for x, b in zip(A, B)]
             out[name].update({f"{k}_median": round(med(B), 1), f"{k}_minus_a_median": round(med(d), 2),
                               f"{k}_lower_in": f"{sum(1 for x in d if x < 0)}/{len(d)}"})
+        if "c" in res:
+            C = [x[i] for x in res["c"]]
+            d = [b[i] - c for b, c in zip(res["b"], C)]
+            out[name].update({"b_minus_c_median": round(med(d), 2), "b_lower_than_c_in": f"{sum(1 for x in d if x < 0)}/{len(d)}"})
     out["rounds"] = a.rounds
     print(__import__("json").dumps(out))
 
