@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createDeviceSession, firstLine, type Device, type SessionLogger } from './deviceSession';
 import { checkModelContract, readModelMetadata, ModelContractError, type CheckedModel } from './modelContract';
 import type { OrtSession } from './ortBinding';
+import { SelfCheckError } from './selfCheck';
 
 const SILENT: SessionLogger = { warn() {}, info() {} };
 
@@ -41,7 +42,28 @@ export async function openModel(
     return { info: { ...meta, device: created.device }, ...names, session: created.session, cudaError: created.cudaError };
   } catch (e) {
     await created.session.release();
-    throw e;
+    if (!(e instanceof SelfCheckError) || created.device !== 'cuda') throw e;
+    // The CUDA execution provider computes the model otherwise than its reference: the CPU, which made the reference,
+    // may still be right. As with a CUDA provider that cannot load (deviceSession.ts), classify on the CPU and say so;
+    // the CPU session's own check decides whether the model is used at all.
+    const cudaError = `the CUDA execution provider does not reproduce the model's reference outputs ${e.found}`;
+    logger.warn(`model ${path}: ${cudaError}; classifying on CPU`);
+    const cpu = await openOnCpu(path, bytes, intraOpThreads);
+    try {
+      const names = await checkModelContract(meta, cpu.session, selfCheck);
+      return { info: { ...meta, device: 'cpu' }, ...names, session: cpu.session, cudaError };
+    } catch (again) {
+      await cpu.session.release();
+      throw again;
+    }
+  }
+}
+
+async function openOnCpu(path: string, bytes: Uint8Array, intraOpThreads: number | undefined): Promise<{ session: OrtSession }> {
+  try {
+    return await createDeviceSession(bytes, 'cpu', intraOpThreads, SILENT);
+  } catch (e) {
+    throw new ModelContractError(`model ${path}: onnxruntime cannot load it: ${firstLine(e)}`);
   }
 }
 

@@ -159,11 +159,27 @@ export function checkSelfCheck(path: string, got: Float32Array, check: SelfCheck
   const version = `onnxruntime-node ${ort.env.versions.node ?? '?'}`;
   const rows = r.failed.slice(0, ROWS_NAMED).join(', ') + (r.failed.length > ROWS_NAMED ? ` and ${r.failed.length - ROWS_NAMED} more` : '');
   const w = r.worst;
-  throw new ModelContractError(
+  const found =
+    `on ${r.failed.length} of ${check.n} rows (rows ${rows}; top class changed on ${r.topChanged}); largest deviation ${fmt(w.dev)} ` +
+    `on row ${w.row}, class ${classes[w.cls] ?? w.cls}: ${fmt(w.got)} against ${fmt(w.want)} (tolerance ${check.tolerance})`;
+  throw new SelfCheckError(
     `model ${path}: self-check failed: ${version} does not reproduce the model's reference outputs (made with ${check.runtime}) ` +
-      `on ${r.failed.length} of ${check.n} rows (rows ${rows}; top class changed on ${r.topChanged}); largest deviation ${fmt(w.dev)} ` +
-      `on row ${w.row}, class ${classes[w.cls] ?? w.cls}: ${fmt(w.got)} against ${fmt(w.want)} (tolerance ${check.tolerance}). ` +
-      `This runtime computes the model wrongly on this machine and would write wrong labels: install the pinned version ` +
+      `${found}. This runtime computes the model wrongly on this machine and would write wrong labels: install the pinned version ` +
       `(${PINNED_RUNTIME}: npm ci) or run with --no-classify ${SEE}`,
+    found,
   );
+}
+
+/**
+ * The self-check's refusal: a ModelContractError (one line, the same name across a worker's boundary) that also keeps
+ * what was found, so that a CUDA session that fails it can fall back to the CPU with a warning (openModel.ts).
+ */
+export class SelfCheckError extends ModelContractError {
+  constructor(
+    message: string,
+    /** Rows and largest deviation, without the model's name and the advice. */
+    readonly found: string,
+  ) {
+    super(message);
+  }
 }
