@@ -3,24 +3,16 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { loadModelInfo, ModelContractError } from '../../src/classify/classifier';
+import { loadModelInfo } from '../../src/classify/classifier';
+import { refusal as refusedWith } from './refusal';
 
 const MODELS = path.resolve(__dirname, '../fixtures/model');
 const broken = (name: string): string => path.join(MODELS, 'broken', name);
 const tmp = mkdtempSync(path.join(tmpdir(), 'contract-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function refusal(file: string): Promise<string> {
-  try {
-    await loadModelInfo(file);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelContractError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    expect(msg.startsWith(`model ${file}: `)).toBe(true);
-    return msg;
-  }
-  throw new Error(`${file} was accepted`);
+function refusal(file: string): Promise<string> {
+  return refusedWith(() => loadModelInfo(file), file);
 }
 
 describe('loadModelInfo() accepts models that keep the contract', () => {

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { loadModelInfo, ModelContractError } from '../../src/classify/classifier';
+import { loadModelInfo } from '../../src/classify/classifier';
 import { InlineRunner } from '../../src/classify/modelRunner';
 import { readOnnxMetadata } from '../../src/classify/onnxMetadata';
 import { compareSelfCheck, parseSelfCheck, PINNED_RUNTIME, type SelfCheck } from '../../src/classify/selfCheck';
 import { withMetadata } from '../monitor/referenceModel';
+import { refusal } from './refusal';
 
 const REPO = path.resolve(__dirname, '../..');
 const MODEL = path.join(REPO, 'models/sensor.onnx');
@@ -31,19 +32,6 @@ function copyWith(name: string, e: Entry | string): string {
   const file = path.join(tmp, name);
   writeFileSync(file, withMetadata(bundled, 'self_check', typeof e === 'string' ? e : JSON.stringify(e)));
   return file;
-}
-
-async function refusal(load: () => Promise<unknown>, file: string): Promise<string> {
-  try {
-    await load();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelContractError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    expect(msg.startsWith(`model ${file}: `)).toBe(true);
-    return msg;
-  }
-  throw new Error(`${file} was accepted`);
 }
 
 describe('the bundled model carries a self-check', () => {
