@@ -14,17 +14,15 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "models" / "train"))
+from ensemble import _constant_values  # noqa: E402  (models/train is no package)
+
 
 def main():
     src, dst, sat = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
     m = onnx.load(src)
     g = m.graph
-    consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    for n in g.node:
-        if n.op_type == "Constant":
-            for a in n.attribute:
-                if a.name == "value":
-                    consts[n.output[0]] = numpy_helper.to_array(a.t)
+    consts = _constant_values(g)
     new_nodes, extra_inits = [], []
     uid = [0]
 
