@@ -8,8 +8,9 @@
 //   AddonSource.onBatch      src/capture/addonSource.ts  live capture (round perf39): the addon's batch records,
 //                                                         a classic record header in the machine's byte order and
 //                                                         microseconds, the packet padded to 4 bytes (Prepare())
-//   Decoder.decode           src/decode/decoder.ts       Ethernet, VLAN tags, IPv4, IPv6, TCP (ethernet.ts, vlan.ts,
-//                                                         ipv4.ts, ipv6.ts, tcp.ts)
+//   Decoder.decode           src/decode/decoder.ts       Ethernet, Linux cooked SLL and SLL2, raw IP (round perf44),
+//                                                         VLAN tags, IPv4, IPv6, TCP (ethernet.ts, sll.ts, sll2.ts,
+//                                                         rawIp.ts, vlan.ts, ipv4.ts, ipv6.ts, tcp.ts)
 //   FlowTable.packet         src/flow/flowTable.ts       key, hash, index probe, roles, counters, retransmission
 //                                                         rule, sequence, endpoint states
 //
@@ -21,8 +22,9 @@
 // live in JavaScript objects (parser.frames, decoder stats, table.stats, table clock, the pipeline's frame count) are
 // added by src/fastpath/fastPath.ts from the io block.
 //
-// The common case: Ethernet II, any number of 802.1Q/802.1ad tags, IPv4 not fragmented (options allowed) or IPv6
-// with TCP as the first next header, a TCP header with a sane data offset, no decoder anomaly counted; the flow exists,
+// The common case: Ethernet II, Linux cooked capture v1 (SLL) or v2 (SLL2), or raw IP (LINKTYPE_RAW and its old
+// numbers 12 and 14, LINKTYPE_IPV4, LINKTYPE_IPV6; round perf44), one link type a walk (io kLinkType); then any number
+// of 802.1Q/802.1ad tags, IPv4 not fragmented (options allowed) or IPv6 with TCP as the first next header, a TCP header with a sane data offset, no decoder anomaly counted; the flow exists,
 // is not idle, is not closed when the segment is a pure SYN; the table clock stays before the next sweep; the segment
 // closes nothing and does not end the flow's active timeout. History letters new to the sender are appended as
 // addHistory() does, and a deadline reached moves the flow in the recency list as timers() does. No payload inspector
@@ -64,6 +66,8 @@ enum Io : size_t {
   kLastTs = 50,       // out: timestamp of the last packet taken (pcapng: PcapngParser's lastTs)
   // live batches (round perf39)
   kRecordsLeft = 51,  // in: records of the batch from start on (the walk takes at most this many; kEnd when it has)
+  // link types (round perf44)
+  kLinkType = 52,     // in: the LINKTYPE_ (low 16 bits) of the records taken; pcapng: an EPB's interface must have it
   kIoLength = 64,
 };
 
@@ -73,9 +77,9 @@ enum Stop : int {
   kBudget,            // the frame budget ran out (fragment expiry frame)
   kDamage,            // captured length over MAX_CAPTURED_LENGTH
   kWireLength,        // bad_wire_length
-  kLink,              // truncated Ethernet header, 802.3 length (LLC), truncated VLAN tag
+  kLink,              // truncated link header (Ethernet, SLL, SLL2), 802.3 length (LLC), truncated VLAN tag
   kEtherType,         // anything but VLAN, IPv4, IPv6 (MPLS, PPPoE, ARP, ...)
-  kIp,                // IP header problem (truncated, version, header or total length)
+  kIp,                // IP header problem (truncated, version, header or total length; raw IP: no byte, version)
   kNotTcp,            // not TCP, tunnel, IPv6 extension header
   kFragment,          // IPv4 fragment
   kTcp,               // truncated TCP header, bad data offset
@@ -86,7 +90,7 @@ enum Stop : int {
   kClose,             // FIN both ways or RST closes the flow
   kActive,            // the flow's deadline with its active timeout due (an interim record)
   kInternal,          // an array was not registered or is smaller than a slot number asks (never expected)
-  kBlock,             // pcapng: a block other than an Enhanced Packet Block of an Ethernet interface
+  kBlock,             // pcapng: a block other than an Enhanced Packet Block of an interface of the walk's link type
   kStopCount,
 };
 
@@ -101,7 +105,24 @@ constexpr size_t kBlockOverhead = 12;
 constexpr size_t kEpbMinLength = 32;
 constexpr size_t kEpbDataOffset = 28;
 constexpr uint32_t kMaxBlockLength = 16 * 1024 * 1024;  // captureLimits.ts MAX_BLOCK_LENGTH
+// Link types the walk decodes (src/decode/linkTypes.ts; round perf44 added all but Ethernet), and what it makes of
+// each (LinkOf()).
 constexpr uint32_t kLinkEthernet = 1;
+constexpr uint32_t kLinkRawOld12 = 12, kLinkRawOld14 = 14, kLinkRaw = 101, kLinkSll = 113, kLinkIpv4 = 228,
+                   kLinkIpv6 = 229, kLinkSll2 = 276;
+enum Link : int { kNoLink = 0, kEthernet, kSll, kSll2, kRawAny, kRawV4, kRawV6 };
+Link LinkOf(double linkType) {
+  if (!(linkType >= 0 && linkType <= 65535)) return kNoLink;
+  switch (static_cast<uint32_t>(linkType)) {
+    case kLinkEthernet: return kEthernet;
+    case kLinkSll: return kSll;
+    case kLinkSll2: return kSll2;
+    case kLinkRaw: case kLinkRawOld12: case kLinkRawOld14: return kRawAny;
+    case kLinkIpv4: return kRawV4;
+    case kLinkIpv6: return kRawV6;
+    default: return kNoLink;
+  }
+}
 // The interfaces region: per interface id, its link type, ticks per second and timestamp offset (pcapngReader.ts's
 // ifLinkType, ifTicksPerSecond, ifTsOffset), as doubles.
 constexpr size_t kIfFields = 3;
@@ -309,19 +330,51 @@ struct Packet {
 };
 
 /**
- * Decoder.decode for an Ethernet frame at cap[off, capEnd) (capEnd <= the chunk's end), as far as the common case
+ * Decoder.decode for a frame of link `link` at cap[off, capEnd) (capEnd <= the chunk's end), as far as the common case
  * goes: kStopCount when `out` is the TCP segment JavaScript would produce with no anomaly counted, else why not.
  */
-int Decode(const uint8_t* cap, size_t off, size_t capEnd, uint32_t wireLen, Packet* out) {
+int Decode(const uint8_t* cap, size_t off, size_t capEnd, uint32_t wireLen, Link link, Packet* out) {
   // decoder.ts: a wire length no link carries is counted (bad_wire_length).
   if (wireLen > kMaxWireLength) return kWireLength;
   const bool wireKnown = wireLen > 0;
   const size_t wireEnd = capEnd > off + wireLen ? capEnd : off + wireLen;
-  // ethernet.ts
-  if (off + 14 > capEnd) return kLink;
-  uint32_t type = Be16(cap + off + 12);
-  if (type < 0x0600) return kLink;
-  size_t p = off + 14;
+  uint32_t type;
+  size_t p;
+  switch (link) {
+    case kEthernet:
+      // ethernet.ts
+      if (off + 14 > capEnd) return kLink;
+      type = Be16(cap + off + 12);
+      if (type < 0x0600) return kLink;
+      p = off + 14;
+      break;
+    case kSll:
+      // sll.ts: 16 bytes, the protocol at 14 (packet type, ARPHRD type and address are not read; a protocol that is
+      // not an EtherType this code takes, e.g. 0x0004 802.2, stops below as unsupported_ethertype does)
+      if (off + 16 > capEnd) return kLink;
+      type = Be16(cap + off + 14);
+      p = off + 16;
+      break;
+    case kSll2:
+      // sll2.ts: 20 bytes, the protocol first
+      if (off + 20 > capEnd) return kLink;
+      type = Be16(cap + off);
+      p = off + 20;
+      break;
+    case kRawAny: case kRawV4: case kRawV6: {
+      // rawIp.ts: no link header, the version nibble names the layer (a version the link type does not allow is
+      // bad_ip_version, no byte at all truncated_ip: JavaScript counts either)
+      if (off >= capEnd) return kIp;
+      const uint32_t version = cap[off] >> 4;
+      if (version == 4 && link != kRawV6) type = 0x0800;
+      else if (version == 6 && link != kRawV4) type = 0x86dd;
+      else return kIp;
+      p = off;
+      break;
+    }
+    default:
+      return kInternal;
+  }
   // network.ts / vlan.ts: any number of tags; the outermost one's VLAN ID is the key's.
   uint32_t tags = 0;
   uint32_t vlan = 0;
@@ -421,7 +474,7 @@ void KeyAndHash(Ahead* a);
  * length). The live batch's words are in the machine's byte order (le says which) and microseconds (units 1e6), the
  * same operations as AddonSource.onBatch's `w[q] + w[q + 1] / 1e6`.
  */
-void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, uint32_t pad, Ahead* a) {
+void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, uint32_t pad, Link link, Ahead* a) {
   a->pos = pos;
   if (end - pos < kRecordHeader) {
     a->why = kEnd;
@@ -447,7 +500,7 @@ void Prepare(const uint8_t* cap, size_t pos, size_t end, bool le, double units, 
   }
   const uint32_t wireLen = le ? Le32(h + 12) : Be32(h + 12);
   a->ts = static_cast<double>(le ? Le32(h) : Be32(h)) + static_cast<double>(le ? Le32(h + 4) : Be32(h + 4)) / units;
-  a->why = Decode(cap, pos + kRecordHeader, capEnd, wireLen, &a->pk);
+  a->why = Decode(cap, pos + kRecordHeader, capEnd, wireLen, link, &a->pk);
   if (a->why == kStopCount) KeyAndHash(a);
 }
 
@@ -511,12 +564,13 @@ double TicksToSeconds(uint32_t highWord, uint32_t lowWord, double ticksPerSecond
 /**
  * pcapng (round perf37): PcapngParser.parse's EPB case for the block at pos, then Decode() and the key, as Prepare()
  * for a classic record. Anything the parser would not take the same way stops here, before a byte of it is used: a
- * partial block (kEnd), any other block type or an EPB of a non-Ethernet interface (kBlock), and every length, trailer,
+ * partial block (kEnd), any other block type or an EPB of an interface of another link type than the walk's (kBlock), and every length, trailer,
  * interface id or captured length the parser reports as damage (kDamage). Every read is inside [pos, pos + length) of
  * a block whose length was checked against the chunk's end; the packet's bytes end at its captured length. The EPB's
  * options and padding are not read, as in the parser.
  */
-void PrepareBlock(const uint8_t* cap, size_t pos, size_t end, bool le, const double* ifs, size_t ifCount, Ahead* a) {
+void PrepareBlock(const uint8_t* cap, size_t pos, size_t end, bool le, const double* ifs, size_t ifCount, double linkType,
+                  Link link, Ahead* a) {
   a->pos = pos;
   if (end - pos < kBlockOverhead) {
     a->why = kEnd;
@@ -546,7 +600,7 @@ void PrepareBlock(const uint8_t* cap, size_t pos, size_t end, bool le, const dou
     return;
   }
   const double* iface = ifs + static_cast<size_t>(ifId) * kIfFields;
-  if (iface[0] != kLinkEthernet) {
+  if (iface[0] != linkType) {
     a->why = kBlock;
     return;
   }
@@ -565,7 +619,7 @@ void PrepareBlock(const uint8_t* cap, size_t pos, size_t end, bool le, const dou
   const uint32_t low = le ? Le32(h + 16) : Be32(h + 16);
   a->ts = iface[2] + TicksToSeconds(high, low, iface[1]);
   const uint32_t wireLen = le ? Le32(h + 24) : Be32(h + 24);
-  a->why = Decode(cap, pos + kEpbDataOffset, pos + kEpbDataOffset + capLen, wireLen, &a->pk);
+  a->why = Decode(cap, pos + kEpbDataOffset, pos + kEpbDataOffset + capLen, wireLen, link, &a->pk);
   if (a->why == kStopCount) KeyAndHash(a);
 }
 
@@ -632,6 +686,9 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   const size_t ifRoom = ifs != nullptr ? st->interfaces.bytes / (kIfFields * sizeof(double)) : 0;
   const size_t ifCount = io[kIfCount] >= 0 && io[kIfCount] <= static_cast<double>(ifRoom) ? static_cast<size_t>(io[kIfCount]) : 0;
   double lastTakenTs = 0;
+  // The link type of the records taken (pcapng: of the EPBs' interfaces); one the code does not decode takes nothing.
+  const double linkType = io[kLinkType];
+  const Link link = LinkOf(linkType);
   // Doubles from JavaScript: a value out of a type's range is undefined behaviour to convert, so check first.
   const bool sizesOk = io[kSeqLength] >= 0 && io[kSeqLength] <= 65535 && io[kSeqDirBytes] >= 0 && io[kSeqDirBytes] <= 65535;
   const uint32_t seqLength = sizesOk ? static_cast<uint32_t>(io[kSeqLength]) : 0;
@@ -662,7 +719,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   // The index is a power of two of buckets (flowIndex.ts); anything else is not one the code below can probe.
   const bool ready = rec != nullptr && trans != nullptr && index != nullptr && indexLen >= 2 &&
                      (indexLen & (indexLen - 1)) == 0 && cap != nullptr && histLetters != nullptr && histCount != nullptr &&
-                     lastMove != nullptr && activeStart != nullptr && timerArrays && sizesOk && listOk;
+                     lastMove != nullptr && activeStart != nullptr && timerArrays && sizesOk && listOk && link != kNoLink;
   const uint32_t mask = static_cast<uint32_t>(indexLen - 1);
 
   // NaN or negative: nothing (the comparisons below are false).
@@ -683,8 +740,8 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
     const double room = maxFrames - taken;
     for (size_t p = pos; n < kBatch && static_cast<double>(n) < room;) {
       Ahead* a = &batch[n++];
-      if (blocks) PrepareBlock(cap, p, end, le, ifs, ifCount, a);
-      else Prepare(cap, p, end, le, units, pad, a);
+      if (blocks) PrepareBlock(cap, p, end, le, ifs, ifCount, linkType, link, a);
+      else Prepare(cap, p, end, le, units, pad, link, a);
       if (a->why != kStopCount) break;
       __builtin_prefetch(index + (a->hash & mask));
       p = a->next;

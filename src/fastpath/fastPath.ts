@@ -1,7 +1,17 @@
 import { endianness } from 'node:os';
 import type { BatchFastPath, RecordFastPath } from '../capture/recordFastPath';
 import type { Decoder } from '../decode/decoder';
-import { LINKTYPE_ETHERNET } from '../decode/linkTypes';
+import {
+  LINKTYPE_ETHERNET,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_MASK,
+  LINKTYPE_RAW,
+  LINKTYPE_RAW_OLD12,
+  LINKTYPE_RAW_OLD14,
+} from '../decode/linkTypes';
 import type { FlowTable } from '../flow/flowTable';
 import { TRANSITIONS } from '../flow/tcpTransitions';
 import { fastPathBinding, fastPathDisabled, type FastPathBinding, type NativeFastPath } from './binding';
@@ -43,6 +53,7 @@ const enum Io {
   IfCount = 49,
   LastTs = 50,
   RecordsLeft = 51,
+  LinkType = 52,
 }
 
 /** io Format values (fast_path.cc kFormat). */
@@ -54,6 +65,26 @@ const enum Format {
 
 /** The live addon's batch words are in the machine's byte order. */
 const HOST_LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * The link types fast_path.cc decodes (its LinkOf(); round perf44 added all but Ethernet): Ethernet, Linux cooked
+ * capture v1 and v2 (`-i any`), raw IP under each of its numbers.
+ */
+const FAST_LINK_TYPES: ReadonlySet<number> = new Set([
+  LINKTYPE_ETHERNET,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_RAW,
+  LINKTYPE_RAW_OLD12,
+  LINKTYPE_RAW_OLD14,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+]);
+
+/** Whether the fast path decodes frames of this link type (the low 16 bits, as the decoder reads it). */
+export function fastPathLinkType(linkType: number): boolean {
+  return FAST_LINK_TYPES.has(linkType & LINKTYPE_MASK);
+}
 
 /** Doubles per interface in the interfaces region (fast_path.cc kIfFields): link type, ticks per second, offset. */
 const IF_FIELDS = 3;
@@ -100,21 +131,22 @@ export interface FastPathSummary {
 }
 
 /**
- * The offline fast path (round perf31): a RecordFastPath for PcapParser that takes the common TCP packet of an Ethernet
- * pcap file from the read buffer to its flow's hot record in native code (native/fastpath/fast_path.cc) and leaves
- * every other record to the parser's onFrame, one at a time, in order. For PcapngParser (round perf37) it does the
- * same with the Enhanced Packet Blocks of the section's Ethernet interfaces (the interface table is copied to a
- * registered Float64Array after every SHB and IDB) and stops at every other block. For live capture (round perf39) it is
- * AddonSource's BatchFastPath: the same walk over the addon's batch records (native byte order, microseconds, packets
- * padded to 4 bytes), Ethernet interfaces only. It works on the flow table's own arrays
+ * The offline fast path (round perf31): a RecordFastPath for PcapParser that takes the common TCP packet of a pcap file
+ * from the read buffer to its flow's hot record in native code (native/fastpath/fast_path.cc) and leaves every other
+ * record to the parser's onFrame, one at a time, in order. For PcapngParser (round perf37) it does the same with the
+ * Enhanced Packet Blocks of the section's interfaces of the decoder's current link type (the interface table is copied
+ * to a registered Float64Array after every SHB and IDB) and stops at every other block. For live capture (round perf39)
+ * it is AddonSource's BatchFastPath: the same walk over the addon's batch records (native byte order, microseconds,
+ * packets padded to 4 bytes). Link types: Ethernet; Linux cooked capture v1/v2 (`-i any`) and raw IP since round perf44
+ * (fastPathLinkType()). It works on the flow table's own arrays
  * (registered again whenever the store or its index grows) and updates what JavaScript keeps (decoder stats, table
  * stats and clock, the store's recency list ends, the pipeline's frame count) from the shared io block after each call.
  *
- * The common case (fast_path.cc says it in full): Ethernet, VLAN tags, IPv4 without fragmentation, IPv6 with TCP
- * next, a sane TCP header, no decoder anomaly; an existing flow, not idle, not a pure SYN on a closed flow, no sweep
- * due, nothing closed, no active timeout due. What it writes for such a packet is what PcapParser, Decoder.decode and
- * FlowTable.packet (with addHistory() and timers()' recency move) write; new flows, closes, timers that end flows and
- * every anomaly stay JavaScript's. Per call: scalars in, the io block out, no typed array passed.
+ * The common case (fast_path.cc says it in full): one of those link headers, VLAN tags, IPv4 without fragmentation,
+ * IPv6 with TCP next, a sane TCP header, no decoder anomaly; an existing flow, not idle, not a pure SYN on a closed
+ * flow, no sweep due, nothing closed, no active timeout due. What it writes for such a packet is what PcapParser,
+ * Decoder.decode and FlowTable.packet (with addHistory() and timers()' recency move) write; new flows, closes, timers
+ * that end flows and every anomaly stay JavaScript's. Per call: scalars in, the io block out, no typed array passed.
  */
 export class FastPath implements RecordFastPath, BatchFastPath {
   taken = 0;
@@ -130,9 +162,14 @@ export class FastPath implements RecordFastPath, BatchFastPath {
   private index: Int32Array | null = null;
   /** pcapng: the section's interface table as registered (IF_FIELDS doubles an interface; grows, then re-registered). */
   private ifTable = new Float64Array(0);
-  /** Interfaces copied into ifTable so far, and whether one of them is Ethernet (a section only adds, or starts over). */
+  /** Interfaces copied into ifTable so far, and whether one of them has a link type it takes (a section only adds, or starts over). */
   private ifKnown = 0;
-  private ifEthernet = false;
+  private ifFast = false;
+  /**
+   * The link type of the records walk() takes (the low 16 bits): a classic file's or a live interface's, or -1 for
+   * pcapng, where each call takes the EPBs of interfaces of the decoder's current link type.
+   */
+  private linkType = -1;
 
   constructor(
     binding: FastPathBinding,
@@ -164,7 +201,8 @@ export class FastPath implements RecordFastPath, BatchFastPath {
   }
 
   start(littleEndian: boolean, fractionUnits: number, linkType: number): boolean {
-    if (linkType !== LINKTYPE_ETHERNET) return false;
+    if (!fastPathLinkType(linkType)) return false;
+    this.linkType = linkType & LINKTYPE_MASK;
     this.io[Io.Format] = Format.Classic;
     this.io[Io.LittleEndian] = littleEndian ? 1 : 0;
     this.io[Io.Units] = fractionUnits;
@@ -175,7 +213,8 @@ export class FastPath implements RecordFastPath, BatchFastPath {
     this.io[Io.Format] = Format.Pcapng;
     this.io[Io.IfCount] = 0;
     this.ifKnown = 0;
-    this.ifEthernet = false;
+    this.ifFast = false;
+    this.linkType = -1;
     return true;
   }
 
@@ -189,7 +228,7 @@ export class FastPath implements RecordFastPath, BatchFastPath {
     let from = this.ifKnown;
     if (n < from) {
       from = 0;
-      this.ifEthernet = false;
+      this.ifFast = false;
     }
     if (n * IF_FIELDS > this.ifTable.length) {
       const t = new Float64Array(Math.max(8, 2 * n) * IF_FIELDS);
@@ -197,7 +236,7 @@ export class FastPath implements RecordFastPath, BatchFastPath {
       // A refused registration (not expected) leaves every block to JavaScript: no interface is known natively.
       if (!this.native.set(Region.Interfaces, t)) {
         this.ifKnown = 0;
-        this.ifEthernet = false;
+        this.ifFast = false;
         return false;
       }
       this.ifTable = t;
@@ -205,22 +244,23 @@ export class FastPath implements RecordFastPath, BatchFastPath {
     const t = this.ifTable;
     for (let i = from; i < n; i++) {
       const link = linkTypes[i]!;
-      if (link === LINKTYPE_ETHERNET) this.ifEthernet = true;
-      t[i * IF_FIELDS] = link;
+      if (fastPathLinkType(link)) this.ifFast = true;
+      t[i * IF_FIELDS] = link & LINKTYPE_MASK;
       t[i * IF_FIELDS + 1] = ticksPerSecond[i]!;
       t[i * IF_FIELDS + 2] = tsOffsets[i]!;
     }
     this.ifKnown = n;
     io[Io.IfCount] = n;
-    return this.ifEthernet;
+    return this.ifFast;
   }
 
   /**
-   * Live capture (round perf39): an Ethernet interface's batches go through walkBatch(); any other link type (Linux
-   * cooked capture from `any`, raw IP, ...) stays on the JavaScript path.
+   * Live capture (round perf39): the batches of an interface of a link type it decodes (Ethernet; Linux cooked capture
+   * from `any` and raw IP since round perf44) go through walkBatch(); any other link type stays on the JavaScript path.
    */
   startBatches(linkType: number): boolean {
-    if (linkType !== LINKTYPE_ETHERNET) return false;
+    if (!fastPathLinkType(linkType)) return false;
+    this.linkType = linkType & LINKTYPE_MASK;
     this.io[Io.Format] = Format.LiveBatch;
     this.io[Io.LittleEndian] = HOST_LITTLE_ENDIAN ? 1 : 0;
     this.io[Io.Units] = 1e6;
@@ -241,9 +281,11 @@ export class FastPath implements RecordFastPath, BatchFastPath {
     this.taken = 0;
     const budget = this.budget;
     const room = budget.expiryDue - budget.framesSinceExpiry - 1;
-    // The decoder counts frames per link type in runs: the fast path adds to the current run, so the first Ethernet
-    // frame of a file goes through decode() (it always does: the first packet reaches the table's first sweep).
-    if (room <= 0 || this.decoder.stats.lastLinkType !== LINKTYPE_ETHERNET || end - pos < 16) return pos;
+    // The decoder counts frames per link type in runs: the fast path adds to the current run, so it takes only frames
+    // of the run's link type, and the first frame of a file goes through decode() (it always does: the first packet
+    // reaches the table's first sweep). pcapng: the EPBs of the interfaces of that link type, whichever it is.
+    const link = this.decoder.stats.lastLinkType;
+    if (room <= 0 || end - pos < 16 || (this.linkType >= 0 ? link !== this.linkType : !FAST_LINK_TYPES.has(link))) return pos;
     const native = this.native;
     // Registered by identity: a reader alternates two buffers, the store and its index replace theirs when they grow.
     // A refused registration (not expected: every one is a plain typed array) leaves the record to JavaScript.
@@ -275,6 +317,7 @@ export class FastPath implements RecordFastPath, BatchFastPath {
     io[Io.MaxFrames] = room;
     io[Io.Head] = st.head;
     io[Io.Tail] = st.tail;
+    io[Io.LinkType] = link;
     const stop = native.walk(pos, end);
     this.calls++;
     // The addon returns an offset in [pos, end]; anything else (never expected) means it took nothing.

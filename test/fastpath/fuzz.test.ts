@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fastPathBinding, fastPathDisabled } from '../../src/fastpath/binding';
 import { HAVE_SHARED, SHARED_PCAPS } from '../helpers/sharedPcaps';
-import { fuzzOne, fuzzOneNg, head, headNg, scratch, toPcapng } from './fuzz';
+import { fuzzOne, fuzzOneNg, head, headNg, interleavePcapng, scratch, toPcapng } from './fuzz';
 import { fuzzOneLive } from './live';
 
 /**
@@ -11,7 +11,8 @@ import { fuzzOneLive } from './live';
  * counters, no crash. CI runs fixed seeds in a few seconds; a long run sets FASTPATH_FUZZ_SEEDS (how many seeds per
  * source) and FASTPATH_FUZZ_FIRST (the first seed), e.g.
  *   FASTPATH_FUZZ_SEEDS=2000 FASTPATH_FUZZ_FIRST=100000 npx vitest run test/fastpath/fuzz.test.ts
- * (add `-t live` for the live batches alone, round perf39).
+ * (add `-t live` for the live batches alone, round perf39; `-t SLL2`, `-t 'raw IP'` etc. for one link type of round
+ * perf44: the bench generator's traffic re-framed by bench/reframe.js, and the shared captures of that link type).
  */
 
 const HAVE_ADDON = fastPathBinding() !== null && !fastPathDisabled();
@@ -28,6 +29,52 @@ function generated(): Buffer[] {
   };
   const g = ensureCaptures(path.join(dir, 'gen'), { packets: 3000, concurrency: 60, packetsPerFlow: 20 });
   return [head(g.full.path, 1 << 20), head(g.snap.path, 1 << 20)];
+}
+
+/** The link types of round perf44: what bench/reframe.js makes, and the LINKTYPE_ numbers of the shared captures taken. */
+const LINKS = [
+  { name: 'Linux cooked SLL', kind: 'sll', types: [113] },
+  { name: 'Linux cooked SLL2', kind: 'sll2', types: [276] },
+  { name: 'raw IP', kind: 'raw', types: [101, 12, 14, 228, 229] },
+];
+
+/** The classic pcaps of ../shared of these link types (low 16 bits), the largest under 400 KiB first, at most `max`. */
+function sharedOfLink(types: number[], max: number): { name: string; bytes: Buffer }[] {
+  if (!HAVE_SHARED) return [];
+  const files: { p: string; size: number }[] = [];
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const p = path.join(d, n);
+      const s = statSync(p);
+      if (s.isDirectory()) {
+        if (n !== 'expected') walk(p);
+      } else if (s.size > 24 && s.size < 400 * 1024) files.push({ p, size: s.size });
+    }
+  };
+  walk(SHARED_PCAPS);
+  files.sort((a, b) => b.size - a.size || a.p.localeCompare(b.p));
+  const out: { name: string; bytes: Buffer }[] = [];
+  for (const f of files) {
+    const b = readFileSync(f.p);
+    const m = b.readUInt32LE(0);
+    const le = m === 0xa1b2c3d4 || m === 0xa1b23c4d;
+    if (!le && m !== 0xd4c3b2a1 && m !== 0x4d3cb2a1) continue;
+    if (!types.includes((le ? b.readUInt32LE(20) : b.readUInt32BE(20)) & 0xffff)) continue;
+    out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: head(f.p, 1 << 20) });
+    if (out.length === max) break;
+  }
+  return out;
+}
+
+/** The bench generator's traffic re-framed as `kind` (bench/reframe.js), full frames and the 128-byte cut. */
+function reframed(kind: string): { name: string; bytes: Buffer }[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { reframe } = require('../../bench/reframe') as { reframe: (b: Buffer, k: string) => Buffer };
+  const [full, snap] = generated();
+  return [
+    { name: `gen-full-${kind}`, bytes: reframe(full!, kind) },
+    { name: `gen-snap128-${kind}`, bytes: reframe(snap!, kind) },
+  ];
 }
 
 /** A few shared captures with TCP over Ethernet (the largest classic pcaps under 400 KiB of each tool's directory). */
@@ -151,3 +198,55 @@ describe.skipIf(!HAVE_ADDON)('fast path fuzz against the JavaScript path', () =>
     }
   }, 3_600_000);
 });
+
+/**
+ * Round perf44: the same three fuzzers on the link types the fast path took on then: Linux cooked capture v1 and v2
+ * (`tcpdump -i any`) and raw IP, each from the generator's traffic re-framed and the shared captures of that link type;
+ * pcapng also with Ethernet and SLL interfaces interleaved (the walk stops at every change of link type).
+ */
+for (const link of LINKS) {
+  describe.skipIf(!HAVE_ADDON)(`fast path fuzz against the JavaScript path, ${link.name} (round perf44)`, () => {
+    const raw = link.kind === 'raw';
+    // A raw IP frame has no link header to truncate, nor an EtherType to be wrong.
+    const common = raw ? ['ip', 'tcp', 'new_flow'] : ['link', 'ethertype', 'ip', 'tcp', 'new_flow'];
+    const report = (what: string, runs: number, n: number, taken: number, stops: Record<string, number>): void => {
+      if (process.env.FASTPATH_TEST_VERBOSE === '1' || SEEDS > 40) {
+        console.log(`fast path ${link.name} ${what} fuzz: ${runs} mutants of ${n} sources (seeds ${FIRST}..${FIRST + SEEDS - 1}), ${taken} packets taken; handed back: ${JSON.stringify(stops)}`);
+      }
+    };
+
+    it(`mutated ${link.name} captures: same records, stats and counters (${SEEDS} seeds a source from ${FIRST})`, async () => {
+      const sources = [...reframed(link.kind), ...sharedOfLink(link.types, 3)];
+      const { taken, runs, stops } = await fuzzSources(sources, fuzzOne);
+      expect(taken).toBeGreaterThan(runs * 10);
+      for (const why of ['damaged_record', 'bad_wire_length', ...common]) expect(stops[why], why).toBeGreaterThan(0);
+      report('classic', runs, sources.length, taken, stops);
+    }, 3_600_000);
+
+    it(`mutated ${link.name} pcapng captures: same records, stats and counters (${SEEDS} seeds a source from ${FIRST})`, async () => {
+      const [full, snap] = reframed(link.kind);
+      const sources = [
+        { name: `gen-full-${link.kind}-ng-le`, bytes: headNg(toPcapng(full!.bytes, true), 256 * 1024) },
+        { name: `gen-snap128-${link.kind}-ng-be`, bytes: headNg(toPcapng(snap!.bytes, false), 256 * 1024) },
+        ...sharedOfLink(link.types, 1).map((x) => ({ name: `${x.name} (pcapng)`, bytes: headNg(toPcapng(x.bytes, true), 256 * 1024) })),
+      ];
+      if (!raw) {
+        // Ethernet and this link type interleaved in one section (the same packets; raw IP drops frames, so not there).
+        const [eth] = generated();
+        sources.push({ name: `gen-full-eth+${link.kind}-ng`, bytes: headNg(interleavePcapng(eth!, full!.bytes, true, 7), 256 * 1024) });
+      }
+      const { taken, runs, stops } = await fuzzSources(sources, fuzzOneNg);
+      expect(taken).toBeGreaterThan(runs * 10);
+      for (const why of ['damaged_record', 'block', 'ip', 'new_flow']) expect(stops[why], why).toBeGreaterThan(0);
+      report('pcapng', runs, sources.length, taken, stops);
+    }, 3_600_000);
+
+    it(`mutated ${link.name} live batches: same records, stats and counters (${SEEDS} seeds a source from ${FIRST})`, async () => {
+      const sources = [...reframed(link.kind), ...sharedOfLink(link.types, 3)];
+      const { taken, runs, stops } = await fuzzSources(sources, (src, seed, _dir, label, st) => fuzzOneLive(src, seed, label, st));
+      expect(taken).toBeGreaterThan(runs * 10);
+      for (const why of ['chunk_end', 'damaged_record', 'bad_wire_length', ...common]) expect(stops[why], why).toBeGreaterThan(0);
+      report('live', runs, sources.length, taken, stops);
+    }, 3_600_000);
+  });
+}

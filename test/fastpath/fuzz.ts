@@ -53,6 +53,8 @@ export class Mutations {
   readonly ops: string[] = [];
   /** Where the file is cut at the end (-1: not cut); a later truncation replaces an earlier one. */
   truncateAt = -1;
+  /** Where vlanRun() starts in a part: the frame's EtherType after a 16-byte header (linkEtherTypeAt(); round perf44). */
+  etherTypeAt = 28;
   readonly int = (n: number): number => Math.floor(this.r() * n);
 
   constructor(
@@ -87,10 +89,11 @@ export class Mutations {
     this.ops.push(`hdrflip#${i}@${off}`);
   }
 
-  /** A VLAN tag run in part i: EtherType 0x8100 repeated from its frame's EtherType (byte 28 of a 16-byte header on). */
+  /** A VLAN tag run in part i: EtherType 0x8100 repeated from its frame's EtherType (etherTypeAt on). */
   vlanRun(i: number): void {
     const p = this.parts[i]!;
-    for (let off = 28; off + 2 <= p.length && off < 28 + 4 * (1 + this.int(6)); off += 4) p.writeUInt16BE(0x8100, off);
+    const at = this.etherTypeAt;
+    for (let off = at; off + 2 <= p.length && off < at + 4 * (1 + this.int(6)); off += 4) p.writeUInt16BE(0x8100, off);
     this.ops.push(`vlanrun#${i}`);
   }
 
@@ -161,6 +164,7 @@ export function mutate(src: Buffer, seed: number, count: number): Mutant {
   const { le, recs } = records(src);
   // Records as separate buffers so that duplication and reordering keep the rest parseable.
   const m = new Mutations(rng(seed), le, recs.map((x) => Buffer.from(src.subarray(x.at, x.at + x.bytes))));
+  m.etherTypeAt = linkEtherTypeAt((le ? src.readUInt32LE(20) : src.readUInt32BE(20)) & 0xffff);
   const { int, parts } = m;
   // Values that sit on the boundaries the code checks.
   const lengths = [0, 1, 13, 14, 17, 18, 33, 34, 53, 54, 61, 73, 74, 93, 94, 262143, 262144, 262145, 1048576, 1048577,
@@ -201,6 +205,14 @@ export function mutate(src: Buffer, seed: number, count: number): Mutant {
     }
   }
   return m.mutant(src.subarray(0, 24));
+}
+
+/**
+ * Where a record's EtherType is (its 16-byte header included) under link type `link`: Ethernet 28, Linux cooked SLL 30,
+ * SLL2 16; raw IP has none, 16 is its version byte (round perf44).
+ */
+export function linkEtherTypeAt(link: number): number {
+  return link === 113 ? 30 : link === 1 ? 28 : 16;
 }
 
 /** What the two ways of one input must agree on: the records, the pipeline's counters and the error, as text. */
@@ -436,8 +448,8 @@ function ngEpb(ifId: number, ticks: bigint, data: Buffer, wireLen: number, le: b
 }
 
 /**
- * A classic Ethernet pcap (µs or ns) as one pcapng section in byte order `le`: interface 0 Ethernet µs, 1 Linux SLL (no
- * packet of it), 2 Ethernet ns with an if_tsoffset, 3 Ethernet 2^-20 s, 4 Ethernet 2^-32 s (the plain division of
+ * A classic pcap (µs or ns) as one pcapng section in byte order `le`: interface 0 its link type (Ethernet, or SLL,
+ * SLL2, raw IP since round perf44) µs, 1 another link type (no packet of it), 2 the file's link type ns with an if_tsoffset, 3 Ethernet 2^-20 s, 4 Ethernet 2^-32 s (the plain division of
  * ticksToSeconds); each record goes to interface 0, 2, 3 or 4 in turn, some with an option, and a name resolution and
  * an interface statistics block come every 97 records. Every timestamp branch of pcapngTime.ts is reached.
  */
@@ -445,7 +457,10 @@ export function toPcapng(classic: Buffer, le: boolean): Buffer {
   const cle = classic.readUInt32LE(0) === 0xa1b2c3d4 || classic.readUInt32LE(0) === 0xa1b23c4d;
   const nano = classic.readUInt32LE(0) === 0xa1b23c4d || classic.readUInt32BE(0) === 0xa1b23c4d;
   const offset = -3600;
-  const out: Buffer[] = [ngShb(le), ngIdb(1, le), ngIdb(113, le), ngIdb(1, le, 9, offset), ngIdb(1, le, 0x80 | 20), ngIdb(1, le, 0x80 | 32)];
+  // The classic file's link type (round perf44: re-framed captures too); interface 1 has another one.
+  const link = (cle ? classic.readUInt32LE(20) : classic.readUInt32BE(20)) & 0xffff;
+  const other = link === 113 ? 1 : 113;
+  const out: Buffer[] = [ngShb(le), ngIdb(link, le), ngIdb(other, le), ngIdb(link, le, 9, offset), ngIdb(link, le, 0x80 | 20), ngIdb(link, le, 0x80 | 32)];
   const { recs } = records(classic);
   const ifs = [0, 2, 3, 4];
   recs.forEach((r, i) => {
@@ -568,4 +583,35 @@ export function headNg(b: Buffer, max: number): Buffer {
 /** Runs one pcapng mutant of `src` both ways and compares; returns the packets the fast path took. */
 export async function fuzzOneNg(src: Buffer, seed: number, dir: string, label: string, stops?: Record<string, number>): Promise<number> {
   return fuzzMutant(mutateNg, 0x1b873593, 'pcapng', src, seed, dir, label, stops);
+}
+
+/**
+ * Two classic pcaps of the same packets under different link types (e.g. Ethernet and its SLL re-framing, round perf44)
+ * as one pcapng section in byte order `le`: interface 0 a's link type, 1 b's; record i comes from a or b in runs of 1 to
+ * 40 drawn from `seed`, so the walk meets a change of link type (and of the decoder's run) often.
+ */
+export function interleavePcapng(a: Buffer, b: Buffer, le: boolean, seed: number): Buffer {
+  const r = rng(seed);
+  const side = (c: Buffer): { le: boolean; recs: Rec[]; link: number } => {
+    const x = records(c);
+    return { ...x, link: (x.le ? c.readUInt32LE(20) : c.readUInt32BE(20)) & 0xffff };
+  };
+  const A = side(a);
+  const B = side(b);
+  const out: Buffer[] = [ngShb(le), ngIdb(A.link, le), ngIdb(B.link, le)];
+  const n = Math.min(A.recs.length, B.recs.length);
+  let fromB = false;
+  let left = 0;
+  for (let i = 0; i < n; i++) {
+    if (left-- <= 0) {
+      fromB = !fromB;
+      left = Math.floor(r() * 40);
+    }
+    const [src, s] = fromB ? [b, B] : [a, A];
+    const rec = s.recs[i]!;
+    const rd = (off: number): number => (s.le ? src.readUInt32LE(rec.at + off) : src.readUInt32BE(rec.at + off));
+    const ticks = BigInt(rd(0)) * 1_000_000n + BigInt(rd(4));
+    out.push(ngEpb(fromB ? 1 : 0, ticks, Buffer.from(src.subarray(rec.at + 16, rec.at + rec.bytes)), rd(12), le));
+  }
+  return Buffer.concat(out);
 }

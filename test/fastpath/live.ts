@@ -5,7 +5,7 @@ import { AddonSource } from '../../src/capture/addonSource';
 import type { AddonCapture, BatchHandler, LiveBinding, LiveStats } from '../../src/capture/liveBinding';
 import type { ResolvedLiveOptions } from '../../src/capture/liveOptions';
 import type { FlowTableOptions } from '../../src/flow/flowTable';
-import { Mutations, TIGHT, expectSameRun, pipelineCounters, recordingPipeline, type PipelineRun } from './fuzz';
+import { linkEtherTypeAt, Mutations, TIGHT, expectSameRun, pipelineCounters, recordingPipeline, type PipelineRun } from './fuzz';
 
 /**
  * Live capture through the fast path (round perf39), without a network: the live addon's batches (native/src/
@@ -177,8 +177,16 @@ export async function bothWaysLive(
  * duplicated, swapped or cut records), cut into batches, then batches whose count or used bytes lie (more records than
  * the bytes hold, fewer, used bytes short of the last record or past it, beyond the buffer) or end mid-record.
  */
-export function mutateLive(recs: Buffer[], ts: number[], seed: number, count: number, batchBytes: number): { batches: LiveBatch[]; ops: string[] } {
+export function mutateLive(
+  recs: Buffer[],
+  ts: number[],
+  seed: number,
+  count: number,
+  batchBytes: number,
+  linkType = 1,
+): { batches: LiveBatch[]; ops: string[] } {
   const m = new Mutations(rng(seed), HOST_LE, recs.map((b) => Buffer.from(b)));
+  m.etherTypeAt = linkEtherTypeAt(linkType);
   const { int, parts, ops } = m;
   const times = [...ts];
   const lengths = [0, 1, 13, 14, 17, 18, 33, 34, 53, 54, 61, 73, 74, 93, 94, 262143, 262144, 262145, 1048576, 1048577,
@@ -253,12 +261,12 @@ export function mutateLive(recs: Buffer[], ts: number[], seed: number, count: nu
   return { batches, ops };
 }
 
-/** One live mutant of `src` (a classic Ethernet pcap) run both ways; adds the stops to `stops`, returns packets taken. */
+/** One live mutant of `src` (a classic pcap of a link type the fast path takes) run both ways; adds the stops to `stops`, returns packets taken. */
 export async function fuzzOneLive(src: Buffer, seed: number, label: string, stops?: Record<string, number>): Promise<number> {
   const r = rng(seed ^ 0x9e3779b9);
   const { linkType, recs, ts } = liveRecords(src);
   const batchBytes = r() < 0.5 ? 65536 : 16384;
-  const { batches, ops } = mutateLive(recs, ts, seed, 1 + Math.floor(r() * 24), batchBytes);
+  const { batches, ops } = mutateLive(recs, ts, seed, 1 + Math.floor(r() * 24), batchBytes, linkType);
   const opts = r() < 0.5 ? {} : TIGHT;
   const what = `${label} live seed ${seed} ${opts === TIGHT ? 'tight' : 'default'} buffer ${batchBytes}: ${ops.join(' ')}`;
   const fast = await bothWaysLive(batches, linkType, what, opts, batchBytes);
