@@ -8,6 +8,10 @@ pinned to one core (--cpu). Per run: the daemon's user + sys CPU (/proc/PID/stat
 debug line. Variants alternate inside every round, the order reversed every other round; medians at the end.
 
   python3 bench/live-cpu.py --rounds 9 --pps 50000 --packets 300000 --cpu 1 [--tree DIR ...]
+
+--any (round perf44) captures on Linux's `any` pseudo-interface instead of the veth end (DLT_LINUX_SLL, what
+`sensor --interface any` gets). The capture end and the daemon are then in a second namespace of their own, so that
+`any` sees the replay and nothing else of the host (other jobs' traffic, other labs' veth ends).
 """
 import argparse
 import json
@@ -29,11 +33,14 @@ p.add_argument('--cpu', default='1')
 p.add_argument('--settle', type=float, default=1.5)
 p.add_argument('--tree', default='.')
 p.add_argument('--prefix', default='p39')
+p.add_argument('--any', action='store_true')
 a = p.parse_args()
 
 tree = os.path.abspath(a.tree)
 pcap = os.path.abspath(os.path.join(tree, a.pcap) if not os.path.isabs(a.pcap) else a.pcap)
 ns, cap_if, rep_if = f'{a.prefix}ns', f'{a.prefix}c', f'{a.prefix}r'
+cap_ns = f'{a.prefix}cap'  # --any: the capture end's and the daemon's namespace
+in_cap = ['ip', 'netns', 'exec', cap_ns] if a.any else []
 tck = os.sysconf('SC_CLK_TCK')
 
 
@@ -44,17 +51,22 @@ def sh(*args, check=True):
 def lab_down():
     sh('ip', 'netns', 'del', ns, check=False)
     sh('ip', 'link', 'del', cap_if, check=False)
+    if a.any:
+        sh('ip', 'netns', 'del', cap_ns, check=False)
 
 
 def lab_up():
     lab_down()
     sh('ip', 'netns', 'add', ns)
     sh('ip', 'link', 'add', cap_if, 'type', 'veth', 'peer', 'name', rep_if, 'netns', ns)
-    sh('sysctl', '-q', '-w', f'net.ipv6.conf.{cap_if}.disable_ipv6=1', check=False)
+    if a.any:
+        sh('ip', 'netns', 'add', cap_ns)
+        sh('ip', 'link', 'set', cap_if, 'netns', cap_ns)
+    sh(*in_cap, 'sysctl', '-q', '-w', f'net.ipv6.conf.{cap_if}.disable_ipv6=1', check=False)
     for dev, inns in ((cap_if, False), (rep_if, True)):
-        pre = ['ip', 'netns', 'exec', ns] if inns else []
+        pre = ['ip', 'netns', 'exec', ns] if inns else in_cap
         subprocess.run(pre + ['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', 'tx', 'off', 'rx', 'off'], capture_output=True)
-    sh('ip', 'link', 'set', cap_if, 'up')
+    sh(*in_cap, 'ip', 'link', 'set', cap_if, 'up')
     sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', rep_if, 'up')
 
 
@@ -86,7 +98,7 @@ def run(fast, scratch, k):
     if not fast:
         env['SENSOR_FASTPATH'] = '0'
     log = open(os.path.join(scratch, f'{k}.log'), 'w+')
-    d = subprocess.Popen(['taskset', '-c', a.cpu, 'node', 'bin/sensor.js', '--interface', cap_if, '--db', db, '--config', cfg,
+    d = subprocess.Popen(in_cap + ['taskset', '-c', a.cpu, 'node', 'bin/sensor.js', '--interface', 'any' if a.any else cap_if, '--db', db, '--config', cfg,
                           '--no-classify', '--log-level', 'debug'], cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=log)
     t0 = time.time()
     while 'capture started' not in open(log.name).read():
@@ -108,12 +120,13 @@ def run(fast, scratch, k):
     lines = [json.loads(x) for x in open(log.name) if x.startswith('{')]
     stopped = next(x for x in lines if x.get('message') == 'stopped')
     fp = next((x for x in lines if x.get('message') == 'fast path'), None)
+    started = next((x for x in lines if x.get('message') == 'capture started'), {})
     sent = int(re.search(r'Actual: (\d+) packets', tr.stdout).group(1))
     os.unlink(db)
     return {
         'fast': fast, 'cpu': c1 - c0, 'oncpu': s1 - s0, 'wall': w1 - w0, 'sent': sent, 'received': stopped.get('packets_received'),
         'decoded': stopped.get('tcp_packets'), 'drops': stopped.get('kernel_drops'), 'ifdrops': stopped.get('interface_drops'),
-        'taken': fp['packets'] if fp else 0, 'stops': fp['stops'] if fp else {},
+        'taken': fp['packets'] if fp else 0, 'stops': fp['stops'] if fp else {}, 'started': started,
     }
 
 
@@ -151,4 +164,5 @@ for fast in (True, False):
           f'taken median {statistics.median(x["taken"] for x in xs)}; stops {xs[-1]["stops"]}')
 print(f'per round on - off: {" ".join(f"{d:+.2f}" for d in diffs)}; median {statistics.median(diffs):+.3f} s, lower in {sum(d < 0 for d in diffs)}/{len(diffs)}')
 print(f'schedstat per round on - off: {" ".join(f"{d:+.3f}" for d in sdiffs)}; median {statistics.median(sdiffs):+.3f} s, lower in {sum(d < 0 for d in sdiffs)}/{len(sdiffs)}')
+print(f'capture started: {res[True][-1]["started"]}')
 print(f'end load {load()}')

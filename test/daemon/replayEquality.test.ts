@@ -19,7 +19,9 @@ import { type SynthSummary, writeReplayCapture } from '../helpers/synthCapture';
  *
  * Each engine runs twice: with the native fast path (round perf39: the live batches' common packets go from the batch
  * to the flow table in C++; its debug line says how many it took) and with SENSOR_FASTPATH=0 (every packet through the
- * JavaScript path), so both ways are held to the offline records.
+ * JavaScript path), so both ways are held to the offline records. And each way again on Linux's `any` pseudo-interface
+ * (round perf44: DLT_LINUX_SLL, 16-byte cooked headers instead of Ethernet, which the fast path takes since then), with a
+ * BPF filter on the replay's 10.214/16 so that nothing else on the host's interfaces is counted.
  *
  * SENSOR_DAEMON_REPLAY_PACKETS sets the capture size (default 300000: 300,061 packets in 4,992 flows, the README's
  * figures); the replay runs at --topspeed. Rates and counters are printed.
@@ -95,19 +97,23 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
     if (PACKETS === 300000) expect([synth.packets, synth.flows]).toEqual([300061, 4992]);
   });
 
-  for (const engine of engines) for (const fast of [true, false]) {
-    const way = fast ? 'fast path' : 'SENSOR_FASTPATH=0';
+  for (const engine of engines) for (const onAny of [false, true]) for (const fast of [true, false]) {
+    const way = `${onAny ? 'on `any` (Linux cooked SLL), ' : ''}${fast ? 'fast path' : 'SENSOR_FASTPATH=0'}`;
     it(`${engine} at --topspeed, ${way}: the offline flows and sequences; every lost packet counted`, async () => {
       const t0 = Date.now();
-      const db = path.join(suite.dir, `live-${engine}-${fast ? 'fast' : 'js'}.db`);
+      const db = path.join(suite.dir, `live-${engine}-${onAny ? 'any-' : ''}${fast ? 'fast' : 'js'}.db`);
       const cfg = path.join(suite.dir, `live-${engine}.json`);
       writeFileSync(cfg, JSON.stringify({ stats: { intervalSeconds: 1 } }));
+      const where = onAny ? ['--interface', 'any', '--filter', 'tcp and net 10.214.0.0/16'] : ['--interface', suite.lab.captureIf];
       const d = new Daemon(
-        ['--interface', suite.lab.captureIf, '--db', db, '--config', cfg, '--no-classify', '--engine', engine, '--log-level', 'debug'],
+        [...where, '--db', db, '--config', cfg, '--no-classify', '--engine', engine, '--log-level', 'debug'],
         fast ? {} : { SENSOR_FASTPATH: '0' },
       );
       suite.track(d);
       await d.started();
+      // `any` delivers Linux cooked (SLL) frames with libpcap 1.10; the interface itself, Ethernet.
+      const started = d.messages('capture started')[0] as (LogLine & { link_type?: number }) | undefined;
+      expect(started?.link_type, d.logText()).toBe(onAny ? 113 : 1);
       const vethBefore = rxDropped(suite.lab.captureIf);
       const speed = ['--topspeed'];
       const tr = Date.now();
