@@ -38,9 +38,8 @@ const LINKS = [
   { name: 'raw IP', kind: 'raw', types: [101, 12, 14, 228, 229] },
 ];
 
-/** The classic pcaps of ../shared of these link types (low 16 bits), the largest under 400 KiB first, at most `max`. */
-function sharedOfLink(types: number[], max: number): { name: string; bytes: Buffer }[] {
-  if (!HAVE_SHARED) return [];
+/** Files under `dir` (never ../shared/pcaps/expected) that `keep` takes by name and size, the largest first. */
+function filesUnder(dir: string, keep: (name: string, size: number) => boolean): string[] {
   const files: { p: string; size: number }[] = [];
   const walk = (d: string): void => {
     for (const n of readdirSync(d)) {
@@ -48,19 +47,25 @@ function sharedOfLink(types: number[], max: number): { name: string; bytes: Buff
       const s = statSync(p);
       if (s.isDirectory()) {
         if (n !== 'expected') walk(p);
-      } else if (s.size > 24 && s.size < 400 * 1024) files.push({ p, size: s.size });
+      } else if (keep(n, s.size)) files.push({ p, size: s.size });
     }
   };
-  walk(SHARED_PCAPS);
+  walk(dir);
   files.sort((a, b) => b.size - a.size || a.p.localeCompare(b.p));
+  return files.map((f) => f.p);
+}
+
+/** The classic pcaps of ../shared of these link types (low 16 bits), the largest under 400 KiB first, at most `max`. */
+function sharedOfLink(types: number[], max: number): { name: string; bytes: Buffer }[] {
+  if (!HAVE_SHARED) return [];
   const out: { name: string; bytes: Buffer }[] = [];
-  for (const f of files) {
-    const b = readFileSync(f.p);
+  for (const f of filesUnder(SHARED_PCAPS, (_, size) => size > 24 && size < 400 * 1024)) {
+    const b = readFileSync(f);
     const m = b.readUInt32LE(0);
     const le = m === 0xa1b2c3d4 || m === 0xa1b23c4d;
     if (!le && m !== 0xd4c3b2a1 && m !== 0x4d3cb2a1) continue;
     if (!types.includes((le ? b.readUInt32LE(20) : b.readUInt32BE(20)) & 0xffff)) continue;
-    out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: head(f.p, 1 << 20) });
+    out.push({ name: path.relative(SHARED_PCAPS, f), bytes: head(f, 1 << 20) });
     if (out.length === max) break;
   }
   return out;
@@ -82,27 +87,18 @@ function shared(): { name: string; bytes: Buffer }[] {
   if (!HAVE_SHARED) return [];
   const out: { name: string; bytes: Buffer }[] = [];
   for (const tool of ['tcpdump', 'zeek', 'suricata-verify', 'arkime']) {
-    const files: { p: string; size: number }[] = [];
-    const walk = (d: string): void => {
-      for (const n of readdirSync(d)) {
-        const p = path.join(d, n);
-        const s = statSync(p);
-        if (s.isDirectory()) walk(p);
-        else if (n.endsWith('.pcap') && s.size > 4096 && s.size < 400 * 1024) files.push({ p, size: s.size });
-      }
-    };
+    let files: string[];
     try {
-      walk(path.join(SHARED_PCAPS, tool));
+      files = filesUnder(path.join(SHARED_PCAPS, tool), (n, size) => n.endsWith('.pcap') && size > 4096 && size < 400 * 1024);
     } catch {
       continue;
     }
-    files.sort((a, b) => b.size - a.size || a.p.localeCompare(b.p));
     for (const f of files.slice(0, 2)) {
-      const b = head(f.p, 1 << 20);
+      const b = head(f, 1 << 20);
       const m = b.readUInt32LE(0);
       // classic pcap, Ethernet
-      if ((m === 0xa1b2c3d4 || m === 0xa1b23c4d) && b.readUInt32LE(20) === 1) out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: b });
-      if ((m === 0xd4c3b2a1 || m === 0x4d3cb2a1) && b.readUInt32BE(20) === 1) out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: b });
+      if ((m === 0xa1b2c3d4 || m === 0xa1b23c4d) && b.readUInt32LE(20) === 1) out.push({ name: path.relative(SHARED_PCAPS, f), bytes: b });
+      if ((m === 0xd4c3b2a1 || m === 0x4d3cb2a1) && b.readUInt32BE(20) === 1) out.push({ name: path.relative(SHARED_PCAPS, f), bytes: b });
     }
   }
   return out;
@@ -111,28 +107,16 @@ function shared(): { name: string; bytes: Buffer }[] {
 /** The largest pcapng files under 400 KiB of ../shared whose first interface is Ethernet (little- or big-endian). */
 function sharedNg(): { name: string; bytes: Buffer }[] {
   if (!HAVE_SHARED) return [];
-  const files: { p: string; size: number }[] = [];
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d)) {
-      const p = path.join(d, n);
-      const s = statSync(p);
-      if (s.isDirectory()) {
-        if (n !== 'expected') walk(p);
-      } else if (s.size > 4096 && s.size < 400 * 1024 && n.endsWith('.pcapng')) files.push({ p, size: s.size });
-    }
-  };
-  walk(SHARED_PCAPS);
-  files.sort((a, b) => b.size - a.size || a.p.localeCompare(b.p));
   const out: { name: string; bytes: Buffer }[] = [];
-  for (const f of files) {
-    const b = readFileSync(f.p);
+  for (const f of filesUnder(SHARED_PCAPS, (n, size) => size > 4096 && size < 400 * 1024 && n.endsWith('.pcapng'))) {
+    const b = readFileSync(f);
     if (b.readUInt32LE(0) !== 0x0a0d0d0a) continue;
     const le = b.readUInt32LE(8) === 0x1a2b3c4d;
     const shbLen = le ? b.readUInt32LE(4) : b.readUInt32BE(4);
     if (shbLen + 12 > b.length) continue;
     const type = le ? b.readUInt32LE(shbLen) : b.readUInt32BE(shbLen);
     const link = le ? b.readUInt16LE(shbLen + 8) : b.readUInt16BE(shbLen + 8);
-    if (type === 1 && link === 1) out.push({ name: path.relative(SHARED_PCAPS, f.p), bytes: headNg(b, 256 * 1024) });
+    if (type === 1 && link === 1) out.push({ name: path.relative(SHARED_PCAPS, f), bytes: headNg(b, 256 * 1024) });
     if (out.length === 3) break;
   }
   return out;
