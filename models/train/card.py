@@ -24,6 +24,21 @@ MODELS = os.path.dirname(HERE)
 CARD = os.path.join(MODELS, "card")
 
 
+def self_check_entry(path):
+    """The model file's `self_check` entry (parsed), its JSON's length, and the file as it is without it (the bytes and
+    sha256 the card's figures were measured on when the entry came later); None when the file has none."""
+    import onnx
+    from self_check import strip_entry
+
+    m = onnx.load(path)
+    value = strip_entry(m)
+    if value is None:
+        return None
+    bare = m.SerializeToString()
+    return {"entry": json.loads(value), "json_bytes": len(value), "bare_bytes": len(bare),
+            "bare_sha": hashlib.sha256(bare).hexdigest()}
+
+
 def f4(v):
     return "-" if v is None else f"{v:.4f}"
 
@@ -322,8 +337,11 @@ def main():
       + (" for the members" if len(temps) > 1 else "") + ").\n")
     if ex:
         sha = hashlib.sha256(open(os.path.join(MODELS, "sensor.onnx"), "rb").read()).hexdigest()
+        check = self_check_entry(os.path.join(MODELS, "sensor.onnx"))
         w(f"- file: `models/sensor.onnx`, {ex['bytes']:,} bytes, sha256 `{sha}`; metadata `model_version` = "
-          f"`{ex['model_version']}`")
+          f"`{ex['model_version']}`"
+          + (f" (without its `self_check` entry, which `models/train/self_check.py` adds and which changes nothing "
+             f"else: {check['bare_bytes']:,} bytes, sha256 `{check['bare_sha'][:8]}...`)" if check else ""))
         if rebuild:
             w(f"- **graph rebuilt** ({rebuild['when']}): {rebuild['what']} Its probabilities are bit-identical to the "
               f"previous build's ({rebuild['identical']}); the members, the metadata and every figure on this card "
@@ -334,7 +352,16 @@ def main():
         w(f"- metadata `classes`: {json.dumps(classes)}; `sequence_length`: \"{m['sequence_length']}\"")
         if bg:
             w(f"- metadata `background_classes`: [\"{bg}\"]; `unknown_threshold`: \"{m['unknown_threshold']}\"; "
-              "`input_reference`: see *Drift reference* below\n")
+              "`input_reference`: see *Drift reference* below" + ("" if check else "\n"))
+        if check:
+            e = check["entry"]
+            w(f"- metadata `self_check` (round perf43; the format is in docs/model.md): {len(e['rows'])} input rows "
+              "(those of `models/sensor.sample.csv` that `self_check.py` picks by default: every label, short and long "
+              f"flows) and the probabilities {e['runtime']} gives for them as one batch, tolerance {e['tolerance']}; written by "
+              f"`models/train/self_check.py` ({check['json_bytes']:,} bytes of JSON). The sensor runs the batch again at "
+              "every load, on the session that will serve, and refuses the model when the runtime does not reproduce "
+              "it (onnxruntime-node 1.24.x on an AVX-512 VNNI CPU: caught in every process, see the main README's "
+              "design note)\n")
 
     # ---------------------------------------------------------------- unknown rule
     w("## The unknown rule\n")

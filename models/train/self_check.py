@@ -37,6 +37,17 @@ KEY = "self_check"
 DECIMALS = 5
 
 
+def strip_entry(m):
+    """Removes the `self_check` entry from model proto `m` in place, the other entries kept in order; returns the
+    entry's JSON text, or None when `m` had none."""
+    value = next((p.value for p in m.metadata_props if p.key == KEY), None)
+    others = [(p.key, p.value) for p in m.metadata_props if p.key != KEY]
+    del m.metadata_props[:]
+    for key, v in others:
+        m.metadata_props.add(key=key, value=v)
+    return value
+
+
 def pick_rows(path, L, n):
     """n distinct (label, row) with payload, round robin over the labels, each label's rows spread over their lengths."""
     by = {}
@@ -116,11 +127,8 @@ def write(model, rows_csv, n_rows=64, tolerance=0.05, out=None, node="node"):
         "expected": [[round(v, DECIMALS) for v in p] for p in probs],
     }
     graph = m.graph.SerializeToString()
-    others = [(p.key, p.value) for p in m.metadata_props if p.key != KEY]
-    keep = [p for p in m.metadata_props if p.key != KEY]
-    del m.metadata_props[:]
-    for p in keep:
-        m.metadata_props.add(key=p.key, value=p.value)
+    strip_entry(m)
+    others = [(p.key, p.value) for p in m.metadata_props]
     value = json.dumps(entry, separators=(",", ":"))
     m.metadata_props.add(key=KEY, value=value)
     onnx.save(m, out)
