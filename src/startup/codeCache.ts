@@ -46,8 +46,7 @@ interface ModuleInternals {
   _cache: unknown;
 }
 
-let installed = false;
-/** The environment installCodeCache() took its directory from. */
+/** The environment installCodeCache() took its directory from; null until it installed the cache in this thread. */
 let installedEnv: NodeJS.ProcessEnv | null = null;
 
 /** Modules of this thread compiled from cached data (hits), without (misses: none yet, or V8 refused it), or by Node's own loader (passed). */
@@ -121,13 +120,12 @@ function writeEntries(dir: string, pending: Array<{ script: vm.Script; file: str
  * cache is off or its directory is not usable. Call it once, first thing, in the entry point.
  */
 export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (installed) return true;
+  if (installedEnv !== null) return true;
   // Node maps stack traces through source maps only for modules its own loader compiled (--enable-source-maps).
   if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true) return false;
   const at = location(env);
   if (at === null || !usable(at.dir, at.under)) return false;
   const dir = at.dir;
-  installed = true;
   installedEnv = env;
   const M = Module as unknown as ModuleInternals;
   const original = M.prototype._compile;
@@ -176,7 +174,7 @@ export function installCodeCache(env: NodeJS.ProcessEnv = process.env): boolean 
  * directory is not usable.
  */
 export function startupCacheDir(sub: string): string | null {
-  if (!installed || installedEnv === null) return null;
+  if (installedEnv === null) return null;
   const at = location(installedEnv, sub);
   return at !== null && usable(at.dir, at.under) ? at.dir : null;
 }
