@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,16 +47,32 @@ for name, kw in (("unfused", {"fuse": False}), ("fused", {}), ("int8", {"int8": 
 print(json.dumps(info))
 `;
 
+// The int8 graph's integer products computed with float ops by bench/self-check-avx2.py: exactly (0, as VNNI, AMX, ARM
+// and SSE-only CPUs compute them) and with the int16 saturation of onnxruntime's u8 x s8 kernels on x86 CPUs without
+// VNNI (1: AVX2, AVX-512 without VNNI, VPMADDUBSW). Every product is an integer below 2^24, so both are exact in float.
+const EMULATE = path.join(REPO, 'bench/self-check-avx2.py');
+
+/** Which of the two this CPU's onnxruntime computes: 'saturating' on x86 with AVX2 and no VNNI, else 'exact'. */
+function int8Products(): 'exact' | 'saturating' {
+  const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'latin1') : '';
+  const flags = new Set((/^flags\s*:(.*)$/m.exec(info)?.[1] ?? '').trim().split(/\s+/));
+  return flags.has('avx2') && !flags.has('avx512_vnni') && !flags.has('avx_vnni') ? 'saturating' : 'exact';
+}
+
 type Info = Record<string, { ops: Record<string, number>; fused_heads?: { members: number }; scattered_runs?: unknown[]; int8_products?: number; flattened_features?: { flattened: number; inlined: number } | null }>;
 
 describe.skipIf(missing !== null)(`models/train/ensemble.py averaged graph${missing ? ` (skipped: ${missing})` : ''}`, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sensor-ensemble-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('stacked heads and scattered run sums compute what the members side by side compute; int8 keeps the decisions', async () => {
+  it('stacked heads and scattered run sums compute what the members side by side compute; int8 keeps the decisions; the CPU computes its products exactly or saturated', async () => {
     const r = spawnSync(PYTHON, ['-c', BUILD, dir], { encoding: 'utf8', timeout: 240_000 });
     expect(r.status, `build failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
     const info = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Info;
+    for (const [name, sat] of [['int8exact', '0'], ['int8sat', '1']] as const) {
+      const e = spawnSync(PYTHON, [EMULATE, path.join(dir, 'int8.onnx'), path.join(dir, `${name}.onnx`), sat], { encoding: 'utf8', timeout: 120_000 });
+      expect(e.status, `${EMULATE} failed:\n${e.stdout}\n${e.stderr}`).toBe(0);
+    }
 
     // the side-by-side graph: one Softmax per member and their Mean; the fused one: one Softmax, one ReduceMean
     expect(info.unfused!.ops.Softmax).toBe(3);
@@ -88,7 +104,7 @@ describe.skipIf(missing !== null)(`models/train/ensemble.py averaged graph${miss
     rows.forEach((row, i) => row.forEach((v, j) => { input[i * 30 + j] = v; }));
 
     const probs: Record<string, Float32Array> = {};
-    for (const name of ['unfused', 'fused', 'int8']) {
+    for (const name of ['unfused', 'fused', 'int8', 'int8exact', 'int8sat']) {
       const model = await openModel(path.join(dir, `${name}.onnx`), 'cpu', 1);
       try {
         expect(model.info.classes).toEqual(['a', 'b', 'c', 'd', 'other']);
@@ -104,17 +120,26 @@ describe.skipIf(missing !== null)(`models/train/ensemble.py averaged graph${miss
       for (let k = 1; k < K; k++) if (p[i * K + k]! > p[i * K + best]!) best = k;
       return best;
     };
-    let maxFused = 0;
-    let maxInt8 = 0;
-    let topSame = 0;
-    for (let i = 0; i < n * K; i++) {
-      maxFused = Math.max(maxFused, Math.abs(probs.fused![i]! - probs.unfused![i]!));
-      maxInt8 = Math.max(maxInt8, Math.abs(probs.int8![i]! - probs.unfused![i]!));
-    }
-    for (let i = 0; i < n; i++) if (top(probs.int8!, i) === top(probs.unfused!, i)) topSame++;
-    expect(maxFused).toBeLessThanOrEqual(2e-6); // an exact rewrite, up to float summation order
-    expect(maxInt8).toBeGreaterThan(0); // int8 really is another computation
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    const topAgree = (a: Float32Array, b: Float32Array) => {
+      let same = 0;
+      for (let i = 0; i < n; i++) if (top(a, i) === top(b, i)) same++;
+      return same / n;
+    };
+    expect(maxDiff(probs.fused!, probs.unfused!)).toBeLessThanOrEqual(2e-6); // an exact rewrite, up to float summation order
+    // The quantization's own error, with the integer products exact: int8 really is another computation, and it keeps
+    // the decisions.
+    const maxInt8 = maxDiff(probs.int8exact!, probs.unfused!);
+    expect(maxInt8).toBeGreaterThan(0);
     expect(maxInt8).toBeLessThanOrEqual(0.05);
-    expect(topSame / n).toBeGreaterThanOrEqual(0.98);
+    expect(topAgree(probs.int8exact!, probs.unfused!)).toBeGreaterThanOrEqual(0.98);
+    // This CPU's onnxruntime computes the int8 graph as one of the two: exactly, or with AVX2's saturation, which on
+    // these confident members moves probabilities by up to ~0.26 and changes ~10% of the top classes (on an AMD Zen 3:
+    // 0.257, 90.0% the same; the bundled model moves by at most 0.024 there: README, round perf43's tolerance).
+    const kind = int8Products();
+    const other = kind === 'exact' ? probs.int8sat! : probs.int8exact!;
+    const mine = kind === 'exact' ? probs.int8exact! : probs.int8sat!;
+    expect(maxDiff(probs.int8!, mine), `this CPU computes the int8 products ${kind === 'exact' ? 'exactly' : 'with int16 saturation'}`).toBeLessThanOrEqual(1e-6);
+    expect(maxDiff(mine, other)).toBeGreaterThan(0.01); // the two really differ on these rows
   }, 300_000);
 });
