@@ -1,5 +1,6 @@
 import type { Device, SessionLogger } from '../classify/deviceSession';
 import { ort, type OrtSession } from '../classify/ortBinding';
+import { CloseOnce, FirstFailure } from '../classify/queueEnd';
 import type { ClassifiedFlow } from '../classify/verdict';
 import { openAnomalyModel, portThresholdsFor, thresholdFor, type AnomalyModelInfo } from './anomalyModel';
 import { CONTEXT_COUNTERS } from './context';
@@ -89,8 +90,8 @@ export class AnomalyScorer {
   private directHead = 0;
   private running: Promise<void> | null = null;
   private pendingCount = 0;
-  private failure: unknown = null;
-  private isClosed = false;
+  private readonly failure = new FirstFailure();
+  private readonly end = new CloseOnce();
 
   private constructor(
     readonly modelInfo: AnomalyModelInfo,
@@ -154,7 +155,7 @@ export class AnomalyScorer {
   }
 
   private step(s: Step, flows: number): void {
-    if (this.isClosed) throw new Error('AnomalyScorer used after close(): create a new AnomalyScorer');
+    if (this.end.closed) throw new Error('AnomalyScorer used after close(): create a new AnomalyScorer');
     this.queue.push(s);
     this.pendingCount += flows;
     if (this.running === null) this.running = this.pump();
@@ -166,22 +167,17 @@ export class AnomalyScorer {
    */
   async drain(): Promise<void> {
     while (this.running !== null) await this.running;
-    if (this.failure !== null) {
-      const e = this.failure;
-      this.failure = null;
-      throw e;
-    }
+    this.failure.rethrow();
   }
 
-  async close(): Promise<void> {
-    if (this.isClosed) return;
-    try {
-      this.flush();
-      await this.drain();
-    } finally {
-      this.isClosed = true;
-      await this.session.release();
-    }
+  close(): Promise<void> {
+    return this.end.close(
+      () => {
+        this.flush();
+        return this.drain();
+      },
+      () => this.session.release(),
+    );
   }
 
   private async pump(): Promise<void> {
@@ -229,7 +225,7 @@ export class AnomalyScorer {
     try {
       this.onResult(out);
     } catch (e) {
-      if (this.failure === null) this.failure = e;
+      this.failure.keep(e);
     }
   }
 

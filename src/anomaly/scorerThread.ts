@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 
 import { awaitWorkerReady } from '../classify/modelWorker';
+import { FirstFailure } from '../classify/queueEnd';
 import { helperThread } from '../config/helperThreads';
 import type { ClassifiedFlow } from '../classify/verdict';
 import { packBatch } from '../sink/recordPack';
@@ -67,7 +68,7 @@ export class ScorerThread implements FlowScorer {
   private readonly unanswered: number[] = [];
   private pendingCount = 0;
   private waiters: (() => void)[] = [];
-  private failure: unknown = null;
+  private readonly failure = new FirstFailure();
   /** Set when the worker stopped other than by close(): later batches are handed on without a score. */
   private stopped: string | null = null;
   private closing: Promise<void> | null = null;
@@ -150,11 +151,7 @@ export class ScorerThread implements FlowScorer {
    */
   async drain(): Promise<void> {
     while (this.unanswered.length > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    if (this.failure !== null) {
-      const e = this.failure;
-      this.failure = null;
-      throw e;
-    }
+    this.failure.rethrow();
   }
 
   async close(): Promise<void> {
@@ -202,7 +199,7 @@ export class ScorerThread implements FlowScorer {
     try {
       this.onResult(scored);
     } catch (e) {
-      if (this.failure === null) this.failure = e;
+      this.failure.keep(e);
     }
     const waiters = this.waiters;
     this.waiters = [];

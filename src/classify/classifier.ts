@@ -10,6 +10,7 @@ import { LatencyHistogram } from '../metrics/latencyHistogram';
 import type { ModelInfo } from './modelContract';
 import { verdictFromRow } from './topK';
 import { Verdict, type Classified } from './verdict';
+import { CloseOnce, FirstFailure } from './queueEnd';
 
 export { ModelContractError } from './contractError';
 export type { ModelInfo } from './modelContract';
@@ -177,8 +178,8 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   private deliveryQueued = false;
   private idleWaiters: (() => void)[] = [];
   private pendingCount = 0;
-  private failure: unknown = null;
-  private isClosed = false;
+  private readonly failure = new FirstFailure();
+  private readonly end = new CloseOnce();
 
   private constructor(
     readonly modelInfo: ModelInfo,
@@ -217,7 +218,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   }
 
   submit(flow: T): void {
-    if (this.isClosed) throw new Error('Classifier.submit() after close(): create a new Classifier');
+    if (this.end.closed) throw new Error('Classifier.submit() after close(): create a new Classifier');
     if (this.open.length === 0) {
       this.openSince = performance.now();
       if (this.opts.batchDeadlineMs !== null) this.timer = setTimeout(this.onDeadline, this.opts.batchDeadlineMs);
@@ -233,21 +234,11 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     while (this.closed.length > 0 || this.inFlight.length > 0) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
-    if (this.failure !== null) {
-      const e = this.failure;
-      this.failure = null;
-      throw e;
-    }
+    this.failure.rethrow();
   }
 
-  async close(): Promise<void> {
-    if (this.isClosed) return;
-    try {
-      await this.drain();
-    } finally {
-      this.isClosed = true;
-      await this.runner.close();
-    }
+  close(): Promise<void> {
+    return this.end.close(() => this.drain(), () => this.runner.close());
   }
 
   private newBuffer(): ArrayBuffer {
@@ -383,7 +374,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       this.onResult(out);
     } catch (e) {
       // Keep classifying: the error is handed to the next drain() caller rather than lost or crashing the loop.
-      if (this.failure === null) this.failure = e;
+      this.failure.keep(e);
     }
   }
 }
