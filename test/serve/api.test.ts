@@ -1,12 +1,13 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
-import { buildFlowsDb, MODEL, START, type FlowsDb } from './helpers/flowsDb';
+import { START, type FlowsDb } from './helpers/flowsDb';
 import { allPages } from './helpers/pages';
+import { closeServedFlowsDb, serveFlowsDb, type ServedFlowsDb } from './helpers/testServer';
 import { FlowDb } from '../../src/serve/flowDb';
 import { queryFlows } from '../../src/serve/flowQuery';
 import { summarize } from '../../src/serve/summary';
@@ -36,6 +37,7 @@ interface Row {
 }
 
 describe('sensor serve: flows, summary, model, metrics and the page over a database made by the pipeline', () => {
+  let served: ServedFlowsDb | undefined;
   let fx: FlowsDb;
   let server: SensorServer;
   let rows: Row[];
@@ -52,22 +54,13 @@ describe('sensor serve: flows, summary, model, metrics and the page over a datab
   };
 
   beforeAll(async () => {
-    fx = await buildFlowsDb('sensor-serve-api-');
+    served = await serveFlowsDb('sensor-serve-api-', quiet);
+    ({ fx, server } = served);
     const db = new Database(fx.db, { readonly: true });
     rows = db.prepare('SELECT * FROM flows ORDER BY id').all() as Row[];
     db.close();
-    server = await startServer({
-      listen: { host: '127.0.0.1', port: 0, loopback: true },
-      dbPath: fx.db,
-      classify: { ...DEFAULT_CLASSIFIER_OPTIONS, modelPath: MODEL },
-      token: null,
-      logger: quiet,
-    });
   }, 120_000);
-  afterAll(async () => {
-    await server?.close();
-    if (fx !== undefined) rmSync(fx.dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeServedFlowsDb(served));
 
   it('the database holds every connection of the capture', () => {
     expect(rows).toHaveLength(fx.expected.length);

@@ -1,14 +1,14 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
-import { buildFlowsDb, MODEL, REPO, START, type FlowsDb } from './helpers/flowsDb';
+import { REPO, START, type FlowsDb } from './helpers/flowsDb';
+import { closeServedFlowsDb, serveFlowsDb, type ServedFlowsDb } from './helpers/testServer';
 import { writeReport } from '../../src/report/report';
-import { startServer, type SensorServer } from '../../src/serve/server';
+import type { SensorServer } from '../../src/serve/server';
 
 /**
  * The web view and the report in a real browser: Debian's chromium, driven by playwright-core (which never
@@ -74,31 +74,25 @@ async function filterBy(page: Page, field: string, value: string): Promise<void>
 }
 
 describe.skipIf(CHROMIUM === undefined)(`web view and report in Chromium${CHROMIUM === undefined ? ` (skipped: ${NO_CHROMIUM})` : ''}`, () => {
+  let served: ServedFlowsDb | undefined;
   let fx: FlowsDb;
   let server: SensorServer;
   let browser: Browser;
   let ids: { id: number; label: string; conn_state: string }[];
 
   beforeAll(async () => {
-    fx = await buildFlowsDb('sensor-serve-browser-');
+    served = await serveFlowsDb('sensor-serve-browser-', quiet);
+    ({ fx, server } = served);
     const db = new Database(fx.db, { readonly: true });
     ids = db.prepare('SELECT id, label, conn_state FROM flows ORDER BY id DESC').all() as typeof ids;
     db.close();
-    server = await startServer({
-      listen: { host: '127.0.0.1', port: 0, loopback: true },
-      dbPath: fx.db,
-      classify: { ...DEFAULT_CLASSIFIER_OPTIONS, modelPath: MODEL },
-      token: null,
-      logger: quiet,
-    });
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox', '--disable-gpu'] });
     mkdirSync(ARTIFACTS, { recursive: true });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    if (fx !== undefined) rmSync(fx.dir, { recursive: true, force: true });
+    await closeServedFlowsDb(served);
   });
 
   async function open(url: string): Promise<{ page: Page; problems: string[]; requests: string[] }> {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
 import { MODEL, SAMPLE } from './helpers/flowsDb';
+import { testServeOptions } from './helpers/testServer';
 import { DEFAULT_UNKNOWN_THRESHOLD, loadModelInfo } from '../../src/classify/classifier';
 import { evalCommand } from '../../src/cli/evalCommand';
 import { readWhoIsTalkingCsv } from '../../src/sink/readWhoIsTalkingCsv';
@@ -70,13 +71,7 @@ function evalTable(results: Result[], classes: string[]): string[] {
 describe('POST /v1/classify: the sensor\'s classifier as a service', () => {
   let server: SensorServer;
   beforeAll(async () => {
-    server = await startServer({
-      listen: { host: '127.0.0.1', port: 0, loopback: true },
-      dbPath: null,
-      classify: { ...DEFAULT_CLASSIFIER_OPTIONS, modelPath: MODEL },
-      token: null,
-      logger: quiet,
-    });
+    server = await startServer(testServeOptions(null, quiet));
   }, 60_000);
   afterAll(async () => server?.close());
 
@@ -145,14 +140,7 @@ describe('POST /v1/classify: the sensor\'s classifier as a service', () => {
   });
 
   it('refuses work beyond its queue bound with 503 and Retry-After instead of queueing without limit', async () => {
-    const small = await startServer({
-      listen: { host: '127.0.0.1', port: 0, loopback: true },
-      dbPath: null,
-      classify: { ...DEFAULT_CLASSIFIER_OPTIONS, modelPath: MODEL },
-      token: null,
-      logger: quiet,
-      maxQueued: 100,
-    });
+    const small = await startServer({ ...testServeOptions(null, quiet), maxQueued: 100 });
     try {
       const r = await post(small, JSON.stringify(new Array(101).fill([100, -200, ...ZEROS.slice(2)])));
       expect(r.status).toBe(503);

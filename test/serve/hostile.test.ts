@@ -1,14 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DEFAULT_CLASSIFIER_OPTIONS } from './helpers/classifierOptions';
-import { buildFlowsDb, MODEL, type FlowsDb } from './helpers/flowsDb';
+import type { FlowsDb } from './helpers/flowsDb';
+import { closeServedFlowsDb, serveFlowsDb, type ServedFlowsDb } from './helpers/testServer';
 import { BODY_LIMIT, MAX_BATCH } from '../../src/serve/schemas';
-import { MAX_CONNECTIONS, startServer, type SensorServer } from '../../src/serve/server';
+import { MAX_CONNECTIONS, type SensorServer } from '../../src/serve/server';
 
 const logged: string[] = [];
 const quiet = { info() {}, warn() {}, error: (m: string) => logged.push(m) };
@@ -21,6 +20,7 @@ const FLOOD = 3000;
 const FD_LIMIT = ((text: string) => (text === 'unlimited' ? Infinity : Number(text) || 0))(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim());
 
 describe('hostile input: every bad request is a 4xx with one line, and the server stays up', () => {
+  let served: ServedFlowsDb | undefined;
   let fx: FlowsDb;
   let server: SensorServer;
 
@@ -41,19 +41,10 @@ describe('hostile input: every bad request is a 4xx with one line, and the serve
   }
 
   beforeAll(async () => {
-    fx = await buildFlowsDb('sensor-serve-hostile-');
-    server = await startServer({
-      listen: { host: '127.0.0.1', port: 0, loopback: true },
-      dbPath: fx.db,
-      classify: { ...DEFAULT_CLASSIFIER_OPTIONS, modelPath: MODEL },
-      token: null,
-      logger: quiet,
-    });
+    served = await serveFlowsDb('sensor-serve-hostile-', quiet);
+    ({ fx, server } = served);
   }, 120_000);
-  afterAll(async () => {
-    await server?.close();
-    if (fx !== undefined) rmSync(fx.dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeServedFlowsDb(served));
 
   it('refuses classify bodies of the wrong shape, length or type', async () => {
     const cases: [string, RegExp][] = [
