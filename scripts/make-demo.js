@@ -25,6 +25,8 @@ const zlib = require('node:zlib');
 
 const ROOT = path.resolve(__dirname, '..');
 const { PcapWriter } = require(path.join(ROOT, 'dist/capture/pcapWriter'));
+/** A small deterministic generator (mulberry32): the sensor's own. */
+const { mulberry32: rng } = require(path.join(ROOT, 'dist/hosts/behaviourGroups'));
 
 /** Flows per application taken from the sample. */
 const PER_CLASS = 4;
@@ -75,18 +77,6 @@ function zeekUid(next) {
   let s = 'C';
   for (let i = 0; i < 17; i++) s += alphabet[Math.floor(next() * 62)];
   return s;
-}
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function ipChecksum(b, off) {

@@ -227,8 +227,11 @@ export interface FitOptions {
   fittedOn: string;
 }
 
-/** Small seeded generator (mulberry32) for the silhouette sample. */
-function rng(seed: number): () => number {
+/**
+ * Small seeded generator (mulberry32) of floats in [0, 1), for the silhouette sample; scripts/make-demo.js uses it
+ * too (from dist/).
+ */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -254,7 +257,7 @@ export function fitGroups(rows: readonly ProfileRow[], o: FitOptions): GroupMode
   for (let i = 0; i < F; i++) std[i] = std[i]! > 1e-12 ? Math.sqrt(std[i]!) : 1;
   const z = raw.map((v) => standardise({ mean, std }, v));
 
-  const next = rng(o.seed);
+  const next = mulberry32(o.seed);
   let sample = z.map((_, i) => i);
   if (sample.length > o.silhouetteSample) {
     for (let i = sample.length - 1; i > 0; i--) {
