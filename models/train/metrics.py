@@ -55,10 +55,25 @@ def ece(y, probs, bins=15):
     return float(total)
 
 
-def confusion_png(y, pred, classes, path, title):
+def _pyplot():
+    """matplotlib.pyplot, drawing off screen (Agg)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def _write(fig, ax, path, title):
+    """Titles the picture, writes it to `path` (110 dpi) and frees it."""
+    import matplotlib.pyplot as plt
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def confusion_png(y, pred, classes, path, title):
+    plt = _pyplot()
     K = len(classes)
     cm = np.zeros((K, K), dtype=np.int64)
     np.add.at(cm, (y, pred), 1)
@@ -78,17 +93,12 @@ def confusion_png(y, pred, classes, path, title):
                         color="white" if norm[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true (held-out lab runs)")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _write(fig, ax, path, title)
     return cm
 
 
 def reliability_png(y, probs, path, title, bins=15):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     conf = probs.max(1)
     correct = probs.argmax(1) == y
     edges = np.linspace(0, 1, bins + 1)
@@ -106,18 +116,13 @@ def reliability_png(y, probs, path, title, bins=15):
         ax.annotate(str(n), (x, a), fontsize=6, xytext=(2, -8), textcoords="offset points")
     ax.set_xlabel("confidence (top probability)")
     ax.set_ylabel("accuracy")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _write(fig, ax, path, title)
 
 
 def coverage_png(points, chosen, path, title):
     """Coverage of known-class flows against the precision of the labels given, one point per threshold, and the
     share of other protocols' flows labelled unknown on a second axis."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     th = [p["threshold"] for p in points]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(th, [p["coverage"] for p in points], "o-", ms=3, label="coverage (known-class flows labelled)")
@@ -131,7 +136,4 @@ def coverage_png(points, chosen, path, title):
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _write(fig, ax, path, title)
