@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDON_PATH } from '../../src/capture/liveBinding';
 import { BridgeLab, createBridgeLab, netnsUnavailable } from '../capture-live/helpers/netns';
+import { until } from '../helpers/until';
 
 /**
  * `sensor learn --interface` on real connections between two network namespaces this test creates: curl asks
@@ -21,10 +22,6 @@ const CONNECTIONS = 3;
 const nsReason = netnsUnavailable();
 const skipped = nsReason ?? (existsSync(ADDON_PATH) ? null : 'the capture addon is not built (npm run build:native)');
 
-async function until(done: () => boolean, deadlineMs = 20000): Promise<void> {
-  for (const end = Date.now() + deadlineMs; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
-}
-
 describe.skipIf(skipped !== null)(`sensor learn on a live interface${skipped !== null ? ` (skipped: ${skipped})` : ''}`, () => {
   let lab: BridgeLab;
   let server: ChildProcess | null = null;
@@ -39,7 +36,7 @@ describe.skipIf(skipped !== null)(`sensor learn on a live interface${skipped !==
     });
     let out = '';
     server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await until(() => out.includes('Serving HTTP'));
+    await until(() => out.includes('Serving HTTP'), 20000);
     if (!out.includes('Serving HTTP')) throw new Error(`http.server did not start in ${lab.server}: ${out}`);
   });
 
@@ -54,7 +51,7 @@ describe.skipIf(skipped !== null)(`sensor learn on a live interface${skipped !==
     const learner = spawn(process.execPath, [BIN, 'learn', '--interface', lab.captureIf, '--filter', `tcp port ${PORT}`, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     learner.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    await until(() => err.includes('capture started'));
+    await until(() => err.includes('capture started'), 20000);
     expect(err).toContain('capture started');
     expect(err).toContain('"snaplen":65535');
     for (let i = 0; i < CONNECTIONS; i++) {

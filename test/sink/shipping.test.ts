@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renam
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until';
 
 /**
  * config/rsyslog-sensor.conf, run for real: Debian's rsyslogd follows the JSON lines the sensor wrote for the demo
@@ -24,11 +25,6 @@ afterAll(() => {
 
 function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
-}
-
-async function until(done: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (done()) return true;
-  return done();
 }
 
 /** The demo's records as JSON lines, written by the sensor (`--sensor-name` with a quote and non-ASCII letters). */
@@ -62,7 +58,7 @@ describe.skipIf(skip !== null)(`rsyslog recipe (config/rsyslog-sensor.conf)${ski
     rsyslog = spawn(RSYSLOGD!, ['-n', '-f', conf, '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     rsyslog.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    await until(() => lines(output).length >= first.length, 30000);
+    await until(() => lines(output).length >= first.length, 30000, 100);
     expect(lines(output), err).toEqual(first);
 
     // logrotate: the file is renamed, the sensor (on SIGHUP) writes a new one at the path; more records follow.
@@ -70,7 +66,7 @@ describe.skipIf(skip !== null)(`rsyslog recipe (config/rsyslog-sensor.conf)${ski
     demoLines(input, 'tap-8');
     const second = lines(input);
     appendFileSync(input + '.1', ''); // nothing more goes to the old file
-    await until(() => lines(output).length >= first.length + second.length, 30000);
+    await until(() => lines(output).length >= first.length + second.length, 30000, 100);
     expect(lines(output), err).toEqual([...first, ...second]);
     for (const l of lines(output)) expect(JSON.parse(l)).toMatchObject({ event_type: 'flow' });
 
