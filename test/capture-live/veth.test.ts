@@ -1,4 +1,4 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { ChildProcess, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDON_PATH } from '../../src/capture/liveBinding';
 import { LiveSource } from '../../src/capture/liveSource';
 import { until } from '../helpers/until';
-import { BridgeLab, createBridgeLab, netnsUnavailable } from './helpers/netns';
+import { BridgeLab, createBridgeLab, netnsUnavailable, startHttpServer } from './helpers/netns';
 import { TcpCounter } from './helpers/tcpCounter';
 
 /**
@@ -24,8 +24,6 @@ const engines = (['addon'] as const).filter(() => existsSync(ADDON_PATH));
 const skipped = nsReason ?? (engines.length === 0 ? 'the capture addon is not built (npm run build:native)' : null);
 if (skipped !== null) console.warn(`live capture on veth skipped: ${skipped}`);
 
-/** Waits (without asserting on time) until `done()` or the deadline; the assertions after it say what was missing. */
-
 describe.skipIf(skipped !== null)(`live capture on a veth between namespaces${skipped ? ` (skipped: ${skipped})` : ''}`, () => {
   let lab: BridgeLab;
   let server: ChildProcess | null = null;
@@ -35,13 +33,7 @@ describe.skipIf(skipped !== null)(`live capture on a veth between namespaces${sk
     lab = createBridgeLab();
     dir = mkdtempSync(path.join(tmpdir(), 'sensor-veth-'));
     writeFileSync(path.join(dir, 'index.html'), 'x'.repeat(20000));
-    server = spawn('ip', ['netns', 'exec', lab.server, '/usr/bin/python3', '-u', '-m', 'http.server', String(HTTP_PORT), '--bind', lab.serverAddr, '--directory', dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await until(() => out.includes('Serving HTTP'), 20000);
-    if (!out.includes('Serving HTTP')) throw new Error(`http.server did not start in ${lab.server}: ${out}`);
+    server = await startHttpServer(lab, HTTP_PORT, dir);
   });
 
   afterAll(() => {

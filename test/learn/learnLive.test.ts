@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDON_PATH } from '../../src/capture/liveBinding';
-import { BridgeLab, createBridgeLab, netnsUnavailable } from '../capture-live/helpers/netns';
+import { BridgeLab, createBridgeLab, netnsUnavailable, startHttpServer } from '../capture-live/helpers/netns';
 import { until } from '../helpers/until';
 
 /**
@@ -31,13 +31,7 @@ describe.skipIf(skipped !== null)(`sensor learn on a live interface${skipped !==
     lab = createBridgeLab(`snsl${process.pid % 100000}`, '10.213.7');
     dir = mkdtempSync(path.join(tmpdir(), 'sensor-learn-live-'));
     writeFileSync(path.join(dir, 'index.html'), 'x'.repeat(5000));
-    server = spawn('ip', ['netns', 'exec', lab.server, '/usr/bin/python3', '-u', '-m', 'http.server', String(PORT), '--bind', lab.serverAddr, '--directory', dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await until(() => out.includes('Serving HTTP'), 20000);
-    if (!out.includes('Serving HTTP')) throw new Error(`http.server did not start in ${lab.server}: ${out}`);
+    server = await startHttpServer(lab, PORT, dir);
   });
 
   afterAll(() => {

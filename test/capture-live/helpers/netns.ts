@@ -1,4 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+
+import { until } from '../../helpers/until';
 
 /**
  * Network namespaces and veth pairs for the live capture tests. Every name carries the test process id, so
@@ -109,6 +111,24 @@ export function createBridgeLab(prefix = `snsr${process.pid}`, subnet = '10.213.
     throw e;
   }
   return lab;
+}
+
+/**
+ * Python's http.server in the lab's server namespace, serving `dir` on its address and `port`; resolves once it
+ * listens (up to 20 s), else ends it and throws with what it printed.
+ */
+export async function startHttpServer(lab: BridgeLab, port: number, dir: string): Promise<ChildProcess> {
+  const server = spawn('ip', ['netns', 'exec', lab.server, '/usr/bin/python3', '-u', '-m', 'http.server', String(port), '--bind', lab.serverAddr, '--directory', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await until(() => out.includes('Serving HTTP'), 20000);
+  if (!out.includes('Serving HTTP')) {
+    server.kill('SIGTERM');
+    throw new Error(`http.server did not start in ${lab.server}: ${out}`);
+  }
+  return server;
 }
 
 export interface ReplayLab {
