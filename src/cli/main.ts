@@ -128,18 +128,23 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (cmd.replaceDb && cfg.output.db !== null) for (const suffix of ['', '-wal', '-shm']) rmSync(cfg.output.db + suffix, { force: true });
         let server = null;
+        let stopServing: Promise<string> | null = null;
+        let stopSignal: string | null = null;
         if (cfg.serve.listen !== null) {
-          const { startConfiguredServer } = await import('../serve/run');
+          const { startConfiguredServer, untilStopSignal } = await import('../serve/run');
           server = await startConfiguredServer(cfg, log);
+          // Armed before the run, beside runOffline's own handlers: a signal while the capture is read stops the run
+          // and then the serving (one signal ends the process, as without --serve), and one that comes between the
+          // end of the run and the serving finds a handler instead of the signal's default action, which kills the process.
+          stopServing = untilStopSignal().then((s) => (stopSignal = s));
         }
         let code: number;
         try {
           ({ code } = await runOffline(cfg, log, cmd.progress, { summary: cmd.summary }));
-          if (server !== null) {
+          if (server !== null && stopServing !== null) {
             // The point of --serve on a capture file: look at the result. Serve until asked to stop.
-            const { untilStopSignal } = await import('../serve/run');
-            log.info('capture done; still serving until SIGINT/SIGTERM', { url: server.url });
-            await untilStopSignal();
+            if (stopSignal === null) log.info('capture done; still serving until SIGINT/SIGTERM', { url: server.url });
+            await stopServing;
           }
         } finally {
           if (server !== null) await server.close();

@@ -86,15 +86,23 @@ export async function runOffline(
     throw new ConfigError((e as Error).message);
   }
   let stopping: string | null = null;
+  let closing = false;
   let source: FileSource | null = null;
   const requestStop = (why: string): void => {
     if (stopping === null) stopping = why;
     source?.stop();
   };
   // From the start: loading the models takes a while (seconds on a loaded machine), and a signal meanwhile stops
-  // the run before its first file rather than killing the process.
-  const onSigint = (): void => requestStop('SIGINT');
-  const onSigterm = (): void => requestStop('SIGTERM');
+  // the run before its first file rather than killing the process. They stay until the outputs are closed: a signal
+  // while they close (the last commit, the deferred indexes, the host profiles' last window) would otherwise find no
+  // handler and kill the process with the close half done. Then there is nothing left to stop: the close finishes
+  // and the run ends as it would have (a second signal still kills, as everywhere).
+  const onSignal = (signal: string): void => {
+    if (closing) log.info('signal while the outputs close; finishing the close first', { signal });
+    else requestStop(signal);
+  };
+  const onSigint = (): void => onSignal('SIGINT');
+  const onSigterm = (): void => onSignal('SIGTERM');
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigterm);
   const detach = (): void => {
@@ -174,11 +182,16 @@ export async function runOffline(
     if (stopping !== null) log.info('stopping', { reason: stopping });
     await pipeline.flush(stopping !== null ? 'shutdown' : 'eof');
   } finally {
-    detach();
+    closing = true;
     if (progress) process.stderr.write('\r\x1b[K');
-    await pipeline.close();
-    if (classifier !== null) await classifier.close();
-    if (scorer !== null) await scorer.close();
+    log.debug('closing the outputs', { stopped_by: stopping });
+    try {
+      await pipeline.close();
+      if (classifier !== null) await classifier.close();
+      if (scorer !== null) await scorer.close();
+    } finally {
+      detach();
+    }
   }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

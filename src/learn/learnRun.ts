@@ -127,9 +127,14 @@ export async function runLearn(cfg: SensorConfig, o: LearnOptions, log: Logger):
       }
       await pipeline.flush(stopping ? 'shutdown' : 'eof');
     } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      await pipeline.close();
+      // The handlers stay until the CSV files are closed: a signal meanwhile then changes nothing, where without a
+      // handler it would kill the process with the files half written (as src/cli/offline.ts).
+      try {
+        await pipeline.close();
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
     }
   } else {
     const { openLive } = await import('../capture/liveSource');
@@ -163,11 +168,16 @@ export async function runLearn(cfg: SensorConfig, o: LearnOptions, log: Logger):
     clearInterval(tick);
     if (ticking !== null) await ticking;
     if (timer !== null) clearTimeout(timer);
-    process.removeListener('SIGINT', onInt);
-    process.removeListener('SIGTERM', onTerm);
     frames = pipeline.decoder.stats.frames;
-    await pipeline.flush('shutdown');
-    await pipeline.close();
+    // The handlers stay through the flush and the close (a stop by --duration leaves both armed): a signal then
+    // changes nothing, where without a handler it would kill the process with the files half written.
+    try {
+      await pipeline.flush('shutdown');
+      await pipeline.close();
+    } finally {
+      process.removeListener('SIGINT', onInt);
+      process.removeListener('SIGTERM', onTerm);
+    }
     if (why === 'capture-error' || why.startsWith('error')) damaged++;
   }
 

@@ -18,13 +18,19 @@ const BIN = path.join(ROOT, 'bin/sensor.js');
 const REPEATS = 40;
 const PACKETS = 200_000;
 
+/** A capture of many short flows: its bulk run's close (the last commit, the deferred indexes) takes ~0.3 s. */
+const CLOSE_FLOWS = 10_000;
+
 let dir = '';
 let capture = '';
+let manyFlows = '';
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'sensor-cli-stop-'));
   capture = path.join(dir, 'synth.pcap');
   writeSynthCapture(capture, PACKETS, 400);
+  manyFlows = path.join(dir, 'many-flows.pcap');
+  writeSynthCapture(manyFlows, 10 * CLOSE_FLOWS, CLOSE_FLOWS);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -70,4 +76,72 @@ describe('sensor --pcap stopped by a signal', () => {
       expect(rows.reduce((n, r) => n + r.n, 0)).toBe(done.flows);
     });
   }
+});
+
+/** `sensor ARGS` with a debug log, sent `signal` once it logs that its outputs close; its exit code and stderr. */
+async function signalWhileClosing(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args, '--log-level', 'debug'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let sent = false;
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (!sent && stderr.includes('"closing the outputs"')) {
+      sent = true;
+      child.kill(signal);
+    }
+  });
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(guard);
+  expect(sent, `no "closing the outputs" line: ${stderr}`).toBe(true);
+  return { code, stderr };
+}
+
+function indexes(db: string): string[] {
+  const conn = new Database(db, { readonly: true });
+  const names = (conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  conn.close();
+  return names;
+}
+
+function flowCount(db: string): number {
+  const conn = new Database(db, { readonly: true });
+  const n = (conn.prepare('SELECT COUNT(*) AS n FROM flows').get() as { n: number }).n;
+  conn.close();
+  return n;
+}
+
+/**
+ * Regression: the run let go of its signal handlers before it closed its outputs, so a SIGTERM during the close (the
+ * last commit, the deferred index builds, the host profiles' last window) met the signal's default action and killed
+ * the process with the close half done (exit by signal; in `sensor --pcap ... --serve` also in the moment between the
+ * end of the run and the serving).
+ */
+describe('sensor --pcap signalled while its outputs close', () => {
+  it('finishes the close: exit 0, nothing stopped, every flow and index written', async () => {
+    const ref = path.join(dir, 'close-ref.db');
+    const plain = spawn(process.execPath, [BIN, '--pcap', manyFlows, '--db', ref, '--no-classify'], { cwd: ROOT, stdio: 'ignore' });
+    expect(await new Promise<number | null>((resolve) => plain.on('exit', (c) => resolve(c)))).toBe(0);
+
+    const db = path.join(dir, 'close-sigterm.db');
+    const r = await signalWhileClosing(['--pcap', manyFlows, '--db', db, '--no-classify'], 'SIGTERM');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('"signal while the outputs close; finishing the close first"');
+    const line = r.stderr.split('\n').find((l) => l.includes('"capture done"'))!;
+    const done = JSON.parse(line.slice(line.indexOf('{'))) as { stopped_by: string | null; flows: number };
+    expect(done.stopped_by).toBeNull();
+    expect(done.flows).toBe(CLOSE_FLOWS);
+    expect(flowCount(db)).toBe(CLOSE_FLOWS);
+    expect(indexes(db)).toEqual(indexes(ref));
+    expect(indexes(db).length).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('with --serve, one signal then ends the run and the serving (exit 0, every flow written)', async () => {
+    const db = path.join(dir, 'close-serve.db');
+    const r = await signalWhileClosing(['--pcap', manyFlows, '--db', db, '--no-classify', '--serve', '127.0.0.1:0'], 'SIGTERM');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('"serving the HTTP API and web view"');
+    expect(r.stderr).not.toContain('still serving until SIGINT/SIGTERM');
+    expect(flowCount(db)).toBe(CLOSE_FLOWS);
+  }, 90_000);
 });
