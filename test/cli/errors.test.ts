@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOnnxMetadata } from '../../src/classify/onnxMetadata';
 import { MIGRATIONS } from '../../src/sink/schema';
 import { conversation, pcapBytes } from '../helpers/frames';
+import { captureSummary } from '../helpers/captureSummary';
 import { withMetadata } from '../monitor/referenceModel';
 
 /**
@@ -120,8 +121,7 @@ describe('sensor on impossible lengths', () => {
     expect(flows[0]!.lengths.slice(0, 3)).toEqual([120, -1460, 0]);
     expect(flows[0]!.c2s_payload_bytes).toBe(120);
     expect(flows[0]!.c2s_bytes).toBeLessThan(1000);
-    const done = r.stderr.split('\n').find((l) => l.includes('"capture done"'))!;
-    expect(JSON.parse(done).anomalies).toEqual({ bad_wire_length: 1 });
+    expect(captureSummary(r.stderr)['anomalies']).toEqual({ bad_wire_length: 1 });
   });
 });
 

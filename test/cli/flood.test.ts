@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFlood } from '../helpers/floodCapture';
+import { captureSummary } from '../helpers/captureSummary';
 import { SECONDARY_INDEXES } from '../../src/sink/schema';
 
 /**
@@ -48,9 +49,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const line = stderr.split('\n').find((l) => l.includes('"capture done"'));
-  if (line === undefined) throw new Error(`no summary (exit ${code}):\n${stderr}`);
-  return { code, summary: JSON.parse(line) as Summary, stderr };
+  return { code, summary: captureSummary<Summary>(stderr), stderr };
 }
 
 let dir = '';

@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSynthCapture } from '../helpers/synthCapture';
+import { captureSummary } from '../helpers/captureSummary';
 
 /**
  * SIGTERM and SIGINT stop an offline run at once (issue 9): reading stops within a window of records, every open
@@ -57,13 +58,7 @@ describe('sensor --pcap stopped by a signal', () => {
       console.log(`${signal}: stopped ${ms} ms after the signal`);
       expect(ms, stderr).toBeLessThan(1000);
       // The progress line is erased (\r ESC[K) in front of the summary.
-      const line = stderr.split('\n').find((l) => l.includes('"capture done"'))!;
-      const done = JSON.parse(line.slice(line.indexOf('{'))) as {
-        frames: number;
-        stopped_by: string | null;
-        ended: Record<string, number>;
-        flows: number;
-      };
+      const done = captureSummary<{ frames: number; stopped_by: string | null; ended: Record<string, number>; flows: number }>(stderr);
       expect(done.stopped_by).toBe(signal);
       expect(done.frames).toBeGreaterThan(0);
       expect(done.frames).toBeLessThan(REPEATS * PACKETS);
@@ -120,15 +115,13 @@ function flowCount(db: string): number {
 describe('sensor --pcap signalled while its outputs close', () => {
   it('finishes the close: exit 0, nothing stopped, every flow and index written', async () => {
     const ref = path.join(dir, 'close-ref.db');
-    const plain = spawn(process.execPath, [BIN, '--pcap', manyFlows, '--db', ref, '--no-classify'], { cwd: ROOT, stdio: 'ignore' });
-    expect(await new Promise<number | null>((resolve) => plain.on('exit', (c) => resolve(c)))).toBe(0);
+    expect(spawnSync(process.execPath, [BIN, '--pcap', manyFlows, '--db', ref, '--no-classify'], { cwd: ROOT, stdio: 'ignore' }).status).toBe(0);
 
     const db = path.join(dir, 'close-sigterm.db');
     const r = await signalWhileClosing(['--pcap', manyFlows, '--db', db, '--no-classify'], 'SIGTERM');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('"signal while the outputs close; finishing the close first"');
-    const line = r.stderr.split('\n').find((l) => l.includes('"capture done"'))!;
-    const done = JSON.parse(line.slice(line.indexOf('{'))) as { stopped_by: string | null; flows: number };
+    const done = captureSummary<{ stopped_by: string | null; flows: number }>(r.stderr);
     expect(done.stopped_by).toBeNull();
     expect(done.flows).toBe(CLOSE_FLOWS);
     expect(flowCount(db)).toBe(CLOSE_FLOWS);

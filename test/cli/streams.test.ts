@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureSummary } from '../helpers/captureSummary';
 import { conversation, pcapBytes } from '../helpers/frames';
 
 /**
@@ -62,12 +63,6 @@ function records(stdout: string): Record<string, unknown>[] {
     });
 }
 
-function summary(stderr: string): Record<string, unknown> {
-  const line = stderr.split('\n').find((l) => l.includes('"capture done"'));
-  if (line === undefined) throw new Error(`no summary line in:\n${stderr}`);
-  return JSON.parse(line) as Record<string, unknown>;
-}
-
 let dir = '';
 let capture = '';
 let bytes: Buffer;
@@ -114,7 +109,7 @@ describe('sensor --pcap on streams', () => {
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(records(r.stdout)).toEqual(expected);
-    expect(summary(r.stderr)).toMatchObject({ files: 1, frames: frameCount, bytes: bytes.length });
+    expect(captureSummary(r.stderr)).toMatchObject({ files: 1, frames: frameCount, bytes: bytes.length });
   });
 
   it('--pcap - from a live writer that keeps the pipe open (tcpdump -U -w - | sensor --pcap -): frames are read as they come, and SIGINT keeps them', async () => {
@@ -125,7 +120,7 @@ describe('sensor --pcap on streams', () => {
     run.kill('SIGINT');
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
-    expect(summary(r.stderr)).toMatchObject({ files: 1, frames: frameCount, bytes: bytes.length, stopped_by: 'SIGINT' });
+    expect(captureSummary(r.stderr)).toMatchObject({ files: 1, frames: frameCount, bytes: bytes.length, stopped_by: 'SIGINT' });
     const got = records(r.stdout);
     expect(got).toHaveLength(3);
     expect(got.map((f) => f.lengths)).toEqual(expected.map((f) => f.lengths));
@@ -155,7 +150,7 @@ describe('sensor --pcap on streams', () => {
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(records(r.stdout)).toEqual(expected);
-    expect(summary(r.stderr)).toMatchObject({ files: 1, bytes: bytes.length, stopped_by: null });
+    expect(captureSummary(r.stderr)).toMatchObject({ files: 1, bytes: bytes.length, stopped_by: null });
   });
 
   it('stops at SIGTERM while waiting for a FIFO writer (open(2) never blocks the process)', async () => {
@@ -168,7 +163,7 @@ describe('sensor --pcap on streams', () => {
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stopMs).toBeLessThan(2000);
-    expect(summary(r.stderr)).toMatchObject({ frames: 0, stopped_by: 'SIGTERM' });
+    expect(captureSummary(r.stderr)).toMatchObject({ frames: 0, stopped_by: 'SIGTERM' });
   });
 
   it('gives one line for standard input that is not a capture', async () => {

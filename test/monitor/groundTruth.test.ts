@@ -11,6 +11,7 @@ import { FlowRecord } from '../../src/flow/flowRecord';
 import { Monitor } from '../../src/monitor/monitor';
 import { OTHER_CLASS } from '../../src/monitor/window';
 import { writeServicesCapture } from '../learn/handshakes';
+import { captureSummary } from '../helpers/captureSummary';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin/sensor.js');
@@ -85,7 +86,7 @@ describe('monitor.groundTruth', () => {
     d.close();
     const written = readFileSync(db).toString('latin1') + r.stderr;
     for (const name of ['api.github.com', 'www.example.co.uk', 'en.wikipedia.org', 'mail.example.org', 'Postfix']) expect(written).not.toContain(name);
-    const done = JSON.parse(r.stderr.split('\n').find((l) => l.includes('"capture done"'))!) as { monitor: { ground_truth: { scored: number; correct: number } } };
+    const done = captureSummary<{ monitor: { ground_truth: { scored: number; correct: number } } }>(r.stderr);
     expect(done.monitor.ground_truth).toMatchObject({ scored: Object.keys(TRUTH).length, correct });
   });
 

@@ -4,6 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { captureSummary } from '../helpers/captureSummary';
 
 import { BUNDLE_MANIFEST, bundleFresh, type BundleManifest } from '../../src/startup/bundle';
 
@@ -68,7 +69,7 @@ describe('start-up bundle', () => {
         .split('\n')
         .filter((l) => l.startsWith('LOADED '))
         .map((l) => JSON.parse(l.slice(l.indexOf('['))) as string[]);
-      const summary = JSON.parse(r.stderr.split('\n').find((l) => l.includes('"capture done"'))!) as Record<string, unknown>;
+      const summary = captureSummary(r.stderr);
       // What does not depend on how the threads' batches happened to be cut (the int8 model's scores can: each batch
       // quantizes its own activations, and with threads a batch is cut by time as well as by size).
       const counters = { flows: summary['flows'], frames: summary['frames'], ended: summary['ended'], bytes: summary['bytes'], damaged: summary['damaged_packets'] };
