@@ -75,39 +75,29 @@ export function repeatedExchanges(lengths: readonly number[], n: number): number
  * in its counter's recency list (`older`, `younger`: Lru); `alive` turns false when the Lru drops it, so a holder of
  * the entry (ContextKeys) knows to look its key up again. Its key is its pair's (`node`) and, in ctx_pair_same_shape
  * and ctx_pair_same_answer, the shape text or the server's payload bytes (`sub`; '' in the other two counters).
- *
- * Made by newDecayed() as an object literal, not by a class constructor (round perf45), as PairNode and the window's
- * Held: V8 tracks where a literal is allocated, and a site whose objects survive (these live until the Lru drops their
- * key) is pretenured, its objects then allocated in the old generation instead of being copied out of the young one
- * by every scavenge. On the bench capture that took V8's scavenges from ~270 to ~200 ms and the run 0.14 s shorter on
- * one core and on two (bench/HISTORY.md). The classifier's verdicts stay constructor-made: as literals their
- * scavenges moved into full collections for no gain (topK.ts).
  */
-interface Decayed {
-  older: Decayed | null;
-  younger: Decayed | null;
-  alive: boolean;
-  readonly node: PairNode;
-  readonly sub: string | number;
-  t: number;
-  v: number;
-}
+class Decayed {
+  older: Decayed | null = null;
+  younger: Decayed | null = null;
+  alive = true;
+  constructor(
+    readonly node: PairNode,
+    readonly sub: string | number,
+    public t: number,
+    public v: number,
+  ) {}
 
-/** A new Decayed: `v` born -0 (a double from the start, see the bumps below); one literal, one allocation site. */
-function newDecayed(node: PairNode, sub: string | number, t: number, v: number): Decayed {
-  return { older: null, younger: null, alive: true, node, sub, t, v };
-}
+  at(t: number, tau: number): number {
+    return this.v * Math.exp(-Math.abs(t - this.t) / tau);
+  }
 
-function decayedAt(d: Decayed, t: number, tau: number): number {
-  return d.v * Math.exp(-Math.abs(t - d.t) / tau);
-}
-
-function decayedAdd(d: Decayed, t: number, tau: number): void {
-  if (t >= d.t) {
-    d.v = d.v * Math.exp(-(t - d.t) / tau) + 1;
-    d.t = t;
-  } else {
-    d.v += Math.exp(-(d.t - t) / tau);
+  add(t: number, tau: number): void {
+    if (t >= this.t) {
+      this.v = this.v * Math.exp(-(t - this.t) / tau) + 1;
+      this.t = t;
+    } else {
+      this.v += Math.exp(-(this.t - t) / tau);
+    }
   }
 }
 
@@ -121,22 +111,17 @@ function decayedAdd(d: Decayed, t: number, tau: number): void {
  * text naming that number, 0 and -0 as one, as a Map does). Each counter keeps its own recency list and bound (Lru),
  * so the same keys are dropped in the same order; a node lives while it holds an entry (`live`).
  */
-interface PairNode {
-  live: number;
+class PairNode {
+  live = 0;
   /** Whether the node is the one `index` holds for its key (false once it left: a later flow of the pair makes another). */
-  indexed: boolean;
-  pair: Decayed | null;
-  retry: Decayed | null;
-  shape: Decayed | null;
-  answer: Decayed | null;
-  shapes: Map<string, Decayed> | null;
-  answers: Map<number, Decayed> | null;
-  readonly key: string;
-}
-
-/** A new PairNode: one object literal (one allocation site, pretenured as Decayed's). */
-function newPairNode(key: string): PairNode {
-  return { live: 0, indexed: true, pair: null, retry: null, shape: null, answer: null, shapes: null, answers: null, key };
+  indexed = true;
+  pair: Decayed | null = null;
+  retry: Decayed | null = null;
+  shape: Decayed | null = null;
+  answer: Decayed | null = null;
+  shapes: Map<string, Decayed> | null = null;
+  answers: Map<number, Decayed> | null = null;
+  constructor(readonly key: string) {}
 }
 
 /** The counters, as Lru.kind and where a PairNode holds a counter's entries. */
@@ -367,7 +352,7 @@ export class FlowContext {
     k.counted = true;
     let n = this.index.get(k.pair);
     if (n === undefined) {
-      n = newPairNode(k.pair);
+      n = new PairNode(k.pair);
       this.index.set(k.pair, n);
     }
     // Held while its entries are counted: a counter that drops one of them (maxKeys 0) leaves the node in the index.
@@ -433,10 +418,10 @@ function bumpPair(m: Lru, n: PairNode, t: number): Decayed {
   let d = n.pair;
   const isNew = d === null;
   if (d === null) {
-    d = n.pair = newDecayed(n, '', t, -0);
+    d = n.pair = new Decayed(n, '', t, -0);
     n.live++;
   }
-  decayedAdd(d, t, TAU_PAIR);
+  d.add(t, TAU_PAIR);
   m.touch(d, isNew);
   return d;
 }
@@ -445,10 +430,10 @@ function bumpRetry(m: Lru, n: PairNode, t: number): Decayed {
   let d = n.retry;
   const isNew = d === null;
   if (d === null) {
-    d = n.retry = newDecayed(n, '', t, -0);
+    d = n.retry = new Decayed(n, '', t, -0);
     n.live++;
   }
-  decayedAdd(d, t, TAU_RETRIES);
+  d.add(t, TAU_RETRIES);
   m.touch(d, isNew);
   return d;
 }
@@ -457,7 +442,7 @@ function bumpShape(m: Lru, n: PairNode, shape: string, t: number): Decayed {
   let d = shapeEntry(n, shape);
   const isNew = d === undefined;
   if (d === undefined) {
-    d = newDecayed(n, shape, t, -0);
+    d = new Decayed(n, shape, t, -0);
     if (n.shapes !== null) n.shapes.set(shape, d);
     else if (n.shape === null) n.shape = d;
     else {
@@ -466,7 +451,7 @@ function bumpShape(m: Lru, n: PairNode, shape: string, t: number): Decayed {
     }
     n.live++;
   }
-  decayedAdd(d, t, TAU_SHAPE);
+  d.add(t, TAU_SHAPE);
   m.touch(d, isNew);
   return d;
 }
@@ -475,7 +460,7 @@ function bumpAnswer(m: Lru, n: PairNode, bytes: number, t: number): Decayed {
   let d = answerEntry(n, bytes);
   const isNew = d === undefined;
   if (d === undefined) {
-    d = newDecayed(n, bytes, t, -0);
+    d = new Decayed(n, bytes, t, -0);
     if (n.answers !== null) n.answers.set(bytes, d);
     else if (n.answer === null) n.answer = d;
     else {
@@ -484,7 +469,7 @@ function bumpAnswer(m: Lru, n: PairNode, bytes: number, t: number): Decayed {
     }
     n.live++;
   }
-  decayedAdd(d, t, TAU_ANSWER);
+  d.add(t, TAU_ANSWER);
   m.touch(d, isNew);
   return d;
 }
@@ -492,7 +477,7 @@ function bumpAnswer(m: Lru, n: PairNode, bytes: number, t: number): Decayed {
 /** A Decayed's value at t, less the weight of one flow that started at t when `self` (never below 0). */
 function value(d: Decayed | undefined, t: number, tau: number, self: boolean): number {
   if (d === undefined) return 0;
-  let v = decayedAt(d, t, tau);
+  let v = d.at(t, tau);
   if (self) v -= Math.exp((-2 * Math.max(0, d.t - t)) / tau);
   // What is left of a flow's own weight after the subtraction is rounding, not another flow.
   return v > 1e-9 ? v : 0;

@@ -36,30 +36,13 @@ export const MAX_RETRY_HELD = 1024;
  * a retry-held flow is written after the short-held flows that came after it.
  */
 /** A flow waiting in a queue: its keys and counter entries (one object per flow), the flow and what it carries. */
-interface Held<T> extends ContextKeys {
-  readonly item: T;
-  readonly source: ContextSource;
-}
-
-/**
- * A new Held: one object literal (ContextKeys' fields in their order, then the flow), so that V8 can pretenure its
- * allocation site: a held flow waits out its hold, seconds of capture time (context.ts, Decayed; round perf45).
- */
-function newHeld<T>(item: T, source: ContextSource): Held<T> {
-  return {
-    pair: '',
-    shape: '',
-    answer: 0,
-    counted: false,
-    retry: false,
-    pairEntry: undefined,
-    shapeEntry: undefined,
-    answerEntry: undefined,
-    retryEntry: undefined,
-    node: null,
-    item,
-    source,
-  };
+class Held<T> extends ContextKeys {
+  constructor(
+    readonly item: T,
+    readonly source: ContextSource,
+  ) {
+    super();
+  }
 }
 
 export class ContextWindow<T> {
@@ -102,7 +85,7 @@ export class ContextWindow<T> {
 
   /** Counts `f` (carried as `item`) and queues it for release. */
   add(item: T, f: ContextSource): void {
-    const k = this.context.keysOf(f, newHeld(item, f));
+    const k = this.context.keysOf(f, new Held(item, f));
     this.context.count(f, k);
     if (k.retry && this.retryHold > this.hold) this.retryQueue.push(k);
     else this.queue.push(k);
@@ -174,7 +157,7 @@ export function warmUpContextWindow(): { releasedEarly: number; releasedEarlyRet
   // Fifo cut down after 1,024 taken, with the window's own kind of entries.
   const q = new Fifo<Held<FlowRecord>>();
   const f = new FlowRecord('warm-up', t0, t0, 4, '10.0.0.2', 40000, '10.0.0.1', 80, 0, 1, 0, 40, 0, 0, 0, 0, 0, false, 'S0', 'S', '', 'eof', [0]);
-  const e = newHeld(f, f);
+  const e = new Held(f, f);
   for (let i = 0; i < 1030; i++) q.push(e);
   q.drop(1024);
   q.drop(6);

@@ -18,9 +18,6 @@ let scratch = new Int32Array(8);
  * allocations per site and, once the garbage collector decides to pretenure a site (the verdicts wait in the sink
  * batches, so they survive), throws away the optimized code that allocates there (round perf17: verdictFromRow() and
  * the classifier's answer() were compiled 3 and 2 times a run). Objects made by a constructor carry no such site.
- * Round perf45 measured literals here again (Score, the verdict, the classifier's Item), where the anomaly context's
- * long-lived entries gained from pretenuring (context.ts): V8's scavenges 216 -> 158 ms a run, its full collections
- * 19 -> 40 ms, the wall time the same (9 alternating one-core rounds); not kept.
  */
 class Score implements ClassScore {
   constructor(
