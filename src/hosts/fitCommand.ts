@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { ConfigError } from '../config/config';
+import { writeFileAtomic } from '../sink/atomicWrite';
 import { SinkError } from '../sink/sinkError';
 import { openReadOnly } from '../sink/sqliteBinding';
 import { fitGroups, GroupModelError, type GroupModel } from './behaviourGroups';
@@ -40,7 +40,7 @@ export function hostsFit(o: HostsFitOptions): GroupModel {
     if (e instanceof GroupModelError) throw new ConfigError(`${names}: ${e.message}`);
     throw e;
   }
-  writeFileSync(o.out, JSON.stringify(model, null, 1) + '\n');
+  writeFileAtomic(o.out, JSON.stringify(model, null, 1) + '\n');
   return model;
 }
 

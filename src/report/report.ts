@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { FlowDb } from '../serve/flowDb';
@@ -6,6 +6,7 @@ import { queryFlows } from '../serve/flowQuery';
 import { monitorTables } from '../serve/monitorTables';
 import { summarize } from '../serve/summary';
 import { chartJsPath, webFile } from '../serve/webAssets';
+import { writeFileAtomic } from '../sink/atomicWrite';
 
 /** Latest flows the report's table holds (and filters in the browser): enough to browse, small enough to mail. */
 export const REPORT_FLOWS = 2000;
@@ -64,6 +65,6 @@ export function writeReport(opts: ReportOptions): { flows: number; bytes: number
   html = put(html, '<!--DATA-->', `<script type="application/json" id="report-data">${scriptSafeJson(data)}</script>`);
   html = put(html, '<script src="/assets/chart.umd.min.js"></script>', `<script>${scriptSafeCode(readFileSync(chartJsPath(), 'utf8'))}</script>`);
   html = put(html, '<script src="/assets/app.js"></script>', `<script>${scriptSafeCode(webFile('app.js').toString('utf8'))}</script>`);
-  writeFileSync(opts.out, html);
+  writeFileAtomic(opts.out, html);
   return { flows: data.flows.length, bytes: Buffer.byteLength(html) };
 }
