@@ -6,7 +6,45 @@
  * and IPv4-compatible (::a.b.c.d) forms with a dotted tail.
  */
 export function formatIp(version: number, words: Uint32Array): string {
-  if (version === 4) return dotted(words[0] ?? 0);
+  const w0 = words[0] ?? 0;
+  if (version === 4) {
+    const i = Math.imul(w0, 0x9e3779b1) >>> (32 - TEXT_CACHE_BITS);
+    const t = v4Texts[i]!;
+    if (t !== '' && v4Words[i] === w0) return t;
+    const s = dotted(w0);
+    v4Words[i] = w0;
+    v4Texts[i] = s;
+    return s;
+  }
+  const w1 = words[1] ?? 0;
+  const w2 = words[2] ?? 0;
+  const w3 = words[3] ?? 0;
+  const i = Math.imul(w0 ^ Math.imul(w1 ^ Math.imul(w2 ^ Math.imul(w3, 0x85ebca6b), 0xc2b2ae35), 0x27d4eb2f), 0x9e3779b1) >>> (32 - TEXT_CACHE_BITS);
+  const t = v6Texts[i]!;
+  const k = i * 4;
+  if (t !== '' && v6Words[k] === w0 && v6Words[k + 1] === w1 && v6Words[k + 2] === w2 && v6Words[k + 3] === w3) return t;
+  const s = formatIp6(words);
+  v6Words[k] = w0;
+  v6Words[k + 1] = w1;
+  v6Words[k + 2] = w2;
+  v6Words[k + 3] = w3;
+  v6Texts[i] = s;
+  return s;
+}
+
+/**
+ * The texts of recently formatted addresses, direct-mapped by a hash of their words ('' = an empty slot: no address
+ * formats as ''). A record's two addresses are then, for a host seen before, the very string objects of its earlier
+ * records: no new strings per record, and the host profiles' Maps and Sets and the anomaly context find them by
+ * identity with their hash already computed. A collision only replaces the slot (at most one more formatting).
+ */
+const TEXT_CACHE_BITS = 12;
+const v4Words = new Uint32Array(1 << TEXT_CACHE_BITS);
+const v4Texts: string[] = new Array<string>(1 << TEXT_CACHE_BITS).fill('');
+const v6Words = new Uint32Array(4 << TEXT_CACHE_BITS);
+const v6Texts: string[] = new Array<string>(1 << TEXT_CACHE_BITS).fill('');
+
+function formatIp6(words: Uint32Array): string {
   const groups: number[] = [];
   for (let i = 0; i < 4; i++) {
     const w = words[i] ?? 0;

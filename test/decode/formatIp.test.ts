@@ -41,4 +41,37 @@ describe('formatIp()', () => {
   it.each(CASES)('formatIp() prints IPv6 %j as %s', (groups, text) => {
     expect(formatIp(6, words(groups))).toBe(text);
   });
+
+  // formatIp() keeps the texts of recent addresses in a 4,096-slot direct-mapped cache: 20,000 random addresses of
+  // each family, each formatted several times in a shuffled order, collide in it all the time; every text must still
+  // be the address's own.
+  it('formatIp() gives each address its own text while its cache slots are replaced', () => {
+    let seed = 12345;
+    const rand = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed;
+    };
+    const v4: number[] = [];
+    const v6: number[][] = [];
+    for (let i = 0; i < 20000; i++) {
+      v4.push(rand());
+      // Eight non-zero groups: no run of zeros, so the text is the groups in hex joined by ':'.
+      v6.push(Array.from({ length: 8 }, () => 1 + (rand() % 0xffff)));
+    }
+    const w = new Uint32Array(4);
+    for (let round = 0; round < 3; round++) {
+      for (let j = 0; j < 20000; j++) {
+        const i = rand() % 20000;
+        const a = v4[i]!;
+        w.set([a, 0, 0, 0]);
+        expect(formatIp(4, w)).toBe(`${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`);
+        const g = v6[i]!;
+        expect(formatIp(6, words(g))).toBe(g.map((x) => x.toString(16)).join(':'));
+      }
+    }
+    // An address text is right after another address took its slot and back.
+    expect(formatIp(4, new Uint32Array([0x0a000001, 0, 0, 0]))).toBe('10.0.0.1');
+    expect(formatIp(6, words([0, 0, 0, 0, 0, 0, 0x0a00, 1]))).toBe('::10.0.0.1');
+    expect(formatIp(4, new Uint32Array([0x0a000001, 0, 0, 0]))).toBe('10.0.0.1');
+  });
 });
