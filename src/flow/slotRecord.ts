@@ -12,6 +12,32 @@ const A_WORDS = new Uint32Array(4);
 const B_WORDS = new Uint32Array(4);
 
 /**
+ * The texts of recent histories, direct-mapped by a hash of their letters ('' in an empty slot; an empty history is
+ * made, not looked up). Most flows of a capture share a handful of histories ("ShADadFf", "ShADadfF", "S", ...):
+ * a record takes the text of the earlier ones instead of building it a letter at a time, one new string per letter.
+ * A collision only replaces the slot.
+ */
+const HISTORY_CACHE_BITS = 10;
+const historyTexts: string[] = new Array<string>(1 << HISTORY_CACHE_BITS).fill('');
+
+/** The history of `n` letters at `at` of `letters` as text. */
+export function historyText(letters: Uint8Array, at: number, n: number): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ letters[at + i]!, 0x01000193);
+  const slot = h >>> (32 - HISTORY_CACHE_BITS);
+  const t = historyTexts[slot]!;
+  if (t.length === n) {
+    let i = 0;
+    while (i < n && t.charCodeAt(i) === letters[at + i]) i++;
+    if (i === n) return t;
+  }
+  let text = '';
+  for (let i = 0; i < n; i++) text += String.fromCharCode(letters[at + i]!);
+  if (n > 0) historyTexts[slot] = text;
+  return text;
+}
+
+/**
  * The FlowRecord of the flow in slot s, with endpoints mapped to client/server. Runs once per written flow
  * (not per packet), so formatting, hashing and allocating are fine here.
  */
@@ -54,9 +80,7 @@ export function slotRecord(st: FlowStore, s: number, source: string, reason: End
     lengths[i] = back ? -len : len;
   }
 
-  let history = '';
-  const hn = st.histCount[s]!;
-  for (let i = 0; i < hn; i++) history += String.fromCharCode(st.histLetters[s * HISTORY_MAX + i]!);
+  const history = historyText(st.histLetters, s * HISTORY_MAX, st.histCount[s]!);
 
   const flags = u8[b + B.Flags]!;
   const cA = (flags & Fl.ClientIsA) !== 0;
