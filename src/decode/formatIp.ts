@@ -35,8 +35,9 @@ export function formatIp(version: number, words: Uint32Array): string {
 /**
  * The texts of recently formatted addresses, direct-mapped by a hash of their words ('' = an empty slot: no address
  * formats as ''). A record's two addresses are then, for a host seen before, the very string objects of its earlier
- * records: no new strings per record, and the host profiles' Maps and Sets and the anomaly context find them by
- * identity with their hash already computed. A collision only replaces the slot (at most one more formatting).
+ * records: no new strings per record, and the host profiles' Maps and Sets and the run summary's talkers find them
+ * by identity with their hash already computed. A collision only replaces the slot (at most one more formatting).
+ * Memory is bounded: 4,096 texts per family.
  */
 const TEXT_CACHE_BITS = 12;
 const v4Words = new Uint32Array(1 << TEXT_CACHE_BITS);

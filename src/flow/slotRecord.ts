@@ -13,7 +13,7 @@ const B_WORDS = new Uint32Array(4);
 
 /**
  * The texts of recent histories, direct-mapped by a hash of their letters ('' in an empty slot; an empty history is
- * made, not looked up). Most flows of a capture share a handful of histories ("ShADadFf", "ShADadfF", "S", ...):
+ * never stored). Most flows of a capture share a handful of histories ("ShADadFf", "ShADadfF", "S", ...):
  * a record takes the text of the earlier ones instead of building it a letter at a time, one new string per letter.
  * A collision only replaces the slot.
  */
