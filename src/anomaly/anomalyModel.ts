@@ -4,6 +4,7 @@ import { createDeviceSession, firstLine, type Device, type SessionLogger } from 
 import { MAX_SEQUENCE_LENGTH, ModelContractError } from '../classify/modelContract';
 import { readMetadataProps, requiredMetadata } from '../classify/onnxMetadata';
 import { ort, type OrtSession } from '../classify/ortBinding';
+import { MAX_CONTEXT_HOLD } from './contextWindow';
 import { FeatureError, FeatureExtractor, parsePort } from './features';
 
 /**
@@ -47,8 +48,6 @@ export interface AnomalyModelInfo {
 }
 
 const SEE = '(see models/ANOMALY.md)';
-/** The longest context hold a model may ask for: records wait this long before they are written. */
-export const MAX_CONTEXT_HOLD = 60;
 const MAX_COUNTERS = 1024;
 /** Two false-positive rates closer than this are the same rate (they are written as short decimals). */
 const FPR_EPSILON = 1e-9;

@@ -10,6 +10,12 @@ export const MAX_HELD = 4096;
 /** Seconds of capture time a new model's flows wait for their context (`anomaly_context_hold`). */
 export const DEFAULT_HOLD_SECONDS = 5;
 /**
+ * The longest context hold a model may ask for (`anomaly_context_hold`, `anomaly_context_retry_hold`; anomalyModel.ts
+ * refuses more): records wait this long before they are written. Here, beside the other bounds of the hold, so that
+ * the command line checks its flags without loading onnxruntime.
+ */
+export const MAX_CONTEXT_HOLD = 60;
+/**
  * Flows waiting at most on the retry hold (`anomaly_context_retry_hold`): beyond, the oldest of them is released at
  * once (counted in releasedEarlyRetry). Only flows that repeated an exchange (ctx_pair_retries' flows) wait there.
  */

@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { MAX_CONTEXT_HOLD } from '../anomaly/anomalyModel';
-import { DEFAULT_HOLD_SECONDS } from '../anomaly/contextWindow';
+import { DEFAULT_HOLD_SECONDS, MAX_CONTEXT_HOLD } from '../anomaly/contextWindow';
 import { SET_METHODS, type SetMethod } from '../anomaly/setMethods';
 import { checkClickHouseConfig, type ClickHouseConfig } from '../config/clickhouseConfig';
 import {

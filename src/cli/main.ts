@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import { ConfigError } from '../config/config';
 import { createLogger, resolveLogFormat } from '../sink/log';
 import { parseArgs } from './args';
-import { runOffline } from './offline';
 
 /** Exit codes (README, `sensor --help`). */
 export const EXIT_OK = 0;
@@ -140,6 +139,9 @@ export async function main(argv: string[]): Promise<number> {
         }
         let code: number;
         try {
+          // Loaded here, not at the top: the pipeline brings onnxruntime and SQLite, which `--help`, `--version` and
+          // the other commands do not need (~0.25 s of their start on the Zen 5 guest).
+          const { runOffline } = await import('./offline');
           ({ code } = await runOffline(cfg, log, cmd.progress, { summary: cmd.summary }));
           if (server !== null && stopServing !== null) {
             // The point of --serve on a capture file: look at the result. Serve until asked to stop.
