@@ -128,14 +128,16 @@ describe.skipIf(skipped !== null)(`sensor daemon: tcpreplay equals the offline r
       expect(exit.code, d.logText()).toBe(0);
       const stopped = d.messages('stopped')[0];
       expect(stopped, d.logText()).toBeDefined();
-      const final = stopped as LogLine & Record<'packets_received' | 'tcp_packets' | 'kernel_drops' | 'interface_drops', number>;
+      const final = stopped as LogLine &
+        Record<'packets_received' | 'tcp_packets' | 'kernel_drops' | 'interface_drops' | 'frames_decoded' | 'packets_unread', number> & { anomalies: Record<string, number> };
 
       const c = compare(offline, readFlows(db));
       const share = c.equal / c.offline;
       const fastLine = d.messages('fast path')[0] as (LogLine & { packets: number; calls: number; stops: Record<string, number> }) | undefined;
       console.log(
         `replay ${engine}, ${way}: fast path took ${fastLine === undefined ? 'none' : `${fastLine.packets} packets in ${fastLine.calls} calls ${JSON.stringify(fastLine.stops)}`}; rate=top achieved=${Math.round(pps)} pps in ${replayMs} ms, sent=${sent}, ` +
-          `received=${final.packets_received} decoded=${final.tcp_packets} kernel_drops=${final.kernel_drops} ` +
+          `received=${final.packets_received} decoded=${final.tcp_packets} frames=${final.frames_decoded} unread=${final.packets_unread} ` +
+          `anomalies=${JSON.stringify(final.anomalies)} kernel_drops=${final.kernel_drops} ` +
           `interface_drops=${final.interface_drops} veth_rx_dropped=${vethDropped}; flows offline=${c.offline} live=${c.live} ` +
           `equal=${c.equal} (${(100 * share).toFixed(2)}%) differ=${c.differ} missing=${c.missing} extra=${c.extra}; ` +
           `test ${Date.now() - t0} ms`,
