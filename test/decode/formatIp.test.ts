@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../bench/synth';
 import { formatIp } from '../../src/decode/formatIp';
 
 /** Words of an address written as 8 groups. */
@@ -46,22 +47,20 @@ describe('formatIp()', () => {
   // each family, each formatted several times in a shuffled order, collide in it all the time; every text must still
   // be the address's own.
   it('formatIp() gives each address its own text while its cache slots are replaced', () => {
-    let seed = 12345;
-    const rand = (): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed;
-    };
+    const next = mulberry32(12345);
+    /** A random integer in [0, n). */
+    const rand = (n: number): number => Math.floor(next() * n);
     const v4: number[] = [];
     const v6: number[][] = [];
     for (let i = 0; i < 20000; i++) {
-      v4.push(rand());
+      v4.push(rand(2 ** 32));
       // Eight non-zero groups: no run of zeros, so the text is the groups in hex joined by ':'.
-      v6.push(Array.from({ length: 8 }, () => 1 + (rand() % 0xffff)));
+      v6.push(Array.from({ length: 8 }, () => 1 + rand(0xffff)));
     }
     const w = new Uint32Array(4);
     for (let round = 0; round < 3; round++) {
       for (let j = 0; j < 20000; j++) {
-        const i = rand() % 20000;
+        const i = rand(20000);
         const a = v4[i]!;
         w.set([a, 0, 0, 0]);
         expect(formatIp(4, w)).toBe(`${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`);

@@ -1,27 +1,26 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../bench/synth';
 import { historyText } from '../../src/flow/slotRecord';
 
 describe('historyText()', () => {
   // historyText() keeps recent histories' texts in a 1,024-slot direct-mapped cache: 5,000 random histories of 0-16
   // letters, looked up many times in a shuffled order, collide in it all the time; each text must stay its own.
   it('gives each history its own text while its cache slots are replaced', () => {
-    let seed = 99;
-    const rand = (): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed >>> 8;
-    };
+    const next = mulberry32(99);
+    /** A random integer in [0, n). */
+    const rand = (n: number): number => Math.floor(next() * n);
     const LETTERS = 'ShADadFfRrTtWwIiQqCcGg^';
     const histories: string[] = [];
     for (let i = 0; i < 5000; i++) {
       let h = '';
-      const n = rand() % 17;
-      for (let j = 0; j < n; j++) h += LETTERS[rand() % LETTERS.length];
+      const n = rand(17);
+      for (let j = 0; j < n; j++) h += LETTERS[rand(LETTERS.length)];
       histories.push(h);
     }
     // Letters in a store-like array, at an offset as slotRecord() passes them.
     const letters = new Uint8Array(32);
     for (let r = 0; r < 30000; r++) {
-      const h = histories[rand() % histories.length]!;
+      const h = histories[rand(histories.length)]!;
       letters.fill(0x7a);
       for (let j = 0; j < h.length; j++) letters[8 + j] = h.charCodeAt(j);
       expect(historyText(letters, 8, h.length)).toBe(h);
