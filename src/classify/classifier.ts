@@ -11,6 +11,7 @@ import type { ModelInfo } from './modelContract';
 import { verdictFromRow } from './topK';
 import { Verdict, type Classified } from './verdict';
 import { CloseOnce, FirstFailure } from './queueEnd';
+import { Answer, DEFAULT_VERDICT_CACHE, FLOWS_PER_ROW_BATCH, MAX_VERDICT_CACHE, VerdictMemo } from './verdictMemo';
 
 export { ModelContractError } from './contractError';
 export type { ModelInfo } from './modelContract';
@@ -47,6 +48,13 @@ export interface ClassifierOptions {
   /** Classes kept per verdict (default 3). */
   topK: number;
   intraOpThreads?: number;
+  /**
+   * Slots of the verdict memo (src/classify/verdictMemo.ts; rounded up to a power of two): a flow whose model row
+   * equals one the model has answered, or will answer in an earlier batch, gets that verdict without a row of its
+   * own. 0 turns it off (every payload flow is a row, batches close at batchSize flows); default
+   * DEFAULT_VERDICT_CACHE.
+   */
+  verdictCache?: number;
   /**
    * Run the model in its own worker thread (InferenceThread) rather than on the thread that submits flows.
    * Default: when this process may use more than one CPU (os.availableParallelism(), which follows taskset and
@@ -90,7 +98,13 @@ interface Batch<T> {
   flows: T[];
   /** performance.now() when its first flow was queued. */
   since: number;
+  /** With the verdict memo: each flow's answer (null for flows the no-payload rule answers); else null. */
+  answers: (Answer | null)[] | null;
 }
+
+/** rowOf's marks for flows without a model row: the no-payload rule's, and the verdict memo's. */
+const NO_ROW = -1;
+const REUSED = -2;
 
 /** A flow and its verdict as answer() hands them on: made with `new`, not as an object literal (see answer()). */
 class Item<T> implements Classified<T> {
@@ -103,7 +117,7 @@ class Item<T> implements Classified<T> {
 /** A closed batch on its way through the model, in submission order. */
 interface InFlight<T> {
   batch: Batch<T>;
-  /** Model row of each flow, -1 for flows the no-payload rule answers. */
+  /** Model row of each flow; NO_ROW for flows the no-payload rule answers, REUSED for those the memo answers. */
   rowOf: Int32Array;
   rows: number;
   /** The batch buffer (input rows, then output rows), or null while the worker holds it. */
@@ -137,6 +151,9 @@ function validate(o: ClassifierOptions): void {
   check(Number.isInteger(o.minPayloadPackets) && o.minPayloadPackets >= 0, `minPayloadPackets must be an integer >= 0, not ${o.minPayloadPackets}`);
   check(Number.isInteger(o.topK) && o.topK >= 1, `topK must be an integer >= 1, not ${o.topK}`);
   if (o.thread !== undefined) check(typeof o.thread === 'boolean', `thread must be true or false, not ${String(o.thread)}`);
+  if (o.verdictCache !== undefined) {
+    check(Number.isInteger(o.verdictCache) && o.verdictCache >= 0 && o.verdictCache <= MAX_VERDICT_CACHE, `verdictCache must be an integer from 0 to ${MAX_VERDICT_CACHE}, not ${o.verdictCache}`);
+  }
   if (o.intraOpThreads !== undefined) {
     check(Number.isInteger(o.intraOpThreads) && o.intraOpThreads >= 1, `intraOpThreads must be an integer >= 1, not ${o.intraOpThreads}`);
   }
@@ -157,7 +174,8 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   /** Why CUDA was not used when it was tried (device 'auto' or 'cuda' on a host without it), else null. */
   cudaError: string | null = null;
 
-  readonly stats: { batches: number; flows: number; errors: number };
+  /** `reused`: flows answered by the verdict memo without a model row of their own (counted in `flows` too). */
+  readonly stats: { batches: number; flows: number; errors: number; reused: number };
   /** Batch latencies (seconds), one observation per batch. */
   readonly latency: LatencyHistogram;
 
@@ -169,6 +187,15 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   /** Batch buffers not with the worker: batchSize rows of L input floats, then batchSize rows of K outputs. */
   private readonly free: ArrayBuffer[] = [];
   private open: T[] = [];
+  /** With the memo: the open batch's answers (Batch.answers) and how many of its flows take a model row. */
+  private openAnswers: (Answer | null)[] = [];
+  private openRows = 0;
+  /** Flows at which a batch closes even with fewer than batchSize model rows. */
+  private readonly maxFlows: number;
+  private readonly memo: VerdictMemo | null;
+  /** One row, built at submit() for the memo's look-up, and its bit patterns. */
+  private readonly row: Float32Array;
+  private readonly rowBits: Int32Array;
   private openSince = 0;
   private timer: NodeJS.Timeout | null = null;
   /** Closed batches waiting for a free buffer. */
@@ -190,7 +217,12 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     this.L = modelInfo.sequenceLength;
     this.K = modelInfo.classes.length;
     for (let i = 0; i < MAX_BATCHES_IN_FLIGHT; i++) this.free.push(this.newBuffer());
-    this.stats = { batches: 0, flows: 0, errors: 0 };
+    this.stats = { batches: 0, flows: 0, errors: 0, reused: 0 };
+    const slots = opts.verdictCache ?? DEFAULT_VERDICT_CACHE;
+    this.memo = slots > 0 ? new VerdictMemo(2 ** Math.ceil(Math.log2(slots)), this.L) : null;
+    this.maxFlows = this.memo !== null ? opts.batchSize * FLOWS_PER_ROW_BATCH : opts.batchSize;
+    this.row = new Float32Array(this.L);
+    this.rowBits = new Int32Array(this.row.buffer);
     this.latency = opts.latency ?? inferenceLatencyHistogram();
     this.unknownThreshold = opts.unknownThreshold ?? modelInfo.unknownThreshold ?? DEFAULT_UNKNOWN_THRESHOLD;
     if (modelInfo.backgroundClasses.length > 0) {
@@ -225,7 +257,20 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     }
     this.open.push(flow);
     this.pendingCount++;
-    if (this.open.length >= this.opts.batchSize) this.closeBatch();
+    const { memo } = this;
+    if (memo === null) this.openRows++;
+    else if (flow.payload_packets < this.opts.minPayloadPackets) this.openAnswers.push(null);
+    else {
+      copyRow(this.row, 0, flow.lengths, this.L);
+      const h = memo.hash(this.rowBits);
+      const known = memo.get(this.rowBits, h);
+      if (known !== null) this.openAnswers.push(known);
+      else {
+        this.openAnswers.push(memo.add(this.rowBits, h));
+        this.openRows++;
+      }
+    }
+    if (this.openRows >= this.opts.batchSize || this.open.length >= this.maxFlows) this.closeBatch();
   }
 
   /** Runs every queued flow and waits for all inference in flight; rejects with the first onResult error. */
@@ -242,6 +287,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
   }
 
   private newBuffer(): ArrayBuffer {
+    // batchSize model rows at most: openRows closes the batch there, and without the memo at batchSize flows.
     return new ArrayBuffer(this.opts.batchSize * (this.L + this.K) * 4);
   }
 
@@ -255,8 +301,10 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.closed.push({ flows: this.open, since: this.openSince });
+    this.closed.push({ flows: this.open, since: this.openSince, answers: this.memo !== null ? this.openAnswers : null });
     this.open = [];
+    if (this.memo !== null) this.openAnswers = [];
+    this.openRows = 0;
     this.dispatch();
   }
 
@@ -285,7 +333,7 @@ export class Classifier<T extends Classifiable = FlowRecord> {
 
   /** Copies the batch's model rows into the buffer's input rows (no-payload flows get none). */
   private fill(batch: Batch<T>, buf: ArrayBuffer): InFlight<T> {
-    const { flows } = batch;
+    const { flows, answers } = batch;
     const { minPayloadPackets } = this.opts;
     const L = this.L;
     const input = new Float32Array(buf, 0, this.opts.batchSize * L);
@@ -293,22 +341,25 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     let rows = 0;
     for (let i = 0; i < flows.length; i++) {
       const flow = flows[i]!;
-      if (flow.payload_packets < minPayloadPackets) {
-        rowOf[i] = -1;
-        continue;
-      }
-      // The record's length may differ from the model's: copy what fits and zero the rest of the row.
-      const base = rows * L;
-      const lengths = flow.lengths;
-      if (lengths.length === L) {
-        // The usual case (the flow table pads to the model's length): one copy by the typed array itself, each value
-        // converted to float32 as an element store converts it, and no loop here for V8 to compile on the stack.
-        input.set(lengths, base);
+      if (answers === null) {
+        if (flow.payload_packets < minPayloadPackets) {
+          rowOf[i] = NO_ROW;
+          continue;
+        }
       } else {
-        const n = Math.min(L, lengths.length);
-        for (let j = 0; j < n; j++) input[base + j] = lengths[j]!;
-        input.fill(0, base + n, base + L);
+        const a = answers[i]!;
+        if (a === null) {
+          rowOf[i] = NO_ROW;
+          continue;
+        }
+        // The first flow with the row takes it into its batch; the rest wait for its verdict (delivered in order).
+        if (a.placed) {
+          rowOf[i] = REUSED;
+          continue;
+        }
+        a.placed = true;
       }
+      copyRow(input, rows * L, flow.lengths, L);
       rowOf[i] = rows++;
     }
     return { batch, rowOf, rows, buf, done: false, error: null };
@@ -355,16 +406,31 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     // The rule verdicts are the same for every flow they answer: one object each (no sink changes a verdict).
     const failed = probs === null ? new Verdict(CLASSIFY_ERROR, 0, [], version, 'classify-error') : null;
     const { rowOf } = entry;
+    const { answers } = entry.batch;
+    const { memo } = this;
+    let reused = 0;
     // map() and a constructor rather than `new Array(n)` and object literals: no allocation site whose pretenuring
     // would throw this function's optimized code away (Item, topK.ts's Score).
     const out: Classified<T>[] = flows.map((flow, i) => {
       const row = rowOf[i]!;
       let verdict: Verdict;
-      if (row < 0) verdict = NO_PAYLOAD_VERDICT;
-      else if (failed !== null) verdict = failed;
-      else verdict = verdictFromRow(probs!, row * K, classes, topK, unknownThreshold, version, background);
+      if (row === NO_ROW) verdict = NO_PAYLOAD_VERDICT;
+      else if (row === REUSED) {
+        // Its answer's row came first (this batch or an earlier one, answered before it): the verdict is there.
+        verdict = answers![i]!.verdict!;
+        reused++;
+      } else {
+        verdict = failed ?? verdictFromRow(probs!, row * K, classes, topK, unknownThreshold, version, background);
+        if (answers !== null) {
+          const a = answers[i]!;
+          a.verdict = verdict;
+          // A failed batch's verdict serves the flows already waiting for it, not later ones.
+          if (failed !== null) memo!.forget(a);
+        }
+      }
       return new Item(flow, verdict);
     });
+    this.stats.reused += reused;
 
     this.stats.batches++;
     this.stats.flows += flows.length;
@@ -376,5 +442,21 @@ export class Classifier<T extends Classifiable = FlowRecord> {
       // Keep classifying: the error is handed to the next drain() caller rather than lost or crashing the loop.
       this.failure.keep(e);
     }
+  }
+}
+
+/**
+ * Writes a flow's lengths as model row `target[base .. base + L)`. The record's length may differ from the
+ * model's: what fits is copied and the rest of the row zeroed.
+ */
+function copyRow(target: Float32Array, base: number, lengths: readonly number[], L: number): void {
+  if (lengths.length === L) {
+    // The usual case (the flow table pads to the model's length): one copy by the typed array itself, each value
+    // converted to float32 as an element store converts it, and no loop here for V8 to compile on the stack.
+    target.set(lengths, base);
+  } else {
+    const n = Math.min(L, lengths.length);
+    for (let j = 0; j < n; j++) target[base + j] = lengths[j]!;
+    target.fill(0, base + n, base + L);
   }
 }

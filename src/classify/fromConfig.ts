@@ -12,6 +12,7 @@ export function classifierOptions(c: SensorConfig['classify'], logger: SessionLo
     unknownThreshold: c.unknownThreshold,
     minPayloadPackets: c.minPayloadPackets,
     topK: c.topK,
+    verdictCache: c.verdictCache,
     ...(c.intraOpThreads !== null ? { intraOpThreads: c.intraOpThreads } : {}),
     logger,
   };

@@ -44,6 +44,11 @@ export interface OfflineSummary {
   anomalous_flows: number | null;
   /** Host profile counters (null without host profiles). */
   hosts: HostStats | null;
+  /**
+   * The classifier's counters (null when classification is off): inference batches, flows answered, batches that
+   * failed, and flows answered from the verdict memo without inference (classify.verdictCache).
+   */
+  inference: { batches: number; flows: number; errors: number; reused: number } | null;
 }
 
 /** Whether flow records go to stdout (`--jsonl -`, or no output at all): then stdout is not free. */
@@ -219,6 +224,7 @@ export async function runOffline(
     monitor: monitor?.report() ?? null,
     anomalous_flows: scorer !== null ? scorer.stats.anomalies : null,
     hosts: hosts !== null ? { ...hosts.stats } : null,
+    inference: classifier !== null ? { ...classifier.stats } : null,
   };
   if (unwritten > 0) log.error(`${unwritten} flow records could not be written (see the first error above)`);
   // The offline fast path's share of the packets and why it handed records back (--log-level debug; src/fastpath/).

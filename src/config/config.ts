@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { checkClickHouseConfig, type ClickHouseConfig } from './clickhouseConfig';
 import { HELPER_THREADS, unknownThreadNames } from './helperThreads';
+import { DEFAULT_VERDICT_CACHE, MAX_VERDICT_CACHE } from '../classify/verdictMemo';
 
 /**
  * The sensor's configuration: defaults, then one JSON file (example with every key in config/sensor.json), then
@@ -93,6 +94,8 @@ export const CONFIG_SCHEMA = z.strictObject({
     topK: number({ int: true, min: 1 }),
     /** onnxruntime intra-op threads; null = onnxruntime's default (one per core, spinning). */
     intraOpThreads: orNull(number({ int: true, min: 1, max: 256 })),
+    /** Slots of the verdict memo (src/classify/verdictMemo.ts); 0 = off. */
+    verdictCache: number({ int: true, min: 0, max: MAX_VERDICT_CACHE }),
   }),
   anomaly: z.strictObject({
     /** Score every flow with the anomaly model (models/ANOMALY.md). */
@@ -205,6 +208,8 @@ export function defaultConfig(): SensorConfig {
       // One inference thread beside the capture thread: on the 2-core bench the default (a spinning thread per
       // core) used ~1.8x the CPU time for the same or a slower wall time (README "Design notes", onnxruntime-node).
       intraOpThreads: 1,
+      // A flow whose sequence the model answered recently gets that verdict again (README "Design notes", round perf48).
+      verdictCache: DEFAULT_VERDICT_CACHE,
     },
     anomaly: { enabled: true, model: DEFAULT_ANOMALY_MODEL, falsePositiveRate: null, thread: false },
     hosts: { enabled: true, windowSeconds: 3600, maxHosts: 100_000, longFlowSeconds: 600, lateSeconds: 300, groups: DEFAULT_HOST_GROUPS },

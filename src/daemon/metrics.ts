@@ -48,6 +48,7 @@ export const SENSOR_METRICS = [
   'sensor_flows_unwritten_total',
   'sensor_inference_batches_total',
   'sensor_inference_errors_total',
+  'sensor_inference_reused_total',
   'sensor_inference_skipped_total',
   'sensor_inference_batch_duration_seconds',
   'sensor_db_write_duration_seconds',
@@ -164,6 +165,7 @@ export function sensorMetrics(src: MetricsSources): { contentType: string; text(
   if (src.classifying) {
     counter('sensor_inference_batches_total', 'Inference batches run', [], (s) => s.inference_batches);
     counter('sensor_inference_errors_total', 'Inference batches that failed (their flows are written classify-error)', [], (s) => s.inference_errors);
+    counter('sensor_inference_reused_total', 'Flows answered by the verdict memo: the same sequence as a flow the model answered recently', [], (s) => s.inference_reused);
     counter('sensor_inference_skipped_total', 'Flows written without the model (unclassified) because its queue was full: a flood outran inference', [], (s) => s.inference_skipped);
   }
   counter('sensor_db_rows_shed_total', 'Records of flows without payload SQLite did not store while writes took more than half the time', [], (s) => s.db_rows_shed);

@@ -40,6 +40,8 @@ export interface StatsReport {
   inference_batches: number;
   /** Batches whose inference failed (their flows were written `classify-error`). */
   inference_errors: number;
+  /** Flows answered by the verdict memo without a model row of their own (classify.verdictCache). */
+  inference_reused: number;
   /** Flows written without the model (label `unclassified`) because its queue was full: a flood outran inference. */
   inference_skipped: number;
   /** p50/p99 since start, estimated from the Prometheus histogram's buckets (as histogram_quantile() would). */
@@ -117,6 +119,7 @@ export async function buildStats(
     flows_unwritten: unwritten,
     inference_batches: classifier?.stats.batches ?? 0,
     inference_errors: classifier?.stats.errors ?? 0,
+    inference_reused: classifier?.stats.reused ?? 0,
     inference_skipped: pipeline.skippedInference,
     inference_latency_ms: classifier !== null ? await classifier.latency.percentilesMs() : { p50: 0, p99: 0 },
     db_write_latency_ms: db !== null ? await db.latency.percentilesMs() : null,

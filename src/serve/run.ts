@@ -20,12 +20,17 @@ function serveLogger(log: Logger): { info(m: string): void; warn(m: string): voi
   return { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
 }
 
-/** The sensor's classifier settings (model, rules, device) with the API's batching. */
+/**
+ * The sensor's classifier settings (model, rules, device) with the API's batching, and without the verdict memo: an
+ * answer depends on the request alone (the same request twice gets the same scores, as `sensor eval --csv` gives
+ * them), not on which sequences earlier requests left in the memo.
+ */
 export function serveClassifierOptions(c: SensorConfig['classify'], log: Logger): ClassifierOptions {
   return {
     ...classifierOptions(c, serveLogger(log)),
     batchDeadlineMs: Math.min(c.batchDeadlineMs, SERVE_BATCH_DEADLINE_MS),
     batchSize: Math.max(c.batchSize, SERVE_BATCH_SIZE),
+    verdictCache: 0,
   };
 }
 

@@ -2,7 +2,9 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Classifier, CLASSIFY_ERROR, DEFAULT_UNKNOWN_THRESHOLD, ModelContractError, NO_PAYLOAD, type ClassifierOptions } from '../../src/classify/classifier';
-import type { ClassifiedFlow } from '../../src/classify/verdict';
+import type { ClassifiedFlow, Verdict } from '../../src/classify/verdict';
+import { FLOWS_PER_ROW_BATCH } from '../../src/classify/verdictMemo';
+import { mulberry32 } from '../../bench/synth';
 import { KNOWN_FLOWS, SHIPPED_MODEL, UNKNOWN_THRESHOLD } from '../helpers/shippedModel';
 import { AMBIGUOUS, DOWNLOAD, INTERACTIVE, makeFlow, UPLOAD } from './makeFlow';
 
@@ -24,6 +26,8 @@ function options(over: Partial<ClassifierOptions> = {}): ClassifierOptions {
     minPayloadPackets: 1,
     topK: 3,
     intraOpThreads: 1,
+    // The batching tests below count rows and flows without the verdict memo; 'Classifier verdict memo' turns it on.
+    verdictCache: 0,
     ...over,
   };
 }
@@ -316,6 +320,102 @@ describe('Classifier inference failures', () => {
     expect(c.stats.errors).toBe(1);
     expect(warn).toHaveLength(1);
     expect(warn[0]).toMatch(/inference failed for a batch of 4 flows, labelled 'classify-error': output 'probabilities' came back as \[2, 6\], expected \[4, 3\]/);
+  });
+});
+
+describe('Classifier verdict memo', () => {
+  /** Deterministic shapes, many repeated: the four fixture shapes, no-payload flows and short random sequences. */
+  function mix(n: number, seed: number): number[][] {
+    const rand = mulberry32(seed);
+    const shapes = [UPLOAD, DOWNLOAD, INTERACTIVE, AMBIGUOUS, []];
+    return Array.from({ length: n }, () => {
+      const r = rand();
+      if (r < 0.7) return shapes[Math.floor(rand() * shapes.length)]!;
+      return Array.from({ length: 1 + Math.floor(rand() * 3) }, () => Math.round((rand() - 0.5) * 3000));
+    });
+  }
+
+  function expectSameVerdicts(a: ClassifiedFlow[], b: ClassifiedFlow[]): void {
+    expect(a.map((r) => [r.verdict.label, r.verdict.status, r.verdict.topk.map((t) => t.label)])).toEqual(
+      b.map((r) => [r.verdict.label, r.verdict.status, r.verdict.topk.map((t) => t.label)]),
+    );
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]!.verdict.confidence - b[i]!.verdict.confidence)).toBeLessThan(1e-5);
+  }
+
+  it('gives every flow the verdict the model gives its row, with a model row only for the first of each sequence', async () => {
+    // The fixture model is float32 throughout: a row's scores depend on its batch only in the last bits (onnxruntime's
+    // kernels sum in another order for another batch size), so memo on and off give the same labels and top-k.
+    const seqs = mix(600, 7);
+    const off = await classify(seqs, { batchSize: 16, batchDeadlineMs: null });
+    const { c, batches } = await load({ batchSize: 16, batchDeadlineMs: null, verdictCache: 4096 });
+    for (const l of seqs) c.submit(makeFlow(l));
+    await c.drain();
+    const on = batches.flat();
+    expect(on.map((r) => r.flow.lengths)).toEqual(off.map((r) => r.flow.lengths));
+    expectSameVerdicts(on, off);
+    const distinct = new Set(seqs.filter((l) => l.length > 0).map((l) => makeFlow(l).lengths.join(','))).size;
+    const withPayload = seqs.filter((l) => l.length > 0).length;
+    expect(c.stats.reused).toBe(withPayload - distinct);
+    expect(c.stats.flows).toBe(600);
+    // A repeated sequence shares its first flow's verdict object, in its own batch and in later ones.
+    const first = new Map<string, Verdict>();
+    for (const r of on) {
+      if (r.verdict.label === NO_PAYLOAD) continue;
+      const key = r.flow.lengths.join(',');
+      if (!first.has(key)) first.set(key, r.verdict);
+      expect(r.verdict).toBe(first.get(key));
+    }
+  });
+
+  it('closes a batch at batchSize model rows, or at FLOWS_PER_ROW_BATCH x batchSize flows when they repeat', async () => {
+    const { c, batches } = await load({ batchSize: 4, batchDeadlineMs: null, verdictCache: 64 });
+    for (const l of [UPLOAD, UPLOAD, DOWNLOAD, UPLOAD, INTERACTIVE, [], DOWNLOAD, AMBIGUOUS]) c.submit(makeFlow(l));
+    await new Promise((r) => setTimeout(r, 50));
+    // The fourth distinct row closes the first batch; the repeats and the no-payload flow ride in it.
+    expect(batches.map((b) => b.length)).toEqual([8]);
+    for (let i = 0; i < 4 * FLOWS_PER_ROW_BATCH; i++) c.submit(makeFlow(i % 2 === 0 ? UPLOAD : DOWNLOAD));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(batches.map((b) => b.length)).toEqual([8, 4 * FLOWS_PER_ROW_BATCH]);
+    expect(c.stats.reused).toBe(3 + 4 * FLOWS_PER_ROW_BATCH);
+    await c.drain();
+  });
+
+  it('tells rows apart by all their values, not by their hash', async () => {
+    const seqs = mix(300, 11);
+    const off = await classify(seqs, { batchSize: 8, batchDeadlineMs: null });
+    const { c, batches } = await load({ batchSize: 8, batchDeadlineMs: null, verdictCache: 1 });
+    // Every row hashes alike and lands in the one slot: only the comparison of the rows keeps the verdicts right.
+    (c as unknown as { memo: { hash(): number } }).memo.hash = () => 12345;
+    for (const l of seqs) c.submit(makeFlow(l));
+    await c.drain();
+    expectSameVerdicts(batches.flat(), off);
+    expect(c.stats.reused).toBeGreaterThan(0);
+  });
+
+  it("answers the repeats of a failed batch's rows 'classify-error' too, and infers the sequence again afterwards", async () => {
+    const { c, batches } = await load({
+      modelPath: path.join(MODELS, 'broken/batch-two-only.onnx'),
+      batchSize: 4,
+      batchDeadlineMs: null,
+      verdictCache: 64,
+      logger: { warn() {}, info() {} },
+    });
+    for (const seq of [UPLOAD, UPLOAD, DOWNLOAD, INTERACTIVE, AMBIGUOUS]) c.submit(makeFlow(seq)); // four rows: fails
+    await c.drain();
+    c.submit(makeFlow(UPLOAD)); // a batch of two rows works
+    c.submit(makeFlow(DOWNLOAD));
+    await c.drain();
+    expect(batches.map((b) => b.map((r) => r.verdict.label))).toEqual([
+      [CLASSIFY_ERROR, CLASSIFY_ERROR, CLASSIFY_ERROR, CLASSIFY_ERROR, CLASSIFY_ERROR],
+      ['bulk-upload', 'bulk-download'],
+    ]);
+    expect(c.stats.errors).toBe(1);
+    expect(c.stats.reused).toBe(1);
+  });
+
+  it('validates its size with a message that names the option', async () => {
+    await expect(Classifier.load(options({ verdictCache: -1 }))).rejects.toThrow(/Classifier: verdictCache must be an integer from 0 to 1048576, not -1/);
+    await expect(Classifier.load(options({ verdictCache: 1.5 }))).rejects.toThrow(/verdictCache must be an integer/);
   });
 });
 

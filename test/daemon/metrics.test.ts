@@ -31,6 +31,7 @@ function report(over: Partial<StatsReport> = {}): StatsReport {
     flows_unwritten: 0,
     inference_batches: 5,
     inference_errors: 0,
+    inference_reused: 12,
     inference_skipped: 6,
     inference_latency_ms: { p50: 3, p99: 9 },
     db_write_latency_ms: { p50: 1, p99: 2 },
@@ -126,7 +127,7 @@ describe('Prometheus endpoint', () => {
     expect(text).not.toMatch(/^sensor_interface_drops_total/m);
     expect(text).toMatch(/^sensor_packets_received_total\{interface="eth1"\} 1000$/m);
     const t = types(text);
-    for (const absent of ['sensor_inference_batches_total', 'sensor_inference_errors_total', 'sensor_inference_batch_duration_seconds', 'sensor_db_write_duration_seconds', ...CLICKHOUSE_METRICS]) {
+    for (const absent of ['sensor_inference_batches_total', 'sensor_inference_errors_total', 'sensor_inference_reused_total', 'sensor_inference_batch_duration_seconds', 'sensor_db_write_duration_seconds', ...CLICKHOUSE_METRICS]) {
       expect(t.has(absent), absent).toBe(false);
     }
     expect(text).not.toMatch(/^sensor_model_info\{/m);
