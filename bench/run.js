@@ -220,6 +220,9 @@ async function runSensor(capture, variant, round, cpus) {
     ownPacketsPerSecond: own !== null && typeof own.packets_per_second === 'number' ? own.packets_per_second : null,
     ownSeconds: own !== null && typeof own.seconds === 'number' ? own.seconds : null,
     framesReported: own !== null && typeof own.frames === 'number' ? own.frames : null,
+    // The classifier's counters (null with --no-classify): flows answered by the verdict memo without a model row.
+    flowsReused: own?.inference !== null && typeof own?.inference?.reused === 'number' ? own.inference.reused : null,
+    flowsClassified: own?.inference !== null && typeof own?.inference?.flows === 'number' ? own.inference.flows : null,
     labels: db.labels,
   };
 }
@@ -424,6 +427,13 @@ function printReport(results) {
       }
       for (const [v, c] of Object.entries(e.classificationCost ?? {})) {
         lines.push(`  ${v} over --no-classify: wall ${pct(c.medianOfRounds)} (rounds ${rounds(c.perRound, pct)}), CPU ${pct(c.cpuMedianOfRounds)} (rounds ${rounds(c.cpuPerRound, pct)})`);
+      }
+      for (const t of Object.values(e.tools)) {
+        // The verdict memo's share: how much of a run's classification the capture's repeated sequences spare, so a
+        // reader can tell this capture's figure from one of traffic that repeats less (README "Design notes", perf48).
+        if (t.median.flowsReused !== undefined && t.median.flowsClassified !== undefined && t.median.flowsClassified > 0) {
+          lines.push(`  ${t.label}: the verdict memo answered ${fmtInt(t.median.flowsReused)} of ${fmtInt(t.median.flowsClassified)} flows (${(100 * t.median.flowsReused / t.median.flowsClassified).toFixed(1)}%) without inference: this capture repeats its sequences (public captures: 12-43%)`);
+        }
       }
       for (const [v, t] of Object.entries(e.tools)) {
         if (t.median.flows !== undefined && e.flows !== undefined && t.median.flows !== e.flows) {
