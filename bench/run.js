@@ -221,8 +221,8 @@ async function runSensor(capture, variant, round, cpus) {
     ownSeconds: own !== null && typeof own.seconds === 'number' ? own.seconds : null,
     framesReported: own !== null && typeof own.frames === 'number' ? own.frames : null,
     // The classifier's counters (null with --no-classify): flows answered by the verdict memo without a model row.
-    flowsReused: own?.inference !== null && typeof own?.inference?.reused === 'number' ? own.inference.reused : null,
-    flowsClassified: own?.inference !== null && typeof own?.inference?.flows === 'number' ? own.inference.flows : null,
+    flowsReused: typeof own?.inference?.reused === 'number' ? own.inference.reused : null,
+    flowsClassified: typeof own?.inference?.flows === 'number' ? own.inference.flows : null,
     labels: db.labels,
   };
 }

@@ -341,18 +341,13 @@ export class Classifier<T extends Classifiable = FlowRecord> {
     let rows = 0;
     for (let i = 0; i < flows.length; i++) {
       const flow = flows[i]!;
-      if (answers === null) {
-        if (flow.payload_packets < minPayloadPackets) {
-          rowOf[i] = NO_ROW;
-          continue;
-        }
-      } else {
-        const a = answers[i]!;
-        if (a === null) {
-          rowOf[i] = NO_ROW;
-          continue;
-        }
+      if (flow.payload_packets < minPayloadPackets) {
+        rowOf[i] = NO_ROW;
+        continue;
+      }
+      if (answers !== null) {
         // The first flow with the row takes it into its batch; the rest wait for its verdict (delivered in order).
+        const a = answers[i]!;
         if (a.placed) {
           rowOf[i] = REUSED;
           continue;
