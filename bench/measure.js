@@ -42,7 +42,7 @@ function droppedCaBundle() {
 /**
  * @param {string} cmd
  * @param {string[]} args
- * @param {{ cpus?: string | null, stdout: string, stderr: string, cwd?: string }} opts
+ * @param {{ cpus?: string | null, stdout: string, stderr: string, cwd?: string, env?: NodeJS.ProcessEnv }} opts (env: runEnv()'s by default)
  *   cpus: taskset CPU list ('0', '0,1') or null for no pinning; stdout/stderr: files that receive the output.
  * @returns {Promise<{ code: number | null, signal: string | null, wallSeconds: number, maxRssKB: number,
  *   userSeconds: number | null, sysSeconds: number | null, rssSource: string }>}
@@ -58,7 +58,7 @@ function measure(cmd, args, opts) {
   const err = fs.openSync(opts.stderr, 'w');
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: runEnv(), stdio: ['ignore', out, err] });
+    const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env ?? runEnv(), stdio: ['ignore', out, err] });
     let hwm = 0;
     let timer = null;
     if (!useTime) {

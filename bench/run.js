@@ -30,7 +30,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { ensureCaptures, ensureEmptyCapture } = require('./gen-capture');
-const { measure, hasGnuTime, hasTaskset, droppedCaBundle } = require('./measure');
+const { measure, hasGnuTime, hasTaskset, droppedCaBundle, runEnv } = require('./measure');
 const { findNdpiReader, ndpiVersion, ndpiArgs, parseNdpiOutput } = require('./ndpi');
 const { median, medians, fmtInt, fmtFixed, fmtRate, fmtMB, table } = require('./report');
 
@@ -189,9 +189,22 @@ function tail(file, n) {
   }
 }
 
-/** What a sensor variant runs: `model` null for --no-classify. */
+/**
+ * The `sensor` command as users start it (npm's bin link, systemd's `/usr/bin/env sensor`): bin/sensor.js run as an
+ * executable, so that its `#!/usr/bin/env -S ...` line applies (glibc's huge-page tunable, round perf49), with this
+ * Node first on PATH so that the line's `node` is the one running the bench.
+ */
+const SENSOR_BIN = path.join(ROOT, 'bin', 'sensor.js');
+
+/** The environment a sensor run gets: runEnv()'s, with this Node's directory first on PATH. */
+function sensorEnv() {
+  const env = runEnv();
+  return { ...env, PATH: [path.dirname(process.execPath), env.PATH].filter(Boolean).join(path.delimiter) };
+}
+
+/** What a sensor variant runs (after SENSOR_BIN): `model` null for --no-classify. */
 function sensorArgs(capture, model) {
-  const args = [path.join(ROOT, 'bin', 'sensor.js'), '--pcap', capture.path, '--db', DB, '--no-progress'];
+  const args = ['--pcap', capture.path, '--db', DB, '--no-progress'];
   if (model !== null) args.push('--model', model.path);
   else args.push('--no-classify');
   return args;
@@ -202,7 +215,7 @@ async function runSensor(capture, variant, round, cpus) {
   const tag = `${path.basename(capture.path, '.pcap')}-${variant.id.replace(/[^a-z0-9.-]/gi, '_')}-${cpus ?? 'all'}-${round}`;
   const stdout = path.join(LOGS, `${tag}.out`);
   const stderr = path.join(LOGS, `${tag}.err`);
-  const m = await measure(process.execPath, sensorArgs(capture, variant.model), { cpus, stdout, stderr, cwd: ROOT });
+  const m = await measure(SENSOR_BIN, sensorArgs(capture, variant.model), { cpus, stdout, stderr, cwd: ROOT, env: sensorEnv() });
   if (m.code !== 0) {
     throw new Error(`sensor exited ${m.code ?? m.signal} on ${capture.path} (${variant.id}); see ${stderr}:\n${tail(stderr, 5)}`);
   }
