@@ -9,7 +9,8 @@
  *
  * Usage: node bench/threads.js [--runs N (5)] [--capture FILE (bench/out/bench-1m.pcap)] [--base DIR] [--cpus LIST]
  * [--off LIST] (--off adds a variant of this tree with SENSOR_THREADS_OFF=LIST, e.g. all or inference,database:
- * src/config/helperThreads.ts) [--env NAME=VALUE] (a variant of this tree with that environment, e.g. SENSOR_FASTPATH=0)
+ * src/config/helperThreads.ts) [--env NAME=VALUE] (a variant of this tree with that environment, e.g. SENSOR_FASTPATH=0,
+ * or SENSOR_THREADS_ON=all: a run over a file gets its threads only from three CPUs on, round perf49)
  * (--cpus pins every run with taskset, e.g. 0 for one core; default all cores). Build first (npm run build: dist/ and
  * its start-up bundle; a stale bundle is reported, README "Start-up bundle") and generate the capture (npm run bench,
  * or node bench/gen-capture.js).

@@ -46,15 +46,16 @@ export class FdInput {
   /**
    * `room`: bytes kept in front of each chunk for the one before's unfinished record (READ_AHEAD_ROOM; tests use
    * less). `ahead`: read the next chunk in the thread pool while this one is parsed; by default only where the process
-   * may use more than one CPU (on one, the thread pool's read took 0.1-0.2 s more CPU in a run of the 1M bench capture
-   * than reading on the capture thread, for no gain in wall time; SENSOR_THREADS_OFF=readahead turns it off), else each
-   * chunk is read when it is asked for.
+   * may use at least FILE_RUN_THREAD_CPUS CPUs (on one, the thread pool's read took 0.1-0.2 s more CPU in a run of the
+   * 1M bench capture than reading on the capture thread, for no gain in wall time; on two, ~0.1 s more wall time,
+   * round perf49; SENSOR_THREADS_OFF=readahead turns it off, SENSOR_THREADS_ON=readahead on), else each chunk is read
+   * when it is asked for.
    */
   constructor(
     private readonly fd: number,
     private readonly chunkSize: number,
     room = READ_AHEAD_ROOM,
-    private readonly ahead = helperThread('readahead'),
+    private readonly ahead = helperThread('readahead', process.env, true),
   ) {
     this.at = room + PAGE_SKEW;
     // A double field from the start: it passes 2^30 in a file over 1 GiB (fileSource.ts, `consumed`).

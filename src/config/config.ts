@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { checkClickHouseConfig, type ClickHouseConfig } from './clickhouseConfig';
-import { HELPER_THREADS, unknownThreadNames } from './helperThreads';
+import { HELPER_THREADS, THREAD_VARIABLES, unknownThreadNames } from './helperThreads';
 import { DEFAULT_VERDICT_CACHE, MAX_VERDICT_CACHE } from '../classify/verdictMemo';
 
 /**
@@ -369,15 +369,17 @@ const squash = (s: string): string => s.replace(/_/g, '').toLowerCase();
 /**
  * Applies `SENSOR_<SECTION>__<KEY>=value` variables (e.g. SENSOR_CLASSIFY__DEVICE=cpu) on top of `base`. A
  * variable with the prefix and a double underscore that names no option is an error with a suggestion (a
- * typo should not be silently ignored); other SENSOR_* variables are not the config's, but SENSOR_THREADS_OFF is
- * checked here too (src/config/helperThreads.ts).
+ * typo should not be silently ignored); other SENSOR_* variables are not the config's, but SENSOR_THREADS_OFF and
+ * SENSOR_THREADS_ON are checked here too (src/config/helperThreads.ts).
  */
 export function applyEnv(base: SensorConfig, env: NodeJS.ProcessEnv): SensorConfig {
-  const unknownThreads = unknownThreadNames(env);
-  if (unknownThreads.length > 0) {
-    throw new ConfigError(
-      `environment SENSOR_THREADS_OFF: no thread ${unknownThreads.map((n) => `"${n}"`).join(', ')}; name any of ${HELPER_THREADS.join(', ')} or all, comma-separated`,
-    );
+  for (const variable of THREAD_VARIABLES) {
+    const unknownThreads = unknownThreadNames(env, variable);
+    if (unknownThreads.length > 0) {
+      throw new ConfigError(
+        `environment ${variable}: no thread ${unknownThreads.map((n) => `"${n}"`).join(', ')}; name any of ${HELPER_THREADS.join(', ')} or all, comma-separated`,
+      );
+    }
   }
   const sections = Object.keys(CONFIG_KEYS);
   const input: Record<string, Record<string, unknown>> = {};

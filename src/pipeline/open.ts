@@ -31,7 +31,7 @@ export interface OpenedSinks {
  * Opens the sinks the config asks for; with no output at all, JSON lines go to stdout. Where the process may use
  * more than one CPU, the database is written by its own thread (SqliteThreadSink), which then keeps the host profiles
  * too, else on this one (SqliteSink); `thread` overrides that choice (SENSOR_THREADS_OFF=database turns the default
- * off). `bulk` (offline runs): a new database gets its secondary indexes at the end of the run instead of row by row.
+ * off; openRun() passes the file-run rule's choice for a run over regular files). `bulk` (offline runs): a new database gets its secondary indexes at the end of the run instead of row by row.
  * `shedAbove` (live mode): the database sheds records of flows without payload while writing takes more than this
  * share of its thread's time (or, threaded, while it is far behind). Host profiles (hosts.enabled) go into the flows
  * database, and come right before it.
@@ -103,9 +103,10 @@ export async function openSinks(
 }
 
 /**
- * Loads the model the config names, or null when classification is off. `offline` (a run over capture files): batches
- * close only when full or at the end of the input, never on classify.batchDeadlineMs, so that the records of a
- * capture do not depend on the machine's load (a flow's scores depend on the flows that share its batch).
+ * Loads the model the config names, or null when classification is off. `offline` (a run over regular capture
+ * files): batches close only when full or at the end of the input, never on classify.batchDeadlineMs, so that the
+ * records of a capture do not depend on the machine's load (a flow's scores depend on the flows that share its
+ * batch); and inference gets its thread by the file-run rule (helperThread(), FILE_RUN_THREAD_CPUS).
  */
 export async function openClassifier(
   cfg: SensorConfig,
@@ -117,7 +118,7 @@ export async function openClassifier(
   const c = cfg.classify;
   const classifier = await Classifier.load({
     ...classifierOptions(c, { warn: (m) => log.warn(m), info: (m) => log.info(m) }),
-    ...(offline ? { batchDeadlineMs: null } : {}),
+    ...(offline ? { batchDeadlineMs: null, thread: helperThread('inference', process.env, true) } : {}),
     ...(latency !== undefined ? { latency } : {}),
   });
   const m = classifier.modelInfo;
@@ -234,7 +235,9 @@ export async function openRun(
 ): Promise<{ classifier: Classifier | null; opened: OpenedSinks; scorer: FlowScorer | null }> {
   // Output files this run creates: opened beside the models, so a model that fails to load must not leave them behind.
   const created = [cfg.output.db, cfg.output.jsonl].filter((p): p is string => p !== null && p !== '-' && !existsSync(p));
-  const [c, o, s] = await Promise.allSettled([openClassifier(cfg, log, latency, offline), openSinks(cfg, log, sinkOpts), loadConfiguredScorer(cfg, log)]);
+  // Over regular files the database's thread follows the file-run rule too (helperThread(), FILE_RUN_THREAD_CPUS).
+  const sinks = offline && sinkOpts?.thread === undefined ? { ...sinkOpts, thread: helperThread('database', process.env, true) } : sinkOpts;
+  const [c, o, s] = await Promise.allSettled([openClassifier(cfg, log, latency, offline), openSinks(cfg, log, sinks), loadConfiguredScorer(cfg, log)]);
   if (c.status === 'fulfilled' && o.status === 'fulfilled' && s.status === 'fulfilled') {
     // Its line once the outputs opened, as when it was loaded after them: a database that cannot be opened is then
     // the one line after the classifier's.

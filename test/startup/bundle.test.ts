@@ -62,7 +62,8 @@ describe('start-up bundle', () => {
       const db = path.join(tmp, `${tag}.db`);
       const r = spawnSync(process.execPath, ['-r', probe, path.join(ROOT, 'bin', 'sensor.js'), 'demo', '--db', db, '--jsonl', '-', '--no-progress'], {
         encoding: 'utf8',
-        env: { ...process.env, SENSOR_BUNDLE: bundle, SENSOR_CODE_CACHE: path.join(tmp, 'cache') },
+        // SENSOR_THREADS_ON: the workers a file run on two CPUs goes without (FILE_RUN_THREAD_CPUS) load bundles too.
+        env: { ...process.env, SENSOR_BUNDLE: bundle, SENSOR_CODE_CACHE: path.join(tmp, 'cache'), SENSOR_THREADS_ON: 'all' },
       });
       expect(r.status, r.stderr).toBe(0);
       const loaded = r.stderr
