@@ -46,11 +46,21 @@ function options(argv) {
 function run(root, extra, o, tmp, env = {}) {
   const db = path.join(tmp, 'threads.db');
   for (const s of ['', '-wal', '-shm']) fs.rmSync(db + s, { force: true });
-  const args = ['-r', PRELOAD, path.join(root, 'bin', 'sensor.js'), ...extra, '--pcap', o.capture, '--db', db, '--no-progress'];
-  const cmd = o.cpus !== null ? 'taskset' : process.execPath;
-  const argv = o.cpus !== null ? ['-c', o.cpus, process.execPath, ...args] : args;
+  // bin/sensor.js run as an executable, as users start it (its #! line's settings apply, round perf49), with this
+  // Node first on PATH and the preload through NODE_OPTIONS.
+  const bin = path.join(root, 'bin', 'sensor.js');
+  const args = [...extra, '--pcap', o.capture, '--db', db, '--no-progress'];
+  const cmd = o.cpus !== null ? 'taskset' : bin;
+  const argv = o.cpus !== null ? ['-c', o.cpus, bin, ...args] : args;
+  const base = runEnv();
+  const runEnvironment = {
+    ...base,
+    PATH: [path.dirname(process.execPath), base.PATH].filter(Boolean).join(path.delimiter),
+    NODE_OPTIONS: [base.NODE_OPTIONS, `--require=${PRELOAD}`].filter(Boolean).join(' '),
+    ...env,
+  };
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, argv, { cwd: root, env: { ...runEnv(), ...env }, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, argv, { cwd: root, env: runEnvironment, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`sensor in ${root} exited ${r.status}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
   const line = r.stderr.split('\n').find((l) => l.startsWith('CAPTURE_THREAD_CPU '));
