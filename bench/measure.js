@@ -34,6 +34,15 @@ function runEnv() {
   return env;
 }
 
+/**
+ * runEnv() for a command started through its `#!/usr/bin/env ... node` line (bin/sensor.js run as an executable, as
+ * users start it): this Node's directory first on PATH, so that the line's `node` is the one running the bench.
+ */
+function executableEnv() {
+  const env = runEnv();
+  return { ...env, PATH: [path.dirname(process.execPath), env.PATH].filter(Boolean).join(path.delimiter) };
+}
+
 /** What runEnv() took away, for the report: the bundle's path or null. */
 function droppedCaBundle() {
   return runEnv() === process.env ? null : process.env.NODE_EXTRA_CA_CERTS ?? null;
@@ -104,4 +113,4 @@ function readVmHwm(pid) {
   }
 }
 
-module.exports = { measure, hasGnuTime, hasTaskset, runEnv, droppedCaBundle };
+module.exports = { measure, hasGnuTime, hasTaskset, runEnv, executableEnv, droppedCaBundle };

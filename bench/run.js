@@ -30,7 +30,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { ensureCaptures, ensureEmptyCapture } = require('./gen-capture');
-const { measure, hasGnuTime, hasTaskset, droppedCaBundle, runEnv } = require('./measure');
+const { measure, hasGnuTime, hasTaskset, droppedCaBundle, executableEnv } = require('./measure');
 const { findNdpiReader, ndpiVersion, ndpiArgs, parseNdpiOutput } = require('./ndpi');
 const { median, medians, fmtInt, fmtFixed, fmtRate, fmtMB, table } = require('./report');
 
@@ -196,12 +196,6 @@ function tail(file, n) {
  */
 const SENSOR_BIN = path.join(ROOT, 'bin', 'sensor.js');
 
-/** The environment a sensor run gets: runEnv()'s, with this Node's directory first on PATH. */
-function sensorEnv() {
-  const env = runEnv();
-  return { ...env, PATH: [path.dirname(process.execPath), env.PATH].filter(Boolean).join(path.delimiter) };
-}
-
 /** What a sensor variant runs (after SENSOR_BIN): `model` null for --no-classify. */
 function sensorArgs(capture, model) {
   const args = ['--pcap', capture.path, '--db', DB, '--no-progress'];
@@ -215,7 +209,7 @@ async function runSensor(capture, variant, round, cpus) {
   const tag = `${path.basename(capture.path, '.pcap')}-${variant.id.replace(/[^a-z0-9.-]/gi, '_')}-${cpus ?? 'all'}-${round}`;
   const stdout = path.join(LOGS, `${tag}.out`);
   const stderr = path.join(LOGS, `${tag}.err`);
-  const m = await measure(SENSOR_BIN, sensorArgs(capture, variant.model), { cpus, stdout, stderr, cwd: ROOT, env: sensorEnv() });
+  const m = await measure(SENSOR_BIN, sensorArgs(capture, variant.model), { cpus, stdout, stderr, cwd: ROOT, env: executableEnv() });
   if (m.code !== 0) {
     throw new Error(`sensor exited ${m.code ?? m.signal} on ${capture.path} (${variant.id}); see ${stderr}:\n${tail(stderr, 5)}`);
   }

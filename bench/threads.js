@@ -20,7 +20,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { median } = require('./report');
-const { runEnv, droppedCaBundle } = require('./measure');
+const { executableEnv, droppedCaBundle } = require('./measure');
 
 const ROOT = path.resolve(__dirname, '..');
 const PRELOAD = path.join(__dirname, 'capture-thread-cpu.js');
@@ -52,13 +52,8 @@ function run(root, extra, o, tmp, env = {}) {
   const args = [...extra, '--pcap', o.capture, '--db', db, '--no-progress'];
   const cmd = o.cpus !== null ? 'taskset' : bin;
   const argv = o.cpus !== null ? ['-c', o.cpus, bin, ...args] : args;
-  const base = runEnv();
-  const runEnvironment = {
-    ...base,
-    PATH: [path.dirname(process.execPath), base.PATH].filter(Boolean).join(path.delimiter),
-    NODE_OPTIONS: [base.NODE_OPTIONS, `--require=${PRELOAD}`].filter(Boolean).join(' '),
-    ...env,
-  };
+  const base = executableEnv();
+  const runEnvironment = { ...base, NODE_OPTIONS: [base.NODE_OPTIONS, `--require=${PRELOAD}`].filter(Boolean).join(' '), ...env };
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, argv, { cwd: root, env: runEnvironment, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
