@@ -144,10 +144,7 @@ export async function main(argv: string[]): Promise<number> {
           const { runOffline } = await import('./offline');
           ({ code } = await runOffline(cfg, log, cmd.progress, { summary: cmd.summary }));
           if (server !== null && stopServing !== null) {
-            // The point of --serve on a capture file: look at the result. Serve until asked to stop. A signal that came
-            // while the outputs closed in one piece on this thread (the database without its thread) is taken in the
-            // event loop's next turn: take it first, so that it ends the serving rather than be told it goes on.
-            await new Promise<void>((resolve) => setImmediate(resolve));
+            // The point of --serve on a capture file: look at the result. Serve until asked to stop.
             if (stopSignal === null) log.info('capture done; still serving until SIGINT/SIGTERM', { url: server.url });
             await stopServing;
           }

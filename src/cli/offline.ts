@@ -1,5 +1,6 @@
 import type { Logger } from 'winston';
 import { statSync } from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { FileSource, STDIN_PATH } from '../capture/fileSource';
 import { listCaptures } from '../capture/listCaptures';
 import { ConfigError, SensorConfig } from '../config/config';
@@ -195,6 +196,11 @@ export async function runOffline(
       if (classifier !== null) await classifier.close();
       if (scorer !== null) await scorer.close();
     } finally {
+      // A signal that came while an output closed in one piece on this thread (SQLite without its thread) is read in
+      // a poll phase of the event loop: let one pass (two check phases apart) before the handlers go, so that it meets
+      // them rather than the signal's default action or, with --serve, the serving's "still serving" line.
+      await yieldToEventLoop();
+      await yieldToEventLoop();
       detach();
     }
   }
